@@ -1,0 +1,60 @@
+import type { ClientBase } from 'pg';
+import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
+import { positionFromJson, positionToJson } from '../core/position.js';
+import { FERRY_SCHEMA } from '../pipeline/table-mapping.js';
+import { decodeKey, encodeKey } from './checkpoint-codec.js';
+
+/**
+ * ferry's checkpoint kept in the Postgres target, in its own schema. Writers take the caller's
+ * client so the checkpoint commits in the same transaction as the data it describes (DESIGN §3.2).
+ */
+const CHECKPOINT = `${FERRY_SCHEMA}.ferry_checkpoint`;
+const PROGRESS = `${FERRY_SCHEMA}.ferry_snapshot_progress`;
+
+export async function ensureCheckpointTables(client: ClientBase): Promise<void> {
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${FERRY_SCHEMA}`);
+  await client.query(`CREATE TABLE IF NOT EXISTS ${CHECKPOINT} (
+    pipeline text PRIMARY KEY, phase text NOT NULL, position jsonb, updated_at timestamptz NOT NULL DEFAULT now())`);
+  await client.query(`CREATE TABLE IF NOT EXISTS ${PROGRESS} (
+    pipeline text NOT NULL, table_name text NOT NULL, last_key jsonb, rows bigint NOT NULL, done boolean NOT NULL,
+    position jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, table_name))`);
+}
+
+export async function readCheckpoint(client: ClientBase, pipeline: string): Promise<Checkpoint | null> {
+  const { rows } = await client.query(`SELECT phase, position FROM ${CHECKPOINT} WHERE pipeline = $1`, [pipeline]);
+  const row = rows[0];
+  if (!row) return null;
+  return { phase: row.phase, position: row.position ? positionFromJson(row.position) : null };
+}
+
+export async function writeCheckpoint(client: ClientBase, pipeline: string, c: Checkpoint): Promise<void> {
+  await client.query(
+    `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, updated_at) VALUES ($1, $2, $3, now())
+     ON CONFLICT (pipeline) DO UPDATE SET phase = EXCLUDED.phase, position = EXCLUDED.position, updated_at = now()`,
+    [pipeline, c.phase, c.position ? JSON.stringify(positionToJson(c.position)) : null],
+  );
+}
+
+export async function readProgress(client: ClientBase, pipeline: string): Promise<SnapshotProgress[]> {
+  const { rows } = await client.query(`SELECT table_name, last_key, rows, done, position FROM ${PROGRESS} WHERE pipeline = $1`, [pipeline]);
+  return rows.map((r) => ({
+    table: r.table_name,
+    lastKey: decodeKey(r.last_key),
+    rows: Number(r.rows),
+    done: r.done,
+    position: positionFromJson(r.position),
+  }));
+}
+
+export async function writeProgress(client: ClientBase, pipeline: string, p: SnapshotProgress): Promise<void> {
+  await client.query(
+    `INSERT INTO ${PROGRESS} (pipeline, table_name, last_key, rows, done, position, updated_at) VALUES ($1, $2, $3, $4, $5, $6, now())
+     ON CONFLICT (pipeline, table_name) DO UPDATE SET last_key = EXCLUDED.last_key, rows = EXCLUDED.rows, done = EXCLUDED.done,
+       position = EXCLUDED.position, updated_at = now()`,
+    [pipeline, p.table, encodeKey(p.lastKey), p.rows, p.done, JSON.stringify(positionToJson(p.position))],
+  );
+}
+
+export async function clearProgress(client: ClientBase, pipeline: string): Promise<void> {
+  await client.query(`DELETE FROM ${PROGRESS} WHERE pipeline = $1`, [pipeline]);
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { loadConfig } from './config.js';
+import { FerryEventBus } from './core/events.js';
+import { FerryError, coerceError } from './errors.js';
+import { makeLogger, type Logger } from './log.js';
+import { checkAll, formatProblems, runPipeline } from './pipeline/coordinator.js';
+import { openSink, openSource } from './pipeline/endpoints.js';
+import { readStatus } from './pipeline/status.js';
+import { logEvents } from './ui/event-log.js';
+import { showSnapshotProgress } from './ui/snapshot-progress.js';
+import { verifyTables, type VerifyMode } from './verify/verify.js';
+import { runDemo } from './demo/demo.js';
+
+/** Exit codes: 0 done, 1 failed (or verify found differences), 2 bad config or failed checks. */
+function exitCodeOf(err: FerryError): number {
+  return err.kind === 'config' ? 2 : 1;
+}
+
+/** Runs a command body; errors become one clear message and an exit code. */
+async function main(body: (log: Logger) => Promise<number | void>, level?: string): Promise<void> {
+  const log = makeLogger(level);
+  try {
+    process.exitCode = (await body(log)) ?? 0;
+  } catch (err) {
+    const e = coerceError(err);
+    log.error({ kind: e.kind, err: e.message, hint: e.hint, cause: (e.cause as Error | undefined)?.message }, e.describe());
+    process.exitCode = exitCodeOf(e);
+  }
+}
+
+
+/** SIGTERM/SIGINT drain and stop; a second signal exits at once. The one place signals are handled. */
+function stopSignal(log: Logger): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (name: string) => {
+    if (controller.signal.aborted) {
+      log.warn(`second ${name}: exiting now`);
+      process.exit(130);
+    }
+    log.info(`${name}: draining and stopping`);
+    controller.abort();
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  return controller.signal;
+}
+
+async function runCommand(file: string, until: 'snapshot' | 'stream'): Promise<void> {
+  let level: string | undefined;
+  try {
+    level = loadConfig(file).log.level;
+  } catch {
+    // reported below, inside main
+  }
+  await main(async (log) => {
+    const cfg = loadConfig(file);
+    const events = new FerryEventBus();
+    const offLog = logEvents(events, log);
+    const offBars = showSnapshotProgress(events, (text) => process.stderr.write(`${text}\n`));
+    try {
+      await runPipeline({ config: cfg, log, events, signal: stopSignal(log), until });
+    } finally {
+      offBars();
+      offLog();
+    }
+  }, level);
+}
+
+const program = new Command()
+  .name('ferry')
+  .description('Change-data-capture replicator: snapshot a live MySQL/MariaDB database into Postgres, then stream every committed change.')
+  .showHelpAfterError();
+
+program
+  .command('run')
+  .description('snapshot if needed, then stream changes until SIGTERM/SIGINT (which drains and exits 0)')
+  .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
+  .action((o: { config: string }) => runCommand(o.config, 'stream'));
+
+program
+  .command('snapshot')
+  .description('full load only (DMS "full-load"), then exit; a later `ferry run` streams from where it ended')
+  .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
+  .action((o: { config: string }) => runCommand(o.config, 'snapshot'));
+
+program
+  .command('check')
+  .description('preflight: connectivity, grants, binlog settings, primary keys; exit 2 on problems')
+  .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
+  .action((o: { config: string }) =>
+    main(async (log) => {
+      const cfg = loadConfig(o.config);
+      const source = await openSource(cfg, log);
+      try {
+        const problems = await checkAll(cfg, source);
+        const errors = problems.filter((p) => !p.warning);
+        if (problems.length > 0) process.stdout.write(`${formatProblems(problems.map((p) => (p.warning ? { ...p, check: `warning: ${p.check}` } : p)))}\n`);
+        process.stdout.write(errors.length === 0 ? 'check passed\n' : `check failed: ${errors.length} problem(s)\n`);
+        return errors.length === 0 ? 0 : 2;
+      } finally {
+        await source.close();
+      }
+    }));
+
+program
+  .command('status')
+  .description('checkpoint, phase, positions and snapshot progress of the pipeline')
+  .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
+  .option('--json', 'print JSON')
+  .action((o: { config: string; json?: boolean }) =>
+    main(async (log) => {
+      const status = await readStatus(loadConfig(o.config), log);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+        return;
+      }
+      const lines = [
+        `pipeline:         ${status.pipeline}`,
+        `phase:            ${status.phase}`,
+        `applied position: ${status.appliedPosition ?? '-'}`,
+        `source head:      ${status.sourceHead ?? '-'}`,
+        `behind (bytes):   ${status.lagBytes ?? '-'}`,
+        ...status.snapshot.map((t) => `snapshot ${t.table}: ${t.rows} rows${t.done ? ', done' : ''}`),
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }));
+
+program
+  .command('verify')
+  .description('compare source and target table by table; exit 0 when equal, 1 when they differ')
+  .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
+  .addOption(new Option('--mode <mode>', 'counts or checksums').choices(['counts', 'checksums']).default('checksums'))
+  .option('--json', 'print JSON')
+  .action((o: { config: string; mode: VerifyMode; json?: boolean }) =>
+    main(async (log) => {
+      const cfg = loadConfig(o.config);
+      const source = await openSource(cfg, log);
+      const sink = await openSink(cfg, log);
+      try {
+        const verdicts = await verifyTables(source, sink, await source.describeTables(), o.mode);
+        const equal = verdicts.every((v) => v.equal);
+        if (o.json) process.stdout.write(`${JSON.stringify({ equal, mode: o.mode, tables: verdicts }, null, 2)}\n`);
+        else {
+          for (const v of verdicts) process.stdout.write(`${v.equal ? 'equal ' : 'DIFFER'}  ${v.table}  source ${v.source}  target ${v.target}\n`);
+          process.stdout.write(equal ? `all ${verdicts.length} tables equal (${o.mode})\n` : 'source and target differ\n');
+        }
+        return equal ? 0 : 1;
+      } finally {
+        await sink.close();
+        await source.close();
+      }
+    }));
+
+program
+  .command('demo')
+  .description('the embedded demo: private throwaway MariaDB + Postgres, live replication under load, verified with checksums')
+  .option('--rows <n>', 'rows in the sample metadata table', '105827')
+  .action((o: { rows: string }) => main((log) => runDemo({ log, metadataRows: Number(o.rows) })));
+
+await program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exitCode = 2;
+});

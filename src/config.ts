@@ -1,0 +1,148 @@
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { configError, FerryError } from './errors.js';
+
+const url = (what: string) =>
+  z.string({ error: `required: the ${what} connection URL` }).refine((v) => URL.canParse(v), {
+    message: `not a URL; write it as scheme://user:password@host:port/database`,
+  });
+
+const sourceSchema = z
+  .object({
+    type: z.enum(['mysql', 'postgres', 'kafka']).describe('mysql (MySQL 5.7/8, MariaDB 10.5+) | postgres | kafka'),
+    url: url('source').describe('mysql://user:password@host:3306/database'),
+    serverId: z.number().int().min(1).max(4294967295).optional()
+      .describe('mysql: replica server id, unique among the server\'s replicas; default derived from the pipeline name'),
+    slot: z.string().optional().describe('postgres: replication slot'),
+    publication: z.string().optional().describe('postgres: publication'),
+  })
+  .strict();
+
+const targetSchema = z
+  .object({
+    type: z.enum(['postgres', 'mysql', 'mssql', 'kafka']).describe('postgres | mysql | mssql | kafka'),
+    url: url('target').describe('postgres://user:password@host:5432/database'),
+    schema: z.string().min(1).optional().describe('put every table into this schema; default: the source database name'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    pipeline: z.string({ error: 'required: a name for this pipeline, e.g. "orders"' })
+      .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'use letters, digits, "_", "-" or "." (at most 100)')
+      .describe('identity of the checkpoint and the metrics label'),
+    source: sourceSchema,
+    target: targetSchema,
+    tables: z
+      .object({
+        include: z.array(z.string()).min(1).default(['*.*']).describe('glob patterns on schema.table'),
+        exclude: z.array(z.string()).default([]).describe('glob patterns on schema.table'),
+      })
+      .strict()
+      .default({ include: ['*.*'], exclude: [] }),
+    snapshot: z
+      .object({
+        mode: z.enum(['initial', 'never', 'always']).default('initial'),
+        tablePrep: z.enum(['create', 'drop-and-create', 'truncate', 'none']).default('create'),
+        parallelism: z.number().int().min(1).max(64).default(4),
+        chunkRows: z.number().int().min(1).max(10_000_000).default(50_000),
+      })
+      .strict()
+      .default({ mode: 'initial', tablePrep: 'create', parallelism: 4, chunkRows: 50_000 }),
+    apply: z
+      .object({
+        batchMaxRows: z.number().int().min(1).default(20_000),
+        batchMaxMs: z.number().int().min(0).default(200),
+        queueMaxEvents: z.number().int().min(100).default(50_000)
+          .describe('events read ahead of the applier before the source is paused'),
+      })
+      .strict()
+      .default({ batchMaxRows: 20_000, batchMaxMs: 200, queueMaxEvents: 50_000 }),
+    types: z
+      .object({
+        tinyint1: z.enum(['smallint', 'boolean']).default('smallint').describe('how TINYINT(1) arrives in the target'),
+      })
+      .strict()
+      .default({ tinyint1: 'smallint' }),
+    admin: z
+      .object({
+        listen: z.string().regex(/^[^:]+:\d+$/, 'write it as host:port').default('127.0.0.1:8080'),
+        token: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+type ParsedConfig = z.infer<typeof configSchema>;
+export type Config = Readonly<ParsedConfig & { source: ParsedConfig['source'] & { serverId: number } }>;
+
+/** Replaces ${NAME} and ${NAME:-default} in every string value; a missing variable is a config error. */
+function interpolate(value: unknown, path: string): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => {
+      const v = process.env[name];
+      if (v !== undefined) return v;
+      if (fallback !== undefined) return fallback;
+      throw configError(`${path}: environment variable ${name} is not set`, `export ${name}=… before starting ferry, or write \${${name}:-default}`);
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, `${path}[${i}]`));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, path ? `${path}.${k}` : k)]));
+  }
+  return value;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Validates an already-parsed document: the one way every config enters ferry. */
+export function parseConfig(doc: unknown): Config {
+  const result = configSchema.safeParse(interpolate(doc ?? {}, ''));
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw configError(`invalid config:\n${lines.join('\n')}`, 'correct the keys above; `ferry --help` and the README list every key');
+  }
+  const c = result.data;
+  if (c.source.type !== 'mysql') {
+    throw configError(`source.type: '${c.source.type}' is not built yet; this version reads mysql`, "set source.type: mysql");
+  }
+  if (c.target.type !== 'postgres') {
+    throw configError(`target.type: '${c.target.type}' is not built yet; this version writes postgres`, 'set target.type: postgres');
+  }
+  const serverId = c.source.serverId ?? defaultServerId(c.pipeline);
+  return deepFreeze({ ...c, source: { ...c.source, serverId } });
+}
+
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new FerryError('config', `cannot read config file ${file}: ${(err as Error).message}`, { cause: err, hint: 'pass an existing YAML file with -c FILE' });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new FerryError('config', `config file ${file} is not valid YAML: ${(err as Error).message}`, { cause: err, hint: 'fix the YAML syntax at the line shown' });
+  }
+  return parseConfig(doc);
+}
+
+/** A stable server id from the pipeline name, away from the small ids servers usually take. */
+function defaultServerId(pipeline: string): number {
+  return 100_000 + (createHash('sha256').update(pipeline).digest().readUInt32BE(0) % 1_000_000_000);
+}

@@ -1,0 +1,60 @@
+import type { Position } from './position.js';
+import type { Column } from './schema.js';
+
+/** read (snapshot), create, update, delete, truncate */
+export type Op = 'r' | 'c' | 'u' | 'd' | 't';
+
+/**
+ * Canonical column values, the same whichever path (snapshot or stream) read them:
+ * integers are numbers when safe and decimal strings beyond 2^53, DECIMAL is an exact string,
+ * temporals are ISO-like strings with their full fraction, binary data is a Buffer.
+ */
+export type Value = null | string | number | boolean | Buffer;
+export type Row = Record<string, Value>;
+
+export interface TableId {
+  readonly schema: string;
+  readonly name: string;
+}
+
+export function tableKey(t: TableId): string {
+  return `${t.schema}.${t.name}`;
+}
+
+export interface ChangeEvent {
+  readonly op: Op;
+  readonly table: TableId;
+  /** Primary-key values of the row as it is after the change (before it, for deletes). */
+  readonly key: Row;
+  readonly before: Row | null;
+  readonly after: Row | null;
+  /** Columns the source did not send (Postgres unchanged TOAST): keep the target's value. */
+  readonly unchanged?: readonly string[];
+}
+
+/**
+ * One committed source transaction, or a piece of one. A source cuts very large transactions
+ * into pieces (`partial: true` on every piece but the last) so memory stays bounded; the
+ * applier keeps all pieces of one transaction in one target transaction.
+ */
+export interface Transaction {
+  readonly events: readonly ChangeEvent[];
+  /** Position at the end of this transaction: where a resumed stream starts after it. */
+  readonly position: Position;
+  readonly commitTime: Date;
+  readonly partial?: boolean;
+  /** A DDL transaction that added columns: applied to the target in stream order. */
+  readonly schemaChange?: SchemaChange;
+}
+
+export interface SchemaChange {
+  readonly table: TableId;
+  readonly addColumns: readonly Column[];
+}
+
+/** The primary-key part of a row. */
+export function pickKey(row: Row, primaryKey: readonly string[]): Row {
+  const key: Row = {};
+  for (const c of primaryKey) key[c] = row[c] ?? null;
+  return key;
+}

@@ -1,0 +1,49 @@
+import type { TableId } from './change-event.js';
+
+/**
+ * Column types in ferry's own vocabulary: what the source knows about a column, enough for
+ * any sink dialect to pick an exact target type. Sources translate into it; sinks out of it.
+ */
+export type ColumnType =
+  | { readonly kind: 'int'; readonly bytes: 1 | 2 | 3 | 4 | 8; readonly unsigned: boolean }
+  | { readonly kind: 'bool' }
+  | { readonly kind: 'decimal'; readonly precision: number; readonly scale: number }
+  | { readonly kind: 'float' }
+  | { readonly kind: 'double' }
+  | { readonly kind: 'date' }
+  | { readonly kind: 'datetime'; readonly fsp: number }
+  | { readonly kind: 'timestamp'; readonly fsp: number }
+  | { readonly kind: 'time'; readonly fsp: number }
+  | { readonly kind: 'year' }
+  | { readonly kind: 'string'; readonly maxLength: number | null }
+  | { readonly kind: 'binary'; readonly fixedLength: number | null }
+  | { readonly kind: 'json' }
+  | { readonly kind: 'enum'; readonly values: readonly string[] }
+  | { readonly kind: 'set'; readonly values: readonly string[] }
+  | { readonly kind: 'bit'; readonly length: number }
+  | { readonly kind: 'uuid' };
+
+export interface Column {
+  readonly name: string;
+  readonly type: ColumnType;
+  /** The source's own spelling, for messages and the type table (`bigint(20) unsigned`). */
+  readonly sourceType: string;
+  readonly nullable: boolean;
+  readonly autoIncrement: boolean;
+}
+
+export interface Index {
+  readonly name: string;
+  readonly columns: readonly string[];
+  readonly unique: boolean;
+}
+
+export interface TableSchema {
+  /** The table as the source names it. */
+  readonly source: TableId;
+  /** The table as the target names it (after `target.schema`). */
+  readonly target: TableId;
+  readonly columns: readonly Column[];
+  readonly primaryKey: readonly string[];
+  readonly indexes: readonly Index[];
+}

@@ -1,0 +1,198 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chownSync, openSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+
+/**
+ * Private, throwaway MariaDB and PostgreSQL servers from the machine's Debian packages, each with its
+ * own data directory and port. The demo runs on them; so do the integration tests, which also stop,
+ * kill and restart them mid-stream.
+ */
+export interface LocalServer {
+  readonly port: number;
+  readonly dir: string;
+  /** A connection URL for `database` as the admin user. */
+  url(database?: string): string;
+  start(): Promise<void>;
+  /** Clean shutdown. */
+  stop(): Promise<void>;
+  /** SIGKILL: the server dies as in a crash. */
+  kill(): Promise<void>;
+  /** Stops the server and deletes its data directory. */
+  destroy(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function which(candidates: string[], what: string): string {
+  for (const c of candidates) if (existsSync(c)) return c;
+  throw new Error(`${what} not found (looked in ${candidates.join(', ')}); install it: apt-get install -y mariadb-server postgresql`);
+}
+
+function postgresBin(name: string): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+  return which(versions.map((v) => join(root, v, 'bin', name)), `PostgreSQL ${name}`);
+}
+
+const isRoot = () => process.getuid?.() === 0;
+
+/** Waits until `probe` succeeds or the child exits or time runs out. */
+async function waitReady(what: string, child: ChildProcess, probe: () => Promise<void>, logFile: string, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode} during start; see ${logFile}`);
+    try {
+      await probe();
+      return;
+    } catch (err) {
+      last = err;
+      await sleep(100);
+    }
+  }
+  throw new Error(`${what} did not become ready in ${ms / 1000}s (${(last as Error)?.message}); see ${logFile}`);
+}
+
+abstract class ChildServer implements LocalServer {
+  protected child: ChildProcess | null = null;
+  constructor(readonly port: number, readonly dir: string) {}
+  abstract url(database?: string): string;
+  abstract start(): Promise<void>;
+
+  async stop(): Promise<void> {
+    await this.#end('SIGTERM');
+  }
+
+  async kill(): Promise<void> {
+    await this.#end('SIGKILL');
+  }
+
+  async #end(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface MariaDbOptions {
+  /** binlog_format; tests set STATEMENT to see ferry refuse it. */
+  readonly binlogFormat?: string;
+}
+
+class MariaDbServer extends ChildServer {
+  readonly #options: MariaDbOptions;
+  constructor(port: number, dir: string, options: MariaDbOptions) {
+    super(port, dir);
+    this.#options = options;
+  }
+
+  url(database = ''): string {
+    return `mysql://root@127.0.0.1:${this.port}/${database}`;
+  }
+
+  async start(): Promise<void> {
+    const data = join(this.dir, 'data');
+    const log = join(this.dir, 'error.log');
+    if (!existsSync(data)) {
+      mkdirSync(data, { recursive: true });
+      execFileSync(which(['/usr/bin/mariadb-install-db', '/usr/bin/mysql_install_db'], 'mariadb-install-db'), [
+        '--no-defaults', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db',
+        ...(isRoot() ? ['--user=root'] : []),
+      ], { stdio: 'ignore' });
+      // TCP root without a password, for the throwaway server only.
+      writeFileSync(join(this.dir, 'init.sql'),
+        "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1';\nGRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n");
+    }
+    this.child = spawn(which(['/usr/sbin/mariadbd', '/usr/sbin/mysqld', '/usr/bin/mariadbd'], 'mariadbd'), [
+      '--no-defaults', `--datadir=${data}`, `--port=${this.port}`, '--bind-address=127.0.0.1',
+      `--socket=${join(this.dir, 'mysqld.sock')}`, `--pid-file=${join(this.dir, 'mysqld.pid')}`, `--log-error=${log}`,
+      `--init-file=${join(this.dir, 'init.sql')}`,
+      '--server-id=1', `--log-bin=${join(this.dir, 'binlog')}`, `--binlog-format=${this.#options.binlogFormat ?? 'ROW'}`,
+      '--binlog-row-image=FULL', '--binlog-row-metadata=FULL', '--innodb-buffer-pool-size=256M',
+      '--innodb-flush-log-at-trx-commit=2', '--sync-binlog=0', '--max-connections=500', '--character-set-server=utf8mb4',
+      '--collation-server=utf8mb4_general_ci', '--local-infile=1', '--skip-name-resolve',
+      ...(isRoot() ? ['--user=root'] : []),
+    ], { stdio: 'ignore' });
+    await waitReady('MariaDB', this.child, async () => {
+      const c = await mysql.createConnection({ host: '127.0.0.1', port: this.port, user: 'root', connectTimeout: 1000 });
+      await c.end();
+    }, log);
+  }
+}
+
+class PostgresServer extends ChildServer {
+  url(database = 'postgres'): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/${database}`;
+  }
+
+  #runAs(): { uid?: number; gid?: number } {
+    if (!isRoot()) return {};
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    return { uid, gid };
+  }
+
+  async start(): Promise<void> {
+    const data = join(this.dir, 'data');
+    const log = join(this.dir, 'postgres.log');
+    const as = this.#runAs();
+    if (!existsSync(data)) {
+      // Postgres refuses to run as root: the data directory belongs to the postgres user.
+      if (as.uid !== undefined) chownSync(this.dir, as.uid, as.gid!);
+      execFileSync(postgresBin('initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8'], { stdio: 'ignore', ...as });
+    }
+    const out = openSync(log, 'a');
+    if (as.uid !== undefined) chownSync(log, as.uid, as.gid!);
+    this.child = spawn(postgresBin('postgres'), [
+      '-D', data, '-p', String(this.port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${this.dir}`,
+      '-c', 'wal_level=logical', '-c', 'max_wal_senders=20', '-c', 'max_replication_slots=20', '-c', 'max_connections=300',
+      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'shared_buffers=256MB',
+    ], { stdio: ['ignore', out, out], ...as });
+    await waitReady('PostgreSQL', this.child, async () => {
+      const c = new pg.Client({ connectionString: this.url(), connectionTimeoutMillis: 1000 });
+      await c.connect();
+      await c.end();
+    }, log);
+  }
+}
+
+function newDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `ferry-${prefix}-`));
+  return dir;
+}
+
+export async function startMariaDb(options: MariaDbOptions = {}): Promise<LocalServer> {
+  const server = new MariaDbServer(await freePort(), newDir('mariadb'), options);
+  await server.start();
+  return server;
+}
+
+export async function startPostgres(): Promise<LocalServer> {
+  const server = new PostgresServer(await freePort(), newDir('postgres'));
+  await server.start();
+  return server;
+}
+

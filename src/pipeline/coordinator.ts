@@ -1,0 +1,121 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { FerryEventBus } from '../core/events.js';
+import type { Position } from '../core/position.js';
+import type { Sink } from '../core/sink.js';
+import type { CheckProblem, Source } from '../core/source.js';
+import { coerceError, FerryError } from '../errors.js';
+import { applyStream } from './applier.js';
+import { checkTarget, openSink, openSource } from './endpoints.js';
+import { decideSnapshot } from './snapshot-decision.js';
+import { runSnapshot, SnapshotInterrupted } from './snapshot.js';
+
+export interface RunOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly events: FerryEventBus;
+  readonly signal: AbortSignal;
+  /** 'snapshot' stops after the full load (DMS "full-load"); 'run' goes on streaming. */
+  readonly until: 'snapshot' | 'stream';
+}
+
+export function formatProblems(problems: readonly CheckProblem[]): string {
+  return problems.map((p) => `  [${p.check}] ${p.message}\n      fix: ${p.hint}`).join('\n');
+}
+
+/** Everything `ferry check` reports, source and target. */
+export async function checkAll(config: Config, source: Source): Promise<CheckProblem[]> {
+  return [...(await source.check()), ...(await checkTarget(config))];
+}
+
+/** Preflight: refuses to start on any failed check, with the same messages as `ferry check`. */
+async function preflight(config: Config, source: Source): Promise<void> {
+  const problems = (await checkAll(config, source)).filter((p) => !p.warning);
+  if (problems.length > 0) {
+    throw new FerryError('config', `preflight failed:\n${formatProblems(problems)}`, { hint: 'run `ferry check -c FILE` after fixing; nothing was written to the target' });
+  }
+}
+
+/** Runs one pipeline: preflight → snapshot (if the checkpoint says so) → stream until `signal`. */
+export async function runPipeline(o: RunOptions): Promise<void> {
+  const { config, events } = o;
+  events.emit('phase', { phase: 'preflight' });
+  const source = await openSource(config, o.log);
+  let sink: Sink | undefined;
+  try {
+    await preflight(config, source);
+    sink = await openSink(config, o.log);
+    const tables = await source.describeTables();
+    const checkpoint = await sink.loadCheckpoint();
+    const decision = decideSnapshot(config.snapshot.mode, checkpoint);
+    o.log.info({ decision, checkpoint: checkpoint?.phase ?? 'none', tables: tables.length }, 'starting');
+    if (decision !== 'skip') {
+      events.emit('phase', { phase: 'snapshot' });
+      try {
+        await runSnapshot({
+          source, sink, events: o.events, tables, fresh: decision === 'fresh', tablePrep: config.snapshot.tablePrep,
+          parallelism: config.snapshot.parallelism, chunkRows: config.snapshot.chunkRows, signal: o.signal,
+        });
+      } catch (err) {
+        if (err instanceof SnapshotInterrupted) return o.log.info('stopped during the snapshot; the next start resumes it');
+        throw err;
+      }
+    } else if (!checkpoint?.position) {
+      // cdc-only with no checkpoint yet: start from the log's head.
+      const head = await source.headPosition();
+      await sink.prepare(tables, config.snapshot.tablePrep === 'none' ? 'none' : 'create');
+      await sink.finishSnapshot(tables, { phase: 'stream', position: head });
+    }
+  } finally {
+    await source.close();
+  }
+  if (o.until === 'snapshot' || o.signal.aborted) return sink?.close();
+  try {
+    await streamWithRetry(o, sink!);
+  } finally {
+    await sink!.close();
+  }
+}
+
+/**
+ * Streams from the target's checkpoint. A retriable failure (dropped connection, restarted server)
+ * rolls back the open target transaction, backs off, and starts again from the checkpoint with new
+ * connections: zongji does not reconnect, and the checkpoint is the only position that is durable.
+ */
+async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
+  const { config, events, log } = o;
+  let attempt = 0;
+  let from: Position | null = null;
+  while (!o.signal.aborted) {
+    const inner = new AbortController();
+    const stop = () => inner.abort();
+    o.signal.addEventListener('abort', stop, { once: true });
+    let source: Source | undefined;
+    try {
+      from = (await sink.loadCheckpoint())?.position ?? null;
+      if (!from) throw new FerryError('fatal', 'no stream position in the checkpoint', { hint: 'run with snapshot.mode: initial' });
+      source = await openSource(config, log);
+      const tables = await source.describeTables();
+      await sink.prepare(tables, config.snapshot.tablePrep === 'none' ? 'none' : 'create');
+      events.emit('phase', { phase: 'streaming' });
+      events.emit('stream-started', { from });
+      await applyStream(source.stream(from, tables, inner.signal), {
+        source, sink, events,
+        limits: { maxRows: config.apply.batchMaxRows, maxMs: config.apply.batchMaxMs },
+        onCommit: () => (attempt = 0),
+      });
+    } catch (err) {
+      const error = coerceError(err);
+      if (error.kind !== 'retriable' || o.signal.aborted) throw error;
+      attempt++;
+      const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+      events.emit('stream-retry', { error, attempt, delayMs, from });
+      await sleep(delayMs, undefined, { signal: o.signal }).catch(() => {});
+    } finally {
+      inner.abort();
+      o.signal.removeEventListener('abort', stop);
+      await source?.close();
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import { pickKey, tableKey } from '../core/change-event.js';
+import type { SnapshotProgress } from '../core/checkpoint.js';
+import type { FerryEventBus } from '../core/events.js';
+import { earliest, type Position } from '../core/position.js';
+import type { TableSchema } from '../core/schema.js';
+import type { Sink, TablePrep } from '../core/sink.js';
+import type { Source } from '../core/source.js';
+import { FerryError } from '../errors.js';
+
+export interface SnapshotDeps {
+  readonly source: Source;
+  readonly sink: Sink;
+  readonly events: FerryEventBus;
+  readonly tables: readonly TableSchema[];
+  readonly fresh: boolean;
+  readonly tablePrep: TablePrep;
+  readonly parallelism: number;
+  readonly chunkRows: number;
+  readonly signal: AbortSignal;
+}
+
+export class SnapshotInterrupted extends Error {}
+
+/**
+ * Copies every selected table in primary-key chunks, committing each chunk with its progress, so an
+ * interrupted snapshot resumes after its last committed chunk. Each table reader has its own
+ * consistent view and binlog position; streaming then starts at the earliest of them (DESIGN §3.5):
+ * full-row upserts replayed from there converge on the source's state.
+ */
+export async function runSnapshot(deps: SnapshotDeps): Promise<Position> {
+  const { source, sink, tables } = deps;
+  const started = performance.now();
+  if (deps.fresh) {
+    await sink.prepare(tables, deps.tablePrep);
+    await sink.beginSnapshot();
+  } else {
+    await sink.prepare(tables, deps.tablePrep === 'none' ? 'none' : 'create');
+  }
+  const progress = new Map((await sink.loadSnapshotProgress()).map((p) => [p.table, p]));
+  const todo = tables.filter((t) => !progress.get(tableKey(t.source))?.done);
+  await forEachConcurrently(todo, deps.parallelism, (t) => copyTable(deps, t, progress.get(tableKey(t.source))));
+
+  const final = await sink.loadSnapshotProgress();
+  let position: Position | undefined;
+  for (const p of final) position = earliest(position, p.position);
+  position ??= await source.headPosition();
+  await sink.finishSnapshot(tables, { phase: 'stream', position });
+  deps.events.emit('snapshot-done', { rows: final.reduce((n, p) => n + p.rows, 0), ms: performance.now() - started, position });
+  return position;
+}
+
+async function copyTable(deps: SnapshotDeps, table: TableSchema, previous: SnapshotProgress | undefined): Promise<void> {
+  const { source, sink, events, chunkRows } = deps;
+  const name = tableKey(table.source);
+  const started = performance.now();
+  const reader = await source.openReader();
+  try {
+    // A resumed table keeps the earliest position any of its chunks was read at.
+    const position = earliest(previous?.position, reader.position);
+    let rows = previous?.rows ?? 0;
+    let lastKey = previous?.lastKey ?? null;
+    events.emit('snapshot-table-started', { table: name, estimatedRows: await source.estimateRows(table), resumedRows: rows });
+    let chunk = await reader.readChunk(table, lastKey, chunkRows);
+    for (;;) {
+      if (deps.signal.aborted) throw new SnapshotInterrupted(`snapshot stopped before ${name} was complete`);
+      const done = chunk.length < chunkRows;
+      if (chunk.length > 0) lastKey = pickKey(chunk[chunk.length - 1]!, table.primaryKey);
+      // Read the next chunk while this one loads.
+      const next = done ? null : reader.readChunk(table, lastKey, chunkRows);
+      next?.catch(() => {});
+      rows += chunk.length;
+      await sink.loadChunk(table, chunk, { table: name, lastKey, rows, done, position });
+      events.emit('snapshot-chunk-loaded', { table: name, rows: chunk.length, totalRows: rows });
+      if (!next) break;
+      chunk = await next;
+    }
+    events.emit('snapshot-table-done', { table: name, rows, ms: performance.now() - started });
+  } finally {
+    await reader.close();
+  }
+}
+
+/** Runs `work` over items with at most `limit` in flight; the first failure stops new work and is thrown. */
+async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let index = 0;
+  let failure: unknown;
+  const worker = async () => {
+    while (failure === undefined && index < items.length) {
+      const item = items[index++]!;
+      try {
+        await work(item);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure instanceof Error ? failure : new FerryError('fatal', String(failure));
+}

@@ -1,0 +1,45 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { formatPosition, type Position } from '../core/position.js';
+import { openSink, openSource } from './endpoints.js';
+
+export interface PipelineStatus {
+  readonly pipeline: string;
+  readonly phase: 'new' | 'snapshot' | 'stream';
+  readonly appliedPosition: string | null;
+  readonly sourceHead: string | null;
+  /** Binlog bytes between the applied position and the head, when both are in one file. */
+  readonly lagBytes: number | null;
+  readonly snapshot: readonly { table: string; rows: number; done: boolean }[];
+}
+
+function bytesBehind(applied: Position | null, head: Position | null): number | null {
+  if (applied?.kind === 'mysql' && head?.kind === 'mysql' && applied.file === head.file) return Math.max(0, head.pos - applied.pos);
+  if (applied?.kind === 'pg' && head?.kind === 'pg') return Number(head.lsn - applied.lsn);
+  return null;
+}
+
+/** What `ferry status` prints: the target's checkpoint against the source's head. */
+export async function readStatus(config: Config, log: Logger): Promise<PipelineStatus> {
+  const sink = await openSink(config, log);
+  try {
+    const checkpoint = await sink.loadCheckpoint();
+    const progress = await sink.loadSnapshotProgress();
+    const source = await openSource(config, log).catch((err: Error) => {
+      log.warn({ err: err.message }, 'source unreachable; showing the target side only');
+      return null;
+    });
+    const head = source ? await source.headPosition().finally(() => source.close()) : null;
+    const applied = checkpoint?.phase === 'stream' ? checkpoint.position : null;
+    return {
+      pipeline: config.pipeline,
+      phase: checkpoint?.phase ?? 'new',
+      appliedPosition: applied ? formatPosition(applied) : null,
+      sourceHead: head ? formatPosition(head) : null,
+      lagBytes: bytesBehind(applied, head),
+      snapshot: progress.map((p) => ({ table: p.table, rows: p.rows, done: p.done })),
+    };
+  } finally {
+    await sink.close();
+  }
+}

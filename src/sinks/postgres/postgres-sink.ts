@@ -1,0 +1,310 @@
+import { Readable } from 'node:stream';
+import { pipeline as pipe } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Logger } from 'pino';
+import { coalesce } from '../../core/coalesce.js';
+import { tableKey, type ChangeEvent, type Row, type TableId } from '../../core/change-event.js';
+import type { Checkpoint, SnapshotProgress } from '../../core/checkpoint.js';
+import type { Column, TableSchema } from '../../core/schema.js';
+import type { Sink, SinkTransaction, TablePrep } from '../../core/sink.js';
+import type { CheckProblem } from '../../core/source.js';
+import { coerceError, FerryError } from '../../errors.js';
+import {
+  clearProgress, ensureCheckpointTables, readCheckpoint, readProgress, writeCheckpoint, writeProgress,
+} from '../../checkpoint/postgres-checkpoint-table.js';
+import {
+  addColumnSql, columnArrays, copyField, copySql, createIndexSql, createTableSql, deleteSql, qualified, quoteIdent,
+  readRowsSql, resetIdentitySql, toPg, upsertSql,
+} from './postgres-dialect.js';
+
+export interface PostgresSinkOptions {
+  readonly url: string;
+  readonly pipeline: string;
+  readonly connections: number;
+  readonly log: Logger;
+}
+
+const COPY_ROWS_PER_WRITE = 1000;
+
+export class PostgresSink implements Sink {
+  readonly #o: PostgresSinkOptions;
+  readonly #pool: pg.Pool;
+  readonly #tables = new Map<string, TableSchema>();
+
+  private constructor(options: PostgresSinkOptions, pool: pg.Pool) {
+    this.#o = options;
+    this.#pool = pool;
+  }
+
+  static async open(options: PostgresSinkOptions): Promise<PostgresSink> {
+    const pool = new pg.Pool({ connectionString: options.url, max: options.connections, keepAlive: true });
+    let warned = false;
+    pool.on('error', (err) => options.log.warn({ err: err.message }, 'idle target connection failed'));
+    pool.on('connect', (client) => {
+      // UTC so timestamptz text is comparable with the source's; and, like a native replica, no
+      // trigger or foreign-key enforcement: the source already did both.
+      client.query("SET TimeZone = 'UTC'").catch(() => {});
+      client.query('SET session_replication_role = replica').catch((err: Error) => {
+        if (!warned) options.log.warn({ err: err.message }, 'cannot set session_replication_role=replica; target triggers and foreign keys stay active');
+        warned = true;
+      });
+    });
+    const client = await pool.connect().catch((err) => {
+      throw new FerryError('retriable', `cannot connect to the target: ${(err as Error).message}`, {
+        cause: err, hint: 'check target.url (host, port, user, password, database) and that Postgres is running',
+      });
+    });
+    try {
+      await ensureCheckpointTables(client);
+    } finally {
+      client.release();
+    }
+    return new PostgresSink(options, pool);
+  }
+
+  /** Preflight of the target: reachable, may create schemas, may switch off triggers for apply sessions. */
+  static async check(url: string): Promise<CheckProblem[]> {
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+    } catch (err) {
+      return [{ check: 'target', message: `cannot connect to the target: ${(err as Error).message}`, hint: 'check target.url (host, port, user, password, database) and that Postgres is running' }];
+    }
+    try {
+      const { rows } = await client.query(
+        `SELECT has_database_privilege(current_user, current_database(), 'CREATE') AS can_create,
+                (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser`);
+      const problems: CheckProblem[] = [];
+      if (!rows[0].can_create) {
+        problems.push({ check: 'target grants', message: 'the target user may not create schemas in this database', hint: 'GRANT CREATE ON DATABASE <db> TO <user>;' });
+      }
+      if (!rows[0].superuser) {
+        problems.push({
+          check: 'session_replication_role', warning: true,
+          message: 'the target user cannot set session_replication_role=replica, so target triggers and foreign keys stay active while applying',
+          hint: 'use a superuser for the target, or make sure target tables have no triggers or foreign keys that the source did not have',
+        });
+      }
+      return problems;
+    } finally {
+      await client.end();
+    }
+  }
+
+  async #withTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async prepare(tables: readonly TableSchema[], prep: TablePrep): Promise<void> {
+    for (const t of tables) this.#tables.set(tableKey(t.source), t);
+    await this.#withTransaction(async (client) => {
+      for (const schema of new Set(tables.map((t) => t.target.schema))) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+      for (const t of tables) {
+        if (prep === 'none') {
+          const { rows } = await client.query('SELECT to_regclass($1) AS oid', [qualified(t.target)]);
+          if (!rows[0]?.oid) {
+            throw new FerryError('config', `target table ${qualified(t.target)} does not exist and snapshot.tablePrep is none`, {
+              hint: 'create it yourself, or set snapshot.tablePrep: create',
+            });
+          }
+          continue;
+        }
+        if (prep === 'drop-and-create') await client.query(`DROP TABLE IF EXISTS ${qualified(t.target)} CASCADE`);
+        await client.query(createTableSql(t));
+        for (const c of t.columns) await client.query(addColumnSql(t, c));
+        if (prep === 'truncate') await client.query(`TRUNCATE ${qualified(t.target)}`);
+      }
+    }).catch((err) => {
+      throw coerceError(err, 'target table preparation');
+    });
+  }
+
+  async loadCheckpoint(): Promise<Checkpoint | null> {
+    const client = await this.#pool.connect();
+    try {
+      return await readCheckpoint(client, this.#o.pipeline);
+    } finally {
+      client.release();
+    }
+  }
+
+  async loadSnapshotProgress(): Promise<SnapshotProgress[]> {
+    const client = await this.#pool.connect();
+    try {
+      return await readProgress(client, this.#o.pipeline);
+    } finally {
+      client.release();
+    }
+  }
+
+  async beginSnapshot(): Promise<void> {
+    await this.#withTransaction(async (client) => {
+      await clearProgress(client, this.#o.pipeline);
+      await writeCheckpoint(client, this.#o.pipeline, { phase: 'snapshot', position: null });
+    });
+  }
+
+  async loadChunk(table: TableSchema, rows: readonly Row[], progress: SnapshotProgress): Promise<void> {
+    await this.#withTransaction(async (client) => {
+      if (rows.length > 0) await pipe(Readable.from(copyLines(table, rows)), client.query(copyFrom(copySql(table))));
+      await writeProgress(client, this.#o.pipeline, progress);
+    }).catch((err) => {
+      throw coerceError(err, `target snapshot load of ${qualified(table.target)}`);
+    });
+  }
+
+  async finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void> {
+    await this.#withTransaction(async (client) => {
+      for (const t of tables) {
+        for (const sql of createIndexSql(t)) await client.query(sql);
+        for (const sql of resetIdentitySql(t)) await client.query(sql);
+      }
+      await clearProgress(client, this.#o.pipeline);
+      await writeCheckpoint(client, this.#o.pipeline, checkpoint);
+    }).catch((err) => {
+      throw coerceError(err, 'target snapshot completion');
+    });
+  }
+
+  async begin(): Promise<SinkTransaction> {
+    const client = await this.#pool.connect().catch((err) => {
+      throw coerceError(err, 'target connection');
+    });
+    try {
+      await client.query('BEGIN');
+    } catch (err) {
+      client.release(true);
+      throw coerceError(err, 'target BEGIN');
+    }
+    return new PostgresTransaction(client, this.#tables, this.#o.pipeline);
+  }
+
+  async countRows(table: TableSchema): Promise<number> {
+    const { rows } = await this.#pool.query(`SELECT count(*) AS n FROM ${qualified(table.target)}`);
+    return Number(rows[0].n);
+  }
+
+  async readRows(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]> {
+    const { rows } = await this.#pool.query({ text: readRowsSql(table, afterKey !== null, limit), values: afterKey ? table.primaryKey.map((c) => afterKey[c] ?? null) : [] });
+    return rows as Row[];
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end().catch(() => {});
+  }
+}
+
+/** COPY text for the rows, in pieces of COPY_ROWS_PER_WRITE rows. */
+function* copyLines(table: TableSchema, rows: readonly Row[]): Generator<string> {
+  let text = '';
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    text += table.columns
+      .map((c) => copyField(toPg(c.type, row[c.name] ?? null, () => `table ${qualified(table.target)}, column ${c.name}`)))
+      .join('\t') + '\n';
+    if ((i + 1) % COPY_ROWS_PER_WRITE === 0) {
+      yield text;
+      text = '';
+    }
+  }
+  if (text) yield text;
+}
+
+class PostgresTransaction implements SinkTransaction {
+  readonly #client: pg.PoolClient;
+  readonly #tables: Map<string, TableSchema>;
+  readonly #pipeline: string;
+  #done = false;
+
+  constructor(client: pg.PoolClient, tables: Map<string, TableSchema>, pipeline: string) {
+    this.#client = client;
+    this.#tables = tables;
+    this.#pipeline = pipeline;
+  }
+
+  #table(id: TableId): TableSchema {
+    const t = this.#tables.get(tableKey(id));
+    if (!t) throw new FerryError('fatal', `no target mapping for source table ${tableKey(id)}`);
+    return t;
+  }
+
+  async write(events: readonly ChangeEvent[]): Promise<void> {
+    for (const w of coalesce(events, (id) => this.#table(id).primaryKey)) {
+      const t = this.#table(w.table);
+      try {
+        if (w.kind === 'truncate') {
+          await this.#client.query(`TRUNCATE ${qualified(t.target)}`);
+          continue;
+        }
+        if (w.deletes.length > 0) {
+          const keyCols = t.primaryKey.map((name) => t.columns.find((c) => c.name === name)!);
+          await this.#client.query(deleteSql(t), columnArrays(t, keyCols, w.deletes));
+        }
+        for (const [columns, rows] of groupByColumns(t, w.upserts)) {
+          await this.#client.query(upsertSql(t, columns), columnArrays(t, columns, rows));
+        }
+      } catch (err) {
+        throw new FerryError(coerceError(err).kind, `target rejected a change to ${qualified(t.target)}: ${(err as Error).message}`, {
+          cause: err,
+          hint: 'the checkpoint did not move past this change; fix the target table (or exclude the table) and restart',
+        });
+      }
+    }
+  }
+
+  async addColumns(table: TableId, columns: readonly Column[]): Promise<void> {
+    const known = this.#table(table);
+    const updated: TableSchema = { ...known, columns: [...known.columns, ...columns.filter((c) => !known.columns.some((k) => k.name === c.name))] };
+    for (const c of columns) await this.#client.query(addColumnSql(updated, c));
+    this.#tables.set(tableKey(table), updated);
+  }
+
+  async commit(checkpoint: Checkpoint): Promise<void> {
+    try {
+      await writeCheckpoint(this.#client, this.#pipeline, checkpoint);
+      await this.#client.query('COMMIT');
+    } catch (err) {
+      await this.rollback();
+      throw coerceError(err, 'target commit');
+    }
+    this.#release();
+  }
+
+  async rollback(): Promise<void> {
+    if (this.#done) return;
+    await this.#client.query('ROLLBACK').catch(() => {});
+    this.#release(true);
+  }
+
+  #release(destroy = false): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#client.release(destroy);
+  }
+}
+
+/** Rows written before an ADD COLUMN lack it: each distinct column set gets its own statement. */
+function groupByColumns(t: TableSchema, rows: readonly Row[]): Map<readonly Column[], readonly Row[]> {
+  if (rows.every((r) => Object.keys(r).length === t.columns.length)) return new Map([[t.columns, rows]]);
+  const bySignature = new Map<string, { columns: Column[]; rows: Row[] }>();
+  for (const row of rows) {
+    const columns = t.columns.filter((c) => c.name in row);
+    const sig = columns.map((c) => c.name).join('\u0000');
+    let g = bySignature.get(sig);
+    if (!g) bySignature.set(sig, (g = { columns, rows: [] }));
+    g.rows.push(row);
+  }
+  return new Map([...bySignature.values()].map((g) => [g.columns, g.rows]));
+}

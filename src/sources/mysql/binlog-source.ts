@@ -1,0 +1,248 @@
+import ZongJi, { type AnyBinlogEvent, type RowsEvent, type RowData } from '@vlasky/zongji';
+import type { Logger } from 'pino';
+import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Transaction } from '../../core/change-event.js';
+import type { Position } from '../../core/position.js';
+import type { TableSchema } from '../../core/schema.js';
+import { coerceError, FerryError } from '../../errors.js';
+import { BoundedQueue } from '../../pipeline/queue.js';
+import { connectionOptions } from './mysql-connection.js';
+import { diffColumns, parseDdl } from './mysql-ddl.js';
+import { normalizeValue } from './mysql-types.js';
+
+export interface BinlogStreamOptions {
+  readonly url: string;
+  readonly serverId: number;
+  readonly from: Position;
+  readonly tables: readonly TableSchema[];
+  readonly filter: (t: TableId) => boolean;
+  /** The table as the source describes it now (after a DDL statement), or null if it is gone. */
+  readonly describeTable: (t: TableId) => Promise<TableSchema | null>;
+  /** Queue capacity in events; the binlog connection pauses beyond it. */
+  readonly queueMaxEvents: number;
+  /** A transaction larger than this is handed on in pieces, so memory stays bounded. */
+  readonly pieceMaxEvents: number;
+  readonly log: Logger;
+}
+
+/** An event as it left zongji, with the resume coordinates read at that instant (they move on). */
+interface Received {
+  readonly event: AnyBinlogEvent;
+  readonly file: string;
+  readonly gtid: string | undefined;
+}
+
+const PURGED = 'ER_MASTER_FATAL_ERROR_READING_BINLOG';
+
+/**
+ * Committed transactions from the binlog, starting after `from`. One ZongJi instance serves one
+ * call: zongji does not reconnect, so a lost connection fails the stream with a retriable error and
+ * the caller starts a new stream from its last checkpoint.
+ */
+export function streamBinlog(options: BinlogStreamOptions, signal: AbortSignal): AsyncIterable<Transaction> {
+  const queue = new BoundedQueue<Transaction>(options.queueMaxEvents, (t) => Math.max(1, t.events.length));
+  const reader = new BinlogReader(options, queue);
+  reader.start(signal);
+  return queue;
+}
+
+class BinlogReader {
+  readonly #o: BinlogStreamOptions;
+  readonly #queue: BoundedQueue<Transaction>;
+  readonly #schemas = new Map<string, TableSchema>();
+  readonly #inbox: Received[] = [];
+  #zongji: ZongJi | null = null;
+  #draining = false;
+  #paused = false;
+  #events: ChangeEvent[] = [];
+  #committed: Position;
+  #stopped = false;
+
+  constructor(options: BinlogStreamOptions, queue: BoundedQueue<Transaction>) {
+    this.#o = options;
+    this.#queue = queue;
+    this.#committed = options.from;
+    for (const t of options.tables) this.#schemas.set(tableKey(t.source), t);
+  }
+
+  start(signal: AbortSignal): void {
+    const from = this.#o.from;
+    if (from.kind !== 'mysql') throw new FerryError('fatal', `a MySQL source cannot resume from a ${from.kind} position`);
+    const c = connectionOptions(this.#o.url);
+    const zongji = new ZongJi({ host: c.host, port: c.port, user: c.user, password: c.password, dateStrings: true, timezone: 'Z', charset: c.charset });
+    this.#zongji = zongji;
+    zongji.on('binlog', (event: AnyBinlogEvent) => {
+      this.#inbox.push({ event, file: String(zongji.get('filename')), gtid: zongji.gtidSet });
+      if (this.#inbox.length >= 1000) this.#pause();
+      void this.#drain();
+    });
+    zongji.on('error', (err: Error) => this.#fail(this.#classify(err)));
+    const includeSchema: Record<string, string[]> = {};
+    for (const t of this.#o.tables) (includeSchema[t.source.schema] ??= []).push(t.source.name);
+    zongji.start({
+      serverId: this.#o.serverId,
+      ...(from.gtid ? { gtidSet: from.gtid } : { filename: from.file, position: from.pos }),
+      includeEvents: ['tablemap', 'writerows', 'updaterows', 'deleterows', 'xid', 'query', 'rotate', 'mariadbgtid', 'gtid'],
+      includeSchema,
+    });
+    signal.addEventListener('abort', () => this.#stop(), { once: true });
+  }
+
+  #classify(err: Error): FerryError {
+    const code = (err as { code?: string }).code;
+    if (code === PURGED || /could not find gtid state|purged|impossible position/i.test(err.message)) {
+      return new FerryError('fatal', `the source no longer has the binlog ferry must resume from (${err.message})`, {
+        cause: err,
+        hint: 'the binlog was purged while ferry was behind; re-snapshot with snapshot.mode: always (and keep binlogs longer: binlog_expire_logs_seconds)',
+      });
+    }
+    return coerceError(err, 'binlog stream');
+  }
+
+  #pause(): void {
+    if (!this.#paused) {
+      this.#paused = true;
+      this.#zongji?.connection?.pause();
+    }
+  }
+
+  #resume(): void {
+    if (this.#paused && this.#inbox.length < 100) {
+      this.#paused = false;
+      this.#zongji?.connection?.resume();
+    }
+  }
+
+  /** Handles received events one at a time, in order; the only place that touches the queue. */
+  async #drain(): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      for (let r = this.#inbox.shift(); r && !this.#stopped; r = this.#inbox.shift()) {
+        await this.#handle(r);
+        if (this.#queue.weight >= this.#o.queueMaxEvents) {
+          this.#pause();
+          await this.#queue.whenSpace();
+        }
+        // A TableMap metadata fetch inside zongji resumes the connection itself; pausing again here keeps backpressure.
+        if (this.#inbox.length >= 1000) this.#pause();
+        else this.#resume();
+      }
+    } catch (err) {
+      this.#fail(coerceError(err, 'binlog stream'));
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  async #handle({ event, file, gtid }: Received): Promise<void> {
+    switch (event.getEventName()) {
+      case 'writerows':
+      case 'updaterows':
+      case 'deleterows':
+        this.#rows(event as unknown as RowsEvent & { rows: unknown[] });
+        return;
+      case 'xid':
+        this.#commit({ kind: 'mysql', file, pos: event.nextPosition, ...(gtid ? { gtid } : {}) }, event.timestamp);
+        return;
+      case 'query': {
+        const q = event as AnyBinlogEvent & { query: string; schema: string };
+        if (/^\s*BEGIN\b/i.test(q.query)) return;
+        const position: Position = { kind: 'mysql', file, pos: event.nextPosition, ...(gtid ? { gtid } : {}) };
+        if (/^\s*(COMMIT|XA\s+COMMIT)\b/i.test(q.query)) return this.#commit(position, event.timestamp);
+        await this.#ddl(q.query, q.schema, position, event.timestamp);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #rows(event: RowsEvent & { rows: unknown[] }): void {
+    const map = event.tableMap[event.tableId];
+    if (!map) return;
+    const schema = this.#schemas.get(`${map.parentSchema}.${map.tableName}`);
+    if (!schema) return;
+    const name = event.getEventName();
+    for (const raw of event.rows) {
+      if (name === 'updaterows') {
+        const { before, after } = raw as { before: RowData; after: RowData };
+        const a = this.#row(schema, after);
+        this.#events.push({ op: 'u', table: schema.source, key: pickKey(a, schema.primaryKey), before: this.#row(schema, before), after: a });
+      } else if (name === 'writerows') {
+        const a = this.#row(schema, raw as RowData);
+        this.#events.push({ op: 'c', table: schema.source, key: pickKey(a, schema.primaryKey), before: null, after: a });
+      } else {
+        const b = this.#row(schema, raw as RowData);
+        this.#events.push({ op: 'd', table: schema.source, key: pickKey(b, schema.primaryKey), before: b, after: null });
+      }
+    }
+    if (this.#events.length >= this.#o.pieceMaxEvents) {
+      this.#queue.push({ events: this.#events, position: this.#committed, commitTime: new Date(event.timestamp), partial: true });
+      this.#events = [];
+    }
+  }
+
+  /** Canonical row from a decoded binlog row. Columns the event lacks (written before an ADD COLUMN) stay absent. */
+  #row(schema: TableSchema, data: RowData): Row {
+    const row: Row = {};
+    for (const c of schema.columns) if (c.name in data) row[c.name] = normalizeValue(c.type, data[c.name]);
+    if (Object.keys(data).length > schema.columns.length) {
+      const unknown = Object.keys(data).filter((k) => !schema.columns.some((c) => c.name === k));
+      throw new FerryError('fatal', `table ${tableKey(schema.source)} has columns ferry did not see being added: ${unknown.join(', ')}`, {
+        hint: 'the table changed while ferry was not watching its DDL; re-snapshot it (snapshot.mode: always)',
+      });
+    }
+    return row;
+  }
+
+  #commit(position: Position, timestamp: number): void {
+    this.#queue.push({ events: this.#events, position, commitTime: new Date(timestamp) });
+    this.#events = [];
+    this.#committed = position;
+  }
+
+  async #ddl(sql: string, defaultSchema: string, position: Position, timestamp: number): Promise<void> {
+    const ddl = parseDdl(sql, defaultSchema);
+    const commitTime = new Date(timestamp);
+    const selected = ddl.kind === 'other' ? [] : ddl.tables.filter((t) => this.#schemas.has(tableKey(t)));
+    const stop = (what: string, hint: string) => {
+      throw new FerryError('fatal', `schema change on ${selected.map(tableKey).join(', ')} is not supported: ${what} (statement: ${ddl.statement})`, { hint });
+    };
+    const resnapshot = 'bring the target table in line by hand, or re-snapshot the pipeline (snapshot.mode: always, snapshot.tablePrep: drop-and-create)';
+    if (ddl.kind === 'create' && ddl.tables.some(this.#o.filter)) {
+      this.#o.log.warn({ table: ddl.tables.map(tableKey) }, 'a new table matches tables.include but was not selected at start; restart ferry with snapshot.mode: always to copy it');
+    }
+    if (ddl.kind === 'truncate' && selected.length > 0) {
+      this.#commit(position, timestamp);
+      this.#queue.push({ events: selected.map((t) => ({ op: 't' as const, table: t, key: {}, before: null, after: null })), position, commitTime });
+      return;
+    }
+    if ((ddl.kind === 'drop' || ddl.kind === 'rename') && selected.length > 0) stop(`${ddl.kind} table`, resnapshot);
+    if (ddl.kind === 'alter' && selected.length > 0) {
+      const before = this.#schemas.get(tableKey(selected[0]!))!;
+      const after = await this.#o.describeTable(before.source);
+      if (!after) return stop('the table is gone', resnapshot);
+      const { added, unsupported } = diffColumns(before, after);
+      if (unsupported.length > 0) return stop(unsupported.join('; '), resnapshot);
+      this.#schemas.set(tableKey(before.source), after);
+      if (added.length > 0) {
+        this.#queue.push({ events: [], position, commitTime, schemaChange: { table: before.source, addColumns: added } });
+        this.#committed = position;
+        return;
+      }
+    }
+    this.#commit(position, timestamp);
+  }
+
+  #fail(err: FerryError): void {
+    this.#queue.fail(err);
+    this.#stop();
+  }
+
+  #stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#zongji?.stop();
+    this.#queue.end();
+  }
+}

@@ -1,0 +1,82 @@
+import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { CheckProblem } from '../../core/source.js';
+import type { TableSchema } from '../../core/schema.js';
+import { tableKey } from '../../core/change-event.js';
+import type { UndescribableTable } from './mysql-schema.js';
+
+async function variable(conn: Connection, name: string): Promise<string | undefined> {
+  const [rows] = await conn.query<RowDataPacket[]>('SHOW GLOBAL VARIABLES LIKE ?', [name]);
+  const v = rows[0]?.Value;
+  return v === undefined ? undefined : String(v);
+}
+
+/** Privileges ferry needs, each with the names servers print for it in SHOW GRANTS. */
+const NEEDED_GRANTS: { grant: string; names: RegExp }[] = [
+  { grant: 'REPLICATION SLAVE', names: /\bREPLICATION (SLAVE|REPLICA)\b/ },
+  { grant: 'REPLICATION CLIENT', names: /\bREPLICATION CLIENT\b|\bBINLOG MONITOR\b|\bSUPER\b/ },
+  { grant: 'SELECT', names: /\bSELECT\b/ },
+];
+
+async function checkGrants(conn: Connection): Promise<CheckProblem[]> {
+  const [rows] = await conn.query<RowDataPacket[]>('SHOW GRANTS FOR CURRENT_USER()');
+  const grants = rows.map((r) => String(Object.values(r)[0]));
+  if (grants.some((g) => /^GRANT ALL PRIVILEGES ON \*\.\*/i.test(g))) return [];
+  const missing = NEEDED_GRANTS.filter(({ names }) => !grants.some((g) => names.test(g.toUpperCase())));
+  if (missing.length === 0) return [];
+  const list = missing.map((m) => m.grant).join(', ');
+  return [{
+    check: 'grants',
+    message: `the source user lacks ${list}`,
+    hint: `as an admin: GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO '<user>'@'<host>';`,
+  }];
+}
+
+async function checkBinlogSettings(conn: Connection): Promise<CheckProblem[]> {
+  const problems: CheckProblem[] = [];
+  const expect = async (name: string, wanted: string, why: string, optional = false) => {
+    const v = await variable(conn, name);
+    if (v === undefined && optional) return;
+    if ((v ?? '').toUpperCase() !== wanted) {
+      problems.push({
+        check: name,
+        message: `${name} is ${v ?? 'unset'}; ferry needs ${wanted} (${why})`,
+        hint: `set ${name}=${wanted} in the server's my.cnf [mysqld] section and restart it, or SET GLOBAL ${name}='${wanted}'`,
+      });
+    }
+  };
+  const logBin = await variable(conn, 'log_bin');
+  if ((logBin ?? '').toUpperCase() !== 'ON') {
+    return [{
+      check: 'log_bin',
+      message: 'binary logging is off on the source; there is no change stream to read',
+      hint: 'start the server with log-bin (e.g. log_bin=mysql-bin in my.cnf) and a unique server_id',
+    }];
+  }
+  await expect('binlog_format', 'ROW', 'row events carry the changed rows; STATEMENT and MIXED do not');
+  await expect('binlog_row_image', 'FULL', 'every change must carry whole rows');
+  await expect('binlog_row_metadata', 'FULL', 'column names and ENUM values travel in the binlog, so replay across ALTER TABLE is exact', true);
+  return problems;
+}
+
+function checkTables(tables: readonly TableSchema[], failed: readonly UndescribableTable[]): CheckProblem[] {
+  const problems: CheckProblem[] = [];
+  if (tables.length === 0 && failed.length === 0) {
+    problems.push({ check: 'tables', message: 'no source table matches tables.include / tables.exclude', hint: 'fix the patterns; they match schema.table, e.g. "shop.*"' });
+  }
+  for (const t of tables.filter((t) => t.primaryKey.length === 0)) {
+    problems.push({
+      check: 'primary key',
+      message: `table ${tableKey(t.source)} has no primary key; its updates and deletes cannot be matched to target rows`,
+      hint: `add one (ALTER TABLE ${tableKey(t.source)} ADD PRIMARY KEY (...)) or exclude the table with tables.exclude`,
+    });
+  }
+  for (const f of failed) {
+    problems.push({ check: 'column types', message: `table ${tableKey(f.table)}: ${f.error.message}`, hint: 'exclude the table with tables.exclude, or change the column type' });
+  }
+  return problems;
+}
+
+/** Everything `ferry check` verifies on a MySQL/MariaDB source (connectivity is checked by connecting). */
+export async function checkMysqlSource(conn: Connection, tables: readonly TableSchema[], failed: readonly UndescribableTable[]): Promise<CheckProblem[]> {
+  return [...(await checkGrants(conn)), ...(await checkBinlogSettings(conn)), ...checkTables(tables, failed)];
+}

@@ -1,0 +1,71 @@
+import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
+import { coerceError, FerryError } from '../../errors.js';
+
+/** mysql2 options from a mysql:// URL, set up so values arrive exactly (DESIGN §3.6). */
+export function connectionOptions(url: string): ConnectionOptions {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: u.port ? Number(u.port) : 3306,
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    database: u.pathname.length > 1 ? decodeURIComponent(u.pathname.slice(1)) : undefined,
+    charset: 'UTF8MB4_GENERAL_CI',
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+    timezone: 'Z',
+    enableKeepAlive: true,
+    keepAliveInitialDelay: 10_000,
+    connectTimeout: 10_000,
+  };
+}
+
+/** The database named in the URL path, if any. */
+export function urlDatabase(url: string): string | undefined {
+  const p = new URL(url).pathname;
+  return p.length > 1 ? decodeURIComponent(p.slice(1)) : undefined;
+}
+
+export function describeEndpoint(url: string): string {
+  const u = new URL(url);
+  return `${decodeURIComponent(u.username)}@${u.hostname}:${u.port || 3306}`;
+}
+
+/** Classifies connection failures into messages an operator can act on. */
+export function connectError(err: unknown, url: string): FerryError {
+  const e = err as { code?: string; message?: string };
+  const where = describeEndpoint(url);
+  switch (e.code) {
+    case 'ER_ACCESS_DENIED_ERROR':
+    case 'ER_DBACCESS_DENIED_ERROR':
+      return new FerryError('config', `source ${where}: access denied (${e.message})`, {
+        cause: err, hint: 'check the user and password in source.url and that the user may connect from this host',
+      });
+    case 'ER_BAD_DB_ERROR':
+      return new FerryError('config', `source ${where}: ${e.message}`, { cause: err, hint: 'fix the database name in source.url' });
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+      return new FerryError('retriable', `source ${where} is unreachable (${e.code})`, {
+        cause: err, hint: 'check the host and port in source.url, and that the server is running and reachable',
+      });
+    default:
+      return coerceError(err, `source ${where}`);
+  }
+}
+
+export async function connect(url: string): Promise<Connection> {
+  try {
+    const conn = await mysql.createConnection(connectionOptions(url));
+    await conn.query("SET time_zone = '+00:00'");
+    return conn;
+  } catch (err) {
+    throw connectError(err, url);
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return '`' + name.replace(/`/g, '``') + '`';
+}

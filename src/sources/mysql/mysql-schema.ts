@@ -1,0 +1,85 @@
+import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { TableId } from '../../core/change-event.js';
+import type { Column, Index, TableSchema } from '../../core/schema.js';
+import { targetTableId } from '../../pipeline/table-mapping.js';
+import { parseColumnType, type TypeOptions } from './mysql-types.js';
+
+const SYSTEM_SCHEMAS = "('mysql','information_schema','performance_schema','sys')";
+
+export interface DescribeOptions extends TypeOptions {
+  readonly filter: (t: TableId) => boolean;
+  readonly targetSchema: string | undefined;
+}
+
+/** A table the source has but ferry cannot describe (an unsupported column type), with why. */
+export interface UndescribableTable {
+  readonly table: TableId;
+  readonly error: Error;
+}
+
+/**
+ * Reads the selected base tables with their columns, primary key and secondary indexes.
+ * Tables whose columns ferry cannot map come back in `failed` so `check` can name them all at once.
+ */
+export async function describeTables(conn: Connection, options: DescribeOptions, only?: TableId): Promise<{ tables: TableSchema[]; failed: UndescribableTable[] }> {
+  const where = only ? 'AND t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ?' : '';
+  const args = only ? [only.schema, only.name] : [];
+  const [tableRows] = await conn.query<RowDataPacket[]>(
+    `SELECT t.TABLE_SCHEMA AS s, t.TABLE_NAME AS n FROM information_schema.TABLES t
+      WHERE t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${where}
+      ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME`, args);
+  const selected = tableRows.map((r) => ({ schema: String(r.s), name: String(r.n) })).filter(options.filter);
+  if (selected.length === 0) return { tables: [], failed: [] };
+
+  const [columnRows] = await conn.query<RowDataPacket[]>(
+    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, COLUMN_NAME AS c, COLUMN_TYPE AS type, IS_NULLABLE AS nullable, EXTRA AS extra
+       FROM information_schema.COLUMNS t WHERE t.TABLE_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${where}
+      ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`, args);
+  const [indexRows] = await conn.query<RowDataPacket[]>(
+    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, INDEX_NAME AS i, NON_UNIQUE AS nonUnique, COLUMN_NAME AS c
+       FROM information_schema.STATISTICS t WHERE t.TABLE_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${where}
+      ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`, args);
+
+  const key = (s: unknown, n: unknown) => `${String(s)}\u0000${String(n)}`;
+  const columns = new Map<string, RowDataPacket[]>();
+  for (const r of columnRows) entry(columns, key(r.s, r.n), () => []).push(r);
+  const indexes = new Map<string, Map<string, { unique: boolean; columns: string[] }>>();
+  for (const r of indexRows) {
+    const idx = entry(entry(indexes, key(r.s, r.n), () => new Map()), String(r.i), () => ({ unique: Number(r.nonUnique) === 0, columns: [] }));
+    if (r.c !== null) idx.columns.push(String(r.c));
+  }
+
+  const tables: TableSchema[] = [];
+  const failed: UndescribableTable[] = [];
+  for (const t of selected) {
+    try {
+      const cols: Column[] = (columns.get(key(t.schema, t.name)) ?? []).map((r) => ({
+        name: String(r.c),
+        type: parseColumnType(String(r.type), options),
+        sourceType: String(r.type),
+        nullable: r.nullable === 'YES',
+        autoIncrement: /auto_increment/i.test(String(r.extra)),
+      }));
+      const byName = indexes.get(key(t.schema, t.name)) ?? new Map<string, { unique: boolean; columns: string[] }>();
+      const secondary: Index[] = [...byName.entries()]
+        .filter(([name, idx]) => name !== 'PRIMARY' && idx.columns.length > 0)
+        .map(([name, idx]) => ({ name, unique: idx.unique, columns: idx.columns }));
+      tables.push({
+        source: t,
+        target: targetTableId(t, options.targetSchema),
+        columns: cols,
+        primaryKey: byName.get('PRIMARY')?.columns ?? [],
+        indexes: secondary,
+      });
+    } catch (err) {
+      failed.push({ table: t, error: err as Error });
+    }
+  }
+  return { tables, failed };
+}
+
+function entry<K, V>(map: Map<K, V>, k: K, make: () => V): V {
+  let v = map.get(k);
+  if (v === undefined) map.set(k, (v = make()));
+  return v;
+}

@@ -1,0 +1,104 @@
+import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { Logger } from 'pino';
+import type { TableId, Transaction } from '../../core/change-event.js';
+import type { Position } from '../../core/position.js';
+import type { TableSchema } from '../../core/schema.js';
+import type { CheckProblem, Source, TableReader } from '../../core/source.js';
+import { headPosition, serverFlavor, type Flavor } from './binlog-position.js';
+import { streamBinlog } from './binlog-source.js';
+import { checkMysqlSource } from './mysql-check.js';
+import { connect, quoteIdent } from './mysql-connection.js';
+import { describeTables, type DescribeOptions } from './mysql-schema.js';
+import { openSnapshotReader } from './mysql-snapshot.js';
+
+export interface MysqlSourceOptions extends DescribeOptions {
+  readonly url: string;
+  readonly serverId: number;
+  readonly queueMaxEvents: number;
+  readonly pieceMaxEvents: number;
+  readonly log: Logger;
+}
+
+/** MySQL 5.7/8 and MariaDB 10.5+: snapshot through consistent-snapshot readers, changes through the binlog. */
+export class MysqlSource implements Source {
+  readonly #o: MysqlSourceOptions;
+  readonly #conn: Connection;
+  readonly #flavor: Flavor;
+
+  private constructor(options: MysqlSourceOptions, conn: Connection, flavor: Flavor) {
+    this.#o = options;
+    this.#conn = conn;
+    this.#flavor = flavor;
+  }
+
+  static async open(options: MysqlSourceOptions): Promise<MysqlSource> {
+    const conn = await connect(options.url);
+    return new MysqlSource(options, conn, await serverFlavor(conn));
+  }
+
+  async check(): Promise<CheckProblem[]> {
+    const { tables, failed } = await describeTables(this.#conn, this.#o);
+    return checkMysqlSource(this.#conn, tables, failed);
+  }
+
+  async describeTables(): Promise<TableSchema[]> {
+    return (await describeTables(this.#conn, this.#o)).tables;
+  }
+
+  async estimateRows(table: TableSchema): Promise<number> {
+    const [rows] = await this.#conn.query<RowDataPacket[]>(
+      'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      [table.source.schema, table.source.name],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async countRows(table: TableSchema): Promise<number> {
+    const [rows] = await this.#conn.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${quoteIdent(table.source.schema)}.${quoteIdent(table.source.name)}`);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  openReader(): Promise<TableReader> {
+    return openSnapshotReader(this.#o.url, this.#flavor);
+  }
+
+  headPosition(): Promise<Position> {
+    return headPosition(this.#conn, this.#flavor);
+  }
+
+  stream(from: Position, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<Transaction> {
+    return streamBinlog(
+      {
+        url: this.#o.url,
+        serverId: this.#o.serverId,
+        from,
+        tables,
+        filter: this.#o.filter,
+        describeTable: (t: TableId) => this.#describeOne(t),
+        queueMaxEvents: this.#o.queueMaxEvents,
+        pieceMaxEvents: this.#o.pieceMaxEvents,
+        log: this.#o.log,
+      },
+      signal,
+    );
+  }
+
+  async #describeOne(t: TableId): Promise<TableSchema | null> {
+    // A separate connection: the stream may run while the main one is busy.
+    const conn = await connect(this.#o.url);
+    try {
+      const { tables, failed } = await describeTables(conn, this.#o, t);
+      if (failed[0]) throw failed[0].error;
+      return tables[0] ?? null;
+    } finally {
+      await conn.end();
+    }
+  }
+
+  /** The binlog keeps no per-replica state: nothing to release. */
+  async acknowledge(): Promise<void> {}
+
+  async close(): Promise<void> {
+    await this.#conn.end().catch(() => {});
+  }
+}

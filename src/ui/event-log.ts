@@ -1,0 +1,33 @@
+import type { Logger } from 'pino';
+import type { FerryEventBus } from '../core/events.js';
+import { formatPosition } from '../core/position.js';
+
+/** Writes what happens to the log: phases, tables copied, reconnects, and a streaming summary every `everyMs`. */
+export function logEvents(events: FerryEventBus, log: Logger, everyMs = 10_000): () => void {
+  let applied = { transactions: 0, events: 0 };
+  let lagSeconds = 0;
+  let last = Date.now();
+  const offs = [
+    events.on('phase', ({ phase }) => log.info({ phase }, `phase: ${phase}`)),
+    events.on('snapshot-table-done', ({ table, rows, ms }) =>
+      log.info({ table, rows, ms: Math.round(ms) }, `copied ${table}: ${rows} rows in ${(ms / 1000).toFixed(1)}s`)),
+    events.on('snapshot-done', ({ rows, ms, position }) =>
+      log.info({ rows, ms: Math.round(ms), position: formatPosition(position) }, `snapshot complete: ${rows} rows; streaming starts at ${formatPosition(position)}`)),
+    events.on('stream-started', ({ from }) => log.info({ from: formatPosition(from) }, `streaming from ${formatPosition(from)}`)),
+    events.on('schema-changed', ({ table, addedColumns }) => log.info({ table, addedColumns }, `added columns to ${table}: ${addedColumns.join(', ')}`)),
+    events.on('stream-retry', ({ error, attempt, delayMs, from }) =>
+      log.warn({ err: error.message, attempt, delayMs, from: from && formatPosition(from) },
+        `stream interrupted (${error.message}); reconnecting in ${(delayMs / 1000).toFixed(1)}s from the checkpoint${from ? ` ${formatPosition(from)}` : ''}`)),
+    events.on('batch-applied', (b) => {
+      applied = { transactions: applied.transactions + b.transactions, events: applied.events + b.events };
+      lagSeconds = Math.max(0, (Date.now() - b.commitTime.getTime()) / 1000);
+      log.debug({ ...b, position: formatPosition(b.position) }, 'batch applied');
+      if (Date.now() - last >= everyMs) {
+        log.info({ ...applied, lagSeconds, position: formatPosition(b.position) }, `applied ${applied.transactions} transactions (${applied.events} changes), lag ${lagSeconds.toFixed(1)}s`);
+        applied = { transactions: 0, events: 0 };
+        last = Date.now();
+      }
+    }),
+  ];
+  return () => offs.forEach((off) => off());
+}

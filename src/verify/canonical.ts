@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import type { Value } from '../core/change-event.js';
+import type { ColumnType } from '../core/schema.js';
+
+/** Microseconds of a [-]H:MM:SS[.f] duration (MySQL TIME, Postgres interval text). */
+function durationMicros(text: string): bigint {
+  const m = /^(-?)(\d+):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/.exec(text.trim());
+  if (!m) return BigInt(-1e15); // not a plain duration: never equal to a valid one
+  const micros = ((BigInt(m[2]!) * 60n + BigInt(m[3]!)) * 60n + BigInt(m[4]!)) * 1_000_000n + BigInt((m[5] ?? '').padEnd(6, '0'));
+  return m[1] ? -micros : micros;
+}
+
+function stripFraction(text: string): string {
+  return text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
+}
+
+function sortedJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedJson);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortedJson((value as Record<string, unknown>)[k])]));
+  }
+  return value;
+}
+
+/**
+ * One text form per value, whichever side it was read from: the source's canonical Value or the
+ * target's text output. Two rows are equal when their canonical forms are.
+ */
+export function canonical(type: ColumnType, v: Value): string | null {
+  if (v === null) return null;
+  if (Buffer.isBuffer(v)) return v.toString('hex');
+  const s = String(v);
+  switch (type.kind) {
+    case 'bool': return s === 'true' || s === 't' || s === '1' ? 't' : 'f';
+    case 'float': return String(Math.fround(Number(s)));
+    case 'double': return String(Number(s));
+    case 'datetime': return stripFraction(s);
+    case 'timestamp': return stripFraction(s.replace(/\+00(:00)?$/, ''));
+    case 'time': return durationMicros(s).toString();
+    case 'binary': return s.startsWith('\\x') ? s.slice(2) : Buffer.from(s, 'binary').toString('hex');
+    case 'json':
+      try {
+        return JSON.stringify(sortedJson(JSON.parse(s)));
+      } catch {
+        return s;
+      }
+    default: return s;
+  }
+}
+
+/** An order-independent fingerprint of a set of rows: count and the sum of 64-bit row hashes. */
+export class RowSetChecksum {
+  count = 0;
+  #sum = 0n;
+
+  add(values: readonly (string | null)[]): void {
+    const h = createHash('sha1');
+    for (const v of values) h.update(v === null ? '\u0000N' : `\u0001${v}`);
+    this.#sum = (this.#sum + h.digest().readBigUInt64BE(0)) & 0xffffffffffffffffn;
+    this.count++;
+  }
+
+  toString(): string {
+    return `${this.count}:${this.#sum.toString(16).padStart(16, '0')}`;
+  }
+}

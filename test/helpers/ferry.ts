@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+
+export const CLI = resolve(import.meta.dirname, '../../dist/cli.js');
+
+/** Writes a config file for a pipeline from source and target URLs plus overrides; returns its path. */
+export function writeConfig(doc: Record<string, unknown>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-test-'));
+  const file = join(dir, 'ferry.yaml');
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+export function pipelineConfig(name: string, mysqlUrl: string, pgUrl: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    pipeline: name,
+    source: { type: 'mysql', url: mysqlUrl },
+    target: { type: 'postgres', url: pgUrl },
+    tables: { include: [`${name}.*`] },
+    apply: { batchMaxMs: 50 },
+    ...extra,
+  };
+}
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunningCli {
+  readonly child: ChildProcess;
+  readonly done: Promise<CliResult>;
+  output(): string;
+}
+
+/** Starts the built CLI as a user would; output is collected. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<CliResult>((res) => child.on('close', (code, signal) => res({ code, signal, stdout, stderr })));
+  return { child, done, output: () => stdout + stderr };
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return startCli(args, env).done;
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Reads ferry's checkpoint row for `pipeline` from the target database. */
+export async function checkpointOf(client: import('pg').Client, pipeline: string): Promise<{ phase: string; position: { file: string; pos: number } | null } | null> {
+  const { rows } = await client.query('SELECT phase, position FROM ferry.ferry_checkpoint WHERE pipeline = $1', [pipeline]).catch(() => ({ rows: [] as never[] }));
+  return rows[0] ?? null;
+}
+
+/** Waits until the pipeline's applied position has reached the source's binlog head as it is now. */
+export async function waitCaughtUp(my: import('mysql2/promise').Connection, client: import('pg').Client, pipeline: string, ms = 90_000): Promise<void> {
+  const [rows] = await my.query('SHOW MASTER STATUS');
+  const head = (rows as { File: string; Position: number }[])[0]!;
+  const seq = (f: string) => Number(f.split('.').pop());
+  await waitFor(`${pipeline} to reach ${head.File}:${head.Position}`, async () => {
+    const c = await checkpointOf(client, pipeline);
+    const p = c?.phase === 'stream' ? c.position : null;
+    return p !== null && (seq(p.file) > seq(head.File) || (p.file === head.File && p.pos >= Number(head.Position)));
+  }, ms);
+}
+
+/** `ferry verify --json` through the CLI: the per-table verdicts and whether all are equal. */
+export async function verifyWithCli(configFile: string, mode = 'checksums'): Promise<{ equal: boolean; tables: { table: string; source: string; target: string; equal: boolean }[] }> {
+  const r = await runCli(['verify', '-c', configFile, '--mode', mode, '--json']);
+  if (r.code !== 0 && r.code !== 1) throw new Error(`ferry verify failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}

@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testDatabases, type TestDatabases } from '../helpers/databases.js';
+import { pipelineConfig, startCli, verifyWithCli, waitCaughtUp, waitFor, writeConfig, checkpointOf } from '../helpers/ferry.js';
+
+describe('ferry run: MariaDB → Postgres', () => {
+  let db: TestDatabases;
+  beforeAll(async () => {
+    db = await testDatabases('repl_basic');
+  });
+  afterAll(async () => db?.close());
+
+  it('copies existing rows, then streams inserts, updates, deletes and primary-key changes; SIGTERM exits 0', async () => {
+    await db.my.query(`
+      CREATE TABLE customers (id INT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(200) NOT NULL, name VARCHAR(100), UNIQUE KEY uq_email (email));
+      CREATE TABLE orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, customer_id INT NOT NULL, total DECIMAL(12,2) NOT NULL, status ENUM('new','paid','shipped') NOT NULL DEFAULT 'new', created_at DATETIME(6) NOT NULL, KEY ix_customer (customer_id));
+      CREATE TABLE line_items (order_id BIGINT NOT NULL, line INT NOT NULL, sku VARCHAR(40) NOT NULL, qty INT NOT NULL, PRIMARY KEY (order_id, line));
+    `);
+    for (let i = 1; i <= 500; i++) {
+      await db.my.query('INSERT INTO customers (email, name) VALUES (?, ?)', [`c${i}@example.com`, `Customer ${i} ☕`]);
+    }
+    await db.my.query(`INSERT INTO orders (customer_id, total, status, created_at) SELECT seq % 500 + 1, seq * 1.25, 'new', '2024-01-02 03:04:05.123456' FROM seq_1_to_3000`);
+    await db.my.query(`INSERT INTO line_items SELECT o.id, s.seq, CONCAT('SKU-', s.seq), s.seq FROM orders o JOIN seq_1_to_3 s`);
+
+    const config = writeConfig(pipelineConfig('repl_basic', db.mysqlUrl, db.pgUrl, { snapshot: { chunkRows: 700 } }));
+    const ferry = startCli(['run', '-c', config]);
+    await waitFor('snapshot to finish', async () => (await checkpointOf(db.pg, 'repl_basic'))?.phase === 'stream');
+
+    await db.my.query(`
+      INSERT INTO customers (email, name) VALUES ('new@example.com', 'New');
+      UPDATE orders SET status = 'paid', total = total + 0.01 WHERE id % 7 = 0;
+      DELETE FROM line_items WHERE order_id % 11 = 0;
+      UPDATE line_items SET line = line + 10 WHERE order_id = 5;
+      UPDATE customers SET id = 100000 WHERE id = 3;
+      START TRANSACTION; INSERT INTO orders (customer_id, total, created_at) VALUES (1, 9.99, NOW(6)); DELETE FROM orders WHERE id = 1; COMMIT;
+    `);
+    await waitCaughtUp(db.my, db.pg, 'repl_basic');
+    const verdict = await verifyWithCli(config);
+    expect(verdict.tables.map((t) => t.table).sort()).toEqual(['repl_basic.customers', 'repl_basic.line_items', 'repl_basic.orders']);
+    expect(verdict.equal).toBe(true);
+
+    const { rows } = await db.pg.query('SELECT count(*)::int AS n FROM repl_basic.customers WHERE id = 100000');
+    expect(rows[0].n).toBe(1);
+    const idx = await db.pg.query("SELECT indexname FROM pg_indexes WHERE schemaname = 'repl_basic' AND tablename = 'orders'");
+    expect(idx.rows.map((r) => r.indexname)).toContain('orders_ix_customer');
+
+    ferry.child.kill('SIGTERM');
+    const result = await ferry.done;
+    expect(result.code, result.stderr).toBe(0);
+  });
+});
