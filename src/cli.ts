@@ -156,7 +156,7 @@ program
   .command('demo')
   .description('the embedded demo: private throwaway MariaDB + Postgres, live replication under load, verified with checksums')
   .option('--rows <n>', 'rows in the sample metadata table', '105827')
-  .action((o: { rows: string }) => main((log) => runDemo({ log, metadataRows: Number(o.rows) })));
+  .action((o: { rows: string }) => main((log) => runDemo({ log, metadataRows: Number(o.rows) }), process.env.FERRY_LOG_LEVEL ?? 'warn'));
 
 await program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`${(err as Error).message}\n`);

@@ -126,10 +126,11 @@ class MariaDbServer extends ChildServer {
       writeFileSync(join(this.dir, 'init.sql'),
         "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1';\nGRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n");
     }
+    mkdirSync(join(this.dir, 'tmp'), { recursive: true });
     this.child = spawn(which(['/usr/sbin/mariadbd', '/usr/sbin/mysqld', '/usr/bin/mariadbd'], 'mariadbd'), [
       '--no-defaults', `--datadir=${data}`, `--port=${this.port}`, '--bind-address=127.0.0.1',
       `--socket=${join(this.dir, 'mysqld.sock')}`, `--pid-file=${join(this.dir, 'mysqld.pid')}`, `--log-error=${log}`,
-      `--init-file=${join(this.dir, 'init.sql')}`,
+      `--init-file=${join(this.dir, 'init.sql')}`, `--tmpdir=${join(this.dir, 'tmp')}`,
       '--server-id=1', `--log-bin=${join(this.dir, 'binlog')}`, `--binlog-format=${this.#options.binlogFormat ?? 'ROW'}`,
       '--binlog-row-image=FULL', '--binlog-row-metadata=FULL', '--innodb-buffer-pool-size=256M',
       '--innodb-flush-log-at-trx-commit=2', '--sync-binlog=0', '--max-connections=500', '--character-set-server=utf8mb4',

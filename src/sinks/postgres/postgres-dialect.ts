@@ -133,9 +133,10 @@ export function columnArrays(t: TableSchema, columns: readonly Column[], rows: r
 
 /** Keyset page of a table with every column as text (verify compares text forms). */
 export function readRowsSql(t: TableSchema, after: boolean, limit: number): string {
-  const cols = t.columns.map((c) => `${quoteIdent(c.name)}::text AS ${quoteIdent(c.name)}`).join(', ');
+  const cols = t.columns.map((c) => `t.${quoteIdent(c.name)}::text AS ${quoteIdent(c.name)}`).join(', ');
   const keyCols = t.primaryKey.map((name) => t.columns.find((c) => c.name === name)!);
-  const key = keyCols.map((c) => quoteIdent(c.name)).join(', ');
+  // Qualified: the text aliases share the key columns' names and would otherwise order as text.
+  const key = keyCols.map((c) => `t.${quoteIdent(c.name)}`).join(', ');
   const where = after ? `WHERE (${key}) > (${keyCols.map((c, i) => `$${i + 1}::${pgType(c.type)}`).join(', ')})` : '';
-  return `SELECT ${cols} FROM ${qualified(t.target)} ${where} ORDER BY ${key} LIMIT ${Number(limit)}`;
+  return `SELECT ${cols} FROM ${qualified(t.target)} AS t ${where} ORDER BY ${key} LIMIT ${Number(limit)}`;
 }

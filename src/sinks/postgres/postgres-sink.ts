@@ -38,28 +38,28 @@ export class PostgresSink implements Sink {
   }
 
   static async open(options: PostgresSinkOptions): Promise<PostgresSink> {
-    const pool = new pg.Pool({ connectionString: options.url, max: options.connections, keepAlive: true });
-    let warned = false;
-    pool.on('error', (err) => options.log.warn({ err: err.message }, 'idle target connection failed'));
-    pool.on('connect', (client) => {
-      // UTC so timestamptz text is comparable with the source's; and, like a native replica, no
-      // trigger or foreign-key enforcement: the source already did both.
-      client.query("SET TimeZone = 'UTC'").catch(() => {});
-      client.query('SET session_replication_role = replica').catch((err: Error) => {
-        if (!warned) options.log.warn({ err: err.message }, 'cannot set session_replication_role=replica; target triggers and foreign keys stay active');
-        warned = true;
-      });
-    });
-    const client = await pool.connect().catch((err) => {
-      throw new FerryError('retriable', `cannot connect to the target: ${(err as Error).message}`, {
-        cause: err, hint: 'check target.url (host, port, user, password, database) and that Postgres is running',
-      });
-    });
+    const probe = new pg.Client({ connectionString: options.url });
     try {
-      await ensureCheckpointTables(client);
+      await probe.connect();
+      await ensureCheckpointTables(probe);
+    } catch (err) {
+      throw new FerryError('retriable', `cannot prepare the target: ${(err as Error).message}`, {
+        cause: err, hint: 'check target.url (host, port, user, password, database), that Postgres is running, and that the user may create schemas',
+      });
     } finally {
-      client.release();
+      await probe.end().catch(() => {});
     }
+    // UTC, so timestamptz text compares with the source's; and, like a native replica, no trigger or
+    // foreign-key enforcement where the role may switch it off: the source already did both.
+    const replica = await canSetReplicaRole(options.url);
+    if (!replica) options.log.warn('the target user cannot set session_replication_role=replica; target triggers and foreign keys stay active');
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.connections,
+      keepAlive: true,
+      options: `-c TimeZone=UTC${replica ? ' -c session_replication_role=replica' : ''}`,
+    });
+    pool.on('error', (err) => options.log.warn({ err: err.message }, 'idle target connection failed'));
     return new PostgresSink(options, pool);
   }
 
@@ -203,6 +203,19 @@ export class PostgresSink implements Sink {
 
   async close(): Promise<void> {
     await this.#pool.end().catch(() => {});
+  }
+}
+
+async function canSetReplicaRole(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+    await client.query('SET session_replication_role = replica');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
   }
 }
 

@@ -14,6 +14,7 @@ export function connectionOptions(url: string): ConnectionOptions {
     supportBigNumbers: true,
     bigNumberStrings: true,
     dateStrings: true,
+    jsonStrings: true,
     timezone: 'Z',
     enableKeepAlive: true,
     keepAliveInitialDelay: 10_000,

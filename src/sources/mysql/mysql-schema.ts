@@ -2,11 +2,13 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { TableId } from '../../core/change-event.js';
 import type { Column, Index, TableSchema } from '../../core/schema.js';
 import { targetTableId } from '../../pipeline/table-mapping.js';
+import type { Flavor } from './binlog-position.js';
 import { parseColumnType, type TypeOptions } from './mysql-types.js';
 
 const SYSTEM_SCHEMAS = "('mysql','information_schema','performance_schema','sys')";
 
 export interface DescribeOptions extends TypeOptions {
+  readonly flavor: Flavor;
   readonly filter: (t: TableId) => boolean;
   readonly targetSchema: string | undefined;
 }
@@ -40,6 +42,14 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
        FROM information_schema.STATISTICS t WHERE t.TABLE_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${where}
       ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`, args);
 
+  // MariaDB's JSON is LONGTEXT with a json_valid() column check; that check is how to tell it apart.
+  const jsonColumns = new Set<string>();
+  if (options.flavor === 'mariadb') {
+    const [checks] = await conn.query<RowDataPacket[]>(
+      `SELECT CONSTRAINT_SCHEMA AS s, TABLE_NAME AS n, CONSTRAINT_NAME AS c FROM information_schema.CHECK_CONSTRAINTS t
+        WHERE LEVEL = 'Column' AND CHECK_CLAUSE = CONCAT('json_valid(\`', CONSTRAINT_NAME, '\`)') ${where.replace(/TABLE_SCHEMA/g, 'CONSTRAINT_SCHEMA')}`, args);
+    for (const r of checks) jsonColumns.add(`${String(r.s)}\u0000${String(r.n)}\u0000${String(r.c)}`);
+  }
   const key = (s: unknown, n: unknown) => `${String(s)}\u0000${String(n)}`;
   const columns = new Map<string, RowDataPacket[]>();
   for (const r of columnRows) entry(columns, key(r.s, r.n), () => []).push(r);
@@ -55,7 +65,7 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
     try {
       const cols: Column[] = (columns.get(key(t.schema, t.name)) ?? []).map((r) => ({
         name: String(r.c),
-        type: parseColumnType(String(r.type), options),
+        type: jsonColumns.has(`${key(r.s, r.n)}\u0000${String(r.c)}`) ? { kind: 'json' } : parseColumnType(String(r.type), options),
         sourceType: String(r.type),
         nullable: r.nullable === 'YES',
         autoIncrement: /auto_increment/i.test(String(r.extra)),

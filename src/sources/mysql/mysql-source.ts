@@ -11,7 +11,7 @@ import { connect, quoteIdent } from './mysql-connection.js';
 import { describeTables, type DescribeOptions } from './mysql-schema.js';
 import { openSnapshotReader } from './mysql-snapshot.js';
 
-export interface MysqlSourceOptions extends DescribeOptions {
+export interface MysqlSourceOptions extends Omit<DescribeOptions, 'flavor'> {
   readonly url: string;
   readonly serverId: number;
   readonly queueMaxEvents: number;
@@ -21,12 +21,12 @@ export interface MysqlSourceOptions extends DescribeOptions {
 
 /** MySQL 5.7/8 and MariaDB 10.5+: snapshot through consistent-snapshot readers, changes through the binlog. */
 export class MysqlSource implements Source {
-  readonly #o: MysqlSourceOptions;
+  readonly #o: DescribeOptions & MysqlSourceOptions;
   readonly #conn: Connection;
   readonly #flavor: Flavor;
 
   private constructor(options: MysqlSourceOptions, conn: Connection, flavor: Flavor) {
-    this.#o = options;
+    this.#o = { ...options, flavor };
     this.#conn = conn;
     this.#flavor = flavor;
   }

@@ -109,7 +109,7 @@ export function normalizeValue(type: ColumnType, v: unknown): Value {
       return ZERO_DATE.test(s) ? null : s;
     }
     case 'time': case 'string': case 'enum': case 'set':
-      return String(v);
+      return typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
     case 'binary':
       return Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'binary');
     case 'json':

@@ -1,0 +1,227 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { loadConfig, parseConfig } from '../../src/config.js';
+import { FerryError } from '../../src/errors.js';
+
+/** The smallest document parseConfig accepts; tests spread their own keys over it. */
+const minimal = {
+  pipeline: 'orders',
+  source: { type: 'mysql', url: 'mysql://ferry:secret@db.example:3306/shop' },
+  target: { type: 'postgres', url: 'postgres://ferry:secret@pg.example:5432/shop' },
+};
+
+function configErrorOf(doc: unknown): FerryError {
+  try {
+    parseConfig(doc);
+  } catch (err) {
+    expect(err).toBeInstanceOf(FerryError);
+    expect((err as FerryError).kind).toBe('config');
+    return err as FerryError;
+  }
+  throw new Error('expected parseConfig to reject the document');
+}
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe('parseConfig defaults', () => {
+  it('fills every optional section with its documented default', () => {
+    const c = parseConfig(minimal);
+    expect(c.tables).toEqual({ include: ['*.*'], exclude: [] });
+    expect(c.snapshot).toEqual({ mode: 'initial', tablePrep: 'create', parallelism: 4, chunkRows: 50_000 });
+    expect(c.apply).toEqual({ batchMaxRows: 20_000, batchMaxMs: 200, queueMaxEvents: 50_000 });
+    expect(c.types).toEqual({ tinyint1: 'smallint' });
+    expect(c.log).toEqual({ level: 'info' });
+    expect(c.admin).toBeUndefined();
+    expect(c.target.schema).toBeUndefined();
+  });
+
+  it('fills defaults inside a section that is only partly given', () => {
+    const c = parseConfig({ ...minimal, snapshot: { mode: 'always' }, admin: {} });
+    expect(c.snapshot).toEqual({ mode: 'always', tablePrep: 'create', parallelism: 4, chunkRows: 50_000 });
+    expect(c.admin).toEqual({ listen: '127.0.0.1:8080' });
+  });
+
+  it('keeps values that are given', () => {
+    const c = parseConfig({
+      ...minimal,
+      tables: { include: ['shop.*'], exclude: ['shop.tmp_*'] },
+      apply: { batchMaxRows: 5, batchMaxMs: 0, queueMaxEvents: 100 },
+      types: { tinyint1: 'boolean' },
+    });
+    expect(c.tables).toEqual({ include: ['shop.*'], exclude: ['shop.tmp_*'] });
+    expect(c.apply).toEqual({ batchMaxRows: 5, batchMaxMs: 0, queueMaxEvents: 100 });
+    expect(c.types.tinyint1).toBe('boolean');
+  });
+});
+
+describe('parseConfig environment interpolation', () => {
+  it('replaces ${NAME} inside a larger string', () => {
+    vi.stubEnv('FERRY_TEST_PASSWORD', 'p4ss');
+    const c = parseConfig({ ...minimal, source: { type: 'mysql', url: 'mysql://ferry:${FERRY_TEST_PASSWORD}@db:3306/shop' } });
+    expect(c.source.url).toBe('mysql://ferry:p4ss@db:3306/shop');
+  });
+
+  it('uses the default of ${NAME:-default} when the variable is unset', () => {
+    vi.stubEnv('FERRY_TEST_HOST', undefined);
+    const c = parseConfig({ ...minimal, target: { type: 'postgres', url: 'postgres://u@${FERRY_TEST_HOST:-localhost}:5432/db' } });
+    expect(c.target.url).toBe('postgres://u@localhost:5432/db');
+  });
+
+  it('prefers a set variable over the default', () => {
+    vi.stubEnv('FERRY_TEST_HOST', 'pg.internal');
+    const c = parseConfig({ ...minimal, target: { type: 'postgres', url: 'postgres://u@${FERRY_TEST_HOST:-localhost}:5432/db' } });
+    expect(c.target.url).toBe('postgres://u@pg.internal:5432/db');
+  });
+
+  it('interpolates strings inside arrays', () => {
+    vi.stubEnv('FERRY_TEST_DB', 'shop');
+    const c = parseConfig({ ...minimal, tables: { include: ['${FERRY_TEST_DB}.*'] } });
+    expect(c.tables.include).toEqual(['shop.*']);
+  });
+
+  it.each([
+    ['source.url', { ...minimal, source: { type: 'mysql', url: '${FERRY_TEST_MISSING}' } }],
+    ['pipeline', { ...minimal, pipeline: '${FERRY_TEST_MISSING}' }],
+    ['tables.include[1]', { ...minimal, tables: { include: ['a.*', 'b_${FERRY_TEST_MISSING}.*'] } }],
+  ])('names the key path %s when a variable is missing', (path, doc) => {
+    vi.stubEnv('FERRY_TEST_MISSING', undefined);
+    const err = configErrorOf(doc);
+    expect(err.message).toContain(path);
+    expect(err.message).toContain('FERRY_TEST_MISSING');
+  });
+});
+
+describe('parseConfig rejections', () => {
+  it.each([
+    ['a top-level key', { ...minimal, colour: 'blue' }, 'colour'],
+    ['a nested key', { ...minimal, snapshot: { mode: 'initial', chunksize: 10 } }, 'chunksize'],
+    ['a key inside source', { ...minimal, source: { ...minimal.source, host: 'db' } }, 'host'],
+  ])('rejects an unknown key (%s) and names it', (_, doc, key) => {
+    expect(configErrorOf(doc).message).toContain(key);
+  });
+
+  it.each([
+    ['snapshot.parallelism', { ...minimal, snapshot: { parallelism: '4' } }],
+    ['apply.batchMaxRows', { ...minimal, apply: { batchMaxRows: 1.5 } }],
+    ['tables.include', { ...minimal, tables: { include: 'shop.*' } }],
+    ['source.url', { ...minimal, source: { type: 'mysql', url: 'not a url' } }],
+    ['pipeline', { ...minimal, pipeline: 'has spaces' }],
+    ['snapshot.mode', { ...minimal, snapshot: { mode: 'sometimes' } }],
+  ])('rejects a wrong value for %s and names the key', (path, doc) => {
+    expect(configErrorOf(doc).message).toContain(path);
+  });
+
+  it('lists every missing required key of an empty document', () => {
+    const message = configErrorOf(undefined).message;
+    for (const key of ['pipeline', 'source', 'target']) expect(message).toContain(key);
+  });
+
+  it.each([
+    ['source', { ...minimal, source: { type: 'postgres', url: 'postgres://h/db' } }, "source.type: 'postgres'"],
+    ['source', { ...minimal, source: { type: 'kafka', url: 'kafka://h:9092/x' } }, "source.type: 'kafka'"],
+    ['target', { ...minimal, target: { type: 'mysql', url: 'mysql://h/db' } }, "target.type: 'mysql'"],
+    ['target', { ...minimal, target: { type: 'mssql', url: 'mssql://h/db' } }, "target.type: 'mssql'"],
+  ])('rejects a %s type that is not built yet', (_, doc, expected) => {
+    expect(configErrorOf(doc).message).toContain(expected);
+  });
+
+  it('rejects a source type it does not know at all', () => {
+    expect(configErrorOf({ ...minimal, source: { type: 'oracle', url: 'oracle://h/db' } }).message).toContain('source.type');
+  });
+});
+
+describe('parseConfig server id', () => {
+  it('derives the same server id from the same pipeline name', () => {
+    expect(parseConfig(minimal).source.serverId).toBe(parseConfig({ ...minimal }).source.serverId);
+  });
+
+  it('derives different server ids for different pipeline names', () => {
+    expect(parseConfig(minimal).source.serverId).not.toBe(parseConfig({ ...minimal, pipeline: 'invoices' }).source.serverId);
+  });
+
+  it.each(['orders', 'a', 'x'.repeat(100), 'billing-eu.v2'])('keeps the derived id for %s a valid replica id, away from small ids', (pipeline) => {
+    const id = parseConfig({ ...minimal, pipeline }).source.serverId;
+    expect(Number.isInteger(id)).toBe(true);
+    expect(id).toBeGreaterThanOrEqual(100_000);
+    expect(id).toBeLessThanOrEqual(4_294_967_295);
+  });
+
+  it('uses an explicit serverId as given', () => {
+    expect(parseConfig({ ...minimal, source: { ...minimal.source, serverId: 7 } }).source.serverId).toBe(7);
+  });
+});
+
+describe('parseConfig result', () => {
+  it('is deeply frozen', () => {
+    const c = parseConfig(minimal);
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.source)).toBe(true);
+    expect(Object.isFrozen(c.tables.include)).toBe(true);
+    expect(() => {
+      (c.snapshot as { mode: string }).mode = 'never';
+    }).toThrow(TypeError);
+  });
+
+  it('does not modify the document it was given', () => {
+    vi.stubEnv('FERRY_TEST_DB', 'shop');
+    const doc = { ...minimal, tables: { include: ['${FERRY_TEST_DB}.*'] } };
+    parseConfig(doc);
+    expect(doc.tables.include).toEqual(['${FERRY_TEST_DB}.*']);
+    expect(Object.isFrozen(doc)).toBe(false);
+  });
+});
+
+describe('loadConfig', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-config-test-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function loadError(file: string): FerryError {
+    try {
+      loadConfig(file);
+    } catch (err) {
+      expect(err).toBeInstanceOf(FerryError);
+      return err as FerryError;
+    }
+    throw new Error('expected loadConfig to fail');
+  }
+
+  it('reads and validates a YAML file', () => {
+    const file = join(dir, 'good.yaml');
+    writeFileSync(file, [
+      'pipeline: orders',
+      'source: { type: mysql, url: "mysql://u:p@db:3306/shop" }',
+      'target: { type: postgres, url: "postgres://u:p@pg:5432/shop" }',
+      'snapshot: { parallelism: 8 }',
+    ].join('\n'));
+    const c = loadConfig(file);
+    expect(c.pipeline).toBe('orders');
+    expect(c.snapshot.parallelism).toBe(8);
+  });
+
+  it('reports a missing file as a config error naming the file', () => {
+    const file = join(dir, 'absent.yaml');
+    const err = loadError(file);
+    expect(err.kind).toBe('config');
+    expect(err.message).toContain(file);
+  });
+
+  it('reports invalid YAML as a config error', () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'pipeline: orders\nsource: [unclosed\n');
+    const err = loadError(file);
+    expect(err.kind).toBe('config');
+    expect(err.message).toMatch(/not valid YAML/);
+  });
+
+  it('reports an empty file as missing required keys', () => {
+    const file = join(dir, 'empty.yaml');
+    writeFileSync(file, '');
+    const err = loadError(file);
+    expect(err.kind).toBe('config');
+    expect(err.message).toContain('pipeline');
+  });
+});
