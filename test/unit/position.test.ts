@@ -72,10 +72,10 @@ describe('formatLsn', () => {
 
 describe('formatPosition', () => {
   it.each([
-    [binlog('bin.000003', 120), 'bin.000003:120'],
-    [binlog('bin.000003', 120, '0-1-42'), 'bin.000003:120 (gtid 0-1-42)'],
-    [lsn(0x1_0000_00a0n), '1/A0'],
-  ])('formats %j', (p, text) => {
+    ['bin.000003:120', binlog('bin.000003', 120)],
+    ['bin.000003:120 (gtid 0-1-42)', binlog('bin.000003', 120, '0-1-42')],
+    ['1/A0', lsn(0x1_0000_00a0n)],
+  ])('formats a position as %s', (text, p) => {
     expect(formatPosition(p)).toBe(text);
   });
 });

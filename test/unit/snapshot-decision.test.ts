@@ -25,6 +25,6 @@ describe('decideSnapshot', () => {
     ['never', 'an interrupted snapshot with a position', 'skip'],
     ['never', 'a streaming checkpoint', 'skip'],
   ])('mode %s with %s: %s', (mode, checkpoint, expected) => {
-    expect(decideSnapshot(mode, checkpoints[checkpoint]!  ?? null)).toBe(expected);
+    expect(decideSnapshot(mode, checkpoints[checkpoint] ?? null)).toBe(expected);
   });
 });

@@ -102,8 +102,11 @@ export function normalizeValue(type: ColumnType, v: unknown): Value {
       return Number(v) !== 0;
     case 'decimal':
       return String(v);
-    case 'float': case 'double': case 'year':
+    case 'float': case 'double':
       return Number(v);
+    case 'year':
+      // The binlog stores YEAR as an offset from 1900, so YEAR 0000 decodes as 1900 (not a valid YEAR).
+      return Number(v) === 1900 ? 0 : Number(v);
     case 'date': case 'datetime': case 'timestamp': {
       const s = String(v);
       return ZERO_DATE.test(s) ? null : s;

@@ -1,0 +1,96 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import type { ChangeEvent, Transaction } from '../../src/core/change-event.js';
+import { batches, type BatchLimits } from '../../src/pipeline/batcher.js';
+
+const table = { schema: 'app', name: 't' };
+const event: ChangeEvent = { op: 'c', table, key: { id: 1 }, before: null, after: { id: 1 } };
+
+/** A transaction identified by its binlog offset, with `events` change events. */
+function tx(id: number, options: { events?: number; partial?: boolean; schemaChange?: boolean } = {}): Transaction {
+  return {
+    events: Array.from({ length: options.events ?? 1 }, () => event),
+    position: { kind: 'mysql', file: 'bin.000001', pos: id },
+    commitTime: new Date(0),
+    ...(options.partial ? { partial: true } : {}),
+    ...(options.schemaChange ? { schemaChange: { table, addColumns: [] } } : {}),
+  };
+}
+
+/** Yields the transactions in order; a number in the list is a pause of that many milliseconds. */
+async function* source(items: readonly (Transaction | number)[]): AsyncGenerator<Transaction> {
+  for (const item of items) {
+    if (typeof item === 'number') await sleep(item);
+    else yield item;
+  }
+}
+
+const idOf = (t: Transaction) => (t.position.kind === 'mysql' ? t.position.pos : -1);
+
+/** Runs the batcher to the end; each batch as the list of its transaction ids. */
+async function batchIds(items: readonly (Transaction | number)[], limits: BatchLimits): Promise<number[][]> {
+  const out: number[][] = [];
+  for await (const batch of batches(source(items), limits)) out.push(batch.map(idOf));
+  return out;
+}
+
+const patient = { maxRows: 100, maxMs: 10_000 };
+
+describe('batches', () => {
+  it('yields nothing for an empty source', async () => {
+    expect(await batchIds([], patient)).toEqual([]);
+  });
+
+  it('groups consecutive transactions up to maxRows events', async () => {
+    expect(await batchIds([tx(1), tx(2), tx(3), tx(4), tx(5)], { maxRows: 2, maxMs: 10_000 })).toEqual([[1, 2], [3, 4], [5]]);
+  });
+
+  it('counts events, not transactions, towards maxRows', async () => {
+    expect(await batchIds([tx(1, { events: 2 }), tx(2, { events: 2 }), tx(3), tx(4)], { maxRows: 4, maxMs: 10_000 }))
+      .toEqual([[1, 2], [3, 4]]);
+  });
+
+  it('waits for more transactions while maxMs has not passed', async () => {
+    expect(await batchIds([tx(1), 20, tx(2)], patient)).toEqual([[1, 2]]);
+  });
+
+  it('flushes a batch once maxMs passes without enough rows', async () => {
+    expect(await batchIds([tx(1), tx(2), 150, tx(3)], { maxRows: 100, maxMs: 30 })).toEqual([[1, 2], [3]]);
+  });
+
+  it('delivers a timed-out batch before the source produces more', async () => {
+    const started = Date.now();
+    const arrivals: number[] = [];
+    for await (const _ of batches(source([tx(1), 200, tx(2)]), { maxRows: 100, maxMs: 30 })) arrivals.push(Date.now() - started);
+    expect(arrivals).toHaveLength(2);
+    expect(arrivals[0]).toBeLessThan(150);
+  });
+
+  it('ends a batch after a partial transaction', async () => {
+    expect(await batchIds([tx(1), tx(2, { partial: true }), tx(3)], patient)).toEqual([[1, 2], [3]]);
+  });
+
+  it('sends a schema change alone, after the batch before it', async () => {
+    expect(await batchIds([tx(1), tx(2), tx(3, { schemaChange: true }), tx(4)], patient)).toEqual([[1, 2], [3], [4]]);
+  });
+
+  it('yields no empty batch around a leading schema change', async () => {
+    expect(await batchIds([tx(1, { schemaChange: true }), tx(2, { schemaChange: true })], patient)).toEqual([[1], [2]]);
+  });
+
+  it('closes the source when the consumer stops early', async () => {
+    let closed = false;
+    async function* endless(): AsyncGenerator<Transaction> {
+      try {
+        for (let i = 1; ; i++) yield tx(i);
+      } finally {
+        closed = true;
+      }
+    }
+    for await (const batch of batches(endless(), { maxRows: 2, maxMs: 10_000 })) {
+      expect(batch.map(idOf)).toEqual([1, 2]);
+      break;
+    }
+    expect(closed).toBe(true);
+  });
+});
