@@ -1,0 +1,36 @@
+import type { Connection } from 'mysql2/promise';
+
+/**
+ * A steady mix of source writes until stopped: multi-row transactions with inserts, updates,
+ * deletes and primary-key changes, on a table `items (id INT PK, grp INT, val VARCHAR(64), amount DECIMAL(12,2))`.
+ */
+export function startWriteLoad(my: Connection, table: string, options: { firstId: number; pauseMs?: number }) {
+  let stop = false;
+  let transactions = 0;
+  let nextId = options.firstId;
+  const done = (async () => {
+    while (!stop) {
+      const id = nextId;
+      nextId += 3;
+      await my.query(
+        `START TRANSACTION;
+         INSERT INTO ${table} (id, grp, val, amount) VALUES (${id}, ${id % 17}, 'v${id}', ${id % 1000}.25), (${id + 1}, ${id % 13}, 'w${id}', 1.5);
+         UPDATE ${table} SET val = LEFT(CONCAT(val, '+'), 64), amount = amount + 1 WHERE grp = ${id % 17} ORDER BY id DESC LIMIT 5;
+         DELETE FROM ${table} WHERE id = ${id - 30};
+         UPDATE ${table} SET id = ${id + 2} WHERE id = ${id + 1};
+         COMMIT;`,
+      );
+      transactions++;
+      if (options.pauseMs) await new Promise((r) => setTimeout(r, options.pauseMs));
+    }
+  })();
+  return {
+    get transactions() {
+      return transactions;
+    },
+    async stop() {
+      stop = true;
+      await done;
+    },
+  };
+}
