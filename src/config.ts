@@ -88,8 +88,9 @@ function interpolate(value: unknown, path: string): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => {
       const v = process.env[name];
+      // As in the shell: ${NAME:-default} takes the default when NAME is unset or empty.
+      if (fallback !== undefined && !v) return fallback;
       if (v !== undefined) return v;
-      if (fallback !== undefined) return fallback;
       throw configError(`${path}: environment variable ${name} is not set`, `export ${name}=… before starting ferry, or write \${${name}:-default}`);
     });
   }

@@ -70,12 +70,14 @@ async function waitReady(what: string, child: ChildProcess, probe: () => Promise
 
 abstract class ChildServer implements LocalServer {
   protected child: ChildProcess | null = null;
+  /** The signal that shuts the server down cleanly without waiting for clients to leave. */
+  protected abstract readonly stopSignal: NodeJS.Signals;
   constructor(readonly port: number, readonly dir: string) {}
   abstract url(database?: string): string;
   abstract start(): Promise<void>;
 
   async stop(): Promise<void> {
-    await this.#end('SIGTERM');
+    await this.#end(this.stopSignal);
   }
 
   async kill(): Promise<void> {
@@ -88,7 +90,9 @@ abstract class ChildServer implements LocalServer {
     if (!child || child.exitCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     await exited;
+    clearTimeout(timer);
   }
 
   async destroy(): Promise<void> {
@@ -103,6 +107,7 @@ export interface MariaDbOptions {
 }
 
 class MariaDbServer extends ChildServer {
+  protected readonly stopSignal = 'SIGTERM';
   readonly #options: MariaDbOptions;
   constructor(port: number, dir: string, options: MariaDbOptions) {
     super(port, dir);
@@ -145,6 +150,8 @@ class MariaDbServer extends ChildServer {
 }
 
 class PostgresServer extends ChildServer {
+  /** Fast shutdown: SIGTERM would wait for every client to disconnect. */
+  protected readonly stopSignal = 'SIGINT';
   url(database = 'postgres'): string {
     return `postgres://postgres@127.0.0.1:${this.port}/${database}`;
   }

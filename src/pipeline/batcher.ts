@@ -6,8 +6,8 @@ export interface BatchLimits {
 }
 
 /**
- * Groups consecutive source transactions into batches of at most `maxRows` events, waiting at most
- * `maxMs` for more. A schema change travels alone. A batch may end inside a large transaction
+ * Groups consecutive source transactions into batches, closing one when it reaches `maxRows` events
+ * (transactions are never split here, so a batch may exceed it) or `maxMs` after it began. A schema change travels alone. A batch may end inside a large transaction
  * (its last item is `partial`); the applier then keeps the target transaction open for the rest.
  */
 export async function* batches(source: AsyncIterable<Transaction>, limits: BatchLimits): AsyncGenerator<Transaction[]> {

@@ -55,7 +55,7 @@ export class RowSetChecksum {
 
   add(values: readonly (string | null)[]): void {
     const h = createHash('sha1');
-    for (const v of values) h.update(v === null ? '\u0000N' : `\u0001${v}`);
+    for (const v of values) h.update(v === null ? 'N;' : `${v.length}:${v};`);
     this.#sum = (this.#sum + h.digest().readBigUInt64BE(0)) & 0xffffffffffffffffn;
     this.count++;
   }

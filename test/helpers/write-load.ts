@@ -24,6 +24,7 @@ export function startWriteLoad(my: Connection, table: string, options: { firstId
       if (options.pauseMs) await new Promise((r) => setTimeout(r, options.pauseMs));
     }
   })();
+  done.catch(() => {}); // surfaced by stop(); a server killed under the load must not be an unhandled rejection
   return {
     get transactions() {
       return transactions;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Row, TableId, Value } from '../../core/change-event.js';
 import type { Column, ColumnType, TableSchema } from '../../core/schema.js';
 import { FerryError } from '../../errors.js';
@@ -85,9 +86,19 @@ export function addColumnSql(t: TableSchema, c: Column): string {
   return `ALTER TABLE ${qualified(t.target)} ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${pgType(c.type)}`;
 }
 
+/** `<table>_<index>`; when that exceeds Postgres's 63 bytes, a prefix plus a hash of the whole keeps it unique. */
+export function indexName(table: string, index: string): string {
+  const name = `${table}_${index}`;
+  if (Buffer.byteLength(name) <= 63) return name;
+  const hash = createHash('sha1').update(name).digest('hex').slice(0, 8);
+  let prefix = name;
+  while (Buffer.byteLength(prefix) > 54) prefix = prefix.slice(0, -1);
+  return `${prefix}_${hash}`;
+}
+
 export function createIndexSql(t: TableSchema): string[] {
   return t.indexes.map((i) => {
-    const name = `${t.target.name}_${i.name}`.slice(0, 63);
+    const name = indexName(t.target.name, i.name);
     return `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${quoteIdent(name)} ON ${qualified(t.target)} (${i.columns.map(quoteIdent).join(', ')})`;
   });
 }

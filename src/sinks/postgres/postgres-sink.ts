@@ -271,7 +271,7 @@ class PostgresTransaction implements SinkTransaction {
       } catch (err) {
         throw new FerryError(coerceError(err).kind, `target rejected a change to ${qualified(t.target)}: ${(err as Error).message}`, {
           cause: err,
-          hint: 'the checkpoint did not move past this change; fix the target table (or exclude the table) and restart',
+          hint: `the checkpoint did not move past this change; ${(err instanceof FerryError && err.hint) || 'fix the target table (or exclude the table)'}, then restart`,
         });
       }
     }

@@ -36,7 +36,7 @@ export function parseDdl(sql: string, schema: string): Ddl {
     one('create', new RegExp(`^CREATE\\s+(?:OR\\s+REPLACE\\s+)?(?:TEMPORARY\\s+)?TABLE\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?${NAME}`, 'i'));
   if (simple) return /^CREATE\s+(OR\s+REPLACE\s+)?TEMPORARY/i.test(statement) ? { kind: 'other', statement } : simple;
 
-  const drop = new RegExp(`^DROP\\s+(?:TEMPORARY\\s+)?TABLE\\s+(?:IF\\s+EXISTS\\s+)?(.+?)(?:\\s+(?:RESTRICT|CASCADE))?\\s*$`, 'is').exec(statement);
+  const drop = new RegExp(`^DROP\\s+(?:TEMPORARY\\s+)?TABLES?\\s+(?:IF\\s+EXISTS\\s+)?(.+?)(?:\\s+(?:RESTRICT|CASCADE))?\\s*$`, 'is').exec(statement);
   if (drop) {
     if (/^DROP\s+TEMPORARY/i.test(statement)) return { kind: 'other', statement };
     const names = drop[1]!.match(new RegExp(NAME, 'g')) ?? [];

@@ -18,12 +18,12 @@ function parseValueList(body: string): string[] {
 
 /** Translates an INFORMATION_SCHEMA.COLUMNS COLUMN_TYPE (`bigint(20) unsigned`, `datetime(6)`) into ferry's vocabulary. */
 export function parseColumnType(columnType: string, options: TypeOptions): ColumnType {
-  const t = columnType.toLowerCase().trim();
-  const m = /^([a-z0-9]+)(?:\((.*)\))?(.*)$/s.exec(t);
+  // Lower-case the type name only: ENUM and SET value lists keep their case.
+  const m = /^([A-Za-z0-9]+)(?:\((.*)\))?(.*)$/s.exec(columnType.trim());
   if (!m) throw new FerryError('fatal', `unrecognised column type ${columnType}`);
-  const base = m[1]!;
+  const base = m[1]!.toLowerCase();
   const args = m[2] ?? '';
-  const unsigned = /\bunsigned\b/.test(m[3] ?? '');
+  const unsigned = /\bunsigned\b/i.test(m[3] ?? '');
   const n = (i: number, fallback: number) => {
     const v = Number(args.split(',')[i]);
     return Number.isFinite(v) && args !== '' ? v : fallback;

@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import mysql from 'mysql2/promise';
+import { startMariaDb, startPostgres, type LocalServer } from '../../src/demo/local-databases.js';
+import { testDatabases, type TestDatabases } from '../helpers/databases.js';
+import { checkpointOf, pipelineConfig, startCli, verifyWithCli, waitCaughtUp, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
+import { startWriteLoad } from '../helpers/write-load.js';
+
+/**
+ * Lost connections and restarted servers, on private servers this file may kill.
+ * ferry must notice, say so in its log, resume from its checkpoint by itself, and lose nothing.
+ */
+describe('ferry resumes by itself', () => {
+  let maria: LocalServer;
+  let postgres: LocalServer;
+  let db: TestDatabases;
+  let ferry: RunningCli;
+  let config: string;
+
+  beforeAll(async () => {
+    [maria, postgres] = await Promise.all([startMariaDb(), startPostgres()]);
+    db = await testDatabases('reconnect', { mariadb: maria.url(), postgres: postgres.url() });
+    await db.my.query('CREATE TABLE items (id INT PRIMARY KEY, grp INT NOT NULL, val VARCHAR(64) NOT NULL, amount DECIMAL(12,2) NOT NULL)');
+    await db.my.query("INSERT INTO items SELECT seq, seq % 17, CONCAT('seed', seq), seq FROM seq_1_to_20000");
+    config = writeConfig(pipelineConfig('reconnect', db.mysqlUrl, db.pgUrl));
+    ferry = startCli(['run', '-c', config]);
+    await waitFor('snapshot', async () => (await checkpointOf(db.pg, 'reconnect'))?.phase === 'stream');
+  });
+  afterAll(async () => {
+    ferry?.child.kill('SIGKILL');
+    await db?.close();
+    await Promise.all([maria?.destroy(), postgres?.destroy()]);
+  });
+
+  /** A fresh source connection (the test's own dies with the server). */
+  async function source() {
+    const my = await mysql.createConnection({ uri: db.mysqlUrl, multipleStatements: true });
+    my.on('error', () => {}); // it dies with the server in one of the tests
+    return my;
+  }
+
+  async function expectEqualAfterCatchUp(): Promise<void> {
+    const my = await source();
+    try {
+      await waitCaughtUp(my, db.pg, 'reconnect', 120_000);
+    } finally {
+      await my.end();
+    }
+    expect((await verifyWithCli(config)).equal).toBe(true);
+  }
+
+  it('when the binlog connection is killed on the server', async () => {
+    const my = await source();
+    const load = startWriteLoad(my, 'items', { firstId: 100_000, pauseMs: 5 });
+    await sleep(500);
+    const [threads] = await my.query("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'");
+    expect((threads as unknown[]).length).toBe(1);
+    await my.query(`KILL ${(threads as { ID: number }[])[0]!.ID}`);
+    await sleep(1500);
+    await load.stop();
+    await my.end();
+    await expectEqualAfterCatchUp();
+    expect(ferry.output()).toMatch(/reconnecting in/);
+    expect(ferry.child.exitCode).toBeNull();
+  });
+
+  it('when the source server is killed (-9) and restarted mid-stream', async () => {
+    const my = await source();
+    const load = startWriteLoad(my, 'items', { firstId: 200_000, pauseMs: 5 });
+    await sleep(800);
+    await maria.kill();
+    await load.stop().catch(() => {}); // the load's connection dies with the server
+    await my.destroy();
+    await sleep(1000);
+    await maria.start();
+    const again = await source();
+    const load2 = startWriteLoad(again, 'items', { firstId: 300_000, pauseMs: 5 });
+    await sleep(1000);
+    await load2.stop();
+    await again.end();
+    await expectEqualAfterCatchUp();
+    expect(ferry.child.exitCode).toBeNull();
+  });
+
+  it('when the target server is killed (-9) and restarted mid-stream', async () => {
+    const my = await source();
+    const load = startWriteLoad(my, 'items', { firstId: 400_000, pauseMs: 5 });
+    await sleep(800);
+    await db.pg.end();
+    await postgres.kill();
+    await sleep(1500);
+    await postgres.start();
+    await load.stop();
+    await my.end();
+    (db as { pg: unknown }).pg = await reconnectPg(db.pgUrl);
+    await expectEqualAfterCatchUp();
+    expect(ferry.child.exitCode).toBeNull();
+    ferry.child.kill('SIGTERM');
+    expect((await ferry.done).code).toBe(0);
+  });
+});
+
+async function reconnectPg(url: string) {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}

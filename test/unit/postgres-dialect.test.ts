@@ -1,0 +1,251 @@
+import { describe, expect, it } from 'vitest';
+import type { Value } from '../../src/core/change-event.js';
+import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
+import { FerryError } from '../../src/errors.js';
+import {
+  copyField, createIndexSql, createTableSql, deleteSql, pgType, resetIdentitySql, toPg, upsertSql,
+} from '../../src/sinks/postgres/postgres-dialect.js';
+
+const int = (bytes: 1 | 2 | 3 | 4 | 8, unsigned = false): ColumnType => ({ kind: 'int', bytes, unsigned });
+const text: ColumnType = { kind: 'string', maxLength: null };
+
+function col(name: string, type: ColumnType, options: { nullable?: boolean; autoIncrement?: boolean } = {}): Column {
+  return { name, type, sourceType: '(test)', nullable: options.nullable ?? false, autoIncrement: options.autoIncrement ?? false };
+}
+
+function table(columns: Column[], primaryKey: string[], indexes: TableSchema['indexes'] = []): TableSchema {
+  return { source: { schema: 'shop', name: 'orders' }, target: { schema: 'public', name: 'orders' }, columns, primaryKey, indexes };
+}
+
+describe('pgType', () => {
+  it.each<[string, ColumnType, string]>([
+    ['tinyint', int(1), 'smallint'],
+    ['tinyint unsigned', int(1, true), 'smallint'],
+    ['smallint', int(2), 'smallint'],
+    ['smallint unsigned', int(2, true), 'integer'],
+    ['mediumint', int(3), 'integer'],
+    ['mediumint unsigned', int(3, true), 'integer'],
+    ['int', int(4), 'integer'],
+    ['int unsigned', int(4, true), 'bigint'],
+    ['bigint', int(8), 'bigint'],
+    ['bigint unsigned', int(8, true), 'numeric(20)'],
+    ['bool', { kind: 'bool' }, 'boolean'],
+    ['decimal(30,10)', { kind: 'decimal', precision: 30, scale: 10 }, 'numeric(30,10)'],
+    ['decimal(5,0)', { kind: 'decimal', precision: 5, scale: 0 }, 'numeric(5,0)'],
+    ['float', { kind: 'float' }, 'real'],
+    ['double', { kind: 'double' }, 'double precision'],
+    ['date', { kind: 'date' }, 'date'],
+    ['datetime', { kind: 'datetime', fsp: 0 }, 'timestamp(0)'],
+    ['datetime(6)', { kind: 'datetime', fsp: 6 }, 'timestamp(6)'],
+    ['timestamp', { kind: 'timestamp', fsp: 0 }, 'timestamptz(0)'],
+    ['timestamp(3)', { kind: 'timestamp', fsp: 3 }, 'timestamptz(3)'],
+    ['time(6)', { kind: 'time', fsp: 6 }, 'interval'],
+    ['year', { kind: 'year' }, 'smallint'],
+    ['varchar(255)', { kind: 'string', maxLength: 255 }, 'varchar(255)'],
+    ['text', text, 'text'],
+    ['binary(16)', { kind: 'binary', fixedLength: 16 }, 'bytea'],
+    ['blob', { kind: 'binary', fixedLength: null }, 'bytea'],
+    ['json', { kind: 'json' }, 'jsonb'],
+    ['enum', { kind: 'enum', values: ['a', 'b'] }, 'text'],
+    ['set', { kind: 'set', values: ['a', 'b'] }, 'text'],
+    ['bit(10)', { kind: 'bit', length: 10 }, 'bit(10)'],
+    ['uuid', { kind: 'uuid' }, 'uuid'],
+  ])('%s becomes %s', (_, type, expected) => {
+    expect(pgType(type)).toBe(expected);
+  });
+});
+
+describe('copyField', () => {
+  it.each<[string, Value, string]>([
+    ['NULL', null, '\\N'],
+    ['the text NULL', 'NULL', 'NULL'],
+    ['the text \\N', '\\N', '\\\\N'],
+    ['a backslash', 'a\\b', 'a\\\\b'],
+    ['a tab', 'a\tb', 'a\\tb'],
+    ['a newline', 'a\nb', 'a\\nb'],
+    ['a carriage return', 'a\r\nb', 'a\\r\\nb'],
+    ['plain text', 'héllo wörld', 'héllo wörld'],
+    ['the empty string', '', ''],
+    ['a Buffer', Buffer.from([0x00, 0xff, 0x10]), '\\\\x00ff10'],
+    ['an empty Buffer', Buffer.alloc(0), '\\\\x'],
+    ['true', true, 't'],
+    ['false', false, 'f'],
+    ['an integer', 42, '42'],
+    ['a negative fraction', -1.5, '-1.5'],
+  ])('writes %s', (_, value, expected) => {
+    expect(copyField(value)).toBe(expected);
+  });
+});
+
+describe('toPg', () => {
+  const where = () => 'table "public"."orders", column note';
+
+  it.each<[string, ColumnType, Value, Value]>([
+    ['a timestamp as an explicit UTC instant', { kind: 'timestamp', fsp: 6 }, '2024-01-02 03:04:05.000001', '2024-01-02 03:04:05.000001+00'],
+    ['a datetime unchanged', { kind: 'datetime', fsp: 0 }, '2024-01-02 03:04:05', '2024-01-02 03:04:05'],
+    ['a NULL timestamp as NULL', { kind: 'timestamp', fsp: 0 }, null, null],
+    ['a string unchanged', text, 'abc', 'abc'],
+    ['a number unchanged', int(4), 7, 7],
+    ['a Buffer unchanged', { kind: 'binary', fixedLength: null }, Buffer.from([0]), Buffer.from([0])],
+  ])('passes %s', (_, type, value, expected) => {
+    expect(toPg(type, value, where)).toEqual(expected);
+  });
+
+  it('rejects a NUL character with a fatal FerryError naming where it was found', () => {
+    let error: unknown;
+    try {
+      toPg(text, 'a\u0000b', where);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(FerryError);
+    expect((error as FerryError).kind).toBe('fatal');
+    expect((error as FerryError).message).toContain('table "public"."orders", column note');
+    expect((error as FerryError).message).toContain('NUL');
+  });
+
+  it('accepts NUL bytes in binary data', () => {
+    expect(toPg({ kind: 'binary', fixedLength: null }, Buffer.from([0, 0]), where)).toEqual(Buffer.from([0, 0]));
+  });
+});
+
+describe('createTableSql', () => {
+  it('writes columns, identity, nullability and the primary key', () => {
+    const sql = createTableSql(table([
+      col('id', int(8), { autoIncrement: true }),
+      col('note', text, { nullable: true }),
+      col('total', { kind: 'decimal', precision: 10, scale: 2 }),
+    ], ['id']));
+    expect(sql).toBe([
+      'CREATE TABLE IF NOT EXISTS "public"."orders" (',
+      '  "id" bigint NOT NULL GENERATED BY DEFAULT AS IDENTITY,',
+      '  "note" text,',
+      '  "total" numeric(10,2) NOT NULL,',
+      '  PRIMARY KEY ("id")',
+      ')',
+    ].join('\n'));
+  });
+
+  /** The one column's definition line in the CREATE TABLE of a table keyed on `id`. */
+  const definitionOf = (c: Column, key = ['id']) => {
+    const columns = c.name === 'id' ? [c] : [col('id', int(4)), c];
+    const lines = createTableSql(table(columns, key)).split('\n');
+    return lines[columns.indexOf(c) + 1]!.trim().replace(/,$/, '');
+  };
+
+  it.each<[string, Column, string]>([
+    ['an auto-increment int key gets an identity', col('id', int(4), { autoIncrement: true }), '"id" integer NOT NULL GENERATED BY DEFAULT AS IDENTITY'],
+    ['an auto-increment unsigned int key gets an identity', col('id', int(4, true), { autoIncrement: true }), '"id" bigint NOT NULL GENERATED BY DEFAULT AS IDENTITY'],
+    ['an auto-increment bigint unsigned key cannot be an identity', col('id', int(8, true), { autoIncrement: true }), '"id" numeric(20) NOT NULL'],
+    ['a plain key has no identity', col('id', int(4)), '"id" integer NOT NULL'],
+    ['an auto-increment non-key column has no identity', col('seq', int(4), { autoIncrement: true }), '"seq" integer NOT NULL'],
+    ['a nullable column', col('note', text, { nullable: true }), '"note" text'],
+    ['a NOT NULL column', col('note', text), '"note" text NOT NULL'],
+    ['a NOT NULL date stays nullable for zero dates', col('d', { kind: 'date' }), '"d" date'],
+    ['a NOT NULL datetime stays nullable for zero dates', col('dt', { kind: 'datetime', fsp: 6 }), '"dt" timestamp(6)'],
+    ['a NOT NULL timestamp stays nullable for zero dates', col('ts', { kind: 'timestamp', fsp: 0 }), '"ts" timestamptz(0)'],
+    ['a NOT NULL time is NOT NULL', col('t', { kind: 'time', fsp: 0 }), '"t" interval NOT NULL'],
+    ['a quote in a column name is doubled', col('say "hi"', text), '"say ""hi""" text NOT NULL'],
+  ])('%s', (_, column, expected) => {
+    expect(definitionOf(column)).toBe(expected);
+  });
+
+  it('keeps a NOT NULL datetime key column NOT NULL', () => {
+    const sql = createTableSql(table([col('at', { kind: 'datetime', fsp: 0 })], ['at']));
+    expect(sql).toContain('"at" timestamp(0) NOT NULL');
+  });
+
+  it('writes a composite primary key in key order', () => {
+    const sql = createTableSql(table([col('a', int(4)), col('b', text), col('c', int(4))], ['c', 'a']));
+    expect(sql).toContain('PRIMARY KEY ("c", "a")');
+  });
+
+  it('writes no primary key clause for a table without one', () => {
+    expect(createTableSql(table([col('a', int(4))], []))).not.toContain('PRIMARY KEY');
+  });
+});
+
+describe('upsertSql', () => {
+  it('inserts from one array per column and updates the non-key columns on conflict', () => {
+    const t = table([col('id', int(8)), col('name', text), col('price', { kind: 'decimal', precision: 10, scale: 2 })], ['id']);
+    expect(upsertSql(t, t.columns)).toBe(
+      'INSERT INTO "public"."orders" ("id", "name", "price") SELECT * FROM unnest($1::bigint[], $2::text[], $3::numeric(10,2)[]) ' +
+      'ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "price" = EXCLUDED."price"',
+    );
+  });
+
+  it('updates only the columns it was given', () => {
+    const t = table([col('id', int(4)), col('a', text), col('b', text)], ['id']);
+    expect(upsertSql(t, [t.columns[0]!, t.columns[2]!])).toMatch(/DO UPDATE SET "b" = EXCLUDED\."b"$/);
+  });
+
+  it('does nothing on conflict when every column is a key column', () => {
+    const t = table([col('a', int(4)), col('b', int(4))], ['a', 'b']);
+    expect(upsertSql(t, t.columns)).toMatch(/ON CONFLICT \("a", "b"\) DO NOTHING$/);
+  });
+});
+
+describe('deleteSql', () => {
+  it('deletes by a single key column', () => {
+    const t = table([col('id', int(8)), col('name', text)], ['id']);
+    expect(deleteSql(t)).toBe('DELETE FROM "public"."orders" AS t USING unnest($1::bigint[]) AS k("id") WHERE t."id" = k."id"');
+  });
+
+  it('deletes by a composite key, matching every key column', () => {
+    const t = table([col('org', int(4)), col('name', text), col('user', { kind: 'uuid' })], ['org', 'user']);
+    expect(deleteSql(t)).toBe(
+      'DELETE FROM "public"."orders" AS t USING unnest($1::integer[], $2::uuid[]) AS k("org", "user") WHERE t."org" = k."org" AND t."user" = k."user"',
+    );
+  });
+});
+
+describe('createIndexSql', () => {
+  const columns = [col('id', int(4)), col('email', text), col('tenant', int(4))];
+
+  it('names each index <table>_<index> and keeps uniqueness and column order', () => {
+    const t = table(columns, ['id'], [
+      { name: 'by_email', columns: ['email'], unique: true },
+      { name: 'by_tenant_email', columns: ['tenant', 'email'], unique: false },
+    ]);
+    expect(createIndexSql(t)).toEqual([
+      'CREATE UNIQUE INDEX IF NOT EXISTS "orders_by_email" ON "public"."orders" ("email")',
+      'CREATE INDEX IF NOT EXISTS "orders_by_tenant_email" ON "public"."orders" ("tenant", "email")',
+    ]);
+  });
+
+  it('keeps a long name within Postgres\' 63 bytes, unique by a hash of the whole name', () => {
+    const nameOf = (index: string) => /INDEX IF NOT EXISTS "([^"]+)"/.exec(createIndexSql(table(columns, ['id'], [{ name: index, columns: ['email'], unique: false }]))[0]!)![1]!;
+    const a = nameOf('x'.repeat(80));
+    const b = nameOf(`${'x'.repeat(79)}y`);
+    expect(Buffer.byteLength(a)).toBeLessThanOrEqual(63);
+    expect(a.startsWith(`orders_${'x'.repeat(40)}`)).toBe(true);
+    expect(a).not.toBe(b);
+    expect(Buffer.byteLength(nameOf('ü'.repeat(40)))).toBeLessThanOrEqual(63);
+  });
+
+  it('returns nothing for a table without secondary indexes', () => {
+    expect(createIndexSql(table(columns, ['id']))).toEqual([]);
+  });
+});
+
+describe('resetIdentitySql', () => {
+  it('moves the sequence of each identity key column past its largest value', () => {
+    const t = table([col('id', int(4), { autoIncrement: true }), col('name', text)], ['id']);
+    expect(resetIdentitySql(t)).toEqual([
+      `SELECT setval(pg_get_serial_sequence('"public"."orders"', 'id'), GREATEST(max("id"), 1), max("id") IS NOT NULL) FROM "public"."orders"`,
+    ]);
+  });
+
+  it.each<[string, Column[], string[]]>([
+    ['no auto-increment column', [col('id', int(4))], ['id']],
+    ['an auto-increment bigint unsigned key', [col('id', int(8, true), { autoIncrement: true })], ['id']],
+    ['an auto-increment column outside the key', [col('id', int(4)), col('seq', int(4), { autoIncrement: true })], ['id']],
+  ])('does nothing for a table with %s', (_, cols, key) => {
+    expect(resetIdentitySql(table(cols, key))).toEqual([]);
+  });
+
+  it('escapes single quotes in the table and column names', () => {
+    const t: TableSchema = { ...table([col("o'id", int(4), { autoIncrement: true })], ["o'id"]), target: { schema: 'public', name: "it's" } };
+    expect(resetIdentitySql(t)[0]).toContain(`pg_get_serial_sequence('"public"."it''s"', 'o''id')`);
+  });
+});
