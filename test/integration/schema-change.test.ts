@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testDatabases, type TestDatabases } from '../helpers/databases.js';
+import { checkpointOf, pipelineConfig, startCli, verifyWithCli, waitCaughtUp, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
+
+describe('schema changes mid-stream', () => {
+  let db: TestDatabases;
+  let ferry: RunningCli;
+  let config: string;
+  beforeAll(async () => {
+    db = await testDatabases('ddl');
+    await db.my.query(`
+      CREATE TABLE products (id INT PRIMARY KEY, name VARCHAR(50) NOT NULL);
+      CREATE TABLE notes (id INT PRIMARY KEY, body TEXT);
+      INSERT INTO products VALUES (1, 'one'), (2, 'two');
+      INSERT INTO notes VALUES (1, 'a');`);
+    config = writeConfig(pipelineConfig('ddl', db.mysqlUrl, db.pgUrl));
+    ferry = startCli(['run', '-c', config]);
+    await waitFor('snapshot', async () => (await checkpointOf(db.pg, 'ddl'))?.phase === 'stream');
+  });
+  afterAll(async () => {
+    ferry?.child.kill('SIGKILL');
+    await db?.close();
+  });
+
+  it('an added column reaches the target, with the values written after it', async () => {
+    await db.my.query(`
+      INSERT INTO products VALUES (3, 'three');
+      ALTER TABLE products ADD COLUMN price DECIMAL(8,2) NULL, ADD COLUMN tags JSON;
+      INSERT INTO products VALUES (4, 'four', 9.99, '{"new": true}');
+      UPDATE products SET price = 1.50 WHERE id = 1;
+      TRUNCATE TABLE notes;
+      INSERT INTO notes VALUES (2, 'after truncate');`);
+    await waitCaughtUp(db.my, db.pg, 'ddl');
+    const { rows } = await db.pg.query('SELECT id, name, price::text, tags::text FROM ddl.products ORDER BY id');
+    expect(rows).toEqual([
+      { id: 1, name: 'one', price: '1.50', tags: null },
+      { id: 2, name: 'two', price: null, tags: null },
+      { id: 3, name: 'three', price: null, tags: null },
+      { id: 4, name: 'four', price: '9.99', tags: '{"new": true}' },
+    ]);
+    const notes = await db.pg.query('SELECT id, body FROM ddl.notes ORDER BY id');
+    expect(notes.rows).toEqual([{ id: 2, body: 'after truncate' }]);
+    expect((await verifyWithCli(config)).equal).toBe(true);
+  });
+
+  it('any other change stops the pipeline with an error naming the table and the change', async () => {
+    const [[head]] = (await db.my.query('SHOW MASTER STATUS')) as unknown as [{ File: string; Position: number }[]];
+    await db.my.query('ALTER TABLE products DROP COLUMN name');
+    const [events] = await db.my.query(`SHOW BINLOG EVENTS IN '${head!.File}' FROM ${head!.Position}`);
+    const alter = (events as { Info: string; End_log_pos: number }[]).find((e) => /DROP COLUMN name/.test(e.Info))!;
+    await db.my.query("INSERT INTO products (id, price) VALUES (5, 5.00)");
+    const result = await ferry.done;
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/schema change on ddl\.products is not supported: column name was dropped or renamed/);
+    expect(result.stderr).toMatch(/ALTER TABLE products DROP COLUMN name/);
+    // The checkpoint stops before the change: a restart stops at it again instead of drifting.
+    const after = await checkpointOf(db.pg, 'ddl');
+    expect(after?.position?.file).toBe(head!.File);
+    expect(after!.position!.pos).toBeLessThan(Number(alter.End_log_pos));
+    const { rows } = await db.pg.query('SELECT count(*)::int AS n FROM ddl.products WHERE id = 5');
+    expect(rows[0].n).toBe(0);
+  });
+});
