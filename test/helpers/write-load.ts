@@ -3,8 +3,9 @@ import type { Connection } from 'mysql2/promise';
 /**
  * A steady mix of source writes until stopped: multi-row transactions with inserts, updates,
  * deletes and primary-key changes, on a table `items (id INT PK, grp INT, val VARCHAR(64), amount DECIMAL(12,2))`.
+ * With `seedRows`, each transaction also updates and deletes rows spread over ids 1..seedRows.
  */
-export function startWriteLoad(my: Connection, table: string, options: { firstId: number; pauseMs?: number }) {
+export function startWriteLoad(my: Connection, table: string, options: { firstId: number; pauseMs?: number; seedRows?: number }) {
   let stop = false;
   let transactions = 0;
   let nextId = options.firstId;
@@ -18,6 +19,8 @@ export function startWriteLoad(my: Connection, table: string, options: { firstId
          UPDATE ${table} SET val = LEFT(CONCAT(val, '+'), 64), amount = amount + 1 WHERE grp = ${id % 17} ORDER BY id DESC LIMIT 5;
          DELETE FROM ${table} WHERE id = ${id - 30};
          UPDATE ${table} SET id = ${id + 2} WHERE id = ${id + 1};
+         ${options.seedRows ? `UPDATE ${table} SET amount = amount + 1 WHERE id = ${1 + ((id * 7919) % options.seedRows)};
+           DELETE FROM ${table} WHERE id = ${1 + ((id * 104729) % options.seedRows)};` : ''}
          COMMIT;`,
       );
       transactions++;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
-import { pipelineConfig, startCli, verifyWithCli, waitCaughtUp, waitFor, writeConfig, checkpointOf } from '../helpers/ferry.js';
+import { pipelineConfig, runCli, startCli, verifyWithCli, waitCaughtUp, waitFor, writeConfig, checkpointOf } from '../helpers/ferry.js';
 
 describe('ferry run: MariaDB → Postgres', () => {
   let db: TestDatabases;
@@ -46,5 +46,16 @@ describe('ferry run: MariaDB → Postgres', () => {
     ferry.child.kill('SIGTERM');
     const result = await ferry.done;
     expect(result.code, result.stderr).toBe(0);
+  });
+
+  it('ferry verify exits 1 and names the table when one target value differs', async () => {
+    const config = writeConfig(pipelineConfig('repl_basic', db.mysqlUrl, db.pgUrl));
+    await db.pg.query('UPDATE repl_basic.orders SET total = total + 0.01 WHERE id = 2');
+    const r = await runCli(['verify', '-c', config]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/DIFFER\s+repl_basic\.orders/);
+    expect(r.stdout).toMatch(/equal\s+repl_basic\.customers/);
+    const counts = await runCli(['verify', '-c', config, '--mode', 'counts']);
+    expect(counts.code, 'counts are still equal').toBe(0);
   });
 });
