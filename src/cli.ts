@@ -27,6 +27,8 @@ async function main(body: (log: Logger) => Promise<number | void>, level?: strin
     log.error({ kind: e.kind, err: e.message, hint: e.hint, cause: (e.cause as Error | undefined)?.message }, e.describe());
     process.exitCode = exitCodeOf(e);
   }
+  // The work is done and logs are written synchronously: a driver's idle timer must not keep the process.
+  process.exit();
 }
 
 

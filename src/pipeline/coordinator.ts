@@ -39,10 +39,20 @@ async function preflight(config: Config, source: Source): Promise<void> {
 
 /** Runs one pipeline: preflight → snapshot (if the checkpoint says so) → stream until `signal`. */
 export async function runPipeline(o: RunOptions): Promise<void> {
+  const sink = await prepareAndSnapshot(o);
+  try {
+    if (sink && o.until === 'stream' && !o.signal.aborted) await streamWithRetry(o, sink);
+  } finally {
+    await sink?.close();
+  }
+}
+
+/** Preflight and the snapshot phase. Returns the open sink, or null when the snapshot was interrupted. */
+async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
   const { config, events } = o;
   events.emit('phase', { phase: 'preflight' });
   const source = await openSource(config, o.log);
-  let sink: Sink | undefined;
+  let sink: Sink | null = null;
   try {
     await preflight(config, source);
     sink = await openSink(config, o.log);
@@ -52,29 +62,26 @@ export async function runPipeline(o: RunOptions): Promise<void> {
     o.log.info({ decision, checkpoint: checkpoint?.phase ?? 'none', tables: tables.length }, 'starting');
     if (decision !== 'skip') {
       events.emit('phase', { phase: 'snapshot' });
-      try {
-        await runSnapshot({
-          source, sink, events: o.events, tables, fresh: decision === 'fresh', tablePrep: config.snapshot.tablePrep,
-          parallelism: config.snapshot.parallelism, chunkRows: config.snapshot.chunkRows, signal: o.signal,
-        });
-      } catch (err) {
-        if (err instanceof SnapshotInterrupted) return o.log.info('stopped during the snapshot; the next start resumes it');
-        throw err;
-      }
+      await runSnapshot({
+        source, sink, events: o.events, tables, fresh: decision === 'fresh', tablePrep: config.snapshot.tablePrep,
+        parallelism: config.snapshot.parallelism, chunkRows: config.snapshot.chunkRows, signal: o.signal,
+      });
     } else if (!checkpoint?.position) {
       // cdc-only with no checkpoint yet: start from the log's head.
       const head = await source.headPosition();
       await sink.prepare(tables, config.snapshot.tablePrep === 'none' ? 'none' : 'create');
       await sink.finishSnapshot(tables, { phase: 'stream', position: head });
     }
+    return sink;
+  } catch (err) {
+    await sink?.close();
+    if (err instanceof SnapshotInterrupted) {
+      o.log.info('stopped during the snapshot; the next start resumes it');
+      return null;
+    }
+    throw err;
   } finally {
     await source.close();
-  }
-  if (o.until === 'snapshot' || o.signal.aborted) return sink?.close();
-  try {
-    await streamWithRetry(o, sink!);
-  } finally {
-    await sink!.close();
   }
 }
 

@@ -32,6 +32,7 @@ export async function runSnapshot(deps: SnapshotDeps): Promise<Position> {
   const started = performance.now();
   if (deps.fresh) {
     await sink.prepare(tables, deps.tablePrep);
+    if (deps.tablePrep === 'create' || deps.tablePrep === 'none') await refuseNonEmptyTargets(sink, tables);
     await sink.beginSnapshot();
   } else {
     await sink.prepare(tables, deps.tablePrep === 'none' ? 'none' : 'create');
@@ -47,6 +48,17 @@ export async function runSnapshot(deps: SnapshotDeps): Promise<Position> {
   await sink.finishSnapshot(tables, { phase: 'stream', position });
   deps.events.emit('snapshot-done', { rows: final.reduce((n, p) => n + p.rows, 0), ms: performance.now() - started, position });
   return position;
+}
+
+/** A fresh snapshot loads with COPY; rows already in a target table would collide or silently mix. */
+async function refuseNonEmptyTargets(sink: Sink, tables: readonly TableSchema[]): Promise<void> {
+  for (const t of tables) {
+    if ((await sink.readRows(t, null, 1)).length > 0) {
+      throw new FerryError('config', `target table ${t.target.schema}.${t.target.name} already has rows and a fresh snapshot would copy into it`, {
+        hint: 'set snapshot.tablePrep: truncate or drop-and-create to replace them, or empty the table',
+      });
+    }
+  }
 }
 
 async function copyTable(deps: SnapshotDeps, table: TableSchema, previous: SnapshotProgress | undefined): Promise<void> {

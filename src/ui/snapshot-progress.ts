@@ -34,19 +34,19 @@ export function showSnapshotProgress(events: FerryEventBus, print: (text: string
   const stats = new Map<string, TableStats>();
   const offs = [
     events.on('snapshot-table-started', ({ table, estimatedRows, resumedRows }) => {
-      const bar = bars?.create(Math.max(estimatedRows, resumedRows, 1), resumedRows, { table, rate: '-' }) ?? null;
+      const bar = bars?.create(Math.max(estimatedRows, resumedRows, 1), resumedRows, { table: table.padEnd(24), rate: '-' }) ?? null;
       active.set(table, { bar, started: performance.now() });
     }),
     events.on('snapshot-chunk-loaded', ({ table, totalRows }) => {
       const a = active.get(table);
       if (!a?.bar) return;
       if (totalRows > a.bar.getTotal()) a.bar.setTotal(totalRows);
-      a.bar.update(totalRows, { table, rate: rate(totalRows, performance.now() - a.started) });
+      a.bar.update(totalRows, { table: table.padEnd(24), rate: rate(totalRows, performance.now() - a.started) });
     }),
     events.on('snapshot-table-done', ({ table, rows, ms }) => {
       const a = active.get(table);
       a?.bar?.setTotal(Math.max(rows, 1));
-      a?.bar?.update(rows, { table, rate: rate(rows, ms) });
+      a?.bar?.update(rows, { table: table.padEnd(24), rate: rate(rows, ms) });
       stats.set(table, { rows, ms });
     }),
     events.on('snapshot-done', ({ ms }) => {

@@ -58,4 +58,22 @@ describe('ferry run: MariaDB → Postgres', () => {
     const counts = await runCli(['verify', '-c', config, '--mode', 'counts']);
     expect(counts.code, 'counts are still equal').toBe(0);
   });
+
+  it('ferry snapshot refuses to copy into non-empty tables unless tablePrep replaces them; status reports the result', async () => {
+    const again = writeConfig(pipelineConfig('repl_basic', db.mysqlUrl, db.pgUrl, { pipeline: 'repl_basic_again' }));
+    const refused = await runCli(['snapshot', '-c', again]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/target table repl_basic\.\w+ already has rows/);
+    expect(await checkpointOf(db.pg, 'repl_basic_again')).toBeNull();
+
+    const replace = writeConfig(pipelineConfig('repl_basic', db.mysqlUrl, db.pgUrl, { pipeline: 'repl_basic_again', snapshot: { tablePrep: 'truncate' } }));
+    const copied = await runCli(['snapshot', '-c', replace]);
+    expect(copied.code, copied.stderr).toBe(0);
+    expect((await verifyWithCli(replace)).equal).toBe(true);
+    const status = await runCli(['status', '-c', replace, '--json']);
+    expect(status.code).toBe(0);
+    const parsed = JSON.parse(status.stdout);
+    expect(parsed).toMatchObject({ pipeline: 'repl_basic_again', phase: 'stream' });
+    expect(parsed.appliedPosition).toMatch(/^binlog\.\d+:\d+/);
+  });
 });
