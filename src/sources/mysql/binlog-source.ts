@@ -31,7 +31,8 @@ interface Received {
   readonly gtid: string | undefined;
 }
 
-const PURGED = 'ER_MASTER_FATAL_ERROR_READING_BINLOG';
+/** The server cannot send the binlog from the requested point (purged, or never existed). */
+const FATAL_READING_BINLOG = 1236;
 
 /**
  * Committed transactions from the binlog, starting after `from`. One ZongJi instance serves one
@@ -68,7 +69,10 @@ class BinlogReader {
     const from = this.#o.from;
     if (from.kind !== 'mysql') throw new FerryError('fatal', `a MySQL source cannot resume from a ${from.kind} position`);
     const c = connectionOptions(this.#o.url);
-    const zongji = new ZongJi({ host: c.host, port: c.port, user: c.user, password: c.password, dateStrings: true, timezone: 'Z', charset: c.charset });
+    const zongji = new ZongJi({
+      host: c.host, port: c.port, user: c.user, password: c.password, charset: c.charset,
+      dateStrings: true, timezone: 'Z', enableKeepAlive: true, keepAliveInitialDelay: 10_000,
+    });
     this.#zongji = zongji;
     zongji.on('binlog', (event: AnyBinlogEvent) => {
       this.#inbox.push({ event, file: String(zongji.get('filename')), gtid: zongji.gtidSet });
@@ -88,8 +92,7 @@ class BinlogReader {
   }
 
   #classify(err: Error): FerryError {
-    const code = (err as { code?: string }).code;
-    if (code === PURGED || /could not find gtid state|purged|impossible position/i.test(err.message)) {
+    if ((err as { errno?: number }).errno === FATAL_READING_BINLOG) {
       return new FerryError('fatal', `the source no longer has the binlog ferry must resume from (${err.message})`, {
         cause: err,
         hint: 'the binlog was purged while ferry was behind; re-snapshot with snapshot.mode: always (and keep binlogs longer: binlog_expire_logs_seconds)',
