@@ -49,24 +49,21 @@ function stopSignal(log: Logger): AbortSignal {
 }
 
 async function runCommand(file: string, until: 'snapshot' | 'stream'): Promise<void> {
-  let level: string | undefined;
-  try {
-    level = loadConfig(file).log.level;
-  } catch {
-    // reported below, inside main
-  }
   await main(async (log) => {
     const cfg = loadConfig(file);
+    if (!process.env.FERRY_LOG_LEVEL) log.level = cfg.log.level;
     const events = new FerryEventBus();
     const offLog = logEvents(events, log);
     const offBars = showSnapshotProgress(events, (text) => process.stderr.write(`${text}\n`));
     try {
-      await runPipeline({ config: cfg, log, events, signal: stopSignal(log), until });
+      const signal = stopSignal(log);
+      await runPipeline({ config: cfg, log, events, signal, until });
+      log.info(signal.aborted ? 'stopped cleanly; the next start resumes from the checkpoint' : `${until} finished`);
     } finally {
       offBars();
       offLog();
     }
-  }, level);
+  });
 }
 
 const program = new Command()

@@ -59,7 +59,8 @@ async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
     const tables = await source.describeTables();
     const checkpoint = await sink.loadCheckpoint();
     const decision = decideSnapshot(config.snapshot.mode, checkpoint);
-    o.log.info({ decision, checkpoint: checkpoint?.phase ?? 'none', tables: tables.length }, 'starting');
+    const plan = { fresh: 'a fresh snapshot', resume: 'resuming the interrupted snapshot', skip: 'streaming from the checkpoint' }[decision];
+    o.log.info({ decision, checkpoint: checkpoint?.phase ?? 'none', tables: tables.length }, `${tables.length} tables selected; ${plan}`);
     if (decision !== 'skip') {
       events.emit('phase', { phase: 'snapshot' });
       await runSnapshot({

@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { FerryEventBus } from '../core/events.js';
+import { terminal } from './terminal.js';
 
 interface TableStats {
   rows: number;
@@ -30,6 +31,7 @@ export function showSnapshotProgress(events: FerryEventBus, print: (text: string
   const bars = tty
     ? new cliProgress.MultiBar({ format: ' {table} |{bar}| {value}/{total} rows | {rate} rows/s', hideCursor: true, clearOnComplete: false, stream: process.stderr }, cliProgress.Presets.shades_classic)
     : null;
+  if (bars) terminal.attach(bars);
   const active = new Map<string, { bar: cliProgress.SingleBar | null; started: number }>();
   const stats = new Map<string, TableStats>();
   const offs = [
@@ -51,11 +53,13 @@ export function showSnapshotProgress(events: FerryEventBus, print: (text: string
     }),
     events.on('snapshot-done', ({ ms }) => {
       bars?.stop();
+      terminal.detach();
       if (stats.size > 0) print(formatSummary(stats, ms));
     }),
   ];
   return () => {
     bars?.stop();
+    terminal.detach();
     offs.forEach((off) => off());
   };
 }
