@@ -90,16 +90,11 @@ program
   .action((o: { config: string }) =>
     main(async (log) => {
       const cfg = loadConfig(o.config);
-      const source = await openSource(cfg, log);
-      try {
-        const problems = await checkAll(cfg, source);
-        const errors = problems.filter((p) => !p.warning);
-        if (problems.length > 0) process.stdout.write(`${formatProblems(problems.map((p) => (p.warning ? { ...p, check: `warning: ${p.check}` } : p)))}\n`);
-        process.stdout.write(errors.length === 0 ? 'check passed\n' : `check failed: ${errors.length} problem(s)\n`);
-        return errors.length === 0 ? 0 : 2;
-      } finally {
-        await source.close();
-      }
+      const problems = await checkAll(cfg, log);
+      const errors = problems.filter((p) => !p.warning);
+      if (problems.length > 0) process.stdout.write(`${formatProblems(problems.map((p) => (p.warning ? { ...p, check: `warning: ${p.check}` } : p)))}\n`);
+      process.stdout.write(errors.length === 0 ? 'check passed\n' : `check failed: ${errors.length} problem(s)\n`);
+      return errors.length === 0 ? 0 : 2;
     }));
 
 program

@@ -1,6 +1,5 @@
-import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { prettyFactory } from 'pino-pretty';
 import { terminal } from './ui/terminal.js';
 
 export type { Logger };
@@ -10,13 +9,8 @@ export function makeLogger(level: string = process.env.FERRY_LOG_LEVEL ?? 'info'
   const base = { level, base: { app: 'ferry' }, timestamp: pino.stdTimeFunctions.isoTime };
   if (process.stderr.isTTY) {
     // On a terminal the message says it all; the structured fields are for log shippers.
-    const destination = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        terminal.write(chunk.toString());
-        done();
-      },
-    });
-    return pino(base, pretty({ destination, sync: true, colorize: true, hideObject: true }));
+    const format = prettyFactory({ colorize: true, hideObject: true });
+    return pino(base, { write: (line: string) => terminal.write(format(line)) });
   }
   return pino(base, pino.destination({ dest: 2, sync: true }));
 }

@@ -24,14 +24,27 @@ export function formatProblems(problems: readonly CheckProblem[]): string {
   return problems.map((p) => `  [${p.check}] ${p.message}\n      fix: ${p.hint}`).join('\n');
 }
 
-/** Everything `ferry check` reports, source and target. */
-export async function checkAll(config: Config, source: Source): Promise<CheckProblem[]> {
-  return [...(await source.check()), ...(await checkTarget(config))];
+/** Everything `ferry check` reports, source and target; an unreachable source is one of the problems. */
+export async function checkAll(config: Config, log: Logger, source?: Source): Promise<CheckProblem[]> {
+  const target = await checkTarget(config);
+  if (source) return [...(await source.check()), ...target];
+  let opened: Source;
+  try {
+    opened = await openSource(config, log);
+  } catch (err) {
+    const e = coerceError(err);
+    return [{ check: 'source', message: e.message, hint: e.hint ?? 'check source.url and that the server is reachable' }, ...target];
+  }
+  try {
+    return [...(await opened.check()), ...target];
+  } finally {
+    await opened.close();
+  }
 }
 
 /** Preflight: refuses to start on any failed check, with the same messages as `ferry check`. */
-async function preflight(config: Config, source: Source): Promise<void> {
-  const problems = (await checkAll(config, source)).filter((p) => !p.warning);
+async function preflight(config: Config, log: Logger, source: Source): Promise<void> {
+  const problems = (await checkAll(config, log, source)).filter((p) => !p.warning);
   if (problems.length > 0) {
     throw new FerryError('config', `preflight failed:\n${formatProblems(problems)}`, { hint: 'run `ferry check -c FILE` after fixing; nothing was written to the target' });
   }
@@ -54,7 +67,7 @@ async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
   const source = await openSource(config, o.log);
   let sink: Sink | null = null;
   try {
-    await preflight(config, source);
+    await preflight(config, o.log, source);
     sink = await openSink(config, o.log);
     const tables = await source.describeTables();
     const checkpoint = await sink.loadCheckpoint();

@@ -65,6 +65,17 @@ describe('ferry refuses a wrong source password', () => {
     expect(out).toContain('check the user and password in source.url');
     await expectNoCheckpoint(db, db.name);
   });
+
+  it('ferry check reports an unreachable source as a problem: exit 2, names host and port', async () => {
+    const closed = new URL(db.mysqlUrl);
+    closed.port = '1'; // nothing listens on port 1
+    const r = await runCli(['check', '-c', writeConfig(pipelineConfig(db.name, closed.toString(), db.pgUrl))]);
+    const out = told(r);
+    expect(r.code, out).toBe(2);
+    expect(out).toMatch(/\[source\] source root@127\.0\.0\.1:1 is unreachable \(ECONNREFUSED\)/);
+    expect(out).toContain('check the host and port in source.url');
+    await expectNoCheckpoint(db, db.name);
+  });
 });
 
 describe('ferry refuses a source user without replication grants', () => {
