@@ -78,7 +78,7 @@ describe('copyField', () => {
 });
 
 describe('toPg', () => {
-  const where = () => 'table "public"."orders", column note';
+  const orders = { schema: 'public', name: 'orders' };
 
   it.each<[string, ColumnType, Value, Value]>([
     ['a timestamp as an explicit UTC instant', { kind: 'timestamp', fsp: 6 }, '2024-01-02 03:04:05.000001', '2024-01-02 03:04:05.000001+00'],
@@ -88,13 +88,13 @@ describe('toPg', () => {
     ['a number unchanged', int(4), 7, 7],
     ['a Buffer unchanged', { kind: 'binary', fixedLength: null }, Buffer.from([0]), Buffer.from([0])],
   ])('passes %s', (_, type, value, expected) => {
-    expect(toPg(type, value, where)).toEqual(expected);
+    expect(toPg(type, value, orders, 'note')).toEqual(expected);
   });
 
   it('rejects a NUL character with a fatal FerryError naming where it was found', () => {
     let error: unknown;
     try {
-      toPg(text, 'a\u0000b', where);
+      toPg(text, 'a\u0000b', orders, 'note');
     } catch (err) {
       error = err;
     }
@@ -105,7 +105,7 @@ describe('toPg', () => {
   });
 
   it('accepts NUL bytes in binary data', () => {
-    expect(toPg({ kind: 'binary', fixedLength: null }, Buffer.from([0, 0]), where)).toEqual(Buffer.from([0, 0]));
+    expect(toPg({ kind: 'binary', fixedLength: null }, Buffer.from([0, 0]), orders, 'note')).toEqual(Buffer.from([0, 0]));
   });
 });
 

@@ -47,10 +47,10 @@ function identityCapable(t: ColumnType): boolean {
  * A canonical value as Postgres input. Only TIMESTAMP needs a change: the source holds UTC
  * wall-clock text, which becomes an explicit UTC instant.
  */
-export function toPg(t: ColumnType, v: Value, where: () => string): Value {
+export function toPg(t: ColumnType, v: Value, table: TableId, column: string): Value {
   if (v === null) return null;
   if (typeof v === 'string' && v.includes('\u0000')) {
-    throw new FerryError('fatal', `${where()}: the value contains a NUL character, which Postgres text cannot store`, {
+    throw new FerryError('fatal', `table ${qualified(table)}, column ${column}: the value contains a NUL character, which Postgres text cannot store`, {
       hint: 'clean the value at the source, or exclude the table',
     });
   }
@@ -63,8 +63,12 @@ export function copyField(v: Value): string {
   if (Buffer.isBuffer(v)) return `\\\\x${v.toString('hex')}`;
   if (typeof v === 'boolean') return v ? 't' : 'f';
   if (typeof v === 'number') return String(v);
-  return v.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
+  return COPY_SPECIAL.test(v) ? v.replace(COPY_SPECIALS, (c) => COPY_ESCAPES[c]!) : v;
 }
+
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_SPECIALS = /[\\\n\r\t]/g;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** Zero dates arrive as NULL (Postgres has none), so temporal non-key columns stay nullable in the target. */
 const ZERO_DATE_KINDS = new Set(['date', 'datetime', 'timestamp']);
@@ -138,7 +142,7 @@ export function deleteSql(t: TableSchema): string {
 /** Column-major parameters for upsertSql/deleteSql. */
 export function columnArrays(t: TableSchema, columns: readonly Column[], rows: readonly Row[]): Value[][] {
   return columns.map((c) =>
-    rows.map((r) => toPg(c.type, r[c.name] ?? null, () => `table ${qualified(t.target)}, column ${c.name}`)),
+    rows.map((r) => toPg(c.type, r[c.name] ?? null, t.target, c.name)),
   );
 }
 

@@ -77,6 +77,7 @@ export function parseColumnType(columnType: string, options: TypeOptions): Colum
 const ZERO_DATE = /^0000-00-00|^\d{4}-00-|^\d{4}-\d{2}-00/;
 
 function bitString(buf: Buffer, length: number): string {
+  if (buf.length <= 6) return (buf.length ? buf.readUIntBE(0, buf.length) : 0).toString(2).padStart(length, '0').slice(-length);
   let bits = '';
   for (const byte of buf) bits += byte.toString(2).padStart(8, '0');
   return bits.slice(-length).padStart(length, '0');
