@@ -14,24 +14,26 @@ const PROGRESS = `${FERRY_SCHEMA}.ferry_snapshot_progress`;
 export async function ensureCheckpointTables(client: ClientBase): Promise<void> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${FERRY_SCHEMA}`);
   await client.query(`CREATE TABLE IF NOT EXISTS ${CHECKPOINT} (
-    pipeline text PRIMARY KEY, phase text NOT NULL, position jsonb, updated_at timestamptz NOT NULL DEFAULT now())`);
+    pipeline text PRIMARY KEY, phase text NOT NULL, position jsonb, tables text[], updated_at timestamptz NOT NULL DEFAULT now())`);
   await client.query(`CREATE TABLE IF NOT EXISTS ${PROGRESS} (
     pipeline text NOT NULL, table_name text NOT NULL, last_key jsonb, rows bigint NOT NULL, done boolean NOT NULL,
     position jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, table_name))`);
 }
 
 export async function readCheckpoint(client: ClientBase, pipeline: string): Promise<Checkpoint | null> {
-  const { rows } = await client.query(`SELECT phase, position FROM ${CHECKPOINT} WHERE pipeline = $1`, [pipeline]);
+  const { rows } = await client.query(`SELECT phase, position, tables FROM ${CHECKPOINT} WHERE pipeline = $1`, [pipeline]);
   const row = rows[0];
   if (!row) return null;
-  return { phase: row.phase, position: row.position ? positionFromJson(row.position) : null };
+  return { phase: row.phase, position: row.position ? positionFromJson(row.position) : null, ...(row.tables ? { tables: row.tables } : {}) };
 }
 
+/** Writes phase and position; `tables` only when the checkpoint carries them (the end of a snapshot). */
 export async function writeCheckpoint(client: ClientBase, pipeline: string, c: Checkpoint): Promise<void> {
   await client.query(
-    `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, updated_at) VALUES ($1, $2, $3, now())
-     ON CONFLICT (pipeline) DO UPDATE SET phase = EXCLUDED.phase, position = EXCLUDED.position, updated_at = now()`,
-    [pipeline, c.phase, c.position ? JSON.stringify(positionToJson(c.position)) : null],
+    `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, tables, updated_at) VALUES ($1, $2, $3, $4, now())
+     ON CONFLICT (pipeline) DO UPDATE SET phase = EXCLUDED.phase, position = EXCLUDED.position,
+       tables = COALESCE(EXCLUDED.tables, ${CHECKPOINT}.tables), updated_at = now()`,
+    [pipeline, c.phase, c.position ? JSON.stringify(positionToJson(c.position)) : null, c.tables ?? null],
   );
 }
 

@@ -9,6 +9,11 @@ import type { Position } from './position.js';
 export interface Checkpoint {
   readonly phase: 'snapshot' | 'stream';
   readonly position: Position | null;
+  /**
+   * The source tables (`schema.table`) the snapshot copied; streaming replicates only these, so a
+   * table created while ferry was down cannot arrive half-copied. Written when the snapshot finishes.
+   */
+  readonly tables?: readonly string[];
 }
 
 /** Progress of one table's snapshot, committed with each chunk it describes. */

@@ -24,7 +24,7 @@ export interface Sink {
   beginSnapshot(): Promise<void>;
   /** Loads one chunk of snapshot rows and its progress record in one target transaction. */
   loadChunk(table: TableSchema, rows: readonly Row[], progress: SnapshotProgress): Promise<void>;
-  /** Secondary indexes, sequences past the max key, and the switch to streaming, atomically. */
+  /** Secondary indexes, sequences past the max key, and the switch to streaming (recording `tables`), atomically. */
   finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void>;
   begin(): Promise<SinkTransaction>;
   countRows(table: TableSchema): Promise<number>;

@@ -4,6 +4,8 @@ import type { Config } from '../config.js';
 import type { FerryEventBus } from '../core/events.js';
 import type { Position } from '../core/position.js';
 import type { Sink } from '../core/sink.js';
+import type { TableSchema } from '../core/schema.js';
+import { tableKey } from '../core/change-event.js';
 import type { CheckProblem, Source } from '../core/source.js';
 import { coerceError, FerryError } from '../errors.js';
 import { applyStream } from './applier.js';
@@ -99,6 +101,18 @@ async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
   }
 }
 
+/** The described tables the snapshot copied; any other is named in the log and left out, never half-copied. */
+function snapshotted(tables: readonly TableSchema[], copied: readonly string[] | undefined, log: Logger): TableSchema[] {
+  if (!copied) return [...tables];
+  const known = new Set(copied);
+  const late = tables.filter((t) => !known.has(tableKey(t.source)));
+  if (late.length > 0) {
+    log.warn({ tables: late.map((t) => tableKey(t.source)) },
+      `not replicating ${late.map((t) => tableKey(t.source)).join(', ')}: created after the snapshot; restart with snapshot.mode: always to copy it`);
+  }
+  return tables.filter((t) => known.has(tableKey(t.source)));
+}
+
 /**
  * Streams from the target's checkpoint. A retriable failure (dropped connection, restarted server)
  * rolls back the open target transaction, backs off, and starts again from the checkpoint with new
@@ -114,10 +128,11 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
     o.signal.addEventListener('abort', stop, { once: true });
     let source: Source | undefined;
     try {
-      from = (await sink.loadCheckpoint())?.position ?? null;
+      const checkpoint = await sink.loadCheckpoint();
+      from = checkpoint?.position ?? null;
       if (!from) throw new FerryError('fatal', 'no stream position in the checkpoint', { hint: 'run with snapshot.mode: initial' });
       source = await openSource(config, log);
-      const tables = await source.describeTables();
+      const tables = snapshotted(await source.describeTables(), checkpoint?.tables, log);
       await sink.prepare(tables, config.snapshot.tablePrep === 'none' ? 'none' : 'create');
       events.emit('phase', { phase: 'streaming' });
       events.emit('stream-started', { from });

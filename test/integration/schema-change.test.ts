@@ -61,3 +61,30 @@ describe('schema changes mid-stream', () => {
     expect(rows[0].n).toBe(0);
   });
 });
+
+describe('a table created while ferry is stopped', () => {
+  let db: TestDatabases;
+  beforeAll(async () => {
+    db = await testDatabases('ddl_late');
+  });
+  afterAll(async () => db?.close());
+
+  it('is named in the log and not replicated half-copied; the snapshotted tables go on streaming', async () => {
+    await db.my.query('CREATE TABLE early (id INT PRIMARY KEY); INSERT INTO early VALUES (1)');
+    const config = writeConfig(pipelineConfig('ddl_late', db.mysqlUrl, db.pgUrl));
+    const first = startCli(['run', '-c', config]);
+    await waitFor('snapshot', async () => (await checkpointOf(db.pg, 'ddl_late'))?.phase === 'stream');
+    first.child.kill('SIGTERM');
+    expect((await first.done).code).toBe(0);
+
+    await db.my.query('CREATE TABLE late (id INT PRIMARY KEY); INSERT INTO late VALUES (1), (2)');
+    const second = startCli(['run', '-c', config]);
+    await waitFor('the warning', async () => /not replicating ddl_late\.late: created after the snapshot/.test(second.output()), 30_000);
+    await db.my.query('INSERT INTO late VALUES (3); INSERT INTO early VALUES (2)');
+    await waitCaughtUp(db.my, db.pg, 'ddl_late');
+    second.child.kill('SIGTERM');
+    expect((await second.done).code).toBe(0);
+    const { rows } = await db.pg.query("SELECT to_regclass('ddl_late.late') IS NULL AS absent, (SELECT count(*)::int FROM ddl_late.early) AS early");
+    expect(rows[0]).toEqual({ absent: true, early: 2 });
+  });
+});

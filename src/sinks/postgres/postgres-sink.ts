@@ -152,7 +152,7 @@ export class PostgresSink implements Sink {
   async beginSnapshot(): Promise<void> {
     await this.#withTransaction(async (client) => {
       await clearProgress(client, this.#o.pipeline);
-      await writeCheckpoint(client, this.#o.pipeline, { phase: 'snapshot', position: null });
+      await writeCheckpoint(client, this.#o.pipeline, { phase: 'snapshot', position: null, tables: [] });
     });
   }
 
@@ -172,7 +172,7 @@ export class PostgresSink implements Sink {
         for (const sql of resetIdentitySql(t)) await client.query(sql);
       }
       await clearProgress(client, this.#o.pipeline);
-      await writeCheckpoint(client, this.#o.pipeline, checkpoint);
+      await writeCheckpoint(client, this.#o.pipeline, { ...checkpoint, tables: tables.map((t) => tableKey(t.source)) });
     }).catch((err) => {
       throw coerceError(err, 'target snapshot completion');
     });

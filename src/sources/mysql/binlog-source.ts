@@ -34,6 +34,9 @@ interface Received {
 /** The server cannot send the binlog from the requested point (purged, or never existed). */
 const FATAL_READING_BINLOG = 1236;
 
+/** Statements that open, end or mark a transaction; anything else in a Query event is DDL. */
+const TRANSACTION_CONTROL = /^\s*(BEGIN|COMMIT|ROLLBACK\s+TO|ROLLBACK|SAVEPOINT|RELEASE\s+SAVEPOINT|XA\s+START|XA\s+BEGIN|XA\s+END|XA\s+PREPARE|XA\s+COMMIT|XA\s+ROLLBACK)\b/i;
+
 /**
  * Committed transactions from the binlog, starting after `from`. One ZongJi instance serves one
  * call: zongji does not reconnect, so a lost connection fails the stream with a retriable error and
@@ -57,6 +60,8 @@ class BinlogReader {
   #events: ChangeEvent[] = [];
   #committed: Position;
   #stopped = false;
+  /** Inside XA START … XA END: its outcome comes later, in another event group. */
+  #xa = false;
 
   constructor(options: BinlogStreamOptions, queue: BoundedQueue<Transaction>) {
     this.#o = options;
@@ -66,12 +71,14 @@ class BinlogReader {
   }
 
   start(signal: AbortSignal): void {
+    // A stop that came while the stream was being set up: an aborted signal fires no later 'abort'.
+    if (signal.aborted) return this.#stop();
     const from = this.#o.from;
     if (from.kind !== 'mysql') throw new FerryError('fatal', `a MySQL source cannot resume from a ${from.kind} position`);
     const c = connectionOptions(this.#o.url);
     const zongji = new ZongJi({
       host: c.host, port: c.port, user: c.user, password: c.password, charset: c.charset,
-      dateStrings: true, timezone: 'Z', enableKeepAlive: true, keepAliveInitialDelay: 10_000,
+      dateStrings: true, jsonStrings: true, timezone: 'Z', enableKeepAlive: true, keepAliveInitialDelay: 10_000,
     });
     this.#zongji = zongji;
     zongji.on('binlog', (event: AnyBinlogEvent) => {
@@ -85,7 +92,7 @@ class BinlogReader {
     zongji.start({
       serverId: this.#o.serverId,
       ...(from.gtid ? { gtidSet: from.gtid } : { filename: from.file, position: from.pos }),
-      includeEvents: ['tablemap', 'writerows', 'updaterows', 'deleterows', 'xid', 'query', 'rotate', 'mariadbgtid', 'gtid'],
+      includeEvents: ['tablemap', 'writerows', 'updaterows', 'deleterows', 'xid', 'xaprepare', 'query', 'rotate', 'mariadbgtid', 'gtid'],
       includeSchema,
     });
     signal.addEventListener('abort', () => this.#stop(), { once: true });
@@ -101,11 +108,10 @@ class BinlogReader {
     return coerceError(err, 'binlog stream');
   }
 
+  /** Unconditional: zongji resumes the connection itself after a metadata fetch, behind our back. */
   #pause(): void {
-    if (!this.#paused) {
-      this.#paused = true;
-      this.#zongji?.connection?.pause();
-    }
+    this.#paused = true;
+    this.#zongji?.connection?.pause();
   }
 
   #resume(): void {
@@ -144,15 +150,25 @@ class BinlogReader {
       case 'deleterows':
         this.#rows(event as unknown as RowsEvent & { rows: unknown[] });
         return;
+      case 'xaprepare':
+        // The prepared XA branch's group ends here; its COMMIT or ROLLBACK arrives later as a Query.
+        this.#xa = false;
+        return;
       case 'xid':
         this.#commit({ kind: 'mysql', file, pos: event.nextPosition, ...(gtid ? { gtid } : {}) }, event.timestamp);
         return;
       case 'query': {
         const q = event as AnyBinlogEvent & { query: string; schema: string };
-        if (/^\s*BEGIN\b/i.test(q.query)) return;
         const position: Position = { kind: 'mysql', file, pos: event.nextPosition, ...(gtid ? { gtid } : {}) };
-        if (/^\s*(COMMIT|XA\s+COMMIT)\b/i.test(q.query)) return this.#commit(position, event.timestamp);
-        await this.#ddl(q.query, q.schema, position, event.timestamp);
+        const control = TRANSACTION_CONTROL.exec(q.query)?.[1]?.toUpperCase().replace(/\s+/g, ' ');
+        if (control === undefined) return this.#ddl(q.query, q.schema, position, event.timestamp);
+        if (control === 'XA START' || control === 'XA BEGIN') this.#xa = true;
+        // COMMIT, or ROLLBACK of a transaction whose non-transactional changes stand; XA ends likewise.
+        if (control === 'COMMIT' || control === 'ROLLBACK' || control === 'XA COMMIT' || control === 'XA ROLLBACK') {
+          this.#xa = false;
+          this.#commit(position, event.timestamp);
+        }
+        // BEGIN, SAVEPOINT, ROLLBACK TO, RELEASE SAVEPOINT, XA END/PREPARE: inside a transaction, not an end of one.
         return;
       }
       default:
@@ -165,6 +181,11 @@ class BinlogReader {
     if (!map) return;
     const schema = this.#schemas.get(`${map.parentSchema}.${map.tableName}`);
     if (!schema) return;
+    if (this.#xa) {
+      throw new FerryError('fatal', `an XA transaction changed ${tableKey(schema.source)}; ferry does not replicate XA transactions`, {
+        hint: 'exclude the table (tables.exclude), or change the application to use ordinary transactions',
+      });
+    }
     const name = event.getEventName();
     for (const raw of event.rows) {
       if (name === 'updaterows') {
@@ -216,9 +237,9 @@ class BinlogReader {
       this.#o.log.warn({ table: ddl.tables.map(tableKey) }, 'a new table matches tables.include but was not selected at start; restart ferry with snapshot.mode: always to copy it');
     }
     if (ddl.kind === 'truncate' && selected.length > 0) {
-      this.#commit(position, timestamp);
-      this.#queue.push({ events: selected.map((t) => ({ op: 't' as const, table: t, key: {}, before: null, after: null })), position, commitTime });
-      return;
+      // One transaction: a checkpoint at this position must include the truncate.
+      this.#events.push(...selected.map((t) => ({ op: 't' as const, table: t, key: {}, before: null, after: null })));
+      return this.#commit(position, timestamp);
     }
     if ((ddl.kind === 'drop' || ddl.kind === 'rename') && selected.length > 0) stop(`${ddl.kind} table`, resnapshot);
     if (ddl.kind === 'alter' && selected.length > 0) {
