@@ -15,6 +15,7 @@ export async function ensureCheckpointTables(client: ClientBase): Promise<void> 
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${FERRY_SCHEMA}`);
   await client.query(`CREATE TABLE IF NOT EXISTS ${CHECKPOINT} (
     pipeline text PRIMARY KEY, phase text NOT NULL, position jsonb, tables text[], updated_at timestamptz NOT NULL DEFAULT now())`);
+  await client.query(`ALTER TABLE ${CHECKPOINT} ADD COLUMN IF NOT EXISTS tables text[]`);
   await client.query(`CREATE TABLE IF NOT EXISTS ${PROGRESS} (
     pipeline text NOT NULL, table_name text NOT NULL, last_key jsonb, rows bigint NOT NULL, done boolean NOT NULL,
     position jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, table_name))`);

@@ -167,6 +167,15 @@ describe('ferry refuses a selected table without a primary key', () => {
     expect(out).not.toContain('bad_no_pk.has_key');
     await expectNoCheckpoint(db, db.name);
   });
+
+  it('ferry check exits 2 naming a primary key it cannot page by (ENUM)', async () => {
+    await db.my.query("CREATE TABLE by_state (state ENUM('b','a','c') PRIMARY KEY, n INT)");
+    const r = await runCli(['check', '-c', writeConfig(pipelineConfig(db.name, db.mysqlUrl, db.pgUrl, { tables: { include: ['bad_no_pk.by_state', 'bad_no_pk.has_key'] } }))]);
+    const out = told(r);
+    expect(r.code, out).toBe(2);
+    expect(out).toContain("table bad_no_pk.by_state: primary-key column state is enum('b','a','c')");
+    expect(out).not.toContain('bad_no_pk.has_key');
+  });
 });
 
 describe('ferry refuses a malformed config file', () => {

@@ -202,13 +202,13 @@ describe('deleteSql', () => {
 describe('createIndexSql', () => {
   const columns = [col('id', int(4)), col('email', text), col('tenant', int(4))];
 
-  it('names each index <table>_<index> and keeps uniqueness and column order', () => {
+  it('names each index <table>_<index>, keeps column order, and makes every index non-unique (the source enforces uniqueness)', () => {
     const t = table(columns, ['id'], [
       { name: 'by_email', columns: ['email'], unique: true },
       { name: 'by_tenant_email', columns: ['tenant', 'email'], unique: false },
     ]);
     expect(createIndexSql(t)).toEqual([
-      'CREATE UNIQUE INDEX IF NOT EXISTS "orders_by_email" ON "public"."orders" ("email")',
+      'CREATE INDEX IF NOT EXISTS "orders_by_email" ON "public"."orders" ("email")',
       'CREATE INDEX IF NOT EXISTS "orders_by_tenant_email" ON "public"."orders" ("tenant", "email")',
     ]);
   });

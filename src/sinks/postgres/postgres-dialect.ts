@@ -100,10 +100,15 @@ export function indexName(table: string, index: string): string {
   return `${prefix}_${hash}`;
 }
 
+/**
+ * Secondary indexes, all non-unique: the source enforces uniqueness, and a replica applying
+ * set-based batches (or replaying from the earliest snapshot position) passes through states
+ * where two rows briefly share a value. Uniqueness belongs to the target after cutover.
+ */
 export function createIndexSql(t: TableSchema): string[] {
   return t.indexes.map((i) => {
     const name = indexName(t.target.name, i.name);
-    return `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${quoteIdent(name)} ON ${qualified(t.target)} (${i.columns.map(quoteIdent).join(', ')})`;
+    return `CREATE INDEX IF NOT EXISTS ${quoteIdent(name)} ON ${qualified(t.target)} (${i.columns.map(quoteIdent).join(', ')})`;
   });
 }
 

@@ -58,6 +58,13 @@ async function checkBinlogSettings(conn: Connection): Promise<CheckProblem[]> {
   return problems;
 }
 
+/**
+ * Key types whose sort order differs from their comparison (ENUM/SET sort by ordinal, compare as
+ * text; BIT likewise) or whose values do not round-trip exactly as text (FLOAT/DOUBLE): keyset
+ * pagination over them could skip or repeat rows.
+ */
+const UNPAGEABLE_KEY_KINDS = new Set(['enum', 'set', 'bit', 'float', 'double']);
+
 function checkTables(tables: readonly TableSchema[], failed: readonly UndescribableTable[]): CheckProblem[] {
   const problems: CheckProblem[] = [];
   if (tables.length === 0 && failed.length === 0) {
@@ -69,6 +76,18 @@ function checkTables(tables: readonly TableSchema[], failed: readonly Undescriba
       message: `table ${tableKey(t.source)} has no primary key; its updates and deletes cannot be matched to target rows`,
       hint: `add one (ALTER TABLE ${tableKey(t.source)} ADD PRIMARY KEY (...)) or exclude the table with tables.exclude`,
     });
+  }
+  for (const t of tables) {
+    for (const name of t.primaryKey) {
+      const c = t.columns.find((col) => col.name === name);
+      if (c && UNPAGEABLE_KEY_KINDS.has(c.type.kind)) {
+        problems.push({
+          check: 'primary key',
+          message: `table ${tableKey(t.source)}: primary-key column ${name} is ${c.sourceType}; ferry copies tables in key order and cannot page by ${c.type.kind.toUpperCase()} keys exactly`,
+          hint: 'exclude the table with tables.exclude, or give it an integer, string, decimal, temporal or binary primary key',
+        });
+      }
+    }
   }
   for (const f of failed) {
     problems.push({ check: 'column types', message: `table ${tableKey(f.table)}: ${f.error.message}`, hint: 'exclude the table with tables.exclude, or change the column type' });

@@ -38,7 +38,7 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
        FROM information_schema.COLUMNS t WHERE t.TABLE_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${where}
       ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`, args);
   const [indexRows] = await conn.query<RowDataPacket[]>(
-    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, INDEX_NAME AS i, NON_UNIQUE AS nonUnique, COLUMN_NAME AS c
+    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, INDEX_NAME AS i, NON_UNIQUE AS nonUnique, COLUMN_NAME AS c, SUB_PART AS subPart, INDEX_TYPE AS type
        FROM information_schema.STATISTICS t WHERE t.TABLE_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${where}
       ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`, args);
 
@@ -53,10 +53,12 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
   const key = (s: unknown, n: unknown) => `${String(s)}\u0000${String(n)}`;
   const columns = new Map<string, RowDataPacket[]>();
   for (const r of columnRows) entry(columns, key(r.s, r.n), () => []).push(r);
-  const indexes = new Map<string, Map<string, { unique: boolean; columns: string[] }>>();
+  const indexes = new Map<string, Map<string, { unique: boolean; columns: string[]; portable: boolean }>>();
   for (const r of indexRows) {
-    const idx = entry(entry(indexes, key(r.s, r.n), () => new Map()), String(r.i), () => ({ unique: Number(r.nonUnique) === 0, columns: [] }));
+    const idx = entry(entry(indexes, key(r.s, r.n), () => new Map()), String(r.i), () => ({ unique: Number(r.nonUnique) === 0, columns: [], portable: true }));
     if (r.c !== null) idx.columns.push(String(r.c));
+    // FULLTEXT/SPATIAL indexes and prefix parts have no plain btree equivalent in the target: left out.
+    if (r.c === null || r.subPart !== null || !/^BTREE|HASH$/i.test(String(r.type))) idx.portable = false;
   }
 
   const tables: TableSchema[] = [];
@@ -70,9 +72,9 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
         nullable: r.nullable === 'YES',
         autoIncrement: /auto_increment/i.test(String(r.extra)),
       }));
-      const byName = indexes.get(key(t.schema, t.name)) ?? new Map<string, { unique: boolean; columns: string[] }>();
+      const byName = indexes.get(key(t.schema, t.name)) ?? new Map<string, { unique: boolean; columns: string[]; portable: boolean }>();
       const secondary: Index[] = [...byName.entries()]
-        .filter(([name, idx]) => name !== 'PRIMARY' && idx.columns.length > 0)
+        .filter(([name, idx]) => name !== 'PRIMARY' && idx.portable)
         .map(([name, idx]) => ({ name, unique: idx.unique, columns: idx.columns }));
       tables.push({
         source: t,
