@@ -1,4 +1,4 @@
-import type { TableId } from './change-event.js';
+import type { TableId, Value } from './change-event.js';
 
 /**
  * Column types in ferry's own vocabulary: what the source knows about a column, enough for
@@ -23,6 +23,12 @@ export type ColumnType =
   | { readonly kind: 'bit'; readonly length: number }
   | { readonly kind: 'uuid' };
 
+/**
+ * What rows already in a table hold once this column is added to it (MySQL fills them during the
+ * ALTER and writes no row events): a value ferry knows, or an expression it cannot evaluate per row.
+ */
+export type Backfill = { readonly value: Value } | { readonly expression: string };
+
 export interface Column {
   readonly name: string;
   readonly type: ColumnType;
@@ -30,6 +36,7 @@ export interface Column {
   readonly sourceType: string;
   readonly nullable: boolean;
   readonly autoIncrement: boolean;
+  readonly backfill: Backfill;
 }
 
 export interface Index {

@@ -75,7 +75,7 @@ async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
     const checkpoint = await sink.loadCheckpoint();
     const decision = decideSnapshot(config.snapshot.mode, checkpoint);
     const plan = { fresh: 'a fresh snapshot', resume: 'resuming the interrupted snapshot', skip: 'streaming from the checkpoint' }[decision];
-    o.log.info({ decision, checkpoint: checkpoint?.phase ?? 'none', tables: tables.length }, `${tables.length} tables selected; ${plan}`);
+    o.log.info({ decision, checkpoint: checkpoint?.phase ?? 'none', tables: tables.length }, `${tables.length} table${tables.length === 1 ? '' : 's'} selected; ${plan}`);
     if (decision !== 'skip') {
       events.emit('phase', { phase: 'snapshot' });
       await runSnapshot({

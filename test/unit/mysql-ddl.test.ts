@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TableId } from '../../src/core/change-event.js';
 import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
-import { diffColumns, parseDdl } from '../../src/sources/mysql/mysql-ddl.js';
+import { changesRowsSilently, diffColumns, parseDdl } from '../../src/sources/mysql/mysql-ddl.js';
 
 /** The session's default database in every parseDdl call below. */
 const session = 'shop';
@@ -30,7 +30,7 @@ describe('parseDdl', () => {
     ['RENAME TABLE crm.a TO `archive`.`a`', 'rename', [t('a', 'crm'), t('a', 'archive')]],
     ['CREATE TABLE orders (id int primary key)', 'create', [t('orders')]],
     ['CREATE TABLE IF NOT EXISTS crm.contacts (id int)', 'create', [t('contacts', 'crm')]],
-    ['CREATE OR REPLACE TABLE orders (id int)', 'create', [t('orders')]],
+    ['CREATE OR REPLACE TABLE orders (id int)', 'replace', [t('orders')]],
     ['CREATE TABLE orders_copy LIKE orders', 'create', [t('orders_copy')]],
   ])('%s', (sql, kind, tables) => {
     expect(parseDdl(sql, session)).toMatchObject({ kind, ...(kind === 'other' ? {} : { tables }) });
@@ -52,6 +52,23 @@ describe('parseDdl', () => {
     'SAVEPOINT a',
   ])('classifies %s as other', (sql) => {
     expect(parseDdl(sql, session)).toEqual({ kind: 'other', statement: sql });
+  });
+
+  it.each([
+    ['DROP DATABASE shop', 'shop'],
+    ['DROP SCHEMA IF EXISTS `my shop`', 'my shop'],
+  ])('%s drops database %s', (sql, schema) => {
+    expect(parseDdl(sql, session)).toEqual({ kind: 'drop-database', schema, statement: sql });
+  });
+
+  it.each([
+    ['ALTER TABLE t TRUNCATE PARTITION p0', true],
+    ['ALTER TABLE t DROP PARTITION p0, p1', true],
+    ['ALTER TABLE t EXCHANGE PARTITION p0 WITH TABLE t2', true],
+    ['ALTER TABLE t REORGANIZE PARTITION p0 INTO (PARTITION a VALUES LESS THAN (5), PARTITION b VALUES LESS THAN (10))', false],
+    ['ALTER TABLE t ADD COLUMN drop_partition INT', false],
+  ])('changesRowsSilently(%s) is %s', (sql, expected) => {
+    expect(changesRowsSilently(sql)).toBe(expected);
   });
 
   it('keeps the statement without its comments', () => {

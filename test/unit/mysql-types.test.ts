@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ColumnType } from '../../src/core/schema.js';
 import { FerryError } from '../../src/errors.js';
-import { normalizeValue, parseColumnType, type TypeOptions } from '../../src/sources/mysql/mysql-types.js';
+import { columnBackfill, normalizeValue, parseColumnType, type TypeOptions } from '../../src/sources/mysql/mysql-types.js';
 
 const asSmallint: TypeOptions = { tinyint1: 'smallint' };
 const asBoolean: TypeOptions = { tinyint1: 'boolean' };
@@ -143,5 +143,27 @@ describe('normalizeValue', () => {
 
   it('keeps a date from year zero that is not a zero date', () => {
     expect(normalizeValue({ kind: 'date' }, '0000-01-01')).toBe('0000-01-01');
+  });
+});
+
+describe('columnBackfill: what existing rows hold when the column is added', () => {
+  const int: ColumnType = { kind: 'int', bytes: 4, unsigned: false };
+  const str: ColumnType = { kind: 'string', maxLength: 20 };
+  it.each<[string, ColumnType, boolean, string | null, string, 'mariadb' | 'mysql', unknown]>([
+    ['nullable without default → NULL', int, true, null, '', 'mariadb', { value: null }],
+    ["MariaDB prints DEFAULT NULL as 'NULL'", int, true, 'NULL', '', 'mariadb', { value: null }],
+    ['NOT NULL without default → the implicit 0', int, false, null, '', 'mariadb', { value: 0 }],
+    ["NOT NULL string without default → ''", str, false, null, '', 'mariadb', { value: '' }],
+    ['NOT NULL ENUM without default → its first value', { kind: 'enum', values: ['new', 'old'] }, false, null, '', 'mariadb', { value: 'new' }],
+    ['NOT NULL DATETIME without default → the zero date, written as NULL', { kind: 'datetime', fsp: 0 }, false, null, '', 'mariadb', { value: null }],
+    ['MariaDB numeric literal', int, false, '5', '', 'mariadb', { value: 5 }],
+    ["MariaDB quoted literal with an escaped quote", str, false, "'it''s'", '', 'mariadb', { value: "it's" }],
+    ['MariaDB expression', { kind: 'datetime', fsp: 0 }, true, 'current_timestamp()', '', 'mariadb', { expression: 'DEFAULT current_timestamp()' }],
+    ['MySQL bare literal', str, false, 'abc', '', 'mysql', { value: 'abc' }],
+    ['MySQL expression flagged DEFAULT_GENERATED', { kind: 'datetime', fsp: 0 }, true, 'CURRENT_TIMESTAMP', 'DEFAULT_GENERATED', 'mysql', { expression: 'DEFAULT CURRENT_TIMESTAMP' }],
+    ['a generated column', int, true, null, 'STORED GENERATED', 'mariadb', { expression: 'a generated column' }],
+    ['an AUTO_INCREMENT column', int, false, null, 'auto_increment', 'mariadb', { expression: 'an AUTO_INCREMENT column' }],
+  ])('%s', (_, type, nullable, raw, extra, flavor, expected) => {
+    expect(columnBackfill(type, nullable, raw, extra, flavor)).toEqual(expected);
   });
 });

@@ -11,11 +11,14 @@ export function qualified(t: TableId): string {
   return `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 }
 
-/** The Postgres type for each of ferry's column types: the README's type table is generated from the same cases. */
+/**
+ * The Postgres type for each of ferry's column types, spelled as format_type() prints it, so a
+ * target table can be compared with what ferry would create. The README's type table lists the same cases.
+ */
 export function pgType(t: ColumnType): string {
   switch (t.kind) {
     case 'int':
-      if (t.bytes === 8) return t.unsigned ? 'numeric(20)' : 'bigint';
+      if (t.bytes === 8) return t.unsigned ? 'numeric(20,0)' : 'bigint';
       if (t.bytes === 4) return t.unsigned ? 'bigint' : 'integer';
       if (t.bytes === 3) return 'integer';
       if (t.bytes === 2) return t.unsigned ? 'integer' : 'smallint';
@@ -25,11 +28,11 @@ export function pgType(t: ColumnType): string {
     case 'float': return 'real';
     case 'double': return 'double precision';
     case 'date': return 'date';
-    case 'datetime': return `timestamp(${t.fsp})`;
-    case 'timestamp': return `timestamptz(${t.fsp})`;
+    case 'datetime': return `timestamp(${t.fsp}) without time zone`;
+    case 'timestamp': return `timestamp(${t.fsp}) with time zone`;
     case 'time': return 'interval';
     case 'year': return 'smallint';
-    case 'string': return t.maxLength === null ? 'text' : `varchar(${t.maxLength})`;
+    case 'string': return t.maxLength === null ? 'text' : `character varying(${t.maxLength})`;
     case 'binary': return 'bytea';
     case 'json': return 'jsonb';
     case 'enum': case 'set': return 'text';
@@ -85,9 +88,32 @@ export function createTableSql(t: TableSchema): string {
   return `CREATE TABLE IF NOT EXISTS ${qualified(t.target)} (\n  ${[...cols, ...pk].join(',\n  ')}\n)`;
 }
 
-export function addColumnSql(t: TableSchema, c: Column): string {
-  // A column added later is nullable in the target until its history is filled: older rows may lack it.
-  return `ALTER TABLE ${qualified(t.target)} ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${pgType(c.type)}`;
+/** A Postgres literal for a canonical value. */
+function pgLiteral(t: ColumnType, v: Value, table: TableId, column: string): string {
+  const pg = toPg(t, v, table, column);
+  if (pg === null) return 'NULL';
+  if (typeof pg === 'number' || typeof pg === 'boolean') return String(pg);
+  const text = Buffer.isBuffer(pg) ? `\\x${pg.toString('hex')}` : pg;
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/**
+ * Adds a column the source added. Rows already in the table get the value the source gave them
+ * (its default, or MySQL's implicit one); the default is then dropped, as ferry replicates values,
+ * not defaults. The column stays nullable: older events replayed after a restart may lack it.
+ */
+export function addColumnSql(t: TableSchema, c: Column): string[] {
+  if ('expression' in c.backfill) {
+    throw new FerryError('fatal', `column ${c.name} was added to ${qualified(t.target)} as ${c.backfill.expression}: the rows already in the table got values ferry cannot see`, {
+      hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create), or add such columns as nullable or with a constant DEFAULT',
+    });
+  }
+  const add = `ALTER TABLE ${qualified(t.target)} ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${pgType(c.type)}`;
+  if (c.backfill.value === null) return [add];
+  return [
+    `${add} DEFAULT ${pgLiteral(c.type, c.backfill.value, t.target, c.name)}`,
+    `ALTER TABLE ${qualified(t.target)} ALTER COLUMN ${quoteIdent(c.name)} DROP DEFAULT`,
+  ];
 }
 
 /** `<table>_<index>`; when that exceeds Postgres's 63 bytes, a prefix plus a hash of the whole keeps it unique. */

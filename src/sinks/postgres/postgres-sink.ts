@@ -15,7 +15,7 @@ import {
 } from '../../checkpoint/postgres-checkpoint-table.js';
 import {
   addColumnSql, columnArrays, copyField, copySql, createIndexSql, createTableSql, deleteSql, qualified, quoteIdent,
-  readRowsSql, resetIdentitySql, toPg, upsertSql,
+  pgType, readRowsSql, resetIdentitySql, toPg, upsertSql,
 } from './postgres-dialect.js';
 
 export interface PostgresSinkOptions {
@@ -123,7 +123,7 @@ export class PostgresSink implements Sink {
         }
         if (prep === 'drop-and-create') await client.query(`DROP TABLE IF EXISTS ${qualified(t.target)} CASCADE`);
         await client.query(createTableSql(t));
-        for (const c of t.columns) await client.query(addColumnSql(t, c));
+        await reconcileColumns(client, t);
         if (prep === 'truncate') await client.query(`TRUNCATE ${qualified(t.target)}`);
       }
     }).catch((err) => {
@@ -219,6 +219,32 @@ async function canSetReplicaRole(url: string): Promise<boolean> {
   }
 }
 
+/**
+ * Brings an existing target table in line with the source's columns where that is a pure addition,
+ * and refuses anything else: a column the source changed while ferry was not watching (stopped, or
+ * behind) would otherwise drift silently.
+ */
+async function reconcileColumns(client: pg.PoolClient, t: TableSchema): Promise<void> {
+  const { rows } = await client.query(
+    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+      WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, [qualified(t.target)]);
+  const actual = new Map<string, string>(rows.map((r) => [r.name, r.type]));
+  const problems: string[] = [];
+  for (const c of t.columns) {
+    const type = actual.get(c.name);
+    if (type === undefined) for (const sql of addColumnSql(t, c)) await client.query(sql);
+    else if (type !== pgType(c.type)) problems.push(`column ${c.name} is ${type} in the target, but the source's ${c.sourceType} maps to ${pgType(c.type)}`);
+  }
+  for (const name of actual.keys()) {
+    if (!t.columns.some((c) => c.name === name)) problems.push(`column ${name} is in the target but no longer in the source (dropped or renamed)`);
+  }
+  if (problems.length > 0) {
+    throw new FerryError('fatal', `target table ${qualified(t.target)} no longer matches ${t.source.schema}.${t.source.name}: ${problems.join('; ')}`, {
+      hint: 'the source table changed in a way ferry does not replicate; alter the target table to match, or re-snapshot (snapshot.mode: always, snapshot.tablePrep: drop-and-create)',
+    });
+  }
+}
+
 /** COPY text for the rows, in pieces of COPY_ROWS_PER_WRITE rows. Hot path: no per-cell allocation beyond the text. */
 function* copyLines(table: TableSchema, rows: readonly Row[]): Generator<string> {
   const columns = table.columns;
@@ -284,7 +310,7 @@ class PostgresTransaction implements SinkTransaction {
   async addColumns(table: TableId, columns: readonly Column[]): Promise<void> {
     const known = this.#table(table);
     const updated: TableSchema = { ...known, columns: [...known.columns, ...columns.filter((c) => !known.columns.some((k) => k.name === c.name))] };
-    for (const c of columns) await this.#client.query(addColumnSql(updated, c));
+    for (const c of columns) for (const sql of addColumnSql(updated, c)) await this.#client.query(sql);
     this.#tables.set(tableKey(table), updated);
   }
 

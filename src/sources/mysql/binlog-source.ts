@@ -6,7 +6,7 @@ import type { TableSchema } from '../../core/schema.js';
 import { coerceError, FerryError } from '../../errors.js';
 import { BoundedQueue } from '../../pipeline/queue.js';
 import { connectionOptions } from './mysql-connection.js';
-import { diffColumns, parseDdl } from './mysql-ddl.js';
+import { changesRowsSilently, diffColumns, parseDdl } from './mysql-ddl.js';
 import { normalizeValue } from './mysql-types.js';
 
 export interface BinlogStreamOptions {
@@ -227,35 +227,46 @@ class BinlogReader {
 
   async #ddl(sql: string, defaultSchema: string, position: Position, timestamp: number): Promise<void> {
     const ddl = parseDdl(sql, defaultSchema);
-    const commitTime = new Date(timestamp);
-    const selected = ddl.kind === 'other' ? [] : ddl.tables.filter((t) => this.#schemas.has(tableKey(t)));
-    const stop = (what: string, hint: string) => {
-      throw new FerryError('fatal', `schema change on ${selected.map(tableKey).join(', ')} is not supported: ${what} (statement: ${ddl.statement})`, { hint });
+    const selected = ddl.kind === 'other' ? []
+      : ddl.kind === 'drop-database' ? [...this.#schemas.values()].map((t) => t.source).filter((t) => t.schema === ddl.schema)
+      : ddl.tables.filter((t) => this.#schemas.has(tableKey(t)));
+    const stop = (what: string) => {
+      throw new FerryError('fatal', `schema change on ${selected.map(tableKey).join(', ')} is not supported: ${what} (statement: ${ddl.statement})`, {
+        hint: 'bring the target table in line by hand, or re-snapshot the pipeline (snapshot.mode: always, snapshot.tablePrep: drop-and-create)',
+      });
     };
-    const resnapshot = 'bring the target table in line by hand, or re-snapshot the pipeline (snapshot.mode: always, snapshot.tablePrep: drop-and-create)';
     if (ddl.kind === 'create' && ddl.tables.some(this.#o.filter)) {
       this.#o.log.warn({ table: ddl.tables.map(tableKey) }, 'a new table matches tables.include but was not selected at start; restart ferry with snapshot.mode: always to copy it');
     }
-    if (ddl.kind === 'truncate' && selected.length > 0) {
-      // One transaction: a checkpoint at this position must include the truncate.
-      this.#events.push(...selected.map((t) => ({ op: 't' as const, table: t, key: {}, before: null, after: null })));
-      return this.#commit(position, timestamp);
-    }
-    if ((ddl.kind === 'drop' || ddl.kind === 'rename') && selected.length > 0) stop(`${ddl.kind} table`, resnapshot);
-    if (ddl.kind === 'alter' && selected.length > 0) {
-      const before = this.#schemas.get(tableKey(selected[0]!))!;
-      const after = await this.#o.describeTable(before.source);
-      if (!after) return stop('the table is gone', resnapshot);
-      const { added, unsupported } = diffColumns(before, after);
-      if (unsupported.length > 0) return stop(unsupported.join('; '), resnapshot);
-      this.#schemas.set(tableKey(before.source), after);
-      if (added.length > 0) {
-        this.#queue.push({ events: [], position, commitTime, schemaChange: { table: before.source, addColumns: added } });
-        this.#committed = position;
-        return;
+    if (selected.length > 0) {
+      switch (ddl.kind) {
+        case 'truncate':
+          // One transaction: a checkpoint at this position must include the truncate.
+          this.#events.push(...selected.map((t) => ({ op: 't' as const, table: t, key: {}, before: null, after: null })));
+          break;
+        case 'drop': case 'rename': case 'replace': case 'drop-database':
+          return stop(`${ddl.kind.replace('-', ' ')} of a replicated table`);
+        case 'alter':
+          if (changesRowsSilently(ddl.statement)) return stop('partition maintenance that removes rows without row events');
+          return this.#alter(selected[0]!, position, timestamp, stop);
       }
     }
     this.#commit(position, timestamp);
+  }
+
+  /** ALTER TABLE on a replicated table: added columns travel to the target in stream order; anything else stops. */
+  async #alter(table: TableId, position: Position, timestamp: number, stop: (what: string) => never): Promise<void> {
+    const before = this.#schemas.get(tableKey(table))!;
+    const after = await this.#o.describeTable(table);
+    if (!after) return stop('the table is gone');
+    const { added, unsupported } = diffColumns(before, after);
+    const unknowable = added.filter((c) => 'expression' in c.backfill);
+    for (const c of unknowable) unsupported.push(`column ${c.name} was added as ${(c.backfill as { expression: string }).expression}, so existing rows got values ferry cannot see`);
+    if (unsupported.length > 0) return stop(unsupported.join('; '));
+    this.#schemas.set(tableKey(table), after);
+    if (added.length === 0) return this.#commit(position, timestamp);
+    this.#queue.push({ events: [], position, commitTime: new Date(timestamp), schemaChange: { table, addColumns: added } });
+    this.#committed = position;
   }
 
   #fail(err: FerryError): void {

@@ -2,8 +2,14 @@ import type { TableId } from '../../core/change-event.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 
 export type Ddl =
-  | { readonly kind: 'truncate' | 'alter' | 'drop' | 'rename' | 'create'; readonly tables: readonly TableId[]; readonly statement: string }
+  | { readonly kind: 'truncate' | 'alter' | 'drop' | 'rename' | 'create' | 'replace'; readonly tables: readonly TableId[]; readonly statement: string }
+  | { readonly kind: 'drop-database'; readonly schema: string; readonly statement: string }
   | { readonly kind: 'other'; readonly statement: string };
+
+/** ALTER TABLE clauses that remove or move rows without writing row events. */
+export function changesRowsSilently(statement: string): boolean {
+  return /\b(TRUNCATE|DROP|EXCHANGE)\s+PARTITION\b/i.test(statement);
+}
 
 const IDENT = '(?:`(?:[^`]|``)+`|[A-Za-z0-9_$]+)';
 const NAME = `(${IDENT}(?:\\s*\\.\\s*${IDENT})?)`;
@@ -34,7 +40,12 @@ export function parseDdl(sql: string, schema: string): Ddl {
     one('truncate', new RegExp(`^TRUNCATE\\s+(?:TABLE\\s+)?${NAME}`, 'i')) ??
     one('alter', new RegExp(`^ALTER\\s+(?:ONLINE\\s+|IGNORE\\s+)*TABLE\\s+(?:IF\\s+EXISTS\\s+)?${NAME}`, 'i')) ??
     one('create', new RegExp(`^CREATE\\s+(?:OR\\s+REPLACE\\s+)?(?:TEMPORARY\\s+)?TABLE\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?${NAME}`, 'i'));
-  if (simple) return /^CREATE\s+(OR\s+REPLACE\s+)?TEMPORARY/i.test(statement) ? { kind: 'other', statement } : simple;
+  if (simple) {
+    if (/^CREATE\s+(OR\s+REPLACE\s+)?TEMPORARY/i.test(statement)) return { kind: 'other', statement };
+    return simple.kind === 'create' && /^CREATE\s+OR\s+REPLACE/i.test(statement) ? { ...simple, kind: 'replace' } : simple;
+  }
+  const dropDb = new RegExp(`^DROP\\s+(?:DATABASE|SCHEMA)\\s+(?:IF\\s+EXISTS\\s+)?(${IDENT})`, 'i').exec(statement);
+  if (dropDb) return { kind: 'drop-database', schema: unquote(dropDb[1]!), statement };
 
   const drop = new RegExp(`^DROP\\s+(?:TEMPORARY\\s+)?TABLES?\\s+(?:IF\\s+EXISTS\\s+)?(.+?)(?:\\s+(?:RESTRICT|CASCADE))?\\s*$`, 'is').exec(statement);
   if (drop) {

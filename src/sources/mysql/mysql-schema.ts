@@ -1,9 +1,9 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { TableId } from '../../core/change-event.js';
-import type { Column, Index, TableSchema } from '../../core/schema.js';
+import type { Column, ColumnType, Index, TableSchema } from '../../core/schema.js';
 import { targetTableId } from '../../pipeline/table-mapping.js';
 import type { Flavor } from './binlog-position.js';
-import { parseColumnType, type TypeOptions } from './mysql-types.js';
+import { columnBackfill, parseColumnType, type TypeOptions } from './mysql-types.js';
 
 const SYSTEM_SCHEMAS = "('mysql','information_schema','performance_schema','sys')";
 
@@ -34,7 +34,7 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
   if (selected.length === 0) return { tables: [], failed: [] };
 
   const [columnRows] = await conn.query<RowDataPacket[]>(
-    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, COLUMN_NAME AS c, COLUMN_TYPE AS type, IS_NULLABLE AS nullable, EXTRA AS extra
+    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, COLUMN_NAME AS c, COLUMN_TYPE AS type, IS_NULLABLE AS nullable, EXTRA AS extra, COLUMN_DEFAULT AS def
        FROM information_schema.COLUMNS t WHERE t.TABLE_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${where}
       ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`, args);
   const [indexRows] = await conn.query<RowDataPacket[]>(
@@ -65,13 +65,18 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
   const failed: UndescribableTable[] = [];
   for (const t of selected) {
     try {
-      const cols: Column[] = (columns.get(key(t.schema, t.name)) ?? []).map((r) => ({
-        name: String(r.c),
-        type: jsonColumns.has(`${key(r.s, r.n)}\u0000${String(r.c)}`) ? { kind: 'json' } : parseColumnType(String(r.type), options),
-        sourceType: String(r.type),
-        nullable: r.nullable === 'YES',
-        autoIncrement: /auto_increment/i.test(String(r.extra)),
-      }));
+      const cols: Column[] = (columns.get(key(t.schema, t.name)) ?? []).map((r) => {
+        const type: ColumnType = jsonColumns.has(`${key(r.s, r.n)}\u0000${String(r.c)}`) ? { kind: 'json' } : parseColumnType(String(r.type), options);
+        const nullable = r.nullable === 'YES';
+        return {
+          name: String(r.c),
+          type,
+          sourceType: String(r.type),
+          nullable,
+          autoIncrement: /auto_increment/i.test(String(r.extra)),
+          backfill: columnBackfill(type, nullable, r.def === null ? null : String(r.def), String(r.extra), options.flavor),
+        };
+      });
       const byName = indexes.get(key(t.schema, t.name)) ?? new Map<string, { unique: boolean; columns: string[]; portable: boolean }>();
       const secondary: Index[] = [...byName.entries()]
         .filter(([name, idx]) => name !== 'PRIMARY' && idx.portable)

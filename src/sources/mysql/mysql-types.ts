@@ -1,5 +1,5 @@
 import type { Value } from '../../core/change-event.js';
-import type { ColumnType } from '../../core/schema.js';
+import type { Backfill, ColumnType } from '../../core/schema.js';
 import { FerryError } from '../../errors.js';
 
 export interface TypeOptions {
@@ -123,4 +123,48 @@ export function normalizeValue(type: ColumnType, v: unknown): Value {
     case 'uuid':
       return Buffer.isBuffer(v) ? formatUuid(v) : String(v);
   }
+}
+
+/** The value MySQL gives existing rows for a NOT NULL column added without a DEFAULT. */
+function implicitDefault(type: ColumnType): Backfill {
+  switch (type.kind) {
+    case 'int': case 'bool': case 'decimal': case 'float': case 'double': case 'year':
+      return { value: normalizeValue(type, '0') };
+    case 'string': case 'set':
+      return { value: '' };
+    case 'enum':
+      return { value: type.values[0] ?? '' };
+    case 'date': case 'datetime': case 'timestamp':
+      return { value: null }; // the zero date, which ferry writes as NULL
+    case 'time':
+      return { value: '00:00:00' };
+    case 'binary':
+      return { value: Buffer.alloc(type.fixedLength ?? 0) };
+    case 'bit':
+      return { value: '0'.repeat(type.length) };
+    case 'uuid':
+      return { value: '00000000-0000-0000-0000-000000000000' };
+    case 'json':
+      return { expression: 'a NOT NULL JSON column without a default' };
+  }
+}
+
+/**
+ * What existing rows hold when this column is added, from INFORMATION_SCHEMA.COLUMNS: MariaDB quotes
+ * literal defaults and prints expressions bare; MySQL 8 prints literals bare and flags expressions
+ * DEFAULT_GENERATED. Generated and auto-increment columns get per-row values ferry cannot know.
+ */
+export function columnBackfill(type: ColumnType, nullable: boolean, rawDefault: string | null, extra: string, flavor: 'mariadb' | 'mysql'): Backfill {
+  if (/\b(VIRTUAL|STORED|PERSISTENT)\b/i.test(extra)) return { expression: 'a generated column' };
+  if (/auto_increment/i.test(extra)) return { expression: 'an AUTO_INCREMENT column' };
+  if (rawDefault === null || rawDefault === 'NULL') return nullable ? { value: null } : implicitDefault(type);
+  let text: string | null;
+  if (flavor === 'mysql') {
+    text = /DEFAULT_GENERATED/i.test(extra) ? null : rawDefault;
+  } else {
+    const quoted = /^'(.*)'$/s.exec(rawDefault);
+    text = quoted ? quoted[1]!.replace(/''/g, "'").replace(/\\(.)/g, '$1') : /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(rawDefault) ? rawDefault : null;
+  }
+  if (text === null || type.kind === 'bit') return { expression: `DEFAULT ${rawDefault}` };
+  return { value: normalizeValue(type, text) };
 }
