@@ -16,6 +16,8 @@ export interface SinkTransaction {
 }
 
 export interface Sink {
+  /** Claims the pipeline for this process (one applier per pipeline); called again after reconnects. */
+  claim?(): Promise<void>;
   /** Creates, empties or checks the target tables as `prep` says; primary keys only, no secondary indexes yet. */
   prepare(tables: readonly TableSchema[], prep: TablePrep): Promise<void>;
   loadCheckpoint(): Promise<Checkpoint | null>;

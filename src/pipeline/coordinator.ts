@@ -71,6 +71,7 @@ async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
   try {
     await preflight(config, o.log, source);
     sink = await openSink(config, o.log);
+    await sink.claim?.();
     const tables = await source.describeTables();
     const checkpoint = await sink.loadCheckpoint();
     const decision = decideSnapshot(config.snapshot.mode, checkpoint);
@@ -128,6 +129,7 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
     o.signal.addEventListener('abort', stop, { once: true });
     let source: Source | undefined;
     try {
+      await sink.claim?.();
       const checkpoint = await sink.loadCheckpoint();
       from = checkpoint?.position ?? null;
       if (!from) throw new FerryError('fatal', 'no stream position in the checkpoint', { hint: 'run with snapshot.mode: initial' });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import { startMariaDb, startPostgres, type LocalServer } from '../../src/demo/local-databases.js';
@@ -26,6 +26,8 @@ describe('ferry resumes by itself', () => {
     ferry = startCli(['run', '-c', config]);
     await waitFor('snapshot', async () => (await checkpointOf(db.pg, 'reconnect'))?.phase === 'stream');
   });
+  // When a case fails, what ferry said is the first thing to read.
+  beforeEach(() => onTestFailed(() => console.log(`ferry output:\n${ferry?.output()}`)));
   afterAll(async () => {
     ferry?.child.kill('SIGKILL');
     await db?.close();
@@ -93,6 +95,7 @@ describe('ferry resumes by itself', () => {
     await load.stop();
     await my.end();
     (db as { pg: unknown }).pg = await reconnectPg(db.pgUrl);
+
     await expectEqualAfterCatchUp();
     expect(ferry.child.exitCode).toBeNull();
     ferry.child.kill('SIGTERM');

@@ -34,6 +34,9 @@ describe('ferry run: MariaDB → Postgres', () => {
       START TRANSACTION; INSERT INTO orders (customer_id, total, created_at) VALUES (1, 9.99, NOW(6)); DELETE FROM orders WHERE id = 1; COMMIT;
     `);
     await waitCaughtUp(db.my, db.pg, 'repl_basic');
+    const second = await runCli(['run', '-c', config]);
+    expect(second.code, 'a second applier of the same pipeline is refused').toBe(1);
+    expect(second.stderr).toMatch(/another ferry process is already running pipeline repl_basic/);
     const verdict = await verifyWithCli(config);
     expect(verdict.tables.map((t) => t.table).sort()).toEqual(['repl_basic.customers', 'repl_basic.line_items', 'repl_basic.orders']);
     expect(verdict.equal).toBe(true);

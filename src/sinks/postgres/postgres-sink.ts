@@ -10,6 +10,7 @@ import type { Column, TableSchema } from '../../core/schema.js';
 import type { Sink, SinkTransaction, TablePrep } from '../../core/sink.js';
 import type { CheckProblem } from '../../core/source.js';
 import { coerceError, FerryError } from '../../errors.js';
+import { PipelineLock } from '../../checkpoint/postgres-pipeline-lock.js';
 import {
   clearProgress, ensureCheckpointTables, readCheckpoint, readProgress, writeCheckpoint, writeProgress,
 } from '../../checkpoint/postgres-checkpoint-table.js';
@@ -31,10 +32,16 @@ export class PostgresSink implements Sink {
   readonly #o: PostgresSinkOptions;
   readonly #pool: pg.Pool;
   readonly #tables = new Map<string, TableSchema>();
+  readonly #lock: PipelineLock;
 
   private constructor(options: PostgresSinkOptions, pool: pg.Pool) {
     this.#o = options;
     this.#pool = pool;
+    this.#lock = new PipelineLock(options.url, options.pipeline);
+  }
+
+  claim(): Promise<void> {
+    return this.#lock.acquire();
   }
 
   static async open(options: PostgresSinkOptions): Promise<PostgresSink> {
@@ -202,6 +209,7 @@ export class PostgresSink implements Sink {
   }
 
   async close(): Promise<void> {
+    await this.#lock.release();
     await this.#pool.end().catch(() => {});
   }
 }
