@@ -96,3 +96,19 @@ export async function verifyWithCli(configFile: string, mode = 'checksums'): Pro
   if (r.code !== 0 && r.code !== 1) throw new Error(`ferry verify failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
+
+/** Waits until the pipeline's snapshot is complete and it streams. */
+export function waitStreaming(client: import('pg').Client, pipeline: string, ms?: number): Promise<true> {
+  return waitFor(`${pipeline} to stream`, async () => (await checkpointOf(client, pipeline))?.phase === 'stream', ms);
+}
+
+/** `ferry run` on the test's databases (pipeline named after them), once its snapshot is done. */
+export async function startStreaming(
+  db: { name: string; mysqlUrl: string; pgUrl: string; pg: import('pg').Client },
+  extra: Record<string, unknown> = {},
+): Promise<{ config: string; ferry: RunningCli }> {
+  const config = writeConfig(pipelineConfig(db.name, db.mysqlUrl, db.pgUrl, extra));
+  const ferry = startCli(['run', '-c', config]);
+  await waitStreaming(db.pg, db.name);
+  return { config, ferry };
+}

@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startMariaDb, type LocalServer } from '../../src/demo/local-databases.js';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
-import { checkpointOf, pipelineConfig, runCli, startCli, waitCaughtUp, waitFor, writeConfig, type CliResult } from '../helpers/ferry.js';
+import { checkpointOf, type CliResult, pipelineConfig, runCli, startCli, waitCaughtUp, waitFor, writeConfig } from '../helpers/ferry.js';
 
 /**
  * Bad input of every kind, through the built CLI as an operator meets it: one clear message naming

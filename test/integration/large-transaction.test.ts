@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
-import { checkpointOf, pipelineConfig, startCli, verifyWithCli, waitCaughtUp, waitFor, writeConfig } from '../helpers/ferry.js';
+import { startStreaming, verifyWithCli, waitCaughtUp, waitFor } from '../helpers/ferry.js';
 
 const ROWS = 1_000_000;
 
@@ -20,9 +20,7 @@ describe('one 1,000,000-row source transaction', () => {
 
   it('applies atomically with bounded memory', async () => {
     await db.my.query('CREATE TABLE big (id INT PRIMARY KEY, payload VARCHAR(100) NOT NULL, n BIGINT NOT NULL)');
-    const config = writeConfig(pipelineConfig('bigtxn', db.mysqlUrl, db.pgUrl));
-    const ferry = startCli(['run', '-c', config]);
-    await waitFor('snapshot', async () => (await checkpointOf(db.pg, 'bigtxn'))?.phase === 'stream');
+    const { config, ferry } = await startStreaming(db);
     const baseline = peakRssMiB(ferry.child.pid!);
 
     await db.my.query(`INSERT INTO big SELECT seq, CONCAT('payload-', seq, '-', REPEAT('x', 40)), seq * 3 FROM seq_1_to_${ROWS}`);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
-import { checkpointOf, pipelineConfig, runCli, startCli, verifyWithCli, waitCaughtUp, waitFor, writeConfig } from '../helpers/ferry.js';
+import { pipelineConfig, runCli, startCli, verifyWithCli, waitCaughtUp, waitStreaming, writeConfig } from '../helpers/ferry.js';
 
 /** The README's grants are enough: a source user with exactly them, a target user that is not a superuser. */
 describe('least privilege', () => {
@@ -37,7 +37,7 @@ describe('least privilege', () => {
 
   it('snapshots and streams with those grants', async () => {
     const ferry = startCli(['run', '-c', config]);
-    await waitFor('snapshot', async () => (await checkpointOf(db.pg, 'leastpriv'))?.phase === 'stream');
+    await waitStreaming(db.pg, 'leastpriv');
     await db.my.query('UPDATE accounts SET balance = balance - 1 WHERE id <= 10; DELETE FROM accounts WHERE id = 500');
     await waitCaughtUp(db.my, db.pg, 'leastpriv');
     expect((await verifyWithCli(config)).equal).toBe(true);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { startMariaDb, type LocalServer } from '../../src/demo/local-databases.js';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
-import { checkpointOf, pipelineConfig, runCli, startCli, waitFor, writeConfig } from '../helpers/ferry.js';
+import { checkpointOf, runCli, startStreaming, waitFor } from '../helpers/ferry.js';
 
 describe('the binlog ferry must resume from was purged', () => {
   let maria: LocalServer;
@@ -18,9 +18,7 @@ describe('the binlog ferry must resume from was purged', () => {
 
   it('stops with an error that says so and how to recover, and keeps the checkpoint', async () => {
     await db.my.query('CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 1)');
-    const config = writeConfig(pipelineConfig('purged', db.mysqlUrl, db.pgUrl));
-    const ferry = startCli(['run', '-c', config]);
-    await waitFor('snapshot', async () => (await checkpointOf(db.pg, 'purged'))?.phase === 'stream');
+    const { config, ferry } = await startStreaming(db);
     ferry.child.kill('SIGTERM');
     expect((await ferry.done).code).toBe(0);
     const before = await checkpointOf(db.pg, 'purged');

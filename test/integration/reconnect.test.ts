@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import { startMariaDb, startPostgres, type LocalServer } from '../../src/demo/local-databases.js';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
-import { checkpointOf, pipelineConfig, startCli, verifyWithCli, waitCaughtUp, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
+import { type RunningCli, startStreaming, verifyWithCli, waitCaughtUp } from '../helpers/ferry.js';
 import { startWriteLoad } from '../helpers/write-load.js';
 
 /**
@@ -22,9 +22,7 @@ describe('ferry resumes by itself', () => {
     db = await testDatabases('reconnect', { mariadb: maria.url(), postgres: postgres.url() });
     await db.my.query('CREATE TABLE items (id INT PRIMARY KEY, grp INT NOT NULL, val VARCHAR(64) NOT NULL, amount DECIMAL(12,2) NOT NULL)');
     await db.my.query("INSERT INTO items SELECT seq, seq % 17, CONCAT('seed', seq), seq FROM seq_1_to_20000");
-    config = writeConfig(pipelineConfig('reconnect', db.mysqlUrl, db.pgUrl));
-    ferry = startCli(['run', '-c', config]);
-    await waitFor('snapshot', async () => (await checkpointOf(db.pg, 'reconnect'))?.phase === 'stream');
+    ({ config, ferry } = await startStreaming(db));
   });
   // When a case fails, what ferry said is the first thing to read.
   beforeEach(() => onTestFailed(() => console.log(`ferry output:\n${ferry?.output()}`)));

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
-import { pipelineConfig, runCli, startCli, verifyWithCli, waitCaughtUp, waitFor, writeConfig, checkpointOf } from '../helpers/ferry.js';
+import { checkpointOf, pipelineConfig, runCli, startCli, verifyWithCli, waitCaughtUp, waitFor, writeConfig } from '../helpers/ferry.js';
 
 describe('ferry run: MariaDB → Postgres', () => {
   let db: TestDatabases;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
-import { checkpointOf, pipelineConfig, runCli, startCli, verifyWithCli, waitCaughtUp, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
+import { checkpointOf, pipelineConfig, runCli, type RunningCli, startCli, startStreaming, verifyWithCli, waitCaughtUp, waitFor, writeConfig } from '../helpers/ferry.js';
 
 describe('schema changes mid-stream', () => {
   let db: TestDatabases;
@@ -13,9 +13,7 @@ describe('schema changes mid-stream', () => {
       CREATE TABLE notes (id INT PRIMARY KEY, body TEXT);
       INSERT INTO products VALUES (1, 'one'), (2, 'two');
       INSERT INTO notes VALUES (1, 'a');`);
-    config = writeConfig(pipelineConfig('ddl', db.mysqlUrl, db.pgUrl));
-    ferry = startCli(['run', '-c', config]);
-    await waitFor('snapshot', async () => (await checkpointOf(db.pg, 'ddl'))?.phase === 'stream');
+    ({ config, ferry } = await startStreaming(db));
   });
   afterAll(async () => {
     ferry?.child.kill('SIGKILL');
@@ -115,9 +113,7 @@ describe('a table created while ferry is stopped', () => {
 
   it('is named in the log and not replicated half-copied; the snapshotted tables go on streaming, with a column added meanwhile', async () => {
     await db.my.query('CREATE TABLE early (id INT PRIMARY KEY); INSERT INTO early VALUES (1)');
-    const config = writeConfig(pipelineConfig('ddl_late', db.mysqlUrl, db.pgUrl));
-    const first = startCli(['run', '-c', config]);
-    await waitFor('snapshot', async () => (await checkpointOf(db.pg, 'ddl_late'))?.phase === 'stream');
+    const { config, ferry: first } = await startStreaming(db);
     first.child.kill('SIGTERM');
     expect((await first.done).code).toBe(0);
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
-import { checkpointOf, pipelineConfig, startCli, verifyWithCli, waitCaughtUp, waitFor, writeConfig } from '../helpers/ferry.js';
+import { startStreaming, verifyWithCli, waitCaughtUp } from '../helpers/ferry.js';
 import { startWriteLoad } from '../helpers/write-load.js';
 
 describe('snapshot while a writer runs', () => {
@@ -18,9 +18,7 @@ describe('snapshot while a writer runs', () => {
     await db.my.query("INSERT INTO other SELECT seq, 'x' FROM seq_1_to_20000");
     // The writer touches rows the snapshot has already copied and rows it has not reached yet.
     const load = startWriteLoad(db.my, 'items', { firstId: 1_000_000, pauseMs: 1, seedRows: 150_000 });
-    const config = writeConfig(pipelineConfig('snapload', db.mysqlUrl, db.pgUrl, { snapshot: { chunkRows: 10_000, parallelism: 2 } }));
-    const ferry = startCli(['run', '-c', config]);
-    await waitFor('snapshot', async () => (await checkpointOf(db.pg, 'snapload'))?.phase === 'stream');
+    const { config, ferry } = await startStreaming(db, { snapshot: { chunkRows: 10_000, parallelism: 2 } });
     await sleep(1000);
     await load.stop();
     await waitCaughtUp(db.my, db.pg, 'snapload');

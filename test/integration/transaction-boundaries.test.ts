@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
-import { checkpointOf, pipelineConfig, startCli, verifyWithCli, waitCaughtUp, waitFor, writeConfig } from '../helpers/ferry.js';
+import { startStreaming, verifyWithCli, waitCaughtUp } from '../helpers/ferry.js';
 
 /** DESIGN §3.1: every checkpoint is the end of a committed source transaction, whatever the transaction contains. */
 describe('checkpoints are transaction-aligned', () => {
@@ -13,9 +13,7 @@ describe('checkpoints are transaction-aligned', () => {
   it('with savepoints, rollbacks to a savepoint, truncates and DDL between row changes', async () => {
     await db.my.query('CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(20)); CREATE TABLE b (id INT PRIMARY KEY, v VARCHAR(20))');
     // batchMaxMs 0 and batchMaxRows 1 close a batch after every transaction the source hands over.
-    const config = writeConfig(pipelineConfig('txnalign', db.mysqlUrl, db.pgUrl, { apply: { batchMaxRows: 1, batchMaxMs: 0 }, log: { level: 'debug' } }));
-    const ferry = startCli(['run', '-c', config]);
-    await waitFor('snapshot', async () => (await checkpointOf(db.pg, 'txnalign'))?.phase === 'stream');
+    const { config, ferry } = await startStreaming(db, { apply: { batchMaxRows: 1, batchMaxMs: 0 }, log: { level: 'debug' } });
     const [[start]] = (await db.my.query('SHOW MASTER STATUS')) as unknown as [{ File: string; Position: number }[]];
 
     for (let i = 0; i < 20; i++) {

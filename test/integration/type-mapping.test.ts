@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
-import { checkpointOf, pipelineConfig, startCli, waitCaughtUp, waitFor, writeConfig } from '../helpers/ferry.js';
+import { pipelineConfig, startCli, waitCaughtUp, waitStreaming, writeConfig } from '../helpers/ferry.js';
 
 /**
  * The README's type table, row by row: a MySQL column type, the Postgres type ferry creates, and edge
@@ -68,7 +68,7 @@ async function replicateCases(db: TestDatabases, cases: readonly Case[], extra: 
   const config = writeConfig(pipelineConfig(db.name, db.mysqlUrl, db.pgUrl, extra));
   const ferry = startCli(['run', '-c', config]);
   try {
-    await waitFor('snapshot', async () => (await checkpointOf(db.pg, db.name))?.phase === 'stream');
+    await waitStreaming(db.pg, db.name);
     await insertAll(STREAM_OFFSET);
     await waitCaughtUp(db.my, db.pg, db.name);
   } finally {

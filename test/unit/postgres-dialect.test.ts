@@ -3,14 +3,14 @@ import type { Value } from '../../src/core/change-event.js';
 import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
 import { FerryError } from '../../src/errors.js';
 import {
-  copyField, createIndexSql, createTableSql, deleteSql, pgType, resetIdentitySql, toPg, upsertSql,
+  addColumnSql, copyField, createIndexSql, createTableSql, deleteSql, pgType, resetIdentitySql, toPg, upsertSql,
 } from '../../src/sinks/postgres/postgres-dialect.js';
 
 const int = (bytes: 1 | 2 | 3 | 4 | 8, unsigned = false): ColumnType => ({ kind: 'int', bytes, unsigned });
 const text: ColumnType = { kind: 'string', maxLength: null };
 
-function col(name: string, type: ColumnType, options: { nullable?: boolean; autoIncrement?: boolean } = {}): Column {
-  return { name, type, sourceType: '(test)', nullable: options.nullable ?? false, autoIncrement: options.autoIncrement ?? false };
+function col(name: string, type: ColumnType, options: { nullable?: boolean; autoIncrement?: boolean; backfill?: Column['backfill'] } = {}): Column {
+  return { name, type, sourceType: '(test)', nullable: options.nullable ?? false, autoIncrement: options.autoIncrement ?? false, backfill: options.backfill ?? { value: null } };
 }
 
 function table(columns: Column[], primaryKey: string[], indexes: TableSchema['indexes'] = []): TableSchema {
@@ -247,5 +247,24 @@ describe('resetIdentitySql', () => {
   it('escapes single quotes in the table and column names', () => {
     const t: TableSchema = { ...table([col("o'id", int(4), { autoIncrement: true })], ["o'id"]), target: { schema: 'public', name: "it's" } };
     expect(resetIdentitySql(t)[0]).toContain(`pg_get_serial_sequence('"public"."it''s"', 'o''id')`);
+  });
+});
+
+describe('addColumnSql', () => {
+  const t = table([col('id', int(4))], ['id']);
+  it('adds a nullable column when existing rows hold NULL', () => {
+    expect(addColumnSql(t, col('note', text))).toEqual(['ALTER TABLE "public"."orders" ADD COLUMN IF NOT EXISTS "note" text']);
+  });
+  it('fills existing rows with the value the source gave them, then drops the default', () => {
+    expect(addColumnSql(t, col('label', text, { backfill: { value: "it's" } }))).toEqual([
+      'ALTER TABLE "public"."orders" ADD COLUMN IF NOT EXISTS "label" text DEFAULT \'it\'\'s\'',
+      'ALTER TABLE "public"."orders" ALTER COLUMN "label" DROP DEFAULT',
+    ]);
+    expect(addColumnSql(t, col('stock', int(4), { backfill: { value: 5 } }))[0]).toMatch(/"stock" integer DEFAULT 5$/);
+    expect(addColumnSql(t, col('at', { kind: 'timestamp', fsp: 0 }, { backfill: { value: '2024-01-01 00:00:00' } }))[0])
+      .toMatch(/DEFAULT '2024-01-01 00:00:00\+00'$/);
+  });
+  it('refuses a column whose existing values ferry cannot know', () => {
+    expect(() => addColumnSql(t, col('seen', text, { backfill: { expression: 'DEFAULT uuid()' } }))).toThrow(/added to "public"."orders" as DEFAULT uuid\(\)/);
   });
 });
