@@ -3,7 +3,7 @@ import type { Value } from '../../src/core/change-event.js';
 import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
 import { FerryError } from '../../src/errors.js';
 import {
-  addColumnSql, copyField, createIndexSql, createTableSql, deleteSql, pgType, resetIdentitySql, toPg, upsertSql,
+  addColumnSql, columnArrays, copyField, createIndexSql, createTableSql, deleteSql, pgType, resetIdentitySql, toPg, upsertSql,
 } from '../../src/sinks/postgres/postgres-dialect.js';
 
 const int = (bytes: 1 | 2 | 3 | 4 | 8, unsigned = false): ColumnType => ({ kind: 'int', bytes, unsigned });
@@ -174,9 +174,21 @@ describe('upsertSql', () => {
     );
   });
 
-  it('updates only the columns it was given', () => {
+  it('inserts every column but updates only the columns it was given', () => {
     const t = table([col('id', int(4)), col('a', text), col('b', text)], ['id']);
-    expect(upsertSql(t, [t.columns[0]!, t.columns[2]!])).toMatch(/DO UPDATE SET "b" = EXCLUDED\."b"$/);
+    const sql = upsertSql(t, [t.columns[0]!, t.columns[2]!]);
+    expect(sql).toMatch(/^INSERT INTO "public"."orders" \("id", "a", "b"\)/);
+    expect(sql).toMatch(/DO UPDATE SET "b" = EXCLUDED\."b"$/);
+  });
+});
+
+describe('columnArrays', () => {
+  const t = table([col('id', int(4)), col('stock', int(4), { backfill: { value: 5 } }), col('seen', text, { backfill: { expression: 'DEFAULT uuid()' } })], ['id']);
+  it('gives a row that predates a column the value the source gave existing rows', () => {
+    expect(columnArrays(t, t.columns.slice(0, 2), [{ id: 1, stock: 2 }, { id: 2 }])).toEqual([[1, 2], [2, 5]]);
+  });
+  it('refuses when that value is unknowable', () => {
+    expect(() => columnArrays(t, t.columns, [{ id: 1, stock: 1 }])).toThrow(/written before column seen was added/);
   });
 
   it('does nothing on conflict when every column is a key column', () => {

@@ -152,11 +152,14 @@ export function copySql(t: TableSchema): string {
   return `COPY ${qualified(t.target)} (${t.columns.map((c) => quoteIdent(c.name)).join(', ')}) FROM STDIN`;
 }
 
-/** Set-based upsert of rows sharing one column list: one array parameter per column. */
-export function upsertSql(t: TableSchema, columns: readonly Column[]): string {
-  const names = columns.map((c) => quoteIdent(c.name));
-  const arrays = columns.map((c, i) => `$${i + 1}::${pgType(c.type)}[]`);
-  const nonKey = columns.filter((c) => !t.primaryKey.includes(c.name));
+/**
+ * Set-based upsert, one array parameter per table column. On conflict only `updated` columns are
+ * set: a row image that lacks a column was written before the column existed and must not touch it.
+ */
+export function upsertSql(t: TableSchema, updated: readonly Column[]): string {
+  const names = t.columns.map((c) => quoteIdent(c.name));
+  const arrays = t.columns.map((c, i) => `$${i + 1}::${pgType(c.type)}[]`);
+  const nonKey = updated.filter((c) => !t.primaryKey.includes(c.name));
   const onConflict = nonKey.length
     ? `DO UPDATE SET ${nonKey.map((c) => `${quoteIdent(c.name)} = EXCLUDED.${quoteIdent(c.name)}`).join(', ')}`
     : 'DO NOTHING';
@@ -170,11 +173,21 @@ export function deleteSql(t: TableSchema): string {
   return `DELETE FROM ${qualified(t.target)} AS t USING unnest(${arrays.join(', ')}) AS k(${keyCols.map((c) => quoteIdent(c.name)).join(', ')}) WHERE ${match}`;
 }
 
-/** Column-major parameters for upsertSql/deleteSql. */
+/**
+ * Column-major parameters for upsertSql/deleteSql. A row image without a column predates it (an
+ * event written before ADD COLUMN): such a row holds what the source gave existing rows.
+ */
 export function columnArrays(t: TableSchema, columns: readonly Column[], rows: readonly Row[]): Value[][] {
-  return columns.map((c) =>
-    rows.map((r) => toPg(c.type, r[c.name] ?? null, t.target, c.name)),
-  );
+  return columns.map((c) => rows.map((r) => toPg(c.type, c.name in r ? r[c.name]! : backfillValue(t, c), t.target, c.name)));
+}
+
+function backfillValue(t: TableSchema, c: Column): Value {
+  if ('expression' in c.backfill) {
+    throw new FerryError('fatal', `a row of ${qualified(t.target)} written before column ${c.name} was added needs the value the source gave it (${c.backfill.expression}), which ferry cannot know`, {
+      hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create)',
+    });
+  }
+  return c.backfill.value;
 }
 
 /** Keyset page of a table with every column as text (verify compares text forms). */

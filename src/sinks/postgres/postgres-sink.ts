@@ -303,8 +303,8 @@ class PostgresTransaction implements SinkTransaction {
           const keyCols = t.primaryKey.map((name) => t.columns.find((c) => c.name === name)!);
           await this.#client.query(deleteSql(t), columnArrays(t, keyCols, w.deletes));
         }
-        for (const [columns, rows] of groupByColumns(t, w.upserts)) {
-          await this.#client.query(upsertSql(t, columns), columnArrays(t, columns, rows));
+        for (const [updated, rows] of groupByColumns(t, w.upserts)) {
+          await this.#client.query(upsertSql(t, updated), columnArrays(t, t.columns, rows));
         }
       } catch (err) {
         throw new FerryError(coerceError(err).kind, `target rejected a change to ${qualified(t.target)}: ${(err as Error).message}`, {
@@ -346,7 +346,7 @@ class PostgresTransaction implements SinkTransaction {
   }
 }
 
-/** Rows written before an ADD COLUMN lack it: each distinct column set gets its own statement. */
+/** Rows written before an ADD COLUMN lack it: each distinct set of present columns gets its own statement. */
 function groupByColumns(t: TableSchema, rows: readonly Row[]): Map<readonly Column[], readonly Row[]> {
   if (rows.every((r) => Object.keys(r).length === t.columns.length)) return new Map([[t.columns, rows]]);
   const bySignature = new Map<string, { columns: Column[]; rows: Row[] }>();
