@@ -21,6 +21,12 @@ export function tableKey(t: TableId): string {
   return `${t.schema}.${t.name}`;
 }
 
+/** The inverse of tableKey (schema names with dots are not supported there either). */
+export function parseTableKey(key: string): TableId {
+  const dot = key.indexOf('.');
+  return { schema: key.slice(0, dot), name: key.slice(dot + 1) };
+}
+
 export interface ChangeEvent {
   readonly op: Op;
   readonly table: TableId;

@@ -5,7 +5,8 @@ import type { FerryEventBus } from '../core/events.js';
 import type { Position } from '../core/position.js';
 import type { Sink } from '../core/sink.js';
 import type { TableSchema } from '../core/schema.js';
-import { tableKey } from '../core/change-event.js';
+import { parseTableKey, tableKey } from '../core/change-event.js';
+import { makeTableFilter } from './table-mapping.js';
 import type { CheckProblem, Source } from '../core/source.js';
 import { coerceError, FerryError } from '../errors.js';
 import { applyStream } from './applier.js';
@@ -102,10 +103,22 @@ async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
   }
 }
 
-/** The described tables the snapshot copied; any other is named in the log and left out, never half-copied. */
-function snapshotted(tables: readonly TableSchema[], copied: readonly string[] | undefined, log: Logger): TableSchema[] {
+/**
+ * The described tables the snapshot copied; any other is named in the log and left out, never
+ * half-copied. A copied table the configuration still selects but the source no longer has was
+ * dropped or renamed while ferry was not watching: that stops the stream.
+ */
+function snapshotted(tables: readonly TableSchema[], copied: readonly string[] | undefined, config: Config, log: Logger): TableSchema[] {
   if (!copied) return [...tables];
   const known = new Set(copied);
+  const described = new Set(tables.map((t) => tableKey(t.source)));
+  const selected = makeTableFilter(config.tables.include, config.tables.exclude);
+  const gone = copied.filter((name) => !described.has(name) && selected(parseTableKey(name)));
+  if (gone.length > 0) {
+    throw new FerryError('fatal', `replicated table${gone.length === 1 ? '' : 's'} ${gone.join(', ')} no longer exist${gone.length === 1 ? 's' : ''} at the source (dropped or renamed while ferry was stopped or behind)`, {
+      hint: 'exclude the table (tables.exclude) to go on without it, or re-snapshot (snapshot.mode: always)',
+    });
+  }
   const late = tables.filter((t) => !known.has(tableKey(t.source)));
   if (late.length > 0) {
     log.warn({ tables: late.map((t) => tableKey(t.source)) },
@@ -134,7 +147,7 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       from = checkpoint?.position ?? null;
       if (!from) throw new FerryError('fatal', 'no stream position in the checkpoint', { hint: 'run with snapshot.mode: initial' });
       source = await openSource(config, log);
-      const tables = snapshotted(await source.describeTables(), checkpoint?.tables, log);
+      const tables = snapshotted(await source.describeTables(), checkpoint?.tables, config, log);
       await sink.prepare(tables, config.snapshot.tablePrep === 'none' ? 'none' : 'create');
       events.emit('phase', { phase: 'streaming' });
       events.emit('stream-started', { from });

@@ -133,3 +133,29 @@ describe('a table created while ferry is stopped', () => {
     expect(flags.rows).toEqual([{ id: 1, flag: 7 }, { id: 2, flag: 7 }, { id: 3, flag: 7 }]);
   });
 });
+
+describe('a replicated table dropped while ferry is stopped', () => {
+  let db: TestDatabases;
+  beforeAll(async () => {
+    db = await testDatabases('ddl_gone');
+  });
+  afterAll(async () => db?.close());
+
+  it('stops the next start with an error naming it, until it is excluded', async () => {
+    await db.my.query('CREATE TABLE keep (id INT PRIMARY KEY); CREATE TABLE gone (id INT PRIMARY KEY)');
+    const { config, ferry } = await startStreaming(db);
+    ferry.child.kill('SIGTERM');
+    expect((await ferry.done).code).toBe(0);
+    await db.my.query('DROP TABLE gone');
+    const r = await runCli(['run', '-c', config]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/replicated table ddl_gone\.gone no longer exists at the source/);
+
+    const excluded = writeConfig(pipelineConfig('ddl_gone', db.mysqlUrl, db.pgUrl, { tables: { include: ['ddl_gone.*'], exclude: ['ddl_gone.gone'] } }));
+    const again = startCli(['run', '-c', excluded]);
+    await db.my.query('INSERT INTO keep VALUES (1)');
+    await waitCaughtUp(db.my, db.pg, 'ddl_gone');
+    again.child.kill('SIGTERM');
+    expect((await again.done).code).toBe(0);
+  });
+});

@@ -43,3 +43,23 @@ describe('checkpoints are transaction-aligned', () => {
     expect((await verifyWithCli(config)).equal).toBe(true);
   });
 });
+
+describe('a transaction that also changes a non-transactional table', () => {
+  let db: TestDatabases;
+  beforeAll(async () => {
+    db = await testDatabases('txnmixed');
+  });
+  afterAll(async () => db?.close());
+
+  it('replicates only what survived a rollback to a savepoint (the server logs the rolled-back rows when MyISAM is involved)', async () => {
+    await db.my.query('CREATE TABLE t (id INT PRIMARY KEY); CREATE TABLE side (id INT PRIMARY KEY) ENGINE=MyISAM');
+    const { config, ferry } = await startStreaming(db, { tables: { include: ['txnmixed.t'] } });
+    await db.my.query('BEGIN; INSERT INTO t VALUES (20); SAVEPOINT s; INSERT INTO side VALUES (1); INSERT INTO t VALUES (21); ROLLBACK TO SAVEPOINT s; INSERT INTO t VALUES (30); COMMIT');
+    await waitCaughtUp(db.my, db.pg, 'txnmixed');
+    ferry.child.kill('SIGTERM');
+    expect((await ferry.done).code).toBe(0);
+    const { rows } = await db.pg.query('SELECT id FROM txnmixed.t ORDER BY id');
+    expect(rows.map((r) => r.id)).toEqual([20, 30]);
+    expect((await verifyWithCli(config)).equal).toBe(true);
+  });
+});

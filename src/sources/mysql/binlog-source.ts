@@ -34,6 +34,13 @@ interface Received {
 /** The server cannot send the binlog from the requested point (purged, or never existed). */
 const FATAL_READING_BINLOG = 1236;
 
+/** The savepoint a SAVEPOINT / ROLLBACK TO / RELEASE statement names. */
+function savepointName(sql: string): string | undefined {
+  const m = /SAVEPOINT\s+(`(?:[^`]|``)+`|\S+)\s*$/i.exec(sql.trim()) ?? /^\s*ROLLBACK\s+(?:WORK\s+)?TO\s+(`(?:[^`]|``)+`|\S+)\s*$/i.exec(sql);
+  const name = m?.[1];
+  return name?.startsWith('`') ? name.slice(1, -1).replace(/``/g, '`') : name;
+}
+
 /** Statements that open, end or mark a transaction; anything else in a Query event is DDL. */
 const TRANSACTION_CONTROL = /^\s*(BEGIN|COMMIT|ROLLBACK\s+TO|ROLLBACK|SAVEPOINT|RELEASE\s+SAVEPOINT|XA\s+START|XA\s+BEGIN|XA\s+END|XA\s+PREPARE|XA\s+COMMIT|XA\s+ROLLBACK)\b/i;
 
@@ -62,6 +69,10 @@ class BinlogReader {
   #stopped = false;
   /** Inside XA START … XA END: its outcome comes later, in another event group. */
   #xa = false;
+  /** Events of the open transaction already handed on as pieces. */
+  #pushed = 0;
+  /** Savepoints of the open transaction: name → how many of its events came before it. */
+  readonly #savepoints = new Map<string, number>();
 
   constructor(options: BinlogStreamOptions, queue: BoundedQueue<Transaction>) {
     this.#o = options;
@@ -160,16 +171,9 @@ class BinlogReader {
       case 'query': {
         const q = event as AnyBinlogEvent & { query: string; schema: string };
         const position: Position = { kind: 'mysql', file, pos: event.nextPosition, ...(gtid ? { gtid } : {}) };
-        const control = TRANSACTION_CONTROL.exec(q.query)?.[1]?.toUpperCase().replace(/\s+/g, ' ');
-        if (control === undefined) return this.#ddl(q.query, q.schema, position, event.timestamp);
-        if (control === 'XA START' || control === 'XA BEGIN') this.#xa = true;
-        // COMMIT, or ROLLBACK of a transaction whose non-transactional changes stand; XA ends likewise.
-        if (control === 'COMMIT' || control === 'ROLLBACK' || control === 'XA COMMIT' || control === 'XA ROLLBACK') {
-          this.#xa = false;
-          this.#commit(position, event.timestamp);
-        }
-        // BEGIN, SAVEPOINT, ROLLBACK TO, RELEASE SAVEPOINT, XA END/PREPARE: inside a transaction, not an end of one.
-        return;
+        const match = TRANSACTION_CONTROL.exec(q.query);
+        if (!match) return this.#ddl(q.query, q.schema, position, event.timestamp);
+        return this.#control(match[1]!.toUpperCase().replace(/\s+/g, ' '), savepointName(q.query), position, event.timestamp);
       }
       default:
         return;
@@ -202,6 +206,7 @@ class BinlogReader {
     }
     if (this.#events.length >= this.#o.pieceMaxEvents) {
       this.#queue.push({ events: this.#events, position: this.#committed, commitTime: new Date(event.timestamp), partial: true });
+      this.#pushed += this.#events.length;
       this.#events = [];
     }
   }
@@ -219,9 +224,53 @@ class BinlogReader {
     return row;
   }
 
+  /**
+   * Statements that open, mark or end a transaction. A rollback to a savepoint is in the binlog only
+   * when the transaction also changed a non-transactional table; the transactional rows after the
+   * savepoint are then in the event group too, and must be dropped here.
+   */
+  #control(control: string, savepoint: string | undefined, position: Position, timestamp: number): void {
+    switch (control) {
+      case 'SAVEPOINT':
+        if (savepoint) this.#savepoints.set(savepoint, this.#pushed + this.#events.length);
+        return;
+      case 'RELEASE SAVEPOINT':
+        if (savepoint) this.#savepoints.delete(savepoint);
+        return;
+      case 'ROLLBACK TO': {
+        const mark = savepoint === undefined ? undefined : this.#savepoints.get(savepoint);
+        if (mark === undefined) return;
+        if (mark < this.#pushed) {
+          throw new FerryError('fatal', `a transaction rolled back to savepoint ${savepoint} after ferry had handed on part of what followed it`, {
+            hint: 'raise apply.batchMaxRows above the size of such transactions and restart; nothing past the checkpoint was applied',
+          });
+        }
+        this.#events.length = mark - this.#pushed;
+        return;
+      }
+      case 'ROLLBACK':
+        if (this.#pushed + this.#events.length > 0) {
+          throw new FerryError('fatal', 'a transaction that changed replicated tables was rolled back after changing a non-transactional table; which of its changes stand cannot be told from the binlog', {
+            hint: 'convert the replicated tables to InnoDB (ferry check names the others), or exclude them; then re-snapshot',
+          });
+        }
+        return this.#commit(position, timestamp);
+      case 'XA START': case 'XA BEGIN':
+        this.#xa = true;
+        return;
+      case 'COMMIT': case 'XA COMMIT': case 'XA ROLLBACK':
+        this.#xa = false;
+        return this.#commit(position, timestamp);
+      default:
+        return; // BEGIN, XA END, XA PREPARE: inside a transaction, not an end of one
+    }
+  }
+
   #commit(position: Position, timestamp: number): void {
     this.#queue.push({ events: this.#events, position, commitTime: new Date(timestamp) });
     this.#events = [];
+    this.#pushed = 0;
+    this.#savepoints.clear();
     this.#committed = position;
   }
 

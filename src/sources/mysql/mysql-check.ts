@@ -95,7 +95,22 @@ function checkTables(tables: readonly TableSchema[], failed: readonly Undescriba
   return problems;
 }
 
+/** Tables on engines without transactions: warned about, as the snapshot and rollbacks cannot be exact for them. */
+async function checkEngines(conn: Connection, tables: readonly TableSchema[]): Promise<CheckProblem[]> {
+  const [rows] = await conn.query<RowDataPacket[]>(
+    "SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, ENGINE AS engine FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND ENGINE NOT IN ('InnoDB', 'XtraDB', 'RocksDB')");
+  const selected = new Set(tables.map((t) => tableKey(t.source)));
+  return rows
+    .filter((r) => selected.has(`${String(r.s)}.${String(r.n)}`))
+    .map((r) => ({
+      check: 'engine',
+      warning: true,
+      message: `table ${String(r.s)}.${String(r.n)} uses ${String(r.engine)}, which has no transactions: a consistent snapshot cannot cover it, and a rolled-back transaction that changed it stops ferry`,
+      hint: `ALTER TABLE ${String(r.s)}.${String(r.n)} ENGINE=InnoDB, or copy it while it receives no writes`,
+    }));
+}
+
 /** Everything `ferry check` verifies on a MySQL/MariaDB source (connectivity is checked by connecting). */
 export async function checkMysqlSource(conn: Connection, tables: readonly TableSchema[], failed: readonly UndescribableTable[]): Promise<CheckProblem[]> {
-  return [...(await checkGrants(conn)), ...(await checkBinlogSettings(conn)), ...checkTables(tables, failed)];
+  return [...(await checkGrants(conn)), ...(await checkBinlogSettings(conn)), ...checkTables(tables, failed), ...(await checkEngines(conn, tables))];
 }

@@ -1,6 +1,7 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
-import type { TableId, Transaction } from '../../core/change-event.js';
+import { tableKey, type TableId, type Transaction } from '../../core/change-event.js';
+import { FerryError } from '../../errors.js';
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { CheckProblem, Source, TableReader } from '../../core/source.js';
@@ -41,8 +42,15 @@ export class MysqlSource implements Source {
     return checkMysqlSource(this.#conn, tables, failed);
   }
 
+  /** The selected tables; one ferry cannot describe (a column type it cannot map) stops it here, as in check. */
   async describeTables(): Promise<TableSchema[]> {
-    return (await describeTables(this.#conn, this.#o)).tables;
+    const { tables, failed } = await describeTables(this.#conn, this.#o);
+    if (failed.length > 0) {
+      throw new FerryError('fatal', failed.map((f) => `table ${tableKey(f.table)}: ${f.error.message}`).join('; '), {
+        hint: 'exclude the table with tables.exclude, or change the column type',
+      });
+    }
+    return tables;
   }
 
   async estimateRows(table: TableSchema): Promise<number> {
