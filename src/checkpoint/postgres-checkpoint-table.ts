@@ -3,6 +3,7 @@ import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../pipeline/table-mapping.js';
 import { decodeKey, encodeKey } from './checkpoint-codec.js';
+import { FerryError } from '../errors.js';
 
 /**
  * ferry's checkpoint kept in the Postgres target, in its own schema. Writers take the caller's
@@ -14,8 +15,8 @@ const PROGRESS = `${FERRY_SCHEMA}.ferry_snapshot_progress`;
 export async function ensureCheckpointTables(client: ClientBase): Promise<void> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${FERRY_SCHEMA}`);
   await client.query(`CREATE TABLE IF NOT EXISTS ${CHECKPOINT} (
-    pipeline text PRIMARY KEY, phase text NOT NULL, position jsonb, tables text[], updated_at timestamptz NOT NULL DEFAULT now())`);
-  await client.query(`ALTER TABLE ${CHECKPOINT} ADD COLUMN IF NOT EXISTS tables text[]`);
+    pipeline text PRIMARY KEY, phase text NOT NULL, position jsonb, tables text[], owner text,
+    updated_at timestamptz NOT NULL DEFAULT now())`);
   await client.query(`CREATE TABLE IF NOT EXISTS ${PROGRESS} (
     pipeline text NOT NULL, table_name text NOT NULL, last_key jsonb, rows bigint NOT NULL, done boolean NOT NULL,
     position jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, table_name))`);
@@ -28,14 +29,28 @@ export async function readCheckpoint(client: ClientBase, pipeline: string): Prom
   return { phase: row.phase, position: row.position ? positionFromJson(row.position) : null, ...(row.tables ? { tables: row.tables } : {}) };
 }
 
-/** Writes phase and position; `tables` only when the checkpoint carries them (the end of a snapshot). */
-export async function writeCheckpoint(client: ClientBase, pipeline: string, c: Checkpoint): Promise<void> {
-  await client.query(
-    `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, tables, updated_at) VALUES ($1, $2, $3, $4, now())
+/** Marks an existing checkpoint row as this process's: from now on only `owner` may write it. */
+export async function claimCheckpoint(client: ClientBase, pipeline: string, owner: string): Promise<void> {
+  await client.query(`UPDATE ${CHECKPOINT} SET owner = $2 WHERE pipeline = $1`, [pipeline, owner]);
+}
+
+/**
+ * Writes phase and position (and `tables` when the checkpoint carries them: the end of a snapshot),
+ * only while `owner` still owns the row; otherwise another process took the pipeline over.
+ */
+export async function writeCheckpoint(client: ClientBase, pipeline: string, owner: string, c: Checkpoint): Promise<void> {
+  const { rowCount } = await client.query(
+    `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, tables, owner, updated_at) VALUES ($1, $2, $3, $4, $5, now())
      ON CONFLICT (pipeline) DO UPDATE SET phase = EXCLUDED.phase, position = EXCLUDED.position,
-       tables = COALESCE(EXCLUDED.tables, ${CHECKPOINT}.tables), updated_at = now()`,
-    [pipeline, c.phase, c.position ? JSON.stringify(positionToJson(c.position)) : null, c.tables ?? null],
+       tables = COALESCE(EXCLUDED.tables, ${CHECKPOINT}.tables), updated_at = now()
+     WHERE ${CHECKPOINT}.owner IS NOT DISTINCT FROM EXCLUDED.owner`,
+    [pipeline, c.phase, c.position ? JSON.stringify(positionToJson(c.position)) : null, c.tables ?? null, owner],
   );
+  if (rowCount === 0) {
+    throw new FerryError('fatal', `another ferry process took over pipeline ${pipeline}; this one stops without writing`, {
+      hint: 'run one ferry process per pipeline; the other process carries on from the checkpoint',
+    });
+  }
 }
 
 export async function readProgress(client: ClientBase, pipeline: string): Promise<SnapshotProgress[]> {

@@ -1,14 +1,20 @@
-import pg from 'pg';
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { connectClient } from '../sinks/postgres/postgres-connection.js';
 import { FerryError } from '../errors.js';
+import { claimCheckpoint } from './postgres-checkpoint-table.js';
 
 /**
- * One ferry process per pipeline and target: a session advisory lock, held on its own connection
- * for as long as the process applies. Two appliers of one pipeline would each write the checkpoint,
- * and the slower one would move it, and the rows, back in time.
+ * One ferry process per pipeline and target. Two appliers of one pipeline would each write the
+ * checkpoint, and the slower one would move it, and the rows, back in time.
+ * - A session advisory lock, held on its own connection, turns a second `ferry run` away at start.
+ * - An owner token in the checkpoint row fences every checkpoint write: should the lock's
+ *   connection die and another process take over, this one's next commit fails instead of landing.
  */
 export class PipelineLock {
   readonly #url: string;
   readonly #pipeline: string;
+  readonly owner = randomUUID();
   #client: pg.Client | null = null;
 
   constructor(url: string, pipeline: string) {
@@ -16,15 +22,15 @@ export class PipelineLock {
     this.#pipeline = pipeline;
   }
 
-  /** Takes the lock, or confirms it is still held (a lost connection loses it: take it again). */
+  /** Takes the lock and the checkpoint row, or confirms they are held (a lost connection loses the lock: take it again). */
   async acquire(): Promise<void> {
     if (this.#client) return;
-    const client = new pg.Client({ connectionString: this.#url });
-    client.on('error', () => {});
+    const client = await connectClient(this.#url, { keepAlive: true });
+    let ended = false;
     client.on('end', () => {
+      ended = true;
       if (this.#client === client) this.#client = null;
     });
-    await client.connect();
     const { rows } = await client.query("SELECT pg_try_advisory_lock(hashtextextended('ferry pipeline ' || $1, 0)) AS locked", [this.#pipeline]);
     if (!rows[0].locked) {
       await client.end().catch(() => {});
@@ -32,6 +38,8 @@ export class PipelineLock {
         hint: 'stop the other process first (ferry status shows where it is); one pipeline has one applier',
       });
     }
+    await claimCheckpoint(client, this.#pipeline, this.owner);
+    if (ended) throw new FerryError('retriable', 'the target connection holding the pipeline lock closed while taking it');
     this.#client = client;
   }
 

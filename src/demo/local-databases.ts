@@ -2,7 +2,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chownSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
@@ -51,6 +51,14 @@ function postgresBin(name: string): string {
 
 const isRoot = () => process.getuid?.() === 0;
 
+/** Another server answered on the port picked for this one (the port was taken between picking and binding). */
+class PortTaken extends Error {}
+
+/** Fails the probe with PortTaken unless the server answering is the one on `dataDir`. */
+function expectDataDir(reported: string, dataDir: string): void {
+  if (resolve(reported) !== resolve(dataDir)) throw new PortTaken(`the server on this port serves ${reported}, not ${dataDir}`);
+}
+
 /** Waits until `probe` succeeds or the child exits or time runs out. */
 async function waitReady(what: string, child: ChildProcess, probe: () => Promise<void>, logFile: string, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -61,6 +69,7 @@ async function waitReady(what: string, child: ChildProcess, probe: () => Promise
       await probe();
       return;
     } catch (err) {
+      if (err instanceof PortTaken) throw err;
       last = err;
       await sleep(100);
     }
@@ -144,7 +153,12 @@ class MariaDbServer extends ChildServer {
     ], { stdio: 'ignore' });
     await waitReady('MariaDB', this.child, async () => {
       const c = await mysql.createConnection({ host: '127.0.0.1', port: this.port, user: 'root', connectTimeout: 1000 });
-      await c.end();
+      try {
+        const [rows] = await c.query('SELECT @@datadir AS dir');
+        expectDataDir(String((rows as { dir: string }[])[0]!.dir), data);
+      } finally {
+        await c.end();
+      }
     }, log);
   }
 }
@@ -182,7 +196,11 @@ class PostgresServer extends ChildServer {
     await waitReady('PostgreSQL', this.child, async () => {
       const c = new pg.Client({ connectionString: this.url(), connectionTimeoutMillis: 1000 });
       await c.connect();
-      await c.end();
+      try {
+        expectDataDir((await c.query('SHOW data_directory')).rows[0].data_directory, data);
+      } finally {
+        await c.end();
+      }
     }, log);
   }
 }
@@ -192,15 +210,25 @@ function newDir(prefix: string): string {
   return dir;
 }
 
-export async function startMariaDb(options: MariaDbOptions = {}): Promise<LocalServer> {
-  const server = new MariaDbServer(await freePort(), newDir('mariadb'), options);
-  await server.start();
-  return server;
+/** Starts a server on a free port; should another process take the port first, on another one. */
+async function startOnFreePort(make: (port: number) => ChildServer): Promise<LocalServer> {
+  for (let attempt = 1; ; attempt++) {
+    const server = make(await freePort());
+    try {
+      await server.start();
+      return server;
+    } catch (err) {
+      await server.destroy();
+      if (!(err instanceof PortTaken) || attempt === 3) throw err;
+    }
+  }
 }
 
-export async function startPostgres(): Promise<LocalServer> {
-  const server = new PostgresServer(await freePort(), newDir('postgres'));
-  await server.start();
-  return server;
+export function startMariaDb(options: MariaDbOptions = {}): Promise<LocalServer> {
+  return startOnFreePort((port) => new MariaDbServer(port, newDir('mariadb'), options));
+}
+
+export function startPostgres(): Promise<LocalServer> {
+  return startOnFreePort((port) => new PostgresServer(port, newDir('postgres')));
 }
 

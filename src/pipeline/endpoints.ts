@@ -16,6 +16,7 @@ export function openSource(config: Config, log: Logger): Promise<Source> {
     tinyint1: config.types.tinyint1,
     queueMaxEvents: config.apply.queueMaxEvents,
     pieceMaxEvents: config.apply.batchMaxRows,
+    stallTimeoutSeconds: config.source.stallTimeoutSeconds,
     log,
   });
 }

@@ -3,8 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import { startMariaDb, startPostgres, type LocalServer } from '../../src/demo/local-databases.js';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
-import { type RunningCli, startStreaming, verifyWithCli, waitCaughtUp } from '../helpers/ferry.js';
+import { type RunningCli, startStreaming, verifyWithCli, waitCaughtUp, waitFor } from '../helpers/ferry.js';
 import { startWriteLoad } from '../helpers/write-load.js';
+import { startProxy } from '../helpers/tcp-proxy.js';
 
 /**
  * Lost connections and restarted servers, on private servers this file may kill.
@@ -22,7 +23,7 @@ describe('ferry resumes by itself', () => {
     db = await testDatabases('reconnect', { mariadb: maria.url(), postgres: postgres.url() });
     await db.my.query('CREATE TABLE items (id INT PRIMARY KEY, grp INT NOT NULL, val VARCHAR(64) NOT NULL, amount DECIMAL(12,2) NOT NULL)');
     await db.my.query("INSERT INTO items SELECT seq, seq % 17, CONCAT('seed', seq), seq FROM seq_1_to_20000");
-    ({ config, ferry } = await startStreaming(db));
+    ({ config, ferry } = await startStreaming(db, { log: { level: 'debug' } }));
   });
   // When a case fails, what ferry said is the first thing to read.
   beforeEach(() => onTestFailed(() => console.log(`ferry output:\n${ferry?.output()}`)));
@@ -96,8 +97,8 @@ describe('ferry resumes by itself', () => {
 
     await expectEqualAfterCatchUp();
     expect(ferry.child.exitCode).toBeNull();
-    ferry.child.kill('SIGTERM');
-    expect((await ferry.done).code).toBe(0);
+    ferry!.child.kill('SIGTERM');
+    expect((await ferry!.done).code).toBe(0);
   });
 });
 
@@ -108,3 +109,39 @@ async function reconnectPg(url: string) {
   await client.connect();
   return client;
 }
+
+describe('a binlog connection that goes silent (a half-open TCP session)', () => {
+  let db: TestDatabases;
+  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  let ferry: RunningCli | undefined;
+  beforeEach(() => onTestFailed(() => console.log(`ferry output:\n${ferry?.output()}`)));
+  beforeAll(async () => {
+    db = await testDatabases('silent');
+    proxy = await startProxy(Number(new URL(db.mysqlUrl).port));
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await db?.close();
+  });
+
+  it('is restarted by the stall watchdog once the source binlog has moved on', async () => {
+    await db.my.query('CREATE TABLE t (id INT PRIMARY KEY, v INT)');
+    const viaProxy = new URL(db.mysqlUrl);
+    viaProxy.port = String(proxy.port);
+    ({ ferry } = await startStreaming(
+      { ...db, mysqlUrl: viaProxy.toString() },
+      { source: { type: 'mysql', url: viaProxy.toString(), stallTimeoutSeconds: 5 } },
+    ));
+    // A first change proves the binlog connection is up (and through the proxy) before it goes silent.
+    await db.my.query('INSERT INTO t VALUES (1, 1)');
+    await waitCaughtUp(db.my, db.pg, 'silent');
+    proxy.silence();
+    await db.my.query('INSERT INTO t VALUES (2, 2)');
+    await waitFor('the watchdog', async () => /no binlog events for \d+s while the source's binlog moved on/.test(ferry!.output()), 30_000);
+    await waitCaughtUp(db.my, db.pg, 'silent');
+    const { rows } = await db.pg.query('SELECT count(*)::int AS n FROM silent.t');
+    expect(rows[0].n).toBe(2);
+    ferry!.child.kill('SIGTERM');
+    expect((await ferry!.done).code).toBe(0);
+  });
+});

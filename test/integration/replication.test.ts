@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
-import { checkpointOf, pipelineConfig, runCli, startCli, verifyWithCli, waitCaughtUp, waitFor, writeConfig } from '../helpers/ferry.js';
+import { checkpointOf, pipelineConfig, runCli, startCli, startStreaming, verifyWithCli, waitCaughtUp, waitFor, writeConfig } from '../helpers/ferry.js';
 
 describe('ferry run: MariaDB → Postgres', () => {
   let db: TestDatabases;
@@ -78,5 +78,32 @@ describe('ferry run: MariaDB → Postgres', () => {
     const parsed = JSON.parse(status.stdout);
     expect(parsed).toMatchObject({ pipeline: 'repl_basic_again', phase: 'stream' });
     expect(parsed.appliedPosition).toMatch(/^binlog\.\d+:\d+/);
+  });
+});
+
+describe('one applier per pipeline', () => {
+  let db: TestDatabases;
+  beforeAll(async () => {
+    db = await testDatabases('takeover');
+  });
+  afterAll(async () => db?.close());
+
+  it('a process whose pipeline lock was lost cannot write once another took the pipeline over', async () => {
+    await db.my.query('CREATE TABLE t (id INT PRIMARY KEY, v INT)');
+    const { ferry: first } = await startStreaming(db);
+    // The first process's lock session dies (as with a network partition); a second process starts.
+    await db.pg.query(`SELECT pg_terminate_backend(pid) FROM pg_locks
+      WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+    const config = writeConfig(pipelineConfig('takeover', db.mysqlUrl, db.pgUrl, { source: { type: 'mysql', url: db.mysqlUrl, serverId: 777 } }));
+    const second = startCli(['run', '-c', config]);
+    await waitFor('the second process to stream', async () => /streaming from/.test(second.output()));
+    await db.my.query('INSERT INTO t VALUES (1, 1), (2, 2)');
+    const r = await first.done;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/another ferry process took over pipeline takeover; this one stops without writing/);
+    await waitCaughtUp(db.my, db.pg, 'takeover');
+    expect((await verifyWithCli(config)).equal).toBe(true);
+    second.child.kill('SIGTERM');
+    expect((await second.done).code).toBe(0);
   });
 });

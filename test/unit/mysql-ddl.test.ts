@@ -67,6 +67,8 @@ describe('parseDdl', () => {
     ['ALTER TABLE t EXCHANGE PARTITION p0 WITH TABLE t2', true],
     ['ALTER TABLE t REORGANIZE PARTITION p0 INTO (PARTITION a VALUES LESS THAN (5), PARTITION b VALUES LESS THAN (10))', false],
     ['ALTER TABLE t ADD COLUMN drop_partition INT', false],
+    ['ALTER IGNORE TABLE t ADD UNIQUE (email)', true],
+    ['ALTER TABLE t CONVERT PARTITION p0 TO TABLE t_p0', true],
   ])('changesRowsSilently(%s) is %s', (sql, expected) => {
     expect(changesRowsSilently(sql)).toBe(expected);
   });
@@ -103,6 +105,7 @@ describe('diffColumns', () => {
     ['a renamed column', schema([col('id'), col('quantity'), col('note', 'varchar(10)')]), /qty.*dropped or renamed/],
     ['a retyped column', schema([col('id'), col('qty'), col('note', 'varchar(20)')]), /note.*varchar\(10\).*varchar\(20\)/],
     ['a changed primary key', schema([col('id'), col('qty'), col('note', 'varchar(10)')], ['id', 'qty']), /primary key.*\(id\).*\(id, qty\)/],
+    ['a column made NOT NULL', schema([col('id'), { ...col('qty'), nullable: false }, col('note', 'varchar(10)')]), /qty became NOT NULL/],
   ])('reports %s as unsupported', (_, after, message) => {
     const { unsupported } = diffColumns(before, after);
     expect(unsupported).toHaveLength(1);

@@ -32,7 +32,7 @@ export function pgType(t: ColumnType): string {
     case 'timestamp': return `timestamp(${t.fsp}) with time zone`;
     case 'time': return 'interval';
     case 'year': return 'smallint';
-    case 'string': return t.maxLength === null ? 'text' : `character varying(${t.maxLength})`;
+    case 'string': return t.maxLength === null || t.maxLength === 0 ? 'text' : `character varying(${t.maxLength})`; // Postgres has no varchar(0)
     case 'binary': return 'bytea';
     case 'json': return 'jsonb';
     case 'enum': case 'set': return 'text';

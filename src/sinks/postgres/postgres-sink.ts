@@ -11,6 +11,7 @@ import type { Sink, SinkTransaction, TablePrep } from '../../core/sink.js';
 import type { CheckProblem } from '../../core/source.js';
 import { coerceError, FerryError } from '../../errors.js';
 import { PipelineLock } from '../../checkpoint/postgres-pipeline-lock.js';
+import { connectClient } from './postgres-connection.js';
 import {
   clearProgress, ensureCheckpointTables, readCheckpoint, readProgress, writeCheckpoint, writeProgress,
 } from '../../checkpoint/postgres-checkpoint-table.js';
@@ -45,16 +46,16 @@ export class PostgresSink implements Sink {
   }
 
   static async open(options: PostgresSinkOptions): Promise<PostgresSink> {
-    const probe = new pg.Client({ connectionString: options.url });
+    let probe: pg.Client | undefined;
     try {
-      await probe.connect();
+      probe = await connectClient(options.url);
       await ensureCheckpointTables(probe);
     } catch (err) {
       throw new FerryError('retriable', `cannot prepare the target: ${(err as Error).message}`, {
         cause: err, hint: 'check target.url (host, port, user, password, database), that Postgres is running, and that the user may create schemas',
       });
     } finally {
-      await probe.end().catch(() => {});
+      await probe?.end().catch(() => {});
     }
     // UTC, so timestamptz text compares with the source's; and, like a native replica, no trigger or
     // foreign-key enforcement where the role may switch it off: the source already did both.
@@ -67,14 +68,17 @@ export class PostgresSink implements Sink {
       options: `-c TimeZone=UTC${replica ? ' -c session_replication_role=replica' : ''}`,
     });
     pool.on('error', (err) => options.log.warn({ err: err.message }, 'idle target connection failed'));
+    // A client checked out of the pool reports a dying server as an 'error' event of its own, and an
+    // unheard one would end the process. The failure reaches ferry anyway, through the next query.
+    pool.on('connect', (client) => client.on('error', (err) => options.log.debug({ err: err.message }, 'target connection failed')));
     return new PostgresSink(options, pool);
   }
 
   /** Preflight of the target: reachable, may create schemas, may switch off triggers for apply sessions. */
   static async check(url: string): Promise<CheckProblem[]> {
-    const client = new pg.Client({ connectionString: url });
+    let client: pg.Client;
     try {
-      await client.connect();
+      client = await connectClient(url);
     } catch (err) {
       return [{ check: 'target', message: `cannot connect to the target: ${(err as Error).message}`, hint: 'check target.url (host, port, user, password, database) and that Postgres is running' }];
     }
@@ -126,11 +130,12 @@ export class PostgresSink implements Sink {
               hint: 'create it yourself, or set snapshot.tablePrep: create',
             });
           }
+          await reconcileColumns(client, t, false);
           continue;
         }
         if (prep === 'drop-and-create') await client.query(`DROP TABLE IF EXISTS ${qualified(t.target)} CASCADE`);
         await client.query(createTableSql(t));
-        await reconcileColumns(client, t);
+        await reconcileColumns(client, t, true);
         if (prep === 'truncate') await client.query(`TRUNCATE ${qualified(t.target)}`);
       }
     }).catch((err) => {
@@ -159,7 +164,7 @@ export class PostgresSink implements Sink {
   async beginSnapshot(): Promise<void> {
     await this.#withTransaction(async (client) => {
       await clearProgress(client, this.#o.pipeline);
-      await writeCheckpoint(client, this.#o.pipeline, { phase: 'snapshot', position: null, tables: [] });
+      await writeCheckpoint(client, this.#o.pipeline, this.#lock.owner, { phase: 'snapshot', position: null, tables: [] });
     });
   }
 
@@ -179,7 +184,7 @@ export class PostgresSink implements Sink {
         for (const sql of resetIdentitySql(t)) await client.query(sql);
       }
       await clearProgress(client, this.#o.pipeline);
-      await writeCheckpoint(client, this.#o.pipeline, { ...checkpoint, tables: tables.map((t) => tableKey(t.source)) });
+      await writeCheckpoint(client, this.#o.pipeline, this.#lock.owner, { ...checkpoint, tables: tables.map((t) => tableKey(t.source)) });
     }).catch((err) => {
       throw coerceError(err, 'target snapshot completion');
     });
@@ -195,7 +200,7 @@ export class PostgresSink implements Sink {
       client.release(true);
       throw coerceError(err, 'target BEGIN');
     }
-    return new PostgresTransaction(client, this.#tables, this.#o.pipeline);
+    return new PostgresTransaction(client, this.#tables, this.#o.pipeline, this.#lock.owner);
   }
 
   async countRows(table: TableSchema): Promise<number> {
@@ -215,9 +220,8 @@ export class PostgresSink implements Sink {
 }
 
 async function canSetReplicaRole(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url });
+  const client = await connectClient(url);
   try {
-    await client.connect();
     await client.query('SET session_replication_role = replica');
     return true;
   } catch {
@@ -228,11 +232,11 @@ async function canSetReplicaRole(url: string): Promise<boolean> {
 }
 
 /**
- * Brings an existing target table in line with the source's columns where that is a pure addition,
- * and refuses anything else: a column the source changed while ferry was not watching (stopped, or
- * behind) would otherwise drift silently.
+ * Brings an existing target table in line with the source's columns where that is a pure addition
+ * (when ferry manages the table: `addMissing`), and refuses anything else: a column the source
+ * changed while ferry was not watching (stopped, or behind) would otherwise drift silently.
  */
-async function reconcileColumns(client: pg.PoolClient, t: TableSchema): Promise<void> {
+async function reconcileColumns(client: pg.PoolClient, t: TableSchema, addMissing: boolean): Promise<void> {
   const { rows } = await client.query(
     `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
       WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, [qualified(t.target)]);
@@ -240,7 +244,8 @@ async function reconcileColumns(client: pg.PoolClient, t: TableSchema): Promise<
   const problems: string[] = [];
   for (const c of t.columns) {
     const type = actual.get(c.name);
-    if (type === undefined) for (const sql of addColumnSql(t, c)) await client.query(sql);
+    if (type === undefined && !addMissing) problems.push(`column ${c.name} is missing in the target (snapshot.tablePrep none: add it yourself)`);
+    else if (type === undefined) for (const sql of addColumnSql(t, c)) await client.query(sql);
     else if (type !== pgType(c.type)) problems.push(`column ${c.name} is ${type} in the target, but the source's ${c.sourceType} maps to ${pgType(c.type)}`);
   }
   for (const name of actual.keys()) {
@@ -277,12 +282,14 @@ class PostgresTransaction implements SinkTransaction {
   readonly #client: pg.PoolClient;
   readonly #tables: Map<string, TableSchema>;
   readonly #pipeline: string;
+  readonly #owner: string;
   #done = false;
 
-  constructor(client: pg.PoolClient, tables: Map<string, TableSchema>, pipeline: string) {
+  constructor(client: pg.PoolClient, tables: Map<string, TableSchema>, pipeline: string, owner: string) {
     this.#client = client;
     this.#tables = tables;
     this.#pipeline = pipeline;
+    this.#owner = owner;
   }
 
   #table(id: TableId): TableSchema {
@@ -324,7 +331,7 @@ class PostgresTransaction implements SinkTransaction {
 
   async commit(checkpoint: Checkpoint): Promise<void> {
     try {
-      await writeCheckpoint(this.#client, this.#pipeline, checkpoint);
+      await writeCheckpoint(this.#client, this.#pipeline, this.#owner, checkpoint);
       await this.#client.query('COMMIT');
     } catch (err) {
       await this.rollback();

@@ -1,7 +1,7 @@
 import ZongJi, { type AnyBinlogEvent, type RowsEvent, type RowData } from '@vlasky/zongji';
 import type { Logger } from 'pino';
 import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Transaction } from '../../core/change-event.js';
-import type { Position } from '../../core/position.js';
+import { comparePositions, formatPosition, type Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
 import { coerceError, FerryError } from '../../errors.js';
 import { BoundedQueue } from '../../pipeline/queue.js';
@@ -21,6 +21,10 @@ export interface BinlogStreamOptions {
   readonly queueMaxEvents: number;
   /** A transaction larger than this is handed on in pieces, so memory stays bounded. */
   readonly pieceMaxEvents: number;
+  /** The source's binlog head now: the stall watchdog compares it with what arrived. */
+  readonly headPosition: () => Promise<Position>;
+  /** Silence after which, if the head moved on, the stream counts as stalled. */
+  readonly stallAfterMs: number;
   readonly log: Logger;
 }
 
@@ -69,6 +73,9 @@ class BinlogReader {
   #stopped = false;
   /** Inside XA START … XA END: its outcome comes later, in another event group. */
   #xa = false;
+  /** When and where the last binlog event arrived, for the stall watchdog. */
+  #lastEvent = { at: Date.now(), file: '', pos: 0 };
+  #watchdog: NodeJS.Timeout | undefined;
   /** Events of the open transaction already handed on as pieces. */
   #pushed = 0;
   /** Savepoints of the open transaction: name → how many of its events came before it. */
@@ -93,7 +100,8 @@ class BinlogReader {
     });
     this.#zongji = zongji;
     zongji.on('binlog', (event: AnyBinlogEvent) => {
-      this.#inbox.push({ event, file: String(zongji.get('filename')), gtid: zongji.gtidSet });
+      this.#lastEvent = { at: Date.now(), file: String(zongji.get('filename')), pos: event.nextPosition || this.#lastEvent.pos };
+      this.#inbox.push({ event, file: this.#lastEvent.file, gtid: zongji.gtidSet });
       if (this.#inbox.length >= 1000) this.#pause();
       void this.#drain();
     });
@@ -107,6 +115,22 @@ class BinlogReader {
       includeSchema,
     });
     signal.addEventListener('abort', () => this.#stop(), { once: true });
+    this.#watchdog = setInterval(() => void this.#checkStalled(), Math.min(10_000, this.#o.stallAfterMs / 3));
+    this.#watchdog.unref();
+  }
+
+  /**
+   * zongji sets no heartbeat, so a dead connection that no packet reveals (a half-open TCP session)
+   * would wait forever. If nothing arrived for a while although the source's binlog moved on, and
+   * ferry is not holding the connection back itself, the stream is restarted from the checkpoint.
+   */
+  async #checkStalled(): Promise<void> {
+    const silentMs = Date.now() - this.#lastEvent.at;
+    if (this.#stopped || this.#paused || silentMs < this.#o.stallAfterMs) return;
+    const head = await this.#o.headPosition().catch(() => null);
+    const last: Position = { kind: 'mysql', file: this.#lastEvent.file, pos: this.#lastEvent.pos };
+    if (!head || this.#stopped || this.#lastEvent.file === '' || comparePositions(head, last) <= 0) return;
+    this.#fail(new FerryError('retriable', `no binlog events for ${Math.round(silentMs / 1000)}s while the source's binlog moved on to ${formatPosition(head)}`));
   }
 
   #classify(err: Error): FerryError {
@@ -326,6 +350,7 @@ class BinlogReader {
   #stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    clearInterval(this.#watchdog);
     this.#zongji?.stop();
     this.#queue.end();
   }

@@ -6,9 +6,12 @@ export type Ddl =
   | { readonly kind: 'drop-database'; readonly schema: string; readonly statement: string }
   | { readonly kind: 'other'; readonly statement: string };
 
-/** ALTER TABLE clauses that remove or move rows without writing row events. */
+/**
+ * ALTER TABLE statements that remove, move or rewrite rows without writing row events: partition
+ * maintenance, CONVERT PARTITION/TABLE (MariaDB 10.7+), and ALTER IGNORE (drops duplicate rows).
+ */
 export function changesRowsSilently(statement: string): boolean {
-  return /\b(TRUNCATE|DROP|EXCHANGE)\s+PARTITION\b/i.test(statement);
+  return /\b(TRUNCATE|DROP|EXCHANGE)\s+PARTITION\b|\bCONVERT\s+(PARTITION|TABLE)\b|^ALTER\s+(ONLINE\s+)?IGNORE\b/i.test(statement);
 }
 
 const IDENT = '(?:`(?:[^`]|``)+`|[A-Za-z0-9_$]+)';
@@ -72,6 +75,7 @@ export function diffColumns(before: TableSchema, after: TableSchema): { added: C
     const now = afterByName.get(c.name);
     if (!now) unsupported.push(`column ${c.name} was dropped or renamed`);
     else if (now.sourceType !== c.sourceType) unsupported.push(`column ${c.name} changed type from ${c.sourceType} to ${now.sourceType}`);
+    else if (c.nullable && !now.nullable) unsupported.push(`column ${c.name} became NOT NULL (the server may have rewritten its NULLs)`);
   }
   if (before.primaryKey.join(',') !== after.primaryKey.join(',')) {
     unsupported.push(`primary key changed from (${before.primaryKey.join(', ')}) to (${after.primaryKey.join(', ')})`);

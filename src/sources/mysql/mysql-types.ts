@@ -163,8 +163,17 @@ export function columnBackfill(type: ColumnType, nullable: boolean, rawDefault: 
     text = /DEFAULT_GENERATED/i.test(extra) ? null : rawDefault;
   } else {
     const quoted = /^'(.*)'$/s.exec(rawDefault);
-    text = quoted ? quoted[1]!.replace(/''/g, "'").replace(/\\(.)/g, '$1') : /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(rawDefault) ? rawDefault : null;
+    const bits = /^b'([01]*)'$/.exec(rawDefault);
+    if (bits && type.kind === 'bit') return { value: bits[1]!.padStart(type.length, '0').slice(-type.length) };
+    text = quoted ? unescapeMariaDbLiteral(quoted[1]!) : /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(rawDefault) ? rawDefault : null;
   }
   if (text === null || type.kind === 'bit') return { expression: `DEFAULT ${rawDefault}` };
+  if (type.kind === 'binary') return { value: Buffer.from(text, 'latin1') };
   return { value: normalizeValue(type, text) };
+}
+
+/** MariaDB prints string defaults with \0 \n \r \\ escaped and quotes doubled: undone in one pass. */
+function unescapeMariaDbLiteral(text: string): string {
+  const escapes: Record<string, string> = { '0': '\u0000', n: '\n', r: '\r', t: '\t', Z: '\u001a', b: '\b' };
+  return text.replace(/''|\\(.)/gs, (m: string, c?: string) => (m === "''" ? "'" : escapes[c!] ?? c!));
 }
