@@ -16,7 +16,7 @@ const sourceSchema = z
     serverId: z.number().int().min(1).max(4294967295).optional()
       .describe('mysql: replica server id, unique among the server\'s replicas; default derived from the pipeline name'),
     stallTimeoutSeconds: z.number().int().min(5).max(3600).default(30)
-      .describe('restart the change stream when nothing arrived for this long although the source log moved on'),
+      .describe('restart the change stream when not even a heartbeat arrived for this long (a dead connection)'),
     slot: z.string().optional().describe('postgres: replication slot'),
     publication: z.string().optional().describe('postgres: publication'),
   })

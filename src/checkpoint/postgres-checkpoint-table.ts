@@ -17,6 +17,13 @@ export async function ensureCheckpointTables(client: ClientBase): Promise<void> 
   await client.query(`CREATE TABLE IF NOT EXISTS ${CHECKPOINT} (
     pipeline text PRIMARY KEY, phase text NOT NULL, position jsonb, tables text[], owner text,
     updated_at timestamptz NOT NULL DEFAULT now())`);
+  // Columns later versions added, for tables an earlier one created (altered only when missing).
+  const { rows } = await client.query(
+    `SELECT column_name FROM information_schema.columns WHERE table_schema = '${FERRY_SCHEMA}' AND table_name = 'ferry_checkpoint'`);
+  const present = new Set(rows.map((r) => r.column_name as string));
+  for (const [column, type] of [['tables', 'text[]'], ['owner', 'text']]) {
+    if (!present.has(column!)) await client.query(`ALTER TABLE ${CHECKPOINT} ADD COLUMN IF NOT EXISTS ${column} ${type}`);
+  }
   await client.query(`CREATE TABLE IF NOT EXISTS ${PROGRESS} (
     pipeline text NOT NULL, table_name text NOT NULL, last_key jsonb, rows bigint NOT NULL, done boolean NOT NULL,
     position jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, table_name))`);
@@ -27,6 +34,18 @@ export async function readCheckpoint(client: ClientBase, pipeline: string): Prom
   const row = rows[0];
   if (!row) return null;
   return { phase: row.phase, position: row.position ? positionFromJson(row.position) : null, ...(row.tables ? { tables: row.tables } : {}) };
+}
+
+/** Fails unless `owner` still owns the pipeline; holds the row until the caller's transaction ends. */
+export async function assertOwner(client: ClientBase, pipeline: string, owner: string): Promise<void> {
+  const { rowCount } = await client.query(`SELECT 1 FROM ${CHECKPOINT} WHERE pipeline = $1 AND owner = $2 FOR SHARE`, [pipeline, owner]);
+  if (rowCount === 0) throw takenOver(pipeline);
+}
+
+function takenOver(pipeline: string): FerryError {
+  return new FerryError('fatal', `another ferry process took over pipeline ${pipeline}; this one stops without writing`, {
+    hint: 'run one ferry process per pipeline; the other process carries on from the checkpoint',
+  });
 }
 
 /** Marks an existing checkpoint row as this process's: from now on only `owner` may write it. */
@@ -46,11 +65,7 @@ export async function writeCheckpoint(client: ClientBase, pipeline: string, owne
      WHERE ${CHECKPOINT}.owner IS NOT DISTINCT FROM EXCLUDED.owner`,
     [pipeline, c.phase, c.position ? JSON.stringify(positionToJson(c.position)) : null, c.tables ?? null, owner],
   );
-  if (rowCount === 0) {
-    throw new FerryError('fatal', `another ferry process took over pipeline ${pipeline}; this one stops without writing`, {
-      hint: 'run one ferry process per pipeline; the other process carries on from the checkpoint',
-    });
-  }
+  if (rowCount === 0) throw takenOver(pipeline);
 }
 
 export async function readProgress(client: ClientBase, pipeline: string): Promise<SnapshotProgress[]> {

@@ -38,8 +38,13 @@ export class PipelineLock {
         hint: 'stop the other process first (ferry status shows where it is); one pipeline has one applier',
       });
     }
-    await claimCheckpoint(client, this.#pipeline, this.owner);
-    if (ended) throw new FerryError('retriable', 'the target connection holding the pipeline lock closed while taking it');
+    try {
+      await claimCheckpoint(client, this.#pipeline, this.owner);
+      if (ended) throw new FerryError('retriable', 'the target connection holding the pipeline lock closed while taking it');
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
     this.#client = client;
   }
 

@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chownSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chownSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -64,7 +64,11 @@ async function waitReady(what: string, child: ChildProcess, probe: () => Promise
   const deadline = Date.now() + ms;
   let last: unknown;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode} during start; see ${logFile}`);
+    if (child.exitCode !== null) {
+      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+      if (/address already in use|could not bind|do you already have another mysqld server running/i.test(log.slice(-4000))) throw new PortTaken(`${what} could not bind its port`);
+      throw new Error(`${what} exited with code ${child.exitCode} during start; see ${logFile}`);
+    }
     try {
       await probe();
       return;

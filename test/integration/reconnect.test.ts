@@ -124,7 +124,7 @@ describe('a binlog connection that goes silent (a half-open TCP session)', () =>
     await db?.close();
   });
 
-  it('is restarted by the stall watchdog once the source binlog has moved on', async () => {
+  it('is restarted by the stall watchdog, and an idle healthy stream is not', async () => {
     await db.my.query('CREATE TABLE t (id INT PRIMARY KEY, v INT)');
     const viaProxy = new URL(db.mysqlUrl);
     viaProxy.port = String(proxy.port);
@@ -135,9 +135,12 @@ describe('a binlog connection that goes silent (a half-open TCP session)', () =>
     // A first change proves the binlog connection is up (and through the proxy) before it goes silent.
     await db.my.query('INSERT INTO t VALUES (1, 1)');
     await waitCaughtUp(db.my, db.pg, 'silent');
+    // Idle but alive: heartbeats keep the watchdog quiet for longer than its timeout.
+    await new Promise((resolve) => setTimeout(resolve, 8000));
+    expect(ferry!.output()).not.toMatch(/not even heartbeats|stream interrupted/);
     proxy.silence();
     await db.my.query('INSERT INTO t VALUES (2, 2)');
-    await waitFor('the watchdog', async () => /no binlog events for \d+s while the source's binlog moved on/.test(ferry!.output()), 30_000);
+    await waitFor('the watchdog', async () => /no binlog packets, not even heartbeats, for \d+s/.test(ferry!.output()), 30_000);
     await waitCaughtUp(db.my, db.pg, 'silent');
     const { rows } = await db.pg.query('SELECT count(*)::int AS n FROM silent.t');
     expect(rows[0].n).toBe(2);

@@ -13,7 +13,7 @@ import { coerceError, FerryError } from '../../errors.js';
 import { PipelineLock } from '../../checkpoint/postgres-pipeline-lock.js';
 import { connectClient } from './postgres-connection.js';
 import {
-  clearProgress, ensureCheckpointTables, readCheckpoint, readProgress, writeCheckpoint, writeProgress,
+  assertOwner, clearProgress, ensureCheckpointTables, readCheckpoint, readProgress, writeCheckpoint, writeProgress,
 } from '../../checkpoint/postgres-checkpoint-table.js';
 import {
   addColumnSql, columnArrays, copyField, copySql, createIndexSql, createTableSql, deleteSql, qualified, quoteIdent,
@@ -170,6 +170,7 @@ export class PostgresSink implements Sink {
 
   async loadChunk(table: TableSchema, rows: readonly Row[], progress: SnapshotProgress): Promise<void> {
     await this.#withTransaction(async (client) => {
+      await assertOwner(client, this.#o.pipeline, this.#lock.owner);
       if (rows.length > 0) await pipe(Readable.from(copyLines(table, rows)), client.query(copyFrom(copySql(table))));
       await writeProgress(client, this.#o.pipeline, progress);
     }).catch((err) => {

@@ -1,7 +1,7 @@
 import ZongJi, { type AnyBinlogEvent, type RowsEvent, type RowData } from '@vlasky/zongji';
 import type { Logger } from 'pino';
 import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Transaction } from '../../core/change-event.js';
-import { comparePositions, formatPosition, type Position } from '../../core/position.js';
+import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
 import { coerceError, FerryError } from '../../errors.js';
 import { BoundedQueue } from '../../pipeline/queue.js';
@@ -21,9 +21,7 @@ export interface BinlogStreamOptions {
   readonly queueMaxEvents: number;
   /** A transaction larger than this is handed on in pieces, so memory stays bounded. */
   readonly pieceMaxEvents: number;
-  /** The source's binlog head now: the stall watchdog compares it with what arrived. */
-  readonly headPosition: () => Promise<Position>;
-  /** Silence after which, if the head moved on, the stream counts as stalled. */
+  /** Silence (not even a heartbeat) after which the connection counts as dead. */
   readonly stallAfterMs: number;
   readonly log: Logger;
 }
@@ -73,8 +71,8 @@ class BinlogReader {
   #stopped = false;
   /** Inside XA START … XA END: its outcome comes later, in another event group. */
   #xa = false;
-  /** When and where the last binlog event arrived, for the stall watchdog. */
-  #lastEvent = { at: Date.now(), file: '', pos: 0 };
+  /** When the last packet (event or heartbeat) arrived, for the stall watchdog. */
+  #lastPacketAt: number | undefined;
   #watchdog: NodeJS.Timeout | undefined;
   /** Events of the open transaction already handed on as pieces. */
   #pushed = 0;
@@ -99,9 +97,15 @@ class BinlogReader {
       dateStrings: true, jsonStrings: true, timezone: 'Z', enableKeepAlive: true, keepAliveInitialDelay: 10_000,
     });
     this.#zongji = zongji;
+    // The server sends heartbeats on an idle stream when asked, before the dump starts: zongji
+    // emits 'ready' just before it queues the dump command on this connection.
+    zongji.on('ready', () => {
+      zongji.connection?.query(`SET @master_heartbeat_period = ${Math.round((this.#o.stallAfterMs / 3) * 1e6)}`, () => {});
+    });
     zongji.on('binlog', (event: AnyBinlogEvent) => {
-      this.#lastEvent = { at: Date.now(), file: String(zongji.get('filename')), pos: event.nextPosition || this.#lastEvent.pos };
-      this.#inbox.push({ event, file: this.#lastEvent.file, gtid: zongji.gtidSet });
+      this.#lastPacketAt = Date.now();
+      if (event.getEventName() === 'heartbeat') return;
+      this.#inbox.push({ event, file: String(zongji.get('filename')), gtid: zongji.gtidSet });
       if (this.#inbox.length >= 1000) this.#pause();
       void this.#drain();
     });
@@ -111,26 +115,25 @@ class BinlogReader {
     zongji.start({
       serverId: this.#o.serverId,
       ...(from.gtid ? { gtidSet: from.gtid } : { filename: from.file, position: from.pos }),
-      includeEvents: ['tablemap', 'writerows', 'updaterows', 'deleterows', 'xid', 'xaprepare', 'query', 'rotate', 'mariadbgtid', 'gtid'],
+      includeEvents: ['tablemap', 'writerows', 'updaterows', 'deleterows', 'xid', 'xaprepare', 'query', 'rotate', 'mariadbgtid', 'gtid', 'heartbeat'],
       includeSchema,
     });
     signal.addEventListener('abort', () => this.#stop(), { once: true });
-    this.#watchdog = setInterval(() => void this.#checkStalled(), Math.min(10_000, this.#o.stallAfterMs / 3));
+    this.#watchdog = setInterval(() => this.#checkStalled(), this.#o.stallAfterMs / 3);
     this.#watchdog.unref();
   }
 
   /**
-   * zongji sets no heartbeat, so a dead connection that no packet reveals (a half-open TCP session)
-   * would wait forever. If nothing arrived for a while although the source's binlog moved on, and
-   * ferry is not holding the connection back itself, the stream is restarted from the checkpoint.
+   * A connection that died without a packet saying so (a half-open TCP session) would wait forever.
+   * With heartbeats every third of the timeout, silence past it means the connection is gone, unless
+   * ferry holds it back itself (backpressure): then the stream restarts from the checkpoint. Armed
+   * by the first packet, so a slow start (a GTID lookup in long binlogs) is not taken for a stall.
    */
-  async #checkStalled(): Promise<void> {
-    const silentMs = Date.now() - this.#lastEvent.at;
-    if (this.#stopped || this.#paused || silentMs < this.#o.stallAfterMs) return;
-    const head = await this.#o.headPosition().catch(() => null);
-    const last: Position = { kind: 'mysql', file: this.#lastEvent.file, pos: this.#lastEvent.pos };
-    if (!head || this.#stopped || this.#lastEvent.file === '' || comparePositions(head, last) <= 0) return;
-    this.#fail(new FerryError('retriable', `no binlog events for ${Math.round(silentMs / 1000)}s while the source's binlog moved on to ${formatPosition(head)}`));
+  #checkStalled(): void {
+    if (this.#stopped || this.#paused || this.#lastPacketAt === undefined) return;
+    const silentMs = Date.now() - this.#lastPacketAt;
+    if (silentMs < this.#o.stallAfterMs) return;
+    this.#fail(new FerryError('retriable', `no binlog packets, not even heartbeats, for ${Math.round(silentMs / 1000)}s: the connection is gone`));
   }
 
   #classify(err: Error): FerryError {
@@ -152,6 +155,7 @@ class BinlogReader {
   #resume(): void {
     if (this.#paused && this.#inbox.length < 100) {
       this.#paused = false;
+      if (this.#lastPacketAt !== undefined) this.#lastPacketAt = Date.now(); // silence while held back is ours
       this.#zongji?.connection?.resume();
     }
   }

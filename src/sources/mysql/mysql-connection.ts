@@ -58,14 +58,16 @@ export function connectError(err: unknown, url: string): FerryError {
 }
 
 export async function connect(url: string): Promise<Connection> {
+  let conn: Connection | undefined;
   try {
-    const conn = await mysql.createConnection(connectionOptions(url));
+    conn = await mysql.createConnection(connectionOptions(url));
     // A connection that dies while idle reports it as an 'error' event; unheard, it would end the
     // process. The failure reaches ferry anyway, through the next query on it.
     conn.on('error', () => {});
     await conn.query("SET time_zone = '+00:00'");
     return conn;
   } catch (err) {
+    conn?.destroy();
     throw connectError(err, url);
   }
 }

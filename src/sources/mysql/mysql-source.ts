@@ -86,22 +86,11 @@ export class MysqlSource implements Source {
         describeTable: (t: TableId) => this.#describeOne(t),
         queueMaxEvents: this.#o.queueMaxEvents,
         pieceMaxEvents: this.#o.pieceMaxEvents,
-        headPosition: () => this.#freshHeadPosition(),
         stallAfterMs: this.#o.stallTimeoutSeconds * 1000,
         log: this.#o.log,
       },
       signal,
     );
-  }
-
-  /** On a new connection: the watchdog asks when existing connections may be the ones that died. */
-  async #freshHeadPosition(): Promise<Position> {
-    const conn = await connect(this.#o.url);
-    try {
-      return await headPosition(conn, this.#flavor);
-    } finally {
-      conn.destroy();
-    }
   }
 
   async #describeOne(t: TableId): Promise<TableSchema | null> {
