@@ -107,3 +107,21 @@ describe('one applier per pipeline', () => {
     expect((await second.done).code).toBe(0);
   });
 });
+
+describe('a checkpoint table an earlier version created', () => {
+  let db: TestDatabases;
+  beforeAll(async () => {
+    db = await testDatabases('oldlayout');
+  });
+  afterAll(async () => db?.close());
+
+  it('gains the columns this version needs', async () => {
+    await db.my.query('CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1)');
+    await db.pg.query(`CREATE SCHEMA ferry; CREATE TABLE ferry.ferry_checkpoint (
+      pipeline text PRIMARY KEY, phase text NOT NULL, position jsonb, updated_at timestamptz NOT NULL DEFAULT now())`);
+    const r = await runCli(['snapshot', '-c', writeConfig(pipelineConfig('oldlayout', db.mysqlUrl, db.pgUrl))]);
+    expect(r.code, r.stderr).toBe(0);
+    const { rows } = await db.pg.query("SELECT tables, owner IS NOT NULL AS owned FROM ferry.ferry_checkpoint WHERE pipeline = 'oldlayout'");
+    expect(rows).toEqual([{ tables: ['oldlayout.t'], owned: true }]);
+  });
+});
