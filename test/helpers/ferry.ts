@@ -102,7 +102,10 @@ export function waitStreaming(client: import('pg').Client, pipeline: string, ms?
   return waitFor(`${pipeline} to stream`, async () => (await checkpointOf(client, pipeline))?.phase === 'stream', ms);
 }
 
-/** `ferry run` on the test's databases (pipeline named after them), once its snapshot is done. */
+/**
+ * `ferry run` on the test's databases (pipeline named after them), once its snapshot is done and
+ * its stream has started: what the source does from then on reaches ferry through the binlog.
+ */
 export async function startStreaming(
   db: { name: string; mysqlUrl: string; pgUrl: string; pg: import('pg').Client },
   extra: Record<string, unknown> = {},
@@ -110,5 +113,6 @@ export async function startStreaming(
   const config = writeConfig(pipelineConfig(db.name, db.mysqlUrl, db.pgUrl, extra));
   const ferry = startCli(['run', '-c', config]);
   await waitStreaming(db.pg, db.name);
+  await waitFor(`${db.name} to start its stream`, async () => /streaming from/.test(ferry.output()));
   return { config, ferry };
 }

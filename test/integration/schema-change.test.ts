@@ -81,7 +81,7 @@ describe('schema changes ferry cannot follow stop it', () => {
 
   async function runUntilStopped(change: string): Promise<string> {
     const ferry = startCli(['run', '-c', config]);
-    await waitFor('streaming', async () => (await checkpointOf(db.pg, 'ddl_stop'))?.phase === 'stream');
+    await waitFor('the stream to start', async () => /streaming from/.test(ferry.output()));
     await db.my.query(change);
     const r = await ferry.done;
     expect(r.code, r.stderr).toBe(1);
