@@ -39,11 +39,11 @@ export const configSchema = z
     target: targetSchema,
     tables: z
       .object({
-        include: z.array(z.string()).min(1).default(['*.*']).describe('glob patterns on schema.table'),
+        include: z.array(z.string()).min(1).optional().describe('glob patterns on schema.table; default: the database in source.url, else all'),
         exclude: z.array(z.string()).default([]).describe('glob patterns on schema.table'),
       })
       .strict()
-      .default({ include: ['*.*'], exclude: [] }),
+      .default({ exclude: [] }),
     snapshot: z
       .object({
         mode: z.enum(['initial', 'never', 'always']).default('initial'),
@@ -83,7 +83,10 @@ export const configSchema = z
   .strict();
 
 type ParsedConfig = z.infer<typeof configSchema>;
-export type Config = Readonly<ParsedConfig & { source: ParsedConfig['source'] & { serverId: number } }>;
+export type Config = Readonly<ParsedConfig & {
+  source: ParsedConfig['source'] & { serverId: number };
+  tables: ParsedConfig['tables'] & { include: string[] };
+}>;
 
 /** Replaces ${NAME} and ${NAME:-default} in every string value; a missing variable is a config error. */
 function interpolate(value: unknown, path: string): unknown {
@@ -126,7 +129,10 @@ export function parseConfig(doc: unknown): Config {
     throw configError(`target.type: '${c.target.type}' is not built yet; this version writes postgres`, 'set target.type: postgres');
   }
   const serverId = c.source.serverId ?? defaultServerId(c.pipeline);
-  return deepFreeze({ ...c, source: { ...c.source, serverId } });
+  // A database named in the source URL is what the user means to move, unless include says otherwise.
+  const database = decodeURIComponent(new URL(c.source.url).pathname.slice(1));
+  const include = c.tables.include ?? [database ? `${database}.*` : '*.*'];
+  return deepFreeze({ ...c, source: { ...c.source, serverId }, tables: { ...c.tables, include } });
 }
 
 export function loadConfig(file: string): Config {

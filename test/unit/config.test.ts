@@ -28,9 +28,15 @@ afterEach(() => {
 });
 
 describe('parseConfig defaults', () => {
+  it('selects the database named in source.url, or every database when it names none', () => {
+    expect(parseConfig({ ...minimal, source: { type: 'mysql', url: 'mysql://u:p@db1:3306/shop' } }).tables.include).toEqual(['shop.*']);
+    expect(parseConfig({ ...minimal, source: { type: 'mysql', url: 'mysql://u:p@db1:3306' } }).tables.include).toEqual(['*.*']);
+    expect(parseConfig({ ...minimal, source: { type: 'mysql', url: 'mysql://u:p@db1:3306/shop' }, tables: { include: ['crm.*'] } }).tables.include).toEqual(['crm.*']);
+  });
+
   it('fills every optional section with its documented default', () => {
     const c = parseConfig(minimal);
-    expect(c.tables).toEqual({ include: ['*.*'], exclude: [] });
+    expect(c.tables).toEqual({ include: [`${new URL(minimal.source.url).pathname.slice(1)}.*`], exclude: [] });
     expect(c.snapshot).toEqual({ mode: 'initial', tablePrep: 'create', parallelism: 4, chunkRows: 50_000 });
     expect(c.apply).toEqual({ batchMaxRows: 20_000, batchMaxMs: 200, queueMaxEvents: 50_000 });
     expect(c.types).toEqual({ tinyint1: 'smallint' });

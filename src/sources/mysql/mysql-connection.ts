@@ -22,12 +22,6 @@ export function connectionOptions(url: string): ConnectionOptions {
   };
 }
 
-/** The database named in the URL path, if any. */
-export function urlDatabase(url: string): string | undefined {
-  const p = new URL(url).pathname;
-  return p.length > 1 ? decodeURIComponent(p.slice(1)) : undefined;
-}
-
 export function describeEndpoint(url: string): string {
   const u = new URL(url);
   return `${decodeURIComponent(u.username)}@${u.hostname}:${u.port || 3306}`;
