@@ -1,4 +1,7 @@
 import type { ClientBase } from 'pg';
+
+/** Readers need only a query method: a pool serves as well as a client. */
+type Queryable = Pick<ClientBase, 'query'>;
 import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../pipeline/table-mapping.js';
@@ -29,7 +32,7 @@ export async function ensureCheckpointTables(client: ClientBase): Promise<void> 
     position jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, table_name))`);
 }
 
-export async function readCheckpoint(client: ClientBase, pipeline: string): Promise<Checkpoint | null> {
+export async function readCheckpoint(client: Queryable, pipeline: string): Promise<Checkpoint | null> {
   const { rows } = await client.query(`SELECT phase, position, tables FROM ${CHECKPOINT} WHERE pipeline = $1`, [pipeline]);
   const row = rows[0];
   if (!row) return null;
@@ -68,7 +71,7 @@ export async function writeCheckpoint(client: ClientBase, pipeline: string, owne
   if (rowCount === 0) throw takenOver(pipeline);
 }
 
-export async function readProgress(client: ClientBase, pipeline: string): Promise<SnapshotProgress[]> {
+export async function readProgress(client: Queryable, pipeline: string): Promise<SnapshotProgress[]> {
   const { rows } = await client.query(`SELECT table_name, last_key, rows, done, position FROM ${PROGRESS} WHERE pipeline = $1`, [pipeline]);
   return rows.map((r) => ({
     table: r.table_name,

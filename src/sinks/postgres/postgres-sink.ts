@@ -143,22 +143,12 @@ export class PostgresSink implements Sink {
     });
   }
 
-  async loadCheckpoint(): Promise<Checkpoint | null> {
-    const client = await this.#pool.connect();
-    try {
-      return await readCheckpoint(client, this.#o.pipeline);
-    } finally {
-      client.release();
-    }
+  loadCheckpoint(): Promise<Checkpoint | null> {
+    return readCheckpoint(this.#pool, this.#o.pipeline);
   }
 
-  async loadSnapshotProgress(): Promise<SnapshotProgress[]> {
-    const client = await this.#pool.connect();
-    try {
-      return await readProgress(client, this.#o.pipeline);
-    } finally {
-      client.release();
-    }
+  loadSnapshotProgress(): Promise<SnapshotProgress[]> {
+    return readProgress(this.#pool, this.#o.pipeline);
   }
 
   async beginSnapshot(): Promise<void> {

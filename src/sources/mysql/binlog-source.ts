@@ -33,6 +33,10 @@ interface Received {
   readonly gtid: string | undefined;
 }
 
+/** Received-but-unhandled events at which the binlog connection pauses, and below which it resumes. */
+const INBOX_HIGH = 1000;
+const INBOX_LOW = 100;
+
 /** The server cannot send the binlog from the requested point (purged, or never existed). */
 const FATAL_READING_BINLOG = 1236;
 
@@ -106,7 +110,7 @@ class BinlogReader {
       this.#lastPacketAt = Date.now();
       if (event.getEventName() === 'heartbeat') return;
       this.#inbox.push({ event, file: String(zongji.get('filename')), gtid: zongji.gtidSet });
-      if (this.#inbox.length >= 1000) this.#pause();
+      if (this.#inbox.length >= INBOX_HIGH) this.#pause();
       void this.#drain();
     });
     zongji.on('error', (err: Error) => this.#fail(this.#classify(err)));
@@ -153,7 +157,7 @@ class BinlogReader {
   }
 
   #resume(): void {
-    if (this.#paused && this.#inbox.length < 100) {
+    if (this.#paused && this.#inbox.length < INBOX_LOW) {
       this.#paused = false;
       if (this.#lastPacketAt !== undefined) this.#lastPacketAt = Date.now(); // silence while held back is ours
       this.#zongji?.connection?.resume();
@@ -172,7 +176,7 @@ class BinlogReader {
           await this.#queue.whenSpace();
         }
         // A TableMap metadata fetch inside zongji resumes the connection itself; pausing again here keeps backpressure.
-        if (this.#inbox.length >= 1000) this.#pause();
+        if (this.#inbox.length >= INBOX_HIGH) this.#pause();
         else this.#resume();
       }
     } catch (err) {
