@@ -7,7 +7,8 @@ import type { TableId, Value } from './change-event.js';
 export type ColumnType =
   | { readonly kind: 'int'; readonly bytes: 1 | 2 | 3 | 4 | 8; readonly unsigned: boolean }
   | { readonly kind: 'bool' }
-  | { readonly kind: 'decimal'; readonly precision: number; readonly scale: number }
+  /** precision and scale are null for Postgres's unconstrained numeric */
+  | { readonly kind: 'decimal'; readonly precision: number | null; readonly scale: number | null }
   | { readonly kind: 'float' }
   | { readonly kind: 'double' }
   | { readonly kind: 'date' }
@@ -21,7 +22,15 @@ export type ColumnType =
   | { readonly kind: 'enum'; readonly values: readonly string[] }
   | { readonly kind: 'set'; readonly values: readonly string[] }
   | { readonly kind: 'bit'; readonly length: number }
-  | { readonly kind: 'uuid' };
+  | { readonly kind: 'uuid' }
+  | { readonly kind: 'interval' }
+  | { readonly kind: 'inet' }
+  | { readonly kind: 'array'; readonly element: ColumnType }
+  /** A type with no equivalent in other engines: carried as the source's text form. */
+  | { readonly kind: 'other' };
+
+/** The engine a table was read from: a sink of the same engine keeps the source's own column types. */
+export type Engine = 'mysql' | 'postgres';
 
 /**
  * What rows already in a table hold once this column is added to it (MySQL fills them during the
@@ -32,7 +41,10 @@ export type Backfill = { readonly value: Value } | { readonly expression: string
 export interface Column {
   readonly name: string;
   readonly type: ColumnType;
-  /** The source's own spelling, for messages and the type table (`bigint(20) unsigned`). */
+  /**
+   * The source's own spelling (`bigint(20) unsigned`, `character varying(20)`, `public.mood`): a
+   * target of the same engine uses it as the column type, so same-engine routes keep types exactly.
+   */
   readonly sourceType: string;
   readonly nullable: boolean;
   readonly autoIncrement: boolean;
@@ -46,6 +58,7 @@ export interface Index {
 }
 
 export interface TableSchema {
+  readonly engine: Engine;
   /** The table as the source names it. */
   readonly source: TableId;
   /** The table as the target names it (after `target.schema`). */

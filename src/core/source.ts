@@ -20,6 +20,14 @@ export interface TableReader {
   close(): Promise<void>;
 }
 
+export type SnapshotPurpose = 'fresh' | 'resume' | 'read';
+
+/** The source side of one snapshot: readers of one consistent state, or of states streaming can start before. */
+export interface SnapshotSession {
+  openReader(): Promise<TableReader>;
+  close(): Promise<void>;
+}
+
 export interface Source {
   /** Preflight: connectivity, grants, log settings, keys. Empty when all is well. */
   check(): Promise<CheckProblem[]>;
@@ -27,10 +35,18 @@ export interface Source {
   describeTables(): Promise<TableSchema[]>;
   estimateRows(table: TableSchema): Promise<number>;
   countRows(table: TableSchema): Promise<number>;
-  /** Opens a consistent view of the source for snapshot reading (DESIGN §3.5). */
-  openReader(): Promise<TableReader>;
-  /** The log's current end: where a cdc-only stream starts. */
+  /**
+   * Starts snapshot reading (DESIGN §3.5). 'fresh' starts over (a Postgres source recreates its slot
+   * with an exported snapshot), 'resume' continues an interrupted snapshot from the source's replication
+   * state, 'read' only reads (verify) and leaves replication state alone.
+   */
+  openSnapshot(purpose: SnapshotPurpose): Promise<SnapshotSession>;
+  /** The log's current end, for status and lag. No side effects. */
   headPosition(): Promise<Position>;
+  /** Prepares a change stream that starts now (cdc-only, or a snapshot of no tables) and returns where it starts. */
+  streamStartNow(): Promise<Position>;
+  /** Log the source keeps for this pipeline (Postgres: WAL the slot retains), when it keeps any. */
+  retainedBytes?(): Promise<number | null>;
   /**
    * Committed transactions after `from`, in commit order, until `signal` aborts.
    * Delivery is at-least-once across reconnects; the sink's checkpoint makes it exactly-once.

@@ -86,7 +86,7 @@ async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
       });
     } else if (!checkpoint?.position) {
       // cdc-only with no checkpoint yet: start from the log's head.
-      const head = await source.headPosition();
+      const head = await source.streamStartNow();
       await sink.prepare(tables, config.snapshot.tablePrep === 'none' ? 'none' : 'create');
       await sink.finishSnapshot(tables, { phase: 'stream', position: head });
     }

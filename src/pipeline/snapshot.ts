@@ -4,7 +4,7 @@ import type { FerryEventBus } from '../core/events.js';
 import { earliest, type Position } from '../core/position.js';
 import type { TableSchema } from '../core/schema.js';
 import type { Sink, TablePrep } from '../core/sink.js';
-import type { Source } from '../core/source.js';
+import type { SnapshotSession, Source } from '../core/source.js';
 import { FerryError } from '../errors.js';
 
 export interface SnapshotDeps {
@@ -39,12 +39,17 @@ export async function runSnapshot(deps: SnapshotDeps): Promise<Position> {
   }
   const progress = new Map((await sink.loadSnapshotProgress()).map((p) => [p.table, p]));
   const todo = tables.filter((t) => !progress.get(tableKey(t.source))?.done);
-  await forEachConcurrently(todo, deps.parallelism, (t) => copyTable(deps, t, progress.get(tableKey(t.source))));
+  const session = await source.openSnapshot(deps.fresh ? 'fresh' : 'resume');
+  try {
+    await forEachConcurrently(todo, deps.parallelism, (t) => copyTable(deps, session, t, progress.get(tableKey(t.source))));
+  } finally {
+    await session.close();
+  }
 
   const final = await sink.loadSnapshotProgress();
   let position: Position | undefined;
   for (const p of final) position = earliest(position, p.position);
-  position ??= await source.headPosition();
+  position ??= await source.streamStartNow();
   await sink.finishSnapshot(tables, { phase: 'stream', position });
   deps.events.emit('snapshot-done', { rows: final.reduce((n, p) => n + p.rows, 0), ms: performance.now() - started, position });
   return position;
@@ -61,11 +66,11 @@ async function refuseNonEmptyTargets(sink: Sink, tables: readonly TableSchema[])
   }
 }
 
-async function copyTable(deps: SnapshotDeps, table: TableSchema, previous: SnapshotProgress | undefined): Promise<void> {
+async function copyTable(deps: SnapshotDeps, session: SnapshotSession, table: TableSchema, previous: SnapshotProgress | undefined): Promise<void> {
   const { source, sink, events, chunkRows } = deps;
   const name = tableKey(table.source);
   const started = performance.now();
-  const reader = await source.openReader();
+  const reader = await session.openReader();
   try {
     // A resumed table keeps the earliest position any of its chunks was read at.
     const position = earliest(previous?.position, reader.position);

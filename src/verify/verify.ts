@@ -32,7 +32,11 @@ async function checksum(table: TableSchema, page: (afterKey: Row | null) => Prom
  */
 export async function verifyTables(source: Source, sink: Sink, tables: readonly TableSchema[], mode: VerifyMode): Promise<TableVerdict[]> {
   const verdicts: TableVerdict[] = [];
-  const reader: TableReader | null = mode === 'checksums' ? await source.openReader() : null;
+  const session = mode === 'checksums' ? await source.openSnapshot('read') : null;
+  const reader: TableReader | null = session ? await session.openReader().catch(async (err) => {
+    await session.close();
+    throw err;
+  }) : null;
   try {
     for (const t of tables) {
       const [s, d] = reader
@@ -42,6 +46,7 @@ export async function verifyTables(source: Source, sink: Sink, tables: readonly 
     }
   } finally {
     await reader?.close();
+    await session?.close();
   }
   return verdicts;
 }

@@ -52,6 +52,7 @@ const col = (name: string, type: ColumnType, nullable = true): Column => ({
   name, type, sourceType: '(contract)', nullable, autoIncrement: false, backfill: { value: null },
 });
 const ITEMS: TableSchema = {
+  engine: 'mysql',
   source: { schema: 'contract', name: 'items' },
   target: { schema: 'contract', name: 'items' },
   columns: [

@@ -87,7 +87,7 @@ describe('diffColumns', () => {
   const int: ColumnType = { kind: 'int', bytes: 4, unsigned: false };
   const col = (name: string, sourceType = 'int(11)'): Column => ({ name, type: int, sourceType, nullable: true, autoIncrement: false, backfill: { value: null } });
   const schema = (columns: Column[], primaryKey = ['id']): TableSchema => ({
-    source: t('orders'), target: t('orders', 'public'), columns, primaryKey, indexes: [],
+    engine: 'mysql',     source: t('orders'), target: t('orders', 'public'), columns, primaryKey, indexes: [],
   });
   const before = schema([col('id'), col('qty'), col('note', 'varchar(10)')]);
 

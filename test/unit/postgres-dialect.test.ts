@@ -14,7 +14,7 @@ function col(name: string, type: ColumnType, options: { nullable?: boolean; auto
 }
 
 function table(columns: Column[], primaryKey: string[], indexes: TableSchema['indexes'] = []): TableSchema {
-  return { source: { schema: 'shop', name: 'orders' }, target: { schema: 'public', name: 'orders' }, columns, primaryKey, indexes };
+  return { engine: 'mysql', source: { schema: 'shop', name: 'orders' }, target: { schema: 'public', name: 'orders' }, columns, primaryKey, indexes };
 }
 
 describe('pgType', () => {

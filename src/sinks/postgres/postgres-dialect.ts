@@ -24,7 +24,7 @@ export function pgType(t: ColumnType): string {
       if (t.bytes === 2) return t.unsigned ? 'integer' : 'smallint';
       return 'smallint';
     case 'bool': return 'boolean';
-    case 'decimal': return `numeric(${t.precision},${t.scale})`;
+    case 'decimal': return t.precision === null ? 'numeric' : `numeric(${t.precision},${t.scale ?? 0})`;
     case 'float': return 'real';
     case 'double': return 'double precision';
     case 'date': return 'date';
@@ -38,6 +38,10 @@ export function pgType(t: ColumnType): string {
     case 'enum': case 'set': return 'text';
     case 'bit': return `bit(${t.length})`;
     case 'uuid': return 'uuid';
+    case 'interval': return 'interval';
+    case 'inet': return 'inet';
+    case 'array': return `${pgType(t.element)}[]`;
+    case 'other': return 'text';
   }
 }
 

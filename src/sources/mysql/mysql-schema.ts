@@ -82,6 +82,7 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
         .filter(([name, idx]) => name !== 'PRIMARY' && idx.portable)
         .map(([name, idx]) => ({ name, unique: idx.unique, columns: idx.columns }));
       tables.push({
+        engine: 'mysql',
         source: t,
         target: targetTableId(t, options.targetSchema),
         columns: cols,

@@ -4,7 +4,7 @@ import { tableKey, type TableId, type Transaction } from '../../core/change-even
 import { FerryError } from '../../errors.js';
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { CheckProblem, Source, TableReader } from '../../core/source.js';
+import type { CheckProblem, SnapshotSession, Source } from '../../core/source.js';
 import { headPosition, serverFlavor, type Flavor } from './binlog-position.js';
 import { streamBinlog } from './binlog-source.js';
 import { checkMysqlSource } from './mysql-check.js';
@@ -67,12 +67,17 @@ export class MysqlSource implements Source {
     return Number(rows[0]?.n ?? 0);
   }
 
-  openReader(): Promise<TableReader> {
-    return openSnapshotReader(this.#o.url, this.#flavor);
+  /** Each reader takes its own consistent snapshot with its exact binlog position; the binlog needs no preparing. */
+  async openSnapshot(): Promise<SnapshotSession> {
+    return { openReader: () => openSnapshotReader(this.#o.url, this.#flavor), close: async () => {} };
   }
 
   headPosition(): Promise<Position> {
     return headPosition(this.#conn, this.#flavor);
+  }
+
+  streamStartNow(): Promise<Position> {
+    return this.headPosition();
   }
 
   stream(from: Position, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<Transaction> {

@@ -122,6 +122,8 @@ export function normalizeValue(type: ColumnType, v: unknown): Value {
       return Buffer.isBuffer(v) ? bitString(v, type.length) : Number(v).toString(2).padStart(type.length, '0');
     case 'uuid':
       return Buffer.isBuffer(v) ? formatUuid(v) : String(v);
+    case 'interval': case 'inet': case 'array': case 'other': // Postgres types: never read from MySQL
+      return String(v);
   }
 }
 
@@ -144,8 +146,8 @@ function implicitDefault(type: ColumnType): Backfill {
       return { value: '0'.repeat(type.length) };
     case 'uuid':
       return { value: '00000000-0000-0000-0000-000000000000' };
-    case 'json':
-      return { expression: 'a NOT NULL JSON column without a default' };
+    case 'json': case 'interval': case 'inet': case 'array': case 'other':
+      return { expression: `a NOT NULL ${type.kind} column without a default` };
   }
 }
 
