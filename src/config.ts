@@ -17,8 +17,11 @@ const sourceSchema = z
       .describe('mysql: replica server id, unique among the server\'s replicas; default derived from the pipeline name'),
     stallTimeoutSeconds: z.number().int().min(5).max(3600).default(30)
       .describe('restart the change stream when not even a heartbeat arrived for this long (a dead connection)'),
-    slot: z.string().optional().describe('postgres: replication slot'),
-    publication: z.string().optional().describe('postgres: publication'),
+    slot: z.string().regex(/^[a-z0-9_]{1,63}$/, 'slot names are lower-case letters, digits and "_" (at most 63)').optional()
+      .describe('postgres: replication slot, created if missing; default ferry_<pipeline>'),
+    publication: z.string().min(1).max(63).optional().describe('postgres: publication, created if missing for the selected tables; default ferry_<pipeline>'),
+    heartbeatSeconds: z.number().int().min(1).max(300).default(5)
+      .describe('postgres: how often a heartbeat message is written into the WAL, so lag stays honest and the slot advances on quiet tables'),
   })
   .strict();
 
@@ -84,7 +87,7 @@ export const configSchema = z
 
 type ParsedConfig = z.infer<typeof configSchema>;
 export type Config = Readonly<ParsedConfig & {
-  source: ParsedConfig['source'] & { serverId: number };
+  source: ParsedConfig['source'] & { serverId: number; slot: string; publication: string };
   tables: ParsedConfig['tables'] & { include: string[] };
 }>;
 
@@ -122,17 +125,31 @@ export function parseConfig(doc: unknown): Config {
     throw configError(`invalid config:\n${lines.join('\n')}`, 'correct the keys above; `ferry --help` and the README list every key');
   }
   const c = result.data;
-  if (c.source.type !== 'mysql') {
-    throw configError(`source.type: '${c.source.type}' is not built yet; this version reads mysql`, "set source.type: mysql");
+  if (c.source.type === 'kafka') {
+    throw configError(`source.type: 'kafka' is not built yet; this version reads mysql and postgres`, 'set source.type: mysql or postgres');
   }
-  if (c.target.type !== 'postgres') {
-    throw configError(`target.type: '${c.target.type}' is not built yet; this version writes postgres`, 'set target.type: postgres');
+  if (c.target.type === 'mssql' || c.target.type === 'kafka') {
+    throw configError(`target.type: '${c.target.type}' is not built yet; this version writes postgres and mysql`, 'set target.type: postgres or mysql');
+  }
+  for (const [key, value] of [['source.url', c.source.url], ['target.url', c.target.url]] as const) {
+    const type = key === 'source.url' ? c.source.type : c.target.type;
+    const scheme = new URL(value).protocol.replace(/:$/, '');
+    const expected = type === 'mysql' ? ['mysql', 'mariadb'] : ['postgres', 'postgresql'];
+    if (!expected.includes(scheme)) {
+      throw configError(`${key}: a ${type} endpoint needs a ${expected[0]}:// URL, not ${scheme}://`, `write ${key} as ${expected[0]}://user:password@host:port/database`);
+    }
   }
   const serverId = c.source.serverId ?? defaultServerId(c.pipeline);
-  // A database named in the source URL is what the user means to move, unless include says otherwise.
+  const ferryName = `ferry_${c.pipeline.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+  // A MySQL database named in the source URL is what the user means to move, unless include says
+  // otherwise; a Postgres URL names the database, whose user tables are all candidates.
   const database = decodeURIComponent(new URL(c.source.url).pathname.slice(1));
-  const include = c.tables.include ?? [database ? `${database}.*` : '*.*'];
-  return deepFreeze({ ...c, source: { ...c.source, serverId }, tables: { ...c.tables, include } });
+  const include = c.tables.include ?? [c.source.type === 'mysql' && database ? `${database}.*` : '*.*'];
+  return deepFreeze({
+    ...c,
+    source: { ...c.source, serverId, slot: c.source.slot ?? ferryName, publication: c.source.publication ?? ferryName },
+    tables: { ...c.tables, include },
+  });
 }
 
 export function loadConfig(file: string): Config {

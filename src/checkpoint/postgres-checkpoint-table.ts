@@ -6,7 +6,7 @@ import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../pipeline/table-mapping.js';
 import { decodeKey, encodeKey } from './checkpoint-codec.js';
-import { FerryError } from '../errors.js';
+import { takenOver } from './pipeline-ownership.js';
 
 /**
  * ferry's checkpoint kept in the Postgres target, in its own schema. Writers take the caller's
@@ -45,11 +45,6 @@ export async function assertOwner(client: ClientBase, pipeline: string, owner: s
   if (rowCount === 0) throw takenOver(pipeline);
 }
 
-function takenOver(pipeline: string): FerryError {
-  return new FerryError('fatal', `another ferry process took over pipeline ${pipeline}; this one stops without writing`, {
-    hint: 'run one ferry process per pipeline; the other process carries on from the checkpoint',
-  });
-}
 
 /** Marks an existing checkpoint row as this process's: from now on only `owner` may write it. */
 export async function claimCheckpoint(client: ClientBase, pipeline: string, owner: string): Promise<void> {

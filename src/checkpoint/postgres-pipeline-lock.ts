@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { connectClient } from '../sinks/postgres/postgres-connection.js';
 import { FerryError } from '../errors.js';
 import { claimCheckpoint } from './postgres-checkpoint-table.js';
+import { alreadyRunning } from './pipeline-ownership.js';
 
 /**
  * One ferry process per pipeline and target. Two appliers of one pipeline would each write the
@@ -34,9 +35,7 @@ export class PipelineLock {
     const { rows } = await client.query("SELECT pg_try_advisory_lock(hashtextextended('ferry pipeline ' || $1, 0)) AS locked", [this.#pipeline]);
     if (!rows[0].locked) {
       await client.end().catch(() => {});
-      throw new FerryError('fatal', `another ferry process is already running pipeline ${this.#pipeline} against this target`, {
-        hint: 'stop the other process first (ferry status shows where it is); one pipeline has one applier',
-      });
+      throw alreadyRunning(this.#pipeline);
     }
     try {
       await claimCheckpoint(client, this.#pipeline, this.owner);

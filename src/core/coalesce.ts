@@ -1,9 +1,19 @@
 import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Value } from './change-event.js';
+import type { Column } from './schema.js';
 
-/** What a sink must do, set-based, to apply a run of events: per table, deletes then upserts; truncates in place. */
+/** Sets the columns of `set` on the row whose key is `match` (an update that did not carry every column). */
+export interface Patch {
+  readonly match: Row;
+  readonly set: Row;
+}
+
+/**
+ * What a sink must do, set-based, to apply a run of events: per table, deletes, then patches, then
+ * upserts; truncates in place.
+ */
 export type Write =
   | { readonly kind: 'truncate'; readonly table: TableId }
-  | { readonly kind: 'rows'; readonly table: TableId; readonly deletes: readonly Row[]; readonly upserts: readonly Row[] };
+  | { readonly kind: 'rows'; readonly table: TableId; readonly deletes: readonly Row[]; readonly upserts: readonly Row[]; readonly patches: readonly Patch[] };
 
 function valueKey(v: Value): string {
   if (Buffer.isBuffer(v)) return `b:${v.toString('hex')}`;
@@ -14,12 +24,20 @@ export function rowKey(key: Row): string {
   return Object.values(key).map(valueKey).join('\u0000');
 }
 
-type Last = { readonly op: 'upsert'; readonly row: Row } | { readonly op: 'delete'; readonly key: Row };
+type Last =
+  | { readonly op: 'upsert'; readonly row: Row }
+  | { readonly op: 'delete'; readonly key: Row }
+  | { readonly op: 'patch'; readonly patch: Patch };
 
 /**
  * Reduces events, in source order, to the last image per primary key: an insert then update
  * becomes one upsert, an update then delete one delete. A primary-key update deletes the old key
- * and writes the new one. Events are full row images, so replaying a prefix again converges too.
+ * and writes the new one. Full row images replayed again converge too.
+ *
+ * An update that lacks columns (Postgres sends no unchanged TOAST values) is merged into an earlier
+ * full image of the row when the batch has one, and otherwise becomes a patch of the row in the
+ * target, which must never overwrite the missing columns. A patch that moves a row to a new key is
+ * a write of its own, so no other change of the batch can overtake it.
  */
 export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: TableId) => readonly string[]): Write[] {
   const writes: Write[] = [];
@@ -28,13 +46,25 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
     for (const { table, rows } of pending.values()) {
       const deletes: Row[] = [];
       const upserts: Row[] = [];
+      const patches: Patch[] = [];
       for (const last of rows.values()) {
         if (last.op === 'delete') deletes.push(last.key);
-        else upserts.push(last.row);
+        else if (last.op === 'upsert') upserts.push(last.row);
+        else patches.push(last.patch);
       }
-      writes.push({ kind: 'rows', table, deletes, upserts });
+      writes.push({ kind: 'rows', table, deletes, upserts, patches });
     }
     pending = new Map();
+  };
+  const rowsOf = (table: TableId) => {
+    const tk = tableKey(table);
+    let entry = pending.get(tk);
+    if (!entry) pending.set(tk, (entry = { table, rows: new Map() }));
+    return entry.rows;
+  };
+  const set = (rows: Map<string, Last>, k: string, last: Last) => {
+    rows.delete(k); // re-insert so the map keeps the order of last change
+    rows.set(k, last);
   };
   for (const e of events) {
     if (e.op === 't') {
@@ -42,22 +72,54 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
       writes.push({ kind: 'truncate', table: e.table });
       continue;
     }
-    const tk = tableKey(e.table);
-    let entry = pending.get(tk);
-    if (!entry) pending.set(tk, (entry = { table: e.table, rows: new Map() }));
+    let rows = rowsOf(e.table);
     const k = rowKey(e.key);
     if (e.op === 'd') {
-      entry.rows.set(k, { op: 'delete', key: e.key });
+      set(rows, k, { op: 'delete', key: e.key });
       continue;
     }
-    if (e.op === 'u' && e.before) {
-      const oldKey = pickKey(e.before, primaryKeyOf(e.table));
-      const ok = rowKey(oldKey);
-      if (ok !== k) entry.rows.set(ok, { op: 'delete', key: oldKey });
+    const oldKey = e.op === 'u' && e.before ? pickKey(e.before, primaryKeyOf(e.table)) : e.key;
+    const ok = rowKey(oldKey);
+    const previous = rows.get(ok);
+    let after = e.after!;
+    if (e.unchanged?.length) {
+      if (previous?.op === 'upsert') {
+        after = { ...previous.row, ...after };
+      } else if (ok !== k || previous?.op === 'delete') {
+        // A moved row, or a row the batch deleted: apply everything before it first, then it alone.
+        const match = previous?.op === 'patch' ? previous.patch.match : oldKey;
+        const merged = previous?.op === 'patch' ? { ...previous.patch.set, ...after } : after;
+        if (previous?.op === 'patch') rows.delete(ok);
+        flush();
+        writes.push({ kind: 'rows', table: e.table, deletes: [], upserts: [], patches: [{ match, set: merged }] });
+        continue;
+      } else {
+        const patch = previous?.op === 'patch' ? { match: previous.patch.match, set: { ...previous.patch.set, ...after } } : { match: oldKey, set: after };
+        set(rows, k, { op: 'patch', patch });
+        continue;
+      }
     }
-    entry.rows.delete(k); // re-insert so the map keeps the order of last change
-    entry.rows.set(k, { op: 'upsert', row: e.after! });
+    if (ok !== k) set(rows, ok, { op: 'delete', key: oldKey });
+    rows = rowsOf(e.table);
+    set(rows, k, { op: 'upsert', row: after });
   }
   flush();
   return writes;
+}
+
+/**
+ * Items grouped by the columns their row image has (`rows[i]` belongs to `items[i]`): rows written
+ * before an ADD COLUMN lack it, patches lack unchanged TOAST values. Sinks give each group its own statement.
+ */
+export function groupByColumns<T>(columns: readonly Column[], rows: readonly Row[], items: readonly T[]): Map<readonly Column[], readonly T[]> {
+  if (rows.every((r) => Object.keys(r).length === columns.length)) return items.length ? new Map([[columns, items]]) : new Map();
+  const bySignature = new Map<string, { columns: Column[]; items: T[] }>();
+  rows.forEach((row, i) => {
+    const present = columns.filter((c) => c.name in row);
+    const sig = present.map((c) => c.name).join('\u0000');
+    let g = bySignature.get(sig);
+    if (!g) bySignature.set(sig, (g = { columns: present, items: [] }));
+    g.items.push(items[i]!);
+  });
+  return new Map([...bySignature.values()].map((g) => [g.columns, g.items]));
 }

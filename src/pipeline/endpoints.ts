@@ -2,34 +2,34 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Sink } from '../core/sink.js';
 import type { CheckProblem, Source } from '../core/source.js';
+import { MysqlSink } from '../sinks/mysql/mysql-sink.js';
 import { PostgresSink } from '../sinks/postgres/postgres-sink.js';
 import { MysqlSource } from '../sources/mysql/mysql-source.js';
+import { PostgresSource } from '../sources/postgres/postgres-source.js';
 import { makeTableFilter } from './table-mapping.js';
 
 /** The configured source. config.ts has already refused types this version does not build. */
 export function openSource(config: Config, log: Logger): Promise<Source> {
-  return MysqlSource.open({
+  const common = {
     url: config.source.url,
-    serverId: config.source.serverId,
     filter: makeTableFilter(config.tables.include, config.tables.exclude),
     targetSchema: config.target.schema,
-    tinyint1: config.types.tinyint1,
     queueMaxEvents: config.apply.queueMaxEvents,
     pieceMaxEvents: config.apply.batchMaxRows,
     stallTimeoutSeconds: config.source.stallTimeoutSeconds,
     log,
-  });
+  };
+  if (config.source.type === 'postgres') {
+    return PostgresSource.open({ ...common, slot: config.source.slot, publication: config.source.publication, heartbeatSeconds: config.source.heartbeatSeconds });
+  }
+  return MysqlSource.open({ ...common, serverId: config.source.serverId, tinyint1: config.types.tinyint1 });
 }
 
 export function openSink(config: Config, log: Logger): Promise<Sink> {
-  return PostgresSink.open({
-    url: config.target.url,
-    pipeline: config.pipeline,
-    connections: config.snapshot.parallelism + 1,
-    log,
-  });
+  const options = { url: config.target.url, pipeline: config.pipeline, connections: config.snapshot.parallelism + 1, log };
+  return config.target.type === 'mysql' ? MysqlSink.open(options) : PostgresSink.open(options);
 }
 
 export function checkTarget(config: Config): Promise<CheckProblem[]> {
-  return PostgresSink.check(config.target.url);
+  return config.target.type === 'mysql' ? MysqlSink.check(config.target.url) : PostgresSink.check(config.target.url);
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Value } from '../core/change-event.js';
 import type { ColumnType } from '../core/schema.js';
+import { parseArrayLiteral } from '../sources/postgres/pg-array.js';
 
 /** Microseconds of a [-]H:MM:SS[.f] duration (MySQL TIME, Postgres interval text). */
 function durationMicros(text: string): bigint {
@@ -22,6 +23,19 @@ function sortedJson(value: unknown): unknown {
   return value;
 }
 
+/** A Postgres array literal or its JSON form (a MySQL target) as nested arrays of element text. */
+function arrayItems(s: string): unknown {
+  if (s.startsWith('[') && !s.includes(']=')) {
+    const text = (v: unknown): unknown => (Array.isArray(v) ? v.map(text) : v === null ? null : typeof v === 'object' ? JSON.stringify(v) : String(v));
+    try {
+      return text(JSON.parse(s));
+    } catch {
+      return s;
+    }
+  }
+  return parseArrayLiteral(s);
+}
+
 /**
  * One text form per value, whichever side it was read from: the source's canonical Value or the
  * target's text output. Two rows are equal when their canonical forms are.
@@ -34,10 +48,12 @@ export function canonical(type: ColumnType, v: Value): string | null {
     case 'bool': return s === 'true' || s === 't' || s === '1' ? 't' : 'f';
     case 'float': return String(Math.fround(Number(s)));
     case 'double': return String(Number(s));
+    case 'decimal': return stripFraction(s);
     case 'datetime': return stripFraction(s);
     case 'timestamp': return stripFraction(s.replace(/\+00(:00)?$/, ''));
     case 'time': return durationMicros(s).toString();
     case 'binary': return s.startsWith('\\x') ? s.slice(2) : Buffer.from(s, 'binary').toString('hex');
+    case 'array': return JSON.stringify(arrayItems(s));
     case 'json':
       try {
         return JSON.stringify(sortedJson(JSON.parse(s)));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pickKey, type ChangeEvent, type Row, type TableId } from '../../src/core/change-event.js';
-import { coalesce, type Write } from '../../src/core/coalesce.js';
+import { coalesce, groupByColumns, type Patch, type Write } from '../../src/core/coalesce.js';
 
 const users: TableId = { schema: 'app', name: 'users' };
 const orders: TableId = { schema: 'app', name: 'orders' };
@@ -19,7 +19,10 @@ const remove = (table: TableId, row: Row): ChangeEvent =>
   ({ op: 'd', table, key: pickKey(row, primaryKeyOf(table)), before: row, after: null });
 const truncate = (table: TableId): ChangeEvent => ({ op: 't', table, key: {}, before: null, after: null });
 
-const rows = (table: TableId, deletes: Row[], upserts: Row[]): Write => ({ kind: 'rows', table, deletes, upserts });
+const rows = (table: TableId, deletes: Row[], upserts: Row[], patches: Patch[] = []): Write => ({ kind: 'rows', table, deletes, upserts, patches });
+/** An update that did not carry `unchanged` columns (Postgres unchanged TOAST values). */
+const partial = (table: TableId, before: Row | null, after: Row, unchanged: string[]): ChangeEvent =>
+  ({ op: 'u', table, key: pickKey(after, primaryKeyOf(table)), before, after, unchanged });
 
 describe('coalesce', () => {
   it('returns nothing for no events', () => {
@@ -150,5 +153,54 @@ describe('coalesce', () => {
     const eu: TableId = { schema: 'eu', name: 'users' };
     const writes = coalesce([insert(users, { id: 1, name: 'a' }), insert(eu, { id: 1, name: 'b' })], primaryKeyOf);
     expect(writes).toEqual([rows(users, [], [{ id: 1, name: 'a' }]), rows(eu, [], [{ id: 1, name: 'b' }])]);
+  });
+
+  it('merges an update without its TOAST column into the full image the batch already has', () => {
+    const writes = coalesce([
+      insert(users, { id: 1, name: 'ann', bio: 'long' }),
+      partial(users, null, { id: 1, name: 'anne' }, ['bio']),
+    ], primaryKeyOf);
+    expect(writes).toEqual([rows(users, [], [{ id: 1, name: 'anne', bio: 'long' }])]);
+  });
+
+  it('turns updates without their TOAST column into one patch that leaves the column alone', () => {
+    const writes = coalesce([
+      partial(users, null, { id: 1, name: 'anne' }, ['bio']),
+      partial(users, null, { id: 1, name: 'anna', age: 3 }, ['bio']),
+      insert(users, { id: 2, name: 'bob', bio: 'b' }),
+    ], primaryKeyOf);
+    expect(writes).toEqual([rows(users, [], [{ id: 2, name: 'bob', bio: 'b' }], [{ match: { id: 1 }, set: { id: 1, name: 'anna', age: 3 } }])]);
+  });
+
+  it('applies a patch that moves a row to a new key alone, after everything before it', () => {
+    const writes = coalesce([
+      insert(users, { id: 5, name: 'eve', bio: 'e' }),
+      partial(users, { id: 1 }, { id: 2, name: 'ann' }, ['bio']),
+      insert(users, { id: 1, name: 'new', bio: 'n' }),
+    ], primaryKeyOf);
+    expect(writes).toEqual([
+      rows(users, [], [{ id: 5, name: 'eve', bio: 'e' }]),
+      rows(users, [], [], [{ match: { id: 1 }, set: { id: 2, name: 'ann' } }]),
+      rows(users, [], [{ id: 1, name: 'new', bio: 'n' }]),
+    ]);
+  });
+
+  it('does not let a patch of a re-inserted key swallow the delete before it', () => {
+    const writes = coalesce([
+      remove(users, { id: 1 }),
+      partial(users, null, { id: 1, name: 'x' }, ['bio']),
+    ], primaryKeyOf);
+    expect(writes).toEqual([rows(users, [{ id: 1 }], []), rows(users, [], [], [{ match: { id: 1 }, set: { id: 1, name: 'x' } }])]);
+  });
+});
+
+describe('groupByColumns', () => {
+  const cols = ['id', 'name', 'bio'].map((name) => ({ name, type: { kind: 'other' as const }, sourceType: 'text', nullable: true, autoIncrement: false, backfill: { value: null } }));
+  it('keeps full rows in one group and splits rows by the columns they carry', () => {
+    const full = [{ id: 1, name: 'a', bio: 'x' }, { id: 2, name: 'b', bio: 'y' }];
+    expect([...groupByColumns(cols, full, full).values()]).toEqual([full]);
+    const mixed = [{ id: 1, name: 'a' }, { id: 2, name: 'b', bio: 'y' }, { id: 3, name: 'c' }];
+    const groups = [...groupByColumns(cols, mixed, mixed)];
+    expect(groups.map(([c, items]) => [c.map((x) => x.name), items.length])).toEqual([[['id', 'name'], 2], [['id', 'name', 'bio'], 1]]);
   });
 });

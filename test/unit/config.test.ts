@@ -127,12 +127,28 @@ describe('parseConfig rejections', () => {
   });
 
   it.each([
-    ['source', { ...minimal, source: { type: 'postgres', url: 'postgres://h/db' } }, "source.type: 'postgres'"],
     ['source', { ...minimal, source: { type: 'kafka', url: 'kafka://h:9092/x' } }, "source.type: 'kafka'"],
-    ['target', { ...minimal, target: { type: 'mysql', url: 'mysql://h/db' } }, "target.type: 'mysql'"],
     ['target', { ...minimal, target: { type: 'mssql', url: 'mssql://h/db' } }, "target.type: 'mssql'"],
   ])('rejects a %s type that is not built yet', (_, doc, expected) => {
     expect(configErrorOf(doc).message).toContain(expected);
+  });
+
+  it('takes a Postgres source with slot and publication named after the pipeline, and every user table', () => {
+    const c = parseConfig({ ...minimal, pipeline: 'Orders-EU', source: { type: 'postgres', url: 'postgres://u:p@pg1:5432/shop' }, target: { type: 'mysql', url: 'mysql://u:p@db2/shop' } });
+    expect(c.source.slot).toBe('ferry_orders_eu');
+    expect(c.source.publication).toBe('ferry_orders_eu');
+    expect(c.source.heartbeatSeconds).toBe(5);
+    expect(c.tables.include).toEqual(['*.*']);
+  });
+
+  it('refuses a URL whose scheme does not match the endpoint type', () => {
+    const message = configErrorOf({ ...minimal, target: { type: 'mysql', url: 'postgres://u@h/db' } }).message;
+    expect(message).toContain('target.url');
+    expect(message).toContain('mysql://');
+  });
+
+  it('refuses a slot name Postgres would not accept', () => {
+    expect(configErrorOf({ ...minimal, source: { type: 'postgres', url: 'postgres://h/db', slot: 'Bad-Name' } }).message).toContain('source.slot');
   });
 
   it('rejects a source type it does not know at all', () => {

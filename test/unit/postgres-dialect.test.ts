@@ -169,7 +169,7 @@ describe('upsertSql', () => {
   it('inserts from one array per column and updates the non-key columns on conflict', () => {
     const t = table([col('id', int(8)), col('name', text), col('price', { kind: 'decimal', precision: 10, scale: 2 })], ['id']);
     expect(upsertSql(t, t.columns)).toBe(
-      'INSERT INTO "public"."orders" ("id", "name", "price") SELECT * FROM unnest($1::bigint[], $2::text[], $3::numeric(10,2)[]) ' +
+      'INSERT INTO "public"."orders" ("id", "name", "price") SELECT u."id", u."name", u."price" FROM unnest($1::bigint[], $2::text[], $3::numeric(10,2)[]) AS u("id", "name", "price") ' +
       'ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "price" = EXCLUDED."price"',
     );
   });

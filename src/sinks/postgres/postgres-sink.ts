@@ -3,7 +3,7 @@ import { pipeline as pipe } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from 'pino';
-import { coalesce } from '../../core/coalesce.js';
+import { coalesce, groupByColumns } from '../../core/coalesce.js';
 import { tableKey, type ChangeEvent, type Row, type TableId } from '../../core/change-event.js';
 import type { Checkpoint, SnapshotProgress } from '../../core/checkpoint.js';
 import type { Column, TableSchema } from '../../core/schema.js';
@@ -16,8 +16,8 @@ import {
   assertOwner, clearProgress, ensureCheckpointTables, readCheckpoint, readProgress, writeCheckpoint, writeProgress,
 } from '../../checkpoint/postgres-checkpoint-table.js';
 import {
-  addColumnSql, columnArrays, copyField, copySql, createIndexSql, createTableSql, deleteSql, qualified, quoteIdent,
-  pgType, readRowsSql, resetIdentitySql, toPg, upsertSql,
+  addColumnSql, columnArrays, columnType, copyField, copySql, createEnumSql, createIndexSql, createTableSql, deleteSql, enumTypes,
+  patchSql, qualified, quoteIdent, readRowsSql, resetIdentitySql, toPg, upsertSql,
 } from './postgres-dialect.js';
 
 export interface PostgresSinkOptions {
@@ -123,6 +123,7 @@ export class PostgresSink implements Sink {
     await this.#withTransaction(async (client) => {
       for (const schema of new Set(tables.map((t) => t.target.schema))) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
       for (const t of tables) {
+        if (prep !== 'none') await createEnumTypes(client, t);
         if (prep === 'none') {
           const { rows } = await client.query('SELECT to_regclass($1) AS oid', [qualified(t.target)]);
           if (!rows[0]?.oid) {
@@ -210,6 +211,14 @@ export class PostgresSink implements Sink {
   }
 }
 
+/** Enum types a Postgres-to-Postgres table uses, created with the source's labels when the target lacks them. */
+async function createEnumTypes(client: pg.PoolClient, t: TableSchema): Promise<void> {
+  for (const e of enumTypes(t)) {
+    const { rows } = await client.query('SELECT to_regtype($1) AS oid', [e.name]);
+    if (!rows[0]?.oid) for (const sql of createEnumSql(e.name, e.labels)) await client.query(sql);
+  }
+}
+
 async function canSetReplicaRole(url: string): Promise<boolean> {
   const client = await connectClient(url);
   try {
@@ -228,16 +237,19 @@ async function canSetReplicaRole(url: string): Promise<boolean> {
  * changed while ferry was not watching (stopped, or behind) would otherwise drift silently.
  */
 async function reconcileColumns(client: pg.PoolClient, t: TableSchema, addMissing: boolean): Promise<void> {
+  // With an empty search_path format_type qualifies user types (public.mood), as the source describes them.
+  await client.query("SELECT set_config('search_path', '', true)");
   const { rows } = await client.query(
     `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
       WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, [qualified(t.target)]);
+  await client.query("SELECT set_config('search_path', '\"$user\", public', true)");
   const actual = new Map<string, string>(rows.map((r) => [r.name, r.type]));
   const problems: string[] = [];
   for (const c of t.columns) {
     const type = actual.get(c.name);
     if (type === undefined && !addMissing) problems.push(`column ${c.name} is missing in the target (snapshot.tablePrep none: add it yourself)`);
     else if (type === undefined) for (const sql of addColumnSql(t, c)) await client.query(sql);
-    else if (type !== pgType(c.type)) problems.push(`column ${c.name} is ${type} in the target, but the source's ${c.sourceType} maps to ${pgType(c.type)}`);
+    else if (type !== columnType(t, c)) problems.push(`column ${c.name} is ${type} in the target, but the source's ${c.sourceType} maps to ${columnType(t, c)}`);
   }
   for (const name of actual.keys()) {
     if (!t.columns.some((c) => c.name === name)) problems.push(`column ${name} is in the target but no longer in the source (dropped or renamed)`);
@@ -301,7 +313,11 @@ class PostgresTransaction implements SinkTransaction {
           const keyCols = t.primaryKey.map((name) => t.columns.find((c) => c.name === name)!);
           await this.#client.query(deleteSql(t), columnArrays(t, keyCols, w.deletes));
         }
-        for (const [updated, rows] of groupByColumns(t, w.upserts)) {
+        for (const [set, patches] of groupByColumns(t.columns, w.patches.map((p) => p.set), w.patches)) {
+          const keyCols = t.primaryKey.map((name) => t.columns.find((c) => c.name === name)!);
+          await this.#client.query(patchSql(t, set), [...columnArrays(t, keyCols, patches.map((p) => p.match)), ...columnArrays(t, set, patches.map((p) => p.set))]);
+        }
+        for (const [updated, rows] of groupByColumns(t.columns, w.upserts, w.upserts)) {
           await this.#client.query(upsertSql(t, updated), columnArrays(t, t.columns, rows));
         }
       } catch (err) {
@@ -342,18 +358,4 @@ class PostgresTransaction implements SinkTransaction {
     this.#done = true;
     this.#client.release(destroy);
   }
-}
-
-/** Rows written before an ADD COLUMN lack it: each distinct set of present columns gets its own statement. */
-function groupByColumns(t: TableSchema, rows: readonly Row[]): Map<readonly Column[], readonly Row[]> {
-  if (rows.every((r) => Object.keys(r).length === t.columns.length)) return new Map([[t.columns, rows]]);
-  const bySignature = new Map<string, { columns: Column[]; rows: Row[] }>();
-  for (const row of rows) {
-    const columns = t.columns.filter((c) => c.name in row);
-    const sig = columns.map((c) => c.name).join('\u0000');
-    let g = bySignature.get(sig);
-    if (!g) bySignature.set(sig, (g = { columns, rows: [] }));
-    g.rows.push(row);
-  }
-  return new Map([...bySignature.values()].map((g) => [g.columns, g.rows]));
 }

@@ -2,14 +2,14 @@ import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
 import { coerceError, FerryError } from '../../errors.js';
 
 /** mysql2 options from a mysql:// URL, set up so values arrive exactly (DESIGN §3.6). */
-export function connectionOptions(url: string): ConnectionOptions {
+export function connectionOptions(url: string, role: Role = 'source'): ConnectionOptions {
   const u = new URL(url);
   return {
     host: u.hostname,
     port: u.port ? Number(u.port) : 3306,
     user: decodeURIComponent(u.username),
     password: decodeURIComponent(u.password),
-    database: u.pathname.length > 1 ? decodeURIComponent(u.pathname.slice(1)) : undefined,
+    database: role === 'source' && u.pathname.length > 1 ? decodeURIComponent(u.pathname.slice(1)) : undefined,
     charset: 'UTF8MB4_GENERAL_CI',
     supportBigNumbers: true,
     bigNumberStrings: true,
@@ -28,33 +28,40 @@ export function describeEndpoint(url: string): string {
 }
 
 /** Classifies connection failures into messages an operator can act on. */
-export function connectError(err: unknown, url: string): FerryError {
+export function connectError(err: unknown, url: string, role: Role = 'source'): FerryError {
   const e = err as { code?: string; message?: string };
   const where = describeEndpoint(url);
+  const key = `${role}.url`;
   switch (e.code) {
     case 'ER_ACCESS_DENIED_ERROR':
     case 'ER_DBACCESS_DENIED_ERROR':
-      return new FerryError('config', `source ${where}: access denied (${e.message})`, {
-        cause: err, hint: 'check the user and password in source.url and that the user may connect from this host',
+      return new FerryError('config', `${role} ${where}: access denied (${e.message})`, {
+        cause: err, hint: `check the user and password in ${key} and that the user may connect from this host`,
       });
     case 'ER_BAD_DB_ERROR':
-      return new FerryError('config', `source ${where}: ${e.message}`, { cause: err, hint: 'fix the database name in source.url' });
+      return new FerryError('config', `${role} ${where}: ${e.message}`, { cause: err, hint: `fix the database name in ${key}` });
     case 'ECONNREFUSED':
     case 'ENOTFOUND':
     case 'ETIMEDOUT':
     case 'EHOSTUNREACH':
-      return new FerryError('retriable', `source ${where} is unreachable (${e.code})`, {
-        cause: err, hint: 'check the host and port in source.url, and that the server is running and reachable',
+      return new FerryError('retriable', `${role} ${where} is unreachable (${e.code})`, {
+        cause: err, hint: `check the host and port in ${key}, and that the server is running and reachable`,
       });
     default:
-      return coerceError(err, `source ${where}`);
+      return coerceError(err, `${role} ${where}`);
   }
 }
 
-export async function connect(url: string): Promise<Connection> {
+type Role = 'source' | 'target';
+
+/**
+ * A connection in UTC. A target connection selects no database: ferry qualifies every name, and the
+ * databases it writes may not exist yet.
+ */
+export async function connect(url: string, role: Role = 'source'): Promise<Connection> {
   let conn: Connection | undefined;
   try {
-    conn = await mysql.createConnection(connectionOptions(url));
+    conn = await mysql.createConnection(connectionOptions(url, role));
     // A connection that dies while idle reports it as an 'error' event; unheard, it would end the
     // process. The failure reaches ferry anyway, through the next query on it.
     conn.on('error', () => {});
@@ -62,7 +69,7 @@ export async function connect(url: string): Promise<Connection> {
     return conn;
   } catch (err) {
     conn?.destroy();
-    throw connectError(err, url);
+    throw connectError(err, url, role);
   }
 }
 

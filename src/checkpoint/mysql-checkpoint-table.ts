@@ -1,0 +1,80 @@
+import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
+import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
+import { positionFromJson, positionToJson } from '../core/position.js';
+import { FERRY_SCHEMA } from '../pipeline/table-mapping.js';
+import { decodeKey, encodeKey } from './checkpoint-codec.js';
+import { takenOver } from './pipeline-ownership.js';
+
+/**
+ * ferry's checkpoint kept in a MySQL/MariaDB target, in its own database. Writers take the caller's
+ * connection so the checkpoint commits in the same transaction as the data it describes (DESIGN §3.2).
+ */
+const CHECKPOINT = `${FERRY_SCHEMA}.ferry_checkpoint`;
+const PROGRESS = `${FERRY_SCHEMA}.ferry_snapshot_progress`;
+
+type Queryable = Pick<Connection, 'query'> | Pool;
+
+export async function ensureMysqlCheckpointTables(conn: Connection): Promise<void> {
+  await conn.query(`CREATE DATABASE IF NOT EXISTS ${FERRY_SCHEMA}`);
+  await conn.query(`CREATE TABLE IF NOT EXISTS ${CHECKPOINT} (
+    pipeline varchar(100) NOT NULL PRIMARY KEY, phase varchar(16) NOT NULL, position longtext NULL, tables longtext NULL,
+    owner varchar(36) NULL, updated_at datetime(6) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
+  await conn.query(`CREATE TABLE IF NOT EXISTS ${PROGRESS} (
+    pipeline varchar(100) NOT NULL, table_name varchar(400) NOT NULL, last_key longtext NULL, row_count bigint NOT NULL,
+    done tinyint(1) NOT NULL, position longtext NOT NULL, updated_at datetime(6) NOT NULL,
+    PRIMARY KEY (pipeline, table_name)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
+}
+
+export async function readMysqlCheckpoint(conn: Queryable, pipeline: string): Promise<Checkpoint | null> {
+  const [rows] = await conn.query<RowDataPacket[]>(`SELECT phase, position, tables FROM ${CHECKPOINT} WHERE pipeline = ?`, [pipeline]);
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    phase: row.phase,
+    position: row.position ? positionFromJson(JSON.parse(row.position)) : null,
+    ...(row.tables ? { tables: JSON.parse(row.tables) as string[] } : {}),
+  };
+}
+
+/** Fails unless `owner` still owns the pipeline; locks the row until the caller's transaction ends. */
+export async function assertMysqlOwner(conn: Connection, pipeline: string, owner: string): Promise<void> {
+  const [rows] = await conn.query<RowDataPacket[]>(`SELECT owner FROM ${CHECKPOINT} WHERE pipeline = ? FOR UPDATE`, [pipeline]);
+  if (rows[0] && rows[0].owner !== owner) throw takenOver(pipeline);
+}
+
+export async function claimMysqlCheckpoint(conn: Connection, pipeline: string, owner: string): Promise<void> {
+  await conn.query(`UPDATE ${CHECKPOINT} SET owner = ? WHERE pipeline = ?`, [owner, pipeline]);
+}
+
+/** Writes phase and position (and `tables` when given), only while `owner` still owns the row. */
+export async function writeMysqlCheckpoint(conn: Connection, pipeline: string, owner: string, c: Checkpoint): Promise<void> {
+  await assertMysqlOwner(conn, pipeline, owner);
+  await conn.query(
+    `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, tables, owner, updated_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
+     ON DUPLICATE KEY UPDATE phase = VALUES(phase), position = VALUES(position), tables = COALESCE(VALUES(tables), tables), updated_at = VALUES(updated_at)`,
+    [pipeline, c.phase, c.position ? JSON.stringify(positionToJson(c.position)) : null, c.tables ? JSON.stringify(c.tables) : null, owner],
+  );
+}
+
+export async function readMysqlProgress(conn: Queryable, pipeline: string): Promise<SnapshotProgress[]> {
+  const [rows] = await conn.query<RowDataPacket[]>(`SELECT table_name, last_key, row_count, done, position FROM ${PROGRESS} WHERE pipeline = ?`, [pipeline]);
+  return rows.map((r) => ({
+    table: r.table_name,
+    lastKey: decodeKey(r.last_key),
+    rows: Number(r.row_count),
+    done: Number(r.done) === 1,
+    position: positionFromJson(JSON.parse(r.position)),
+  }));
+}
+
+export async function writeMysqlProgress(conn: Connection, pipeline: string, p: SnapshotProgress): Promise<void> {
+  await conn.query(
+    `INSERT INTO ${PROGRESS} (pipeline, table_name, last_key, row_count, done, position, updated_at) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
+     ON DUPLICATE KEY UPDATE last_key = VALUES(last_key), row_count = VALUES(row_count), done = VALUES(done), position = VALUES(position), updated_at = VALUES(updated_at)`,
+    [pipeline, p.table, encodeKey(p.lastKey), p.rows, p.done ? 1 : 0, JSON.stringify(positionToJson(p.position))],
+  );
+}
+
+export async function clearMysqlProgress(conn: Connection, pipeline: string): Promise<void> {
+  await conn.query(`DELETE FROM ${PROGRESS} WHERE pipeline = ?`, [pipeline]);
+}

@@ -1,0 +1,246 @@
+import { createHash } from 'node:crypto';
+import type { Row, TableId, Value } from '../../core/change-event.js';
+import type { Column, ColumnType, TableSchema } from '../../core/schema.js';
+import { FerryError } from '../../errors.js';
+import { quoteIdent } from '../../sources/mysql/mysql-connection.js';
+import { parseArrayLiteral, type ArrayElement } from '../../sources/postgres/pg-array.js';
+
+export { quoteIdent };
+
+export function qualified(t: TableId): string {
+  return `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+}
+
+/** Longest VARCHAR that still fits a utf8mb4 index key (3072 bytes): text key columns from Postgres get it. */
+const KEY_VARCHAR = 768;
+/** Longest VARCHAR kept as VARCHAR (a utf8mb4 row holds 65,535 bytes); longer strings become LONGTEXT. */
+const MAX_VARCHAR = 16383;
+
+function quoteString(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/**
+ * The MySQL type for one of ferry's column types, for tables from another engine. A table read from
+ * MySQL keeps its own column types (sourceType). The README's Postgres → MySQL table lists these.
+ */
+export function mysqlType(t: ColumnType, isKey = false): string {
+  switch (t.kind) {
+    case 'int': {
+      const name = { 1: 'tinyint', 2: 'smallint', 3: 'mediumint', 4: 'int', 8: 'bigint' }[t.bytes];
+      return t.unsigned ? `${name} unsigned` : name;
+    }
+    case 'bool': return 'tinyint(1)';
+    case 'decimal':
+      if (t.precision === null) return 'decimal(65,30)';
+      return `decimal(${Math.min(t.precision, 65)},${Math.min(Math.max(t.scale ?? 0, 0), 30)})`;
+    case 'float': return 'float';
+    case 'double': return 'double';
+    case 'date': return 'date';
+    case 'datetime': case 'timestamp': return t.fsp > 0 ? `datetime(${Math.min(t.fsp, 6)})` : 'datetime';
+    case 'time': return t.fsp > 0 ? `time(${Math.min(t.fsp, 6)})` : 'time';
+    case 'year': return 'year(4)';
+    case 'string':
+      if (t.maxLength !== null && t.maxLength <= MAX_VARCHAR && !(isKey && t.maxLength > KEY_VARCHAR)) return `varchar(${t.maxLength})`;
+      return isKey ? `varchar(${KEY_VARCHAR})` : 'longtext';
+    case 'binary':
+      if (t.fixedLength !== null && t.fixedLength <= 255) return `binary(${t.fixedLength})`;
+      return isKey ? 'varbinary(3072)' : 'longblob';
+    case 'json': case 'array': return 'json';
+    case 'enum': return `enum(${t.values.map(quoteString).join(',')})`;
+    case 'set': return `set(${t.values.map(quoteString).join(',')})`;
+    case 'bit': return `bit(${t.length})`;
+    case 'uuid': return 'char(36)';
+    case 'interval': return 'varchar(100)';
+    case 'inet': return 'varchar(43)';
+    case 'other': return isKey ? `varchar(${KEY_VARCHAR})` : 'longtext';
+  }
+}
+
+/** The target column type: the source's own spelling when it is MySQL too, else the mapped type. */
+export function columnTypeSql(t: TableSchema, c: Column): string {
+  return t.engine === 'mysql' ? c.sourceType : mysqlType(c.type, t.primaryKey.includes(c.name));
+}
+
+/** COLUMN_TYPE text compared loosely: MySQL 8 drops integer display widths, MariaDB reports JSON as longtext. */
+export function normalizeColumnType(type: string): string {
+  return type.toLowerCase().trim()
+    .replace(/^(tinyint|smallint|mediumint|int|integer|bigint)\(\d+\)/, (m, base: string) => (m === 'tinyint(1)' ? m : base))
+    .replace(/^integer/, 'int')
+    .replace(/^json$/, 'longtext')
+    .replace(/^(bool|boolean)$/, 'tinyint(1)')
+    .replace(/^year$/, 'year(4)')
+    .replace(/\s+zerofill$/, '');
+}
+
+/** Zero dates arrive as NULL, so temporal non-key columns stay nullable (as in the Postgres sink). */
+const ZERO_DATE_KINDS = new Set(['date', 'datetime', 'timestamp']);
+
+/** Types MySQL can index without a prefix length. */
+function indexable(t: TableSchema, c: Column): boolean {
+  return !/text|blob|json/.test(columnTypeSql(t, c).toLowerCase());
+}
+
+function columnDef(t: TableSchema, c: Column): string {
+  const isKey = t.primaryKey.includes(c.name);
+  const nullable = c.nullable || (!isKey && ZERO_DATE_KINDS.has(c.type.kind));
+  // InnoDB wants an AUTO_INCREMENT column first in an index: the first key column qualifies.
+  const autoIncrement = c.autoIncrement && t.primaryKey[0] === c.name && c.type.kind === 'int';
+  return `${quoteIdent(c.name)} ${columnTypeSql(t, c)}${nullable ? ' NULL' : ' NOT NULL'}${autoIncrement ? ' AUTO_INCREMENT' : ''}`;
+}
+
+export function createTableSql(t: TableSchema, collation: string | null): string {
+  const cols = t.columns.map((c) => columnDef(t, c));
+  const pk = t.primaryKey.length ? [`PRIMARY KEY (${t.primaryKey.map(quoteIdent).join(', ')})`] : [];
+  const charset = collation ? ` DEFAULT CHARSET=utf8mb4 COLLATE=${collation}` : '';
+  return `CREATE TABLE IF NOT EXISTS ${qualified(t.target)} (\n  ${[...cols, ...pk].join(',\n  ')}\n) ENGINE=InnoDB${charset}`;
+}
+
+/** ADD COLUMN: old rows get the source's value for them through a DEFAULT that is dropped again (ferry replicates values). */
+export function addColumnSql(t: TableSchema, c: Column): string[] {
+  if ('expression' in c.backfill) {
+    throw new FerryError('fatal', `column ${c.name} was added to ${qualified(t.target)} as ${c.backfill.expression}: the rows already in the table got values ferry cannot see`, {
+      hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create), or add such columns as nullable or with a constant DEFAULT',
+    });
+  }
+  const add = `ALTER TABLE ${qualified(t.target)} ADD COLUMN ${quoteIdent(c.name)} ${columnTypeSql(t, c)} NULL`;
+  const v = toMysql(c.type, c.backfill.value, t.target, c.name);
+  if (v === null) return [add];
+  return [`${add} DEFAULT ${literal(v)}`, `ALTER TABLE ${qualified(t.target)} ALTER COLUMN ${quoteIdent(c.name)} DROP DEFAULT`];
+}
+
+function literal(v: Exclude<Value, null>): string {
+  if (Buffer.isBuffer(v)) return `X'${v.toString('hex')}'`;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(Number(v));
+  return quoteString(v);
+}
+
+/** `<table>_<index>`, hashed down to MySQL's 64 characters when longer. */
+export function indexName(table: string, index: string): string {
+  const name = `${table}_${index}`;
+  if (name.length <= 64) return name;
+  return `${name.slice(0, 55)}_${createHash('sha1').update(name).digest('hex').slice(0, 8)}`;
+}
+
+/** Secondary indexes, non-unique as in the Postgres sink; indexes over TEXT/BLOB/JSON columns are left out (MySQL needs prefixes). */
+export function secondaryIndexes(t: TableSchema): { name: string; sql: string }[] {
+  return t.indexes
+    .filter((i) => i.columns.every((name) => indexable(t, t.columns.find((c) => c.name === name)!)))
+    .map((i) => {
+      const name = indexName(t.target.name, i.name);
+      return { name, sql: `CREATE INDEX ${quoteIdent(name)} ON ${qualified(t.target)} (${i.columns.map(quoteIdent).join(', ')})` };
+    });
+}
+
+/** A canonical value as MySQL input: booleans as 1/0, bit strings as bytes, Postgres arrays as JSON. */
+export function toMysql(t: ColumnType, v: Value, table: TableId, column: string): Value {
+  if (v === null) return null;
+  switch (t.kind) {
+    case 'bool': return v === true || v === 1 || v === '1' || v === 't' ? 1 : 0;
+    case 'bit': return typeof v === 'string' ? bitBytes(v) : v;
+    case 'array': return typeof v === 'string' ? JSON.stringify(arrayJson(t.element, parseArrayLiteral(v))) : v;
+    case 'date': case 'datetime': case 'timestamp':
+      if (typeof v === 'string' && /infinity|BC$/i.test(v)) {
+        throw new FerryError('fatal', `table ${qualified(table)}, column ${column}: ${v} has no MySQL DATETIME equivalent`, {
+          hint: 'change the value at the source, or exclude the table',
+        });
+      }
+      return v;
+    default: return v;
+  }
+}
+
+/** '0101…' → big-endian bytes, as a BIT column takes them. */
+function bitBytes(bits: string): Buffer {
+  const padded = bits.padStart(Math.ceil(bits.length / 8) * 8, '0');
+  const out = Buffer.alloc(padded.length / 8);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(padded.slice(i * 8, i * 8 + 8), 2);
+  return out;
+}
+
+const JSON_NUMBER_KINDS = new Set(['int', 'decimal', 'float', 'double']);
+
+/** Array elements as JSON: numbers and booleans as such, JSON elements parsed, the rest as strings. */
+function arrayJson(element: ColumnType, items: readonly ArrayElement[]): unknown[] {
+  return items.map((e) => {
+    if (e === null) return null;
+    if (Array.isArray(e)) return arrayJson(element, e);
+    if (JSON_NUMBER_KINDS.has(element.kind) && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(e)) return Number(e);
+    if (element.kind === 'bool') return e === 't';
+    if (element.kind === 'json') return JSON.parse(e);
+    return e;
+  });
+}
+
+/** One field of LOAD DATA text (tab-separated, backslash escapes, \N for NULL); binary values go as hex. */
+export function loadField(v: Value): string {
+  if (v === null) return '\\N';
+  if (Buffer.isBuffer(v)) return v.toString('hex');
+  if (typeof v === 'boolean') return v ? '1' : '0';
+  if (typeof v === 'number') return String(v);
+  return LOAD_SPECIAL.test(v) ? v.replace(LOAD_SPECIALS, (c) => LOAD_ESCAPES[c]!) : v;
+}
+
+const LOAD_SPECIAL = /[\\\n\r\t\0]/;
+const LOAD_SPECIALS = /[\\\n\r\t\0]/g;
+const LOAD_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\0': '\\0' };
+
+/** Columns whose LOAD DATA field is hex (binary data, and BIT, whose values are bytes). */
+function loadsAsHex(t: TableSchema, c: Column): boolean {
+  return c.type.kind === 'binary' || c.type.kind === 'bit';
+}
+
+/** LOAD DATA LOCAL for the table's columns; hex fields are decoded with UNHEX into their columns. */
+export function loadDataSql(t: TableSchema): string {
+  const targets = t.columns.map((c, i) => (loadsAsHex(t, c) ? `@v${i}` : quoteIdent(c.name)));
+  const sets = t.columns.flatMap((c, i) => (loadsAsHex(t, c) ? [`${quoteIdent(c.name)} = UNHEX(@v${i})`] : []));
+  return `LOAD DATA LOCAL INFILE 'ferry' INTO TABLE ${qualified(t.target)} CHARACTER SET utf8mb4 `
+    + "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
+    + `(${targets.join(', ')})${sets.length ? ` SET ${sets.join(', ')}` : ''}`;
+}
+
+/** Multi-row insert; with `updated`, an upsert that sets only those non-key columns on a duplicate key. */
+export function insertSql(t: TableSchema, columns: readonly Column[], updated: readonly Column[] | null): string {
+  const base = `INSERT INTO ${qualified(t.target)} (${columns.map((c) => quoteIdent(c.name)).join(', ')}) VALUES ?`;
+  if (!updated) return base;
+  const nonKey = updated.filter((c) => !t.primaryKey.includes(c.name));
+  const set = nonKey.length
+    ? nonKey.map((c) => `${quoteIdent(c.name)} = VALUES(${quoteIdent(c.name)})`)
+    : [`${quoteIdent(t.primaryKey[0]!)} = ${quoteIdent(t.primaryKey[0]!)}`];
+  return `${base} ON DUPLICATE KEY UPDATE ${set.join(', ')}`;
+}
+
+/** Set-based delete by key: `WHERE (a, b) IN (?)` with the keys as nested arrays. */
+export function deleteSql(t: TableSchema): string {
+  const key = t.primaryKey.length === 1 ? quoteIdent(t.primaryKey[0]!) : `(${t.primaryKey.map(quoteIdent).join(', ')})`;
+  return `DELETE FROM ${qualified(t.target)} WHERE ${key} IN (?)`;
+}
+
+/** Updates the given columns of the row whose key is `match` (Postgres updates that did not send unchanged TOAST values). */
+export function patchSql(t: TableSchema, set: readonly Column[]): string {
+  return `UPDATE ${qualified(t.target)} SET ${set.map((c) => `${quoteIdent(c.name)} = ?`).join(', ')} WHERE ${t.primaryKey.map((k) => `${quoteIdent(k)} = ?`).join(' AND ')}`;
+}
+
+/** Keyset page for verify, with BIT as its 0/1 text (the canonical form) and the rest as MySQL returns it. */
+export function readRowsSql(t: TableSchema, after: boolean, limit: number): string {
+  const cols = t.columns.map((c) => (c.type.kind === 'bit' ? `LPAD(BIN(${quoteIdent(c.name)}), ${c.type.length}, '0') AS ${quoteIdent(c.name)}` : quoteIdent(c.name)));
+  const key = t.primaryKey.map(quoteIdent).join(', ');
+  const where = after ? `WHERE (${key}) > (${t.primaryKey.map(() => '?').join(', ')})` : '';
+  return `SELECT ${cols.join(', ')} FROM ${qualified(t.target)} ${where} ORDER BY ${key} LIMIT ${Number(limit)}`;
+}
+
+/** Row values in `columns` order for mysql2's nested-array expansion; a column the row predates gets its backfill. */
+export function rowValues(t: TableSchema, columns: readonly Column[], row: Row): Value[] {
+  return columns.map((c) => toMysql(c.type, c.name in row ? row[c.name]! : backfillValue(t, c), t.target, c.name));
+}
+
+function backfillValue(t: TableSchema, c: Column): Value {
+  if ('expression' in c.backfill) {
+    throw new FerryError('fatal', `a row of ${qualified(t.target)} written before column ${c.name} was added needs the value the source gave it (${c.backfill.expression}), which ferry cannot know`, {
+      hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create)',
+    });
+  }
+  return c.backfill.value;
+}
+
+export { loadsAsHex };

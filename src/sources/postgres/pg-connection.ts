@@ -1,0 +1,45 @@
+import pg from 'pg';
+import { coerceError, FerryError } from '../../errors.js';
+
+/**
+ * Session settings under which every value's text form is canonical (DESIGN §3.6): UTC timestamps,
+ * ISO dates, Postgres-style intervals (what a target Postgres prints too), shortest exact floats, hex bytea. The replication connection takes
+ * the same settings, so the snapshot and the stream print values identically.
+ */
+const SESSION_OPTIONS = '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex';
+
+export function sourceClientConfig(url: string): pg.ClientConfig {
+  return { connectionString: url, options: SESSION_OPTIONS, keepAlive: true, connectionTimeoutMillis: 10_000 };
+}
+
+/** Query results with every value as the server's text: ferry converts them itself (pg-types.ts). */
+export const RAW_TEXT = { getTypeParser: () => (v: string) => v };
+
+export function describeEndpoint(url: string): string {
+  const u = new URL(url);
+  return `${decodeURIComponent(u.username)}@${u.hostname}:${u.port || 5432}${u.pathname}`;
+}
+
+/** Connection failures as messages an operator can act on. */
+export function sourceConnectError(err: unknown, url: string): FerryError {
+  const e = err as { code?: string; message?: string };
+  const where = `source ${describeEndpoint(url)}`;
+  if (e.code === '28P01' || e.code === '28000') {
+    return new FerryError('config', `${where}: ${e.message}`, { cause: err, hint: 'check the user and password in source.url and pg_hba.conf' });
+  }
+  if (e.code === '3D000') return new FerryError('config', `${where}: ${e.message}`, { cause: err, hint: 'fix the database name in source.url' });
+  return coerceError(err, where);
+}
+
+/** A connected source client; an idle connection's death surfaces through its next query, not as an unheard event. */
+export async function connectSource(url: string, extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
+  const client = new pg.Client({ ...sourceClientConfig(url), ...extra });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw sourceConnectError(err, url);
+  }
+}

@@ -1,0 +1,115 @@
+import type pg from 'pg';
+import type { TableId } from '../../core/change-event.js';
+import type { Backfill, Column, Index, TableSchema } from '../../core/schema.js';
+import { FERRY_SCHEMA, targetTableId } from '../../pipeline/table-mapping.js';
+import { parseArrayLiteral } from './pg-array.js';
+import { columnType, fromPgText } from './pg-types.js';
+
+export interface PgDescribeOptions {
+  readonly filter: (t: TableId) => boolean;
+  readonly targetSchema: string | undefined;
+}
+
+/** A described table plus what only the Postgres source needs: its OID, replica identity, column type OIDs. */
+export interface PgTable {
+  readonly schema: TableSchema;
+  readonly oid: number;
+  /** pg_class.relreplident: d default (primary key), f full, i index, n nothing */
+  readonly replicaIdentity: string;
+  /** The user owns the table (may add it to a publication). */
+  readonly owned: boolean;
+  /** Column name → type OID and typmod, as the stream's Relation messages report them. */
+  readonly types: ReadonlyMap<string, { readonly oid: number; readonly typmod: number }>;
+}
+
+const SYSTEM_SCHEMAS = `('pg_catalog', 'information_schema', 'pg_toast', '${FERRY_SCHEMA}')`;
+
+/** The selected ordinary tables with their columns, primary key, plain secondary indexes and replica identity. */
+export async function describePgTables(client: pg.ClientBase, options: PgDescribeOptions, only?: TableId): Promise<PgTable[]> {
+  const { rows: tableRows } = await client.query(
+    `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relreplident AS ident,
+            pg_has_role(c.relowner, 'USAGE') AS owned
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND n.nspname NOT IN ${SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg\\_temp%'
+        ${only ? 'AND n.nspname = $1 AND c.relname = $2' : ''}
+      ORDER BY 2, 3`, only ? [only.schema, only.name] : []);
+  const selected = tableRows.filter((r) => options.filter({ schema: r.schema, name: r.name }));
+  if (selected.length === 0) return [];
+  const oids = selected.map((r) => r.oid as number);
+
+  // search_path '' makes format_type qualify every non-catalog type (public.mood), so the type name works in any target schema.
+  await client.query("SELECT set_config('search_path', '', false)");
+  const { rows: columnRows } = await client.query(
+    `SELECT a.attrelid::int AS rel, a.attname AS name, a.attnotnull AS notnull, a.attidentity AS identity,
+            a.atttypid::int AS oid, a.atttypmod AS typmod,
+            format_type(bt.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END) AS formatted,
+            CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS basetypmod,
+            bt.typname AS typname, bt.typtype AS typtype, et.typname AS element,
+            (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = bt.oid) AS labels,
+            pg_get_expr(d.adbin, d.adrelid) AS "default", a.atthasmissing AS hasmissing, a.attmissingval::text AS missing
+       FROM pg_attribute a
+       JOIN pg_type t ON t.oid = a.atttypid
+       JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+       LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
+       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attrelid, a.attnum`, [oids]);
+  await client.query("SELECT set_config('search_path', '\"$user\", public', false)");
+  const { rows: indexRows } = await client.query(
+    `SELECT i.indrelid::int AS rel, ic.relname AS name, i.indisprimary AS primary, i.indisunique AS unique,
+            array_agg(a.attname::text ORDER BY k.ord) AS columns,
+            bool_and(a.attname IS NOT NULL) AND i.indexprs IS NULL AND i.indpred IS NULL AND am.amname = 'btree' AS plain
+       FROM pg_index i
+       JOIN pg_class ic ON ic.oid = i.indexrelid
+       JOIN pg_am am ON am.oid = ic.relam
+       CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+       LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0
+      WHERE i.indrelid = ANY($1::oid[]) AND k.ord <= i.indnkeyatts
+      GROUP BY i.indrelid, ic.relname, i.indisprimary, i.indisunique, i.indexprs, i.indpred, am.amname`, [oids]);
+
+  return selected.map((t) => {
+    const cols = columnRows.filter((c) => c.rel === t.oid);
+    const idx = indexRows.filter((i) => i.rel === t.oid);
+    const columns: Column[] = cols.map((c) => {
+      const type = columnType({ name: c.typname, typtype: c.typtype, element: c.element, typmod: c.basetypmod, labels: c.labels });
+      return {
+        name: c.name,
+        type,
+        sourceType: c.formatted,
+        nullable: !c.notnull,
+        autoIncrement: c.identity !== '' || /^nextval\(/.test(c.default ?? ''),
+        backfill: backfill(type, c),
+      };
+    });
+    const indexes: Index[] = idx.filter((i) => !i.primary && i.plain).map((i) => ({ name: i.name, columns: i.columns, unique: i.unique }));
+    const source = { schema: t.schema, name: t.name };
+    return {
+      schema: {
+        engine: 'postgres',
+        source,
+        target: targetTableId(source, options.targetSchema),
+        columns,
+        primaryKey: idx.find((i) => i.primary)?.columns ?? [],
+        indexes,
+      },
+      oid: t.oid,
+      replicaIdentity: t.ident,
+      owned: t.owned,
+      types: new Map(cols.map((c) => [c.name, { oid: c.oid, typmod: c.typmod }])),
+    } satisfies PgTable;
+  });
+}
+
+/**
+ * What rows already in the table hold for this column, were it just added: Postgres keeps a constant
+ * default as the "missing value" of the old rows; a column with a default and no missing value was
+ * filled by a table rewrite with values ferry cannot see.
+ */
+function backfill(type: Column['type'], c: { hasmissing: boolean; missing: string | null; default: string | null }): Backfill {
+  if (c.hasmissing && c.missing !== null) {
+    const [value] = parseArrayLiteral(c.missing);
+    return { value: fromPgText(type, typeof value === 'string' ? value : null) };
+  }
+  if (c.default !== null) return { expression: `DEFAULT ${c.default}` };
+  return { value: null };
+}

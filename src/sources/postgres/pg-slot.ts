@@ -1,0 +1,104 @@
+import pg from 'pg';
+import { tableKey } from '../../core/change-event.js';
+import { FerryError } from '../../errors.js';
+import { qualified, quoteIdent } from '../../sinks/postgres/postgres-dialect.js';
+import { parseLsn } from './lsn.js';
+import { sourceClientConfig, sourceConnectError } from './pg-connection.js';
+import type { PgTable } from './pg-schema.js';
+
+/**
+ * The publication ferry streams: created for the selected tables when missing, extended when a
+ * selected table is missing from it. It must exist before the slot: pgoutput reads publications as
+ * of each change's position in the WAL.
+ */
+export async function ensurePublication(client: pg.ClientBase, name: string, tables: readonly PgTable[]): Promise<void> {
+  const list = (ts: readonly PgTable[]) => ts.map((t) => qualified(t.schema.source)).join(', ');
+  const { rows: [pub] } = await client.query('SELECT puballtables FROM pg_publication WHERE pubname = $1', [name]);
+  try {
+    if (!pub) {
+      await client.query(tables.length > 0 ? `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list(tables)}` : `CREATE PUBLICATION ${quoteIdent(name)}`);
+      return;
+    }
+    if (pub.puballtables) return;
+    const { rows } = await client.query('SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1', [name]);
+    const published = new Set(rows.map((r) => `${r.schema}.${r.name}`));
+    const missing = tables.filter((t) => !published.has(tableKey(t.schema.source)));
+    if (missing.length > 0) await client.query(`ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${list(missing)}`);
+  } catch (err) {
+    throw new FerryError('config', `cannot create or extend publication ${name}: ${(err as Error).message}`, {
+      cause: err, hint: `as the tables' owner: CREATE PUBLICATION ${name} FOR TABLE ${list(tables)}; (or ALTER PUBLICATION ${name} ADD TABLE …)`,
+    });
+  }
+}
+
+export interface SlotState {
+  readonly confirmedFlush: bigint;
+  readonly active: boolean;
+  readonly retainedBytes: number;
+}
+
+export async function slotState(client: pg.ClientBase, slot: string): Promise<SlotState | null> {
+  const { rows: [r] } = await client.query(
+    `SELECT confirmed_flush_lsn::text AS confirmed, active, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint AS retained
+       FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()`, [slot]);
+  if (!r) return null;
+  return { confirmedFlush: parseLsn(r.confirmed), active: r.active, retainedBytes: Number(r.retained) };
+}
+
+/** The slot is gone: what it retained is lost to ferry, and only a new snapshot can be exact again. */
+export function slotMissing(slot: string): FerryError {
+  return new FerryError('fatal', `replication slot ${slot} does not exist (dropped, or invalidated by max_slot_wal_keep_size); the changes it kept are gone, so streaming cannot resume without losing data`, {
+    hint: 'take a new snapshot: set snapshot.mode: always with snapshot.tablePrep: truncate (or drop-and-create), run ferry once, then set snapshot.mode back to initial',
+  });
+}
+
+/** Creates the slot for a cdc-only start, when it does not exist; returns where streaming starts. */
+export async function ensureSlot(client: pg.ClientBase, slot: string): Promise<bigint> {
+  const existing = await slotState(client, slot);
+  if (existing) return existing.confirmedFlush;
+  const { rows: [r] } = await client.query("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+  return parseLsn(r.lsn);
+}
+
+/**
+ * A slot created with an exported snapshot: readers that import `snapshotName` see the database exactly
+ * as of `position`, where streaming starts. The snapshot lives while the replication connection stays
+ * open and idle, so it is held until close().
+ */
+export interface ExportedSnapshot {
+  readonly position: bigint;
+  readonly snapshotName: string;
+  close(): Promise<void>;
+}
+
+export async function recreateSlotWithSnapshot(url: string, slot: string): Promise<ExportedSnapshot> {
+  const repl = new pg.Client({ ...sourceClientConfig(url), replication: 'database' } as pg.ClientConfig);
+  repl.on('error', () => {});
+  try {
+    await repl.connect();
+  } catch (err) {
+    throw sourceConnectError(err, url);
+  }
+  try {
+    const existing = await repl.query(`SELECT active_pid FROM pg_replication_slots WHERE slot_name = ${pgString(slot)}`).catch(() => null);
+    if (existing?.rows[0]) {
+      if (existing.rows[0].active_pid !== null) {
+        throw new FerryError('fatal', `replication slot ${slot} is in use by process ${existing.rows[0].active_pid}; a fresh snapshot needs it`, {
+          hint: 'stop the other ferry (or replication client) using the slot, or set source.slot to another name',
+        });
+      }
+      await repl.query(`DROP_REPLICATION_SLOT ${quoteIdent(slot)}`);
+    }
+    const { rows: [r] } = await repl.query(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput (SNAPSHOT 'export')`);
+    return { position: parseLsn(r.consistent_point), snapshotName: r.snapshot_name, close: () => repl.end().catch(() => {}) };
+  } catch (err) {
+    await repl.end().catch(() => {});
+    throw err instanceof FerryError ? err : new FerryError('fatal', `cannot create replication slot ${slot}: ${(err as Error).message}`, {
+      cause: err, hint: 'the source role needs the REPLICATION attribute and a free slot (max_replication_slots); `ferry check` lists what is missing',
+    });
+  }
+}
+
+function pgString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}

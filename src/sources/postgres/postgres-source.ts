@@ -1,0 +1,143 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { tableKey, type TableId, type Transaction } from '../../core/change-event.js';
+import type { Position } from '../../core/position.js';
+import type { TableSchema } from '../../core/schema.js';
+import type { CheckProblem, SnapshotPurpose, SnapshotSession, Source } from '../../core/source.js';
+import { FerryError } from '../../errors.js';
+import { qualified } from '../../sinks/postgres/postgres-dialect.js';
+import { parseLsn } from './lsn.js';
+import { checkPgSource } from './pg-check.js';
+import { connectSource } from './pg-connection.js';
+import { describePgTables, type PgDescribeOptions, type PgTable } from './pg-schema.js';
+import { openPgReader } from './pg-snapshot.js';
+import { ensurePublication, ensureSlot, recreateSlotWithSnapshot, slotMissing, slotState } from './pg-slot.js';
+import { WalStream } from './wal-source.js';
+
+export interface PostgresSourceOptions extends PgDescribeOptions {
+  readonly url: string;
+  readonly slot: string;
+  readonly publication: string;
+  readonly queueMaxEvents: number;
+  readonly pieceMaxEvents: number;
+  readonly stallTimeoutSeconds: number;
+  readonly heartbeatSeconds: number;
+  readonly log: Logger;
+}
+
+/** Postgres 14+: snapshot through readers of the slot's exported snapshot, changes through pgoutput. */
+export class PostgresSource implements Source {
+  readonly #o: PostgresSourceOptions;
+  readonly #client: pg.Client;
+  #stream: WalStream | null = null;
+
+  private constructor(options: PostgresSourceOptions, client: pg.Client) {
+    this.#o = options;
+    this.#client = client;
+  }
+
+  static async open(options: PostgresSourceOptions): Promise<PostgresSource> {
+    return new PostgresSource(options, await connectSource(options.url));
+  }
+
+  async check(): Promise<CheckProblem[]> {
+    return checkPgSource(this.#client, await describePgTables(this.#client, this.#o), this.#o);
+  }
+
+  async #describe(): Promise<PgTable[]> {
+    return describePgTables(this.#client, this.#o);
+  }
+
+  async describeTables(): Promise<TableSchema[]> {
+    return (await this.#describe()).map((t) => t.schema);
+  }
+
+  async estimateRows(table: TableSchema): Promise<number> {
+    const { rows } = await this.#client.query('SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = $1::regclass', [qualified(table.source)]);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async countRows(table: TableSchema): Promise<number> {
+    const { rows } = await this.#client.query(`SELECT count(*) AS n FROM ${qualified(table.source)}`);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /**
+   * 'fresh' (re)creates the slot with an exported snapshot that every reader imports: the copy is the
+   * state exactly at the slot's start. 'resume' reads the present and streams from the slot's start,
+   * whose replay converges (DESIGN §3.5). The publication exists before the slot, as pgoutput needs.
+   */
+  async openSnapshot(purpose: SnapshotPurpose): Promise<SnapshotSession> {
+    const url = this.#o.url;
+    if (purpose === 'read') return { openReader: () => openPgReader(url, { kind: 'pg', lsn: 0n }, null), close: async () => {} };
+    await ensurePublication(this.#client, this.#o.publication, await this.#describe());
+    if (purpose === 'fresh') {
+      const exported = await recreateSlotWithSnapshot(url, this.#o.slot);
+      const position: Position = { kind: 'pg', lsn: exported.position };
+      return { openReader: () => openPgReader(url, position, exported.snapshotName), close: () => exported.close() };
+    }
+    const slot = await slotState(this.#client, this.#o.slot);
+    if (!slot) throw slotMissing(this.#o.slot);
+    const position: Position = { kind: 'pg', lsn: slot.confirmedFlush };
+    return { openReader: () => openPgReader(url, position, null), close: async () => {} };
+  }
+
+  async headPosition(): Promise<Position> {
+    const { rows } = await this.#client.query('SELECT pg_current_wal_lsn()::text AS lsn');
+    return { kind: 'pg', lsn: parseLsn(rows[0].lsn) };
+  }
+
+  async streamStartNow(): Promise<Position> {
+    await ensurePublication(this.#client, this.#o.publication, await this.#describe());
+    return { kind: 'pg', lsn: await ensureSlot(this.#client, this.#o.slot) };
+  }
+
+  async retainedBytes(): Promise<number | null> {
+    return (await slotState(this.#client, this.#o.slot))?.retainedBytes ?? null;
+  }
+
+  stream(from: Position, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<Transaction> {
+    const wanted = new Set(tables.map((t) => tableKey(t.source)));
+    const start = async (): Promise<WalStream> => {
+      const stream = new WalStream({
+        url: this.#o.url,
+        slot: this.#o.slot,
+        publication: this.#o.publication,
+        from,
+        tables: (await this.#describe()).filter((t) => wanted.has(tableKey(t.schema.source))),
+        describeTable: (t) => this.#describeOne(t),
+        queueMaxEvents: this.#o.queueMaxEvents,
+        pieceMaxEvents: this.#o.pieceMaxEvents,
+        stallAfterMs: this.#o.stallTimeoutSeconds * 1000,
+        heartbeatMs: this.#o.heartbeatSeconds * 1000,
+        log: this.#o.log,
+      });
+      this.#stream = stream;
+      stream.start(signal);
+      return stream;
+    };
+    return (async function* () {
+      yield* (await start()).transactions;
+    })();
+  }
+
+  async #describeOne(t: TableId): Promise<PgTable | null> {
+    // Its own connection: the stream may describe while the main connection is busy.
+    const client = await connectSource(this.#o.url);
+    try {
+      return (await describePgTables(client, this.#o, t))[0] ?? null;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  async acknowledge(upTo: Position): Promise<void> {
+    if (upTo.kind !== 'pg') throw new FerryError('fatal', `a Postgres source cannot acknowledge a ${upTo.kind} position`);
+    await this.#stream?.acknowledge(upTo.lsn);
+  }
+
+  async close(): Promise<void> {
+    await this.#stream?.stop();
+    await this.#client.end().catch(() => {});
+  }
+}

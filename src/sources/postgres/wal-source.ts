@@ -1,0 +1,339 @@
+import pg from 'pg';
+import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import type { Logger } from 'pino';
+import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Transaction } from '../../core/change-event.js';
+import { formatLsn, type Position } from '../../core/position.js';
+import type { Column } from '../../core/schema.js';
+import { coerceError, FerryError } from '../../errors.js';
+import { BoundedQueue } from '../../pipeline/queue.js';
+import { parseLsn } from './lsn.js';
+import { connectSource, sourceClientConfig } from './pg-connection.js';
+import type { PgTable } from './pg-schema.js';
+import { slotMissing, slotState } from './pg-slot.js';
+import { fromPgText } from './pg-types.js';
+
+export interface WalStreamOptions {
+  readonly url: string;
+  readonly slot: string;
+  readonly publication: string;
+  readonly from: Position;
+  readonly tables: readonly PgTable[];
+  /** The table as the catalog describes it now (after a new Relation message), or null if it is gone. */
+  readonly describeTable: (t: TableId) => Promise<PgTable | null>;
+  readonly queueMaxEvents: number;
+  readonly pieceMaxEvents: number;
+  /** Silence (not even a heartbeat) after which the connection counts as dead. */
+  readonly stallAfterMs: number;
+  /** How often a heartbeat message is written into the WAL. */
+  readonly heartbeatMs: number;
+  readonly log: Logger;
+}
+
+/** The prefix of ferry's messages in the WAL (pg_logical_emit_message). */
+export const MESSAGE_PREFIX = 'ferry';
+
+/** A parse failure, handed to the message handler instead of thrown inside the driver's socket handler. */
+interface ParseFailure {
+  readonly tag: 'parse-failure';
+  readonly error: unknown;
+}
+
+/**
+ * pgoutput with every column value as the server's text (ferry converts it: pg-types.ts), and parse
+ * errors delivered as messages: thrown where the library parses, they would be uncaught.
+ */
+class TextPgoutputPlugin extends PgoutputPlugin {
+  constructor(publication: string) {
+    super({ protoVersion: 1, publicationNames: [publication], messages: true });
+    const parser = (this as unknown as { parser: { readRelationColumn: (reader: unknown) => object } }).parser;
+    const readColumn = parser.readRelationColumn.bind(parser);
+    parser.readRelationColumn = (reader) => ({ ...readColumn(reader), parser: (text: string) => text });
+  }
+
+  override parse(buffer: Buffer): Pgoutput.Message {
+    try {
+      return super.parse(buffer);
+    } catch (error) {
+      return { tag: 'parse-failure', error } satisfies ParseFailure as unknown as Pgoutput.Message;
+    }
+  }
+}
+
+/**
+ * Committed transactions from a logical replication slot, after `from`. Nothing is acknowledged to the
+ * server but what the target committed (DESIGN §3.3): the library's own acknowledgements and its timer
+ * are off, and every (re)subscribe names its start LSN.
+ */
+export class WalStream {
+  readonly transactions: BoundedQueue<Transaction>;
+  readonly #o: WalStreamOptions;
+  readonly #tables = new Map<string, PgTable>();
+  /** Relation OID → the table and the columns its changes carry (fewer than the table's after a replayed ADD COLUMN); null: not replicated. */
+  readonly #relations = new Map<number, { table: PgTable; columns: readonly Column[] } | null>();
+  readonly #service: LogicalReplicationService;
+  #events: ChangeEvent[] = [];
+  #commitTime = new Date(0);
+  #committed: bigint;
+  #applied: bigint;
+  #stopped = false;
+  #lastPacketAt = Date.now();
+  #timers: NodeJS.Timeout[] = [];
+  #heartbeatClient: pg.Client | null = null;
+
+  constructor(options: WalStreamOptions) {
+    if (options.from.kind !== 'pg') throw new FerryError('fatal', `a Postgres source cannot resume from a ${options.from.kind} position`, { hint: 'the checkpoint belongs to another source; use another pipeline name' });
+    this.#o = options;
+    this.#committed = this.#applied = options.from.lsn;
+    for (const t of options.tables) this.#tables.set(tableKey(t.schema.source), t);
+    this.transactions = new BoundedQueue<Transaction>(options.queueMaxEvents, (t) => Math.max(1, t.events.length));
+    this.#service = new LogicalReplicationService(sourceClientConfig(options.url), {
+      acknowledge: { auto: false, timeoutSeconds: 0 },
+      flowControl: { enabled: true },
+    });
+  }
+
+  start(signal: AbortSignal): void {
+    const stop = () => void this.stop();
+    signal.addEventListener('abort', stop, { once: true });
+    this.#service.on('data', (_lsn: string, msg: Pgoutput.Message) => this.#onMessage(msg));
+    this.#service.on('heartbeat', (_lsn: string, _ts: number, shouldRespond: boolean) => {
+      this.#lastPacketAt = Date.now();
+      if (shouldRespond) void this.#sendApplied();
+    });
+    this.#service.on('error', (err: Error) => this.#fail(classify(err, this.#o.slot)));
+    void this.#subscribe();
+  }
+
+  async #subscribe(): Promise<void> {
+    try {
+      const client = await connectSource(this.#o.url);
+      try {
+        const slot = await slotState(client, this.#o.slot);
+        if (!slot) throw slotMissing(this.#o.slot);
+        if (slot.confirmedFlush > this.#committed) {
+          throw new FerryError('fatal', `replication slot ${this.#o.slot} was advanced to ${formatLsn(slot.confirmedFlush)}, past ferry's checkpoint ${formatLsn(this.#committed)}: the changes between were released unread`, {
+            hint: 'another client used the slot; take a new snapshot (snapshot.mode: always) and give ferry a slot of its own',
+          });
+        }
+      } finally {
+        await client.end().catch(() => {});
+      }
+      this.#startTimers();
+      this.#o.log.info({ slot: this.#o.slot, from: formatLsn(this.#committed) }, `streaming from ${formatLsn(this.#committed)}`);
+      await this.#service.subscribe(new TextPgoutputPlugin(this.#o.publication), this.#o.slot, formatLsn(this.#committed));
+      if (!this.#stopped) this.#fail(new FerryError('retriable', 'the replication stream ended'));
+    } catch (err) {
+      this.#fail(classify(err, this.#o.slot));
+    }
+  }
+
+  #startTimers(): void {
+    this.#timers.push(setInterval(() => void this.#heartbeat(), this.#o.heartbeatMs));
+    this.#timers.push(setInterval(() => {
+      const silentMs = Date.now() - this.#lastPacketAt;
+      if (silentMs > this.#o.stallAfterMs) {
+        this.#fail(new FerryError('retriable', `no WAL message or keepalive for ${Math.round(silentMs / 1000)} s; the replication connection is presumed dead`));
+      }
+    }, 1000));
+  }
+
+  /** A transactional message: the stream carries a commit every few seconds, so lag stays honest and the slot advances. */
+  async #heartbeat(): Promise<void> {
+    try {
+      this.#heartbeatClient ??= await connectSource(this.#o.url);
+      await this.#heartbeatClient.query('SELECT pg_logical_emit_message(true, $1, $2)', [MESSAGE_PREFIX, JSON.stringify({ heartbeat: new Date().toISOString() })]);
+    } catch (err) {
+      this.#o.log.warn({ err: (err as Error).message }, 'could not write a heartbeat into the source WAL');
+      await this.#heartbeatClient?.end().catch(() => {});
+      this.#heartbeatClient = null;
+    }
+  }
+
+  /** The target committed everything up to `lsn`: the server may release the WAL before it. */
+  async acknowledge(lsn: bigint): Promise<void> {
+    if (lsn > this.#applied) this.#applied = lsn;
+    await this.#sendApplied();
+  }
+
+  /** The library reports lsn + 1 as flushed; ferry means exactly the end of the last applied commit. */
+  async #sendApplied(): Promise<void> {
+    if (!this.#stopped) await this.#service.acknowledge(formatLsn(this.#applied - 1n)).catch(() => {});
+  }
+
+  async #onMessage(msg: Pgoutput.Message | ParseFailure): Promise<void> {
+    if (this.#stopped) return;
+    this.#lastPacketAt = Date.now();
+    try {
+      switch (msg.tag) {
+        case 'begin':
+          this.#events = [];
+          this.#commitTime = new Date(Number(msg.commitTime.valueOf() as bigint / 1000n));
+          return;
+        case 'relation':
+          await this.#onRelation(msg);
+          return;
+        case 'insert': case 'update': case 'delete':
+          this.#onRow(msg);
+          break;
+        case 'truncate':
+          for (const r of msg.relations) {
+            const t = this.#relations.get(r.relationOid)?.table;
+            if (t) this.#events.push({ op: 't', table: t.schema.source, key: {}, before: null, after: null });
+          }
+          break;
+        case 'commit': {
+          const lsn = parseLsn(msg.commitEndLsn ?? '0/0');
+          const events = this.#events;
+          this.#events = [];
+          this.#committed = lsn;
+          await this.#push({ events, position: { kind: 'pg', lsn }, commitTime: this.#commitTime });
+          return;
+        }
+        case 'parse-failure':
+          throw new FerryError('fatal', `cannot decode a pgoutput message: ${(msg.error as Error)?.message ?? String(msg.error)}`, { cause: msg.error });
+        default:
+          return; // message (heartbeats), origin, type: nothing to apply
+      }
+      if (this.#events.length >= this.#o.pieceMaxEvents) await this.#pushPiece();
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  /** Hands on what a large transaction has so far; the applier keeps its pieces in one target transaction. */
+  async #pushPiece(): Promise<void> {
+    const events = this.#events;
+    this.#events = [];
+    await this.#push({ events, position: { kind: 'pg', lsn: this.#committed }, commitTime: this.#commitTime, partial: true });
+  }
+
+  async #push(t: Transaction): Promise<void> {
+    if (!this.transactions.push(t)) await this.transactions.whenSpace();
+  }
+
+  #onRow(msg: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete): void {
+    const relation = this.#relations.get(msg.relation.relationOid);
+    if (!relation) return;
+    const pk = relation.table.schema.primaryKey;
+    const table = relation.table.schema.source;
+    const columns = relation.columns;
+    if (msg.tag === 'insert') {
+      const { row } = toRow(columns, msg.new);
+      this.#events.push({ op: 'c', table, key: pickKey(row, pk), before: null, after: row });
+      return;
+    }
+    const old = msg.old ?? msg.key;
+    const before = old ? toRow(columns, old).row : null;
+    if (msg.tag === 'delete') {
+      if (!before) throw new FerryError('fatal', `a delete from ${tableKey(table)} arrived without its key`);
+      this.#events.push({ op: 'd', table, key: pickKey(before, pk), before, after: null });
+      return;
+    }
+    const { row, unchanged } = toRow(columns, msg.new);
+    this.#events.push({
+      op: 'u', table, key: pickKey(row, pk), before: before && pickKey(before, pk), after: row,
+      ...(unchanged.length > 0 ? { unchanged } : {}),
+    });
+  }
+
+  /**
+   * A Relation message describes a table's columns as of the changes that follow. Columns added at
+   * the end propagate (a schema change handed on before those changes). Fewer columns than ferry knows
+   * are older changes replayed from before an ADD COLUMN, as long as the catalog still has them.
+   * Anything else stops the stream.
+   */
+  async #onRelation(msg: Pgoutput.MessageRelation): Promise<void> {
+    const known = this.#tables.get(`${msg.schema}.${msg.name}`);
+    if (!known) {
+      this.#relations.set(msg.relationOid, null);
+      return;
+    }
+    const name = tableKey(known.schema.source);
+    const problems: string[] = [];
+    const shared = Math.min(known.schema.columns.length, msg.columns.length);
+    for (let i = 0; i < shared; i++) {
+      const c = known.schema.columns[i]!;
+      const r = msg.columns[i]!;
+      const type = known.types.get(c.name)!;
+      if (r.name !== c.name) problems.push(`column ${c.name} is now ${r.name} (renamed, or dropped and another added)`);
+      else if (r.typeOid !== type.oid || r.typeMod !== type.typmod) problems.push(`column ${c.name} changed its type from ${c.sourceType}`);
+    }
+    let table = known;
+    if (problems.length === 0 && msg.columns.length !== known.schema.columns.length) {
+      const now = await this.#o.describeTable(known.schema.source);
+      if (msg.columns.length < known.schema.columns.length) {
+        for (const c of known.schema.columns.slice(shared)) {
+          if (!now?.schema.columns.some((n) => n.name === c.name)) problems.push(`column ${c.name} was dropped`);
+        }
+      } else {
+        table = await this.#addColumns(known, now, msg.columns.slice(shared), problems);
+      }
+    }
+    if (problems.length > 0) {
+      throw new FerryError('fatal', `table ${name} changed at the source in a way ferry does not replicate: ${problems.join('; ')}`, {
+        hint: 'ferry replicates added columns only; alter the target table to match and restart, or re-snapshot (snapshot.mode: always, snapshot.tablePrep: drop-and-create)',
+      });
+    }
+    this.#tables.set(name, table);
+    this.#relations.set(msg.relationOid, { table, columns: table.schema.columns.slice(0, msg.columns.length) });
+  }
+
+  /** Columns the Relation message has beyond those ferry knows: described now, and handed on as a schema change. */
+  async #addColumns(known: PgTable, now: PgTable | null, added: readonly Pgoutput.RelationColumn[], problems: string[]): Promise<PgTable> {
+    const columns: Column[] = [];
+    for (const r of added) {
+      const c = now?.schema.columns.find((col) => col.name === r.name);
+      const type = now?.types.get(r.name);
+      if (!c || !type || type.oid !== r.typeOid || type.typmod !== r.typeMod) problems.push(`column ${r.name} was added and changed again since`);
+      else columns.push(c);
+    }
+    if (problems.length > 0) return known;
+    if (this.#events.length > 0) await this.#pushPiece();
+    await this.#push({
+      events: [], position: { kind: 'pg', lsn: this.#committed }, commitTime: this.#commitTime, partial: true,
+      schemaChange: { table: known.schema.source, addColumns: columns },
+    });
+    const name = tableKey(known.schema.source);
+    this.#o.log.info({ table: name, columns: columns.map((c) => c.name) }, `columns added to ${name} at the source`);
+    return {
+      ...known,
+      schema: { ...known.schema, columns: [...known.schema.columns, ...columns] },
+      types: new Map([...known.types, ...columns.map((c) => [c.name, now!.types.get(c.name)!] as const)]),
+    };
+  }
+
+  #fail(err: unknown): void {
+    if (this.#stopped) return;
+    this.transactions.fail(coerceError(err));
+    void this.stop();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.transactions.end();
+    await this.#service.destroy().catch(() => {});
+    await this.#heartbeatClient?.end().catch(() => {});
+  }
+}
+
+/** A decoded tuple as a row; columns the server did not send (unchanged TOAST values) are listed, not set. */
+function toRow(columns: readonly Column[], tuple: Record<string, string | null | undefined>): { row: Row; unchanged: string[] } {
+  const row: Row = {};
+  const unchanged: string[] = [];
+  for (const c of columns) {
+    const v = tuple[c.name];
+    if (v === undefined) unchanged.push(c.name);
+    else row[c.name] = fromPgText(c.type, v);
+  }
+  return { row, unchanged };
+}
+
+function classify(err: unknown, slot: string): FerryError {
+  if (err instanceof FerryError) return err;
+  const e = err as { code?: string; message?: string };
+  if (e.code === '42704' && /replication slot/.test(e.message ?? '')) return slotMissing(slot);
+  if (e.code === '55006') return new FerryError('retriable', `replication slot ${slot} is still held by an earlier connection: ${e.message}`, { cause: err });
+  return coerceError(err, 'source replication stream');
+}
