@@ -39,7 +39,8 @@ export async function runSnapshot(deps: SnapshotDeps): Promise<Position> {
   }
   const progress = new Map((await sink.loadSnapshotProgress()).map((p) => [p.table, p]));
   const todo = tables.filter((t) => !progress.get(tableKey(t.source))?.done);
-  const session = await source.openSnapshot(deps.fresh ? 'fresh' : 'resume');
+  // A snapshot interrupted before its first chunk committed has nothing to resume: it starts fresh.
+  const session = await source.openSnapshot(deps.fresh || progress.size === 0 ? 'fresh' : 'resume');
   try {
     await forEachConcurrently(todo, deps.parallelism, (t) => copyTable(deps, session, t, progress.get(tableKey(t.source))));
   } finally {

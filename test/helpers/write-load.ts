@@ -1,11 +1,15 @@
-import type { Connection } from 'mysql2/promise';
+/** Anything that runs a multi-statement SQL string: a mysql2 connection, or a test Endpoint. */
+interface RunsSql {
+  query(sql: string): Promise<unknown>;
+}
 
 /**
  * A steady mix of source writes until stopped: multi-row transactions with inserts, updates,
  * deletes and primary-key changes, on a table `items (id INT PK, grp INT, val VARCHAR(64), amount DECIMAL(12,2))`.
+ * The SQL runs on MariaDB and Postgres alike.
  * With `seedRows`, each transaction also updates and deletes rows spread over ids 1..seedRows.
  */
-export function startWriteLoad(my: Connection, table: string, options: { firstId: number; pauseMs?: number; seedRows?: number }) {
+export function startWriteLoad(my: RunsSql, table: string, options: { firstId: number; pauseMs?: number; seedRows?: number }) {
   let stop = false;
   let transactions = 0;
   let nextId = options.firstId;
@@ -16,7 +20,7 @@ export function startWriteLoad(my: Connection, table: string, options: { firstId
       await my.query(
         `START TRANSACTION;
          INSERT INTO ${table} (id, grp, val, amount) VALUES (${id}, ${id % 17}, 'v${id}', ${id % 1000}.25), (${id + 1}, ${id % 13}, 'w${id}', 1.5);
-         UPDATE ${table} SET val = LEFT(CONCAT(val, '+'), 64), amount = amount + 1 WHERE grp = ${id % 17} ORDER BY id DESC LIMIT 5;
+         UPDATE ${table} SET val = LEFT(CONCAT(val, '+'), 64), amount = amount + 1 WHERE grp = ${id % 17} AND id > ${id - 60};
          DELETE FROM ${table} WHERE id = ${id - 30};
          UPDATE ${table} SET id = ${id + 2} WHERE id = ${id + 1};
          ${options.seedRows ? `UPDATE ${table} SET amount = amount + 1 WHERE id = ${1 + ((id * 7919) % options.seedRows)};

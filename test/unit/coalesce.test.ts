@@ -199,7 +199,7 @@ describe('groupByColumns', () => {
   it('keeps full rows in one group and splits rows by the columns they carry', () => {
     const full = [{ id: 1, name: 'a', bio: 'x' }, { id: 2, name: 'b', bio: 'y' }];
     expect([...groupByColumns(cols, full, full).values()]).toEqual([full]);
-    const mixed = [{ id: 1, name: 'a' }, { id: 2, name: 'b', bio: 'y' }, { id: 3, name: 'c' }];
+    const mixed: Row[] = [{ id: 1, name: 'a' }, { id: 2, name: 'b', bio: 'y' }, { id: 3, name: 'c' }];
     const groups = [...groupByColumns(cols, mixed, mixed)];
     expect(groups.map(([c, items]) => [c.map((x) => x.name), items.length])).toEqual([[['id', 'name'], 2], [['id', 'name', 'bio'], 1]]);
   });

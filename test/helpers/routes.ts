@@ -1,0 +1,168 @@
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { waitFor } from './ferry.js';
+
+export type Engine = 'mysql' | 'postgres';
+
+export interface Route {
+  readonly source: Engine;
+  readonly target: Engine;
+  readonly label: string;
+}
+
+/** The four routes between the two engines. MariaDB→MariaDB and Postgres→Postgres use one server each: two databases on it. */
+export const ROUTES: readonly Route[] = [
+  { source: 'mysql', target: 'postgres', label: 'MariaDB → Postgres' },
+  { source: 'postgres', target: 'postgres', label: 'Postgres → Postgres' },
+  { source: 'postgres', target: 'mysql', label: 'Postgres → MariaDB' },
+  { source: 'mysql', target: 'mysql', label: 'MariaDB → MariaDB' },
+];
+
+/** One database on one of the test servers, with a connection that runs multi-statement SQL. */
+export interface Endpoint {
+  readonly engine: Engine;
+  readonly url: string;
+  /** Runs SQL (several statements allowed); returns the rows of the last result. */
+  query(sql: string): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/** A fresh, empty database `name` on the shared server of `engine`. */
+export async function freshDatabase(engine: Engine, name: string, servers = { mariadb: inject('mariadbUrl'), postgres: inject('postgresUrl') }): Promise<Endpoint> {
+  if (engine === 'mysql') {
+    const admin = await mysql.createConnection({ uri: servers.mariadb, multipleStatements: true });
+    await admin.query(`DROP DATABASE IF EXISTS \`${name}\`; CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
+    await admin.end();
+    const url = withDatabase(servers.mariadb, name);
+    const conn = await mysql.createConnection({ uri: url, multipleStatements: true, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true });
+    conn.on('error', () => {});
+    return {
+      engine, url,
+      async query(sql) {
+        const [result] = await conn.query(sql);
+        const results = Array.isArray(result) && Array.isArray(result[0]) ? result : [result];
+        const last = results[results.length - 1];
+        return Array.isArray(last) ? (last as Record<string, unknown>[]) : [];
+      },
+      async close() {
+        conn.destroy();
+      },
+    };
+  }
+  const admin = new pg.Client({ connectionString: servers.postgres });
+  await admin.connect();
+  await admin.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1`, [name]);
+  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const url = withDatabase(servers.postgres, name);
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => {});
+  await client.connect();
+  return {
+    engine, url,
+    async query(sql) {
+      const result = await client.query(sql);
+      const last = Array.isArray(result) ? result[result.length - 1] : result;
+      return last.rows;
+    },
+    async close() {
+      await client.end().catch(() => {});
+    },
+  };
+}
+
+/** The source and target of one route, named after the test, and the pipeline config between them. */
+export interface RouteDatabases {
+  readonly name: string;
+  readonly route: Route;
+  readonly source: Endpoint;
+  readonly target: Endpoint;
+  /** Where the route's tables land in the target: a MySQL database, or a Postgres schema. */
+  readonly targetSchema: string;
+  /** Where the source's tables are: the MySQL database, or the Postgres schema public. */
+  readonly sourceSchema: string;
+  config(extra?: Record<string, unknown>): Record<string, unknown>;
+  checkpoint(): Promise<{ phase: string; position: Record<string, unknown> | null } | null>;
+  /** Rows the snapshot has committed so far (0 before it starts). */
+  snapshotRows(): Promise<number>;
+  /** Waits until the target's checkpoint has reached the source log's head as it is now. */
+  waitCaughtUp(ms?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function routeDatabases(route: Route, name: string): Promise<RouteDatabases> {
+  const source = await freshDatabase(route.source, name);
+  // One server for both ends: the target gets a database of its own next to the source's.
+  const sameServer = route.source === route.target;
+  const target = await freshDatabase(route.target, sameServer ? `${name}_t` : name);
+  const sourceSchema = route.source === 'mysql' ? name : 'public';
+  const targetSchema = route.target === 'mysql' ? `${name}_t` : route.source === 'mysql' ? name : 'public';
+  if (route.target === 'mysql' && !sameServer) await target.query(`CREATE DATABASE IF NOT EXISTS \`${targetSchema}\``);
+  const readCheckpoint = async () => {
+    const rows = await target.query(`SELECT phase, position FROM ferry.ferry_checkpoint WHERE pipeline = '${name}'`).catch(() => []);
+    const row = rows[0];
+    if (!row) return null;
+    const position = typeof row.position === 'string' ? JSON.parse(row.position) : row.position;
+    return { phase: String(row.phase), position: position as Record<string, unknown> | null };
+  };
+  return {
+    name, route, source, target, targetSchema, sourceSchema,
+    config(extra = {}) {
+      return {
+        pipeline: name,
+        source: { type: route.source, url: source.url, ...(route.source === 'postgres' ? { heartbeatSeconds: 1 } : {}) },
+        target: { type: route.target, url: target.url, ...(route.target === 'mysql' ? { schema: targetSchema } : {}) },
+        tables: { include: [`${sourceSchema}.*`] },
+        apply: { batchMaxMs: 50 },
+        ...extra,
+      };
+    },
+    checkpoint: readCheckpoint,
+    async snapshotRows() {
+      const column = route.target === 'mysql' ? 'row_count' : 'rows';
+      const rows = await target.query(`SELECT coalesce(sum(${column}), 0) AS n FROM ferry.ferry_snapshot_progress WHERE pipeline = '${name}'`).catch(() => []);
+      return Number(rows[0]?.n ?? 0);
+    },
+    async waitCaughtUp(ms = 90_000) {
+      if (route.source === 'mysql') {
+        const [head] = await source.query('SHOW MASTER STATUS');
+        const file = String(head!.File);
+        const pos = Number(head!.Position);
+        const seq = (f: string) => Number(f.split('.').pop());
+        await waitFor(`${name} to reach ${file}:${pos}`, async () => {
+          const c = await readCheckpoint();
+          const p = c?.phase === 'stream' ? c.position as { file: string; pos: number } | null : null;
+          return p !== null && (seq(p.file) > seq(file) || (p.file === file && p.pos >= pos));
+        }, ms);
+        return;
+      }
+      const [head] = await source.query("SELECT (pg_current_wal_lsn() - '0/0')::text AS lsn");
+      const lsn = BigInt(String(head!.lsn));
+      await waitFor(`${name} to reach LSN ${lsn}`, async () => {
+        const c = await readCheckpoint();
+        return c?.phase === 'stream' && c.position !== null && BigInt(String(c.position.lsn)) >= lsn;
+      }, ms);
+    },
+    async close() {
+      await source.close();
+      await target.close();
+    },
+  };
+}
+
+/** Inserts rows 1..n into `items (id, grp, val, amount)` on either engine. */
+export function seedItemsSql(engine: Engine, n: number): string {
+  return engine === 'mysql'
+    ? `INSERT INTO items SELECT seq, seq % 17, CONCAT('seed', seq), seq % 1000 FROM seq_1_to_${n}`
+    : `INSERT INTO items SELECT g, g % 17, 'seed' || g, g % 1000 FROM generate_series(1, ${n}) g`;
+}
+
+export const ITEMS_DDL = 'CREATE TABLE items (id INT PRIMARY KEY, grp INT NOT NULL, val VARCHAR(64) NOT NULL, amount DECIMAL(12,2) NOT NULL)';
