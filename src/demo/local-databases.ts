@@ -167,9 +167,21 @@ class MariaDbServer extends ChildServer {
   }
 }
 
+export interface PostgresOptions {
+  /** 'replica' starts a server that cannot decode its WAL (tests of ferry's check). Default: logical. */
+  readonly walLevel?: 'logical' | 'replica';
+}
+
 class PostgresServer extends ChildServer {
   /** Fast shutdown: SIGTERM would wait for every client to disconnect. */
   protected readonly stopSignal = 'SIGINT';
+  readonly #options: PostgresOptions;
+
+  constructor(port: number, dir: string, options: PostgresOptions) {
+    super(port, dir);
+    this.#options = options;
+  }
+
   url(database = 'postgres'): string {
     return `postgres://postgres@127.0.0.1:${this.port}/${database}`;
   }
@@ -194,7 +206,7 @@ class PostgresServer extends ChildServer {
     if (as.uid !== undefined) chownSync(log, as.uid, as.gid!);
     this.child = spawn(postgresBin('postgres'), [
       '-D', data, '-p', String(this.port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${this.dir}`,
-      '-c', 'wal_level=logical', '-c', 'max_wal_senders=20', '-c', 'max_replication_slots=20', '-c', 'max_connections=300',
+      '-c', `wal_level=${this.#options.walLevel ?? 'logical'}`, '-c', 'max_wal_senders=20', '-c', 'max_replication_slots=20', '-c', 'max_connections=300',
       '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'shared_buffers=256MB',
     ], { stdio: ['ignore', out, out], ...as });
     await waitReady('PostgreSQL', this.child, async () => {
@@ -232,7 +244,7 @@ export function startMariaDb(options: MariaDbOptions = {}): Promise<LocalServer>
   return startOnFreePort((port) => new MariaDbServer(port, newDir('mariadb'), options));
 }
 
-export function startPostgres(): Promise<LocalServer> {
-  return startOnFreePort((port) => new PostgresServer(port, newDir('postgres')));
+export function startPostgres(options: PostgresOptions = {}): Promise<LocalServer> {
+  return startOnFreePort((port) => new PostgresServer(port, newDir('postgres'), options));
 }
 

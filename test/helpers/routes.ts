@@ -90,11 +90,11 @@ export interface RouteDatabases {
   /** Where the source's tables are: the MySQL database, or the Postgres schema public. */
   readonly sourceSchema: string;
   config(extra?: Record<string, unknown>): Record<string, unknown>;
-  checkpoint(): Promise<{ phase: string; position: Record<string, unknown> | null } | null>;
+  checkpoint(pipeline?: string): Promise<{ phase: string; position: Record<string, unknown> | null } | null>;
   /** Rows the snapshot has committed so far (0 before it starts). */
   snapshotRows(): Promise<number>;
-  /** Waits until the target's checkpoint has reached the source log's head as it is now. */
-  waitCaughtUp(ms?: number): Promise<void>;
+  /** Waits until the target's checkpoint (of `pipeline`, default the route's) has reached the source log's head as it is now. */
+  waitCaughtUp(ms?: number, pipeline?: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -106,8 +106,8 @@ export async function routeDatabases(route: Route, name: string): Promise<RouteD
   const sourceSchema = route.source === 'mysql' ? name : 'public';
   const targetSchema = route.target === 'mysql' ? `${name}_t` : route.source === 'mysql' ? name : 'public';
   if (route.target === 'mysql' && !sameServer) await target.query(`CREATE DATABASE IF NOT EXISTS \`${targetSchema}\``);
-  const readCheckpoint = async () => {
-    const rows = await target.query(`SELECT phase, position FROM ferry.ferry_checkpoint WHERE pipeline = '${name}'`).catch(() => []);
+  const readCheckpoint = async (pipeline = name) => {
+    const rows = await target.query(`SELECT phase, position FROM ferry.ferry_checkpoint WHERE pipeline = '${pipeline}'`).catch(() => []);
     const row = rows[0];
     if (!row) return null;
     const position = typeof row.position === 'string' ? JSON.parse(row.position) : row.position;
@@ -131,23 +131,23 @@ export async function routeDatabases(route: Route, name: string): Promise<RouteD
       const rows = await target.query(`SELECT coalesce(sum(${column}), 0) AS n FROM ferry.ferry_snapshot_progress WHERE pipeline = '${name}'`).catch(() => []);
       return Number(rows[0]?.n ?? 0);
     },
-    async waitCaughtUp(ms = 90_000) {
+    async waitCaughtUp(ms = 90_000, pipeline = name) {
       if (route.source === 'mysql') {
         const [head] = await source.query('SHOW MASTER STATUS');
         const file = String(head!.File);
         const pos = Number(head!.Position);
         const seq = (f: string) => Number(f.split('.').pop());
-        await waitFor(`${name} to reach ${file}:${pos}`, async () => {
-          const c = await readCheckpoint();
+        await waitFor(`${pipeline} to reach ${file}:${pos}`, async () => {
+          const c = await readCheckpoint(pipeline);
           const p = c?.phase === 'stream' ? c.position as { file: string; pos: number } | null : null;
           return p !== null && (seq(p.file) > seq(file) || (p.file === file && p.pos >= pos));
         }, ms);
         return;
       }
-      const [head] = await source.query("SELECT (pg_current_wal_lsn() - '0/0')::text AS lsn");
+      const [head] = await source.query("SELECT (pg_current_wal_insert_lsn() - '0/0')::text AS lsn");
       const lsn = BigInt(String(head!.lsn));
-      await waitFor(`${name} to reach LSN ${lsn}`, async () => {
-        const c = await readCheckpoint();
+      await waitFor(`${pipeline} to reach LSN ${lsn}`, async () => {
+        const c = await readCheckpoint(pipeline);
         return c?.phase === 'stream' && c.position !== null && BigInt(String(c.position.lsn)) >= lsn;
       }, ms);
     },

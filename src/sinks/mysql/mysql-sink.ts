@@ -385,7 +385,8 @@ class MysqlTransaction implements SinkTransaction {
         }
         for (const p of w.patches) await this.#patch(t, keyCols, p);
         for (const [updated, rows] of groupByColumns(t.columns, w.upserts, w.upserts)) {
-          for (const part of statements(updated, rows)) await this.#conn.query(insertSql(t, updated, updated), [part.map((r) => rowValues(t, updated, r))]);
+          // Every column is inserted (a row that predates a column gets its backfill); only present ones are updated.
+          for (const part of statements(t.columns, rows)) await this.#conn.query(insertSql(t, t.columns, updated), [part.map((r) => rowValues(t, t.columns, r))]);
         }
       } catch (err) {
         throw new FerryError(coerceError(err).kind, `target rejected a change to ${qualified(t.target)}: ${(err as Error).message}`, {

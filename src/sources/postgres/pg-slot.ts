@@ -39,7 +39,7 @@ export interface SlotState {
 
 export async function slotState(client: pg.ClientBase, slot: string): Promise<SlotState | null> {
   const { rows: [r] } = await client.query(
-    `SELECT confirmed_flush_lsn::text AS confirmed, active, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint AS retained
+    `SELECT confirmed_flush_lsn::text AS confirmed, active, pg_wal_lsn_diff(pg_current_wal_insert_lsn(), restart_lsn)::bigint AS retained
        FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()`, [slot]);
   if (!r) return null;
   return { confirmedFlush: parseLsn(r.confirmed), active: r.active, retainedBytes: Number(r.retained) };

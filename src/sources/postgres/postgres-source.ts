@@ -83,7 +83,7 @@ export class PostgresSource implements Source {
   }
 
   async headPosition(): Promise<Position> {
-    const { rows } = await this.#client.query('SELECT pg_current_wal_lsn()::text AS lsn');
+    const { rows } = await this.#client.query('SELECT pg_current_wal_insert_lsn()::text AS lsn');
     return { kind: 'pg', lsn: parseLsn(rows[0].lsn) };
   }
 

@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startCli, verifyWithCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
+import { ITEMS_DDL, ROUTES, routeDatabases, seedItemsSql, type RouteDatabases } from '../helpers/routes.js';
+import { startWriteLoad } from '../helpers/write-load.js';
+
+/**
+ * The README's Postgres type table, per target: each source column with the type ferry creates.
+ * Postgres → Postgres keeps the source's own types; Postgres → MariaDB maps them.
+ */
+const COLUMNS: readonly { name: string; pg: string; mysql: string }[] = [
+  { name: 'i2', pg: 'smallint', mysql: 'smallint(6)' },
+  { name: 'i4', pg: 'integer', mysql: 'int(11)' },
+  { name: 'i8', pg: 'bigint', mysql: 'bigint(20)' },
+  { name: 'n', pg: 'numeric', mysql: 'decimal(65,30)' },
+  { name: 'n2', pg: 'numeric(12,2)', mysql: 'decimal(12,2)' },
+  { name: 'f4', pg: 'real', mysql: 'float' },
+  { name: 'f8', pg: 'double precision', mysql: 'double' },
+  { name: 'b', pg: 'boolean', mysql: 'tinyint(1)' },
+  { name: 't', pg: 'text', mysql: 'longtext' },
+  { name: 'v', pg: 'character varying(20)', mysql: 'varchar(20)' },
+  { name: 'c', pg: 'character(5)', mysql: 'varchar(5)' },
+  { name: 'bin', pg: 'bytea', mysql: 'longblob' },
+  { name: 'd', pg: 'date', mysql: 'date' },
+  { name: 'tm', pg: 'time without time zone', mysql: 'time(6)' },
+  { name: 'ts', pg: 'timestamp without time zone', mysql: 'datetime(6)' },
+  { name: 'tz', pg: 'timestamp with time zone', mysql: 'datetime(6)' },
+  { name: 'iv', pg: 'interval', mysql: 'varchar(100)' },
+  { name: 'j', pg: 'json', mysql: 'longtext' },
+  { name: 'jb', pg: 'jsonb', mysql: 'longtext' },
+  { name: 'u', pg: 'uuid', mysql: 'char(36)' },
+  { name: 'ai', pg: 'integer[]', mysql: 'longtext' },
+  { name: 'at', pg: 'text[]', mysql: 'longtext' },
+  { name: 'm', pg: 'public.mood', mysql: "enum('sad','ok','happy','it''s')" },
+  { name: 'ip', pg: 'inet', mysql: 'varchar(43)' },
+  { name: 'big', pg: 'text', mysql: 'longtext' },
+];
+
+const ROW_VALUES = (id: number) => `(${id}, -32768, 2147483647, 9007199254740993, 12345678901234567890.123456789012, 1234567890.12, 1.1, 0.1, true,
+  E'tab\\tnew\\nline\\\\ ☕ 😀', 'v${id}', 'ab', '\\x00ff10', '2024-02-29', '23:59:59.999999', '2024-01-02 03:04:05.123456',
+  '2024-01-02 03:04:05.123456+02', '1 year 2 mons 3 days 04:05:06.5', '{"a": 1, "b": [true, null]}', '{"k": "v"}',
+  '123e4567-e89b-12d3-a456-426614174000', '{1,2,3}', '{"a b","c\\"d",NULL}', 'it''s', '192.168.0.1/24', repeat('x', 100000))`;
+
+const postgresRoutes = ROUTES.filter((r) => r.source === 'postgres');
+
+describe.each(postgresRoutes)('Postgres source: $label', (route) => {
+  const name = `pgsrc_${route.target}`;
+  let db: RouteDatabases;
+  let ferry: RunningCli;
+  let config: string;
+  beforeAll(async () => {
+    db = await routeDatabases(route, name);
+  });
+  afterAll(async () => {
+    ferry?.child.kill('SIGKILL');
+    await db?.close();
+  });
+
+  it('copies every mapped type exactly, then streams inserts, updates, deletes, key changes, TRUNCATE and ADD COLUMN', async () => {
+    await db.source.query(`
+      CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy', 'it''s');
+      CREATE TABLE types (id bigint PRIMARY KEY, ${COLUMNS.map((c) => `${c.name} ${c.pg.replace('public.', '')}`).join(', ')});
+      ALTER TABLE types ALTER COLUMN big SET STORAGE EXTERNAL;
+      CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL);
+      INSERT INTO types VALUES ${ROW_VALUES(1)}, ${ROW_VALUES(2)};
+      INSERT INTO types (id) VALUES (3);
+      INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 50) g;`);
+    config = writeConfig(db.config());
+    ferry = startCli(['run', '-c', config]);
+    await waitFor('the stream to start', async () => /streaming from/.test(ferry.output()));
+
+    await db.source.query(`
+      INSERT INTO types VALUES ${ROW_VALUES(4)};
+      UPDATE types SET i4 = i4 - 1, tz = '1999-12-31 23:59:59.999999+00' WHERE id = 1;
+      UPDATE types SET id = 40 WHERE id = 4;
+      DELETE FROM types WHERE id = 3;
+      TRUNCATE notes;
+      INSERT INTO notes VALUES (7, 'after truncate');
+      ALTER TABLE types ADD COLUMN extra int DEFAULT 42;
+      UPDATE types SET extra = 1 WHERE id = 2;`);
+    await db.waitCaughtUp();
+    const verdict = await verifyWithCli(config);
+    expect(verdict.tables).toHaveLength(2);
+    expect(verdict.equal, JSON.stringify(verdict.tables)).toBe(true);
+
+    const ids = await db.target.query(`SELECT id FROM ${db.targetSchema}.types ORDER BY id`);
+    expect(ids.map((r) => Number(r.id))).toEqual([1, 2, 40]);
+    const notes = await db.target.query(`SELECT id FROM ${db.targetSchema}.notes`);
+    expect(notes.map((r) => Number(r.id))).toEqual([7]);
+  });
+
+  it('creates the documented column types', async () => {
+    const actual = route.target === 'postgres'
+      ? await db.target.query(`SET search_path = ''; SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'public.types'::regclass AND attnum > 0 AND NOT attisdropped`)
+      : await db.target.query(`SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${db.targetSchema}' AND TABLE_NAME = 'types'`);
+    const types = Object.fromEntries(actual.map((r) => [String(r.name), String(r.type)]));
+    for (const c of COLUMNS) expect(types[c.name], c.name).toBe(route.target === 'postgres' ? c.pg : c.mysql);
+    expect(types.extra).toBe(route.target === 'postgres' ? 'integer' : 'int(11)');
+  });
+
+  it('arrives with the exact values: big integers, microseconds in UTC, arrays, unchanged TOAST text', async () => {
+    const [r] = await db.target.query(`SELECT i8, ${route.target === 'postgres' ? 'tz::text AS tz, ai::text AS ai' : 'tz, ai'}, length(big) AS big, extra FROM ${db.targetSchema}.types WHERE id = 1`);
+    expect(String(r!.i8)).toBe('9007199254740993');
+    expect(String(r!.tz)).toBe(route.target === 'postgres' ? '1999-12-31 23:59:59.999999+00' : '1999-12-31 23:59:59.999999');
+    if (route.target === 'postgres') expect(String(r!.ai)).toBe('{1,2,3}');
+    else expect(typeof r!.ai === 'string' ? JSON.parse(r!.ai) : r!.ai).toEqual([1, 2, 3]);
+    // Row 1 was updated on other columns only: Postgres did not send its 100 kB TOAST value, and the target kept it.
+    expect(Number(r!.big)).toBe(100_000);
+    expect(Number(r!.extra)).toBe(42);
+  });
+
+  it('keeps a 100 kB TOAST text when only another column is updated', async () => {
+    await db.source.query(`UPDATE types SET n2 = n2 + 1 WHERE id = 2; UPDATE types SET i2 = 7 WHERE id = 40`);
+    await db.waitCaughtUp();
+    const rows = await db.target.query(`SELECT id, md5(big) AS h, n2, i2 FROM ${db.targetSchema}.types WHERE id IN (2, 40) ORDER BY id`.replace('md5(big)', route.target === 'postgres' ? 'md5(big)' : 'MD5(big)'));
+    const expected = (await db.source.query("SELECT md5(repeat('x', 100000)) AS h"))[0]!.h;
+    expect(rows.map((r) => [Number(r.id), r.h, String(r.n2), Number(r.i2)])).toEqual([[2, expected, '1234567891.12', -32768], [40, expected, '1234567890.12', 7]]);
+  });
+
+  it('resumes by itself after the replication connection is terminated mid-stream', async () => {
+    await db.source.query(`${ITEMS_DDL}; ${seedItemsSql('postgres', 1000)}`);
+    // items was created after the snapshot: a fresh pipeline name copies it.
+    ferry.child.kill('SIGTERM');
+    expect((await ferry.done).code).toBe(0);
+    const itemsConfig = writeConfig({ ...db.config(), pipeline: `${name}_items`, tables: { include: ['public.items'] }, source: { ...(db.config().source as object), slot: `${name}_items` } });
+    ferry = startCli(['run', '-c', itemsConfig]);
+    await waitFor('the stream to start', async () => /streaming from/.test(ferry.output()));
+    const load = startWriteLoad(db.source, 'items', { firstId: 100_000, pauseMs: 5, seedRows: 1000 });
+    try {
+      await sleep(1500);
+      const [killed] = await db.source.query(`SELECT pg_terminate_backend(active_pid) AS ok FROM pg_replication_slots WHERE slot_name = '${name}_items'`);
+      expect(killed?.ok).toBe(true);
+      await waitFor('a new replication connection', async () => {
+        const [s] = await db.source.query(`SELECT active FROM pg_replication_slots WHERE slot_name = '${name}_items'`);
+        return s?.active === true && /stream interrupted .*reconnecting/.test(ferry.output());
+      }, 30_000);
+      await sleep(1500);
+    } finally {
+      await load.stop();
+    }
+    await db.waitCaughtUp(60_000, `${name}_items`);
+    const verdict = await verifyWithCli(itemsConfig);
+    expect(verdict.equal, JSON.stringify(verdict.tables)).toBe(true);
+    expect(ferry.child.exitCode, 'ferry kept running').toBeNull();
+    ferry.child.kill('SIGTERM');
+    expect((await ferry.done).code).toBe(0);
+  });
+});
