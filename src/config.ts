@@ -139,6 +139,7 @@ export function parseConfig(doc: unknown): Config {
       throw configError(`${key}: a ${type} endpoint needs a ${expected[0]}:// URL, not ${scheme}://`, `write ${key} as ${expected[0]}://user:password@host:port/database`);
     }
   }
+  const exclude = [...c.tables.exclude, ...ownTargetTables(c)];
   const serverId = c.source.serverId ?? defaultServerId(c.pipeline);
   const ferryName = `ferry_${c.pipeline.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
   // A MySQL database named in the source URL is what the user means to move, unless include says
@@ -148,8 +149,29 @@ export function parseConfig(doc: unknown): Config {
   return deepFreeze({
     ...c,
     source: { ...c.source, serverId, slot: c.source.slot ?? ferryName, publication: c.source.publication ?? ferryName },
-    tables: { ...c.tables, include },
+    tables: { ...c.tables, include, exclude },
   });
+}
+
+/**
+ * When source and target are one database server (MariaDB → MariaDB, or one Postgres database), the
+ * target's tables must never be read back as source tables: they would feed back into the stream.
+ * Without target.schema they would even be the source's own tables.
+ */
+function ownTargetTables(c: ParsedConfig): string[] {
+  if (c.source.type !== c.target.type) return [];
+  const where = (url: string) => {
+    const u = new URL(url);
+    const host = ['localhost', '127.0.0.1', '::1', '[::1]'].includes(u.hostname) ? 'loopback' : u.hostname;
+    // A MySQL server is one namespace; a Postgres database is one (logical decoding reads one database).
+    return `${host}:${u.port || (c.source.type === 'mysql' ? 3306 : 5432)}${c.source.type === 'postgres' ? u.pathname : ''}`;
+  };
+  if (where(c.source.url) !== where(c.target.url)) return [];
+  if (!c.target.schema) {
+    throw configError('target.url: the target is the source itself (same server and database), so every table would be copied onto itself',
+      `set target.schema to a ${c.target.type === 'mysql' ? 'database' : 'schema'} of its own`);
+  }
+  return [`${c.target.schema}.*`];
 }
 
 export function loadConfig(file: string): Config {

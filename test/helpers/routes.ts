@@ -35,7 +35,7 @@ function withDatabase(url: string, database: string): string {
 }
 
 /** A fresh, empty database `name` on the shared server of `engine`. */
-export async function freshDatabase(engine: Engine, name: string, servers = { mariadb: inject('mariadbUrl'), postgres: inject('postgresUrl') }): Promise<Endpoint> {
+export async function freshDatabase(engine: Engine, name: string, servers: Servers = { mariadb: inject('mariadbUrl'), postgres: inject('postgresUrl') }): Promise<Endpoint> {
   if (engine === 'mysql') {
     const admin = await mysql.createConnection({ uri: servers.mariadb, multipleStatements: true });
     await admin.query(`DROP DATABASE IF EXISTS \`${name}\`; CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
@@ -98,11 +98,13 @@ export interface RouteDatabases {
   close(): Promise<void>;
 }
 
-export async function routeDatabases(route: Route, name: string): Promise<RouteDatabases> {
-  const source = await freshDatabase(route.source, name);
+type Servers = { mariadb: string; postgres: string };
+
+export async function routeDatabases(route: Route, name: string, servers?: Servers): Promise<RouteDatabases> {
+  const source = await freshDatabase(route.source, name, servers);
   // One server for both ends: the target gets a database of its own next to the source's.
   const sameServer = route.source === route.target;
-  const target = await freshDatabase(route.target, sameServer ? `${name}_t` : name);
+  const target = await freshDatabase(route.target, sameServer ? `${name}_t` : name, servers);
   const sourceSchema = route.source === 'mysql' ? name : 'public';
   const targetSchema = route.target === 'mysql' ? `${name}_t` : route.source === 'mysql' ? name : 'public';
   if (route.target === 'mysql' && !sameServer) await target.query(`CREATE DATABASE IF NOT EXISTS \`${targetSchema}\``);

@@ -247,3 +247,18 @@ describe('loadConfig', () => {
     expect(err.message).toContain('pipeline');
   });
 });
+
+describe('one server as source and target', () => {
+  const same = { pipeline: 'p', source: { type: 'mysql', url: 'mysql://u:p@localhost:3307/shop' }, target: { type: 'mysql', url: 'mysql://u:p@127.0.0.1:3307', schema: 'shop_copy' } };
+  it('never reads the target database back as a source', () => {
+    expect(parseConfig(same).tables.exclude).toEqual(['shop_copy.*']);
+  });
+  it('refuses to copy tables onto themselves', () => {
+    const { schema: _, ...target } = same.target;
+    expect(() => parseConfig({ ...same, target })).toThrow(/the target is the source itself/);
+  });
+  it('treats two Postgres databases on one server as separate', () => {
+    const c = parseConfig({ pipeline: 'p', source: { type: 'postgres', url: 'postgres://u@h:5432/a' }, target: { type: 'postgres', url: 'postgres://u@h:5432/b' } });
+    expect(c.tables.exclude).toEqual([]);
+  });
+});

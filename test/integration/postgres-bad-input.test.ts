@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startPostgres, type LocalServer } from '../../src/demo/local-databases.js';
+import { runCli, startCli, waitFor, writeConfig } from '../helpers/ferry.js';
+import { ITEMS_DDL, routeDatabases, seedItemsSql, type RouteDatabases } from '../helpers/routes.js';
+
+const PG_TO_PG = { source: 'postgres', target: 'postgres', label: 'Postgres → Postgres' } as const;
+
+describe('Postgres source: bad input gets a clear error and loses nothing', () => {
+  let replicaOnly: LocalServer;
+  beforeAll(async () => {
+    replicaOnly = await startPostgres({ walLevel: 'replica' });
+  });
+  afterAll(async () => replicaOnly?.destroy());
+
+  it('wal_level=replica: check and run refuse, naming the setting and the fix; the target stays untouched', async () => {
+    const db = await routeDatabases(PG_TO_PG, 'bad_wal', { mariadb: inject('mariadbUrl'), postgres: replicaOnly.url() });
+    try {
+      await db.source.query(`${ITEMS_DDL}; ${seedItemsSql('postgres', 10)}`);
+      const config = writeConfig(db.config());
+      const check = await runCli(['check', '-c', config]);
+      expect(check.code).toBe(2);
+      expect(check.stdout).toMatch(/wal_level is replica; logical decoding needs wal_level=logical/);
+      expect(check.stdout).toMatch(/ALTER SYSTEM SET wal_level = 'logical'/);
+      const run = await runCli(['run', '-c', config]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/preflight failed/);
+      expect(await db.target.query("SELECT to_regclass('public.items') AS t")).toEqual([{ t: null }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a user that may not create the publication: check names the publication and the statement to run', async () => {
+    const db = await routeDatabases(PG_TO_PG, 'bad_pub');
+    try {
+      await db.source.query(`${ITEMS_DDL};
+        DROP ROLE IF EXISTS ferry_nopub; CREATE ROLE ferry_nopub LOGIN REPLICATION;
+        GRANT SELECT ON items TO ferry_nopub;`);
+      const url = new URL(db.source.url);
+      url.username = 'ferry_nopub';
+      const config = writeConfig({ ...db.config(), source: { type: 'postgres', url: url.toString() } });
+      const check = await runCli(['check', '-c', config]);
+      expect(check.code).toBe(2);
+      expect(check.stdout).toMatch(/publication ferry_bad_pub does not exist and this user may not create it \(no CREATE privilege on the database\)/);
+      expect(check.stdout).toMatch(/CREATE PUBLICATION ferry_bad_pub FOR TABLE public\.items/);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('tables without a primary key are refused, with their replica identity named', async () => {
+    const db = await routeDatabases(PG_TO_PG, 'bad_nokey');
+    try {
+      await db.source.query(`CREATE TABLE nokey (a int); CREATE TABLE nokey_full (a int); ALTER TABLE nokey_full REPLICA IDENTITY FULL; ${ITEMS_DDL}`);
+      const check = await runCli(['check', '-c', writeConfig(db.config())]);
+      expect(check.code).toBe(2);
+      expect(check.stdout).toMatch(/table public\.nokey has no primary key \(replica identity DEFAULT\)/);
+      expect(check.stdout).toMatch(/table public\.nokey_full has no primary key \(replica identity FULL\)/);
+      expect(check.stdout).not.toMatch(/public\.items/);
+    } finally {
+      await db.close();
+    }
+  });
+
+  describe('a dropped slot', () => {
+    let db: RouteDatabases;
+    beforeAll(async () => {
+      db = await routeDatabases(PG_TO_PG, 'bad_slot');
+    });
+    afterAll(async () => db?.close());
+
+    it('stops ferry with an error that asks for a new snapshot, and no slot is silently created from "now"', async () => {
+      await db.source.query(`${ITEMS_DDL}; ${seedItemsSql('postgres', 100)}`);
+      const config = writeConfig(db.config());
+      const first = startCli(['run', '-c', config]);
+      await waitFor('the stream to start', async () => /streaming from/.test(first.output()));
+      await db.source.query('UPDATE items SET amount = amount + 1 WHERE id <= 10');
+      await db.waitCaughtUp();
+      first.child.kill('SIGTERM');
+      expect((await first.done).code).toBe(0);
+      const before = await db.checkpoint();
+
+      await db.source.query("SELECT pg_drop_replication_slot('ferry_bad_slot'); DELETE FROM items WHERE id = 1");
+      const second = await runCli(['run', '-c', config]);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(/replication slot ferry_bad_slot does not exist/);
+      expect(second.stderr).toMatch(/take a new snapshot: set snapshot\.mode: always/);
+      expect(await db.source.query("SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'ferry_bad_slot'")).toEqual([]);
+      expect(await db.checkpoint()).toEqual(before);
+
+      // What the error says to do works: a new snapshot, then streaming again.
+      const again = startCli(['run', '-c', writeConfig(db.config({ snapshot: { mode: 'always', tablePrep: 'truncate' } }))]);
+      await waitFor('the stream to start', async () => /streaming from/.test(again.output()));
+      expect(await db.target.query('SELECT count(*)::int AS n FROM public.items')).toEqual([{ n: 99 }]);
+      again.child.kill('SIGTERM');
+      expect((await again.done).code).toBe(0);
+    });
+  });
+});
