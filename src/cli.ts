@@ -115,6 +115,7 @@ program
         `applied position: ${status.appliedPosition ?? '-'}`,
         `source head:      ${status.sourceHead ?? '-'}`,
         `behind (bytes):   ${status.lagBytes ?? '-'}`,
+        ...(status.slotRetainedBytes === null ? [] : [`slot WAL kept:    ${status.slotRetainedBytes} bytes`]),
         ...status.snapshot.map((t) => `snapshot ${t.table}: ${t.rows} rows${t.done ? ', done' : ''}`),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);

@@ -8,8 +8,10 @@ export interface PipelineStatus {
   readonly phase: 'new' | 'snapshot' | 'stream';
   readonly appliedPosition: string | null;
   readonly sourceHead: string | null;
-  /** Binlog bytes between the applied position and the head, when both are in one file. */
+  /** Binlog bytes between the applied position and the head, when both are in one file; WAL bytes for Postgres. */
   readonly lagBytes: number | null;
+  /** Postgres: WAL the pipeline's replication slot keeps on the source (from its restart_lsn). */
+  readonly slotRetainedBytes: number | null;
   readonly snapshot: readonly { table: string; rows: number; done: boolean }[];
 }
 
@@ -29,7 +31,9 @@ export async function readStatus(config: Config, log: Logger): Promise<PipelineS
       log.warn({ err: err.message }, 'source unreachable; showing the target side only');
       return null;
     });
-    const head = source ? await source.headPosition().finally(() => source.close()) : null;
+    const [head, retained] = source
+      ? await Promise.all([source.headPosition(), source.retainedBytes?.() ?? null]).finally(() => source.close())
+      : [null, null];
     const applied = checkpoint?.phase === 'stream' ? checkpoint.position : null;
     return {
       pipeline: config.pipeline,
@@ -37,6 +41,7 @@ export async function readStatus(config: Config, log: Logger): Promise<PipelineS
       appliedPosition: applied ? formatPosition(applied) : null,
       sourceHead: head ? formatPosition(head) : null,
       lagBytes: bytesBehind(applied, head),
+      slotRetainedBytes: retained,
       snapshot: progress.map((p) => ({ table: p.table, rows: p.rows, done: p.done })),
     };
   } finally {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startCli, verifyWithCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
+import { runCli, startCli, verifyWithCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
 import { ITEMS_DDL, ROUTES, routeDatabases, seedItemsSql, type RouteDatabases } from '../helpers/routes.js';
 import { startWriteLoad } from '../helpers/write-load.js';
 
@@ -115,6 +115,18 @@ describe.each(postgresRoutes)('Postgres source: $label', (route) => {
     const rows = await db.target.query(`SELECT id, md5(big) AS h, n2, i2 FROM ${db.targetSchema}.types WHERE id IN (2, 40) ORDER BY id`.replace('md5(big)', route.target === 'postgres' ? 'md5(big)' : 'MD5(big)'));
     const expected = (await db.source.query("SELECT md5(repeat('x', 100000)) AS h"))[0]!.h;
     expect(rows.map((r) => [Number(r.id), r.h, String(r.n2), Number(r.i2)])).toEqual([[2, expected, '1234567891.12', -32768], [40, expected, '1234567890.12', 7]]);
+  });
+
+  it('ferry status reports the applied LSN, the WAL head and the WAL the slot keeps', async () => {
+    const r = await runCli(['status', '-c', config, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const status = JSON.parse(r.stdout);
+    expect(status.phase).toBe('stream');
+    expect(status.appliedPosition).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    expect(status.lagBytes).toBeGreaterThanOrEqual(0);
+    expect(status.slotRetainedBytes).toBeGreaterThan(0);
+    const text = await runCli(['status', '-c', config]);
+    expect(text.stdout).toMatch(/slot WAL kept: +\d+ bytes/);
   });
 
   it('resumes by itself after the replication connection is terminated mid-stream', async () => {
