@@ -4,6 +4,7 @@ import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../pipeline/table-mapping.js';
 import { decodeKey, encodeKey } from './checkpoint-codec.js';
 import { takenOver } from './pipeline-ownership.js';
+import type { CheckpointStore } from './checkpoint-store.js';
 
 /**
  * ferry's checkpoint kept in a MySQL/MariaDB target, in its own database. Writers take the caller's
@@ -77,4 +78,16 @@ export async function writeMysqlProgress(conn: Connection, pipeline: string, p: 
 
 export async function clearMysqlProgress(conn: Connection, pipeline: string): Promise<void> {
   await conn.query(`DELETE FROM ${PROGRESS} WHERE pipeline = ?`, [pipeline]);
+}
+
+/** The store of one pipeline in a MySQL/MariaDB target; readers go through `pool`. */
+export function mysqlCheckpointStore(pool: Queryable, pipeline: string, owner: string): CheckpointStore<Connection> {
+  return {
+    read: () => readMysqlCheckpoint(pool, pipeline),
+    readProgress: () => readMysqlProgress(pool, pipeline),
+    assertOwner: (c) => assertMysqlOwner(c, pipeline, owner),
+    write: (c, checkpoint) => writeMysqlCheckpoint(c, pipeline, owner, checkpoint),
+    writeProgress: (c, progress) => writeMysqlProgress(c, pipeline, progress),
+    clearProgress: (c) => clearMysqlProgress(c, pipeline),
+  };
 }

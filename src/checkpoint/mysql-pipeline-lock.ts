@@ -3,13 +3,14 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { connect } from '../sources/mysql/mysql-connection.js';
 import { claimMysqlCheckpoint } from './mysql-checkpoint-table.js';
 import { alreadyRunning } from './pipeline-ownership.js';
+import type { PipelineLock } from './checkpoint-store.js';
 
 /**
  * One ferry process per pipeline on a MySQL/MariaDB target, as postgres-pipeline-lock.ts does it for
  * Postgres: a named lock (GET_LOCK) held on its own connection turns a second process away, and the
  * owner token in the checkpoint row fences every write should the lock's connection die.
  */
-export class MysqlPipelineLock {
+export class MysqlPipelineLock implements PipelineLock {
   readonly #url: string;
   readonly #pipeline: string;
   readonly owner = randomUUID();

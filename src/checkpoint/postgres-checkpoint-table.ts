@@ -1,4 +1,5 @@
 import type { ClientBase } from 'pg';
+import type { CheckpointStore } from './checkpoint-store.js';
 
 /** Readers need only a query method: a pool serves as well as a client. */
 type Queryable = Pick<ClientBase, 'query'>;
@@ -88,4 +89,16 @@ export async function writeProgress(client: ClientBase, pipeline: string, p: Sna
 
 export async function clearProgress(client: ClientBase, pipeline: string): Promise<void> {
   await client.query(`DELETE FROM ${PROGRESS} WHERE pipeline = $1`, [pipeline]);
+}
+
+/** The store of one pipeline in a Postgres target; readers go through `pool`. */
+export function postgresCheckpointStore(pool: Queryable, pipeline: string, owner: string): CheckpointStore<ClientBase> {
+  return {
+    read: () => readCheckpoint(pool, pipeline),
+    readProgress: () => readProgress(pool, pipeline),
+    assertOwner: (c) => assertOwner(c, pipeline, owner),
+    write: (c, checkpoint) => writeCheckpoint(c, pipeline, owner, checkpoint),
+    writeProgress: (c, progress) => writeProgress(c, pipeline, progress),
+    clearProgress: (c) => clearProgress(c, pipeline),
+  };
 }

@@ -4,6 +4,7 @@ import { connectClient } from '../sinks/postgres/postgres-connection.js';
 import { FerryError } from '../errors.js';
 import { claimCheckpoint } from './postgres-checkpoint-table.js';
 import { alreadyRunning } from './pipeline-ownership.js';
+import type { PipelineLock } from './checkpoint-store.js';
 
 /**
  * One ferry process per pipeline and target. Two appliers of one pipeline would each write the
@@ -12,7 +13,7 @@ import { alreadyRunning } from './pipeline-ownership.js';
  * - An owner token in the checkpoint row fences every checkpoint write: should the lock's
  *   connection die and another process take over, this one's next commit fails instead of landing.
  */
-export class PipelineLock {
+export class PostgresPipelineLock implements PipelineLock {
   readonly #url: string;
   readonly #pipeline: string;
   readonly owner = randomUUID();

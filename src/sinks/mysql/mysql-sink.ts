@@ -1,17 +1,18 @@
 import { Readable } from 'node:stream';
-import mysql, { type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
+import mysql, { type Connection, type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
-import { coalesce, groupByColumns, type Patch } from '../../core/coalesce.js';
-import { tableKey, type ChangeEvent, type Row, type TableId } from '../../core/change-event.js';
-import type { Checkpoint, SnapshotProgress } from '../../core/checkpoint.js';
+import { groupByColumns, type Patch, type Write } from '../../core/coalesce.js';
+import { tableKey, type Row, type TableId, type Value } from '../../core/change-event.js';
+import { tabSeparated } from '../tab-separated.js';
+import type { Checkpoint } from '../../core/checkpoint.js';
 import type { Column, TableSchema } from '../../core/schema.js';
-import type { Sink, SinkTransaction, TablePrep } from '../../core/sink.js';
+import type { TablePrep } from '../../core/sink.js';
 import type { CheckProblem } from '../../core/source.js';
 import { coerceError, FerryError } from '../../errors.js';
+import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
 import { MysqlPipelineLock } from '../../checkpoint/mysql-pipeline-lock.js';
-import {
-  assertMysqlOwner, clearMysqlProgress, ensureMysqlCheckpointTables, readMysqlCheckpoint, readMysqlProgress, writeMysqlCheckpoint, writeMysqlProgress,
-} from '../../checkpoint/mysql-checkpoint-table.js';
+import { ensureMysqlCheckpointTables, mysqlCheckpointStore } from '../../checkpoint/mysql-checkpoint-table.js';
+import { columnDrift, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.js';
 import { serverFlavor, type Flavor } from '../../sources/mysql/binlog-position.js';
 import { connect, connectionOptions } from '../../sources/mysql/mysql-connection.js';
 import {
@@ -29,8 +30,6 @@ export interface MysqlSinkOptions {
 /** Rows per multi-row statement, and a byte budget per statement well under the default max_allowed_packet. */
 const ROWS_PER_STATEMENT = 1000;
 const BYTES_PER_STATEMENT = 4 * 1024 * 1024;
-/** LOAD DATA stream pieces: each is one protocol packet, which must stay under max_allowed_packet. */
-const LOAD_BYTES_PER_WRITE = 1024 * 1024;
 
 /**
  * Session settings of every apply connection: UTC, no foreign-key checks (the source enforced them,
@@ -42,20 +41,22 @@ const SESSION_SQL = "SET time_zone = '+00:00', FOREIGN_KEY_CHECKS = 0, sql_mode 
 /** Errors of a server that forbids LOAD DATA LOCAL (MariaDB: command not allowed; MySQL 8: capability disabled). */
 const LOCAL_INFILE_REFUSED = new Set([1148, 3948, 2068]);
 
-export class MysqlSink implements Sink {
-  readonly #o: MysqlSinkOptions;
+export class MysqlSink extends SqlSink<PoolConnection> {
+  readonly #log: Logger;
   readonly #pool: Pool;
   readonly #flavor: Flavor;
-  readonly #tables = new Map<string, TableSchema>();
-  readonly #lock: MysqlPipelineLock;
+  protected readonly lock: MysqlPipelineLock;
+  protected readonly store: CheckpointStore<PoolConnection>;
   #loadData: boolean;
 
   private constructor(options: MysqlSinkOptions, pool: Pool, flavor: Flavor, loadData: boolean) {
-    this.#o = options;
+    super();
+    this.#log = options.log;
     this.#pool = pool;
     this.#flavor = flavor;
     this.#loadData = loadData;
-    this.#lock = new MysqlPipelineLock(options.url, options.pipeline);
+    this.lock = new MysqlPipelineLock(options.url, options.pipeline);
+    this.store = mysqlCheckpointStore(pool, options.pipeline, this.lock.owner);
   }
 
   static async open(options: MysqlSinkOptions): Promise<MysqlSink> {
@@ -107,84 +108,46 @@ export class MysqlSink implements Sink {
     }
   }
 
-  claim(): Promise<void> {
-    return this.#lock.acquire();
-  }
-
   /** Cross-engine tables compare text byte for byte, trailing spaces included, as Postgres does; MySQL tables keep the target's default. */
   #collation(t: TableSchema): string | null {
     if (t.engine === 'mysql') return null;
     return this.#flavor === 'mariadb' ? 'utf8mb4_nopad_bin' : 'utf8mb4_0900_bin';
   }
 
-  async #withConnection<T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> {
-    const conn = await this.#pool.getConnection();
-    try {
-      return await work(conn);
-    } finally {
-      conn.release();
-    }
+  protected async run(conn: Connection, sql: string): Promise<void> {
+    await conn.query(sql);
   }
 
-  async #withTransaction<T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> {
-    return this.#withConnection(async (conn) => {
-      await conn.query('BEGIN');
-      try {
-        const result = await work(conn);
-        await conn.query('COMMIT');
-        return result;
-      } catch (err) {
-        await conn.query('ROLLBACK').catch(() => {});
-        throw err;
-      }
-    });
+  protected giveBack(conn: PoolConnection, destroy: boolean): void {
+    if (destroy) conn.destroy();
+    else conn.release();
   }
 
-  /** MySQL DDL commits by itself: tables are prepared statement by statement, each idempotent. */
-  async prepare(tables: readonly TableSchema[], prep: TablePrep): Promise<void> {
-    for (const t of tables) this.#tables.set(tableKey(t.source), t);
-    await this.#withConnection(async (conn) => {
-      for (const db of new Set(tables.map((t) => t.target.schema))) await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(db)}`);
-      for (const t of tables) {
-        if (prep === 'none') {
-          if (!(await tableExists(conn, t.target))) {
-            throw new FerryError('config', `target table ${qualified(t.target)} does not exist and snapshot.tablePrep is none`, { hint: 'create it yourself, or set snapshot.tablePrep: create' });
-          }
-          await reconcileColumns(conn, t, false);
-          continue;
-        }
-        if (prep === 'drop-and-create') await conn.query(`DROP TABLE IF EXISTS ${qualified(t.target)}`);
-        await conn.query(createTableSql(t, this.#collation(t)));
-        await reconcileColumns(conn, t, true);
-        if (prep === 'truncate') await conn.query(`TRUNCATE TABLE ${qualified(t.target)}`);
-      }
-    }).catch((err) => {
-      throw coerceError(err, 'target table preparation');
-    });
+  protected createSchemaSql(schema: string): string {
+    return `CREATE DATABASE IF NOT EXISTS ${quoteIdent(schema)}`;
   }
 
-  loadCheckpoint(): Promise<Checkpoint | null> {
-    return readMysqlCheckpoint(this.#pool, this.#o.pipeline);
+  protected async tableExists(conn: Connection, t: TableSchema): Promise<boolean> {
+    const [rows] = await conn.query<RowDataPacket[]>('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [t.target.schema, t.target.name]);
+    return rows.length > 0;
   }
 
-  loadSnapshotProgress(): Promise<SnapshotProgress[]> {
-    return readMysqlProgress(this.#pool, this.#o.pipeline);
+  protected async createTable(conn: Connection, t: TableSchema, replace: boolean): Promise<void> {
+    if (replace) await conn.query(`DROP TABLE IF EXISTS ${qualified(t.target)}`);
+    await conn.query(createTableSql(t, this.#collation(t)));
   }
 
-  async beginSnapshot(): Promise<void> {
-    await this.#withTransaction(async (conn) => {
-      await clearMysqlProgress(conn, this.#o.pipeline);
-      await writeMysqlCheckpoint(conn, this.#o.pipeline, this.#lock.owner, { phase: 'snapshot', position: null, tables: [] });
-    });
+  protected truncateSql(t: TableSchema): string {
+    return `TRUNCATE TABLE ${qualified(t.target)}`;
   }
 
-  async loadChunk(table: TableSchema, rows: readonly Row[], progress: SnapshotProgress): Promise<void> {
-    await this.#withTransaction(async (conn) => {
-      await assertMysqlOwner(conn, this.#o.pipeline, this.#lock.owner);
-      if (rows.length > 0) await this.#load(conn, table, rows);
-      await writeMysqlProgress(conn, this.#o.pipeline, progress);
-    }).catch((err) => {
-      throw coerceError(err, `target snapshot load of ${qualified(table.target)}`);
+  protected async reconcileColumns(conn: Connection, t: TableSchema, addMissing: boolean): Promise<void> {
+    const [rows] = await conn.query<RowDataPacket[]>(
+      'SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [t.target.schema, t.target.name]);
+    const actual = new Map<string, string>(rows.map((r) => [String(r.name), String(r.type)]));
+    const drift = columnDrift(t, actual, (c) => columnTypeSql(t, c), (a, b) => normalizeColumnType(a) === normalizeColumnType(b));
+    await settleDrift(t, drift, addMissing, async (c) => {
+      for (const sql of addColumnSql(t, c)) await conn.query(sql);
     });
   }
 
@@ -192,23 +155,24 @@ export class MysqlSink implements Sink {
    * LOAD DATA LOCAL, streamed. The server turns LOCAL's data errors into warnings (strict mode does
    * not apply), so any warning fails the chunk. A server that forbids LOCAL gets multi-row INSERTs.
    */
-  async #load(conn: PoolConnection, table: TableSchema, rows: readonly Row[]): Promise<void> {
+  protected async loadRows(conn: Connection, table: TableSchema, rows: readonly Row[]): Promise<void> {
     if (this.#loadData) {
       try {
-        const [result] = await conn.query<ResultSetHeader>({ sql: loadDataSql(table), infileStreamFactory: () => Readable.from(loadLines(table, rows)) });
+        const [result] = await conn.query<ResultSetHeader>({ sql: loadDataSql(table), infileStreamFactory: () => Readable.from(loadPieces(table, rows)) });
         if (result.warningStatus > 0) await failOnWarnings(conn, table);
         return;
       } catch (err) {
         if (!LOCAL_INFILE_REFUSED.has((err as { errno?: number }).errno ?? 0)) throw err;
         this.#loadData = false;
-        this.#o.log.warn({ err: (err as Error).message }, 'the target refuses LOAD DATA LOCAL; snapshot chunks load with multi-row INSERT instead (slower)');
+        this.#log.warn({ err: (err as Error).message }, 'the target refuses LOAD DATA LOCAL; snapshot chunks load with multi-row INSERT instead (slower)');
       }
     }
     for (const part of statements(table.columns, rows)) await conn.query(insertSql(table, table.columns, null), [part.map((r) => rowValues(table, table.columns, r))]);
   }
 
   async finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void> {
-    await this.#withConnection(async (conn) => {
+    // CREATE INDEX commits by itself in MySQL: the indexes come first, each created once.
+    await this.transaction(async (conn) => {
       for (const t of tables) {
         for (const index of secondaryIndexes(t)) if (!(await indexExists(conn, t.target, index.name))) await conn.query(index.sql);
       }
@@ -216,25 +180,17 @@ export class MysqlSink implements Sink {
       throw coerceError(err, 'target index creation');
     });
     // AUTO_INCREMENT counters already follow the largest key InnoDB has seen: nothing to move.
-    await this.#withTransaction(async (conn) => {
-      await clearMysqlProgress(conn, this.#o.pipeline);
-      await writeMysqlCheckpoint(conn, this.#o.pipeline, this.#lock.owner, { ...checkpoint, tables: tables.map((t) => tableKey(t.source)) });
-    }).catch((err) => {
+    await this.transaction((conn) => this.recordStreaming(conn, tables, checkpoint)).catch((err) => {
       throw coerceError(err, 'target snapshot completion');
     });
   }
 
-  async begin(): Promise<SinkTransaction> {
-    const conn = await this.#pool.getConnection().catch((err) => {
-      throw coerceError(err, 'target connection');
-    });
-    try {
-      await conn.query('BEGIN');
-    } catch (err) {
-      conn.destroy();
-      throw coerceError(err, 'target BEGIN');
-    }
-    return new MysqlTransaction(conn, this.#tables, this.#o.pipeline, this.#lock.owner);
+  protected checkout(): Promise<PoolConnection> {
+    return this.#pool.getConnection();
+  }
+
+  protected openTransaction(conn: PoolConnection): MysqlTransaction {
+    return new MysqlTransaction(conn, this.tables, this.store);
   }
 
   async countRows(table: TableSchema): Promise<number> {
@@ -248,23 +204,17 @@ export class MysqlSink implements Sink {
     return rows as Row[];
   }
 
-  async close(): Promise<void> {
-    await this.#lock.release();
+  protected async closeConnections(): Promise<void> {
     await this.#pool.end().catch(() => {});
   }
 }
 
-async function tableExists(conn: PoolConnection, t: TableId): Promise<boolean> {
-  const [rows] = await conn.query<RowDataPacket[]>('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [t.schema, t.name]);
-  return rows.length > 0;
-}
-
-async function indexExists(conn: PoolConnection, t: TableId, name: string): Promise<boolean> {
+async function indexExists(conn: Connection, t: TableId, name: string): Promise<boolean> {
   const [rows] = await conn.query<RowDataPacket[]>('SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = ? LIMIT 1', [t.schema, t.name, name]);
   return rows.length > 0;
 }
 
-async function failOnWarnings(conn: PoolConnection, table: TableSchema): Promise<never> {
+async function failOnWarnings(conn: Connection, table: TableSchema): Promise<never> {
   const [warnings] = await conn.query<RowDataPacket[]>('SHOW WARNINGS LIMIT 5');
   const text = warnings.map((w) => `${String(w.Message)}`).join('; ');
   throw new FerryError('fatal', `the target changed values while loading ${qualified(table.target)}: ${text}`, {
@@ -272,52 +222,14 @@ async function failOnWarnings(conn: PoolConnection, table: TableSchema): Promise
   });
 }
 
-/**
- * Brings an existing target table in line with the source's columns where that is a pure addition
- * (when ferry manages the table), and refuses anything else, as the Postgres sink does.
- */
-async function reconcileColumns(conn: PoolConnection, t: TableSchema, addMissing: boolean): Promise<void> {
-  const [rows] = await conn.query<RowDataPacket[]>(
-    'SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [t.target.schema, t.target.name]);
-  const actual = new Map<string, string>(rows.map((r) => [String(r.name), String(r.type)]));
-  const problems: string[] = [];
-  for (const c of t.columns) {
-    const type = actual.get(c.name);
-    const wanted = columnTypeSql(t, c);
-    if (type === undefined && !addMissing) problems.push(`column ${c.name} is missing in the target (snapshot.tablePrep none: add it yourself)`);
-    else if (type === undefined) for (const sql of addColumnSql(t, c)) await conn.query(sql);
-    else if (normalizeColumnType(type) !== normalizeColumnType(wanted)) problems.push(`column ${c.name} is ${type} in the target, but the source's ${c.sourceType} maps to ${wanted}`);
-  }
-  for (const name of actual.keys()) {
-    if (!t.columns.some((c) => c.name === name)) problems.push(`column ${name} is in the target but no longer in the source (dropped or renamed)`);
-  }
-  if (problems.length > 0) {
-    throw new FerryError('fatal', `target table ${qualified(t.target)} no longer matches ${tableKey(t.source)}: ${problems.join('; ')}`, {
-      hint: 'the source table changed in a way ferry does not replicate; alter the target table to match, or re-snapshot (snapshot.mode: always, snapshot.tablePrep: drop-and-create)',
-    });
-  }
-}
-
-/** LOAD DATA text in Buffers (mysql2 takes nothing else) of about LOAD_BYTES_PER_WRITE each. */
-function* loadLines(table: TableSchema, rows: readonly Row[]): Generator<Buffer> {
-  const columns = table.columns;
-  const hex = columns.map((c) => loadsAsHex(table, c));
-  let text = '';
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!;
-    for (let j = 0; j < columns.length; j++) {
-      const c = columns[j]!;
-      if (j > 0) text += '\t';
-      const v = toMysql(c.type, row[c.name] ?? null, table.target, c.name);
-      text += hex[j] && typeof v === 'string' ? Buffer.from(v, 'binary').toString('hex') : loadField(v);
-    }
-    text += '\n';
-    if (text.length >= LOAD_BYTES_PER_WRITE) {
-      yield Buffer.from(text);
-      text = '';
-    }
-  }
-  if (text) yield Buffer.from(text);
+/** LOAD DATA text as Buffers (mysql2 takes nothing else); binary and BIT values as hex, decoded by UNHEX. */
+function* loadPieces(table: TableSchema, rows: readonly Row[]): Generator<Buffer> {
+  const hex = table.columns.map((c) => loadsAsHex(table, c));
+  const field = (c: Column, v: Value, j: number): string => {
+    const m = toMysql(c.type, v, table.target, c.name);
+    return hex[j] && typeof m === 'string' ? Buffer.from(m, 'binary').toString('hex') : loadField(m);
+  };
+  for (const piece of tabSeparated(table, rows, field)) yield Buffer.from(piece);
 }
 
 /** A rough byte size of a row, to keep multi-row statements under max_allowed_packet. */
@@ -349,92 +261,46 @@ function statements<T extends Row>(columns: readonly Column[], rows: readonly T[
   return parts;
 }
 
-class MysqlTransaction implements SinkTransaction {
-  readonly #conn: PoolConnection;
-  readonly #tables: Map<string, TableSchema>;
-  readonly #pipeline: string;
-  readonly #owner: string;
-  #done = false;
-
-  constructor(conn: PoolConnection, tables: Map<string, TableSchema>, pipeline: string, owner: string) {
-    this.#conn = conn;
-    this.#tables = tables;
-    this.#pipeline = pipeline;
-    this.#owner = owner;
+class MysqlTransaction extends SqlTransaction<PoolConnection> {
+  protected async execute(sql: string): Promise<void> {
+    await this.conn.query(sql);
   }
 
-  #table(id: TableId): TableSchema {
-    const t = this.#tables.get(tableKey(id));
-    if (!t) throw new FerryError('fatal', `no target mapping for source table ${tableKey(id)}`);
-    return t;
+  /** TRUNCATE would commit the open transaction (MySQL DDL): DELETE keeps it atomic with the checkpoint. */
+  protected async truncate(t: TableSchema): Promise<void> {
+    await this.conn.query(`DELETE FROM ${qualified(t.target)}`);
   }
 
-  async write(events: readonly ChangeEvent[]): Promise<void> {
-    for (const w of coalesce(events, (id) => this.#table(id).primaryKey)) {
-      const t = this.#table(w.table);
-      try {
-        // TRUNCATE would commit the open transaction (MySQL DDL): DELETE keeps it atomic with the checkpoint.
-        if (w.kind === 'truncate') {
-          await this.#conn.query(`DELETE FROM ${qualified(t.target)}`);
-          continue;
-        }
-        const keyCols = t.primaryKey.map((name) => t.columns.find((c) => c.name === name)!);
-        for (const part of statements(keyCols, w.deletes)) {
-          const keys = part.map((k) => rowValues(t, keyCols, k));
-          await this.#conn.query(deleteSql(t), [keyCols.length === 1 ? keys.map((k) => k[0]) : keys]);
-        }
-        for (const p of w.patches) await this.#patch(t, keyCols, p);
-        for (const [updated, rows] of groupByColumns(t.columns, w.upserts, w.upserts)) {
-          // Every column is inserted (a row that predates a column gets its backfill); only present ones are updated.
-          for (const part of statements(t.columns, rows)) await this.#conn.query(insertSql(t, t.columns, updated), [part.map((r) => rowValues(t, t.columns, r))]);
-        }
-      } catch (err) {
-        throw new FerryError(coerceError(err).kind, `target rejected a change to ${qualified(t.target)}: ${(err as Error).message}`, {
-          cause: err,
-          hint: `the checkpoint did not move past this change; ${(err instanceof FerryError && err.hint) || 'fix the target table (or exclude the table)'}, then restart`,
-        });
-      }
+  protected async applyRows(t: TableSchema, w: Extract<Write, { kind: 'rows' }>): Promise<void> {
+    const keyCols = t.primaryKey.map((name) => t.columns.find((c) => c.name === name)!);
+    for (const part of statements(keyCols, w.deletes)) {
+      const keys = part.map((k) => rowValues(t, keyCols, k));
+      await this.conn.query(deleteSql(t), [keyCols.length === 1 ? keys.map((k) => k[0]) : keys]);
+    }
+    for (const p of w.patches) await this.#patch(t, keyCols, p);
+    for (const [updated, rows] of groupByColumns(t.columns, w.upserts, w.upserts)) {
+      // Every column is inserted (a row that predates a column gets its backfill); only present ones are updated.
+      for (const part of statements(t.columns, rows)) await this.conn.query(insertSql(t, t.columns, updated), [part.map((r) => rowValues(t, t.columns, r))]);
     }
   }
 
   async #patch(t: TableSchema, keyCols: readonly Column[], p: Patch): Promise<void> {
     const set = t.columns.filter((c) => c.name in p.set);
-    await this.#conn.query(patchSql(t, set), [...rowValues(t, set, p.set), ...rowValues(t, keyCols, p.match)]);
+    await this.conn.query(patchSql(t, set), [...rowValues(t, set, p.set), ...rowValues(t, keyCols, p.match)]);
   }
 
   /** MySQL DDL commits the open transaction; the rows before it are idempotent upserts, so a replay converges. */
   async addColumns(table: TableId, columns: readonly Column[]): Promise<void> {
-    const known = this.#table(table);
-    const updated: TableSchema = { ...known, columns: [...known.columns, ...columns.filter((c) => !known.columns.some((k) => k.name === c.name))] };
-    const [existing] = await this.#conn.query<RowDataPacket[]>(
-      'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [known.target.schema, known.target.name]);
+    const updated = this.withColumns(table, columns);
+    const [existing] = await this.conn.query<RowDataPacket[]>(
+      'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [updated.target.schema, updated.target.name]);
     const present = new Set(existing.map((r) => String(r.name)));
-    for (const c of columns) if (!present.has(c.name)) for (const sql of addColumnSql(updated, c)) await this.#conn.query(sql);
-    await this.#conn.query('BEGIN');
-    this.#tables.set(tableKey(table), updated);
+    for (const c of columns) if (!present.has(c.name)) for (const sql of addColumnSql(updated, c)) await this.conn.query(sql);
+    await this.conn.query('BEGIN');
   }
 
-  async commit(checkpoint: Checkpoint): Promise<void> {
-    try {
-      await writeMysqlCheckpoint(this.#conn, this.#pipeline, this.#owner, checkpoint);
-      await this.#conn.query('COMMIT');
-    } catch (err) {
-      await this.rollback();
-      throw coerceError(err, 'target commit');
-    }
-    this.#release();
-  }
-
-  async rollback(): Promise<void> {
-    if (this.#done) return;
-    await this.#conn.query('ROLLBACK').catch(() => {});
-    this.#release(true);
-  }
-
-  #release(destroy = false): void {
-    if (this.#done) return;
-    this.#done = true;
-    if (destroy) this.#conn.destroy();
-    else this.#conn.release();
+  protected release(destroy: boolean): void {
+    if (destroy) this.conn.destroy();
+    else this.conn.release();
   }
 }

@@ -1,0 +1,24 @@
+import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
+
+/**
+ * ferry's checkpoint and snapshot progress, kept in a SQL target next to the data. Writers take the
+ * caller's connection `C`, so they commit in the same transaction as the data they describe
+ * (DESIGN §3.2), and every write is fenced by the owner token of the process that claimed the pipeline.
+ */
+export interface CheckpointStore<C> {
+  read(): Promise<Checkpoint | null>;
+  readProgress(): Promise<SnapshotProgress[]>;
+  /** Fails unless this process still owns the pipeline; holds the row until `c`'s transaction ends. */
+  assertOwner(c: C): Promise<void>;
+  /** Writes phase and position (and `tables` when the checkpoint carries them), only while this process owns the pipeline. */
+  write(c: C, checkpoint: Checkpoint): Promise<void>;
+  writeProgress(c: C, progress: SnapshotProgress): Promise<void>;
+  clearProgress(c: C): Promise<void>;
+}
+
+/** One ferry process per pipeline and target: taken at claim(), given up at close(). */
+export interface PipelineLock {
+  readonly owner: string;
+  acquire(): Promise<void>;
+  release(): Promise<void>;
+}

@@ -1,0 +1,259 @@
+import { coalesce, type Write } from '../core/coalesce.js';
+import { tableKey, type ChangeEvent, type Row, type TableId } from '../core/change-event.js';
+import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
+import type { Column, TableSchema } from '../core/schema.js';
+import type { Sink, SinkTransaction, TablePrep } from '../core/sink.js';
+import type { CheckpointStore, PipelineLock } from '../checkpoint/checkpoint-store.js';
+import { coerceError, FerryError } from '../errors.js';
+
+type RowsWrite = Extract<Write, { kind: 'rows' }>;
+
+/**
+ * What every SQL sink does the same way, whatever the engine: the checkpoint and the snapshot
+ * progress through a CheckpointStore, in the transaction of the data they describe. Subclasses
+ * bring the connections (`C`), the DDL and the bulk load.
+ */
+export abstract class SqlSink<C> implements Sink {
+  /** Source table (`schema.table`) → the table as prepared in the target. */
+  protected readonly tables = new Map<string, TableSchema>();
+  protected abstract readonly store: CheckpointStore<C>;
+  protected abstract readonly lock: PipelineLock;
+
+  /** Runs a statement without results on `c`. */
+  protected abstract run(c: C, sql: string): Promise<void>;
+  /** Returns `c` to its pool, or closes it when its state is unknown. */
+  protected abstract giveBack(c: C, destroy: boolean): void;
+  protected abstract createSchemaSql(schema: string): string;
+  protected abstract tableExists(c: C, t: TableSchema): Promise<boolean>;
+  /** Creates the table if missing (dropping it first with `replace`), and what its columns need. */
+  protected abstract createTable(c: C, t: TableSchema, replace: boolean): Promise<void>;
+  protected abstract truncateSql(t: TableSchema): string;
+  /** The target table's columns against the source's: missing ones added when `addMissing`, any other drift refused. */
+  protected abstract reconcileColumns(c: C, t: TableSchema, addMissing: boolean): Promise<void>;
+  /** Bulk-loads snapshot rows inside the chunk's transaction. */
+  protected abstract loadRows(c: C, table: TableSchema, rows: readonly Row[]): Promise<void>;
+  protected abstract closeConnections(): Promise<void>;
+  /** A connection of its own for one apply transaction. */
+  protected abstract checkout(): Promise<C>;
+  protected abstract openTransaction(c: C): SqlTransaction<C>;
+
+  abstract finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void>;
+  abstract countRows(table: TableSchema): Promise<number>;
+  abstract readRows(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]>;
+
+  claim(): Promise<void> {
+    return this.lock.acquire();
+  }
+
+  /** Runs `work` in one target transaction on one connection: committed when it resolves, rolled back when it throws. */
+  protected async transaction<T>(work: (c: C) => Promise<T>): Promise<T> {
+    const c = await this.checkout();
+    let broken = false;
+    try {
+      await this.run(c, 'BEGIN');
+      const result = await work(c);
+      await this.run(c, 'COMMIT');
+      return result;
+    } catch (err) {
+      await this.run(c, 'ROLLBACK').catch(() => (broken = true));
+      throw err;
+    } finally {
+      this.giveBack(c, broken);
+    }
+  }
+
+  /** Creates, empties or checks the target tables as `prep` says (DDL that commits by itself on MySQL is idempotent). */
+  async prepare(tables: readonly TableSchema[], prep: TablePrep): Promise<void> {
+    for (const t of tables) this.tables.set(tableKey(t.source), t);
+    await this.transaction(async (c) => {
+      for (const schema of new Set(tables.map((t) => t.target.schema))) await this.run(c, this.createSchemaSql(schema));
+      for (const t of tables) {
+        if (prep === 'none') {
+          if (!(await this.tableExists(c, t))) throw missingTableError(tableKey(t.target));
+          await this.reconcileColumns(c, t, false);
+          continue;
+        }
+        await this.createTable(c, t, prep === 'drop-and-create');
+        await this.reconcileColumns(c, t, true);
+        if (prep === 'truncate') await this.run(c, this.truncateSql(t));
+      }
+    }).catch((err) => {
+      throw coerceError(err, 'target table preparation');
+    });
+  }
+
+  loadCheckpoint(): Promise<Checkpoint | null> {
+    return this.store.read();
+  }
+
+  loadSnapshotProgress(): Promise<SnapshotProgress[]> {
+    return this.store.readProgress();
+  }
+
+  async beginSnapshot(): Promise<void> {
+    await this.transaction(async (c) => {
+      await this.store.clearProgress(c);
+      await this.store.write(c, { phase: 'snapshot', position: null, tables: [] });
+    });
+  }
+
+  async loadChunk(table: TableSchema, rows: readonly Row[], progress: SnapshotProgress): Promise<void> {
+    await this.transaction(async (c) => {
+      await this.store.assertOwner(c);
+      if (rows.length > 0) await this.loadRows(c, table, rows);
+      await this.store.writeProgress(c, progress);
+    }).catch((err) => {
+      throw coerceError(err, `target snapshot load of ${tableKey(table.target)}`);
+    });
+  }
+
+  async begin(): Promise<SinkTransaction> {
+    const c = await this.checkout().catch((err) => {
+      throw coerceError(err, 'target connection');
+    });
+    const tx = this.openTransaction(c);
+    await tx.start().catch((err) => {
+      throw coerceError(err, 'target BEGIN');
+    });
+    return tx;
+  }
+
+  /** The switch to streaming, recording the snapshotted tables, in `c`'s transaction. */
+  protected async recordStreaming(c: C, tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void> {
+    await this.store.clearProgress(c);
+    await this.store.write(c, { ...checkpoint, tables: tables.map((t) => tableKey(t.source)) });
+  }
+
+  async close(): Promise<void> {
+    await this.lock.release();
+    await this.closeConnections();
+  }
+}
+
+/**
+ * One open target transaction: coalesced, set-based writes per table, and the checkpoint written
+ * with the commit. Subclasses bring the statements.
+ */
+export abstract class SqlTransaction<C> implements SinkTransaction {
+  #done = false;
+
+  constructor(
+    protected readonly conn: C,
+    protected readonly tables: Map<string, TableSchema>,
+    private readonly store: CheckpointStore<C>,
+  ) {}
+
+  /** Runs a statement without results (COMMIT, ROLLBACK). */
+  protected abstract execute(sql: string): Promise<void>;
+  protected abstract truncate(t: TableSchema): Promise<void>;
+  /** Deletes, then patches, then upserts of one table (coalesce.ts). */
+  protected abstract applyRows(t: TableSchema, w: RowsWrite): Promise<void>;
+  /** Returns the connection to its pool, or closes it when its state is unknown. */
+  protected abstract release(destroy: boolean): void;
+  abstract addColumns(table: TableId, columns: readonly Column[]): Promise<void>;
+
+  /** BEGIN; a connection that cannot begin is closed. */
+  async start(): Promise<void> {
+    try {
+      await this.execute('BEGIN');
+    } catch (err) {
+      this.#finish(true);
+      throw err;
+    }
+  }
+
+  protected table(id: TableId): TableSchema {
+    const t = this.tables.get(tableKey(id));
+    if (!t) throw new FerryError('fatal', `no target mapping for source table ${tableKey(id)}`);
+    return t;
+  }
+
+  /** The table with `columns` added, as later writes must see it. */
+  protected withColumns(id: TableId, columns: readonly Column[]): TableSchema {
+    const known = this.table(id);
+    const updated = { ...known, columns: [...known.columns, ...columns.filter((c) => !known.columns.some((k) => k.name === c.name))] };
+    this.tables.set(tableKey(id), updated);
+    return updated;
+  }
+
+  async write(events: readonly ChangeEvent[]): Promise<void> {
+    for (const w of coalesce(events, (id) => this.table(id).primaryKey)) {
+      const t = this.table(w.table);
+      try {
+        if (w.kind === 'truncate') await this.truncate(t);
+        else await this.applyRows(t, w);
+      } catch (err) {
+        throw new FerryError(coerceError(err).kind, `target rejected a change to ${tableKey(t.target)}: ${(err as Error).message}`, {
+          cause: err,
+          hint: `the checkpoint did not move past this change; ${(err instanceof FerryError && err.hint) || 'fix the target table (or exclude the table)'}, then restart`,
+        });
+      }
+    }
+  }
+
+  async commit(checkpoint: Checkpoint): Promise<void> {
+    try {
+      await this.store.write(this.conn, checkpoint);
+      await this.execute('COMMIT');
+    } catch (err) {
+      await this.rollback();
+      throw coerceError(err, 'target commit');
+    }
+    this.#finish(false);
+  }
+
+  async rollback(): Promise<void> {
+    if (this.#done) return;
+    await this.execute('ROLLBACK').catch(() => {});
+    this.#finish(true);
+  }
+
+  #finish(destroy: boolean): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.release(destroy);
+  }
+}
+
+/**
+ * Compares a target table's columns (name → the target's own type text) with the source's. Columns
+ * the target lacks come back in `missing` (for the sink to add, when it manages the table); a column
+ * of another type, or one the source no longer has, is a problem: the source changed in a way ferry
+ * does not replicate, perhaps while ferry was stopped or behind.
+ */
+export function columnDrift(t: TableSchema, actual: ReadonlyMap<string, string>, wanted: (c: Column) => string, sameType: (actual: string, wanted: string) => boolean): { missing: Column[]; problems: string[] } {
+  const missing: Column[] = [];
+  const problems: string[] = [];
+  for (const c of t.columns) {
+    const type = actual.get(c.name);
+    if (type === undefined) missing.push(c);
+    else if (!sameType(type, wanted(c))) problems.push(`column ${c.name} is ${type} in the target, but the source's ${c.sourceType} maps to ${wanted(c)}`);
+  }
+  for (const name of actual.keys()) {
+    if (!t.columns.some((c) => c.name === name)) problems.push(`column ${name} is in the target but no longer in the source (dropped or renamed)`);
+  }
+  return { missing, problems };
+}
+
+/**
+ * What reconcileColumns does with a drift: adds the missing columns (`addColumn` statements) when
+ * ferry manages the table, refuses everything else.
+ */
+export async function settleDrift(t: TableSchema, drift: { missing: Column[]; problems: string[] }, addMissing: boolean, addColumn: (c: Column) => Promise<void>): Promise<void> {
+  const problems = [...drift.problems];
+  if (!addMissing) problems.push(...drift.missing.map((c) => `column ${c.name} is missing in the target (snapshot.tablePrep none: add it yourself)`));
+  if (problems.length > 0) throw driftError(t, problems);
+  if (addMissing) for (const c of drift.missing) await addColumn(c);
+}
+
+/** The error for a target table that no longer matches its source table. */
+function driftError(t: TableSchema, problems: readonly string[]): FerryError {
+  return new FerryError('fatal', `target table ${tableKey(t.target)} no longer matches ${tableKey(t.source)}: ${problems.join('; ')}`, {
+    hint: 'the source table changed in a way ferry does not replicate; alter the target table to match, or re-snapshot (snapshot.mode: always, snapshot.tablePrep: drop-and-create)',
+  });
+}
+
+/** A target table that tablePrep none expects but that does not exist. */
+function missingTableError(target: string): FerryError {
+  return new FerryError('config', `target table ${target} does not exist and snapshot.tablePrep is none`, { hint: 'create it yourself, or set snapshot.tablePrep: create' });
+}
