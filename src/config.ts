@@ -19,7 +19,7 @@ const sourceSchema = z
       .describe('restart the change stream when not even a heartbeat arrived for this long (a dead connection)'),
     slot: z.string().regex(/^[a-z0-9_]{1,63}$/, 'slot names are lower-case letters, digits and "_" (at most 63)').optional()
       .describe('postgres: replication slot, created if missing; default ferry_<pipeline>'),
-    publication: z.string().min(1).max(63).optional().describe('postgres: publication, created if missing for the selected tables; default ferry_<pipeline>'),
+    publication: z.string().regex(/^[a-z0-9_]{1,63}$/, 'publication names are lower-case letters, digits and "_" (at most 63)').optional().describe('postgres: publication, created if missing for the selected tables; default ferry_<pipeline>'),
     heartbeatSeconds: z.number().int().min(1).max(300).default(5)
       .describe('postgres: how often a heartbeat message is written into the WAL, so lag stays honest and the slot advances on quiet tables'),
   })

@@ -37,9 +37,9 @@ export async function readMysqlCheckpoint(conn: Queryable, pipeline: string): Pr
   };
 }
 
-/** Fails unless `owner` still owns the pipeline; locks the row until the caller's transaction ends. */
+/** Fails unless `owner` still owns the pipeline; share-locks the row (parallel chunk loads) until the caller's transaction ends. */
 export async function assertMysqlOwner(conn: Connection, pipeline: string, owner: string): Promise<void> {
-  const [rows] = await conn.query<RowDataPacket[]>(`SELECT owner FROM ${CHECKPOINT} WHERE pipeline = ? FOR UPDATE`, [pipeline]);
+  const [rows] = await conn.query<RowDataPacket[]>(`SELECT owner FROM ${CHECKPOINT} WHERE pipeline = ? LOCK IN SHARE MODE`, [pipeline]);
   if (rows[0] && rows[0].owner !== owner) throw takenOver(pipeline);
 }
 

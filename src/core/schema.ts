@@ -49,6 +49,8 @@ export interface Column {
   readonly nullable: boolean;
   readonly autoIncrement: boolean;
   readonly backfill: Backfill;
+  /** A text column's collation at the source; a target of the same engine keeps it (key equality depends on it). */
+  readonly collation?: string;
 }
 
 export interface Index {

@@ -5,11 +5,11 @@ import { routeDatabases, type RouteDatabases } from '../helpers/routes.js';
 const TYPES_DDL = `CREATE TABLE types (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, ti TINYINT(1), si SMALLINT UNSIGNED, mi MEDIUMINT, i INT(11),
   d DECIMAL(30,10), f FLOAT, db DOUBLE, dt DATETIME(6), ts TIMESTAMP(3) NULL, da DATE, tm TIME(2), y YEAR,
-  c CHAR(10), v VARCHAR(255), tx TEXT, bn BINARY(4), vb VARBINARY(16), bl BLOB, j JSON,
+  c CHAR(10), v VARCHAR(255), code VARCHAR(20) COLLATE utf8mb4_bin, tx TEXT, bn BINARY(4), vb VARBINARY(16), bl BLOB, j JSON,
   e ENUM('a','b,c','it''s'), st SET('x','y','z'), bt BIT(10), u UUID, KEY ix_v (v))`;
 
 const ROW = `(NULL, 1, 65535, -8388608, -2147483648, -12345678901234567890.0123456789, 1.1, 0.1, '2024-01-02 03:04:05.123456',
-  '2038-01-19 03:14:07.999', '2024-02-29', '-838:59:58.99', 2155, 'abc', 'tab\\tnew\\nline ☕', REPEAT('x', 10000), X'00FF', X'00FF10',
+  '2038-01-19 03:14:07.999', '2024-02-29', '-838:59:58.99', 2155, 'abc', 'tab\\tnew\\nline ☕', 'Aa', REPEAT('x', 10000), X'00FF', X'00FF10',
   X'000102FEFF', '{"a": 1, "big": 12345678901234567890}', 'b,c', 'x,z', b'1010101010', '123e4567-e89b-12d3-a456-426614174000')`;
 
 describe('MariaDB → MariaDB, two databases on one server', () => {
@@ -33,10 +33,10 @@ describe('MariaDB → MariaDB, two databases on one server', () => {
     expect(verdict.equal, JSON.stringify(verdict.tables)).toBe(true);
 
     const columns = (schema: string) => db.source.query(
-      `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, IS_NULLABLE AS nullable FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${schema}' AND TABLE_NAME = 'types' ORDER BY ORDINAL_POSITION`);
+      `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, COLLATION_NAME AS collation FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${schema}' AND TABLE_NAME = 'types' ORDER BY ORDINAL_POSITION`);
     const source = await columns('mm_types');
     const target = await columns('mm_types_t');
-    expect(target.map((c) => [c.name, c.type])).toEqual(source.map((c) => [c.name, c.type]));
+    expect(target.map((c) => [c.name, c.type, c.collation])).toEqual(source.map((c) => [c.name, c.type, c.collation]));
     const ids = await db.target.query('SELECT id FROM mm_types_t.types ORDER BY id');
     expect(ids.map((r) => Number(r.id))).toEqual([1, 4, 100, 101]);
     // The next AUTO_INCREMENT value on the target is past every copied key.

@@ -48,15 +48,64 @@ describe('Postgres source: bad input gets a clear error and loses nothing', () =
     }
   });
 
-  it('tables without a primary key are refused, with their replica identity named', async () => {
+  it('tables without a primary key, or whose replica identity does not carry it, are refused', async () => {
     const db = await routeDatabases(PG_TO_PG, 'bad_nokey');
     try {
-      await db.source.query(`CREATE TABLE nokey (a int); CREATE TABLE nokey_full (a int); ALTER TABLE nokey_full REPLICA IDENTITY FULL; ${ITEMS_DDL}`);
+      await db.source.query(`CREATE TABLE nokey (a int); CREATE TABLE nokey_full (a int); ALTER TABLE nokey_full REPLICA IDENTITY FULL; ${ITEMS_DDL};
+        CREATE TABLE ident_nothing (id int PRIMARY KEY); ALTER TABLE ident_nothing REPLICA IDENTITY NOTHING;
+        CREATE TABLE ident_index (id int PRIMARY KEY, code int NOT NULL UNIQUE); ALTER TABLE ident_index REPLICA IDENTITY USING INDEX ident_index_code_key;`);
       const check = await runCli(['check', '-c', writeConfig(db.config())]);
       expect(check.code).toBe(2);
       expect(check.stdout).toMatch(/table public\.nokey has no primary key \(replica identity DEFAULT\)/);
       expect(check.stdout).toMatch(/table public\.nokey_full has no primary key \(replica identity FULL\)/);
+      expect(check.stdout).toMatch(/table public\.ident_nothing has replica identity NOTHING, which does not carry its primary key \(id\)/);
+      expect(check.stdout).toMatch(/table public\.ident_index has replica identity USING INDEX \(code\), which does not carry its primary key \(id\)/);
       expect(check.stdout).not.toMatch(/public\.items/);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a replicated table renamed mid-stream stops ferry before any of its later changes is skipped', async () => {
+    const db = await routeDatabases(PG_TO_PG, 'bad_rename');
+    try {
+      await db.source.query(`${ITEMS_DDL}; ${seedItemsSql('postgres', 10)}`);
+      const config = writeConfig(db.config());
+      const ferry = startCli(['run', '-c', config]);
+      await waitFor('the stream to start', async () => /streaming from/.test(ferry.output()));
+      const before = await db.checkpoint();
+      await db.source.query('ALTER TABLE items RENAME TO items_old; UPDATE items_old SET amount = 0 WHERE id = 1');
+      const r = await ferry.done;
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/table public\.items was renamed to public\.items_old at the source/);
+      expect((await db.target.query('SELECT amount FROM public.items WHERE id = 1'))[0]!.amount).not.toBe('0.00');
+      // Heartbeats may have moved it, the rename's transaction never.
+      const after = await db.checkpoint();
+      expect(BigInt(String(after!.position!.lsn)) >= BigInt(String(before!.position!.lsn))).toBe(true);
+      // A table dropped and created again while ferry was stopped is no longer published: ferry says so at start.
+      await db.source.query(`DROP TABLE items_old; ${ITEMS_DDL}; ${seedItemsSql('postgres', 10)}`);
+      const again = await runCli(['run', '-c', config]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/public\.items is not in publication ferry_bad_rename \(dropped and created again/);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a value the MySQL target would round stops ferry without committing it', async () => {
+    const db = await routeDatabases({ source: 'postgres', target: 'mysql', label: 'Postgres → MariaDB' }, 'bad_round');
+    try {
+      await db.source.query('CREATE TABLE amounts (id int PRIMARY KEY, v numeric)');
+      const ferry = startCli(['run', '-c', writeConfig(db.config())]);
+      await waitFor('the stream to start', async () => /streaming from/.test(ferry.output()));
+      await db.source.query('INSERT INTO amounts VALUES (1, 1.5)');
+      await db.waitCaughtUp();
+      await db.source.query('INSERT INTO amounts VALUES (2, 0.1234567890123456789012345678901234)');
+      const r = await ferry.done;
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/the target would change values of `bad_round_t`\.`amounts`/);
+      const rows = await db.target.query('SELECT id FROM bad_round_t.amounts ORDER BY id');
+      expect(rows.map((x) => Number(x.id))).toEqual([1]);
     } finally {
       await db.close();
     }

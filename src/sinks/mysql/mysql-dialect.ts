@@ -62,6 +62,12 @@ export function columnTypeSql(t: TableSchema, c: Column): string {
   return t.engine === 'mysql' ? c.sourceType : mysqlType(c.type, t.primaryKey.includes(c.name));
 }
 
+/** The column type with the source's collation, when the source is MySQL too (COLUMN_TYPE does not carry it). */
+function columnTypeWithCollation(t: TableSchema, c: Column): string {
+  const type = columnTypeSql(t, c);
+  return t.engine === 'mysql' && c.collation ? `${type} COLLATE ${c.collation}` : type;
+}
+
 /** COLUMN_TYPE text compared loosely: MySQL 8 drops integer display widths, MariaDB reports JSON as longtext. */
 export function normalizeColumnType(type: string): string {
   return type.toLowerCase().trim()
@@ -86,7 +92,7 @@ function columnDef(t: TableSchema, c: Column): string {
   const nullable = c.nullable || (!isKey && ZERO_DATE_KINDS.has(c.type.kind));
   // InnoDB wants an AUTO_INCREMENT column first in an index: the first key column qualifies.
   const autoIncrement = c.autoIncrement && t.primaryKey[0] === c.name && c.type.kind === 'int';
-  return `${quoteIdent(c.name)} ${columnTypeSql(t, c)}${nullable ? ' NULL' : ' NOT NULL'}${autoIncrement ? ' AUTO_INCREMENT' : ''}`;
+  return `${quoteIdent(c.name)} ${columnTypeWithCollation(t, c)}${nullable ? ' NULL' : ' NOT NULL'}${autoIncrement ? ' AUTO_INCREMENT' : ''}`;
 }
 
 export function createTableSql(t: TableSchema, collation: string | null): string {
@@ -103,7 +109,7 @@ export function addColumnSql(t: TableSchema, c: Column): string[] {
       hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create), or add such columns as nullable or with a constant DEFAULT',
     });
   }
-  const add = `ALTER TABLE ${qualified(t.target)} ADD COLUMN ${quoteIdent(c.name)} ${columnTypeSql(t, c)} NULL`;
+  const add = `ALTER TABLE ${qualified(t.target)} ADD COLUMN ${quoteIdent(c.name)} ${columnTypeWithCollation(t, c)} NULL`;
   const v = toMysql(c.type, c.backfill.value, t.target, c.name);
   if (v === null) return [add];
   return [`${add} DEFAULT ${literal(v)}`, `ALTER TABLE ${qualified(t.target)} ALTER COLUMN ${quoteIdent(c.name)} DROP DEFAULT`];

@@ -158,8 +158,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
   protected async loadRows(conn: Connection, table: TableSchema, rows: readonly Row[]): Promise<void> {
     if (this.#loadData) {
       try {
-        const [result] = await conn.query<ResultSetHeader>({ sql: loadDataSql(table), infileStreamFactory: () => Readable.from(loadPieces(table, rows)) });
-        if (result.warningStatus > 0) await failOnWarnings(conn, table);
+        await runChecked(conn, table, { sql: loadDataSql(table), infileStreamFactory: () => Readable.from(loadPieces(table, rows)) });
         return;
       } catch (err) {
         if (!LOCAL_INFILE_REFUSED.has((err as { errno?: number }).errno ?? 0)) throw err;
@@ -167,7 +166,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
         this.#log.warn({ err: (err as Error).message }, 'the target refuses LOAD DATA LOCAL; snapshot chunks load with multi-row INSERT instead (slower)');
       }
     }
-    for (const part of statements(table.columns, rows)) await conn.query(insertSql(table, table.columns, null), [part.map((r) => rowValues(table, table.columns, r))]);
+    for (const part of statements(table.columns, rows)) await runChecked(conn, table, insertSql(table, table.columns, null), [part.map((r) => rowValues(table, table.columns, r))]);
   }
 
   async finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void> {
@@ -214,11 +213,21 @@ async function indexExists(conn: Connection, t: TableId, name: string): Promise<
   return rows.length > 0;
 }
 
-async function failOnWarnings(conn: Connection, table: TableSchema): Promise<never> {
-  const [warnings] = await conn.query<RowDataPacket[]>('SHOW WARNINGS LIMIT 5');
-  const text = warnings.map((w) => `${String(w.Message)}`).join('; ');
-  throw new FerryError('fatal', `the target changed values while loading ${qualified(table.target)}: ${text}`, {
-    hint: 'the chunk was rolled back; widen the target column or fix the value at the source, then restart',
+/** VALUES() in ON DUPLICATE KEY UPDATE: deprecated on MySQL 8.0.20+, still exact. */
+const VALUES_DEPRECATED = 1287;
+
+/**
+ * Runs a data statement and fails on any warning it raised: MySQL rounds or truncates some values
+ * with only a warning or note, even in strict mode (and always under LOAD DATA LOCAL).
+ */
+async function runChecked(conn: Connection, table: TableSchema, sql: string | { sql: string; infileStreamFactory: () => Readable }, values?: unknown[]): Promise<void> {
+  const [result] = await conn.query<ResultSetHeader>(sql as string, values);
+  if (!result.warningStatus) return;
+  const [warnings] = await conn.query<RowDataPacket[]>('SHOW WARNINGS LIMIT 10');
+  const real = warnings.filter((w) => Number(w.Code) !== VALUES_DEPRECATED);
+  if (real.length === 0) return;
+  throw new FerryError('fatal', `the target would change values of ${qualified(table.target)}: ${real.slice(0, 5).map((w) => String(w.Message)).join('; ')}`, {
+    hint: 'nothing was committed; widen the target column or fix the value at the source, then restart',
   });
 }
 
@@ -280,13 +289,13 @@ class MysqlTransaction extends SqlTransaction<PoolConnection> {
     for (const p of w.patches) await this.#patch(t, keyCols, p);
     for (const [updated, rows] of groupByColumns(t.columns, w.upserts, w.upserts)) {
       // Every column is inserted (a row that predates a column gets its backfill); only present ones are updated.
-      for (const part of statements(t.columns, rows)) await this.conn.query(insertSql(t, t.columns, updated), [part.map((r) => rowValues(t, t.columns, r))]);
+      for (const part of statements(t.columns, rows)) await runChecked(this.conn, t, insertSql(t, t.columns, updated), [part.map((r) => rowValues(t, t.columns, r))]);
     }
   }
 
   async #patch(t: TableSchema, keyCols: readonly Column[], p: Patch): Promise<void> {
     const set = t.columns.filter((c) => c.name in p.set);
-    await this.conn.query(patchSql(t, set), [...rowValues(t, set, p.set), ...rowValues(t, keyCols, p.match)]);
+    await runChecked(this.conn, t, patchSql(t, set), [...rowValues(t, set, p.set), ...rowValues(t, keyCols, p.match)]);
   }
 
   /** MySQL DDL commits the open transaction; the rows before it are idempotent upserts, so a replay converges. */

@@ -99,7 +99,9 @@ export function toPg(t: ColumnType, v: Value, table: TableId, column: string): V
       hint: 'clean the value at the source, or exclude the table',
     });
   }
-  return t.kind === 'timestamp' && !String(v).endsWith('infinity') ? `${String(v)}+00` : v;
+  if (t.kind !== 'timestamp' || String(v).endsWith('infinity')) return v;
+  const s = String(v);
+  return s.endsWith(' BC') ? `${s.slice(0, -3)}+00 BC` : `${s}+00`;
 }
 
 /** One field in COPY text format. */
@@ -209,14 +211,16 @@ export function upsertSql(t: TableSchema, updated: readonly Column[]): string {
 }
 
 /**
- * Set-based patch: sets `set` columns on the rows matched by key (`m0…` arrays first, then the set
+ * Set-based patch: sets `set` columns on the rows matched by key (key arrays first, then the set
  * columns' arrays). Columns not named keep their target values (unchanged TOAST values).
  */
 export function patchSql(t: TableSchema, set: readonly Column[]): string {
   const keyCols = t.primaryKey.map((name) => t.columns.find((c) => c.name === name)!);
   const arrays = [...keyCols, ...set].map((c, i) => `$${i + 1}::${paramType(t, c)}[]`);
-  const names = [...keyCols.map((_, i) => quoteIdent(`m${i}`)), ...set.map((c) => quoteIdent(c.name))];
-  const match = keyCols.map((c, i) => `t.${quoteIdent(c.name)} = u.${quoteIdent(`m${i}`)}`).join(' AND ');
+  // Match columns get names no table column has: a column may be called like any plain alias.
+  const matchName = (i: number) => quoteIdent(`ferry match ${i}`);
+  const names = [...keyCols.map((_, i) => matchName(i)), ...set.map((c) => quoteIdent(c.name))];
+  const match = keyCols.map((c, i) => `t.${quoteIdent(c.name)} = u.${matchName(i)}`).join(' AND ');
   return `UPDATE ${qualified(t.target)} AS t SET ${set.map((c) => `${quoteIdent(c.name)} = ${unnestColumn(t, c)}`).join(', ')} FROM unnest(${arrays.join(', ')}) AS u(${names.join(', ')}) WHERE ${match}`;
 }
 

@@ -34,7 +34,7 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
   if (selected.length === 0) return { tables: [], failed: [] };
 
   const [columnRows] = await conn.query<RowDataPacket[]>(
-    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, COLUMN_NAME AS c, COLUMN_TYPE AS type, IS_NULLABLE AS nullable, EXTRA AS extra, COLUMN_DEFAULT AS def
+    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, COLUMN_NAME AS c, COLUMN_TYPE AS type, IS_NULLABLE AS nullable, EXTRA AS extra, COLUMN_DEFAULT AS def, COLLATION_NAME AS collation
        FROM information_schema.COLUMNS t WHERE t.TABLE_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${where}
       ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`, args);
   const [indexRows] = await conn.query<RowDataPacket[]>(
@@ -75,6 +75,7 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
           nullable,
           autoIncrement: /auto_increment/i.test(String(r.extra)),
           backfill: columnBackfill(type, nullable, r.def === null ? null : String(r.def), String(r.extra), options.flavor),
+          ...(r.collation ? { collation: String(r.collation) } : {}),
         };
       });
       const byName = indexes.get(key(t.schema, t.name)) ?? new Map<string, { unique: boolean; columns: string[]; portable: boolean }>();

@@ -108,8 +108,21 @@ async function checkTables(client: pg.ClientBase, tables: readonly PgTable[]): P
         hint: `add one (ALTER TABLE ${name} ADD PRIMARY KEY (...)) or exclude the table with tables.exclude`,
       });
     }
+    else if (!covers(t.identityColumns, t.schema.primaryKey)) {
+      const identity = t.replicaIdentity === 'i' ? `USING INDEX (${t.identityColumns.join(', ')})` : IDENTITY_NAMES[t.replicaIdentity] ?? t.replicaIdentity;
+      problems.push({
+        check: 'replica identity',
+        message: `table ${name} has replica identity ${identity}, which does not carry its primary key (${t.schema.primaryKey.join(', ')}): updates and deletes would arrive without the key`,
+        hint: `ALTER TABLE ${name} REPLICA IDENTITY DEFAULT;`,
+      });
+    }
     const { rows: [p] } = await client.query("SELECT has_table_privilege($1::oid, 'SELECT') AS ok", [t.oid]);
     if (!p.ok) problems.push({ check: 'grants', message: `the source user may not SELECT from ${name}`, hint: `GRANT SELECT ON ${name} TO <user>;` });
   }
   return problems;
+}
+
+/** The WAL's identifying columns include every primary-key column. */
+export function covers(identity: readonly string[], primaryKey: readonly string[]): boolean {
+  return primaryKey.length > 0 && primaryKey.every((c) => identity.includes(c));
 }

@@ -16,6 +16,8 @@ export interface PgTable {
   readonly oid: number;
   /** pg_class.relreplident: d default (primary key), f full, i index, n nothing */
   readonly replicaIdentity: string;
+  /** The columns that identify a changed row in the WAL: the primary key, the replica identity index, all (FULL) or none. */
+  readonly identityColumns: readonly string[];
   /** The user owns the table (may add it to a publication). */
   readonly owned: boolean;
   /** Column name → type OID and typmod, as the stream's Relation messages report them. */
@@ -52,11 +54,11 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
        JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
        LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-      WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
       ORDER BY a.attrelid, a.attnum`, [oids]);
   await client.query("SELECT set_config('search_path', '\"$user\", public', false)");
   const { rows: indexRows } = await client.query(
-    `SELECT i.indrelid::int AS rel, ic.relname AS name, i.indisprimary AS primary, i.indisunique AS unique,
+    `SELECT i.indrelid::int AS rel, ic.relname AS name, i.indisprimary AS primary, i.indisunique AS unique, i.indisreplident AS replident,
             array_agg(a.attname::text ORDER BY k.ord) AS columns,
             bool_and(a.attname IS NOT NULL) AND i.indexprs IS NULL AND i.indpred IS NULL AND am.amname = 'btree' AS plain
        FROM pg_index i
@@ -65,7 +67,7 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
        CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
        LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0
       WHERE i.indrelid = ANY($1::oid[]) AND k.ord <= i.indnkeyatts
-      GROUP BY i.indrelid, ic.relname, i.indisprimary, i.indisunique, i.indexprs, i.indpred, am.amname`, [oids]);
+      GROUP BY i.indrelid, ic.relname, i.indisprimary, i.indisunique, i.indisreplident, i.indexprs, i.indpred, am.amname`, [oids]);
 
   return selected.map((t) => {
     const cols = columnRows.filter((c) => c.rel === t.oid);
@@ -83,17 +85,20 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
     });
     const indexes: Index[] = idx.filter((i) => !i.primary && i.plain).map((i) => ({ name: i.name, columns: i.columns, unique: i.unique }));
     const source = { schema: t.schema, name: t.name };
+    const primaryKey: string[] = idx.find((i) => i.primary)?.columns ?? [];
+    const identityColumns = { d: primaryKey, f: columns.map((c) => c.name), i: idx.find((i) => i.replident)?.columns ?? [], n: [] }[t.ident as 'd' | 'f' | 'i' | 'n'] ?? [];
     return {
       schema: {
         engine: 'postgres',
         source,
         target: targetTableId(source, options.targetSchema),
         columns,
-        primaryKey: idx.find((i) => i.primary)?.columns ?? [],
+        primaryKey,
         indexes,
       },
       oid: t.oid,
       replicaIdentity: t.ident,
+      identityColumns,
       owned: t.owned,
       types: new Map(cols.map((c) => [c.name, { oid: c.oid, typmod: c.typmod }])),
     } satisfies PgTable;

@@ -31,6 +31,29 @@ export async function ensurePublication(client: pg.ClientBase, name: string, tab
   }
 }
 
+/**
+ * Before streaming: every replicated table is still published, whole. A table missing from the
+ * publication was dropped and created again (or removed from it) while ferry was away: its changes
+ * never reached the slot. A row filter or column list would hide changes too.
+ */
+export async function verifyPublication(client: pg.ClientBase, name: string, tables: readonly PgTable[]): Promise<void> {
+  const { rows } = await client.query('SELECT * FROM pg_publication_tables WHERE pubname = $1', [name]);
+  const published = new Map(rows.map((r) => [`${r.schemaname}.${r.tablename}`, r as { rowfilter?: string | null; attnames?: string[] | null }]));
+  const problems: string[] = [];
+  for (const t of tables) {
+    const key = tableKey(t.schema.source);
+    const p = published.get(key);
+    if (!p) problems.push(`${key} is not in publication ${name} (dropped and created again, or removed from the publication): its changes since then never reached the slot`);
+    else if (p.rowfilter) problems.push(`publication ${name} filters the rows of ${key} (WHERE ${p.rowfilter})`);
+    else if (p.attnames && t.schema.columns.some((c) => !p.attnames!.includes(c.name))) problems.push(`publication ${name} leaves columns of ${key} out`);
+  }
+  if (problems.length > 0) {
+    throw new FerryError('fatal', problems.join('; '), {
+      hint: `publish the whole tables (ALTER PUBLICATION ${name} SET TABLE …) and take a new snapshot (snapshot.mode: always), or exclude the tables`,
+    });
+  }
+}
+
 export interface SlotState {
   readonly confirmedFlush: bigint;
   readonly active: boolean;
@@ -89,7 +112,8 @@ export async function recreateSlotWithSnapshot(url: string, slot: string): Promi
       }
       await repl.query(`DROP_REPLICATION_SLOT ${quoteIdent(slot)}`);
     }
-    const { rows: [r] } = await repl.query(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput (SNAPSHOT 'export')`);
+    // The pre-15 spelling of (SNAPSHOT 'export'), which Postgres 14 needs and later versions still take.
+    const { rows: [r] } = await repl.query(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`);
     return { position: parseLsn(r.consistent_point), snapshotName: r.snapshot_name, close: () => repl.end().catch(() => {}) };
   } catch (err) {
     await repl.end().catch(() => {});

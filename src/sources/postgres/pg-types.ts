@@ -75,6 +75,7 @@ export function fromPgText(t: ColumnType, text: string | null): Value {
 /** `2024-01-02 03:04:05.123456+00` → `2024-01-02 03:04:05.123456`; the session runs in UTC, so the offset is always +00. */
 function utcWallClock(text: string): string {
   if (text.endsWith('+00')) return text.slice(0, -3);
+  if (text.endsWith('+00 BC')) return `${text.slice(0, -6)} BC`;
   if (text === 'infinity' || text === '-infinity') return text;
   throw new FerryError('fatal', `timestamptz value ${text} is not in UTC; the source session's TimeZone setting was overridden`, {
     hint: 'remove any TimeZone setting forced on ferry\'s source role (ALTER ROLE … RESET TimeZone)',

@@ -11,7 +11,7 @@ import { checkPgSource } from './pg-check.js';
 import { connectSource } from './pg-connection.js';
 import { describePgTables, type PgDescribeOptions, type PgTable } from './pg-schema.js';
 import { openPgReader } from './pg-snapshot.js';
-import { ensurePublication, ensureSlot, recreateSlotWithSnapshot, slotMissing, slotState } from './pg-slot.js';
+import { ensurePublication, ensureSlot, recreateSlotWithSnapshot, slotMissing, slotState, verifyPublication } from './pg-slot.js';
 import { WalStream } from './wal-source.js';
 
 export interface PostgresSourceOptions extends PgDescribeOptions {
@@ -99,12 +99,14 @@ export class PostgresSource implements Source {
   stream(from: Position, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<Transaction> {
     const wanted = new Set(tables.map((t) => tableKey(t.source)));
     const start = async (): Promise<WalStream> => {
+      const selected = (await this.#describe()).filter((t) => wanted.has(tableKey(t.schema.source)));
+      await verifyPublication(this.#client, this.#o.publication, selected);
       const stream = new WalStream({
         url: this.#o.url,
         slot: this.#o.slot,
         publication: this.#o.publication,
         from,
-        tables: (await this.#describe()).filter((t) => wanted.has(tableKey(t.schema.source))),
+        tables: selected,
         describeTable: (t) => this.#describeOne(t),
         queueMaxEvents: this.#o.queueMaxEvents,
         pieceMaxEvents: this.#o.pieceMaxEvents,

@@ -10,6 +10,7 @@ import { parseLsn } from './lsn.js';
 import { connectSource, sourceClientConfig } from './pg-connection.js';
 import type { PgTable } from './pg-schema.js';
 import { slotMissing, slotState } from './pg-slot.js';
+import { covers } from './pg-check.js';
 import { fromPgText } from './pg-types.js';
 
 export interface WalStreamOptions {
@@ -76,9 +77,15 @@ export class WalStream {
   #committed: bigint;
   #applied: bigint;
   #stopped = false;
-  #lastPacketAt = Date.now();
+  /** When the server last sent anything; null until replication has started. */
+  #lastPacketAt: number | null = null;
+  /** Waiting for the applier (the socket is paused): silence then is ferry's, not the connection's. */
+  #waitingForSpace = false;
+  /** A piece of the current transaction has been handed on already. */
+  #piecePushed = false;
   #timers: NodeJS.Timeout[] = [];
-  #heartbeatClient: pg.Client | null = null;
+  #heartbeatClient: Promise<pg.Client> | null = null;
+  #heartbeating = false;
 
   constructor(options: WalStreamOptions) {
     if (options.from.kind !== 'pg') throw new FerryError('fatal', `a Postgres source cannot resume from a ${options.from.kind} position`, { hint: 'the checkpoint belongs to another source; use another pipeline name' });
@@ -96,6 +103,9 @@ export class WalStream {
     const stop = () => void this.stop();
     signal.addEventListener('abort', stop, { once: true });
     this.#service.on('data', (_lsn: string, msg: Pgoutput.Message) => this.#onMessage(msg));
+    this.#service.on('start', () => {
+      this.#lastPacketAt = Date.now();
+    });
     this.#service.on('heartbeat', (_lsn: string, _ts: number, shouldRespond: boolean) => {
       this.#lastPacketAt = Date.now();
       if (shouldRespond) void this.#sendApplied();
@@ -118,6 +128,7 @@ export class WalStream {
       } finally {
         await client.end().catch(() => {});
       }
+      if (this.#stopped) return;
       this.#startTimers();
       this.#o.log.info({ slot: this.#o.slot, from: formatLsn(this.#committed) }, `streaming from ${formatLsn(this.#committed)}`);
       await this.#service.subscribe(new TextPgoutputPlugin(this.#o.publication), this.#o.slot, formatLsn(this.#committed));
@@ -127,9 +138,18 @@ export class WalStream {
     }
   }
 
+  /**
+   * The heartbeat message, and the watchdog: a status update asking for a reply every third of the
+   * stall timeout keeps a healthy connection talking (and the server's wal_sender_timeout satisfied,
+   * also inside a long transaction); silence beyond the timeout, while ferry is not itself holding
+   * the stream back, means the connection is dead.
+   */
   #startTimers(): void {
     this.#timers.push(setInterval(() => void this.#heartbeat(), this.#o.heartbeatMs));
+    this.#timers.push(setInterval(() => void this.#sendApplied(true), Math.max(1000, this.#o.stallAfterMs / 3)));
     this.#timers.push(setInterval(() => {
+      if (this.#waitingForSpace) this.#lastPacketAt = Date.now();
+      if (this.#lastPacketAt === null) return;
       const silentMs = Date.now() - this.#lastPacketAt;
       if (silentMs > this.#o.stallAfterMs) {
         this.#fail(new FerryError('retriable', `no WAL message or keepalive for ${Math.round(silentMs / 1000)} s; the replication connection is presumed dead`));
@@ -139,13 +159,19 @@ export class WalStream {
 
   /** A transactional message: the stream carries a commit every few seconds, so lag stays honest and the slot advances. */
   async #heartbeat(): Promise<void> {
+    if (this.#heartbeating || this.#stopped) return;
+    this.#heartbeating = true;
     try {
-      this.#heartbeatClient ??= await connectSource(this.#o.url);
-      await this.#heartbeatClient.query('SELECT pg_logical_emit_message(true, $1, $2)', [MESSAGE_PREFIX, JSON.stringify({ heartbeat: new Date().toISOString() })]);
+      this.#heartbeatClient ??= connectSource(this.#o.url);
+      const client = await this.#heartbeatClient;
+      await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [MESSAGE_PREFIX, JSON.stringify({ heartbeat: new Date().toISOString() })]);
     } catch (err) {
       this.#o.log.warn({ err: (err as Error).message }, 'could not write a heartbeat into the source WAL');
-      await this.#heartbeatClient?.end().catch(() => {});
+      const client = this.#heartbeatClient;
       this.#heartbeatClient = null;
+      await client?.then((c) => c.end()).catch(() => {});
+    } finally {
+      this.#heartbeating = false;
     }
   }
 
@@ -155,9 +181,9 @@ export class WalStream {
     await this.#sendApplied();
   }
 
-  /** The library reports lsn + 1 as flushed; ferry means exactly the end of the last applied commit. */
-  async #sendApplied(): Promise<void> {
-    if (!this.#stopped) await this.#service.acknowledge(formatLsn(this.#applied - 1n)).catch(() => {});
+  /** The library reports lsn + 1 as flushed; ferry means exactly the end of the last applied commit. `ping` asks for a keepalive back. */
+  async #sendApplied(ping = false): Promise<void> {
+    if (!this.#stopped && this.#lastPacketAt !== null) await this.#service.acknowledge(formatLsn(this.#applied - 1n), ping).catch(() => {});
   }
 
   async #onMessage(msg: Pgoutput.Message | ParseFailure): Promise<void> {
@@ -167,6 +193,7 @@ export class WalStream {
       switch (msg.tag) {
         case 'begin':
           this.#events = [];
+          this.#piecePushed = false;
           this.#commitTime = new Date(Number(msg.commitTime.valueOf() as bigint / 1000n));
           return;
         case 'relation':
@@ -204,11 +231,19 @@ export class WalStream {
   async #pushPiece(): Promise<void> {
     const events = this.#events;
     this.#events = [];
+    this.#piecePushed = true;
     await this.#push({ events, position: { kind: 'pg', lsn: this.#committed }, commitTime: this.#commitTime, partial: true });
   }
 
   async #push(t: Transaction): Promise<void> {
-    if (!this.transactions.push(t)) await this.transactions.whenSpace();
+    if (this.transactions.push(t)) return;
+    this.#waitingForSpace = true;
+    try {
+      await this.transactions.whenSpace();
+    } finally {
+      this.#waitingForSpace = false;
+      this.#lastPacketAt = Date.now();
+    }
   }
 
   #onRow(msg: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete): void {
@@ -224,6 +259,11 @@ export class WalStream {
     }
     const old = msg.old ?? msg.key;
     const before = old ? toRow(columns, old).row : null;
+    if (before && pk.some((c) => before[c] === undefined || before[c] === null)) {
+      throw new FerryError('fatal', `a change to ${tableKey(table)} arrived without its primary key (${pk.join(', ')}); the table's replica identity does not carry it`, {
+        hint: `ALTER TABLE ${tableKey(table)} REPLICA IDENTITY DEFAULT; then re-snapshot (snapshot.mode: always)`,
+      });
+    }
     if (msg.tag === 'delete') {
       if (!before) throw new FerryError('fatal', `a delete from ${tableKey(table)} arrived without its key`);
       this.#events.push({ op: 'd', table, key: pickKey(before, pk), before, after: null });
@@ -245,11 +285,23 @@ export class WalStream {
   async #onRelation(msg: Pgoutput.MessageRelation): Promise<void> {
     const known = this.#tables.get(`${msg.schema}.${msg.name}`);
     if (!known) {
+      const renamed = [...this.#tables.values()].find((t) => t.oid === msg.relationOid);
+      if (renamed) {
+        throw new FerryError('fatal', `table ${tableKey(renamed.schema.source)} was renamed to ${msg.schema}.${msg.name} at the source; ferry does not replicate renames`, {
+          hint: 'rename the target table to match and re-snapshot it (snapshot.mode: always), or exclude it',
+        });
+      }
       this.#relations.set(msg.relationOid, null);
       return;
     }
     const name = tableKey(known.schema.source);
     const problems: string[] = [];
+    if (msg.relationOid !== known.oid) {
+      problems.push(`it is another table now (object id ${msg.relationOid}, was ${known.oid}): dropped and created again`);
+    }
+    if (!covers(msg.replicaIdentity === 'full' ? msg.columns.map((c) => c.name) : msg.keyColumns, known.schema.primaryKey)) {
+      problems.push(`its replica identity (${msg.replicaIdentity}: ${msg.keyColumns.join(', ') || 'none'}) does not carry the primary key (${known.schema.primaryKey.join(', ')})`);
+    }
     const shared = Math.min(known.schema.columns.length, msg.columns.length);
     for (let i = 0; i < shared; i++) {
       const c = known.schema.columns[i]!;
@@ -288,7 +340,10 @@ export class WalStream {
       else columns.push(c);
     }
     if (problems.length > 0) return known;
-    if (this.#events.length > 0) await this.#pushPiece();
+    // The added columns are applied before the events buffered so far (other tables' changes, as a
+    // Relation message precedes its table's first change): the transaction then stays whole on targets
+    // whose DDL commits (MySQL). Once a piece of it is out, they go in order after that piece.
+    if (this.#piecePushed && this.#events.length > 0) await this.#pushPiece();
     await this.#push({
       events: [], position: { kind: 'pg', lsn: this.#committed }, commitTime: this.#commitTime, partial: true,
       schemaChange: { table: known.schema.source, addColumns: columns },
@@ -314,7 +369,7 @@ export class WalStream {
     for (const t of this.#timers) clearInterval(t);
     this.transactions.end();
     await this.#service.destroy().catch(() => {});
-    await this.#heartbeatClient?.end().catch(() => {});
+    await this.#heartbeatClient?.then((c) => c.end()).catch(() => {});
   }
 }
 
