@@ -13,6 +13,8 @@ export interface Patch {
  */
 export type Write =
   | { readonly kind: 'truncate'; readonly table: TableId }
+  /** A change of a table without a primary key (keyed by all its columns): applied alone, to one matching row. */
+  | { readonly kind: 'exact'; readonly table: TableId; readonly event: ChangeEvent }
   | { readonly kind: 'rows'; readonly table: TableId; readonly deletes: readonly Row[]; readonly upserts: readonly Row[]; readonly patches: readonly Patch[] };
 
 function valueKey(v: Value): string {
@@ -70,6 +72,12 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
     if (e.op === 't') {
       flush();
       writes.push({ kind: 'truncate', table: e.table });
+      continue;
+    }
+    if (primaryKeyOf(e.table).length === 0) {
+      // Rows without a key may be duplicates of each other: nothing can be merged, order is everything.
+      flush();
+      writes.push({ kind: 'exact', table: e.table, event: e });
       continue;
     }
     let rows = rowsOf(e.table);

@@ -40,7 +40,14 @@ export async function runSnapshot(deps: SnapshotDeps): Promise<Position> {
   const progress = new Map((await sink.loadSnapshotProgress()).map((p) => [p.table, p]));
   const todo = tables.filter((t) => !progress.get(tableKey(t.source))?.done);
   // A snapshot interrupted before its first chunk committed has nothing to resume: it starts fresh.
-  const session = await source.openSnapshot(deps.fresh || progress.size === 0 ? 'fresh' : 'resume');
+  const purpose = deps.fresh || progress.size === 0 ? 'fresh' : 'resume';
+  const keyless = todo.filter((t) => t.primaryKey.length === 0);
+  if (purpose === 'resume' && keyless.length > 0) {
+    throw new FerryError('fatal', `the interrupted snapshot cannot resume ${keyless.map((t) => tableKey(t.source)).join(', ')}: a table without a primary key can only be copied in one consistent pass`, {
+      hint: 'start the snapshot over: snapshot.mode: always with snapshot.tablePrep: truncate (or drop-and-create), then back to initial',
+    });
+  }
+  const session = await source.openSnapshot(purpose);
   try {
     await forEachConcurrently(todo, deps.parallelism, (t) => copyTable(deps, session, t, progress.get(tableKey(t.source))));
   } finally {

@@ -148,6 +148,8 @@ export abstract class SqlTransaction<C> implements SinkTransaction {
   protected abstract truncate(t: TableSchema): Promise<void>;
   /** Deletes, then patches, then upserts of one table (coalesce.ts). */
   protected abstract applyRows(t: TableSchema, w: RowsWrite): Promise<void>;
+  /** One change of a table without a primary key: an insert, or the delete or update of one row equal to `before` in every column. */
+  protected abstract applyExact(t: TableSchema, e: ChangeEvent): Promise<void>;
   /** Returns the connection to its pool, or closes it when its state is unknown. */
   protected abstract release(destroy: boolean): void;
   abstract addColumns(table: TableId, columns: readonly Column[]): Promise<void>;
@@ -181,6 +183,7 @@ export abstract class SqlTransaction<C> implements SinkTransaction {
       const t = this.table(w.table);
       try {
         if (w.kind === 'truncate') await this.truncate(t);
+        else if (w.kind === 'exact') await this.applyExact(t, w.event);
         else await this.applyRows(t, w);
       } catch (err) {
         throw new FerryError(coerceError(err).kind, `target rejected a change to ${tableKey(t.target)}: ${(err as Error).message}`, {

@@ -15,13 +15,15 @@ export interface TableVerdict {
 
 const PAGE = 10_000;
 
-async function checksum(table: TableSchema, page: (afterKey: Row | null) => Promise<Row[]>): Promise<string> {
+async function checksum(table: TableSchema, page: (afterKey: Row | null, limit: number) => Promise<Row[]>): Promise<string> {
   const sum = new RowSetChecksum();
+  // A table without a primary key cannot be paged by key: it is read in one page.
+  const limit = table.primaryKey.length > 0 ? PAGE : Number.MAX_SAFE_INTEGER;
   let afterKey: Row | null = null;
   for (;;) {
-    const rows = await page(afterKey);
+    const rows = await page(afterKey, limit);
     for (const r of rows) sum.add(table.columns.map((c) => canonical(c.type, r[c.name] ?? null)));
-    if (rows.length < PAGE) return sum.toString();
+    if (rows.length < limit) return sum.toString();
     afterKey = pickKey(rows[rows.length - 1]!, table.primaryKey);
   }
 }
@@ -40,7 +42,7 @@ export async function verifyTables(source: Source, sink: Sink, tables: readonly 
   try {
     for (const t of tables) {
       const [s, d] = reader
-        ? await Promise.all([checksum(t, (k) => reader.readChunk(t, k, PAGE)), checksum(t, (k) => sink.readRows(t, k, PAGE))])
+        ? await Promise.all([checksum(t, (k, n) => reader.readChunk(t, k, n)), checksum(t, (k, n) => sink.readRows(t, k, n))])
         : (await Promise.all([source.countRows(t), sink.countRows(t)])).map(String);
       verdicts.push({ table: tableKey(t.source), source: s!, target: d!, equal: s === d });
     }

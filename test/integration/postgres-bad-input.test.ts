@@ -48,7 +48,7 @@ describe('Postgres source: bad input gets a clear error and loses nothing', () =
     }
   });
 
-  it('tables without a primary key, or whose replica identity does not carry it, are refused', async () => {
+  it('tables without a primary key (unless REPLICA IDENTITY FULL), or whose replica identity does not carry it, are refused', async () => {
     const db = await routeDatabases(PG_TO_PG, 'bad_nokey');
     try {
       await db.source.query(`CREATE TABLE nokey (a int); CREATE TABLE nokey_full (a int); ALTER TABLE nokey_full REPLICA IDENTITY FULL; ${ITEMS_DDL};
@@ -57,7 +57,8 @@ describe('Postgres source: bad input gets a clear error and loses nothing', () =
       const check = await runCli(['check', '-c', writeConfig(db.config())]);
       expect(check.code).toBe(2);
       expect(check.stdout).toMatch(/table public\.nokey has no primary key \(replica identity DEFAULT\)/);
-      expect(check.stdout).toMatch(/table public\.nokey_full has no primary key \(replica identity FULL\)/);
+      expect(check.stdout).toMatch(/\[warning: primary key\] table public\.nokey_full has no primary key: its rows are keyed by all columns \(replica identity FULL\)/);
+      expect(check.stdout).toMatch(/check failed: 3 problem/);
       expect(check.stdout).toMatch(/table public\.ident_nothing has replica identity NOTHING, which does not carry its primary key \(id\)/);
       expect(check.stdout).toMatch(/table public\.ident_index has replica identity USING INDEX \(code\), which does not carry its primary key \(id\)/);
       expect(check.stdout).not.toMatch(/public\.items/);

@@ -9,7 +9,10 @@ const members: TableId = { schema: 'app', name: 'members' };
 /** Binary key. */
 const blobs: TableId = { schema: 'app', name: 'blobs' };
 
-const primaryKeyOf = (t: TableId): readonly string[] => (t.name === 'members' ? ['org', 'user'] : ['id']);
+/** Without a primary key: keyed by all columns. */
+const log: TableId = { schema: 'app', name: 'log' };
+
+const primaryKeyOf = (t: TableId): readonly string[] => (t.name === 'members' ? ['org', 'user'] : t.name === 'log' ? [] : ['id']);
 
 const insert = (table: TableId, row: Row): ChangeEvent =>
   ({ op: 'c', table, key: pickKey(row, primaryKeyOf(table)), before: null, after: row });
@@ -191,6 +194,20 @@ describe('coalesce', () => {
       partial(users, null, { id: 1, name: 'x' }, ['bio']),
     ], primaryKeyOf);
     expect(writes).toEqual([rows(users, [{ id: 1 }], []), rows(users, [], [], [{ match: { id: 1 }, set: { id: 1, name: 'x' } }])]);
+  });
+});
+
+describe('coalesce, tables without a primary key', () => {
+  it('keeps every change of such a table, in order, between the coalesced writes of others', () => {
+    const dup = { at: 1, msg: 'dup' };
+    const events = [insert(users, { id: 1, name: 'a' }), insert(log, dup), insert(log, dup), remove(log, dup), update(users, { id: 1, name: 'a' }, { id: 1, name: 'b' })];
+    expect(coalesce(events, primaryKeyOf)).toEqual([
+      rows(users, [], [{ id: 1, name: 'a' }]),
+      { kind: 'exact', table: log, event: events[1] },
+      { kind: 'exact', table: log, event: events[2] },
+      { kind: 'exact', table: log, event: events[3] },
+      rows(users, [], [{ id: 1, name: 'b' }]),
+    ]);
   });
 });
 

@@ -3,7 +3,7 @@ import type { Value } from '../../src/core/change-event.js';
 import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
 import { FerryError } from '../../src/errors.js';
 import {
-  addColumnSql, columnArrays, copyField, createIndexSql, createTableSql, deleteSql, pgType, resetIdentitySql, toPg, upsertSql,
+  addColumnSql, columnArrays, copyField, createIndexSql, createTableSql, deleteRowSql, deleteSql, pgType, readRowsSql, resetIdentitySql, toPg, updateRowSql, upsertSql,
 } from '../../src/sinks/postgres/postgres-dialect.js';
 
 const int = (bytes: 1 | 2 | 3 | 4 | 8, unsigned = false): ColumnType => ({ kind: 'int', bytes, unsigned });
@@ -278,5 +278,19 @@ describe('addColumnSql', () => {
   });
   it('refuses a column whose existing values ferry cannot know', () => {
     expect(() => addColumnSql(t, col('seen', text, { backfill: { expression: 'DEFAULT uuid()' } }))).toThrow(/added to "public"."orders" as DEFAULT uuid\(\)/);
+  });
+});
+
+describe('tables without a primary key', () => {
+  const t = table([col('at', int(4)), col('meta', { kind: 'json' })], []);
+  it('matches one equal row by every column, as text (json has no equality), NULL-safe', () => {
+    expect(deleteRowSql(t)).toBe(
+      'DELETE FROM "public"."orders" WHERE ctid = (SELECT ctid FROM "public"."orders" WHERE "at"::text IS NOT DISTINCT FROM ($1::integer)::text AND "meta"::text IS NOT DISTINCT FROM ($2::jsonb)::text LIMIT 1)');
+    expect(updateRowSql(t)).toBe(
+      'UPDATE "public"."orders" SET "at" = $1::integer, "meta" = $2::jsonb WHERE ctid = (SELECT ctid FROM "public"."orders" WHERE "at"::text IS NOT DISTINCT FROM ($3::integer)::text AND "meta"::text IS NOT DISTINCT FROM ($4::jsonb)::text LIMIT 1)');
+  });
+  it('is created without a primary key and read in one page', () => {
+    expect(createTableSql(t)).not.toMatch(/PRIMARY KEY/);
+    expect(readRowsSql(t, false, 10)).not.toMatch(/ORDER BY/);
   });
 });

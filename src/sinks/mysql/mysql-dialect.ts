@@ -232,7 +232,23 @@ export function readRowsSql(t: TableSchema, after: boolean, limit: number): stri
   const cols = t.columns.map((c) => (c.type.kind === 'bit' ? `LPAD(BIN(${quoteIdent(c.name)}), ${c.type.length}, '0') AS ${quoteIdent(c.name)}` : quoteIdent(c.name)));
   const key = t.primaryKey.map(quoteIdent).join(', ');
   const where = after ? `WHERE (${key}) > (${t.primaryKey.map(() => '?').join(', ')})` : '';
-  return `SELECT ${cols.join(', ')} FROM ${qualified(t.target)} ${where} ORDER BY ${key} LIMIT ${Number(limit)}`;
+  const order = key ? `ORDER BY ${key}` : ''; // a table without a key is read in one page
+  return `SELECT ${cols.join(', ')} FROM ${qualified(t.target)} ${where} ${order} LIMIT ${Number(limit)}`;
+}
+
+/** The one row (of possibly several equal ones) whose columns all equal the parameters, NULL-safe. */
+function oneEqualRow(t: TableSchema): string {
+  return `${t.columns.map((c) => `${quoteIdent(c.name)} <=> ?`).join(' AND ')} LIMIT 1`;
+}
+
+/** Deletes one row equal to the parameters (one per column) of a table without a primary key. */
+export function deleteRowSql(t: TableSchema): string {
+  return `DELETE FROM ${qualified(t.target)} WHERE ${oneEqualRow(t)}`;
+}
+
+/** Sets every column of one row equal to the old image (parameters after the new image's). */
+export function updateRowSql(t: TableSchema): string {
+  return `UPDATE ${qualified(t.target)} SET ${t.columns.map((c) => `${quoteIdent(c.name)} = ?`).join(', ')} WHERE ${oneEqualRow(t)}`;
 }
 
 /** Row values in `columns` order for mysql2's nested-array expansion; a column the row predates gets its backfill. */

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import mysql, { type Connection, type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import { groupByColumns, type Patch, type Write } from '../../core/coalesce.js';
-import { tableKey, type Row, type TableId, type Value } from '../../core/change-event.js';
+import { tableKey, type ChangeEvent, type Row, type TableId, type Value } from '../../core/change-event.js';
 import { tabSeparated } from '../tab-separated.js';
 import type { Checkpoint } from '../../core/checkpoint.js';
 import type { Column, TableSchema } from '../../core/schema.js';
@@ -16,7 +16,7 @@ import { columnDrift, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.j
 import { serverFlavor, type Flavor } from '../../sources/mysql/binlog-position.js';
 import { connect, connectionOptions } from '../../sources/mysql/mysql-connection.js';
 import {
-  addColumnSql, columnTypeSql, createTableSql, deleteSql, insertSql, loadDataSql, loadField, loadsAsHex, normalizeColumnType,
+  addColumnSql, columnTypeSql, createTableSql, deleteRowSql, deleteSql, insertSql, updateRowSql, loadDataSql, loadField, loadsAsHex, normalizeColumnType,
   patchSql, qualified, quoteIdent, readRowsSql, rowValues, secondaryIndexes, toMysql,
 } from './mysql-dialect.js';
 
@@ -291,6 +291,13 @@ class MysqlTransaction extends SqlTransaction<PoolConnection> {
       // Every column is inserted (a row that predates a column gets its backfill); only present ones are updated.
       for (const part of statements(t.columns, rows)) await runChecked(this.conn, t, insertSql(t, t.columns, updated), [part.map((r) => rowValues(t, t.columns, r))]);
     }
+  }
+
+  protected async applyExact(t: TableSchema, e: ChangeEvent): Promise<void> {
+    const values = (row: Row) => rowValues(t, t.columns, row);
+    if (e.op === 'c' || e.op === 'r') await runChecked(this.conn, t, insertSql(t, t.columns, null), [[values(e.after!)]]);
+    else if (e.op === 'd') await runChecked(this.conn, t, deleteRowSql(t), values(e.before!));
+    else await runChecked(this.conn, t, updateRowSql(t), [...values(e.after!), ...values(e.before!)]);
   }
 
   async #patch(t: TableSchema, keyCols: readonly Column[], p: Patch): Promise<void> {

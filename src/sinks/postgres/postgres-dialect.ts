@@ -264,5 +264,36 @@ export function readRowsSql(t: TableSchema, after: boolean, limit: number): stri
   // Qualified: the text aliases share the key columns' names and would otherwise order as text.
   const key = keyCols.map((c) => `t.${quoteIdent(c.name)}`).join(', ');
   const where = after ? `WHERE (${key}) > (${keyCols.map((c, i) => `$${i + 1}::${columnType(t, c)}`).join(', ')})` : '';
-  return `SELECT ${cols} FROM ${qualified(t.target)} AS t ${where} ORDER BY ${key} LIMIT ${Number(limit)}`;
+  const order = key ? `ORDER BY ${key}` : ''; // a table without a key is read in one page
+  return `SELECT ${cols} FROM ${qualified(t.target)} AS t ${where} ${order} LIMIT ${Number(limit)}`;
+}
+
+/** Parameter `$n` as a value of column `c` (arrays travel as their text literal). */
+function param(t: TableSchema, c: Column, n: number): string {
+  return isArray(t, c) ? `$${n}::text::${columnType(t, c)}` : `$${n}::${columnType(t, c)}`;
+}
+
+/** One row of a table without a primary key. */
+export function insertRowSql(t: TableSchema): string {
+  return `INSERT INTO ${qualified(t.target)} (${t.columns.map((c) => quoteIdent(c.name)).join(', ')}) VALUES (${t.columns.map((c, i) => param(t, c, i + 1)).join(', ')})`;
+}
+
+/**
+ * The one row (of possibly several equal ones) whose columns all equal parameters `$first…`, compared
+ * as text so that every type, json included, has an equality.
+ */
+function oneEqualRow(t: TableSchema, first: number): string {
+  const match = t.columns.map((c, i) => `${quoteIdent(c.name)}::text IS NOT DISTINCT FROM (${param(t, c, first + i)})::text`).join(' AND ');
+  return `ctid = (SELECT ctid FROM ${qualified(t.target)} WHERE ${match} LIMIT 1)`;
+}
+
+/** Deletes one row equal to the parameters (one per column). */
+export function deleteRowSql(t: TableSchema): string {
+  return `DELETE FROM ${qualified(t.target)} WHERE ${oneEqualRow(t, 1)}`;
+}
+
+/** Sets every column of one row equal to the old image (parameters after the new image's). */
+export function updateRowSql(t: TableSchema): string {
+  const set = t.columns.map((c, i) => `${quoteIdent(c.name)} = ${param(t, c, i + 1)}`).join(', ');
+  return `UPDATE ${qualified(t.target)} SET ${set} WHERE ${oneEqualRow(t, t.columns.length + 1)}`;
 }

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from 'pino';
 import { groupByColumns, type Write } from '../../core/coalesce.js';
-import { tableKey, type Row, type TableId } from '../../core/change-event.js';
+import { tableKey, type ChangeEvent, type Row, type TableId } from '../../core/change-event.js';
 import type { Checkpoint } from '../../core/checkpoint.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { TablePrep } from '../../core/sink.js';
@@ -17,8 +17,8 @@ import { columnDrift, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.j
 import { connectClient } from './postgres-connection.js';
 import { tabSeparated } from '../tab-separated.js';
 import {
-  addColumnSql, columnArrays, columnType, copyField, copySql, createEnumSql, createIndexSql, createTableSql, deleteSql, enumTypes,
-  patchSql, qualified, quoteIdent, readRowsSql, resetIdentitySql, toPg, upsertSql,
+  addColumnSql, columnArrays, columnType, copyField, copySql, createEnumSql, createIndexSql, createTableSql, deleteRowSql, deleteSql, enumTypes,
+  insertRowSql, patchSql, qualified, quoteIdent, readRowsSql, resetIdentitySql, toPg, updateRowSql, upsertSql,
 } from './postgres-dialect.js';
 
 export interface PostgresSinkOptions {
@@ -216,6 +216,13 @@ class PostgresTransaction extends SqlTransaction<pg.PoolClient> {
     for (const [updated, rows] of groupByColumns(t.columns, w.upserts, w.upserts)) {
       await this.conn.query(upsertSql(t, updated), columnArrays(t, t.columns, rows));
     }
+  }
+
+  protected async applyExact(t: TableSchema, e: ChangeEvent): Promise<void> {
+    const values = (row: Row) => t.columns.map((c) => toPg(c.type, row[c.name] ?? null, t.target, c.name));
+    if (e.op === 'c' || e.op === 'r') await this.conn.query(insertRowSql(t), values(e.after!));
+    else if (e.op === 'd') await this.conn.query(deleteRowSql(t), values(e.before!));
+    else await this.conn.query(updateRowSql(t), [...values(e.after!), ...values(e.before!)]);
   }
 
   async addColumns(table: TableId, columns: readonly Column[]): Promise<void> {

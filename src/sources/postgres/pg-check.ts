@@ -100,12 +100,18 @@ async function checkTables(client: pg.ClientBase, tables: readonly PgTable[]): P
   }
   for (const t of tables) {
     const name = tableKey(t.schema.source);
-    if (t.schema.primaryKey.length === 0) {
+    if (t.schema.primaryKey.length === 0 && t.replicaIdentity === 'f') {
+      problems.push({
+        check: 'primary key', warning: true,
+        message: `table ${name} has no primary key: its rows are keyed by all columns (replica identity FULL), applied one change at a time, and an interrupted snapshot must start over`,
+        hint: `add a primary key (ALTER TABLE ${name} ADD PRIMARY KEY (...)) for set-based apply and resumable snapshots`,
+      });
+    } else if (t.schema.primaryKey.length === 0) {
       const identity = IDENTITY_NAMES[t.replicaIdentity] ?? t.replicaIdentity;
       problems.push({
         check: 'primary key',
         message: `table ${name} has no primary key (replica identity ${identity}); its updates and deletes cannot be matched to target rows`,
-        hint: `add one (ALTER TABLE ${name} ADD PRIMARY KEY (...)) or exclude the table with tables.exclude`,
+        hint: `add one (ALTER TABLE ${name} ADD PRIMARY KEY (...)), or let the WAL carry whole rows (ALTER TABLE ${name} REPLICA IDENTITY FULL), or exclude the table with tables.exclude`,
       });
     }
     else if (!covers(t.identityColumns, t.schema.primaryKey)) {

@@ -35,6 +35,8 @@ export function readChunkSql(t: TableSchema, after: boolean, limit: number): str
 
 class PgTableReader implements TableReader {
   readonly #client: pg.Client;
+  /** Cursors of tables without a primary key, which are read front to back rather than paged by key. */
+  readonly #cursors = new Map<string, string>();
   readonly position: Position;
 
   constructor(client: pg.Client, position: Position) {
@@ -44,13 +46,26 @@ class PgTableReader implements TableReader {
 
   async readChunk(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]> {
     const values: Value[] = afterKey ? table.primaryKey.map((c) => afterKey[c] ?? null) : [];
-    const { rows } = await this.#client.query<string[]>({ text: readChunkSql(table, afterKey !== null, limit), values, rowMode: 'array', types: RAW_TEXT });
+    const text = table.primaryKey.length > 0 ? readChunkSql(table, afterKey !== null, limit) : await this.#fetchSql(table, limit);
+    const { rows } = await this.#client.query<string[]>({ text, values, rowMode: 'array', types: RAW_TEXT });
     const columns = table.columns;
     return rows.map((values) => {
       const row: Row = {};
       for (let i = 0; i < columns.length; i++) row[columns[i]!.name] = fromPgText(columns[i]!.type, values[i] ?? null);
       return row;
     });
+  }
+
+  /** The next rows of a table without a key, from a cursor opened at its first chunk. */
+  async #fetchSql(table: TableSchema, limit: number): Promise<string> {
+    const key = `${table.source.schema}.${table.source.name}`;
+    let cursor = this.#cursors.get(key);
+    if (!cursor) {
+      cursor = quoteIdent(`ferry_${this.#cursors.size}`);
+      await this.#client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT ${table.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${qualified(table.source)}`);
+      this.#cursors.set(key, cursor);
+    }
+    return `FETCH ${limit > 2 ** 31 - 1 ? "ALL" : `FORWARD ${Number(limit)}`} FROM ${cursor}`;
   }
 
   async close(): Promise<void> {

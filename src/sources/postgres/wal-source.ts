@@ -271,7 +271,8 @@ export class WalStream {
     }
     const { row, unchanged } = toRow(columns, msg.new);
     this.#events.push({
-      op: 'u', table, key: pickKey(row, pk), before: before && pickKey(before, pk), after: row,
+      // A table without a key is matched by its whole old row (replica identity FULL sends it).
+      op: 'u', table, key: pickKey(row, pk), before: before && (pk.length > 0 ? pickKey(before, pk) : before), after: row,
       ...(unchanged.length > 0 ? { unchanged } : {}),
     });
   }
@@ -299,7 +300,8 @@ export class WalStream {
     if (msg.relationOid !== known.oid) {
       problems.push(`it is another table now (object id ${msg.relationOid}, was ${known.oid}): dropped and created again`);
     }
-    if (!covers(msg.replicaIdentity === 'full' ? msg.columns.map((c) => c.name) : msg.keyColumns, known.schema.primaryKey)) {
+    const keyless = known.schema.primaryKey.length === 0;
+    if (keyless ? msg.replicaIdentity !== 'full' : !covers(msg.replicaIdentity === 'full' ? msg.columns.map((c) => c.name) : msg.keyColumns, known.schema.primaryKey)) {
       problems.push(`its replica identity (${msg.replicaIdentity}: ${msg.keyColumns.join(', ') || 'none'}) does not carry the primary key (${known.schema.primaryKey.join(', ')})`);
     }
     const shared = Math.min(known.schema.columns.length, msg.columns.length);
