@@ -45,6 +45,8 @@ export interface Source {
   headPosition(): Promise<Position>;
   /** Prepares a change stream that starts now (cdc-only, or a snapshot of no tables) and returns where it starts. */
   streamStartNow(): Promise<Position>;
+  /** Which server (and Postgres database) this is, whatever URL reached it: tells a target on the same server. */
+  serverIdentity(): Promise<string>;
   /** Log the source keeps for this pipeline (Postgres: WAL the slot retains), when it keeps any. */
   retainedBytes?(): Promise<number | null>;
   /**

@@ -10,7 +10,7 @@ import { makeTableFilter } from './table-mapping.js';
 import type { CheckProblem, Source } from '../core/source.js';
 import { coerceError, FerryError } from '../errors.js';
 import { applyStream } from './applier.js';
-import { checkTarget, openSink, openSource } from './endpoints.js';
+import { checkTarget, openSink, openSource, targetIdentity } from './endpoints.js';
 import { decideSnapshot } from './snapshot-decision.js';
 import { runSnapshot, SnapshotInterrupted } from './snapshot.js';
 
@@ -30,7 +30,8 @@ export function formatProblems(problems: readonly CheckProblem[]): string {
 /** Everything `ferry check` reports, source and target; an unreachable source is one of the problems. */
 export async function checkAll(config: Config, log: Logger, source?: Source): Promise<CheckProblem[]> {
   const target = await checkTarget(config);
-  if (source) return [...(await source.check()), ...target];
+  const all = async (s: Source) => [...(await s.check()), ...(await sameServerProblems(config, s)), ...target];
+  if (source) return all(source);
   let opened: Source;
   try {
     opened = await openSource(config, log);
@@ -39,10 +40,26 @@ export async function checkAll(config: Config, log: Logger, source?: Source): Pr
     return [{ check: 'source', message: e.message, hint: e.hint ?? 'check source.url and that the server is reachable' }, ...target];
   }
   try {
-    return [...(await opened.check()), ...target];
+    return await all(opened);
   } finally {
     await opened.close();
   }
+}
+
+/**
+ * Source and target on one server (whatever their URLs call it): the target's tables must be
+ * elsewhere than the source's, and never selected as source tables, or they would feed back.
+ */
+export async function sameServerProblems(config: Config, source: Source): Promise<CheckProblem[]> {
+  if (config.source.type !== config.target.type) return [];
+  const target = await targetIdentity(config);
+  if (target === null || target !== (await source.serverIdentity())) return [];
+  const schema = config.target.schema;
+  const fix = `set target.schema to a ${config.target.type === 'mysql' ? 'database' : 'schema'} of its own and exclude it (tables.exclude: ["${schema ?? 'copy'}.*"])`;
+  if (!schema) return [{ check: 'target', message: 'the target is the source itself (same server and database): every table would be copied onto itself', hint: fix }];
+  const fed = (await source.describeTables()).filter((t) => t.source.schema === schema);
+  if (fed.length === 0) return [];
+  return [{ check: 'target', message: `the source and the target are one server, and the tables selected include the target schema ${schema} (${fed.map((t) => tableKey(t.source)).join(', ')}): ferry would read back what it writes`, hint: fix }];
 }
 
 /** Preflight: refuses to start on any failed check, with the same messages as `ferry check`. */

@@ -7,6 +7,9 @@ import { PostgresSink } from '../sinks/postgres/postgres-sink.js';
 import { MysqlSource } from '../sources/mysql/mysql-source.js';
 import { PostgresSource } from '../sources/postgres/postgres-source.js';
 import { makeTableFilter } from './table-mapping.js';
+import { connect, serverIdentity as mysqlServerIdentity } from '../sources/mysql/mysql-connection.js';
+import { serverIdentity as pgServerIdentity } from '../sources/postgres/pg-connection.js';
+import { connectClient } from '../sinks/postgres/postgres-connection.js';
 
 /** The configured source. config.ts has already refused types this version does not build. */
 export function openSource(config: Config, log: Logger): Promise<Source> {
@@ -32,4 +35,26 @@ export function openSink(config: Config, log: Logger): Promise<Sink> {
 
 export function checkTarget(config: Config): Promise<CheckProblem[]> {
   return config.target.type === 'mysql' ? MysqlSink.check(config.target.url) : PostgresSink.check(config.target.url);
+}
+
+/** Which server the target is (see Source.serverIdentity); null when it cannot be reached. */
+export async function targetIdentity(config: Config): Promise<string | null> {
+  try {
+    if (config.target.type === 'mysql') {
+      const conn = await connect(config.target.url, 'target');
+      try {
+        return await mysqlServerIdentity(conn);
+      } finally {
+        await conn.end().catch(() => {});
+      }
+    }
+    const client = await connectClient(config.target.url);
+    try {
+      return await pgServerIdentity(client);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  } catch {
+    return null;
+  }
 }

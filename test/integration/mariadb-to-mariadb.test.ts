@@ -1,4 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config.js';
+import type { TableSchema } from '../../src/core/schema.js';
+import type { Source } from '../../src/core/source.js';
+import { sameServerProblems } from '../../src/pipeline/coordinator.js';
+import { targetIdentity } from '../../src/pipeline/endpoints.js';
 import { startCli, verifyWithCli, waitFor, writeConfig } from '../helpers/ferry.js';
 import { routeDatabases, type RouteDatabases } from '../helpers/routes.js';
 
@@ -46,5 +51,22 @@ describe('MariaDB → MariaDB, two databases on one server', () => {
 
     ferry.child.kill('SIGTERM');
     expect((await ferry.done).code).toBe(0);
+  });
+
+  it('knows the target is the source when their URLs differ, and refuses to read it back', async () => {
+    // The same server under another name: a source that reports the target's own identity.
+    const targetConfig = parseConfig({ ...db.config(), target: { type: 'mysql', url: db.target.url, schema: 'mm_types_t' } });
+    const identity = await targetIdentity(targetConfig);
+    expect(identity).toMatch(/^mysql:/);
+    const alias = (tables: TableSchema[]) => ({ serverIdentity: async () => identity!, describeTables: async () => tables }) as unknown as Source;
+    const table = (schema: string) => ({ source: { schema, name: 'types' } }) as TableSchema;
+
+    const noSchema = await sameServerProblems({ ...targetConfig, target: { ...targetConfig.target, schema: undefined } }, alias([table('mm_types')]));
+    expect(noSchema.map((p) => p.message)).toEqual([expect.stringMatching(/the target is the source itself/)]);
+    const fedBack = await sameServerProblems(targetConfig, alias([table('mm_types'), table('mm_types_t')]));
+    expect(fedBack.map((p) => p.message)).toEqual([expect.stringMatching(/the tables selected include the target schema mm_types_t/)]);
+    expect(await sameServerProblems(targetConfig, alias([table('mm_types')]))).toEqual([]);
+    const elsewhere = { ...alias([table('mm_types_t')]), serverIdentity: async () => 'mysql:another' } as Source;
+    expect(await sameServerProblems(targetConfig, elsewhere)).toEqual([]);
   });
 });

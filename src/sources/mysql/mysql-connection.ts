@@ -76,3 +76,11 @@ export async function connect(url: string, role: Role = 'source'): Promise<Conne
 export function quoteIdent(name: string): string {
   return '`' + name.replace(/`/g, '``') + '`';
 }
+
+/** Which server this is, whatever name or address reached it (MySQL 8's server_uuid where it exists). */
+export async function serverIdentity(conn: Connection): Promise<string> {
+  const [rows] = await conn.query('SELECT @@hostname AS h, @@port AS p, @@datadir AS d, @@server_id AS i');
+  const r = (rows as Record<string, unknown>[])[0]!;
+  const [uuid] = await conn.query('SELECT @@server_uuid AS u').catch(() => [[{ u: '' }]]);
+  return `mysql:${String((uuid as Record<string, unknown>[])[0]?.u ?? '')}:${String(r.h)}:${String(r.p)}:${String(r.d)}:${String(r.i)}`;
+}

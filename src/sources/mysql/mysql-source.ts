@@ -8,7 +8,7 @@ import type { CheckProblem, SnapshotSession, Source } from '../../core/source.js
 import { headPosition, serverFlavor, type Flavor } from './binlog-position.js';
 import { streamBinlog } from './binlog-source.js';
 import { checkMysqlSource } from './mysql-check.js';
-import { connect, quoteIdent } from './mysql-connection.js';
+import { connect, quoteIdent, serverIdentity } from './mysql-connection.js';
 import { describeTables, type DescribeOptions } from './mysql-schema.js';
 import { openSnapshotReader } from './mysql-snapshot.js';
 
@@ -74,6 +74,10 @@ export class MysqlSource implements Source {
 
   headPosition(): Promise<Position> {
     return headPosition(this.#conn, this.#flavor);
+  }
+
+  serverIdentity(): Promise<string> {
+    return serverIdentity(this.#conn);
   }
 
   streamStartNow(): Promise<Position> {

@@ -43,3 +43,9 @@ export async function connectSource(url: string, extra: Partial<pg.ClientConfig>
     throw sourceConnectError(err, url);
   }
 }
+
+/** Which cluster and database this is, whatever name or address reached it. */
+export async function serverIdentity(client: pg.ClientBase): Promise<string> {
+  const { rows } = await client.query("SELECT system_identifier::text || '/' || current_database() AS id FROM pg_control_system()");
+  return `postgres:${rows[0].id}`;
+}

@@ -8,7 +8,7 @@ import { FerryError } from '../../errors.js';
 import { qualified } from '../../sinks/postgres/postgres-dialect.js';
 import { parseLsn } from './lsn.js';
 import { checkPgSource } from './pg-check.js';
-import { connectSource } from './pg-connection.js';
+import { connectSource, serverIdentity } from './pg-connection.js';
 import { describePgTables, type PgDescribeOptions, type PgTable } from './pg-schema.js';
 import { openPgReader } from './pg-snapshot.js';
 import { ensurePublication, ensureSlot, recreateSlotWithSnapshot, slotMissing, slotState, verifyPublication } from './pg-slot.js';
@@ -85,6 +85,10 @@ export class PostgresSource implements Source {
   async headPosition(): Promise<Position> {
     const { rows } = await this.#client.query('SELECT pg_current_wal_insert_lsn()::text AS lsn');
     return { kind: 'pg', lsn: parseLsn(rows[0].lsn) };
+  }
+
+  serverIdentity(): Promise<string> {
+    return serverIdentity(this.#client);
   }
 
   async streamStartNow(): Promise<Position> {
