@@ -11,6 +11,8 @@ export interface FerryEvents {
   'snapshot-chunk-loaded': { table: string; rows: number; totalRows: number };
   'snapshot-table-done': { table: string; rows: number; ms: number };
   'snapshot-done': { rows: number; ms: number; position: Position };
+  /** An interrupted snapshot that cannot resume starts over, every table emptied. */
+  'snapshot-restarted': { reason: string };
   'batch-applied': { transactions: number; events: number; position: Position; commitTime: Date; ms: number };
   'schema-changed': { table: string; addedColumns: string[] };
   'stream-retry': { error: FerryError; attempt: number; delayMs: number; from: Position | null };

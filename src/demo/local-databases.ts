@@ -117,6 +117,8 @@ abstract class ChildServer implements LocalServer {
 export interface MariaDbOptions {
   /** binlog_format; tests set STATEMENT to see ferry refuse it. */
   readonly binlogFormat?: string;
+  /** local_infile; tests switch it off to see ferry load snapshots without LOAD DATA LOCAL. Default on. */
+  readonly localInfile?: boolean;
 }
 
 class MariaDbServer extends ChildServer {
@@ -152,7 +154,7 @@ class MariaDbServer extends ChildServer {
       '--server-id=1', `--log-bin=${join(this.dir, 'binlog')}`, `--binlog-format=${this.#options.binlogFormat ?? 'ROW'}`,
       '--binlog-row-image=FULL', '--binlog-row-metadata=FULL', '--innodb-buffer-pool-size=256M',
       '--innodb-flush-log-at-trx-commit=2', '--sync-binlog=0', '--max-connections=500', '--character-set-server=utf8mb4',
-      '--collation-server=utf8mb4_general_ci', '--local-infile=1', '--skip-name-resolve',
+      '--collation-server=utf8mb4_general_ci', `--local-infile=${this.#options.localInfile === false ? 0 : 1}`, '--skip-name-resolve',
       ...(isRoot() ? ['--user=root'] : []),
     ], { stdio: 'ignore' });
     await waitReady('MariaDB', this.child, async () => {

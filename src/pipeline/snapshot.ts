@@ -37,16 +37,19 @@ export async function runSnapshot(deps: SnapshotDeps): Promise<Position> {
   } else {
     await sink.prepare(tables, deps.tablePrep === 'none' ? 'none' : 'create');
   }
-  const progress = new Map((await sink.loadSnapshotProgress()).map((p) => [p.table, p]));
+  let progress = new Map((await sink.loadSnapshotProgress()).map((p) => [p.table, p]));
+  const keyless = tables.filter((t) => t.primaryKey.length === 0 && !progress.get(tableKey(t.source))?.done);
+  if (progress.size > 0 && keyless.length > 0) {
+    // A table without a key is copied in one consistent pass with the slot's start; an interrupted
+    // snapshot of it cannot resume, so every table starts over (the new slot starts elsewhere).
+    deps.events.emit('snapshot-restarted', { reason: `${keyless.map((t) => tableKey(t.source)).join(', ')} ha${keyless.length === 1 ? 's' : 've'} no primary key and cannot resume` });
+    await sink.prepare(tables, 'truncate');
+    await sink.beginSnapshot();
+    progress = new Map();
+  }
   const todo = tables.filter((t) => !progress.get(tableKey(t.source))?.done);
   // A snapshot interrupted before its first chunk committed has nothing to resume: it starts fresh.
   const purpose = deps.fresh || progress.size === 0 ? 'fresh' : 'resume';
-  const keyless = todo.filter((t) => t.primaryKey.length === 0);
-  if (purpose === 'resume' && keyless.length > 0) {
-    throw new FerryError('fatal', `the interrupted snapshot cannot resume ${keyless.map((t) => tableKey(t.source)).join(', ')}: a table without a primary key can only be copied in one consistent pass`, {
-      hint: 'start the snapshot over: snapshot.mode: always with snapshot.tablePrep: truncate (or drop-and-create), then back to initial',
-    });
-  }
   const session = await source.openSnapshot(purpose);
   try {
     await forEachConcurrently(todo, deps.parallelism, (t) => copyTable(deps, session, t, progress.get(tableKey(t.source))));

@@ -219,14 +219,20 @@ export abstract class SqlTransaction<C> implements SinkTransaction {
 }
 
 /**
- * Compares a target table's columns (name → the target's own type text) with the source's. Columns
+ * Compares a target table's columns (name → the target's own type text) and primary key with the source's. Columns
  * the target lacks come back in `missing` (for the sink to add, when it manages the table); a column
  * of another type, or one the source no longer has, is a problem: the source changed in a way ferry
  * does not replicate, perhaps while ferry was stopped or behind.
  */
-export function columnDrift(t: TableSchema, actual: ReadonlyMap<string, string>, wanted: (c: Column) => string, sameType: (actual: string, wanted: string) => boolean): { missing: Column[]; problems: string[] } {
+export function columnDrift(
+  t: TableSchema, actual: ReadonlyMap<string, string>, actualKey: readonly string[], wanted: (c: Column) => string, sameType: (actual: string, wanted: string) => boolean,
+): { missing: Column[]; problems: string[] } {
   const missing: Column[] = [];
   const problems: string[] = [];
+  // Upserts find rows by the primary key: the target's must be the source's (a key added at the source, say).
+  if ([...actualKey].sort().join(',') !== [...t.primaryKey].sort().join(',')) {
+    problems.push(`the primary key is (${actualKey.join(', ') || 'none'}) in the target, but (${t.primaryKey.join(', ') || 'none'}) at the source`);
+  }
   for (const c of t.columns) {
     const type = actual.get(c.name);
     if (type === undefined) missing.push(c);
@@ -259,4 +265,11 @@ function driftError(t: TableSchema, problems: readonly string[]): FerryError {
 /** A target table that tablePrep none expects but that does not exist. */
 function missingTableError(target: string): FerryError {
   return new FerryError('config', `target table ${target} does not exist and snapshot.tablePrep is none`, { hint: 'create it yourself, or set snapshot.tablePrep: create' });
+}
+
+/** A change of a table without a key whose old row the target does not have: applying it would lose it. */
+export function noEqualRow(t: TableSchema): FerryError {
+  return new FerryError('fatal', `no row of ${tableKey(t.target)} equals the old image of a change to it (the table has no primary key, so rows are matched by every column)`, {
+    hint: 'the target table differs from the source; re-snapshot it (snapshot.mode: always, snapshot.tablePrep: truncate)',
+  });
 }

@@ -11,6 +11,7 @@ export function logEvents(events: FerryEventBus, log: Logger, everyMs = 10_000):
     events.on('phase', ({ phase }) => log.info({ phase }, `phase: ${phase}`)),
     events.on('snapshot-table-done', ({ table, rows, ms }) =>
       log.info({ table, rows, ms: Math.round(ms) }, `copied ${table}: ${rows} rows in ${(ms / 1000).toFixed(1)}s`)),
+    events.on('snapshot-restarted', ({ reason }) => log.warn({ reason }, `the interrupted snapshot starts over, every table emptied: ${reason}`)),
     events.on('snapshot-done', ({ rows, ms, position }) =>
       log.info({ rows, ms: Math.round(ms), position: formatPosition(position) }, `snapshot complete: ${rows} rows; streaming starts at ${formatPosition(position)}`)),
     events.on('stream-started', ({ from }) => log.info({ from: formatPosition(from) }, `streaming from ${formatPosition(from)}`)),

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startPostgres, type LocalServer } from '../../src/demo/local-databases.js';
-import { runCli, startCli, waitFor, writeConfig } from '../helpers/ferry.js';
+import { runCli, startCli, verifyWithCli, waitFor, writeConfig } from '../helpers/ferry.js';
 import { ITEMS_DDL, routeDatabases, seedItemsSql, type RouteDatabases } from '../helpers/routes.js';
 
 const PG_TO_PG = { source: 'postgres', target: 'postgres', label: 'Postgres → Postgres' } as const;
@@ -107,6 +107,51 @@ describe('Postgres source: bad input gets a clear error and loses nothing', () =
       expect(r.stderr).toMatch(/the target would change values of `bad_round_t`\.`amounts`/);
       const rows = await db.target.query('SELECT id FROM bad_round_t.amounts ORDER BY id');
       expect(rows.map((x) => Number(x.id))).toEqual([1]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a primary key added at the source to a table copied without one stops ferry at start, naming both keys', async () => {
+    const db = await routeDatabases({ source: 'postgres', target: 'mysql', label: 'Postgres → MariaDB' }, 'bad_newkey');
+    try {
+      await db.source.query("CREATE TABLE log (id int NOT NULL, msg text); ALTER TABLE log REPLICA IDENTITY FULL; INSERT INTO log VALUES (1, 'a'), (2, 'b')");
+      const config = writeConfig(db.config());
+      const first = startCli(['run', '-c', config]);
+      await waitFor('the stream to start', async () => /streaming from/.test(first.output()));
+      first.child.kill('SIGTERM');
+      expect((await first.done).code).toBe(0);
+      await db.source.query('ALTER TABLE log ADD PRIMARY KEY (id)');
+      const second = await runCli(['run', '-c', config]);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(/the primary key is \(none\) in the target, but \(id\) at the source/);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('an interrupted snapshot with a table without a key starts over by itself and ends equal', async () => {
+    const db = await routeDatabases(PG_TO_PG, 'restart_keyless');
+    try {
+      await db.source.query(`${ITEMS_DDL}; ${seedItemsSql('postgres', 100_000)};
+        CREATE TABLE log (at int, msg text); ALTER TABLE log REPLICA IDENTITY FULL;
+        INSERT INTO log SELECT g % 10, 'dup' FROM generate_series(1, 5000) g;`);
+      const config = writeConfig(db.config({ snapshot: { chunkRows: 1000, parallelism: 1 } }));
+      const first = startCli(['run', '-c', config]);
+      await waitFor('a committed chunk', async () => (await db.snapshotRows()) > 0, 30_000);
+      first.child.kill('SIGKILL');
+      await first.done;
+      expect((await db.checkpoint())?.phase).toBe('snapshot');
+      const second = startCli(['run', '-c', config]);
+      await waitFor('the stream to start', async () => /streaming from/.test(second.output()), 60_000);
+      expect(second.output()).toMatch(/the interrupted snapshot starts over, every table emptied: public\.log has no primary key/);
+      await db.source.query("DELETE FROM log WHERE ctid = (SELECT ctid FROM log WHERE at = 3 LIMIT 1); INSERT INTO items VALUES (999999, 1, 'late', 1)");
+      await db.waitCaughtUp();
+      const verdict = await verifyWithCli(config);
+      expect(verdict.equal, JSON.stringify(verdict.tables)).toBe(true);
+      expect(verdict.tables.find((t) => t.table === 'public.log')?.source).toMatch(/^4999:/);
+      second.child.kill('SIGTERM');
+      expect((await second.done).code).toBe(0);
     } finally {
       await db.close();
     }

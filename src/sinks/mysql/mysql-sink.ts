@@ -12,7 +12,7 @@ import { coerceError, FerryError } from '../../errors.js';
 import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
 import { MysqlPipelineLock } from '../../checkpoint/mysql-pipeline-lock.js';
 import { ensureMysqlCheckpointTables, mysqlCheckpointStore } from '../../checkpoint/mysql-checkpoint-table.js';
-import { columnDrift, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.js';
+import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.js';
 import { serverFlavor, type Flavor } from '../../sources/mysql/binlog-position.js';
 import { connect, connectionOptions } from '../../sources/mysql/mysql-connection.js';
 import {
@@ -145,7 +145,9 @@ export class MysqlSink extends SqlSink<PoolConnection> {
     const [rows] = await conn.query<RowDataPacket[]>(
       'SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [t.target.schema, t.target.name]);
     const actual = new Map<string, string>(rows.map((r) => [String(r.name), String(r.type)]));
-    const drift = columnDrift(t, actual, (c) => columnTypeSql(t, c), (a, b) => normalizeColumnType(a) === normalizeColumnType(b));
+    const [key] = await conn.query<RowDataPacket[]>(
+      "SELECT COLUMN_NAME AS name FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'", [t.target.schema, t.target.name]);
+    const drift = columnDrift(t, actual, key.map((r) => String(r.name)), (c) => columnTypeSql(t, c), (a, b) => normalizeColumnType(a) === normalizeColumnType(b));
     await settleDrift(t, drift, addMissing, async (c) => {
       for (const sql of addColumnSql(t, c)) await conn.query(sql);
     });
@@ -213,19 +215,22 @@ async function indexExists(conn: Connection, t: TableId, name: string): Promise<
   return rows.length > 0;
 }
 
-/** VALUES() in ON DUPLICATE KEY UPDATE: deprecated on MySQL 8.0.20+, still exact. */
-const VALUES_DEPRECATED = 1287;
+/**
+ * Warnings about the statement, not the values: VALUES() in ON DUPLICATE KEY UPDATE (deprecated on
+ * MySQL 8.0.20+, still exact), and a LIMIT that statement-based binlogging calls unsafe.
+ */
+const HARMLESS_WARNINGS = new Set([1287, 1592]);
 
 /**
  * Runs a data statement and fails on any warning it raised: MySQL rounds or truncates some values
  * with only a warning or note, even in strict mode (and always under LOAD DATA LOCAL).
  */
-async function runChecked(conn: Connection, table: TableSchema, sql: string | { sql: string; infileStreamFactory: () => Readable }, values?: unknown[]): Promise<void> {
+async function runChecked(conn: Connection, table: TableSchema, sql: string | { sql: string; infileStreamFactory: () => Readable }, values?: unknown[]): Promise<number> {
   const [result] = await conn.query<ResultSetHeader>(sql as string, values);
-  if (!result.warningStatus) return;
-  const [warnings] = await conn.query<RowDataPacket[]>('SHOW WARNINGS LIMIT 10');
-  const real = warnings.filter((w) => Number(w.Code) !== VALUES_DEPRECATED);
-  if (real.length === 0) return;
+  if (!result.warningStatus) return result.affectedRows;
+  const [warnings] = await conn.query<RowDataPacket[]>('SHOW WARNINGS');
+  const real = warnings.filter((w) => !HARMLESS_WARNINGS.has(Number(w.Code)));
+  if (real.length === 0) return result.affectedRows;
   throw new FerryError('fatal', `the target would change values of ${qualified(table.target)}: ${real.slice(0, 5).map((w) => String(w.Message)).join('; ')}`, {
     hint: 'nothing was committed; widen the target column or fix the value at the source, then restart',
   });
@@ -295,9 +300,15 @@ class MysqlTransaction extends SqlTransaction<PoolConnection> {
 
   protected async applyExact(t: TableSchema, e: ChangeEvent): Promise<void> {
     const values = (row: Row) => rowValues(t, t.columns, row);
-    if (e.op === 'c' || e.op === 'r') await runChecked(this.conn, t, insertSql(t, t.columns, null), [[values(e.after!)]]);
-    else if (e.op === 'd') await runChecked(this.conn, t, deleteRowSql(t), values(e.before!));
-    else await runChecked(this.conn, t, updateRowSql(t), [...values(e.after!), ...values(e.before!)]);
+    if (e.op === 'c' || e.op === 'r') {
+      await runChecked(this.conn, t, insertSql(t, t.columns, null), [[values(e.after!)]]);
+      return;
+    }
+    // mysql2 asks for found rows: an update that changes nothing still counts its row.
+    const matched = e.op === 'd'
+      ? await runChecked(this.conn, t, deleteRowSql(t), values(e.before!))
+      : await runChecked(this.conn, t, updateRowSql(t), [...values(e.after!), ...values(e.before!)]);
+    if (matched !== 1) throw noEqualRow(t);
   }
 
   async #patch(t: TableSchema, keyCols: readonly Column[], p: Patch): Promise<void> {

@@ -236,7 +236,16 @@ export function deleteSql(t: TableSchema): string {
  * event written before ADD COLUMN): such a row holds what the source gave existing rows.
  */
 export function columnArrays(t: TableSchema, columns: readonly Column[], rows: readonly Row[]): Value[][] {
-  return columns.map((c) => rows.map((r) => toPg(c.type, c.name in r ? r[c.name]! : backfillValue(t, c), t.target, c.name)));
+  return columns.map((c) => rows.map((r) => valueOf(t, c, r)));
+}
+
+/** One row's parameters, a value per column, for insertRowSql/deleteRowSql/updateRowSql. */
+export function rowParams(t: TableSchema, row: Row): Value[] {
+  return t.columns.map((c) => valueOf(t, c, row));
+}
+
+function valueOf(t: TableSchema, c: Column, r: Row): Value {
+  return toPg(c.type, c.name in r ? r[c.name]! : backfillValue(t, c), t.target, c.name);
 }
 
 function backfillValue(t: TableSchema, c: Column): Value {

@@ -13,12 +13,12 @@ import { coerceError, FerryError } from '../../errors.js';
 import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
 import { PostgresPipelineLock } from '../../checkpoint/postgres-pipeline-lock.js';
 import { ensureCheckpointTables, postgresCheckpointStore } from '../../checkpoint/postgres-checkpoint-table.js';
-import { columnDrift, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.js';
+import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.js';
 import { connectClient } from './postgres-connection.js';
 import { tabSeparated } from '../tab-separated.js';
 import {
   addColumnSql, columnArrays, columnType, copyField, copySql, createEnumSql, createIndexSql, createTableSql, deleteRowSql, deleteSql, enumTypes,
-  insertRowSql, patchSql, qualified, quoteIdent, readRowsSql, resetIdentitySql, toPg, updateRowSql, upsertSql,
+  insertRowSql, patchSql, qualified, quoteIdent, readRowsSql, resetIdentitySql, rowParams, toPg, updateRowSql, upsertSql,
 } from './postgres-dialect.js';
 
 export interface PostgresSinkOptions {
@@ -133,7 +133,10 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
       `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
         WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, [qualified(t.target)]);
     await client.query("SELECT set_config('search_path', '\"$user\", public', true)");
-    const drift = columnDrift(t, new Map(rows.map((r) => [r.name, r.type])), (c) => columnType(t, c), (a, b) => a === b);
+    const { rows: key } = await client.query(
+      `SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+        WHERE i.indrelid = $1::regclass AND i.indisprimary`, [qualified(t.target)]);
+    const drift = columnDrift(t, new Map(rows.map((r) => [r.name, r.type])), key.map((r) => r.name), (c) => columnType(t, c), (a, b) => a === b);
     await settleDrift(t, drift, addMissing, async (c) => {
       for (const sql of addColumnSql(t, c)) await client.query(sql);
     });
@@ -219,10 +222,14 @@ class PostgresTransaction extends SqlTransaction<pg.PoolClient> {
   }
 
   protected async applyExact(t: TableSchema, e: ChangeEvent): Promise<void> {
-    const values = (row: Row) => t.columns.map((c) => toPg(c.type, row[c.name] ?? null, t.target, c.name));
-    if (e.op === 'c' || e.op === 'r') await this.conn.query(insertRowSql(t), values(e.after!));
-    else if (e.op === 'd') await this.conn.query(deleteRowSql(t), values(e.before!));
-    else await this.conn.query(updateRowSql(t), [...values(e.after!), ...values(e.before!)]);
+    if (e.op === 'c' || e.op === 'r') {
+      await this.conn.query(insertRowSql(t), rowParams(t, e.after!));
+      return;
+    }
+    const { rowCount } = e.op === 'd'
+      ? await this.conn.query(deleteRowSql(t), rowParams(t, e.before!))
+      : await this.conn.query(updateRowSql(t), [...rowParams(t, e.after!), ...rowParams(t, e.before!)]);
+    if (rowCount !== 1) throw noEqualRow(t);
   }
 
   async addColumns(table: TableId, columns: readonly Column[]): Promise<void> {

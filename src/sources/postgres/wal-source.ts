@@ -77,8 +77,10 @@ export class WalStream {
   #committed: bigint;
   #applied: bigint;
   #stopped = false;
-  /** When the server last sent anything; null until replication has started. */
+  /** When the server last sent anything (or, before that, when START_REPLICATION was sent); null before. */
   #lastPacketAt: number | null = null;
+  /** The server accepted START_REPLICATION: status updates may be sent. */
+  #started = false;
   /** Waiting for the applier (the socket is paused): silence then is ferry's, not the connection's. */
   #waitingForSpace = false;
   /** A piece of the current transaction has been handed on already. */
@@ -104,6 +106,7 @@ export class WalStream {
     signal.addEventListener('abort', stop, { once: true });
     this.#service.on('data', (_lsn: string, msg: Pgoutput.Message) => this.#onMessage(msg));
     this.#service.on('start', () => {
+      this.#started = true;
       this.#lastPacketAt = Date.now();
     });
     this.#service.on('heartbeat', (_lsn: string, _ts: number, shouldRespond: boolean) => {
@@ -129,6 +132,8 @@ export class WalStream {
         await client.end().catch(() => {});
       }
       if (this.#stopped) return;
+      // A START_REPLICATION that never answers counts as silence too.
+      this.#lastPacketAt = Date.now();
       this.#startTimers();
       this.#o.log.info({ slot: this.#o.slot, from: formatLsn(this.#committed) }, `streaming from ${formatLsn(this.#committed)}`);
       await this.#service.subscribe(new TextPgoutputPlugin(this.#o.publication), this.#o.slot, formatLsn(this.#committed));
@@ -166,7 +171,7 @@ export class WalStream {
       const client = await this.#heartbeatClient;
       await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [MESSAGE_PREFIX, JSON.stringify({ heartbeat: new Date().toISOString() })]);
     } catch (err) {
-      this.#o.log.warn({ err: (err as Error).message }, 'could not write a heartbeat into the source WAL');
+      if (!this.#stopped) this.#o.log.warn({ err: (err as Error).message }, 'could not write a heartbeat into the source WAL');
       const client = this.#heartbeatClient;
       this.#heartbeatClient = null;
       await client?.then((c) => c.end()).catch(() => {});
@@ -183,7 +188,7 @@ export class WalStream {
 
   /** The library reports lsn + 1 as flushed; ferry means exactly the end of the last applied commit. `ping` asks for a keepalive back. */
   async #sendApplied(ping = false): Promise<void> {
-    if (!this.#stopped && this.#lastPacketAt !== null) await this.#service.acknowledge(formatLsn(this.#applied - 1n), ping).catch(() => {});
+    if (!this.#stopped && this.#started) await this.#service.acknowledge(formatLsn(this.#applied - 1n), ping).catch(() => {});
   }
 
   async #onMessage(msg: Pgoutput.Message | ParseFailure): Promise<void> {
@@ -269,7 +274,10 @@ export class WalStream {
       this.#events.push({ op: 'd', table, key: pickKey(before, pk), before, after: null });
       return;
     }
-    const { row, unchanged } = toRow(columns, msg.new);
+    const parsed = toRow(columns, msg.new);
+    // Without a key the change is matched by its whole old row; replica identity FULL sends it, and
+    // any value the new image lacks is the old one.
+    const { row, unchanged } = pk.length === 0 && before ? { row: { ...before, ...parsed.row }, unchanged: [] } : parsed;
     this.#events.push({
       // A table without a key is matched by its whole old row (replica identity FULL sends it).
       op: 'u', table, key: pickKey(row, pk), before: before && (pk.length > 0 ? pickKey(before, pk) : before), after: row,
@@ -301,7 +309,9 @@ export class WalStream {
       problems.push(`it is another table now (object id ${msg.relationOid}, was ${known.oid}): dropped and created again`);
     }
     const keyless = known.schema.primaryKey.length === 0;
-    if (keyless ? msg.replicaIdentity !== 'full' : !covers(msg.replicaIdentity === 'full' ? msg.columns.map((c) => c.name) : msg.keyColumns, known.schema.primaryKey)) {
+    if (keyless && msg.replicaIdentity !== 'full') {
+      problems.push(`it has no primary key in ferry's copy and its replica identity is now ${msg.replicaIdentity} (a key was added, or REPLICA IDENTITY FULL removed)`);
+    } else if (!keyless && !covers(msg.replicaIdentity === 'full' ? msg.columns.map((c) => c.name) : msg.keyColumns, known.schema.primaryKey)) {
       problems.push(`its replica identity (${msg.replicaIdentity}: ${msg.keyColumns.join(', ') || 'none'}) does not carry the primary key (${known.schema.primaryKey.join(', ')})`);
     }
     const shared = Math.min(known.schema.columns.length, msg.columns.length);
