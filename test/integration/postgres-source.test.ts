@@ -169,4 +169,25 @@ describe.each(postgresRoutes)('Postgres source: $label', (route) => {
     ferry.child.kill('SIGTERM');
     expect((await ferry.done).code).toBe(0);
   });
+
+  it.runIf(route.target === 'postgres')('stops promptly on SIGTERM at any instant of the stream start (also before the replication connection is up)', async () => {
+    await db.source.query('CREATE TABLE stopper (id int PRIMARY KEY)');
+    const config = writeConfig({ ...db.config(), pipeline: `${name}_stop`, tables: { include: ['public.stopper'] }, source: { ...(db.config().source as object), slot: `${name}_stop` } });
+    const exits: (number | null)[] = [];
+    for (let i = 0; i < 6; i++) {
+      const run = startCli(['run', '-c', config]);
+      // The instant the stream starts is logged, not polled for: the race lies in the milliseconds after it.
+      await new Promise<void>((resolve) => {
+        const seen = () => /streaming from/.test(run.output()) && resolve();
+        run.child.stdout!.on('data', seen);
+        run.child.stderr!.on('data', seen);
+      });
+      await sleep(i * 3);
+      run.child.kill('SIGTERM');
+      const result = await Promise.race([run.done, sleep(10_000).then(() => null)]);
+      if (!result) run.child.kill('SIGKILL');
+      exits.push(result ? result.code : null);
+    }
+    expect(exits).toEqual([0, 0, 0, 0, 0, 0]);
+  });
 });

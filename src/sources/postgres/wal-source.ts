@@ -102,6 +102,11 @@ export class WalStream {
   }
 
   start(signal: AbortSignal): void {
+    // A stop that came while the stream was being set up: an aborted signal fires no later 'abort'.
+    if (signal.aborted) {
+      void this.stop();
+      return;
+    }
     const stop = () => void this.stop();
     signal.addEventListener('abort', stop, { once: true });
     this.#service.on('data', (_lsn: string, msg: Pgoutput.Message) => this.#onMessage(msg));
