@@ -169,10 +169,18 @@ describe.each(postgresRoutes)('Postgres source: $label', (route) => {
     ferry.child.kill('SIGTERM');
     expect((await ferry.done).code).toBe(0);
   });
+});
 
-  it.runIf(route.target === 'postgres')('stops promptly on SIGTERM at any instant of the stream start (also before the replication connection is up)', async () => {
+describe('Postgres source: stopping', () => {
+  let db: RouteDatabases;
+  beforeAll(async () => {
+    db = await routeDatabases(postgresRoutes[0]!, 'pgsrc_stop');
+  });
+  afterAll(async () => db?.close());
+
+  it('stops promptly on SIGTERM at any instant of the stream start (also before the replication connection is up)', async () => {
     await db.source.query('CREATE TABLE stopper (id int PRIMARY KEY)');
-    const config = writeConfig({ ...db.config(), pipeline: `${name}_stop`, tables: { include: ['public.stopper'] }, source: { ...(db.config().source as object), slot: `${name}_stop` } });
+    const config = writeConfig(db.config());
     const exits: (number | null)[] = [];
     for (let i = 0; i < 6; i++) {
       const run = startCli(['run', '-c', config]);
