@@ -26,7 +26,7 @@ export async function ensureMysqlCheckpointTables(conn: Connection): Promise<voi
     PRIMARY KEY (pipeline, table_name)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
 }
 
-export async function readMysqlCheckpoint(conn: Queryable, pipeline: string): Promise<Checkpoint | null> {
+async function readMysqlCheckpoint(conn: Queryable, pipeline: string): Promise<Checkpoint | null> {
   const [rows] = await conn.query<RowDataPacket[]>(`SELECT phase, position, tables FROM ${CHECKPOINT} WHERE pipeline = ?`, [pipeline]);
   const row = rows[0];
   if (!row) return null;
@@ -38,7 +38,7 @@ export async function readMysqlCheckpoint(conn: Queryable, pipeline: string): Pr
 }
 
 /** Fails unless `owner` still owns the pipeline; share-locks the row (parallel chunk loads) until the caller's transaction ends. */
-export async function assertMysqlOwner(conn: Connection, pipeline: string, owner: string): Promise<void> {
+async function assertMysqlOwner(conn: Connection, pipeline: string, owner: string): Promise<void> {
   const [rows] = await conn.query<RowDataPacket[]>(`SELECT owner FROM ${CHECKPOINT} WHERE pipeline = ? LOCK IN SHARE MODE`, [pipeline]);
   if (rows[0] && rows[0].owner !== owner) throw takenOver(pipeline);
 }
@@ -48,7 +48,7 @@ export async function claimMysqlCheckpoint(conn: Connection, pipeline: string, o
 }
 
 /** Writes phase and position (and `tables` when given), only while `owner` still owns the row. */
-export async function writeMysqlCheckpoint(conn: Connection, pipeline: string, owner: string, c: Checkpoint): Promise<void> {
+async function writeMysqlCheckpoint(conn: Connection, pipeline: string, owner: string, c: Checkpoint): Promise<void> {
   await assertMysqlOwner(conn, pipeline, owner);
   await conn.query(
     `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, tables, owner, updated_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
@@ -57,7 +57,7 @@ export async function writeMysqlCheckpoint(conn: Connection, pipeline: string, o
   );
 }
 
-export async function readMysqlProgress(conn: Queryable, pipeline: string): Promise<SnapshotProgress[]> {
+async function readMysqlProgress(conn: Queryable, pipeline: string): Promise<SnapshotProgress[]> {
   const [rows] = await conn.query<RowDataPacket[]>(`SELECT table_name, last_key, row_count, done, position FROM ${PROGRESS} WHERE pipeline = ?`, [pipeline]);
   return rows.map((r) => ({
     table: r.table_name,
@@ -68,7 +68,7 @@ export async function readMysqlProgress(conn: Queryable, pipeline: string): Prom
   }));
 }
 
-export async function writeMysqlProgress(conn: Connection, pipeline: string, p: SnapshotProgress): Promise<void> {
+async function writeMysqlProgress(conn: Connection, pipeline: string, p: SnapshotProgress): Promise<void> {
   await conn.query(
     `INSERT INTO ${PROGRESS} (pipeline, table_name, last_key, row_count, done, position, updated_at) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
      ON DUPLICATE KEY UPDATE last_key = VALUES(last_key), row_count = VALUES(row_count), done = VALUES(done), position = VALUES(position), updated_at = VALUES(updated_at)`,
@@ -76,7 +76,7 @@ export async function writeMysqlProgress(conn: Connection, pipeline: string, p: 
   );
 }
 
-export async function clearMysqlProgress(conn: Connection, pipeline: string): Promise<void> {
+async function clearMysqlProgress(conn: Connection, pipeline: string): Promise<void> {
   await conn.query(`DELETE FROM ${PROGRESS} WHERE pipeline = ?`, [pipeline]);
 }
 

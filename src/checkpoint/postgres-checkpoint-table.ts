@@ -33,7 +33,7 @@ export async function ensureCheckpointTables(client: ClientBase): Promise<void> 
     position jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, table_name))`);
 }
 
-export async function readCheckpoint(client: Queryable, pipeline: string): Promise<Checkpoint | null> {
+async function readCheckpoint(client: Queryable, pipeline: string): Promise<Checkpoint | null> {
   const { rows } = await client.query(`SELECT phase, position, tables FROM ${CHECKPOINT} WHERE pipeline = $1`, [pipeline]);
   const row = rows[0];
   if (!row) return null;
@@ -41,7 +41,7 @@ export async function readCheckpoint(client: Queryable, pipeline: string): Promi
 }
 
 /** Fails unless `owner` still owns the pipeline; holds the row until the caller's transaction ends. */
-export async function assertOwner(client: ClientBase, pipeline: string, owner: string): Promise<void> {
+async function assertOwner(client: ClientBase, pipeline: string, owner: string): Promise<void> {
   const { rowCount } = await client.query(`SELECT 1 FROM ${CHECKPOINT} WHERE pipeline = $1 AND owner = $2 FOR SHARE`, [pipeline, owner]);
   if (rowCount === 0) throw takenOver(pipeline);
 }
@@ -56,7 +56,7 @@ export async function claimCheckpoint(client: ClientBase, pipeline: string, owne
  * Writes phase and position (and `tables` when the checkpoint carries them: the end of a snapshot),
  * only while `owner` still owns the row; otherwise another process took the pipeline over.
  */
-export async function writeCheckpoint(client: ClientBase, pipeline: string, owner: string, c: Checkpoint): Promise<void> {
+async function writeCheckpoint(client: ClientBase, pipeline: string, owner: string, c: Checkpoint): Promise<void> {
   const { rowCount } = await client.query(
     `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, tables, owner, updated_at) VALUES ($1, $2, $3, $4, $5, now())
      ON CONFLICT (pipeline) DO UPDATE SET phase = EXCLUDED.phase, position = EXCLUDED.position,
@@ -67,7 +67,7 @@ export async function writeCheckpoint(client: ClientBase, pipeline: string, owne
   if (rowCount === 0) throw takenOver(pipeline);
 }
 
-export async function readProgress(client: Queryable, pipeline: string): Promise<SnapshotProgress[]> {
+async function readProgress(client: Queryable, pipeline: string): Promise<SnapshotProgress[]> {
   const { rows } = await client.query(`SELECT table_name, last_key, rows, done, position FROM ${PROGRESS} WHERE pipeline = $1`, [pipeline]);
   return rows.map((r) => ({
     table: r.table_name,
@@ -78,7 +78,7 @@ export async function readProgress(client: Queryable, pipeline: string): Promise
   }));
 }
 
-export async function writeProgress(client: ClientBase, pipeline: string, p: SnapshotProgress): Promise<void> {
+async function writeProgress(client: ClientBase, pipeline: string, p: SnapshotProgress): Promise<void> {
   await client.query(
     `INSERT INTO ${PROGRESS} (pipeline, table_name, last_key, rows, done, position, updated_at) VALUES ($1, $2, $3, $4, $5, $6, now())
      ON CONFLICT (pipeline, table_name) DO UPDATE SET last_key = EXCLUDED.last_key, rows = EXCLUDED.rows, done = EXCLUDED.done,
@@ -87,7 +87,7 @@ export async function writeProgress(client: ClientBase, pipeline: string, p: Sna
   );
 }
 
-export async function clearProgress(client: ClientBase, pipeline: string): Promise<void> {
+async function clearProgress(client: ClientBase, pipeline: string): Promise<void> {
   await client.query(`DELETE FROM ${PROGRESS} WHERE pipeline = $1`, [pipeline]);
 }
 
