@@ -198,4 +198,19 @@ describe('Postgres source: stopping', () => {
     }
     expect(exits).toEqual([0, 0, 0, 0, 0, 0]);
   });
+
+  it('cdc-only (snapshot.mode: never) creates the slot and streams from now, not before', async () => {
+    await db.source.query('CREATE TABLE cdc_only (id int PRIMARY KEY, v text); INSERT INTO cdc_only VALUES (1, \'before\')');
+    const config = writeConfig(db.config({ pipeline: 'pgsrc_cdc', tables: { include: ['public.cdc_only'] }, snapshot: { mode: 'never' } }));
+    const run = startCli(['run', '-c', config]);
+    await waitFor('the stream to start', async () => /streaming from/.test(run.output()));
+    expect(await db.source.query("SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'ferry_pgsrc_cdc'")).toHaveLength(1);
+    await db.source.query("INSERT INTO cdc_only VALUES (2, 'after'); UPDATE cdc_only SET v = 'changed' WHERE id = 1");
+    await db.waitCaughtUp(60_000, 'pgsrc_cdc');
+    const rows = await db.target.query('SELECT id, v FROM public.cdc_only ORDER BY id');
+    // Row 1 was never copied; its update carries the whole new row, which the upsert writes.
+    expect(rows.map((r) => `${r.id}:${r.v}`)).toEqual(['1:changed', '2:after']);
+    run.child.kill('SIGTERM');
+    expect((await run.done).code).toBe(0);
+  });
 });
