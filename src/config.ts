@@ -141,7 +141,7 @@ export function parseConfig(doc: unknown): Config {
   }
   const exclude = [...c.tables.exclude, ...ownTargetTables(c)];
   const serverId = c.source.serverId ?? defaultServerId(c.pipeline);
-  const ferryName = `ferry_${c.pipeline.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+  const ferryName = defaultSlotName(c.pipeline);
   // A MySQL database named in the source URL is what the user means to move, unless include says
   // otherwise; a Postgres URL names the database, whose user tables are all candidates.
   const database = decodeURIComponent(new URL(c.source.url).pathname.slice(1));
@@ -188,6 +188,16 @@ export function loadConfig(file: string): Config {
     throw new FerryError('config', `config file ${file} is not valid YAML: ${(err as Error).message}`, { cause: err, hint: 'fix the YAML syntax at the line shown' });
   }
   return parseConfig(doc);
+}
+
+/**
+ * `ferry_<pipeline>` as Postgres names allow; when the pipeline name had to change for that (case,
+ * punctuation), a short hash of it keeps `a-b` and `A_B` apart (slot names are server-wide).
+ */
+function defaultSlotName(pipeline: string): string {
+  const plain = pipeline.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  const hash = plain === pipeline ? '' : `_${createHash('sha256').update(pipeline).digest('hex').slice(0, 6)}`;
+  return `ferry_${plain.slice(0, 63 - 'ferry_'.length - hash.length)}${hash}`;
 }
 
 /** A stable server id from the pipeline name, away from the small ids servers usually take. */

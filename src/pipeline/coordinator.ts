@@ -57,9 +57,11 @@ export async function sameServerProblems(config: Config, source: Source): Promis
   const schema = config.target.schema;
   const fix = `set target.schema to a ${config.target.type === 'mysql' ? 'database' : 'schema'} of its own and exclude it (tables.exclude: ["${schema ?? 'copy'}.*"])`;
   if (!schema) return [{ check: 'target', message: 'the target is the source itself (same server and database): every table would be copied onto itself', hint: fix }];
-  const fed = (await source.describeTables()).filter((t) => t.source.schema === schema);
-  if (fed.length === 0) return [];
-  return [{ check: 'target', message: `the source and the target are one server, and the tables selected include the target schema ${schema} (${fed.map((t) => tableKey(t.source)).join(', ')}): ferry would read back what it writes`, hint: fix }];
+  // Tables already there, or any the patterns would select once ferry creates them.
+  const selected = makeTableFilter(config.tables.include, config.tables.exclude);
+  const fed = (await source.describeTables()).filter((t) => t.source.schema === schema).map((t) => tableKey(t.source));
+  if (fed.length === 0 && !selected({ schema, name: 'any_table' })) return [];
+  return [{ check: 'target', message: `the source and the target are one server, and the tables selected include the target schema ${schema}${fed.length ? ` (${fed.join(', ')})` : ''}: ferry would read back what it writes`, hint: fix }];
 }
 
 /** Preflight: refuses to start on any failed check, with the same messages as `ferry check`. */

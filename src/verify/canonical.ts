@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Value } from '../core/change-event.js';
 import type { ColumnType } from '../core/schema.js';
-import { parseArrayLiteral } from '../sources/postgres/pg-array.js';
+import { parseArrayLiteral, type ArrayElement } from '../sources/postgres/pg-array.js';
 
 /** Microseconds of a [-]H:MM:SS[.f] duration (MySQL TIME, Postgres interval text). */
 function durationMicros(text: string): bigint {
@@ -23,17 +23,66 @@ function sortedJson(value: unknown): unknown {
   return value;
 }
 
-/** A Postgres array literal or its JSON form (a MySQL target) as nested arrays of element text. */
-function arrayItems(s: string): unknown {
-  if (s.startsWith('[') && !s.includes(']=')) {
-    const text = (v: unknown): unknown => (Array.isArray(v) ? v.map(text) : v === null ? null : typeof v === 'object' ? JSON.stringify(v) : String(v));
-    try {
-      return text(JSON.parse(s));
-    } catch {
-      return s;
+/**
+ * The elements of a JSON array (a Postgres array in a MySQL target) as text, numbers with their exact
+ * digits: `[1, 2.50, "a", true, {"k": 1}]` → ['1', '2.50', 'a', 'true', '{"k": 1}'].
+ */
+function jsonArrayItems(text: string): ArrayElement[] {
+  let i = 0;
+  const space = () => {
+    while (/\s/.test(text[i] ?? '')) i++;
+  };
+  const value = (): ArrayElement => {
+    space();
+    const c = text[i];
+    if (c === '[') {
+      i++;
+      const out: ArrayElement[] = [];
+      space();
+      if (text[i] === ']') return i++, out;
+      for (;;) {
+        out.push(value());
+        space();
+        if (text[i++] === ']') return out;
+      }
     }
-  }
-  return parseArrayLiteral(s);
+    const start = i;
+    const skipString = () => {
+      for (i++; i < text.length && text[i] !== '"'; i++) {
+        if (text[i] === '\\') i++;
+      }
+      i++;
+    };
+    if (c === '"') {
+      skipString();
+      return JSON.parse(text.slice(start, i)) as string;
+    }
+    if (c === '{') {
+      let depth = 0;
+      while (i < text.length) {
+        if (text[i] === '"') {
+          skipString();
+          continue;
+        }
+        if (text[i] === '{') depth++;
+        if (text[i] === '}' && --depth === 0) break;
+        i++;
+      }
+      return text.slice(start, ++i);
+    }
+    while (i < text.length && !/[\s,\]]/.test(text[i]!)) i++;
+    const token = text.slice(start, i);
+    return token === 'null' ? null : token;
+  };
+  const items = value();
+  return Array.isArray(items) ? items : [items];
+}
+
+/** A Postgres array literal or its JSON form (a MySQL target), elements compared by their own type's canonical form. */
+function canonicalArray(element: ColumnType, s: string): string {
+  const items = s.startsWith('[') && !/^\[\d+:\d+\]=/.test(s) ? jsonArrayItems(s) : parseArrayLiteral(s);
+  const each = (e: ArrayElement): unknown => (Array.isArray(e) ? e.map(each) : e === null ? null : canonical(element, e));
+  return JSON.stringify(items.map(each));
 }
 
 /**
@@ -50,10 +99,10 @@ export function canonical(type: ColumnType, v: Value): string | null {
     case 'double': return String(Number(s));
     case 'decimal': return stripFraction(s);
     case 'datetime': return stripFraction(s);
-    case 'timestamp': return stripFraction(s.replace(/\+00(:00)?$/, ''));
+    case 'timestamp': return stripFraction(s.replace(/\+00(:00)?( BC)?$/, '$2'));
     case 'time': return durationMicros(s).toString();
     case 'binary': return s.startsWith('\\x') ? s.slice(2) : Buffer.from(s, 'binary').toString('hex');
-    case 'array': return JSON.stringify(arrayItems(s));
+    case 'array': return canonicalArray(type.element, s);
     case 'json':
       try {
         return JSON.stringify(sortedJson(JSON.parse(s)));

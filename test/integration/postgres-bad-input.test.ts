@@ -157,6 +157,21 @@ describe('Postgres source: bad input gets a clear error and loses nothing', () =
     }
   });
 
+  it("a slot of the same name in another database is refused, not dropped", async () => {
+    const db = await routeDatabases(PG_TO_PG, 'bad_other');
+    try {
+      await db.source.query(ITEMS_DDL);
+      await db.target.query("SELECT pg_create_logical_replication_slot('ferry_bad_other', 'pgoutput')");
+      const run = await runCli(['run', '-c', writeConfig(db.config())]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/replication slot ferry_bad_other belongs to database bad_other_t/);
+      expect(await db.target.query("SELECT database FROM pg_replication_slots WHERE slot_name = 'ferry_bad_other'")).toEqual([{ database: 'bad_other_t' }]);
+    } finally {
+      await db.target.query("SELECT pg_drop_replication_slot('ferry_bad_other')").catch(() => {});
+      await db.close();
+    }
+  });
+
   describe('a dropped slot', () => {
     let db: RouteDatabases;
     beforeAll(async () => {

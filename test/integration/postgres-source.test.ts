@@ -31,6 +31,9 @@ const COLUMNS: readonly { name: string; pg: string; mysql: string }[] = [
   { name: 'u', pg: 'uuid', mysql: 'char(36)' },
   { name: 'ai', pg: 'integer[]', mysql: 'longtext' },
   { name: 'at', pg: 'text[]', mysql: 'longtext' },
+  { name: 'a8', pg: 'bigint[]', mysql: 'longtext' },
+  { name: 'ab', pg: 'boolean[]', mysql: 'longtext' },
+  { name: 'am', pg: 'public.mood[]', mysql: 'longtext' },
   { name: 'm', pg: 'public.mood', mysql: "enum('sad','ok','happy','it''s')" },
   { name: 'ip', pg: 'inet', mysql: 'varchar(43)' },
   { name: 'big', pg: 'text', mysql: 'longtext' },
@@ -39,7 +42,7 @@ const COLUMNS: readonly { name: string; pg: string; mysql: string }[] = [
 const ROW_VALUES = (id: number) => `(${id}, -32768, 2147483647, 9007199254740993, 12345678901234567890.123456789012, 1234567890.12, 1.1, 0.1, true,
   E'tab\\tnew\\nline\\\\ ☕ 😀', 'v${id}', 'ab', '\\x00ff10', '2024-02-29', '23:59:59.999999', '2024-01-02 03:04:05.123456',
   '2024-01-02 03:04:05.123456+02', '1 year 2 mons 3 days 04:05:06.5', '{"a": 1, "b": [true, null]}', '{"k": "v"}',
-  '123e4567-e89b-12d3-a456-426614174000', '{1,2,3}', '{"a b","c\\"d",NULL}', 'it''s', '192.168.0.1/24', repeat('x', 100000))`;
+  '123e4567-e89b-12d3-a456-426614174000', '{1,2,3}', '{"a b","c\\"d",NULL}', '{9007199254740993,-1}', '{t,f,NULL}', '{ok,sad}', 'it''s', '192.168.0.1/24', repeat('x', 100000))`;
 
 const postgresRoutes = ROUTES.filter((r) => r.source === 'postgres');
 

@@ -104,3 +104,25 @@ describe('RowSetChecksum', () => {
     expect(checksumOf([...rows, rows[0]!])).not.toBe(checksumOf(rows));
   });
 });
+
+describe('canonical arrays: a Postgres array and its JSON form in a MySQL target compare equal', () => {
+  const int8: ColumnType = { kind: 'array', element: { kind: 'int', bytes: 8, unsigned: false } };
+  const num: ColumnType = { kind: 'array', element: { kind: 'decimal', precision: null, scale: null } };
+  const bools: ColumnType = { kind: 'array', element: { kind: 'bool' } };
+  const texts: ColumnType = { kind: 'array', element: { kind: 'string', maxLength: null } };
+  const jsons: ColumnType = { kind: 'array', element: { kind: 'json' } };
+  it.each([
+    [int8, '{1,9007199254740993,NULL}', '[1, 9007199254740993, null]'],
+    [num, '{1.50,-2}', '[1.50, -2]'],
+    [bools, '{t,f}', '[true, false]'],
+    [texts, '{"a b","c\\"d]=",NULL}', '["a b", "c\\"d]=", null]'],
+    [jsons, '{"{\\"a\\": 1, \\"b\\": \\"}\\"}"}', '[{"b": "}", "a": 1}]'],
+    [int8, '{{1,2},{3,4}}', '[[1, 2], [3, 4]]'],
+  ] as [ColumnType, string, string][])('%j: %s = %s', (type, pgText, json) => {
+    expect(canonical(type, json)).toBe(canonical(type, pgText));
+  });
+  it('tells different arrays apart', () => {
+    expect(canonical(int8, '[1, 9007199254740992]')).not.toBe(canonical(int8, '{1,9007199254740993}'));
+    expect(canonical(texts, '["a"]')).not.toBe(canonical(texts, '{b}'));
+  });
+});

@@ -135,8 +135,9 @@ describe('parseConfig rejections', () => {
 
   it('takes a Postgres source with slot and publication named after the pipeline, and every user table', () => {
     const c = parseConfig({ ...minimal, pipeline: 'Orders-EU', source: { type: 'postgres', url: 'postgres://u:p@pg1:5432/shop' }, target: { type: 'mysql', url: 'mysql://u:p@db2/shop' } });
-    expect(c.source.slot).toBe('ferry_orders_eu');
-    expect(c.source.publication).toBe('ferry_orders_eu');
+    expect(c.source.slot).toMatch(/^ferry_orders_eu_[0-9a-f]{6}$/);
+    expect(c.source.publication).toBe(c.source.slot);
+    expect(parseConfig({ ...minimal, pipeline: 'orders_eu', source: { type: 'postgres', url: 'postgres://u:p@pg1:5432/shop' } }).source.slot).toBe('ferry_orders_eu');
     expect(c.source.heartbeatSeconds).toBe(5);
     expect(c.tables.include).toEqual(['*.*']);
   });

@@ -43,7 +43,7 @@ describe('mysqlType (other engines → MySQL)', () => {
   });
 
   it('gives text key columns a VARCHAR an index can hold', () => {
-    expect(columnTypeSql(pgTable, pgTable.columns[0]!)).toBe('varchar(768)');
+    expect(columnTypeSql(pgTable, pgTable.columns[0]!)).toBe('varchar(752)');
   });
 
   it('keeps a MySQL table\'s own column types', () => {
@@ -56,7 +56,7 @@ describe('mysqlType (other engines → MySQL)', () => {
 
   it('creates cross-engine tables with a collation that compares like Postgres', () => {
     expect(createTableSql(pgTable, 'utf8mb4_nopad_bin')).toBe(
-      'CREATE TABLE IF NOT EXISTS `shop`.`items` (\n  `id` varchar(768) NOT NULL,\n  `qty` int NOT NULL,\n  `data` longblob NULL,\n  `flags` bit(4) NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin');
+      'CREATE TABLE IF NOT EXISTS `shop`.`items` (\n  `id` varchar(752) NOT NULL,\n  `qty` int NOT NULL,\n  `data` longblob NULL,\n  `flags` bit(4) NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin');
   });
 });
 
@@ -92,6 +92,8 @@ describe('values', () => {
     expect(toMysql({ kind: 'bit', length: 10 }, '1010101010', t, 'b')).toEqual(Buffer.from([0x02, 0xaa]));
     expect(toMysql({ kind: 'array', element: { kind: 'int', bytes: 4, unsigned: false } }, '{1,NULL,3}', t, 'a')).toBe('[1,null,3]');
     expect(toMysql({ kind: 'array', element: { kind: 'string', maxLength: null } }, '{"a b",c}', t, 'a')).toBe('["a b","c"]');
+    expect(toMysql({ kind: 'array', element: { kind: 'int', bytes: 8, unsigned: false } }, '{9007199254740993}', t, 'a')).toBe('[9007199254740993]');
+    expect(toMysql({ kind: 'array', element: { kind: 'bool' } }, '{t,NULL}', t, 'a')).toBe('[true,null]');
     expect(() => toMysql({ kind: 'timestamp', fsp: 6 }, 'infinity', t, 'ts')).toThrow(/no MySQL DATETIME equivalent/);
   });
 });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Row, TableId, Value } from '../../core/change-event.js';
 import type { Column, ColumnType, TableSchema } from '../../core/schema.js';
 import { FerryError } from '../../errors.js';
-import { quoteIdent } from '../../sources/mysql/mysql-connection.js';
+import { exactColumn, quoteIdent } from '../../sources/mysql/mysql-connection.js';
 import { parseArrayLiteral, type ArrayElement } from '../../sources/postgres/pg-array.js';
 
 export { quoteIdent };
@@ -11,10 +11,10 @@ export function qualified(t: TableId): string {
   return `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 }
 
-/** Longest VARCHAR that still fits a utf8mb4 index key (3072 bytes): text key columns from Postgres get it. */
-const KEY_VARCHAR = 768;
-/** Longest VARCHAR kept as VARCHAR (a utf8mb4 row holds 65,535 bytes); longer strings become LONGTEXT. */
-const MAX_VARCHAR = 16383;
+/** Bytes of an InnoDB index key, shared by the text key columns (utf8mb4: 4 bytes a character), with room for the others. */
+const KEY_BYTES = 3072 - 64;
+/** Longest string kept as VARCHAR: indexable, and a row of many such columns still fits 65,535 bytes more often; longer ones become LONGTEXT. */
+const MAX_VARCHAR = 768;
 
 function quoteString(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
@@ -24,16 +24,22 @@ function quoteString(s: string): string {
  * The MySQL type for one of ferry's column types, for tables from another engine. A table read from
  * MySQL keeps its own column types (sourceType). The README's Postgres → MySQL table lists these.
  */
-export function mysqlType(t: ColumnType, isKey = false): string {
+export function mysqlType(t: ColumnType, textKeyColumns = 0): string {
+  const isKey = textKeyColumns > 0;
+  const keyChars = Math.floor(KEY_BYTES / 4 / Math.max(1, textKeyColumns));
   switch (t.kind) {
     case 'int': {
       const name = { 1: 'tinyint', 2: 'smallint', 3: 'mediumint', 4: 'int', 8: 'bigint' }[t.bytes];
       return t.unsigned ? `${name} unsigned` : name;
     }
     case 'bool': return 'tinyint(1)';
-    case 'decimal':
+    case 'decimal': {
       if (t.precision === null) return 'decimal(65,30)';
-      return `decimal(${Math.min(t.precision, 65)},${Math.min(Math.max(t.scale ?? 0, 0), 30)})`;
+      // Postgres allows a negative scale (rounding to tens, hundreds) and a scale above the precision.
+      const scale = t.scale ?? 0;
+      const digits = scale < 0 ? t.precision - scale : Math.max(t.precision, scale);
+      return `decimal(${Math.min(digits, 65)},${Math.min(Math.max(scale, 0), 30)})`;
+    }
     case 'float': return 'float';
     case 'double': return 'double';
     case 'date': return 'date';
@@ -41,11 +47,11 @@ export function mysqlType(t: ColumnType, isKey = false): string {
     case 'time': return t.fsp > 0 ? `time(${Math.min(t.fsp, 6)})` : 'time';
     case 'year': return 'year(4)';
     case 'string':
-      if (t.maxLength !== null && t.maxLength <= MAX_VARCHAR && !(isKey && t.maxLength > KEY_VARCHAR)) return `varchar(${t.maxLength})`;
-      return isKey ? `varchar(${KEY_VARCHAR})` : 'longtext';
+      if (isKey) return `varchar(${Math.min(t.maxLength ?? keyChars, keyChars)})`;
+      return t.maxLength !== null && t.maxLength <= MAX_VARCHAR ? `varchar(${t.maxLength})` : 'longtext';
     case 'binary':
       if (t.fixedLength !== null && t.fixedLength <= 255) return `binary(${t.fixedLength})`;
-      return isKey ? 'varbinary(3072)' : 'longblob';
+      return isKey ? `varbinary(${keyChars * 4})` : 'longblob';
     case 'json': case 'array': return 'json';
     case 'enum': return `enum(${t.values.map(quoteString).join(',')})`;
     case 'set': return `set(${t.values.map(quoteString).join(',')})`;
@@ -53,13 +59,16 @@ export function mysqlType(t: ColumnType, isKey = false): string {
     case 'uuid': return 'char(36)';
     case 'interval': return 'varchar(100)';
     case 'inet': return 'varchar(43)';
-    case 'other': return isKey ? `varchar(${KEY_VARCHAR})` : 'longtext';
+    case 'other': return isKey ? `varchar(${keyChars})` : 'longtext';
   }
 }
 
 /** The target column type: the source's own spelling when it is MySQL too, else the mapped type. */
 export function columnTypeSql(t: TableSchema, c: Column): string {
-  return t.engine === 'mysql' ? c.sourceType : mysqlType(c.type, t.primaryKey.includes(c.name));
+  if (t.engine === 'mysql') return c.sourceType;
+  if (!t.primaryKey.includes(c.name)) return mysqlType(c.type);
+  const textKeys = t.primaryKey.filter((k) => ['string', 'binary', 'other'].includes(t.columns.find((col) => col.name === k)!.type.kind));
+  return mysqlType(c.type, Math.max(1, textKeys.length));
 }
 
 /** The column type with the source's collation, when the source is MySQL too (COLUMN_TYPE does not carry it). */
@@ -144,7 +153,7 @@ export function toMysql(t: ColumnType, v: Value, table: TableId, column: string)
   switch (t.kind) {
     case 'bool': return v === true || v === 1 || v === '1' || v === 't' ? 1 : 0;
     case 'bit': return typeof v === 'string' ? bitBytes(v) : v;
-    case 'array': return typeof v === 'string' ? JSON.stringify(arrayJson(t.element, parseArrayLiteral(v))) : v;
+    case 'array': return typeof v === 'string' ? arrayJson(t.element, parseArrayLiteral(v)) : v;
     case 'date': case 'datetime': case 'timestamp':
       if (typeof v === 'string' && /infinity|BC$/i.test(v)) {
         throw new FerryError('fatal', `table ${qualified(table)}, column ${column}: ${v} has no MySQL DATETIME equivalent`, {
@@ -165,17 +174,23 @@ function bitBytes(bits: string): Buffer {
 }
 
 const JSON_NUMBER_KINDS = new Set(['int', 'decimal', 'float', 'double']);
+const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?$/;
 
-/** Array elements as JSON: numbers and booleans as such, JSON elements parsed, the rest as strings. */
-function arrayJson(element: ColumnType, items: readonly ArrayElement[]): unknown[] {
-  return items.map((e) => {
-    if (e === null) return null;
+/**
+ * A Postgres array as JSON text: numbers with their exact digits (a bigint or numeric beyond 2^53
+ * would not survive a JavaScript number), booleans as such, json elements as their own JSON, the
+ * rest as strings.
+ */
+function arrayJson(element: ColumnType, items: readonly ArrayElement[]): string {
+  const item = (e: ArrayElement): string => {
+    if (e === null) return 'null';
     if (Array.isArray(e)) return arrayJson(element, e);
-    if (JSON_NUMBER_KINDS.has(element.kind) && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(e)) return Number(e);
-    if (element.kind === 'bool') return e === 't';
-    if (element.kind === 'json') return JSON.parse(e);
-    return e;
-  });
+    if (JSON_NUMBER_KINDS.has(element.kind) && JSON_NUMBER.test(e)) return e;
+    if (element.kind === 'bool') return e === 't' ? 'true' : 'false';
+    if (element.kind === 'json') return e;
+    return JSON.stringify(e);
+  };
+  return `[${items.map(item).join(',')}]`;
 }
 
 /** One field of LOAD DATA text (tab-separated, backslash escapes, \N for NULL); binary values go as hex. */
@@ -227,9 +242,9 @@ export function patchSql(t: TableSchema, set: readonly Column[]): string {
   return `UPDATE ${qualified(t.target)} SET ${set.map((c) => `${quoteIdent(c.name)} = ?`).join(', ')} WHERE ${t.primaryKey.map((k) => `${quoteIdent(k)} = ?`).join(' AND ')}`;
 }
 
-/** Keyset page for verify, with BIT as its 0/1 text (the canonical form) and the rest as MySQL returns it. */
+/** Keyset page for verify, with BIT as its 0/1 text (the canonical form), FLOAT exact, and the rest as MySQL returns it. */
 export function readRowsSql(t: TableSchema, after: boolean, limit: number): string {
-  const cols = t.columns.map((c) => (c.type.kind === 'bit' ? `LPAD(BIN(${quoteIdent(c.name)}), ${c.type.length}, '0') AS ${quoteIdent(c.name)}` : quoteIdent(c.name)));
+  const cols = t.columns.map((c) => (c.type.kind === 'bit' ? `LPAD(BIN(${quoteIdent(c.name)}), ${c.type.length}, '0') AS ${quoteIdent(c.name)}` : exactColumn(c.name, c.type.kind)));
   const key = t.primaryKey.map(quoteIdent).join(', ');
   const where = after ? `WHERE (${key}) > (${t.primaryKey.map(() => '?').join(', ')})` : '';
   const order = key ? `ORDER BY ${key}` : ''; // a table without a key is read in one page

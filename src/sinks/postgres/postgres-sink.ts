@@ -61,7 +61,8 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
       connectionString: options.url,
       max: options.connections,
       keepAlive: true,
-      options: `-c TimeZone=UTC${replica ? ' -c session_replication_role=replica' : ''}`,
+      // Text forms as the sources print theirs (verify compares them), whatever the server's defaults.
+      options: `-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=1 -c bytea_output=hex${replica ? ' -c session_replication_role=replica' : ''}`,
     });
     pool.on('error', (err) => options.log.warn({ err: err.message }, 'idle target connection failed'));
     // A client checked out of the pool reports a dying server as an 'error' event of its own, and an

@@ -84,3 +84,11 @@ export async function serverIdentity(conn: Connection): Promise<string> {
   const [uuid] = await conn.query('SELECT @@server_uuid AS u').catch(() => [[{ u: '' }]]);
   return `mysql:${String((uuid as Record<string, unknown>[])[0]?.u ?? '')}:${String(r.h)}:${String(r.p)}:${String(r.d)}:${String(r.i)}`;
 }
+
+/**
+ * A column as a SELECT list item that reads its exact value. The text protocol prints FLOAT with six
+ * significant digits; widened to DOUBLE it prints every digit the float holds, as the binlog gives it.
+ */
+export function exactColumn(name: string, kind: string): string {
+  return kind === 'float' ? `${quoteIdent(name)} + 0e0 AS ${quoteIdent(name)}` : quoteIdent(name);
+}

@@ -4,7 +4,7 @@ import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { TableReader } from '../../core/source.js';
 import { binlogPosition, masterStatus, type Flavor } from './binlog-position.js';
-import { connect, quoteIdent } from './mysql-connection.js';
+import { connect, exactColumn, quoteIdent } from './mysql-connection.js';
 import { normalizeValue } from './mysql-types.js';
 
 /**
@@ -67,7 +67,7 @@ class MysqlTableReader implements TableReader {
 
   async readChunk(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]> {
     const pk = table.primaryKey;
-    const cols = table.columns.map((c) => quoteIdent(c.name)).join(', ');
+    const cols = table.columns.map((c) => exactColumn(c.name, c.type.kind)).join(', ');
     const from = `${quoteIdent(table.source.schema)}.${quoteIdent(table.source.name)}`;
     const where = afterKey ? `WHERE ${keysetPredicate(pk)}` : '';
     const order = pk.map(quoteIdent).join(', ');

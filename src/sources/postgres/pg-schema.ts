@@ -32,7 +32,7 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
     `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relreplident AS ident,
             pg_has_role(c.relowner, 'USAGE') AS owned
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'r' AND n.nspname NOT IN ${SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg\\_temp%'
+      WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND n.nspname NOT IN ${SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg\\_temp%'
         ${only ? 'AND n.nspname = $1 AND c.relname = $2' : ''}
       ORDER BY 2, 3`, only ? [only.schema, only.name] : []);
   const selected = tableRows.filter((r) => options.filter({ schema: r.schema, name: r.name }));
@@ -46,13 +46,15 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
             a.atttypid::int AS oid, a.atttypmod AS typmod,
             format_type(bt.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END) AS formatted,
             CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS basetypmod,
-            bt.typname AS typname, bt.typtype AS typtype, et.typname AS element,
-            (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = bt.oid) AS labels,
+            bt.typname AS typname, bt.typtype AS typtype, eb.typname AS element, eb.typtype AS element_typtype,
+            (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = coalesce(eb.oid, bt.oid)) AS labels,
+            (t.typtype = 'd' AND t.typdefaultbin IS NOT NULL) AS domain_default,
             pg_get_expr(d.adbin, d.adrelid) AS "default", a.atthasmissing AS hasmissing, a.attmissingval::text AS missing
        FROM pg_attribute a
        JOIN pg_type t ON t.oid = a.atttypid
        JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
        LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
+       LEFT JOIN pg_type eb ON eb.oid = CASE WHEN et.typtype = 'd' THEN et.typbasetype ELSE et.oid END
        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
       WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
       ORDER BY a.attrelid, a.attnum`, [oids]);
@@ -73,7 +75,7 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
     const cols = columnRows.filter((c) => c.rel === t.oid);
     const idx = indexRows.filter((i) => i.rel === t.oid);
     const columns: Column[] = cols.map((c) => {
-      const type = columnType({ name: c.typname, typtype: c.typtype, element: c.element, typmod: c.basetypmod, labels: c.labels });
+      const type = columnType({ name: c.typname, typtype: c.typtype, element: c.element, elementTyptype: c.element_typtype, typmod: c.basetypmod, labels: c.labels });
       return {
         name: c.name,
         type,
@@ -110,11 +112,16 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
  * default as the "missing value" of the old rows; a column with a default and no missing value was
  * filled by a table rewrite with values ferry cannot see.
  */
-function backfill(type: Column['type'], c: { hasmissing: boolean; missing: string | null; default: string | null }): Backfill {
+function backfill(type: Column['type'], c: { hasmissing: boolean; missing: string | null; default: string | null; identity: string; domain_default: boolean }): Backfill {
   if (c.hasmissing && c.missing !== null) {
     const [value] = parseArrayLiteral(c.missing);
     return { value: fromPgText(type, typeof value === 'string' ? value : null) };
   }
+  // Without a missing value, any default (the column's, its domain's, an identity's sequence) means
+  // the ADD COLUMN rewrote the table with values ferry cannot see. A default set only after the ADD
+  // is indistinguishable here, so it stops the pipeline too: never a silent NULL.
   if (c.default !== null) return { expression: `DEFAULT ${c.default}` };
+  if (c.identity !== '') return { expression: 'an identity column' };
+  if (c.domain_default) return { expression: 'its domain\'s default' };
   return { value: null };
 }

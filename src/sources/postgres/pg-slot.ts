@@ -37,7 +37,9 @@ export async function ensurePublication(client: pg.ClientBase, name: string, tab
  * never reached the slot. A row filter or column list would hide changes too.
  */
 export async function verifyPublication(client: pg.ClientBase, name: string, tables: readonly PgTable[]): Promise<void> {
-  const { rows } = await client.query('SELECT * FROM pg_publication_tables WHERE pubname = $1', [name]);
+  const { rows } = await client.query(
+    `SELECT schemaname, tablename, ${await hasColumnLists(client) ? 'attnames::text[] AS attnames, rowfilter' : 'NULL::text[] AS attnames, NULL AS rowfilter'}
+       FROM pg_publication_tables WHERE pubname = $1`, [name]);
   const published = new Map(rows.map((r) => [`${r.schemaname}.${r.tablename}`, r as { rowfilter?: string | null; attnames?: string[] | null }]));
   const problems: string[] = [];
   for (const t of tables) {
@@ -52,6 +54,12 @@ export async function verifyPublication(client: pg.ClientBase, name: string, tab
       hint: `publish the whole tables (ALTER PUBLICATION ${name} SET TABLE …) and take a new snapshot (snapshot.mode: always), or exclude the tables`,
     });
   }
+}
+
+/** Postgres 15+ publications may publish column lists and row filters. */
+async function hasColumnLists(client: pg.ClientBase): Promise<boolean> {
+  const { rows } = await client.query("SELECT current_setting('server_version_num')::int >= 150000 AS yes");
+  return rows[0].yes;
 }
 
 export interface SlotState {
@@ -103,7 +111,12 @@ export async function recreateSlotWithSnapshot(url: string, slot: string): Promi
     throw sourceConnectError(err, url);
   }
   try {
-    const existing = await repl.query(`SELECT active_pid FROM pg_replication_slots WHERE slot_name = ${pgString(slot)}`).catch(() => null);
+    const existing = await repl.query(`SELECT active_pid, database, current_database() AS ours FROM pg_replication_slots WHERE slot_name = ${pgString(slot)}`).catch(() => null);
+    if (existing?.rows[0] && existing.rows[0].database !== existing.rows[0].ours) {
+      throw new FerryError('config', `replication slot ${slot} belongs to database ${existing.rows[0].database}, not to this pipeline's database`, {
+        hint: 'slot names are unique in the whole Postgres server: set source.slot to a name of its own',
+      });
+    }
     if (existing?.rows[0]) {
       if (existing.rows[0].active_pid !== null) {
         throw new FerryError('fatal', `replication slot ${slot} is in use by process ${existing.rows[0].active_pid}; a fresh snapshot needs it`, {

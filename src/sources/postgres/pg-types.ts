@@ -8,8 +8,10 @@ export interface PgTypeInfo {
   readonly name: string;
   /** pg_type.typtype: b base, e enum, c composite, r range, m multirange, p pseudo */
   readonly typtype: string;
-  /** typname of the element type, for arrays */
+  /** typname of the element type (its base type, for a domain), for arrays */
   readonly element: string | null;
+  /** typtype of the element type, for arrays */
+  readonly elementTyptype?: string | null;
   readonly typmod: number;
   /** Labels, for enums */
   readonly labels: readonly string[] | null;
@@ -23,7 +25,9 @@ function fsp(typmod: number): number {
 /** Postgres types in ferry's vocabulary; a type with no counterpart elsewhere is carried as text ('other'). */
 export function columnType(t: PgTypeInfo): ColumnType {
   if (t.typtype === 'e') return { kind: 'enum', values: t.labels ?? [] };
-  if (t.element !== null) return { kind: 'array', element: columnType({ name: t.element, typtype: 'b', element: null, typmod: -1, labels: null }) };
+  if (t.element !== null) {
+    return { kind: 'array', element: columnType({ name: t.element, typtype: t.elementTyptype ?? 'b', element: null, typmod: -1, labels: t.labels }) };
+  }
   switch (t.name) {
     case 'int2': return { kind: 'int', bytes: 2, unsigned: false };
     case 'int4': return { kind: 'int', bytes: 4, unsigned: false };
