@@ -68,7 +68,7 @@ async function runCommand(file: string, until: 'snapshot' | 'stream'): Promise<v
 
 const program = new Command()
   .name('ferry')
-  .description('Change-data-capture replicator: snapshot a live MySQL/MariaDB database into Postgres, then stream every committed change.')
+  .description('Change-data-capture replicator: snapshot a live MySQL/MariaDB or Postgres database into Postgres or MySQL/MariaDB, then stream every committed change.')
   .showHelpAfterError();
 
 program
@@ -85,7 +85,7 @@ program
 
 program
   .command('check')
-  .description('preflight: connectivity, grants, binlog settings, primary keys; exit 2 on problems')
+  .description('preflight: connectivity, grants, binlog or WAL settings, replication slot and publication, primary keys; exit 2 on problems')
   .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
   .action((o: { config: string }) =>
     main(async (log) => {
