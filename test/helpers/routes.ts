@@ -34,6 +34,30 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
+/** A connection the server dropped (killed, restarted): the query is retried once on a new one. */
+const CONNECTION_LOST = /not queryable|Connection terminated|closed state|ECONNRESET|PROTOCOL_CONNECTION_LOST|terminating connection|Can't add new command/i;
+
+/** An Endpoint over `open()`, reconnecting once when a query finds its connection gone. */
+function endpoint(engine: Engine, url: string, open: () => Promise<{ run(sql: string): Promise<Record<string, unknown>[]>; close(): Promise<void> }>): Promise<Endpoint> {
+  return open().then((first) => {
+    let conn = first;
+    return {
+      engine, url,
+      async query(sql) {
+        try {
+          return await conn.run(sql);
+        } catch (err) {
+          if (!CONNECTION_LOST.test((err as Error).message)) throw err;
+          await conn.close().catch(() => {});
+          conn = await open();
+          return conn.run(sql);
+        }
+      },
+      close: () => conn.close(),
+    };
+  });
+}
+
 /** A fresh, empty database `name` on the shared server of `engine`. */
 export async function freshDatabase(engine: Engine, name: string, servers: Servers = { mariadb: inject('mariadbUrl'), postgres: inject('postgresUrl') }): Promise<Endpoint> {
   if (engine === 'mysql') {
@@ -41,20 +65,19 @@ export async function freshDatabase(engine: Engine, name: string, servers: Serve
     await admin.query(`DROP DATABASE IF EXISTS \`${name}\`; CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
     await admin.end();
     const url = withDatabase(servers.mariadb, name);
-    const conn = await mysql.createConnection({ uri: url, multipleStatements: true, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true });
-    conn.on('error', () => {});
-    return {
-      engine, url,
-      async query(sql) {
-        const [result] = await conn.query(sql);
-        const results = Array.isArray(result) && Array.isArray(result[0]) ? result : [result];
-        const last = results[results.length - 1];
-        return Array.isArray(last) ? (last as Record<string, unknown>[]) : [];
-      },
-      async close() {
-        conn.destroy();
-      },
-    };
+    return endpoint(engine, url, async () => {
+      const conn = await mysql.createConnection({ uri: url, multipleStatements: true, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true });
+      conn.on('error', () => {});
+      return {
+        async run(sql) {
+          const [result] = await conn.query(sql);
+          const results = Array.isArray(result) && Array.isArray(result[0]) ? result : [result];
+          const last = results[results.length - 1];
+          return Array.isArray(last) ? (last as Record<string, unknown>[]) : [];
+        },
+        close: async () => conn.destroy(),
+      };
+    });
   }
   const admin = new pg.Client({ connectionString: servers.postgres });
   await admin.connect();
@@ -63,20 +86,19 @@ export async function freshDatabase(engine: Engine, name: string, servers: Serve
   await admin.query(`CREATE DATABASE "${name}"`);
   await admin.end();
   const url = withDatabase(servers.postgres, name);
-  const client = new pg.Client({ connectionString: url });
-  client.on('error', () => {});
-  await client.connect();
-  return {
-    engine, url,
-    async query(sql) {
-      const result = await client.query(sql);
-      const last = Array.isArray(result) ? result[result.length - 1] : result;
-      return last.rows;
-    },
-    async close() {
-      await client.end().catch(() => {});
-    },
-  };
+  return endpoint(engine, url, async () => {
+    const client = new pg.Client({ connectionString: url });
+    client.on('error', () => {});
+    await client.connect();
+    return {
+      async run(sql) {
+        const result = await client.query(sql);
+        const last = Array.isArray(result) ? result[result.length - 1] : result;
+        return last.rows;
+      },
+      close: () => client.end().catch(() => {}),
+    };
+  });
 }
 
 /** The source and target of one route, named after the test, and the pipeline config between them. */
