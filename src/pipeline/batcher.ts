@@ -18,7 +18,12 @@ export async function* batches(source: AsyncIterable<Transaction>, limits: Batch
   let deadline = 0;
   try {
     for (;;) {
-      next ??= it.next();
+      if (!next) {
+        next = it.next();
+        // The batch may be handed on before this read is awaited (its deadline passed): a read that
+        // fails meanwhile is taken when it is awaited, not left as an unhandled rejection.
+        next.catch(() => {});
+      }
       const result = batch.length === 0 ? await next : await raceDeadline(next, deadline);
       if (result === 'timeout') {
         yield batch;

@@ -93,4 +93,26 @@ describe('batches', () => {
     }
     expect(closed).toBe(true);
   });
+
+  it('a read that fails while the batch before it is being applied surfaces at the next read, not as an unhandled rejection', async () => {
+    async function* failing(): AsyncGenerator<Transaction> {
+      yield tx(1);
+      await sleep(20);
+      throw new Error('connection lost');
+    }
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // maxMs 0: the batch is due at once, so it is handed on while the next read is still pending.
+      const it = batches(failing(), { maxRows: 1000, maxMs: 0 });
+      const first = await it.next();
+      expect((first.value as Transaction[]).map(idOf)).toEqual([1]);
+      await sleep(60); // the batch is being applied; meanwhile the read fails
+      expect(unhandled).toEqual([]);
+      await expect(it.next()).rejects.toThrow('connection lost');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });
