@@ -80,7 +80,7 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
       writes.push({ kind: 'exact', table: e.table, event: e });
       continue;
     }
-    let rows = rowsOf(e.table);
+    const rows = rowsOf(e.table);
     const k = rowKey(e.key);
     if (e.op === 'd') {
       set(rows, k, { op: 'delete', key: e.key });
@@ -108,7 +108,6 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
       }
     }
     if (ok !== k) set(rows, ok, { op: 'delete', key: oldKey });
-    rows = rowsOf(e.table);
     set(rows, k, { op: 'upsert', row: after });
   }
   flush();

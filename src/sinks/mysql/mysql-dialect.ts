@@ -206,15 +206,15 @@ const LOAD_SPECIAL = /[\\\n\r\t\0]/;
 const LOAD_SPECIALS = /[\\\n\r\t\0]/g;
 const LOAD_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\0': '\\0' };
 
-/** Columns whose LOAD DATA field is hex (binary data, and BIT, whose values are bytes). */
-function loadsAsHex(t: TableSchema, c: Column): boolean {
+/** Columns whose LOAD DATA field is hex (binary data, and BIT, whose values are bytes: loadField writes Buffers as hex). */
+function loadsAsHex(c: Column): boolean {
   return c.type.kind === 'binary' || c.type.kind === 'bit';
 }
 
 /** LOAD DATA LOCAL for the table's columns; hex fields are decoded with UNHEX into their columns. */
 export function loadDataSql(t: TableSchema): string {
-  const targets = t.columns.map((c, i) => (loadsAsHex(t, c) ? `@v${i}` : quoteIdent(c.name)));
-  const sets = t.columns.flatMap((c, i) => (loadsAsHex(t, c) ? [`${quoteIdent(c.name)} = UNHEX(@v${i})`] : []));
+  const targets = t.columns.map((c, i) => (loadsAsHex(c) ? `@v${i}` : quoteIdent(c.name)));
+  const sets = t.columns.flatMap((c, i) => (loadsAsHex(c) ? [`${quoteIdent(c.name)} = UNHEX(@v${i})`] : []));
   return `LOAD DATA LOCAL INFILE 'ferry' INTO TABLE ${qualified(t.target)} CHARACTER SET utf8mb4 `
     + "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
     + `(${targets.join(', ')})${sets.length ? ` SET ${sets.join(', ')}` : ''}`;
@@ -280,4 +280,3 @@ function backfillValue(t: TableSchema, c: Column): Value {
   return c.backfill.value;
 }
 
-export { loadsAsHex };

@@ -2,11 +2,10 @@ import { Readable } from 'node:stream';
 import mysql, { type Connection, type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import { groupByColumns, type Patch, type Write } from '../../core/coalesce.js';
-import { tableKey, type ChangeEvent, type Row, type TableId, type Value } from '../../core/change-event.js';
+import { type ChangeEvent, type Row, type TableId, type Value } from '../../core/change-event.js';
 import { tabSeparated } from '../tab-separated.js';
 import type { Checkpoint } from '../../core/checkpoint.js';
 import type { Column, TableSchema } from '../../core/schema.js';
-import type { TablePrep } from '../../core/sink.js';
 import type { CheckProblem } from '../../core/source.js';
 import { coerceError, FerryError } from '../../errors.js';
 import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
@@ -16,7 +15,7 @@ import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction } from '.
 import { serverFlavor, type Flavor } from '../../sources/mysql/binlog-position.js';
 import { connect, connectionOptions } from '../../sources/mysql/mysql-connection.js';
 import {
-  addColumnSql, columnTypeSql, createTableSql, deleteRowSql, deleteSql, insertSql, updateRowSql, loadDataSql, loadField, loadsAsHex, normalizeColumnType,
+  addColumnSql, columnTypeSql, createTableSql, deleteRowSql, deleteSql, insertSql, updateRowSql, loadDataSql, loadField, normalizeColumnType,
   patchSql, qualified, quoteIdent, readRowsSql, rowValues, secondaryIndexes, toMysql,
 } from './mysql-dialect.js';
 
@@ -236,13 +235,9 @@ async function runChecked(conn: Connection, table: TableSchema, sql: string | { 
   });
 }
 
-/** LOAD DATA text as Buffers (mysql2 takes nothing else); binary and BIT values as hex, decoded by UNHEX. */
+/** LOAD DATA text as Buffers (mysql2 takes nothing else); binary and BIT values are Buffers, written as hex for UNHEX. */
 function* loadPieces(table: TableSchema, rows: readonly Row[]): Generator<Buffer> {
-  const hex = table.columns.map((c) => loadsAsHex(table, c));
-  const field = (c: Column, v: Value, j: number): string => {
-    const m = toMysql(c.type, v, table.target, c.name);
-    return hex[j] && typeof m === 'string' ? Buffer.from(m, 'binary').toString('hex') : loadField(m);
-  };
+  const field = (c: Column, v: Value): string => loadField(toMysql(c.type, v, table.target, c.name));
   for (const piece of tabSeparated(table, rows, field)) yield Buffer.from(piece);
 }
 
