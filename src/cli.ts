@@ -4,7 +4,9 @@ import { loadConfig } from './config.js';
 import { FerryEventBus } from './core/events.js';
 import { FerryError, coerceError } from './errors.js';
 import { makeLogger, type Logger } from './log.js';
-import { checkAll, formatProblems, runPipeline } from './pipeline/coordinator.js';
+import { checkAll, formatProblems } from './pipeline/coordinator.js';
+import { startDaemon } from './admin/daemon.js';
+import { followCutover } from './admin/cutover-client.js';
 import { openSink, openSource } from './pipeline/endpoints.js';
 import { readStatus } from './pipeline/status.js';
 import { logEvents } from './ui/event-log.js';
@@ -55,11 +57,17 @@ async function runCommand(file: string, until: 'snapshot' | 'stream'): Promise<v
     const events = new FerryEventBus();
     const offLog = logEvents(events, log);
     const offBars = showSnapshotProgress(events, (text) => process.stderr.write(`${text}\n`));
+    const signal = stopSignal(log);
+    const daemon = await startDaemon({ config: cfg, log, events, signal, until });
     try {
-      const signal = stopSignal(log);
-      await runPipeline({ config: cfg, log, events, signal, until });
+      const outcome = await daemon.done;
+      if (outcome === 'cut-over' && !signal.aborted) {
+        log.info(`cutover completed; the stream is stopped and the source stays fenced. The admin API answers until SIGTERM`);
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      }
       log.info(signal.aborted ? 'stopped cleanly; the next start resumes from the checkpoint' : `${until} finished`);
     } finally {
+      await daemon.close();
       offBars();
       offLog();
     }
@@ -145,6 +153,32 @@ program
         await sink.close();
         await source.close();
       }
+    }));
+
+program
+  .command('cutover')
+  .description('trigger a cutover through a running ferry\'s admin API and follow it, printing each state; exit 0 when completed, 1 when failed or aborted')
+  .requiredOption('--admin <url>', 'the admin API, e.g. http://127.0.0.1:8080')
+  .option('--token <token>', 'the admin token (admin.token); default: $FERRY_ADMIN_TOKEN')
+  .option('--timeout <seconds>', 'fail (and unfence) when not completed within this many seconds', '300')
+  .option('--max-lag <seconds>', 'refuse to start when replication lag is above this', '5')
+  .addOption(new Option('--fence <fence>', 'read-only: ferry makes the source read-only; none: you have stopped the writers').choices(['read-only', 'none']).default('read-only'))
+  .addOption(new Option('--verify <mode>', 'compare source and target after draining').choices(['counts', 'checksums', 'none']).default('counts'))
+  .action((o: { admin: string; token?: string; timeout: string; maxLag: string; fence: 'read-only' | 'none'; verify: 'counts' | 'checksums' | 'none' }) =>
+    main(async () => {
+      const request = { timeoutSeconds: Number(o.timeout), maxLagSeconds: Number(o.maxLag), fence: o.fence, verify: o.verify };
+      const view = await followCutover({
+        admin: o.admin, token: o.token ?? process.env.FERRY_ADMIN_TOKEN, request,
+        onState: (v) => {
+          const at = v.history.find((h) => h.state === v.state);
+          process.stdout.write(`${((at?.ms ?? 0) / 1000).toFixed(1).padStart(6)}s  ${v.state}${v.state === v.history.at(-1)?.state && v.reason ? `: ${v.reason}` : ''}\n`);
+        },
+      });
+      if (view.state === 'completed') {
+        process.stdout.write(`cutover ${view.id} completed; final source position ${view.finalPosition ?? '-'}; fence to completed ${((view.fencedToCompletedMs ?? 0) / 1000).toFixed(1)} s\n`);
+        return 0;
+      }
+      return 1;
     }));
 
 program

@@ -20,8 +20,8 @@ const sourceSchema = z
     slot: z.string().regex(/^[a-z0-9_]{1,63}$/, 'slot names are lower-case letters, digits and "_" (at most 63)').optional()
       .describe('postgres: replication slot, created if missing; default ferry_<pipeline>'),
     publication: z.string().regex(/^[a-z0-9_]{1,63}$/, 'publication names are lower-case letters, digits and "_" (at most 63)').optional().describe('postgres: publication, created if missing for the selected tables; default ferry_<pipeline>'),
-    heartbeatSeconds: z.number().int().min(1).max(300).default(5)
-      .describe('postgres: how often a heartbeat message is written into the WAL, so lag stays honest and the slot advances on quiet tables'),
+    heartbeatSeconds: z.number().int().min(1).max(300).default(1)
+      .describe('how often ferry writes its heartbeat into the source log (postgres: a WAL message; mysql: a row in ferry.ferry_heartbeat), so lag stays honest and a slot advances on a quiet source'),
   })
   .strict();
 
@@ -73,8 +73,10 @@ export const configSchema = z
       .default({ tinyint1: 'smallint' }),
     admin: z
       .object({
-        listen: z.string().regex(/^[^:]+:\d+$/, 'write it as host:port').default('127.0.0.1:8080'),
-        token: z.string().optional(),
+        listen: z.string().regex(/^[^:]+:\d+$/, 'write it as host:port').default('127.0.0.1:8080')
+          .describe('address of the admin HTTP API (/metrics, /healthz, /readyz, /status, /cutover); port 0 picks a free one'),
+        token: z.string().optional().describe('when set, POST requests need Authorization: Bearer <token>; without it POST is loopback-only'),
+        readyMaxLagSeconds: z.number().positive().default(60).describe('/readyz turns red above this replication lag'),
       })
       .strict()
       .optional(),

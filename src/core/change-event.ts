@@ -51,6 +51,8 @@ export interface Transaction {
   readonly partial?: boolean;
   /** A DDL transaction that added columns: applied to the target in stream order. */
   readonly schemaChange?: SchemaChange;
+  /** A marker ferry wrote into the source log (Source.beat): the cutover waits until it is applied. */
+  readonly marker?: string;
 }
 
 export interface SchemaChange {

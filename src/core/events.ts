@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { Op } from './change-event.js';
 import type { Position } from './position.js';
 import type { FerryError } from '../errors.js';
 
@@ -13,10 +14,28 @@ export interface FerryEvents {
   'snapshot-done': { rows: number; ms: number; position: Position };
   /** An interrupted snapshot that cannot resume starts over, every table emptied. */
   'snapshot-restarted': { reason: string };
-  'batch-applied': { transactions: number; events: number; position: Position; commitTime: Date; ms: number };
+  /** `transactions` counts source transactions with changes; heartbeats and filtered ones only move the position. */
+  'batch-applied': { transactions: number; events: number; perTable: readonly TableOps[]; position: Position; commitTime: Date; ms: number };
+  /** A marker written with Source.beat was committed to the target. */
+  'marker-applied': { marker: string; position: Position };
+  /** A heartbeat was written: the source's clock against ours, and where its log ends. */
+  heartbeat: { clockOffsetMs: number; head: Position; retainedBytes: number | null };
+  /** Something went wrong: `kind` is the FerryError kind, or what failed ('heartbeat', 'cutover'). */
+  error: { kind: string; message: string };
+  paused: { paused: boolean };
+  'cutover-state': { id: string; state: CutoverState; reason?: string };
   'schema-changed': { table: string; addedColumns: string[] };
   'stream-retry': { error: FerryError; attempt: number; delayMs: number; from: Position | null };
   'stream-started': { from: Position };
+}
+
+export type CutoverState = 'preflight' | 'fencing' | 'draining' | 'verifying' | 'finalizing' | 'completed' | 'failed' | 'aborted';
+
+/** Events applied to one table in one batch, by operation. */
+export interface TableOps {
+  readonly table: string;
+  readonly op: Op;
+  readonly events: number;
 }
 
 type Listener<K extends keyof FerryEvents> = (payload: FerryEvents[K]) => void;

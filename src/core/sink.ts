@@ -29,6 +29,8 @@ export interface Sink {
   /** Secondary indexes, sequences past the max key, and the switch to streaming (recording `tables`), atomically. */
   finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void>;
   begin(): Promise<SinkTransaction>;
+  /** Cutover: every sequence or identity (AUTO_INCREMENT) of the target tables moves past the largest value in its column. */
+  advanceSequences(tables: readonly TableSchema[]): Promise<void>;
   countRows(table: TableSchema): Promise<number>;
   /** Target rows in primary-key order after `afterKey`, each value as the target's text form (for verify). */
   readRows(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]>;

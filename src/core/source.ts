@@ -50,6 +50,18 @@ export interface Source {
   /** Log the source keeps for this pipeline (Postgres: WAL the slot retains), when it keeps any. */
   retainedBytes?(): Promise<number | null>;
   /**
+   * Writes ferry's heartbeat into the source log as a transaction of its own, carrying `marker` when
+   * given (the stream hands it on as Transaction.marker), and returns the source's clock at that instant.
+   */
+  beat(marker?: string): Promise<Date>;
+  /**
+   * Cutover: makes the source refuse application writes (read-only), ending the sessions that would
+   * write, then writes `marker` as the last transaction the stream will carry.
+   */
+  fence(marker: string): Promise<void>;
+  /** Lifts the fence again. */
+  unfence(): Promise<void>;
+  /**
    * Committed transactions after `from`, in commit order, until `signal` aborts.
    * Delivery is at-least-once across reconnects; the sink's checkpoint makes it exactly-once.
    */

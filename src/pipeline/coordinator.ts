@@ -11,6 +11,8 @@ import type { CheckProblem, Source } from '../core/source.js';
 import { coerceError, FerryError } from '../errors.js';
 import { applyStream } from './applier.js';
 import { checkTarget, openSink, openSource, targetIdentity } from './endpoints.js';
+import { startHeartbeat } from './heartbeat.js';
+import type { PauseGate } from './pause-gate.js';
 import { decideSnapshot } from './snapshot-decision.js';
 import { runSnapshot, SnapshotInterrupted } from './snapshot.js';
 
@@ -21,6 +23,8 @@ export interface RunOptions {
   readonly signal: AbortSignal;
   /** 'snapshot' stops after the full load (DMS "full-load"); 'run' goes on streaming. */
   readonly until: 'snapshot' | 'stream';
+  /** The admin API's pause switch. */
+  readonly gate?: PauseGate;
 }
 
 export function formatProblems(problems: readonly CheckProblem[]): string {
@@ -74,11 +78,19 @@ async function preflight(config: Config, log: Logger, source: Source): Promise<v
 
 /** Runs one pipeline: preflight → snapshot (if the checkpoint says so) → stream until `signal`. */
 export async function runPipeline(o: RunOptions): Promise<void> {
-  const sink = await prepareAndSnapshot(o);
   try {
-    if (sink && o.until === 'stream' && !o.signal.aborted) await streamWithRetry(o, sink);
-  } finally {
-    await sink?.close();
+    const sink = await prepareAndSnapshot(o);
+    try {
+      if (sink && o.until === 'stream' && !o.signal.aborted) await streamWithRetry(o, sink);
+    } finally {
+      await sink?.close();
+    }
+    o.events.emit('phase', { phase: 'stopped' });
+  } catch (err) {
+    const error = coerceError(err);
+    o.events.emit('error', { kind: error.kind, message: error.message });
+    o.events.emit('phase', { phase: 'failed' });
+    throw error;
   }
 }
 
@@ -160,6 +172,7 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
     const stop = () => inner.abort();
     o.signal.addEventListener('abort', stop, { once: true });
     let source: Source | undefined;
+    let stopHeartbeat = () => {};
     try {
       await sink.claim?.();
       const checkpoint = await sink.loadCheckpoint();
@@ -170,8 +183,10 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       await sink.prepare(tables, config.snapshot.tablePrep === 'none' ? 'none' : 'create');
       events.emit('phase', { phase: 'streaming' });
       events.emit('stream-started', { from });
-      await applyStream(source.stream(from, tables, inner.signal), {
-        source, sink, events,
+      const stream = source.stream(from, tables, inner.signal);
+      stopHeartbeat = startHeartbeat(source, events, log, config.source.heartbeatSeconds * 1000);
+      await applyStream(stream, {
+        source, sink, events, gate: o.gate, signal: inner.signal,
         limits: { maxRows: config.apply.batchMaxRows, maxMs: config.apply.batchMaxMs },
         onCommit: () => (attempt = 0),
       });
@@ -180,9 +195,11 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       if (error.kind !== 'retriable' || o.signal.aborted) throw error;
       attempt++;
       const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+      events.emit('error', { kind: error.kind, message: error.message });
       events.emit('stream-retry', { error, attempt, delayMs, from });
       await sleep(delayMs, undefined, { signal: o.signal }).catch(() => {});
     } finally {
+      stopHeartbeat();
       inner.abort();
       o.signal.removeEventListener('abort', stop);
       await source?.close();

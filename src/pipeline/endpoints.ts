@@ -23,9 +23,9 @@ export function openSource(config: Config, log: Logger): Promise<Source> {
     log,
   };
   if (config.source.type === 'postgres') {
-    return PostgresSource.open({ ...common, slot: config.source.slot, publication: config.source.publication, heartbeatSeconds: config.source.heartbeatSeconds });
+    return PostgresSource.open({ ...common, slot: config.source.slot, publication: config.source.publication });
   }
-  return MysqlSource.open({ ...common, serverId: config.source.serverId, tinyint1: config.types.tinyint1 });
+  return MysqlSource.open({ ...common, pipeline: config.pipeline, serverId: config.source.serverId, tinyint1: config.types.tinyint1 });
 }
 
 export function openSink(config: Config, log: Logger): Promise<Sink> {

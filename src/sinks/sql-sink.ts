@@ -38,6 +38,7 @@ export abstract class SqlSink<C> implements Sink {
   protected abstract openTransaction(c: C): SqlTransaction<C>;
 
   abstract finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void>;
+  abstract advanceSequences(tables: readonly TableSchema[]): Promise<void>;
   abstract countRows(table: TableSchema): Promise<number>;
   abstract readRows(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]>;
 

@@ -185,6 +185,27 @@ export class MysqlSink extends SqlSink<PoolConnection> {
     });
   }
 
+  /**
+   * InnoDB moves an AUTO_INCREMENT counter past every explicit value inserted, which is how ferry
+   * writes; this also covers tables ferry did not create (tablePrep: none) and older servers.
+   */
+  async advanceSequences(tables: readonly TableSchema[]): Promise<void> {
+    await this.transaction(async (conn) => {
+      for (const t of tables) {
+        const [cols] = await conn.query<RowDataPacket[]>(
+          "SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND EXTRA LIKE '%auto_increment%'",
+          [t.target.schema, t.target.name],
+        );
+        const col = cols[0]?.c as string | undefined;
+        if (!col) continue;
+        const [max] = await conn.query<RowDataPacket[]>(`SELECT MAX(${quoteIdent(col)}) AS m FROM ${qualified(t.target)}`);
+        if (max[0]?.m !== null && max[0]?.m !== undefined) await conn.query(`ALTER TABLE ${qualified(t.target)} AUTO_INCREMENT = ${BigInt(String(max[0].m)) + 1n}`);
+      }
+    }).catch((err) => {
+      throw coerceError(err, 'target AUTO_INCREMENT counters');
+    });
+  }
+
   protected checkout(): Promise<PoolConnection> {
     return this.#pool.getConnection();
   }

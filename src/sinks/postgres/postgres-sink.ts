@@ -158,6 +158,24 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
     });
   }
 
+  /** Every sequence a target column owns (identity or serial, however the table was made), past the column's max. */
+  async advanceSequences(tables: readonly TableSchema[]): Promise<void> {
+    await this.transaction(async (client) => {
+      for (const t of tables) {
+        const { rows } = await client.query(
+          `SELECT quote_ident(attname) AS col, pg_get_serial_sequence($1, attname) AS seq FROM pg_attribute
+            WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence($1, attname) IS NOT NULL`,
+          [qualified(t.target)],
+        );
+        for (const r of rows) {
+          await client.query(`SELECT setval($1, GREATEST(max(${r.col as string}), 1), max(${r.col as string}) IS NOT NULL) FROM ${qualified(t.target)}`, [r.seq]);
+        }
+      }
+    }).catch((err) => {
+      throw coerceError(err, 'target sequences');
+    });
+  }
+
   protected checkout(): Promise<pg.PoolClient> {
     return this.#pool.connect();
   }

@@ -7,11 +7,14 @@ import { coerceError, FerryError } from '../../errors.js';
 import { BoundedQueue } from '../../pipeline/queue.js';
 import { connectionOptions } from './mysql-connection.js';
 import { changesRowsSilently, diffColumns, parseDdl } from './mysql-ddl.js';
+import { HEARTBEAT_TABLE, heartbeatOf } from './mysql-heartbeat.js';
 import { normalizeValue } from './mysql-types.js';
 
 export interface BinlogStreamOptions {
   readonly url: string;
   readonly serverId: number;
+  /** Whose rows in ferry's heartbeat table this stream reads (markers, and the source clock of each beat). */
+  readonly pipeline: string;
   readonly from: Position;
   readonly tables: readonly TableSchema[];
   readonly filter: (t: TableId) => boolean;
@@ -82,6 +85,8 @@ class BinlogReader {
   #pushed = 0;
   /** Savepoints of the open transaction: name → how many of its events came before it. */
   readonly #savepoints = new Map<string, number>();
+  /** The open transaction wrote this pipeline's heartbeat: when (source clock, µs), and its marker. */
+  #beat: { at: Date; marker: string | undefined } | null = null;
 
   constructor(options: BinlogStreamOptions, queue: BoundedQueue<Transaction>) {
     this.#o = options;
@@ -115,7 +120,7 @@ class BinlogReader {
     });
     zongji.on('error', (err: Error) => this.#fail(this.#classify(err)));
     const includeSchema: Record<string, string[]> = {};
-    for (const t of this.#o.tables) (includeSchema[t.source.schema] ??= []).push(t.source.name);
+    for (const t of [...this.#o.tables.map((t) => t.source), HEARTBEAT_TABLE]) (includeSchema[t.schema] ??= []).push(t.name);
     zongji.start({
       serverId: this.#o.serverId,
       ...(from.gtid ? { gtidSet: from.gtid } : { filename: from.file, position: from.pos }),
@@ -215,6 +220,13 @@ class BinlogReader {
   #rows(event: RowsEvent & { rows: unknown[] }): void {
     const map = event.tableMap[event.tableId];
     if (!map) return;
+    if (map.parentSchema === HEARTBEAT_TABLE.schema && map.tableName === HEARTBEAT_TABLE.name) {
+      for (const raw of event.rows) {
+        const row = (event.getEventName() === 'updaterows' ? (raw as { after: RowData }).after : raw) as Record<string, unknown>;
+        this.#beat = heartbeatOf(row, this.#o.pipeline) ?? this.#beat;
+      }
+      return;
+    }
     const schema = this.#schemas.get(`${map.parentSchema}.${map.tableName}`);
     if (!schema) return;
     if (this.#xa) {
@@ -298,8 +310,14 @@ class BinlogReader {
     }
   }
 
+  /**
+   * Ends the open transaction. A heartbeat's own timestamp (µs, source clock) is its commit time: the
+   * binlog's event timestamps have whole seconds only.
+   */
   #commit(position: Position, timestamp: number): void {
-    this.#queue.push({ events: this.#events, position, commitTime: new Date(timestamp) });
+    const beat = this.#beat;
+    this.#beat = null;
+    this.#queue.push({ events: this.#events, position, commitTime: beat?.at ?? new Date(timestamp), ...(beat?.marker ? { marker: beat.marker } : {}) });
     this.#events = [];
     this.#pushed = 0;
     this.#savepoints.clear();

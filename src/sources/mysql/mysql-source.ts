@@ -9,11 +9,14 @@ import { headPosition, serverFlavor, type Flavor } from './binlog-position.js';
 import { streamBinlog } from './binlog-source.js';
 import { checkMysqlSource } from './mysql-check.js';
 import { connect, quoteIdent, serverIdentity } from './mysql-connection.js';
+import { ensureHeartbeatTable, fenceServer, unfenceServer, writeHeartbeat } from './mysql-heartbeat.js';
 import { describeTables, type DescribeOptions } from './mysql-schema.js';
 import { openSnapshotReader } from './mysql-snapshot.js';
 
 export interface MysqlSourceOptions extends Omit<DescribeOptions, 'flavor'> {
   readonly url: string;
+  /** The pipeline's name: its row in ferry's heartbeat table. */
+  readonly pipeline: string;
   readonly serverId: number;
   readonly queueMaxEvents: number;
   readonly pieceMaxEvents: number;
@@ -26,6 +29,7 @@ export class MysqlSource implements Source {
   readonly #o: DescribeOptions & MysqlSourceOptions;
   readonly #conn: Connection;
   readonly #flavor: Flavor;
+  #heartbeatTable: Promise<void> | null = null;
 
   private constructor(options: MysqlSourceOptions, conn: Connection, flavor: Flavor) {
     this.#o = { ...options, flavor };
@@ -84,11 +88,35 @@ export class MysqlSource implements Source {
     return this.headPosition();
   }
 
+  async beat(marker?: string): Promise<Date> {
+    await this.#ensureHeartbeatTable();
+    return writeHeartbeat(this.#conn, this.#o.pipeline, marker);
+  }
+
+  async fence(marker: string): Promise<void> {
+    await this.#ensureHeartbeatTable();
+    await fenceServer(this.#conn, this.#o.pipeline, marker);
+    this.#o.log.info('source fenced: read_only is ON');
+  }
+
+  unfence(): Promise<void> {
+    return unfenceServer(this.#conn);
+  }
+
+  #ensureHeartbeatTable(): Promise<void> {
+    this.#heartbeatTable ??= ensureHeartbeatTable(this.#conn).catch((err) => {
+      this.#heartbeatTable = null;
+      throw err;
+    });
+    return this.#heartbeatTable;
+  }
+
   stream(from: Position, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<Transaction> {
     return streamBinlog(
       {
         url: this.#o.url,
         serverId: this.#o.serverId,
+        pipeline: this.#o.pipeline,
         from,
         tables,
         filter: this.#o.filter,

@@ -4,12 +4,16 @@ import { coerceError, FerryError } from '../../errors.js';
 /**
  * Session settings under which every value's text form is canonical (DESIGN §3.6): UTC timestamps,
  * ISO dates, Postgres-style intervals (what a target Postgres prints too), shortest exact floats, hex bytea. The replication connection takes
- * the same settings, so the snapshot and the stream print values identically.
+ * the same settings, so the snapshot and the stream print values identically. ferry's sessions stay
+ * writable under a cutover fence (default_transaction_read_only), for the heartbeat and the marker.
  */
-const SESSION_OPTIONS = '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex';
+const SESSION_OPTIONS = '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c default_transaction_read_only=off';
+
+/** The application_name of ferry's source sessions: the cutover fence ends every other session. */
+export const FERRY_APPLICATION_NAME = 'ferry';
 
 export function sourceClientConfig(url: string): pg.ClientConfig {
-  return { connectionString: url, options: SESSION_OPTIONS, keepAlive: true, connectionTimeoutMillis: 10_000 };
+  return { connectionString: url, options: SESSION_OPTIONS, application_name: FERRY_APPLICATION_NAME, keepAlive: true, connectionTimeoutMillis: 10_000 };
 }
 
 /** Query results with every value as the server's text: ferry converts them itself (pg-types.ts). */

@@ -9,6 +9,7 @@ import { qualified } from '../../sinks/postgres/postgres-dialect.js';
 import { parseLsn } from './lsn.js';
 import { checkPgSource } from './pg-check.js';
 import { connectSource, serverIdentity } from './pg-connection.js';
+import { fenceDatabase, unfenceDatabase, writeMessage } from './pg-fence.js';
 import { describePgTables, type PgDescribeOptions, type PgTable } from './pg-schema.js';
 import { openPgReader } from './pg-snapshot.js';
 import { ensurePublication, ensureSlot, recreateSlotWithSnapshot, slotMissing, slotState, verifyPublication } from './pg-slot.js';
@@ -21,7 +22,6 @@ export interface PostgresSourceOptions extends PgDescribeOptions {
   readonly queueMaxEvents: number;
   readonly pieceMaxEvents: number;
   readonly stallTimeoutSeconds: number;
-  readonly heartbeatSeconds: number;
   readonly log: Logger;
 }
 
@@ -30,6 +30,7 @@ export class PostgresSource implements Source {
   readonly #o: PostgresSourceOptions;
   readonly #client: pg.Client;
   #stream: WalStream | null = null;
+  #fencedAt: Date | null = null;
 
   private constructor(options: PostgresSourceOptions, client: pg.Client) {
     this.#o = options;
@@ -100,6 +101,22 @@ export class PostgresSource implements Source {
     return (await slotState(this.#client, this.#o.slot))?.retainedBytes ?? null;
   }
 
+  beat(marker?: string): Promise<Date> {
+    return writeMessage(this.#client, marker);
+  }
+
+  async fence(marker: string): Promise<void> {
+    const { ended, at } = await fenceDatabase(this.#client);
+    this.#fencedAt = at;
+    this.#o.log.info({ sessionsEnded: ended }, `source fenced: new sessions are read-only, ${ended} open session(s) ended`);
+    await writeMessage(this.#client, marker);
+  }
+
+  async unfence(): Promise<void> {
+    await unfenceDatabase(this.#client, this.#fencedAt);
+    this.#fencedAt = null;
+  }
+
   stream(from: Position, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<Transaction> {
     const wanted = new Set(tables.map((t) => tableKey(t.source)));
     const start = async (): Promise<WalStream> => {
@@ -115,7 +132,6 @@ export class PostgresSource implements Source {
         queueMaxEvents: this.#o.queueMaxEvents,
         pieceMaxEvents: this.#o.pieceMaxEvents,
         stallAfterMs: this.#o.stallTimeoutSeconds * 1000,
-        heartbeatMs: this.#o.heartbeatSeconds * 1000,
         log: this.#o.log,
       });
       this.#stream = stream;

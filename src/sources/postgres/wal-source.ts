@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import type { Logger } from 'pino';
 import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Transaction } from '../../core/change-event.js';
@@ -23,15 +22,24 @@ export interface WalStreamOptions {
   readonly describeTable: (t: TableId) => Promise<PgTable | null>;
   readonly queueMaxEvents: number;
   readonly pieceMaxEvents: number;
-  /** Silence (not even a heartbeat) after which the connection counts as dead. */
+  /** Silence (not even a keepalive) after which the connection counts as dead. */
   readonly stallAfterMs: number;
-  /** How often a heartbeat message is written into the WAL. */
-  readonly heartbeatMs: number;
   readonly log: Logger;
 }
 
-/** The prefix of ferry's messages in the WAL (pg_logical_emit_message). */
+/** The prefix of ferry's messages in the WAL (pg_logical_emit_message, written by PostgresSource.beat). */
 export const MESSAGE_PREFIX = 'ferry';
+
+/** The marker a ferry message carries, if any: its content is JSON `{ "marker": "…" }`. */
+function messageMarker(msg: Pgoutput.MessageMessage): string | undefined {
+  if (msg.prefix !== MESSAGE_PREFIX) return undefined;
+  try {
+    const body = JSON.parse(Buffer.from(msg.content).toString('utf8')) as { marker?: unknown };
+    return typeof body.marker === 'string' ? body.marker : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** A parse failure, handed to the message handler instead of thrown inside the driver's socket handler. */
 interface ParseFailure {
@@ -86,8 +94,8 @@ export class WalStream {
   /** A piece of the current transaction has been handed on already. */
   #piecePushed = false;
   #timers: NodeJS.Timeout[] = [];
-  #heartbeatClient: Promise<pg.Client> | null = null;
-  #heartbeating = false;
+  /** The marker of the open transaction (a ferry message in it). */
+  #marker: string | undefined;
 
   constructor(options: WalStreamOptions) {
     if (options.from.kind !== 'pg') throw new FerryError('fatal', `a Postgres source cannot resume from a ${options.from.kind} position`, { hint: 'the checkpoint belongs to another source; use another pipeline name' });
@@ -149,13 +157,12 @@ export class WalStream {
   }
 
   /**
-   * The heartbeat message, and the watchdog: a status update asking for a reply every third of the
-   * stall timeout keeps a healthy connection talking (and the server's wal_sender_timeout satisfied,
-   * also inside a long transaction); silence beyond the timeout, while ferry is not itself holding
-   * the stream back, means the connection is dead.
+   * The watchdog: a status update asking for a reply every third of the stall timeout keeps a healthy
+   * connection talking (and the server's wal_sender_timeout satisfied, also inside a long
+   * transaction); silence beyond the timeout, while ferry is not itself holding the stream back,
+   * means the connection is dead. (The heartbeat transactions come from the pipeline: Source.beat.)
    */
   #startTimers(): void {
-    this.#timers.push(setInterval(() => void this.#heartbeat(), this.#o.heartbeatMs));
     this.#timers.push(setInterval(() => void this.#sendApplied(true), Math.max(1000, this.#o.stallAfterMs / 3)));
     this.#timers.push(setInterval(() => {
       if (this.#waitingForSpace) this.#lastPacketAt = Date.now();
@@ -165,24 +172,6 @@ export class WalStream {
         this.#fail(new FerryError('retriable', `no WAL message or keepalive for ${Math.round(silentMs / 1000)} s; the replication connection is presumed dead`));
       }
     }, 1000));
-  }
-
-  /** A transactional message: the stream carries a commit every few seconds, so lag stays honest and the slot advances. */
-  async #heartbeat(): Promise<void> {
-    if (this.#heartbeating || this.#stopped) return;
-    this.#heartbeating = true;
-    try {
-      this.#heartbeatClient ??= connectSource(this.#o.url);
-      const client = await this.#heartbeatClient;
-      await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [MESSAGE_PREFIX, JSON.stringify({ heartbeat: new Date().toISOString() })]);
-    } catch (err) {
-      if (!this.#stopped) this.#o.log.warn({ err: (err as Error).message }, 'could not write a heartbeat into the source WAL');
-      const client = this.#heartbeatClient;
-      this.#heartbeatClient = null;
-      await client?.then((c) => c.end()).catch(() => {});
-    } finally {
-      this.#heartbeating = false;
-    }
   }
 
   /** The target committed everything up to `lsn`: the server may release the WAL before it. */
@@ -203,6 +192,7 @@ export class WalStream {
       switch (msg.tag) {
         case 'begin':
           this.#events = [];
+          this.#marker = undefined;
           this.#piecePushed = false;
           this.#commitTime = new Date(Number(msg.commitTime.valueOf() as bigint / 1000n));
           return;
@@ -223,13 +213,17 @@ export class WalStream {
           const events = this.#events;
           this.#events = [];
           this.#committed = lsn;
-          await this.#push({ events, position: { kind: 'pg', lsn }, commitTime: this.#commitTime });
+          const marker = this.#marker;
+          await this.#push({ events, position: { kind: 'pg', lsn }, commitTime: this.#commitTime, ...(marker ? { marker } : {}) });
           return;
         }
+        case 'message':
+          if (msg.transactional) this.#marker = messageMarker(msg) ?? this.#marker;
+          return;
         case 'parse-failure':
           throw new FerryError('fatal', `cannot decode a pgoutput message: ${(msg.error as Error)?.message ?? String(msg.error)}`, { cause: msg.error });
         default:
-          return; // message (heartbeats), origin, type: nothing to apply
+          return; // origin, type: nothing to apply
       }
       if (this.#events.length >= this.#o.pieceMaxEvents) await this.#pushPiece();
     } catch (err) {
@@ -386,7 +380,6 @@ export class WalStream {
     for (const t of this.#timers) clearInterval(t);
     this.transactions.end();
     await this.#service.destroy().catch(() => {});
-    await this.#heartbeatClient?.then((c) => c.end()).catch(() => {});
   }
 }
 

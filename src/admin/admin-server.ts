@@ -1,0 +1,171 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { coerceError, FerryError } from '../errors.js';
+import type { FerryMetrics } from '../metrics/metrics.js';
+import type { LiveStatus } from '../pipeline/live-status.js';
+import type { PauseGate } from '../pipeline/pause-gate.js';
+import { cutoverRequestSchema, type CutoverController } from './cutover.js';
+
+export interface AdminDeps {
+  readonly status: LiveStatus;
+  readonly metrics: FerryMetrics;
+  readonly gate: PauseGate;
+  readonly cutover: CutoverController;
+  /** When set, POST needs `Authorization: Bearer <token>`; without it, POST is loopback-only. */
+  readonly token: string | undefined;
+  readonly readyMaxLagSeconds: number;
+  readonly log: Logger;
+}
+
+export interface AdminServer {
+  /** http://host:port, with the port actually bound. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** An answer with a status code; thrown by handlers, sent as JSON `{ error, hint }`. */
+class HttpError extends Error {
+  constructor(readonly status: number, message: string, readonly hint?: string) {
+    super(message);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown, contentType = 'application/json'): void {
+  const text = typeof body === 'string' ? body : `${JSON.stringify(body, null, 2)}\n`;
+  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** POST is for operators: the token when one is configured, else only from this host. */
+function authorize(req: IncomingMessage, token: string | undefined): void {
+  if (token === undefined) {
+    if (!isLoopback(req.socket.remoteAddress)) throw new HttpError(403, 'POST is accepted from this host only when no admin token is configured', 'set admin.token in the config and send Authorization: Bearer <token>');
+    return;
+  }
+  const header = req.headers.authorization ?? '';
+  const m = /^Bearer\s+(.+)$/i.exec(header);
+  if (!m) throw new HttpError(401, 'missing Authorization: Bearer <token>', 'send the admin token configured in admin.token');
+  if (!sameSecret(m[1]!.trim(), token)) throw new HttpError(401, 'wrong admin token', 'send the admin token configured in admin.token');
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, `body larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, `the body is not JSON: ${(err as Error).message}`, 'send a JSON object, e.g. {"timeoutSeconds": 300}');
+  }
+}
+
+type Handler = (req: IncomingMessage) => Promise<{ status: number; body: unknown; contentType?: string }>;
+
+function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Handler>>> {
+  const json = (status: number, body: unknown) => ({ status, body });
+  return {
+    '/healthz': { GET: async () => json(200, { alive: true, phase: d.status.phase }) },
+    '/readyz': {
+      GET: async () => {
+        const r = d.status.readiness(d.readyMaxLagSeconds);
+        return json(r.ready ? 200 : 503, r);
+      },
+    },
+    '/metrics': { GET: async () => ({ status: 200, body: await d.metrics.text(), contentType: d.metrics.contentType }) },
+    '/status': { GET: async () => json(200, d.status.toJSON()) },
+    '/pause': {
+      POST: async () => {
+        d.gate.pause();
+        d.log.info('paused through the admin API: no target transaction starts until POST /resume');
+        return json(200, { paused: true });
+      },
+    },
+    '/resume': {
+      POST: async () => {
+        d.gate.resume();
+        d.log.info('resumed through the admin API');
+        return json(200, { paused: false });
+      },
+    },
+    '/cutover': {
+      GET: async () => {
+        const view = d.cutover.view();
+        if (!view) throw new HttpError(404, 'no cutover has been started', 'POST /cutover starts one');
+        return json(200, view);
+      },
+      POST: async (req) => {
+        const parsed = cutoverRequestSchema.safeParse(await readJson(req));
+        if (!parsed.success) {
+          const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+          throw new HttpError(400, `invalid cutover request: ${problems}`, 'send {"timeoutSeconds": 300, "maxLagSeconds": 5, "fence": "read-only"|"none", "verify": "counts"|"checksums"|"none"} (every key optional)');
+        }
+        return json(202, d.cutover.start(parsed.data));
+      },
+    },
+    '/cutover/abort': { POST: async () => json(200, await d.cutover.abort()) },
+  };
+}
+
+/** The admin HTTP API (DESIGN §1.3) on `listen` (host:port; port 0 picks a free one). */
+export async function startAdminServer(listen: string, deps: AdminDeps): Promise<AdminServer> {
+  const table = routes(deps);
+  const server = createServer((req, res) => {
+    void (async () => {
+      try {
+        const path = new URL(req.url ?? '/', 'http://admin').pathname.replace(/\/+$/, '') || '/';
+        const route = table[path];
+        if (!route) throw new HttpError(404, `no such endpoint: ${path}`, `endpoints: ${Object.keys(table).join(', ')}`);
+        const method = req.method === 'HEAD' ? 'GET' : req.method;
+        const handler = route[method as 'GET' | 'POST'];
+        if (!handler) throw new HttpError(405, `${req.method} is not allowed on ${path}`, `use ${Object.keys(route).join(' or ')}`);
+        if (method === 'POST') authorize(req, deps.token);
+        const { status, body, contentType } = await handler(req);
+        send(res, status, body, contentType);
+      } catch (err) {
+        if (err instanceof HttpError) return send(res, err.status, { error: err.message, ...(err.hint ? { hint: err.hint } : {}) });
+        const e = coerceError(err);
+        // A refused request (a cutover already running, nothing to abort) is the caller's conflict, not ours.
+        const status = e instanceof FerryError && e.kind === 'config' ? 409 : 500;
+        send(res, status, { error: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+      }
+    })();
+  });
+  const sep = listen.lastIndexOf(':');
+  const host = listen.slice(0, sep);
+  const port = Number(listen.slice(sep + 1));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new FerryError('config', `admin API cannot listen on ${listen}: ${err.message}`, { cause: err, hint: 'set admin.listen to a free host:port' })));
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+  const url = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+  deps.log.info({ url }, `admin API on ${url}`);
+  return {
+    url,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}

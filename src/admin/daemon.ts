@@ -1,0 +1,69 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { FerryEventBus } from '../core/events.js';
+import { FerryMetrics } from '../metrics/metrics.js';
+import { runPipeline } from '../pipeline/coordinator.js';
+import { openSink, openSource } from '../pipeline/endpoints.js';
+import { LiveStatus } from '../pipeline/live-status.js';
+import { PauseGate } from '../pipeline/pause-gate.js';
+import { startAdminServer, type AdminServer } from './admin-server.js';
+import { CutoverController } from './cutover.js';
+
+export interface DaemonOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly events: FerryEventBus;
+  /** SIGTERM/SIGINT: drain and stop. */
+  readonly signal: AbortSignal;
+  readonly until: 'snapshot' | 'stream';
+}
+
+export interface Daemon {
+  /** The admin API's address; null without an `admin` section in the config. */
+  readonly adminUrl: string | null;
+  readonly status: LiveStatus;
+  /** Settles when the pipeline stops: 'cut-over' when a cutover completed and stopped it. */
+  readonly done: Promise<'stopped' | 'cut-over'>;
+  /** Closes the admin API (after `done`). */
+  close(): Promise<void>;
+}
+
+/**
+ * A pipeline with what operates it: live status, metrics, and the admin API with pause and cutover.
+ * A completed cutover ends the stream; the admin API stays up until close() so GET /cutover answers.
+ */
+export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
+  const { config, log, events } = o;
+  const status = new LiveStatus(config.pipeline, events);
+  const metrics = new FerryMetrics(config.pipeline, events, status);
+  const gate = new PauseGate(events);
+  const streamStop = new AbortController();
+  let pipeline: Promise<void> = Promise.resolve();
+  const cutover = new CutoverController({
+    events, status, log,
+    openSource: () => openSource(config, log),
+    openSink: () => openSink(config, log),
+    stopStream: async () => {
+      streamStop.abort();
+      await pipeline;
+    },
+  });
+  let admin: AdminServer | null = null;
+  if (config.admin) {
+    admin = await startAdminServer(config.admin.listen, {
+      status, metrics, gate, cutover, token: config.admin.token, readyMaxLagSeconds: config.admin.readyMaxLagSeconds, log,
+    });
+  }
+  pipeline = runPipeline({ config, log, events, gate, until: o.until, signal: AbortSignal.any([o.signal, streamStop.signal]) });
+  const done = pipeline.then(() => (cutover.view()?.state === 'finalizing' || cutover.view()?.state === 'completed' ? 'cut-over' as const : 'stopped' as const));
+  return {
+    adminUrl: admin?.url ?? null,
+    status,
+    done,
+    async close() {
+      await admin?.close();
+      metrics.close();
+      status.close();
+    },
+  };
+}

@@ -1,0 +1,119 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CutoverState, FerryEventBus, Phase } from '../core/events.js';
+import { LiveStatus } from '../pipeline/live-status.js';
+
+const PHASES: readonly Phase[] = ['starting', 'preflight', 'snapshot', 'streaming', 'stopping', 'stopped', 'failed'];
+const CUTOVER_STATES: readonly CutoverState[] = ['preflight', 'fencing', 'draining', 'verifying', 'finalizing', 'completed', 'failed', 'aborted'];
+
+/**
+ * ferry's Prometheus metrics (DESIGN §1.4), every series labelled with the pipeline; the only place
+ * that knows prom-client. Counters follow the pipeline's events; gauges are read from the live status
+ * when scraped, so lag keeps growing between events when nothing is applied.
+ */
+export class FerryMetrics {
+  readonly registry = new Registry();
+  readonly status: LiveStatus;
+  readonly #offs: (() => void)[];
+  readonly #ownStatus: boolean;
+
+  /** Reads `status` when given (shared with the admin API), else keeps a live status of its own. */
+  constructor(pipeline: string, events: FerryEventBus, status?: LiveStatus) {
+    this.status = status ?? new LiveStatus(pipeline, events);
+    this.#ownStatus = !status;
+    const registers = [this.registry];
+    this.registry.setDefaultLabels({ pipeline });
+    collectDefaultMetrics({ register: this.registry });
+    const live = this.status;
+
+    new Gauge({
+      name: 'ferry_phase', help: '1 for the phase the pipeline is in, 0 for the others', labelNames: ['phase'], registers,
+      collect() {
+        for (const p of PHASES) this.set({ phase: p }, live.phase === p ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'ferry_replication_lag_seconds', help: "source's now minus the source commit time of the last applied transaction (heartbeats included)", registers,
+      collect() {
+        const lag = live.lagSeconds();
+        if (lag !== null) this.set(lag);
+      },
+    });
+    new Gauge({
+      name: 'ferry_source_lag_bytes', help: 'source log bytes between the head and the applied position', registers,
+      collect() {
+        const bytes = live.lagBytes();
+        if (bytes !== null) this.set(bytes);
+      },
+    });
+    new Gauge({
+      name: 'ferry_last_applied_timestamp_seconds', help: 'source commit time of the last applied transaction, unix seconds', registers,
+      collect() {
+        if (live.applied) this.set(live.applied.commitTime.getTime() / 1000);
+      },
+    });
+    new Gauge({
+      name: 'ferry_slot_retained_bytes', help: 'Postgres source: WAL the replication slot keeps', registers,
+      collect() {
+        if (live.retainedBytes !== null) this.set(live.retainedBytes);
+      },
+    });
+    new Gauge({
+      name: 'ferry_source_clock_offset_seconds', help: "the source's clock minus ferry's, measured at each heartbeat", registers,
+      collect() {
+        this.set(live.clockOffsetMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'ferry_paused', help: '1 while paused through the admin API', registers,
+      collect() {
+        this.set(live.paused ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'ferry_cutover_state', help: '1 for the state the cutover is in, 0 for the others (no series before a cutover)', labelNames: ['state'], registers,
+      collect() {
+        const cutover = live.cutover;
+        if (cutover) for (const s of CUTOVER_STATES) this.set({ state: s }, cutover.state === s ? 1 : 0);
+      },
+    });
+    const snapshotRows = new Gauge({ name: 'ferry_snapshot_rows_total', help: 'rows copied by the snapshot, per table', labelNames: ['table'], registers });
+    const snapshotEstimated = new Gauge({ name: 'ferry_snapshot_rows_estimated', help: "the source's estimate of each table's rows at snapshot start", labelNames: ['table'], registers });
+    const applied = new Counter({ name: 'ferry_events_applied_total', help: 'row changes applied to the target', labelNames: ['table', 'op'], registers });
+    const transactions = new Counter({ name: 'ferry_transactions_applied_total', help: 'source transactions with changes applied to the target', registers });
+    const batchSeconds = new Histogram({
+      name: 'ferry_apply_batch_seconds', help: 'time to apply one target transaction (a batch of source transactions)', registers,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    });
+    const errors = new Counter({ name: 'ferry_errors_total', help: 'errors by kind: retriable (the stream restarts), fatal, config, heartbeat, cutover', labelNames: ['kind'], registers });
+
+    this.#offs = [
+      events.on('snapshot-table-started', ({ table, estimatedRows, resumedRows }) => {
+        snapshotEstimated.set({ table }, estimatedRows);
+        snapshotRows.set({ table }, resumedRows);
+      }),
+      events.on('snapshot-chunk-loaded', ({ table, totalRows }) => snapshotRows.set({ table }, totalRows)),
+      events.on('snapshot-table-done', ({ table, rows }) => snapshotRows.set({ table }, rows)),
+      events.on('batch-applied', (b) => {
+        for (const t of b.perTable) applied.inc({ table: t.table, op: t.op }, t.events);
+        transactions.inc(b.transactions);
+        batchSeconds.observe(b.ms / 1000);
+      }),
+      events.on('error', ({ kind }) => errors.inc({ kind })),
+    ];
+  }
+
+  /** The Prometheus text format. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  close(): void {
+    this.#offs.forEach((off) => off());
+    if (this.#ownStatus) this.status.close();
+    this.registry.clear();
+  }
+}

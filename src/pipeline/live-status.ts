@@ -1,0 +1,117 @@
+import type { CutoverState, FerryEventBus, Phase } from '../core/events.js';
+import { formatPosition, type Position } from '../core/position.js';
+import { bytesBehind } from './status.js';
+
+export interface TableProgress {
+  rows: number;
+  estimated: number;
+  done: boolean;
+}
+
+/** What GET /status answers (DESIGN §1.3). */
+export interface LiveStatusJson {
+  readonly pipeline: string;
+  readonly phase: Phase;
+  readonly paused: boolean;
+  readonly sourceHead: string | null;
+  readonly appliedPosition: string | null;
+  readonly lagSeconds: number | null;
+  readonly lagBytes: number | null;
+  readonly slotRetainedBytes: number | null;
+  readonly lastAppliedCommitTime: string | null;
+  readonly applied: { readonly transactions: number; readonly events: number };
+  readonly snapshot: readonly ({ table: string } & TableProgress)[];
+  readonly cutover: { readonly id: string; readonly state: CutoverState; readonly reason?: string } | null;
+  readonly lastError: { readonly kind: string; readonly message: string; readonly at: string } | null;
+}
+
+/**
+ * The running pipeline as its events tell it: what the admin API and the metrics read. Lag is
+ * measured on the source's clock: now, moved by the offset the last heartbeat measured, minus the
+ * source commit time of the last applied transaction (a heartbeat one on a quiet source).
+ */
+export class LiveStatus {
+  phase: Phase = 'starting';
+  paused = false;
+  applied: { position: Position; commitTime: Date } | null = null;
+  head: Position | null = null;
+  retainedBytes: number | null = null;
+  clockOffsetMs = 0;
+  transactions = 0;
+  events = 0;
+  readonly snapshot = new Map<string, TableProgress>();
+  cutover: { id: string; state: CutoverState; reason?: string } | null = null;
+  lastError: { kind: string; message: string; at: Date } | null = null;
+  readonly #offs: (() => void)[];
+
+  constructor(readonly pipeline: string, bus: FerryEventBus, private readonly now: () => number = Date.now) {
+    const table = (name: string) => {
+      let t = this.snapshot.get(name);
+      if (!t) this.snapshot.set(name, (t = { rows: 0, estimated: 0, done: false }));
+      return t;
+    };
+    this.#offs = [
+      bus.on('phase', ({ phase }) => (this.phase = phase)),
+      bus.on('paused', ({ paused }) => (this.paused = paused)),
+      bus.on('snapshot-table-started', ({ table: name, estimatedRows, resumedRows }) => {
+        Object.assign(table(name), { rows: resumedRows, estimated: estimatedRows, done: false });
+      }),
+      bus.on('snapshot-chunk-loaded', ({ table: name, totalRows }) => (table(name).rows = totalRows)),
+      bus.on('snapshot-table-done', ({ table: name, rows }) => Object.assign(table(name), { rows, done: true })),
+      bus.on('batch-applied', (b) => {
+        this.applied = { position: b.position, commitTime: b.commitTime };
+        this.transactions += b.transactions;
+        this.events += b.events;
+      }),
+      bus.on('heartbeat', (h) => {
+        this.clockOffsetMs = h.clockOffsetMs;
+        this.head = h.head;
+        this.retainedBytes = h.retainedBytes;
+      }),
+      bus.on('error', ({ kind, message }) => (this.lastError = { kind, message, at: new Date(this.now()) })),
+      bus.on('cutover-state', ({ id, state, reason }) => (this.cutover = { id, state, ...(reason ? { reason } : {}) })),
+    ];
+  }
+
+  /** Seconds between the source's now and the commit time of the last applied transaction; null before the first. */
+  lagSeconds(): number | null {
+    if (!this.applied) return null;
+    return Math.max(0, (this.now() + this.clockOffsetMs - this.applied.commitTime.getTime()) / 1000);
+  }
+
+  lagBytes(): number | null {
+    if (!this.applied || !this.head) return null;
+    return Math.max(0, bytesBehind(this.applied.position, this.head) ?? 0);
+  }
+
+  /** Ready: streaming, and lag known and below `maxLagSeconds` (a stalled stream's lag grows past it). */
+  readiness(maxLagSeconds: number): { ready: boolean; reason: string } {
+    if (this.phase !== 'streaming') return { ready: false, reason: `phase is ${this.phase}, not streaming` };
+    const lag = this.lagSeconds();
+    if (lag === null) return { ready: false, reason: 'nothing applied yet since the stream started' };
+    if (lag > maxLagSeconds) return { ready: false, reason: `replication lag ${lag.toFixed(1)} s is above ${maxLagSeconds} s` };
+    return { ready: true, reason: `streaming, lag ${lag.toFixed(1)} s` };
+  }
+
+  toJSON(): LiveStatusJson {
+    return {
+      pipeline: this.pipeline,
+      phase: this.phase,
+      paused: this.paused,
+      sourceHead: this.head ? formatPosition(this.head) : null,
+      appliedPosition: this.applied ? formatPosition(this.applied.position) : null,
+      lagSeconds: this.lagSeconds(),
+      lagBytes: this.lagBytes(),
+      slotRetainedBytes: this.retainedBytes,
+      lastAppliedCommitTime: this.applied?.commitTime.toISOString() ?? null,
+      applied: { transactions: this.transactions, events: this.events },
+      snapshot: [...this.snapshot.entries()].map(([table, p]) => ({ table, ...p })),
+      cutover: this.cutover,
+      lastError: this.lastError ? { ...this.lastError, at: this.lastError.at.toISOString() } : null,
+    };
+  }
+
+  close(): void {
+    this.#offs.forEach((off) => off());
+  }
+}

@@ -1,0 +1,63 @@
+import type { Connection, RowDataPacket } from 'mysql2/promise';
+import { FERRY_SCHEMA } from '../../pipeline/table-mapping.js';
+import { FerryError } from '../../errors.js';
+
+/** ferry's heartbeat table on a MySQL source: one row per pipeline, rewritten every beat. Never replicated. */
+export const HEARTBEAT_TABLE = { schema: FERRY_SCHEMA, name: 'ferry_heartbeat' } as const;
+const QUALIFIED = `\`${HEARTBEAT_TABLE.schema}\`.\`${HEARTBEAT_TABLE.name}\``;
+
+export async function ensureHeartbeatTable(conn: Connection): Promise<void> {
+  try {
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${HEARTBEAT_TABLE.schema}\``);
+    await conn.query(`CREATE TABLE IF NOT EXISTS ${QUALIFIED} (
+      pipeline varchar(100) NOT NULL PRIMARY KEY,
+      beat_at datetime(6) NOT NULL,
+      marker varchar(200) NULL
+    ) ENGINE=InnoDB`);
+  } catch (err) {
+    throw new FerryError('config', `cannot create ferry's heartbeat table ${HEARTBEAT_TABLE.schema}.${HEARTBEAT_TABLE.name} on the source: ${(err as Error).message}`, {
+      cause: err,
+      hint: `GRANT CREATE, INSERT, UPDATE, SELECT ON ${HEARTBEAT_TABLE.schema}.* TO the source user (lag on a quiet source and the cutover's fence marker need it)`,
+    });
+  }
+}
+
+/**
+ * Rewrites this pipeline's heartbeat row: a binlog transaction of its own, carrying `marker` when
+ * given. Returns the source's clock (UTC) at the write.
+ */
+export async function writeHeartbeat(conn: Connection, pipeline: string, marker: string | undefined): Promise<Date> {
+  await conn.query(
+    `INSERT INTO ${QUALIFIED} (pipeline, beat_at, marker) VALUES (?, UTC_TIMESTAMP(6), ?)
+     ON DUPLICATE KEY UPDATE beat_at = VALUES(beat_at), marker = VALUES(marker)`,
+    [pipeline, marker ?? null],
+  );
+  const [rows] = await conn.query<RowDataPacket[]>("SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ') AS now");
+  return new Date(String(rows[0]!.now));
+}
+
+/**
+ * The cutover fence: read_only stops every account without SUPER / READ ONLY ADMIN (the server waits
+ * for open transactions to end first). ferry, which set it, still writes the marker; then
+ * super_read_only, where the server has it (MySQL), stops the rest too.
+ */
+export async function fenceServer(conn: Connection, pipeline: string, marker: string): Promise<void> {
+  await conn.query('SET GLOBAL read_only = ON');
+  await writeHeartbeat(conn, pipeline, marker);
+  const [rows] = await conn.query<RowDataPacket[]>("SHOW GLOBAL VARIABLES LIKE 'super_read_only'");
+  if (rows.length > 0) await conn.query('SET GLOBAL super_read_only = ON');
+}
+
+/** Lifts the fence (read_only OFF also turns super_read_only off). */
+export async function unfenceServer(conn: Connection): Promise<void> {
+  const [rows] = await conn.query<RowDataPacket[]>("SHOW GLOBAL VARIABLES LIKE 'super_read_only'");
+  if (rows.length > 0) await conn.query('SET GLOBAL super_read_only = OFF');
+  await conn.query('SET GLOBAL read_only = OFF');
+}
+
+/** The heartbeat row's fields as the binlog gives them (zongji with dateStrings). */
+export function heartbeatOf(row: Record<string, unknown>, pipeline: string): { at: Date; marker: string | undefined } | null {
+  if (row.pipeline !== pipeline) return null;
+  const at = new Date(`${String(row.beat_at).replace(' ', 'T')}Z`);
+  return { at, marker: typeof row.marker === 'string' ? row.marker : undefined };
+}

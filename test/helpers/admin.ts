@@ -1,0 +1,33 @@
+import { startCli, waitFor, writeConfig, type RunningCli } from './ferry.js';
+
+export const ADMIN_TOKEN = 'test-admin-token';
+
+/** `ferry run` with its admin API on a free port and a token; resolves once the API answers. */
+export async function startWithAdmin(config: Record<string, unknown>): Promise<{ ferry: RunningCli; admin: string; configFile: string }> {
+  const configFile = writeConfig({ ...config, admin: { listen: '127.0.0.1:0', token: ADMIN_TOKEN } });
+  const ferry = startCli(['run', '-c', configFile]);
+  const admin = await waitFor('the admin API address in the log', async () => /admin API on (http:\/\/[\d.:]+)/.exec(ferry.output())?.[1]);
+  return { ferry, admin, configFile };
+}
+
+/** A JSON request to the admin API; POSTs carry the token unless `token` says otherwise. */
+export async function adminCall(admin: string, path: string, options: { method?: string; body?: string; token?: string | null } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const method = options.method ?? 'GET';
+  const token = options.token === undefined ? ADMIN_TOKEN : options.token;
+  const res = await fetch(`${admin}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    ...(options.body !== undefined ? { body: options.body } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : { text } };
+}
+
+/** Waits until GET /status reports streaming with a known lag below `maxLag` seconds. */
+export function waitReady(admin: string, ms = 90_000): Promise<true> {
+  return waitFor('ferry to be ready (/readyz 200)', async () => (await adminCall(admin, '/readyz')).status === 200, ms);
+}
+
+export async function lagSeconds(admin: string): Promise<number | null> {
+  return (await adminCall(admin, '/status')).body.lagSeconds as number | null;
+}
