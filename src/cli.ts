@@ -11,7 +11,8 @@ import { openSink, openSource } from './pipeline/endpoints.js';
 import { readStatus } from './pipeline/status.js';
 import { logEvents } from './ui/event-log.js';
 import { showSnapshotProgress } from './ui/snapshot-progress.js';
-import { verifyTables, type VerifyMode } from './verify/verify.js';
+import { verifyTables, type TableVerdict, type VerifyMode } from './verify/verify.js';
+import { formatThroughput, formatVerdict } from './verify/report.js';
 import { runDemo } from './demo/demo.js';
 
 /** Exit codes: 0 done, 1 failed (or verify found differences), 2 bad config or failed checks. */
@@ -132,21 +133,40 @@ program
 program
   .command('verify')
   .description('compare source and target table by table; exit 0 when equal, 1 when they differ')
+  .addHelpText('after', `
+checksums: each table is cut into chunks of --chunk-rows rows by its primary key; both databases
+compute every chunk's row count and a checksum of its rows, and a chunk that differs is read row by
+row to name the keys that differ. Columns whose text MySQL and Postgres print differently (float,
+double, json, arrays) make a table compare row by row throughout. counts: exact COUNT(*) per table.
+
+Against a live source (ferry still streaming) the target may only be behind: a differing chunk is
+compared again up to --recheck times, a second apart, and only a lasting difference counts. Against
+a quiet or fenced source (after a cutover's fence) the result is exact.`)
   .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
-  .addOption(new Option('--mode <mode>', 'counts or checksums').choices(['counts', 'checksums']).default('checksums'))
+  .addOption(new Option('--mode <mode>', 'counts (exact COUNT(*)) or checksums').choices(['counts', 'checksums']).default('checksums'))
+  .option('--chunk-rows <n>', 'rows per checksum chunk', '100000')
+  .option('--recheck <n>', 'comparisons again of a differing chunk before it counts (0 for a quiet source)', '3')
   .option('--json', 'print JSON')
-  .action((o: { config: string; mode: VerifyMode; json?: boolean }) =>
+  .action((o: { config: string; mode: VerifyMode; chunkRows: string; recheck: string; json?: boolean }) =>
     main(async (log) => {
       const cfg = loadConfig(o.config);
+      const chunkRows = Number(o.chunkRows);
+      const recheck = Number(o.recheck);
+      if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new FerryError('config', `--chunk-rows ${o.chunkRows}: expected a whole number of at least 1`);
+      if (!Number.isInteger(recheck) || recheck < 0) throw new FerryError('config', `--recheck ${o.recheck}: expected a whole number of at least 0`);
       const source = await openSource(cfg, log);
       const sink = await openSink(cfg, log);
       try {
-        const verdicts = await verifyTables(source, sink, await source.describeTables(), o.mode);
+        const started = performance.now();
+        const print = (v: TableVerdict) => !o.json && process.stdout.write(`${formatVerdict(v).join('\n')}\n`);
+        const verdicts = await verifyTables(source, sink, await source.describeTables(), o.mode, { chunkRows, recheck, onTable: print });
+        const ms = performance.now() - started;
+        const rows = verdicts.reduce((n, v) => n + v.rows, 0);
         const equal = verdicts.every((v) => v.equal);
-        if (o.json) process.stdout.write(`${JSON.stringify({ equal, mode: o.mode, tables: verdicts }, null, 2)}\n`);
+        if (o.json) process.stdout.write(`${JSON.stringify({ equal, mode: o.mode, rows, seconds: ms / 1000, tables: verdicts }, null, 2)}\n`);
         else {
-          for (const v of verdicts) process.stdout.write(`${v.equal ? 'equal ' : 'DIFFER'}  ${v.table}  source ${v.source}  target ${v.target}\n`);
           process.stdout.write(equal ? `all ${verdicts.length} tables equal (${o.mode})\n` : 'source and target differ\n');
+          process.stdout.write(`${formatThroughput(rows, ms)}\n`);
         }
         return equal ? 0 : 1;
       } finally {

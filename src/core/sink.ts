@@ -1,6 +1,7 @@
 import type { ChangeEvent, Row, TableId } from './change-event.js';
 import type { Checkpoint, SnapshotProgress } from './checkpoint.js';
 import type { Column, TableSchema } from './schema.js';
+import type { VerifySide } from './verify-side.js';
 
 export type TablePrep = 'create' | 'drop-and-create' | 'truncate' | 'none';
 
@@ -34,5 +35,7 @@ export interface Sink {
   countRows(table: TableSchema): Promise<number>;
   /** Target rows in primary-key order after `afterKey`, each value as the target's text form (for verify). */
   readRows(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]>;
+  /** A read-only session on which `ferry verify` runs its checksum statements (tables by their target names). */
+  verifySide(): Promise<VerifySide>;
   close(): Promise<void>;
 }

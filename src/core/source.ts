@@ -1,6 +1,7 @@
 import type { Row, Transaction } from './change-event.js';
 import type { Position } from './position.js';
 import type { TableSchema } from './schema.js';
+import type { VerifySide } from './verify-side.js';
 
 /** A problem found by a preflight check, with the fix. */
 export interface CheckProblem {
@@ -20,7 +21,7 @@ export interface TableReader {
   close(): Promise<void>;
 }
 
-export type SnapshotPurpose = 'fresh' | 'resume' | 'read';
+export type SnapshotPurpose = 'fresh' | 'resume';
 
 /** The source side of one snapshot: readers of one consistent state, or of states streaming can start before. */
 export interface SnapshotSession {
@@ -35,10 +36,12 @@ export interface Source {
   describeTables(): Promise<TableSchema[]>;
   estimateRows(table: TableSchema): Promise<number>;
   countRows(table: TableSchema): Promise<number>;
+  /** A read-only session of its own on which `ferry verify` runs its checksum statements (tables by their source names). */
+  verifySide(): Promise<VerifySide>;
   /**
    * Starts snapshot reading (DESIGN §3.5). 'fresh' starts over (a Postgres source recreates its slot
    * with an exported snapshot), 'resume' continues an interrupted snapshot from the source's replication
-   * state, 'read' only reads (verify) and leaves replication state alone.
+   * state.
    */
   openSnapshot(purpose: SnapshotPurpose): Promise<SnapshotSession>;
   /** The log's current end, for status and lag. No side effects. */

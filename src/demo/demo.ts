@@ -4,12 +4,10 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { parseConfig } from '../config.js';
 import { FerryEventBus } from '../core/events.js';
-import { comparePositions, formatPosition, type Position } from '../core/position.js';
-import { openSink, openSource } from '../pipeline/endpoints.js';
-import { runPipeline } from '../pipeline/coordinator.js';
+import { startDaemon } from '../admin/daemon.js';
+import { followCutover } from '../admin/cutover-client.js';
 import { logEvents } from '../ui/event-log.js';
 import { showSnapshotProgress } from '../ui/snapshot-progress.js';
-import { verifyTables } from '../verify/verify.js';
 import { startMariaDb, startPostgres, type LocalServer } from './local-databases.js';
 import { createSampleData, runWriteLoad } from './sample-data.js';
 
@@ -24,7 +22,8 @@ const say = (text: string) => process.stdout.write(`${text}\n`);
 
 /**
  * The main job on an embedded default: private MariaDB and Postgres, a sample database, ferry
- * snapshotting and streaming it while a write load runs, then a checksum comparison of every table.
+ * snapshotting and streaming it while a write load runs, then a cutover through the admin API that
+ * fences the source, drains, compares every table by checksum and moves the target's sequences.
  */
 export async function runDemo(o: DemoOptions): Promise<number> {
   const started = performance.now();
@@ -49,20 +48,16 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       target: { type: 'postgres', url: postgres.url('ferry_demo') },
       tables: { include: ['contentsearchdb.*', 'shop.*'] },
       snapshot: { chunkRows: 20_000 },
+      admin: { listen: '127.0.0.1:0' },
     });
     const events = new FerryEventBus();
     const offLog = logEvents(events, o.log, 60_000);
     const offBars = showSnapshotProgress(events, say);
-    let applied: { position: Position; commitTime: Date } | null = null;
     let appliedTransactions = 0;
     let maxLag = 0;
     let snapshot: { rows: number; ms: number } | null = null;
     events.on('snapshot-done', ({ rows, ms }) => (snapshot = { rows, ms }));
-    events.on('batch-applied', (b) => {
-      applied = b;
-      appliedTransactions += b.transactions;
-      maxLag = Math.max(maxLag, (Date.now() - b.commitTime.getTime()) / 1000);
-    });
+    events.on('batch-applied', (b) => (appliedTransactions += b.transactions));
 
     const load = new AbortController();
     let written = 0;
@@ -70,51 +65,47 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const loadDone = runWriteLoad(loadConn, load.signal, () => written++);
     say('running ferry (snapshot, then streaming) while a write load runs on the source …');
     const stop = new AbortController();
-    const pipelineDone = runPipeline({ config, log: o.log, events, signal: stop.signal, until: 'stream' });
-    pipelineDone.catch(() => load.abort());
+    const daemon = await startDaemon({ config, log: o.log, events, signal: stop.signal, until: 'stream' });
+    daemon.done.catch(() => load.abort());
+    say(`  admin API: ${daemon.adminUrl}/status, /metrics, /cutover`);
 
     while (!snapshot) {
-      await Promise.race([sleep(200), pipelineDone]);
+      await Promise.race([sleep(200), daemon.done]);
     }
     const loadSeconds = o.loadSeconds ?? 8;
     for (let s = 0; s < loadSeconds; s++) {
       await sleep(1000);
-      const lag = applied ? ((Date.now() - (applied as { commitTime: Date }).commitTime.getTime()) / 1000).toFixed(1) : '-';
-      say(`  streaming: ${written} source transactions written, ${appliedTransactions} applied, lag ${lag}s`);
+      const lag = daemon.status.lagSeconds();
+      maxLag = Math.max(maxLag, lag ?? 0);
+      say(`  streaming: ${written} source transactions written, ${appliedTransactions} applied, lag ${lag === null ? '-' : lag.toFixed(1)}s`);
     }
     load.abort();
     await loadDone;
     await loadConn.end();
-
-    const [rows] = await admin.query('SHOW MASTER STATUS');
-    const headRow = (rows as { File: string; Position: number }[])[0]!;
-    const head: Position = { kind: 'mysql', file: headRow.File, pos: Number(headRow.Position) };
-    say(`load stopped at ${formatPosition(head)}; waiting for ferry to catch up …`);
-    const deadline = Date.now() + 120_000;
-    while (!applied || comparePositions((applied as { position: Position }).position, head) < 0) {
-      if (Date.now() > deadline) throw new Error('ferry did not catch up within 120 s');
-      await Promise.race([sleep(100), pipelineDone]);
-    }
     await admin.end();
 
-    say('caught up; comparing every table by checksum …');
-    const source = await openSource(config, o.log);
-    const sink = await openSink(config, o.log);
-    const verdicts = await verifyTables(source, sink, await source.describeTables(), 'checksums');
-    await Promise.all([source.close(), sink.close()]);
-    for (const v of verdicts) say(`  ${v.equal ? 'equal ' : 'DIFFER'}  ${v.table.padEnd(28)} rows:checksum ${v.target}`);
+    say('load stopped; cutting over through the admin API (POST /cutover: fence read-only, drain, verify by checksums, finalize) …');
+    const view = await followCutover({
+      admin: daemon.adminUrl!,
+      request: { verify: 'checksums', maxLagSeconds: 10, timeoutSeconds: 120 },
+      onState: (v) => say(`  cutover: ${v.state}${v.state === 'failed' && v.reason ? ` (${v.reason})` : ''}`),
+    });
+    const verdicts = view.verify ?? [];
+    for (const v of verdicts) say(`  ${v.equal ? 'equal ' : 'DIFFER'}  ${v.table.padEnd(28)} ${v.target}`);
+    if (view.state === 'completed') say(`  the source is read-only; final position ${view.finalPosition}; fence to completed ${((view.fencedToCompletedMs ?? 0) / 1000).toFixed(1)}s`);
 
     stop.abort();
-    await pipelineDone;
+    await daemon.done;
+    await daemon.close();
     offBars();
     offLog();
-    const equal = verdicts.every((v) => v.equal);
+    const equal = view.state === 'completed' && verdicts.every((v) => v.equal);
     const snap = snapshot as { rows: number; ms: number } | null;
     say('');
     say('summary');
     say(`  snapshot:   ${snap?.rows ?? 0} rows in ${((snap?.ms ?? 0) / 1000).toFixed(1)}s (${snap ? Math.round((snap.rows * 1000) / snap.ms) : 0} rows/s)`);
     say(`  streaming:  ${written} source transactions written under load, ${appliedTransactions} applied, max lag ${maxLag.toFixed(1)}s`);
-    say(`  verify:     ${equal ? `all ${verdicts.length} tables equal (checksums)` : 'source and target DIFFER'}`);
+    say(`  cutover:    ${view.state}${view.state === 'completed' ? `, all ${verdicts.length} tables equal (checksums)` : `: ${view.reason ?? ''}`}`);
     say(`  total time: ${((performance.now() - started) / 1000).toFixed(1)}s`);
     return equal ? 0 : 1;
   } finally {

@@ -3,6 +3,7 @@ import { tableKey, type ChangeEvent, type Row, type TableId } from '../core/chan
 import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import type { Column, TableSchema } from '../core/schema.js';
 import type { Sink, SinkTransaction, TablePrep } from '../core/sink.js';
+import type { VerifySide } from '../core/verify-side.js';
 import type { CheckpointStore, PipelineLock } from '../checkpoint/checkpoint-store.js';
 import { coerceError, FerryError } from '../errors.js';
 
@@ -39,6 +40,7 @@ export abstract class SqlSink<C> implements Sink {
 
   abstract finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void>;
   abstract advanceSequences(tables: readonly TableSchema[]): Promise<void>;
+  abstract verifySide(): Promise<VerifySide>;
   abstract countRows(table: TableSchema): Promise<number>;
   abstract readRows(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]>;
 

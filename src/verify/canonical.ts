@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Value } from '../core/change-event.js';
 import type { ColumnType } from '../core/schema.js';
 import { parseArrayLiteral, type ArrayElement } from '../sources/postgres/pg-array.js';
@@ -110,22 +109,5 @@ export function canonical(type: ColumnType, v: Value): string | null {
         return s;
       }
     default: return s;
-  }
-}
-
-/** An order-independent fingerprint of a set of rows: count and the sum of 64-bit row hashes. */
-export class RowSetChecksum {
-  count = 0;
-  #sum = 0n;
-
-  add(values: readonly (string | null)[]): void {
-    const h = createHash('sha1');
-    for (const v of values) h.update(v === null ? 'N;' : `${v.length}:${v};`);
-    this.#sum = (this.#sum + h.digest().readBigUInt64BE(0)) & 0xffffffffffffffffn;
-    this.count++;
-  }
-
-  toString(): string {
-    return `${this.count}:${this.#sum.toString(16).padStart(16, '0')}`;
   }
 }

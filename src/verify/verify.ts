@@ -1,54 +1,285 @@
-import { tableKey, pickKey, type Row } from '../core/change-event.js';
-import type { TableSchema } from '../core/schema.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { tableKey } from '../core/change-event.js';
+import type { Column, TableSchema } from '../core/schema.js';
 import type { Sink } from '../core/sink.js';
-import type { Source, TableReader } from '../core/source.js';
-import { canonical, RowSetChecksum } from './canonical.js';
+import type { Source } from '../core/source.js';
+import type { VerifySide } from '../core/verify-side.js';
+import { coerceError } from '../errors.js';
+import { quoteIdent as myQuote } from '../sinks/mysql/mysql-dialect.js';
+import { quoteIdent as pgQuote } from '../sinks/postgres/postgres-dialect.js';
+import { comparedInNode, fieldSql, keySql, ownOrderIsByteOrder, rawSql, readRaw, rowHashSql, type PhysicalColumn } from './canonical-sql.js';
+import { chunkDigest, diffRows, encodeRow, type DifferingKey, type EncodedRow, type NodeColumn } from './row-diff.js';
+import { boundarySql, checksumSql, physicalColumns, rowsSql, tableRef, type Chunk, type SideTable, type Statement } from './statements.js';
 
 export type VerifyMode = 'counts' | 'checksums';
 
+/** sql: chunk checksums computed by both databases; rows: rows read into ferry and compared there with canonical(). */
+export type VerifyMethod = 'sql' | 'rows';
+
+export type { DifferingKey };
+
+/** Key range (from, to] whose rows differ; a null bound is the table's start or end. */
+export interface DifferingRange {
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly sourceRows: number;
+  readonly targetRows: number;
+  /** The first differing keys (whole rows, for a table without a key), when rows were compared. */
+  readonly keys?: readonly DifferingKey[];
+  /** How many keys differ in the range, when rows were compared. */
+  readonly differingKeys?: number;
+}
+
 export interface TableVerdict {
   readonly table: string;
+  /** Rows and checksum at the source (`count:checksum`; counts mode: the count). */
   readonly source: string;
   readonly target: string;
   readonly equal: boolean;
+  readonly method: VerifyMethod;
+  /** Why a table was compared row by row, or what else is worth knowing about its verdict. */
+  readonly note?: string;
+  /** Source rows compared. */
+  readonly rows: number;
+  readonly differingRanges: readonly DifferingRange[];
 }
 
-const PAGE = 10_000;
+export interface VerifyOptions {
+  /** Rows per chunk, cut by walking the source's primary key. */
+  readonly chunkRows?: number;
+  /** Re-comparisons of a chunk that differs before the difference counts: the target may only be behind a live source. */
+  readonly recheck?: number;
+  readonly recheckDelayMs?: number;
+  /** Called with each table's verdict as soon as it is known. */
+  readonly onTable?: (verdict: TableVerdict) => void;
+}
 
-async function checksum(table: TableSchema, page: (afterKey: Row | null, limit: number) => Promise<Row[]>): Promise<string> {
-  const sum = new RowSetChecksum();
-  // A table without a primary key cannot be paged by key: it is read in one page.
-  const limit = table.primaryKey.length > 0 ? PAGE : Number.MAX_SAFE_INTEGER;
-  let afterKey: Row | null = null;
-  for (;;) {
-    const rows = await page(afterKey, limit);
-    for (const r of rows) sum.add(table.columns.map((c) => canonical(c.type, r[c.name] ?? null)));
-    if (rows.length < limit) return sum.toString();
-    afterKey = pickKey(rows[rows.length - 1]!, table.primaryKey);
+const DEFAULTS = { chunkRows: 100_000, recheck: 3, recheckDelayMs: 1000 };
+/** Differing keys listed per range. */
+const KEYS_SHOWN = 10;
+/**
+ * Chunks per table when a key column cannot be range-scanned in the shared order on a side (see
+ * planTable): each chunk then scans that side's table, so a big table gets bigger chunks instead of more scans.
+ */
+const MAX_SCANNED_CHUNKS = 16;
+
+/**
+ * Compares source and target table by table. `counts` compares exact row counts (count(*)).
+ * `checksums` cuts each table into chunks of about `chunkRows` rows by its primary key (walked at the
+ * source) and has both databases compute each chunk's count and an order-independent sum of row
+ * hashes over canonical text (canonical-sql.ts); a chunk that differs is read into ferry and compared
+ * row by row with canonical(), naming the keys that differ. Tables with columns whose text the two
+ * engines print differently (float, json, arrays across engines) are compared row by row throughout.
+ *
+ * Against a live source (ferry still streaming), the target lags: a differing chunk is compared again
+ * up to `recheck` times, `recheckDelayMs` apart, and only a difference that persists counts. Against
+ * a quiet or fenced source (cutover) the result is exact.
+ */
+export async function verifyTables(source: Source, sink: Sink, tables: readonly TableSchema[], mode: VerifyMode, options: VerifyOptions = {}): Promise<TableVerdict[]> {
+  const o = { ...DEFAULTS, ...options };
+  const verdicts: TableVerdict[] = [];
+  const done = (v: TableVerdict) => {
+    verdicts.push(v);
+    o.onTable?.(v);
+  };
+  if (mode === 'counts') {
+    for (const t of tables) done(await countTable(source, sink, t));
+    return verdicts;
   }
+  const src = await source.verifySide();
+  try {
+    const dst = await sink.verifySide();
+    try {
+      for (const t of tables) {
+        done(await verifyTable(t, src, dst, o, () => source.estimateRows(t)).catch((err) => {
+          throw coerceError(err, `verify of ${tableKey(t.source)}`);
+        }));
+      }
+    } finally {
+      await dst.close();
+    }
+  } finally {
+    await src.close();
+  }
+  return verdicts;
+}
+
+async function countTable(source: Source, sink: Sink, t: TableSchema): Promise<TableVerdict> {
+  const [s, d] = await Promise.all([source.countRows(t), sink.countRows(t)]);
+  return {
+    table: tableKey(t.source), source: String(s), target: String(d), equal: s === d, method: 'sql', rows: s,
+    differingRanges: s === d ? [] : [{ from: null, to: null, sourceRows: s, targetRows: d }],
+  };
+}
+
+/** Everything the chunk loop needs about one table. */
+interface Plan {
+  readonly method: VerifyMethod;
+  readonly note?: string;
+  readonly source: SideTable;
+  readonly target: SideTable;
+  readonly nodeColumns: readonly NodeColumn[];
+  readonly nodeKey: readonly NodeColumn[];
+  /** Some key column compares by an expression on some side: chunks there scan the table. */
+  readonly scans: boolean;
+}
+
+function column(engine: VerifySide['engine'], c: Column): string {
+  return `t.${engine === 'postgres' ? pgQuote(c.name) : myQuote(c.name)}`;
 }
 
 /**
- * Compares source and target table by table: row counts, or an order-independent checksum of every
- * row's canonical values (so differing collations and text formats do not matter, values do).
+ * Key order. Chunk predicates must select the same keys on both sides, so both must order keys
+ * alike. Numbers and temporals do everywhere. Text-like keys are compared by the byte (code point)
+ * order of their canonical text on both sides: written plainly where the column already orders so (a
+ * `_bin` or C collation, binary types, uuid), so its index serves the range, and otherwise as
+ * `COLLATE "C"` / `CAST(… AS BINARY)` expressions, which scan that side's table per chunk (bounded by
+ * MAX_SCANNED_CHUNKS). Between two servers of one engine a column with the same type and collation
+ * on both sides keeps its own order, which both servers share.
  */
-export async function verifyTables(source: Source, sink: Sink, tables: readonly TableSchema[], mode: VerifyMode): Promise<TableVerdict[]> {
-  const verdicts: TableVerdict[] = [];
-  const session = mode === 'checksums' ? await source.openSnapshot('read') : null;
-  const reader: TableReader | null = session ? await session.openReader().catch(async (err) => {
-    await session.close();
-    throw err;
-  }) : null;
-  try {
-    for (const t of tables) {
-      const [s, d] = reader
-        ? await Promise.all([checksum(t, (k, n) => reader.readChunk(t, k, n)), checksum(t, (k, n) => sink.readRows(t, k, n))])
-        : (await Promise.all([source.countRows(t), sink.countRows(t)])).map(String);
-      verdicts.push({ table: tableKey(t.source), source: s!, target: d!, equal: s === d });
-    }
-  } finally {
-    await reader?.close();
-    await session?.close();
+function planTable(t: TableSchema, src: VerifySide, dst: VerifySide, srcCols: Map<string, PhysicalColumn>, dstCols: Map<string, PhysicalColumn>): Plan {
+  const inNode = t.columns.filter((c) => comparedInNode(c.type, src.engine, dst.engine));
+  const keyColumns = t.primaryKey.map((name) => t.columns.find((c) => c.name === name)!);
+  const own = keyColumns.map((c) => {
+    const a = srcCols.get(c.name)!;
+    const b = dstCols.get(c.name)!;
+    if (src.engine === dst.engine && a.type === b.type && a.collation === b.collation) return [true, true];
+    return [ownOrderIsByteOrder(src.engine, c.type, a), ownOrderIsByteOrder(dst.engine, c.type, b)];
+  });
+  const nodeColumns = t.columns.map((c) => ({ type: c.type, raw: readRaw(c.type) }));
+  const side = (s: VerifySide, cols: Map<string, PhysicalColumn>, which: 0 | 1): SideTable => {
+    const field = (c: Column) => fieldSql(s.engine, c.type, cols.get(c.name)!, column(s.engine, c));
+    return {
+      engine: s.engine,
+      ref: tableRef(s.engine, s.tableId(t)),
+      key: keyColumns.map((c, i) => keySql(s.engine, c.type, cols.get(c.name)!, column(s.engine, c), own[i]![which]!)),
+      values: t.columns.map((c, i) => (nodeColumns[i]!.raw ? rawSql(s.engine, c.type, column(s.engine, c)) : field(c))),
+      hash: rowHashSql(s.engine, t.columns.map(field)),
+    };
+  };
+  return {
+    method: inNode.length > 0 ? 'rows' : 'sql',
+    ...(inNode.length > 0 ? { note: `compared row by row: ${inNode.map((c) => `${c.name} (${c.type.kind})`).join(', ')} print differently in MySQL and Postgres` } : {}),
+    source: side(src, srcCols, 0),
+    target: side(dst, dstCols, 1),
+    nodeColumns,
+    nodeKey: keyColumns.map((c) => nodeColumns[t.columns.indexOf(c)]!),
+    scans: own.some((o) => !o[0] || !o[1]),
+  };
+}
+
+async function run(side: VerifySide, s: Statement): Promise<(string | null)[][]> {
+  return side.query(s.sql, s.params);
+}
+
+/** The chunks of the table: keyset walk of the source's key, `rows` keys at a time. */
+async function chunksOf(src: VerifySide, s: SideTable, rows: number): Promise<Chunk[]> {
+  if (s.key.length === 0) return [{ from: null, to: null }];
+  const chunks: Chunk[] = [];
+  let from: readonly string[] | null = null;
+  for (;;) {
+    const [next] = await run(src, boundarySql(s, from, rows));
+    const to = next ? next.map((v) => v ?? '') : null;
+    chunks.push({ from, to });
+    if (!to) return chunks;
+    from = to;
   }
-  return verdicts;
+}
+
+/** One side's running total: rows, and the sum of chunk checksums (sql) or chunk digests (rows). */
+interface Tally {
+  rows: number;
+  sum: bigint;
+}
+
+async function verifyTable(
+  t: TableSchema, src: VerifySide, dst: VerifySide, o: typeof DEFAULTS, estimate: () => Promise<number>,
+): Promise<TableVerdict> {
+  const [srcCols, dstCols] = await Promise.all([physicalColumns(src, src.tableId(t)), physicalColumns(dst, dst.tableId(t))]);
+  const missing = t.columns.filter((c) => !srcCols.has(c.name) || !dstCols.has(c.name)).map((c) => c.name);
+  if (missing.length > 0) {
+    const where = dstCols.size === 0 ? 'the target table does not exist' : `columns ${missing.join(', ')} are missing`;
+    return { table: tableKey(t.source), source: '-', target: '-', equal: false, method: 'sql', note: where, rows: 0, differingRanges: [] };
+  }
+  const plan = planTable(t, src, dst, srcCols, dstCols);
+  const rows = plan.scans ? Math.max(o.chunkRows, Math.ceil((await estimate()) / MAX_SCANNED_CHUNKS)) : o.chunkRows;
+  const chunks = await chunksOf(src, plan.source, rows);
+  const tallies: [Tally, Tally] = [{ rows: 0, sum: 0n }, { rows: 0, sum: 0n }];
+  const differing: DifferingRange[] = [];
+  let textOnly = 0;
+  for (const chunk of chunks) {
+    const result = await compareChunk(plan, chunk, src, dst, o, tallies);
+    if (result === 'text') textOnly++;
+    else if (result) differing.push(result);
+  }
+  // Checksums that differ over rows that compare equal: values the sides print differently (json text, say), or a target that caught up.
+  const text = textOnly > 0 ? `${textOnly} chunk(s) with differing checksums had equal rows when read` : undefined;
+  const note = [plan.note, text].filter(Boolean).join('; ');
+  const summary = (x: Tally) => `${x.rows}:${plan.method === 'sql' ? x.sum : BigInt.asUintN(64, x.sum).toString(16).padStart(16, '0')}`;
+  return {
+    table: tableKey(t.source),
+    source: summary(tallies[0]),
+    target: summary(tallies[1]),
+    equal: differing.length === 0,
+    method: plan.method,
+    ...(note ? { note } : {}),
+    rows: tallies[0].rows,
+    differingRanges: differing,
+  };
+}
+
+/**
+ * One chunk: both sides' checksums (or rows), compared again while they differ, up to `recheck`
+ * times; a persisting difference is read row by row. Returns the differing range, null when equal,
+ * or 'text' when the checksums differed but the rows are equal.
+ */
+async function compareChunk(
+  plan: Plan, chunk: Chunk, src: VerifySide, dst: VerifySide, o: typeof DEFAULTS, tallies: [Tally, Tally],
+): Promise<DifferingRange | 'text' | null> {
+  const readRows = async (): Promise<[EncodedRow[], EncodedRow[]]> => {
+    const [s, d] = await Promise.all([run(src, rowsSql(plan.source, chunk)), run(dst, rowsSql(plan.target, chunk))]);
+    const encode = (r: (string | null)[]) => encodeRow(r, plan.nodeKey, plan.nodeColumns);
+    return [s.map(encode), d.map(encode)];
+  };
+  const range = (sourceRows: number, targetRows: number, keys?: DifferingKey[]): DifferingRange => ({
+    from: keyText(chunk.from), to: keyText(chunk.to), sourceRows, targetRows,
+    ...(keys ? { keys: keys.slice(0, KEYS_SHOWN), differingKeys: keys.length } : {}),
+  });
+
+  for (let attempt = 0; ; attempt++) {
+    if (attempt > 0) await sleep(o.recheckDelayMs);
+    const last = attempt >= o.recheck;
+    if (plan.method === 'sql') {
+      const [[s], [d]] = await Promise.all([run(src, checksumSql(plan.source, chunk)), run(dst, checksumSql(plan.target, chunk))]);
+      const equal = s![0] === d![0] && s![1] === d![1];
+      if (equal || last) {
+        tallies[0].rows += Number(s![0]);
+        tallies[0].sum += BigInt(s![1]!);
+        tallies[1].rows += Number(d![0]);
+        tallies[1].sum += BigInt(d![1]!);
+      }
+      if (equal) return null;
+      if (!last) continue;
+      // The databases disagree: the rows say where, or that the texts differed but the values do not.
+      const [sr, dr] = await readRows();
+      const keys = diffRows(sr, dr);
+      return keys.length === 0 ? 'text' : range(Number(s![0]), Number(d![0]), keys);
+    }
+    const [sr, dr] = await readRows();
+    const keys = diffRows(sr, dr);
+    if (keys.length === 0 || last) {
+      tallies[0].rows += sr.length;
+      tallies[0].sum += chunkDigest(sr);
+      tallies[1].rows += dr.length;
+      tallies[1].sum += chunkDigest(dr);
+    }
+    if (keys.length === 0) return null;
+    if (last) return range(sr.length, dr.length, keys);
+  }
+}
+
+/** A chunk bound as printed: the key's text, or `(a, b)` for a composite key. */
+function keyText(bound: readonly string[] | null): string | null {
+  if (!bound) return null;
+  return bound.length === 1 ? bound[0]! : `(${bound.join(', ')})`;
 }

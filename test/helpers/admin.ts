@@ -3,11 +3,11 @@ import { startCli, waitFor, writeConfig, type RunningCli } from './ferry.js';
 export const ADMIN_TOKEN = 'test-admin-token';
 
 /** `ferry run` with its admin API on a free port and a token; resolves once the API answers. */
-export async function startWithAdmin(config: Record<string, unknown>): Promise<{ ferry: RunningCli; admin: string; configFile: string }> {
-  const configFile = writeConfig({ ...config, admin: { listen: '127.0.0.1:0', token: ADMIN_TOKEN } });
+export async function startWithAdmin(config: Record<string, unknown>, admin: Record<string, unknown> = {}): Promise<{ ferry: RunningCli; admin: string; configFile: string }> {
+  const configFile = writeConfig({ ...config, admin: { listen: '127.0.0.1:0', token: ADMIN_TOKEN, ...admin } });
   const ferry = startCli(['run', '-c', configFile]);
-  const admin = await waitFor('the admin API address in the log', async () => /admin API on (http:\/\/[\d.:]+)/.exec(ferry.output())?.[1]);
-  return { ferry, admin, configFile };
+  const url = await waitFor('the admin API address in the log', async () => /admin API on (http:\/\/[\d.:]+)/.exec(ferry.output())?.[1]);
+  return { ferry, admin: url, configFile };
 }
 
 /** A JSON request to the admin API; POSTs carry the token unless `token` says otherwise. */
@@ -23,11 +23,19 @@ export async function adminCall(admin: string, path: string, options: { method?:
   return { status: res.status, body: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : { text } };
 }
 
-/** Waits until GET /status reports streaming with a known lag below `maxLag` seconds. */
+/** Waits until GET /readyz answers 200: streaming, lag known and below the threshold. */
 export function waitReady(admin: string, ms = 90_000): Promise<true> {
   return waitFor('ferry to be ready (/readyz 200)', async () => (await adminCall(admin, '/readyz')).status === 200, ms);
 }
 
 export async function lagSeconds(admin: string): Promise<number | null> {
   return (await adminCall(admin, '/status')).body.lagSeconds as number | null;
+}
+
+/** Polls GET /cutover until the cutover reaches a final state. */
+export function cutoverEnd(admin: string, ms = 90_000): Promise<Record<string, unknown>> {
+  return waitFor('the cutover to end', async () => {
+    const { body } = await adminCall(admin, '/cutover');
+    return ['completed', 'failed', 'aborted'].includes(String(body.state)) ? body : null;
+  }, ms);
 }

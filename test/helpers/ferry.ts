@@ -90,9 +90,21 @@ export async function waitCaughtUp(my: import('mysql2/promise').Connection, clie
   }, ms);
 }
 
+/** One table's verdict as `ferry verify --json` prints it. */
+export interface VerifiedTable {
+  readonly table: string;
+  readonly source: string;
+  readonly target: string;
+  readonly equal: boolean;
+  readonly method: 'sql' | 'rows';
+  readonly note?: string;
+  readonly rows: number;
+  readonly differingRanges: { from: string | null; to: string | null; sourceRows: number; targetRows: number; keys?: { key: string; difference: string }[] }[];
+}
+
 /** `ferry verify --json` through the CLI: the per-table verdicts and whether all are equal. */
-export async function verifyWithCli(configFile: string, mode = 'checksums'): Promise<{ equal: boolean; tables: { table: string; source: string; target: string; equal: boolean }[] }> {
-  const r = await runCli(['verify', '-c', configFile, '--mode', mode, '--json']);
+export async function verifyWithCli(configFile: string, mode = 'checksums', extra: string[] = []): Promise<{ equal: boolean; tables: VerifiedTable[] }> {
+  const r = await runCli(['verify', '-c', configFile, '--mode', mode, '--json', ...extra]);
   if (r.code !== 0 && r.code !== 1) throw new Error(`ferry verify failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout);
 }

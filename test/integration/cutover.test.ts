@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startMariaDb, type LocalServer } from '../../src/demo/local-databases.js';
 import { adminCall, ADMIN_TOKEN, startWithAdmin, waitReady } from '../helpers/admin.js';
-import { runCli, type RunningCli } from '../helpers/ferry.js';
+import { runCli, waitFor, type RunningCli } from '../helpers/ferry.js';
 import { ITEMS_DDL, routeDatabases, seedItemsSql, type Engine, type RouteDatabases } from '../helpers/routes.js';
 import { startWriteLoad } from '../helpers/write-load.js';
 
@@ -73,6 +73,25 @@ function orderLoad(app: AppConnection) {
   };
 }
 
+/** Holds a lock on the target's items table on its own connection, so the applier stops at the next change to it. */
+async function blockTarget(db: RouteDatabases): Promise<() => Promise<void>> {
+  if (db.route.target === 'postgres') {
+    const client = new pg.Client({ connectionString: db.target.url });
+    await client.connect();
+    await client.query(`BEGIN; LOCK TABLE ${db.targetSchema}.items IN ACCESS EXCLUSIVE MODE`);
+    return async () => {
+      await client.query('ROLLBACK');
+      await client.end();
+    };
+  }
+  const conn = await mysql.createConnection({ uri: db.target.url });
+  await conn.query(`LOCK TABLES \`${db.targetSchema}\`.items WRITE`);
+  return async () => {
+    await conn.query('UNLOCK TABLES');
+    await conn.end();
+  };
+}
+
 const READ_ONLY = /read-only|read_only|READ-ONLY|--read-only/i;
 
 const SOURCES = [
@@ -100,6 +119,24 @@ describe.each(SOURCES)('cutover under a live write load, $route.label', ({ route
     await db?.source.query(route.source === 'mysql' ? 'SET GLOBAL read_only = OFF' : `ALTER DATABASE ${name} RESET default_transaction_read_only`).catch(() => {});
     await db?.close();
     await server?.destroy();
+  });
+
+  it('an aborted cutover leaves the source writable', async () => {
+    const release = await blockTarget(db);
+    const app = await appConnection(db);
+    try {
+      await db.source.query("INSERT INTO items VALUES (700001, 1, 'held up', 1)");
+      expect((await adminCall(admin, '/cutover', { method: 'POST', body: JSON.stringify({ maxLagSeconds: 30 }) })).status).toBe(202);
+      await waitFor('the cutover to drain', async () => (await adminCall(admin, '/cutover')).body.state === 'draining');
+      await expect(app.query("INSERT INTO orders (note) VALUES ('fenced')"), 'fenced while draining').rejects.toThrow(READ_ONLY);
+      const aborted = await adminCall(admin, '/cutover/abort', { method: 'POST' });
+      expect(aborted.body.state).toBe('aborted');
+      await app.query("INSERT INTO orders (note) VALUES ('after the abort')");
+    } finally {
+      await release();
+      await app.close();
+    }
+    await waitReady(admin);
   });
 
   it('fences, drains, verifies, moves sequences and stops; the target takes new rows, the source refuses them', async () => {

@@ -36,6 +36,7 @@ describe('MariaDB → MariaDB, two databases on one server', () => {
     const verdict = await verifyWithCli(config);
     expect(verdict.tables.map((t) => t.table)).toEqual(['mm_types.types']);
     expect(verdict.equal, JSON.stringify(verdict.tables)).toBe(true);
+    expect(verdict.tables[0]!.method, 'one engine: every column type by SQL checksums, floats and json included').toBe('sql');
 
     const columns = (schema: string) => db.source.query(
       `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, COLLATION_NAME AS collation FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${schema}' AND TABLE_NAME = 'types' ORDER BY ORDINAL_POSITION`);

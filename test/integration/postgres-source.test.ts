@@ -93,6 +93,10 @@ describe.each(postgresRoutes)('Postgres source: $label', (route) => {
     const verdict = await verifyWithCli(config);
     expect(verdict.tables).toHaveLength(3);
     expect(verdict.equal, JSON.stringify(verdict.tables)).toBe(true);
+    // Floats, json and arrays print differently in MariaDB: those tables are compared row by row there.
+    expect(Object.fromEntries(verdict.tables.map((t) => [t.table, t.method]))).toEqual(route.target === 'postgres'
+      ? { 'public.types': 'sql', 'public.notes': 'sql', 'public.log': 'sql' }
+      : { 'public.types': 'rows', 'public.notes': 'sql', 'public.log': 'rows' });
 
     const ids = await db.target.query(`SELECT id FROM ${db.targetSchema}.types ORDER BY id`);
     expect(ids.map((r) => Number(r.id))).toEqual([1, 2, 40]);

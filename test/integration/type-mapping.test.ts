@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
-import { pipelineConfig, startCli, waitCaughtUp, waitStreaming, writeConfig } from '../helpers/ferry.js';
+import { pipelineConfig, startCli, verifyWithCli, waitCaughtUp, waitStreaming, writeConfig } from '../helpers/ferry.js';
 
 /**
  * The README's type table, row by row: a MySQL column type, the Postgres type ferry creates, and edge
@@ -53,8 +53,8 @@ const CASES: readonly Case[] = [
 const STREAM_OFFSET = 1000;
 const table = (i: number) => `t${String(i).padStart(2, '0')}`;
 
-/** Creates one table per case, inserts the values, runs `ferry run`, inserts them again while it streams. */
-async function replicateCases(db: TestDatabases, cases: readonly Case[], extra: Record<string, unknown> = {}): Promise<void> {
+/** Creates one table per case, inserts the values, runs `ferry run`, inserts them again while it streams; returns the config file. */
+async function replicateCases(db: TestDatabases, cases: readonly Case[], extra: Record<string, unknown> = {}): Promise<string> {
   const insertAll = async (offset: number) => {
     for (const [i, c] of cases.entries()) {
       const rows = c.values.map(([literal], j) => `(${offset + j + 1}, ${literal})`).join(', ');
@@ -76,6 +76,22 @@ async function replicateCases(db: TestDatabases, cases: readonly Case[], extra: 
     const r = await ferry.done;
     expect(r.code, r.stderr).toBe(0);
   }
+  return config;
+}
+
+/**
+ * `ferry verify` over the replicated cases, two rows a chunk: every table equal, compared by SQL
+ * checksums (the canonical text both engines compute) except the kinds they print differently.
+ */
+async function expectVerified(db: TestDatabases, config: string, cases: readonly Case[]): Promise<void> {
+  const verdict = await verifyWithCli(config, 'checksums', ['--chunk-rows', '2']);
+  const byTable = new Map(verdict.tables.map((t) => [t.table, t]));
+  for (const [i, c] of cases.entries()) {
+    const v = byTable.get(`${db.name}.${table(i)}`);
+    expect(v?.equal, `${c.mysql}: ${JSON.stringify(v)}`).toBe(true);
+    expect(v?.method, c.mysql).toBe(/^(FLOAT|DOUBLE|JSON)$/.test(c.mysql) ? 'rows' : 'sql');
+    expect(v?.rows, c.mysql).toBe(c.values.length * 2);
+  }
 }
 
 async function expectCase(db: TestDatabases, c: Case, i: number): Promise<void> {
@@ -90,23 +106,29 @@ async function expectCase(db: TestDatabases, c: Case, i: number): Promise<void> 
 
 describe('type mapping MySQL/MariaDB → Postgres (snapshot and stream)', () => {
   let db: TestDatabases;
+  let config: string;
   beforeAll(async () => {
     db = await testDatabases('types');
-    await replicateCases(db, CASES);
+    config = await replicateCases(db, CASES);
   });
   afterAll(async () => db?.close());
 
   it.each(CASES.map((c, i) => [c.mysql, c, i] as const))('%s', (_, c, i) => expectCase(db, c, i));
+
+  it('ferry verify: every table equal, by SQL checksums except FLOAT, DOUBLE and JSON (row by row)', () => expectVerified(db, config, CASES));
 });
 
 describe('types.tinyint1: boolean', () => {
   const BOOL: Case = { mysql: 'TINYINT(1)', pg: 'boolean', values: [['1', 'true'], ['0', 'false'], ['NULL', null]] };
   let db: TestDatabases;
+  let config: string;
   beforeAll(async () => {
     db = await testDatabases('types_bool');
-    await replicateCases(db, [BOOL], { types: { tinyint1: 'boolean' } });
+    config = await replicateCases(db, [BOOL], { types: { tinyint1: 'boolean' } });
   });
   afterAll(async () => db?.close());
 
   it('TINYINT(1) becomes boolean', () => expectCase(db, BOOL, 0));
+
+  it('ferry verify compares TINYINT(1) with boolean by SQL checksums', () => expectVerified(db, config, [BOOL]));
 });

@@ -48,7 +48,7 @@ describe('parseConfig defaults', () => {
   it('fills defaults inside a section that is only partly given', () => {
     const c = parseConfig({ ...minimal, snapshot: { mode: 'always' }, admin: {} });
     expect(c.snapshot).toEqual({ mode: 'always', tablePrep: 'create', parallelism: 4, chunkRows: 50_000 });
-    expect(c.admin).toEqual({ listen: '127.0.0.1:8080' });
+    expect(c.admin).toEqual({ listen: '127.0.0.1:8080', readyMaxLagSeconds: 60 });
   });
 
   it('keeps values that are given', () => {
@@ -138,7 +138,7 @@ describe('parseConfig rejections', () => {
     expect(c.source.slot).toMatch(/^ferry_orders_eu_[0-9a-f]{6}$/);
     expect(c.source.publication).toBe(c.source.slot);
     expect(parseConfig({ ...minimal, pipeline: 'orders_eu', source: { type: 'postgres', url: 'postgres://u:p@pg1:5432/shop' } }).source.slot).toBe('ferry_orders_eu');
-    expect(c.source.heartbeatSeconds).toBe(5);
+    expect(c.source.heartbeatSeconds).toBe(1);
     expect(c.tables.include).toEqual(['*.*']);
   });
 

@@ -7,13 +7,14 @@ import { tabSeparated } from '../tab-separated.js';
 import type { Checkpoint } from '../../core/checkpoint.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { CheckProblem } from '../../core/source.js';
+import type { VerifySide } from '../../core/verify-side.js';
 import { coerceError, FerryError } from '../../errors.js';
 import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
 import { MysqlPipelineLock } from '../../checkpoint/mysql-pipeline-lock.js';
 import { ensureMysqlCheckpointTables, mysqlCheckpointStore } from '../../checkpoint/mysql-checkpoint-table.js';
 import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.js';
 import { serverFlavor, type Flavor } from '../../sources/mysql/binlog-position.js';
-import { connect, connectionOptions } from '../../sources/mysql/mysql-connection.js';
+import { connect, connectionOptions, queryText } from '../../sources/mysql/mysql-connection.js';
 import {
   addColumnSql, columnTypeSql, createTableSql, deleteRowSql, deleteSql, insertSql, updateRowSql, loadDataSql, loadField, normalizeColumnType,
   patchSql, qualified, quoteIdent, readRowsSql, rowValues, secondaryIndexes, toMysql,
@@ -217,6 +218,11 @@ export class MysqlSink extends SqlSink<PoolConnection> {
   async countRows(table: TableSchema): Promise<number> {
     const [rows] = await this.#pool.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${qualified(table.target)}`);
     return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Statements on the pool, whose sessions are in UTC (SESSION_SQL); tables by their target names. */
+  async verifySide(): Promise<VerifySide> {
+    return { engine: 'mysql', tableId: (t) => t.target, query: (sql, params) => queryText(this.#pool, sql, params), close: async () => {} };
   }
 
   async readRows(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]> {

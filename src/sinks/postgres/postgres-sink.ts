@@ -8,6 +8,8 @@ import type { ChangeEvent, Row, TableId } from '../../core/change-event.js';
 import type { Checkpoint } from '../../core/checkpoint.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { CheckProblem } from '../../core/source.js';
+import type { VerifySide } from '../../core/verify-side.js';
+import { queryText } from '../../sources/postgres/pg-connection.js';
 import { coerceError, FerryError } from '../../errors.js';
 import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
 import { PostgresPipelineLock } from '../../checkpoint/postgres-pipeline-lock.js';
@@ -187,6 +189,11 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
   async countRows(table: TableSchema): Promise<number> {
     const { rows } = await this.#pool.query(`SELECT count(*) AS n FROM ${qualified(table.target)}`);
     return Number(rows[0].n);
+  }
+
+  /** Statements on the pool, whose sessions print values as the source's do (UTC, ISO); tables by their target names. */
+  async verifySide(): Promise<VerifySide> {
+    return { engine: 'postgres', tableId: (t) => t.target, query: (sql, params) => queryText(this.#pool, sql, params), close: async () => {} };
   }
 
   async readRows(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]> {

@@ -1,4 +1,4 @@
-import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
+import mysql, { type Connection, type ConnectionOptions, type Pool } from 'mysql2/promise';
 import { coerceError, FerryError } from '../../errors.js';
 
 /** mysql2 options from a mysql:// URL, set up so values arrive exactly (DESIGN §3.6). */
@@ -91,4 +91,10 @@ export async function serverIdentity(conn: Connection): Promise<string> {
  */
 export function exactColumn(name: string, kind: string): string {
   return kind === 'float' ? `${quoteIdent(name)} + 0e0 AS ${quoteIdent(name)}` : quoteIdent(name);
+}
+
+/** One statement's rows as arrays of text (verify): numbers in their shortest exact form, binary strings as UTF-8, NULL as null. */
+export async function queryText(conn: Connection | Pool, sql: string, params: readonly string[] = []): Promise<(string | null)[][]> {
+  const [rows] = await conn.query({ sql, values: [...params], rowsAsArray: true });
+  return (rows as unknown[][]).map((r) => r.map((v) => (v === null ? null : Buffer.isBuffer(v) ? v.toString('utf8') : String(v))));
 }

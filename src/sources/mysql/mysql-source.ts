@@ -5,10 +5,11 @@ import { FerryError } from '../../errors.js';
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { CheckProblem, SnapshotSession, Source } from '../../core/source.js';
+import type { VerifySide } from '../../core/verify-side.js';
 import { headPosition, serverFlavor, type Flavor } from './binlog-position.js';
 import { streamBinlog } from './binlog-source.js';
 import { checkMysqlSource } from './mysql-check.js';
-import { connect, quoteIdent, serverIdentity } from './mysql-connection.js';
+import { connect, queryText, quoteIdent, serverIdentity } from './mysql-connection.js';
 import { ensureHeartbeatTable, fenceServer, unfenceServer, writeHeartbeat } from './mysql-heartbeat.js';
 import { describeTables, type DescribeOptions } from './mysql-schema.js';
 import { openSnapshotReader } from './mysql-snapshot.js';
@@ -69,6 +70,17 @@ export class MysqlSource implements Source {
   async countRows(table: TableSchema): Promise<number> {
     const [rows] = await this.#conn.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${quoteIdent(table.source.schema)}.${quoteIdent(table.source.name)}`);
     return Number(rows[0]?.n ?? 0);
+  }
+
+  /** A connection of verify's own, in UTC; each statement reads the latest committed rows. */
+  async verifySide(): Promise<VerifySide> {
+    const conn = await connect(this.#o.url);
+    return {
+      engine: 'mysql',
+      tableId: (t) => t.source,
+      query: (sql, params) => queryText(conn, sql, params),
+      close: () => conn.end().catch(() => {}),
+    };
   }
 
   /** Each reader takes its own consistent snapshot with its exact binlog position; the binlog needs no preparing. */
@@ -145,7 +157,8 @@ export class MysqlSource implements Source {
   /** The binlog keeps no per-replica state: nothing to release. */
   async acknowledge(): Promise<void> {}
 
+  /** Dropped, not ended: a heartbeat may still wait on a server gone silent, and end() would wait behind it. */
   async close(): Promise<void> {
-    await this.#conn.end().catch(() => {});
+    this.#conn.destroy();
   }
 }

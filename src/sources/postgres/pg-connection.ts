@@ -53,3 +53,22 @@ export async function serverIdentity(client: pg.ClientBase): Promise<string> {
   const { rows } = await client.query("SELECT system_identifier::text || '/' || current_database() AS id FROM pg_control_system()");
   return `postgres:${rows[0].id}`;
 }
+
+/** One statement's rows as arrays of the server's text (verify), NULL as null. */
+export async function queryText(client: pg.ClientBase | pg.Pool, sql: string, params: readonly string[] = []): Promise<(string | null)[][]> {
+  const { rows } = await client.query<(string | null)[]>({ text: sql, values: [...params], rowMode: 'array', types: RAW_TEXT });
+  return rows;
+}
+
+/** Ends a client; one whose server went silent (a heartbeat still waiting on it) is dropped after a second instead. */
+export async function endClient(client: pg.Client): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const dropped = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      resolve();
+    }, 1000);
+  });
+  await Promise.race([client.end().catch(() => {}), dropped]);
+  clearTimeout(timer);
+}

@@ -4,11 +4,12 @@ import { tableKey, type TableId, type Transaction } from '../../core/change-even
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { CheckProblem, SnapshotPurpose, SnapshotSession, Source } from '../../core/source.js';
+import type { VerifySide } from '../../core/verify-side.js';
 import { FerryError } from '../../errors.js';
 import { qualified } from '../../sinks/postgres/postgres-dialect.js';
 import { parseLsn } from './lsn.js';
 import { checkPgSource } from './pg-check.js';
-import { connectSource, serverIdentity } from './pg-connection.js';
+import { connectSource, endClient, queryText, serverIdentity } from './pg-connection.js';
 import { fenceDatabase, unfenceDatabase, writeMessage } from './pg-fence.js';
 import { describePgTables, type PgDescribeOptions, type PgTable } from './pg-schema.js';
 import { openPgReader } from './pg-snapshot.js';
@@ -63,6 +64,17 @@ export class PostgresSource implements Source {
     return Number(rows[0]?.n ?? 0);
   }
 
+  /** A connection of verify's own, with the source session settings (UTC, ISO dates); statements read the latest committed rows. */
+  async verifySide(): Promise<VerifySide> {
+    const client = await connectSource(this.#o.url);
+    return {
+      engine: 'postgres',
+      tableId: (t) => t.source,
+      query: (sql, params) => queryText(client, sql, params),
+      close: () => endClient(client),
+    };
+  }
+
   /**
    * 'fresh' (re)creates the slot with an exported snapshot that every reader imports: the copy is the
    * state exactly at the slot's start. 'resume' reads the present and streams from the slot's start,
@@ -70,7 +82,6 @@ export class PostgresSource implements Source {
    */
   async openSnapshot(purpose: SnapshotPurpose): Promise<SnapshotSession> {
     const url = this.#o.url;
-    if (purpose === 'read') return { openReader: () => openPgReader(url, { kind: 'pg', lsn: 0n }, null), close: async () => {} };
     await ensurePublication(this.#client, this.#o.publication, await this.#describe());
     if (purpose === 'fresh') {
       const exported = await recreateSlotWithSnapshot(url, this.#o.slot);
@@ -160,6 +171,6 @@ export class PostgresSource implements Source {
 
   async close(): Promise<void> {
     await this.#stream?.stop();
-    await this.#client.end().catch(() => {});
+    await endClient(this.#client);
   }
 }

@@ -1,0 +1,19 @@
+import type { TableId } from './change-event.js';
+import type { Engine, TableSchema } from './schema.js';
+
+/**
+ * One end of `ferry verify`: a read-only SQL session on the source or on the target, on which verify
+ * runs the checksum statements it writes for the side's engine (src/verify/). Every statement sees
+ * the latest committed state (no long snapshot), so a chunk re-compared later sees a live source move on.
+ */
+export interface VerifySide {
+  readonly engine: Engine;
+  /** Where `table` is on this side: the source's own name, or where the sink put it (`target.schema`). */
+  tableId(table: TableSchema): TableId;
+  /**
+   * Runs one statement (placeholders `$1…` on Postgres, `?` on MySQL; parameters are text) in a session
+   * in UTC with ISO dates, and returns its rows as arrays of text in select-list order, NULL as null.
+   */
+  query(sql: string, params?: readonly string[]): Promise<(string | null)[][]>;
+  close(): Promise<void>;
+}
