@@ -63,7 +63,7 @@ async function runCommand(file: string, until: 'snapshot' | 'stream'): Promise<v
     try {
       const outcome = await daemon.done;
       if (outcome === 'cut-over' && !signal.aborted) {
-        log.info(`cutover completed; the stream is stopped and the source stays fenced. The admin API answers until SIGTERM`);
+        log.info(`the cutover stopped the stream (GET /cutover tells how it ended); the admin API answers until SIGTERM`);
         await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
       }
       log.info(signal.aborted ? 'stopped cleanly; the next start resumes from the checkpoint' : `${until} finished`);

@@ -57,9 +57,9 @@ function authorize(req: IncomingMessage, token: string | undefined): void {
     return;
   }
   const header = req.headers.authorization ?? '';
-  const m = /^Bearer\s+(.+)$/i.exec(header);
+  const m = /^Bearer ([!-~]+)$/i.exec(header.trim());
   if (!m) throw new HttpError(401, 'missing Authorization: Bearer <token>', 'send the admin token configured in admin.token');
-  if (!sameSecret(m[1]!.trim(), token)) throw new HttpError(401, 'wrong admin token', 'send the admin token configured in admin.token');
+  if (!sameSecret(m[1]!, token)) throw new HttpError(401, 'wrong admin token', 'send the admin token configured in admin.token');
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
@@ -95,6 +95,7 @@ function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Han
     '/status': { GET: async () => json(200, d.status.toJSON()) },
     '/pause': {
       POST: async () => {
+        if (d.cutover.active) throw new HttpError(409, 'a cutover is running: pausing would stall its drain', 'POST /cutover/abort first, or wait for it to end');
         d.gate.pause();
         d.log.info('paused through the admin API: no target transaction starts until POST /resume');
         return json(200, { paused: true });

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { CutoverState, FerryEventBus } from '../core/events.js';
-import { formatPosition, type Position } from '../core/position.js';
+import { comparePositions, formatPosition, type Position } from '../core/position.js';
 import type { Sink } from '../core/sink.js';
 import type { Source } from '../core/source.js';
 import { coerceError, FerryError } from '../errors.js';
@@ -46,11 +47,14 @@ export interface CutoverDeps {
 }
 
 const TERMINAL: ReadonlySet<CutoverState> = new Set(['completed', 'failed', 'aborted']);
+/** How long lifting the fence may take once a cutover failed. */
+const UNFENCE_TIMEOUT_MS = 30_000;
 
 /**
  * One cutover at a time: preflight → fencing → draining → verifying → finalizing → completed, or
  * failed/aborted with the source unfenced again. Every step runs against the one deadline
- * `timeoutSeconds` sets; POST /cutover/abort can stop it until it reaches finalizing.
+ * `timeoutSeconds` sets; POST /cutover/abort, a SIGTERM, or the pipeline stopping can end it until it
+ * reaches finalizing.
  */
 export class CutoverController {
   #current: Run | null = null;
@@ -72,12 +76,28 @@ export class CutoverController {
     return this.#current?.view() ?? null;
   }
 
+  /** A cutover is between preflight and its end: the pipeline must not be paused meanwhile. */
+  get active(): boolean {
+    return this.#current !== null && !TERMINAL.has(this.#current.state);
+  }
+
   /** Aborts the running cutover and unfences the source; resolves with its final view. */
   async abort(): Promise<CutoverView> {
     const run = this.#current;
     if (!run || TERMINAL.has(run.state)) throw new FerryError('config', run ? `cutover ${run.id} is already ${run.state}` : 'no cutover is running', { hint: 'POST /cutover starts one' });
     if (run.state === 'finalizing') throw new FerryError('config', `cutover ${run.id} is finalizing (the stream is stopping): too late to abort`, { hint: 'wait for completed; POST /cutover/abort cannot undo finalizing' });
-    return run.abort();
+    return run.abort('aborted through POST /cutover/abort');
+  }
+
+  /**
+   * ferry is stopping (SIGTERM) or its pipeline ended: a cutover that has not reached finalizing is
+   * aborted, and the source unfenced, before the process goes. Resolves when no cutover runs.
+   */
+  async settle(why: string): Promise<void> {
+    const run = this.#current;
+    if (!run || TERMINAL.has(run.state)) return;
+    if (run.state === 'finalizing') return run.finished();
+    await run.abort(why);
   }
 }
 
@@ -110,10 +130,14 @@ class Run {
     };
   }
 
-  async abort(): Promise<CutoverView> {
-    this.#abort.abort(new FerryError('config', 'aborted through POST /cutover/abort'));
+  async abort(why: string): Promise<CutoverView> {
+    this.#abort.abort(new FerryError('config', why));
     await this.#done;
     return this.view();
+  }
+
+  finished(): Promise<void> {
+    return this.#done;
   }
 
   #enter(state: CutoverState, reason?: string): void {
@@ -134,9 +158,15 @@ class Run {
     const { deps, request } = this;
     const deadline = Date.now() + request.timeoutSeconds * 1000;
     const step = <T>(what: string, work: Promise<T>) => bounded(work, deadline, this.#abort.signal, `${what} did not finish within timeoutSeconds (${request.timeoutSeconds} s)`);
+    const opened: Promise<{ close(): Promise<void> }>[] = [];
+    const open = <T extends { close(): Promise<void> }>(what: string, opening: Promise<T>) => {
+      opened.push(opening);
+      return step(what, opening);
+    };
+    let fencing: Promise<void> | null = null;
+    let stopping = false;
+    const late = lateChanges(deps.events);
     let source: Source | null = null;
-    let sink: Sink | null = null;
-    let fenced = false;
     try {
       const { status } = deps;
       if (status.phase !== 'streaming') throw new FerryError('config', `the pipeline is ${status.phase}, not streaming`, { hint: 'start the cutover once the snapshot is done and the stream runs' });
@@ -145,20 +175,17 @@ class Run {
       if (lag === null || lag > request.maxLagSeconds) {
         throw new FerryError('config', `replication lag ${lag === null ? 'is not known yet' : `${lag.toFixed(1)} s is above maxLagSeconds ${request.maxLagSeconds}`}`, { hint: 'wait until ferry has caught up (GET /status), then try again' });
       }
-      source = await step('opening the source', deps.openSource());
-      sink = await step('opening the target', deps.openSink());
+      source = await open('opening the source', deps.openSource());
+      const sink = await open('opening the target', deps.openSink());
       const tables = await step('describing the tables', source.describeTables());
 
       this.#enter('fencing');
       const marker = `cutover:${this.id}`;
       const applied = waitForMarker(deps.events, marker);
       try {
-        if (request.fence === 'read-only') {
-          fenced = true; // a fence that failed half-way is lifted too
-          await step('fencing the source', source.fence(marker));
-        } else {
-          await step('writing the fence marker', source.beat(marker));
-        }
+        // The fence's own statements give up at the deadline (lock_wait_timeout, statement_timeout), so it settles before any unfence.
+        fencing = request.fence === 'read-only' ? source.fence(marker, Math.max(1, (deadline - Date.now()) / 1000)) : source.beat(marker);
+        await step(request.fence === 'read-only' ? 'fencing the source' : 'writing the fence marker', fencing);
         this.#fencedAt = Date.now();
 
         this.#enter('draining');
@@ -166,36 +193,86 @@ class Run {
       } finally {
         applied.cancel();
       }
+      late.watch();
 
       if (request.verify !== 'none') {
         this.#enter('verifying');
         // Drained to the fence: the source is quiet, so the first comparison is exact.
-        this.#verdicts = await step('verifying', verifyTables(source, sink, tables, request.verify, { recheck: 0 }));
+        this.#verdicts = await step('verifying', verifyTables(source, sink, tables, request.verify, { recheck: 0, signal: this.#abort.signal }));
         const differ = this.#verdicts.filter((v) => !v.equal);
-        if (differ.length > 0) throw new FerryError('fatal', `verify (${request.verify}) found differences in ${differ.map((v) => v.table).join(', ')}`, { hint: 'the source was unfenced; run `ferry verify` to see the differing ranges' });
+        if (differ.length > 0) throw new FerryError('fatal', `verify (${request.verify}) found differences in ${differ.map((v) => v.table).join(', ')}`, { hint: 'run `ferry verify` to see the differing key ranges' });
       }
 
       this.#enter('finalizing');
-      await step('moving target sequences', sink.advanceSequences(tables));
+      await step('moving target sequences', (async () => sink.advanceSequences(tables, await source.nextKeyValues(tables)))());
+      // Everything the source logged until now is applied before the stream stops: a write that got
+      // past the fence shows up here, instead of being left behind unreplicated.
+      const head = await step('reading the source head', source.headPosition());
+      // A heartbeat of its own right away, rather than waiting for the next: the applied position passes the head with it.
+      await source.beat().catch(() => {});
+      await step('draining to the source head', waitApplied(deps.status, head, this.#abort.signal));
+      late.check();
+      stopping = true;
       await step('stopping the stream', deps.stopStream());
+      late.check();
       this.#enter('completed');
     } catch (err) {
-      const error = coerceError(err);
-      const aborted = this.#abort.signal.aborted;
-      let reason = aborted ? 'aborted through POST /cutover/abort' : error.message;
-      if (fenced && source) {
-        try {
-          await source.unfence();
-          reason += '; the source is writable again';
-        } catch (unfenceErr) {
-          reason += `; UNFENCING FAILED, the source may still be read-only: ${(unfenceErr as Error).message}`;
-        }
+      const aborted = this.#abort.signal.aborted && !stopping;
+      let reason = aborted ? (this.#abort.signal.reason as Error).message : coerceError(err).message;
+      if (stopping) {
+        // The stream has stopped or is stopping: lifting the fence now would let writes in that nothing replicates.
+        reason += '; the stream stopped, so the source STAYS FENCED: restart ferry (it resumes from the checkpoint) and cut over again, or unfence by hand';
+      } else if (fencing && source) {
+        reason += await unfence(source, fencing);
       }
-      if (!aborted) deps.events.emit('error', { kind: 'cutover', message: reason });
+      if (!aborted) deps.events.emit('failure', { kind: 'cutover', message: reason });
       this.#enter(aborted ? 'aborted' : 'failed', reason);
     } finally {
-      await Promise.all([source?.close(), sink?.close()]);
+      late.stop();
+      // Connections opened late (after their step gave up) are closed as they arrive.
+      for (const o of opened) void o.then((c) => c.close(), () => {});
     }
+  }
+}
+
+/** Lifts a fence, after its own statements have settled (they share the connection); says how that went. */
+async function unfence(source: Source, fencing: Promise<void>): Promise<string> {
+  try {
+    await fencing.catch(() => {});
+    await bounded(source.unfence(), Date.now() + UNFENCE_TIMEOUT_MS, new AbortController().signal, `unfencing did not finish within ${UNFENCE_TIMEOUT_MS / 1000} s`);
+    return '; the source is writable again';
+  } catch (err) {
+    return `; UNFENCING FAILED, the source may still be read-only (SET GLOBAL read_only = OFF, or ALTER DATABASE … RESET default_transaction_read_only): ${(err as Error).message}`;
+  }
+}
+
+/**
+ * Source transactions with changes applied after the fence marker: writes that got past the fence
+ * (an account with SUPER or READ ONLY ADMIN, a session that set default_transaction_read_only off).
+ */
+function lateChanges(events: FerryEventBus): { watch(): void; check(): void; stop(): void } {
+  let count = 0;
+  let off = () => {};
+  return {
+    watch() {
+      off = events.on('batch-applied', (b) => (count += b.transactions));
+    },
+    check() {
+      if (count > 0) {
+        throw new FerryError('fatal', `${count} source transaction(s) with changes were written after the fence`, {
+          hint: 'some session bypasses the fence (MySQL/MariaDB: accounts with SUPER or READ ONLY ADMIN; Postgres: a session that sets default_transaction_read_only off); stop those writers, or use fence: none after stopping the application',
+        });
+      }
+    },
+    stop: () => off(),
+  };
+}
+
+/** Resolves once the applied position has reached `head`. */
+async function waitApplied(status: LiveStatus, head: Position, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    if (status.applied && comparePositions(status.applied.position, head) >= 0) return;
+    await sleep(50);
   }
 }
 

@@ -22,7 +22,7 @@ export interface Daemon {
   /** The admin API's address; null without an `admin` section in the config. */
   readonly adminUrl: string | null;
   readonly status: LiveStatus;
-  /** Settles when the pipeline stops: 'cut-over' when a cutover completed and stopped it. */
+  /** Settles when the pipeline stops: 'cut-over' when a cutover stopped it (GET /cutover tells whether it completed). */
   readonly done: Promise<'stopped' | 'cut-over'>;
   /** Closes the admin API (after `done`). */
   close(): Promise<void>;
@@ -54,8 +54,13 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       status, metrics, gate, cutover, token: config.admin.token, readyMaxLagSeconds: config.admin.readyMaxLagSeconds, log,
     });
   }
+  // A SIGTERM aborts a cutover that has not reached finalizing, unfencing the source before ferry goes.
+  const onStop = () => void cutover.settle('ferry received SIGTERM/SIGINT');
+  o.signal.addEventListener('abort', onStop, { once: true });
   pipeline = runPipeline({ config, log, events, gate, until: o.until, signal: AbortSignal.any([o.signal, streamStop.signal]) });
-  const done = pipeline.then(() => (cutover.view()?.state === 'finalizing' || cutover.view()?.state === 'completed' ? 'cut-over' as const : 'stopped' as const));
+  // Whatever ended the pipeline, no cutover is left holding the source fenced.
+  const settled = pipeline.finally(() => cutover.settle('the pipeline stopped').finally(() => o.signal.removeEventListener('abort', onStop)));
+  const done = settled.then(() => (streamStop.signal.aborted ? 'cut-over' as const : 'stopped' as const));
   return {
     adminUrl: admin?.url ?? null,
     status,

@@ -20,8 +20,8 @@ export interface FerryEvents {
   'marker-applied': { marker: string; position: Position };
   /** A heartbeat was written: the source's clock against ours, and where its log ends. */
   heartbeat: { clockOffsetMs: number; head: Position; retainedBytes: number | null };
-  /** Something went wrong: `kind` is the FerryError kind, or what failed ('heartbeat', 'cutover'). */
-  error: { kind: string; message: string };
+  /** Something went wrong: `kind` is the FerryError kind, or what failed ('heartbeat', 'cutover'). (Not 'error': EventEmitter throws that one when unheard.) */
+  failure: { kind: string; message: string };
   paused: { paused: boolean };
   'cutover-state': { id: string; state: CutoverState; reason?: string };
   'schema-changed': { table: string; addedColumns: string[] };

@@ -1,6 +1,7 @@
 import type { ChangeEvent, Row, TableId } from './change-event.js';
 import type { Checkpoint, SnapshotProgress } from './checkpoint.js';
 import type { Column, TableSchema } from './schema.js';
+import type { NextKeyValues } from './source.js';
 import type { VerifySide } from './verify-side.js';
 
 export type TablePrep = 'create' | 'drop-and-create' | 'truncate' | 'none';
@@ -30,8 +31,11 @@ export interface Sink {
   /** Secondary indexes, sequences past the max key, and the switch to streaming (recording `tables`), atomically. */
   finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void>;
   begin(): Promise<SinkTransaction>;
-  /** Cutover: every sequence or identity (AUTO_INCREMENT) of the target tables moves past the largest value in its column. */
-  advanceSequences(tables: readonly TableSchema[]): Promise<void>;
+  /**
+   * Cutover: every sequence or identity (AUTO_INCREMENT) of the target tables moves past the largest
+   * value in its column, and at least to what the source would hand out next; never back.
+   */
+  advanceSequences(tables: readonly TableSchema[], next: NextKeyValues): Promise<void>;
   countRows(table: TableSchema): Promise<number>;
   /** Target rows in primary-key order after `afterKey`, each value as the target's text form (for verify). */
   readRows(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]>;

@@ -3,6 +3,9 @@ import type { Position } from './position.js';
 import type { TableSchema } from './schema.js';
 import type { VerifySide } from './verify-side.js';
 
+/** Table key (`schema.table`) → column → the next value its sequence would give. */
+export type NextKeyValues = ReadonlyMap<string, ReadonlyMap<string, bigint>>;
+
 /** A problem found by a preflight check, with the fix. */
 export interface CheckProblem {
   readonly check: string;
@@ -54,16 +57,24 @@ export interface Source {
   retainedBytes?(): Promise<number | null>;
   /**
    * Writes ferry's heartbeat into the source log as a transaction of its own, carrying `marker` when
-   * given (the stream hands it on as Transaction.marker), and returns the source's clock at that instant.
+   * given (the stream hands it on as Transaction.marker).
    */
-  beat(marker?: string): Promise<Date>;
+  beat(marker?: string): Promise<void>;
+  /** The source's clock now, in one short round trip (lag is measured on it). */
+  clock(): Promise<Date>;
   /**
    * Cutover: makes the source refuse application writes (read-only), ending the sessions that would
    * write, then writes `marker` as the last transaction the stream will carry.
    */
-  fence(marker: string): Promise<void>;
+  fence(marker: string, timeoutSeconds: number): Promise<void>;
   /** Lifts the fence again. */
   unfence(): Promise<void>;
+  /**
+   * What each table's sequence or AUTO_INCREMENT column would hand out next at the source, by table
+   * key and column: the target's must not hand out less (numbers the source used on rows since deleted).
+   * Empty when the source will not tell (no privilege on its sequences).
+   */
+  nextKeyValues(tables: readonly TableSchema[]): Promise<NextKeyValues>;
   /**
    * Committed transactions after `from`, in commit order, until `signal` aborts.
    * Delivery is at-least-once across reconnects; the sink's checkpoint makes it exactly-once.

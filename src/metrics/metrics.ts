@@ -35,32 +35,38 @@ export class FerryMetrics {
       name: 'ferry_replication_lag_seconds', help: "source's now minus the source commit time of the last applied transaction (heartbeats included)", registers,
       collect() {
         const lag = live.lagSeconds();
-        if (lag !== null) this.set(lag);
+        // Unknown (nothing applied since start) is no series at all, never a reassuring 0.
+        if (lag === null) this.remove();
+        else this.set(lag);
       },
     });
     new Gauge({
       name: 'ferry_source_lag_bytes', help: 'source log bytes between the head and the applied position', registers,
       collect() {
         const bytes = live.lagBytes();
-        if (bytes !== null) this.set(bytes);
+        if (bytes === null) this.remove();
+        else this.set(bytes);
       },
     });
     new Gauge({
       name: 'ferry_last_applied_timestamp_seconds', help: 'source commit time of the last applied transaction, unix seconds', registers,
       collect() {
         if (live.applied) this.set(live.applied.commitTime.getTime() / 1000);
+        else this.remove();
       },
     });
     new Gauge({
       name: 'ferry_slot_retained_bytes', help: 'Postgres source: WAL the replication slot keeps', registers,
       collect() {
-        if (live.retainedBytes !== null) this.set(live.retainedBytes);
+        if (live.retainedBytes === null) this.remove();
+        else this.set(live.retainedBytes);
       },
     });
     new Gauge({
       name: 'ferry_source_clock_offset_seconds', help: "the source's clock minus ferry's, measured at each heartbeat", registers,
       collect() {
-        this.set(live.clockOffsetMs / 1000);
+        if (live.head === null) this.remove();
+        else this.set(live.clockOffsetMs / 1000);
       },
     });
     new Gauge({
@@ -98,7 +104,7 @@ export class FerryMetrics {
         transactions.inc(b.transactions);
         batchSeconds.observe(b.ms / 1000);
       }),
-      events.on('error', ({ kind }) => errors.inc({ kind })),
+      events.on('failure', ({ kind }) => errors.inc({ kind })),
     ];
   }
 

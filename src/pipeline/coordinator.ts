@@ -88,7 +88,7 @@ export async function runPipeline(o: RunOptions): Promise<void> {
     o.events.emit('phase', { phase: 'stopped' });
   } catch (err) {
     const error = coerceError(err);
-    o.events.emit('error', { kind: error.kind, message: error.message });
+    o.events.emit('failure', { kind: error.kind, message: error.message });
     o.events.emit('phase', { phase: 'failed' });
     throw error;
   }
@@ -195,7 +195,7 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       if (error.kind !== 'retriable' || o.signal.aborted) throw error;
       attempt++;
       const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
-      events.emit('error', { kind: error.kind, message: error.message });
+      events.emit('failure', { kind: error.kind, message: error.message });
       events.emit('stream-retry', { error, attempt, delayMs, from });
       await sleep(delayMs, undefined, { signal: o.signal }).catch(() => {});
     } finally {

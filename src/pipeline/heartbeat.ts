@@ -14,8 +14,9 @@ export function startHeartbeat(source: Source, events: FerryEventBus, log: Logge
   let timer: NodeJS.Timeout | undefined;
   const beat = async () => {
     try {
+      await source.beat();
       const sent = Date.now();
-      const sourceNow = await source.beat();
+      const sourceNow = await source.clock();
       const received = Date.now();
       const [head, retainedBytes] = await Promise.all([source.headPosition(), source.retainedBytes?.() ?? null]);
       if (stopped) return;
@@ -24,7 +25,7 @@ export function startHeartbeat(source: Source, events: FerryEventBus, log: Logge
       failing = false;
     } catch (err) {
       if (stopped) return;
-      events.emit('error', { kind: 'heartbeat', message: (err as Error).message });
+      events.emit('failure', { kind: 'heartbeat', message: (err as Error).message });
       if (!failing) log.warn({ err: (err as Error).message, hint: (err as { hint?: string }).hint }, 'cannot write the heartbeat into the source log; lag on a quiet source reads high until it can');
       failing = true;
     } finally {

@@ -68,7 +68,7 @@ export class LiveStatus {
         this.head = h.head;
         this.retainedBytes = h.retainedBytes;
       }),
-      bus.on('error', ({ kind, message }) => (this.lastError = { kind, message, at: new Date(this.now()) })),
+      bus.on('failure', ({ kind, message }) => (this.lastError = { kind, message, at: new Date(this.now()) })),
       bus.on('cutover-state', ({ id, state, reason }) => (this.cutover = { id, state, ...(reason ? { reason } : {}) })),
     ];
   }
@@ -79,9 +79,11 @@ export class LiveStatus {
     return Math.max(0, (this.now() + this.clockOffsetMs - this.applied.commitTime.getTime()) / 1000);
   }
 
+  /** Null when it cannot be told: nothing applied yet, no head read yet, or (MySQL) the two in different binlog files. */
   lagBytes(): number | null {
     if (!this.applied || !this.head) return null;
-    return Math.max(0, bytesBehind(this.applied.position, this.head) ?? 0);
+    const bytes = bytesBehind(this.applied.position, this.head);
+    return bytes === null ? null : Math.max(0, bytes);
   }
 
   /** Ready: streaming, and lag known and below `maxLagSeconds` (a stalled stream's lag grows past it). */

@@ -4,6 +4,7 @@ import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import type { Column, TableSchema } from '../core/schema.js';
 import type { Sink, SinkTransaction, TablePrep } from '../core/sink.js';
 import type { VerifySide } from '../core/verify-side.js';
+import type { NextKeyValues } from '../core/source.js';
 import type { CheckpointStore, PipelineLock } from '../checkpoint/checkpoint-store.js';
 import { coerceError, FerryError } from '../errors.js';
 
@@ -39,7 +40,7 @@ export abstract class SqlSink<C> implements Sink {
   protected abstract openTransaction(c: C): SqlTransaction<C>;
 
   abstract finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void>;
-  abstract advanceSequences(tables: readonly TableSchema[]): Promise<void>;
+  abstract advanceSequences(tables: readonly TableSchema[], next: NextKeyValues): Promise<void>;
   abstract verifySide(): Promise<VerifySide>;
   abstract countRows(table: TableSchema): Promise<number>;
   abstract readRows(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]>;

@@ -160,7 +160,8 @@ describe.each(ROUTES)('ferry verify on a tampered target ($label)', (route) => {
     expect((await run()).equal).toBe(true);
   });
 
-  it.runIf(route.source === 'postgres')('compares a table without a key as a multiset: one duplicate less differs', async () => {
+  // Only a Postgres source has tables without a key (REPLICA IDENTITY FULL): the test exists for that route alone.
+  if (route.source === 'postgres') it('compares a table without a key as a multiset: one duplicate less differs', async () => {
     await onTarget("DELETE FROM T WHERE msg = 'dup' LIMIT 1", 'log');
     try {
       const verdict = await verifyWithCli(config, 'checksums', ['--recheck', '0']);

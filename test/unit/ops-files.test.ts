@@ -303,10 +303,10 @@ describe('docker-compose.yml', () => {
       if (!hasDefault) expect(Object.keys(env), `ferry.yaml needs ${name}`).toContain(name);
     }
 
-    vi.stubEnv('FERRY_ADMIN_TOKEN', 'test-token');
+    vi.stubEnv('FERRY_ADMIN_TOKEN', 'a-test-admin-token-0123');
     for (const name of ['MYSQL_ROOT_PASSWORD', 'POSTGRES_PASSWORD']) vi.stubEnv(name, composeDefaults(env[name] ?? ''));
     const config = parseConfig(parseYaml(text));
-    expect(config.admin?.token).toBe('test-token');
+    expect(config.admin?.token).toBe('a-test-admin-token-0123');
 
     const listen = config.admin!.listen;
     expect(listen.startsWith('0.0.0.0:'), 'admin.listen must accept connections from outside the container').toBe(true);

@@ -2,11 +2,11 @@ import { Readable } from 'node:stream';
 import mysql, { type Connection, type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import { groupByColumns, type Patch, type Write } from '../../core/coalesce.js';
-import { type ChangeEvent, type Row, type TableId, type Value } from '../../core/change-event.js';
+import { tableKey, type ChangeEvent, type Row, type TableId, type Value } from '../../core/change-event.js';
 import { tabSeparated } from '../tab-separated.js';
 import type { Checkpoint } from '../../core/checkpoint.js';
 import type { Column, TableSchema } from '../../core/schema.js';
-import type { CheckProblem } from '../../core/source.js';
+import type { CheckProblem, NextKeyValues } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
 import { coerceError, FerryError } from '../../errors.js';
 import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
@@ -14,7 +14,7 @@ import { MysqlPipelineLock } from '../../checkpoint/mysql-pipeline-lock.js';
 import { ensureMysqlCheckpointTables, mysqlCheckpointStore } from '../../checkpoint/mysql-checkpoint-table.js';
 import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.js';
 import { serverFlavor, type Flavor } from '../../sources/mysql/binlog-position.js';
-import { connect, connectionOptions, queryText } from '../../sources/mysql/mysql-connection.js';
+import { autoIncrementColumn, connect, connectionOptions, queryText } from '../../sources/mysql/mysql-connection.js';
 import {
   addColumnSql, columnTypeSql, createTableSql, deleteRowSql, deleteSql, insertSql, updateRowSql, loadDataSql, loadField, normalizeColumnType,
   patchSql, qualified, quoteIdent, readRowsSql, rowValues, secondaryIndexes, toMysql,
@@ -188,19 +188,16 @@ export class MysqlSink extends SqlSink<PoolConnection> {
 
   /**
    * InnoDB moves an AUTO_INCREMENT counter past every explicit value inserted, which is how ferry
-   * writes; this also covers tables ferry did not create (tablePrep: none) and older servers.
+   * writes; the counter also goes to at least what the source would hand out next, never back.
    */
-  async advanceSequences(tables: readonly TableSchema[]): Promise<void> {
+  async advanceSequences(tables: readonly TableSchema[], next: NextKeyValues): Promise<void> {
     await this.transaction(async (conn) => {
       for (const t of tables) {
-        const [cols] = await conn.query<RowDataPacket[]>(
-          "SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND EXTRA LIKE '%auto_increment%'",
-          [t.target.schema, t.target.name],
-        );
-        const col = cols[0]?.c as string | undefined;
+        const col = await autoIncrementColumn(conn, t.target);
         if (!col) continue;
-        const [max] = await conn.query<RowDataPacket[]>(`SELECT MAX(${quoteIdent(col)}) AS m FROM ${qualified(t.target)}`);
-        if (max[0]?.m !== null && max[0]?.m !== undefined) await conn.query(`ALTER TABLE ${qualified(t.target)} AUTO_INCREMENT = ${BigInt(String(max[0].m)) + 1n}`);
+        const [max] = await conn.query<RowDataPacket[]>(`SELECT COALESCE(MAX(${quoteIdent(col.name)}), 0) + 1 AS m FROM ${qualified(t.target)}`);
+        const counter = [BigInt(String(max[0]!.m)), col.next ?? 0n, next.get(tableKey(t.source))?.get(col.name) ?? 0n].reduce((a, b) => (a > b ? a : b));
+        await conn.query(`ALTER TABLE ${qualified(t.target)} AUTO_INCREMENT = ${counter}`);
       }
     }).catch((err) => {
       throw coerceError(err, 'target AUTO_INCREMENT counters');

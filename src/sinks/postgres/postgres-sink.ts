@@ -4,10 +4,10 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from 'pino';
 import { groupByColumns, type Write } from '../../core/coalesce.js';
-import type { ChangeEvent, Row, TableId } from '../../core/change-event.js';
+import { tableKey, type ChangeEvent, type Row, type TableId } from '../../core/change-event.js';
 import type { Checkpoint } from '../../core/checkpoint.js';
 import type { Column, TableSchema } from '../../core/schema.js';
-import type { CheckProblem } from '../../core/source.js';
+import type { CheckProblem, NextKeyValues } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
 import { queryText } from '../../sources/postgres/pg-connection.js';
 import { coerceError, FerryError } from '../../errors.js';
@@ -160,17 +160,24 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
     });
   }
 
-  /** Every sequence a target column owns (identity or serial, however the table was made), past the column's max. */
-  async advanceSequences(tables: readonly TableSchema[]): Promise<void> {
+  /**
+   * Every sequence a target column owns (identity or serial, however the table was made) moves to the
+   * greatest of: the column's max, the source's next value less one, and where it already is.
+   */
+  async advanceSequences(tables: readonly TableSchema[], next: NextKeyValues): Promise<void> {
     await this.transaction(async (client) => {
       for (const t of tables) {
         const { rows } = await client.query(
-          `SELECT quote_ident(attname) AS col, pg_get_serial_sequence($1, attname) AS seq FROM pg_attribute
+          `SELECT attname AS name, quote_ident(attname) AS col, pg_get_serial_sequence($1, attname) AS seq FROM pg_attribute
             WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence($1, attname) IS NOT NULL`,
           [qualified(t.target)],
         );
         for (const r of rows) {
-          await client.query(`SELECT setval($1, GREATEST(max(${r.col as string}), 1), max(${r.col as string}) IS NOT NULL) FROM ${qualified(t.target)}`, [r.seq]);
+          const sourceNext = next.get(tableKey(t.source))?.get(r.name as string);
+          await client.query(
+            `SELECT setval($1, v) FROM (SELECT GREATEST(max(${r.col as string}), $2::bigint - 1, pg_sequence_last_value($1::regclass)) AS v FROM ${qualified(t.target)}) x WHERE v >= 1`,
+            [r.seq, sourceNext === undefined ? null : sourceNext.toString()],
+          );
         }
       }
     }).catch((err) => {

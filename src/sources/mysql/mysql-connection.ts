@@ -1,4 +1,5 @@
-import mysql, { type Connection, type ConnectionOptions, type Pool } from 'mysql2/promise';
+import mysql, { type Connection, type ConnectionOptions, type Pool, type RowDataPacket } from 'mysql2/promise';
+import type { TableId } from '../../core/change-event.js';
 import { coerceError, FerryError } from '../../errors.js';
 
 /** mysql2 options from a mysql:// URL, set up so values arrive exactly (DESIGN §3.6). */
@@ -65,7 +66,7 @@ export async function connect(url: string, role: Role = 'source'): Promise<Conne
     // A connection that dies while idle reports it as an 'error' event; unheard, it would end the
     // process. The failure reaches ferry anyway, through the next query on it.
     conn.on('error', () => {});
-    await conn.query("SET time_zone = '+00:00'");
+    await conn.query("SET time_zone = '+00:00', autocommit = 1");
     return conn;
   } catch (err) {
     conn?.destroy();
@@ -97,4 +98,18 @@ export function exactColumn(name: string, kind: string): string {
 export async function queryText(conn: Connection | Pool, sql: string, params: readonly string[] = []): Promise<(string | null)[][]> {
   const [rows] = await conn.query({ sql, values: [...params], rowsAsArray: true });
   return (rows as unknown[][]).map((r) => r.map((v) => (v === null ? null : Buffer.isBuffer(v) ? v.toString('utf8') : String(v))));
+}
+
+/** A table's AUTO_INCREMENT column and the value it hands out next (read fresh: MySQL 8 caches it in statistics). */
+export async function autoIncrementColumn(conn: Connection, t: TableId): Promise<{ name: string; next: bigint | null } | null> {
+  await conn.query('SET SESSION information_schema_stats_expiry = 0').catch(() => {}); // MySQL 8 only
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT c.COLUMN_NAME AS name, t.AUTO_INCREMENT AS next FROM information_schema.COLUMNS c
+       JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+      WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ? AND c.EXTRA LIKE '%auto_increment%'`,
+    [t.schema, t.name],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return { name: String(row.name), next: row.next === null ? null : BigInt(String(row.next)) };
 }

@@ -10,7 +10,7 @@ export async function ensureHeartbeatTable(conn: Connection): Promise<void> {
   try {
     await conn.query(`CREATE DATABASE IF NOT EXISTS \`${HEARTBEAT_TABLE.schema}\``);
     await conn.query(`CREATE TABLE IF NOT EXISTS ${QUALIFIED} (
-      pipeline varchar(100) NOT NULL PRIMARY KEY,
+      pipeline varchar(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
       beat_at datetime(6) NOT NULL,
       marker varchar(200) NULL
     ) ENGINE=InnoDB`);
@@ -22,16 +22,16 @@ export async function ensureHeartbeatTable(conn: Connection): Promise<void> {
   }
 }
 
-/**
- * Rewrites this pipeline's heartbeat row: a binlog transaction of its own, carrying `marker` when
- * given. Returns the source's clock (UTC) at the write.
- */
-export async function writeHeartbeat(conn: Connection, pipeline: string, marker: string | undefined): Promise<Date> {
+/** Rewrites this pipeline's heartbeat row: a binlog transaction of its own, carrying `marker` when given. */
+export async function writeHeartbeat(conn: Connection, pipeline: string, marker: string | undefined): Promise<void> {
   await conn.query(
     `INSERT INTO ${QUALIFIED} (pipeline, beat_at, marker) VALUES (?, UTC_TIMESTAMP(6), ?)
      ON DUPLICATE KEY UPDATE beat_at = VALUES(beat_at), marker = VALUES(marker)`,
     [pipeline, marker ?? null],
   );
+}
+
+export async function serverClock(conn: Connection): Promise<Date> {
   const [rows] = await conn.query<RowDataPacket[]>("SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ') AS now");
   return new Date(String(rows[0]!.now));
 }
@@ -41,7 +41,10 @@ export async function writeHeartbeat(conn: Connection, pipeline: string, marker:
  * for open transactions to end first). ferry, which set it, still writes the marker; then
  * super_read_only, where the server has it (MySQL), stops the rest too.
  */
-export async function fenceServer(conn: Connection, pipeline: string, marker: string): Promise<void> {
+export async function fenceServer(conn: Connection, pipeline: string, marker: string, timeoutSeconds: number): Promise<void> {
+  // SET GLOBAL read_only waits for open transactions, holding new ones back meanwhile: never past the cutover's deadline.
+  const seconds = Math.max(1, Math.ceil(timeoutSeconds));
+  await conn.query(`SET SESSION lock_wait_timeout = ${seconds}, innodb_lock_wait_timeout = ${seconds}`);
   await conn.query('SET GLOBAL read_only = ON');
   await writeHeartbeat(conn, pipeline, marker);
   const [rows] = await conn.query<RowDataPacket[]>("SHOW GLOBAL VARIABLES LIKE 'super_read_only'");

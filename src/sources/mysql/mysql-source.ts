@@ -4,13 +4,13 @@ import { tableKey, type TableId, type Transaction } from '../../core/change-even
 import { FerryError } from '../../errors.js';
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { CheckProblem, SnapshotSession, Source } from '../../core/source.js';
+import type { CheckProblem, NextKeyValues, SnapshotSession, Source } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
 import { headPosition, serverFlavor, type Flavor } from './binlog-position.js';
 import { streamBinlog } from './binlog-source.js';
 import { checkMysqlSource } from './mysql-check.js';
-import { connect, queryText, quoteIdent, serverIdentity } from './mysql-connection.js';
-import { ensureHeartbeatTable, fenceServer, unfenceServer, writeHeartbeat } from './mysql-heartbeat.js';
+import { autoIncrementColumn, connect, queryText, quoteIdent, serverIdentity } from './mysql-connection.js';
+import { ensureHeartbeatTable, fenceServer, serverClock, unfenceServer, writeHeartbeat } from './mysql-heartbeat.js';
 import { describeTables, type DescribeOptions } from './mysql-schema.js';
 import { openSnapshotReader } from './mysql-snapshot.js';
 
@@ -100,15 +100,28 @@ export class MysqlSource implements Source {
     return this.headPosition();
   }
 
-  async beat(marker?: string): Promise<Date> {
+  async beat(marker?: string): Promise<void> {
     await this.#ensureHeartbeatTable();
-    return writeHeartbeat(this.#conn, this.#o.pipeline, marker);
+    await writeHeartbeat(this.#conn, this.#o.pipeline, marker);
   }
 
-  async fence(marker: string): Promise<void> {
+  clock(): Promise<Date> {
+    return serverClock(this.#conn);
+  }
+
+  async fence(marker: string, timeoutSeconds: number): Promise<void> {
     await this.#ensureHeartbeatTable();
-    await fenceServer(this.#conn, this.#o.pipeline, marker);
+    await fenceServer(this.#conn, this.#o.pipeline, marker, timeoutSeconds);
     this.#o.log.info('source fenced: read_only is ON');
+  }
+
+  async nextKeyValues(tables: readonly TableSchema[]): Promise<NextKeyValues> {
+    const next = new Map<string, Map<string, bigint>>();
+    for (const t of tables) {
+      const col = await autoIncrementColumn(this.#conn, t.source);
+      if (col?.next != null) next.set(tableKey(t.source), new Map([[col.name, col.next]]));
+    }
+    return next;
   }
 
   unfence(): Promise<void> {

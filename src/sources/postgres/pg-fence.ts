@@ -5,21 +5,23 @@ import { FERRY_APPLICATION_NAME } from './pg-connection.js';
 /**
  * ferry's heartbeat: a transactional logical message, so the stream carries a commit even when no
  * replicated table changes (lag stays honest, the slot advances). With a marker, the cutover's fence.
- * Returns the source's clock.
  */
-export async function writeMessage(client: pg.ClientBase, marker: string | undefined): Promise<Date> {
-  const body = JSON.stringify(marker ? { marker } : { heartbeat: true });
-  const { rows } = await client.query(
-    "SELECT pg_logical_emit_message(true, $1, $2), to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS now",
-    [MESSAGE_PREFIX, body],
-  );
+export async function writeMessage(client: pg.ClientBase, marker: string | undefined): Promise<void> {
+  await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [MESSAGE_PREFIX, JSON.stringify(marker ? { marker } : { heartbeat: true })]);
+}
+
+export async function serverClock(client: pg.ClientBase): Promise<Date> {
+  const { rows } = await client.query("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS now");
   return new Date(rows[0].now as string);
 }
 
-/** Every client session of this database but ferry's own (and `since`: only those that started after it). */
+/**
+ * Ends every client session of this database but ferry's own (and with `since`, only those that
+ * started after it), waiting up to 5 s for each to be gone, so none commits after the fence marker.
+ */
 function otherSessions(since?: Date): { sql: string; values: unknown[] } {
   return {
-    sql: `SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+    sql: `SELECT count(pg_terminate_backend(pid, 5000)) AS n FROM pg_stat_activity
            WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
              AND application_name <> $1${since ? ' AND backend_start >= $2' : ''}`,
     values: since ? [FERRY_APPLICATION_NAME, since] : [FERRY_APPLICATION_NAME],
@@ -32,12 +34,18 @@ function otherSessions(since?: Date): { sql: string; values: unknown[] } {
  * Clients that reconnect come back read-only. Needs the database's owner (ALTER DATABASE) and
  * pg_signal_backend (or superuser) to end other users' sessions.
  */
-export async function fenceDatabase(client: pg.ClientBase): Promise<{ ended: number; at: Date }> {
+export async function fenceDatabase(client: pg.ClientBase, timeoutSeconds: number): Promise<{ ended: number; at: Date }> {
   const { rows: db } = await client.query('SELECT quote_ident(current_database()) AS name, clock_timestamp() AS at', []);
-  await client.query(`ALTER DATABASE ${db[0].name as string} SET default_transaction_read_only = on`);
-  const { sql, values } = otherSessions();
-  const { rows } = await client.query(sql, values);
-  return { ended: Number(rows[0].n), at: db[0].at as Date };
+  // Never past the cutover's deadline, whatever holds a lock.
+  await client.query(`SET statement_timeout = ${Math.max(1000, Math.ceil(timeoutSeconds * 1000))}`);
+  try {
+    await client.query(`ALTER DATABASE ${db[0].name as string} SET default_transaction_read_only = on`);
+    const { sql, values } = otherSessions();
+    const { rows } = await client.query(sql, values);
+    return { ended: Number(rows[0].n), at: db[0].at as Date };
+  } finally {
+    await client.query('RESET statement_timeout');
+  }
 }
 
 /** Lifts the fence; sessions that connected while it stood (read-only by default) are ended, so they come back writable. */

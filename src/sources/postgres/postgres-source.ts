@@ -3,14 +3,14 @@ import type { Logger } from 'pino';
 import { tableKey, type TableId, type Transaction } from '../../core/change-event.js';
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { CheckProblem, SnapshotPurpose, SnapshotSession, Source } from '../../core/source.js';
+import type { CheckProblem, NextKeyValues, SnapshotPurpose, SnapshotSession, Source } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
 import { FerryError } from '../../errors.js';
 import { qualified } from '../../sinks/postgres/postgres-dialect.js';
 import { parseLsn } from './lsn.js';
 import { checkPgSource } from './pg-check.js';
 import { connectSource, endClient, queryText, serverIdentity } from './pg-connection.js';
-import { fenceDatabase, unfenceDatabase, writeMessage } from './pg-fence.js';
+import { fenceDatabase, serverClock, unfenceDatabase, writeMessage } from './pg-fence.js';
 import { describePgTables, type PgDescribeOptions, type PgTable } from './pg-schema.js';
 import { openPgReader } from './pg-snapshot.js';
 import { ensurePublication, ensureSlot, recreateSlotWithSnapshot, slotMissing, slotState, verifyPublication } from './pg-slot.js';
@@ -112,15 +112,36 @@ export class PostgresSource implements Source {
     return (await slotState(this.#client, this.#o.slot))?.retainedBytes ?? null;
   }
 
-  beat(marker?: string): Promise<Date> {
+  beat(marker?: string): Promise<void> {
     return writeMessage(this.#client, marker);
   }
 
-  async fence(marker: string): Promise<void> {
-    const { ended, at } = await fenceDatabase(this.#client);
+  clock(): Promise<Date> {
+    return serverClock(this.#client);
+  }
+
+  async fence(marker: string, timeoutSeconds: number): Promise<void> {
+    const { ended, at } = await fenceDatabase(this.#client, timeoutSeconds);
     this.#fencedAt = at;
     this.#o.log.info({ sessionsEnded: ended }, `source fenced: new sessions are read-only, ${ended} open session(s) ended`);
     await writeMessage(this.#client, marker);
+  }
+
+  async nextKeyValues(tables: readonly TableSchema[]): Promise<NextKeyValues> {
+    const next = new Map<string, Map<string, bigint>>();
+    for (const t of tables) {
+      const { rows } = await this.#client.query(
+        `SELECT attname AS col, pg_sequence_last_value(pg_get_serial_sequence($1, attname)::regclass)::text AS last FROM pg_attribute
+          WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence($1, attname) IS NOT NULL`,
+        [qualified(t.source)],
+      ).catch((err: Error) => {
+        this.#o.log.warn({ table: tableKey(t.source), err: err.message }, "cannot read the source's sequence; the target's moves past its own largest key only (GRANT SELECT ON ALL SEQUENCES IN SCHEMA … TO the source user)");
+        return { rows: [] as { col: string; last: string | null }[] };
+      });
+      const values = new Map(rows.filter((r) => r.last !== null).map((r) => [r.col as string, BigInt(r.last as string) + 1n]));
+      if (values.size > 0) next.set(tableKey(t.source), values);
+    }
+    return next;
   }
 
   async unfence(): Promise<void> {
