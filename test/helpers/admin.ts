@@ -1,4 +1,7 @@
+import mysql from 'mysql2/promise';
+import pg from 'pg';
 import { startCli, waitFor, writeConfig, type RunningCli } from './ferry.js';
+import type { RouteDatabases } from './routes.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -38,4 +41,23 @@ export function cutoverEnd(admin: string, ms = 90_000): Promise<Record<string, u
     const { body } = await adminCall(admin, '/cutover');
     return ['completed', 'failed', 'aborted'].includes(String(body.state)) ? body : null;
   }, ms);
+}
+
+/** Holds a lock on the target's `table` on a connection of its own, so the applier stops at the next change to it; returns the release. */
+export async function blockTarget(db: RouteDatabases, table = 'items'): Promise<() => Promise<void>> {
+  if (db.route.target === 'postgres') {
+    const client = new pg.Client({ connectionString: db.target.url });
+    await client.connect();
+    await client.query(`BEGIN; LOCK TABLE ${db.targetSchema}.${table} IN ACCESS EXCLUSIVE MODE`);
+    return async () => {
+      await client.query('ROLLBACK');
+      await client.end();
+    };
+  }
+  const conn = await mysql.createConnection({ uri: db.target.url });
+  await conn.query(`LOCK TABLES \`${db.targetSchema}\`.${table} WRITE`);
+  return async () => {
+    await conn.query('UNLOCK TABLES');
+    await conn.end();
+  };
 }

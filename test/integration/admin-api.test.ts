@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminCall, cutoverEnd, startWithAdmin, waitReady } from '../helpers/admin.js';
+import { adminCall, blockTarget, cutoverEnd, startWithAdmin, waitReady } from '../helpers/admin.js';
 import { waitFor, type RunningCli } from '../helpers/ferry.js';
 import { ITEMS_DDL, routeDatabases, seedItemsSql, type RouteDatabases } from '../helpers/routes.js';
 
@@ -34,17 +34,6 @@ describe('admin API and cutover failure paths (Postgres → Postgres)', () => {
     } finally {
       await client.end();
     }
-  }
-
-  /** Holds an exclusive lock on the target's items table, so the applier stops at the next change to it. */
-  async function blockTarget(): Promise<() => Promise<void>> {
-    const client = new pg.Client({ connectionString: db.target.url });
-    await client.connect();
-    await client.query(`BEGIN; LOCK TABLE ${db.targetSchema}.items IN ACCESS EXCLUSIVE MODE`);
-    return async () => {
-      await client.query('ROLLBACK');
-      await client.end();
-    };
   }
 
   it('refuses POST without the token or with a wrong one (401), and malformed bodies (400) with a message', async () => {
@@ -103,7 +92,7 @@ describe('admin API and cutover failure paths (Postgres → Postgres)', () => {
   });
 
   it('a step past its timeout fails the cutover and unfences the source', async () => {
-    const release = await blockTarget();
+    const release = await blockTarget(db);
     try {
       await db.source.query("INSERT INTO items VALUES (600002, 1, 'blocked', 1)");
       const started = await adminCall(admin, '/cutover', { method: 'POST', body: JSON.stringify({ timeoutSeconds: 3, maxLagSeconds: 30, verify: 'none' }) });
@@ -119,7 +108,7 @@ describe('admin API and cutover failure paths (Postgres → Postgres)', () => {
   });
 
   it('POST /cutover/abort stops a cutover and unfences the source', async () => {
-    const release = await blockTarget();
+    const release = await blockTarget(db);
     try {
       await db.source.query("INSERT INTO items VALUES (600004, 1, 'blocked', 1)");
       expect((await adminCall(admin, '/cutover', { method: 'POST', body: JSON.stringify({ timeoutSeconds: 120, maxLagSeconds: 30 }) })).status).toBe(202);

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startMariaDb, type LocalServer } from '../../src/demo/local-databases.js';
-import { adminCall, ADMIN_TOKEN, cutoverEnd, startWithAdmin, waitReady } from '../helpers/admin.js';
+import { adminCall, ADMIN_TOKEN, blockTarget, cutoverEnd, startWithAdmin, waitReady } from '../helpers/admin.js';
 import { runCli, waitFor, type RunningCli } from '../helpers/ferry.js';
 import { ITEMS_DDL, routeDatabases, seedItemsSql, type Engine, type RouteDatabases } from '../helpers/routes.js';
 import { startWriteLoad } from '../helpers/write-load.js';
@@ -70,25 +70,6 @@ function orderLoad(app: AppConnection) {
       stop = true;
       await done.catch(() => {});
     },
-  };
-}
-
-/** Holds a lock on the target's items table on its own connection, so the applier stops at the next change to it. */
-async function blockTarget(db: RouteDatabases): Promise<() => Promise<void>> {
-  if (db.route.target === 'postgres') {
-    const client = new pg.Client({ connectionString: db.target.url });
-    await client.connect();
-    await client.query(`BEGIN; LOCK TABLE ${db.targetSchema}.items IN ACCESS EXCLUSIVE MODE`);
-    return async () => {
-      await client.query('ROLLBACK');
-      await client.end();
-    };
-  }
-  const conn = await mysql.createConnection({ uri: db.target.url });
-  await conn.query(`LOCK TABLES \`${db.targetSchema}\`.items WRITE`);
-  return async () => {
-    await conn.query('UNLOCK TABLES');
-    await conn.end();
   };
 }
 

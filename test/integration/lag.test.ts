@@ -1,7 +1,6 @@
-import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { adminCall, lagSeconds, startWithAdmin, waitReady } from '../helpers/admin.js';
+import { adminCall, blockTarget, lagSeconds, startWithAdmin, waitReady } from '../helpers/admin.js';
 import { waitFor } from '../helpers/ferry.js';
 import { ITEMS_DDL, routeDatabases, seedItemsSql, type Route } from '../helpers/routes.js';
 
@@ -33,9 +32,7 @@ describe('replication lag', () => {
       console.log(`${route.label}: idle for 60 s, lag at most ${max.toFixed(2)} s`);
       expect(max).toBeLessThan(5);
 
-      const blocker = new pg.Client({ connectionString: db.target.url });
-      await blocker.connect();
-      await blocker.query(`BEGIN; LOCK TABLE ${db.targetSchema}.items IN ACCESS EXCLUSIVE MODE`);
+      const release = await blockTarget(db);
       await db.source.query("INSERT INTO items VALUES (100001, 1, 'blocked', 1)");
       const rising: number[] = [];
       for (let i = 0; i < 8; i++) {
@@ -46,8 +43,7 @@ describe('replication lag', () => {
       expect(rising[rising.length - 1]!).toBeGreaterThan(6);
       expect(rising[rising.length - 1]!).toBeGreaterThan(rising[2]!);
       expect((await adminCall(admin, '/readyz')).status).toBe(503);
-      await blocker.query('ROLLBACK');
-      await blocker.end();
+      await release();
       await waitFor('lag to fall once the target is free', async () => ((await lagSeconds(admin)) ?? 99) < 2, 30_000);
       expect((await adminCall(admin, '/readyz')).status).toBe(200);
     } finally {
