@@ -180,6 +180,10 @@ describe.each(SOURCES)('cutover under a live write load, $route.label', ({ route
     const [added] = await db.target.query(`SELECT id FROM ${orderTable} WHERE note = 'on the target'`);
     expect(BigInt(String(added!.id))).toBeGreaterThan(1_000_000n);
 
+    // A later `ferry check` points out the fence, in case nobody meant to leave it.
+    const check = await runCli(['check', '-c', configFile]);
+    expect(check.stdout).toMatch(/warning: read.only.*cutover fence/);
+
     // Streaming stopped; the admin API still answers until SIGTERM.
     expect((await adminCall(admin, '/readyz')).status).toBe(503);
     ferry.child.kill('SIGTERM');

@@ -110,7 +110,21 @@ async function checkEngines(conn: Connection, tables: readonly TableSchema[]): P
     }));
 }
 
+/** A source left read-only (a cutover's fence that nobody lifted, after ferry was killed mid-cutover): worth knowing. */
+async function checkReadOnly(conn: Connection): Promise<CheckProblem[]> {
+  const [rows] = await conn.query<RowDataPacket[]>('SELECT @@global.read_only AS ro');
+  if (Number(rows[0]?.ro) !== 1) return [];
+  return [{
+    check: 'read_only', warning: true,
+    message: 'the source server is read_only: applications cannot write to it (a cutover fence that was never lifted?)',
+    hint: 'if no cutover is under way: SET GLOBAL read_only = OFF',
+  }];
+}
+
 /** Everything `ferry check` verifies on a MySQL/MariaDB source (connectivity is checked by connecting). */
 export async function checkMysqlSource(conn: Connection, tables: readonly TableSchema[], failed: readonly UndescribableTable[]): Promise<CheckProblem[]> {
-  return [...(await checkGrants(conn)), ...(await checkBinlogSettings(conn)), ...checkTables(tables, failed), ...(await checkEngines(conn, tables))];
+  return [
+    ...(await checkGrants(conn)), ...(await checkBinlogSettings(conn)), ...checkTables(tables, failed),
+    ...(await checkEngines(conn, tables)), ...(await checkReadOnly(conn)),
+  ];
 }

@@ -22,8 +22,18 @@ export async function checkPgSource(client: pg.ClientBase, tables: readonly PgTa
             (SELECT count(*)::int FROM pg_stat_replication) AS used_senders,
             r.rolreplication OR r.rolsuper AS replication, r.rolsuper AS superuser,
             has_database_privilege(current_database(), 'CREATE') AS can_create,
-            current_user AS "user", current_database() AS database
+            current_user AS "user", current_database() AS database,
+            EXISTS (SELECT 1 FROM pg_db_role_setting d JOIN pg_database db ON db.oid = d.setdatabase
+                     WHERE db.datname = current_database() AND d.setrole = 0
+                       AND 'default_transaction_read_only=on' = ANY (d.setconfig)) AS fenced
        FROM pg_roles r WHERE r.rolname = current_user`, [o.slot]);
+  if (s.fenced) {
+    problems.push({
+      check: 'read-only', warning: true,
+      message: `database ${s.database} has default_transaction_read_only = on: applications' new sessions cannot write (a cutover fence that was never lifted?)`,
+      hint: `if no cutover is under way: ALTER DATABASE ${s.database} RESET default_transaction_read_only`,
+    });
+  }
   if (s.wal_level !== 'logical') {
     problems.push({
       check: 'wal_level',
