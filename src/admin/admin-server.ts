@@ -40,8 +40,9 @@ function send(res: ServerResponse, status: number, body: unknown, contentType = 
   res.end(text);
 }
 
+/** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6 addresses. */
 function isLoopback(address: string | undefined): boolean {
-  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+  return address !== undefined && (address === '::1' || /^(::ffff:)?127\./.test(address));
 }
 
 function sameSecret(given: string, expected: string): boolean {

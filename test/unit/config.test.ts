@@ -263,3 +263,12 @@ describe('one server as source and target', () => {
     expect(c.tables.exclude).toEqual([]);
   });
 });
+
+describe('admin section', () => {
+  it('refuses an admin token that is empty or short (an unset ${VAR:-} would open POST to anyone)', () => {
+    for (const token of ['', '   ', 'short']) {
+      expect(() => parseConfig({ ...minimal, admin: { token } })).toThrow(/admin\.token: use a secret of at least 16 characters/);
+    }
+    expect(parseConfig({ ...minimal, admin: { token: '0123456789abcdef' } }).admin).toEqual({ listen: '127.0.0.1:8080', token: '0123456789abcdef', readyMaxLagSeconds: 60 });
+  });
+});
