@@ -75,7 +75,8 @@ export const configSchema = z
       .object({
         listen: z.string().regex(/^[^:]+:\d+$/, 'write it as host:port').default('127.0.0.1:8080')
           .describe('address of the admin HTTP API (/metrics, /healthz, /readyz, /status, /cutover); port 0 picks a free one'),
-        token: z.string().trim().min(16, 'use a secret of at least 16 characters (e.g. openssl rand -hex 16), or leave admin.token out for loopback-only POST').optional()
+        token: z.string().trim().min(16, 'use a secret of at least 16 characters (e.g. openssl rand -hex 16), or leave admin.token out for loopback-only POST')
+          .regex(/^[!-~]+$/, 'use printable ASCII without spaces (it travels in an HTTP header)').optional()
           .describe('when set, POST requests need Authorization: Bearer <token>; without it POST is loopback-only'),
         readyMaxLagSeconds: z.number().positive().default(60).describe('/readyz turns red above this replication lag'),
       })

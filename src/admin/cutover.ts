@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { CutoverState, FerryEventBus } from '../core/events.js';
 import { comparePositions, formatPosition, type Position } from '../core/position.js';
+import type { TableSchema } from '../core/schema.js';
 import type { Sink } from '../core/sink.js';
 import type { Source } from '../core/source.js';
 import { coerceError, FerryError } from '../errors.js';
@@ -85,7 +86,7 @@ export class CutoverController {
   async abort(): Promise<CutoverView> {
     const run = this.#current;
     if (!run || TERMINAL.has(run.state)) throw new FerryError('config', run ? `cutover ${run.id} is already ${run.state}` : 'no cutover is running', { hint: 'POST /cutover starts one' });
-    if (run.state === 'finalizing') throw new FerryError('config', `cutover ${run.id} is finalizing (the stream is stopping): too late to abort`, { hint: 'wait for completed; POST /cutover/abort cannot undo finalizing' });
+    if (run.stopping) throw new FerryError('config', `cutover ${run.id} is stopping the stream: too late to abort`, { hint: 'wait for its end; GET /cutover' });
     return run.abort('aborted through POST /cutover/abort');
   }
 
@@ -96,13 +97,15 @@ export class CutoverController {
   async settle(why: string): Promise<void> {
     const run = this.#current;
     if (!run || TERMINAL.has(run.state)) return;
-    if (run.state === 'finalizing') return run.finished();
+    if (run.stopping) return run.finished();
     await run.abort(why);
   }
 }
 
 class Run {
   state: CutoverState = 'preflight';
+  /** The stream is being stopped: past the point where the fence may be lifted or the cutover aborted. */
+  stopping = false;
   readonly #started = Date.now();
   readonly #history: { state: CutoverState; at: string; ms: number }[] = [];
   readonly #abort = new AbortController();
@@ -163,9 +166,10 @@ class Run {
       opened.push(opening);
       return step(what, opening);
     };
+    /** Set once ferry puts up a fence (fence: read-only): lifted again on any failure before the stream stops. */
     let fencing: Promise<void> | null = null;
-    let stopping = false;
     const late = lateChanges(deps.events);
+    const polls = new AbortController(); // ends the waits a step that gave up left behind
     let source: Source | null = null;
     try {
       const { status } = deps;
@@ -183,17 +187,20 @@ class Run {
       const marker = `cutover:${this.id}`;
       const applied = waitForMarker(deps.events, marker);
       try {
-        // The fence's own statements give up at the deadline (lock_wait_timeout, statement_timeout), so it settles before any unfence.
-        fencing = request.fence === 'read-only' ? source.fence(marker, Math.max(1, (deadline - Date.now()) / 1000)) : source.beat(marker);
-        await step(request.fence === 'read-only' ? 'fencing the source' : 'writing the fence marker', fencing);
+        if (request.fence === 'read-only') {
+          // Bounded by the deadline itself (lock_wait_timeout, statement_timeout), and cancelled by unfence().
+          fencing = source.fence(marker, Math.max(1, (deadline - Date.now()) / 1000));
+          await step('fencing the source', fencing);
+        } else {
+          await step('writing the fence marker', source.beat(marker));
+        }
         this.#fencedAt = Date.now();
 
         this.#enter('draining');
-        this.#finalPosition = await step('draining to the fence marker', applied.promise);
+        late.watch(await step('draining to the fence marker', applied.promise));
       } finally {
         applied.cancel();
       }
-      late.watch();
 
       if (request.verify !== 'none') {
         this.#enter('verifying');
@@ -205,83 +212,109 @@ class Run {
 
       this.#enter('finalizing');
       await step('moving target sequences', (async () => sink.advanceSequences(tables, await source.nextKeyValues(tables)))());
-      // Everything the source logged until now is applied before the stream stops: a write that got
-      // past the fence shows up here, instead of being left behind unreplicated.
-      const head = await step('reading the source head', source.headPosition());
-      // A heartbeat of its own right away, rather than waiting for the next: the applied position passes the head with it.
-      await source.beat().catch(() => {});
-      await step('draining to the source head', waitApplied(deps.status, head, this.#abort.signal));
+      await step('draining to the source head', this.#drainToHead(source, tables, polls.signal));
       late.check();
-      stopping = true;
+      this.stopping = true;
       await step('stopping the stream', deps.stopStream());
       late.check();
+      // The last word: nothing replicated is in the source log after where the stream stopped.
+      const final = status.applied!.position;
+      const missed = await step('checking the source log after the final position', source.changesAfter(final, tables));
+      if (missed > 0) throw new FerryError('fatal', `${missed} change(s) to replicated tables are in the source log after the final position ${formatPosition(final)}: written past the fence, not replicated`, { hint: LATE_HINT });
+      this.#finalPosition = final;
       this.#enter('completed');
     } catch (err) {
-      const aborted = this.#abort.signal.aborted && !stopping;
+      const aborted = this.#abort.signal.aborted && !this.stopping;
       let reason = aborted ? (this.#abort.signal.reason as Error).message : coerceError(err).message;
-      if (stopping) {
+      if (this.stopping) {
         // The stream has stopped or is stopping: lifting the fence now would let writes in that nothing replicates.
-        reason += '; the stream stopped, so the source STAYS FENCED: restart ferry (it resumes from the checkpoint) and cut over again, or unfence by hand';
+        reason += `; the stream stopped, so the source STAYS FENCED: unfence by hand (${UNFENCE_BY_HAND}), then restart ferry (it resumes from the checkpoint) and cut over again`;
       } else if (fencing && source) {
         reason += await unfence(source, fencing);
       }
       if (!aborted) deps.events.emit('failure', { kind: 'cutover', message: reason });
       this.#enter(aborted ? 'aborted' : 'failed', reason);
     } finally {
+      polls.abort();
       late.stop();
       // Connections opened late (after their step gave up) are closed as they arrive.
       for (const o of opened) void o.then((c) => c.close(), () => {});
     }
   }
+
+  /**
+   * Everything the source logged until now is applied before the stream stops: a write that got past
+   * the fence shows up here, instead of being left behind. A heartbeat of the cutover's own carries the
+   * applied position past the head at once. Where none can be written (MySQL's super_read_only) and the
+   * head is not reached (a binlog rotated after the marker), the log between is read for changes instead.
+   */
+  async #drainToHead(source: Source, tables: readonly TableSchema[], signal: AbortSignal): Promise<void> {
+    const { status } = this.deps;
+    const head = await source.headPosition();
+    await bounded(source.beat(), Date.now() + 5000, signal, 'heartbeat').catch(() => {});
+    if (await waitApplied(status, head, Date.now() + HEAD_WAIT_MS, signal)) return;
+    const missed = await source.changesAfter(status.applied!.position, tables);
+    if (missed > 0) throw new FerryError('fatal', `${missed} change(s) to replicated tables were written after the fence and are not applied yet`, { hint: LATE_HINT });
+  }
 }
 
-/** Lifts a fence, after its own statements have settled (they share the connection); says how that went. */
+const LATE_HINT = 'some session bypasses the fence (MySQL/MariaDB: accounts with SUPER or READ ONLY ADMIN; Postgres: a session that starts READ WRITE transactions, or calls itself application_name=ferry); stop those writers, or stop the application and use fence: none';
+const UNFENCE_BY_HAND = 'MySQL: SET GLOBAL read_only = OFF; Postgres: ALTER DATABASE … RESET default_transaction_read_only';
+/** How long the applied position may take to pass the source head once a heartbeat was written. */
+const HEAD_WAIT_MS = 10_000;
+
+/**
+ * Lifts a fence: unfence() cancels the fence's statement if it still waits and lifts it on a
+ * connection of its own; once the fence's statements have settled, it is lifted once more, in case
+ * one of them landed after. Says how that went.
+ */
 async function unfence(source: Source, fencing: Promise<void>): Promise<string> {
+  const lift = () => bounded(source.unfence(), Date.now() + UNFENCE_TIMEOUT_MS, new AbortController().signal, `unfencing did not finish within ${UNFENCE_TIMEOUT_MS / 1000} s`);
   try {
-    await fencing.catch(() => {});
-    await bounded(source.unfence(), Date.now() + UNFENCE_TIMEOUT_MS, new AbortController().signal, `unfencing did not finish within ${UNFENCE_TIMEOUT_MS / 1000} s`);
+    await lift();
+    await bounded(fencing, Date.now() + UNFENCE_TIMEOUT_MS, new AbortController().signal, 'the fence did not settle').catch(() => {});
+    await lift();
     return '; the source is writable again';
   } catch (err) {
-    return `; UNFENCING FAILED, the source may still be read-only (SET GLOBAL read_only = OFF, or ALTER DATABASE … RESET default_transaction_read_only): ${(err as Error).message}`;
+    return `; UNFENCING FAILED, the source may still be read-only (${UNFENCE_BY_HAND}): ${(err as Error).message}`;
   }
 }
 
 /**
- * Source transactions with changes applied after the fence marker: writes that got past the fence
- * (an account with SUPER or READ ONLY ADMIN, a session that set default_transaction_read_only off).
+ * Source transactions with changes applied after the fence marker (counted from the marker's own
+ * target commit on): writes that got past the fence.
  */
-function lateChanges(events: FerryEventBus): { watch(): void; check(): void; stop(): void } {
+function lateChanges(events: FerryEventBus): { watch(marker: { changesAfter: number }): void; check(): void; stop(): void } {
   let count = 0;
   let off = () => {};
   return {
-    watch() {
+    watch(marker) {
+      count = marker.changesAfter;
       off = events.on('batch-applied', (b) => (count += b.transactions));
     },
     check() {
-      if (count > 0) {
-        throw new FerryError('fatal', `${count} source transaction(s) with changes were written after the fence`, {
-          hint: 'some session bypasses the fence (MySQL/MariaDB: accounts with SUPER or READ ONLY ADMIN; Postgres: a session that sets default_transaction_read_only off); stop those writers, or use fence: none after stopping the application',
-        });
-      }
+      if (count > 0) throw new FerryError('fatal', `${count} source transaction(s) with changes were written after the fence`, { hint: LATE_HINT });
     },
     stop: () => off(),
   };
 }
 
-/** Resolves once the applied position has reached `head`. */
-async function waitApplied(status: LiveStatus, head: Position, signal: AbortSignal): Promise<void> {
-  while (!signal.aborted) {
-    if (status.applied && comparePositions(status.applied.position, head) >= 0) return;
+/** True once the applied position has reached `head`; false at `until`, or when the pipeline has stopped. */
+async function waitApplied(status: LiveStatus, head: Position, until: number, signal: AbortSignal): Promise<boolean> {
+  while (!signal.aborted && Date.now() < until) {
+    if (status.applied && comparePositions(status.applied.position, head) >= 0) return true;
+    if (status.phase !== 'streaming') throw new FerryError('fatal', `the pipeline is ${status.phase}: nothing more is applied`);
     await sleep(50);
   }
+  return false;
 }
 
-/** Resolves with the position of the target commit that carried `marker`. */
-function waitForMarker(events: FerryEventBus, marker: string): { promise: Promise<Position>; cancel: () => void } {
+/** Resolves when the target commit that carried `marker` is done, with what followed it in that commit. */
+function waitForMarker(events: FerryEventBus, marker: string): { promise: Promise<{ changesAfter: number }>; cancel: () => void } {
   let off = () => {};
-  const promise = new Promise<Position>((resolve) => {
+  const promise = new Promise<{ changesAfter: number }>((resolve) => {
     off = events.on('marker-applied', (m) => {
-      if (m.marker === marker) resolve(m.position);
+      if (m.marker === marker) resolve(m);
     });
   });
   return { promise: promise.finally(() => off()), cancel: () => off() };

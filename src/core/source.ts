@@ -76,6 +76,12 @@ export interface Source {
    */
   nextKeyValues(tables: readonly TableSchema[]): Promise<NextKeyValues>;
   /**
+   * Changes to `tables` in the source log after `from`, as far as it goes now, read without
+   * consuming anything: the cutover's check, once the stream has stopped, that nothing replicated
+   * was written after the position it stopped at.
+   */
+  changesAfter(from: Position, tables: readonly TableSchema[]): Promise<number>;
+  /**
    * Committed transactions after `from`, in commit order, until `signal` aborts.
    * Delivery is at-least-once across reconnects; the sink's checkpoint makes it exactly-once.
    */

@@ -1,5 +1,6 @@
 import { tableKey, type ChangeEvent, type Op, type Transaction } from '../core/change-event.js';
 import type { FerryEventBus, TableOps } from '../core/events.js';
+import type { Position } from '../core/position.js';
 import type { Sink, SinkTransaction } from '../core/sink.js';
 import type { Source } from '../core/source.js';
 import { batches, type BatchLimits } from './batcher.js';
@@ -47,7 +48,7 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
   let started = 0;
   let counts = { transactions: 0, events: 0 };
   let perTable = new TableOpCounter();
-  let markers: string[] = [];
+  let markers: { marker: string; position: Position; changesAfter: number }[] = [];
   try {
     for await (const batch of batches(stream, deps.limits)) {
       if (!tx) {
@@ -69,9 +70,12 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
       counts.events += changes.length;
       perTable.add(changes);
       for (const t of batch) {
-        if (t.marker) markers.push(t.marker);
         // A transaction counts once, with its last piece, and only when it changed replicated tables.
-        if (!t.partial && (t.events.length > 0 || t.schemaChange)) counts.transactions++;
+        if (!t.partial && (t.events.length > 0 || t.schemaChange)) {
+          counts.transactions++;
+          for (const m of markers) m.changesAfter++;
+        }
+        if (t.marker) markers.push({ marker: t.marker, position: t.position, changesAfter: 0 });
       }
       const last = batch[batch.length - 1]!;
       if (last.partial) continue;
@@ -79,7 +83,7 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
       tx = null;
       await source.acknowledge(last.position);
       events.emit('batch-applied', { ...counts, perTable: perTable.list(), position: last.position, commitTime: last.commitTime, ms: performance.now() - started });
-      for (const marker of markers) events.emit('marker-applied', { marker, position: last.position });
+      for (const m of markers) events.emit('marker-applied', m);
       deps.onCommit?.();
     }
   } finally {

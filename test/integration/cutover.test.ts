@@ -2,7 +2,11 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { positionFromJson } from '../../src/core/position.js';
 import { startMariaDb, type LocalServer } from '../../src/demo/local-databases.js';
+import { makeLogger } from '../../src/log.js';
+import { openSource } from '../../src/pipeline/endpoints.js';
 import { adminCall, ADMIN_TOKEN, blockTarget, cutoverEnd, startWithAdmin, waitReady } from '../helpers/admin.js';
 import { runCli, waitFor, type RunningCli } from '../helpers/ferry.js';
 import { ITEMS_DDL, routeDatabases, seedItemsSql, type Engine, type RouteDatabases } from '../helpers/routes.js';
@@ -179,6 +183,20 @@ describe.each(SOURCES)('cutover under a live write load, $route.label', ({ route
     await db.target.query(`INSERT INTO ${orderTable} (note) VALUES ('on the target')`);
     const [added] = await db.target.query(`SELECT id FROM ${orderTable} WHERE note = 'on the target'`);
     expect(BigInt(String(added!.id))).toBeGreaterThan(1_000_000n);
+
+    // The cutover's last check reads the source log after the final position: empty now, and a
+    // write past the fence (a privileged session) shows up in it.
+    const source = await openSource(loadConfig(configFile), makeLogger('error'));
+    try {
+      const final = positionFromJson((await db.checkpoint())!.position);
+      const tables = await source.describeTables();
+      expect(await source.changesAfter(final, tables)).toBe(0);
+      await db.source.query(route.source === 'mysql' ? "INSERT INTO items VALUES (900001, 1, 'past the fence', 1)"
+        : "BEGIN READ WRITE; INSERT INTO items VALUES (900001, 1, 'past the fence', 1); COMMIT");
+      expect(await source.changesAfter(final, tables)).toBe(1);
+    } finally {
+      await source.close();
+    }
 
     // A later `ferry check` points out the fence, in case nobody meant to leave it.
     const check = await runCli(['check', '-c', configFile]);

@@ -175,7 +175,7 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
         for (const r of rows) {
           const sourceNext = next.get(tableKey(t.source))?.get(r.name as string);
           await client.query(
-            `SELECT setval($1, v) FROM (SELECT GREATEST(max(${r.col as string}), $2::bigint - 1, pg_sequence_last_value($1::regclass)) AS v FROM ${qualified(t.target)}) x WHERE v >= 1`,
+            `SELECT setval($1, v) FROM (SELECT GREATEST(max(${r.col as string})::bigint, $2::bigint - 1, pg_sequence_last_value($1::regclass)) AS v FROM ${qualified(t.target)}) x WHERE v >= 1`,
             [r.seq, sourceNext === undefined ? null : sourceNext.toString()],
           );
         }

@@ -7,6 +7,7 @@ import type { TableSchema } from '../../core/schema.js';
 import type { CheckProblem, NextKeyValues, SnapshotSession, Source } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
 import { headPosition, serverFlavor, type Flavor } from './binlog-position.js';
+import { rowEventsAfter } from './binlog-audit.js';
 import { streamBinlog } from './binlog-source.js';
 import { checkMysqlSource } from './mysql-check.js';
 import { autoIncrementColumn, connect, queryText, quoteIdent, serverIdentity } from './mysql-connection.js';
@@ -31,6 +32,8 @@ export class MysqlSource implements Source {
   readonly #conn: Connection;
   readonly #flavor: Flavor;
   #heartbeatTable: Promise<void> | null = null;
+  /** The fence being put up (or up): its connection, and whether unfence() asked it to stop. */
+  #fencing: { connection: number; cancelled: boolean } | null = null;
 
   private constructor(options: MysqlSourceOptions, conn: Connection, flavor: Flavor) {
     this.#o = { ...options, flavor };
@@ -111,8 +114,15 @@ export class MysqlSource implements Source {
 
   async fence(marker: string, timeoutSeconds: number): Promise<void> {
     await this.#ensureHeartbeatTable();
-    await fenceServer(this.#conn, this.#o.pipeline, marker, timeoutSeconds);
+    const fencing = { connection: this.#conn.threadId, cancelled: false };
+    this.#fencing = fencing;
+    await fenceServer(this.#conn, this.#o.pipeline, marker, timeoutSeconds, () => fencing.cancelled);
     this.#o.log.info('source fenced: read_only is ON');
+  }
+
+  changesAfter(from: Position, tables: readonly TableSchema[]): Promise<number> {
+    if (from.kind !== 'mysql') throw new FerryError('fatal', `a MySQL source cannot read after a ${from.kind} position`);
+    return rowEventsAfter(this.#conn, from, new Set(tables.map((t) => tableKey(t.source))));
   }
 
   async nextKeyValues(tables: readonly TableSchema[]): Promise<NextKeyValues> {
@@ -124,8 +134,17 @@ export class MysqlSource implements Source {
     return next;
   }
 
-  unfence(): Promise<void> {
-    return unfenceServer(this.#conn);
+  /** On a connection of its own: the fence's may still wait for its lock, and is told to stop first. */
+  async unfence(): Promise<void> {
+    const fencing = this.#fencing;
+    if (fencing) fencing.cancelled = true;
+    const conn = await connect(this.#o.url);
+    try {
+      if (fencing) await conn.query(`KILL QUERY ${fencing.connection}`).catch(() => {});
+      await unfenceServer(conn);
+    } finally {
+      conn.destroy();
+    }
   }
 
   #ensureHeartbeatTable(): Promise<void> {

@@ -9,6 +9,9 @@ import { coerceError, FerryError } from '../../errors.js';
  */
 const SESSION_OPTIONS = '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c default_transaction_read_only=off';
 
+/** The prefix of ferry's messages in the WAL (pg_logical_emit_message: heartbeats and the cutover's marker). */
+export const MESSAGE_PREFIX = 'ferry';
+
 /** The application_name of ferry's source sessions: the cutover fence ends every other session. */
 export const FERRY_APPLICATION_NAME = 'ferry';
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { MESSAGE_PREFIX } from './wal-source.js';
-import { FERRY_APPLICATION_NAME } from './pg-connection.js';
+import { FERRY_APPLICATION_NAME, MESSAGE_PREFIX } from './pg-connection.js';
+import { FerryError } from '../../errors.js';
 
 /**
  * ferry's heartbeat: a transactional logical message, so the stream carries a commit even when no
@@ -34,15 +34,16 @@ function otherSessions(since?: Date): { sql: string; values: unknown[] } {
  * Clients that reconnect come back read-only. Needs the database's owner (ALTER DATABASE) and
  * pg_signal_backend (or superuser) to end other users' sessions.
  */
-export async function fenceDatabase(client: pg.ClientBase, timeoutSeconds: number): Promise<{ ended: number; at: Date }> {
-  const { rows: db } = await client.query('SELECT quote_ident(current_database()) AS name, clock_timestamp() AS at', []);
+export async function fenceDatabase(client: pg.ClientBase, timeoutSeconds: number, cancelled: () => boolean): Promise<number> {
+  const { rows: db } = await client.query('SELECT quote_ident(current_database()) AS name');
   // Never past the cutover's deadline, whatever holds a lock.
   await client.query(`SET statement_timeout = ${Math.max(1000, Math.ceil(timeoutSeconds * 1000))}`);
   try {
     await client.query(`ALTER DATABASE ${db[0].name as string} SET default_transaction_read_only = on`);
+    if (cancelled()) throw new FerryError('config', 'the fence was lifted while it was being put up');
     const { sql, values } = otherSessions();
     const { rows } = await client.query(sql, values);
-    return { ended: Number(rows[0].n), at: db[0].at as Date };
+    return Number(rows[0].n);
   } finally {
     await client.query('RESET statement_timeout');
   }

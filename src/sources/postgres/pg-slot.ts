@@ -1,9 +1,11 @@
 import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tableKey } from '../../core/change-event.js';
+import { formatLsn } from '../../core/position.js';
 import { FerryError } from '../../errors.js';
 import { qualified, quoteIdent } from '../../sinks/postgres/postgres-dialect.js';
 import { parseLsn } from './lsn.js';
-import { sourceClientConfig, sourceConnectError } from './pg-connection.js';
+import { MESSAGE_PREFIX, sourceClientConfig, sourceConnectError } from './pg-connection.js';
 import type { PgTable } from './pg-schema.js';
 
 /**
@@ -138,4 +140,28 @@ export async function recreateSlotWithSnapshot(url: string, slot: string): Promi
 
 function pgString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
+}
+
+/**
+ * Changes to published tables the slot holds after `from` (its messages Insert, Update, Delete,
+ * Truncate), read with a peek that consumes nothing: the cutover's last check, once the stream has
+ * stopped, that nothing replicated was written after the position ferry stopped at. The stream's
+ * walsender may hold the slot for a moment after it stopped: the peek waits for it.
+ */
+export async function slotChangesAfter(client: pg.ClientBase, slot: string, publication: string, from: bigint): Promise<number> {
+  // Decoding reads only flushed WAL: a commit of our own that waits for its flush takes every earlier record with it.
+  await client.query(`BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_logical_emit_message(true, '${MESSAGE_PREFIX}', '{"flush": true}'); COMMIT`);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const { rows } = await client.query(
+        `SELECT count(*)::int AS n FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, 'proto_version', '1', 'publication_names', $2)
+          WHERE lsn >= $3::pg_lsn AND get_byte(data, 0) IN (73, 85, 68, 84)`, // I, U, D, T
+        [slot, publication, formatLsn(from)],
+      );
+      return rows[0].n as number;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55006' || attempt >= 50) throw err; // object in use: the walsender still holds it
+      await sleep(200);
+    }
+  }
 }

@@ -13,7 +13,7 @@ import { connectSource, endClient, queryText, serverIdentity } from './pg-connec
 import { fenceDatabase, serverClock, unfenceDatabase, writeMessage } from './pg-fence.js';
 import { describePgTables, type PgDescribeOptions, type PgTable } from './pg-schema.js';
 import { openPgReader } from './pg-snapshot.js';
-import { ensurePublication, ensureSlot, recreateSlotWithSnapshot, slotMissing, slotState, verifyPublication } from './pg-slot.js';
+import { ensurePublication, ensureSlot, recreateSlotWithSnapshot, slotChangesAfter, slotMissing, slotState, verifyPublication } from './pg-slot.js';
 import { WalStream } from './wal-source.js';
 
 export interface PostgresSourceOptions extends PgDescribeOptions {
@@ -31,7 +31,8 @@ export class PostgresSource implements Source {
   readonly #o: PostgresSourceOptions;
   readonly #client: pg.Client;
   #stream: WalStream | null = null;
-  #fencedAt: Date | null = null;
+  /** The fence being put up (or up): its backend, since when (the source's clock), and whether unfence() asked it to stop. */
+  #fencing: { pid: number; since: Date; cancelled: boolean } | null = null;
 
   private constructor(options: PostgresSourceOptions, client: pg.Client) {
     this.#o = options;
@@ -121,10 +122,16 @@ export class PostgresSource implements Source {
   }
 
   async fence(marker: string, timeoutSeconds: number): Promise<void> {
-    const { ended, at } = await fenceDatabase(this.#client, timeoutSeconds);
-    this.#fencedAt = at;
+    const fencing = { pid: (this.#client as unknown as { processID: number }).processID, since: await serverClock(this.#client), cancelled: false };
+    this.#fencing = fencing;
+    const ended = await fenceDatabase(this.#client, timeoutSeconds, () => fencing.cancelled);
     this.#o.log.info({ sessionsEnded: ended }, `source fenced: new sessions are read-only, ${ended} open session(s) ended`);
     await writeMessage(this.#client, marker);
+  }
+
+  changesAfter(from: Position): Promise<number> {
+    if (from.kind !== 'pg') throw new FerryError('fatal', `a Postgres source cannot read after a ${from.kind} position`);
+    return slotChangesAfter(this.#client, this.#o.slot, this.#o.publication, from.lsn);
   }
 
   async nextKeyValues(tables: readonly TableSchema[]): Promise<NextKeyValues> {
@@ -144,9 +151,17 @@ export class PostgresSource implements Source {
     return next;
   }
 
+  /** On a connection of its own: the fence's may still wait for a lock, and is cancelled first. */
   async unfence(): Promise<void> {
-    await unfenceDatabase(this.#client, this.#fencedAt);
-    this.#fencedAt = null;
+    const fencing = this.#fencing;
+    if (fencing) fencing.cancelled = true;
+    const client = await connectSource(this.#o.url);
+    try {
+      if (fencing) await client.query('SELECT pg_cancel_backend($1)', [fencing.pid]);
+      await unfenceDatabase(client, fencing?.since ?? null);
+    } finally {
+      await endClient(client);
+    }
   }
 
   stream(from: Position, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<Transaction> {

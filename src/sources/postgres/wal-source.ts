@@ -6,7 +6,7 @@ import type { Column } from '../../core/schema.js';
 import { coerceError, FerryError } from '../../errors.js';
 import { BoundedQueue } from '../../pipeline/queue.js';
 import { parseLsn } from './lsn.js';
-import { connectSource, sourceClientConfig } from './pg-connection.js';
+import { connectSource, MESSAGE_PREFIX, sourceClientConfig } from './pg-connection.js';
 import type { PgTable } from './pg-schema.js';
 import { slotMissing, slotState } from './pg-slot.js';
 import { covers } from './pg-check.js';
@@ -26,9 +26,6 @@ export interface WalStreamOptions {
   readonly stallAfterMs: number;
   readonly log: Logger;
 }
-
-/** The prefix of ferry's messages in the WAL (pg_logical_emit_message, written by PostgresSource.beat). */
-export const MESSAGE_PREFIX = 'ferry';
 
 /** The marker a ferry message carries, if any: its content is JSON `{ "marker": "…" }`. */
 function messageMarker(msg: Pgoutput.MessageMessage): string | undefined {
