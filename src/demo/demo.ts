@@ -91,7 +91,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       onState: (v) => say(`  cutover: ${v.state}${v.state === 'failed' && v.reason ? ` (${v.reason})` : ''}`),
     });
     const verdicts = view.verify ?? [];
-    for (const v of verdicts) say(`  ${v.equal ? 'equal ' : 'DIFFER'}  ${v.table.padEnd(28)} ${v.target}`);
+    for (const v of verdicts) say(`  ${v.equal ? 'equal ' : 'DIFFER'}  ${v.table.padEnd(28)} ${String(v.rows).padStart(8)} rows by ${v.method === 'sql' ? 'SQL chunk checksums' : 'rows read into ferry'}`);
     if (view.state === 'completed') say(`  the source is read-only; final position ${view.finalPosition}; fence to completed ${((view.fencedToCompletedMs ?? 0) / 1000).toFixed(1)}s`);
 
     stop.abort();
