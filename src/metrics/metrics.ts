@@ -31,50 +31,21 @@ export class FerryMetrics {
         for (const p of PHASES) this.set({ phase: p }, live.phase === p ? 1 : 0);
       },
     });
-    new Gauge({
-      name: 'ferry_replication_lag_seconds', help: "source's now minus the source commit time of the last applied transaction (heartbeats included)", registers,
+    /** A gauge read from the live status at each scrape; unknown (null) is no series at all, never a reassuring 0. */
+    const readGauge = (name: string, help: string, read: () => number | null) => new Gauge({
+      name, help, registers,
       collect() {
-        const lag = live.lagSeconds();
-        // Unknown (nothing applied since start) is no series at all, never a reassuring 0.
-        if (lag === null) this.remove();
-        else this.set(lag);
+        const value = read();
+        if (value === null) this.remove();
+        else this.set(value);
       },
     });
-    new Gauge({
-      name: 'ferry_source_lag_bytes', help: 'source log bytes between the head and the applied position', registers,
-      collect() {
-        const bytes = live.lagBytes();
-        if (bytes === null) this.remove();
-        else this.set(bytes);
-      },
-    });
-    new Gauge({
-      name: 'ferry_last_applied_timestamp_seconds', help: 'source commit time of the last applied transaction, unix seconds', registers,
-      collect() {
-        if (live.applied) this.set(live.applied.commitTime.getTime() / 1000);
-        else this.remove();
-      },
-    });
-    new Gauge({
-      name: 'ferry_slot_retained_bytes', help: 'Postgres source: WAL the replication slot keeps', registers,
-      collect() {
-        if (live.retainedBytes === null) this.remove();
-        else this.set(live.retainedBytes);
-      },
-    });
-    new Gauge({
-      name: 'ferry_source_clock_offset_seconds', help: "the source's clock minus ferry's, measured at each heartbeat", registers,
-      collect() {
-        if (live.head === null) this.remove();
-        else this.set(live.clockOffsetMs / 1000);
-      },
-    });
-    new Gauge({
-      name: 'ferry_paused', help: '1 while paused through the admin API', registers,
-      collect() {
-        this.set(live.paused ? 1 : 0);
-      },
-    });
+    readGauge('ferry_replication_lag_seconds', "source's now minus the source commit time of the last applied transaction (heartbeats included)", () => live.lagSeconds());
+    readGauge('ferry_source_lag_bytes', 'source log bytes between the head and the applied position', () => live.lagBytes());
+    readGauge('ferry_last_applied_timestamp_seconds', 'source commit time of the last applied transaction, unix seconds', () => (live.applied ? live.applied.commitTime.getTime() / 1000 : null));
+    readGauge('ferry_slot_retained_bytes', 'Postgres source: WAL the replication slot keeps', () => live.retainedBytes);
+    readGauge('ferry_source_clock_offset_seconds', "the source's clock minus ferry's, measured at each heartbeat", () => (live.head === null ? null : live.clockOffsetMs / 1000));
+    readGauge('ferry_paused', '1 while paused through the admin API', () => (live.paused ? 1 : 0));
     new Gauge({
       name: 'ferry_cutover_state', help: '1 for the state the cutover is in, 0 for the others (no series before a cutover)', labelNames: ['state'], registers,
       collect() {
