@@ -189,9 +189,9 @@ program
       const request = { timeoutSeconds: Number(o.timeout), maxLagSeconds: Number(o.maxLag), fence: o.fence, verify: o.verify };
       const view = await followCutover({
         admin: o.admin, token: o.token ?? process.env.FERRY_ADMIN_TOKEN, request,
-        onState: (v) => {
-          const at = v.history.find((h) => h.state === v.state);
-          process.stdout.write(`${((at?.ms ?? 0) / 1000).toFixed(1).padStart(6)}s  ${v.state}${v.state === v.history.at(-1)?.state && v.reason ? `: ${v.reason}` : ''}\n`);
+        onState: (entry, v) => {
+          const ended = entry.state === 'failed' || entry.state === 'aborted';
+          process.stdout.write(`${(entry.ms / 1000).toFixed(1).padStart(6)}s  ${entry.state}${ended && v.reason ? `: ${v.reason}` : ''}\n`);
         },
       });
       if (view.state === 'completed') {

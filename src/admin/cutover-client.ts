@@ -6,10 +6,11 @@ export interface CutoverClientOptions {
   readonly admin: string;
   readonly token?: string;
   readonly request: Partial<CutoverRequest>;
-  /** Called with each state as it is first seen. */
-  readonly onState: (view: CutoverView) => void;
-  readonly pollMs?: number;
+  /** Called with each state as it is first seen (its entry in the history), and the cutover as it stood then. */
+  readonly onState: (entry: CutoverView['history'][number], view: CutoverView) => void;
 }
+
+const POLL_MS = 200;
 
 async function call(admin: string, path: string, token: string | undefined, body?: unknown): Promise<CutoverView> {
   let res: Response;
@@ -20,10 +21,15 @@ async function call(admin: string, path: string, token: string | undefined, body
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch (err) {
-    throw new FerryError('config', `cannot reach the admin API at ${admin}: ${(err as Error).cause ? String((err as Error & { cause: Error }).cause.message) : (err as Error).message}`, { hint: 'pass the admin.listen address of the running ferry, e.g. --admin http://127.0.0.1:8080' });
+    // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND …).
+    const cause = (err as Error).cause as Error | undefined;
+    throw new FerryError('config', `cannot reach the admin API at ${admin}: ${cause?.message ?? (err as Error).message}`, { hint: 'pass the admin.listen address of the running ferry, e.g. --admin http://127.0.0.1:8080' });
   }
   const answer = (await res.json().catch(() => ({}))) as CutoverView & { error?: string; hint?: string };
-  if (!res.ok) throw new FerryError(res.status === 401 || res.status === 403 || res.status === 400 ? 'config' : 'fatal', `${path}: ${res.status} ${answer.error ?? res.statusText}`, { hint: answer.hint ?? 'see the ferry log' });
+  if (!res.ok) {
+    // Refused requests (auth, body, a cutover already running) are the caller's to fix: exit 2.
+    throw new FerryError(res.status < 500 ? 'config' : 'fatal', `${path}: ${res.status} ${answer.error ?? res.statusText}`, { hint: answer.hint ?? 'see the ferry log' });
+  }
   return answer;
 }
 
@@ -33,10 +39,10 @@ export async function followCutover(o: CutoverClientOptions): Promise<CutoverVie
   const id = view.id;
   let seen = 0;
   for (;;) {
-    for (const h of view.history.slice(seen)) o.onState({ ...view, state: h.state });
+    for (const entry of view.history.slice(seen)) o.onState(entry, view);
     seen = view.history.length;
     if (view.state === 'completed' || view.state === 'failed' || view.state === 'aborted') return view;
-    await sleep(o.pollMs ?? 200);
+    await sleep(POLL_MS);
     view = await call(o.admin, '/cutover', o.token);
     if (view.id !== id) throw new FerryError('fatal', `another cutover (${view.id}) replaced ${id}`);
   }

@@ -55,7 +55,7 @@ const UNFENCE_TIMEOUT_MS = 30_000;
  * One cutover at a time: preflight → fencing → draining → verifying → finalizing → completed, or
  * failed/aborted with the source unfenced again. Every step runs against the one deadline
  * `timeoutSeconds` sets; POST /cutover/abort, a SIGTERM, or the pipeline stopping can end it until it
- * reaches finalizing.
+ * starts stopping the stream.
  */
 export class CutoverController {
   #current: Run | null = null;
@@ -91,7 +91,7 @@ export class CutoverController {
   }
 
   /**
-   * ferry is stopping (SIGTERM) or its pipeline ended: a cutover that has not reached finalizing is
+   * ferry is stopping (SIGTERM) or its pipeline ended: a cutover that has not started stopping the stream is
    * aborted, and the source unfenced, before the process goes. Resolves when no cutover runs.
    */
   async settle(why: string): Promise<void> {
@@ -160,7 +160,7 @@ class Run {
   async #execute(): Promise<void> {
     const { deps, request } = this;
     const deadline = Date.now() + request.timeoutSeconds * 1000;
-    const step = <T>(what: string, work: Promise<T>) => bounded(work, deadline, this.#abort.signal, `${what} did not finish within timeoutSeconds (${request.timeoutSeconds} s)`);
+    const step = <T>(what: string, work: Promise<T>) => bounded(work, deadline, `${what} did not finish within timeoutSeconds (${request.timeoutSeconds} s)`, this.#abort.signal);
     const opened: Promise<{ close(): Promise<void> }>[] = [];
     const open = <T extends { close(): Promise<void> }>(what: string, opening: Promise<T>) => {
       opened.push(opening);
@@ -251,7 +251,7 @@ class Run {
   async #drainToHead(source: Source, tables: readonly TableSchema[], signal: AbortSignal): Promise<void> {
     const { status } = this.deps;
     const head = await source.headPosition();
-    await bounded(source.beat(), Date.now() + 5000, signal, 'heartbeat').catch(() => {});
+    await bounded(source.beat(), Date.now() + 5000, 'heartbeat', signal).catch(() => {});
     if (await waitApplied(status, head, Date.now() + HEAD_WAIT_MS, signal)) return;
     const missed = await source.changesAfter(status.applied!.position, tables);
     if (missed > 0) throw new FerryError('fatal', `${missed} change(s) to replicated tables were written after the fence and are not applied yet`, { hint: LATE_HINT });
@@ -269,10 +269,10 @@ const HEAD_WAIT_MS = 10_000;
  * one of them landed after. Says how that went.
  */
 async function unfence(source: Source, fencing: Promise<void>): Promise<string> {
-  const lift = () => bounded(source.unfence(), Date.now() + UNFENCE_TIMEOUT_MS, new AbortController().signal, `unfencing did not finish within ${UNFENCE_TIMEOUT_MS / 1000} s`);
+  const lift = () => bounded(source.unfence(), Date.now() + UNFENCE_TIMEOUT_MS, `unfencing did not finish within ${UNFENCE_TIMEOUT_MS / 1000} s`);
   try {
     await lift();
-    await bounded(fencing, Date.now() + UNFENCE_TIMEOUT_MS, new AbortController().signal, 'the fence did not settle').catch(() => {});
+    await bounded(fencing, Date.now() + UNFENCE_TIMEOUT_MS, 'the fence did not settle').catch(() => {});
     await lift();
     return '; the source is writable again';
   } catch (err) {
@@ -321,7 +321,7 @@ function waitForMarker(events: FerryEventBus, marker: string): { promise: Promis
 }
 
 /** `work`, or a rejection at the deadline or on abort, whichever comes first. */
-function bounded<T>(work: Promise<T>, deadline: number, signal: AbortSignal, timeoutMessage: string): Promise<T> {
+function bounded<T>(work: Promise<T>, deadline: number, timeoutMessage: string, signal: AbortSignal = new AbortController().signal): Promise<T> {
   work.catch(() => {}); // settled later, after the race is lost
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => finish(() => reject(new FerryError('fatal', timeoutMessage, { hint: 'raise timeoutSeconds, or find what holds the step up in the log' }))), Math.max(0, deadline - Date.now()));

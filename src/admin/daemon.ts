@@ -54,7 +54,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       status, metrics, gate, cutover, token: config.admin.token, readyMaxLagSeconds: config.admin.readyMaxLagSeconds, log,
     });
   }
-  // A SIGTERM aborts a cutover that has not reached finalizing, unfencing the source before ferry goes.
+  // A SIGTERM aborts a cutover that has not started stopping the stream, unfencing the source before ferry goes.
   const onStop = () => void cutover.settle('ferry received SIGTERM/SIGINT');
   o.signal.addEventListener('abort', onStop, { once: true });
   pipeline = runPipeline({ config, log, events, gate, until: o.until, signal: AbortSignal.any([o.signal, streamStop.signal]) });

@@ -37,7 +37,7 @@ export interface Sink {
    */
   advanceSequences(tables: readonly TableSchema[], next: NextKeyValues): Promise<void>;
   countRows(table: TableSchema): Promise<number>;
-  /** Target rows in primary-key order after `afterKey`, each value as the target's text form (for verify). */
+  /** Target rows in primary-key order after `afterKey`, each value as the target's text form: whether a table is empty before a snapshot, and what the sink contract tests read back. */
   readRows(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]>;
   /** A read-only session on which `ferry verify` runs its checksum statements (tables by their target names). */
   verifySide(): Promise<VerifySide>;

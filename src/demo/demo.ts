@@ -88,7 +88,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const view = await followCutover({
       admin: daemon.adminUrl!,
       request: { verify: 'checksums', maxLagSeconds: 10, timeoutSeconds: 120 },
-      onState: (v) => say(`  cutover: ${v.state}${v.state === 'failed' && v.reason ? ` (${v.reason})` : ''}`),
+      onState: (entry, v) => say(`  cutover: ${entry.state}${entry.state === 'failed' && v.reason ? ` (${v.reason})` : ''}`),
     });
     const verdicts = view.verify ?? [];
     for (const v of verdicts) say(`  ${v.equal ? 'equal ' : 'DIFFER'}  ${v.table.padEnd(28)} ${String(v.rows).padStart(8)} rows by ${v.method === 'sql' ? 'SQL chunk checksums' : 'rows read into ferry'}`);

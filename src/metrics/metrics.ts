@@ -12,18 +12,14 @@ const CUTOVER_STATES: readonly CutoverState[] = ['preflight', 'fencing', 'draini
  */
 export class FerryMetrics {
   readonly registry = new Registry();
-  readonly status: LiveStatus;
   readonly #offs: (() => void)[];
-  readonly #ownStatus: boolean;
 
-  /** Reads `status` when given (shared with the admin API), else keeps a live status of its own. */
-  constructor(pipeline: string, events: FerryEventBus, status?: LiveStatus) {
-    this.status = status ?? new LiveStatus(pipeline, events);
-    this.#ownStatus = !status;
+  /** Counters follow `events`; gauges read `status` (the one the admin API answers from). */
+  constructor(pipeline: string, events: FerryEventBus, status: LiveStatus) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ pipeline });
     collectDefaultMetrics({ register: this.registry });
-    const live = this.status;
+    const live = status;
 
     new Gauge({
       name: 'ferry_phase', help: '1 for the phase the pipeline is in, 0 for the others', labelNames: ['phase'], registers,
@@ -44,7 +40,7 @@ export class FerryMetrics {
     readGauge('ferry_source_lag_bytes', 'source log bytes between the head and the applied position', () => live.lagBytes());
     readGauge('ferry_last_applied_timestamp_seconds', 'source commit time of the last applied transaction, unix seconds', () => (live.applied ? live.applied.commitTime.getTime() / 1000 : null));
     readGauge('ferry_slot_retained_bytes', 'Postgres source: WAL the replication slot keeps', () => live.retainedBytes);
-    readGauge('ferry_source_clock_offset_seconds', "the source's clock minus ferry's, measured at each heartbeat", () => (live.head === null ? null : live.clockOffsetMs / 1000));
+    readGauge('ferry_source_clock_offset_seconds', "the source's clock minus ferry's, measured at each heartbeat", () => (live.clockOffsetMs === null ? null : live.clockOffsetMs / 1000));
     readGauge('ferry_paused', '1 while paused through the admin API', () => (live.paused ? 1 : 0));
     new Gauge({
       name: 'ferry_cutover_state', help: '1 for the state the cutover is in, 0 for the others (no series before a cutover)', labelNames: ['state'], registers,
@@ -90,7 +86,6 @@ export class FerryMetrics {
 
   close(): void {
     this.#offs.forEach((off) => off());
-    if (this.#ownStatus) this.status.close();
     this.registry.clear();
   }
 }

@@ -1,4 +1,4 @@
-import { tableKey, type ChangeEvent, type Op, type Transaction } from '../core/change-event.js';
+import { tableKey, type ChangeEvent, type Op, type TableId, type Transaction } from '../core/change-event.js';
 import type { FerryEventBus, TableOps } from '../core/events.js';
 import type { Position } from '../core/position.js';
 import type { Sink, SinkTransaction } from '../core/sink.js';
@@ -13,27 +13,28 @@ export interface ApplierDeps {
   readonly limits: BatchLimits;
   /** Called after every commit: the checkpoint moved. */
   readonly onCommit?: () => void;
-  /** Paused, the applier starts no new target transaction. */
+  /** Paused, the applier starts no new target transaction (until resumed, or `signal` aborts). */
   readonly gate?: PauseGate;
   readonly signal?: AbortSignal;
 }
 
-/** Events per table and operation, for the metrics. */
+/**
+ * Events per table and operation, for the metrics. Keyed by the TableId objects themselves (the
+ * events of one table share its schema's), so counting allocates nothing per event.
+ */
 class TableOpCounter {
-  readonly #counts = new Map<string, { table: string; op: Op; events: number }>();
+  readonly #counts = new Map<TableId, Map<Op, number>>();
 
   add(events: readonly ChangeEvent[]): void {
     for (const e of events) {
-      const table = tableKey(e.table);
-      const key = `${table}\u0000${e.op}`;
-      const entry = this.#counts.get(key);
-      if (entry) entry.events++;
-      else this.#counts.set(key, { table, op: e.op, events: 1 });
+      let ops = this.#counts.get(e.table);
+      if (!ops) this.#counts.set(e.table, (ops = new Map()));
+      ops.set(e.op, (ops.get(e.op) ?? 0) + 1);
     }
   }
 
   list(): TableOps[] {
-    return [...this.#counts.values()];
+    return [...this.#counts].flatMap(([table, ops]) => [...ops].map(([op, events]) => ({ table: tableKey(table), op, events })));
   }
 }
 
@@ -49,10 +50,12 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
   let counts = { transactions: 0, events: 0 };
   let perTable = new TableOpCounter();
   let markers: { marker: string; position: Position; changesAfter: number }[] = [];
+  /** The source transaction being applied (in pieces, perhaps) changed replicated tables. */
+  let changed = false;
   try {
     for await (const batch of batches(stream, deps.limits)) {
       if (!tx) {
-        if (deps.gate && deps.signal) await deps.gate.passed(deps.signal);
+        await deps.gate?.passed(deps.signal);
         tx = await sink.begin();
         started = performance.now();
         counts = { transactions: 0, events: 0 };
@@ -64,19 +67,21 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
           await tx.addColumns(t.schemaChange.table, t.schemaChange.addColumns);
           events.emit('schema-changed', { table: tableKey(t.schemaChange.table), addedColumns: t.schemaChange.addColumns.map((c) => c.name) });
         }
+        // A transaction counts once, with its last piece, when any of its pieces changed replicated tables.
+        changed ||= t.events.length > 0 || t.schemaChange !== undefined;
+        if (!t.partial) {
+          if (changed) {
+            counts.transactions++;
+            for (const m of markers) m.changesAfter++;
+          }
+          changed = false;
+        }
+        if (t.marker) markers.push({ marker: t.marker, position: t.position, changesAfter: 0 });
       }
       const changes = batch.flatMap((t) => t.events);
       if (changes.length > 0) await tx.write(changes);
       counts.events += changes.length;
       perTable.add(changes);
-      for (const t of batch) {
-        // A transaction counts once, with its last piece, and only when it changed replicated tables.
-        if (!t.partial && (t.events.length > 0 || t.schemaChange)) {
-          counts.transactions++;
-          for (const m of markers) m.changesAfter++;
-        }
-        if (t.marker) markers.push({ marker: t.marker, position: t.position, changesAfter: 0 });
-      }
       const last = batch[batch.length - 1]!;
       if (last.partial) continue;
       await tx.commit({ phase: 'stream', position: last.position });

@@ -107,7 +107,8 @@ async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
     const tables = await source.describeTables();
     const checkpoint = await sink.loadCheckpoint();
     const decision = decideSnapshot(config.snapshot.mode, checkpoint);
-    const plan = { fresh: 'a fresh snapshot', resume: 'resuming the interrupted snapshot', skip: 'streaming from the checkpoint' }[decision];
+    // Not worded "streaming from …": that line is the stream's own, once it has started.
+    const plan = { fresh: 'a fresh snapshot', resume: 'resuming the interrupted snapshot', skip: checkpoint?.position ? 'no snapshot; the stream resumes at the checkpoint' : 'no snapshot (cdc-only); the stream starts at the log head' }[decision];
     o.log.info({ decision, checkpoint: checkpoint?.phase ?? 'none', tables: tables.length }, `${tables.length} table${tables.length === 1 ? '' : 's'} selected; ${plan}`);
     if (decision !== 'skip') {
       events.emit('phase', { phase: 'snapshot' });

@@ -1,6 +1,13 @@
 import type { Logger } from 'pino';
 import type { FerryEventBus } from '../core/events.js';
 import type { Source } from '../core/source.js';
+import { coerceError } from '../errors.js';
+
+/** MySQL's ER_OPTION_PREVENTS_STATEMENT (--read-only, --super-read-only), Postgres's read_only_sql_transaction. */
+function readOnly(err: unknown): boolean {
+  const e = err as { errno?: number; code?: string };
+  return e.errno === 1290 || e.code === '25006';
+}
 
 /**
  * Writes ferry's heartbeat into the source log every `intervalMs` while streaming, so a quiet source
@@ -25,8 +32,14 @@ export function startHeartbeat(source: Source, events: FerryEventBus, log: Logge
       failing = false;
     } catch (err) {
       if (stopped) return;
-      events.emit('failure', { kind: 'heartbeat', message: (err as Error).message });
-      if (!failing) log.warn({ err: (err as Error).message, hint: (err as { hint?: string }).hint }, 'cannot write the heartbeat into the source log; lag on a quiet source reads high until it can');
+      const e = coerceError(err, 'heartbeat');
+      if (readOnly(err)) {
+        // A fenced source (MySQL's super_read_only after a cutover) refuses even ferry: expected, not an error.
+        if (!failing) log.info('the source is read-only: no heartbeats until it is writable again');
+      } else {
+        events.emit('failure', { kind: 'heartbeat', message: e.message });
+        if (!failing) log.warn({ err: e.message, hint: e.hint }, 'cannot write the heartbeat into the source log; lag on a quiet source reads high until it can');
+      }
       failing = true;
     } finally {
       if (!stopped) timer = setTimeout(() => void beat(), intervalMs);

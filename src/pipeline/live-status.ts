@@ -36,7 +36,8 @@ export class LiveStatus {
   applied: { position: Position; commitTime: Date } | null = null;
   head: Position | null = null;
   retainedBytes: number | null = null;
-  clockOffsetMs = 0;
+  /** The source's clock minus ours, from the last heartbeat; null before the first. */
+  clockOffsetMs: number | null = null;
   transactions = 0;
   events = 0;
   readonly snapshot = new Map<string, TableProgress>();
@@ -76,14 +77,12 @@ export class LiveStatus {
   /** Seconds between the source's now and the commit time of the last applied transaction; null before the first. */
   lagSeconds(): number | null {
     if (!this.applied) return null;
-    return Math.max(0, (this.now() + this.clockOffsetMs - this.applied.commitTime.getTime()) / 1000);
+    return Math.max(0, (this.now() + (this.clockOffsetMs ?? 0) - this.applied.commitTime.getTime()) / 1000);
   }
 
   /** Null when it cannot be told: nothing applied yet, no head read yet, or (MySQL) the two in different binlog files. */
   lagBytes(): number | null {
-    if (!this.applied || !this.head) return null;
-    const bytes = bytesBehind(this.applied.position, this.head);
-    return bytes === null ? null : Math.max(0, bytes);
+    return this.applied ? bytesBehind(this.applied.position, this.head) : null;
   }
 
   /** Ready: streaming, and lag known and below `maxLagSeconds` (a stalled stream's lag grows past it). */

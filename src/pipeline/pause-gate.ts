@@ -28,7 +28,7 @@ export class PauseGate {
   }
 
   /** Resolves at once when not paused, else when resumed or `signal` aborts. */
-  async passed(signal: AbortSignal): Promise<void> {
+  async passed(signal: AbortSignal = new AbortController().signal): Promise<void> {
     if (!this.#wait || signal.aborted) return;
     await new Promise<void>((resolve) => {
       const done = () => {

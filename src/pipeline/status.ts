@@ -18,7 +18,7 @@ export interface PipelineStatus {
 /** Log bytes between an applied position and the head, where they can be told (one binlog file, or WAL). */
 export function bytesBehind(applied: Position | null, head: Position | null): number | null {
   if (applied?.kind === 'mysql' && head?.kind === 'mysql' && applied.file === head.file) return Math.max(0, head.pos - applied.pos);
-  if (applied?.kind === 'pg' && head?.kind === 'pg') return Number(head.lsn - applied.lsn);
+  if (applied?.kind === 'pg' && head?.kind === 'pg') return Math.max(0, Number(head.lsn - applied.lsn));
   return null;
 }
 

@@ -16,7 +16,6 @@ export type VerifyMode = 'counts' | 'checksums';
 /** sql: chunk checksums computed by both databases; rows: rows read into ferry and compared there with canonical(). */
 export type VerifyMethod = 'sql' | 'rows';
 
-export type { DifferingKey };
 
 /** Key range (from, to] whose rows differ; a null bound is the table's start or end. */
 export interface DifferingRange {

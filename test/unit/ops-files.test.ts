@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseConfig } from '../../src/config.js';
 import { FerryEventBus } from '../../src/core/events.js';
 import { FerryMetrics } from '../../src/metrics/metrics.js';
+import { LiveStatus } from '../../src/pipeline/live-status.js';
 
 // The shipped operations files (Grafana dashboard, alert rules, Prometheus and Grafana provisioning,
 // docker-compose.yml, Dockerfile, deploy/ferry.yaml) checked against each other and against the
@@ -21,7 +22,8 @@ interface Registered { name: string; type: string }
 let registered: Map<string, Registered>;
 
 beforeAll(async () => {
-  const metrics = new FerryMetrics('test', new FerryEventBus());
+  const events = new FerryEventBus();
+  const metrics = new FerryMetrics('test', events, new LiveStatus('test', events));
   try {
     const json = await metrics.registry.getMetricsAsJSON();
     registered = new Map(json.map((m) => [m.name, { name: m.name, type: String(m.type) }]));
@@ -197,7 +199,9 @@ describe('grafana/alerts/ferry-rules.yml', () => {
     expect(rule('FerryReplicationLagHigh').expr).toMatch(/ferry_replication_lag_seconds\s*>\s*60\b/);
     expect(rule('FerryReplicationLagHigh').for).toBe('5m');
     const stalled = rule('FerryStreamStalled').expr;
-    expect(stalled).toMatch(/time\(\)\s*-\s*ferry_last_applied_timestamp_seconds\s*>\s*120\b/);
+    // On the source's clock (the lag), not Prometheus's; and streaming with no lag series yet counts too.
+    expect(stalled).toMatch(/ferry_replication_lag_seconds\s*>\s*120\b/);
+    expect(stalled).toMatch(/unless on\s*\(pipeline\)\s*ferry_replication_lag_seconds/);
     expect(stalled).toMatch(/and on\s*\(pipeline\)/);
     expect(stalled).toContain('ferry_phase{phase="streaming"} == 1');
     expect(Number(/ferry_slot_retained_bytes\s*>\s*(\d+)/.exec(rule('FerrySlotRetentionHigh').expr)?.[1])).toBe(10 * 1024 ** 3);

@@ -188,15 +188,15 @@ export class MysqlSink extends SqlSink<PoolConnection> {
 
   /**
    * InnoDB moves an AUTO_INCREMENT counter past every explicit value inserted, which is how ferry
-   * writes; the counter also goes to at least what the source would hand out next, never back.
+   * writes, and raises one set at or below the column's max to max + 1 by itself; the counter also
+   * goes to at least what the source would hand out next, never back.
    */
   async advanceSequences(tables: readonly TableSchema[], next: NextKeyValues): Promise<void> {
     await this.transaction(async (conn) => {
       for (const t of tables) {
         const col = await autoIncrementColumn(conn, t.target);
         if (!col) continue;
-        const [max] = await conn.query<RowDataPacket[]>(`SELECT COALESCE(MAX(${quoteIdent(col.name)}), 0) + 1 AS m FROM ${qualified(t.target)}`);
-        const counter = [BigInt(String(max[0]!.m)), col.next ?? 0n, next.get(tableKey(t.source))?.get(col.name) ?? 0n].reduce((a, b) => (a > b ? a : b));
+        const counter = [1n, col.next ?? 0n, next.get(tableKey(t.source))?.get(col.name) ?? 0n].reduce((a, b) => (a > b ? a : b));
         await conn.query(`ALTER TABLE ${qualified(t.target)} AUTO_INCREMENT = ${counter}`);
       }
     }).catch((err) => {

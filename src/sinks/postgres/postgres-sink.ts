@@ -19,7 +19,7 @@ import { connectClient } from './postgres-connection.js';
 import { tabSeparated } from '../tab-separated.js';
 import {
   addColumnSql, columnArrays, columnType, copyField, copySql, createEnumSql, createIndexSql, createTableSql, deleteRowSql, deleteSql, enumTypes,
-  insertRowSql, patchSql, qualified, quoteIdent, readRowsSql, resetIdentitySql, rowParams, toPg, updateRowSql, upsertSql,
+  insertRowSql, OWNED_SEQUENCES_SQL, patchSql, qualified, quoteIdent, readRowsSql, resetIdentitySql, rowParams, toPg, updateRowSql, upsertSql,
 } from './postgres-dialect.js';
 
 export interface PostgresSinkOptions {
@@ -167,11 +167,7 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
   async advanceSequences(tables: readonly TableSchema[], next: NextKeyValues): Promise<void> {
     await this.transaction(async (client) => {
       for (const t of tables) {
-        const { rows } = await client.query(
-          `SELECT attname AS name, quote_ident(attname) AS col, pg_get_serial_sequence($1, attname) AS seq FROM pg_attribute
-            WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence($1, attname) IS NOT NULL`,
-          [qualified(t.target)],
-        );
+        const { rows } = await client.query(OWNED_SEQUENCES_SQL, [qualified(t.target)]);
         for (const r of rows) {
           const sourceNext = next.get(tableKey(t.source))?.get(r.name as string);
           await client.query(

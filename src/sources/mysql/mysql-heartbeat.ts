@@ -1,14 +1,15 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { FERRY_SCHEMA } from '../../pipeline/table-mapping.js';
 import { FerryError } from '../../errors.js';
+import { quoteIdent } from './mysql-connection.js';
 
 /** ferry's heartbeat table on a MySQL source: one row per pipeline, rewritten every beat. Never replicated. */
 export const HEARTBEAT_TABLE = { schema: FERRY_SCHEMA, name: 'ferry_heartbeat' } as const;
-const QUALIFIED = `\`${HEARTBEAT_TABLE.schema}\`.\`${HEARTBEAT_TABLE.name}\``;
+const QUALIFIED = `${quoteIdent(HEARTBEAT_TABLE.schema)}.${quoteIdent(HEARTBEAT_TABLE.name)}`;
 
 export async function ensureHeartbeatTable(conn: Connection): Promise<void> {
   try {
-    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${HEARTBEAT_TABLE.schema}\``);
+    await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(HEARTBEAT_TABLE.schema)}`);
     await conn.query(`CREATE TABLE IF NOT EXISTS ${QUALIFIED} (
       pipeline varchar(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
       beat_at datetime(6) NOT NULL,
@@ -34,33 +35,6 @@ export async function writeHeartbeat(conn: Connection, pipeline: string, marker:
 export async function serverClock(conn: Connection): Promise<Date> {
   const [rows] = await conn.query<RowDataPacket[]>("SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ') AS now");
   return new Date(String(rows[0]!.now));
-}
-
-/**
- * The cutover fence: read_only stops every account without SUPER / READ ONLY ADMIN (the server waits
- * for open transactions to end first). ferry, which set it, still writes the marker; then
- * super_read_only, where the server has it (MySQL), stops the rest too.
- */
-export async function fenceServer(conn: Connection, pipeline: string, marker: string, timeoutSeconds: number, cancelled: () => boolean): Promise<void> {
-  // SET GLOBAL read_only waits for open transactions, holding new ones back meanwhile: never past the cutover's deadline.
-  const seconds = Math.max(1, Math.ceil(timeoutSeconds));
-  const step = async (sql: string) => {
-    if (cancelled()) throw new FerryError('config', 'the fence was lifted while it was being put up');
-    await conn.query(sql);
-  };
-  await step(`SET SESSION lock_wait_timeout = ${seconds}, innodb_lock_wait_timeout = ${seconds}`);
-  await step('SET GLOBAL read_only = ON');
-  if (cancelled()) throw new FerryError('config', 'the fence was lifted while it was being put up');
-  await writeHeartbeat(conn, pipeline, marker);
-  const [rows] = await conn.query<RowDataPacket[]>("SHOW GLOBAL VARIABLES LIKE 'super_read_only'");
-  if (rows.length > 0) await step('SET GLOBAL super_read_only = ON');
-}
-
-/** Lifts the fence (read_only OFF also turns super_read_only off). */
-export async function unfenceServer(conn: Connection): Promise<void> {
-  const [rows] = await conn.query<RowDataPacket[]>("SHOW GLOBAL VARIABLES LIKE 'super_read_only'");
-  if (rows.length > 0) await conn.query('SET GLOBAL super_read_only = OFF');
-  await conn.query('SET GLOBAL read_only = OFF');
 }
 
 /** The heartbeat row's fields as the binlog gives them (zongji with dateStrings). */

@@ -11,7 +11,8 @@ import { rowEventsAfter } from './binlog-audit.js';
 import { streamBinlog } from './binlog-source.js';
 import { checkMysqlSource } from './mysql-check.js';
 import { autoIncrementColumn, connect, queryText, quoteIdent, serverIdentity } from './mysql-connection.js';
-import { ensureHeartbeatTable, fenceServer, serverClock, unfenceServer, writeHeartbeat } from './mysql-heartbeat.js';
+import { fenceServer, unfenceServer } from './mysql-fence.js';
+import { ensureHeartbeatTable, serverClock, writeHeartbeat } from './mysql-heartbeat.js';
 import { describeTables, type DescribeOptions } from './mysql-schema.js';
 import { openSnapshotReader } from './mysql-snapshot.js';
 

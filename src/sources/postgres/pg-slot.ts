@@ -5,7 +5,8 @@ import { formatLsn } from '../../core/position.js';
 import { FerryError } from '../../errors.js';
 import { qualified, quoteIdent } from '../../sinks/postgres/postgres-dialect.js';
 import { parseLsn } from './lsn.js';
-import { MESSAGE_PREFIX, sourceClientConfig, sourceConnectError } from './pg-connection.js';
+import { sourceClientConfig, sourceConnectError } from './pg-connection.js';
+import { writeMessage } from './pg-heartbeat.js';
 import type { PgTable } from './pg-schema.js';
 
 /**
@@ -150,7 +151,9 @@ function pgString(s: string): string {
  */
 export async function slotChangesAfter(client: pg.ClientBase, slot: string, publication: string, from: bigint): Promise<number> {
   // Decoding reads only flushed WAL: a commit of our own that waits for its flush takes every earlier record with it.
-  await client.query(`BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_logical_emit_message(true, '${MESSAGE_PREFIX}', '{"flush": true}'); COMMIT`);
+  await client.query('BEGIN; SET LOCAL synchronous_commit = on');
+  await writeMessage(client, undefined);
+  await client.query('COMMIT');
   for (let attempt = 0; ; attempt++) {
     try {
       const { rows } = await client.query(

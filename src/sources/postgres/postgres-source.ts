@@ -6,11 +6,12 @@ import type { TableSchema } from '../../core/schema.js';
 import type { CheckProblem, NextKeyValues, SnapshotPurpose, SnapshotSession, Source } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
 import { FerryError } from '../../errors.js';
-import { qualified } from '../../sinks/postgres/postgres-dialect.js';
+import { OWNED_SEQUENCES_SQL, qualified } from '../../sinks/postgres/postgres-dialect.js';
 import { parseLsn } from './lsn.js';
 import { checkPgSource } from './pg-check.js';
 import { connectSource, endClient, queryText, serverIdentity } from './pg-connection.js';
-import { fenceDatabase, serverClock, unfenceDatabase, writeMessage } from './pg-fence.js';
+import { fenceDatabase, unfenceDatabase } from './pg-fence.js';
+import { serverClock, writeMessage } from './pg-heartbeat.js';
 import { describePgTables, type PgDescribeOptions, type PgTable } from './pg-schema.js';
 import { openPgReader } from './pg-snapshot.js';
 import { ensurePublication, ensureSlot, recreateSlotWithSnapshot, slotChangesAfter, slotMissing, slotState, verifyPublication } from './pg-slot.js';
@@ -137,15 +138,11 @@ export class PostgresSource implements Source {
   async nextKeyValues(tables: readonly TableSchema[]): Promise<NextKeyValues> {
     const next = new Map<string, Map<string, bigint>>();
     for (const t of tables) {
-      const { rows } = await this.#client.query(
-        `SELECT attname AS col, pg_sequence_last_value(pg_get_serial_sequence($1, attname)::regclass)::text AS last FROM pg_attribute
-          WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence($1, attname) IS NOT NULL`,
-        [qualified(t.source)],
-      ).catch((err: Error) => {
+      const { rows } = await this.#client.query(OWNED_SEQUENCES_SQL, [qualified(t.source)]).catch((err: Error) => {
         this.#o.log.warn({ table: tableKey(t.source), err: err.message }, "cannot read the source's sequence; the target's moves past its own largest key only (GRANT SELECT ON ALL SEQUENCES IN SCHEMA … TO the source user)");
-        return { rows: [] as { col: string; last: string | null }[] };
+        return { rows: [] as { name: string; last: string | null }[] };
       });
-      const values = new Map(rows.filter((r) => r.last !== null).map((r) => [r.col as string, BigInt(r.last as string) + 1n]));
+      const values = new Map(rows.filter((r) => r.last !== null).map((r) => [r.name as string, BigInt(r.last as string) + 1n]));
       if (values.size > 0) next.set(tableKey(t.source), values);
     }
     return next;

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import type { ChangeEvent, Transaction } from '../../src/core/change-event.js';
+import { FerryEventBus, type FerryEvents } from '../../src/core/events.js';
+import type { Position } from '../../src/core/position.js';
+import type { Sink, SinkTransaction } from '../../src/core/sink.js';
+import type { Source } from '../../src/core/source.js';
+import { applyStream } from '../../src/pipeline/applier.js';
+
+const orders = { schema: 'shop', name: 'orders' };
+const at = (pos: number): Position => ({ kind: 'mysql', file: 'binlog.000001', pos });
+const insert = (id: number): ChangeEvent => ({ op: 'c', table: orders, key: { id }, before: null, after: { id } });
+
+async function* stream(transactions: Transaction[]): AsyncIterable<Transaction> {
+  yield* transactions;
+}
+
+/** A sink that only records commits, and a source that only records acknowledgements: the applier's bookkeeping alone. */
+async function apply(transactions: Transaction[]) {
+  const committed: Position[] = [];
+  const acknowledged: Position[] = [];
+  const tx: SinkTransaction = {
+    write: async () => {},
+    addColumns: async () => {},
+    commit: async (c) => void committed.push(c.position!),
+    rollback: async () => {},
+  };
+  const events = new FerryEventBus();
+  const applied: FerryEvents['batch-applied'][] = [];
+  const markers: FerryEvents['marker-applied'][] = [];
+  events.on('batch-applied', (b) => applied.push(b));
+  events.on('marker-applied', (m) => markers.push(m));
+  await applyStream(stream(transactions), {
+    source: { acknowledge: async (p: Position) => void acknowledged.push(p) } as unknown as Source,
+    sink: { begin: async () => tx } as unknown as Sink,
+    events,
+    limits: { maxRows: 1000, maxMs: 1000 },
+  });
+  return { committed, acknowledged, applied, markers };
+}
+
+describe('applyStream bookkeeping', () => {
+  it('counts a transaction handed on in pieces once, even when its last piece is empty; heartbeats not at all', async () => {
+    const { applied, committed, acknowledged } = await apply([
+      { events: [insert(1), insert(2)], position: at(100), commitTime: new Date(), partial: true },
+      { events: [], position: at(200), commitTime: new Date() }, // the rest of it: nothing left
+      { events: [], position: at(300), commitTime: new Date() }, // a heartbeat
+    ]);
+    expect(applied.reduce((n, b) => n + b.transactions, 0)).toBe(1);
+    expect(applied.flatMap((b) => b.perTable)).toEqual([{ table: 'shop.orders', op: 'c', events: 2 }]);
+    expect(committed.at(-1)).toEqual(at(300));
+    expect(acknowledged).toEqual(committed);
+  });
+
+  it('reports a marker with its own position and the transactions with changes after it in the same commit', async () => {
+    const { markers } = await apply([
+      { events: [insert(1)], position: at(100), commitTime: new Date() },
+      { events: [], position: at(200), commitTime: new Date(), marker: 'cutover:x' },
+      { events: [], position: at(300), commitTime: new Date() },
+      { events: [insert(2)], position: at(400), commitTime: new Date() },
+    ]);
+    expect(markers).toEqual([{ marker: 'cutover:x', position: at(200), changesAfter: 1 }]);
+  });
+});
