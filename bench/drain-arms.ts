@@ -94,8 +94,7 @@ export function drainArms(s: Servers, rows: number): Arm[] {
     run: () => withDb(s.mariaReplica.url(), async (db) => {
       await db.exec('START SLAVE');
       await until('the replica to apply the backlog', async () => {
-        const error = await db.scalar("SELECT concat(Last_SQL_Error, Last_IO_Error) FROM information_schema.SLAVE_STATUS").catch(() => null);
-        if (error) throw new Error(`the MariaDB replica stopped: ${error}`);
+        await expectReplicating(db);
         return hasMarker(db);
       });
     }),
@@ -132,11 +131,20 @@ export function drainArms(s: Servers, rows: number): Arm[] {
   return [pgToPg, mariaSource];
 }
 
-/** Stops the replica, forgets its source, and empties its copy of bench, replicating only bench from now on. */
+/** Throws when the replica's threads stopped on an error. */
+export async function expectReplicating(db: Db): Promise<void> {
+  const error = await db.scalar('SELECT concat(Last_SQL_Error, Last_IO_Error) FROM information_schema.SLAVE_STATUS').catch(() => null);
+  if (error) throw new Error(`the MariaDB replica stopped: ${error}`);
+}
+
+/**
+ * Stops the replica, forgets its source, and empties its copy of bench. It replicates only tables
+ * of bench (a table filter, unlike a database filter, also skips DDL of ferry's own heartbeat table).
+ */
 export async function resetReplica(db: Db): Promise<void> {
   await db.exec('STOP SLAVE');
   await db.exec('RESET SLAVE ALL');
-  await db.exec("SET GLOBAL replicate_do_db = 'bench'");
+  await db.exec("SET GLOBAL replicate_wild_do_table = 'bench.%'");
   await db.exec('DROP DATABASE IF EXISTS bench');
   await createItems(db);
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createItems, fillItems } from './data.js';
 import { freshDatabase, openDb, until, withDb, type Db } from './db.js';
-import { resetReplica } from './drain-arms.js';
+import { expectReplicating, resetReplica } from './drain-arms.js';
 import { Ferry, start, type FerryProcess, type Running } from './processes.js';
 import { quantile, type Results } from './results.js';
 import type { Servers } from './servers.js';
@@ -14,6 +14,8 @@ interface Replicator {
   readonly targetUrl: string;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Throws when the replicator stopped on an error (a probe would never arrive). */
+  expectRunning(): Promise<void>;
 }
 
 /** A load generator: unthrottled for a capacity measurement, or at a fixed rate of transactions per second. */
@@ -80,7 +82,10 @@ async function caughtUp(sourceUrl: string, r: Replicator): Promise<number> {
     await db.exec(`INSERT INTO bench.probe VALUES (${id})`);
     return id;
   });
-  await withDb(r.targetUrl, (db) => until(`${r.tool} to catch up`, async () => Number(await db.scalar('SELECT coalesce(max(id), 0) FROM bench.probe').catch(() => 0)) >= id));
+  await withDb(r.targetUrl, (db) => until(`${r.tool} to catch up`, async () => {
+    await r.expectRunning();
+    return Number(await db.scalar('SELECT coalesce(max(id), 0) FROM bench.probe').catch(() => 0)) >= id;
+  }));
   return (performance.now() - started) / 1000;
 }
 
@@ -93,26 +98,32 @@ function ferryReplicator(tool: string, ferry: Ferry, targetUrl: string): Replica
       await running?.stop();
       running = null;
     },
+    expectRunning: async () => {
+      if (!running || running.running.child.exitCode === null) return;
+      await running.running.done;
+      throw new Error(`${tool} exited while it should be replicating`);
+    },
   };
 }
 
 /**
- * The capacity of `r` on this load's transactions: the load runs unthrottled with `r` stopped, then
- * `r` drains the backlog. Returns transactions per second.
+ * The capacity on this load's transactions, in transactions per second: the load runs unthrottled
+ * for 10 s with `r` stopped, then `r` drains the backlog. The lesser of the two rates, since half of
+ * a drain rate the source itself cannot sustain would not be half load.
  */
 async function capacity(sourceUrl: string, load: Load, r: Replicator): Promise<number> {
   const transactions = await load.run(10);
   await r.start();
   const seconds = await caughtUp(sourceUrl, r);
   await r.stop();
-  console.log(`  ${r.tool}: drained ${transactions} load transactions in ${seconds.toFixed(2)} s`);
-  return transactions / seconds;
+  console.log(`  the load wrote ${transactions} transactions in 10 s; ${r.tool} drained them in ${seconds.toFixed(2)} s`);
+  return Math.min(transactions / 10, transactions / seconds);
 }
 
 /** Measures every replicator `runs` times at half of the first one's drain capacity, alternating their order. */
 async function latencyRace(arm: string, sourceUrl: string, load: Load, replicators: Replicator[], o: Options): Promise<void> {
   const rate = Math.max(1, Math.round((await capacity(sourceUrl, load, replicators[0]!)) / 2));
-  console.log(`  ${arm}: load at ${rate} transactions/s (half of ${replicators[0]!.tool}'s drain capacity) for ${o.seconds} s`);
+  console.log(`  ${arm}: load at ${rate} transactions/s (half of the capacity) for ${o.seconds} s`);
   for (let run = 1; run <= o.runs; run++) {
     for (const r of run % 2 ? replicators : [...replicators].reverse()) {
       await r.start();
@@ -188,6 +199,7 @@ export async function latencyArms(s: Servers, o: Options): Promise<void> {
     targetUrl: s.mariaReplica.url('bench'),
     start: () => withDb(s.mariaReplica.url(), (db) => db.exec('START SLAVE')),
     stop: () => withDb(s.mariaReplica.url(), (db) => db.exec('STOP SLAVE')),
+    expectRunning: () => withDb(s.mariaReplica.url(), expectReplicating),
   };
   await latencyRace('CDC latency, MariaDB source (sysbench oltp_write_only)', mariaUrl, sysbench(s), [
     ferryReplicator('ferry → MariaDB', mm, s.mariaTarget.url('bench')),
@@ -219,6 +231,7 @@ export async function latencyArms(s: Servers, o: Options): Promise<void> {
     targetUrl: nativeUrl,
     start: () => withDb(nativeUrl, (db) => db.exec('ALTER SUBSCRIPTION bench_native ENABLE')),
     stop: () => withDb(nativeUrl, (db) => db.exec('ALTER SUBSCRIPTION bench_native DISABLE')),
+    expectRunning: async () => {},
   };
   await latencyRace('CDC latency, Postgres source (pgbench -R)', pgUrl, pgbench(pgUrl), [ferryReplicator('ferry → Postgres', pp, s.pgTarget.url('lat_ferry')), subscription], o);
   await withDb(nativeUrl, async (db) => {

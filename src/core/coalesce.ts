@@ -22,8 +22,17 @@ function valueKey(v: Value): string {
   return `${typeof v}:${String(v)}`;
 }
 
-export function rowKey(key: Row): string {
-  return Object.values(key).map(valueKey).join('\u0000');
+/**
+ * A Map key that tells a row's primary key apart from every other of its table: a one-column key's
+ * value itself (the common case, with no string built per event), else the values' text joined.
+ */
+export function rowKey(key: Row): unknown {
+  const values = Object.values(key);
+  if (values.length === 1) {
+    const v = values[0];
+    return Buffer.isBuffer(v) ? valueKey(v) : v;
+  }
+  return values.map(valueKey).join('\u0000');
 }
 
 type Last =
@@ -43,7 +52,7 @@ type Last =
  */
 export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: TableId) => readonly string[]): Write[] {
   const writes: Write[] = [];
-  let pending = new Map<string, { table: TableId; rows: Map<string, Last> }>();
+  let pending = new Map<string, { table: TableId; rows: Map<unknown, Last> }>();
   const flush = () => {
     for (const { table, rows } of pending.values()) {
       const deletes: Row[] = [];
@@ -64,7 +73,7 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
     if (!entry) pending.set(tk, (entry = { table, rows: new Map() }));
     return entry.rows;
   };
-  const set = (rows: Map<string, Last>, k: string, last: Last) => {
+  const set = (rows: Map<unknown, Last>, k: unknown, last: Last) => {
     rows.delete(k); // re-insert so the map keeps the order of last change
     rows.set(k, last);
   };

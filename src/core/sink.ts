@@ -1,7 +1,7 @@
-import type { ChangeEvent, Row, TableId } from './change-event.js';
+import type { ChangeEvent, Row, TableId, Value } from './change-event.js';
 import type { Checkpoint, SnapshotProgress } from './checkpoint.js';
 import type { Column, TableSchema } from './schema.js';
-import type { NextKeyValues } from './source.js';
+import type { ChunkText, NextKeyValues } from './source.js';
 import type { VerifySide } from './verify-side.js';
 
 export type TablePrep = 'create' | 'drop-and-create' | 'truncate' | 'none';
@@ -20,15 +20,23 @@ export interface SinkTransaction {
 export interface Sink {
   /** Claims the pipeline for this process (one applier per pipeline); called again after reconnects. */
   claim?(): Promise<void>;
-  /** Creates, empties or checks the target tables as `prep` says; primary keys only, no secondary indexes yet. */
-  prepare(tables: readonly TableSchema[], prep: TablePrep): Promise<void>;
+  /**
+   * Creates, empties or checks the target tables as `prep` says; no secondary indexes yet. For a
+   * `snapshot`, a sink may create tables without their primary key too (a bulk load into a table
+   * without indexes is faster) and accept such tables; finishSnapshot adds the keys.
+   */
+  prepare(tables: readonly TableSchema[], prep: TablePrep, purpose?: 'snapshot' | 'stream'): Promise<void>;
   loadCheckpoint(): Promise<Checkpoint | null>;
   loadSnapshotProgress(): Promise<SnapshotProgress[]>;
   /** Starts a fresh snapshot: forgets any earlier progress and records the phase. */
   beginSnapshot(): Promise<void>;
-  /** Loads one chunk of snapshot rows and its progress record in one target transaction. */
-  loadChunk(table: TableSchema, rows: readonly Row[], progress: SnapshotProgress): Promise<void>;
-  /** Secondary indexes, sequences past the max key, and the switch to streaming (recording `tables`), atomically. */
+  /** Loads one chunk of snapshot rows (values in `table.columns` order) and its progress record in one target transaction. */
+  loadChunk(table: TableSchema, rows: readonly (readonly Value[])[], progress: SnapshotProgress): Promise<void>;
+  /** Whether this sink loads `table`'s chunks straight from the source's bulk text (the same engine and types at both ends). */
+  loadsSourceText?(table: TableSchema): boolean;
+  /** Loads one chunk of source bulk text, then its progress (known once the text has ended), in one target transaction. */
+  loadChunkText?(table: TableSchema, chunk: ChunkText, progress: (read: { rows: number; lastKey: Row | null }) => SnapshotProgress): Promise<void>;
+  /** Primary keys and secondary indexes, sequences past the max key, and then the switch to streaming (recording `tables`). */
   finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void>;
   begin(): Promise<SinkTransaction>;
   /**

@@ -1,4 +1,4 @@
-import type { Row, Transaction } from './change-event.js';
+import type { Row, Transaction, Value } from './change-event.js';
 import type { Position } from './position.js';
 import type { TableSchema } from './schema.js';
 import type { VerifySide } from './verify-side.js';
@@ -19,9 +19,20 @@ export interface CheckProblem {
 export interface TableReader {
   /** Source log position at which this reader's view was taken. */
   readonly position: Position;
-  /** Rows in primary-key order after `afterKey`, at most `limit` of them. */
-  readChunk(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]>;
+  /** Rows in primary-key order after `afterKey`, at most `limit` of them, each as its values in `table.columns` order. */
+  readChunk(table: TableSchema, afterKey: Row | null, limit: number): Promise<Value[][]>;
+  /**
+   * The same rows as the source's own bulk text (Postgres COPY text), for a sink that loads it as it
+   * comes (`Sink.loadsSourceText`); only for tables with a primary key.
+   */
+  readChunkText?(table: TableSchema, afterKey: Row | null, limit: number): ChunkText;
   close(): Promise<void>;
+}
+
+/** A chunk as the source's bulk text: `text` streams it; `read` settles, once it has ended, with what it held. */
+export interface ChunkText {
+  readonly text: NodeJS.ReadableStream;
+  readonly read: Promise<{ rows: number; lastKey: Row | null }>;
 }
 
 export type SnapshotPurpose = 'fresh' | 'resume';

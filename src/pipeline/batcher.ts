@@ -6,9 +6,12 @@ export interface BatchLimits {
 }
 
 /**
- * Groups consecutive source transactions into batches, closing one when it reaches `maxRows` events
- * (transactions are never split here, so a batch may exceed it) or `maxMs` after it began. A schema change travels alone. A batch may end inside a large transaction
- * (its last item is `partial`); the applier then keeps the target transaction open for the rest.
+ * Groups consecutive source transactions into batches. A batch closes as soon as no further
+ * transaction is waiting, so a stream that keeps up applies each transaction at once (latency), and
+ * one that is behind, with transactions queued, gets large batches (throughput). It also closes at
+ * `maxRows` events (transactions are never split here, so a batch may exceed it) and `maxMs` after
+ * it began. A schema change travels alone. A batch may end inside a large transaction (its last item
+ * is `partial`); the applier then keeps the target transaction open for the rest.
  */
 export async function* batches(source: AsyncIterable<Transaction>, limits: BatchLimits): AsyncGenerator<Transaction[]> {
   const it = source[Symbol.asyncIterator]();
@@ -24,8 +27,8 @@ export async function* batches(source: AsyncIterable<Transaction>, limits: Batch
         // fails meanwhile is taken when it is awaited, not left as an unhandled rejection.
         next.catch(() => {});
       }
-      const result = batch.length === 0 ? await next : await raceDeadline(next, deadline);
-      if (result === 'timeout') {
+      const result = batch.length === 0 ? await next : Date.now() >= deadline ? 'closed' : await ready(next);
+      if (result === 'closed') {
         yield batch;
         batch = [];
         rows = 0;
@@ -58,14 +61,13 @@ export async function* batches(source: AsyncIterable<Transaction>, limits: Batch
   }
 }
 
-async function raceDeadline<T>(p: Promise<T>, deadline: number): Promise<T | 'timeout'> {
-  const ms = deadline - Date.now();
-  if (ms <= 0) return 'timeout';
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+/** `p`'s result when it is at hand (already read ahead), or 'closed' when it would take a turn of the event loop. */
+async function ready<T>(p: Promise<T>): Promise<T | 'closed'> {
+  let timer: NodeJS.Immediate | undefined;
+  const later = new Promise<'closed'>((resolve) => (timer = setImmediate(() => resolve('closed'))));
   try {
-    return await Promise.race([p, timeout]);
+    return await Promise.race([p, later]);
   } finally {
-    clearTimeout(timer);
+    clearImmediate(timer);
   }
 }

@@ -1,11 +1,12 @@
-import { pickKey, tableKey } from '../core/change-event.js';
+import { tableKey, type Row, type Value } from '../core/change-event.js';
 import type { SnapshotProgress } from '../core/checkpoint.js';
 import type { FerryEventBus } from '../core/events.js';
 import { earliest, type Position } from '../core/position.js';
 import type { TableSchema } from '../core/schema.js';
 import type { Sink, TablePrep } from '../core/sink.js';
-import type { SnapshotSession, Source } from '../core/source.js';
+import type { SnapshotSession, Source, TableReader } from '../core/source.js';
 import { FerryError } from '../errors.js';
+import { forEachConcurrently } from '../core/concurrency.js';
 
 export interface SnapshotDeps {
   readonly source: Source;
@@ -31,11 +32,11 @@ export async function runSnapshot(deps: SnapshotDeps): Promise<Position> {
   const { source, sink, tables } = deps;
   const started = performance.now();
   if (deps.fresh) {
-    await sink.prepare(tables, deps.tablePrep);
+    await sink.prepare(tables, deps.tablePrep, 'snapshot');
     if (deps.tablePrep === 'create' || deps.tablePrep === 'none') await refuseNonEmptyTargets(sink, tables);
     await sink.beginSnapshot();
   } else {
-    await sink.prepare(tables, deps.tablePrep === 'none' ? 'none' : 'create');
+    await sink.prepare(tables, deps.tablePrep === 'none' ? 'none' : 'create', 'snapshot');
   }
   let progress = new Map((await sink.loadSnapshotProgress()).map((p) => [p.table, p]));
   const keyless = tables.filter((t) => t.primaryKey.length === 0 && !progress.get(tableKey(t.source))?.done);
@@ -43,7 +44,7 @@ export async function runSnapshot(deps: SnapshotDeps): Promise<Position> {
     // A table without a key is copied in one consistent pass with the slot's start; an interrupted
     // snapshot of it cannot resume, so every table starts over (the new slot starts elsewhere).
     deps.events.emit('snapshot-restarted', { reason: `${keyless.map((t) => tableKey(t.source)).join(', ')} ha${keyless.length === 1 ? 's' : 've'} no primary key and cannot resume` });
-    await sink.prepare(tables, 'truncate');
+    await sink.prepare(tables, 'truncate', 'snapshot');
     await sink.beginSnapshot();
     progress = new Map();
   }
@@ -77,51 +78,69 @@ async function refuseNonEmptyTargets(sink: Sink, tables: readonly TableSchema[])
   }
 }
 
+/** Where a table's copy stands: what its committed chunks hold, and the position it is consistent from. */
+interface TableCopy {
+  readonly name: string;
+  readonly position: Position;
+  rows: number;
+  lastKey: Row | null;
+}
+
 async function copyTable(deps: SnapshotDeps, session: SnapshotSession, table: TableSchema, previous: SnapshotProgress | undefined): Promise<void> {
-  const { source, sink, events, chunkRows } = deps;
   const name = tableKey(table.source);
   const started = performance.now();
   const reader = await session.openReader();
   try {
     // A resumed table keeps the earliest position any of its chunks was read at.
-    const position = earliest(previous?.position, reader.position);
-    let rows = previous?.rows ?? 0;
-    let lastKey = previous?.lastKey ?? null;
-    events.emit('snapshot-table-started', { table: name, estimatedRows: await source.estimateRows(table), resumedRows: rows });
-    let chunk = await reader.readChunk(table, lastKey, chunkRows);
-    for (;;) {
-      if (deps.signal.aborted) throw new SnapshotInterrupted(`snapshot stopped before ${name} was complete`);
-      const done = chunk.length < chunkRows;
-      if (chunk.length > 0) lastKey = pickKey(chunk[chunk.length - 1]!, table.primaryKey);
-      // Read the next chunk while this one loads.
-      const next = done ? null : reader.readChunk(table, lastKey, chunkRows);
-      next?.catch(() => {});
-      rows += chunk.length;
-      await sink.loadChunk(table, chunk, { table: name, lastKey, rows, done, position });
-      events.emit('snapshot-chunk-loaded', { table: name, rows: chunk.length, totalRows: rows });
-      if (!next) break;
-      chunk = await next;
-    }
-    events.emit('snapshot-table-done', { table: name, rows, ms: performance.now() - started });
+    const copy: TableCopy = { name, position: earliest(previous?.position, reader.position), rows: previous?.rows ?? 0, lastKey: previous?.lastKey ?? null };
+    deps.events.emit('snapshot-table-started', { table: name, estimatedRows: await deps.source.estimateRows(table), resumedRows: copy.rows });
+    if (reader.readChunkText && deps.sink.loadsSourceText?.(table)) await copyAsText(deps, reader, table, copy);
+    else await copyAsRows(deps, reader, table, copy);
+    deps.events.emit('snapshot-table-done', { table: name, rows: copy.rows, ms: performance.now() - started });
   } finally {
     await reader.close();
   }
 }
 
-/** Runs `work` over items with at most `limit` in flight; the first failure stops new work and is thrown. */
-async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let index = 0;
-  let failure: unknown;
-  const worker = async () => {
-    while (failure === undefined && index < items.length) {
-      const item = items[index++]!;
-      try {
-        await work(item);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure instanceof Error ? failure : new FerryError('fatal', String(failure));
+/** Chunks read as rows and loaded by the sink, the next chunk read while this one loads. */
+async function copyAsRows(deps: SnapshotDeps, reader: TableReader, table: TableSchema, copy: TableCopy): Promise<void> {
+  const { sink, events, chunkRows } = deps;
+  let chunk = await reader.readChunk(table, copy.lastKey, chunkRows);
+  for (;;) {
+    if (deps.signal.aborted) throw new SnapshotInterrupted(`snapshot stopped before ${copy.name} was complete`);
+    const done = chunk.length < chunkRows;
+    if (chunk.length > 0) copy.lastKey = keyOf(table, chunk[chunk.length - 1]!);
+    const next = done ? null : reader.readChunk(table, copy.lastKey, chunkRows);
+    next?.catch(() => {});
+    copy.rows += chunk.length;
+    await sink.loadChunk(table, chunk, { table: copy.name, lastKey: copy.lastKey, rows: copy.rows, done, position: copy.position });
+    events.emit('snapshot-chunk-loaded', { table: copy.name, rows: chunk.length, totalRows: copy.rows });
+    if (!next) return;
+    chunk = await next;
+  }
+}
+
+/** Chunks streamed from the source's bulk text straight into the target's, never decoded in between. */
+async function copyAsText(deps: SnapshotDeps, reader: TableReader, table: TableSchema, copy: TableCopy): Promise<void> {
+  const { sink, events, chunkRows } = deps;
+  for (let done = false; !done;) {
+    if (deps.signal.aborted) throw new SnapshotInterrupted(`snapshot stopped before ${copy.name} was complete`);
+    let rows = 0;
+    let lastKey = copy.lastKey;
+    await sink.loadChunkText!(table, reader.readChunkText!(table, copy.lastKey, chunkRows), (read) => {
+      rows = read.rows;
+      lastKey = read.lastKey ?? copy.lastKey;
+      done = read.rows < chunkRows;
+      return { table: copy.name, lastKey, rows: copy.rows + rows, done, position: copy.position };
+    });
+    // Only now is the chunk committed.
+    copy.rows += rows;
+    copy.lastKey = lastKey;
+    events.emit('snapshot-chunk-loaded', { table: copy.name, rows, totalRows: copy.rows });
+  }
+}
+
+/** The primary key of a snapshot row (its values in column order). */
+function keyOf(table: TableSchema, values: readonly Value[]): Row {
+  return Object.fromEntries(table.primaryKey.map((name) => [name, values[table.columns.findIndex((c) => c.name === name)] ?? null]));
 }

@@ -1,5 +1,5 @@
 import { coalesce, type Write } from '../core/coalesce.js';
-import { tableKey, type ChangeEvent, type Row, type TableId } from '../core/change-event.js';
+import { tableKey, type ChangeEvent, type Row, type TableId, type Value } from '../core/change-event.js';
 import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import type { Column, TableSchema } from '../core/schema.js';
 import type { Sink, SinkTransaction, TablePrep } from '../core/sink.js';
@@ -27,13 +27,13 @@ export abstract class SqlSink<C> implements Sink {
   protected abstract giveBack(c: C, destroy: boolean): void;
   protected abstract createSchemaSql(schema: string): string;
   protected abstract tableExists(c: C, t: TableSchema): Promise<boolean>;
-  /** Creates the table if missing (dropping it first with `replace`), and what its columns need. */
-  protected abstract createTable(c: C, t: TableSchema, replace: boolean): Promise<void>;
+  /** Creates the table if missing (dropping it first with `replace`), and what its columns need; without its primary key when `keyLater` and the engine gains by it. */
+  protected abstract createTable(c: C, t: TableSchema, replace: boolean, keyLater: boolean): Promise<void>;
   protected abstract truncateSql(t: TableSchema): string;
-  /** The target table's columns against the source's: missing ones added when `addMissing`, any other drift refused. */
-  protected abstract reconcileColumns(c: C, t: TableSchema, addMissing: boolean): Promise<void>;
-  /** Bulk-loads snapshot rows inside the chunk's transaction. */
-  protected abstract loadRows(c: C, table: TableSchema, rows: readonly Row[]): Promise<void>;
+  /** The target table's columns against the source's: missing ones added when `addMissing`, any other drift refused (a missing primary key too, unless `keyLater`). */
+  protected abstract reconcileColumns(c: C, t: TableSchema, addMissing: boolean, keyLater: boolean): Promise<void>;
+  /** Bulk-loads snapshot rows (values in `table.columns` order) inside the chunk's transaction. */
+  protected abstract loadRows(c: C, table: TableSchema, rows: readonly (readonly Value[])[]): Promise<void>;
   protected abstract closeConnections(): Promise<void>;
   /** A connection of its own for one apply transaction. */
   protected abstract checkout(): Promise<C>;
@@ -67,18 +67,19 @@ export abstract class SqlSink<C> implements Sink {
   }
 
   /** Creates, empties or checks the target tables as `prep` says (DDL that commits by itself on MySQL is idempotent). */
-  async prepare(tables: readonly TableSchema[], prep: TablePrep): Promise<void> {
+  async prepare(tables: readonly TableSchema[], prep: TablePrep, purpose: 'snapshot' | 'stream' = 'stream'): Promise<void> {
+    const keyLater = purpose === 'snapshot';
     for (const t of tables) this.tables.set(tableKey(t.source), t);
     await this.transaction(async (c) => {
       for (const schema of new Set(tables.map((t) => t.target.schema))) await this.run(c, this.createSchemaSql(schema));
       for (const t of tables) {
         if (prep === 'none') {
           if (!(await this.tableExists(c, t))) throw missingTableError(tableKey(t.target));
-          await this.reconcileColumns(c, t, false);
+          await this.reconcileColumns(c, t, false, keyLater);
           continue;
         }
-        await this.createTable(c, t, prep === 'drop-and-create');
-        await this.reconcileColumns(c, t, true);
+        await this.createTable(c, t, prep === 'drop-and-create', keyLater);
+        await this.reconcileColumns(c, t, true, keyLater);
         if (prep === 'truncate') await this.run(c, this.truncateSql(t));
       }
     }).catch((err) => {
@@ -101,7 +102,7 @@ export abstract class SqlSink<C> implements Sink {
     });
   }
 
-  async loadChunk(table: TableSchema, rows: readonly Row[], progress: SnapshotProgress): Promise<void> {
+  async loadChunk(table: TableSchema, rows: readonly (readonly Value[])[], progress: SnapshotProgress): Promise<void> {
     await this.transaction(async (c) => {
       await this.store.assertOwner(c);
       if (rows.length > 0) await this.loadRows(c, table, rows);
@@ -223,18 +224,22 @@ export abstract class SqlTransaction<C> implements SinkTransaction {
 }
 
 /**
- * Compares a target table's columns (name → the target's own type text) and primary key with the source's. Columns
+ * Compares a target table's columns (name → the target's own type text) and primary key with the source's (with
+ * `keyLater`, a table that has no primary key yet passes). Columns
  * the target lacks come back in `missing` (for the sink to add, when it manages the table); a column
  * of another type, or one the source no longer has, is a problem: the source changed in a way ferry
  * does not replicate, perhaps while ferry was stopped or behind.
  */
 export function columnDrift(
   t: TableSchema, actual: ReadonlyMap<string, string>, actualKey: readonly string[], wanted: (c: Column) => string, sameType: (actual: string, wanted: string) => boolean,
+  keyLater = false,
 ): { missing: Column[]; problems: string[] } {
   const missing: Column[] = [];
   const problems: string[] = [];
-  // Upserts find rows by the primary key: the target's must be the source's (a key added at the source, say).
-  if ([...actualKey].sort().join(',') !== [...t.primaryKey].sort().join(',')) {
+  // Upserts find rows by the primary key: the target's must be the source's (a key added at the source,
+  // say). A table still loading its snapshot may lack it: the snapshot's end adds it.
+  const keyWaits = keyLater && actualKey.length === 0;
+  if (!keyWaits && [...actualKey].sort().join(',') !== [...t.primaryKey].sort().join(',')) {
     problems.push(`the primary key is (${actualKey.join(', ') || 'none'}) in the target, but (${t.primaryKey.join(', ') || 'none'}) at the source`);
   }
   for (const c of t.columns) {

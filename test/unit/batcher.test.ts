@@ -50,12 +50,24 @@ describe('batches', () => {
       .toEqual([[1, 2], [3, 4]]);
   });
 
-  it('waits for more transactions while maxMs has not passed', async () => {
-    expect(await batchIds([tx(1), 20, tx(2)], patient)).toEqual([[1, 2]]);
+  it('closes a batch at once when no further transaction is waiting, so a stream that keeps up is not held back', async () => {
+    expect(await batchIds([tx(1), 20, tx(2)], patient)).toEqual([[1], [2]]);
+    expect(await batchIds([tx(1), tx(2), 150, tx(3)], { maxRows: 100, maxMs: 30 })).toEqual([[1, 2], [3]]);
   });
 
-  it('flushes a batch once maxMs passes without enough rows', async () => {
-    expect(await batchIds([tx(1), tx(2), 150, tx(3)], { maxRows: 100, maxMs: 30 })).toEqual([[1, 2], [3]]);
+  it('closes a batch maxMs after it began while transactions keep arriving', async () => {
+    async function* busy(): AsyncGenerator<Transaction> {
+      for (let id = 1; id <= 20; id++) {
+        const until = Date.now() + 5;
+        while (Date.now() < until); // decoding that keeps the source busy: each transaction is at hand
+        yield tx(id);
+      }
+    }
+    const sizes: number[] = [];
+    for await (const batch of batches(busy(), { maxRows: 100, maxMs: 30 })) sizes.push(batch.length);
+    expect(sizes.reduce((a, b) => a + b)).toBe(20);
+    expect(sizes.length).toBeGreaterThan(1);
+    expect(Math.max(...sizes)).toBeGreaterThan(1);
   });
 
   it('delivers a timed-out batch before the source produces more', async () => {

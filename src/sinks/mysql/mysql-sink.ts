@@ -3,7 +3,7 @@ import mysql, { type Connection, type Pool, type PoolConnection, type ResultSetH
 import type { Logger } from 'pino';
 import { groupByColumns, type Patch, type Write } from '../../core/coalesce.js';
 import { tableKey, type ChangeEvent, type Row, type TableId, type Value } from '../../core/change-event.js';
-import { tabSeparated } from '../tab-separated.js';
+import { tabSeparated, valueAt } from '../tab-separated.js';
 import type { Checkpoint } from '../../core/checkpoint.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { CheckProblem, NextKeyValues } from '../../core/source.js';
@@ -132,6 +132,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
     return rows.length > 0;
   }
 
+  /** With its primary key always: InnoDB clusters rows by it, and key-ordered chunks append to it. */
   protected async createTable(conn: Connection, t: TableSchema, replace: boolean): Promise<void> {
     if (replace) await conn.query(`DROP TABLE IF EXISTS ${qualified(t.target)}`);
     await conn.query(createTableSql(t, this.#collation(t)));
@@ -141,13 +142,13 @@ export class MysqlSink extends SqlSink<PoolConnection> {
     return `TRUNCATE TABLE ${qualified(t.target)}`;
   }
 
-  protected async reconcileColumns(conn: Connection, t: TableSchema, addMissing: boolean): Promise<void> {
+  protected async reconcileColumns(conn: Connection, t: TableSchema, addMissing: boolean, keyLater: boolean): Promise<void> {
     const [rows] = await conn.query<RowDataPacket[]>(
       'SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [t.target.schema, t.target.name]);
     const actual = new Map<string, string>(rows.map((r) => [String(r.name), String(r.type)]));
     const [key] = await conn.query<RowDataPacket[]>(
       "SELECT COLUMN_NAME AS name FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'", [t.target.schema, t.target.name]);
-    const drift = columnDrift(t, actual, key.map((r) => String(r.name)), (c) => columnTypeSql(t, c), (a, b) => normalizeColumnType(a) === normalizeColumnType(b));
+    const drift = columnDrift(t, actual, key.map((r) => String(r.name)), (c) => columnTypeSql(t, c), (a, b) => normalizeColumnType(a) === normalizeColumnType(b), keyLater);
     await settleDrift(t, drift, addMissing, async (c) => {
       for (const sql of addColumnSql(t, c)) await conn.query(sql);
     });
@@ -157,7 +158,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
    * LOAD DATA LOCAL, streamed. The server turns LOCAL's data errors into warnings (strict mode does
    * not apply), so any warning fails the chunk. A server that forbids LOCAL gets multi-row INSERTs.
    */
-  protected async loadRows(conn: Connection, table: TableSchema, rows: readonly Row[]): Promise<void> {
+  protected async loadRows(conn: Connection, table: TableSchema, rows: readonly (readonly Value[])[]): Promise<void> {
     if (this.#loadData) {
       try {
         await runChecked(conn, table, { sql: loadDataSql(table), infileStreamFactory: () => Readable.from(loadPieces(table, rows)) });
@@ -168,7 +169,8 @@ export class MysqlSink extends SqlSink<PoolConnection> {
         this.#log.warn({ err: (err as Error).message }, 'the target refuses LOAD DATA LOCAL; snapshot chunks load with multi-row INSERT instead (slower)');
       }
     }
-    for (const part of statements(table.columns, rows)) await runChecked(conn, table, insertSql(table, table.columns, null), [part.map((r) => rowValues(table, table.columns, r))]);
+    const objects = rows.map((values) => Object.fromEntries(table.columns.map((c, j) => [c.name, values[j] ?? null])));
+    for (const part of statements(table.columns, objects)) await runChecked(conn, table, insertSql(table, table.columns, null), [part.map((r) => rowValues(table, table.columns, r))]);
   }
 
   async finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void> {
@@ -260,9 +262,9 @@ async function runChecked(conn: Connection, table: TableSchema, sql: string | { 
 }
 
 /** LOAD DATA text as Buffers (mysql2 takes nothing else); binary and BIT values are Buffers, written as hex for UNHEX. */
-function* loadPieces(table: TableSchema, rows: readonly Row[]): Generator<Buffer> {
+function* loadPieces(table: TableSchema, rows: readonly (readonly Value[])[]): Generator<Buffer> {
   const field = (c: Column, v: Value): string => loadField(toMysql(c.type, v, table.target, c.name));
-  for (const piece of tabSeparated(table, rows, field)) yield Buffer.from(piece);
+  for (const piece of tabSeparated(table.columns, rows, valueAt, field)) yield Buffer.from(piece);
 }
 
 /** A rough byte size of a row, to keep multi-row statements under max_allowed_packet. */

@@ -126,10 +126,27 @@ function columnDef(t: TableSchema, c: Column, isKey: boolean): string {
   return `${quoteIdent(c.name)} ${columnType(t, c)}${nullable ? '' : ' NOT NULL'}${identity}`;
 }
 
-export function createTableSql(t: TableSchema): string {
+/** The table, with its primary key unless `keyLater` (primaryKeySql adds it after the snapshot's load). */
+export function createTableSql(t: TableSchema, keyLater = false): string {
   const cols = t.columns.map((c) => columnDef(t, c, t.primaryKey.includes(c.name)));
-  const pk = t.primaryKey.length ? [`PRIMARY KEY (${t.primaryKey.map(quoteIdent).join(', ')})`] : [];
+  const pk = t.primaryKey.length && !keyLater ? [`PRIMARY KEY (${t.primaryKey.map(quoteIdent).join(', ')})`] : [];
   return `CREATE TABLE IF NOT EXISTS ${qualified(t.target)} (\n  ${[...cols, ...pk].join(',\n  ')}\n)`;
+}
+
+/** The name of the primary key ferry gives a table it creates, index and constraint alike (Postgres's own default). */
+function primaryKeyName(t: TableSchema): string {
+  return quoteIdent(indexName(t.target.name, 'pkey'));
+}
+
+/**
+ * A primary key added after a load, in two steps: the unique index (which may be built while other
+ * indexes of the table are), then the constraint over it, which is only a catalog change.
+ */
+export function primaryKeySql(t: TableSchema): { index: string; constraint: string } {
+  return {
+    index: `CREATE UNIQUE INDEX IF NOT EXISTS ${primaryKeyName(t)} ON ${qualified(t.target)} (${t.primaryKey.map(quoteIdent).join(', ')})`,
+    constraint: `ALTER TABLE ${qualified(t.target)} ADD CONSTRAINT ${primaryKeyName(t)} PRIMARY KEY USING INDEX ${primaryKeyName(t)}`,
+  };
 }
 
 /** A Postgres literal for a canonical value. */
@@ -211,11 +228,41 @@ export function copySql(t: TableSchema): string {
 export function upsertSql(t: TableSchema, updated: readonly Column[]): string {
   const names = t.columns.map((c) => quoteIdent(c.name));
   const arrays = t.columns.map((c, i) => `$${i + 1}::${paramType(t, c)}[]`);
+  return `INSERT INTO ${qualified(t.target)} (${names.join(', ')}) SELECT ${t.columns.map((c) => unnestColumn(t, c)).join(', ')} FROM unnest(${arrays.join(', ')}) AS u(${names.join(', ')}) ${onConflict(t, updated)}`;
+}
+
+function onConflict(t: TableSchema, updated: readonly Column[]): string {
   const nonKey = updated.filter((c) => !t.primaryKey.includes(c.name));
-  const onConflict = nonKey.length
-    ? `DO UPDATE SET ${nonKey.map((c) => `${quoteIdent(c.name)} = EXCLUDED.${quoteIdent(c.name)}`).join(', ')}`
-    : 'DO NOTHING';
-  return `INSERT INTO ${qualified(t.target)} (${names.join(', ')}) SELECT ${t.columns.map((c) => unnestColumn(t, c)).join(', ')} FROM unnest(${arrays.join(', ')}) AS u(${names.join(', ')}) ON CONFLICT (${t.primaryKey.map(quoteIdent).join(', ')}) ${onConflict}`;
+  const action = nonKey.length ? `DO UPDATE SET ${nonKey.map((c) => `${quoteIdent(c.name)} = EXCLUDED.${quoteIdent(c.name)}`).join(', ')}` : 'DO NOTHING';
+  return `ON CONFLICT (${t.primaryKey.map(quoteIdent).join(', ')}) ${action}`;
+}
+
+/**
+ * The stage of a large upsert: a temporary table shaped like the target (a session's own, emptied at
+ * commit), which COPY fills faster than array parameters can carry the rows. One per table and column
+ * list, so a table that gained columns gets a new one.
+ */
+export function stageTable(t: TableSchema): string {
+  const signature = `${qualified(t.target)}(${t.columns.map((c) => quoteIdent(c.name)).join(',')})`;
+  let name = stages.get(signature);
+  if (!name) stages.set(signature, (name = quoteIdent(`ferry_stage_${stages.size}`)));
+  return name;
+}
+
+const stages = new Map<string, string>();
+
+export function createStageSql(t: TableSchema): string {
+  return `CREATE TEMP TABLE IF NOT EXISTS ${stageTable(t)} (LIKE ${qualified(t.target)}) ON COMMIT DELETE ROWS`;
+}
+
+export function copyStageSql(t: TableSchema): string {
+  return `COPY ${stageTable(t)} (${t.columns.map((c) => quoteIdent(c.name)).join(', ')}) FROM STDIN`;
+}
+
+/** Upserts the staged rows, then empties the stage for the next piece of the same transaction. */
+export function upsertFromStageSql(t: TableSchema): string {
+  const names = t.columns.map((c) => quoteIdent(c.name)).join(', ');
+  return `INSERT INTO ${qualified(t.target)} (${names}) SELECT ${names} FROM ${stageTable(t)} ${onConflict(t, t.columns)}; TRUNCATE ${stageTable(t)}`;
 }
 
 /**

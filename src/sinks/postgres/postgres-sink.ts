@@ -4,22 +4,23 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from 'pino';
 import { groupByColumns, type Write } from '../../core/coalesce.js';
-import { tableKey, type ChangeEvent, type Row, type TableId } from '../../core/change-event.js';
-import type { Checkpoint } from '../../core/checkpoint.js';
+import { tableKey, type ChangeEvent, type Row, type TableId, type Value } from '../../core/change-event.js';
+import type { Checkpoint, SnapshotProgress } from '../../core/checkpoint.js';
 import type { Column, TableSchema } from '../../core/schema.js';
-import type { CheckProblem, NextKeyValues } from '../../core/source.js';
+import type { CheckProblem, ChunkText, NextKeyValues } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
 import { queryText } from '../../sources/postgres/pg-connection.js';
 import { coerceError, FerryError } from '../../errors.js';
+import { forEachConcurrently } from '../../core/concurrency.js';
 import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
 import { PostgresPipelineLock } from '../../checkpoint/postgres-pipeline-lock.js';
 import { ensureCheckpointTables, postgresCheckpointStore } from '../../checkpoint/postgres-checkpoint-table.js';
 import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.js';
 import { connectClient } from './postgres-connection.js';
-import { tabSeparated } from '../tab-separated.js';
+import { tabSeparated, valueAt } from '../tab-separated.js';
 import {
-  addColumnSql, columnArrays, columnType, copyField, copySql, createEnumSql, createIndexSql, createTableSql, deleteRowSql, deleteSql, enumTypes,
-  insertRowSql, OWNED_SEQUENCES_SQL, patchSql, qualified, quoteIdent, readRowsSql, resetIdentitySql, rowParams, toPg, updateRowSql, upsertSql,
+  addColumnSql, columnArrays, columnType, copyField, copySql, copyStageSql, createStageSql, upsertFromStageSql, createEnumSql, createIndexSql, createTableSql, deleteRowSql, deleteSql, enumTypes,
+  insertRowSql, OWNED_SEQUENCES_SQL, patchSql, primaryKeySql, qualified, quoteIdent, readRowsSql, resetIdentitySql, rowParams, toPg, updateRowSql, upsertSql,
 } from './postgres-dialect.js';
 
 export interface PostgresSinkOptions {
@@ -32,12 +33,14 @@ export interface PostgresSinkOptions {
 
 export class PostgresSink extends SqlSink<pg.PoolClient> {
   readonly #pool: pg.Pool;
+  readonly #connections: number;
   protected readonly lock: PostgresPipelineLock;
   protected readonly store: CheckpointStore<pg.PoolClient>;
 
   private constructor(options: PostgresSinkOptions, pool: pg.Pool) {
     super();
     this.#pool = pool;
+    this.#connections = options.connections;
     this.lock = new PostgresPipelineLock(options.url, options.pipeline);
     this.store = postgresCheckpointStore(pool, options.pipeline, this.lock.owner);
   }
@@ -118,17 +121,17 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
     return Boolean(rows[0]?.oid);
   }
 
-  protected async createTable(client: pg.ClientBase, t: TableSchema, replace: boolean): Promise<void> {
+  protected async createTable(client: pg.ClientBase, t: TableSchema, replace: boolean, keyLater: boolean): Promise<void> {
     if (replace) await client.query(`DROP TABLE IF EXISTS ${qualified(t.target)} CASCADE`);
     await createEnumTypes(client, t);
-    await client.query(createTableSql(t));
+    await client.query(createTableSql(t, keyLater));
   }
 
   protected truncateSql(t: TableSchema): string {
     return `TRUNCATE ${qualified(t.target)}`;
   }
 
-  protected async reconcileColumns(client: pg.ClientBase, t: TableSchema, addMissing: boolean): Promise<void> {
+  protected async reconcileColumns(client: pg.ClientBase, t: TableSchema, addMissing: boolean, keyLater: boolean): Promise<void> {
     // With an empty search_path format_type qualifies user types (public.mood), as the source describes them.
     await client.query("SELECT set_config('search_path', '', true)");
     const { rows } = await client.query(
@@ -138,26 +141,55 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
     const { rows: key } = await client.query(
       `SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
         WHERE i.indrelid = $1::regclass AND i.indisprimary`, [qualified(t.target)]);
-    const drift = columnDrift(t, new Map(rows.map((r) => [r.name, r.type])), key.map((r) => r.name), (c) => columnType(t, c), (a, b) => a === b);
+    const drift = columnDrift(t, new Map(rows.map((r) => [r.name, r.type])), key.map((r) => r.name), (c) => columnType(t, c), (a, b) => a === b, keyLater);
     await settleDrift(t, drift, addMissing, async (c) => {
       for (const sql of addColumnSql(t, c)) await client.query(sql);
     });
   }
 
-  protected async loadRows(client: pg.ClientBase, table: TableSchema, rows: readonly Row[]): Promise<void> {
-    await pipe(Readable.from(tabSeparated(table, rows, (c, v) => copyField(toPg(c.type, v, table.target, c.name)))), client.query(copyFrom(copySql(table))));
+  protected async loadRows(client: pg.ClientBase, table: TableSchema, rows: readonly (readonly Value[])[]): Promise<void> {
+    await copyRows(client, copySql(table), table, rows, valueAt);
   }
 
-  async finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void> {
+  /** Postgres to Postgres, the source's COPY text is already the target's: it is loaded as it comes. */
+  loadsSourceText(table: TableSchema): boolean {
+    return table.engine === 'postgres' && table.primaryKey.length > 0;
+  }
+
+  async loadChunkText(table: TableSchema, chunk: ChunkText, progress: (read: { rows: number; lastKey: Row | null }) => SnapshotProgress): Promise<void> {
     await this.transaction(async (client) => {
-      for (const t of tables) {
-        for (const sql of createIndexSql(t)) await client.query(sql);
-        for (const sql of resetIdentitySql(t)) await client.query(sql);
-      }
-      await this.recordStreaming(client, tables, checkpoint);
+      await this.store.assertOwner(client);
+      await pipe(chunk.text, client.query(copyFrom(copySql(table))));
+      await this.store.writeProgress(client, progress(await chunk.read));
     }).catch((err) => {
-      throw coerceError(err, 'target snapshot completion');
+      throw coerceError(err, `target snapshot load of ${tableKey(table.target)}`);
     });
+  }
+
+  /**
+   * The indexes first, several at once, each committing by itself (IF NOT EXISTS: an interrupted finish
+   * starts again where it stopped). Then, in one transaction, the primary keys over their unique
+   * indexes, the identities past the max key, and the switch to streaming.
+   */
+  async finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void> {
+    try {
+      const keyless = new Set<TableSchema>();
+      for (const t of tables) if (t.primaryKey.length > 0 && !(await this.#hasPrimaryKey(t))) keyless.add(t);
+      const indexes = tables.flatMap((t) => [...(keyless.has(t) ? [primaryKeySql(t).index] : []), ...createIndexSql(t)]);
+      await forEachConcurrently(indexes, this.#connections, (sql) => this.#pool.query(sql).then(() => {}));
+      await this.transaction(async (client) => {
+        for (const t of keyless) await client.query(primaryKeySql(t).constraint);
+        for (const t of tables) for (const sql of resetIdentitySql(t)) await client.query(sql);
+        await this.recordStreaming(client, tables, checkpoint);
+      });
+    } catch (err) {
+      throw coerceError(err, 'target snapshot completion');
+    }
+  }
+
+  async #hasPrimaryKey(t: TableSchema): Promise<boolean> {
+    const { rows } = await this.#pool.query('SELECT 1 FROM pg_index WHERE indrelid = $1::regclass AND indisprimary', [qualified(t.target)]);
+    return rows.length > 0;
   }
 
   /**
@@ -209,6 +241,15 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
   }
 }
 
+/** Rows through `COPY … FROM STDIN` (`sql`), encoded as COPY text on the way; `value` reads column `j` of a row. */
+async function copyRows<R>(client: pg.ClientBase, sql: string, table: TableSchema, rows: readonly R[], value: (row: R, j: number) => Value): Promise<void> {
+  const field = (c: Column, v: Value) => copyField(toPg(c.type, v, table.target, c.name));
+  await pipe(Readable.from(tabSeparated(table.columns, rows, value, field)), client.query(copyFrom(sql)));
+}
+
+/** Upserts of at least this many full rows go through a COPY-filled stage; fewer, through array parameters. */
+const STAGE_MIN_ROWS = 500;
+
 /** Enum types a Postgres-to-Postgres table uses, created with the source's labels when the target lacks them. */
 async function createEnumTypes(client: pg.ClientBase, t: TableSchema): Promise<void> {
   for (const e of enumTypes(t)) {
@@ -245,7 +286,14 @@ class PostgresTransaction extends SqlTransaction<pg.PoolClient> {
       await this.conn.query(patchSql(t, set), [...columnArrays(t, keyCols, patches.map((p) => p.match)), ...columnArrays(t, set, patches.map((p) => p.set))]);
     }
     for (const [updated, rows] of groupByColumns(t.columns, w.upserts, w.upserts)) {
-      await this.conn.query(upsertSql(t, updated), columnArrays(t, t.columns, rows));
+      if (rows.length >= STAGE_MIN_ROWS && updated.length === t.columns.length) {
+        await this.conn.query(createStageSql(t));
+        const names = t.columns.map((c) => c.name);
+        await copyRows(this.conn, copyStageSql(t), t, rows, (r, j) => r[names[j]!] ?? null);
+        await this.conn.query(upsertFromStageSql(t));
+      } else {
+        await this.conn.query(upsertSql(t, updated), columnArrays(t, t.columns, rows));
+      }
     }
   }
 

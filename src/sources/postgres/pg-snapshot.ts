@@ -1,11 +1,14 @@
+import { finished } from 'node:stream/promises';
 import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import type { Row, Value } from '../../core/change-event.js';
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { TableReader } from '../../core/source.js';
+import type { ChunkText, TableReader } from '../../core/source.js';
 import { qualified, quoteIdent } from '../../sinks/postgres/postgres-dialect.js';
 import { connectSource, RAW_TEXT } from './pg-connection.js';
 import { fromPgText } from './pg-types.js';
+import { CopyTextTail } from './copy-text.js';
 
 /**
  * A REPEATABLE READ transaction on its own connection. With `snapshotName` it imports the slot's
@@ -24,12 +27,15 @@ export async function openPgReader(url: string, position: Position, snapshotName
   }
 }
 
-/** Keyset page in primary-key order; the key parameters are cast to the key columns' own types. */
-export function readChunkSql(t: TableSchema, after: boolean, limit: number): string {
+/**
+ * Keyset page in primary-key order after the key `after` (SQL expressions, parameters or literals,
+ * one per key column, cast to the key columns' own types), or from the start.
+ */
+export function readChunkSql(t: TableSchema, after: readonly string[] | null, limit: number): string {
   const cols = t.columns.map((c) => quoteIdent(c.name)).join(', ');
   const key = t.primaryKey.map(quoteIdent).join(', ');
-  const params = t.primaryKey.map((name, i) => `$${i + 1}::${t.columns.find((c) => c.name === name)!.sourceType}`).join(', ');
-  const where = after ? `WHERE (${key}) > (${params})` : '';
+  const values = after?.map((v, i) => `${v}::${t.columns.find((c) => c.name === t.primaryKey[i])!.sourceType}`).join(', ');
+  const where = after ? `WHERE (${key}) > (${values})` : '';
   return `SELECT ${cols} FROM ${qualified(t.source)} ${where} ORDER BY ${key} LIMIT ${Number(limit)}`;
 }
 
@@ -44,16 +50,32 @@ class PgTableReader implements TableReader {
     this.position = position;
   }
 
-  async readChunk(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]> {
+  async readChunk(table: TableSchema, afterKey: Row | null, limit: number): Promise<Value[][]> {
     const values: Value[] = afterKey ? table.primaryKey.map((c) => afterKey[c] ?? null) : [];
-    const text = table.primaryKey.length > 0 ? readChunkSql(table, afterKey !== null, limit) : await this.#fetchSql(table, limit);
-    const { rows } = await this.#client.query<string[]>({ text, values, rowMode: 'array', types: RAW_TEXT });
-    const columns = table.columns;
-    return rows.map((values) => {
-      const row: Row = {};
-      for (let i = 0; i < columns.length; i++) row[columns[i]!.name] = fromPgText(columns[i]!.type, values[i] ?? null);
-      return row;
+    const text = table.primaryKey.length > 0 ? readChunkSql(table, afterKey && values.map((_, i) => `$${i + 1}`), limit) : await this.#fetchSql(table, limit);
+    const { rows } = await this.#client.query<Value[]>({ text, values, rowMode: 'array', types: RAW_TEXT });
+    // The driver's row arrays of text, converted in place: no object per row.
+    const types = table.columns.map((c) => c.type);
+    for (const row of rows) for (let i = 0; i < types.length; i++) row[i] = fromPgText(types[i]!, row[i] as string | null);
+    return rows;
+  }
+
+  readChunkText(table: TableSchema, afterKey: Row | null, limit: number): ChunkText {
+    const after = afterKey && table.primaryKey.map((c) => this.#client.escapeLiteral(keyText(afterKey[c] ?? null)));
+    const copy = this.#client.query(copyTo(`COPY (${readChunkSql(table, after, limit)}) TO STDOUT`));
+    const tail = new CopyTextTail();
+    copy.on('error', (err) => tail.destroy(err));
+    copy.pipe(tail);
+    const read = finished(tail).then(() => {
+      const fields = tail.lastFields();
+      const lastKey = fields && Object.fromEntries(table.primaryKey.map((name) => {
+        const i = table.columns.findIndex((c) => c.name === name);
+        return [name, fromPgText(table.columns[i]!.type, fields[i] ?? null)];
+      }));
+      return { rows: tail.rows, lastKey };
     });
+    read.catch(() => {});
+    return { text: tail, read };
   }
 
   /** The next rows of a table without a key, from a cursor opened at its first chunk. */
@@ -72,4 +94,10 @@ class PgTableReader implements TableReader {
     await this.#client.query('COMMIT').catch(() => {});
     await this.#client.end().catch(() => {});
   }
+}
+
+/** A key value as the text Postgres reads it in (the key columns' input forms). */
+function keyText(v: Value): string {
+  if (Buffer.isBuffer(v)) return `\\x${v.toString('hex')}`;
+  return String(v);
 }
