@@ -30,11 +30,11 @@ const partial = (table: TableId, before: Row | null, after: Row, unchanged: stri
 describe('coalesce', () => {
   it('tells one-column keys of different kinds apart, and equal binary keys alike', () => {
     const writes = coalesce([
-      insert(users, { id: 1, v: 'number' }), insert(users, { id: 1n, v: 'bigint' }), insert(users, { id: '1', v: 'string' }), insert(users, { id: 1, v: 'number again' }),
+      insert(users, { id: 1, v: 'number' }), insert(users, { id: '1', v: 'string' }), insert(users, { id: 1, v: 'number again' }),
       insert(blobs, { id: Buffer.from('ab'), v: 'first' }), insert(blobs, { id: Buffer.from('ab'), v: 'second' }),
     ], primaryKeyOf);
     expect(writes).toEqual([
-      rows(users, [], [{ id: 1n, v: 'bigint' }, { id: '1', v: 'string' }, { id: 1, v: 'number again' }]),
+      rows(users, [], [{ id: '1', v: 'string' }, { id: 1, v: 'number again' }]),
       rows(blobs, [], [{ id: Buffer.from('ab'), v: 'second' }]),
     ]);
   });
