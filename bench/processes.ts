@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 
+/** The built CLI, run as the `ferry` command is: through its #! line, with the node flags it names. */
 const CLI = resolve(import.meta.dirname, '../../dist/cli.js');
 
 /** Every child the benchmark started; none outlives it. */
@@ -55,12 +56,12 @@ export class Ferry {
   }
 
   snapshot(): Promise<void> {
-    return start(process.execPath, [CLI, 'snapshot', '-c', this.#config], `ferry snapshot (${this.pipeline})`).done;
+    return start(CLI, ['snapshot', '-c', this.#config], `ferry snapshot (${this.pipeline})`).done;
   }
 
   /** `ferry run`; stop() sends SIGTERM and waits for the exit. */
   run(): FerryProcess {
-    return new FerryProcess(start(process.execPath, [CLI, 'run', '-c', this.#config], `ferry run (${this.pipeline})`));
+    return new FerryProcess(start(CLI, ['run', '-c', this.#config], `ferry run (${this.pipeline})`));
   }
 }
 

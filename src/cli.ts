@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
+// A young generation of 64 MiB: snapshot chunks outlive the default one and were copied into the old generation (about 8% of a snapshot's CPU).
 import { Command, Option } from 'commander';
 import { loadConfig } from './config.js';
 import { FerryEventBus } from './core/events.js';
