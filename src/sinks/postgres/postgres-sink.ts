@@ -19,8 +19,8 @@ import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction } from '.
 import { connectClient } from './postgres-connection.js';
 import { tabSeparated, valueAt } from '../tab-separated.js';
 import {
-  addColumnSql, columnArrays, columnType, copyField, copySql, copyStageSql, createStageSql, upsertFromStageSql, createEnumSql, createIndexSql, createTableSql, deleteRowSql, deleteSql, enumTypes,
-  insertRowSql, OWNED_SEQUENCES_SQL, patchSql, primaryKeySql, qualified, quoteIdent, readRowsSql, resetIdentitySql, rowParams, toPg, updateRowSql, upsertSql,
+  addColumnSql, columnArrays, columnType, copyEncoder, copySql, copyStageSql, createStageSql, upsertFromStageSql, createEnumSql, createIndexSql, createTableSql, deleteRowSql, deleteSql, enumTypes,
+  insertRowSql, OWNED_SEQUENCES_SQL, patchSql, primaryKeySql, qualified, quoteIdent, readRowsSql, resetIdentitySql, rowParams, updateRowSql, upsertSql,
 } from './postgres-dialect.js';
 
 export interface PostgresSinkOptions {
@@ -243,8 +243,7 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
 
 /** Rows through `COPY … FROM STDIN` (`sql`), encoded as COPY text on the way; `value` reads column `j` of a row. */
 async function copyRows<R>(client: pg.ClientBase, sql: string, table: TableSchema, rows: readonly R[], value: (row: R, j: number) => Value): Promise<void> {
-  const field = (c: Column, v: Value) => copyField(toPg(c.type, v, table.target, c.name));
-  await pipe(Readable.from(tabSeparated(table.columns, rows, value, field)), client.query(copyFrom(sql)));
+  await pipe(Readable.from(tabSeparated(rows, value, table.columns.map((c) => copyEncoder(table, c)))), client.query(copyFrom(sql)));
 }
 
 /** Upserts of at least this many full rows go through a COPY-filled stage; fewer, through array parameters. */
