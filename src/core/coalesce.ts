@@ -15,7 +15,12 @@ export type Write =
   | { readonly kind: 'truncate'; readonly table: TableId }
   /** A change of a table without a primary key (keyed by all its columns): applied alone, to one matching row. */
   | { readonly kind: 'exact'; readonly table: TableId; readonly event: ChangeEvent }
-  | { readonly kind: 'rows'; readonly table: TableId; readonly deletes: readonly Row[]; readonly upserts: readonly Row[]; readonly patches: readonly Patch[] };
+  /**
+   * `inserts` are rows the run created: their key had no row when it began (its first change to them
+   * was an insert), so a target in step with the source has none either, and a sink may insert them
+   * plainly, falling back to upserts on a key conflict (a target out of step: a snapshot's overlap).
+   */
+  | { readonly kind: 'rows'; readonly table: TableId; readonly deletes: readonly Row[]; readonly inserts: readonly Row[]; readonly upserts: readonly Row[]; readonly patches: readonly Patch[] };
 
 function valueKey(v: Value): string {
   if (Buffer.isBuffer(v)) return `b:${v.toString('hex')}`;
@@ -36,13 +41,13 @@ export function rowKey(key: Row): unknown {
 }
 
 type Last =
-  | { readonly op: 'upsert'; readonly row: Row }
+  | { readonly op: 'upsert'; readonly row: Row; readonly fresh: boolean }
   | { readonly op: 'delete'; readonly key: Row }
   | { readonly op: 'patch'; readonly patch: Patch };
 
 /**
  * Reduces events, in source order, to the last image per primary key: an insert then update
- * becomes one upsert, an update then delete one delete. A primary-key update deletes the old key
+ * becomes one insert, an update then delete one delete. A primary-key update deletes the old key
  * and writes the new one. Full row images replayed again converge too.
  *
  * An update that lacks columns (Postgres sends no unchanged TOAST values) is merged into an earlier
@@ -56,14 +61,15 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
   const flush = () => {
     for (const { table, rows } of pending.values()) {
       const deletes: Row[] = [];
+      const inserts: Row[] = [];
       const upserts: Row[] = [];
       const patches: Patch[] = [];
       for (const last of rows.values()) {
         if (last.op === 'delete') deletes.push(last.key);
-        else if (last.op === 'upsert') upserts.push(last.row);
+        else if (last.op === 'upsert') (last.fresh ? inserts : upserts).push(last.row);
         else patches.push(last.patch);
       }
-      writes.push({ kind: 'rows', table, deletes, upserts, patches });
+      writes.push({ kind: 'rows', table, deletes, inserts, upserts, patches });
     }
     pending = new Map();
   };
@@ -108,7 +114,7 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
         const merged = previous?.op === 'patch' ? { ...previous.patch.set, ...after } : after;
         if (previous?.op === 'patch') rows.delete(ok);
         flush();
-        writes.push({ kind: 'rows', table: e.table, deletes: [], upserts: [], patches: [{ match, set: merged }] });
+        writes.push({ kind: 'rows', table: e.table, deletes: [], inserts: [], upserts: [], patches: [{ match, set: merged }] });
         continue;
       } else {
         const patch = previous?.op === 'patch' ? { match: previous.patch.match, set: { ...previous.patch.set, ...after } } : { match: oldKey, set: after };
@@ -117,7 +123,9 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
       }
     }
     if (ok !== k) set(rows, ok, { op: 'delete', key: oldKey });
-    set(rows, k, { op: 'upsert', row: after });
+    // An insert as the key's first change of the run creates its row; later changes keep it created.
+    const fresh = previous === undefined ? e.op === 'c' || e.op === 'r' : previous.op === 'upsert' && previous.fresh && ok === k;
+    set(rows, k, { op: 'upsert', row: after, fresh });
   }
   flush();
   return writes;

@@ -22,7 +22,9 @@ const remove = (table: TableId, row: Row): ChangeEvent =>
   ({ op: 'd', table, key: pickKey(row, primaryKeyOf(table)), before: row, after: null });
 const truncate = (table: TableId): ChangeEvent => ({ op: 't', table, key: {}, before: null, after: null });
 
-const rows = (table: TableId, deletes: Row[], upserts: Row[], patches: Patch[] = []): Write => ({ kind: 'rows', table, deletes, upserts, patches });
+const rows = (table: TableId, deletes: Row[], upserts: Row[], patches: Patch[] = [], inserts: Row[] = []): Write => ({ kind: 'rows', table, deletes, inserts, upserts, patches });
+/** Rows the run created (their key's first change was an insert). */
+const inserted = (table: TableId, inserts: Row[], deletes: Row[] = [], upserts: Row[] = []): Write => rows(table, deletes, upserts, [], inserts);
 /** An update that did not carry `unchanged` columns (Postgres unchanged TOAST values). */
 const partial = (table: TableId, before: Row | null, after: Row, unchanged: string[]): ChangeEvent =>
   ({ op: 'u', table, key: pickKey(after, primaryKeyOf(table)), before, after, unchanged });
@@ -34,8 +36,8 @@ describe('coalesce', () => {
       insert(blobs, { id: Buffer.from('ab'), v: 'first' }), insert(blobs, { id: Buffer.from('ab'), v: 'second' }),
     ], primaryKeyOf);
     expect(writes).toEqual([
-      rows(users, [], [{ id: '1', v: 'string' }, { id: 1, v: 'number again' }]),
-      rows(blobs, [], [{ id: Buffer.from('ab'), v: 'second' }]),
+      inserted(users, [{ id: '1', v: 'string' }, { id: 1, v: 'number again' }]),
+      inserted(blobs, [{ id: Buffer.from('ab'), v: 'second' }]),
     ]);
   });
 
@@ -43,13 +45,23 @@ describe('coalesce', () => {
     expect(coalesce([], primaryKeyOf)).toEqual([]);
   });
 
-  it('turns an insert and updates of one row into one upsert of the last image', () => {
+  it('turns an insert and updates of one row into one insert of the last image: the row is new', () => {
     const writes = coalesce([
       insert(users, { id: 1, name: 'ann' }),
       update(users, { id: 1, name: 'ann' }, { id: 1, name: 'anne' }),
       update(users, { id: 1, name: 'anne' }, { id: 1, name: 'anna' }),
     ], primaryKeyOf);
-    expect(writes).toEqual([rows(users, [], [{ id: 1, name: 'anna' }])]);
+    expect(writes).toEqual([inserted(users, [{ id: 1, name: 'anna' }])]);
+  });
+
+  it('counts a row as created only when an insert is its first change of the run', () => {
+    const writes = coalesce([
+      update(users, { id: 1, name: 'a' }, { id: 1, name: 'b' }), // existed before the run
+      insert(users, { id: 2, name: 'c' }),
+      update(users, { id: 2, name: 'c' }, { id: 3, name: 'c' }), // a created row moved to a new key
+      insert(users, { id: 4, name: 'd' }),
+    ], primaryKeyOf);
+    expect(writes).toEqual([rows(users, [{ id: 2 }], [{ id: 1, name: 'b' }, { id: 3, name: 'c' }], [], [{ id: 4, name: 'd' }])]);
   });
 
   it('turns an update then a delete into one delete of the key', () => {
@@ -68,18 +80,18 @@ describe('coalesce', () => {
     expect(writes).toEqual([rows(users, [], [{ id: 1, name: 'bob' }])]);
   });
 
-  it('snapshot reads are upserts too', () => {
+  it('snapshot reads are inserts too', () => {
     const read: ChangeEvent = { op: 'r', table: users, key: { id: 3 }, before: null, after: { id: 3, name: 'cy' } };
-    expect(coalesce([read], primaryKeyOf)).toEqual([rows(users, [], [{ id: 3, name: 'cy' }])]);
+    expect(coalesce([read], primaryKeyOf)).toEqual([inserted(users, [{ id: 3, name: 'cy' }])]);
   });
 
-  it('keeps upserts in the order of each row\'s last change', () => {
+  it('keeps rows in the order of each row\'s last change', () => {
     const writes = coalesce([
       insert(users, { id: 1, name: 'a' }),
       insert(users, { id: 2, name: 'b' }),
       update(users, { id: 1, name: 'a' }, { id: 1, name: 'a2' }),
     ], primaryKeyOf);
-    expect(writes).toEqual([rows(users, [], [{ id: 2, name: 'b' }, { id: 1, name: 'a2' }])]);
+    expect(writes).toEqual([inserted(users, [{ id: 2, name: 'b' }, { id: 1, name: 'a2' }])]);
   });
 
   it('deletes the old key and upserts the new one when the primary key changes', () => {
@@ -112,10 +124,10 @@ describe('coalesce', () => {
       remove(users, { id: 2, name: 'x' }),
     ], primaryKeyOf);
     expect(writes).toEqual([
-      rows(users, [], [{ id: 1, name: 'before' }]),
-      rows(orders, [], [{ id: 10, total: '5.00' }]),
+      inserted(users, [{ id: 1, name: 'before' }]),
+      inserted(orders, [{ id: 10, total: '5.00' }]),
       { kind: 'truncate', table: users },
-      rows(users, [{ id: 2 }], [{ id: 1, name: 'after' }]),
+      inserted(users, [{ id: 1, name: 'after' }], [{ id: 2 }]),
     ]);
   });
 
@@ -133,7 +145,7 @@ describe('coalesce', () => {
       update(members, { org: 1, user: 2, role: 'viewer' }, { org: 1, user: 2, role: 'editor' }),
       remove(members, { org: 1, user: 1, role: 'owner' }),
     ], primaryKeyOf);
-    expect(writes).toEqual([rows(members, [{ org: 1, user: 1 }], [{ org: 1, user: 2, role: 'editor' }])]);
+    expect(writes).toEqual([inserted(members, [{ org: 1, user: 2, role: 'editor' }], [{ org: 1, user: 1 }])]);
   });
 
   it('detects a change of one column of a composite key', () => {
@@ -150,7 +162,7 @@ describe('coalesce', () => {
       insert(blobs, { id: Buffer.from('00fe', 'hex'), v: 3 }),
     ], primaryKeyOf);
     expect(writes).toEqual([
-      rows(blobs, [], [{ id: Buffer.from('00ff', 'hex'), v: 2 }, { id: Buffer.from('00fe', 'hex'), v: 3 }]),
+      inserted(blobs, [{ id: Buffer.from('00ff', 'hex'), v: 2 }, { id: Buffer.from('00fe', 'hex'), v: 3 }]),
     ]);
   });
 
@@ -160,13 +172,13 @@ describe('coalesce', () => {
       insert(orders, { id: 1, total: '9.99' }),
       remove(users, { id: 1, name: 'ann' }),
     ], primaryKeyOf);
-    expect(writes).toEqual([rows(users, [{ id: 1 }], []), rows(orders, [], [{ id: 1, total: '9.99' }])]);
+    expect(writes).toEqual([rows(users, [{ id: 1 }], []), inserted(orders, [{ id: 1, total: '9.99' }])]);
   });
 
   it('keeps tables of the same name in different schemas apart', () => {
     const eu: TableId = { schema: 'eu', name: 'users' };
     const writes = coalesce([insert(users, { id: 1, name: 'a' }), insert(eu, { id: 1, name: 'b' })], primaryKeyOf);
-    expect(writes).toEqual([rows(users, [], [{ id: 1, name: 'a' }]), rows(eu, [], [{ id: 1, name: 'b' }])]);
+    expect(writes).toEqual([inserted(users, [{ id: 1, name: 'a' }]), inserted(eu, [{ id: 1, name: 'b' }])]);
   });
 
   it('merges an update without its TOAST column into the full image the batch already has', () => {
@@ -174,7 +186,7 @@ describe('coalesce', () => {
       insert(users, { id: 1, name: 'ann', bio: 'long' }),
       partial(users, null, { id: 1, name: 'anne' }, ['bio']),
     ], primaryKeyOf);
-    expect(writes).toEqual([rows(users, [], [{ id: 1, name: 'anne', bio: 'long' }])]);
+    expect(writes).toEqual([inserted(users, [{ id: 1, name: 'anne', bio: 'long' }])]);
   });
 
   it('turns updates without their TOAST column into one patch that leaves the column alone', () => {
@@ -183,7 +195,7 @@ describe('coalesce', () => {
       partial(users, null, { id: 1, name: 'anna', age: 3 }, ['bio']),
       insert(users, { id: 2, name: 'bob', bio: 'b' }),
     ], primaryKeyOf);
-    expect(writes).toEqual([rows(users, [], [{ id: 2, name: 'bob', bio: 'b' }], [{ match: { id: 1 }, set: { id: 1, name: 'anna', age: 3 } }])]);
+    expect(writes).toEqual([rows(users, [], [], [{ match: { id: 1 }, set: { id: 1, name: 'anna', age: 3 } }], [{ id: 2, name: 'bob', bio: 'b' }])]);
   });
 
   it('applies a patch that moves a row to a new key alone, after everything before it', () => {
@@ -193,9 +205,9 @@ describe('coalesce', () => {
       insert(users, { id: 1, name: 'new', bio: 'n' }),
     ], primaryKeyOf);
     expect(writes).toEqual([
-      rows(users, [], [{ id: 5, name: 'eve', bio: 'e' }]),
+      inserted(users, [{ id: 5, name: 'eve', bio: 'e' }]),
       rows(users, [], [], [{ match: { id: 1 }, set: { id: 2, name: 'ann' } }]),
-      rows(users, [], [{ id: 1, name: 'new', bio: 'n' }]),
+      inserted(users, [{ id: 1, name: 'new', bio: 'n' }]),
     ]);
   });
 
@@ -213,7 +225,7 @@ describe('coalesce, tables without a primary key', () => {
     const dup = { at: 1, msg: 'dup' };
     const events = [insert(users, { id: 1, name: 'a' }), insert(log, dup), insert(log, dup), remove(log, dup), update(users, { id: 1, name: 'a' }, { id: 1, name: 'b' })];
     expect(coalesce(events, primaryKeyOf)).toEqual([
-      rows(users, [], [{ id: 1, name: 'a' }]),
+      inserted(users, [{ id: 1, name: 'a' }]),
       { kind: 'exact', table: log, event: events[1] },
       { kind: 'exact', table: log, event: events[2] },
       { kind: 'exact', table: log, event: events[3] },

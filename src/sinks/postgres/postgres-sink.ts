@@ -246,8 +246,10 @@ async function copyRows<R>(client: pg.ClientBase, sql: string, table: TableSchem
   await pipe(Readable.from(tabSeparated(rows, value, table.columns.map((c) => copyEncoder(table, c)))), client.query(copyFrom(sql)));
 }
 
-/** Upserts of at least this many full rows go through a COPY-filled stage; fewer, through array parameters. */
+/** Upserts of at least this many full rows go through a COPY-filled stage, and inserts through COPY; fewer, through array parameters. */
 const STAGE_MIN_ROWS = 500;
+
+const UNIQUE_VIOLATION = '23505';
 
 /** Enum types a Postgres-to-Postgres table uses, created with the source's labels when the target lacks them. */
 async function createEnumTypes(client: pg.ClientBase, t: TableSchema): Promise<void> {
@@ -284,7 +286,9 @@ class PostgresTransaction extends SqlTransaction<pg.PoolClient> {
     for (const [set, patches] of groupByColumns(t.columns, w.patches.map((p) => p.set), w.patches)) {
       await this.conn.query(patchSql(t, set), [...columnArrays(t, keyCols, patches.map((p) => p.match)), ...columnArrays(t, set, patches.map((p) => p.set))]);
     }
-    for (const [updated, rows] of groupByColumns(t.columns, w.upserts, w.upserts)) {
+    const inserted = await this.#insertPlainly(t, w.inserts);
+    const upserts = inserted ? w.upserts : [...w.inserts, ...w.upserts];
+    for (const [updated, rows] of groupByColumns(t.columns, upserts, upserts)) {
       if (rows.length >= STAGE_MIN_ROWS && updated.length === t.columns.length) {
         await this.conn.query(createStageSql(t));
         const names = t.columns.map((c) => c.name);
@@ -294,6 +298,26 @@ class PostgresTransaction extends SqlTransaction<pg.PoolClient> {
         await this.conn.query(upsertSql(t, updated), columnArrays(t, t.columns, rows));
       }
     }
+  }
+
+  /**
+   * Rows the batch created, COPYed straight into the table as a native replica inserts them. A key
+   * conflict (a target out of step with the source, as in a snapshot's overlap) undoes the COPY, and
+   * false tells the caller to upsert them. Few or incomplete rows (older than an ADD COLUMN) are upserted anyway.
+   */
+  async #insertPlainly(t: TableSchema, rows: readonly Row[]): Promise<boolean> {
+    if (rows.length < STAGE_MIN_ROWS || !rows.every((r) => Object.keys(r).length === t.columns.length)) return false;
+    await this.conn.query('SAVEPOINT ferry_insert');
+    try {
+      const names = t.columns.map((c) => c.name);
+      await copyRows(this.conn, copySql(t), t, rows, (r, j) => r[names[j]!] ?? null);
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+      await this.conn.query('ROLLBACK TO SAVEPOINT ferry_insert');
+      return false;
+    }
+    await this.conn.query('RELEASE SAVEPOINT ferry_insert');
+    return true;
   }
 
   protected async applyExact(t: TableSchema, e: ChangeEvent): Promise<void> {

@@ -11,6 +11,7 @@ import type { PgTable } from './pg-schema.js';
 import { slotMissing, slotState } from './pg-slot.js';
 import { covers } from './pg-check.js';
 import { fromPgText } from './pg-types.js';
+import { readTuple } from './pgoutput-tuple.js';
 
 export interface WalStreamOptions {
   readonly url: string;
@@ -45,15 +46,17 @@ interface ParseFailure {
 }
 
 /**
- * pgoutput with every column value as the server's text (ferry converts it: pg-types.ts), and parse
- * errors delivered as messages: thrown where the library parses, they would be uncaught.
+ * pgoutput with every column value as the server's text (ferry converts it: pg-types.ts), tuples read
+ * by ferry's faster decoder (pgoutput-tuple.ts), and parse errors delivered as messages: thrown where
+ * the library parses, they would be uncaught.
  */
 class TextPgoutputPlugin extends PgoutputPlugin {
   constructor(publication: string) {
     super({ protoVersion: 1, publicationNames: [publication], messages: true });
-    const parser = (this as unknown as { parser: { readRelationColumn: (reader: unknown) => object } }).parser;
+    const parser = (this as unknown as { parser: { readRelationColumn: (reader: unknown) => object; readTuple: typeof readTuple } }).parser;
     const readColumn = parser.readRelationColumn.bind(parser);
     parser.readRelationColumn = (reader) => ({ ...readColumn(reader), parser: (text: string) => text });
+    parser.readTuple = readTuple;
   }
 
   override parse(buffer: Buffer): Pgoutput.Message {
