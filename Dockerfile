@@ -23,5 +23,5 @@ EXPOSE 8080
 # /healthz answers while the process is alive; slim images have no curl, so node asks.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "--max-semi-space-size=64", "dist/cli.js"]
+ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["run", "-c", "/config/ferry.yaml"]

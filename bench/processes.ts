@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 
-/** The built CLI, run as the `ferry` command is: through its #! line, with the node flags it names. */
+/** The built CLI, run as the `ferry` command is: through its #! line. */
 const CLI = resolve(import.meta.dirname, '../../dist/cli.js');
 
 /** Every child the benchmark started; none outlives it. */

@@ -1,5 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
-// A young generation of 64 MiB: snapshot chunks outlive the default one and were copied into the old generation (about 8% of a snapshot's CPU).
+#!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { loadConfig } from './config.js';
 import { FerryEventBus } from './core/events.js';

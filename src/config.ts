@@ -58,13 +58,13 @@ export const configSchema = z
       .default({ mode: 'initial', tablePrep: 'create', parallelism: 4, chunkRows: 50_000 }),
     apply: z
       .object({
-        batchMaxRows: z.number().int().min(1).default(20_000),
+        batchMaxRows: z.number().int().min(1).default(10_000),
         batchMaxMs: z.number().int().min(0).default(200),
-        queueMaxEvents: z.number().int().min(100).default(50_000)
+        queueMaxEvents: z.number().int().min(100).default(20_000)
           .describe('events read ahead of the applier before the source is paused'),
       })
       .strict()
-      .default({ batchMaxRows: 20_000, batchMaxMs: 200, queueMaxEvents: 50_000 }),
+      .default({ batchMaxRows: 10_000, batchMaxMs: 200, queueMaxEvents: 20_000 }),
     types: z
       .object({
         tinyint1: z.enum(['smallint', 'boolean']).default('smallint').describe('how TINYINT(1) arrives in the target'),

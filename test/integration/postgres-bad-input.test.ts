@@ -73,7 +73,9 @@ describe('Postgres source: bad input gets a clear error and loses nothing', () =
       await db.source.query(`${ITEMS_DDL}; ${seedItemsSql('postgres', 10)}`);
       const config = writeConfig(db.config());
       const ferry = startCli(['run', '-c', config]);
-      await waitFor('the stream to start', async () => /streaming from/.test(ferry.output()));
+      // The WAL sender is attached once ferry checked the publication and started replicating.
+      await waitFor('the WAL stream to start', async () =>
+        (await db.source.query("SELECT active FROM pg_replication_slots WHERE slot_name = 'ferry_bad_rename'"))[0]?.active === true);
       const before = await db.checkpoint();
       await db.source.query('ALTER TABLE items RENAME TO items_old; UPDATE items_old SET amount = 0 WHERE id = 1');
       const r = await ferry.done;

@@ -38,7 +38,7 @@ describe('parseConfig defaults', () => {
     const c = parseConfig(minimal);
     expect(c.tables).toEqual({ include: [`${new URL(minimal.source.url).pathname.slice(1)}.*`], exclude: [] });
     expect(c.snapshot).toEqual({ mode: 'initial', tablePrep: 'create', parallelism: 4, chunkRows: 50_000 });
-    expect(c.apply).toEqual({ batchMaxRows: 20_000, batchMaxMs: 200, queueMaxEvents: 50_000 });
+    expect(c.apply).toEqual({ batchMaxRows: 10_000, batchMaxMs: 200, queueMaxEvents: 20_000 });
     expect(c.types).toEqual({ tinyint1: 'smallint' });
     expect(c.log).toEqual({ level: 'info' });
     expect(c.admin).toBeUndefined();
