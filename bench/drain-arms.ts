@@ -71,6 +71,8 @@ export function drainArms(s: Servers, rows: number): Arm[] {
           await db.exec('ALTER SUBSCRIPTION bench_native DISABLE');
           await db.exec('ALTER SUBSCRIPTION bench_native SET (slot_name = NONE)');
           await db.exec('DROP SUBSCRIPTION bench_native');
+          // Slot names are server-wide: the latency arm's subscription takes the same name.
+          await withDb(pgSourceUrl, (src) => src.exec("SELECT pg_drop_replication_slot('bench_native')"));
           await expectEqual(s.pgTarget.url('drain_native'), ppExpected);
         }),
       },

@@ -238,4 +238,5 @@ export async function latencyArms(s: Servers, o: Options): Promise<void> {
     await db.exec('ALTER SUBSCRIPTION bench_native SET (slot_name = NONE)');
     await db.exec('DROP SUBSCRIPTION bench_native');
   });
+  await withDb(pgUrl, (db) => db.exec("SELECT pg_drop_replication_slot('bench_native')"));
 }
