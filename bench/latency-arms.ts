@@ -32,11 +32,14 @@ interface Options {
 
 const PROBE_EVERY_MS = 100;
 const POLL_EVERY_MS = 5;
+/** The load runs this long before probes start, so a replicator just started is measured warm, under the load. */
+const WARM_UP_SECONDS = 5;
 
 /**
- * Replication latency under a steady write load: every 100 ms a probe row is inserted at the source
- * and its arrival is polled for on the target every 5 ms, both on this process's clock. Latency is
- * the time from the probe's INSERT to its first sighting, so it overstates by up to a poll interval.
+ * Replication latency under a steady write load: after the warm-up, every 100 ms a probe row is
+ * inserted at the source and its arrival is polled for on the target every 5 ms, both on this
+ * process's clock. Latency is the time from the probe's INSERT to its first sighting, so it
+ * overstates by up to a poll interval.
  */
 async function measure(sourceUrl: string, targetUrl: string, load: Promise<unknown>): Promise<number[]> {
   const source = await openDb(sourceUrl);
@@ -46,6 +49,7 @@ async function measure(sourceUrl: string, targetUrl: string, load: Promise<unkno
   let loadDone = false;
   void load.finally(() => (loadDone = true));
   let next = Number(await source.scalar('SELECT coalesce(max(id), 0) FROM bench.probe')) + 1;
+  await new Promise((r) => setTimeout(r, WARM_UP_SECONDS * 1000));
   const poll = async () => {
     while (!loadDone || sent.size > 0) {
       const seen = Number(await target.scalar('SELECT coalesce(max(id), 0) FROM bench.probe'));
@@ -128,7 +132,7 @@ async function latencyRace(arm: string, sourceUrl: string, load: Load, replicato
     for (const r of run % 2 ? replicators : [...replicators].reverse()) {
       await r.start();
       await caughtUp(sourceUrl, r);
-      const latencies = await measure(sourceUrl, r.targetUrl, load.run(o.seconds, rate));
+      const latencies = await measure(sourceUrl, r.targetUrl, load.run(WARM_UP_SECONDS + o.seconds, rate));
       await r.stop();
       const [p50, p99, max] = [quantile(latencies, 0.5), quantile(latencies, 0.99), Math.max(...latencies)];
       console.log(`  ${arm} · ${r.tool} · run ${run}: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms (${latencies.length} probes)`);
