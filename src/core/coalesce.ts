@@ -136,7 +136,7 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
  * before an ADD COLUMN lack it, patches lack unchanged TOAST values. Sinks give each group its own statement.
  */
 export function groupByColumns<T>(columns: readonly Column[], rows: readonly Row[], items: readonly T[]): Map<readonly Column[], readonly T[]> {
-  if (rows.every((r) => Object.keys(r).length === columns.length)) return items.length ? new Map([[columns, items]]) : new Map();
+  if (rows.every((r) => isFullRow(columns, r))) return items.length ? new Map([[columns, items]]) : new Map();
   const bySignature = new Map<string, { columns: Column[]; items: T[] }>();
   rows.forEach((row, i) => {
     const present = columns.filter((c) => c.name in row);
@@ -146,4 +146,10 @@ export function groupByColumns<T>(columns: readonly Column[], rows: readonly Row
     g.items.push(items[i]!);
   });
   return new Map([...bySignature.values()].map((g) => [g.columns, g.items]));
+}
+
+/** Whether `row` has every one of `columns` (checked without allocating: a hot path of apply). */
+export function isFullRow(columns: readonly Column[], row: Row): boolean {
+  for (const c of columns) if (!(c.name in row)) return false;
+  return true;
 }

@@ -3,7 +3,7 @@ import { pipeline as pipe } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from 'pino';
-import { groupByColumns, type Write } from '../../core/coalesce.js';
+import { groupByColumns, isFullRow, type Write } from '../../core/coalesce.js';
 import { tableKey, type ChangeEvent, type Row, type TableId, type Value } from '../../core/change-event.js';
 import type { Checkpoint, SnapshotProgress } from '../../core/checkpoint.js';
 import type { Column, TableSchema } from '../../core/schema.js';
@@ -246,6 +246,12 @@ async function copyRows<R>(client: pg.ClientBase, sql: string, table: TableSchem
   await pipe(Readable.from(tabSeparated(rows, value, table.columns.map((c) => copyEncoder(table, c)))), client.query(copyFrom(sql)));
 }
 
+/** Reads column `j` of `t` from a change's row image. */
+function columnOf(t: TableSchema): (row: Row, j: number) => Value {
+  const names = t.columns.map((c) => c.name);
+  return (row, j) => row[names[j]!] ?? null;
+}
+
 /** Upserts of at least this many full rows go through a COPY-filled stage, and inserts through COPY; fewer, through array parameters. */
 const STAGE_MIN_ROWS = 500;
 
@@ -291,8 +297,7 @@ class PostgresTransaction extends SqlTransaction<pg.PoolClient> {
     for (const [updated, rows] of groupByColumns(t.columns, upserts, upserts)) {
       if (rows.length >= STAGE_MIN_ROWS && updated.length === t.columns.length) {
         await this.conn.query(createStageSql(t));
-        const names = t.columns.map((c) => c.name);
-        await copyRows(this.conn, copyStageSql(t), t, rows, (r, j) => r[names[j]!] ?? null);
+        await copyRows(this.conn, copyStageSql(t), t, rows, columnOf(t));
         await this.conn.query(upsertFromStageSql(t));
       } else {
         await this.conn.query(upsertSql(t, updated), columnArrays(t, t.columns, rows));
@@ -306,11 +311,10 @@ class PostgresTransaction extends SqlTransaction<pg.PoolClient> {
    * false tells the caller to upsert them. Few or incomplete rows (older than an ADD COLUMN) are upserted anyway.
    */
   async #insertPlainly(t: TableSchema, rows: readonly Row[]): Promise<boolean> {
-    if (rows.length < STAGE_MIN_ROWS || !rows.every((r) => Object.keys(r).length === t.columns.length)) return false;
+    if (rows.length < STAGE_MIN_ROWS || !rows.every((r) => isFullRow(t.columns, r))) return false;
     await this.conn.query('SAVEPOINT ferry_insert');
     try {
-      const names = t.columns.map((c) => c.name);
-      await copyRows(this.conn, copySql(t), t, rows, (r, j) => r[names[j]!] ?? null);
+      await copyRows(this.conn, copySql(t), t, rows, columnOf(t));
     } catch (err) {
       if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
       await this.conn.query('ROLLBACK TO SAVEPOINT ferry_insert');
