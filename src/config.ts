@@ -9,9 +9,15 @@ const url = (what: string) =>
     message: `not a URL; write it as scheme://user:password@host:port/database`,
   });
 
-const sourceSchema = z
+const brokers = z.array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'write each broker as host:port'), { error: 'required: the Kafka brokers, as a list of host:port' })
+  .min(1, 'list at least one broker as host:port').describe('Kafka bootstrap brokers, host:port each');
+const topicPrefix = z.string({ error: 'required: the prefix of the Kafka topics, e.g. "orders"' })
+  .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/, 'Kafka topic names allow letters, digits, ".", "_" and "-"')
+  .describe('topics are <topicPrefix>.<schema>.<table>, plus <topicPrefix>.ferry.schema and <topicPrefix>.ferry.checkpoint');
+
+const sqlSourceSchema = z
   .object({
-    type: z.enum(['mysql', 'postgres', 'kafka']).describe('mysql (MySQL 5.7/8, MariaDB 10.5+) | postgres | kafka'),
+    type: z.enum(['mysql', 'postgres']).describe('mysql (MySQL 5.7/8, MariaDB 10.5+) | postgres | kafka'),
     url: url('source').describe('mysql://user:password@host:3306/database'),
     serverId: z.number().int().min(1).max(4294967295).optional()
       .describe('mysql: replica server id, unique among the server\'s replicas; default derived from the pipeline name'),
@@ -25,13 +31,41 @@ const sourceSchema = z
   })
   .strict();
 
-const targetSchema = z
+/** An applying process: reads the change topics a producing ferry writes, in a consumer group. */
+const kafkaSourceSchema = z
   .object({
-    type: z.enum(['postgres', 'mysql', 'mssql', 'kafka']).describe('postgres | mysql | mssql | kafka'),
+    type: z.literal('kafka'),
+    brokers,
+    topicPrefix,
+    group: z.string({ error: 'required: the consumer group the applying processes share, e.g. "orders-apply"' }).min(1)
+      .describe('consumer group: the partitions are shared among the processes in it'),
+  })
+  .strict();
+
+const sourceSchema = z.discriminatedUnion('type', [sqlSourceSchema, kafkaSourceSchema]);
+
+const sqlTargetSchema = z
+  .object({
+    type: z.enum(['postgres', 'mysql', 'mssql']).describe('postgres | mysql | mssql | kafka'),
     url: url('target').describe('postgres://user:password@host:5432/database'),
     schema: z.string().min(1).optional().describe('put every table into this schema; default: the source database name'),
   })
   .strict();
+
+/** The producing process: change events into one topic per table. */
+const kafkaTargetSchema = z
+  .object({
+    type: z.literal('kafka'),
+    brokers,
+    topicPrefix,
+    idempotent: z.boolean().default(true)
+      .describe("Kafka's idempotent producer (no duplicates from the producer's own retries); off for brokers without it"),
+    singleTopic: z.boolean().default(false)
+      .describe('every change into one topic, <topicPrefix>.changes, of one partition: total order and transaction boundaries, one applier at a time'),
+  })
+  .strict();
+
+const targetSchema = z.discriminatedUnion('type', [sqlTargetSchema, kafkaTargetSchema]);
 
 export const configSchema = z
   .object({
@@ -90,8 +124,12 @@ export const configSchema = z
   .strict();
 
 type ParsedConfig = z.infer<typeof configSchema>;
-export type Config = Readonly<ParsedConfig & {
-  source: ParsedConfig['source'] & { serverId: number; slot: string; publication: string };
+export type SqlSourceConfig = Extract<ParsedConfig['source'], { type: 'mysql' | 'postgres' }> & { serverId: number; slot: string; publication: string };
+export type KafkaSourceConfig = Extract<ParsedConfig['source'], { type: 'kafka' }>;
+export type SqlTargetConfig = Extract<ParsedConfig['target'], { type: 'postgres' | 'mysql' | 'mssql' }>;
+export type KafkaTargetConfig = Extract<ParsedConfig['target'], { type: 'kafka' }>;
+export type Config = Readonly<Omit<ParsedConfig, 'source' | 'tables'> & {
+  source: SqlSourceConfig | KafkaSourceConfig;
   tables: ParsedConfig['tables'] & { include: string[] };
 }>;
 
@@ -129,21 +167,24 @@ export function parseConfig(doc: unknown): Config {
     throw configError(`invalid config:\n${lines.join('\n')}`, 'correct the keys above; `ferry --help` and the README list every key');
   }
   const c = result.data;
-  if (c.source.type === 'kafka') {
-    throw configError(`source.type: 'kafka' is not built yet; this version reads mysql and postgres`, 'set source.type: mysql or postgres');
+  if (c.target.type === 'mssql') {
+    throw configError(`target.type: 'mssql' is not built yet; this version writes postgres, mysql and kafka`, 'set target.type: postgres, mysql or kafka');
   }
-  if (c.target.type === 'mssql' || c.target.type === 'kafka') {
-    throw configError(`target.type: '${c.target.type}' is not built yet; this version writes postgres and mysql`, 'set target.type: postgres or mysql');
+  if (c.source.type === 'kafka' && c.target.type === 'kafka') {
+    throw configError('source.type and target.type are both kafka: an applying process writes into a database', 'set target.type: postgres or mysql');
   }
-  for (const [key, value] of [['source.url', c.source.url], ['target.url', c.target.url]] as const) {
-    const type = key === 'source.url' ? c.source.type : c.target.type;
-    const scheme = new URL(value).protocol.replace(/:$/, '');
-    const expected = type === 'mysql' ? ['mysql', 'mariadb'] : ['postgres', 'postgresql'];
+  for (const [key, end] of [['source.url', c.source], ['target.url', c.target]] as const) {
+    if (end.type === 'kafka') continue;
+    const scheme = new URL(end.url).protocol.replace(/:$/, '');
+    const expected = end.type === 'mysql' ? ['mysql', 'mariadb'] : ['postgres', 'postgresql'];
     if (!expected.includes(scheme)) {
-      throw configError(`${key}: a ${type} endpoint needs a ${expected[0]}:// URL, not ${scheme}://`, `write ${key} as ${expected[0]}://user:password@host:port/database`);
+      throw configError(`${key}: a ${end.type} endpoint needs a ${expected[0]}:// URL, not ${scheme}://`, `write ${key} as ${expected[0]}://user:password@host:port/database`);
     }
   }
   const exclude = [...c.tables.exclude, ...ownTargetTables(c)];
+  if (c.source.type === 'kafka') {
+    return deepFreeze({ ...c, source: c.source, tables: { ...c.tables, include: c.tables.include ?? ['*.*'], exclude } });
+  }
   const serverId = c.source.serverId ?? defaultServerId(c.pipeline);
   const ferryName = defaultSlotName(c.pipeline);
   // A MySQL database named in the source URL is what the user means to move, unless include says
@@ -163,7 +204,7 @@ export function parseConfig(doc: unknown): Config {
  * Without target.schema they would even be the source's own tables.
  */
 function ownTargetTables(c: ParsedConfig): string[] {
-  if (c.source.type !== c.target.type) return [];
+  if (c.source.type === 'kafka' || c.target.type === 'kafka' || c.source.type !== c.target.type) return [];
   const where = (url: string) => {
     const u = new URL(url);
     const host = ['localhost', '127.0.0.1', '::1', '[::1]'].includes(u.hostname) ? 'loopback' : u.hostname;
@@ -207,4 +248,17 @@ function defaultSlotName(pipeline: string): string {
 /** A stable server id from the pipeline name, away from the small ids servers usually take. */
 function defaultServerId(pipeline: string): number {
   return 100_000 + (createHash('sha256').update(pipeline).digest().readUInt32BE(0) % 1_000_000_000);
+}
+
+/** The database source of `config`: commands that read one (run, snapshot, verify, status) refuse an applying process's kafka source. */
+export function sqlSource(config: Config): SqlSourceConfig {
+  if (config.source.type === 'kafka') {
+    throw configError('source.type kafka: this reads a database source, and an applying process has none', 'run it with the producing process\'s config (source: mysql or postgres)');
+  }
+  return config.source;
+}
+
+/** `target.schema` of a database target; a kafka target keeps the source's names in its topics. */
+export function targetSchemaOf(config: Config): string | undefined {
+  return config.target.type === 'kafka' ? undefined : config.target.schema;
 }

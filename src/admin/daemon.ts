@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { FerryEventBus } from '../core/events.js';
 import { FerryMetrics } from '../metrics/metrics.js';
 import { runPipeline } from '../pipeline/coordinator.js';
+import { runKafkaApplier } from '../sources/kafka/kafka-applier.js';
 import { openSink, openSource } from '../pipeline/endpoints.js';
 import { LiveStatus } from '../pipeline/live-status.js';
 import { PauseGate } from '../pipeline/pause-gate.js';
@@ -57,7 +58,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   // A SIGTERM aborts a cutover that has not started stopping the stream, unfencing the source before ferry goes.
   const onStop = () => void cutover.settle('ferry received SIGTERM/SIGINT');
   o.signal.addEventListener('abort', onStop, { once: true });
-  pipeline = runPipeline({ config, log, events, gate, until: o.until, signal: AbortSignal.any([o.signal, streamStop.signal]) });
+  const signal = AbortSignal.any([o.signal, streamStop.signal]);
+  const { source } = config;
+  pipeline = source.type === 'kafka'
+    ? runKafkaApplier({ config: { ...config, source }, log, events, gate, signal })
+    : runPipeline({ config, log, events, gate, until: o.until, signal });
   // Whatever ended the pipeline, no cutover is left holding the source fenced.
   const settled = pipeline.finally(() => cutover.settle('the pipeline stopped').finally(() => o.signal.removeEventListener('abort', onStop)));
   const done = settled.then(() => (streamStop.signal.aborted ? 'cut-over' as const : 'stopped' as const));

@@ -14,6 +14,14 @@ export interface CheckpointStore<C> {
   write(c: C, checkpoint: Checkpoint): Promise<void>;
   writeProgress(c: C, progress: SnapshotProgress): Promise<void>;
   clearProgress(c: C): Promise<void>;
+  /**
+   * Kafka path: locks the row of `topic`/`partition` until `c`'s transaction ends (so two appliers
+   * that both think they own a partition, around a rebalance, apply it one after the other) and
+   * returns the next offset to apply there: 0 for a partition never applied.
+   */
+  lockPartition(c: C, topic: string, partition: number): Promise<bigint>;
+  /** Kafka path: `next` becomes the partition's next offset to apply, in `c`'s transaction. */
+  writePartition(c: C, topic: string, partition: number, next: bigint): Promise<void>;
 }
 
 /** One ferry process per pipeline and target: taken at claim(), given up at close(). */

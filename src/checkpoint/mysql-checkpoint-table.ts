@@ -12,6 +12,7 @@ import type { CheckpointStore } from './checkpoint-store.js';
  */
 const CHECKPOINT = `${FERRY_SCHEMA}.ferry_checkpoint`;
 const PROGRESS = `${FERRY_SCHEMA}.ferry_snapshot_progress`;
+const OFFSETS = `${FERRY_SCHEMA}.ferry_kafka_offsets`;
 
 type Queryable = Pick<Connection, 'query'> | Pool;
 
@@ -24,6 +25,9 @@ export async function ensureMysqlCheckpointTables(conn: Connection): Promise<voi
     pipeline varchar(100) NOT NULL, table_name varchar(400) NOT NULL, last_key longtext NULL, row_count bigint NOT NULL,
     done tinyint(1) NOT NULL, position longtext NOT NULL, updated_at datetime(6) NOT NULL,
     PRIMARY KEY (pipeline, table_name)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
+  await conn.query(`CREATE TABLE IF NOT EXISTS ${OFFSETS} (
+    pipeline varchar(100) NOT NULL, topic varchar(249) NOT NULL, \`partition\` int NOT NULL, next_offset bigint NOT NULL,
+    updated_at datetime(6) NOT NULL, PRIMARY KEY (pipeline, topic, \`partition\`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
 }
 
 async function readMysqlCheckpoint(conn: Queryable, pipeline: string): Promise<Checkpoint | null> {
@@ -80,6 +84,16 @@ async function clearMysqlProgress(conn: Connection, pipeline: string): Promise<v
   await conn.query(`DELETE FROM ${PROGRESS} WHERE pipeline = ?`, [pipeline]);
 }
 
+async function lockMysqlPartition(conn: Connection, pipeline: string, topic: string, partition: number): Promise<bigint> {
+  await conn.query(`INSERT IGNORE INTO ${OFFSETS} (pipeline, topic, \`partition\`, next_offset, updated_at) VALUES (?, ?, ?, 0, UTC_TIMESTAMP(6))`, [pipeline, topic, partition]);
+  const [rows] = await conn.query<RowDataPacket[]>(`SELECT next_offset FROM ${OFFSETS} WHERE pipeline = ? AND topic = ? AND \`partition\` = ? FOR UPDATE`, [pipeline, topic, partition]);
+  return BigInt(rows[0]!.next_offset as string | number);
+}
+
+async function writeMysqlPartition(conn: Connection, pipeline: string, topic: string, partition: number, next: bigint): Promise<void> {
+  await conn.query(`UPDATE ${OFFSETS} SET next_offset = ?, updated_at = UTC_TIMESTAMP(6) WHERE pipeline = ? AND topic = ? AND \`partition\` = ?`, [next.toString(), pipeline, topic, partition]);
+}
+
 /** The store of one pipeline in a MySQL/MariaDB target; readers go through `pool`. */
 export function mysqlCheckpointStore(pool: Queryable, pipeline: string, owner: string): CheckpointStore<Connection> {
   return {
@@ -89,5 +103,7 @@ export function mysqlCheckpointStore(pool: Queryable, pipeline: string, owner: s
     write: (c, checkpoint) => writeMysqlCheckpoint(c, pipeline, owner, checkpoint),
     writeProgress: (c, progress) => writeMysqlProgress(c, pipeline, progress),
     clearProgress: (c) => clearMysqlProgress(c, pipeline),
+    lockPartition: (c, topic, partition) => lockMysqlPartition(c, pipeline, topic, partition),
+    writePartition: (c, topic, partition, next) => writeMysqlPartition(c, pipeline, topic, partition, next),
   };
 }

@@ -15,6 +15,7 @@ import { takenOver } from './pipeline-ownership.js';
  */
 const CHECKPOINT = `${FERRY_SCHEMA}.ferry_checkpoint`;
 const PROGRESS = `${FERRY_SCHEMA}.ferry_snapshot_progress`;
+const OFFSETS = `${FERRY_SCHEMA}.ferry_kafka_offsets`;
 
 export async function ensureCheckpointTables(client: ClientBase): Promise<void> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${FERRY_SCHEMA}`);
@@ -31,6 +32,9 @@ export async function ensureCheckpointTables(client: ClientBase): Promise<void> 
   await client.query(`CREATE TABLE IF NOT EXISTS ${PROGRESS} (
     pipeline text NOT NULL, table_name text NOT NULL, last_key jsonb, rows bigint NOT NULL, done boolean NOT NULL,
     position jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, table_name))`);
+  await client.query(`CREATE TABLE IF NOT EXISTS ${OFFSETS} (
+    pipeline text NOT NULL, topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, topic, partition))`);
 }
 
 async function readCheckpoint(client: Queryable, pipeline: string): Promise<Checkpoint | null> {
@@ -91,6 +95,17 @@ async function clearProgress(client: ClientBase, pipeline: string): Promise<void
   await client.query(`DELETE FROM ${PROGRESS} WHERE pipeline = $1`, [pipeline]);
 }
 
+async function lockPartition(client: ClientBase, pipeline: string, topic: string, partition: number): Promise<bigint> {
+  // A concurrent first insert of the same row waits for the other transaction, then does nothing.
+  await client.query(`INSERT INTO ${OFFSETS} (pipeline, topic, partition, next_offset) VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING`, [pipeline, topic, partition]);
+  const { rows } = await client.query(`SELECT next_offset FROM ${OFFSETS} WHERE pipeline = $1 AND topic = $2 AND partition = $3 FOR UPDATE`, [pipeline, topic, partition]);
+  return BigInt(rows[0].next_offset as string);
+}
+
+async function writePartition(client: ClientBase, pipeline: string, topic: string, partition: number, next: bigint): Promise<void> {
+  await client.query(`UPDATE ${OFFSETS} SET next_offset = $4, updated_at = now() WHERE pipeline = $1 AND topic = $2 AND partition = $3`, [pipeline, topic, partition, next.toString()]);
+}
+
 /** The store of one pipeline in a Postgres target; readers go through `pool`. */
 export function postgresCheckpointStore(pool: Queryable, pipeline: string, owner: string): CheckpointStore<ClientBase> {
   return {
@@ -100,5 +115,7 @@ export function postgresCheckpointStore(pool: Queryable, pipeline: string, owner
     write: (c, checkpoint) => writeCheckpoint(c, pipeline, owner, checkpoint),
     writeProgress: (c, progress) => writeProgress(c, pipeline, progress),
     clearProgress: (c) => clearProgress(c, pipeline),
+    lockPartition: (c, topic, partition) => lockPartition(c, pipeline, topic, partition),
+    writePartition: (c, topic, partition, next) => writePartition(c, pipeline, topic, partition, next),
   };
 }

@@ -27,6 +27,10 @@ export interface FerryEvents {
   'schema-changed': { table: string; addedColumns: string[] };
   'stream-retry': { error: FerryError; attempt: number; delayMs: number; from: Position | null };
   'stream-started': { from: Position };
+  /** The Kafka sink had `messages` acknowledged by the brokers, `ms` after sending them. */
+  'kafka-produced': { messages: number; ms: number };
+  /** An applying process's position in one partition against the partition's end, after a batch; `lag` null once the partition is no longer its own. */
+  'kafka-consumer-lag': { topic: string; partition: number; lag: number | null };
 }
 
 export type CutoverState = 'preflight' | 'fencing' | 'draining' | 'verifying' | 'finalizing' | 'completed' | 'failed' | 'aborted';

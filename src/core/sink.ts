@@ -1,4 +1,4 @@
-import type { ChangeEvent, Row, TableId, Value } from './change-event.js';
+import type { Row, TableId, Transaction, Value } from './change-event.js';
 import type { Checkpoint, SnapshotProgress } from './checkpoint.js';
 import type { Column, TableSchema } from './schema.js';
 import type { ChunkText, NextKeyValues } from './source.js';
@@ -8,8 +8,11 @@ export type TablePrep = 'create' | 'drop-and-create' | 'truncate' | 'none';
 
 /** One open target transaction. Nothing is visible, and no checkpoint moves, before commit. */
 export interface SinkTransaction {
-  /** Applies events in order; may be called many times (pieces of one large source transaction). */
-  write(events: readonly ChangeEvent[]): Promise<void>;
+  /**
+   * Applies the changes of these source transactions, in order; may be called many times (pieces of
+   * one large source transaction). A sink that records where each change came from reads it there.
+   */
+  write(transactions: readonly Transaction[]): Promise<void>;
   /** Adds columns to the target table of source table `table`, inside this transaction where the target allows. */
   addColumns(table: TableId, columns: readonly Column[]): Promise<void>;
   /** Commits the data together with the checkpoint: both or neither. */
@@ -50,4 +53,22 @@ export interface Sink {
   /** A read-only session on which `ferry verify` runs its checksum statements (tables by their target names). */
   verifySide(): Promise<VerifySide>;
   close(): Promise<void>;
+}
+
+/**
+ * A target transaction of the Kafka path (DESIGN §3.2 there): it carries a topic-partition's next
+ * offset instead of a source checkpoint, so the data and the offset commit together.
+ */
+export interface PartitionTransaction extends SinkTransaction {
+  /** Locks the partition's offset until this transaction ends and returns its next offset to apply (0 when new). */
+  claimPartition(topic: string, partition: number): Promise<bigint>;
+  /** Commits the data together with `next`, the partition's next offset to apply. */
+  commitPartition(topic: string, partition: number, next: bigint): Promise<void>;
+}
+
+/** A database sink, which the Kafka path's appliers write through. */
+export interface DatabaseSink extends Sink {
+  begin(): Promise<PartitionTransaction>;
+  /** The secondary indexes of `tables`, those missing (an applier has no snapshot end to build them at). */
+  createIndexes(tables: readonly TableSchema[]): Promise<void>;
 }

@@ -57,6 +57,13 @@ export class FerryMetrics {
       name: 'ferry_apply_batch_seconds', help: 'time to apply one target transaction (a batch of source transactions)', registers,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     });
+    const consumerLag = new Gauge({
+      name: 'ferry_kafka_consumer_lag_messages', help: 'Kafka applier: messages in each partition it owns not yet applied, after its last batch', labelNames: ['topic', 'partition'], registers,
+    });
+    const produceSeconds = new Histogram({
+      name: 'ferry_kafka_produce_seconds', help: 'Kafka producer: time from sending a request of change messages to every in-sync replica acknowledging it', registers,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    });
     const errors = new Counter({ name: 'ferry_errors_total', help: 'errors by kind: retriable (the stream restarts), fatal, config, heartbeat, cutover', labelNames: ['kind'], registers });
 
     this.#offs = [
@@ -72,6 +79,11 @@ export class FerryMetrics {
         batchSeconds.observe(b.ms / 1000);
       }),
       events.on('failure', ({ kind }) => errors.inc({ kind })),
+      events.on('kafka-consumer-lag', ({ topic, partition, lag }) => {
+        if (lag === null) consumerLag.remove({ topic, partition });
+        else consumerLag.set({ topic, partition }, lag);
+      }),
+      events.on('kafka-produced', ({ ms }) => produceSeconds.observe(ms / 1000)),
     ];
   }
 

@@ -22,7 +22,7 @@ export interface ApplierDeps {
  * Events per table and operation, for the metrics. Keyed by the TableId objects themselves (the
  * events of one table share its schema's), so counting allocates nothing per event.
  */
-class TableOpCounter {
+export class TableOpCounter {
   readonly #counts = new Map<TableId, Map<Op, number>>();
 
   add(events: readonly ChangeEvent[]): void {
@@ -79,7 +79,7 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
         if (t.marker) markers.push({ marker: t.marker, position: t.position, changesAfter: 0 });
       }
       const changes = batch.flatMap((t) => t.events);
-      if (changes.length > 0) await tx.write(changes);
+      if (changes.length > 0) await tx.write(batch);
       counts.events += changes.length;
       perTable.add(changes);
       const last = batch[batch.length - 1]!;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
+import { sqlSource, targetSchemaOf, type Config } from '../config.js';
 import type { FerryEventBus } from '../core/events.js';
 import type { Position } from '../core/position.js';
 import type { Sink } from '../core/sink.js';
@@ -33,7 +33,7 @@ export function formatProblems(problems: readonly CheckProblem[]): string {
 
 /** Everything `ferry check` reports, source and target; an unreachable source is one of the problems. */
 export async function checkAll(config: Config, log: Logger, source?: Source): Promise<CheckProblem[]> {
-  const target = await checkTarget(config);
+  const target = await checkTarget(config, log);
   const all = async (s: Source) => [...(await s.check()), ...(await sameServerProblems(config, s)), ...target];
   if (source) return all(source);
   let opened: Source;
@@ -58,7 +58,7 @@ export async function sameServerProblems(config: Config, source: Source): Promis
   if (config.source.type !== config.target.type) return [];
   const target = await targetIdentity(config);
   if (target === null || target !== (await source.serverIdentity())) return [];
-  const schema = config.target.schema;
+  const schema = targetSchemaOf(config);
   const fix = `set target.schema to a ${config.target.type === 'mysql' ? 'database' : 'schema'} of its own and exclude it (tables.exclude: ["${schema ?? 'copy'}.*"])`;
   if (!schema) return [{ check: 'target', message: 'the target is the source itself (same server and database): every table would be copied onto itself', hint: fix }];
   // Tables already there, or any the patterns would select once ferry creates them.
@@ -102,7 +102,7 @@ async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
   let sink: Sink | null = null;
   try {
     await preflight(config, o.log, source);
-    sink = await openSink(config, o.log);
+    sink = await openSink(config, o.log, o.events);
     await sink.claim?.();
     const tables = await source.describeTables();
     const checkpoint = await sink.loadCheckpoint();
@@ -185,7 +185,7 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       events.emit('phase', { phase: 'streaming' });
       events.emit('stream-started', { from });
       const stream = source.stream(from, tables, inner.signal);
-      stopHeartbeat = startHeartbeat(source, events, log, config.source.heartbeatSeconds * 1000);
+      stopHeartbeat = startHeartbeat(source, events, log, sqlSource(config).heartbeatSeconds * 1000);
       await applyStream(stream, {
         source, sink, events, gate: o.gate, signal: inner.signal,
         limits: { maxRows: config.apply.batchMaxRows, maxMs: config.apply.batchMaxMs },

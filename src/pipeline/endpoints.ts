@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
-import type { Sink } from '../core/sink.js';
+import { sqlSource, targetSchemaOf, type Config } from '../config.js';
+import type { FerryEventBus } from '../core/events.js';
+import type { DatabaseSink, Sink } from '../core/sink.js';
+import { FerryError } from '../errors.js';
+import { KafkaSink } from '../sinks/kafka/kafka-sink.js';
 import type { CheckProblem, Source } from '../core/source.js';
 import { MysqlSink } from '../sinks/mysql/mysql-sink.js';
 import { PostgresSink } from '../sinks/postgres/postgres-sink.js';
@@ -12,33 +15,46 @@ import { serverIdentity as pgServerIdentity } from '../sources/postgres/pg-conne
 import { connectClient } from '../sinks/postgres/postgres-connection.js';
 
 /** The configured source. config.ts has already refused types this version does not build. */
-export function openSource(config: Config, log: Logger): Promise<Source> {
+export async function openSource(config: Config, log: Logger): Promise<Source> {
+  const source = sqlSource(config);
   const common = {
-    url: config.source.url,
+    url: source.url,
     filter: makeTableFilter(config.tables.include, config.tables.exclude),
-    targetSchema: config.target.schema,
+    targetSchema: targetSchemaOf(config),
     queueMaxEvents: config.apply.queueMaxEvents,
     pieceMaxEvents: config.apply.batchMaxRows,
-    stallTimeoutSeconds: config.source.stallTimeoutSeconds,
+    stallTimeoutSeconds: source.stallTimeoutSeconds,
     log,
   };
-  if (config.source.type === 'postgres') {
-    return PostgresSource.open({ ...common, slot: config.source.slot, publication: config.source.publication });
+  if (source.type === 'postgres') {
+    return PostgresSource.open({ ...common, slot: source.slot, publication: source.publication });
   }
-  return MysqlSource.open({ ...common, pipeline: config.pipeline, serverId: config.source.serverId, tinyint1: config.types.tinyint1 });
+  return MysqlSource.open({ ...common, pipeline: config.pipeline, serverId: source.serverId, tinyint1: config.types.tinyint1 });
 }
 
-export function openSink(config: Config, log: Logger): Promise<Sink> {
-  const options = { url: config.target.url, pipeline: config.pipeline, connections: config.snapshot.parallelism + 1, log };
-  return config.target.type === 'mysql' ? MysqlSink.open(options) : PostgresSink.open(options);
+export function openSink(config: Config, log: Logger, events?: FerryEventBus): Promise<Sink> {
+  const target = config.target;
+  if (target.type === 'kafka') return KafkaSink.open({ ...target, pipeline: config.pipeline, log, ...(events ? { events } : {}) });
+  return openDatabaseSink(config, log);
 }
 
-export function checkTarget(config: Config): Promise<CheckProblem[]> {
-  return config.target.type === 'mysql' ? MysqlSink.check(config.target.url) : PostgresSink.check(config.target.url);
+/** The configured database target (an applying process writes through it too). */
+export function openDatabaseSink(config: Config, log: Logger): Promise<DatabaseSink> {
+  const target = config.target;
+  if (target.type === 'kafka') throw new FerryError('config', 'target.type kafka: an applying process writes into a database', { hint: 'set target.type: postgres or mysql' });
+  const options = { url: target.url, pipeline: config.pipeline, connections: config.snapshot.parallelism + 1, log };
+  return target.type === 'mysql' ? MysqlSink.open(options) : PostgresSink.open(options);
 }
 
-/** Which server the target is (see Source.serverIdentity); null when it cannot be reached. */
+export function checkTarget(config: Config, log: Logger): Promise<CheckProblem[]> {
+  const target = config.target;
+  if (target.type === 'kafka') return KafkaSink.check(target, log);
+  return target.type === 'mysql' ? MysqlSink.check(target.url) : PostgresSink.check(target.url);
+}
+
+/** Which server the target is (see Source.serverIdentity); null when it cannot be reached, or is not a database. */
 export async function targetIdentity(config: Config): Promise<string | null> {
+  if (config.target.type === 'kafka') return null;
   try {
     if (config.target.type === 'mysql') {
       const conn = await connect(config.target.url, 'target');

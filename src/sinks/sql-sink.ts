@@ -1,8 +1,8 @@
 import { coalesce, type Write } from '../core/coalesce.js';
-import { tableKey, type ChangeEvent, type Row, type TableId, type Value } from '../core/change-event.js';
+import { tableKey, type ChangeEvent, type Row, type TableId, type Transaction, type Value } from '../core/change-event.js';
 import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import type { Column, TableSchema } from '../core/schema.js';
-import type { Sink, SinkTransaction, TablePrep } from '../core/sink.js';
+import type { DatabaseSink, PartitionTransaction, TablePrep } from '../core/sink.js';
 import type { VerifySide } from '../core/verify-side.js';
 import type { NextKeyValues } from '../core/source.js';
 import type { CheckpointStore, PipelineLock } from '../checkpoint/checkpoint-store.js';
@@ -15,7 +15,7 @@ type RowsWrite = Extract<Write, { kind: 'rows' }>;
  * progress through a CheckpointStore, in the transaction of the data they describe. Subclasses
  * bring the connections (`C`), the DDL and the bulk load.
  */
-export abstract class SqlSink<C> implements Sink {
+export abstract class SqlSink<C> implements DatabaseSink {
   /** Source table (`schema.table`) → the table as prepared in the target. */
   protected readonly tables = new Map<string, TableSchema>();
   protected abstract readonly store: CheckpointStore<C>;
@@ -40,6 +40,7 @@ export abstract class SqlSink<C> implements Sink {
   protected abstract openTransaction(c: C): SqlTransaction<C>;
 
   abstract finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void>;
+  abstract createIndexes(tables: readonly TableSchema[]): Promise<void>;
   abstract advanceSequences(tables: readonly TableSchema[], next: NextKeyValues): Promise<void>;
   abstract verifySide(): Promise<VerifySide>;
   abstract countRows(table: TableSchema): Promise<number>;
@@ -112,7 +113,7 @@ export abstract class SqlSink<C> implements Sink {
     });
   }
 
-  async begin(): Promise<SinkTransaction> {
+  async begin(): Promise<SqlTransaction<C>> {
     const c = await this.checkout().catch((err) => {
       throw coerceError(err, 'target connection');
     });
@@ -139,7 +140,7 @@ export abstract class SqlSink<C> implements Sink {
  * One open target transaction: coalesced, set-based writes per table, and the checkpoint written
  * with the commit. Subclasses bring the statements.
  */
-export abstract class SqlTransaction<C> implements SinkTransaction {
+export abstract class SqlTransaction<C> implements PartitionTransaction {
   #done = false;
 
   constructor(
@@ -183,7 +184,8 @@ export abstract class SqlTransaction<C> implements SinkTransaction {
     return updated;
   }
 
-  async write(events: readonly ChangeEvent[]): Promise<void> {
+  async write(transactions: readonly Transaction[]): Promise<void> {
+    const events = transactions.length === 1 ? transactions[0]!.events : transactions.flatMap((t) => t.events);
     for (const w of coalesce(events, (id) => this.table(id).primaryKey)) {
       const t = this.table(w.table);
       try {
@@ -199,9 +201,24 @@ export abstract class SqlTransaction<C> implements SinkTransaction {
     }
   }
 
-  async commit(checkpoint: Checkpoint): Promise<void> {
+  commit(checkpoint: Checkpoint): Promise<void> {
+    return this.#commitWith(() => this.store.write(this.conn, checkpoint));
+  }
+
+  claimPartition(topic: string, partition: number): Promise<bigint> {
+    return this.store.lockPartition(this.conn, topic, partition).catch((err) => {
+      throw coerceError(err, 'target partition offset');
+    });
+  }
+
+  commitPartition(topic: string, partition: number, next: bigint): Promise<void> {
+    return this.#commitWith(() => this.store.writePartition(this.conn, topic, partition, next));
+  }
+
+  /** Writes where the stream stands (`record`) and commits: both or neither. */
+  async #commitWith(record: () => Promise<void>): Promise<void> {
     try {
-      await this.store.write(this.conn, checkpoint);
+      await record();
       await this.execute('COMMIT');
     } catch (err) {
       await this.rollback();

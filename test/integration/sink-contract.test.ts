@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
 import { pino } from 'pino';
-import type { ChangeEvent, Row, Value } from '../../src/core/change-event.js';
+import type { ChangeEvent, Row, Transaction, Value } from '../../src/core/change-event.js';
 import type { Position } from '../../src/core/position.js';
 import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
 import type { Sink } from '../../src/core/sink.js';
@@ -93,10 +93,13 @@ const update = (before: Row, after: Row): ChangeEvent => ({ op: 'u', table: ITEM
 const remove = (r: Row): ChangeEvent => ({ op: 'd', table: ITEMS.source, key: { id: r.id! }, before: r, after: null });
 const truncate: ChangeEvent = { op: 't', table: ITEMS.source, key: {}, before: null, after: null };
 
+/** Events as one source transaction at a position no test commits. */
+const pending = (events: ChangeEvent[]): Transaction[] => [{ events, position: at(0), commitTime: new Date() }];
+
 /** Applies events as one target transaction with the checkpoint at `position`. */
 async function apply(sink: Sink, events: readonly ChangeEvent[], position: Position): Promise<void> {
   const tx = await sink.begin();
-  await tx.write(events);
+  await tx.write([{ events, position, commitTime: new Date() }]);
   await tx.commit({ phase: 'stream', position });
 }
 
@@ -164,7 +167,7 @@ for (const sut of SINKS) {
     it('loses nothing and moves no checkpoint when the process dies between write and commit', async () => {
       const before = await contents(sink);
       const tx = await sink.begin();
-      await tx.write([insert(row(7, 'never committed')), remove(row(1, 'eins'))]);
+      await tx.write(pending([insert(row(7, 'never committed')), remove(row(1, 'eins'))]));
       await tx.rollback(); // what a crash does to an open transaction
       expect(await contents(sink)).toEqual(before);
       expect((await sink.loadCheckpoint())?.position).toEqual(at(120));
@@ -179,7 +182,7 @@ for (const sut of SINKS) {
       const flag = { ...col('flag', { kind: 'int', bytes: 4, unsigned: false }, 'int(11)', false), backfill: { value: 7 } };
       const tx = await sink.begin();
       await tx.addColumns(ITEMS.source, [flag]);
-      await tx.write([insert(row(10, 'old image'))]);
+      await tx.write(pending([insert(row(10, 'old image'))]));
       await tx.commit({ phase: 'stream', position: at(140) });
       const rows = await sink.readRows({ ...ITEMS, columns: [...ITEMS.columns, flag] }, null, 100);
       expect(rows.map((r) => [Number(r.id), String(r.flag)])).toEqual([[9, '7'], [10, '7']]);
@@ -210,7 +213,7 @@ for (const sut of SINKS) {
 
     it('refuses the commits of a process another one has taken the pipeline over from', async () => {
       const tx = await sink.begin();
-      await tx.write([insert(row(11, 'late'))]);
+      await tx.write(pending([insert(row(11, 'late'))]));
       await env.loseLock();
       const other = await env.open('contract');
       await other.claim?.();

@@ -126,11 +126,33 @@ describe('parseConfig rejections', () => {
     for (const key of ['pipeline', 'source', 'target']) expect(message).toContain(key);
   });
 
+  it('rejects a target type that is not built yet', () => {
+    expect(configErrorOf({ ...minimal, target: { type: 'mssql', url: 'mssql://h/db' } }).message).toContain("target.type: 'mssql'");
+  });
+
+  it('takes a kafka target (the producing process) with idempotence on and per-table topics by default', () => {
+    const c = parseConfig({ ...minimal, target: { type: 'kafka', brokers: ['k1:9092', 'k2:9092'], topicPrefix: 'orders' } });
+    expect(c.target).toEqual({ type: 'kafka', brokers: ['k1:9092', 'k2:9092'], topicPrefix: 'orders', idempotent: true, singleTopic: false });
+  });
+
+  it('takes a kafka source (an applying process) and selects every table by default', () => {
+    const c = parseConfig({ ...minimal, source: { type: 'kafka', brokers: ['k1:9092'], topicPrefix: 'orders', group: 'orders-apply' } });
+    expect(c.source).toEqual({ type: 'kafka', brokers: ['k1:9092'], topicPrefix: 'orders', group: 'orders-apply' });
+    expect(c.tables.include).toEqual(['*.*']);
+  });
+
   it.each([
-    ['source', { ...minimal, source: { type: 'kafka', url: 'kafka://h:9092/x' } }, "source.type: 'kafka'"],
-    ['target', { ...minimal, target: { type: 'mssql', url: 'mssql://h/db' } }, "target.type: 'mssql'"],
-  ])('rejects a %s type that is not built yet', (_, doc, expected) => {
-    expect(configErrorOf(doc).message).toContain(expected);
+    ['source.group', { ...minimal, source: { type: 'kafka', brokers: ['k1:9092'], topicPrefix: 'orders' } }],
+    ['source.brokers', { ...minimal, source: { type: 'kafka', brokers: ['k1'], topicPrefix: 'orders', group: 'g' } }],
+    ['target.topicPrefix', { ...minimal, target: { type: 'kafka', brokers: ['k1:9092'], topicPrefix: 'has space' } }],
+    ['target', { ...minimal, target: { type: 'kafka', brokers: ['k1:9092'], topicPrefix: 'o', url: 'postgres://h/db' } }],
+  ])('names %s when a kafka end is wrong', (key, doc) => {
+    expect(configErrorOf(doc).message).toContain(key);
+  });
+
+  it('refuses kafka at both ends', () => {
+    const kafka = { brokers: ['k1:9092'], topicPrefix: 'orders' };
+    expect(configErrorOf({ ...minimal, source: { type: 'kafka', ...kafka, group: 'g' }, target: { type: 'kafka', ...kafka } }).message).toContain('both kafka');
   });
 
   it('takes a Postgres source with slot and publication named after the pipeline, and every user table', () => {

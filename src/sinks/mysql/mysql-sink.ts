@@ -175,16 +175,20 @@ export class MysqlSink extends SqlSink<PoolConnection> {
 
   async finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void> {
     // CREATE INDEX commits by itself in MySQL: the indexes come first, each created once.
+    await this.createIndexes(tables);
+    // AUTO_INCREMENT counters already follow the largest key InnoDB has seen: nothing to move.
+    await this.transaction((conn) => this.recordStreaming(conn, tables, checkpoint)).catch((err) => {
+      throw coerceError(err, 'target snapshot completion');
+    });
+  }
+
+  async createIndexes(tables: readonly TableSchema[]): Promise<void> {
     await this.transaction(async (conn) => {
       for (const t of tables) {
         for (const index of secondaryIndexes(t)) if (!(await indexExists(conn, t.target, index.name))) await conn.query(index.sql);
       }
     }).catch((err) => {
       throw coerceError(err, 'target index creation');
-    });
-    // AUTO_INCREMENT counters already follow the largest key InnoDB has seen: nothing to move.
-    await this.transaction((conn) => this.recordStreaming(conn, tables, checkpoint)).catch((err) => {
-      throw coerceError(err, 'target snapshot completion');
     });
   }
 

@@ -187,6 +187,12 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
     }
   }
 
+  async createIndexes(tables: readonly TableSchema[]): Promise<void> {
+    await forEachConcurrently(tables.flatMap(createIndexSql), this.#connections, (sql) => this.#pool.query(sql).then(() => {})).catch((err) => {
+      throw coerceError(err, 'target index creation');
+    });
+  }
+
   async #hasPrimaryKey(t: TableSchema): Promise<boolean> {
     const { rows } = await this.#pool.query('SELECT 1 FROM pg_index WHERE indrelid = $1::regclass AND indisprimary', [qualified(t.target)]);
     return rows.length > 0;

@@ -1,0 +1,233 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { targetSchemaOf, type Config, type KafkaSourceConfig } from '../../config.js';
+import { parseTableKey, tableKey, type ChangeEvent, type Transaction } from '../../core/change-event.js';
+import type { FerryEventBus } from '../../core/events.js';
+import { positionFromJson } from '../../core/position.js';
+import type { DatabaseSink } from '../../core/sink.js';
+import { coerceError, FerryError } from '../../errors.js';
+import type { Envelope, TableCodec } from '../../kafka/envelope.js';
+import { KafkajsTransport } from '../../kafka/kafkajs-transport.js';
+import { Topics } from '../../kafka/topics.js';
+import type { BatchContext, KafkaTransport, PartitionBatch, TopicPartition } from '../../kafka/transport.js';
+import { TableOpCounter } from '../../pipeline/applier.js';
+import { openDatabaseSink } from '../../pipeline/endpoints.js';
+import type { PauseGate } from '../../pipeline/pause-gate.js';
+import { makeTableFilter } from '../../pipeline/table-mapping.js';
+import { SchemaCatalog } from './schema-catalog.js';
+
+export interface KafkaApplierOptions {
+  readonly config: Config & { readonly source: KafkaSourceConfig };
+  readonly log: Logger;
+  readonly events: FerryEventBus;
+  readonly signal: AbortSignal;
+  readonly gate?: PauseGate;
+}
+
+/**
+ * An applying process of the Kafka path: one member of the consumer group `source.group`, applying
+ * the partitions the group gives it to the database target. Each partition's batch commits in one
+ * target transaction with the partition's next offset (DESIGN §3.2), after locking that offset, so a
+ * redelivery, or two members around a rebalance, never apply a message twice. Only then is the
+ * group's offset committed, which is for lag visibility: the target's offsets decide what is applied.
+ */
+export async function runKafkaApplier(o: KafkaApplierOptions): Promise<void> {
+  const { config, events, log } = o;
+  const transport = new KafkajsTransport(config.source.brokers, log);
+  let sink: DatabaseSink | null = null;
+  try {
+    events.emit('phase', { phase: 'preflight' });
+    sink = await openDatabaseSink(config, log);
+    const topics = new Topics(config.source.topicPrefix);
+    const names = await changeTopics(transport, topics, config);
+    const applier = new PartitionApplier(sink, new SchemaCatalog(transport, topics.schema, targetSchemaOf(config)), o);
+    events.emit('phase', { phase: 'streaming' });
+    log.info({ group: config.source.group, topics: names }, `applying ${names.length} topic${names.length === 1 ? '' : 's'} in consumer group ${config.source.group}`);
+    for (let attempt = 1; !o.signal.aborted; attempt++) {
+      try {
+        await consumeOnce(transport, names, applier, o);
+      } catch (err) {
+        const error = coerceError(err);
+        if (error.kind !== 'retriable' || o.signal.aborted) throw error;
+        const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+        events.emit('failure', { kind: error.kind, message: error.message });
+        events.emit('stream-retry', { error, attempt, delayMs, from: null });
+        await sleep(delayMs, undefined, { signal: o.signal }).catch(() => {});
+      }
+    }
+    events.emit('phase', { phase: 'stopped' });
+  } catch (err) {
+    const error = coerceError(err);
+    events.emit('failure', { kind: error.kind, message: error.message });
+    events.emit('phase', { phase: 'failed' });
+    throw error;
+  } finally {
+    await sink?.close();
+    await transport.close();
+  }
+}
+
+/** One consumer, a member of the group until ferry stops (resolves) or the consumer fails (rejects). */
+async function consumeOnce(transport: KafkaTransport, topics: readonly string[], applier: PartitionApplier, o: KafkaApplierOptions): Promise<void> {
+  const consumer = transport.consumer(o.config.source.group);
+  consumer.onAssignment((partitions) => applier.assigned(partitions));
+  const stop = () => void consumer.close();
+  o.signal.addEventListener('abort', stop, { once: true });
+  try {
+    if (!o.signal.aborted) await consumer.run(topics, (batch, context) => applier.apply(batch, context));
+    if (!o.signal.aborted) throw new FerryError('retriable', 'the Kafka consumer stopped by itself');
+  } finally {
+    o.signal.removeEventListener('abort', stop);
+    await consumer.close();
+  }
+}
+
+/** The change topics of the prefix that exist now, for the tables `tables.include`/`exclude` select. */
+async function changeTopics(transport: KafkaTransport, topics: Topics, config: Config): Promise<string[]> {
+  const selected = makeTableFilter(config.tables.include, config.tables.exclude);
+  const names = (await transport.topicNames()).filter((name) => {
+    if (!topics.carriesChanges(name)) return false;
+    return name === topics.changes || selected(parseTableKey(name.slice(topics.prefix.length + 1)));
+  });
+  if (names.length === 0) {
+    throw new FerryError('config', `no change topics with prefix ${topics.prefix}. exist for the selected tables`, {
+      hint: 'start the producing ferry (target.type: kafka) first, or check source.topicPrefix and tables.include',
+    });
+  }
+  return names.sort();
+}
+
+/** One decoded message: its offset, and its change (null for a tombstone, which changes nothing). */
+interface Decoded {
+  readonly offset: bigint;
+  readonly envelope: Envelope | null;
+}
+
+class PartitionApplier {
+  /** Source table → the schema version its target table was prepared for. */
+  readonly #prepared = new Map<string, string>();
+  #owned: readonly TopicPartition[] = [];
+
+  constructor(private readonly sink: DatabaseSink, private readonly schemas: SchemaCatalog, private readonly o: KafkaApplierOptions) {}
+
+  /** A rebalance: the lag of partitions now elsewhere is no longer this process's to report. */
+  assigned(partitions: readonly TopicPartition[]): void {
+    const key = (p: TopicPartition) => `${p.topic}/${p.partition}`;
+    const now = new Set(partitions.map(key));
+    for (const p of this.#owned) if (!now.has(key(p))) this.o.events.emit('kafka-consumer-lag', { ...p, lag: null });
+    this.#owned = partitions;
+    this.o.log.info({ partitions: partitions.map(key) }, `assigned ${partitions.length} partition${partitions.length === 1 ? '' : 's'}`);
+  }
+
+  /**
+   * Applies one partition's batch; false leaves it unconsumed (the partition went to another member,
+   * or ferry is stopping). A retriable failure is tried again here, with back-off, while the
+   * partition stays this member's.
+   */
+  async apply(batch: PartitionBatch, context: BatchContext): Promise<boolean> {
+    const decoded = batch.messages.map((m) => ({ offset: m.offset, envelope: m.value && parseEnvelope(m.value, batch, m.offset) }));
+    for (let attempt = 1; ; attempt++) {
+      if (!(await this.#waitWhilePaused(context)) || !context.owned()) return false;
+      try {
+        await this.#applyOnce(batch, decoded);
+        return true;
+      } catch (err) {
+        const error = coerceError(err);
+        if (error.kind !== 'retriable') throw error;
+        const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+        this.o.events.emit('failure', { kind: error.kind, message: error.message });
+        this.o.events.emit('stream-retry', { error, attempt, delayMs, from: null });
+        for (let waited = 0; waited < delayMs && !this.o.signal.aborted; waited += 1000) {
+          await sleep(Math.min(1000, delayMs - waited));
+          await context.heartbeat().catch(() => {});
+        }
+      }
+    }
+  }
+
+  /** Paused through the admin API: waits, telling the group this member is alive. False when ferry is stopping. */
+  async #waitWhilePaused(context: BatchContext): Promise<boolean> {
+    while (this.o.gate?.paused && !this.o.signal.aborted) {
+      await Promise.race([this.o.gate.passed(this.o.signal), sleep(1000)]);
+      await context.heartbeat().catch(() => {});
+    }
+    return !this.o.signal.aborted;
+  }
+
+  async #applyOnce(batch: PartitionBatch, decoded: readonly Decoded[]): Promise<void> {
+    const started = performance.now();
+    const codecs = await this.#codecs(decoded);
+    const tx = await this.sink.begin();
+    try {
+      const next = await tx.claimPartition(batch.topic, batch.partition);
+      const fresh = decoded.filter((d) => d.offset >= next);
+      const changes: ChangeEvent[] = [];
+      const transactions = new Set<string>();
+      for (const d of fresh) {
+        if (!d.envelope) continue;
+        changes.push(codecs.get(d.envelope.schema)!.decode(d.envelope));
+        transactions.add(d.envelope.source.txId);
+      }
+      const last = [...fresh].reverse().find((d) => d.envelope)?.envelope;
+      const lastOffset = decoded[decoded.length - 1]!.offset;
+      if (!last || fresh.length === 0) {
+        await tx.rollback();
+      } else {
+        const position = positionFromJson(last.source.position);
+        const commitTime = new Date(last.source.ts_ms);
+        const applied: Transaction = { events: changes, position, commitTime };
+        await tx.write([applied]);
+        await tx.commitPartition(batch.topic, batch.partition, lastOffset + 1n);
+        const perTable = new TableOpCounter();
+        perTable.add(changes);
+        this.o.events.emit('batch-applied', { transactions: transactions.size, events: changes.length, perTable: perTable.list(), position, commitTime, ms: performance.now() - started });
+      }
+      this.o.events.emit('kafka-consumer-lag', { topic: batch.topic, partition: batch.partition, lag: Number(batch.highWatermark - lastOffset - 1n) });
+    } finally {
+      await tx.rollback();
+    }
+  }
+
+  /** The codec of every schema version in the batch, each table's target prepared for it first. */
+  async #codecs(decoded: readonly Decoded[]): Promise<Map<string, TableCodec>> {
+    const codecs = new Map<string, TableCodec>();
+    for (const d of decoded) {
+      if (!d.envelope || codecs.has(d.envelope.schema)) continue;
+      const codec = await this.schemas.codec(d.envelope.schema);
+      codecs.set(d.envelope.schema, codec);
+      const name = tableKey(codec.table.source);
+      if (this.#prepared.get(name) === codec.version) continue;
+      await this.#prepare(codec);
+      this.#prepared.set(name, codec.version);
+    }
+    return codecs;
+  }
+
+  /**
+   * Creates the target table (or adds the columns a new version has) with its indexes. Members of
+   * the group may do so at the same moment: the loser of that race finds the table made and tries once more.
+   */
+  async #prepare(codec: TableCodec): Promise<void> {
+    const prep = this.o.config.snapshot.tablePrep === 'none' ? 'none' : 'create';
+    const once = async () => {
+      await this.sink.prepare([codec.table], prep, 'stream');
+      await this.sink.createIndexes([codec.table]);
+    };
+    await once().catch(async () => {
+      await sleep(200);
+      await once();
+    });
+  }
+}
+
+function parseEnvelope(value: Buffer, batch: PartitionBatch, offset: bigint): Envelope {
+  try {
+    const envelope = JSON.parse(value.toString()) as Envelope;
+    if (typeof envelope.schema === 'string' && envelope.source && typeof envelope.op === 'string') return envelope;
+  } catch {
+    // reported below
+  }
+  throw new FerryError('fatal', `message ${offset} of ${batch.topic} partition ${batch.partition} is not a ferry change event`, {
+    hint: 'only the producing ferry may write to its topics; remove the message (or move the group and the target offsets past it) and restart',
+  });
+}

@@ -1,0 +1,218 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel } from 'kafkajs';
+import { testDatabases, type TestDatabases } from '../helpers/databases.js';
+import { pipelineConfig, runCli, startCli, verifyWithCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
+import { startKafkaMock, type KafkaMock } from '../helpers/kafka-mock.js';
+import { startWriteLoad } from '../helpers/write-load.js';
+
+/**
+ * The Kafka path end to end through the built CLI: MariaDB → ferry (producer) → Kafka → two ferry
+ * appliers in one consumer group → Postgres. Kafka is librdkafka's mock cluster (a real Kafka
+ * protocol peer), which has neither the admin CreateTopics request nor the idempotent producer:
+ * topics are made through the mock, and target.idempotent is off.
+ */
+const PARTITIONS = 4;
+
+let mock: KafkaMock;
+let db: TestDatabases;
+
+beforeAll(async () => {
+  mock = await startKafkaMock({ brokers: 3 });
+  db = await testDatabases('kafka_e2e');
+});
+
+afterAll(async () => {
+  await db?.close();
+  await mock?.stop();
+});
+
+/** ferry's own topics and one per table, as an operator creates them before starting ferry. */
+async function createTopics(prefix: string, tables: readonly string[]): Promise<void> {
+  await mock.createTopic(`${prefix}.ferry.schema`, 1);
+  await mock.createTopic(`${prefix}.ferry.checkpoint`, 1);
+  for (const t of tables) await mock.createTopic(`${prefix}.${db.name}.${t}`, PARTITIONS);
+}
+
+function producerConfig(prefix: string): string {
+  return writeConfig({
+    pipeline: `${prefix}-produce`,
+    source: { type: 'mysql', url: db.mysqlUrl },
+    target: { type: 'kafka', brokers: mock.brokers, topicPrefix: prefix, idempotent: false },
+    tables: { include: [`${db.name}.*`] },
+    apply: { batchMaxMs: 50 },
+  });
+}
+
+function applierConfig(prefix: string): string {
+  return writeConfig({
+    pipeline: `${prefix}-apply`,
+    source: { type: 'kafka', brokers: mock.brokers, topicPrefix: prefix, group: `${prefix}-apply` },
+    target: { type: 'postgres', url: db.pgUrl },
+  });
+}
+
+/** Offsets of every partition of `topic` now: where the next message will go. */
+async function topicEnds(topic: string): Promise<Map<number, string>> {
+  const admin = new Kafka({ clientId: 'test', brokers: mock.brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.high]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Whether the appliers have applied every message of `topic` there is now (their offsets in the target). */
+async function appliedAll(pipeline: string, topic: string): Promise<boolean> {
+  const ends = await topicEnds(topic);
+  const { rows } = await db.pg.query('SELECT partition, next_offset FROM ferry.ferry_kafka_offsets WHERE pipeline = $1 AND topic = $2', [pipeline, topic]);
+  const applied = new Map(rows.map((r) => [r.partition as number, r.next_offset as string]));
+  return [...ends].every(([p, end]) => end === '0' || applied.get(p) === end);
+}
+
+/**
+ * Journal rows are inserted once at the source and never changed: from now on, an UPDATE of one in
+ * the target is a change applied twice. The trigger fires in ferry's replica-role sessions too.
+ */
+async function watchReapplied(): Promise<void> {
+  await db.pg.query(`CREATE TABLE reapplied (id int, at timestamptz DEFAULT now());
+    CREATE FUNCTION note_reapplied() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO reapplied (id) VALUES (NEW.id); RETURN NEW; END $$;
+    CREATE TRIGGER reapplied AFTER UPDATE ON ${db.name}.journal FOR EACH ROW EXECUTE FUNCTION note_reapplied();
+    ALTER TABLE ${db.name}.journal ENABLE ALWAYS TRIGGER reapplied`);
+}
+
+/** Until the target equals the source, by ferry verify's checksums over a direct config. */
+async function waitIdentical(ms = 120_000): Promise<void> {
+  const direct = writeConfig(pipelineConfig(db.name, db.mysqlUrl, db.pgUrl));
+  await waitFor('the target to equal the source', async () => {
+    const verdict = await verifyWithCli(direct, 'checksums', ['--recheck', '0']);
+    return verdict.tables.length === 2 && verdict.equal;
+  }, ms);
+}
+
+/** The partitions an applier last said it was assigned. */
+function ownedPartitions(applier: RunningCli): number {
+  const m = [...applier.output().matchAll(/assigned (\d+) partition/g)];
+  return Number(m[m.length - 1]?.[1] ?? 0);
+}
+
+/** A steady stream of single-row journal inserts, which can be held while the appliers catch up. */
+function startJournal() {
+  let n = 0;
+  let held = false;
+  let stopped = false;
+  const done = (async () => {
+    while (!stopped) {
+      if (!held) await db.my.query(`INSERT INTO journal (n, note) VALUES (${++n}, 'entry ${n}')`);
+      await sleep(10);
+    }
+  })();
+  return {
+    hold: (on: boolean) => (held = on),
+    async stop() {
+      stopped = true;
+      await done;
+    },
+  };
+}
+
+describe('MariaDB → Kafka → 2 appliers → Postgres', () => {
+  it('ends identical under load through kill -9 of the producer and of an applier, rebalances, and a broker down for 10 s', async () => {
+    const prefix = 'e2e';
+    const applierPipeline = `${prefix}-apply`;
+    const journalTopic = `${prefix}.${db.name}.journal`;
+    await db.my.query(`CREATE TABLE items (id INT PRIMARY KEY, grp INT, val VARCHAR(64), amount DECIMAL(12,2));
+      CREATE TABLE journal (id INT AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL, note VARCHAR(40) NOT NULL)`);
+    await db.my.query(`INSERT INTO items SELECT seq, seq % 17, CONCAT('seed', seq), seq % 100 FROM seq_1_to_3000`);
+    await createTopics(prefix, ['items', 'journal']);
+    const producerFile = producerConfig(prefix);
+    const applierFile = applierConfig(prefix);
+
+    let producer = startCli(['run', '-c', producerFile]);
+    let first = startCli(['run', '-c', applierFile]);
+    let second: RunningCli | null = null;
+    const load = startWriteLoad(db.my, 'items', { firstId: 100_000, pauseMs: 5, seedRows: 3000 });
+    const journal = startJournal();
+    try {
+      await waitFor('the first applier to apply', async () => ownedPartitions(first) > 0, 60_000);
+
+      // The producer side: kill -9 mid-stream, and a broker away for 10 s. The topics are at-least-once:
+      // a restarted producer sends again what came after its last checkpoint.
+      await sleep(2000);
+      producer.child.kill('SIGKILL');
+      await producer.done;
+      producer = startCli(['run', '-c', producerFile]);
+      await sleep(2000);
+      await mock.brokerDown(2);
+      await sleep(10_000);
+      await mock.brokerUp(2);
+
+      // Once the appliers have applied every journal message there is, any journal row applied again is seen.
+      journal.hold(true);
+      await sleep(1000);
+      await waitFor('the journal to be applied', () => appliedAll(applierPipeline, journalTopic), 60_000);
+      await watchReapplied();
+      journal.hold(false);
+
+      // The consumer side: a second member joins while the first applies (a rebalance under load),
+      // the first is killed -9 (its partitions move after its session timeout), and comes back.
+      second = startCli(['run', '-c', applierFile]);
+      const joined = second;
+      await waitFor('both appliers to own partitions', async () => ownedPartitions(joined) > 0 && ownedPartitions(first) < 2 * PARTITIONS, 60_000);
+      await sleep(2000);
+      first.child.kill('SIGKILL');
+      await first.done;
+      await waitFor('the second applier to own every partition', async () => ownedPartitions(joined) === 2 * PARTITIONS, 60_000);
+      first = startCli(['run', '-c', applierFile]);
+      await waitFor('the first applier to rejoin', async () => ownedPartitions(first) > 0, 60_000);
+      await sleep(2000);
+
+      await load.stop();
+      await journal.stop();
+      expect(load.transactions).toBeGreaterThan(100);
+      await waitIdentical().catch(async (e) => {
+        const direct = writeConfig(pipelineConfig(db.name, db.mysqlUrl, db.pgUrl));
+        console.log('VERDICT', JSON.stringify(await verifyWithCli(direct, 'checksums', ['--recheck', '0'])).slice(0, 3000));
+        for (const [n, p] of [['PRODUCER', producer], ['FIRST', first], ['SECOND', second!]] as const) console.log(n, p.output().split('\n').filter((l) => !/rejoin|Heartbeat/.test(l)).slice(-40).join('\n'));
+        throw e;
+      });
+      expect((await db.pg.query('SELECT id FROM reapplied')).rows).toEqual([]);
+      expect(await appliedAll(applierPipeline, journalTopic)).toBe(true);
+      for (const p of [producer, first, second]) expect(p.child.exitCode, p.output()).toBeNull();
+
+      for (const p of [producer, first, second]) p.child.kill('SIGTERM');
+      const ends = await Promise.all([producer.done, first.done, second.done]);
+      for (const end of ends) expect(end.code, end.stderr).toBe(0);
+    } finally {
+      await load.stop().catch(() => {});
+      await journal.stop().catch(() => {});
+      for (const p of [producer, first, second]) p?.child.kill('SIGKILL');
+    }
+  }, 300_000);
+});
+
+describe('Kafka path, bad input', () => {
+  it('refuses to start the producer when its topics do not exist, naming them and how to create them', async () => {
+    await db.my.query('CREATE TABLE IF NOT EXISTS items (id INT PRIMARY KEY)');
+    const r = await runCli(['run', '-c', producerConfig('missing')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('topic missing.ferry.schema does not exist');
+    expect(r.stderr).toContain('kafka-topics.sh --create --topic missing.ferry.checkpoint --partitions 1');
+  });
+
+  it('stops an applier at a message that is not a change event, naming it, without moving past it', async () => {
+    const prefix = 'garbage';
+    await createTopics(prefix, ['items']);
+    const kafka = new Kafka({ clientId: 'test', brokers: mock.brokers, logLevel: logLevel.NOTHING });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: `${prefix}.${db.name}.items`, messages: [{ key: 'k', value: 'not json', partition: 1 }] });
+    await producer.disconnect();
+    const r = await runCli(['run', '-c', applierConfig(prefix)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`message 0 of ${prefix}.${db.name}.items partition 1 is not a ferry change event`);
+    const { rows } = await db.pg.query(`SELECT next_offset FROM ferry.ferry_kafka_offsets WHERE pipeline = $1`, [`${prefix}-apply`]);
+    expect(rows.every((r) => r.next_offset === '0')).toBe(true);
+  }, 120_000);
+});

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import type { ChangeEvent } from '../../src/core/change-event.js';
+import type { TableSchema } from '../../src/core/schema.js';
+import { schemaVersion, TableCodec, type Envelope } from '../../src/kafka/envelope.js';
+
+const column = (name: string, kind: 'int' | 'string' | 'binary' | 'decimal') => ({
+  name, sourceType: kind, nullable: true, autoIncrement: false, backfill: { value: null },
+  type: kind === 'int' ? { kind, bytes: 8 as const, unsigned: false } : kind === 'string' ? { kind, maxLength: null } : kind === 'binary' ? { kind, fixedLength: null } : { kind, precision: 20, scale: 2 },
+});
+
+const ITEMS: TableSchema = {
+  engine: 'mysql',
+  source: { schema: 'shop', name: 'items' },
+  target: { schema: 'shop', name: 'items' },
+  columns: [column('tenant', 'int'), column('id', 'int'), column('name', 'string'), column('blob', 'binary'), column('price', 'decimal')],
+  primaryKey: ['tenant', 'id'],
+  indexes: [],
+};
+
+const origin = { pipeline: 'orders', position: { kind: 'mysql' as const, file: 'bin.000002', pos: 4711 }, commitTime: new Date('2026-11-21T10:00:00.123Z'), snapshot: false };
+const row = { tenant: 1, id: '9007199254740993', name: 'ä "quoted"', blob: Buffer.from([0, 255, 10]), price: '12345678901234567.89' };
+
+describe('Kafka change envelope', () => {
+  const codec = new TableCodec(ITEMS);
+
+  it('keys a row by its primary key in key-column order, whatever order the row has', () => {
+    expect(codec.key({ id: 5, name: 'x', tenant: 2 })).toBe('{"tenant":2,"id":5}');
+    expect(codec.key({ tenant: 2, id: 5 })).toBe(codec.key({ id: 5, tenant: 2 }));
+  });
+
+  it('carries an update in Debezium\'s shape and decodes it to the same change, binary and big numbers exact', () => {
+    const before = { ...row, name: 'old' };
+    const e: ChangeEvent = { op: 'u', table: ITEMS.source, key: { tenant: 1, id: row.id }, before, after: row };
+    const message = codec.encode(e, origin);
+    const envelope = JSON.parse(message.value) as Envelope;
+    expect(envelope.op).toBe('u');
+    expect(envelope.after?.blob).toBe(Buffer.from([0, 255, 10]).toString('base64'));
+    expect(envelope.source).toMatchObject({ connector: 'ferry', pipeline: 'orders', schema: 'shop', table: 'items', txId: 'bin.000002:4711', ts_ms: origin.commitTime.getTime(), snapshot: false });
+    expect(envelope.schema).toBe(schemaVersion(ITEMS));
+    expect(envelope.transaction).toBeUndefined();
+    expect(message.key).toBe(`{"tenant":1,"id":"${row.id}"}`);
+    expect(codec.decode(JSON.parse(message.value) as Envelope)).toEqual(e);
+  });
+
+  it('decodes a delete by its old image, and keeps the columns a source did not send', () => {
+    const e: ChangeEvent = { op: 'd', table: ITEMS.source, key: { tenant: 1, id: 3 }, before: { tenant: 1, id: 3, name: null, blob: null, price: null }, after: null };
+    expect(codec.decode(JSON.parse(codec.encode(e, origin).value) as Envelope)).toEqual(e);
+    const toast: ChangeEvent = { op: 'u', table: ITEMS.source, key: { tenant: 1, id: 3 }, before: null, after: { tenant: 1, id: 3, name: 'n', price: '1.00' }, unchanged: ['blob'] };
+    expect(codec.decode(JSON.parse(codec.encode(toast, origin).value) as Envelope)).toEqual(toast);
+  });
+
+  it('turns a snapshot row into an op r event, and marks the end of a group of transactions when asked', () => {
+    const e = codec.snapshotEvent([1, 2, 'n', null, '0.10']);
+    expect(e).toEqual({ op: 'r', table: ITEMS.source, key: { tenant: 1, id: 2 }, before: null, after: { tenant: 1, id: 2, name: 'n', blob: null, price: '0.10' } });
+    const envelope = JSON.parse(codec.encode(e, { ...origin, snapshot: true }, true).value) as Envelope;
+    expect(envelope.source.snapshot).toBe(true);
+    expect(envelope.transaction).toEqual({ last: true });
+  });
+
+  it('refuses a TRUNCATE, which per-key order cannot carry, naming the table and the way out', () => {
+    expect(() => codec.encode({ op: 't', table: ITEMS.source, key: {}, before: null, after: null }, origin)).toThrow(/TRUNCATE of shop.items/);
+  });
+
+  it('gives a schema a new version when a column is added, and the same version to the same schema', () => {
+    const wider = { ...ITEMS, columns: [...ITEMS.columns, column('note', 'string')] };
+    expect(schemaVersion({ ...ITEMS, target: { schema: 'elsewhere', name: 'items' } })).toBe(schemaVersion(ITEMS));
+    expect(schemaVersion(wider)).not.toBe(schemaVersion(ITEMS));
+  });
+});
