@@ -13,10 +13,15 @@ const MOCK_HEADER = '/usr/include/librdkafka/rdkafka_mock.h';
 
 /**
  * A Kafka cluster of librdkafka's mock brokers in a child process: real Kafka protocol on loopback,
- * no JVM. Broker ids are 1..N. Topics made with `createTopic` have replication factor 1 and
- * partition p is led by broker `p % N + 1`, so a test knows which partitions `brokerDown` takes away.
- * Topics a client produces to or asks metadata for are created on the fly with 4 partitions.
- * The mock does not implement the CreateTopics admin request.
+ * no JVM. Broker ids are 1..N, `brokers[i]` being broker i + 1. What tests must know of it:
+ * - `createTopic`'s partition p is led by broker `p % N + 1`, so a test knows what `brokerDown` takes
+ *   away. A topic a client produces to or asks metadata for is created on the fly (kafkajs's
+ *   `allowAutoTopicCreation: false` does not prevent it) with 4 partitions and random leaders.
+ * - A group's coordinator is broker `crc32(groupId) % N + 1`; while it is down the group is stuck.
+ * - A group's first join takes 3 s; any later rebalance waits `sessionTimeout - 1000` ms, hence
+ *   small session timeouts in tests. A fetch with nothing to return waits all of `maxWaitTimeInMs`,
+ *   and a fetch returns one producer request's messages per partition.
+ * - No CreateTopics, DeleteTopics, DescribeGroups or ListGroups (nor admin calls built on them).
  */
 export interface KafkaMock {
   /** Bootstrap addresses, `127.0.0.1:port`, one per broker in id order. */

@@ -10,9 +10,10 @@ import { startWriteLoad } from '../helpers/write-load.js';
  * The Kafka path end to end through the built CLI: MariaDB → ferry (producer) → Kafka → two ferry
  * appliers in one consumer group → Postgres. Kafka is librdkafka's mock cluster (a real Kafka
  * protocol peer), which has neither the admin CreateTopics request nor the idempotent producer:
- * topics are made through the mock, and target.idempotent is off.
+ * topics are made through the mock, and target.idempotent is off. The mock keeps about 5 MB per
+ * partition and drops older messages, as retention would: the loads here stay well under it.
  */
-const PARTITIONS = 4;
+const PARTITIONS = 6;
 
 let mock: KafkaMock;
 let db: TestDatabases;
@@ -28,27 +29,27 @@ afterAll(async () => {
 });
 
 /** ferry's own topics and one per table, as an operator creates them before starting ferry. */
-async function createTopics(prefix: string, tables: readonly string[]): Promise<void> {
+async function createTopics(prefix: string, tables: readonly string[], partitions = PARTITIONS, on = db): Promise<void> {
   await mock.createTopic(`${prefix}.ferry.schema`, 1);
   await mock.createTopic(`${prefix}.ferry.checkpoint`, 1);
-  for (const t of tables) await mock.createTopic(`${prefix}.${db.name}.${t}`, PARTITIONS);
+  for (const t of tables) await mock.createTopic(`${prefix}.${on.name}.${t}`, partitions);
 }
 
-function producerConfig(prefix: string): string {
+function producerConfig(prefix: string, on = db): string {
   return writeConfig({
     pipeline: `${prefix}-produce`,
-    source: { type: 'mysql', url: db.mysqlUrl },
+    source: { type: 'mysql', url: on.mysqlUrl },
     target: { type: 'kafka', brokers: mock.brokers, topicPrefix: prefix, idempotent: false },
-    tables: { include: [`${db.name}.*`] },
+    tables: { include: [`${on.name}.*`] },
     apply: { batchMaxMs: 50 },
   });
 }
 
-function applierConfig(prefix: string): string {
+function applierConfig(prefix: string, on = db): string {
   return writeConfig({
     pipeline: `${prefix}-apply`,
     source: { type: 'kafka', brokers: mock.brokers, topicPrefix: prefix, group: `${prefix}-apply` },
-    target: { type: 'postgres', url: db.pgUrl },
+    target: { type: 'postgres', url: on.pgUrl },
   });
 }
 
@@ -132,7 +133,7 @@ describe('MariaDB → Kafka → 2 appliers → Postgres', () => {
     let producer = startCli(['run', '-c', producerFile]);
     let first = startCli(['run', '-c', applierFile]);
     let second: RunningCli | null = null;
-    const load = startWriteLoad(db.my, 'items', { firstId: 100_000, pauseMs: 5, seedRows: 3000 });
+    const load = startWriteLoad(db.my, 'items', { firstId: 100_000, pauseMs: 20, seedRows: 3000 });
     const journal = startJournal();
     try {
       await waitFor('the first applier to apply', async () => ownedPartitions(first) > 0, 60_000);
@@ -214,5 +215,24 @@ describe('Kafka path, bad input', () => {
     expect(r.stderr).toContain(`message 0 of ${prefix}.${db.name}.items partition 1 is not a ferry change event`);
     const { rows } = await db.pg.query(`SELECT next_offset FROM ferry.ferry_kafka_offsets WHERE pipeline = $1`, [`${prefix}-apply`]);
     expect(rows.every((r) => r.next_offset === '0')).toBe(true);
+  }, 120_000);
+
+  it('stops an applier that finds messages deleted before it applied them (retention), applying nothing past the gap', async () => {
+    const prefix = 'retained';
+    const wide = await testDatabases('kafka_retention');
+    try {
+      // About 8 MB of snapshot messages in one partition: the mock keeps the last 5 MB, as retention would.
+      await wide.my.query(`CREATE TABLE wide (id INT PRIMARY KEY, filler VARCHAR(400));
+        INSERT INTO wide SELECT seq, REPEAT('x', 400) FROM seq_1_to_20000`);
+      await createTopics(prefix, ['wide'], 1, wide);
+      const snapshot = await runCli(['snapshot', '-c', producerConfig(prefix, wide)]);
+      expect(snapshot.code, snapshot.stderr).toBe(0);
+      const r = await runCli(['run', '-c', applierConfig(prefix, wide)]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`${prefix}\\.kafka_retention\\.wide partition 0 starts at offset [1-9]\\d*, but this target has applied it only up to offset 0`));
+      expect((await wide.pg.query('SELECT count(*)::int AS n FROM kafka_retention.wide').catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n).toBe(0);
+    } finally {
+      await wide.close();
+    }
   }, 120_000);
 });

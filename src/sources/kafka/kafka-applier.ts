@@ -160,6 +160,7 @@ class PartitionApplier {
     const tx = await this.sink.begin();
     try {
       const next = await tx.claimPartition(batch.topic, batch.partition);
+      if (decoded[0]!.offset > next) throw deletedBeforeApplied(batch, next, decoded[0]!.offset);
       const fresh = decoded.filter((d) => d.offset >= next);
       const changes: ChangeEvent[] = [];
       const transactions = new Set<string>();
@@ -218,6 +219,13 @@ class PartitionApplier {
       await once();
     });
   }
+}
+
+/** Messages the partition no longer has (retention, or a topic made anew) were never applied: the target has lost those changes. */
+function deletedBeforeApplied(batch: PartitionBatch, next: bigint, first: bigint): FerryError {
+  return new FerryError('fatal', `${batch.topic} partition ${batch.partition} starts at offset ${first}, but this target has applied it only up to offset ${next}: messages ${next}..${first - 1n} were deleted before they were applied`, {
+    hint: 'the topics\' retention must outlast any applier outage (change topics: cleanup.policy=delete, retention.ms well beyond it); the target has lost those changes: copy it again (new topics, a fresh snapshot)',
+  });
 }
 
 function parseEnvelope(value: Buffer, batch: PartitionBatch, offset: bigint): Envelope {
