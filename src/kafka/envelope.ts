@@ -12,7 +12,8 @@ import { FerryError } from '../errors.js';
 export interface Envelope {
   readonly before: Record<string, unknown> | null;
   readonly after: Record<string, unknown> | null;
-  readonly op: Exclude<Op, 't'>;
+  /** c, u, d, r (snapshot), or t (truncate: single-topic mode only, where total order carries it). */
+  readonly op: Op;
   readonly source: {
     readonly connector: 'ferry';
     readonly pipeline: string;
@@ -82,7 +83,6 @@ export class TableCodec {
 
   /** `last`: the last message of a group of whole source transactions (single-topic mode). */
   encode(e: ChangeEvent, origin: EventOrigin, last = false): EncodedMessage {
-    if (e.op === 't') throw new FerryError('fatal', `TRUNCATE of ${this.table.source.schema}.${this.table.source.name} cannot be carried in per-key order over Kafka`, { hint: 'use target.singleTopic: true, or exclude the table and copy it again' });
     const value: Envelope = {
       before: e.before && this.#row(e.before),
       after: e.after && this.#row(e.after),
@@ -107,6 +107,7 @@ export class TableCodec {
   }
 
   decode(envelope: Envelope): ChangeEvent {
+    if (envelope.op === 't') return { op: 't', table: this.table.source, key: {}, before: null, after: null };
     const before = envelope.before && this.#in(envelope.before);
     const after = envelope.after && this.#in(envelope.after);
     const image = after ?? before;

@@ -143,9 +143,11 @@ export class KafkajsTransport implements KafkaTransport {
     };
   }
 
-  consumer(group: string): KafkaConsumer {
+  consumer(group: string, fetchBytes?: number): KafkaConsumer {
     return new KafkajsConsumer(this.#kafka.consumer({
-      groupId: group, allowAutoTopicCreation: false, sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 1000,
+      // maxWaitTimeInMs: an idle fetch returns after 0.5 s (some brokers hold it that long even when data arrives).
+      groupId: group, allowAutoTopicCreation: false, sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 1000, maxWaitTimeInMs: 500,
+      ...(fetchBytes ? { maxBytesPerPartition: fetchBytes, maxBytes: fetchBytes } : {}),
     }), this.log);
   }
 
@@ -189,19 +191,22 @@ class KafkajsConsumer implements KafkaConsumer {
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           if (batch.isEmpty() || this.#fatal) return;
           const messages = batch.messages.map((m) => ({ offset: BigInt(m.offset), key: m.key, value: m.value }));
+          let consumed: number;
           try {
-            if (!(await onBatch(
+            consumed = await onBatch(
               { topic: batch.topic, partition: batch.partition, messages, highWatermark: BigInt(batch.highWatermark) },
               { owned: () => isRunning() && !isStale(), heartbeat },
-            ))) return;
+            );
           } catch (err) {
             // Applying failed for good: stop consuming, and run() rejects with the cause.
             this.#fatal = err instanceof FerryError ? err : kafkaError(err, 'applying');
             void c.stop();
             return;
           }
-          resolveOffset(batch.lastOffset());
-          const next = (BigInt(batch.lastOffset()) + 1n).toString();
+          if (consumed === 0) return;
+          const last = messages[consumed - 1]!.offset;
+          resolveOffset(last.toString());
+          const next = (last + 1n).toString();
           // The group's offsets are for lag visibility; the target's own offsets decide what is applied.
           await c.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]).catch((err: Error) => {
             this.log.debug({ err: err.message, topic: batch.topic, partition: batch.partition }, 'committing the group offset failed; the next commit covers it');

@@ -46,11 +46,11 @@ export interface BatchContext {
 export interface KafkaConsumer {
   /**
    * Consumes `topics` (from their start, for a new group) until close(): `onBatch` gets each
-   * partition's messages in order. When it resolves true they count as consumed and their offsets
-   * are committed to the group; false leaves them to come again (here, or to the member the partition
-   * went to). Settles when the consumer stops; rejects with what `onBatch` threw, which stops it.
+   * partition's messages in order and resolves to how many of them, from the first, it consumed;
+   * their offsets are committed to the group, and the rest come again (here, or to the member the
+   * partition went to). Settles when the consumer stops; rejects with what `onBatch` threw, which stops it.
    */
-  run(topics: readonly string[], onBatch: (batch: PartitionBatch, context: BatchContext) => Promise<boolean>): Promise<void>;
+  run(topics: readonly string[], onBatch: (batch: PartitionBatch, context: BatchContext) => Promise<number>): Promise<void>;
   /** The partitions assigned to this member changed (rebalance): `partitions` is the new set. */
   onAssignment(listener: (partitions: readonly TopicPartition[]) => void): void;
   close(): Promise<void>;
@@ -64,6 +64,7 @@ export interface KafkaTransport {
   /** Every message of a one-partition topic, from its start to its end now. */
   readAll(topic: string): Promise<IncomingMessage[]>;
   producer(options: { idempotent: boolean }): Promise<KafkaProducer>;
-  consumer(group: string): KafkaConsumer;
+  /** A member of `group`; `fetchBytes`: what one fetch may bring per partition, when more than the client's default. */
+  consumer(group: string, fetchBytes?: number): KafkaConsumer;
   close(): Promise<void>;
 }

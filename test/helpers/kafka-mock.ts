@@ -74,6 +74,8 @@ export async function startKafkaMock(options: { brokers?: number } = {}): Promis
   child.on('exit', () => started.delete(child));
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
+  // A mock that died shows as the end of its output (`nextLine` says so); writing to it must not also crash the test process.
+  child.stdin!.on('error', () => {});
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
 
   const nextLine = async (): Promise<string> => {

@@ -193,6 +193,74 @@ describe('MariaDB → Kafka → 2 appliers → Postgres', () => {
   }, 300_000);
 });
 
+describe('single-topic mode', () => {
+  it('keeps source transactions whole in the target, and carries a TRUNCATE in order', async () => {
+    const prefix = 'single';
+    const one = await testDatabases('kafka_single');
+    try {
+      await one.my.query(`CREATE TABLE accounts (id INT PRIMARY KEY, balance INT NOT NULL);
+        INSERT INTO accounts SELECT seq, 1000 FROM seq_1_to_50; CREATE TABLE scratch (id INT PRIMARY KEY)`);
+      await mock.createTopic(`${prefix}.ferry.schema`, 1);
+      await mock.createTopic(`${prefix}.ferry.checkpoint`, 1);
+      await mock.createTopic(`${prefix}.changes`, 1);
+      const producerFile = writeConfig({
+        pipeline: `${prefix}-produce`,
+        source: { type: 'mysql', url: one.mysqlUrl },
+        target: { type: 'kafka', brokers: mock.brokers, topicPrefix: prefix, idempotent: false, singleTopic: true },
+        tables: { include: [`${one.name}.*`] },
+        apply: { batchMaxMs: 50 },
+      });
+      const producer = startCli(['run', '-c', producerFile]);
+      const applier = startCli(['run', '-c', applierConfig(prefix, one)]);
+      try {
+        await waitFor('the snapshot to be applied', async () => (await one.pg.query(`SELECT count(*)::int AS n FROM ${one.name}.accounts`).catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n === 50, 60_000);
+        // Transfers keep the total at 50,000 in every source transaction; a target that ever shows
+        // another total has applied part of one.
+        let stop = false;
+        const transfers = (async () => {
+          for (let i = 0; !stop; i++) {
+            const from = 1 + (i % 50);
+            const to = 1 + ((i * 7 + 3) % 50);
+            await one.my.query(`START TRANSACTION; UPDATE accounts SET balance = balance - 5 WHERE id = ${from};
+              INSERT INTO scratch VALUES (${i}); UPDATE accounts SET balance = balance + 5 WHERE id = ${to}; COMMIT`);
+            await sleep(3);
+          }
+        })();
+        await waitFor('the first transfer to be applied', async () => (await one.pg.query(`SELECT count(*)::int AS n FROM ${one.name}.accounts WHERE balance <> 1000`)).rows[0].n > 0, 30_000).catch((e) => {
+          throw new Error(`${e.message}\n${applier.output().slice(-3000)}\n${producer.output().slice(-3000)}`);
+        });
+        const totals = new Set<number>();
+        const states = new Set<string>();
+        for (let polls = 0; polls < 200; polls++) {
+          const { rows } = await one.pg.query(`SELECT sum(balance)::int AS s, string_agg(balance::text, ',' ORDER BY id) AS state FROM ${one.name}.accounts`);
+          totals.add(rows[0].s);
+          states.add(rows[0].state);
+          await sleep(20);
+        }
+        stop = true;
+        await transfers;
+        await one.my.query('TRUNCATE TABLE scratch');
+        await one.my.query('INSERT INTO scratch VALUES (-1)');
+        expect([...totals], applier.output()).toEqual([50_000]);
+        expect(states.size, `${applier.output().slice(-2500)}\n${producer.output().slice(-2500)}`).toBeGreaterThan(20);
+        await waitFor('the truncate and what followed it', async () => {
+          const { rows } = await one.pg.query(`SELECT array_agg(id)::text AS ids FROM ${one.name}.scratch`).catch(() => ({ rows: [{ ids: null }] }));
+          return rows[0].ids === '{-1}';
+        }, 60_000).catch((e) => {
+          throw new Error(`${e.message}\n${applier.output().slice(-3000)}\n${producer.output().slice(-3000)}`);
+        });
+        expect(producer.child.exitCode, producer.output()).toBeNull();
+        expect(applier.child.exitCode, applier.output()).toBeNull();
+      } finally {
+        producer.child.kill('SIGKILL');
+        applier.child.kill('SIGKILL');
+      }
+    } finally {
+      await one.close();
+    }
+  }, 180_000);
+});
+
 describe('Kafka path, bad input', () => {
   it('refuses to start the producer when its topics do not exist, naming them and how to create them', async () => {
     await db.my.query('CREATE TABLE IF NOT EXISTS items (id INT PRIMARY KEY)');

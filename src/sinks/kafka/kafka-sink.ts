@@ -36,7 +36,8 @@ const MAX_REQUEST_BYTES = 900_000;
 export class KafkaSink implements Sink {
   readonly #topics: Topics;
   readonly #codecs = new Map<string, TableCodec>();
-  #state: ProducerState | null = null;
+  /** undefined until read from the checkpoint topic. */
+  #state: ProducerState | null | undefined = undefined;
   /** Sends one at a time: kafkajs may reorder concurrent sends (its issue #598). */
   #sending: Promise<unknown> = Promise.resolve();
 
@@ -91,15 +92,20 @@ export class KafkaSink implements Sink {
   }
 
   async loadCheckpoint(): Promise<Checkpoint | null> {
-    this.#state = await readProducerState(this.transport, this.#topics.checkpoint, this.o.pipeline);
-    if (!this.#state) return null;
-    const { phase, position, tables } = this.#state;
+    const state = await this.#recorded();
+    if (!state) return null;
+    const { phase, position, tables } = state;
     return { phase, position, ...(tables ? { tables } : {}) };
   }
 
   async loadSnapshotProgress(): Promise<SnapshotProgress[]> {
-    this.#state ??= await readProducerState(this.transport, this.#topics.checkpoint, this.o.pipeline);
-    return [...(this.#state?.progress ?? [])];
+    return [...((await this.#recorded())?.progress ?? [])];
+  }
+
+  /** The last state recorded: read from the topic once (a consumer group's join takes seconds), then kept, as this process is its only writer. */
+  async #recorded(): Promise<ProducerState | null> {
+    if (this.#state === undefined) this.#state = await readProducerState(this.transport, this.#topics.checkpoint, this.o.pipeline);
+    return this.#state;
   }
 
   beginSnapshot(): Promise<void> {
@@ -110,7 +116,9 @@ export class KafkaSink implements Sink {
     const codec = this.#codec(table.source);
     const origin = { pipeline: this.o.pipeline, position: progress.position, commitTime: new Date(), snapshot: true };
     const topic = this.#topicOf(table.source);
-    await this.#send(rows.map((values) => ({ topic, ...codec.encode(codec.snapshotEvent(values), origin) })));
+    // In single-topic mode a chunk is a group of its own: appliers apply it whole.
+    const closing = this.o.singleTopic ? rows.length - 1 : -1;
+    await this.#send(rows.map((values, i) => ({ topic, ...codec.encode(codec.snapshotEvent(values), origin, i === closing) })));
     const state = this.#state ?? { phase: 'snapshot', position: null, progress: [] };
     await this.#record({ ...state, progress: [...state.progress.filter((p) => p.table !== progress.table), progress] });
   }
@@ -127,7 +135,14 @@ export class KafkaSink implements Sink {
   async produce(transactions: readonly Transaction[], last: boolean): Promise<void> {
     const changes = transactions.flatMap((t) => {
       const origin = { pipeline: this.o.pipeline, position: t.position, commitTime: t.commitTime, snapshot: false };
-      return t.events.flatMap((e) => perKey(this.#codec(e.table), e).map((change) => ({ change, origin })));
+      return t.events.flatMap((e) => {
+        if (e.op === 't' && !this.o.singleTopic) {
+          throw new FerryError('fatal', `TRUNCATE of ${tableKey(e.table)} cannot be carried in per-key order over Kafka: appliers of different partitions would each apply it at another point`, {
+            hint: 'set target.singleTopic: true (one partition, total order), or exclude the table and copy it again',
+          });
+        }
+        return perKey(this.#codec(e.table), e).map((change) => ({ change, origin }));
+      });
     });
     const closing = last && this.o.singleTopic ? changes.length - 1 : -1;
     await this.#send(changes.map(({ change, origin }, i) => ({ topic: this.#topicOf(change.table), ...this.#codec(change.table).encode(change, origin, i === closing) })));

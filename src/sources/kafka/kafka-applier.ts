@@ -40,7 +40,7 @@ export async function runKafkaApplier(o: KafkaApplierOptions): Promise<void> {
     sink = await openDatabaseSink(config, log);
     const topics = new Topics(config.source.topicPrefix);
     const names = await changeTopics(transport, topics, config);
-    const applier = new PartitionApplier(sink, new SchemaCatalog(transport, topics.schema, targetSchemaOf(config)), o);
+    const applier = new PartitionApplier(sink, new SchemaCatalog(transport, topics.schema, targetSchemaOf(config)), topics.changes, o);
     events.emit('phase', { phase: 'streaming' });
     log.info({ group: config.source.group, topics: names }, `applying ${names.length} topic${names.length === 1 ? '' : 's'} in consumer group ${config.source.group}`);
     for (let attempt = 1; !o.signal.aborted; attempt++) {
@@ -67,9 +67,13 @@ export async function runKafkaApplier(o: KafkaApplierOptions): Promise<void> {
   }
 }
 
+/** What one fetch may bring of the single topic: a group of whole source transactions must fit. */
+const SINGLE_TOPIC_FETCH_BYTES = 64 * 2 ** 20;
+
 /** One consumer, a member of the group until ferry stops (resolves) or the consumer fails (rejects). */
 async function consumeOnce(transport: KafkaTransport, topics: readonly string[], applier: PartitionApplier, o: KafkaApplierOptions): Promise<void> {
-  const consumer = transport.consumer(o.config.source.group);
+  const single = topics.includes(new Topics(o.config.source.topicPrefix).changes);
+  const consumer = transport.consumer(o.config.source.group, single ? SINGLE_TOPIC_FETCH_BYTES : undefined);
   consumer.onAssignment((partitions) => applier.assigned(partitions));
   const stop = () => void consumer.close();
   o.signal.addEventListener('abort', stop, { once: true });
@@ -108,7 +112,8 @@ class PartitionApplier {
   readonly #prepared = new Map<string, string>();
   #owned: readonly TopicPartition[] = [];
 
-  constructor(private readonly sink: DatabaseSink, private readonly schemas: SchemaCatalog, private readonly o: KafkaApplierOptions) {}
+  /** `singleTopic`: the topic whose messages come in groups of whole source transactions. */
+  constructor(private readonly sink: DatabaseSink, private readonly schemas: SchemaCatalog, private readonly singleTopic: string, private readonly o: KafkaApplierOptions) {}
 
   /** A rebalance: the lag of partitions now elsewhere is no longer this process's to report. */
   assigned(partitions: readonly TopicPartition[]): void {
@@ -120,17 +125,23 @@ class PartitionApplier {
   }
 
   /**
-   * Applies one partition's batch; false leaves it unconsumed (the partition went to another member,
-   * or ferry is stopping). A retriable failure is tried again here, with back-off, while the
-   * partition stays this member's.
+   * Applies one partition's batch, or in single-topic mode its messages up to the last that closes
+   * a group of whole source transactions, and returns how many it consumed: 0 leaves the batch to
+   * come again (the partition went to another member, ferry is stopping, or a group is still being
+   * written). A retriable failure is tried again here, with back-off, while the partition stays this member's.
    */
-  async apply(batch: PartitionBatch, context: BatchContext): Promise<boolean> {
+  async apply(batch: PartitionBatch, context: BatchContext): Promise<number> {
     const decoded = batch.messages.map((m) => ({ offset: m.offset, envelope: m.value && parseEnvelope(m.value, batch, m.offset) }));
+    const count = this.singleTopic === batch.topic ? wholeGroups(batch, decoded) : decoded.length;
+    if (count === 0) {
+      await sleep(100);
+      return 0;
+    }
     for (let attempt = 1; ; attempt++) {
-      if (!(await this.#waitWhilePaused(context)) || !context.owned()) return false;
+      if (!(await this.#waitWhilePaused(context)) || !context.owned()) return 0;
       try {
-        await this.#applyOnce(batch, decoded);
-        return true;
+        await this.#applyOnce(batch, decoded.slice(0, count));
+        return count;
       } catch (err) {
         const error = coerceError(err);
         if (error.kind !== 'retriable') throw error;
@@ -219,6 +230,21 @@ class PartitionApplier {
       await once();
     });
   }
+}
+
+/**
+ * Single-topic mode: the messages up to the last one that closes a group of whole source
+ * transactions (0 while the producer is still writing the first group). A group larger than what
+ * one fetch brings can never be applied whole, which is said rather than waited on forever.
+ */
+function wholeGroups(batch: PartitionBatch, decoded: readonly Decoded[]): number {
+  for (let i = decoded.length - 1; i >= 0; i--) if (decoded[i]!.envelope?.transaction?.last) return i + 1;
+  if (batch.highWatermark > decoded[decoded.length - 1]!.offset + 1n) {
+    throw new FerryError('fatal', `a group of source transactions in ${batch.topic} from offset ${decoded[0]!.offset} is larger than one fetch (${SINGLE_TOPIC_FETCH_BYTES / 2 ** 20} MiB)`, {
+      hint: 'single-topic mode applies whole groups only; lower the producer\'s apply.batchMaxRows, or use per-table topics for transactions this large',
+    });
+  }
+  return 0;
 }
 
 /** Messages the partition no longer has (retention, or a topic made anew) were never applied: the target has lost those changes. */
