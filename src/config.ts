@@ -262,3 +262,11 @@ export function sqlSource(config: Config): SqlSourceConfig {
 export function targetSchemaOf(config: Config): string | undefined {
   return config.target.type === 'kafka' ? undefined : config.target.schema;
 }
+
+/** The database target of `config`: an applying process writes into one, and `verify` reads one. */
+export function sqlTarget(config: Config): SqlTargetConfig {
+  if (config.target.type === 'kafka') {
+    throw configError('target.type kafka: this needs a database target, and a producing process has none', 'run it with a config whose target is the database (postgres or mysql)');
+  }
+  return config.target;
+}

@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
-import { sqlSource, targetSchemaOf, type Config } from '../config.js';
+import { sqlSource, sqlTarget, targetSchemaOf, type Config } from '../config.js';
 import type { FerryEventBus } from '../core/events.js';
 import type { DatabaseSink, Sink } from '../core/sink.js';
-import { FerryError } from '../errors.js';
 import { KafkaSink } from '../sinks/kafka/kafka-sink.js';
 import type { CheckProblem, Source } from '../core/source.js';
 import { MysqlSink } from '../sinks/mysql/mysql-sink.js';
@@ -40,8 +39,7 @@ export function openSink(config: Config, log: Logger, events?: FerryEventBus): P
 
 /** The configured database target (an applying process writes through it too). */
 export function openDatabaseSink(config: Config, log: Logger): Promise<DatabaseSink> {
-  const target = config.target;
-  if (target.type === 'kafka') throw new FerryError('config', 'target.type kafka: an applying process writes into a database', { hint: 'set target.type: postgres or mysql' });
+  const target = sqlTarget(config);
   const options = { url: target.url, pipeline: config.pipeline, connections: config.snapshot.parallelism + 1, log };
   return target.type === 'mysql' ? MysqlSink.open(options) : PostgresSink.open(options);
 }

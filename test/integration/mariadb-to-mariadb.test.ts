@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig, sqlTarget } from '../../src/config.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { Source } from '../../src/core/source.js';
 import { sameServerProblems } from '../../src/pipeline/coordinator.js';
@@ -62,7 +62,7 @@ describe('MariaDB → MariaDB, two databases on one server', () => {
     const alias = (tables: TableSchema[]) => ({ serverIdentity: async () => identity!, describeTables: async () => tables }) as unknown as Source;
     const table = (schema: string) => ({ source: { schema, name: 'types' } }) as TableSchema;
 
-    const noSchema = await sameServerProblems({ ...targetConfig, target: { ...targetConfig.target, schema: undefined } }, alias([table('mm_types')]));
+    const noSchema = await sameServerProblems({ ...targetConfig, target: { ...sqlTarget(targetConfig), schema: undefined } }, alias([table('mm_types')]));
     expect(noSchema.map((p) => p.message)).toEqual([expect.stringMatching(/the target is the source itself/)]);
     const fedBack = await sameServerProblems(targetConfig, alias([table('mm_types'), table('mm_types_t')]));
     expect(fedBack.map((p) => p.message)).toEqual([expect.stringMatching(/the tables selected include the target schema mm_types_t/)]);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { loadConfig, parseConfig } from '../../src/config.js';
+import { loadConfig, parseConfig, sqlSource, sqlTarget } from '../../src/config.js';
 import { FerryError } from '../../src/errors.js';
 
 /** The smallest document parseConfig accepts; tests spread their own keys over it. */
@@ -42,7 +42,7 @@ describe('parseConfig defaults', () => {
     expect(c.types).toEqual({ tinyint1: 'smallint' });
     expect(c.log).toEqual({ level: 'info' });
     expect(c.admin).toBeUndefined();
-    expect(c.target.schema).toBeUndefined();
+    expect(sqlTarget(c).schema).toBeUndefined();
   });
 
   it('fills defaults inside a section that is only partly given', () => {
@@ -68,19 +68,19 @@ describe('parseConfig environment interpolation', () => {
   it('replaces ${NAME} inside a larger string', () => {
     vi.stubEnv('FERRY_TEST_PASSWORD', 'p4ss');
     const c = parseConfig({ ...minimal, source: { type: 'mysql', url: 'mysql://ferry:${FERRY_TEST_PASSWORD}@db:3306/shop' } });
-    expect(c.source.url).toBe('mysql://ferry:p4ss@db:3306/shop');
+    expect(sqlSource(c).url).toBe('mysql://ferry:p4ss@db:3306/shop');
   });
 
   it('uses the default of ${NAME:-default} when the variable is unset', () => {
     vi.stubEnv('FERRY_TEST_HOST', undefined);
     const c = parseConfig({ ...minimal, target: { type: 'postgres', url: 'postgres://u@${FERRY_TEST_HOST:-localhost}:5432/db' } });
-    expect(c.target.url).toBe('postgres://u@localhost:5432/db');
+    expect(sqlTarget(c).url).toBe('postgres://u@localhost:5432/db');
   });
 
   it('prefers a set variable over the default', () => {
     vi.stubEnv('FERRY_TEST_HOST', 'pg.internal');
     const c = parseConfig({ ...minimal, target: { type: 'postgres', url: 'postgres://u@${FERRY_TEST_HOST:-localhost}:5432/db' } });
-    expect(c.target.url).toBe('postgres://u@pg.internal:5432/db');
+    expect(sqlTarget(c).url).toBe('postgres://u@pg.internal:5432/db');
   });
 
   it('interpolates strings inside arrays', () => {
@@ -157,10 +157,10 @@ describe('parseConfig rejections', () => {
 
   it('takes a Postgres source with slot and publication named after the pipeline, and every user table', () => {
     const c = parseConfig({ ...minimal, pipeline: 'Orders-EU', source: { type: 'postgres', url: 'postgres://u:p@pg1:5432/shop' }, target: { type: 'mysql', url: 'mysql://u:p@db2/shop' } });
-    expect(c.source.slot).toMatch(/^ferry_orders_eu_[0-9a-f]{6}$/);
-    expect(c.source.publication).toBe(c.source.slot);
-    expect(parseConfig({ ...minimal, pipeline: 'orders_eu', source: { type: 'postgres', url: 'postgres://u:p@pg1:5432/shop' } }).source.slot).toBe('ferry_orders_eu');
-    expect(c.source.heartbeatSeconds).toBe(1);
+    expect(sqlSource(c).slot).toMatch(/^ferry_orders_eu_[0-9a-f]{6}$/);
+    expect(sqlSource(c).publication).toBe(sqlSource(c).slot);
+    expect(sqlSource(parseConfig({ ...minimal, pipeline: 'orders_eu', source: { type: 'postgres', url: 'postgres://u:p@pg1:5432/shop' } })).slot).toBe('ferry_orders_eu');
+    expect(sqlSource(c).heartbeatSeconds).toBe(1);
     expect(c.tables.include).toEqual(['*.*']);
   });
 
@@ -181,22 +181,22 @@ describe('parseConfig rejections', () => {
 
 describe('parseConfig server id', () => {
   it('derives the same server id from the same pipeline name', () => {
-    expect(parseConfig(minimal).source.serverId).toBe(parseConfig({ ...minimal }).source.serverId);
+    expect(sqlSource(parseConfig(minimal)).serverId).toBe(sqlSource(parseConfig({ ...minimal })).serverId);
   });
 
   it('derives different server ids for different pipeline names', () => {
-    expect(parseConfig(minimal).source.serverId).not.toBe(parseConfig({ ...minimal, pipeline: 'invoices' }).source.serverId);
+    expect(sqlSource(parseConfig(minimal)).serverId).not.toBe(sqlSource(parseConfig({ ...minimal, pipeline: 'invoices' })).serverId);
   });
 
   it.each(['orders', 'a', 'x'.repeat(100), 'billing-eu.v2'])('keeps the derived id for %s a valid replica id, away from small ids', (pipeline) => {
-    const id = parseConfig({ ...minimal, pipeline }).source.serverId;
+    const id = sqlSource(parseConfig({ ...minimal, pipeline })).serverId;
     expect(Number.isInteger(id)).toBe(true);
     expect(id).toBeGreaterThanOrEqual(100_000);
     expect(id).toBeLessThanOrEqual(4_294_967_295);
   });
 
   it('uses an explicit serverId as given', () => {
-    expect(parseConfig({ ...minimal, source: { ...minimal.source, serverId: 7 } }).source.serverId).toBe(7);
+    expect(sqlSource(parseConfig({ ...minimal, source: { ...minimal.source, serverId: 7 } })).serverId).toBe(7);
   });
 });
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig, sqlSource, sqlTarget } from '../../src/config.js';
 import { FerryEventBus } from '../../src/core/events.js';
 import { FerryMetrics } from '../../src/metrics/metrics.js';
 import { LiveStatus } from '../../src/pipeline/live-status.js';
@@ -317,8 +317,8 @@ describe('docker-compose.yml', () => {
     const published = (services.ferry.ports as unknown[]).map((p) => String(p).split(':').at(-1));
     expect(published).toContain(listen.split(':')[1]);
 
-    const source = new URL(config.source.url);
-    const target = new URL(config.target.url);
+    const source = new URL(sqlSource(config).url);
+    const target = new URL(sqlTarget(config).url);
     expect(config.source.type).toBe('mysql');
     expect(source.hostname).toBe('mysql');
     expect(decodeURIComponent(source.password)).toBe(composeDefaults(environmentOf(services.mysql).MYSQL_ROOT_PASSWORD!));
