@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { drainArms } from './drain-arms.js';
+import { kafkaArm } from './kafka-arm.js';
 import { latencyArms } from './latency-arms.js';
 import { memoryArm } from './memory-arm.js';
 import { ensurePeers, versionOf } from './processes.js';
@@ -13,7 +14,7 @@ import { startServers, stopServers } from './servers.js';
 import { buildSnapshotData, snapshotArms } from './snapshot-arms.js';
 import { targets } from './targets.js';
 
-const ARMS = ['snapshot', 'drain', 'latency', 'memory'] as const;
+const ARMS = ['snapshot', 'drain', 'kafka', 'latency', 'memory'] as const;
 
 const { values: opts } = parseArgs({
   options: {
@@ -45,6 +46,14 @@ try {
     for (const arm of snapshotArms(servers, rows)) await race(arm, runs, results);
   }
   if (only.has('drain')) for (const arm of drainArms(servers, rows)) await race(arm, runs, results);
+  if (only.has('kafka')) {
+    const kafka = kafkaArm(servers, rows);
+    try {
+      await race(kafka.arm, runs, results);
+    } finally {
+      await kafka.close();
+    }
+  }
   if (only.has('latency')) await latencyArms(servers, { seconds: latencySeconds, runs, results });
   if (only.has('memory')) await memoryArm(servers, { rows, runs, results });
 } finally {

@@ -2,13 +2,14 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-const SOURCE = resolve(import.meta.dirname, 'kafka-mock.c');
+/** The launcher's C source, wherever this module was compiled to (the benchmark builds it into dist-bench). */
+const SOURCE = resolve(repositoryRoot(import.meta.dirname), 'test/helpers/kafka-mock.c');
 const MOCK_HEADER = '/usr/include/librdkafka/rdkafka_mock.h';
 
 /**
@@ -31,6 +32,12 @@ export interface KafkaMock {
   brokerDown(id: number): Promise<void>;
   brokerUp(id: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+function repositoryRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
 }
 
 /** Every mock a test started: none may outlive the test run, whatever happened to the test. */

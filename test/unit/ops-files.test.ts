@@ -335,6 +335,52 @@ describe('docker-compose.yml', () => {
   });
 });
 
+describe('docker-compose.yml, kafka profile', () => {
+  const services = compose().services;
+  const configOf = (service: string) => {
+    const mount = volumesOf(services[service]).find((v) => v.target === '/config/ferry.yaml');
+    for (const name of ['FERRY_ADMIN_TOKEN', 'MYSQL_ROOT_PASSWORD', 'POSTGRES_PASSWORD']) vi.stubEnv(name, 'a-test-secret-0123456789');
+    return parseConfig(parseYaml(read(mount!.source)));
+  };
+  const created = () => {
+    const script = commandOf(services['kafka-topics']);
+    const loops = [...script.matchAll(/for t in ([^;]+); do\s+\S+ --create --if-not-exists --topic \$\$t --partitions (\d+)/g)];
+    return new Map(loops.flatMap(([, topics, partitions]) => topics!.trim().split(/\s+/).map((t) => [t, Number(partitions)] as const)));
+  };
+
+  it('runs the producer, two appliers and the topic job only under the profile', () => {
+    for (const name of ['kafka-topics', 'ferry-producer', 'ferry-applier']) expect(services[name].profiles, name).toEqual(['kafka']);
+    expect(services['ferry-applier'].deploy.replicas).toBe(2);
+    expect(services['ferry-producer'].depends_on['kafka-topics'].condition).toBe('service_completed_successfully');
+    expect(services['ferry-applier'].depends_on['kafka-topics'].condition).toBe('service_completed_successfully');
+  });
+
+  it('gives them configs that validate: MySQL into Kafka, and a consumer group into a Postgres schema of its own', () => {
+    const producer = configOf('ferry-producer');
+    const applier = configOf('ferry-applier');
+    expect(producer.source.type).toBe('mysql');
+    expect(producer.target.type).toBe('kafka');
+    expect(applier.source.type).toBe('kafka');
+    expect(applier.target.type).toBe('postgres');
+    expect(sqlTarget(applier).schema).not.toBe('shop');
+    if (producer.target.type !== 'kafka' || applier.source.type !== 'kafka') throw new Error('kafka ends expected');
+    expect(applier.source.topicPrefix).toBe(producer.target.topicPrefix);
+    expect(applier.source.brokers).toEqual(producer.target.brokers);
+  });
+
+  it('creates every topic the producer needs before it starts: ferry\'s own with one partition, one per source table', () => {
+    const producer = configOf('ferry-producer');
+    if (producer.target.type !== 'kafka') throw new Error('kafka target expected');
+    const prefix = producer.target.topicPrefix;
+    const topics = created();
+    expect(topics.get(`${prefix}.ferry.schema`)).toBe(1);
+    expect(topics.get(`${prefix}.ferry.checkpoint`)).toBe(1);
+    const tables = [...read('deploy/mysql-init.sql').matchAll(/CREATE TABLE (\w+)/g)].map((m) => m[1]);
+    expect(tables.length).toBeGreaterThan(0);
+    for (const t of tables) expect(topics.get(`${prefix}.shop.${t}`), t).toBeGreaterThan(1);
+  });
+});
+
 describe('Dockerfile', () => {
   // Instructions with their continuation lines joined, comments dropped.
   const instructions = read('Dockerfile')

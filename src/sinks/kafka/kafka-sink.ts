@@ -8,7 +8,7 @@ import type { CheckProblem } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
 import { FerryError } from '../../errors.js';
 import { TableCodec, type SchemaMessage } from '../../kafka/envelope.js';
-import { KafkajsTransport, kafkaError } from '../../kafka/kafkajs-transport.js';
+import { KafkajsTransport } from '../../kafka/kafkajs-transport.js';
 import { Topics } from '../../kafka/topics.js';
 import type { KafkaProducer, KafkaTransport, OutgoingMessage } from '../../kafka/transport.js';
 import { readProducerState, producerStateMessage, type ProducerState } from './producer-state.js';
@@ -109,7 +109,7 @@ export class KafkaSink implements Sink {
   }
 
   beginSnapshot(): Promise<void> {
-    return this.#record({ phase: 'snapshot', position: null, tables: [], progress: [] });
+    return this.#record(() => ({ phase: 'snapshot', position: null, tables: [], progress: [] }));
   }
 
   async loadChunk(table: TableSchema, rows: readonly (readonly Value[])[], progress: SnapshotProgress): Promise<void> {
@@ -119,12 +119,11 @@ export class KafkaSink implements Sink {
     // In single-topic mode a chunk is a group of its own: appliers apply it whole.
     const closing = this.o.singleTopic ? rows.length - 1 : -1;
     await this.#send(rows.map((values, i) => ({ topic, ...codec.encode(codec.snapshotEvent(values), origin, i === closing) })));
-    const state = this.#state ?? { phase: 'snapshot', position: null, progress: [] };
-    await this.#record({ ...state, progress: [...state.progress.filter((p) => p.table !== progress.table), progress] });
+    await this.#record((state) => ({ ...state, progress: [...state.progress.filter((p) => p.table !== progress.table), progress] }));
   }
 
   finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void> {
-    return this.#record({ phase: checkpoint.phase, position: checkpoint.position, tables: tables.map((t) => tableKey(t.source)), progress: [] });
+    return this.#record(() => ({ phase: checkpoint.phase, position: checkpoint.position, tables: tables.map((t) => tableKey(t.source)), progress: [] }));
   }
 
   async begin(): Promise<SinkTransaction> {
@@ -158,13 +157,18 @@ export class KafkaSink implements Sink {
 
   /** The stream's position, recorded once everything before it is acknowledged. */
   commit(checkpoint: Checkpoint): Promise<void> {
-    const state = this.#state ?? { phase: checkpoint.phase, position: null, progress: [] };
-    return this.#record({ ...state, phase: checkpoint.phase, position: checkpoint.position });
+    return this.#record((state) => ({ ...state, phase: checkpoint.phase, position: checkpoint.position }));
   }
 
-  async #record(state: ProducerState): Promise<void> {
-    await this.#send([{ topic: this.#topics.checkpoint, ...producerStateMessage(this.o.pipeline, state) }]);
+  /**
+   * Records the state `update` makes of the last one. Callers update only after Kafka acknowledged
+   * what the update describes; updates apply at once, in call order (parallel snapshot chunks), and
+   * each message carries every update before it, so the last one written is the newest.
+   */
+  async #record(update: (state: ProducerState) => ProducerState): Promise<void> {
+    const state = update(this.#state ?? { phase: 'snapshot', position: null, progress: [] });
     this.#state = state;
+    await this.#send([{ topic: this.#topics.checkpoint, ...producerStateMessage(this.o.pipeline, state) }]);
   }
 
   /** Sends in requests of at most MAX_REQUEST_BYTES, one request at a time. */
@@ -236,9 +240,7 @@ class KafkaSinkTransaction implements SinkTransaction {
   }
 
   async commit(checkpoint: Checkpoint): Promise<void> {
-    await this.sink.produce(this.#pending, true).catch((err) => {
-      throw kafkaError(err, 'producing to Kafka');
-    });
+    await this.sink.produce(this.#pending, true);
     this.#pending = [];
     await this.sink.commit(checkpoint);
   }
