@@ -1,5 +1,5 @@
 import { startKafkaMock, type KafkaMock } from '../test/helpers/kafka-mock.js';
-import { backlogFor, createItems, fingerprint, hasMarker, writeBacklog } from './data.js';
+import { backlogFor, createItems, fingerprint, writeBacklog } from './data.js';
 import { freshDatabase, until, withDb } from './db.js';
 import { Ferry, type FerryProcess } from './processes.js';
 import type { Arm, Contender } from './race.js';
@@ -7,16 +7,17 @@ import type { Servers } from './servers.js';
 
 /**
  * The mock cluster keeps about 5 MB per partition and drops older messages (as retention would):
- * the backlog must fit in the topic before the appliers have applied it.
+ * the backlog must fit in the topic before the appliers have applied it. 100,000 rows make 135,000
+ * changes of about 430 bytes: under 2 MB a partition.
  */
-const PARTITIONS = 24;
-const MAX_ROWS = 200_000;
+const PARTITIONS = 32;
+const MAX_ROWS = 100_000;
 
 /**
  * The Kafka path against the direct one on the same MariaDB backlog: ferry reading it into Kafka
  * (librdkafka's mock cluster on loopback) while two appliers in one consumer group apply it to
  * Postgres, against one ferry applying it to Postgres directly. Both are timed from `ferry run` of
- * the reading process until the backlog's marker is in the target; the appliers are started (and
+ * the reading process until the target's table equals the source's; the appliers are started (and
  * have joined their group) before the clock starts, as they would be running in production.
  */
 export function kafkaArm(s: Servers, rows: number): { arm: Arm; close(): Promise<void> } {
@@ -29,10 +30,17 @@ export function kafkaArm(s: Servers, rows: number): { arm: Arm; close(): Promise
   let applying: FerryProcess[] = [];
   const source = { type: 'mysql', url: s.mariaSource.url('bench') };
 
-  const drained = (url: string, reader: () => Ferry): Contender['run'] => async () => {
+  /**
+   * Runs `reader` until `url`'s bench.items fingerprints like the source's (on the Kafka path the
+   * marker row travels in a partition of its own, so it says nothing of the others); any of its
+   * processes stopping first fails the run.
+   */
+  const drained = (url: string, reader: () => Ferry, others: () => FerryProcess[] = () => []): Contender['run'] => async () => {
     const running = reader().run();
+    const stopped = [running, ...others()].map((p) => p.running.done.then(() => Promise.reject(new Error(`ferry stopped before the backlog was applied:\n${p.running.output()}`))));
+    for (const p of stopped) p.catch(() => {});
     try {
-      await withDb(url, (db) => until(`the backlog marker in ${url}`, () => hasMarker(db)));
+      await Promise.race([withDb(url, (db) => until(`the backlog in ${url}`, async () => (await fingerprint(db).catch(() => null)) === expected, 100)), ...stopped]);
     } finally {
       await running.stop();
     }
@@ -71,7 +79,7 @@ export function kafkaArm(s: Servers, rows: number): { arm: Arm; close(): Promise
           // Both members in the group, every partition assigned: the mock's rebalance waits out a session timeout.
           await new Promise((resolve) => setTimeout(resolve, 15_000));
         },
-        run: drained(s.pgTarget.url('kbench_kafka'), () => producer),
+        run: drained(s.pgTarget.url('kbench_kafka'), () => producer, () => applying),
         async check() {
           await Promise.all(applying.map((a) => a.stop()));
           await equal(s.pgTarget.url('kbench_kafka'));

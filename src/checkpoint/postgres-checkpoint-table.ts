@@ -17,7 +17,26 @@ const CHECKPOINT = `${FERRY_SCHEMA}.ferry_checkpoint`;
 const PROGRESS = `${FERRY_SCHEMA}.ferry_snapshot_progress`;
 const OFFSETS = `${FERRY_SCHEMA}.ferry_kafka_offsets`;
 
+/**
+ * Key of the advisory lock under which ferry processes change the target's catalog: CREATE … IF NOT
+ * EXISTS is not safe against itself in Postgres (two sessions can both miss, and one then fails), and
+ * several ferry processes (the appliers of a consumer group) may start at once.
+ */
+export const DDL_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('ferry target ddl'))";
+
 export async function ensureCheckpointTables(client: ClientBase): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query(DDL_LOCK_SQL);
+    await createCheckpointTables(client);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
+async function createCheckpointTables(client: ClientBase): Promise<void> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${FERRY_SCHEMA}`);
   await client.query(`CREATE TABLE IF NOT EXISTS ${CHECKPOINT} (
     pipeline text PRIMARY KEY, phase text NOT NULL, position jsonb, tables text[], owner text,

@@ -96,7 +96,8 @@ export class KafkajsTransport implements KafkaTransport {
     });
     const end = BigInt(offsets?.high ?? '0');
     if (end <= BigInt(offsets?.low ?? '0')) return [];
-    const consumer = this.#kafka.consumer({ groupId: `ferry-reader-${randomUUID()}`, allowAutoTopicCreation: false });
+    // A short fetch wait: disconnecting waits out the fetch in flight.
+    const consumer = this.#kafka.consumer({ groupId: `ferry-reader-${randomUUID()}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 100 });
     const messages: IncomingMessage[] = [];
     try {
       await consumer.connect();
@@ -143,12 +144,12 @@ export class KafkajsTransport implements KafkaTransport {
     };
   }
 
-  consumer(group: string, fetchBytes?: number): KafkaConsumer {
+  consumer(group: string, options: { concurrency: number; fetchBytes?: number }): KafkaConsumer {
     return new KafkajsConsumer(this.#kafka.consumer({
       // maxWaitTimeInMs: an idle fetch returns after 0.5 s (some brokers hold it that long even when data arrives).
       groupId: group, allowAutoTopicCreation: false, sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 1000, maxWaitTimeInMs: 500,
-      ...(fetchBytes ? { maxBytesPerPartition: fetchBytes, maxBytes: fetchBytes } : {}),
-    }), this.log);
+      ...(options.fetchBytes ? { maxBytesPerPartition: options.fetchBytes, maxBytes: options.fetchBytes } : {}),
+    }), options.concurrency, this.log);
   }
 
   async close(): Promise<void> {
@@ -162,7 +163,7 @@ export class KafkajsTransport implements KafkaTransport {
 class KafkajsConsumer implements KafkaConsumer {
   #fatal: FerryError | null = null;
 
-  constructor(private readonly consumer: Consumer, private readonly log: Logger) {}
+  constructor(private readonly consumer: Consumer, private readonly concurrency: number, private readonly log: Logger) {}
 
   onAssignment(listener: (partitions: readonly TopicPartition[]) => void): void {
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -188,6 +189,7 @@ class KafkajsConsumer implements KafkaConsumer {
       c.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.concurrency,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           if (batch.isEmpty() || this.#fatal) return;
           const messages = batch.messages.map((m) => ({ offset: BigInt(m.offset), key: m.key, value: m.value }));

@@ -64,7 +64,10 @@ export interface KafkaTransport {
   /** Every message of a one-partition topic, from its start to its end now. */
   readAll(topic: string): Promise<IncomingMessage[]>;
   producer(options: { idempotent: boolean }): Promise<KafkaProducer>;
-  /** A member of `group`; `fetchBytes`: what one fetch may bring per partition, when more than the client's default. */
-  consumer(group: string, fetchBytes?: number): KafkaConsumer;
+  /**
+   * A member of `group`. `concurrency`: partitions whose batches are applied at once;
+   * `fetchBytes`: what one fetch may bring per partition, when more than the client's default.
+   */
+  consumer(group: string, options: { concurrency: number; fetchBytes?: number }): KafkaConsumer;
   close(): Promise<void>;
 }

@@ -15,6 +15,7 @@ import { startHeartbeat } from './heartbeat.js';
 import type { PauseGate } from './pause-gate.js';
 import { decideSnapshot } from './snapshot-decision.js';
 import { runSnapshot, SnapshotInterrupted } from './snapshot.js';
+import { checkKafkaSource } from '../sources/kafka/kafka-applier.js';
 
 export interface RunOptions {
   readonly config: Config;
@@ -34,6 +35,7 @@ export function formatProblems(problems: readonly CheckProblem[]): string {
 /** Everything `ferry check` reports, source and target; an unreachable source is one of the problems. */
 export async function checkAll(config: Config, log: Logger, source?: Source): Promise<CheckProblem[]> {
   const target = await checkTarget(config, log);
+  if (config.source.type === 'kafka') return [...(await checkKafkaSource(config.source, log)), ...target];
   const all = async (s: Source) => [...(await s.check()), ...(await sameServerProblems(config, s)), ...target];
   if (source) return all(source);
   let opened: Source;

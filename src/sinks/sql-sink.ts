@@ -26,6 +26,8 @@ export abstract class SqlSink<C> implements DatabaseSink {
   /** Returns `c` to its pool, or closes it when its state is unknown. */
   protected abstract giveBack(c: C, destroy: boolean): void;
   protected abstract createSchemaSql(schema: string): string;
+  /** Serializes catalog changes with other ferry processes on the target, in `c`'s transaction (when the engine needs it). */
+  protected abstract lockDdl(c: C): Promise<void>;
   protected abstract tableExists(c: C, t: TableSchema): Promise<boolean>;
   /** Creates the table if missing (dropping it first with `replace`), and what its columns need; without its primary key when `keyLater` and the engine gains by it. */
   protected abstract createTable(c: C, t: TableSchema, replace: boolean, keyLater: boolean): Promise<void>;
@@ -72,6 +74,7 @@ export abstract class SqlSink<C> implements DatabaseSink {
     const keyLater = purpose === 'snapshot';
     for (const t of tables) this.tables.set(tableKey(t.source), t);
     await this.transaction(async (c) => {
+      await this.lockDdl(c);
       for (const schema of new Set(tables.map((t) => t.target.schema))) await this.run(c, this.createSchemaSql(schema));
       for (const t of tables) {
         if (prep === 'none') {

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
 import { pipelineConfig, runCli, startCli, verifyWithCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
 import { startKafkaMock, type KafkaMock } from '../helpers/kafka-mock.js';
 import { startWriteLoad } from '../helpers/write-load.js';
+import { ADMIN_TOKEN, startWithAdmin, waitReady } from '../helpers/admin.js';
 
 /**
  * The Kafka path end to end through the built CLI: MariaDB → ferry (producer) → Kafka → two ferry
@@ -261,6 +263,56 @@ describe('single-topic mode', () => {
   }, 180_000);
 });
 
+describe('Postgres → Kafka → Postgres, cutover on the producer', () => {
+  it('fences the source, drains into Kafka, and the applier brings the target level with the source', async () => {
+    const prefix = 'pgcut';
+    const src = await testDatabases('kafka_pgsrc');
+    const dst = await testDatabases('kafka_pgdst');
+    try {
+      await src.pg.query(`CREATE TABLE items (id int PRIMARY KEY, v text NOT NULL, payload bytea);
+        INSERT INTO items SELECT g, 'seed ' || g, decode(md5(g::text), 'hex') FROM generate_series(1, 500) g`);
+      await mock.createTopic(`${prefix}.ferry.schema`, 1);
+      await mock.createTopic(`${prefix}.ferry.checkpoint`, 1);
+      await mock.createTopic(`${prefix}.public.items`, 3);
+      const { ferry: producer, admin } = await startWithAdmin({
+        pipeline: `${prefix}-produce`,
+        source: { type: 'postgres', url: src.pgUrl },
+        target: { type: 'kafka', brokers: mock.brokers, topicPrefix: prefix, idempotent: false },
+        apply: { batchMaxMs: 50 },
+      });
+      const applier = startCli(['run', '-c', applierConfig(prefix, dst)]);
+      try {
+        await waitReady(admin);
+        for (let i = 0; i < 20; i++) {
+          await src.pg.query(`BEGIN; UPDATE items SET v = v || '+' WHERE id % 20 = ${i}; INSERT INTO items VALUES (${1000 + i}, 'new', NULL); DELETE FROM items WHERE id = ${i + 1}; COMMIT`);
+        }
+        const cutover = await runCli(['cutover', '--admin', admin, '--token', ADMIN_TOKEN, '--verify', 'none', '--max-lag', '10', '--timeout', '60']);
+        expect(cutover.code, cutover.stdout + cutover.stderr).toBe(0);
+        expect(cutover.stdout).toMatch(/completed/);
+        // The fence ended every other session; a new one may read but not write.
+        const app = new pg.Client({ connectionString: src.pgUrl });
+        await app.connect();
+        try {
+          await expect(app.query("INSERT INTO items VALUES (-1, 'after the fence', NULL)")).rejects.toThrow(/read-only/);
+        } finally {
+          await app.end();
+        }
+
+        const direct = writeConfig({ pipeline: `${prefix}-verify`, source: { type: 'postgres', url: src.pgUrl }, target: { type: 'postgres', url: dst.pgUrl } });
+        await waitFor('the applier to bring the target level', async () => (await verifyWithCli(direct, 'checksums', ['--recheck', '0']).catch(() => ({ equal: false }))).equal, 60_000);
+        expect(applier.child.exitCode, applier.output()).toBeNull();
+      } finally {
+        producer.child.kill('SIGKILL');
+        applier.child.kill('SIGKILL');
+      }
+    } finally {
+      await dst.pg.query('ALTER DATABASE kafka_pgsrc RESET default_transaction_read_only').catch(() => {});
+      await src.close();
+      await dst.close();
+    }
+  }, 180_000);
+});
+
 describe('Kafka path, bad input', () => {
   it('refuses to start the producer when its topics do not exist, naming them and how to create them', async () => {
     await db.my.query('CREATE TABLE IF NOT EXISTS items (id INT PRIMARY KEY)');
@@ -269,6 +321,33 @@ describe('Kafka path, bad input', () => {
     expect(r.stderr).toContain('topic missing.ferry.schema does not exist');
     expect(r.stderr).toContain('kafka-topics.sh --create --topic missing.ferry.checkpoint --partitions 1');
   });
+
+  it('fails `ferry check` of an applier whose producer has not made its topics, and passes it once they exist', async () => {
+    const before = await runCli(['check', '-c', applierConfig('unmade')]);
+    expect(before.code).toBe(2);
+    expect(before.stdout).toContain('topic unmade.ferry.schema does not exist');
+    await createTopics('unmade', []);
+    const after = await runCli(['check', '-c', applierConfig('unmade')]);
+    expect(after.code, after.stdout).toBe(0);
+  });
+
+  it('stops the producer at a TRUNCATE on per-table topics, naming it and the way out', async () => {
+    const prefix = 'truncated';
+    const one = await testDatabases('kafka_truncate');
+    try {
+      await one.my.query('CREATE TABLE items (id INT PRIMARY KEY); INSERT INTO items VALUES (1), (2)');
+      await createTopics(prefix, ['items'], 2, one);
+      const producer = startCli(['run', '-c', producerConfig(prefix, one)]);
+      await waitFor('the producer to stream', async () => /streaming from/.test(producer.output()), 60_000);
+      await one.my.query('TRUNCATE TABLE items');
+      const end = await producer.done;
+      expect(end.code).toBe(1);
+      expect(end.stderr).toContain(`TRUNCATE of ${one.name}.items cannot be carried in per-key order over Kafka`);
+      expect(end.stderr).toContain('target.singleTopic: true');
+    } finally {
+      await one.close();
+    }
+  }, 120_000);
 
   it('stops an applier at a message that is not a change event, naming it, without moving past it', async () => {
     const prefix = 'garbage';

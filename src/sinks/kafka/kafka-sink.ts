@@ -24,8 +24,12 @@ export interface KafkaSinkOptions {
   readonly events?: FerryEventBus;
 }
 
-/** Bytes of one produce request at most: under a broker's default message.max.bytes (1 MiB) per partition batch. */
-const MAX_REQUEST_BYTES = 900_000;
+/**
+ * Bytes of one partition's batch in a produce request at most: under a broker's default
+ * message.max.bytes (1 MiB). A request spreads over a topic's partitions by key hash, so it may carry
+ * this much for every two partitions of the narrowest topic in it.
+ */
+const MAX_PARTITION_BATCH_BYTES = 900_000;
 
 /**
  * The producing end of the Kafka path: every change into the topic of its table, keyed by primary
@@ -36,6 +40,8 @@ const MAX_REQUEST_BYTES = 900_000;
 export class KafkaSink implements Sink {
   readonly #topics: Topics;
   readonly #codecs = new Map<string, TableCodec>();
+  /** Partitions of each topic, as prepare() found them. */
+  #partitions: ReadonlyMap<string, number> = new Map();
   /** undefined until read from the checkpoint topic. */
   #state: ProducerState | null | undefined = undefined;
   /** Sends one at a time: kafkajs may reorder concurrent sends (its issue #598). */
@@ -77,7 +83,8 @@ export class KafkaSink implements Sink {
     for (const t of tables) this.#codecs.set(tableKey(t.source), new TableCodec(t));
     const single = [this.#topics.schema, this.#topics.checkpoint, ...(this.o.singleTopic ? [this.#topics.changes] : [])];
     const wanted = [...single, ...(this.o.singleTopic ? [] : tables.map((t) => this.#topics.table(t.source)))];
-    const problems = topicProblems(wanted, await this.transport.partitions(wanted), single);
+    this.#partitions = await this.transport.partitions(wanted);
+    const problems = topicProblems(wanted, this.#partitions, single);
     if (problems.length > 0) {
       throw new FerryError('config', `Kafka topics are missing or wrong:\n${problems.map((p) => `  ${p.message}`).join('\n')}`, { hint: problems[0]!.hint });
     }
@@ -171,13 +178,15 @@ export class KafkaSink implements Sink {
     await this.#send([{ topic: this.#topics.checkpoint, ...producerStateMessage(this.o.pipeline, state) }]);
   }
 
-  /** Sends in requests of at most MAX_REQUEST_BYTES, one request at a time. */
+  /** Sends in requests small enough for every partition's batch (MAX_PARTITION_BATCH_BYTES), one request at a time. */
   #send(messages: readonly OutgoingMessage[]): Promise<void> {
+    const narrowest = Math.min(...new Set(messages.map((m) => this.#partitions.get(m.topic) ?? 1)));
+    const requestBytes = MAX_PARTITION_BATCH_BYTES * Math.max(1, Math.floor(narrowest / 2));
     const sent = this.#sending.then(async () => {
       let start = 0;
       while (start < messages.length) {
         let end = start;
-        for (let bytes = 0; end < messages.length && (end === start || bytes + messages[end]!.value.length < MAX_REQUEST_BYTES); end++) {
+        for (let bytes = 0; end < messages.length && (end === start || bytes + messages[end]!.value.length < requestBytes); end++) {
           bytes += messages[end]!.value.length + messages[end]!.key.length;
         }
         const began = performance.now();

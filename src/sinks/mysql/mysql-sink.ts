@@ -127,6 +127,9 @@ export class MysqlSink extends SqlSink<PoolConnection> {
     return `CREATE DATABASE IF NOT EXISTS ${quoteIdent(schema)}`;
   }
 
+  /** MySQL's CREATE … IF NOT EXISTS holds metadata locks and is safe against itself: nothing to add. */
+  protected async lockDdl(): Promise<void> {}
+
   protected async tableExists(conn: Connection, t: TableSchema): Promise<boolean> {
     const [rows] = await conn.query<RowDataPacket[]>('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [t.target.schema, t.target.name]);
     return rows.length > 0;

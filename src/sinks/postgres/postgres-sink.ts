@@ -14,7 +14,7 @@ import { coerceError, FerryError } from '../../errors.js';
 import { forEachConcurrently } from '../../core/concurrency.js';
 import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
 import { PostgresPipelineLock } from '../../checkpoint/postgres-pipeline-lock.js';
-import { ensureCheckpointTables, postgresCheckpointStore } from '../../checkpoint/postgres-checkpoint-table.js';
+import { DDL_LOCK_SQL, ensureCheckpointTables, postgresCheckpointStore } from '../../checkpoint/postgres-checkpoint-table.js';
 import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.js';
 import { connectClient } from './postgres-connection.js';
 import { tabSeparated, valueAt } from '../tab-separated.js';
@@ -114,6 +114,10 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
 
   protected createSchemaSql(schema: string): string {
     return `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`;
+  }
+
+  protected async lockDdl(client: pg.ClientBase): Promise<void> {
+    await client.query(DDL_LOCK_SQL);
   }
 
   protected async tableExists(client: pg.ClientBase, t: TableSchema): Promise<boolean> {

@@ -5,6 +5,7 @@ import { parseTableKey, tableKey, type ChangeEvent, type Transaction } from '../
 import type { FerryEventBus } from '../../core/events.js';
 import { positionFromJson } from '../../core/position.js';
 import type { DatabaseSink } from '../../core/sink.js';
+import type { CheckProblem } from '../../core/source.js';
 import { coerceError, FerryError } from '../../errors.js';
 import type { Envelope, TableCodec } from '../../kafka/envelope.js';
 import { KafkajsTransport } from '../../kafka/kafkajs-transport.js';
@@ -70,10 +71,26 @@ export async function runKafkaApplier(o: KafkaApplierOptions): Promise<void> {
 /** What one fetch may bring of the single topic: a group of whole source transactions must fit. */
 const SINGLE_TOPIC_FETCH_BYTES = 64 * 2 ** 20;
 
+/** `ferry check` of an applying process: the brokers answer, and the producer's schema topic is there. */
+export async function checkKafkaSource(source: KafkaSourceConfig, log: Logger): Promise<CheckProblem[]> {
+  const transport = new KafkajsTransport(source.brokers, log);
+  const topics = new Topics(source.topicPrefix);
+  try {
+    if ((await transport.partitions([topics.schema])).has(topics.schema)) return [];
+    return [{ check: 'kafka topics', message: `topic ${topics.schema} does not exist`, hint: 'start the producing ferry (target.type: kafka) with the same topicPrefix first; it checks every topic it needs' }];
+  } catch (err) {
+    return [{ check: 'source', message: `cannot reach Kafka at ${source.brokers.join(', ')}: ${(err as Error).message}`, hint: 'check source.brokers and that the brokers are running' }];
+  } finally {
+    await transport.close();
+  }
+}
+
 /** One consumer, a member of the group until ferry stops (resolves) or the consumer fails (rejects). */
 async function consumeOnce(transport: KafkaTransport, topics: readonly string[], applier: PartitionApplier, o: KafkaApplierOptions): Promise<void> {
   const single = topics.includes(new Topics(o.config.source.topicPrefix).changes);
-  const consumer = transport.consumer(o.config.source.group, single ? SINGLE_TOPIC_FETCH_BYTES : undefined);
+  // As many partitions at once as the target has connections for (snapshot.parallelism, as for a snapshot).
+  const concurrency = o.config.snapshot.parallelism;
+  const consumer = transport.consumer(o.config.source.group, single ? { concurrency, fetchBytes: SINGLE_TOPIC_FETCH_BYTES } : { concurrency });
   consumer.onAssignment((partitions) => applier.assigned(partitions));
   const stop = () => void consumer.close();
   o.signal.addEventListener('abort', stop, { once: true });
@@ -217,17 +234,14 @@ class PartitionApplier {
 
   /**
    * Creates the target table (or adds the columns a new version has) with its indexes. Members of
-   * the group may do so at the same moment: the loser of that race finds the table made and tries once more.
+   * the group may do so at the same moment: the sink serializes the tables, and the loser of a race
+   * to build an index finds it made and tries once more.
    */
   async #prepare(codec: TableCodec): Promise<void> {
-    const prep = this.o.config.snapshot.tablePrep === 'none' ? 'none' : 'create';
-    const once = async () => {
-      await this.sink.prepare([codec.table], prep, 'stream');
-      await this.sink.createIndexes([codec.table]);
-    };
-    await once().catch(async () => {
+    await this.sink.prepare([codec.table], this.o.config.snapshot.tablePrep === 'none' ? 'none' : 'create', 'stream');
+    await this.sink.createIndexes([codec.table]).catch(async () => {
       await sleep(200);
-      await once();
+      await this.sink.createIndexes([codec.table]);
     });
   }
 }

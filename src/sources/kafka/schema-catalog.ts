@@ -10,11 +10,16 @@ import { targetTableId } from '../../pipeline/table-mapping.js';
  */
 export class SchemaCatalog {
   readonly #codecs = new Map<string, TableCodec>();
+  /** The read in flight: partitions applied at once wait for the same one. */
+  #reading: Promise<void> | null = null;
 
   constructor(private readonly transport: KafkaTransport, private readonly topic: string, private readonly targetSchema: string | undefined) {}
 
   async codec(version: string): Promise<TableCodec> {
-    if (!this.#codecs.has(version)) await this.#refresh();
+    if (!this.#codecs.has(version)) {
+      this.#reading ??= this.#refresh().finally(() => (this.#reading = null));
+      await this.#reading;
+    }
     const codec = this.#codecs.get(version);
     if (!codec) {
       throw new FerryError('fatal', `schema version ${version} is not in ${this.topic}`, {
