@@ -37,7 +37,7 @@ export interface Envelope {
   readonly transaction?: { readonly last: true };
 }
 
-/** The schema message of one table version, keyed by `schema.table` in `<prefix>.ferry.schema`. */
+/** The schema message of one table version, keyed by `schema.table@version` in `<prefix>.ferry.schema`. */
 export interface SchemaMessage {
   readonly version: string;
   readonly table: TableSchema;

@@ -148,6 +148,8 @@ export class KafkajsTransport implements KafkaTransport {
     return new KafkajsConsumer(this.#kafka.consumer({
       // maxWaitTimeInMs: an idle fetch returns after 0.5 s (some brokers hold it that long even when data arrives).
       groupId: group, allowAutoTopicCreation: false, sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 1000, maxWaitTimeInMs: 500,
+      // ferry restarts a failed consumer itself, with a new one: kafkajs's own restart would revive one ferry closed.
+      retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: 8, restartOnFailure: async () => false },
       ...(options.fetchBytes ? { maxBytesPerPartition: options.fetchBytes, maxBytes: options.fetchBytes } : {}),
     }), options.concurrency, this.log);
   }
@@ -162,6 +164,7 @@ export class KafkajsTransport implements KafkaTransport {
 /** A group member: batches per partition, manual offsets, committed after each batch is applied. */
 class KafkajsConsumer implements KafkaConsumer {
   #fatal: FerryError | null = null;
+  #closing = false;
 
   constructor(private readonly consumer: Consumer, private readonly concurrency: number, private readonly log: Logger) {}
 
@@ -180,11 +183,13 @@ class KafkajsConsumer implements KafkaConsumer {
       throw kafkaError(err, 'joining the consumer group');
     }
     await new Promise<void>((resolve, reject) => {
-      c.on(c.events.STOP, () => (this.#fatal ? reject(this.#fatal) : resolve()));
-      // kafkajs restarts the consumer itself after the errors it deems retriable; any other crash
-      // (a protocol error while joining, say) is the cluster's, and a new consumer may do better.
-      c.on(c.events.CRASH, ({ payload }) => {
-        if (!payload.restart) reject(new FerryError('retriable', `the Kafka consumer crashed: ${payload.error.message}`, { cause: payload.error }));
+      // Stopped by close(), by a failed apply, or by a crash (the cluster's doing: a broker gone, a
+      // protocol error while joining), after which a new consumer may do better.
+      c.on(c.events.CRASH, ({ payload }) => reject(new FerryError('retriable', `the Kafka consumer crashed: ${payload.error.message}`, { cause: payload.error })));
+      c.on(c.events.STOP, () => {
+        if (this.#fatal) reject(this.#fatal);
+        else if (this.#closing) resolve();
+        else reject(new FerryError('retriable', 'the Kafka consumer stopped by itself'));
       });
       c.run({
         autoCommit: false,
@@ -219,6 +224,7 @@ class KafkajsConsumer implements KafkaConsumer {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     await this.consumer.disconnect().catch(() => {});
   }
 }

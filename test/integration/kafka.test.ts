@@ -313,6 +313,37 @@ describe('Postgres → Kafka → Postgres, cutover on the producer', () => {
   }, 180_000);
 });
 
+describe('schema change through Kafka', () => {
+  it('carries an ADD COLUMN mid-stream: the applier adds it, rows before and after it land as the source has them', async () => {
+    const prefix = 'altered';
+    const one = await testDatabases('kafka_alter');
+    try {
+      await one.my.query(`CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL);
+        INSERT INTO items SELECT seq, CONCAT('v', seq) FROM seq_1_to_200`);
+      await createTopics(prefix, ['items'], 3, one);
+      const producer = startCli(['run', '-c', producerConfig(prefix, one)]);
+      const applier = startCli(['run', '-c', applierConfig(prefix, one)]);
+      try {
+        await waitFor('the snapshot to be applied', async () => (await one.pg.query(`SELECT count(*)::int AS n FROM ${one.name}.items`).catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n === 200, 60_000);
+        await one.my.query(`UPDATE items SET v = 'before' WHERE id <= 10;
+          ALTER TABLE items ADD COLUMN note VARCHAR(30) NOT NULL DEFAULT 'none';
+          INSERT INTO items VALUES (201, 'after', 'noted'); UPDATE items SET note = 'changed' WHERE id BETWEEN 5 AND 15`);
+        const direct = writeConfig(pipelineConfig(one.name, one.mysqlUrl, one.pgUrl));
+        await waitFor('the target to equal the source', async () => (await verifyWithCli(direct, 'checksums', ['--recheck', '0']).catch(() => ({ equal: false }))).equal, 60_000)
+          .catch((e) => {
+            throw new Error(`${e.message}\n${applier.output().slice(-2000)}\n${producer.output().slice(-2000)}`);
+          });
+        expect(applier.child.exitCode, applier.output()).toBeNull();
+      } finally {
+        producer.child.kill('SIGKILL');
+        applier.child.kill('SIGKILL');
+      }
+    } finally {
+      await one.close();
+    }
+  }, 120_000);
+});
+
 describe('Kafka path, bad input', () => {
   it('refuses to start the producer when its topics do not exist, naming them and how to create them', async () => {
     await db.my.query('CREATE TABLE IF NOT EXISTS items (id INT PRIMARY KEY)');
@@ -330,6 +361,24 @@ describe('Kafka path, bad input', () => {
     const after = await runCli(['check', '-c', applierConfig('unmade')]);
     expect(after.code, after.stdout).toBe(0);
   });
+
+  it('refuses a table without a primary key, which appliers could not tell repeated from new', async () => {
+    const prefix = 'keyless';
+    const one = await testDatabases('kafka_keyless');
+    try {
+      await one.pg.query('CREATE TABLE log (at int NOT NULL, what text); ALTER TABLE log REPLICA IDENTITY FULL');
+      await mock.createTopic(`${prefix}.ferry.schema`, 1);
+      await mock.createTopic(`${prefix}.ferry.checkpoint`, 1);
+      await mock.createTopic(`${prefix}.public.log`, 2);
+      const r = await runCli(['run', '-c', writeConfig({
+        pipeline: `${prefix}-produce`, source: { type: 'postgres', url: one.pgUrl }, target: { type: 'kafka', brokers: mock.brokers, topicPrefix: prefix, idempotent: false },
+      })]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('without a primary key cannot go through Kafka: public.log');
+    } finally {
+      await one.close();
+    }
+  }, 60_000);
 
   it('stops the producer at a TRUNCATE on per-table topics, naming it and the way out', async () => {
     const prefix = 'truncated';

@@ -25,11 +25,10 @@ export interface KafkaSinkOptions {
 }
 
 /**
- * Bytes of one partition's batch in a produce request at most: under a broker's default
- * message.max.bytes (1 MiB). A request spreads over a topic's partitions by key hash, so it may carry
- * this much for every two partitions of the narrowest topic in it.
+ * Bytes of one produce request at most: under a broker's default message.max.bytes (1 MiB), which
+ * bounds each partition's batch in it, whatever partitions its keys hash to.
  */
-const MAX_PARTITION_BATCH_BYTES = 900_000;
+const MAX_REQUEST_BYTES = 900_000;
 
 /**
  * The producing end of the Kafka path: every change into the topic of its table, keyed by primary
@@ -40,8 +39,6 @@ const MAX_PARTITION_BATCH_BYTES = 900_000;
 export class KafkaSink implements Sink {
   readonly #topics: Topics;
   readonly #codecs = new Map<string, TableCodec>();
-  /** Partitions of each topic, as prepare() found them. */
-  #partitions: ReadonlyMap<string, number> = new Map();
   /** undefined until read from the checkpoint topic. */
   #state: ProducerState | null | undefined = undefined;
   /** Sends one at a time: kafkajs may reorder concurrent sends (its issue #598). */
@@ -80,11 +77,16 @@ export class KafkaSink implements Sink {
    * the operator's choice) and publishes each table's schema, which the change messages refer to.
    */
   async prepare(tables: readonly TableSchema[]): Promise<void> {
+    const keyless = tables.filter((t) => t.primaryKey.length === 0).map((t) => tableKey(t.source));
+    if (keyless.length > 0) {
+      throw new FerryError('config', `table${keyless.length === 1 ? '' : 's'} without a primary key cannot go through Kafka: ${keyless.join(', ')}`, {
+        hint: 'Kafka holds changes at least once (a restarted producer sends again what followed its checkpoint), and appliers can tell repeats apart only by key: add a primary key, or exclude the table (tables.exclude) and copy it directly',
+      });
+    }
     for (const t of tables) this.#codecs.set(tableKey(t.source), new TableCodec(t));
     const single = [this.#topics.schema, this.#topics.checkpoint, ...(this.o.singleTopic ? [this.#topics.changes] : [])];
     const wanted = [...single, ...(this.o.singleTopic ? [] : tables.map((t) => this.#topics.table(t.source)))];
-    this.#partitions = await this.transport.partitions(wanted);
-    const problems = topicProblems(wanted, this.#partitions, single);
+    const problems = topicProblems(wanted, await this.transport.partitions(wanted), single);
     if (problems.length > 0) {
       throw new FerryError('config', `Kafka topics are missing or wrong:\n${problems.map((p) => `  ${p.message}`).join('\n')}`, { hint: problems[0]!.hint });
     }
@@ -94,7 +96,8 @@ export class KafkaSink implements Sink {
   async #publishSchemas(tables: readonly TableSchema[]): Promise<void> {
     await this.#send(tables.map((t) => {
       const message: SchemaMessage = { version: this.#codec(t.source).version, table: t };
-      return { topic: this.#topics.schema, key: tableKey(t.source), value: JSON.stringify(message) };
+      // One key per version: compaction must keep every version a message in the topics may refer to.
+      return { topic: this.#topics.schema, key: `${tableKey(t.source)}@${message.version}`, value: JSON.stringify(message) };
     }));
   }
 
@@ -178,15 +181,13 @@ export class KafkaSink implements Sink {
     await this.#send([{ topic: this.#topics.checkpoint, ...producerStateMessage(this.o.pipeline, state) }]);
   }
 
-  /** Sends in requests small enough for every partition's batch (MAX_PARTITION_BATCH_BYTES), one request at a time. */
+  /** Sends in requests of at most MAX_REQUEST_BYTES, one request at a time. */
   #send(messages: readonly OutgoingMessage[]): Promise<void> {
-    const narrowest = Math.min(...new Set(messages.map((m) => this.#partitions.get(m.topic) ?? 1)));
-    const requestBytes = MAX_PARTITION_BATCH_BYTES * Math.max(1, Math.floor(narrowest / 2));
     const sent = this.#sending.then(async () => {
       let start = 0;
       while (start < messages.length) {
         let end = start;
-        for (let bytes = 0; end < messages.length && (end === start || bytes + messages[end]!.value.length < requestBytes); end++) {
+        for (let bytes = 0; end < messages.length && (end === start || bytes + messages[end]!.value.length < MAX_REQUEST_BYTES); end++) {
           bytes += messages[end]!.value.length + messages[end]!.key.length;
         }
         const began = performance.now();
@@ -265,7 +266,13 @@ class KafkaSinkTransaction implements SinkTransaction {
  * applier could delete the old row before another applier, behind in the old key's partition, wrote it.
  */
 function perKey(codec: TableCodec, e: ChangeEvent): ChangeEvent[] {
-  if (e.op !== 'u' || !e.before || codec.table.primaryKey.length === 0 || codec.key(e.before) === codec.key(e.key)) return [e];
+  if (e.op !== 'u' || !e.before || codec.key(e.before) === codec.key(e.key)) return [e];
+  if (e.unchanged?.length) {
+    // The new row would lack those columns, and its key's applier has no old row to take them from.
+    throw new FerryError('fatal', `an update of ${tableKey(e.table)} changed the primary key without sending ${e.unchanged.join(', ')} (unchanged TOAST values), which the new key's row needs`, {
+      hint: `ALTER TABLE ${tableKey(e.table)} REPLICA IDENTITY FULL at the source (every column is then sent), and restart`,
+    });
+  }
   return [
     { op: 'd', table: e.table, key: pickKey(e.before, codec.table.primaryKey), before: e.before, after: null },
     { op: 'c', table: e.table, key: e.key, before: null, after: e.after, ...(e.unchanged ? { unchanged: e.unchanged } : {}) },

@@ -96,7 +96,6 @@ async function consumeOnce(transport: KafkaTransport, topics: readonly string[],
   o.signal.addEventListener('abort', stop, { once: true });
   try {
     if (!o.signal.aborted) await consumer.run(topics, (batch, context) => applier.apply(batch, context));
-    if (!o.signal.aborted) throw new FerryError('retriable', 'the Kafka consumer stopped by itself');
   } finally {
     o.signal.removeEventListener('abort', stop);
     await consumer.close();
@@ -125,8 +124,8 @@ interface Decoded {
 }
 
 class PartitionApplier {
-  /** Source table → the schema version its target table was prepared for. */
-  readonly #prepared = new Map<string, string>();
+  /** Source table → the schema its target table was prepared for: the widest version seen (columns are only ever added). */
+  readonly #prepared = new Map<string, TableCodec>();
   #owned: readonly TopicPartition[] = [];
 
   /** `singleTopic`: the topic whose messages come in groups of whole source transactions. */
@@ -157,7 +156,7 @@ class PartitionApplier {
     for (let attempt = 1; ; attempt++) {
       if (!(await this.#waitWhilePaused(context)) || !context.owned()) return 0;
       try {
-        await this.#applyOnce(batch, decoded.slice(0, count));
+        await this.#applyOnce(batch, decoded.slice(0, count), context);
         return count;
       } catch (err) {
         const error = coerceError(err);
@@ -182,12 +181,15 @@ class PartitionApplier {
     return !this.o.signal.aborted;
   }
 
-  async #applyOnce(batch: PartitionBatch, decoded: readonly Decoded[]): Promise<void> {
+  async #applyOnce(batch: PartitionBatch, decoded: readonly Decoded[], context: BatchContext): Promise<void> {
     const started = performance.now();
     const codecs = await this.#codecs(decoded);
+    // A long apply must not cost the partition: the group would hand it on after its session timeout.
+    const beating = setInterval(() => void context.heartbeat().catch(() => {}), 2000);
     const tx = await this.sink.begin();
     try {
       const next = await tx.claimPartition(batch.topic, batch.partition);
+      if (next > batch.highWatermark) throw topicMadeAnew(batch, next);
       if (decoded[0]!.offset > next) throw deletedBeforeApplied(batch, next, decoded[0]!.offset);
       const fresh = decoded.filter((d) => d.offset >= next);
       const changes: ChangeEvent[] = [];
@@ -199,20 +201,22 @@ class PartitionApplier {
       }
       const last = [...fresh].reverse().find((d) => d.envelope)?.envelope;
       const lastOffset = decoded[decoded.length - 1]!.offset;
-      if (!last || fresh.length === 0) {
-        await tx.rollback();
-      } else {
-        const position = positionFromJson(last.source.position);
-        const commitTime = new Date(last.source.ts_ms);
-        const applied: Transaction = { events: changes, position, commitTime };
-        await tx.write([applied]);
+      if (fresh.length > 0) {
+        if (last) await tx.write([{ events: changes, position: positionFromJson(last.source.position), commitTime: new Date(last.source.ts_ms) }]);
+        // Tombstones too move the partition on: the offset always covers what was consumed.
         await tx.commitPartition(batch.topic, batch.partition, lastOffset + 1n);
+      }
+      if (last && changes.length > 0) {
         const perTable = new TableOpCounter();
         perTable.add(changes);
-        this.o.events.emit('batch-applied', { transactions: transactions.size, events: changes.length, perTable: perTable.list(), position, commitTime, ms: performance.now() - started });
+        this.o.events.emit('batch-applied', {
+          transactions: transactions.size, events: changes.length, perTable: perTable.list(),
+          position: positionFromJson(last.source.position), commitTime: new Date(last.source.ts_ms), ms: performance.now() - started,
+        });
       }
       this.o.events.emit('kafka-consumer-lag', { topic: batch.topic, partition: batch.partition, lag: Number(batch.highWatermark - lastOffset - 1n) });
     } finally {
+      clearInterval(beating);
       await tx.rollback();
     }
   }
@@ -224,10 +228,13 @@ class PartitionApplier {
       if (!d.envelope || codecs.has(d.envelope.schema)) continue;
       const codec = await this.schemas.codec(d.envelope.schema);
       codecs.set(d.envelope.schema, codec);
+      // A partition still behind on an older version writes its rows into the wider table as they are.
       const name = tableKey(codec.table.source);
-      if (this.#prepared.get(name) === codec.version) continue;
-      await this.#prepare(codec);
-      this.#prepared.set(name, codec.version);
+      const prepared = this.#prepared.get(name);
+      if (prepared && codec.table.columns.every((c) => prepared.table.columns.some((p) => p.name === c.name))) continue;
+      const widest = this.schemas.widest(codec.table);
+      await this.#prepare(widest);
+      this.#prepared.set(name, widest);
     }
     return codecs;
   }
@@ -248,23 +255,31 @@ class PartitionApplier {
 
 /**
  * Single-topic mode: the messages up to the last one that closes a group of whole source
- * transactions (0 while the producer is still writing the first group). A group larger than what
- * one fetch brings can never be applied whole, which is said rather than waited on forever.
+ * transactions (0 while the producer is still writing the first group). A group that one fetch
+ * does not bring whole (larger than it, or split by the end of a log segment, where a broker ends
+ * a fetch) is said rather than waited on forever.
  */
 function wholeGroups(batch: PartitionBatch, decoded: readonly Decoded[]): number {
   for (let i = decoded.length - 1; i >= 0; i--) if (decoded[i]!.envelope?.transaction?.last) return i + 1;
   if (batch.highWatermark > decoded[decoded.length - 1]!.offset + 1n) {
-    throw new FerryError('fatal', `a group of source transactions in ${batch.topic} from offset ${decoded[0]!.offset} is larger than one fetch (${SINGLE_TOPIC_FETCH_BYTES / 2 ** 20} MiB)`, {
-      hint: 'single-topic mode applies whole groups only; lower the producer\'s apply.batchMaxRows, or use per-table topics for transactions this large',
+    throw new FerryError('fatal', `a group of source transactions in ${batch.topic} from offset ${decoded[0]!.offset} did not come whole in one fetch (at most ${SINGLE_TOPIC_FETCH_BYTES / 2 ** 20} MiB, and no further than the end of a log segment)`, {
+      hint: 'single-topic mode applies whole groups only: raise the topic\'s segment.bytes and the brokers\' fetch.max.bytes past the largest source transaction, or use per-table topics',
     });
   }
   return 0;
 }
 
+/** The target has applied past the partition's end: the topic was deleted and made again under its name. */
+function topicMadeAnew(batch: PartitionBatch, next: bigint): FerryError {
+  return new FerryError('fatal', `this target has applied ${batch.topic} partition ${batch.partition} up to offset ${next}, past its end (${batch.highWatermark}): the topic was made anew under the same name`, {
+    hint: 'offsets of a new topic mean nothing to this target: give the new topics a new topicPrefix (producer and appliers) and copy afresh',
+  });
+}
+
 /** Messages the partition no longer has (retention, or a topic made anew) were never applied: the target has lost those changes. */
 function deletedBeforeApplied(batch: PartitionBatch, next: bigint, first: bigint): FerryError {
   return new FerryError('fatal', `${batch.topic} partition ${batch.partition} starts at offset ${first}, but this target has applied it only up to offset ${next}: messages ${next}..${first - 1n} were deleted before they were applied`, {
-    hint: 'the topics\' retention must outlast any applier outage (change topics: cleanup.policy=delete, retention.ms well beyond it); the target has lost those changes: copy it again (new topics, a fresh snapshot)',
+    hint: 'the topics\' retention must outlast any applier outage (change topics: cleanup.policy=delete, retention.ms well beyond it); the target has lost those changes: copy it again through topics of a new topicPrefix, with a fresh snapshot',
   });
 }
 

@@ -1,3 +1,4 @@
+import { tableKey } from '../../core/change-event.js';
 import { FerryError } from '../../errors.js';
 import { TableCodec, type SchemaMessage } from '../../kafka/envelope.js';
 import type { KafkaTransport } from '../../kafka/transport.js';
@@ -16,7 +17,8 @@ export class SchemaCatalog {
   constructor(private readonly transport: KafkaTransport, private readonly topic: string, private readonly targetSchema: string | undefined) {}
 
   async codec(version: string): Promise<TableCodec> {
-    if (!this.#codecs.has(version)) {
+    // A read already in flight may have taken its end before `version` was published: then one more.
+    for (let reads = 0; reads < 2 && !this.#codecs.has(version); reads++) {
       this.#reading ??= this.#refresh().finally(() => (this.#reading = null));
       await this.#reading;
     }
@@ -27,6 +29,19 @@ export class SchemaCatalog {
       });
     }
     return codec;
+  }
+
+  /**
+   * The widest version of `table` read so far: columns are only ever added, so it is the newest. The
+   * target table is made for it, whatever version a partition that is behind still brings.
+   */
+  widest(table: TableCodec['table']): TableCodec {
+    let widest: TableCodec | undefined;
+    for (const codec of this.#codecs.values()) {
+      if (tableKey(codec.table.source) !== tableKey(table.source)) continue;
+      if (!widest || codec.table.columns.length > widest.table.columns.length) widest = codec;
+    }
+    return widest!;
   }
 
   async #refresh(): Promise<void> {
