@@ -22,6 +22,9 @@ export function kafkaError(err: unknown, context: string): FerryError {
   });
 }
 
+/** Back-off of every request: about 30 s in all, enough to ride out a broker restarting. */
+const RETRY = { initialRetryTime: 300, maxRetryTime: 5000, retries: 8 };
+
 /** kafkajs's log lines through ferry's logger, a level down: ferry reports the failures that matter itself. */
 function logCreator(log: Logger) {
   const kafka = log.child({ component: 'kafka' });
@@ -39,7 +42,7 @@ export class KafkajsTransport implements KafkaTransport {
   constructor(brokers: readonly string[], private readonly log: Logger) {
     this.#kafka = new Kafka({
       clientId: 'ferry', brokers: [...brokers], logLevel: logLevel.INFO, logCreator: logCreator(log),
-      connectionTimeout: 3000, retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: 8 },
+      connectionTimeout: 3000, retry: RETRY,
     });
   }
 
@@ -149,7 +152,7 @@ export class KafkajsTransport implements KafkaTransport {
       // maxWaitTimeInMs: an idle fetch returns after 0.5 s (some brokers hold it that long even when data arrives).
       groupId: group, allowAutoTopicCreation: false, sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 1000, maxWaitTimeInMs: 500,
       // ferry restarts a failed consumer itself, with a new one: kafkajs's own restart would revive one ferry closed.
-      retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: 8, restartOnFailure: async () => false },
+      retry: { ...RETRY, restartOnFailure: async () => false },
       ...(options.fetchBytes ? { maxBytesPerPartition: options.fetchBytes, maxBytes: options.fetchBytes } : {}),
     }), options.concurrency, this.log);
   }
