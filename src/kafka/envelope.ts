@@ -43,12 +43,14 @@ export interface SchemaMessage {
   readonly table: TableSchema;
 }
 
-/** Where an event was read: the source transaction's end and commit time, and whether a snapshot read it. */
-export interface EventOrigin {
-  readonly pipeline: string;
-  readonly position: Position;
-  readonly commitTime: Date;
-  readonly snapshot: boolean;
+/**
+ * Where events were read, as their envelopes' `source` carries it: the source transaction's end and
+ * commit time, and whether a snapshot read them. Made once per transaction (or snapshot chunk), not per event.
+ */
+export type EventOrigin = Pick<Envelope['source'], 'pipeline' | 'position' | 'txId' | 'ts_ms' | 'snapshot'>;
+
+export function eventOrigin(pipeline: string, position: Position, commitTime: Date, snapshot: boolean): EventOrigin {
+  return { pipeline, position: positionToJson(position), txId: formatPosition(position), ts_ms: commitTime.getTime(), snapshot };
 }
 
 export interface EncodedMessage {
@@ -89,7 +91,7 @@ export class TableCodec {
       op: e.op,
       source: {
         connector: 'ferry', pipeline: origin.pipeline, engine: this.table.engine, schema: this.table.source.schema, table: this.table.source.name,
-        position: positionToJson(origin.position), txId: formatPosition(origin.position), ts_ms: origin.commitTime.getTime(), snapshot: origin.snapshot,
+        position: origin.position, txId: origin.txId, ts_ms: origin.ts_ms, snapshot: origin.snapshot,
       },
       ts_ms: Date.now(),
       schema: this.version,

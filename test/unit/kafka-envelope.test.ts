@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../../src/core/change-event.js';
 import type { TableSchema } from '../../src/core/schema.js';
-import { schemaVersion, TableCodec, type Envelope } from '../../src/kafka/envelope.js';
+import { eventOrigin, schemaVersion, TableCodec, type Envelope } from '../../src/kafka/envelope.js';
 
 const column = (name: string, kind: 'int' | 'string' | 'binary' | 'decimal') => ({
   name, sourceType: kind, nullable: true, autoIncrement: false, backfill: { value: null },
@@ -17,7 +17,8 @@ const ITEMS: TableSchema = {
   indexes: [],
 };
 
-const origin = { pipeline: 'orders', position: { kind: 'mysql' as const, file: 'bin.000002', pos: 4711 }, commitTime: new Date('2026-11-21T10:00:00.123Z'), snapshot: false };
+const commitTime = new Date('2026-11-21T10:00:00.123Z');
+const origin = eventOrigin('orders', { kind: 'mysql', file: 'bin.000002', pos: 4711 }, commitTime, false);
 const row = { tenant: 1, id: '9007199254740993', name: 'ä "quoted"', blob: Buffer.from([0, 255, 10]), price: '12345678901234567.89' };
 
 describe('Kafka change envelope', () => {
@@ -35,7 +36,7 @@ describe('Kafka change envelope', () => {
     const envelope = JSON.parse(message.value) as Envelope;
     expect(envelope.op).toBe('u');
     expect(envelope.after?.blob).toBe(Buffer.from([0, 255, 10]).toString('base64'));
-    expect(envelope.source).toMatchObject({ connector: 'ferry', pipeline: 'orders', schema: 'shop', table: 'items', txId: 'bin.000002:4711', ts_ms: origin.commitTime.getTime(), snapshot: false });
+    expect(envelope.source).toMatchObject({ connector: 'ferry', pipeline: 'orders', schema: 'shop', table: 'items', txId: 'bin.000002:4711', ts_ms: commitTime.getTime(), snapshot: false });
     expect(envelope.schema).toBe(schemaVersion(ITEMS));
     expect(envelope.transaction).toBeUndefined();
     expect(message.key).toBe(`{"tenant":1,"id":"${row.id}"}`);

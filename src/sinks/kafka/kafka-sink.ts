@@ -7,7 +7,7 @@ import type { Sink, SinkTransaction } from '../../core/sink.js';
 import type { CheckProblem } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
 import { FerryError } from '../../errors.js';
-import { TableCodec, type SchemaMessage } from '../../kafka/envelope.js';
+import { eventOrigin, TableCodec, type SchemaMessage } from '../../kafka/envelope.js';
 import { KafkajsTransport } from '../../kafka/kafkajs-transport.js';
 import { Topics } from '../../kafka/topics.js';
 import type { KafkaProducer, KafkaTransport, OutgoingMessage } from '../../kafka/transport.js';
@@ -124,7 +124,7 @@ export class KafkaSink implements Sink {
 
   async loadChunk(table: TableSchema, rows: readonly (readonly Value[])[], progress: SnapshotProgress): Promise<void> {
     const codec = this.#codec(table.source);
-    const origin = { pipeline: this.o.pipeline, position: progress.position, commitTime: new Date(), snapshot: true };
+    const origin = eventOrigin(this.o.pipeline, progress.position, new Date(), true);
     const topic = this.#topicOf(table.source);
     // In single-topic mode a chunk is a group of its own: appliers apply it whole.
     const closing = this.o.singleTopic ? rows.length - 1 : -1;
@@ -143,18 +143,19 @@ export class KafkaSink implements Sink {
   /** The transaction's changes, in order, each with the source transaction it came from. */
   async produce(transactions: readonly Transaction[], last: boolean): Promise<void> {
     const changes = transactions.flatMap((t) => {
-      const origin = { pipeline: this.o.pipeline, position: t.position, commitTime: t.commitTime, snapshot: false };
+      const origin = eventOrigin(this.o.pipeline, t.position, t.commitTime, false);
       return t.events.flatMap((e) => {
         if (e.op === 't' && !this.o.singleTopic) {
           throw new FerryError('fatal', `TRUNCATE of ${tableKey(e.table)} cannot be carried in per-key order over Kafka: appliers of different partitions would each apply it at another point`, {
             hint: 'set target.singleTopic: true (one partition, total order), or exclude the table and copy it again',
           });
         }
-        return perKey(this.#codec(e.table), e).map((change) => ({ change, origin }));
+        const codec = this.#codec(e.table);
+        return perKey(codec, e).map((change) => ({ change, codec, origin }));
       });
     });
     const closing = last && this.o.singleTopic ? changes.length - 1 : -1;
-    await this.#send(changes.map(({ change, origin }, i) => ({ topic: this.#topicOf(change.table), ...this.#codec(change.table).encode(change, origin, i === closing) })));
+    await this.#send(changes.map(({ change, codec, origin }, i) => ({ topic: this.#topicOf(change.table), ...codec.encode(change, origin, i === closing) })));
   }
 
   /** The schema with `columns` added, published before any change that carries them. */
