@@ -51,6 +51,37 @@ export interface Column {
   readonly backfill: Backfill;
   /** A text column's collation at the source; a target of the same engine keeps it (key equality depends on it). */
   readonly collation?: string;
+  /** The column's default at the source, when it has one other than NULL (an AUTO_INCREMENT or identity is `autoIncrement`). */
+  readonly default?: ColumnDefault;
+}
+
+/**
+ * A column default as the source declares it: a constant ferry can write in any engine, the current
+ * time, or an expression only the source's engine understands (`text`, as the source prints it).
+ */
+export type ColumnDefault =
+  | { readonly kind: 'literal'; readonly value: Value; readonly text: string }
+  | { readonly kind: 'now'; readonly text: string }
+  | { readonly kind: 'expression'; readonly text: string };
+
+/** What the target does to referencing rows when a referenced row is deleted or its key changes. */
+export type ReferentialAction = 'cascade' | 'set null' | 'set default' | 'restrict' | 'no action';
+
+/** A foreign key of a table (the referencing one), as the source declares it. */
+export interface ForeignKey {
+  readonly name: string;
+  readonly columns: readonly string[];
+  /** The referenced table, by its source name. */
+  readonly references: TableId;
+  readonly referencedColumns: readonly string[];
+  readonly onDelete: ReferentialAction;
+  readonly onUpdate: ReferentialAction;
+}
+
+/** A CHECK constraint, its expression as the source prints it (in the source engine's SQL). */
+export interface CheckConstraint {
+  readonly name: string;
+  readonly expression: string;
 }
 
 export interface Index {
@@ -68,4 +99,7 @@ export interface TableSchema {
   readonly columns: readonly Column[];
   readonly primaryKey: readonly string[];
   readonly indexes: readonly Index[];
+  /** Foreign keys of this table (it references others); empty when the source has none or did not say. */
+  readonly foreignKeys?: readonly ForeignKey[];
+  readonly checks?: readonly CheckConstraint[];
 }

@@ -1,8 +1,9 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { TableId } from '../../core/change-event.js';
-import type { Column, ColumnType, Index, TableSchema } from '../../core/schema.js';
+import type { CheckConstraint, Column, ColumnType, ForeignKey, Index, ReferentialAction, TableSchema } from '../../core/schema.js';
 import { targetTableId } from '../../pipeline/table-mapping.js';
 import type { Flavor } from './binlog-position.js';
+import { columnDefault } from './mysql-defaults.js';
 import { columnBackfill, parseColumnType, type TypeOptions } from './mysql-types.js';
 
 const SYSTEM_SCHEMAS = "('mysql','information_schema','performance_schema','sys')";
@@ -42,15 +43,14 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
        FROM information_schema.STATISTICS t WHERE t.TABLE_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${where}
       ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`, args);
 
+  const key = (s: unknown, n: unknown) => `${String(s)}\u0000${String(n)}`;
+  const foreignKeys = await readForeignKeys(conn, where, args);
+  const checks = await readChecks(conn, options.flavor, where, args);
   // MariaDB's JSON is LONGTEXT with a json_valid() column check; that check is how to tell it apart.
   const jsonColumns = new Set<string>();
-  if (options.flavor === 'mariadb') {
-    const [checks] = await conn.query<RowDataPacket[]>(
-      `SELECT CONSTRAINT_SCHEMA AS s, TABLE_NAME AS n, CONSTRAINT_NAME AS c FROM information_schema.CHECK_CONSTRAINTS t
-        WHERE LEVEL = 'Column' AND CHECK_CLAUSE = CONCAT('json_valid(\`', CONSTRAINT_NAME, '\`)') ${where.replace(/TABLE_SCHEMA/g, 'CONSTRAINT_SCHEMA')}`, args);
-    for (const r of checks) jsonColumns.add(`${String(r.s)}\u0000${String(r.n)}\u0000${String(r.c)}`);
+  for (const [table, list] of checks) {
+    for (const c of list) if (c.column && c.expression === `json_valid(\`${c.column}\`)`) jsonColumns.add(`${table}\u0000${c.column}`);
   }
-  const key = (s: unknown, n: unknown) => `${String(s)}\u0000${String(n)}`;
   const columns = new Map<string, RowDataPacket[]>();
   for (const r of columnRows) entry(columns, key(r.s, r.n), () => []).push(r);
   const indexes = new Map<string, Map<string, { unique: boolean; columns: string[]; portable: boolean }>>();
@@ -76,6 +76,7 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
           autoIncrement: /auto_increment/i.test(String(r.extra)),
           backfill: columnBackfill(type, nullable, r.def === null ? null : String(r.def), String(r.extra), options.flavor),
           ...(r.collation ? { collation: String(r.collation) } : {}),
+          ...optional('default', columnDefault(type, r.def === null ? null : String(r.def), String(r.extra), options.flavor)),
         };
       });
       const byName = indexes.get(key(t.schema, t.name)) ?? new Map<string, { unique: boolean; columns: string[]; portable: boolean }>();
@@ -89,12 +90,73 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
         columns: cols,
         primaryKey: byName.get('PRIMARY')?.columns ?? [],
         indexes: secondary,
+        foreignKeys: foreignKeys.get(key(t.schema, t.name)) ?? [],
+        checks: (checks.get(key(t.schema, t.name)) ?? []).map(({ name, expression }) => ({ name, expression })),
       });
     } catch (err) {
       failed.push({ table: t, error: err as Error });
     }
   }
   return { tables, failed };
+}
+
+/** `{ [name]: value }` when the value is there, else nothing: for optional members of readonly objects. */
+function optional<K extends string, V>(name: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [name]: value }) as { [P in K]?: V };
+}
+
+const ACTIONS: Record<string, ReferentialAction> = { CASCADE: 'cascade', 'SET NULL': 'set null', 'SET DEFAULT': 'set default', RESTRICT: 'restrict', 'NO ACTION': 'no action' };
+
+/** Foreign keys of the tables `where` selects, by table (`schema\0table`), their columns in key order. */
+async function readForeignKeys(conn: Connection, where: string, args: unknown[]): Promise<Map<string, ForeignKey[]>> {
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT rc.CONSTRAINT_SCHEMA AS s, rc.TABLE_NAME AS n, rc.CONSTRAINT_NAME AS name, rc.UPDATE_RULE AS onUpdate, rc.DELETE_RULE AS onDelete,
+            k.COLUMN_NAME AS c, k.REFERENCED_TABLE_SCHEMA AS rs, k.REFERENCED_TABLE_NAME AS rn, k.REFERENCED_COLUMN_NAME AS rc
+       FROM information_schema.REFERENTIAL_CONSTRAINTS rc
+       JOIN information_schema.KEY_COLUMN_USAGE k
+         ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.TABLE_NAME = rc.TABLE_NAME AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME
+      WHERE k.REFERENCED_COLUMN_NAME IS NOT NULL ${where.replace(/t\.TABLE_SCHEMA/g, 'rc.CONSTRAINT_SCHEMA').replace(/t\.TABLE_NAME/g, 'rc.TABLE_NAME')}
+      ORDER BY rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME, k.ORDINAL_POSITION`, args);
+  const byTable = new Map<string, Map<string, { fk: ForeignKey; columns: string[]; referenced: string[] }>>();
+  for (const r of rows) {
+    const table = `${String(r.s)}\u0000${String(r.n)}`;
+    const fk = entry(entry(byTable, table, () => new Map()), String(r.name), () => {
+      const columns: string[] = [];
+      const referenced: string[] = [];
+      return {
+        columns, referenced,
+        fk: {
+          name: String(r.name), columns, references: { schema: String(r.rs), name: String(r.rn) }, referencedColumns: referenced,
+          onDelete: ACTIONS[String(r.onDelete)] ?? 'no action', onUpdate: ACTIONS[String(r.onUpdate)] ?? 'no action',
+        },
+      };
+    });
+    fk.columns.push(String(r.c));
+    fk.referenced.push(String(r.rc));
+  }
+  return new Map([...byTable].map(([table, fks]) => [table, [...fks.values()].map((f) => f.fk)]));
+}
+
+/**
+ * CHECK constraints of the tables `where` selects, by table. MariaDB names a column's own check after
+ * the column (LEVEL 'Column'); MySQL 8 lists checks per schema, tied to tables by TABLE_CONSTRAINTS.
+ */
+async function readChecks(conn: Connection, flavor: Flavor, where: string, args: unknown[]): Promise<Map<string, (CheckConstraint & { column?: string })[]>> {
+  const filter = where.replace(/t\.TABLE_SCHEMA/g, 'c.CONSTRAINT_SCHEMA').replace(/t\.TABLE_NAME/g, 'c.TABLE_NAME');
+  const [rows] = await conn.query<RowDataPacket[]>(flavor === 'mariadb'
+    ? `SELECT c.CONSTRAINT_SCHEMA AS s, c.TABLE_NAME AS n, c.CONSTRAINT_NAME AS name, c.CHECK_CLAUSE AS expr, c.LEVEL AS level
+         FROM information_schema.CHECK_CONSTRAINTS c WHERE c.CONSTRAINT_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${filter}`
+    : `SELECT c.CONSTRAINT_SCHEMA AS s, c.TABLE_NAME AS n, c.CONSTRAINT_NAME AS name, k.CHECK_CLAUSE AS expr, 'Table' AS level
+         FROM information_schema.TABLE_CONSTRAINTS c
+         JOIN information_schema.CHECK_CONSTRAINTS k ON k.CONSTRAINT_SCHEMA = c.CONSTRAINT_SCHEMA AND k.CONSTRAINT_NAME = c.CONSTRAINT_NAME
+        WHERE c.CONSTRAINT_TYPE = 'CHECK' AND c.CONSTRAINT_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${filter}`, args);
+  const byTable = new Map<string, (CheckConstraint & { column?: string })[]>();
+  for (const r of rows) {
+    entry(byTable, `${String(r.s)}\u0000${String(r.n)}`, () => []).push({
+      name: String(r.name), expression: String(r.expr), ...(r.level === 'Column' ? { column: String(r.name) } : {}),
+    });
+  }
+  return byTable;
 }
 
 function entry<K, V>(map: Map<K, V>, k: K, make: () => V): V {

@@ -1,6 +1,7 @@
 import type { Value } from '../../core/change-event.js';
 import type { Backfill, ColumnType } from '../../core/schema.js';
 import { FerryError } from '../../errors.js';
+import { columnDefault } from './mysql-defaults.js';
 
 export interface TypeOptions {
   readonly tinyint1: 'smallint' | 'boolean';
@@ -152,30 +153,14 @@ function implicitDefault(type: ColumnType): Backfill {
 }
 
 /**
- * What existing rows hold when this column is added, from INFORMATION_SCHEMA.COLUMNS: MariaDB quotes
- * literal defaults and prints expressions bare; MySQL 8 prints literals bare and flags expressions
- * DEFAULT_GENERATED. Generated and auto-increment columns get per-row values ferry cannot know.
+ * What existing rows hold when this column is added: its constant default, or MySQL's implicit one
+ * for a NOT NULL column without any. Generated and auto-increment columns get per-row values ferry
+ * cannot know, and so does an expression default.
  */
 export function columnBackfill(type: ColumnType, nullable: boolean, rawDefault: string | null, extra: string, flavor: 'mariadb' | 'mysql'): Backfill {
   if (/\b(VIRTUAL|STORED|PERSISTENT)\b/i.test(extra)) return { expression: 'a generated column' };
   if (/auto_increment/i.test(extra)) return { expression: 'an AUTO_INCREMENT column' };
-  if (rawDefault === null || rawDefault === 'NULL') return nullable ? { value: null } : implicitDefault(type);
-  let text: string | null;
-  if (flavor === 'mysql') {
-    text = /DEFAULT_GENERATED/i.test(extra) ? null : rawDefault;
-  } else {
-    const quoted = /^'(.*)'$/s.exec(rawDefault);
-    const bits = /^b'([01]*)'$/.exec(rawDefault);
-    if (bits && type.kind === 'bit') return { value: bits[1]!.padStart(type.length, '0').slice(-type.length) };
-    text = quoted ? unescapeMariaDbLiteral(quoted[1]!) : /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(rawDefault) ? rawDefault : null;
-  }
-  if (text === null || type.kind === 'bit') return { expression: `DEFAULT ${rawDefault}` };
-  if (type.kind === 'binary') return { value: Buffer.from(text, 'latin1') };
-  return { value: normalizeValue(type, text) };
-}
-
-/** MariaDB prints string defaults with \0 \n \r \\ escaped and quotes doubled: undone in one pass. */
-function unescapeMariaDbLiteral(text: string): string {
-  const escapes: Record<string, string> = { '0': '\u0000', n: '\n', r: '\r', t: '\t', Z: '\u001a', b: '\b' };
-  return text.replace(/''|\\(.)/gs, (m: string, c?: string) => (m === "''" ? "'" : escapes[c!] ?? c!));
+  const declared = columnDefault(type, rawDefault, extra, flavor);
+  if (!declared) return nullable ? { value: null } : implicitDefault(type);
+  return declared.kind === 'literal' ? { value: declared.value } : { expression: `DEFAULT ${declared.text}` };
 }

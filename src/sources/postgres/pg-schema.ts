@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import type { TableId } from '../../core/change-event.js';
-import type { Backfill, Column, Index, TableSchema } from '../../core/schema.js';
+import type { Backfill, CheckConstraint, Column, ForeignKey, Index, ReferentialAction, TableSchema } from '../../core/schema.js';
 import { FERRY_SCHEMA, targetTableId } from '../../pipeline/table-mapping.js';
 import { parseArrayLiteral } from './pg-array.js';
+import { columnDefault } from './pg-defaults.js';
 import { columnType, fromPgText } from './pg-types.js';
 
 export interface PgDescribeOptions {
@@ -58,6 +59,18 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
       WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
       ORDER BY a.attrelid, a.attnum`, [oids]);
+  const { rows: constraintRows } = await client.query(
+    `SELECT c.conrelid::int AS rel, c.conname AS name, c.contype AS type, pg_get_constraintdef(c.oid) AS def,
+            rn.nspname AS ref_schema, r.relname AS ref_name, c.confupdtype AS on_update, c.confdeltype AS on_delete,
+            (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY k(n, ord)
+               JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) AS columns,
+            (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.confkey) WITH ORDINALITY k(n, ord)
+               JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n) AS ref_columns
+       FROM pg_constraint c
+       LEFT JOIN pg_class r ON r.oid = c.confrelid
+       LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
+      WHERE c.conrelid = ANY($1::oid[]) AND c.contype IN ('f', 'c')
+      ORDER BY c.conrelid, c.conname`, [oids]);
   await client.query("SELECT set_config('search_path', '\"$user\", public', false)");
   const { rows: indexRows } = await client.query(
     `SELECT i.indrelid::int AS rel, ic.relname AS name, i.indisprimary AS primary, i.indisunique AS unique, i.indisreplident AS replident,
@@ -76,6 +89,7 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
     const idx = indexRows.filter((i) => i.rel === t.oid);
     const columns: Column[] = cols.map((c) => {
       const type = columnType({ name: c.typname, typtype: c.typtype, element: c.element, elementTyptype: c.element_typtype, typmod: c.basetypmod, labels: c.labels });
+      const declared = columnDefault(type, c.default);
       return {
         name: c.name,
         type,
@@ -83,6 +97,7 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
         nullable: !c.notnull,
         autoIncrement: c.identity !== '' || /^nextval\(/.test(c.default ?? ''),
         backfill: backfill(type, c),
+        ...(declared ? { default: declared } : {}),
       };
     });
     const indexes: Index[] = idx.filter((i) => !i.primary && i.plain).map((i) => ({ name: i.name, columns: i.columns, unique: i.unique }));
@@ -97,6 +112,8 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
         columns,
         primaryKey,
         indexes,
+        foreignKeys: constraintRows.filter((k) => k.rel === t.oid && k.type === 'f').map(foreignKey),
+        checks: constraintRows.filter((k) => k.rel === t.oid && k.type === 'c').map(check),
       },
       oid: t.oid,
       replicaIdentity: t.ident,
@@ -105,6 +122,21 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
       types: new Map(cols.map((c) => [c.name, { oid: c.oid, typmod: c.typmod }])),
     } satisfies PgTable;
   });
+}
+
+const ACTIONS: Record<string, ReferentialAction> = { a: 'no action', r: 'restrict', c: 'cascade', n: 'set null', d: 'set default' };
+
+function foreignKey(k: { name: string; columns: string[]; ref_schema: string; ref_name: string; ref_columns: string[]; on_update: string; on_delete: string }): ForeignKey {
+  return {
+    name: k.name, columns: k.columns, references: { schema: k.ref_schema, name: k.ref_name }, referencedColumns: k.ref_columns,
+    onDelete: ACTIONS[k.on_delete] ?? 'no action', onUpdate: ACTIONS[k.on_update] ?? 'no action',
+  };
+}
+
+/** `CHECK ((price > (0)::numeric)) NOT VALID` → `(price > (0)::numeric)`. */
+function check(k: { name: string; def: string }): CheckConstraint {
+  const m = /^CHECK \((.*)\)( NOT VALID)?$/s.exec(k.def);
+  return { name: k.name, expression: m ? m[1]! : k.def };
 }
 
 /**
