@@ -7,6 +7,7 @@ import type { VerifySide } from '../core/verify-side.js';
 import type { NextKeyValues } from '../core/source.js';
 import type { CheckpointStore, PipelineLock } from '../checkpoint/checkpoint-store.js';
 import { coerceError, FerryError } from '../errors.js';
+import { ReferentialActions, type ReferencingRows } from './referential-actions.js';
 
 type RowsWrite = Extract<Write, { kind: 'rows' }>;
 
@@ -161,6 +162,8 @@ export abstract class SqlTransaction<C> implements PartitionTransaction {
   protected abstract applyExact(t: TableSchema, e: ChangeEvent): Promise<void>;
   /** Returns the connection to its pool, or closes it when its state is unknown. */
   protected abstract release(destroy: boolean): void;
+  /** The statements of referential actions, on this transaction's connection. */
+  protected abstract referencingRows(): ReferencingRows;
   abstract addColumns(table: TableId, columns: readonly Column[]): Promise<void>;
 
   /** BEGIN; a connection that cannot begin is closed. */
@@ -189,18 +192,33 @@ export abstract class SqlTransaction<C> implements PartitionTransaction {
 
   async write(transactions: readonly Transaction[]): Promise<void> {
     const events = transactions.length === 1 ? transactions[0]!.events : transactions.flatMap((t) => t.events);
+    const actions = new ReferentialActions(this.tables.values());
+    if (actions.empty) return this.#writeEvents(events);
+    // The source's foreign keys act on other rows right after each parent change, so later changes see their effect.
+    let start = 0;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      if (!actions.triggers(e)) continue;
+      let end = i + 1;
+      // Consecutive deletes of one table (one DELETE statement, usually) act together: each acts on its own rows.
+      while (e.op === 'd' && end < events.length && events[end]!.op === 'd' && tableKey(events[end]!.table) === tableKey(e.table)) end++;
+      await this.#writeEvents(events.slice(start, end));
+      const parent = this.table(e.table);
+      await rejected(parent, 'a referential action of a change to', () => actions.apply(parent, events.slice(i, end), this.referencingRows()));
+      start = end;
+      i = end - 1;
+    }
+    await this.#writeEvents(start === 0 ? events : events.slice(start));
+  }
+
+  async #writeEvents(events: readonly ChangeEvent[]): Promise<void> {
     for (const w of coalesce(events, (id) => this.table(id).primaryKey)) {
       const t = this.table(w.table);
-      try {
-        if (w.kind === 'truncate') await this.truncate(t);
-        else if (w.kind === 'exact') await this.applyExact(t, w.event);
-        else await this.applyRows(t, w);
-      } catch (err) {
-        throw new FerryError(coerceError(err).kind, `target rejected a change to ${tableKey(t.target)}: ${(err as Error).message}`, {
-          cause: err,
-          hint: `the checkpoint did not move past this change; ${(err instanceof FerryError && err.hint) || 'fix the target table (or exclude the table)'}, then restart`,
-        });
-      }
+      await rejected(t, 'a change to', () => {
+        if (w.kind === 'truncate') return this.truncate(t);
+        if (w.kind === 'exact') return this.applyExact(t, w.event);
+        return this.applyRows(t, w);
+      });
     }
   }
 
@@ -240,6 +258,18 @@ export abstract class SqlTransaction<C> implements PartitionTransaction {
     if (this.#done) return;
     this.#done = true;
     this.release(destroy);
+  }
+}
+
+/** Runs `work`; a failure becomes the target's rejection of `what` `t`, with the checkpoint not past it. */
+async function rejected(t: TableSchema, what: string, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (err) {
+    throw new FerryError(coerceError(err).kind, `target rejected ${what} ${tableKey(t.target)}: ${(err as Error).message}`, {
+      cause: err,
+      hint: `the checkpoint did not move past this change; ${(err instanceof FerryError && err.hint) || 'fix the target table (or exclude the table)'}, then restart`,
+    });
   }
 }
 

@@ -13,6 +13,8 @@ import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
 import { MysqlPipelineLock } from '../../checkpoint/mysql-pipeline-lock.js';
 import { ensureMysqlCheckpointTables, mysqlCheckpointStore } from '../../checkpoint/mysql-checkpoint-table.js';
 import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.js';
+import { mysqlReferencingRows } from './mysql-referential.js';
+import type { ReferencingRows } from '../referential-actions.js';
 import { serverFlavor, type Flavor } from '../../sources/mysql/binlog-position.js';
 import { autoIncrementColumn, connect, connectionOptions, queryText } from '../../sources/mysql/mysql-connection.js';
 import {
@@ -354,6 +356,10 @@ class MysqlTransaction extends SqlTransaction<PoolConnection> {
     const present = new Set(existing.map((r) => String(r.name)));
     for (const c of columns) if (!present.has(c.name)) for (const sql of addColumnSql(updated, c)) await this.conn.query(sql);
     await this.conn.query('BEGIN');
+  }
+
+  protected referencingRows(): ReferencingRows {
+    return mysqlReferencingRows(this.conn);
   }
 
   protected release(destroy: boolean): void {

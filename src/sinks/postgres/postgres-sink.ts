@@ -16,6 +16,8 @@ import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
 import { PostgresPipelineLock } from '../../checkpoint/postgres-pipeline-lock.js';
 import { DDL_LOCK_SQL, ensureCheckpointTables, postgresCheckpointStore } from '../../checkpoint/postgres-checkpoint-table.js';
 import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.js';
+import { postgresReferencingRows } from './postgres-referential.js';
+import type { ReferencingRows } from '../referential-actions.js';
 import { connectClient } from './postgres-connection.js';
 import { tabSeparated, valueAt } from '../tab-separated.js';
 import {
@@ -348,6 +350,10 @@ class PostgresTransaction extends SqlTransaction<pg.PoolClient> {
   async addColumns(table: TableId, columns: readonly Column[]): Promise<void> {
     const updated = this.withColumns(table, columns);
     for (const c of columns) for (const sql of addColumnSql(updated, c)) await this.conn.query(sql);
+  }
+
+  protected referencingRows(): ReferencingRows {
+    return postgresReferencingRows(this.conn);
   }
 
   protected release(destroy: boolean): void {
