@@ -10,6 +10,7 @@ import { makeTableFilter } from './table-mapping.js';
 import type { CheckProblem, Source } from '../core/source.js';
 import { coerceError, FerryError } from '../errors.js';
 import { applyStream } from './applier.js';
+import { kafkaReferentialProblems } from './referential-check.js';
 import { checkTarget, openSink, openSource, targetIdentity } from './endpoints.js';
 import { startHeartbeat } from './heartbeat.js';
 import type { PauseGate } from './pause-gate.js';
@@ -36,7 +37,7 @@ export function formatProblems(problems: readonly CheckProblem[]): string {
 export async function checkAll(config: Config, log: Logger, source?: Source): Promise<CheckProblem[]> {
   const target = await checkTarget(config, log);
   if (config.source.type === 'kafka') return [...(await checkKafkaSource(config.source, log)), ...target];
-  const all = async (s: Source) => [...(await s.check()), ...(await sameServerProblems(config, s)), ...target];
+  const all = async (s: Source) => [...(await s.check()), ...(await sameServerProblems(config, s)), ...(await kafkaReferentialProblems(config, s)), ...target];
   if (source) return all(source);
   let opened: Source;
   try {

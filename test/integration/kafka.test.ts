@@ -376,6 +376,21 @@ describe('Kafka path, bad input', () => {
     }
   }, 60_000);
 
+  it('refuses MySQL foreign keys with referential actions, whose changes the binlog does not carry', async () => {
+    const prefix = 'cascading';
+    const one = await testDatabases('kafka_cascade');
+    try {
+      await one.my.query(`CREATE TABLE parent (id INT PRIMARY KEY);
+        CREATE TABLE child (id INT PRIMARY KEY, parent_id INT, CONSTRAINT child_parent FOREIGN KEY (parent_id) REFERENCES parent(id) ON DELETE CASCADE)`);
+      await createTopics(prefix, ['parent', 'child'], 2, one.name);
+      const r = await runCli(['check', '-c', producerConfig(prefix, one)]);
+      expect(r.code, r.stdout).toBe(2);
+      expect(r.stdout).toContain(`${one.name}.child (child_parent: ON DELETE CASCADE ON UPDATE RESTRICT)`);
+    } finally {
+      await one.close();
+    }
+  }, 60_000);
+
   it('stops the producer at a TRUNCATE on per-table topics, naming it and the way out', async () => {
     const prefix = 'truncated';
     const one = await testDatabases('kafka_truncate');
