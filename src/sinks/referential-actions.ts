@@ -104,10 +104,11 @@ export class ReferentialActions {
       const values = distinct(group.map((c) => fk.referencedColumns.map((col) => c.old[col] ?? null)).filter((v) => !v.includes(null)));
       if (values.length === 0) continue;
       const returning = [...new Set([...further, ...fk.columns])];
-      const found = further.size > 0 ? (await rows.find(child, fk.columns, values, returning)).map((r) => Object.fromEntries(returning.map((c, i) => [c, r[i]!]))) : [];
+      const found = further.size > 0 ? (await rows.find(child, fk.columns, values, returning)).map((r) => Object.fromEntries(returning.map((c, i) => [c, r[i]!]))) : null;
+      if (found?.length === 0) continue; // nothing references them: no statement to run
       if (action === 'cascade' && group[0]!.new === null) {
         await rows.delete(child, fk.columns, values);
-        if (found.length > 0) await this.#act(child.source, found.map((old) => ({ old, new: null })), rows, depth + 1);
+        if (found) await this.#act(child.source, found.map((old) => ({ old, new: null })), rows, depth + 1);
         continue;
       }
       const to = fk.columns.map((col, i) => {
@@ -117,7 +118,7 @@ export class ReferentialActions {
         return declared?.kind === 'literal' ? rows.param(child, col, declared.value) : null;
       });
       await rows.update(child, fk.columns, values, fk.columns, to);
-      if (found.length > 0) {
+      if (found) {
         await this.#act(child.source, found.map((old) => ({ old, new: { ...old, ...Object.fromEntries(fk.columns.map((c, i) => [c, to[i]!])) } })), rows, depth + 1);
       }
     }
