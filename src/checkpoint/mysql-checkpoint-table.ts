@@ -31,13 +31,16 @@ export async function ensureMysqlCheckpointTables(conn: Connection): Promise<voi
 }
 
 async function readMysqlCheckpoint(conn: Queryable, pipeline: string): Promise<Checkpoint | null> {
-  const [rows] = await conn.query<RowDataPacket[]>(`SELECT phase, position, tables FROM ${CHECKPOINT} WHERE pipeline = ?`, [pipeline]);
+  // updated_at holds UTC_TIMESTAMP(6); a cut-over row is never written again, so it is when the cutover completed.
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT phase, position, tables, DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ') AS at FROM ${CHECKPOINT} WHERE pipeline = ?`, [pipeline]);
   const row = rows[0];
   if (!row) return null;
   return {
     phase: row.phase,
     position: row.position ? positionFromJson(JSON.parse(row.position)) : null,
     ...(row.tables ? { tables: JSON.parse(row.tables) as string[] } : {}),
+    ...(row.phase === 'cut-over' ? { cutOverAt: new Date(String(row.at)) } : {}),
   };
 }
 

@@ -57,10 +57,17 @@ async function createCheckpointTables(client: ClientBase): Promise<void> {
 }
 
 async function readCheckpoint(client: Queryable, pipeline: string): Promise<Checkpoint | null> {
-  const { rows } = await client.query(`SELECT phase, position, tables FROM ${CHECKPOINT} WHERE pipeline = $1`, [pipeline]);
+  // A cut-over row is never written again: its updated_at is when the cutover completed.
+  const { rows } = await client.query(
+    `SELECT phase, position, tables, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM ${CHECKPOINT} WHERE pipeline = $1`, [pipeline]);
   const row = rows[0];
   if (!row) return null;
-  return { phase: row.phase, position: row.position ? positionFromJson(row.position) : null, ...(row.tables ? { tables: row.tables } : {}) };
+  return {
+    phase: row.phase,
+    position: row.position ? positionFromJson(row.position) : null,
+    ...(row.tables ? { tables: row.tables } : {}),
+    ...(row.phase === 'cut-over' ? { cutOverAt: new Date(row.at) } : {}),
+  };
 }
 
 /** Fails unless `owner` still owns the pipeline; holds the row until the caller's transaction ends. */

@@ -1,5 +1,6 @@
 import type { Row, TableId, Transaction, Value } from './change-event.js';
 import type { Checkpoint, SnapshotProgress } from './checkpoint.js';
+import type { Position } from './position.js';
 import type { Column, TableSchema } from './schema.js';
 import type { ChunkText, NextKeyValues } from './source.js';
 import type { VerifySide } from './verify-side.js';
@@ -47,6 +48,12 @@ export interface Sink {
    * value in its column, and at least to what the source would hand out next; never back.
    */
   advanceSequences(tables: readonly TableSchema[], next: NextKeyValues): Promise<void>;
+  /**
+   * Cutover, once the stream has stopped at `final`: records that the pipeline is cut over for good
+   * (phase 'cut-over', `final`, now), claiming the pipeline first, so that only its owner writes it.
+   * Nothing is written to the target for this pipeline afterwards.
+   */
+  recordCutover(final: Position): Promise<void>;
   countRows(table: TableSchema): Promise<number>;
   /** Target rows in primary-key order after `afterKey`, each value as the target's text form: whether a table is empty before a snapshot, and what the sink contract tests read back. */
   readRows(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]>;

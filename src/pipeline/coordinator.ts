@@ -14,7 +14,7 @@ import { kafkaReferentialProblems } from './referential-check.js';
 import { checkTarget, openSink, openSource, targetIdentity } from './endpoints.js';
 import { startHeartbeat } from './heartbeat.js';
 import type { PauseGate } from './pause-gate.js';
-import { decideSnapshot } from './snapshot-decision.js';
+import { cutOverError, decideSnapshot } from './snapshot-decision.js';
 import { runSnapshot, SnapshotInterrupted } from './snapshot.js';
 import { checkKafkaSource } from '../sources/kafka/kafka-applier.js';
 
@@ -105,11 +105,19 @@ async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
   let sink: Sink | null = null;
   try {
     await preflight(config, o.log, source);
-    sink = await openSink(config, o.log, o.events);
-    await sink.claim?.();
+    const target = (sink = await openSink(config, o.log, o.events));
+    const decide = async () => {
+      const checkpoint = await target.loadCheckpoint();
+      const decision = decideSnapshot(config.snapshot.mode, checkpoint);
+      if (decision === 'cut-over') throw cutOverError(config.pipeline, checkpoint!);
+      return { checkpoint, decision };
+    };
+    // Before claim(), which writes this process's owner token into the checkpoint row: the target of a
+    // cut-over pipeline is the application's. Again after it: another process may have moved on meanwhile.
+    await decide();
+    await target.claim?.();
     const tables = await source.describeTables();
-    const checkpoint = await sink.loadCheckpoint();
-    const decision = decideSnapshot(config.snapshot.mode, checkpoint);
+    const { checkpoint, decision } = await decide();
     // Not worded "streaming from …": that line is the stream's own, once it has started.
     const plan = { fresh: 'a fresh snapshot', resume: 'resuming the interrupted snapshot', skip: checkpoint?.position ? 'no snapshot; the stream resumes at the checkpoint' : 'no snapshot (cdc-only); the stream starts at the log head' }[decision];
     o.log.info({ decision, checkpoint: checkpoint?.phase ?? 'none', tables: tables.length }, `${tables.length} table${tables.length === 1 ? '' : 's'} selected; ${plan}`);
@@ -180,6 +188,7 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
     try {
       await sink.claim?.();
       const checkpoint = await sink.loadCheckpoint();
+      if (checkpoint?.phase === 'cut-over') throw cutOverError(config.pipeline, checkpoint);
       from = checkpoint?.position ?? null;
       if (!from) throw new FerryError('fatal', 'no stream position in the checkpoint', { hint: 'run with snapshot.mode: initial' });
       source = await openSource(config, log);

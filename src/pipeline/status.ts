@@ -5,7 +5,9 @@ import { openSink, openSource } from './endpoints.js';
 
 export interface PipelineStatus {
   readonly pipeline: string;
-  readonly phase: 'new' | 'snapshot' | 'stream';
+  readonly phase: 'new' | 'snapshot' | 'stream' | 'cut-over';
+  /** Phase 'cut-over': when the cutover completed and its final source position; `ferry run` refuses the pipeline. */
+  readonly cutover: { readonly completedAt: string | null; readonly finalPosition: string | null } | null;
   readonly appliedPosition: string | null;
   readonly sourceHead: string | null;
   /** Binlog bytes between the applied position and the head, when both are in one file; WAL bytes for Postgres. */
@@ -35,10 +37,12 @@ export async function readStatus(config: Config, log: Logger): Promise<PipelineS
     const [head, retained] = source
       ? await Promise.all([source.headPosition(), source.retainedBytes?.() ?? null]).finally(() => source.close())
       : [null, null];
-    const applied = checkpoint?.phase === 'stream' ? checkpoint.position : null;
+    const cutOver = checkpoint?.phase === 'cut-over';
+    const applied = checkpoint?.phase === 'stream' || cutOver ? checkpoint.position : null;
     return {
       pipeline: config.pipeline,
       phase: checkpoint?.phase ?? 'new',
+      cutover: cutOver ? { completedAt: checkpoint.cutOverAt?.toISOString() ?? null, finalPosition: applied ? formatPosition(applied) : null } : null,
       appliedPosition: applied ? formatPosition(applied) : null,
       sourceHead: head ? formatPosition(head) : null,
       lagBytes: bytesBehind(applied, head),

@@ -1,6 +1,7 @@
 import { coalesce, type Write } from '../core/coalesce.js';
 import { tableKey, type ChangeEvent, type Row, type TableId, type Transaction, type Value } from '../core/change-event.js';
-import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
+import { cutOverCheckpoint, type Checkpoint, type SnapshotProgress } from '../core/checkpoint.js';
+import type { Position } from '../core/position.js';
 import type { Column, TableSchema } from '../core/schema.js';
 import type { DatabaseSink, PartitionTransaction, TablePrep } from '../core/sink.js';
 import type { VerifySide } from '../core/verify-side.js';
@@ -126,6 +127,17 @@ export abstract class SqlSink<C> implements DatabaseSink {
       throw coerceError(err, 'target BEGIN');
     });
     return tx;
+  }
+
+  /** Claims the pipeline (the stream that held it has stopped) and writes the terminal checkpoint, fenced by owner. */
+  async recordCutover(final: Position): Promise<void> {
+    await this.claim();
+    await this.transaction(async (c) => {
+      await this.store.assertOwner(c);
+      await this.store.write(c, cutOverCheckpoint(await this.store.read(), final));
+    }).catch((err) => {
+      throw coerceError(err, 'recording the cutover in the target checkpoint');
+    });
   }
 
   /** The switch to streaming, recording the snapshotted tables, in `c`'s transaction. */

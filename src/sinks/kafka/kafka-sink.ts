@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Transaction, type Value } from '../../core/change-event.js';
-import type { Checkpoint, SnapshotProgress } from '../../core/checkpoint.js';
+import { cutOverCheckpoint, type Checkpoint, type SnapshotProgress } from '../../core/checkpoint.js';
+import type { Position } from '../../core/position.js';
 import type { FerryEventBus } from '../../core/events.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { Sink, SinkTransaction } from '../../core/sink.js';
@@ -104,8 +105,8 @@ export class KafkaSink implements Sink {
   async loadCheckpoint(): Promise<Checkpoint | null> {
     const state = await this.#recorded();
     if (!state) return null;
-    const { phase, position, tables } = state;
-    return { phase, position, ...(tables ? { tables } : {}) };
+    const { phase, position, tables, cutOverAt } = state;
+    return { phase, position, ...(tables ? { tables } : {}), ...(cutOverAt ? { cutOverAt } : {}) };
   }
 
   async loadSnapshotProgress(): Promise<SnapshotProgress[]> {
@@ -209,6 +210,12 @@ export class KafkaSink implements Sink {
 
   #topicOf(table: TableId): string {
     return this.o.singleTopic ? this.#topics.changes : this.#topics.table(table);
+  }
+
+  /** The terminal state, into the checkpoint topic like every other (the stream, its other writer, has stopped). */
+  async recordCutover(final: Position): Promise<void> {
+    const cutOver = cutOverCheckpoint(await this.loadCheckpoint(), final);
+    await this.#record((state) => ({ ...state, phase: cutOver.phase, position: cutOver.position, cutOverAt: new Date() }));
   }
 
   /** Sequences belong to the databases the appliers write. */

@@ -9,6 +9,7 @@ export interface ProducerState {
   readonly position: Checkpoint['position'];
   readonly tables?: readonly string[];
   readonly progress: readonly SnapshotProgress[];
+  readonly cutOverAt?: Date;
 }
 
 export function producerStateMessage(pipeline: string, s: ProducerState): { key: string; value: string } {
@@ -18,6 +19,7 @@ export function producerStateMessage(pipeline: string, s: ProducerState): { key:
       phase: s.phase,
       position: s.position && positionToJson(s.position),
       ...(s.tables ? { tables: s.tables } : {}),
+      ...(s.cutOverAt ? { cutOverAt: s.cutOverAt.toISOString() } : {}),
       progress: s.progress.map((p) => ({ ...p, lastKey: encodeKey(p.lastKey), position: positionToJson(p.position) })),
     }),
   };
@@ -33,6 +35,7 @@ export async function readProducerState(transport: KafkaTransport, topic: string
     phase: v.phase as ProducerState['phase'],
     position: v.position ? positionFromJson(v.position) : null,
     ...(v.tables ? { tables: v.tables as string[] } : {}),
+    ...(v.cutOverAt ? { cutOverAt: new Date(v.cutOverAt as string) } : {}),
     progress: (v.progress as Record<string, unknown>[]).map((p) => ({
       table: p.table as string,
       lastKey: decodeKey(p.lastKey),
