@@ -1,0 +1,59 @@
+import { tableKey } from '../core/change-event.js';
+import type { CatalogueColumn, CatalogueTable, SourceCatalogue } from './catalogue.js';
+import { VERDICTS, type ColumnPlan, type Endpoint, type NotCarried, type PlanReport, type TablePlan, type Verdict } from './plan-model.js';
+import { createSchemaSql, indexesLeftOut, targetColumnType, targetDdl, type TargetFacts } from './target-ddl.js';
+import { assessColumn } from './verdict.js';
+
+export interface PlanInputs {
+  readonly pipeline: string;
+  readonly source: Endpoint;
+  readonly target: Endpoint;
+  readonly catalogue: SourceCatalogue;
+  readonly facts: TargetFacts;
+}
+
+/** The report from what was read of both databases: per column verdicts, the target DDL, what is not carried. */
+export function assemblePlan(i: PlanInputs): PlanReport {
+  const notCarried: NotCarried[] = [...i.catalogue.notCarried];
+  const schemas = new Set<string>();
+  const tables: TablePlan[] = i.catalogue.tables.map((t) => {
+    const columns = t.columns.map((c) => columnPlan(t, c, i.facts));
+    for (const index of t.refused ? [] : indexesLeftOut(t.schema, i.facts)) {
+      notCarried.push({
+        kind: 'index', name: `${tableKey(t.source)}.${index.name}`, table: tableKey(t.source),
+        detail: `an index over ${index.columns.join(', ')}, which the target type cannot index without a prefix length: ferry leaves it out`,
+        action: 'create it on the target with prefix lengths before the cutover, or do without',
+      });
+    }
+    const refused = t.refused || columns.some((c) => c.verdict === 'unsupported');
+    // The schema once, with the first table that goes into it.
+    const schema = refused || schemas.has(t.target.schema) ? [] : [createSchemaSql(t.target.schema, i.facts)];
+    if (!refused) schemas.add(t.target.schema);
+    return { source: t.source, target: t.target, columns, targetExists: i.facts.existingTables.has(tableKey(t.target)), ddl: refused ? [] : [...schema, ...targetDdl(t.schema, i.facts)] };
+  });
+  const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
+  for (const t of tables) for (const c of t.columns) counts[c.verdict]++;
+  return {
+    pipeline: i.pipeline, source: i.source, target: i.target, tables, notCarried,
+    summary: { tables: tables.length, columns: counts, notCarried: notCarried.length, problems: counts.unsupported + notCarried.filter((n) => n.problem).length },
+  };
+}
+
+function columnPlan(t: CatalogueTable, c: CatalogueColumn, facts: TargetFacts): ColumnPlan {
+  const base = { name: c.name, sourceType: c.sourceType };
+  if (c.unsupported) return { ...base, targetType: null, verdict: 'unsupported', note: `${c.unsupported}: exclude the table (tables.exclude) or change the column type` };
+  if (!c.column) return { ...base, targetType: null, verdict: 'lossy', note: c.skipped ?? 'not replicated' };
+  const targetType = targetColumnType(t.schema, c.column, facts);
+  if (facts.missingTypes.has(targetType)) {
+    return { ...base, targetType, verdict: 'unsupported', note: `the target has no type ${targetType}: create it (or install its extension) on the target before the snapshot` };
+  }
+  const a = assessColumn(t.schema, c.column, facts.engine, targetType);
+  if (!c.domain) return { ...base, targetType, verdict: a.verdict, ...(a.note ? { note: a.note } : {}) };
+  const domain = `domain ${c.domain} carried as its base type`;
+  return { ...base, targetType, verdict: a.verdict === 'exact' ? 'documented' : a.verdict, note: a.note ? `${domain}; ${a.note}` : domain };
+}
+
+/** Exit code of `ferry plan` (DESIGN §1.1): 1 when anything is unsupported (a column, or a key ferry cannot replicate), else 0. */
+export function planExitCode(report: PlanReport): number {
+  return report.summary.problems > 0 ? 1 : 0;
+}

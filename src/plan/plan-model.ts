@@ -1,0 +1,76 @@
+import type { TableId } from '../core/change-event.js';
+import type { Engine } from '../core/schema.js';
+
+/**
+ * How a column arrives in the target (the README's "ferry plan" section defines them):
+ * - exact: every value arrives unchanged, in an equivalent type;
+ * - documented: every value arrives, in another type or form the README's type mapping lists;
+ * - lossy: some values the source type holds cannot arrive as they are (rounded, or refused by the target);
+ * - unsupported: ferry cannot replicate the column; `ferry check` fails on it.
+ */
+export type Verdict = 'exact' | 'documented' | 'lossy' | 'unsupported';
+
+export const VERDICTS: readonly Verdict[] = ['exact', 'documented', 'lossy', 'unsupported'];
+
+export interface ColumnPlan {
+  readonly name: string;
+  readonly sourceType: string;
+  /** null: the column does not reach the target. */
+  readonly targetType: string | null;
+  readonly verdict: Verdict;
+  /** Why the verdict is not `exact`, and what it means for the values. */
+  readonly note?: string;
+}
+
+export interface TablePlan {
+  readonly source: TableId;
+  readonly target: TableId;
+  readonly columns: readonly ColumnPlan[];
+  /** Whether the target already has the table (ferry keeps it under tablePrep create), read from the target. */
+  readonly targetExists: boolean;
+  /** The statements ferry runs on the target for this table, in order; empty when ferry refuses the table. */
+  readonly ddl: readonly string[];
+}
+
+/** Kinds of source objects ferry does not carry to the target. */
+export type NotCarriedKind =
+  | 'trigger' | 'view' | 'materialized view' | 'routine' | 'event' | 'rule'
+  | 'generated column' | 'on update' | 'index' | 'partitioning' | 'foreign key'
+  | 'domain constraint' | 'sequence' | 'unlogged table' | 'default' | 'check';
+
+/** A source object ferry will not carry, and what the operator does about it. */
+export interface NotCarried {
+  readonly kind: NotCarriedKind;
+  /** The object's name as the source knows it (`shop.audit_insert`, `shop.orders.total`). */
+  readonly name: string;
+  /** The replicated table it belongs to or concerns, when there is one. */
+  readonly table?: string;
+  /** What it is and what happens to it. */
+  readonly detail: string;
+  readonly action: string;
+  /** A problem (`ferry check` fails) rather than something to do around the cutover. */
+  readonly problem?: boolean;
+}
+
+export interface Endpoint {
+  readonly engine: Engine;
+  /** `user@host:port`, no password. */
+  readonly endpoint: string;
+  /** The server's version string. */
+  readonly version: string;
+}
+
+/** The assessment `ferry plan` prints: the same object as text or JSON. */
+export interface PlanReport {
+  readonly pipeline: string;
+  readonly source: Endpoint;
+  readonly target: Endpoint;
+  readonly tables: readonly TablePlan[];
+  readonly notCarried: readonly NotCarried[];
+  readonly summary: {
+    readonly tables: number;
+    readonly columns: Readonly<Record<Verdict, number>>;
+    readonly notCarried: number;
+    readonly problems: number;
+  };
+}

@@ -1,0 +1,85 @@
+import type { Connection } from 'mysql2/promise';
+import type pg from 'pg';
+import { sqlSource, sqlTarget, targetSchemaOf, type Config } from '../config.js';
+import type { CheckProblem } from '../core/source.js';
+import { coerceError, configError, FerryError } from '../errors.js';
+import { makeTableFilter } from '../pipeline/table-mapping.js';
+import { connectClient } from '../sinks/postgres/postgres-connection.js';
+import { serverFlavor } from '../sources/mysql/binlog-position.js';
+import { connect, describeEndpoint as mysqlEndpoint } from '../sources/mysql/mysql-connection.js';
+import { connectSource, describeEndpoint as pgEndpoint, endClient } from '../sources/postgres/pg-connection.js';
+import { assemblePlan } from './assemble.js';
+import type { SourceCatalogue } from './catalogue.js';
+import { readMysqlCatalogue } from './mysql-catalogue.js';
+import { readPgCatalogue } from './pg-catalogue.js';
+import type { PlanReport } from './plan-model.js';
+import { planProblems } from './plan-report.js';
+import { probeMysqlTarget, probePostgresTarget } from './target-probe.js';
+
+/**
+ * The assessment of `ferry plan` and `ferry check`: reads the source's catalogue and the target's on
+ * read-only sessions (never through a sink, which would create ferry's schema) and writes nothing.
+ * Any failure to read either side is a FerryError of kind 'config' (exit 2: ferry could not assess).
+ */
+export async function makePlan(config: Config): Promise<PlanReport> {
+  const source = sqlSource(config);
+  const target = sqlTarget(config);
+  if (target.type === 'mssql') throw configError('target.type mssql: ferry plan assesses postgres and mysql targets only', 'use a postgres or mysql target');
+  const filter = makeTableFilter(config.tables.include, config.tables.exclude);
+  const targetSchema = targetSchemaOf(config);
+  const closers: (() => Promise<unknown>)[] = [];
+  try {
+    let catalogue: SourceCatalogue;
+    if (source.type === 'mysql') {
+      const conn = await connect(source.url).catch((err) => unreachable(err, 'source'));
+      closers.push(() => conn.end().catch(() => {}));
+      catalogue = await readMysqlCatalogue(conn, { flavor: await serverFlavor(conn), filter, targetSchema, tinyint1: config.types.tinyint1 }, target.type);
+    } else {
+      const client = await connectSource(source.url).catch((err) => unreachable(err, 'source'));
+      closers.push(() => endClient(client));
+      catalogue = await readPgCatalogue(client, { filter, targetSchema }, target.type);
+    }
+    let facts;
+    if (target.type === 'mysql') {
+      const conn: Connection = await connect(target.url, 'target').catch((err) => unreachable(err, 'target'));
+      closers.push(() => conn.end().catch(() => {}));
+      facts = await probeMysqlTarget(conn, catalogue.tables);
+    } else {
+      const client: pg.Client = await connectClient(target.url, { connectionTimeoutMillis: 10_000 }).catch((err) => unreachable(err, 'target'));
+      closers.push(() => client.end().catch(() => {}));
+      facts = await probePostgresTarget(client, catalogue.tables);
+    }
+    const endpoint = (type: string, url: string) => (type === 'mysql' ? mysqlEndpoint(url) : pgEndpoint(url));
+    return assemblePlan({
+      pipeline: config.pipeline,
+      source: { engine: source.type, endpoint: endpoint(source.type, source.url), version: catalogue.version },
+      target: { engine: target.type, endpoint: endpoint(target.type, target.url), version: facts.version },
+      catalogue, facts,
+    });
+  } catch (err) {
+    const e = coerceError(err);
+    throw e.kind === 'config' ? e : new FerryError('config', `ferry could not assess the databases: ${e.message}`, { cause: err, hint: e.hint ?? 'check source.url and target.url, and that both servers are reachable' });
+  } finally {
+    for (const close of closers.reverse()) await close();
+  }
+}
+
+function unreachable(err: unknown, side: 'source' | 'target'): never {
+  const e = coerceError(err, side);
+  throw new FerryError('config', e.message, { cause: err, hint: e.hint ?? `check ${side}.url (host, port, user, password, database) and that the server is running` });
+}
+
+/**
+ * The plan's findings for `ferry check` (and so the preflight of `ferry run`): nothing for a Kafka
+ * end, which has no target DDL; an assessment that fails is a warning, as the source and target
+ * checks name an unreachable database themselves.
+ */
+export async function planCheckProblems(config: Config): Promise<CheckProblem[]> {
+  if (config.source.type === 'kafka' || (config.target.type !== 'mysql' && config.target.type !== 'postgres')) return [];
+  try {
+    return planProblems(await makePlan(config));
+  } catch (err) {
+    const e = coerceError(err);
+    return [{ check: 'plan', warning: true, message: `the schema assessment (ferry plan) could not run: ${e.message}`, hint: e.hint ?? 'run ferry plan -c FILE for the details' }];
+  }
+}

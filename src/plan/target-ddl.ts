@@ -1,0 +1,47 @@
+import type { Index, TableSchema } from '../core/schema.js';
+import type { Flavor } from '../sources/mysql/binlog-position.js';
+import * as my from '../sinks/mysql/mysql-dialect.js';
+import * as pgd from '../sinks/postgres/postgres-dialect.js';
+
+/** What the plan knows of the target database, read from it. */
+export interface TargetFacts {
+  readonly engine: 'mysql' | 'postgres';
+  /** A MySQL target's flavor (the collation of cross-engine tables depends on it). */
+  readonly flavor?: Flavor;
+  /** Target tables that exist already, as `schema.table`. */
+  readonly existingTables: ReadonlySet<string>;
+  /** Type names a Postgres → Postgres table uses that the target lacks, enum types excepted. */
+  readonly missingTypes: ReadonlySet<string>;
+  /** Enum types a Postgres → Postgres table uses that the target lacks: ferry creates them. */
+  readonly missingEnums: ReadonlySet<string>;
+}
+
+/** The target column type the dialect creates for `c`. */
+export function targetColumnType(t: TableSchema, column: TableSchema['columns'][number], target: TargetFacts): string {
+  return target.engine === 'postgres' ? pgd.columnType(t, column) : my.columnTypeSql(t, column);
+}
+
+/** The statement that makes a target schema (a MySQL database), as the sinks create them. */
+export function createSchemaSql(schema: string, target: TargetFacts): string {
+  return target.engine === 'postgres' ? `CREATE SCHEMA IF NOT EXISTS ${pgd.quoteIdent(schema)}` : `CREATE DATABASE IF NOT EXISTS ${my.quoteIdent(schema)}`;
+}
+
+/**
+ * The statements the sink runs on the target for `t` once its schema exists, in order, from the
+ * dialects' own functions: enum types (those the target lacks), the table with its primary key (and
+ * partitions), the secondary indexes.
+ */
+export function targetDdl(t: TableSchema, target: TargetFacts): string[] {
+  if (target.engine === 'postgres') {
+    const enums = pgd.enumTypes(t).filter((e) => target.missingEnums.has(e.name)).flatMap((e) => pgd.createEnumSql(e.name, e.labels));
+    const table = [pgd.createTableSql(t)];
+    return [...enums, ...table, ...pgd.createIndexSql(t)];
+  }
+  return [my.createTableSql(t, my.tableCollation(t, target.flavor ?? 'mariadb')), ...my.secondaryIndexes(t).map((i) => i.sql)];
+}
+
+/** Secondary indexes of `t` the target dialect leaves out (a MySQL target: indexes over text, blob or json columns). */
+export function indexesLeftOut(t: TableSchema, target: TargetFacts): Index[] {
+  if (target.engine === 'postgres') return [];
+  return t.indexes.filter((i) => my.secondaryIndexes({ ...t, indexes: [i] }).length === 0);
+}

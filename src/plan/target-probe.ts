@@ -1,0 +1,50 @@
+import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type pg from 'pg';
+import { tableKey } from '../core/change-event.js';
+import { enumTypes } from '../sinks/postgres/postgres-dialect.js';
+import { serverFlavor } from '../sources/mysql/binlog-position.js';
+import type { CatalogueTable } from './catalogue.js';
+import type { TargetFacts } from './target-ddl.js';
+
+/** Types Postgres → Postgres columns keep by name (user and extension types, arrays of them), and which of them are enums. */
+function namedTypes(tables: readonly CatalogueTable[]): { types: string[]; enums: Set<string> } {
+  const types = new Set<string>();
+  const enums = new Set<string>();
+  for (const t of tables) {
+    if (t.schema.engine !== 'postgres') continue;
+    for (const e of enumTypes(t.schema)) enums.add(e.name);
+    for (const c of t.schema.columns) types.add(c.sourceType);
+  }
+  for (const e of enums) types.add(e);
+  return { types: [...types], enums };
+}
+
+/** A Postgres target, read on a read-only session: version, the tables there already, the types it lacks. */
+export async function probePostgresTarget(client: pg.ClientBase, tables: readonly CatalogueTable[]): Promise<TargetFacts & { version: string }> {
+  await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
+  const { rows: [{ version }] } = await client.query("SELECT current_setting('server_version') AS version");
+  const keys = tables.map((t) => tableKey(t.target));
+  const { rows: existing } = await client.query(
+    `SELECT n.nspname || '.' || c.relname AS key FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname = ANY($1::text[])`, [keys]);
+  const { types, enums } = namedTypes(tables);
+  const { rows } = types.length === 0 ? { rows: [] } : await client.query(
+    'SELECT t AS name FROM unnest($1::text[]) t WHERE to_regtype(t) IS NULL', [types]);
+  // An enum array is missing with its enum, which ferry creates.
+  const missing: string[] = rows.map((r) => r.name);
+  const isEnum = (name: string) => enums.has(name.replace(/(\[\])+$/, ''));
+  return {
+    engine: 'postgres', version, existingTables: new Set(existing.map((r) => r.key)),
+    missingTypes: new Set(missing.filter((m) => !isEnum(m))), missingEnums: new Set(missing.filter((m) => enums.has(m))),
+  };
+}
+
+/** A MySQL/MariaDB target, read on a read-only session: version, flavor, the tables there already. */
+export async function probeMysqlTarget(conn: Connection, tables: readonly CatalogueTable[]): Promise<TargetFacts & { version: string }> {
+  await conn.query('SET SESSION TRANSACTION READ ONLY');
+  const [[row]] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v') as unknown as [[{ v: string }]];
+  const schemas = [...new Set(tables.map((t) => t.target.schema))];
+  const [existing] = schemas.length === 0 ? [[] as RowDataPacket[]] : await conn.query<RowDataPacket[]>(
+    'SELECT CONCAT(TABLE_SCHEMA, \'.\', TABLE_NAME) AS k FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (?)', [schemas]);
+  return { engine: 'mysql', version: row.v, flavor: await serverFlavor(conn), existingTables: new Set(existing.map((r) => String(r.k))), missingTypes: new Set(), missingEnums: new Set() };
+}
