@@ -14,6 +14,9 @@ import { showSnapshotProgress } from './ui/snapshot-progress.js';
 import { verifyTables, type TableVerdict, type VerifyMode } from './verify/verify.js';
 import { formatThroughput, formatVerdict } from './verify/report.js';
 import { runDemo } from './demo/demo.js';
+import { makePlan } from './plan/plan.js';
+import { formatPlan } from './plan/plan-report.js';
+import { planExitCode } from './plan/assemble.js';
 
 /** Exit codes: 0 done, 1 failed (or verify found differences), 2 bad config or failed checks. */
 function exitCodeOf(err: FerryError): number {
@@ -104,6 +107,18 @@ program
       if (problems.length > 0) process.stdout.write(`${formatProblems(problems.map((p) => (p.warning ? { ...p, check: `warning: ${p.check}` } : p)))}\n`);
       process.stdout.write(errors.length === 0 ? 'check passed\n' : `check failed: ${errors.length} problem(s)\n`);
       return errors.length === 0 ? 0 : 2;
+    }));
+
+program
+  .command('plan')
+  .description('the assessment before a migration: every table and column with its target type and a verdict (exact, documented, lossy, unsupported), the target DDL, and what ferry will not carry with the action for each; reads both databases, writes nothing; exit 0 nothing unsupported, 1 something unsupported, 2 bad config or a database unreachable')
+  .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
+  .option('--json', 'print JSON')
+  .action((o: { config: string; json?: boolean }) =>
+    main(async () => {
+      const report = await makePlan(loadConfig(o.config));
+      process.stdout.write(`${o.json ? JSON.stringify(report, null, 2) : formatPlan(report)}\n`);
+      return planExitCode(report);
     }));
 
 program

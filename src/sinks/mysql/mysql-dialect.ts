@@ -104,6 +104,12 @@ function columnDef(t: TableSchema, c: Column): string {
   return `${quoteIdent(c.name)} ${columnTypeWithCollation(t, c)}${nullable ? ' NULL' : ' NOT NULL'}${autoIncrement ? ' AUTO_INCREMENT' : ''}`;
 }
 
+/** The table collation ferry gives a table it creates: cross-engine tables compare text byte for byte, as Postgres does; MySQL tables keep the target's default. */
+export function tableCollation(t: TableSchema, flavor: 'mariadb' | 'mysql'): string | null {
+  if (t.engine === 'mysql') return null;
+  return flavor === 'mariadb' ? 'utf8mb4_nopad_bin' : 'utf8mb4_0900_bin';
+}
+
 export function createTableSql(t: TableSchema, collation: string | null): string {
   const cols = t.columns.map((c) => columnDef(t, c));
   const pk = t.primaryKey.length ? [`PRIMARY KEY (${t.primaryKey.map(quoteIdent).join(', ')})`] : [];

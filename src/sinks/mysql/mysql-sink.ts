@@ -19,7 +19,7 @@ import { serverFlavor, type Flavor } from '../../sources/mysql/binlog-position.j
 import { autoIncrementColumn, connect, connectionOptions, queryText } from '../../sources/mysql/mysql-connection.js';
 import {
   addColumnSql, columnTypeSql, createTableSql, deleteRowSql, deleteSql, insertSql, updateRowSql, loadDataSql, loadField, normalizeColumnType,
-  patchSql, qualified, quoteIdent, readRowsSql, rowValues, secondaryIndexes, toMysql,
+  patchSql, qualified, quoteIdent, readRowsSql, rowValues, secondaryIndexes, tableCollation, toMysql,
 } from './mysql-dialect.js';
 
 export interface MysqlSinkOptions {
@@ -112,8 +112,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
 
   /** Cross-engine tables compare text byte for byte, trailing spaces included, as Postgres does; MySQL tables keep the target's default. */
   #collation(t: TableSchema): string | null {
-    if (t.engine === 'mysql') return null;
-    return this.#flavor === 'mariadb' ? 'utf8mb4_nopad_bin' : 'utf8mb4_0900_bin';
+    return tableCollation(t, this.#flavor);
   }
 
   protected async run(conn: Connection, sql: string): Promise<void> {
