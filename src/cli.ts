@@ -136,6 +136,10 @@ program
       const lines = [
         `pipeline:         ${status.pipeline}`,
         `phase:            ${status.phase}`,
+        ...(status.cutover ? [
+          `cut over at:      ${status.cutover.completedAt ?? '-'} (final source position ${status.cutover.finalPosition ?? '-'})`,
+          '                  done for good: ferry run and ferry snapshot refuse this pipeline; a fresh pipeline name replicates again',
+        ] : []),
         `applied position: ${status.appliedPosition ?? '-'}`,
         `source head:      ${status.sourceHead ?? '-'}`,
         `behind (bytes):   ${status.lagBytes ?? '-'}`,
@@ -198,10 +202,11 @@ program
   .option('--timeout <seconds>', 'fail (and unfence) when not completed within this many seconds', '300')
   .option('--max-lag <seconds>', 'refuse to start when replication lag is above this', '5')
   .addOption(new Option('--fence <fence>', 'read-only: ferry makes the source read-only; none: you have stopped the writers').choices(['read-only', 'none']).default('read-only'))
-  .addOption(new Option('--verify <mode>', 'compare source and target after draining').choices(['counts', 'checksums', 'none']).default('counts'))
-  .action((o: { admin: string; token?: string; timeout: string; maxLag: string; fence: 'read-only' | 'none'; verify: 'counts' | 'checksums' | 'none' }) =>
+  .addOption(new Option('--verify <mode>', 'compare source and target after draining; default: the running ferry\'s cutover.verify (checksums; counts miss changed values)').choices(['counts', 'checksums', 'none']))
+  .action((o: { admin: string; token?: string; timeout: string; maxLag: string; fence: 'read-only' | 'none'; verify?: 'counts' | 'checksums' | 'none' }) =>
     main(async () => {
-      const request = { timeoutSeconds: Number(o.timeout), maxLagSeconds: Number(o.maxLag), fence: o.fence, verify: o.verify };
+      // Without --verify the request names none, and the running ferry's cutover.verify decides.
+      const request = { timeoutSeconds: Number(o.timeout), maxLagSeconds: Number(o.maxLag), fence: o.fence, ...(o.verify ? { verify: o.verify } : {}) };
       const view = await followCutover({
         admin: o.admin, token: o.token ?? process.env.FERRY_ADMIN_TOKEN, request,
         onState: (entry, v) => {

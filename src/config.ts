@@ -116,6 +116,13 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    cutover: z
+      .object({
+        verify: z.enum(['checksums', 'counts', 'none']).optional()
+          .describe("the cutover's verification when the request names none (POST /cutover, ferry cutover without --verify): checksums (default: counts miss changed values), counts, or none. A kafka target cannot be read back: none there, and the others refused"),
+      })
+      .strict()
+      .default({}),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info') })
       .strict()
@@ -128,9 +135,11 @@ export type SqlSourceConfig = Extract<ParsedConfig['source'], { type: 'mysql' | 
 export type KafkaSourceConfig = Extract<ParsedConfig['source'], { type: 'kafka' }>;
 export type SqlTargetConfig = Extract<ParsedConfig['target'], { type: 'postgres' | 'mysql' | 'mssql' }>;
 export type KafkaTargetConfig = Extract<ParsedConfig['target'], { type: 'kafka' }>;
-export type Config = Readonly<Omit<ParsedConfig, 'source' | 'tables'> & {
+export type CutoverVerify = 'checksums' | 'counts' | 'none';
+export type Config = Readonly<Omit<ParsedConfig, 'source' | 'tables' | 'cutover'> & {
   source: SqlSourceConfig | KafkaSourceConfig;
   tables: ParsedConfig['tables'] & { include: string[] };
+  cutover: { readonly verify: CutoverVerify };
 }>;
 
 /** Replaces ${NAME} and ${NAME:-default} in every string value; a missing variable is a config error. */
@@ -182,8 +191,9 @@ export function parseConfig(doc: unknown): Config {
     }
   }
   const exclude = [...c.tables.exclude, ...ownTargetTables(c)];
+  const cutover = { verify: cutoverVerify(c) };
   if (c.source.type === 'kafka') {
-    return deepFreeze({ ...c, source: c.source, tables: { ...c.tables, include: c.tables.include ?? ['*.*'], exclude } });
+    return deepFreeze({ ...c, cutover, source: c.source, tables: { ...c.tables, include: c.tables.include ?? ['*.*'], exclude } });
   }
   const serverId = c.source.serverId ?? defaultServerId(c.pipeline);
   const ferryName = defaultSlotName(c.pipeline);
@@ -193,9 +203,20 @@ export function parseConfig(doc: unknown): Config {
   const include = c.tables.include ?? [c.source.type === 'mysql' && database ? `${database}.*` : '*.*'];
   return deepFreeze({
     ...c,
+    cutover,
     source: { ...c.source, serverId, slot: c.source.slot ?? ferryName, publication: c.source.publication ?? ferryName },
     tables: { ...c.tables, include, exclude },
   });
+}
+
+/** cutover.verify: checksums unless set; a kafka target has nothing to compare with, so none there, and only none. */
+function cutoverVerify(c: ParsedConfig): CutoverVerify {
+  if (c.target.type !== 'kafka') return c.cutover.verify ?? 'checksums';
+  if (c.cutover.verify && c.cutover.verify !== 'none') {
+    throw configError(`cutover.verify: ${c.cutover.verify} needs a target ferry can read back, and a kafka target cannot be`,
+      'set cutover.verify: none, and once the appliers caught up run ferry verify with a config naming the source and their database');
+  }
+  return 'none';
 }
 
 /**

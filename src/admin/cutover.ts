@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import type { CutoverVerify } from '../config.js';
 import type { CutoverState, FerryEventBus } from '../core/events.js';
 import { comparePositions, formatPosition, type Position } from '../core/position.js';
 import type { TableSchema } from '../core/schema.js';
@@ -17,10 +18,13 @@ export const cutoverRequestSchema = z
     timeoutSeconds: z.number().int().min(1).max(86_400).default(300),
     maxLagSeconds: z.number().positive().default(5),
     fence: z.enum(['read-only', 'none']).default('read-only'),
-    verify: z.enum(['counts', 'checksums', 'none']).default('counts'),
+    /** Unnamed: the config's cutover.verify (checksums unless set). */
+    verify: z.enum(['counts', 'checksums', 'none']).optional(),
   })
   .strict();
-export type CutoverRequest = z.infer<typeof cutoverRequestSchema>;
+export type CutoverRequestBody = z.infer<typeof cutoverRequestSchema>;
+/** A request with every choice made: what the cutover runs with, and GET /cutover shows. */
+export type CutoverRequest = CutoverRequestBody & { readonly verify: CutoverVerify };
 
 export interface CutoverView {
   readonly id: string;
@@ -45,6 +49,8 @@ export interface CutoverDeps {
   readonly openSink: () => Promise<Sink>;
   /** Ends the stream after the last applied transaction; resolves when the pipeline has stopped. */
   readonly stopStream: () => Promise<void>;
+  /** The verification of a request that names none (config cutover.verify). */
+  readonly defaultVerify: CutoverVerify;
 }
 
 const TERMINAL: ReadonlySet<CutoverState> = new Set(['completed', 'failed', 'aborted']);
@@ -63,10 +69,15 @@ export class CutoverController {
   constructor(private readonly deps: CutoverDeps) {}
 
   /** Starts a cutover; refused while one runs or after one completed. */
-  start(request: CutoverRequest): CutoverView {
+  start(body: CutoverRequestBody): CutoverView {
     const current = this.#current;
     if (current && !TERMINAL.has(current.state)) throw new FerryError('config', `a cutover (${current.id}) is already ${current.state}`, { hint: 'follow it with GET /cutover, or POST /cutover/abort' });
-    if (current?.state === 'completed') throw new FerryError('config', `cutover ${current.id} has completed: the stream is stopped`, { hint: 'nothing more to do; restart ferry to stream again' });
+    if (current?.state === 'completed') {
+      throw new FerryError('config', `cutover ${current.id} has completed: the pipeline is cut over for good and the stream is stopped`, {
+        hint: 'nothing more to do; ferry run refuses this pipeline from now on, and a fresh pipeline name replicates again',
+      });
+    }
+    const request = { ...body, verify: body.verify ?? this.deps.defaultVerify };
     const run = new Run(randomUUID(), request, this.deps);
     this.#current = run;
     void run.execute();
@@ -147,7 +158,8 @@ class Run {
     this.state = state;
     if (reason) this.#reason = reason;
     this.#history.push({ state, at: new Date().toISOString(), ms: Date.now() - this.#started });
-    this.deps.events.emit('cutover-state', { id: this.id, state, ...(reason ? { reason } : {}) });
+    const final = state === 'completed' && this.#finalPosition ? { finalPosition: formatPosition(this.#finalPosition) } : {};
+    this.deps.events.emit('cutover-state', { id: this.id, state, ...(reason ? { reason } : {}), ...final });
     const level = state === 'failed' ? 'error' : 'info';
     this.deps.log[level]({ cutover: this.id, state, reason }, `cutover ${state}${reason ? `: ${reason}` : ''}`);
   }
@@ -221,6 +233,8 @@ class Run {
       const final = status.applied!.position;
       const missed = await step('checking the source log after the final position', source.changesAfter(final, tables));
       if (missed > 0) throw new FerryError('fatal', `${missed} change(s) to replicated tables are in the source log after the final position ${formatPosition(final)}: written past the fence, not replicated`, { hint: LATE_HINT });
+      // Done for good: a restarted ferry must not stream into the target the application takes over.
+      await step('recording the cutover in the checkpoint', sink.recordCutover(final));
       this.#finalPosition = final;
       this.#enter('completed');
     } catch (err) {

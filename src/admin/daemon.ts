@@ -48,6 +48,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       streamStop.abort();
       await pipeline;
     },
+    defaultVerify: config.cutover.verify,
   });
   let admin: AdminServer | null = null;
   if (config.admin) {

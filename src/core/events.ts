@@ -23,7 +23,8 @@ export interface FerryEvents {
   /** Something went wrong: `kind` is the FerryError kind, or what failed ('heartbeat', 'cutover'). (Not 'error': EventEmitter throws that one when unheard.) */
   failure: { kind: string; message: string };
   paused: { paused: boolean };
-  'cutover-state': { id: string; state: CutoverState; reason?: string };
+  /** `finalPosition` (formatted) with 'completed': where the target's history ends. */
+  'cutover-state': { id: string; state: CutoverState; reason?: string; finalPosition?: string };
   'schema-changed': { table: string; addedColumns: string[] };
   'stream-retry': { error: FerryError; attempt: number; delayMs: number; from: Position | null };
   'stream-started': { from: Position };

@@ -21,7 +21,7 @@ export interface LiveStatusJson {
   readonly lastAppliedCommitTime: string | null;
   readonly applied: { readonly transactions: number; readonly events: number };
   readonly snapshot: readonly ({ table: string } & TableProgress)[];
-  readonly cutover: { readonly id: string; readonly state: CutoverState; readonly reason?: string } | null;
+  readonly cutover: { readonly id: string; readonly state: CutoverState; readonly reason?: string; readonly finalPosition?: string } | null;
   readonly lastError: { readonly kind: string; readonly message: string; readonly at: string } | null;
 }
 
@@ -41,7 +41,7 @@ export class LiveStatus {
   transactions = 0;
   events = 0;
   readonly snapshot = new Map<string, TableProgress>();
-  cutover: { id: string; state: CutoverState; reason?: string } | null = null;
+  cutover: { id: string; state: CutoverState; reason?: string; finalPosition?: string } | null = null;
   lastError: { kind: string; message: string; at: Date } | null = null;
   readonly #offs: (() => void)[];
 
@@ -70,7 +70,7 @@ export class LiveStatus {
         this.retainedBytes = h.retainedBytes;
       }),
       bus.on('failure', ({ kind, message }) => (this.lastError = { kind, message, at: new Date(this.now()) })),
-      bus.on('cutover-state', ({ id, state, reason }) => (this.cutover = { id, state, ...(reason ? { reason } : {}) })),
+      bus.on('cutover-state', ({ id, state, reason, finalPosition }) => (this.cutover = { id, state, ...(reason ? { reason } : {}), ...(finalPosition ? { finalPosition } : {}) })),
     ];
   }
 

@@ -8,7 +8,7 @@ import { startMariaDb, type LocalServer } from '../../src/demo/local-databases.j
 import { makeLogger } from '../../src/log.js';
 import { openSource } from '../../src/pipeline/endpoints.js';
 import { adminCall, ADMIN_TOKEN, blockTarget, cutoverEnd, startWithAdmin, waitReady } from '../helpers/admin.js';
-import { runCli, waitFor, type RunningCli } from '../helpers/ferry.js';
+import { runCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
 import { ITEMS_DDL, routeDatabases, seedItemsSql, type Engine, type RouteDatabases } from '../helpers/routes.js';
 import { startWriteLoad } from '../helpers/write-load.js';
 
@@ -90,6 +90,8 @@ describe.each(SOURCES)('cutover under a live write load, $route.label', ({ route
   let ferry: RunningCli;
   let admin: string;
   let configFile: string;
+  /** GET /cutover's finalPosition once the cutover completed. */
+  let finalPosition: string | undefined;
   beforeAll(async () => {
     // read_only is server-wide on MariaDB: a server of this test's own.
     if (route.source === 'mysql') server = await startMariaDb();
@@ -171,6 +173,8 @@ describe.each(SOURCES)('cutover under a live write load, $route.label', ({ route
     const view = (await adminCall(admin, '/cutover')).body;
     expect(view.state).toBe('completed');
     expect(view.finalPosition).toBeTruthy();
+    finalPosition = String(view.finalPosition);
+    expect((await adminCall(admin, '/status')).body.cutover).toMatchObject({ state: 'completed', finalPosition });
     console.log(`${route.label}: cutover under load (${items.transactions} item transactions, ${orders.written} orders): fence → completed ${view.fencedToCompletedMs} ms`);
 
     // The source refuses the application's writes…
@@ -206,5 +210,54 @@ describe.each(SOURCES)('cutover under a live write load, $route.label', ({ route
     expect((await adminCall(admin, '/readyz')).status).toBe(503);
     ferry.child.kill('SIGTERM');
     expect((await ferry.done).code).toBe(0);
+  });
+
+  it('is done for good: status shows it, and run and snapshot exit 2 without writing to the target', async () => {
+    expect(finalPosition, 'the cutover above completed').toBeTruthy();
+    const status = await runCli(['status', '-c', configFile, '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    const shown = JSON.parse(status.stdout);
+    expect(shown).toMatchObject({ phase: 'cut-over', appliedPosition: finalPosition, cutover: { finalPosition } });
+    const completedAt = Date.parse(shown.cutover.completedAt);
+    expect(Date.now() - completedAt).toBeGreaterThanOrEqual(0);
+    expect(Date.now() - completedAt).toBeLessThan(10 * 60_000);
+    const text = await runCli(['status', '-c', configFile]);
+    expect(text.stdout).toMatch(/phase:\s+cut-over/);
+    expect(text.stdout).toContain(`cut over at:      ${shown.cutover.completedAt} (final source position ${finalPosition})`);
+
+    // What any write by ferry would change: the checkpoint row (a claim writes its owner, a commit its
+    // position and updated_at), the snapshot progress, and the tables. The source has a change past the
+    // final position (item 900001, the test above): a stream would bring it.
+    const q = (table: string) => (route.target === 'mysql' ? `\`${db.targetSchema}\`.${table}` : `${db.targetSchema}.${table}`);
+    const text2 = (column: string) => (route.target === 'mysql' ? `CAST(${column} AS CHAR)` : `${column}::text`);
+    const targetState = async () => ({
+      checkpoint: await db.target.query(`SELECT phase, ${text2('position')} AS position, owner, ${text2('updated_at')} AS updated_at FROM ferry.ferry_checkpoint WHERE pipeline = '${name}'`),
+      progress: await db.target.query(`SELECT count(*) AS n FROM ferry.ferry_snapshot_progress WHERE pipeline = '${name}'`),
+      items: await db.target.query(`SELECT count(*) AS n, ${text2('sum(id)')} AS ids FROM ${q('items')}`),
+      orders: await db.target.query(`SELECT count(*) AS n, ${text2('sum(id)')} AS ids FROM ${q('orders')}`),
+    });
+    const before = await targetState();
+    expect(before.checkpoint).toHaveLength(1);
+    expect(before.checkpoint[0]!.phase).toBe('cut-over');
+    expect(await db.target.query(`SELECT 1 FROM ${q('items')} WHERE id = 900001`)).toHaveLength(0);
+
+    const refused = `pipeline ${name} was cut over at ${shown.cutover.completedAt}; its final source position is ${finalPosition}.`;
+    const run = await runCli(['run', '-c', configFile]);
+    expect(run.code, run.stdout + run.stderr).toBe(2);
+    expect(run.stderr).toContain(refused);
+    expect(run.stderr).toMatch(/wrote nothing to it[^]*fresh pipeline name/);
+    // Even a full reload that would drop and recreate every table is refused before it starts.
+    const reload = writeConfig(db.config({ snapshot: { mode: 'always', tablePrep: 'drop-and-create' } }));
+    for (const file of [configFile, reload]) {
+      const snapshot = await runCli(['snapshot', '-c', file]);
+      expect(snapshot.code, snapshot.stdout + snapshot.stderr).toBe(2);
+      expect(snapshot.stderr).toContain(refused);
+    }
+    const reloadRun = await runCli(['run', '-c', reload]);
+    expect(reloadRun.code, reloadRun.stderr).toBe(2);
+
+    expect(await targetState()).toEqual(before);
+    expect(await db.target.query(`SELECT 1 FROM ${q('items')} WHERE id = 900001`)).toHaveLength(0);
+    console.log(`${route.label}: after the cutover, ferry run, ferry snapshot and both with snapshot.mode always exit 2; target unchanged (checkpoint row, ${before.items[0]!.n} items, ${before.orders[0]!.n} orders)`);
   });
 });

@@ -281,7 +281,7 @@ describe('Postgres → Kafka → Postgres, cutover on the producer', () => {
       await src.pg.query(`CREATE TABLE items (id int PRIMARY KEY, v text NOT NULL, payload bytea);
         INSERT INTO items SELECT g, 'seed ' || g, decode(md5(g::text), 'hex') FROM generate_series(1, 500) g`);
       await createTopics(prefix, ['items'], 3, 'public');
-      const { ferry: producer, admin } = await startWithAdmin({
+      const { ferry: producer, admin, configFile: producerConfig } = await startWithAdmin({
         pipeline: `${prefix}-produce`,
         source: { type: 'postgres', url: src.pgUrl },
         target: { type: 'kafka', brokers: mock.brokers, topicPrefix: prefix, idempotent: false },
@@ -296,6 +296,10 @@ describe('Postgres → Kafka → Postgres, cutover on the producer', () => {
         const cutover = await runCli(['cutover', '--admin', admin, '--token', ADMIN_TOKEN, '--verify', 'none', '--max-lag', '10', '--timeout', '60']);
         expect(cutover.code, cutover.stdout + cutover.stderr).toBe(0);
         expect(cutover.stdout).toMatch(/completed/);
+        // Recorded in the checkpoint topic: a second producer of the pipeline refuses to start.
+        const again = await runCli(['run', '-c', producerConfig]);
+        expect(again.code, again.stderr).toBe(2);
+        expect(again.stderr).toMatch(new RegExp(`pipeline ${prefix}-produce was cut over at`));
         // The fence ended every other session; a new one may read but not write.
         const app = new pg.Client({ connectionString: src.pgUrl });
         await app.connect();

@@ -26,7 +26,7 @@ describe('admin API without a token', () => {
     const unused = async () => Promise.reject(new Error('not in this test'));
     server = await startAdminServer('0.0.0.0:0', {
       status, metrics: new FerryMetrics('p', events, status), gate: new PauseGate(events), log, token: undefined, readyMaxLagSeconds: 5,
-      cutover: new CutoverController({ events, status, log, openSource: unused, openSink: unused, stopStream: async () => {} }),
+      cutover: new CutoverController({ events, status, log, openSource: unused, openSink: unused, stopStream: async () => {}, defaultVerify: 'checksums' }),
     });
     port = new URL(server.url).port;
   });

@@ -45,6 +45,16 @@ describe('parseConfig defaults', () => {
     expect(sqlTarget(c).schema).toBeUndefined();
   });
 
+  it("verifies a cutover by checksums unless cutover.verify says otherwise; a kafka target, which cannot be read back, with none only", () => {
+    expect(parseConfig(minimal).cutover).toEqual({ verify: 'checksums' });
+    expect(parseConfig({ ...minimal, cutover: { verify: 'counts' } }).cutover).toEqual({ verify: 'counts' });
+    expect(parseConfig({ ...minimal, cutover: { verify: 'none' } }).cutover).toEqual({ verify: 'none' });
+    expect(configErrorOf({ ...minimal, cutover: { verify: 'rows' } }).message).toMatch(/cutover\.verify/);
+    const kafka = { ...minimal, target: { type: 'kafka', brokers: ['k1:9092'], topicPrefix: 'orders' } };
+    expect(parseConfig(kafka).cutover).toEqual({ verify: 'none' });
+    expect(configErrorOf({ ...kafka, cutover: { verify: 'checksums' } }).message).toMatch(/cutover\.verify: checksums needs a target ferry can read back/);
+  });
+
   it('fills defaults inside a section that is only partly given', () => {
     const c = parseConfig({ ...minimal, snapshot: { mode: 'always' }, admin: {} });
     expect(c.snapshot).toEqual({ mode: 'always', tablePrep: 'create', parallelism: 4, chunkRows: 50_000 });
