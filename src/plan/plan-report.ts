@@ -16,7 +16,7 @@ export function formatPlan(r: PlanReport): string {
   if (r.notCarried.length > 0) {
     lines.push(`not carried (${r.notCarried.length}):`);
     for (const n of r.notCarried) {
-      lines.push(`  ${n.problem ? 'PROBLEM ' : ''}${n.kind} ${n.name}${n.table && !n.name.startsWith(n.table) ? ` (table ${n.table})` : ''}`);
+      lines.push(`  ${n.problem ? 'PROBLEM ' : ''}${n.kind} ${n.name}${n.table && !n.name.startsWith(`${n.table}.`) ? ` (table ${n.table})` : ''}`);
       lines.push(`      ${n.detail}`, `      action: ${n.action}`);
     }
     lines.push('');
