@@ -81,6 +81,7 @@ function pgCanonical(t: ColumnType, p: PhysicalColumn, x: string): string {
   switch (t.kind) {
     case 'bool': return p.type === 'boolean' ? `${x}::int::text` : `(${x} <> 0)::int::text`;
     case 'decimal': return `trim_scale(${x})::text`;
+    case 'float': return `${x}::real::text`; // a target column widened to double precision prints the real it holds
     case 'datetime': return pgTimestampText(x);
     case 'timestamp': return pgTimestampText(p.type.includes('with time zone') ? `(${x} AT TIME ZONE 'UTC')` : x);
     case 'time': return `(extract(epoch from ${x}) * 1000000)::bigint::text`;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
 import { checkpointOf, pipelineConfig, runCli, type RunningCli, startCli, startStreaming, verifyWithCli, waitCaughtUp, waitFor, writeConfig } from '../helpers/ferry.js';
+import { ROUTES, routeDatabases, type RouteDatabases } from '../helpers/routes.js';
 
 describe('schema changes mid-stream', () => {
   let db: TestDatabases;
@@ -157,5 +158,63 @@ describe('a replicated table dropped while ferry is stopped', () => {
     await waitCaughtUp(db.my, db.pg, 'ddl_gone');
     again.child.kill('SIGTERM');
     expect((await again.done).code).toBe(0);
+  });
+});
+
+describe('a column of a type ferry cannot carry, added mid-stream (MariaDB source)', () => {
+  let db: TestDatabases;
+  beforeAll(async () => {
+    db = await testDatabases('ddl_type');
+  });
+  afterAll(async () => db?.close());
+
+  it('stops naming the table, the column, its type, the statement and the fix; excluding the table lets the rest go on', async () => {
+    await db.my.query('CREATE TABLE address (id INT PRIMARY KEY, street VARCHAR(50)); CREATE TABLE city (id INT PRIMARY KEY); INSERT INTO address VALUES (1, \'Main\')');
+    const { ferry } = await startStreaming(db);
+    const [[head]] = (await db.my.query('SHOW MASTER STATUS')) as unknown as [{ File: string; Position: number }[]];
+    await db.my.query('ALTER TABLE address ADD COLUMN location POINT; INSERT INTO address VALUES (2, \'Side\', POINT(1, 2)); INSERT INTO city VALUES (1)');
+    const r = await ferry.done;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/schema change on ddl_type\.address is not supported: column location has type point, which ferry cannot replicate \(statement: ALTER TABLE address ADD COLUMN location POINT\)/);
+    expect(r.stderr).toMatch(/fix: the checkpoint is before this statement; exclude the table \(tables\.exclude\), or drop or change the column at the source, then re-snapshot/);
+    const stopped = await checkpointOf(db.pg, 'ddl_type');
+    expect(stopped?.position).toEqual(expect.objectContaining({ file: head!.File }));
+    expect(stopped!.position!.pos).toBeLessThanOrEqual(Number(head!.Position));
+
+    const excluded = writeConfig(pipelineConfig('ddl_type', db.mysqlUrl, db.pgUrl, { tables: { include: ['ddl_type.*'], exclude: ['ddl_type.address'] } }));
+    const again = startCli(['run', '-c', excluded]);
+    await waitCaughtUp(db.my, db.pg, 'ddl_type');
+    again.child.kill('SIGTERM');
+    expect((await again.done).code).toBe(0);
+    const { rows } = await db.pg.query('SELECT count(*)::int AS n FROM ddl_type.city');
+    expect(rows[0].n).toBe(1);
+  });
+});
+
+describe('a column type changed mid-stream (Postgres source: no statement text in the WAL)', () => {
+  let db: RouteDatabases;
+  beforeAll(async () => {
+    db = await routeDatabases(ROUTES.find((r) => r.source === 'postgres' && r.target === 'postgres')!, 'ddl_pg_retype');
+  });
+  afterAll(async () => db?.close());
+
+  it('stops naming the table, the column and both types; altering the target to match lets it go on', async () => {
+    await db.source.query('CREATE TABLE stock (id int PRIMARY KEY, qty int); INSERT INTO stock VALUES (1, 5)');
+    const config = writeConfig(db.config());
+    const ferry = startCli(['run', '-c', config]);
+    await waitFor('the stream to start', async () => /streaming from/.test(ferry.output()));
+    await db.source.query('ALTER TABLE stock ALTER COLUMN qty TYPE bigint; INSERT INTO stock VALUES (2, 9007199254740993)');
+    const r = await ferry.done;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/table public\.stock changed at the source in a way ferry does not replicate \(a new column list in the WAL; no statement text is logged there\): column qty changed its type from integer to bigint/);
+    expect(r.stderr).toMatch(/fix: ferry replicates added columns only; alter the target table to match and restart/);
+
+    await db.target.query('ALTER TABLE public.stock ALTER COLUMN qty TYPE bigint');
+    const again = startCli(['run', '-c', config]);
+    await db.waitCaughtUp();
+    again.child.kill('SIGTERM');
+    expect((await again.done).code).toBe(0);
+    const rows = await db.target.query('SELECT id, qty::text AS qty FROM public.stock ORDER BY id');
+    expect(rows).toEqual([{ id: 1, qty: '5' }, { id: 2, qty: '9007199254740993' }]);
   });
 });

@@ -86,6 +86,10 @@ describe('parseColumnType', () => {
     expect((error as FerryError).kind).toBe('fatal');
     expect((error as FerryError).message).toContain(columnType);
   });
+
+  it('names the column whose type it cannot carry', () => {
+    expect(() => parseColumnType('point', asSmallint, 'location')).toThrow('column location has type point, which ferry cannot replicate');
+  });
 });
 
 describe('normalizeValue', () => {

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Row, TableId, Value } from '../../core/change-event.js';
+import { pickKey, type Row, type TableId, type Value } from '../../core/change-event.js';
 import type { Column, ColumnType, TableSchema } from '../../core/schema.js';
 import { FerryError } from '../../errors.js';
 import { exactColumn, quoteIdent } from '../../sources/mysql/mysql-connection.js';
 import { parseArrayLiteral, type ArrayElement } from '../../sources/postgres/pg-array.js';
+import { isNonFinite, nonFiniteError } from './mysql-non-finite.js';
 
 export { quoteIdent };
 
@@ -159,6 +160,11 @@ export function toMysql(t: ColumnType, v: Value, table: TableId, column: string)
   switch (t.kind) {
     case 'bool': return v === true || v === 1 || v === '1' || v === 't' ? 1 : 0;
     case 'bit': return typeof v === 'string' ? bitBytes(v) : v;
+    case 'float': case 'double': case 'decimal':
+      if (isNonFinite(t, v)) throw nonFiniteError(table, column, v, null);
+      // A Postgres real's shortest text (FLT_MAX: 3.4028235e+38) read as a double lies beyond FLT_MAX, and
+      // MySQL refuses it: the float's own value (3.4028234663852886e+38) is exact, denormals included.
+      return t.kind === 'float' && typeof v === 'number' ? Math.fround(v) : v;
     case 'array': return typeof v === 'string' ? arrayJson(t.element, parseArrayLiteral(v)) : v;
     case 'date': case 'datetime': case 'timestamp':
       if (typeof v === 'string' && /infinity|BC$/i.test(v)) {
@@ -272,9 +278,16 @@ export function updateRowSql(t: TableSchema): string {
   return `UPDATE ${qualified(t.target)} SET ${t.columns.map((c) => `${quoteIdent(c.name)} = ?`).join(', ')} WHERE ${oneEqualRow(t)}`;
 }
 
-/** Row values in `columns` order for mysql2's nested-array expansion; a column the row predates gets its backfill. */
-export function rowValues(t: TableSchema, columns: readonly Column[], row: Row): Value[] {
-  return columns.map((c) => toMysql(c.type, c.name in row ? row[c.name]! : backfillValue(t, c), t.target, c.name));
+/**
+ * Row values in `columns` order for mysql2's nested-array expansion; a column the row predates gets its
+ * backfill. `key` (the row itself unless given) names the row in an error about one of its values.
+ */
+export function rowValues(t: TableSchema, columns: readonly Column[], row: Row, key: Row = row): Value[] {
+  return columns.map((c) => {
+    const v = c.name in row ? row[c.name]! : backfillValue(t, c);
+    if (isNonFinite(c.type, v)) throw nonFiniteError(t.source, c.name, v, pickKey(key, t.primaryKey));
+    return toMysql(c.type, v, t.target, c.name);
+  });
 }
 
 function backfillValue(t: TableSchema, c: Column): Value {

@@ -18,9 +18,11 @@ import type { ReferencingRows } from '../referential-actions.js';
 import { serverFlavor, type Flavor } from '../../sources/mysql/binlog-position.js';
 import { autoIncrementColumn, connect, connectionOptions, queryText } from '../../sources/mysql/mysql-connection.js';
 import {
-  addColumnSql, columnTypeSql, createTableSql, deleteRowSql, deleteSql, insertSql, updateRowSql, loadDataSql, loadField, normalizeColumnType,
+  addColumnSql, columnTypeSql, createTableSql, deleteRowSql, deleteSql, insertSql, updateRowSql, loadDataSql, loadField,
   patchSql, qualified, quoteIdent, readRowsSql, rowValues, secondaryIndexes, tableCollation, toMysql,
 } from './mysql-dialect.js';
+import { assertFiniteRows } from './mysql-non-finite.js';
+import { mysqlHolds } from './mysql-widening.js';
 
 export interface MysqlSinkOptions {
   readonly url: string;
@@ -152,7 +154,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
     const actual = new Map<string, string>(rows.map((r) => [String(r.name), String(r.type)]));
     const [key] = await conn.query<RowDataPacket[]>(
       "SELECT COLUMN_NAME AS name FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'", [t.target.schema, t.target.name]);
-    const drift = columnDrift(t, actual, key.map((r) => String(r.name)), (c) => columnTypeSql(t, c), (a, b) => normalizeColumnType(a) === normalizeColumnType(b), keyLater);
+    const drift = columnDrift(t, actual, key.map((r) => String(r.name)), (c) => columnTypeSql(t, c), mysqlHolds, keyLater);
     await settleDrift(t, drift, addMissing, async (c) => {
       for (const sql of addColumnSql(t, c)) await conn.query(sql);
     });
@@ -163,6 +165,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
    * not apply), so any warning fails the chunk. A server that forbids LOCAL gets multi-row INSERTs.
    */
   protected async loadRows(conn: Connection, table: TableSchema, rows: readonly (readonly Value[])[]): Promise<void> {
+    assertFiniteRows(table, rows);
     if (this.#loadData) {
       try {
         await runChecked(conn, table, { sql: loadDataSql(table), infileStreamFactory: () => Readable.from(loadPieces(table, rows)) });
@@ -344,7 +347,7 @@ class MysqlTransaction extends SqlTransaction<PoolConnection> {
 
   async #patch(t: TableSchema, keyCols: readonly Column[], p: Patch): Promise<void> {
     const set = t.columns.filter((c) => c.name in p.set);
-    await runChecked(this.conn, t, patchSql(t, set), [...rowValues(t, set, p.set), ...rowValues(t, keyCols, p.match)]);
+    await runChecked(this.conn, t, patchSql(t, set), [...rowValues(t, set, p.set, p.match), ...rowValues(t, keyCols, p.match)]);
   }
 
   /** MySQL DDL commits the open transaction; the rows before it are idempotent upserts, so a replay converges. */

@@ -20,6 +20,7 @@ import { postgresReferencingRows } from './postgres-referential.js';
 import type { ReferencingRows } from '../referential-actions.js';
 import { connectClient } from './postgres-connection.js';
 import { tabSeparated, valueAt } from '../tab-separated.js';
+import { postgresHolds } from './postgres-widening.js';
 import {
   addColumnSql, columnArrays, columnType, copyEncoder, copySql, copyStageSql, createStageSql, upsertFromStageSql, createEnumSql, createIndexSql, createTableSql, deleteRowSql, deleteSql, enumTypes,
   insertRowSql, OWNED_SEQUENCES_SQL, patchSql, primaryKeySql, qualified, quoteIdent, readRowsSql, resetIdentitySql, rowParams, updateRowSql, upsertSql,
@@ -147,7 +148,7 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
     const { rows: key } = await client.query(
       `SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
         WHERE i.indrelid = $1::regclass AND i.indisprimary`, [qualified(t.target)]);
-    const drift = columnDrift(t, new Map(rows.map((r) => [r.name, r.type])), key.map((r) => r.name), (c) => columnType(t, c), (a, b) => a === b, keyLater);
+    const drift = columnDrift(t, new Map(rows.map((r) => [r.name, r.type])), key.map((r) => r.name), (c) => columnType(t, c), postgresHolds, keyLater);
     await settleDrift(t, drift, addMissing, async (c) => {
       for (const sql of addColumnSql(t, c)) await client.query(sql);
     });

@@ -329,9 +329,9 @@ class BinlogReader {
     const selected = ddl.kind === 'other' ? []
       : ddl.kind === 'drop-database' ? [...this.#schemas.values()].map((t) => t.source).filter((t) => t.schema === ddl.schema)
       : ddl.tables.filter((t) => this.#schemas.has(tableKey(t)));
-    const stop = (what: string) => {
+    const stop = (what: string, hint = 'bring the target table in line by hand, or re-snapshot the pipeline (snapshot.mode: always, snapshot.tablePrep: drop-and-create)') => {
       throw new FerryError('fatal', `schema change on ${selected.map(tableKey).join(', ')} is not supported: ${what} (statement: ${ddl.statement})`, {
-        hint: 'bring the target table in line by hand, or re-snapshot the pipeline (snapshot.mode: always, snapshot.tablePrep: drop-and-create)',
+        hint: `the checkpoint is before this statement; ${hint}`,
       });
     };
     if (ddl.kind === 'create' && ddl.tables.some(this.#o.filter)) {
@@ -354,9 +354,17 @@ class BinlogReader {
   }
 
   /** ALTER TABLE on a replicated table: added columns travel to the target in stream order; anything else stops. */
-  async #alter(table: TableId, position: Position, timestamp: number, stop: (what: string) => never): Promise<void> {
+  async #alter(table: TableId, position: Position, timestamp: number, stop: (what: string, hint?: string) => never): Promise<void> {
     const before = this.#schemas.get(tableKey(table))!;
-    const after = await this.#o.describeTable(table);
+    let after: TableSchema | null;
+    try {
+      after = await this.#o.describeTable(table);
+    } catch (err) {
+      // A column of a type ferry cannot carry: its values cannot reach the target, now or at a restart.
+      const e = coerceError(err);
+      if (e.kind === 'retriable') throw e;
+      return stop(e.message, `exclude the table (tables.exclude), or drop or change the column at the source, then re-snapshot (snapshot.mode: always, snapshot.tablePrep: drop-and-create); the README lists the supported types`);
+    }
     if (!after) return stop('the table is gone');
     const { added, unsupported } = diffColumns(before, after);
     const unknowable = added.filter((c) => 'expression' in c.backfill);

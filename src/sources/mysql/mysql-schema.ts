@@ -66,7 +66,7 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
   for (const t of selected) {
     try {
       const cols: Column[] = (columns.get(key(t.schema, t.name)) ?? []).map((r) => {
-        const type: ColumnType = jsonColumns.has(`${key(r.s, r.n)}\u0000${String(r.c)}`) ? { kind: 'json' } : parseColumnType(String(r.type), options);
+        const type: ColumnType = jsonColumns.has(`${key(r.s, r.n)}\u0000${String(r.c)}`) ? { kind: 'json' } : parseColumnType(String(r.type), options, String(r.c));
         const nullable = r.nullable === 'YES';
         return {
           name: String(r.c),

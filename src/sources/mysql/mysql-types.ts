@@ -17,8 +17,11 @@ function parseValueList(body: string): string[] {
   return values;
 }
 
-/** Translates an INFORMATION_SCHEMA.COLUMNS COLUMN_TYPE (`bigint(20) unsigned`, `datetime(6)`) into ferry's vocabulary. */
-export function parseColumnType(columnType: string, options: TypeOptions): ColumnType {
+/**
+ * Translates an INFORMATION_SCHEMA.COLUMNS COLUMN_TYPE (`bigint(20) unsigned`, `datetime(6)`) into
+ * ferry's vocabulary. `column` names the column in the error about a type ferry cannot carry.
+ */
+export function parseColumnType(columnType: string, options: TypeOptions, column?: string): ColumnType {
   // Lower-case the type name only: ENUM and SET value lists keep their case.
   const m = /^([A-Za-z0-9]+)(?:\((.*)\))?(.*)$/s.exec(columnType.trim());
   if (!m) throw new FerryError('fatal', `unrecognised column type ${columnType}`);
@@ -69,7 +72,7 @@ export function parseColumnType(columnType: string, options: TypeOptions): Colum
     case 'uuid':
       return { kind: 'uuid' };
     default:
-      throw new FerryError('fatal', `column type ${columnType} is not supported yet`, {
+      throw new FerryError('fatal', `${column === undefined ? 'a column' : `column ${column}`} has type ${columnType}, which ferry cannot replicate`, {
         hint: 'exclude the table (tables.exclude) or change the column type; the README lists the supported types',
       });
   }

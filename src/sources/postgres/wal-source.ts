@@ -314,16 +314,22 @@ export class WalStream {
       problems.push(`its replica identity (${msg.replicaIdentity}: ${msg.keyColumns.join(', ') || 'none'}) does not carry the primary key (${known.schema.primaryKey.join(', ')})`);
     }
     const shared = Math.min(known.schema.columns.length, msg.columns.length);
+    const retyped: Column[] = [];
     for (let i = 0; i < shared; i++) {
       const c = known.schema.columns[i]!;
       const r = msg.columns[i]!;
       const type = known.types.get(c.name)!;
       if (r.name !== c.name) problems.push(`column ${c.name} is now ${r.name} (renamed, or dropped and another added)`);
-      else if (r.typeOid !== type.oid || r.typeMod !== type.typmod) problems.push(`column ${c.name} changed its type from ${c.sourceType}`);
+      else if (r.typeOid !== type.oid || r.typeMod !== type.typmod) retyped.push(c);
     }
     let table = known;
-    if (problems.length === 0 && msg.columns.length !== known.schema.columns.length) {
-      const now = await this.#o.describeTable(known.schema.source);
+    const resized = problems.length === 0 && msg.columns.length !== known.schema.columns.length;
+    const now = resized || retyped.length > 0 ? await this.#o.describeTable(known.schema.source) : null;
+    for (const c of retyped) {
+      const type = now?.schema.columns.find((n) => n.name === c.name)?.sourceType;
+      problems.push(`column ${c.name} changed its type from ${c.sourceType}${type && type !== c.sourceType ? ` to ${type}` : ''}`);
+    }
+    if (resized) {
       if (msg.columns.length < known.schema.columns.length) {
         for (const c of known.schema.columns.slice(shared)) {
           if (!now?.schema.columns.some((n) => n.name === c.name)) problems.push(`column ${c.name} was dropped`);
@@ -333,7 +339,8 @@ export class WalStream {
       }
     }
     if (problems.length > 0) {
-      throw new FerryError('fatal', `table ${name} changed at the source in a way ferry does not replicate: ${problems.join('; ')}`, {
+      // The WAL carries no DDL text: the change is named by what the table's new Relation message says.
+      throw new FerryError('fatal', `table ${name} changed at the source in a way ferry does not replicate (a new column list in the WAL; no statement text is logged there): ${problems.join('; ')}`, {
         hint: 'ferry replicates added columns only; alter the target table to match and restart, or re-snapshot (snapshot.mode: always, snapshot.tablePrep: drop-and-create)',
       });
     }
