@@ -19,7 +19,7 @@ const ZERO_DATE_KINDS = new Set(['date', 'datetime', 'timestamp']);
  */
 export function assessColumn(t: TableSchema, c: Column, target: Engine, targetType: string): Assessment {
   if (t.engine === 'mysql' && ZERO_DATE_KINDS.has(c.type.kind)) {
-    return documented(`zero dates (0000-00-00, 2024-00-10) arrive as NULL${c.nullable ? '' : '; the target column is nullable for them'}`);
+    return documented('zero dates (0000-00-00, 2024-00-10) arrive as NULL');
   }
   if (t.engine === target) return EXACT;
   return t.engine === 'mysql' ? mysqlToPostgres(c) : postgresToMysql(t, c, targetType);
