@@ -102,4 +102,25 @@ export interface TableSchema {
   /** Foreign keys of this table (it references others); empty when the source has none or did not say. */
   readonly foreignKeys?: readonly ForeignKey[];
   readonly checks?: readonly CheckConstraint[];
+  /** A Postgres partitioned table (the root; its partitions are not tables of their own): its layout. */
+  readonly partitioning?: Partitioning;
+}
+
+/**
+ * How a Postgres partitioned table splits its rows, in Postgres's own SQL: a Postgres target makes
+ * the same partitions; other targets hold all the rows in one plain table.
+ */
+export interface Partitioning {
+  /** The PARTITION BY clause, as pg_get_partkeydef prints it: `RANGE (created_on)`. */
+  readonly by: string;
+  readonly partitions: readonly Partition[];
+}
+
+export interface Partition {
+  /** The partition's name; the target puts it in the schema of its partitioned table. */
+  readonly name: string;
+  /** `FOR VALUES FROM (…) TO (…)`, `FOR VALUES IN (…)`, `FOR VALUES WITH (…)` or `DEFAULT`. */
+  readonly bound: string;
+  /** A partition that is partitioned itself. */
+  readonly partitioning?: Partitioning;
 }

@@ -26,7 +26,7 @@ export async function openSource(config: Config, log: Logger): Promise<Source> {
     log,
   };
   if (source.type === 'postgres') {
-    return PostgresSource.open({ ...common, slot: source.slot, publication: source.publication });
+    return PostgresSource.open({ ...common, slot: source.slot, publication: source.publication, targetType: config.target.type });
   }
   return MysqlSource.open({ ...common, pipeline: config.pipeline, serverId: source.serverId, tinyint1: config.types.tinyint1 });
 }

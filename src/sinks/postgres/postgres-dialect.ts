@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Row, TableId, Value } from '../../core/change-event.js';
-import type { Column, ColumnType, TableSchema } from '../../core/schema.js';
+import type { Column, ColumnType, Partitioning, TableSchema } from '../../core/schema.js';
 import { FerryError } from '../../errors.js';
 
 export function quoteIdent(name: string): string {
@@ -140,6 +140,24 @@ export function createTableSql(t: TableSchema, keyLater = false): string {
   const cols = t.columns.map((c) => columnDef(t, c, t.primaryKey.includes(c.name)));
   const pk = t.primaryKey.length && !keyLater ? [`PRIMARY KEY (${t.primaryKey.map(quoteIdent).join(', ')})`] : [];
   return `CREATE TABLE IF NOT EXISTS ${qualified(t.target)} (\n  ${[...cols, ...pk].join(',\n  ')}\n)`;
+}
+
+/**
+ * A Postgres partitioned table as the source has it: the table, with its primary key (Postgres adds
+ * none over an index to a partitioned table later), then each partition after its parent. Partitions
+ * go into the table's target schema; IF NOT EXISTS makes only those the target lacks.
+ */
+export function createPartitionedTableSql(t: TableSchema, p: Partitioning): string[] {
+  return [`${createTableSql(t)} PARTITION BY ${p.by}`, ...partitionsSql(t.target, p)];
+}
+
+function partitionsSql(parent: TableId, p: Partitioning): string[] {
+  return p.partitions.flatMap((part) => {
+    const table = { schema: parent.schema, name: part.name };
+    const sub = part.partitioning;
+    const create = `CREATE TABLE IF NOT EXISTS ${qualified(table)} PARTITION OF ${qualified(parent)} ${part.bound}${sub ? ` PARTITION BY ${sub.by}` : ''}`;
+    return [create, ...(sub ? partitionsSql(table, sub) : [])];
+  });
 }
 
 /** The name of the primary key ferry gives a table it creates, index and constraint alike (Postgres's own default). */

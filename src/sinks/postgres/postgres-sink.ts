@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { groupByColumns, isFullRow, type Write } from '../../core/coalesce.js';
 import { tableKey, type ChangeEvent, type Row, type TableId, type Value } from '../../core/change-event.js';
 import type { Checkpoint, SnapshotProgress } from '../../core/checkpoint.js';
-import type { Column, TableSchema } from '../../core/schema.js';
+import type { Column, Partitioning, TableSchema } from '../../core/schema.js';
 import type { CheckProblem, ChunkText, NextKeyValues } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
 import { queryText } from '../../sources/postgres/pg-connection.js';
@@ -20,6 +20,7 @@ import { postgresReferencingRows } from './postgres-referential.js';
 import type { ReferencingRows } from '../referential-actions.js';
 import { connectClient } from './postgres-connection.js';
 import { tabSeparated, valueAt } from '../tab-separated.js';
+import { createPartitionedTableSql } from './postgres-dialect.js';
 import { postgresHolds } from './postgres-widening.js';
 import {
   addColumnSql, columnArrays, columnType, copyEncoder, copySql, copyStageSql, createStageSql, upsertFromStageSql, createEnumSql, createIndexSql, createTableSql, deleteRowSql, deleteSql, enumTypes,
@@ -131,7 +132,8 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
   protected async createTable(client: pg.ClientBase, t: TableSchema, replace: boolean, keyLater: boolean): Promise<void> {
     if (replace) await client.query(`DROP TABLE IF EXISTS ${qualified(t.target)} CASCADE`);
     await createEnumTypes(client, t);
-    await client.query(createTableSql(t, keyLater));
+    if (t.engine === 'postgres' && t.partitioning) await createPartitionedTable(client, t, t.partitioning);
+    else await client.query(createTableSql(t, keyLater));
   }
 
   protected truncateSql(t: TableSchema): string {
@@ -276,6 +278,18 @@ async function createEnumTypes(client: pg.ClientBase, t: TableSchema): Promise<v
     const { rows } = await client.query('SELECT to_regtype($1) AS oid', [e.name]);
     if (!rows[0]?.oid) for (const sql of createEnumSql(e.name, e.labels)) await client.query(sql);
   }
+}
+
+/**
+ * A source's partitioned table, partitioned alike: also the partitions the source added since the
+ * target table was made. A plain table made earlier (by the operator, or a ferry that flattened it)
+ * stays as it is: it holds all the rows just as well.
+ */
+async function createPartitionedTable(client: pg.ClientBase, t: TableSchema, p: Partitioning): Promise<void> {
+  const [table, ...partitions] = createPartitionedTableSql(t, p);
+  await client.query(table!);
+  const { rows } = await client.query('SELECT relkind FROM pg_class WHERE oid = to_regclass($1)', [qualified(t.target)]);
+  if (rows[0]?.relkind === 'p') for (const sql of partitions) await client.query(sql);
 }
 
 async function canSetReplicaRole(url: string): Promise<boolean> {

@@ -1,11 +1,16 @@
 import type pg from 'pg';
 import { tableKey } from '../../core/change-event.js';
+import type { TableId } from '../../core/change-event.js';
 import type { CheckProblem } from '../../core/source.js';
+import { checkPartitions } from './pg-partitions.js';
 import type { PgTable } from './pg-schema.js';
 
 export interface PgCheckOptions {
   readonly slot: string;
   readonly publication: string;
+  readonly filter: (t: TableId) => boolean;
+  /** The pipeline's target type, to say what becomes of a partitioned table. */
+  readonly targetType?: string;
 }
 
 const IDENTITY_NAMES: Record<string, string> = { d: 'DEFAULT', f: 'FULL', i: 'USING INDEX', n: 'NOTHING' };
@@ -64,13 +69,14 @@ export async function checkPgSource(client: pg.ClientBase, tables: readonly PgTa
   }
   problems.push(...(await checkPublication(client, tables, o.publication, s.superuser, s.can_create)));
   problems.push(...(await checkTables(client, tables)));
+  problems.push(...(await checkPartitions(client, tables.map((t) => t.schema), o.filter, o.targetType)));
   return problems;
 }
 
 /** The publication must exist with the selected tables, or ferry must be able to create or extend it. */
 async function checkPublication(client: pg.ClientBase, tables: readonly PgTable[], name: string, superuser: boolean, canCreate: boolean): Promise<CheckProblem[]> {
   const { rows: [pub] } = await client.query(
-    `SELECT p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate AS all_ops, p.puballtables,
+    `SELECT p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate AS all_ops, p.puballtables, p.pubviaroot,
             pg_has_role(p.pubowner, 'USAGE') AS owner
        FROM pg_publication p WHERE p.pubname = $1`, [name]);
   const list = tables.map((t) => tableKey(t.schema.source)).join(', ');
@@ -88,10 +94,20 @@ async function checkPublication(client: pg.ClientBase, tables: readonly PgTable[
   if (!pub.all_ops) {
     problems.push({ check: 'publication', message: `publication ${name} does not publish every operation (insert, update, delete, truncate)`, hint: `ALTER PUBLICATION ${name} SET (publish = 'insert, update, delete, truncate');` });
   }
+  const partitioned = tables.filter((t) => t.schema.partitioning).map((t) => tableKey(t.schema.source));
+  if (!pub.pubviaroot && partitioned.length > 0) {
+    const may = pub.owner || superuser;
+    problems.push({
+      check: 'publication', warning: may,
+      message: `publication ${name} publishes partitions as tables of their own (publish_via_partition_root is off), so changes to ${partitioned.join(', ')} would arrive as their partitions'${may ? '; ferry switches it on before it takes the snapshot' : ''}`,
+      hint: `as the publication's owner: ALTER PUBLICATION ${name} SET (publish_via_partition_root = true);`,
+    });
+  }
   if (!pub.puballtables) {
     const { rows } = await client.query('SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1', [name]);
     const published = new Set(rows.map((r) => `${r.schema}.${r.name}`));
-    const missing = tables.map((t) => tableKey(t.schema.source)).filter((t) => !published.has(t));
+    // Without publish_via_partition_root the view lists a partitioned table's partitions instead: the problem above covers it.
+    const missing = tables.map((t) => tableKey(t.schema.source)).filter((t) => !published.has(t) && (pub.pubviaroot || !partitioned.includes(t)));
     if (missing.length > 0 && !(pub.owner && (superuser || notOwned.length === 0))) {
       problems.push({
         check: 'publication',

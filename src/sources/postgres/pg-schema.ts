@@ -4,6 +4,7 @@ import type { Backfill, CheckConstraint, Column, ForeignKey, Index, ReferentialA
 import { FERRY_SCHEMA, targetTableId } from '../../pipeline/table-mapping.js';
 import { parseArrayLiteral } from './pg-array.js';
 import { columnDefault } from './pg-defaults.js';
+import { describePartitions } from './pg-partitions.js';
 import { columnType, fromPgText } from './pg-types.js';
 
 export interface PgDescribeOptions {
@@ -23,17 +24,23 @@ export interface PgTable {
   readonly owned: boolean;
   /** Column name → type OID and typmod, as the stream's Relation messages report them. */
   readonly types: ReadonlyMap<string, { readonly oid: number; readonly typmod: number }>;
+  /** A partitioned table's partitions (`schema.name`, at any depth): their changes arrive as the table's own. */
+  readonly partitions?: readonly string[];
 }
 
 const SYSTEM_SCHEMAS = `('pg_catalog', 'information_schema', 'pg_toast', '${FERRY_SCHEMA}')`;
 
-/** The selected ordinary tables with their columns, primary key, plain secondary indexes and replica identity. */
+/**
+ * The selected ordinary and partitioned tables with their columns, primary key, plain secondary
+ * indexes and replica identity. A partition is not a table of its own: it is replicated through its
+ * root (pg-partitions.ts), which the patterns select.
+ */
 export async function describePgTables(client: pg.ClientBase, options: PgDescribeOptions, only?: TableId): Promise<PgTable[]> {
   const { rows: tableRows } = await client.query(
     `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relreplident AS ident,
-            pg_has_role(c.relowner, 'USAGE') AS owned
+            pg_has_role(c.relowner, 'USAGE') AS owned, c.relkind = 'p' AS partitioned
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND n.nspname NOT IN ${SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg\\_temp%'
+      WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p' AND n.nspname NOT IN ${SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg\\_temp%'
         ${only ? 'AND n.nspname = $1 AND c.relname = $2' : ''}
       ORDER BY 2, 3`, only ? [only.schema, only.name] : []);
   const selected = tableRows.filter((r) => options.filter({ schema: r.schema, name: r.name }));
@@ -71,6 +78,7 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
        LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
       WHERE c.conrelid = ANY($1::oid[]) AND c.contype IN ('f', 'c')
       ORDER BY c.conrelid, c.conname`, [oids]);
+  const partitions = await describePartitions(client, selected.filter((r) => r.partitioned).map((r) => r.oid as number));
   await client.query("SELECT set_config('search_path', '\"$user\", public', false)");
   const { rows: indexRows } = await client.query(
     `SELECT i.indrelid::int AS rel, ic.relname AS name, i.indisprimary AS primary, i.indisunique AS unique, i.indisreplident AS replident,
@@ -103,6 +111,7 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
     const indexes: Index[] = idx.filter((i) => !i.primary && i.plain).map((i) => ({ name: i.name, columns: i.columns, unique: i.unique }));
     const source = { schema: t.schema, name: t.name };
     const primaryKey: string[] = idx.find((i) => i.primary)?.columns ?? [];
+    const partitioned = partitions.get(t.oid);
     const identityColumns = { d: primaryKey, f: columns.map((c) => c.name), i: idx.find((i) => i.replident)?.columns ?? [], n: [] }[t.ident as 'd' | 'f' | 'i' | 'n'] ?? [];
     return {
       schema: {
@@ -114,12 +123,14 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
         indexes,
         foreignKeys: constraintRows.filter((k) => k.rel === t.oid && k.type === 'f').map(foreignKey),
         checks: constraintRows.filter((k) => k.rel === t.oid && k.type === 'c').map(check),
+        ...(partitioned ? { partitioning: partitioned.partitioning } : {}),
       },
       oid: t.oid,
       replicaIdentity: t.ident,
       identityColumns,
       owned: t.owned,
       types: new Map(cols.map((c) => [c.name, { oid: c.oid, typmod: c.typmod }])),
+      ...(partitioned ? { partitions: partitioned.members } : {}),
     } satisfies PgTable;
   });
 }

@@ -12,16 +12,19 @@ import type { PgTable } from './pg-schema.js';
 /**
  * The publication ferry streams: created for the selected tables when missing, extended when a
  * selected table is missing from it. It must exist before the slot: pgoutput reads publications as
- * of each change's position in the WAL.
+ * of each change's position in the WAL. It publishes through partition roots, so a partitioned
+ * table's changes arrive as its own (an existing publication is switched when one is selected; any
+ * change published the old way before that stops the stream: pg-partitions.ts).
  */
 export async function ensurePublication(client: pg.ClientBase, name: string, tables: readonly PgTable[]): Promise<void> {
   const list = (ts: readonly PgTable[]) => ts.map((t) => qualified(t.schema.source)).join(', ');
-  const { rows: [pub] } = await client.query('SELECT puballtables FROM pg_publication WHERE pubname = $1', [name]);
+  const { rows: [pub] } = await client.query('SELECT puballtables, pubviaroot FROM pg_publication WHERE pubname = $1', [name]);
   try {
     if (!pub) {
-      await client.query(tables.length > 0 ? `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list(tables)}` : `CREATE PUBLICATION ${quoteIdent(name)}`);
+      await client.query(`CREATE PUBLICATION ${quoteIdent(name)}${tables.length > 0 ? ` FOR TABLE ${list(tables)}` : ''} WITH (publish_via_partition_root = true)`);
       return;
     }
+    if (!pub.pubviaroot && tables.some((t) => t.schema.partitioning)) await client.query(`ALTER PUBLICATION ${quoteIdent(name)} SET (publish_via_partition_root = true)`);
     if (pub.puballtables) return;
     const { rows } = await client.query('SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1', [name]);
     const published = new Set(rows.map((r) => `${r.schema}.${r.name}`));
@@ -44,17 +47,20 @@ export async function verifyPublication(client: pg.ClientBase, name: string, tab
     `SELECT schemaname, tablename, ${await hasColumnLists(client) ? 'attnames::text[] AS attnames, rowfilter' : 'NULL::text[] AS attnames, NULL AS rowfilter'}
        FROM pg_publication_tables WHERE pubname = $1`, [name]);
   const published = new Map(rows.map((r) => [`${r.schemaname}.${r.tablename}`, r as { rowfilter?: string | null; attnames?: string[] | null }]));
+  const { rows: [pub] } = await client.query('SELECT pubviaroot FROM pg_publication WHERE pubname = $1', [name]);
+  const viaLeaves = pub && !pub.pubviaroot;
   const problems: string[] = [];
   for (const t of tables) {
     const key = tableKey(t.schema.source);
     const p = published.get(key);
-    if (!p) problems.push(`${key} is not in publication ${name} (dropped and created again, or removed from the publication): its changes since then never reached the slot`);
+    if (t.schema.partitioning && viaLeaves) problems.push(`publication ${name} publishes the partitions of ${key} as tables of their own (publish_via_partition_root is off): their changes would not arrive as changes of ${key}`);
+    else if (!p) problems.push(`${key} is not in publication ${name} (dropped and created again, or removed from the publication): its changes since then never reached the slot`);
     else if (p.rowfilter) problems.push(`publication ${name} filters the rows of ${key} (WHERE ${p.rowfilter})`);
     else if (p.attnames && t.schema.columns.some((c) => !p.attnames!.includes(c.name))) problems.push(`publication ${name} leaves columns of ${key} out`);
   }
   if (problems.length > 0) {
     throw new FerryError('fatal', problems.join('; '), {
-      hint: `publish the whole tables (ALTER PUBLICATION ${name} SET TABLE …) and take a new snapshot (snapshot.mode: always), or exclude the tables`,
+      hint: `publish the whole tables (ALTER PUBLICATION ${name} SET TABLE …${viaLeaves ? `; ALTER PUBLICATION ${name} SET (publish_via_partition_root = true)` : ''}) and take a new snapshot (snapshot.mode: always), or exclude the tables`,
     });
   }
 }

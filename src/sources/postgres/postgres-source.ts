@@ -25,6 +25,8 @@ export interface PostgresSourceOptions extends PgDescribeOptions {
   readonly pieceMaxEvents: number;
   readonly stallTimeoutSeconds: number;
   readonly log: Logger;
+  /** The pipeline's target type (`ferry check` says what becomes of a partitioned table there). */
+  readonly targetType?: string;
 }
 
 /** Postgres 14+: snapshot through readers of the slot's exported snapshot, changes through pgoutput. */
@@ -57,7 +59,10 @@ export class PostgresSource implements Source {
   }
 
   async estimateRows(table: TableSchema): Promise<number> {
-    const { rows } = await this.#client.query('SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = $1::regclass', [qualified(table.source)]);
+    // A partitioned table holds no rows itself: its leaf partitions do.
+    const { rows } = await this.#client.query(
+      `SELECT coalesce((SELECT sum(greatest(c.reltuples, 0)) FROM pg_partition_tree($1::regclass) t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf),
+                       (SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = $1::regclass))::bigint AS n`, [qualified(table.source)]);
     return Number(rows[0]?.n ?? 0);
   }
 

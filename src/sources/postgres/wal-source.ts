@@ -8,6 +8,7 @@ import { BoundedQueue } from '../../pipeline/queue.js';
 import { parseLsn } from './lsn.js';
 import { connectSource, MESSAGE_PREFIX, sourceClientConfig } from './pg-connection.js';
 import type { PgTable } from './pg-schema.js';
+import { partitionPublishedAsItself } from './pg-partitions.js';
 import { slotMissing, slotState } from './pg-slot.js';
 import { covers } from './pg-check.js';
 import { fromPgText } from './pg-types.js';
@@ -79,6 +80,8 @@ export class WalStream {
   readonly #tables = new Map<string, PgTable>();
   /** Relation OID → the table and the columns its changes carry (fewer than the table's after a replayed ADD COLUMN); null: not replicated. */
   readonly #relations = new Map<number, { table: PgTable; columns: readonly Column[] } | null>();
+  /** Partitions of replicated tables whose changes arrive as their own (not through the root): the error that stops the stream. */
+  readonly #partitionsAsTables = new Map<number, FerryError>();
   readonly #service: LogicalReplicationService;
   #events: ChangeEvent[] = [];
   #commitTime = new Date(0);
@@ -205,7 +208,8 @@ export class WalStream {
         case 'truncate':
           for (const r of msg.relations) {
             const t = this.#relations.get(r.relationOid)?.table;
-            if (t) this.#events.push({ op: 't', table: t.schema.source, key: {}, before: null, after: null });
+            if (!t) this.#unreplicated(r.relationOid);
+            else this.#events.push({ op: 't', table: t.schema.source, key: {}, before: null, after: null });
           }
           break;
         case 'commit': {
@@ -252,7 +256,7 @@ export class WalStream {
 
   #onRow(msg: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete): void {
     const relation = this.#relations.get(msg.relation.relationOid);
-    if (!relation) return;
+    if (!relation) return this.#unreplicated(msg.relation.relationOid);
     const pk = relation.table.schema.primaryKey;
     const table = relation.table.schema.source;
     const columns = relation.columns;
@@ -284,6 +288,12 @@ export class WalStream {
     });
   }
 
+  /** A change to a table ferry does not replicate: ignored, unless the table is a partition of one it does. */
+  #unreplicated(relationOid: number): void {
+    const partition = this.#partitionsAsTables.get(relationOid);
+    if (partition) throw partition;
+  }
+
   /**
    * A Relation message describes a table's columns as of the changes that follow. Columns added at
    * the end propagate (a schema change handed on before those changes). Fewer columns than ferry knows
@@ -300,6 +310,10 @@ export class WalStream {
         });
       }
       this.#relations.set(msg.relationOid, null);
+      // Publishing through the root, pgoutput sends a partition's Relation message after its root's
+      // too: only a change that names the partition itself is wrong.
+      const partition = partitionPublishedAsItself(this.#tables.values(), { schema: msg.schema, name: msg.name }, this.#o.publication);
+      if (partition) this.#partitionsAsTables.set(msg.relationOid, partition);
       return;
     }
     const name = tableKey(known.schema.source);
