@@ -34,7 +34,7 @@ export function createSchemaSql(schema: string, target: TargetFacts): string {
 export function targetDdl(t: TableSchema, target: TargetFacts): string[] {
   if (target.engine === 'postgres') {
     const enums = pgd.enumTypes(t).filter((e) => target.missingEnums.has(e.name)).flatMap((e) => pgd.createEnumSql(e.name, e.labels));
-    const table = [pgd.createTableSql(t)];
+    const table = t.engine === 'postgres' && t.partitioning ? pgd.createPartitionedTableSql(t, t.partitioning) : [pgd.createTableSql(t)];
     return [...enums, ...table, ...pgd.createIndexSql(t)];
   }
   return [my.createTableSql(t, my.tableCollation(t, target.flavor ?? 'mariadb')), ...my.secondaryIndexes(t).map((i) => i.sql)];
