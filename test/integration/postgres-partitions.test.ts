@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startWithAdmin, waitReady } from '../helpers/admin.js';
-import { runCli, verifyWithCli, writeConfig, type RunningCli } from '../helpers/ferry.js';
+import { runCli, startCli, verifyWithCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
 import { ROUTES, routeDatabases, type RouteDatabases } from '../helpers/routes.js';
 
 /**
@@ -108,6 +108,19 @@ describe.each(ROUTES.filter((r) => r.source === 'postgres'))('Postgres partition
     }
   });
 
+  it('takes a partition the source added later: the Postgres target creates it when ferry starts again', async () => {
+    ferry!.child.kill('SIGTERM');
+    expect((await ferry!.done).code).toBe(0);
+    await db.source.query("CREATE TABLE events_2027 PARTITION OF events FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')");
+    const started = await startWithAdmin(db.config());
+    ferry = started.ferry;
+    await waitReady(started.admin);
+    await db.source.query("INSERT INTO events VALUES (3001, '2027-03-03', 'new partition', 1)");
+    await db.waitCaughtUp();
+    const [row] = await db.target.query(`SELECT kind${flat ? '' : ', tableoid::regclass::text AS part'} FROM ${db.targetSchema}.events WHERE id = 3001`);
+    expect(row).toEqual(flat ? { kind: 'new partition' } : { kind: 'new partition', part: 'events_2027' });
+  });
+
   it('after a cutover the partitioned parent on the target holds every row and takes new ones', async () => {
     const configFile = writeConfig(db.config());
     const admin = /admin API on (http:\/\/[\d.:]+)/.exec(ferry!.output())![1]!;
@@ -130,5 +143,31 @@ describe.each(ROUTES.filter((r) => r.source === 'postgres'))('Postgres partition
     }
     ferry!.child.kill('SIGTERM');
     expect((await ferry!.done).code).toBe(0);
+  });
+});
+
+describe('Postgres partitioned tables: a publication that stops publishing through the root', () => {
+  let db: RouteDatabases;
+  beforeAll(async () => {
+    db = await routeDatabases(ROUTES.find((r) => r.source === 'postgres' && r.target === 'postgres')!, 'pgpart_leaves');
+    await db.source.query(SCHEMA);
+  });
+  afterAll(async () => db?.close());
+
+  it('stops the stream at the first change that names a partition, and refuses to stream again until it is fixed', async () => {
+    const config = writeConfig(db.config({ tables: { include: ['public.events'] } }));
+    const run = startCli(['run', '-c', config]);
+    await waitFor('the stream to start', async () => /streaming from/.test(run.output()));
+    await db.source.query("ALTER PUBLICATION ferry_pgpart_leaves SET (publish_via_partition_root = false); INSERT INTO events VALUES (2001, '2024-04-04', 'leaf', 1)");
+    const end = await run.done;
+    expect(end.code, run.output()).not.toBe(0);
+    expect(run.output()).toMatch(/changes to public\.events_2024, a partition of public\.events, arrive as changes of the partition itself/);
+    expect(run.output()).toMatch(/ALTER PUBLICATION ferry_pgpart_leaves SET \(publish_via_partition_root = true\)/);
+    const [target] = await db.target.query('SELECT count(*) AS n FROM public.events WHERE id = 2001');
+    expect(Number(target!.n), 'nothing past the partition\'s change was applied').toBe(0);
+
+    const again = await runCli(['run', '-c', config]);
+    expect(again.code).not.toBe(0);
+    expect(again.stdout + again.stderr).toMatch(/publication ferry_pgpart_leaves publishes the partitions of public\.events as tables of their own/);
   });
 });
