@@ -1,5 +1,5 @@
 import type { Position } from './position.js';
-import type { Column } from './schema.js';
+import type { Column, ForeignKey } from './schema.js';
 
 /** read (snapshot), create, update, delete, truncate */
 export type Op = 'r' | 'c' | 'u' | 'd' | 't';
@@ -58,6 +58,8 @@ export interface Transaction {
 export interface SchemaChange {
   readonly table: TableId;
   readonly addColumns: readonly Column[];
+  /** The table's foreign keys after the change, when it changed them (MySQL: their actions are ferry's to run). */
+  readonly foreignKeys?: readonly ForeignKey[];
 }
 
 /** The primary-key part of a row. */

@@ -124,3 +124,10 @@ export interface Partition {
   /** A partition that is partitioned itself. */
   readonly partitioning?: Partitioning;
 }
+
+/** Whether a foreign key changes other rows when a referenced row is deleted or re-keyed (RESTRICT and NO ACTION only refuse). */
+export function actsOnRows(fk: ForeignKey): boolean {
+  return ACTING.has(fk.onDelete) || ACTING.has(fk.onUpdate);
+}
+
+const ACTING: ReadonlySet<ReferentialAction> = new Set(['cascade', 'set null', 'set default']);

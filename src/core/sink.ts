@@ -1,7 +1,7 @@
 import type { Row, TableId, Transaction, Value } from './change-event.js';
 import type { Checkpoint, SnapshotProgress } from './checkpoint.js';
 import type { Position } from './position.js';
-import type { Column, TableSchema } from './schema.js';
+import type { Column, ForeignKey, TableSchema } from './schema.js';
 import type { ChunkText, NextKeyValues } from './source.js';
 import type { VerifySide } from './verify-side.js';
 
@@ -16,6 +16,8 @@ export interface SinkTransaction {
   write(transactions: readonly Transaction[]): Promise<void>;
   /** Adds columns to the target table of source table `table`, inside this transaction where the target allows. */
   addColumns(table: TableId, columns: readonly Column[]): Promise<void>;
+  /** Source table `table` now has these foreign keys: changes after this one act through them (referential actions). */
+  setForeignKeys(table: TableId, foreignKeys: readonly ForeignKey[]): Promise<void>;
   /** Commits the data together with the checkpoint: both or neither. */
   commit(checkpoint: Checkpoint): Promise<void>;
   rollback(): Promise<void>;

@@ -64,7 +64,8 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
       }
       for (const t of batch) {
         if (t.schemaChange) {
-          await tx.addColumns(t.schemaChange.table, t.schemaChange.addColumns);
+          if (t.schemaChange.addColumns.length > 0) await tx.addColumns(t.schemaChange.table, t.schemaChange.addColumns);
+          if (t.schemaChange.foreignKeys) await tx.setForeignKeys(t.schemaChange.table, t.schemaChange.foreignKeys);
           events.emit('schema-changed', { table: tableKey(t.schemaChange.table), addedColumns: t.schemaChange.addColumns.map((c) => c.name) });
         }
         // A transaction counts once, with its last piece, when any of its pieces changed replicated tables.

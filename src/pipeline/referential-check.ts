@@ -1,9 +1,7 @@
 import type { Config } from '../config.js';
 import { tableKey } from '../core/change-event.js';
-import type { TableSchema } from '../core/schema.js';
+import { actsOnRows, type TableSchema } from '../core/schema.js';
 import type { CheckProblem, Source } from '../core/source.js';
-
-const ACTS = new Set(['cascade', 'set null', 'set default']);
 
 /**
  * MySQL writes no binlog rows for what its foreign keys' actions change; a direct target has ferry
@@ -13,7 +11,7 @@ const ACTS = new Set(['cascade', 'set null', 'set default']);
 export async function kafkaReferentialProblems(config: Config, source: Source): Promise<CheckProblem[]> {
   if (config.source.type !== 'mysql' || config.target.type !== 'kafka') return [];
   const acting = (await source.describeTables().catch(() => [] as TableSchema[]))
-    .flatMap((t) => (t.foreignKeys ?? []).filter((fk) => ACTS.has(fk.onDelete) || ACTS.has(fk.onUpdate)).map((fk) => `${tableKey(t.source)} (${fk.name}: ON DELETE ${fk.onDelete.toUpperCase()} ON UPDATE ${fk.onUpdate.toUpperCase()})`));
+    .flatMap((t) => (t.foreignKeys ?? []).filter(actsOnRows).map((fk) => `${tableKey(t.source)} (${fk.name}: ON DELETE ${fk.onDelete.toUpperCase()} ON UPDATE ${fk.onUpdate.toUpperCase()})`));
   if (acting.length === 0) return [];
   return [{
     check: 'foreign keys',

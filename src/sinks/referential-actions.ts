@@ -1,6 +1,6 @@
 import { tableKey, type ChangeEvent, type Row, type TableId, type Value } from '../core/change-event.js';
 import { rowKey } from '../core/coalesce.js';
-import type { ForeignKey, ReferentialAction, TableSchema } from '../core/schema.js';
+import { actsOnRows, type ForeignKey, type ReferentialAction, type TableSchema } from '../core/schema.js';
 import { FerryError } from '../errors.js';
 
 /**
@@ -49,7 +49,7 @@ export class ReferentialActions {
     for (const child of tables) {
       if (child.engine !== 'mysql') continue;
       for (const fk of child.foreignKeys ?? []) {
-        if (!ACTS.has(fk.onDelete) && !ACTS.has(fk.onUpdate)) continue;
+        if (!actsOnRows(fk)) continue;
         const key = tableKey(fk.references);
         const list = this.#referencing.get(key) ?? [];
         list.push({ child, fk });

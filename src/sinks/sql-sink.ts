@@ -2,7 +2,7 @@ import { coalesce, type Write } from '../core/coalesce.js';
 import { tableKey, type ChangeEvent, type Row, type TableId, type Transaction, type Value } from '../core/change-event.js';
 import { cutOverCheckpoint, type Checkpoint, type SnapshotProgress } from '../core/checkpoint.js';
 import type { Position } from '../core/position.js';
-import type { Column, TableSchema } from '../core/schema.js';
+import type { Column, ForeignKey, TableSchema } from '../core/schema.js';
 import type { DatabaseSink, PartitionTransaction, TablePrep } from '../core/sink.js';
 import type { VerifySide } from '../core/verify-side.js';
 import type { NextKeyValues } from '../core/source.js';
@@ -200,6 +200,10 @@ export abstract class SqlTransaction<C> implements PartitionTransaction {
     const updated = { ...known, columns: [...known.columns, ...columns.filter((c) => !known.columns.some((k) => k.name === c.name))] };
     this.tables.set(tableKey(id), updated);
     return updated;
+  }
+
+  async setForeignKeys(id: TableId, foreignKeys: readonly ForeignKey[]): Promise<void> {
+    this.tables.set(tableKey(id), { ...this.table(id), foreignKeys });
   }
 
   async write(transactions: readonly Transaction[]): Promise<void> {

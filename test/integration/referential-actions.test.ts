@@ -74,11 +74,42 @@ describe.each(ROUTES.filter((r) => r.source === 'mysql'))('referential actions o
   });
   afterAll(async () => db?.close());
 
+  it('follows foreign keys added and dropped mid-stream (ALTER TABLE), without a restart', async () => {
+    await db.source.query(`CREATE TABLE p2 (id INT PRIMARY KEY); CREATE TABLE c2 (id INT PRIMARY KEY, p INT);
+      INSERT INTO p2 VALUES (1), (2), (3); INSERT INTO c2 VALUES (10, 1), (20, 2), (30, 3)`);
+    const pipeline = `${name}_ddl`;
+    const config = writeConfig(db.config({ pipeline, tables: { include: [`${db.sourceSchema}.p2`, `${db.sourceSchema}.c2`] } }));
+    const t = route.target === 'mysql' ? `\`${db.targetSchema}\`.\`c2\`` : `"${db.targetSchema}"."c2"`;
+    const ferry = startCli(['run', '-c', config]);
+    // ferry reads a changed table's foreign keys when it reaches the ALTER: each step waits for it.
+    const step = async (sql: string) => {
+      await db.source.query(sql);
+      await db.waitCaughtUp(60_000, pipeline);
+    };
+    try {
+      await waitFor('the stream to start', async () => (await db.checkpoint(pipeline))?.phase === 'stream' && /streaming from/.test(ferry.output()));
+      await step('ALTER TABLE c2 ADD CONSTRAINT c2_p FOREIGN KEY (p) REFERENCES p2(id) ON DELETE CASCADE');
+      await step('DELETE FROM p2 WHERE id = 1');
+      await step('ALTER TABLE c2 DROP FOREIGN KEY c2_p');
+      await step('DELETE FROM p2 WHERE id = 2');
+      await step(`SET SESSION foreign_key_checks = 0;
+        ALTER TABLE c2 ADD CONSTRAINT c2_p2 FOREIGN KEY (p) REFERENCES p2(id) ON DELETE SET NULL;
+        SET SESSION foreign_key_checks = 1;`);
+      await step('DELETE FROM p2 WHERE id = 3');
+      // Cascaded while the key existed; left alone once it was dropped (as at the source); set NULL by the second key.
+      expect(await db.source.query('SELECT id, p FROM c2 ORDER BY id')).toEqual([{ id: 20, p: 2 }, { id: 30, p: null }]);
+      expect(await db.target.query(`SELECT id, p FROM ${t} ORDER BY id`)).toEqual([{ id: 20, p: 2 }, { id: 30, p: null }]);
+    } finally {
+      ferry.child.kill('SIGTERM');
+      await ferry.done;
+    }
+  });
+
   it('runs ON DELETE/UPDATE CASCADE and SET NULL on the target, chained and self-referencing, under a write load with kill -9 mid-stream; ends equal by checksums', async () => {
     await db.source.query(SCHEMA);
     await db.source.query('INSERT INTO parent VALUES (1), (2); INSERT INTO child VALUES (10, 1), (20, 2);');
     await db.source.query(SEED);
-    const config = writeConfig(db.config({ apply: { batchMaxRows: 500, batchMaxMs: 20 } }));
+    const config = writeConfig(db.config({ apply: { batchMaxRows: 500, batchMaxMs: 20 }, tables: { include: ['parent', 'child', 'customers', 'orders', 'order_lines', 'line_notes', 'assignments', 'tree'].map((n) => `${db.sourceSchema}.${n}`) } }));
     const t = (table: string) => (route.target === 'mysql' ? `\`${db.targetSchema}\`.\`${table}\`` : `"${db.targetSchema}"."${table}"`);
 
     let ferry = startCli(['run', '-c', config]);

@@ -3,7 +3,7 @@ import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Trans
 import { cutOverCheckpoint, type Checkpoint, type SnapshotProgress } from '../../core/checkpoint.js';
 import type { Position } from '../../core/position.js';
 import type { FerryEventBus } from '../../core/events.js';
-import type { Column, TableSchema } from '../../core/schema.js';
+import { actsOnRows, type Column, type ForeignKey, type TableSchema } from '../../core/schema.js';
 import type { Sink, SinkTransaction } from '../../core/sink.js';
 import type { CheckProblem } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
@@ -255,6 +255,15 @@ class KafkaSinkTransaction implements SinkTransaction {
 
   addColumns(table: TableId, columns: readonly Column[]): Promise<void> {
     return this.sink.addColumns(table, columns);
+  }
+
+  /** A foreign key with actions added mid-stream: the rows it changes never reach the binlog, nor Kafka (ferry check refuses them at the start). */
+  async setForeignKeys(table: TableId, foreignKeys: readonly ForeignKey[]): Promise<void> {
+    const acting = foreignKeys.filter(actsOnRows);
+    if (acting.length === 0) return;
+    throw new FerryError('fatal', `${tableKey(table)} gained foreign key ${acting.map((fk) => fk.name).join(', ')} with referential actions, whose changes MySQL does not write to the binlog and the Kafka path cannot reproduce`, {
+      hint: 'the checkpoint is before the ALTER TABLE; drop the foreign key or make it ON DELETE/UPDATE RESTRICT at the source, or replicate the table to a database target directly',
+    });
   }
 
   async commit(checkpoint: Checkpoint): Promise<void> {

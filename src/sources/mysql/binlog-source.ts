@@ -371,8 +371,9 @@ class BinlogReader {
     for (const c of unknowable) unsupported.push(`column ${c.name} was added as ${(c.backfill as { expression: string }).expression}, so existing rows got values ferry cannot see`);
     if (unsupported.length > 0) return stop(unsupported.join('; '));
     this.#schemas.set(tableKey(table), after);
-    if (added.length === 0) return this.#commit(position, timestamp);
-    this.#queue.push({ events: [], position, commitTime: new Date(timestamp), schemaChange: { table, addColumns: added } });
+    const foreignKeys = JSON.stringify(after.foreignKeys) === JSON.stringify(before.foreignKeys) ? undefined : after.foreignKeys ?? [];
+    if (added.length === 0 && !foreignKeys) return this.#commit(position, timestamp);
+    this.#queue.push({ events: [], position, commitTime: new Date(timestamp), schemaChange: { table, addColumns: added, ...(foreignKeys ? { foreignKeys } : {}) } });
     this.#committed = position;
   }
 
