@@ -21,6 +21,7 @@ async function apply(transactions: Transaction[]) {
   const tx: SinkTransaction = {
     write: async () => {},
     addColumns: async () => {},
+    setForeignKeys: async () => {},
     commit: async (c) => void committed.push(c.position!),
     rollback: async () => {},
   };
