@@ -108,17 +108,22 @@ describe.each(ROUTES.filter((r) => r.source === 'postgres'))('Postgres partition
     }
   });
 
-  it('takes a partition the source added later: the Postgres target creates it when ferry starts again', async () => {
+  it('takes a partition the source added later (the Postgres target creates it when ferry starts again) and a column added to the partitioned table', async () => {
     ferry!.child.kill('SIGTERM');
     expect((await ferry!.done).code).toBe(0);
     await db.source.query("CREATE TABLE events_2027 PARTITION OF events FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')");
     const started = await startWithAdmin(db.config());
     ferry = started.ferry;
     await waitReady(started.admin);
-    await db.source.query("INSERT INTO events VALUES (3001, '2027-03-03', 'new partition', 1)");
-    await db.waitCaughtUp();
-    const [row] = await db.target.query(`SELECT kind${flat ? '' : ', tableoid::regclass::text AS part'} FROM ${db.targetSchema}.events WHERE id = 3001`);
-    expect(row).toEqual(flat ? { kind: 'new partition' } : { kind: 'new partition', part: 'events_2027' });
+    // The rows already there hold the default: Postgres keeps it in each partition, not in the partitioned table.
+    await db.source.query("ALTER TABLE events ADD COLUMN note text DEFAULT 'old'; INSERT INTO events VALUES (3001, '2027-03-03', 'new partition', 1, 'new')");
+    await db.waitCaughtUp().catch((err: Error) => {
+      throw new Error(`${err.message}; ferry's output:\n${ferry!.output()}`);
+    });
+    const [row] = await db.target.query(`SELECT kind, note${flat ? '' : ', tableoid::regclass::text AS part'} FROM ${db.targetSchema}.events WHERE id = 3001`);
+    expect(row).toEqual(flat ? { kind: 'new partition', note: 'new' } : { kind: 'new partition', note: 'new', part: 'events_2027' });
+    const [old] = await db.target.query(`SELECT count(*) AS n FROM ${db.targetSchema}.events WHERE note = 'old'`);
+    expect(Number(old!.n)).toBe(900 + 4 - 3);
   });
 
   it('after a cutover the partitioned parent on the target holds every row and takes new ones', async () => {

@@ -57,8 +57,14 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
             bt.typname AS typname, bt.typtype AS typtype, eb.typname AS element, eb.typtype AS element_typtype,
             (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = coalesce(eb.oid, bt.oid)) AS labels,
             (t.typtype = 'd' AND t.typdefaultbin IS NOT NULL) AS domain_default,
-            pg_get_expr(d.adbin, d.adrelid) AS "default", a.atthasmissing AS hasmissing, a.attmissingval::text AS missing
+            pg_get_expr(d.adbin, d.adrelid) AS "default", a.atthasmissing OR rel.relkind = 'p' AS hasmissing,
+            -- A partitioned table keeps no missing values: its leaves do (all alike, or ferry cannot tell).
+            CASE WHEN rel.relkind = 'p' THEN (SELECT CASE WHEN count(DISTINCT la.attmissingval::text) = 1 THEN min(la.attmissingval::text) END
+                                                FROM pg_partition_tree(a.attrelid) pt JOIN pg_attribute la ON la.attrelid = pt.relid AND la.attname = a.attname
+                                               WHERE pt.isleaf AND la.atthasmissing)
+                 ELSE a.attmissingval::text END AS missing
        FROM pg_attribute a
+       JOIN pg_class rel ON rel.oid = a.attrelid
        JOIN pg_type t ON t.oid = a.atttypid
        JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
        LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
