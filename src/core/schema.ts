@@ -1,4 +1,5 @@
 import type { TableId, Value } from './change-event.js';
+import type { CheckExpr } from './check-expression.js';
 
 /**
  * Column types in ferry's own vocabulary: what the source knows about a column, enough for
@@ -82,6 +83,10 @@ export interface ForeignKey {
 export interface CheckConstraint {
   readonly name: string;
   readonly expression: string;
+  /** The expression in the portable subset, when it translates exactly to another engine (check-expression.ts). */
+  readonly portable?: CheckExpr;
+  /** Why it does not translate to another engine, when it does not. */
+  readonly unportable?: string;
 }
 
 export interface Index {

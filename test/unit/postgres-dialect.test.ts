@@ -278,14 +278,14 @@ describe('addColumnSql', () => {
   it('adds a nullable column when existing rows hold NULL', () => {
     expect(addColumnSql(t, col('note', text))).toEqual(['ALTER TABLE "public"."orders" ADD COLUMN IF NOT EXISTS "note" text']);
   });
-  it('fills existing rows with the value the source gave them, then drops the default', () => {
-    expect(addColumnSql(t, col('label', text, { backfill: { value: "it's" } }))).toEqual([
+  it('fills existing rows with the value the source gave them, then drops the default the source does not have', () => {
+    expect(addColumnSql(t, col('label', text, { nullable: true, backfill: { value: "it's" } }))).toEqual([
       'ALTER TABLE "public"."orders" ADD COLUMN IF NOT EXISTS "label" text DEFAULT \'it\'\'s\'',
       'ALTER TABLE "public"."orders" ALTER COLUMN "label" DROP DEFAULT',
     ]);
-    expect(addColumnSql(t, col('stock', int(4), { backfill: { value: 5 } }))[0]).toMatch(/"stock" integer DEFAULT 5$/);
+    expect(addColumnSql(t, col('stock', int(4), { nullable: true, backfill: { value: 5 } }))[0]).toMatch(/"stock" integer DEFAULT 5$/);
     expect(addColumnSql(t, col('at', { kind: 'timestamp', fsp: 0 }, { backfill: { value: '2024-01-01 00:00:00' } }))[0])
-      .toMatch(/DEFAULT '2024-01-01 00:00:00\+00'$/);
+      .toMatch(/"at" timestamp\(0\) with time zone DEFAULT '2024-01-01 00:00:00\+00'$/);
   });
   it('refuses a column whose existing values ferry cannot know', () => {
     expect(() => addColumnSql(t, col('seen', text, { backfill: { expression: 'DEFAULT uuid()' } }))).toThrow(/added to "public"."orders" as DEFAULT uuid\(\)/);

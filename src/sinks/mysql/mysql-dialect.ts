@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { pickKey, type Row, type TableId, type Value } from '../../core/change-event.js';
 import type { Column, ColumnType, TableSchema } from '../../core/schema.js';
+import type { Translation } from '../../core/schema-fidelity.js';
 import { FerryError } from '../../errors.js';
 import { exactColumn, quoteIdent } from '../../sources/mysql/mysql-connection.js';
 import { parseArrayLiteral, type ArrayElement } from '../../sources/postgres/pg-array.js';
@@ -17,7 +18,7 @@ const KEY_BYTES = 3072 - 64;
 /** Longest string kept as VARCHAR: indexable, and a row of many such columns still fits 65,535 bytes more often; longer ones become LONGTEXT. */
 const MAX_VARCHAR = 768;
 
-function quoteString(s: string): string {
+export function quoteString(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
 
@@ -89,23 +90,77 @@ export function normalizeColumnType(type: string): string {
     .replace(/\s+zerofill$/, '');
 }
 
-/** Zero dates arrive as NULL, so temporal non-key columns stay nullable (as in the Postgres sink). */
+/**
+ * Whether column `c` is NOT NULL from the table's creation on: as at the source, except a MySQL
+ * source's temporal non-key columns, whose zero dates arrive as NULL (ferry's zero-date policy); the
+ * cutover's finalizing step makes those NOT NULL where no NULL arrived.
+ */
+export function notNullAtCreate(t: TableSchema, c: Column): boolean {
+  return !c.nullable && (t.primaryKey.includes(c.name) || t.engine !== 'mysql' || !ZERO_DATE_KINDS.has(c.type.kind));
+}
+
 const ZERO_DATE_KINDS = new Set(['date', 'datetime', 'timestamp']);
 
 /** Types MySQL can index without a prefix length. */
-function indexable(t: TableSchema, c: Column): boolean {
+export function indexable(t: TableSchema, c: Column): boolean {
   return !/text|blob|json/.test(columnTypeSql(t, c).toLowerCase());
 }
 
-function columnDef(t: TableSchema, c: Column): string {
-  const isKey = t.primaryKey.includes(c.name);
-  const nullable = c.nullable || (!isKey && ZERO_DATE_KINDS.has(c.type.kind));
+/**
+ * A column's definition: type, NULL or NOT NULL (`notNull`, else as at creation), DEFAULT (`fill`, else
+ * the source's where it translates), AUTO_INCREMENT, and MariaDB JSON's own check (LONGTEXT CHECK
+ * (json_valid(…)), which is what MariaDB's JSON is) unless `check` is false (it exists already).
+ */
+export function columnDef(t: TableSchema, c: Column, o: { notNull?: boolean; fill?: string | null; check?: boolean } = {}): string {
+  const declared = defaultSql(t, c);
+  const def = o.fill !== undefined ? o.fill : declared && 'sql' in declared ? declared.sql : null;
   // InnoDB wants an AUTO_INCREMENT column first in an index: the first key column qualifies.
   const autoIncrement = c.autoIncrement && t.primaryKey[0] === c.name && c.type.kind === 'int';
-  return `${quoteIdent(c.name)} ${columnTypeWithCollation(t, c)}${nullable ? ' NULL' : ' NOT NULL'}${autoIncrement ? ' AUTO_INCREMENT' : ''}`;
+  const json = (o.check ?? true) && t.engine === 'mysql' && c.type.kind === 'json' && /^longtext$/i.test(c.sourceType) ? ` CHECK (json_valid(${quoteIdent(c.name)}))` : '';
+  return `${quoteIdent(c.name)} ${columnTypeWithCollation(t, c)}${o.notNull ?? notNullAtCreate(t, c) ? ' NOT NULL' : ' NULL'}${def === null ? '' : ` DEFAULT ${def}`}${autoIncrement ? ' AUTO_INCREMENT' : ''}${json}`;
 }
 
-/** The table collation ferry gives a table it creates: cross-engine tables compare text byte for byte, as Postgres does; MySQL tables keep the target's default. */
+/**
+ * The DEFAULT the target declares for `c`, or why it has none; null when the source declares none.
+ * Constants through the literal writer (BLOB/TEXT/JSON ones parenthesized, as MySQL 8 wants them); the
+ * current time as the source spells it from MySQL, from Postgres as CURRENT_TIMESTAMP(n) on a
+ * `timestamp` (DATETIME) column and UTC_TIMESTAMP(n) on a `timestamptz` one (ferry stores those in
+ * UTC); MySQL expressions as they are, Postgres ones not at all.
+ */
+export function defaultSql(t: TableSchema, c: Column): Translation | null {
+  const d = c.default;
+  if (!d) return null;
+  const type = columnTypeSql(t, c).toLowerCase();
+  switch (d.kind) {
+    case 'literal': {
+      if (d.value === null) return { reason: `${d.text} is a zero date, which ferry writes as NULL (the column's default in the target)` };
+      try {
+        return { sql: literalSql(t, c, d.value) };
+      } catch (err) {
+        return { reason: (err as Error).message };
+      }
+    }
+    case 'now': {
+      if (t.engine === 'mysql') return { sql: d.text };
+      const fsp = /^datetime(\(\d\))?/.exec(type);
+      if (!fsp) return { reason: `the current time (${d.text}) as the default of a ${type} column, which MySQL allows only on DATETIME and TIMESTAMP: set a default by hand` };
+      return { sql: c.type.kind === 'timestamp' ? `(utc_timestamp${fsp[1] ?? '()'})` : `current_timestamp${fsp[1] ?? '()'}` };
+    }
+    case 'expression':
+      if (t.engine === 'mysql') return { sql: `(${d.text})` };
+      return { reason: `${d.text} is an expression in Postgres's SQL, which ferry does not translate: set the default by hand` };
+  }
+}
+
+/** A canonical value as a literal of column `c` (BIT as b'…'; BLOB, TEXT and JSON in parentheses, which MySQL 8 requires of their defaults). */
+function literalSql(t: TableSchema, c: Column, value: Exclude<Value, null>): string {
+  if (c.type.kind === 'bit' && typeof value === 'string') return `b'${value}'`;
+  const v = toMysql(c.type, value, t.target, c.name);
+  if (v === null) throw new FerryError('fatal', `${String(value)} has no MySQL equivalent`);
+  const lit = literal(v);
+  return /text|blob|json/.test(columnTypeSql(t, c).toLowerCase()) ? `(${lit})` : lit;
+}
+
 export function tableCollation(t: TableSchema, flavor: 'mariadb' | 'mysql'): string | null {
   if (t.engine === 'mysql') return null;
   return flavor === 'mariadb' ? 'utf8mb4_nopad_bin' : 'utf8mb4_0900_bin';
@@ -118,17 +173,31 @@ export function createTableSql(t: TableSchema, collation: string | null): string
   return `CREATE TABLE IF NOT EXISTS ${qualified(t.target)} (\n  ${[...cols, ...pk].join(',\n  ')}\n) ENGINE=InnoDB${charset}`;
 }
 
-/** ADD COLUMN: old rows get the source's value for them through a DEFAULT that is dropped again (ferry replicates values). */
+/**
+ * ADD COLUMN: old rows get the source's value for them through a DEFAULT, which then becomes the
+ * source's own default (or none); NOT NULL as at the source where every row has a value (rows
+ * replayed after a restart that predate the column are written with that value too).
+ */
 export function addColumnSql(t: TableSchema, c: Column): string[] {
   if ('expression' in c.backfill) {
     throw new FerryError('fatal', `column ${c.name} was added to ${qualified(t.target)} as ${c.backfill.expression}: the rows already in the table got values ferry cannot see`, {
       hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create), or add such columns as nullable or with a constant DEFAULT',
     });
   }
-  const add = `ALTER TABLE ${qualified(t.target)} ADD COLUMN ${quoteIdent(c.name)} ${columnTypeWithCollation(t, c)} NULL`;
-  const v = toMysql(c.type, c.backfill.value, t.target, c.name);
-  if (v === null) return [add];
-  return [`${add} DEFAULT ${literal(v)}`, `ALTER TABLE ${qualified(t.target)} ALTER COLUMN ${quoteIdent(c.name)} DROP DEFAULT`];
+  const backfill = c.backfill.value;
+  const declared = defaultSql(t, c);
+  const target = declared && 'sql' in declared ? declared.sql : null;
+  const notNull = backfill !== null && notNullAtCreate(t, c);
+  const add = (fill: string | null) => `ALTER TABLE ${qualified(t.target)} ADD COLUMN ${columnDef(t, c, { notNull, fill })}`;
+  const alter = `ALTER TABLE ${qualified(t.target)} ALTER COLUMN ${quoteIdent(c.name)}`;
+  // A DEFAULT in the ADD fills the existing rows: it is the backfill's, then the column's own.
+  if (backfill === null) return target === null ? [add(null)] : [add(null), `${alter} SET DEFAULT ${target}`];
+  if (target !== null && c.default?.kind === 'literal' && sameValue(c.default.value, backfill)) return [add(target)];
+  return [add(literalSql(t, c, backfill)), target === null ? `${alter} DROP DEFAULT` : `${alter} SET DEFAULT ${target}`];
+}
+
+function sameValue(a: Value, b: Value): boolean {
+  return Buffer.isBuffer(a) && Buffer.isBuffer(b) ? a.equals(b) : a === b;
 }
 
 function literal(v: Exclude<Value, null>): string {

@@ -3,6 +3,7 @@ import type { TableId } from '../../core/change-event.js';
 import type { CheckConstraint, Column, ColumnType, ForeignKey, Index, ReferentialAction, TableSchema } from '../../core/schema.js';
 import { targetTableId } from '../../pipeline/table-mapping.js';
 import type { Flavor } from './binlog-position.js';
+import { mysqlCheck } from './mysql-checks.js';
 import { columnDefault } from './mysql-defaults.js';
 import { columnBackfill, parseColumnType, type TypeOptions } from './mysql-types.js';
 
@@ -91,7 +92,7 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
         primaryKey: byName.get('PRIMARY')?.columns ?? [],
         indexes: secondary,
         foreignKeys: foreignKeys.get(key(t.schema, t.name)) ?? [],
-        checks: (checks.get(key(t.schema, t.name)) ?? []).map(({ name, expression }) => ({ name, expression })),
+        checks: (checks.get(key(t.schema, t.name)) ?? []).map(({ name, expression }) => mysqlCheck(name, expression, cols)),
       });
     } catch (err) {
       failed.push({ table: t, error: err as Error });

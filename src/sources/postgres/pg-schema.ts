@@ -3,6 +3,7 @@ import type { TableId } from '../../core/change-event.js';
 import type { Backfill, CheckConstraint, Column, ForeignKey, Index, ReferentialAction, TableSchema } from '../../core/schema.js';
 import { FERRY_SCHEMA, targetTableId } from '../../pipeline/table-mapping.js';
 import { parseArrayLiteral } from './pg-array.js';
+import { pgCheck } from './pg-checks.js';
 import { columnDefault } from './pg-defaults.js';
 import { describePartitions } from './pg-partitions.js';
 import { columnType, fromPgText } from './pg-types.js';
@@ -128,7 +129,7 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
         primaryKey,
         indexes,
         foreignKeys: constraintRows.filter((k) => k.rel === t.oid && k.type === 'f').map(foreignKey),
-        checks: constraintRows.filter((k) => k.rel === t.oid && k.type === 'c').map(check),
+        checks: constraintRows.filter((k) => k.rel === t.oid && k.type === 'c').map((k) => check(k, columns)),
         ...(partitioned ? { partitioning: partitioned.partitioning } : {}),
       },
       oid: t.oid,
@@ -151,9 +152,9 @@ function foreignKey(k: { name: string; columns: string[]; ref_schema: string; re
 }
 
 /** `CHECK ((price > (0)::numeric)) NOT VALID` → `(price > (0)::numeric)`. */
-function check(k: { name: string; def: string }): CheckConstraint {
+function check(k: { name: string; def: string }, columns: readonly Column[]): CheckConstraint {
   const m = /^CHECK \((.*)\)( NOT VALID)?$/s.exec(k.def);
-  return { name: k.name, expression: m ? m[1]! : k.def };
+  return pgCheck(k.name, m ? m[1]! : k.def, columns);
 }
 
 /**
