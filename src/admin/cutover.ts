@@ -226,6 +226,8 @@ class Run {
       await step('moving target sequences', (async () => sink.advanceSequences(tables, await source.nextKeyValues(tables)))());
       await step('draining to the source head', this.#drainToHead(source, tables, polls.signal));
       late.check();
+      // Before the stream stops, so that a constraint the target's rows break still unfences the source.
+      await step('creating the deferred constraints', sink.finalizeSchema?.(tables) ?? Promise.resolve());
       this.stopping = true;
       await step('stopping the stream', deps.stopStream());
       late.check();

@@ -51,6 +51,15 @@ export interface Sink {
    */
   advanceSequences(tables: readonly TableSchema[], next: NextKeyValues): Promise<void>;
   /**
+   * Cutover, drained and before the stream stops: what the snapshot and the stream deferred becomes
+   * the source's schema in the target (DESIGN §3 rule 9): NOT NULL, unique indexes, foreign keys (to
+   * replicated tables) and CHECK constraints, and defaults a table lacks. Tables the target does not
+   * have are passed over. Target rows that break a constraint fail it, named, with nothing of it
+   * left half-made where the engine allows (a Postgres transaction; MySQL looks for them before any
+   * DDL). Idempotent: what an earlier attempt created is left as it is.
+   */
+  finalizeSchema?(tables: readonly TableSchema[]): Promise<void>;
+  /**
    * Cutover, once the stream has stopped at `final`: records that the pipeline is cut over for good
    * (phase 'cut-over', `final`, now), claiming the pipeline first, so that only its owner writes it.
    * Nothing is written to the target for this pipeline afterwards.

@@ -14,6 +14,7 @@ import { MysqlPipelineLock } from '../../checkpoint/mysql-pipeline-lock.js';
 import { ensureMysqlCheckpointTables, mysqlCheckpointStore } from '../../checkpoint/mysql-checkpoint-table.js';
 import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.js';
 import { mysqlReferencingRows } from './mysql-referential.js';
+import { finalizeConstraints } from './mysql-constraints.js';
 import type { ReferencingRows } from '../referential-actions.js';
 import { serverFlavor, type Flavor } from '../../sources/mysql/binlog-position.js';
 import { autoIncrementColumn, connect, connectionOptions, queryText } from '../../sources/mysql/mysql-connection.js';
@@ -197,6 +198,23 @@ export class MysqlSink extends SqlSink<PoolConnection> {
     }).catch((err) => {
       throw coerceError(err, 'target index creation');
     });
+  }
+
+  /**
+   * The cutover's constraints, on a session without foreign-key checks (SESSION_SQL): the rows that
+   * would break one are looked for first and fail it before any DDL, which commits by itself here.
+   */
+  async finalizeSchema(tables: readonly TableSchema[]): Promise<void> {
+    const conn = await this.checkout();
+    let broken = false;
+    try {
+      await finalizeConstraints(conn, tables, this.#flavor, this.#log);
+    } catch (err) {
+      broken = !(err instanceof FerryError);
+      throw coerceError(err, 'target constraints');
+    } finally {
+      this.giveBack(conn, broken);
+    }
   }
 
   /**

@@ -19,6 +19,8 @@ import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction } from '.
 import { postgresReferencingRows } from './postgres-referential.js';
 import type { ReferencingRows } from '../referential-actions.js';
 import { connectClient } from './postgres-connection.js';
+import { findViolations, finalizeConstraints } from './postgres-constraints.js';
+import { violationError } from '../../core/schema-fidelity.js';
 import { tabSeparated, valueAt } from '../tab-separated.js';
 import { createPartitionedTableSql } from './postgres-dialect.js';
 import { postgresHolds } from './postgres-widening.js';
@@ -38,6 +40,7 @@ export interface PostgresSinkOptions {
 export class PostgresSink extends SqlSink<pg.PoolClient> {
   readonly #pool: pg.Pool;
   readonly #connections: number;
+  readonly #log: Logger;
   protected readonly lock: PostgresPipelineLock;
   protected readonly store: CheckpointStore<pg.PoolClient>;
 
@@ -45,6 +48,7 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
     super();
     this.#pool = pool;
     this.#connections = options.connections;
+    this.#log = options.log;
     this.lock = new PostgresPipelineLock(options.url, options.pipeline);
     this.store = postgresCheckpointStore(pool, options.pipeline, this.lock.owner);
   }
@@ -193,6 +197,23 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
       });
     } catch (err) {
       throw coerceError(err, 'target snapshot completion');
+    }
+  }
+
+  /**
+   * The cutover's constraints, in one transaction: all or none. A violation rolls it back, and the
+   * rows that break each constraint are looked up to name them.
+   */
+  async finalizeSchema(tables: readonly TableSchema[]): Promise<void> {
+    try {
+      await this.transaction(async (client) => {
+        await client.query(DDL_LOCK_SQL);
+        await finalizeConstraints(client, tables, this.#log);
+      });
+    } catch (err) {
+      const violations = await findViolations(this.#pool, tables).catch(() => []);
+      if (violations.length > 0) throw violationError(violations);
+      throw coerceError(err, 'target constraints');
     }
   }
 
