@@ -1,7 +1,9 @@
 import { tableKey } from '../core/change-event.js';
+import type { CarriedItem } from '../core/schema-fidelity.js';
+import type { TableSchema } from '../core/schema.js';
 import type { CatalogueColumn, CatalogueTable, SourceCatalogue } from './catalogue.js';
 import { VERDICTS, type ColumnPlan, type Endpoint, type NotCarried, type PlanReport, type TablePlan, type Verdict } from './plan-model.js';
-import { createSchemaSql, indexesLeftOut, targetColumnType, targetDdl, type TargetFacts } from './target-ddl.js';
+import { carriedSchema, createSchemaSql, indexesLeftOut, targetColumnType, targetDdl, type TargetFacts } from './target-ddl.js';
 import { assessColumn } from './verdict.js';
 
 export interface PlanInputs {
@@ -16,6 +18,7 @@ export interface PlanInputs {
 export function assemblePlan(i: PlanInputs): PlanReport {
   const notCarried: NotCarried[] = [...i.catalogue.notCarried];
   const schemas = new Set<string>();
+  const replicated = i.catalogue.tables.filter((t) => !t.refused).map((t) => t.schema);
   const tables: TablePlan[] = i.catalogue.tables.map((t) => {
     const columns = t.columns.map((c) => columnPlan(t, c, i.facts));
     for (const index of t.refused ? [] : indexesLeftOut(t.schema, i.facts)) {
@@ -29,7 +32,13 @@ export function assemblePlan(i: PlanInputs): PlanReport {
     // The schema once, with the first table that goes into it.
     const schema = refused || schemas.has(t.target.schema) ? [] : [createSchemaSql(t.target.schema, i.facts)];
     if (!refused) schemas.add(t.target.schema);
-    return { source: t.source, target: t.target, columns, targetExists: i.facts.existingTables.has(tableKey(t.target)), ddl: refused ? [] : [...schema, ...targetDdl(t.schema, i.facts)] };
+    const carried = refused ? [] : carriedSchema(t.schema, replicated, i.facts);
+    notCarried.push(...carried.filter((c) => c.when === 'never' && !severedKey(t.schema, c.kind, c.name, replicated)).map((c) => constraintNotCarried(t, c)));
+    const atCutover = carried.filter((c) => c.when === 'finalize' && c.sql).map((c) => ({ kind: c.kind, name: c.name, sql: c.sql!, ...(c.note ? { note: c.note } : {}) }));
+    return {
+      source: t.source, target: t.target, columns, targetExists: i.facts.existingTables.has(tableKey(t.target)),
+      ddl: refused ? [] : [...schema, ...targetDdl(t.schema, i.facts)], atCutover,
+    };
   });
   const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
   for (const t of tables) for (const c of t.columns) counts[c.verdict]++;
@@ -37,6 +46,24 @@ export function assemblePlan(i: PlanInputs): PlanReport {
     pipeline: i.pipeline, source: i.source, target: i.target, tables, notCarried,
     summary: { tables: tables.length, columns: counts, notCarried: notCarried.length, problems: counts.unsupported + notCarried.filter((n) => n.problem).length },
   };
+}
+
+const CONSTRAINT_KINDS = { default: 'default', 'not-null': 'not null', unique: 'unique', 'foreign-key': 'foreign key', check: 'check' } as const;
+
+/** A default or constraint the target does not get, with the target code's reason. */
+function constraintNotCarried(t: CatalogueTable, c: CarriedItem): NotCarried {
+  const kind = CONSTRAINT_KINDS[c.kind];
+  return {
+    kind, name: `${tableKey(t.source)}.${c.name}`, table: tableKey(t.source),
+    detail: c.note ?? 'not carried',
+    action: `give ${tableKey(t.target)} an equivalent ${kind} by hand before the application moves to the target`,
+  };
+}
+
+/** A foreign key to a table the pipeline does not replicate: named once, by the catalogue read (severedForeignKey). */
+function severedKey(t: TableSchema, kind: CarriedItem['kind'], name: string, replicated: readonly TableSchema[]): boolean {
+  const fk = kind === 'foreign-key' ? t.foreignKeys?.find((k) => k.name === name) : undefined;
+  return fk !== undefined && !replicated.some((r) => tableKey(r.source) === tableKey(fk.references));
 }
 
 function columnPlan(t: CatalogueTable, c: CatalogueColumn, facts: TargetFacts): ColumnPlan {

@@ -30,13 +30,15 @@ export interface TablePlan {
   readonly targetExists: boolean;
   /** The statements ferry runs on the target for this table, in order; empty when ferry refuses the table. */
   readonly ddl: readonly string[];
+  /** What the cutover's finalizing adds to the table (unique indexes, foreign keys, checks, deferred NOT NULLs). */
+  readonly atCutover: readonly { readonly kind: string; readonly name: string; readonly sql: string; readonly note?: string }[];
 }
 
 /** Kinds of source objects ferry does not carry to the target. */
 export type NotCarriedKind =
   | 'trigger' | 'view' | 'materialized view' | 'routine' | 'event' | 'rule'
   | 'generated column' | 'on update' | 'index' | 'partitioning' | 'foreign key'
-  | 'domain constraint' | 'sequence' | 'unlogged table' | 'default' | 'check';
+  | 'domain constraint' | 'sequence' | 'unlogged table' | 'default' | 'not null' | 'unique' | 'check';
 
 /** A source object ferry will not carry, and what the operator does about it. */
 export interface NotCarried {

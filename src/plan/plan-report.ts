@@ -37,6 +37,7 @@ function formatTable(t: TablePlan): string[] {
   const cell = (row: string[]) => `    ${row.slice(0, 4).map((v, i) => v.padEnd(widths[i]!)).join('  ')}  ${row[4]}`.trimEnd();
   const out = [head, cell(['column', 'source type', 'target type', 'verdict', 'note']), ...rows.map(cell)];
   if (t.ddl.length > 0) out.push('  target DDL:', ...t.ddl.map((sql) => `    ${sql.replace(/\n/g, '\n    ')};`));
+  if (t.atCutover.length > 0) out.push('  at the cutover (finalizing):', ...t.atCutover.map((c) => `    ${c.kind} ${c.name}: ${c.sql}${c.note ? `  -- ${c.note}` : ''}`));
   return out;
 }
 

@@ -1,7 +1,10 @@
+import type { CarriedItem } from '../core/schema-fidelity.js';
 import type { Index, TableSchema } from '../core/schema.js';
 import type { Flavor } from '../sources/mysql/binlog-position.js';
 import * as my from '../sinks/mysql/mysql-dialect.js';
 import * as pgd from '../sinks/postgres/postgres-dialect.js';
+import { carriedSchema as mysqlCarried } from '../sinks/mysql/mysql-constraints.js';
+import { carriedSchema as postgresCarried } from '../sinks/postgres/postgres-constraints.js';
 
 /** What the plan knows of the target database, read from it. */
 export interface TargetFacts {
@@ -44,4 +47,12 @@ export function targetDdl(t: TableSchema, target: TargetFacts): string[] {
 export function indexesLeftOut(t: TableSchema, target: TargetFacts): Index[] {
   if (target.engine === 'postgres') return [];
   return t.indexes.filter((i) => my.secondaryIndexes({ ...t, indexes: [i] }).length === 0);
+}
+
+/**
+ * What the target carries of `t`'s defaults, NOT NULLs, unique indexes, foreign keys and checks, and
+ * when (with the table, or at the cutover's finalizing), as the target's constraint code decides it.
+ */
+export function carriedSchema(t: TableSchema, tables: readonly TableSchema[], target: TargetFacts): CarriedItem[] {
+  return target.engine === 'postgres' ? postgresCarried(t, tables) : mysqlCarried(t, tables, target.flavor ?? 'mariadb');
 }

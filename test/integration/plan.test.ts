@@ -49,6 +49,7 @@ describe('ferry plan: the assessment before a migration, reading both databases 
       expect(text.stdout).toMatch(/generated column plan_my\.orders\.total\n.*STORED.*\n\s+action: after the cutover, replace it with a generated column/);
       expect(text.stdout).toMatch(/on update plan_my\.customers\.updated_at\n.*\n\s+action: after the cutover, add a BEFORE UPDATE trigger/);
       expect(text.stdout).toMatch(/CREATE TABLE IF NOT EXISTS "plan_my"\."orders" \(/);
+      expect(text.stdout).toMatch(/at the cutover \(finalizing\):\n\s+foreign-key orders_ibfk_1: FOREIGN KEY \("customer_id"\) REFERENCES "plan_my"\."customers" \("id"\) ON DELETE CASCADE/);
 
       const json = await plan(db.config(), true);
       expect(json.code).toBe(1);
