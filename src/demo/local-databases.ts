@@ -210,7 +210,7 @@ class PostgresServer extends ChildServer {
     if (as.uid !== undefined) chownSync(log, as.uid, as.gid!);
     this.child = spawn(postgresBin('postgres'), [
       '-D', data, '-p', String(this.port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${this.dir}`,
-      '-c', `wal_level=${this.#options.walLevel ?? 'logical'}`, '-c', 'max_wal_senders=20', '-c', 'max_replication_slots=20', '-c', 'max_connections=300',
+      '-c', `wal_level=${this.#options.walLevel ?? 'logical'}`, '-c', 'max_wal_senders=64', '-c', 'max_replication_slots=64', '-c', 'max_connections=300',
       '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'shared_buffers=256MB',
     ], { stdio: ['ignore', out, out], ...as });
     await waitReady('PostgreSQL', this.child, async () => {
