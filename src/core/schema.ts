@@ -54,6 +54,8 @@ export interface Column {
   readonly collation?: string;
   /** The column's default at the source, when it has one other than NULL (an AUTO_INCREMENT or identity is `autoIncrement`). */
   readonly default?: ColumnDefault;
+  /** MySQL: the `ON UPDATE` expression of an auto-updated TIMESTAMP/DATETIME column (`current_timestamp(6)`). */
+  readonly onUpdate?: string;
 }
 
 /**

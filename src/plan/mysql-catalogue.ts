@@ -146,14 +146,13 @@ function columnNotCarried(table: TableId, r: RowDataPacket, target: Engine): Not
         : `after the cutover, replace it with a generated column: ALTER TABLE … DROP COLUMN ${String(r.c)}, ADD COLUMN ${String(r.c)} … GENERATED ALWAYS AS (<the expression in Postgres SQL>) STORED`,
     });
   }
+  // A MySQL target declares the column ON UPDATE as the source does (mysql-dialect columnDef).
   const onUpdate = /on update (current_timestamp(\(\d*\))?)/i.exec(extra);
-  if (onUpdate) {
+  if (onUpdate && target !== 'mysql') {
     out.push({
       kind: 'on update', name, table: tableKey(table),
       detail: `ON UPDATE ${onUpdate[1]}: the target column holds the source's values but is not set by updates made on the target`,
-      action: target === 'mysql'
-        ? `after the cutover: ALTER TABLE ${tableKey(table)} MODIFY ${String(r.c)} ${String(r.type)} ON UPDATE ${onUpdate[1]} (with its NULL/DEFAULT as at the source)`
-        : 'after the cutover, add a BEFORE UPDATE trigger that sets it to now(), or set it in the application',
+      action: 'after the cutover, add a BEFORE UPDATE trigger that sets it to now(), or set it in the application',
     });
   }
   return out;

@@ -117,7 +117,9 @@ export function columnDef(t: TableSchema, c: Column, o: { notNull?: boolean; fil
   // InnoDB wants an AUTO_INCREMENT column first in an index: the first key column qualifies.
   const autoIncrement = c.autoIncrement && t.primaryKey[0] === c.name && c.type.kind === 'int';
   const json = (o.check ?? true) && t.engine === 'mysql' && c.type.kind === 'json' && /^longtext$/i.test(c.sourceType) ? ` CHECK (json_valid(${quoteIdent(c.name)}))` : '';
-  return `${quoteIdent(c.name)} ${columnTypeWithCollation(t, c)}${o.notNull ?? notNullAtCreate(t, c) ? ' NOT NULL' : ' NULL'}${def === null ? '' : ` DEFAULT ${def}`}${autoIncrement ? ' AUTO_INCREMENT' : ''}${json}`;
+  // Only between MySQL engines: the column then behaves on the target as at the source once the application writes there.
+  const onUpdate = t.engine === 'mysql' && c.onUpdate ? ` ON UPDATE ${c.onUpdate}` : '';
+  return `${quoteIdent(c.name)} ${columnTypeWithCollation(t, c)}${o.notNull ?? notNullAtCreate(t, c) ? ' NOT NULL' : ' NULL'}${def === null ? '' : ` DEFAULT ${def}`}${onUpdate}${autoIncrement ? ' AUTO_INCREMENT' : ''}${json}`;
 }
 
 /**

@@ -27,7 +27,9 @@ export function mysqlReferencingRows(conn: Connection): ReferencingRows {
     },
     async update(t, columns, values, set, to) {
       const m = match(columns, values);
-      await conn.query(`UPDATE ${qualified(t.target)} SET ${set.map((c) => `${quoteIdent(c)} = ?`).join(', ')} WHERE ${m.sql}`, [...to, ...m.params]);
+      // InnoDB's own cascades leave ON UPDATE CURRENT_TIMESTAMP columns as they are; an UPDATE would set them, unless told they keep their value.
+      const keep = t.columns.filter((c) => c.onUpdate && !set.includes(c.name)).map((c) => `, ${quoteIdent(c.name)} = ${quoteIdent(c.name)}`).join('');
+      await conn.query(`UPDATE ${qualified(t.target)} SET ${set.map((c) => `${quoteIdent(c)} = ?`).join(', ')}${keep} WHERE ${m.sql}`, [...to, ...m.params]);
     },
   };
 }

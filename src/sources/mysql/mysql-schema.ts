@@ -78,6 +78,7 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
           backfill: columnBackfill(type, nullable, r.def === null ? null : String(r.def), String(r.extra), options.flavor),
           ...(r.collation ? { collation: String(r.collation) } : {}),
           ...optional('default', columnDefault(type, r.def === null ? null : String(r.def), String(r.extra), options.flavor)),
+          ...optional('onUpdate', /\bon update (current_timestamp(\(\d*\))?)/i.exec(String(r.extra))?.[1]),
         };
       });
       const byName = indexes.get(key(t.schema, t.name)) ?? new Map<string, { unique: boolean; columns: string[]; portable: boolean }>();
