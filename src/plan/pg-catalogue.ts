@@ -122,7 +122,9 @@ export async function readPgCatalogue(client: pg.ClientBase, options: PgDescribe
     `SELECT n.nspname AS schema, c.relname AS table, k.conname AS name, rn.nspname AS ref_schema, r.relname AS ref_table
        FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
-      WHERE k.contype = 'f' AND k.confrelid = ANY($1::oid[]) AND NOT k.conrelid = ANY($1::oid[]) ORDER BY 1, 2, 3`, [oids]);
+      WHERE k.contype = 'f' AND k.confrelid = ANY($1::oid[]) AND NOT k.conrelid = ANY($1::oid[])
+        AND k.conparentid = 0 -- a partition's copy of its root's key: the root is what is replicated
+      ORDER BY 1, 2, 3`, [oids]);
   for (const r of children) {
     notCarried.push(severedForeignKey({ name: `${r.schema}.${r.table}.${r.name}`, child: `${r.schema}.${r.table}`, parent: `${r.ref_schema}.${r.ref_table}`, childSelected: false, cascading: [], logsCascades: true }));
   }
