@@ -73,9 +73,10 @@ describe('Postgres source: bad input gets a clear error and loses nothing', () =
       await db.source.query(`${ITEMS_DDL}; ${seedItemsSql('postgres', 10)}`);
       const config = writeConfig(db.config());
       const ferry = startCli(['run', '-c', config]);
-      // The WAL sender is attached once ferry checked the publication and started replicating.
-      await waitFor('the WAL stream to start', async () =>
-        (await db.source.query("SELECT active FROM pg_replication_slots WHERE slot_name = 'ferry_bad_rename'"))[0]?.active === true);
+      // The WAL sender is attached once ferry checked the publication and started replicating; the slot is
+      // active during the snapshot's start too (it is created with an exported snapshot), so the phase is waited for first.
+      await waitFor('the WAL stream to start', async () => (await db.checkpoint())?.phase === 'stream' && /streaming from/.test(ferry.output())
+        && (await db.source.query("SELECT active FROM pg_replication_slots WHERE slot_name = 'ferry_bad_rename'"))[0]?.active === true);
       const before = await db.checkpoint();
       await db.source.query('ALTER TABLE items RENAME TO items_old; UPDATE items_old SET amount = 0 WHERE id = 1');
       const r = await ferry.done;
