@@ -1,5 +1,5 @@
 import { tableKey, type TableId, type Value } from './change-event.js';
-import type { ForeignKey, TableSchema } from './schema.js';
+import type { CheckConstraint, Column, ForeignKey, Index, TableSchema } from './schema.js';
 import { FerryError } from '../errors.js';
 
 /**
@@ -25,6 +25,41 @@ export interface CarriedItem {
 
 /** A clause in a target's SQL, or why the target does not get it. */
 export type Translation = { readonly sql: string } | { readonly reason: string };
+
+/** How one target engine translates each part of a table's schema (its dialect's functions). */
+export interface SchemaTranslations {
+  defaultSql(t: TableSchema, c: Column): Translation | null;
+  /** Whether NOT NULL comes with the table, or waits for the cutover (zero dates arrive as NULL). */
+  notNullAtCreate(t: TableSchema, c: Column): boolean;
+  uniqueIndexSql(t: TableSchema, i: Index): Translation;
+  foreignKeySql(t: TableSchema, fk: ForeignKey): Translation;
+  /** A check's definition and when it comes: `create` for one the column definition holds; no definition for one the type implies. */
+  check(t: TableSchema, ck: CheckConstraint): { tr: Translation | null; when: 'create' | 'finalize'; note?: string };
+}
+
+/** What a target carries of `t`'s defaults, NOT NULLs, unique indexes, foreign keys and checks, and when (for `ferry plan`). */
+export function carriedSchema(t: TableSchema, dialect: SchemaTranslations): CarriedItem[] {
+  const items: CarriedItem[] = [];
+  const item = (kind: CarriedItem['kind'], name: string, tr: Translation, when: 'create' | 'finalize', note?: string) =>
+    items.push({ table: t.source, kind, name, ...('sql' in tr ? { when, sql: tr.sql, ...(note ? { note } : {}) } : { when: 'never', note: tr.reason }) });
+  for (const c of t.columns) {
+    const d = dialect.defaultSql(t, c);
+    if (d) item('default', c.name, d, 'create');
+    if (!c.nullable) {
+      const deferred = !dialect.notNullAtCreate(t, c);
+      item('not-null', c.name, { sql: 'NOT NULL' }, deferred ? 'finalize' : 'create',
+        deferred ? 'a zero date arrives as NULL: NOT NULL is set at the cutover if no NULL is there, else the column stays nullable (logged with the count)' : undefined);
+    }
+  }
+  for (const i of t.indexes.filter((x) => x.unique)) item('unique', i.name, dialect.uniqueIndexSql(t, i), 'finalize', 'non-unique until the cutover: set-based apply passes through transient duplicates');
+  for (const fk of t.foreignKeys ?? []) item('foreign-key', fk.name, dialect.foreignKeySql(t, fk), 'finalize');
+  for (const ck of t.checks ?? []) {
+    const { tr, when, note } = dialect.check(t, ck);
+    if (tr) item('check', ck.name, tr, when, note);
+    else items.push({ table: t.source, kind: 'check', name: ck.name, when, ...(note ? { note } : {}) });
+  }
+  return items;
+}
 
 /** The table a foreign key references, when the pipeline replicates it (only then can the target hold the key). */
 export function referencedTable(fk: ForeignKey, tables: readonly TableSchema[]): TableSchema | undefined {

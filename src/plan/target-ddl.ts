@@ -1,10 +1,10 @@
-import type { CarriedItem } from '../core/schema-fidelity.js';
+import { carriedSchema as carried, type CarriedItem } from '../core/schema-fidelity.js';
 import type { Index, TableSchema } from '../core/schema.js';
 import type { Flavor } from '../sources/mysql/binlog-position.js';
 import * as my from '../sinks/mysql/mysql-dialect.js';
 import * as pgd from '../sinks/postgres/postgres-dialect.js';
-import { carriedSchema as mysqlCarried } from '../sinks/mysql/mysql-constraints.js';
-import { carriedSchema as postgresCarried } from '../sinks/postgres/postgres-constraints.js';
+import { mysqlTranslations } from '../sinks/mysql/mysql-constraints.js';
+import { postgresTranslations } from '../sinks/postgres/postgres-constraints.js';
 
 /** What the plan knows of the target database, read from it. */
 export interface TargetFacts {
@@ -54,5 +54,5 @@ export function indexesLeftOut(t: TableSchema, target: TargetFacts): Index[] {
  * when (with the table, or at the cutover's finalizing), as the target's constraint code decides it.
  */
 export function carriedSchema(t: TableSchema, tables: readonly TableSchema[], target: TargetFacts): CarriedItem[] {
-  return target.engine === 'postgres' ? postgresCarried(t, tables) : mysqlCarried(t, tables, target.flavor ?? 'mariadb');
+  return carried(t, target.engine === 'postgres' ? postgresTranslations(tables) : mysqlTranslations(tables, target.flavor ?? 'mariadb'));
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Column, ColumnDefault, ColumnType, Engine, ForeignKey, TableSchema } from '../../src/core/schema.js';
-import { violationError } from '../../src/core/schema-fidelity.js';
+import { carriedSchema, violationError } from '../../src/core/schema-fidelity.js';
 import { mysqlCheck } from '../../src/sources/mysql/mysql-checks.js';
 import { pgCheck } from '../../src/sources/postgres/pg-checks.js';
 import * as my from '../../src/sinks/mysql/mysql-dialect.js';
@@ -55,7 +55,7 @@ describe('defaults in a Postgres target', () => {
   });
 
   it('say what they do not carry, and why', () => {
-    const items = pgc.carriedSchema(film, [film]);
+    const items = carriedSchema(film, pgc.postgresTranslations([film]));
     expect(items.find((i) => i.kind === 'default' && i.name === 'token')).toMatchObject({ when: 'never', note: expect.stringMatching(/uuid\(\) is an expression in MySQL's SQL/) });
     expect(items.find((i) => i.kind === 'default' && i.name === 'released')).toMatchObject({ when: 'never', note: expect.stringMatching(/zero date/) });
     expect(items.find((i) => i.kind === 'not-null' && i.name === 'last_update')).toMatchObject({ when: 'finalize' });
@@ -195,7 +195,7 @@ describe('constraints created at the cutover', () => {
     expect(pgc.impliedByType(fromMy, fromMy.checks![1]!)).toBe(true);
     expect(pgc.checkSql(fromMy, fromMy.checks![2]!)).toEqual({ reason: expect.stringMatching(/does not translate exactly to Postgres \(the function char_length\(\)\)/) });
     expect(myc.checkSql(fromMy, fromMy.checks![2]!)).toEqual({ sql: 'CHECK (char_length(`doc`) > 2)' });
-    const items = myc.carriedSchema(fromMy, [fromMy], 'mariadb');
+    const items = carriedSchema(fromMy, myc.mysqlTranslations([fromMy], 'mariadb'));
     expect(items.find((i) => i.kind === 'check' && i.name === 'doc')).toMatchObject({ when: 'create' });
     expect(items.find((i) => i.kind === 'check' && i.name === 'rate_positive')).toMatchObject({ when: 'finalize', sql: 'CHECK (`rate` >= 0)' });
 

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { tableKey, type Value } from '../../core/change-event.js';
 import { printCheck } from '../../core/check-expression.js';
 import type { CheckConstraint, Column, ForeignKey, Index, ReferentialAction, TableSchema } from '../../core/schema.js';
-import { referencedTable, VIOLATION_ROWS, violationError, type CarriedItem, type ConstraintViolation, type Translation } from '../../core/schema-fidelity.js';
+import { referencedTable, VIOLATION_ROWS, violationError, type ConstraintViolation, type SchemaTranslations, type Translation } from '../../core/schema-fidelity.js';
 import type { Flavor } from '../../sources/mysql/binlog-position.js';
 import { columnDef, columnTypeSql, defaultSql, indexable, indexName, normalizeColumnType, notNullAtCreate, qualified, quoteIdent, quoteString } from './mysql-dialect.js';
 
@@ -70,24 +70,14 @@ function inColumnDefinition(t: TableSchema, ck: CheckConstraint): boolean {
   return t.engine === 'mysql' && t.columns.some((c) => c.name === ck.name && c.type.kind === 'json' && ck.expression === `json_valid(${quoteIdent(c.name)})`);
 }
 
-/** What a MySQL/MariaDB target carries of `t`'s defaults, NOT NULLs, unique indexes, foreign keys and checks, and when (for `ferry plan`). */
-export function carriedSchema(t: TableSchema, tables: readonly TableSchema[], flavor: Flavor): CarriedItem[] {
-  const items: CarriedItem[] = [];
-  const item = (kind: CarriedItem['kind'], name: string, tr: Translation, when: 'create' | 'finalize', note?: string) =>
-    items.push({ table: t.source, kind, name, ...('sql' in tr ? { when, sql: tr.sql, ...(note ? { note } : {}) } : { when: 'never', note: tr.reason }) });
-  for (const c of t.columns) {
-    const d = defaultSql(t, c);
-    if (d) item('default', c.name, d, 'create');
-    if (!c.nullable) {
-      const deferred = !notNullAtCreate(t, c);
-      item('not-null', c.name, { sql: 'NOT NULL' }, deferred ? 'finalize' : 'create',
-        deferred ? 'a zero date arrives as NULL: NOT NULL is set at the cutover if no NULL is there, else the column stays nullable (logged with the count)' : undefined);
-    }
-  }
-  for (const i of t.indexes.filter((x) => x.unique)) item('unique', i.name, uniqueIndexSql(t, i, flavor), 'finalize', 'non-unique until the cutover: set-based apply passes through transient duplicates');
-  for (const fk of t.foreignKeys ?? []) item('foreign-key', fk.name, foreignKeySql(t, fk, tables), 'finalize');
-  for (const ck of t.checks ?? []) item('check', ck.name, checkSql(t, ck), inColumnDefinition(t, ck) ? 'create' : 'finalize');
-  return items;
+/** How a MySQL/MariaDB target translates each part of a table's schema (for `ferry plan`'s carriedSchema). */
+export function mysqlTranslations(tables: readonly TableSchema[], flavor: Flavor): SchemaTranslations {
+  return {
+    defaultSql, notNullAtCreate,
+    uniqueIndexSql: (t, i) => uniqueIndexSql(t, i, flavor),
+    foreignKeySql: (t, fk) => foreignKeySql(t, fk, tables),
+    check: (t, ck) => ({ tr: checkSql(t, ck), when: inColumnDefinition(t, ck) ? 'create' : 'finalize' }),
+  };
 }
 
 interface TableCatalog {

@@ -5,7 +5,7 @@ import { tableKey, type Value } from '../../core/change-event.js';
 import { printCheck } from '../../core/check-expression.js';
 import type { CheckConstraint, ForeignKey, Index, ReferentialAction, TableSchema } from '../../core/schema.js';
 import {
-  isUniqueKey, referencedTable, VIOLATION_ROWS, type CarriedItem, type ConstraintViolation, type Translation,
+  isUniqueKey, referencedTable, VIOLATION_ROWS, type ConstraintViolation, type SchemaTranslations, type Translation,
 } from '../../core/schema-fidelity.js';
 import { defaultSql, foreignName, indexName, notNullAtCreate, qualified, quoteIdent } from './postgres-dialect.js';
 
@@ -73,27 +73,14 @@ export function checkSql(t: TableSchema, ck: CheckConstraint): Translation {
   return { reason: `${ck.expression} does not translate exactly to Postgres (${ck.unportable ?? 'not parsed'}): create an equivalent check by hand` };
 }
 
-/** What a Postgres target carries of `t`'s defaults, NOT NULLs, unique indexes, foreign keys and checks, and when (for `ferry plan`). */
-export function carriedSchema(t: TableSchema, tables: readonly TableSchema[]): CarriedItem[] {
-  const items: CarriedItem[] = [];
-  const item = (kind: CarriedItem['kind'], name: string, tr: Translation, when: 'create' | 'finalize', note?: string) =>
-    items.push({ table: t.source, kind, name, ...('sql' in tr ? { when, sql: tr.sql, ...(note ? { note } : {}) } : { when: 'never', note: tr.reason }) });
-  for (const c of t.columns) {
-    const d = defaultSql(t, c);
-    if (d) item('default', c.name, d, 'create');
-    if (!c.nullable) {
-      const deferred = !notNullAtCreate(t, c);
-      item('not-null', c.name, { sql: 'NOT NULL' }, deferred ? 'finalize' : 'create',
-        deferred ? 'a zero date arrives as NULL: NOT NULL is set at the cutover if no NULL is there, else the column stays nullable (logged with the count)' : undefined);
-    }
-  }
-  for (const i of t.indexes.filter((x) => x.unique)) item('unique', i.name, { sql: uniqueIndexSql(t, i).create }, 'finalize', 'non-unique until the cutover: set-based apply passes through transient duplicates');
-  for (const fk of t.foreignKeys ?? []) item('foreign-key', fk.name, foreignKeySql(fk, tables), 'finalize');
-  for (const ck of t.checks ?? []) {
-    if (impliedByType(t, ck)) items.push({ table: t.source, kind: 'check', name: ck.name, when: 'create', note: 'implied by the jsonb type' });
-    else item('check', ck.name, checkSql(t, ck), 'finalize');
-  }
-  return items;
+/** How a Postgres target translates each part of a table's schema (for `ferry plan`'s carriedSchema). */
+export function postgresTranslations(tables: readonly TableSchema[]): SchemaTranslations {
+  return {
+    defaultSql, notNullAtCreate,
+    uniqueIndexSql: (t, i) => ({ sql: uniqueIndexSql(t, i).create }),
+    foreignKeySql: (_t, fk) => foreignKeySql(fk, tables),
+    check: (t, ck) => (impliedByType(t, ck) ? { tr: null, when: 'create', note: 'implied by the jsonb type' } : { tr: checkSql(t, ck), when: 'finalize' }),
+  };
 }
 
 /** The target's state of one table, read from its catalog. */
