@@ -26,7 +26,8 @@ export interface FerryEvents {
   /** `finalPosition` (formatted) with 'completed': where the target's history ends. */
   'cutover-state': { id: string; state: CutoverState; reason?: string; finalPosition?: string };
   'schema-changed': { table: string; addedColumns: string[] };
-  'stream-retry': { error: FerryError; attempt: number; delayMs: number; from: Position | null };
+  /** `resumesFrom`: the checkpoint the next attempt starts from (the last commit), null where partitions keep their own. */
+  'stream-retry': { error: FerryError; attempt: number; delayMs: number; resumesFrom: Position | null };
   'stream-started': { from: Position };
   /** The Kafka sink had `messages` acknowledged by the brokers, `ms` after sending them. */
   'kafka-produced': { messages: number; ms: number };

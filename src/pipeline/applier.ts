@@ -11,8 +11,8 @@ export interface ApplierDeps {
   readonly sink: Sink;
   readonly events: FerryEventBus;
   readonly limits: BatchLimits;
-  /** Called after every commit: the checkpoint moved. */
-  readonly onCommit?: () => void;
+  /** Called after every commit, with the checkpoint's new position (before the source is told). */
+  readonly onCommit?: (position: Position) => void;
   /** Paused, the applier starts no new target transaction (until resumed, or `signal` aborts). */
   readonly gate?: PauseGate;
   readonly signal?: AbortSignal;
@@ -87,10 +87,10 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
       if (last.partial) continue;
       await tx.commit({ phase: 'stream', position: last.position });
       tx = null;
+      deps.onCommit?.(last.position);
       await source.acknowledge(last.position);
       events.emit('batch-applied', { ...counts, perTable: perTable.list(), position: last.position, commitTime: last.commitTime, ms: performance.now() - started });
       for (const m of markers) events.emit('marker-applied', m);
-      deps.onCommit?.();
     }
   } finally {
     await tx?.rollback();

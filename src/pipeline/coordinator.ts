@@ -202,7 +202,10 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       await applyStream(stream, {
         source, sink, events, gate: o.gate, signal: inner.signal,
         limits: { maxRows: config.apply.batchMaxRows, maxMs: config.apply.batchMaxMs },
-        onCommit: () => (attempt = 0),
+        onCommit: (position) => {
+          attempt = 0;
+          from = position;
+        },
       });
     } catch (err) {
       const error = coerceError(err);
@@ -210,7 +213,8 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       attempt++;
       const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
       events.emit('failure', { kind: error.kind, message: error.message });
-      events.emit('stream-retry', { error, attempt, delayMs, from });
+      // `from` is the last commit, where the next attempt's checkpoint will be (not where this one began).
+      events.emit('stream-retry', { error, attempt, delayMs, resumesFrom: from });
       await sleep(delayMs, undefined, { signal: o.signal }).catch(() => {});
     } finally {
       stopHeartbeat();

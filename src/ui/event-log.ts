@@ -16,9 +16,9 @@ export function logEvents(events: FerryEventBus, log: Logger, everyMs = 10_000):
       log.info({ rows, ms: Math.round(ms), position: formatPosition(position) }, `snapshot complete: ${rows} rows; streaming starts at ${formatPosition(position)}`)),
     events.on('stream-started', ({ from }) => log.info({ from: formatPosition(from) }, `streaming from ${formatPosition(from)}`)),
     events.on('schema-changed', ({ table, addedColumns }) => log.info({ table, addedColumns }, `added columns to ${table}: ${addedColumns.join(', ')}`)),
-    events.on('stream-retry', ({ error, attempt, delayMs, from }) =>
-      log.warn({ err: error.message, attempt, delayMs, from: from && formatPosition(from) },
-        `stream interrupted (${error.message}); reconnecting in ${(delayMs / 1000).toFixed(1)}s from the checkpoint${from ? ` ${formatPosition(from)}` : ''}`)),
+    events.on('stream-retry', ({ error, attempt, delayMs, resumesFrom }) =>
+      log.warn({ err: error.message, hint: error.hint, attempt, delayMs, resumesFrom: resumesFrom && formatPosition(resumesFrom) },
+        `stream interrupted (${error.message})${error.hint ? `; fix: ${error.hint}` : ''}; reconnecting in ${(delayMs / 1000).toFixed(1)}s, resuming from the checkpoint${resumesFrom ? ` ${formatPosition(resumesFrom)}` : ''}`)),
     events.on('batch-applied', (b) => {
       applied = { transactions: applied.transactions + b.transactions, events: applied.events + b.events };
       lagSeconds = Math.max(0, (Date.now() - b.commitTime.getTime()) / 1000);

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import mysql from 'mysql2/promise';
 import { startMariaDb, startPostgres, type LocalServer } from '../../src/demo/local-databases.js';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
-import { type RunningCli, startStreaming, verifyWithCli, waitCaughtUp, waitFor } from '../helpers/ferry.js';
+import { checkpointOf, type RunningCli, startStreaming, verifyWithCli, waitCaughtUp, waitFor } from '../helpers/ferry.js';
 import { startWriteLoad } from '../helpers/write-load.js';
 import { startProxy } from '../helpers/tcp-proxy.js';
 
@@ -40,6 +41,17 @@ describe('ferry resumes by itself', () => {
     return my;
   }
 
+  /** Each retry line's resume point, with where the failed attempt and the next one started streaming. */
+  function retryLines(output: string): { resumesFrom: string; failedFrom?: string; nextFrom?: string }[] {
+    const lines = output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; from?: string; resumesFrom?: string });
+    const starts = lines.map((l, i) => ({ i, from: l.msg.startsWith('streaming from ') ? l.from : undefined })).filter((s) => s.from !== undefined);
+    return lines.flatMap((l, i) => (l.resumesFrom === undefined ? [] : [{
+      resumesFrom: l.resumesFrom,
+      failedFrom: starts.filter((s) => s.i < i).pop()?.from,
+      nextFrom: starts.find((s) => s.i > i)?.from,
+    }]));
+  }
+
   async function expectEqualAfterCatchUp(): Promise<void> {
     const my = await source();
     try {
@@ -52,8 +64,10 @@ describe('ferry resumes by itself', () => {
 
   it('when the binlog connection is killed on the server', async () => {
     const my = await source();
+    const startedFrom = await checkpointOf(db.pg, 'reconnect');
     const load = startWriteLoad(my, 'items', { firstId: 100_000, pauseMs: 5 });
-    await sleep(500);
+    // The attempt that fails must have committed something: its retry line names that, not where it began.
+    await waitFor('a commit of the first attempt', async () => !isDeepStrictEqual(await checkpointOf(db.pg, 'reconnect'), startedFrom), 30_000);
     const [threads] = await my.query("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'");
     expect((threads as unknown[]).length).toBe(1);
     await my.query(`KILL ${(threads as { ID: number }[])[0]!.ID}`);
@@ -63,6 +77,9 @@ describe('ferry resumes by itself', () => {
     await expectEqualAfterCatchUp();
     expect(ferry.output()).toMatch(/reconnecting in/);
     expect(ferry.child.exitCode).toBeNull();
+    const [retry] = retryLines(ferry.output());
+    expect(retry!.resumesFrom).toBe(retry!.nextFrom);
+    expect(retry!.resumesFrom).not.toBe(retry!.failedFrom);
   });
 
   it('when the source server is killed (-9) and restarted mid-stream', async () => {

@@ -52,7 +52,7 @@ export async function runKafkaApplier(o: KafkaApplierOptions): Promise<void> {
         if (error.kind !== 'retriable' || o.signal.aborted) throw error;
         const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
         events.emit('failure', { kind: error.kind, message: error.message });
-        events.emit('stream-retry', { error, attempt, delayMs, from: null });
+        events.emit('stream-retry', { error, attempt, delayMs, resumesFrom: null });
         await sleep(delayMs, undefined, { signal: o.signal }).catch(() => {});
       }
     }
@@ -163,7 +163,7 @@ class PartitionApplier {
         if (error.kind !== 'retriable') throw error;
         const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
         this.o.events.emit('failure', { kind: error.kind, message: error.message });
-        this.o.events.emit('stream-retry', { error, attempt, delayMs, from: null });
+        this.o.events.emit('stream-retry', { error, attempt, delayMs, resumesFrom: null });
         for (let waited = 0; waited < delayMs && !this.o.signal.aborted; waited += 1000) {
           await sleep(Math.min(1000, delayMs - waited));
           await context.heartbeat().catch(() => {});
