@@ -53,6 +53,12 @@ export interface Transaction {
   readonly schemaChange?: SchemaChange;
   /** A marker ferry wrote into the source log (Source.beat): the cutover waits until it is applied. */
   readonly marker?: string;
+  /**
+   * This pipeline's heartbeat (Source.beat, with or without a marker) is in it. A whole transaction
+   * with no change, no schema change and no heartbeat is applied without a target commit of its own:
+   * on a target that shares the source's log, each checkpoint write would come back as one, forever.
+   */
+  readonly heartbeat?: boolean;
 }
 
 export interface SchemaChange {

@@ -39,9 +39,18 @@ export class TableOpCounter {
 }
 
 /**
+ * Nothing for the target: a whole transaction of tables not replicated, ferry's own checkpoint write
+ * on a target sharing the source's log among them. A commit for it would land in that log again.
+ */
+function idle(t: Transaction): boolean {
+  return t.events.length === 0 && !t.schemaChange && !t.heartbeat && !t.marker && !t.partial;
+}
+
+/**
  * Applies transactions in source order. Each target commit carries the checkpoint of the last whole
  * source transaction in it; only then is the source told it may release what came before (DESIGN §3.3).
  * Pieces of one large source transaction share one target transaction, so readers never see half of it.
+ * Idle transactions alone make no commit: on a quiet source the checkpoint moves with the heartbeat.
  */
 export async function applyStream(stream: AsyncIterable<Transaction>, deps: ApplierDeps): Promise<void> {
   const { sink, source, events } = deps;
@@ -54,6 +63,8 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
   let changed = false;
   try {
     for await (const batch of batches(stream, deps.limits)) {
+      // Their positions ride along with the next commit, which ends a later whole transaction.
+      if (!tx && batch.every(idle)) continue;
       if (!tx) {
         await deps.gate?.passed(deps.signal);
         tx = await sink.begin();

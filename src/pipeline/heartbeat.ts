@@ -21,11 +21,14 @@ export function startHeartbeat(source: Source, events: FerryEventBus, log: Logge
   let timer: NodeJS.Timeout | undefined;
   const beat = async () => {
     try {
+      // The head as it was before the beat: once the beat is applied the stream has passed it, so a
+      // quiet source reads 0 bytes behind (the transactions between, that the applier commits nothing
+      // for, move the checkpoint only with the beat).
+      const [head, retainedBytes] = await Promise.all([source.headPosition(), source.retainedBytes?.() ?? null]);
       await source.beat();
       const sent = Date.now();
       const sourceNow = await source.clock();
       const received = Date.now();
-      const [head, retainedBytes] = await Promise.all([source.headPosition(), source.retainedBytes?.() ?? null]);
       if (stopped) return;
       events.emit('heartbeat', { clockOffsetMs: sourceNow.getTime() - (sent + received) / 2, head, retainedBytes });
       if (failing) log.info('heartbeats are written again');

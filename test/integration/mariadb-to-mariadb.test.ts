@@ -1,11 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, sqlTarget } from '../../src/config.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { Source } from '../../src/core/source.js';
 import { sameServerProblems } from '../../src/pipeline/coordinator.js';
 import { targetIdentity } from '../../src/pipeline/endpoints.js';
+import { adminCall, startWithAdmin } from '../helpers/admin.js';
 import { startCli, verifyWithCli, waitFor, writeConfig } from '../helpers/ferry.js';
-import { routeDatabases, type RouteDatabases } from '../helpers/routes.js';
+import { ITEMS_DDL, routeDatabases, type RouteDatabases } from '../helpers/routes.js';
 
 const TYPES_DDL = `CREATE TABLE types (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, ti TINYINT(1), si SMALLINT UNSIGNED, mi MEDIUMINT, i INT(11),
@@ -70,4 +72,46 @@ describe('MariaDB → MariaDB, two databases on one server', () => {
     const elsewhere = { ...alias([table('mm_types_t')]), serverIdentity: async () => 'mysql:another' } as Source;
     expect(await sameServerProblems(targetConfig, elsewhere)).toEqual([]);
   });
+});
+
+describe('MariaDB → MariaDB on one server, idle', () => {
+  let db: RouteDatabases;
+  beforeAll(async () => {
+    db = await routeDatabases({ source: 'mysql', target: 'mysql', label: 'MariaDB → MariaDB' }, 'mm_idle');
+  });
+  afterAll(async () => db?.close());
+
+  /** Target commits so far: one per applied batch (ferry_apply_batch_seconds counts them). */
+  const commits = async (admin: string) => {
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    return Number(/^ferry_apply_batch_seconds_count\{pipeline="mm_idle"\} (\d+)$/m.exec(metrics)?.[1]);
+  };
+  const position = async () => (await db.checkpoint())?.position as { file: string; pos: number };
+
+  it('commits about once per heartbeat, never again for the checkpoint writes it reads back from the shared binlog', async () => {
+    await db.source.query(`${ITEMS_DDL}; INSERT INTO items VALUES (1, 1, 'one', 1)`);
+    const heartbeatSeconds = 1;
+    const { ferry, admin } = await startWithAdmin(db.config({ source: { ...(db.config().source as object), heartbeatSeconds } }));
+    await waitFor('the stream to start', async () => /streaming from/.test(ferry.output()));
+    await db.waitCaughtUp();
+
+    // No application writes for 30 s: each checkpoint write lands in the binlog ferry reads.
+    const [startCommits, startPosition, startMs] = [await commits(admin), await position(), Date.now()];
+    await sleep(30_000);
+    const [endCommits, endPosition, idleMs] = [await commits(admin), await position(), Date.now() - startMs];
+    const beats = idleMs / (heartbeatSeconds * 1000);
+    expect(endCommits - startCommits, `target commits in ${idleMs} ms idle`).toBeLessThanOrEqual(Math.ceil(beats) + 3);
+    // The heartbeats still move the checkpoint and keep the lag honest.
+    expect(endPosition.file > startPosition.file || endPosition.pos > startPosition.pos, 'the checkpoint moved while idle').toBe(true);
+    expect((await adminCall(admin, '/status')).body.lagSeconds as number).toBeLessThan(10);
+
+    // A real change is applied, and the checkpoint passes it.
+    await db.source.query("INSERT INTO items VALUES (2, 2, 'two', 2); UPDATE items SET val = 'uno' WHERE id = 1");
+    await db.waitCaughtUp();
+    const rows = await db.target.query(`SELECT id, val FROM ${db.targetSchema}.items ORDER BY id`);
+    expect(rows.map((r) => [Number(r.id), r.val])).toEqual([[1, 'uno'], [2, 'two']]);
+
+    ferry.child.kill('SIGTERM');
+    expect((await ferry.done).code).toBe(0);
+  }, 150_000);
 });

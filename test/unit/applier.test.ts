@@ -14,8 +14,16 @@ async function* stream(transactions: Transaction[]): AsyncIterable<Transaction> 
   yield* transactions;
 }
 
+/** One transaction at a time, the next only after a pause: each one is a batch of its own. */
+async function* oneByOne(transactions: Transaction[]): AsyncIterable<Transaction> {
+  for (const t of transactions) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    yield t;
+  }
+}
+
 /** A sink that only records commits, and a source that only records acknowledgements: the applier's bookkeeping alone. */
-async function apply(transactions: Transaction[]) {
+async function apply(transactions: Transaction[], from = stream) {
   const committed: Position[] = [];
   const acknowledged: Position[] = [];
   const tx: SinkTransaction = {
@@ -30,7 +38,7 @@ async function apply(transactions: Transaction[]) {
   const markers: FerryEvents['marker-applied'][] = [];
   events.on('batch-applied', (b) => applied.push(b));
   events.on('marker-applied', (m) => markers.push(m));
-  await applyStream(stream(transactions), {
+  await applyStream(from(transactions), {
     source: { acknowledge: async (p: Position) => void acknowledged.push(p) } as unknown as Source,
     sink: { begin: async () => tx } as unknown as Sink,
     events,
@@ -44,7 +52,7 @@ describe('applyStream bookkeeping', () => {
     const { applied, committed, acknowledged } = await apply([
       { events: [insert(1), insert(2)], position: at(100), commitTime: new Date(), partial: true },
       { events: [], position: at(200), commitTime: new Date() }, // the rest of it: nothing left
-      { events: [], position: at(300), commitTime: new Date() }, // a heartbeat
+      { events: [], position: at(300), commitTime: new Date(), heartbeat: true },
     ]);
     expect(applied.reduce((n, b) => n + b.transactions, 0)).toBe(1);
     expect(applied.flatMap((b) => b.perTable)).toEqual([{ table: 'shop.orders', op: 'c', events: 2 }]);
@@ -60,5 +68,31 @@ describe('applyStream bookkeeping', () => {
       { events: [insert(2)], position: at(400), commitTime: new Date() },
     ]);
     expect(markers).toEqual([{ marker: 'cutover:x', position: at(200), changesAfter: 1 }]);
+  });
+
+  it('makes no commit for a transaction that holds nothing for the target; the next commit carries its position on', async () => {
+    // Another database's transactions, or ferry's own checkpoint writes read back from a log the target shares.
+    const idle = (pos: number): Transaction => ({ events: [], position: at(pos), commitTime: new Date() });
+    const { committed, acknowledged, applied } = await apply([
+      idle(100),
+      idle(200),
+      { events: [insert(1)], position: at(300), commitTime: new Date() },
+      idle(400),
+      { events: [], position: at(500), commitTime: new Date(), heartbeat: true },
+      idle(600),
+      { events: [], position: at(700), commitTime: new Date(), marker: 'cutover:x', heartbeat: true },
+      idle(800),
+    ], oneByOne);
+    expect(committed).toEqual([at(300), at(500), at(700)]);
+    expect(acknowledged).toEqual(committed);
+    expect(applied.map((b) => b.transactions)).toEqual([1, 0, 0]);
+  });
+
+  it('commits at the end of an idle transaction that shares a batch with changes: a whole transaction', async () => {
+    const { committed } = await apply([
+      { events: [insert(1)], position: at(100), commitTime: new Date() },
+      { events: [], position: at(200), commitTime: new Date() },
+    ]);
+    expect(committed).toEqual([at(200)]);
   });
 });

@@ -317,7 +317,10 @@ class BinlogReader {
   #commit(position: Position, timestamp: number): void {
     const beat = this.#beat;
     this.#beat = null;
-    this.#queue.push({ events: this.#events, position, commitTime: beat?.at ?? new Date(timestamp), ...(beat?.marker ? { marker: beat.marker } : {}) });
+    this.#queue.push({
+      events: this.#events, position, commitTime: beat?.at ?? new Date(timestamp),
+      ...(beat ? { heartbeat: true } : {}), ...(beat?.marker ? { marker: beat.marker } : {}),
+    });
     this.#events = [];
     this.#pushed = 0;
     this.#savepoints.clear();

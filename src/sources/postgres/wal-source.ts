@@ -29,14 +29,14 @@ export interface WalStreamOptions {
   readonly log: Logger;
 }
 
-/** The marker a ferry message carries, if any: its content is JSON `{ "marker": "…" }`. */
-function messageMarker(msg: Pgoutput.MessageMessage): string | undefined {
-  if (msg.prefix !== MESSAGE_PREFIX) return undefined;
+/** A ferry heartbeat (Source.beat), with the marker it carries if any (JSON `{ "marker": "…" }`); null for another message. */
+function ferryMessage(msg: Pgoutput.MessageMessage): { marker: string | undefined } | null {
+  if (msg.prefix !== MESSAGE_PREFIX) return null;
   try {
     const body = JSON.parse(Buffer.from(msg.content).toString('utf8')) as { marker?: unknown };
-    return typeof body.marker === 'string' ? body.marker : undefined;
+    return { marker: typeof body.marker === 'string' ? body.marker : undefined };
   } catch {
-    return undefined;
+    return null;
   }
 }
 
@@ -97,8 +97,8 @@ export class WalStream {
   /** A piece of the current transaction has been handed on already. */
   #piecePushed = false;
   #timers: NodeJS.Timeout[] = [];
-  /** The marker of the open transaction (a ferry message in it). */
-  #marker: string | undefined;
+  /** The open transaction holds a ferry heartbeat: its marker, if any. */
+  #beat: { marker: string | undefined } | null = null;
 
   constructor(options: WalStreamOptions) {
     if (options.from.kind !== 'pg') throw new FerryError('fatal', `a Postgres source cannot resume from a ${options.from.kind} position`, { hint: 'the checkpoint belongs to another source; use another pipeline name' });
@@ -195,7 +195,7 @@ export class WalStream {
       switch (msg.tag) {
         case 'begin':
           this.#events = [];
-          this.#marker = undefined;
+          this.#beat = null;
           this.#piecePushed = false;
           this.#commitTime = new Date(Number(msg.commitTime.valueOf() as bigint / 1000n));
           return;
@@ -217,12 +217,12 @@ export class WalStream {
           const events = this.#events;
           this.#events = [];
           this.#committed = lsn;
-          const marker = this.#marker;
-          await this.#push({ events, position: { kind: 'pg', lsn }, commitTime: this.#commitTime, ...(marker ? { marker } : {}) });
+          const beat = this.#beat;
+          await this.#push({ events, position: { kind: 'pg', lsn }, commitTime: this.#commitTime, ...(beat ? { heartbeat: true } : {}), ...(beat?.marker ? { marker: beat.marker } : {}) });
           return;
         }
         case 'message':
-          if (msg.transactional) this.#marker = messageMarker(msg) ?? this.#marker;
+          if (msg.transactional) this.#beat = ferryMessage(msg) ?? this.#beat;
           return;
         case 'parse-failure':
           throw new FerryError('fatal', `cannot decode a pgoutput message: ${(msg.error as Error)?.message ?? String(msg.error)}`, { cause: msg.error });
