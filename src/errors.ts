@@ -1,3 +1,5 @@
+import { resourceExhaustion } from './resource-exhaustion.js';
+
 /**
  * The one error type. `kind` decides what happens next:
  * - retriable: back off and try again (dropped connection, deadlock, server restarting);
@@ -40,6 +42,8 @@ export function coerceError(err: unknown, context?: string): FerryError {
   const message = e?.message ?? String(err);
   const code = e?.code;
   const text = context ? `${context}: ${message}` : message;
+  const resource = resourceExhaustion(err);
+  if (resource) return new FerryError('retriable', `${context ? `${context}: ` : ''}${resource.problem} (${message})`, { cause: err, hint: resource.hint });
   const isConnectionEnd = /Connection terminated|connection is closed|Client has encountered a connection error|socket hang up/i.test(message);
   const kind: ErrorKind = (code && RETRIABLE_CODES.has(code)) || isConnectionEnd ? 'retriable' : 'fatal';
   return new FerryError(kind, text, { cause: err });

@@ -8,6 +8,7 @@ import type { VerifySide } from '../core/verify-side.js';
 import type { NextKeyValues } from '../core/source.js';
 import type { CheckpointStore, PipelineLock } from '../checkpoint/checkpoint-store.js';
 import { coerceError, FerryError } from '../errors.js';
+import { resourceExhaustion } from '../resource-exhaustion.js';
 import { ReferentialActions, type ReferencingRows } from './referential-actions.js';
 
 type RowsWrite = Extract<Write, { kind: 'rows' }>;
@@ -282,6 +283,7 @@ async function rejected(t: TableSchema, what: string, work: () => Promise<void>)
   try {
     await work();
   } catch (err) {
+    if (resourceExhaustion(err)) throw coerceError(err, `the target, applying ${what} ${tableKey(t.target)}`);
     throw new FerryError(coerceError(err).kind, `target rejected ${what} ${tableKey(t.target)}: ${(err as Error).message}`, {
       cause: err,
       hint: `the checkpoint did not move past this change; ${(err instanceof FerryError && err.hint) || 'fix the target table (or exclude the table)'}, then restart`,
