@@ -32,7 +32,10 @@ describe.each(ROUTES)('kill -9 chaos, $label', (route) => {
           await waitFor('a snapshot chunk', async () => (await db.snapshotRows()) > before || (await db.checkpoint())?.phase === 'stream', 30_000);
           await sleep(Math.random() * 100);
         } else {
-          await sleep(1000 + Math.random() * 2500);
+          // The later kills land mid-stream: this run is driven there (its snapshot resumed and finished,
+          // its stream started) before a random instant of streaming under the load, however slow the machine.
+          await waitFor('the stream to start', async () => (await db.checkpoint())?.phase === 'stream' && /streaming from/.test(ferry.output()), 120_000);
+          await sleep(300 + Math.random() * 2000);
         }
         phases.push((await db.checkpoint())?.phase ?? 'none');
         ferry.child.kill('SIGKILL');
