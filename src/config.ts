@@ -15,13 +15,16 @@ const topicPrefix = z.string({ error: 'required: the prefix of the Kafka topics,
   .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/, 'Kafka topic names allow letters, digits, ".", "_" and "-"')
   .describe('topics are <topicPrefix>.<schema>.<table>, plus <topicPrefix>.ferry.schema and <topicPrefix>.ferry.checkpoint');
 
+/** The source's stall timeout by default; a Kafka source's database target has its connections watched with it too. */
+export const STALL_TIMEOUT_DEFAULT = 30;
+
 const sqlSourceSchema = z
   .object({
     type: z.enum(['mysql', 'postgres']).describe('mysql (MySQL 5.7/8, MariaDB 10.5+) | postgres | kafka'),
     url: url('source').describe('mysql://user:password@host:3306/database'),
     serverId: z.number().int().min(1).max(4294967295).optional()
       .describe('mysql: replica server id, unique among the server\'s replicas; default derived from the pipeline name'),
-    stallTimeoutSeconds: z.number().int().min(5).max(3600).default(30)
+    stallTimeoutSeconds: z.number().int().min(5).max(3600).default(STALL_TIMEOUT_DEFAULT)
       .describe('restart the change stream when not even a heartbeat arrived for this long (a dead connection)'),
     slot: z.string().regex(/^[a-z0-9_]{1,63}$/, 'slot names are lower-case letters, digits and "_" (at most 63)').optional()
       .describe('postgres: replication slot, created if missing; default ferry_<pipeline>'),

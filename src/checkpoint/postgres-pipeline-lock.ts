@@ -27,7 +27,7 @@ export class PostgresPipelineLock implements PipelineLock {
   /** Takes the lock and the checkpoint row, or confirms they are held (a lost connection loses the lock: take it again). */
   async acquire(): Promise<void> {
     if (this.#client) return;
-    const client = await connectClient(this.#url, { keepAlive: true });
+    const client = await connectClient(this.#url);
     let ended = false;
     client.on('end', () => {
       ended = true;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { sqlSource, sqlTarget, targetSchemaOf, type Config } from '../config.js';
+import { sqlSource, sqlTarget, STALL_TIMEOUT_DEFAULT, targetSchemaOf, type Config } from '../config.js';
 import type { FerryEventBus } from '../core/events.js';
 import type { DatabaseSink, Sink } from '../core/sink.js';
 import { KafkaSink } from '../sinks/kafka/kafka-sink.js';
@@ -40,7 +40,8 @@ export function openSink(config: Config, log: Logger, events?: FerryEventBus): P
 /** The configured database target (an applying process writes through it too). */
 export function openDatabaseSink(config: Config, log: Logger): Promise<DatabaseSink> {
   const target = sqlTarget(config);
-  const options = { url: target.url, pipeline: config.pipeline, connections: config.snapshot.parallelism + 1, log };
+  const stallTimeoutSeconds = config.source.type === 'kafka' ? STALL_TIMEOUT_DEFAULT : config.source.stallTimeoutSeconds;
+  const options = { url: target.url, pipeline: config.pipeline, connections: config.snapshot.parallelism + 1, stallTimeoutSeconds, log };
   return target.type === 'mysql' ? MysqlSink.open(options) : PostgresSink.open(options);
 }
 

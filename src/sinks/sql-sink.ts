@@ -278,13 +278,21 @@ export abstract class SqlTransaction<C> implements PartitionTransaction {
   }
 }
 
-/** Runs `work`; a failure becomes the target's rejection of `what` `t`, with the checkpoint not past it. */
+/**
+ * Runs `work`; a failure becomes the target's rejection of `what` `t`, with the checkpoint not past it.
+ * A retriable failure (a lost connection, a deadlock) is no rejection: the table needs no fixing, and
+ * the stream retries.
+ */
 async function rejected(t: TableSchema, what: string, work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (err) {
     if (resourceExhaustion(err)) throw coerceError(err, `the target, applying ${what} ${tableKey(t.target)}`);
-    throw new FerryError(coerceError(err).kind, `target rejected ${what} ${tableKey(t.target)}: ${(err as Error).message}`, {
+    const error = coerceError(err);
+    if (error.kind === 'retriable') {
+      throw new FerryError('retriable', `applying ${what} ${tableKey(t.target)} was interrupted: ${error.message}`, { cause: err, ...(error.hint ? { hint: error.hint } : {}) });
+    }
+    throw new FerryError(error.kind, `target rejected ${what} ${tableKey(t.target)}: ${(err as Error).message}`, {
       cause: err,
       hint: `the checkpoint did not move past this change; ${(err instanceof FerryError && err.hint) || 'fix the target table (or exclude the table)'}, then restart`,
     });

@@ -40,7 +40,7 @@ const SINKS: readonly SinkUnderTest[] = [
       const client = new pg.Client({ connectionString: url.toString() });
       await client.connect();
       return {
-        open: (pipeline) => PostgresSink.open({ url: url.toString(), pipeline, connections: 3, log: silent }),
+        open: (pipeline) => PostgresSink.open({ url: url.toString(), pipeline, connections: 3, stallTimeoutSeconds: 30, log: silent }),
         loseLock: async () => {
           await client.query(`SELECT pg_terminate_backend(pid) FROM pg_locks
             WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
@@ -56,7 +56,7 @@ const SINKS: readonly SinkUnderTest[] = [
       const admin = await mysql.createConnection({ uri: url });
       await admin.query('DROP DATABASE IF EXISTS contract');
       return {
-        open: (pipeline) => MysqlSink.open({ url, pipeline, connections: 3, log: silent }),
+        open: (pipeline) => MysqlSink.open({ url, pipeline, connections: 3, stallTimeoutSeconds: 30, log: silent }),
         loseLock: async () => {
           const lock = `ferry:${createHash('sha1').update('contract').digest('hex')}`;
           const [rows] = await admin.query<mysql.RowDataPacket[]>('SELECT IS_USED_LOCK(?) AS id', [lock]);

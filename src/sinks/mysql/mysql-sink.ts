@@ -17,7 +17,8 @@ import { mysqlReferencingRows } from './mysql-referential.js';
 import { finalizeConstraints } from './mysql-constraints.js';
 import type { ReferencingRows } from '../referential-actions.js';
 import { serverFlavor, type Flavor } from '../../sources/mysql/binlog-position.js';
-import { autoIncrementColumn, connect, connectionOptions, queryText } from '../../sources/mysql/mysql-connection.js';
+import { autoIncrementColumn, connect, connectionOptions, describeEndpoint, queryText, watchMysqlConnection } from '../../sources/mysql/mysql-connection.js';
+import { idleInTransactionMs } from '../../core/connection-watchdog.js';
 import {
   addColumnSql, columnTypeSql, createTableSql, deleteRowSql, deleteSql, insertSql, updateRowSql, loadDataSql, loadField,
   patchSql, qualified, quoteIdent, readRowsSql, rowValues, secondaryIndexes, tableCollation, toMysql,
@@ -29,6 +30,8 @@ export interface MysqlSinkOptions {
   readonly url: string;
   readonly pipeline: string;
   readonly connections: number;
+  /** A statement unanswered this long on a connection the server no longer serves ends it (core/connection-watchdog.ts). */
+  readonly stallTimeoutSeconds: number;
   readonly log: Logger;
 }
 
@@ -84,8 +87,13 @@ export class MysqlSink extends SqlSink<PoolConnection> {
     }
     if (!loadData) options.log.warn('local_infile is OFF on the target; snapshot chunks load with multi-row INSERT instead of LOAD DATA LOCAL (slower)');
     const pool = mysql.createPool({ ...connectionOptions(options.url, 'target'), connectionLimit: options.connections, waitForConnections: true });
+    const stallMs = options.stallTimeoutSeconds * 1000;
     pool.pool.on('connection', (conn) => {
       conn.on('error', (err: Error) => options.log.debug({ err: err.message }, 'target connection failed'));
+      watchMysqlConnection(conn, options.url, { stallMs, name: `target ${describeEndpoint(options.url)}`, log: options.log });
+      // MySQL has no per-session TCP keepalive: wait_timeout ends the session of a ferry that vanished
+      // (mid-transaction too) so its row locks do not block the ferry that reconnects.
+      conn.query(`SET SESSION wait_timeout = ${Math.round(idleInTransactionMs(stallMs) / 1000)}`, () => {});
       // Queued ahead of the first statement the connection runs; a failure there fails that statement too.
       conn.query(SESSION_SQL, (err: Error | null) => err && options.log.warn({ err: err.message }, 'target session settings failed'));
     });

@@ -1,11 +1,13 @@
 import pg from 'pg';
+import { CONNECT_TIMEOUT_MS, KEEPALIVE, SERVER_KEEPALIVE_OPTIONS } from '../../sources/postgres/pg-connection.js';
 
 /**
  * A connected pg client whose connection failures surface through its queries: an 'error' event
- * with no listener (the server dying while the client is idle) would end the process.
+ * with no listener (the server dying while the client is idle) would end the process. Keepalive
+ * and a connect timeout as every ferry connection has them (pg-connection.ts), unless `options` says otherwise.
  */
 export async function connectClient(url: string, options: Omit<pg.ClientConfig, 'connectionString'> = {}): Promise<pg.Client> {
-  const client = new pg.Client({ ...options, connectionString: url });
+  const client = new pg.Client({ ...KEEPALIVE, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, options: SERVER_KEEPALIVE_OPTIONS, ...options, connectionString: url });
   client.on('error', () => {});
   try {
     await client.connect();

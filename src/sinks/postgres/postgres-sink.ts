@@ -9,9 +9,10 @@ import type { Checkpoint, SnapshotProgress } from '../../core/checkpoint.js';
 import type { Column, Partitioning, TableSchema } from '../../core/schema.js';
 import type { CheckProblem, ChunkText, NextKeyValues } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
-import { queryText } from '../../sources/postgres/pg-connection.js';
+import { CONNECT_TIMEOUT_MS, describeEndpoint, KEEPALIVE, queryText, SERVER_KEEPALIVE_OPTIONS, watchPgClient } from '../../sources/postgres/pg-connection.js';
 import { coerceError, FerryError } from '../../errors.js';
 import { forEachConcurrently } from '../../core/concurrency.js';
+import { idleInTransactionMs } from '../../core/connection-watchdog.js';
 import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
 import { PostgresPipelineLock } from '../../checkpoint/postgres-pipeline-lock.js';
 import { DDL_LOCK_SQL, ensureCheckpointTables, postgresCheckpointStore } from '../../checkpoint/postgres-checkpoint-table.js';
@@ -33,6 +34,8 @@ export interface PostgresSinkOptions {
   readonly url: string;
   readonly pipeline: string;
   readonly connections: number;
+  /** A statement unanswered this long on a connection the server no longer serves ends it (core/connection-watchdog.ts). */
+  readonly stallTimeoutSeconds: number;
   readonly log: Logger;
 }
 
@@ -69,17 +72,25 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
     // foreign-key enforcement where the role may switch it off: the source already did both.
     const replica = await canSetReplicaRole(options.url);
     if (!replica) options.log.warn('the target user cannot set session_replication_role=replica; target triggers and foreign keys stay active');
+    const stallMs = options.stallTimeoutSeconds * 1000;
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.connections,
-      keepAlive: true,
+      ...KEEPALIVE,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       // Text forms as the sources print theirs (verify compares them), whatever the server's defaults.
-      options: `-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=1 -c bytea_output=hex${replica ? ' -c session_replication_role=replica' : ''}`,
+      // A session of a ferry that vanished mid-transaction is ended by the server after
+      // idleInTransactionMs, so its locks do not block the ferry that reconnects.
+      options: `-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=1 -c bytea_output=hex${replica ? ' -c session_replication_role=replica' : ''}`
+        + ` ${SERVER_KEEPALIVE_OPTIONS} -c idle_in_transaction_session_timeout=${idleInTransactionMs(stallMs)}`,
     });
     pool.on('error', (err) => options.log.warn({ err: err.message }, 'idle target connection failed'));
     // A client checked out of the pool reports a dying server as an 'error' event of its own, and an
     // unheard one would end the process. The failure reaches ferry anyway, through the next query.
-    pool.on('connect', (client) => client.on('error', (err) => options.log.debug({ err: err.message }, 'target connection failed')));
+    pool.on('connect', (client) => {
+      client.on('error', (err) => options.log.debug({ err: err.message }, 'target connection failed'));
+      watchPgClient(client, options.url, { stallMs, name: `target ${describeEndpoint(options.url)}`, log: options.log });
+    });
     return new PostgresSink(options, pool);
   }
 

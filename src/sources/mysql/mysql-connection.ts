@@ -1,5 +1,8 @@
+import type { Socket } from 'node:net';
 import mysql, { type Connection, type ConnectionOptions, type Pool, type RowDataPacket } from 'mysql2/promise';
+import type { Logger } from 'pino';
 import type { TableId } from '../../core/change-event.js';
+import { watchConnection } from '../../core/connection-watchdog.js';
 import { coerceError, FerryError } from '../../errors.js';
 
 /** mysql2 options from a mysql:// URL, set up so values arrive exactly (DESIGN §3.6). */
@@ -72,6 +75,38 @@ export async function connect(url: string, role: Role = 'source'): Promise<Conne
     conn?.destroy();
     throw connectError(err, url, role);
   }
+}
+
+/** The internals of a mysql2 (callback API) connection the watchdog reads. */
+interface ConnectionInternals {
+  readonly stream: Socket;
+  readonly threadId: number;
+  readonly _command: unknown;
+  readonly _commands: { readonly length: number };
+}
+
+/**
+ * Watches a connected mysql2 connection (core/connection-watchdog.ts; the callback API's object, as a
+ * pool's 'connection' event gives it): a statement unanswered past the stall timeout, which the
+ * process list (asked on a new connection) says the server is not running, ends the connection.
+ */
+export function watchMysqlConnection(conn: unknown, url: string, o: { stallMs: number; name: string; log: Logger }): void {
+  const c = conn as ConnectionInternals;
+  const id = c.threadId;
+  watchConnection({
+    socket: c.stream,
+    busy: () => Boolean(c._command) || c._commands.length > 0,
+    running: async (timeoutMs) => {
+      const probe = await mysql.createConnection({ ...connectionOptions(url, 'target'), connectTimeout: timeoutMs });
+      probe.on('error', () => {});
+      try {
+        const [rows] = await probe.query<RowDataPacket[]>('SELECT COMMAND AS command FROM information_schema.PROCESSLIST WHERE ID = ?', [id]);
+        return rows.length > 0 && String(rows[0]!.command) !== 'Sleep';
+      } finally {
+        probe.destroy();
+      }
+    },
+  }, { stallMs: o.stallMs, name: o.name, warn: (message) => o.log.warn(message) });
 }
 
 export function quoteIdent(name: string): string {

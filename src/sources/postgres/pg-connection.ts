@@ -1,4 +1,7 @@
+import type { Socket } from 'node:net';
 import pg from 'pg';
+import type { Logger } from 'pino';
+import { watchConnection } from '../../core/connection-watchdog.js';
 import { coerceError, FerryError } from '../../errors.js';
 
 /**
@@ -15,8 +18,22 @@ export const MESSAGE_PREFIX = 'ferry';
 /** The application_name of ferry's source sessions: the cutover fence ends every other session. */
 export const FERRY_APPLICATION_NAME = 'ferry';
 
+/**
+ * TCP keepalive from both ends within seconds, not the OS's two hours: ferry's side after 10 s idle,
+ * the server's (session settings) after 10 s idle and 3 probes 5 s apart, so the server ends the
+ * session of a ferry it lost (releasing its locks and its slot) in about 25 s.
+ */
+export const KEEPALIVE = { keepAlive: true, keepAliveInitialDelayMillis: 10_000 } as const;
+export const SERVER_KEEPALIVE_OPTIONS = '-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3';
+
+/** How long a connection attempt may take; "timeout expired" after it is retriable (errors.ts). */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
 export function sourceClientConfig(url: string): pg.ClientConfig {
-  return { connectionString: url, options: SESSION_OPTIONS, application_name: FERRY_APPLICATION_NAME, keepAlive: true, connectionTimeoutMillis: 10_000 };
+  return {
+    connectionString: url, options: `${SESSION_OPTIONS} ${SERVER_KEEPALIVE_OPTIONS}`, application_name: FERRY_APPLICATION_NAME,
+    ...KEEPALIVE, connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  };
 }
 
 /** Query results with every value as the server's text: ferry converts them itself (pg-types.ts). */
@@ -61,6 +78,38 @@ export async function serverIdentity(client: pg.ClientBase): Promise<string> {
 export async function queryText(client: pg.ClientBase | pg.Pool, sql: string, params: readonly string[] = []): Promise<(string | null)[][]> {
   const { rows } = await client.query<(string | null)[]>({ text: sql, values: [...params], rowMode: 'array', types: RAW_TEXT });
   return rows;
+}
+
+/** The internals of a pg client the watchdog reads: its socket, and whether a query waits for its answer. */
+interface ClientInternals {
+  readonly connection: { readonly stream: Socket };
+  readonly processID: number;
+  readonly _queryQueue: readonly unknown[];
+  _getActiveQuery(): unknown;
+}
+
+/**
+ * Watches a connected client (core/connection-watchdog.ts): a query unanswered past the stall timeout,
+ * which pg_stat_activity (asked on a new connection) says the server is not running, ends the client.
+ */
+export function watchPgClient(client: pg.Client, url: string, o: { stallMs: number; name: string; log: Logger }): void {
+  const c = client as unknown as ClientInternals;
+  const pid = c.processID;
+  watchConnection({
+    socket: c.connection.stream,
+    busy: () => Boolean(c._getActiveQuery()) || c._queryQueue.length > 0,
+    running: async (timeoutMs) => {
+      const probe = new pg.Client({ connectionString: url, application_name: 'ferry watchdog', connectionTimeoutMillis: timeoutMs });
+      probe.on('error', () => {});
+      try {
+        await probe.connect();
+        const { rows } = await probe.query('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid]);
+        return rows[0]?.state === 'active';
+      } finally {
+        (probe as unknown as Partial<ClientInternals>).connection?.stream.destroy();
+      }
+    },
+  }, { stallMs: o.stallMs, name: o.name, warn: (message) => o.log.warn(message) });
 }
 
 /** Ends a client; one whose server went silent (a heartbeat still waiting on it) is dropped after a second instead. */
