@@ -38,7 +38,15 @@ async function main(body: (log: Logger) => Promise<number | void>, level?: strin
 }
 
 
-/** SIGTERM/SIGINT drain and stop; a second signal exits at once. The one place signals are handled. */
+/**
+ * How long SIGTERM's drain may take. A healthy drain takes a second or two (the open batch commits or
+ * rolls back); a database that stopped answering would hold it for as long as its connection takes to
+ * be declared dead. 20 s stays inside Kubernetes' default 30 s grace period, so ferry ends itself,
+ * saying why, before the SIGKILL.
+ */
+const DRAIN_BOUND_MS = 20_000;
+
+/** SIGTERM/SIGINT drain and stop; a second signal exits at once, and so does a drain past its bound. The one place signals are handled. */
 function stopSignal(log: Logger): AbortSignal {
   const controller = new AbortController();
   const onSignal = (name: string) => {
@@ -48,6 +56,10 @@ function stopSignal(log: Logger): AbortSignal {
     }
     log.info(`${name}: draining and stopping`);
     controller.abort();
+    setTimeout(() => {
+      log.error(`the drain did not finish within ${DRAIN_BOUND_MS / 1000} s (a database is not answering): exiting without it. Nothing committed is lost: the target rolls back the open transaction when its connection closes, and the next start resumes from the checkpoint`);
+      process.exit(1);
+    }, DRAIN_BOUND_MS).unref();
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
