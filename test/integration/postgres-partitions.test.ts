@@ -163,6 +163,9 @@ describe('Postgres partitioned tables: a publication that stops publishing throu
     const config = writeConfig(db.config({ tables: { include: ['public.events'] } }));
     const run = startCli(['run', '-c', config]);
     await waitFor('the stream to start', async () => /streaming from/.test(run.output()));
+    // A change applied first: the stream is past its start, whose own publication check would otherwise catch the switch.
+    await db.source.query("INSERT INTO events VALUES (2000, '2024-04-03', 'root', 1)");
+    await waitFor('the first change on the target', async () => Number((await db.target.query('SELECT count(*) AS n FROM public.events WHERE id = 2000'))[0]!.n) === 1);
     await db.source.query("ALTER PUBLICATION ferry_pgpart_leaves SET (publish_via_partition_root = false); INSERT INTO events VALUES (2001, '2024-04-04', 'leaf', 1)");
     const end = await run.done;
     expect(end.code, run.output()).not.toBe(0);
