@@ -18,6 +18,7 @@ import { cutOverError, decideSnapshot } from './snapshot-decision.js';
 import { runSnapshot, SnapshotInterrupted } from './snapshot.js';
 import { checkKafkaSource } from '../sources/kafka/kafka-applier.js';
 import { planCheckProblems } from '../plan/plan.js';
+import { targetNameCheck } from './target-names.js';
 
 export interface RunOptions {
   readonly config: Config;
@@ -38,7 +39,7 @@ export function formatProblems(problems: readonly CheckProblem[]): string {
 export async function checkAll(config: Config, log: Logger, source?: Source): Promise<CheckProblem[]> {
   const target = await checkTarget(config, log);
   if (config.source.type === 'kafka') return [...(await checkKafkaSource(config.source, log)), ...target];
-  const all = async (s: Source) => [...(await s.check()), ...(await sameServerProblems(config, s)), ...(await kafkaReferentialProblems(config, s)), ...(await planCheckProblems(config)), ...target];
+  const all = async (s: Source) => [...(await s.check()), ...(await sameServerProblems(config, s)), ...(await kafkaReferentialProblems(config, s)), ...(await targetNameCheck(config, s)), ...(await planCheckProblems(config)), ...target];
   if (source) return all(source);
   let opened: Source;
   try {

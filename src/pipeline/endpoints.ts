@@ -1,3 +1,4 @@
+import type { RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import { sqlSource, sqlTarget, STALL_TIMEOUT_DEFAULT, targetSchemaOf, type Config } from '../config.js';
 import type { FerryEventBus } from '../core/events.js';
@@ -12,6 +13,7 @@ import { makeTableFilter } from './table-mapping.js';
 import { connect, serverIdentity as mysqlServerIdentity } from '../sources/mysql/mysql-connection.js';
 import { serverIdentity as pgServerIdentity } from '../sources/postgres/pg-connection.js';
 import { connectClient } from '../sinks/postgres/postgres-connection.js';
+import type { TargetNaming } from './target-names.js';
 
 /** The configured source. config.ts has already refused types this version does not build. */
 export async function openSource(config: Config, log: Logger): Promise<Source> {
@@ -71,5 +73,23 @@ export async function targetIdentity(config: Config): Promise<string | null> {
     }
   } catch {
     return null;
+  }
+}
+
+/**
+ * How the target compares names (target-names.ts); null for Kafka, whose topics keep the source's
+ * names. A MySQL target's lower_case_table_names is read from it: 0 (Linux's default) when it cannot
+ * be reached, which checkTarget reports on its own.
+ */
+export async function targetNaming(config: Config): Promise<TargetNaming | null> {
+  if (config.target.type === 'kafka') return null;
+  if (config.target.type !== 'mysql') return { engine: 'postgres' };
+  const conn = await connect(config.target.url, 'target').catch(() => null);
+  if (!conn) return { engine: 'mysql', lowerCaseTableNames: 0 };
+  try {
+    const [rows] = await conn.query<RowDataPacket[]>('SELECT @@lower_case_table_names AS n');
+    return { engine: 'mysql', lowerCaseTableNames: Number(rows[0]?.n ?? 0) };
+  } finally {
+    await conn.end().catch(() => {});
   }
 }

@@ -3,6 +3,7 @@ import type { CarriedItem } from '../core/schema-fidelity.js';
 import type { TableSchema } from '../core/schema.js';
 import type { CatalogueColumn, CatalogueTable, SourceCatalogue } from './catalogue.js';
 import { VERDICTS, type ColumnPlan, type Endpoint, type NotCarried, type PlanReport, type TablePlan, type Verdict } from './plan-model.js';
+import { targetNameConflicts } from '../pipeline/target-names.js';
 import { carriedSchema, createSchemaSql, indexesLeftOut, targetColumnType, targetDdl, type TargetFacts } from './target-ddl.js';
 import { assessColumn } from './verdict.js';
 
@@ -40,6 +41,10 @@ export function assemblePlan(i: PlanInputs): PlanReport {
       ddl: refused ? [] : [...schema, ...targetDdl(t.schema, i.facts)], atCutover,
     };
   });
+  const naming = i.facts.engine === 'postgres' ? { engine: 'postgres' as const } : { engine: 'mysql' as const, lowerCaseTableNames: i.facts.lowerCaseTableNames ?? 0 };
+  for (const c of targetNameConflicts(i.catalogue.tables.map((t) => t.schema), naming)) {
+    notCarried.push({ kind: 'target name', name: c.objects.join(', '), detail: c.message, action: c.hint, problem: true });
+  }
   const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
   for (const t of tables) for (const c of t.columns) counts[c.verdict]++;
   return {

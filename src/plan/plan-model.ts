@@ -38,7 +38,9 @@ export interface TablePlan {
 export type NotCarriedKind =
   | 'trigger' | 'view' | 'materialized view' | 'routine' | 'event' | 'rule'
   | 'generated column' | 'on update' | 'index' | 'partitioning' | 'foreign key'
-  | 'domain constraint' | 'sequence' | 'unlogged table' | 'default' | 'not null' | 'unique' | 'check';
+  | 'domain constraint' | 'sequence' | 'unlogged table' | 'default' | 'not null' | 'unique' | 'check'
+  /** Source objects that would share one target name (pipeline/target-names.ts). */
+  | 'target name';
 
 /** A source object ferry will not carry, and what the operator does about it. */
 export interface NotCarried {

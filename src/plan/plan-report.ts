@@ -48,7 +48,8 @@ function formatTable(t: TablePlan): string[] {
  */
 export function planProblems(r: PlanReport): CheckProblem[] {
   const unsupported = r.tables.flatMap((t) => t.columns.filter((c) => c.verdict === 'unsupported' && c.targetType !== null).map((c) => unsupportedColumn(t, c)));
-  const notCarried = r.notCarried.map((n): CheckProblem => ({
+  // checkAll reports target names from the source's own description (pipeline/target-names.ts), once.
+  const notCarried = r.notCarried.filter((n) => n.kind !== 'target name').map((n): CheckProblem => ({
     check: n.problem ? n.kind : `not carried: ${n.kind}`,
     message: `${n.name}: ${n.detail}`,
     hint: n.action,

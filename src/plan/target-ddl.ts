@@ -17,6 +17,8 @@ export interface TargetFacts {
   readonly missingTypes: ReadonlySet<string>;
   /** Enum types a Postgres → Postgres table uses that the target lacks: ferry creates them. */
   readonly missingEnums: ReadonlySet<string>;
+  /** A MySQL target's lower_case_table_names (how it compares table names). */
+  readonly lowerCaseTableNames?: number;
 }
 
 /** The target column type the dialect creates for `c`. */

@@ -42,9 +42,9 @@ export async function probePostgresTarget(client: pg.ClientBase, tables: readonl
 /** A MySQL/MariaDB target, read on a read-only session: version, flavor, the tables there already. */
 export async function probeMysqlTarget(conn: Connection, tables: readonly CatalogueTable[]): Promise<TargetFacts & { version: string }> {
   await conn.query('SET SESSION TRANSACTION READ ONLY');
-  const [[row]] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v') as unknown as [[{ v: string }]];
+  const [[row]] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v, @@lower_case_table_names AS lctn') as unknown as [[{ v: string; lctn: number }]];
   const schemas = [...new Set(tables.map((t) => t.target.schema))];
   const [existing] = schemas.length === 0 ? [[] as RowDataPacket[]] : await conn.query<RowDataPacket[]>(
     'SELECT CONCAT(TABLE_SCHEMA, \'.\', TABLE_NAME) AS k FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (?)', [schemas]);
-  return { engine: 'mysql', version: row.v, flavor: await serverFlavor(conn), existingTables: new Set(existing.map((r) => String(r.k))), missingTypes: new Set(), missingEnums: new Set() };
+  return { engine: 'mysql', version: row.v, flavor: await serverFlavor(conn), lowerCaseTableNames: Number(row.lctn), existingTables: new Set(existing.map((r) => String(r.k))), missingTypes: new Set(), missingEnums: new Set() };
 }
