@@ -7,6 +7,7 @@ import { coerceError, FerryError } from '../../errors.js';
 import { BoundedQueue } from '../../pipeline/queue.js';
 import { connectionOptions } from './mysql-connection.js';
 import { changesRowsSilently, diffColumns, parseDdl } from './mysql-ddl.js';
+import { missingBinlogError } from './binlog-missing.js';
 import { HEARTBEAT_TABLE, heartbeatOf } from './mysql-heartbeat.js';
 import { normalizeValue } from './mysql-types.js';
 
@@ -76,6 +77,8 @@ class BinlogReader {
   #events: ChangeEvent[] = [];
   #committed: Position;
   #stopped = false;
+  /** The stream's first error, being classified. */
+  #failing: Promise<void> | undefined;
   /** Inside XA START … XA END: its outcome comes later, in another event group. */
   #xa = false;
   /** When the last packet (event or heartbeat) arrived, for the stall watchdog. */
@@ -118,7 +121,8 @@ class BinlogReader {
       if (this.#inbox.length >= INBOX_HIGH) this.#pause();
       void this.#drain();
     });
-    zongji.on('error', (err: Error) => this.#fail(this.#classify(err)));
+    // The first error decides: one that needs asking the server why must not lose to the connection's end.
+    zongji.on('error', (err: Error) => void (this.#failing ??= this.#classify(err).then((e) => this.#fail(e))));
     const includeSchema: Record<string, string[]> = {};
     for (const t of [...this.#o.tables.map((t) => t.source), HEARTBEAT_TABLE]) (includeSchema[t.schema] ??= []).push(t.name);
     zongji.start({
@@ -145,13 +149,8 @@ class BinlogReader {
     this.#fail(new FerryError('retriable', `no binlog packets, not even heartbeats, for ${Math.round(silentMs / 1000)}s: the connection is gone`));
   }
 
-  #classify(err: Error): FerryError {
-    if ((err as { errno?: number }).errno === FATAL_READING_BINLOG) {
-      return new FerryError('fatal', `the source no longer has the binlog ferry must resume from (${err.message})`, {
-        cause: err,
-        hint: 'the binlog was purged while ferry was behind; re-snapshot with snapshot.mode: always (and keep binlogs longer: binlog_expire_logs_seconds)',
-      });
-    }
+  async #classify(err: Error): Promise<FerryError> {
+    if ((err as { errno?: number }).errno === FATAL_READING_BINLOG) return missingBinlogError(this.#o.url, this.#o.from, err);
     return coerceError(err, 'binlog stream');
   }
 
