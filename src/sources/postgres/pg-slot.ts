@@ -111,7 +111,8 @@ export interface ExportedSnapshot {
   close(): Promise<void>;
 }
 
-export async function recreateSlotWithSnapshot(url: string, slot: string): Promise<ExportedSnapshot> {
+/** `whileCreating` runs while CREATE_REPLICATION_SLOT waits for open transactions; it returns its stop. */
+export async function recreateSlotWithSnapshot(url: string, slot: string, whileCreating: () => () => void = () => () => {}): Promise<ExportedSnapshot> {
   const repl = new pg.Client({ ...sourceClientConfig(url), replication: 'database' } as pg.ClientConfig);
   repl.on('error', () => {});
   try {
@@ -135,7 +136,8 @@ export async function recreateSlotWithSnapshot(url: string, slot: string): Promi
       await repl.query(`DROP_REPLICATION_SLOT ${quoteIdent(slot)}`);
     }
     // The pre-15 spelling of (SNAPSHOT 'export'), which Postgres 14 needs and later versions still take.
-    const { rows: [r] } = await repl.query(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`);
+    const stopWatching = whileCreating();
+    const { rows: [r] } = await repl.query(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`).finally(stopWatching);
     return { position: parseLsn(r.consistent_point), snapshotName: r.snapshot_name, close: () => repl.end().catch(() => {}) };
   } catch (err) {
     await repl.end().catch(() => {});

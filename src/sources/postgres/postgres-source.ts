@@ -15,6 +15,7 @@ import { serverClock, writeMessage } from './pg-heartbeat.js';
 import { describePgTables, type PgDescribeOptions, type PgTable } from './pg-schema.js';
 import { openPgReader } from './pg-snapshot.js';
 import { ensurePublication, ensureSlot, recreateSlotWithSnapshot, slotChangesAfter, slotMissing, slotState, verifyPublication } from './pg-slot.js';
+import { watchSlotCreation } from './pg-slot-wait.js';
 import { WalStream } from './wal-source.js';
 
 export interface PostgresSourceOptions extends PgDescribeOptions {
@@ -91,7 +92,7 @@ export class PostgresSource implements Source {
     const url = this.#o.url;
     await ensurePublication(this.#client, this.#o.publication, await this.#describe());
     if (purpose === 'fresh') {
-      const exported = await recreateSlotWithSnapshot(url, this.#o.slot);
+      const exported = await recreateSlotWithSnapshot(url, this.#o.slot, () => watchSlotCreation(this.#client, this.#o.slot, this.#o.log));
       const position: Position = { kind: 'pg', lsn: exported.position };
       return { openReader: () => openPgReader(url, position, exported.snapshotName), close: () => exported.close() };
     }
