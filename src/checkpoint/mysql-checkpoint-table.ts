@@ -20,7 +20,16 @@ export async function ensureMysqlCheckpointTables(conn: Connection): Promise<voi
   await conn.query(`CREATE DATABASE IF NOT EXISTS ${FERRY_SCHEMA}`);
   await conn.query(`CREATE TABLE IF NOT EXISTS ${CHECKPOINT} (
     pipeline varchar(100) NOT NULL PRIMARY KEY, phase varchar(16) NOT NULL, position longtext NULL, tables longtext NULL,
-    owner varchar(36) NULL, updated_at datetime(6) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
+    owner varchar(36) NULL, overlap_end longtext NULL, updated_at datetime(6) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
+  // Columns later versions added, for tables an earlier one created (altered only when missing; a
+  // process starting alongside may have added it first: duplicate column name).
+  const [columns] = await conn.query<RowDataPacket[]>(
+    `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${FERRY_SCHEMA}' AND TABLE_NAME = 'ferry_checkpoint'`);
+  if (!columns.some((c) => c.name === 'overlap_end')) {
+    await conn.query(`ALTER TABLE ${CHECKPOINT} ADD COLUMN overlap_end longtext NULL AFTER owner`).catch((err: { errno?: number }) => {
+      if (err.errno !== 1060) throw err;
+    });
+  }
   await conn.query(`CREATE TABLE IF NOT EXISTS ${PROGRESS} (
     pipeline varchar(100) NOT NULL, table_name varchar(400) NOT NULL, last_key longtext NULL, row_count bigint NOT NULL,
     done tinyint(1) NOT NULL, position longtext NOT NULL, updated_at datetime(6) NOT NULL,
@@ -33,13 +42,14 @@ export async function ensureMysqlCheckpointTables(conn: Connection): Promise<voi
 async function readMysqlCheckpoint(conn: Queryable, pipeline: string): Promise<Checkpoint | null> {
   // updated_at holds UTC_TIMESTAMP(6); a cut-over row is never written again, so it is when the cutover completed.
   const [rows] = await conn.query<RowDataPacket[]>(
-    `SELECT phase, position, tables, DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ') AS at FROM ${CHECKPOINT} WHERE pipeline = ?`, [pipeline]);
+    `SELECT phase, position, tables, overlap_end, DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ') AS at FROM ${CHECKPOINT} WHERE pipeline = ?`, [pipeline]);
   const row = rows[0];
   if (!row) return null;
   return {
     phase: row.phase,
     position: row.position ? positionFromJson(JSON.parse(row.position)) : null,
     ...(row.tables ? { tables: JSON.parse(row.tables) as string[] } : {}),
+    ...(row.overlap_end ? { overlapEnd: positionFromJson(JSON.parse(row.overlap_end)) } : {}),
     ...(row.phase === 'cut-over' ? { cutOverAt: new Date(String(row.at)) } : {}),
   };
 }
@@ -54,13 +64,15 @@ export async function claimMysqlCheckpoint(conn: Connection, pipeline: string, o
   await conn.query(`UPDATE ${CHECKPOINT} SET owner = ? WHERE pipeline = ?`, [owner, pipeline]);
 }
 
-/** Writes phase and position (and `tables` when given), only while `owner` still owns the row. */
+/** Writes phase, position and overlap end (and `tables` when given), only while `owner` still owns the row. */
 async function writeMysqlCheckpoint(conn: Connection, pipeline: string, owner: string, c: Checkpoint): Promise<void> {
   await assertMysqlOwner(conn, pipeline, owner);
   await conn.query(
-    `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, tables, owner, updated_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
-     ON DUPLICATE KEY UPDATE phase = VALUES(phase), position = VALUES(position), tables = COALESCE(VALUES(tables), tables), updated_at = VALUES(updated_at)`,
-    [pipeline, c.phase, c.position ? JSON.stringify(positionToJson(c.position)) : null, c.tables ? JSON.stringify(c.tables) : null, owner],
+    `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, tables, owner, overlap_end, updated_at) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
+     ON DUPLICATE KEY UPDATE phase = VALUES(phase), position = VALUES(position), tables = COALESCE(VALUES(tables), tables),
+       overlap_end = VALUES(overlap_end), updated_at = VALUES(updated_at)`,
+    [pipeline, c.phase, c.position ? JSON.stringify(positionToJson(c.position)) : null, c.tables ? JSON.stringify(c.tables) : null, owner,
+      c.overlapEnd ? JSON.stringify(positionToJson(c.overlapEnd)) : null],
   );
 }
 

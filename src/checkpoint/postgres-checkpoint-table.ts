@@ -39,13 +39,13 @@ export async function ensureCheckpointTables(client: ClientBase): Promise<void> 
 async function createCheckpointTables(client: ClientBase): Promise<void> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${FERRY_SCHEMA}`);
   await client.query(`CREATE TABLE IF NOT EXISTS ${CHECKPOINT} (
-    pipeline text PRIMARY KEY, phase text NOT NULL, position jsonb, tables text[], owner text,
+    pipeline text PRIMARY KEY, phase text NOT NULL, position jsonb, tables text[], owner text, overlap_end jsonb,
     updated_at timestamptz NOT NULL DEFAULT now())`);
   // Columns later versions added, for tables an earlier one created (altered only when missing).
   const { rows } = await client.query(
     `SELECT column_name FROM information_schema.columns WHERE table_schema = '${FERRY_SCHEMA}' AND table_name = 'ferry_checkpoint'`);
   const present = new Set(rows.map((r) => r.column_name as string));
-  for (const [column, type] of [['tables', 'text[]'], ['owner', 'text']]) {
+  for (const [column, type] of [['tables', 'text[]'], ['owner', 'text'], ['overlap_end', 'jsonb']]) {
     if (!present.has(column!)) await client.query(`ALTER TABLE ${CHECKPOINT} ADD COLUMN IF NOT EXISTS ${column} ${type}`);
   }
   await client.query(`CREATE TABLE IF NOT EXISTS ${PROGRESS} (
@@ -59,13 +59,14 @@ async function createCheckpointTables(client: ClientBase): Promise<void> {
 async function readCheckpoint(client: Queryable, pipeline: string): Promise<Checkpoint | null> {
   // A cut-over row is never written again: its updated_at is when the cutover completed.
   const { rows } = await client.query(
-    `SELECT phase, position, tables, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM ${CHECKPOINT} WHERE pipeline = $1`, [pipeline]);
+    `SELECT phase, position, tables, overlap_end, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM ${CHECKPOINT} WHERE pipeline = $1`, [pipeline]);
   const row = rows[0];
   if (!row) return null;
   return {
     phase: row.phase,
     position: row.position ? positionFromJson(row.position) : null,
     ...(row.tables ? { tables: row.tables } : {}),
+    ...(row.overlap_end ? { overlapEnd: positionFromJson(row.overlap_end) } : {}),
     ...(row.phase === 'cut-over' ? { cutOverAt: new Date(row.at) } : {}),
   };
 }
@@ -83,16 +84,16 @@ export async function claimCheckpoint(client: ClientBase, pipeline: string, owne
 }
 
 /**
- * Writes phase and position (and `tables` when the checkpoint carries them: the end of a snapshot),
+ * Writes phase, position and overlap end (and `tables` when the checkpoint carries them: the end of a snapshot),
  * only while `owner` still owns the row; otherwise another process took the pipeline over.
  */
 async function writeCheckpoint(client: ClientBase, pipeline: string, owner: string, c: Checkpoint): Promise<void> {
   const { rowCount } = await client.query(
-    `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, tables, owner, updated_at) VALUES ($1, $2, $3, $4, $5, now())
+    `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, tables, owner, overlap_end, updated_at) VALUES ($1, $2, $3, $4, $5, $6, now())
      ON CONFLICT (pipeline) DO UPDATE SET phase = EXCLUDED.phase, position = EXCLUDED.position,
-       tables = COALESCE(EXCLUDED.tables, ${CHECKPOINT}.tables), updated_at = now()
+       tables = COALESCE(EXCLUDED.tables, ${CHECKPOINT}.tables), overlap_end = EXCLUDED.overlap_end, updated_at = now()
      WHERE ${CHECKPOINT}.owner IS NOT DISTINCT FROM EXCLUDED.owner`,
-    [pipeline, c.phase, c.position ? JSON.stringify(positionToJson(c.position)) : null, c.tables ?? null, owner],
+    [pipeline, c.phase, c.position ? JSON.stringify(positionToJson(c.position)) : null, c.tables ?? null, owner, c.overlapEnd ? JSON.stringify(positionToJson(c.overlapEnd)) : null],
   );
   if (rowCount === 0) throw takenOver(pipeline);
 }

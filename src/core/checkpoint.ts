@@ -20,6 +20,26 @@ export interface Checkpoint {
    * table created while ferry was down cannot arrive half-copied. Written when the snapshot finishes.
    */
   readonly tables?: readonly string[];
+  /**
+   * The target may already hold the effect of source transactions ending at or before this position,
+   * beyond `position`: snapshot readers that read later than the stream starts (DESIGN §3.5), or rows
+   * a MySQL DDL committed ahead of the checkpoint. Until the stream has passed it, a delete or a
+   * column-only update that finds no row is such a replay; past it, the target has diverged from the
+   * source. Absent when the stream is past it.
+   */
+  readonly overlapEnd?: Position;
+}
+
+/** Whether a source transaction ending at `position` may already be applied to the target (Checkpoint.overlapEnd). */
+export function mayBeApplied(position: Position, overlapEnd: Position | null | undefined): boolean {
+  return !!overlapEnd && comparePositions(position, overlapEnd) <= 0;
+}
+
+/** `checkpoint` as committed while the target may be ahead up to `overlapEnd`: it keeps the overlap until the stream has passed it. */
+export function carryOverlap(checkpoint: Checkpoint, overlapEnd: Position | null): Checkpoint {
+  const { overlapEnd: given, ...rest } = checkpoint;
+  const end = given ?? overlapEnd;
+  return end && checkpoint.position && comparePositions(checkpoint.position, end) < 0 ? { ...rest, overlapEnd: end } : rest;
 }
 
 /** Progress of one table's snapshot, committed with each chunk it describes. */

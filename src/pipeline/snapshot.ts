@@ -1,7 +1,7 @@
 import { tableKey, type Row, type Value } from '../core/change-event.js';
 import type { SnapshotProgress } from '../core/checkpoint.js';
 import type { FerryEventBus } from '../core/events.js';
-import { earliest, type Position } from '../core/position.js';
+import { comparePositions, earliest, type Position } from '../core/position.js';
 import type { TableSchema } from '../core/schema.js';
 import type { Sink, TablePrep } from '../core/sink.js';
 import type { SnapshotSession, Source, TableReader } from '../core/source.js';
@@ -29,6 +29,11 @@ const TEXT_CHUNK_FACTOR = 4;
  * interrupted snapshot resumes after its last committed chunk. Each table reader has its own
  * consistent view and binlog position; streaming then starts at the earliest of them (DESIGN §3.5):
  * full-row upserts replayed from there converge on the source's state.
+ *
+ * Until the stream passes the source log's head as it is when the copy ends (Checkpoint.overlapEnd),
+ * the target may hold rows newer than the changes replayed: a delete or column-only update that finds
+ * no row there is a replay. Every reader's view is older than that head (a resumed Postgres reader
+ * sees the present, later than the position it reports), so past it a miss means the target diverged.
  */
 export async function runSnapshot(deps: SnapshotDeps): Promise<Position> {
   const { source, sink, tables } = deps;
@@ -64,7 +69,8 @@ export async function runSnapshot(deps: SnapshotDeps): Promise<Position> {
   let position: Position | undefined;
   for (const p of final) position = earliest(position, p.position);
   position ??= await source.streamStartNow();
-  await sink.finishSnapshot(tables, { phase: 'stream', position });
+  const head = await source.headPosition();
+  await sink.finishSnapshot(tables, { phase: 'stream', position, ...(comparePositions(head, position) > 0 ? { overlapEnd: head } : {}) });
   deps.events.emit('snapshot-done', { rows: final.reduce((n, p) => n + p.rows, 0), ms: performance.now() - started, position });
   return position;
 }
