@@ -9,7 +9,11 @@ export interface Patch {
 
 /**
  * What a sink must do, set-based, to apply a run of events: per table, deletes, then patches, then
- * upserts; truncates in place.
+ * upserts, then inserts (a row that gave up a unique value for a new one goes first); truncates in place.
+ *
+ * Deletes and patches name rows that existed before the run: a target in step with the source has
+ * each of them, so a sink checks that every one found its row (a miss is a target that diverged,
+ * unless the change may be a replay: Checkpoint.overlapEnd). Upserts converge whether or not the row is there.
  */
 export type Write =
   | { readonly kind: 'truncate'; readonly table: TableId }
@@ -20,7 +24,14 @@ export type Write =
    * was an insert), so a target in step with the source has none either, and a sink may insert them
    * plainly, falling back to upserts on a key conflict (a target out of step: a snapshot's overlap).
    */
-  | { readonly kind: 'rows'; readonly table: TableId; readonly deletes: readonly Row[]; readonly inserts: readonly Row[]; readonly upserts: readonly Row[]; readonly patches: readonly Patch[] };
+  | {
+    readonly kind: 'rows'; readonly table: TableId; readonly deletes: readonly Row[]; readonly inserts: readonly Row[]; readonly upserts: readonly Row[]; readonly patches: readonly Patch[];
+    /**
+     * Keys the run created and deleted again (an insert, then a delete): a target in step has no row
+     * for them, one out of step (a replay) may. A sink deletes them without expecting a row.
+     */
+    readonly transients: readonly Row[];
+  };
 
 function valueKey(v: Value): string {
   if (Buffer.isBuffer(v)) return `b:${v.toString('hex')}`;
@@ -42,7 +53,8 @@ export function rowKey(key: Row): unknown {
 
 type Last =
   | { readonly op: 'upsert'; readonly row: Row; readonly fresh: boolean }
-  | { readonly op: 'delete'; readonly key: Row }
+  /** `created`: the run inserted the row it deletes, so a target in step never had it. */
+  | { readonly op: 'delete'; readonly key: Row; readonly created: boolean }
   | { readonly op: 'patch'; readonly patch: Patch };
 
 /**
@@ -61,15 +73,16 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
   const flush = () => {
     for (const { table, rows } of pending.values()) {
       const deletes: Row[] = [];
+      const transients: Row[] = [];
       const inserts: Row[] = [];
       const upserts: Row[] = [];
       const patches: Patch[] = [];
       for (const last of rows.values()) {
-        if (last.op === 'delete') deletes.push(last.key);
+        if (last.op === 'delete') (last.created ? transients : deletes).push(last.key);
         else if (last.op === 'upsert') (last.fresh ? inserts : upserts).push(last.row);
         else patches.push(last.patch);
       }
-      writes.push({ kind: 'rows', table, deletes, inserts, upserts, patches });
+      writes.push({ kind: 'rows', table, deletes, inserts, upserts, patches, transients });
     }
     pending = new Map();
   };
@@ -98,7 +111,7 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
     const rows = rowsOf(e.table);
     const k = rowKey(e.key);
     if (e.op === 'd') {
-      set(rows, k, { op: 'delete', key: e.key });
+      set(rows, k, { op: 'delete', key: e.key, created: createdInRun(rows.get(k)) });
       continue;
     }
     const oldKey = e.op === 'u' && e.before ? pickKey(e.before, primaryKeyOf(e.table)) : e.key;
@@ -114,7 +127,7 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
         const merged = previous?.op === 'patch' ? { ...previous.patch.set, ...after } : after;
         if (previous?.op === 'patch') rows.delete(ok);
         flush();
-        writes.push({ kind: 'rows', table: e.table, deletes: [], inserts: [], upserts: [], patches: [{ match, set: merged }] });
+        writes.push({ kind: 'rows', table: e.table, deletes: [], inserts: [], upserts: [], patches: [{ match, set: merged }], transients: [] });
         continue;
       } else {
         const patch = previous?.op === 'patch' ? { match: previous.patch.match, set: { ...previous.patch.set, ...after } } : { match: oldKey, set: after };
@@ -122,13 +135,20 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
         continue;
       }
     }
-    if (ok !== k) set(rows, ok, { op: 'delete', key: oldKey });
-    // An insert as the key's first change of the run creates its row; later changes keep it created.
-    const fresh = previous === undefined ? e.op === 'c' || e.op === 'r' : previous.op === 'upsert' && previous.fresh && ok === k;
+    if (ok !== k) set(rows, ok, { op: 'delete', key: oldKey, created: createdInRun(previous) });
+    // An insert as the key's first change of the run creates its row; later changes keep it created,
+    // and so does an insert again after the run deleted what it created.
+    const inserts = e.op === 'c' || e.op === 'r';
+    const fresh = ok === k && (previous === undefined ? inserts : previous.op === 'delete' ? previous.created && inserts : previous.op === 'upsert' && previous.fresh);
     set(rows, k, { op: 'upsert', row: after, fresh });
   }
   flush();
   return writes;
+}
+
+/** Whether the key of `last` had no row when the run began: the run inserted it (and perhaps deleted and inserted it again). */
+function createdInRun(last: Last | undefined): boolean {
+  return last?.op === 'upsert' ? last.fresh : last?.op === 'delete' && last.created;
 }
 
 /**

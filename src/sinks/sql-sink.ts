@@ -1,7 +1,7 @@
 import { coalesce, type Write } from '../core/coalesce.js';
 import { tableKey, type ChangeEvent, type Row, type TableId, type Transaction, type Value } from '../core/change-event.js';
-import { cutOverCheckpoint, type Checkpoint, type SnapshotProgress } from '../core/checkpoint.js';
-import type { Position } from '../core/position.js';
+import { carryOverlap, cutOverCheckpoint, mayBeApplied, type Checkpoint, type SnapshotProgress } from '../core/checkpoint.js';
+import { comparePositions, type Position } from '../core/position.js';
 import type { Column, ForeignKey, TableSchema } from '../core/schema.js';
 import type { DatabaseSink, PartitionTransaction, TablePrep } from '../core/sink.js';
 import type { VerifySide } from '../core/verify-side.js';
@@ -14,6 +14,15 @@ import { ReferentialActions, type ReferencingRows } from './referential-actions.
 type RowsWrite = Extract<Write, { kind: 'rows' }>;
 
 /**
+ * How far the target may be ahead of the stream (Checkpoint.overlapEnd), as the sink last read or
+ * wrote its checkpoint: changes up to `end` may be replays, whose deletes and column-only updates
+ * may find their row gone; past it, such a miss means the target diverged from the source.
+ */
+export interface Overlap {
+  end: Position | null;
+}
+
+/**
  * What every SQL sink does the same way, whatever the engine: the checkpoint and the snapshot
  * progress through a CheckpointStore, in the transaction of the data they describe. Subclasses
  * bring the connections (`C`), the DDL and the bulk load.
@@ -23,6 +32,8 @@ export abstract class SqlSink<C> implements DatabaseSink {
   protected readonly tables = new Map<string, TableSchema>();
   protected abstract readonly store: CheckpointStore<C>;
   protected abstract readonly lock: PipelineLock;
+  /** Shared with every transaction this sink opens. */
+  protected readonly overlap: Overlap = { end: null };
 
   /** Runs a statement without results on `c`. */
   protected abstract run(c: C, sql: string): Promise<void>;
@@ -94,8 +105,11 @@ export abstract class SqlSink<C> implements DatabaseSink {
     });
   }
 
-  loadCheckpoint(): Promise<Checkpoint | null> {
-    return this.store.read();
+  /** The checkpoint, remembering its overlap for the transactions that stream from it. */
+  async loadCheckpoint(): Promise<Checkpoint | null> {
+    const checkpoint = await this.store.read();
+    this.overlap.end = checkpoint?.overlapEnd ?? null;
+    return checkpoint;
   }
 
   loadSnapshotProgress(): Promise<SnapshotProgress[]> {
@@ -143,8 +157,10 @@ export abstract class SqlSink<C> implements DatabaseSink {
 
   /** The switch to streaming, recording the snapshotted tables, in `c`'s transaction. */
   protected async recordStreaming(c: C, tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void> {
+    const streaming = carryOverlap(checkpoint, null);
     await this.store.clearProgress(c);
-    await this.store.write(c, { ...checkpoint, tables: tables.map((t) => tableKey(t.source)) });
+    await this.store.write(c, { ...streaming, tables: tables.map((t) => tableKey(t.source)) });
+    this.overlap.end = streaming.overlapEnd ?? null;
   }
 
   async close(): Promise<void> {
@@ -156,21 +172,34 @@ export abstract class SqlSink<C> implements DatabaseSink {
 /**
  * One open target transaction: coalesced, set-based writes per table, and the checkpoint written
  * with the commit. Subclasses bring the statements.
+ *
+ * Deletes and column-only updates by key must find their row (coalesce.ts), except where the change
+ * may be a replay: up to the overlap's end, or anywhere in a Kafka partition, whose messages come at
+ * least once. A miss elsewhere stops the stream, naming the table and the key, like a change of a
+ * table without a key that finds no equal row.
  */
 export abstract class SqlTransaction<C> implements PartitionTransaction {
   #done = false;
+  /** A Kafka partition's transaction: any change may be one applied before. */
+  #atLeastOnce = false;
+  /** The position of the last source transaction written so far: what a DDL that commits by itself would commit up to. */
+  #writtenUpTo: Position | null = null;
 
   constructor(
     protected readonly conn: C,
     protected readonly tables: Map<string, TableSchema>,
     private readonly store: CheckpointStore<C>,
+    private readonly overlap: Overlap,
   ) {}
 
   /** Runs a statement without results (COMMIT, ROLLBACK). */
   protected abstract execute(sql: string): Promise<void>;
   protected abstract truncate(t: TableSchema): Promise<void>;
-  /** Deletes, then patches, then upserts of one table (coalesce.ts). */
-  protected abstract applyRows(t: TableSchema, w: RowsWrite): Promise<void>;
+  /**
+   * Deletes, then patches, then upserts of one table (coalesce.ts). With `checked`, every delete and
+   * patch must find its row, or fail with missingRow(); without, the changes may be replays.
+   */
+  protected abstract applyRows(t: TableSchema, w: RowsWrite, checked: boolean): Promise<void>;
   /** One change of a table without a primary key: an insert, or the delete or update of one row equal to `before` in every column. */
   protected abstract applyExact(t: TableSchema, e: ChangeEvent): Promise<void>;
   /** Returns the connection to its pool, or closes it when its state is unknown. */
@@ -208,9 +237,19 @@ export abstract class SqlTransaction<C> implements PartitionTransaction {
   }
 
   async write(transactions: readonly Transaction[]): Promise<void> {
+    if (transactions.length === 0) return;
+    this.#writtenUpTo = transactions[transactions.length - 1]!.position;
+    // Positions only grow: the transactions that may be replays come first.
+    let replays = 0;
+    while (replays < transactions.length && (this.#atLeastOnce || mayBeApplied(transactions[replays]!.position, this.overlap.end))) replays++;
+    if (replays > 0) await this.#write(replays === transactions.length ? transactions : transactions.slice(0, replays), false);
+    if (replays < transactions.length) await this.#write(replays === 0 ? transactions : transactions.slice(replays), true);
+  }
+
+  async #write(transactions: readonly Transaction[], checked: boolean): Promise<void> {
     const events = transactions.length === 1 ? transactions[0]!.events : transactions.flatMap((t) => t.events);
     const actions = new ReferentialActions(this.tables.values());
-    if (actions.empty) return this.#writeEvents(events);
+    if (actions.empty) return this.#writeEvents(events, checked);
     // The source's foreign keys act on other rows right after each parent change, so later changes see their effect.
     let start = 0;
     for (let i = 0; i < events.length; i++) {
@@ -219,31 +258,49 @@ export abstract class SqlTransaction<C> implements PartitionTransaction {
       let end = i + 1;
       // Consecutive deletes of one table (one DELETE statement, usually) act together: each acts on its own rows.
       while (e.op === 'd' && end < events.length && events[end]!.op === 'd' && tableKey(events[end]!.table) === tableKey(e.table)) end++;
-      await this.#writeEvents(events.slice(start, end));
+      await this.#writeEvents(events.slice(start, end), checked);
       const parent = this.table(e.table);
       await rejected(parent, 'a referential action of a change to', () => actions.apply(parent, events.slice(i, end), this.referencingRows()));
       start = end;
       i = end - 1;
     }
-    await this.#writeEvents(start === 0 ? events : events.slice(start));
+    await this.#writeEvents(start === 0 ? events : events.slice(start), checked);
   }
 
-  async #writeEvents(events: readonly ChangeEvent[]): Promise<void> {
+  async #writeEvents(events: readonly ChangeEvent[], checked: boolean): Promise<void> {
     for (const w of coalesce(events, (id) => this.table(id).primaryKey)) {
       const t = this.table(w.table);
       await rejected(t, 'a change to', () => {
         if (w.kind === 'truncate') return this.truncate(t);
         if (w.kind === 'exact') return this.applyExact(t, w.event);
-        return this.applyRows(t, w);
+        return this.applyRows(t, w, checked);
       });
     }
   }
 
-  commit(checkpoint: Checkpoint): Promise<void> {
-    return this.#commitWith(() => this.store.write(this.conn, checkpoint));
+  /** Commits with `checkpoint`, which keeps the overlap while the stream is short of its end. */
+  async commit(checkpoint: Checkpoint): Promise<void> {
+    const committed = carryOverlap(checkpoint, this.overlap.end);
+    await this.#commitWith(() => this.store.write(this.conn, committed));
+    if (this.overlap.end && !committed.overlapEnd) this.overlap.end = null;
+  }
+
+  /**
+   * Before a DDL that commits the open transaction by itself (MySQL): what this transaction wrote
+   * so far commits ahead of the checkpoint, so the checkpoint's overlap is extended over it. A
+   * crash before this transaction's own commit then replays those changes as replays, not misses.
+   */
+  protected async extendOverlapOverWrites(): Promise<void> {
+    const upTo = this.#writtenUpTo;
+    if (!upTo || this.#atLeastOnce) return;
+    const checkpoint = await this.store.read();
+    if (checkpoint?.phase !== 'stream' || !checkpoint.position) return;
+    const end = checkpoint.overlapEnd && comparePositions(checkpoint.overlapEnd, upTo) > 0 ? checkpoint.overlapEnd : upTo;
+    await this.store.write(this.conn, { ...checkpoint, overlapEnd: end });
   }
 
   claimPartition(topic: string, partition: number): Promise<bigint> {
+    this.#atLeastOnce = true;
     return this.store.lockPartition(this.conn, topic, partition).catch((err) => {
       throw coerceError(err, 'target partition offset');
     });

@@ -22,7 +22,8 @@ const remove = (table: TableId, row: Row): ChangeEvent =>
   ({ op: 'd', table, key: pickKey(row, primaryKeyOf(table)), before: row, after: null });
 const truncate = (table: TableId): ChangeEvent => ({ op: 't', table, key: {}, before: null, after: null });
 
-const rows = (table: TableId, deletes: Row[], upserts: Row[], patches: Patch[] = [], inserts: Row[] = []): Write => ({ kind: 'rows', table, deletes, inserts, upserts, patches });
+const rows = (table: TableId, deletes: Row[], upserts: Row[], patches: Patch[] = [], inserts: Row[] = [], transients: Row[] = []): Write =>
+  ({ kind: 'rows', table, deletes, inserts, upserts, patches, transients });
 /** Rows the run created (their key's first change was an insert). */
 const inserted = (table: TableId, inserts: Row[], deletes: Row[] = [], upserts: Row[] = []): Write => rows(table, deletes, upserts, [], inserts);
 /** An update that did not carry `unchanged` columns (Postgres unchanged TOAST values). */
@@ -61,7 +62,7 @@ describe('coalesce', () => {
       update(users, { id: 2, name: 'c' }, { id: 3, name: 'c' }), // a created row moved to a new key
       insert(users, { id: 4, name: 'd' }),
     ], primaryKeyOf);
-    expect(writes).toEqual([rows(users, [{ id: 2 }], [{ id: 1, name: 'b' }, { id: 3, name: 'c' }], [], [{ id: 4, name: 'd' }])]);
+    expect(writes).toEqual([rows(users, [], [{ id: 1, name: 'b' }, { id: 3, name: 'c' }], [], [{ id: 4, name: 'd' }], [{ id: 2 }])]);
   });
 
   it('turns an update then a delete into one delete of the key', () => {
@@ -70,6 +71,22 @@ describe('coalesce', () => {
       remove(users, { id: 1, name: 'anne' }),
     ], primaryKeyOf);
     expect(writes).toEqual([rows(users, [{ id: 1 }], [])]);
+  });
+
+  it('tells a delete of a row the run created (a target in step never had it) from one that must find its row', () => {
+    const writes = coalesce([
+      insert(users, { id: 1, name: 'a' }), remove(users, { id: 1, name: 'a' }), // created, then deleted
+      insert(users, { id: 2, name: 'b' }), remove(users, { id: 2, name: 'b' }), insert(users, { id: 2, name: 'c' }), remove(users, { id: 2, name: 'c' }),
+      insert(users, { id: 3, name: 'd' }), update(users, { id: 3, name: 'd' }, { id: 4, name: 'd' }), // created, then moved away
+      update(users, { id: 5, name: 'e' }, { id: 5, name: 'f' }), remove(users, { id: 5, name: 'f' }), // existed before the run
+      remove(users, { id: 6, name: 'g' }), insert(users, { id: 6, name: 'h' }), remove(users, { id: 6, name: 'h' }), // existed before the run
+    ], primaryKeyOf);
+    expect(writes).toEqual([rows(users, [{ id: 5 }, { id: 6 }], [{ id: 4, name: 'd' }], [], [], [{ id: 1 }, { id: 2 }, { id: 3 }])]);
+  });
+
+  it('an insert after the run deleted what it created is a created row again', () => {
+    const writes = coalesce([insert(users, { id: 1, name: 'a' }), remove(users, { id: 1, name: 'a' }), insert(users, { id: 1, name: 'b' })], primaryKeyOf);
+    expect(writes).toEqual([inserted(users, [{ id: 1, name: 'b' }])]);
   });
 
   it('turns a delete then an insert of the same key into an upsert', () => {
@@ -145,7 +162,7 @@ describe('coalesce', () => {
       update(members, { org: 1, user: 2, role: 'viewer' }, { org: 1, user: 2, role: 'editor' }),
       remove(members, { org: 1, user: 1, role: 'owner' }),
     ], primaryKeyOf);
-    expect(writes).toEqual([inserted(members, [{ org: 1, user: 2, role: 'editor' }], [{ org: 1, user: 1 }])]);
+    expect(writes).toEqual([rows(members, [], [], [], [{ org: 1, user: 2, role: 'editor' }], [{ org: 1, user: 1 }])]);
   });
 
   it('detects a change of one column of a composite key', () => {
@@ -172,7 +189,7 @@ describe('coalesce', () => {
       insert(orders, { id: 1, total: '9.99' }),
       remove(users, { id: 1, name: 'ann' }),
     ], primaryKeyOf);
-    expect(writes).toEqual([rows(users, [{ id: 1 }], []), inserted(orders, [{ id: 1, total: '9.99' }])]);
+    expect(writes).toEqual([rows(users, [], [], [], [], [{ id: 1 }]), inserted(orders, [{ id: 1, total: '9.99' }])]);
   });
 
   it('keeps tables of the same name in different schemas apart', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
 import {
-  columnTypeSql, createTableSql, deleteSql, insertSql, loadDataSql, loadField, mysqlType, normalizeColumnType, patchSql, toMysql,
+  columnTypeSql, createTableSql, deleteSql, insertSql, loadDataSql, loadField, mysqlType, normalizeColumnType, patchSql, rowExistsSql, toMysql,
 } from '../../src/sinks/mysql/mysql-dialect.js';
 
 function col(name: string, type: ColumnType, sourceType = '(test)', nullable = false): Column {
@@ -61,16 +61,14 @@ describe('mysqlType (other engines → MySQL)', () => {
 });
 
 describe('statements', () => {
-  it('upserts with VALUES() (MariaDB has no row alias), setting only the given non-key columns', () => {
-    expect(insertSql(pgTable, pgTable.columns.slice(0, 2), pgTable.columns.slice(0, 2))).toBe(
-      'INSERT INTO `shop`.`items` (`id`, `qty`) VALUES ? ON DUPLICATE KEY UPDATE `qty` = VALUES(`qty`)');
-    expect(insertSql(pgTable, pgTable.columns.slice(0, 1), pgTable.columns.slice(0, 1))).toBe(
-      'INSERT INTO `shop`.`items` (`id`) VALUES ? ON DUPLICATE KEY UPDATE `id` = `id`');
+  it('inserts plainly, never ON DUPLICATE KEY UPDATE (it would update the row of whichever unique key collides)', () => {
+    expect(insertSql(pgTable, pgTable.columns.slice(0, 2))).toBe('INSERT INTO `shop`.`items` (`id`, `qty`) VALUES ?');
   });
   it('deletes by key set and patches only the columns a change carried', () => {
     expect(deleteSql(pgTable)).toBe('DELETE FROM `shop`.`items` WHERE `id` IN (?)');
     expect(deleteSql({ ...pgTable, primaryKey: ['id', 'qty'] })).toBe('DELETE FROM `shop`.`items` WHERE (`id`, `qty`) IN (?)');
     expect(patchSql(pgTable, pgTable.columns.slice(0, 2))).toBe('UPDATE `shop`.`items` SET `id` = ?, `qty` = ? WHERE `id` = ?');
+    expect(rowExistsSql({ ...pgTable, primaryKey: ['id', 'qty'] })).toBe('SELECT 1 FROM `shop`.`items` WHERE `id` = ? AND `qty` = ? LIMIT 1');
   });
   it('loads binary and BIT columns as hex through UNHEX', () => {
     expect(loadDataSql(pgTable)).toBe(

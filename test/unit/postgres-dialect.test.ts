@@ -3,7 +3,7 @@ import type { Value } from '../../src/core/change-event.js';
 import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
 import { FerryError } from '../../src/errors.js';
 import {
-  addColumnSql, columnArrays, copyField, copyStageSql, createIndexSql, createStageSql, createTableSql, deleteRowSql, deleteSql, pgType, primaryKeySql, readRowsSql, resetIdentitySql,
+  addColumnSql, columnArrays, copyField, copyStageSql, createIndexSql, createStageSql, createTableSql, deleteMissesSql, deleteRowSql, deleteSql, patchMissesSql, pgType, primaryKeySql, readRowsSql, resetIdentitySql,
   stageTable, toPg, updateRowSql, upsertFromStageSql, upsertSql,
 } from '../../src/sinks/postgres/postgres-dialect.js';
 
@@ -219,6 +219,20 @@ describe('deleteSql', () => {
     expect(deleteSql(t)).toBe(
       'DELETE FROM "public"."orders" AS t USING unnest($1::integer[], $2::uuid[]) AS k("org", "user") WHERE t."org" = k."org" AND t."user" = k."user"',
     );
+  });
+});
+
+describe('deleteMissesSql, patchMissesSql', () => {
+  it('delete and patch by key as ever, answering how many keys found no row and the first of them', () => {
+    const t = table([col('id', int(8)), col('name', text)], ['id']);
+    expect(deleteMissesSql(t).replace(/\s+/g, ' ')).toBe(
+      'WITH k AS (SELECT * FROM unnest($1::bigint[]) WITH ORDINALITY AS k("id", "ferry ordinal")), '
+      + 'hit AS (DELETE FROM "public"."orders" AS t USING k WHERE t."id" = k."id" RETURNING k."ferry ordinal") '
+      + 'SELECT count(*)::int AS missing, min("ferry ordinal")::int AS first FROM k WHERE "ferry ordinal" NOT IN (SELECT "ferry ordinal" FROM hit)');
+    expect(patchMissesSql(t, [t.columns[1]!]).replace(/\s+/g, ' ')).toBe(
+      'WITH u AS (SELECT * FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS u("ferry match 0", "name", "ferry ordinal")), '
+      + 'hit AS (UPDATE "public"."orders" AS t SET "name" = u."name" FROM u WHERE t."id" = u."ferry match 0" RETURNING u."ferry ordinal") '
+      + 'SELECT count(*)::int AS missing, min("ferry ordinal")::int AS first FROM u WHERE "ferry ordinal" NOT IN (SELECT "ferry ordinal" FROM hit)');
   });
 });
 

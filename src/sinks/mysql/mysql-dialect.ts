@@ -303,15 +303,12 @@ export function loadDataSql(t: TableSchema): string {
     + `(${targets.join(', ')})${sets.length ? ` SET ${sets.join(', ')}` : ''}`;
 }
 
-/** Multi-row insert; with `updated`, an upsert that sets only those non-key columns on a duplicate key. */
-export function insertSql(t: TableSchema, columns: readonly Column[], updated: readonly Column[] | null): string {
-  const base = `INSERT INTO ${qualified(t.target)} (${columns.map((c) => quoteIdent(c.name)).join(', ')}) VALUES ?`;
-  if (!updated) return base;
-  const nonKey = updated.filter((c) => !t.primaryKey.includes(c.name));
-  const set = nonKey.length
-    ? nonKey.map((c) => `${quoteIdent(c.name)} = VALUES(${quoteIdent(c.name)})`)
-    : [`${quoteIdent(t.primaryKey[0]!)} = ${quoteIdent(t.primaryKey[0]!)}`];
-  return `${base} ON DUPLICATE KEY UPDATE ${set.join(', ')}`;
+/**
+ * Multi-row insert (rows as nested arrays). Never `ON DUPLICATE KEY UPDATE`: that updates the row of
+ * whichever unique key collides, which need not be the primary key (mysql-rows.ts).
+ */
+export function insertSql(t: TableSchema, columns: readonly Column[]): string {
+  return `INSERT INTO ${qualified(t.target)} (${columns.map((c) => quoteIdent(c.name)).join(', ')}) VALUES ?`;
 }
 
 /** Set-based delete by key: `WHERE (a, b) IN (?)` with the keys as nested arrays. */
@@ -323,6 +320,11 @@ export function deleteSql(t: TableSchema): string {
 /** Updates the given columns of the row whose key is `match` (Postgres updates that did not send unchanged TOAST values). */
 export function patchSql(t: TableSchema, set: readonly Column[]): string {
   return `UPDATE ${qualified(t.target)} SET ${set.map((c) => `${quoteIdent(c.name)} = ?`).join(', ')} WHERE ${t.primaryKey.map((k) => `${quoteIdent(k)} = ?`).join(' AND ')}`;
+}
+
+/** Whether the row with the key in the parameters (one per key column) is there. */
+export function rowExistsSql(t: TableSchema): string {
+  return `SELECT 1 FROM ${qualified(t.target)} WHERE ${t.primaryKey.map((k) => `${quoteIdent(k)} = ?`).join(' AND ')} LIMIT 1`;
 }
 
 /** Keyset page for verify, with BIT as its 0/1 text (the canonical form), FLOAT exact, and the rest as MySQL returns it. */

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
-import mysql, { type Connection, type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
+import mysql, { type Connection, type Pool, type PoolConnection, type RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
-import { groupByColumns, type Patch, type Write } from '../../core/coalesce.js';
+import type { Write } from '../../core/coalesce.js';
 import { tableKey, type ChangeEvent, type Row, type TableId, type Value } from '../../core/change-event.js';
 import { tabSeparated, valueAt } from '../tab-separated.js';
 import type { Checkpoint } from '../../core/checkpoint.js';
@@ -12,7 +12,7 @@ import { coerceError, FerryError } from '../../errors.js';
 import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
 import { MysqlPipelineLock } from '../../checkpoint/mysql-pipeline-lock.js';
 import { ensureMysqlCheckpointTables, mysqlCheckpointStore } from '../../checkpoint/mysql-checkpoint-table.js';
-import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.js';
+import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction, type Overlap } from '../sql-sink.js';
 import { mysqlReferencingRows } from './mysql-referential.js';
 import { finalizeConstraints } from './mysql-constraints.js';
 import type { ReferencingRows } from '../referential-actions.js';
@@ -20,9 +20,10 @@ import { serverFlavor, type Flavor } from '../../sources/mysql/binlog-position.j
 import { autoIncrementColumn, connect, connectionOptions, describeEndpoint, queryText, watchMysqlConnection } from '../../sources/mysql/mysql-connection.js';
 import { idleInTransactionMs } from '../../core/connection-watchdog.js';
 import {
-  addColumnSql, columnTypeSql, createTableSql, deleteRowSql, deleteSql, insertSql, updateRowSql, loadDataSql, loadField,
-  patchSql, qualified, quoteIdent, readRowsSql, rowValues, secondaryIndexes, tableCollation, toMysql,
+  addColumnSql, columnTypeSql, createTableSql, deleteRowSql, insertSql, updateRowSql, loadDataSql, loadField,
+  qualified, quoteIdent, readRowsSql, rowValues, secondaryIndexes, tableCollation, toMysql,
 } from './mysql-dialect.js';
+import { deleteByKey, insertCreated, patchByKey, runChecked, statements, upsertRows, UPSERT_STRATEGY, type UpsertStrategy } from './mysql-rows.js';
 import { assertFiniteRows } from './mysql-non-finite.js';
 import { mysqlHolds } from './mysql-widening.js';
 
@@ -33,11 +34,9 @@ export interface MysqlSinkOptions {
   /** A statement unanswered this long on a connection the server no longer serves ends it (core/connection-watchdog.ts). */
   readonly stallTimeoutSeconds: number;
   readonly log: Logger;
+  /** How upserts are written (mysql-rows.ts); the benchmark compares the two, ferry uses UPSERT_STRATEGY. */
+  readonly upserts?: UpsertStrategy;
 }
-
-/** Rows per multi-row statement, and a byte budget per statement well under the default max_allowed_packet. */
-const ROWS_PER_STATEMENT = 1000;
-const BYTES_PER_STATEMENT = 4 * 1024 * 1024;
 
 /**
  * Session settings of every apply connection: UTC, no foreign-key checks (the source enforced them,
@@ -53,6 +52,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
   readonly #log: Logger;
   readonly #pool: Pool;
   readonly #flavor: Flavor;
+  readonly #upserts: UpsertStrategy;
   protected readonly lock: MysqlPipelineLock;
   protected readonly store: CheckpointStore<PoolConnection>;
   #loadData: boolean;
@@ -63,6 +63,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
     this.#pool = pool;
     this.#flavor = flavor;
     this.#loadData = loadData;
+    this.#upserts = options.upserts ?? UPSERT_STRATEGY;
     this.lock = new MysqlPipelineLock(options.url, options.pipeline);
     this.store = mysqlCheckpointStore(pool, options.pipeline, this.lock.owner);
   }
@@ -86,7 +87,14 @@ export class MysqlSink extends SqlSink<PoolConnection> {
       });
     }
     if (!loadData) options.log.warn('local_infile is OFF on the target; snapshot chunks load with multi-row INSERT instead of LOAD DATA LOCAL (slower)');
-    const pool = mysql.createPool({ ...connectionOptions(options.url, 'target'), connectionLimit: options.connections, waitForConnections: true });
+    const pool = mysql.createPool({
+      ...connectionOptions(options.url, 'target'), connectionLimit: options.connections, waitForConnections: true,
+      // An UPDATE counts the rows it found, also those it left as they were: how ferry tells a row the
+      // target lacks from one that already had the values (mysql2's default; asked for all the same).
+      flags: ['FOUND_ROWS'],
+      // One round trip for a chunk's UPDATEs by key ('update-insert' only; values are escaped all the same).
+      multipleStatements: (options.upserts ?? UPSERT_STRATEGY) === 'update-insert',
+    });
     const stallMs = options.stallTimeoutSeconds * 1000;
     pool.pool.on('connection', (conn) => {
       conn.on('error', (err: Error) => options.log.debug({ err: err.message }, 'target connection failed'));
@@ -186,7 +194,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
       }
     }
     const objects = rows.map((values) => Object.fromEntries(table.columns.map((c, j) => [c.name, values[j] ?? null])));
-    for (const part of statements(table.columns, objects)) await runChecked(conn, table, insertSql(table, table.columns, null), [part.map((r) => rowValues(table, table.columns, r))]);
+    for (const part of statements(table.columns, objects)) await runChecked(conn, table, insertSql(table, table.columns), [part.map((r) => rowValues(table, table.columns, r))]);
   }
 
   async finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void> {
@@ -248,7 +256,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
   }
 
   protected openTransaction(conn: PoolConnection): MysqlTransaction {
-    return new MysqlTransaction(conn, this.tables, this.store);
+    return new MysqlTransaction(conn, this.tables, this.store, this.overlap, this.#upserts);
   }
 
   async countRows(table: TableSchema): Promise<number> {
@@ -277,63 +285,20 @@ async function indexExists(conn: Connection, t: TableId, name: string): Promise<
   return rows.length > 0;
 }
 
-/**
- * Warnings about the statement, not the values: VALUES() in ON DUPLICATE KEY UPDATE (deprecated on
- * MySQL 8.0.20+, still exact), and a LIMIT that statement-based binlogging calls unsafe.
- */
-const HARMLESS_WARNINGS = new Set([1287, 1592]);
-
-/**
- * Runs a data statement and fails on any warning it raised: MySQL rounds or truncates some values
- * with only a warning or note, even in strict mode (and always under LOAD DATA LOCAL).
- */
-async function runChecked(conn: Connection, table: TableSchema, sql: string | { sql: string; infileStreamFactory: () => Readable }, values?: unknown[]): Promise<number> {
-  const [result] = await conn.query<ResultSetHeader>(sql as string, values);
-  if (!result.warningStatus) return result.affectedRows;
-  const [warnings] = await conn.query<RowDataPacket[]>('SHOW WARNINGS');
-  const real = warnings.filter((w) => !HARMLESS_WARNINGS.has(Number(w.Code)));
-  if (real.length === 0) return result.affectedRows;
-  throw new FerryError('fatal', `the target would change values of ${qualified(table.target)}: ${real.slice(0, 5).map((w) => String(w.Message)).join('; ')}`, {
-    hint: 'nothing was committed; widen the target column or fix the value at the source, then restart',
-  });
-}
-
 /** LOAD DATA text as Buffers (mysql2 takes nothing else); binary and BIT values are Buffers, written as hex for UNHEX. */
 function* loadPieces(table: TableSchema, rows: readonly (readonly Value[])[]): Generator<Buffer> {
   const encoders = table.columns.map((c) => (v: Value): string => loadField(toMysql(c.type, v, table.target, c.name)));
   for (const piece of tabSeparated(rows, valueAt, encoders)) yield Buffer.from(piece);
 }
 
-/** A rough byte size of a row, to keep multi-row statements under max_allowed_packet. */
-function rowBytes(columns: readonly Column[], row: Row): number {
-  let n = 0;
-  for (const c of columns) {
-    const v = row[c.name];
-    n += v === null || v === undefined ? 4 : Buffer.isBuffer(v) ? v.length * 2 + 3 : String(v).length * 2 + 3;
-  }
-  return n;
-}
-
-/** Rows cut into statements of at most ROWS_PER_STATEMENT rows and BYTES_PER_STATEMENT bytes. */
-function statements<T extends Row>(columns: readonly Column[], rows: readonly T[]): T[][] {
-  const parts: T[][] = [];
-  let part: T[] = [];
-  let bytes = 0;
-  for (const r of rows) {
-    const size = rowBytes(columns, r);
-    if (part.length > 0 && (part.length >= ROWS_PER_STATEMENT || bytes + size > BYTES_PER_STATEMENT)) {
-      parts.push(part);
-      part = [];
-      bytes = 0;
-    }
-    part.push(r);
-    bytes += size;
-  }
-  if (part.length > 0) parts.push(part);
-  return parts;
-}
-
 class MysqlTransaction extends SqlTransaction<PoolConnection> {
+  readonly #upserts: UpsertStrategy;
+
+  constructor(conn: PoolConnection, tables: Map<string, TableSchema>, store: CheckpointStore<PoolConnection>, overlap: Overlap, upserts: UpsertStrategy) {
+    super(conn, tables, store, overlap);
+    this.#upserts = upserts;
+  }
+
   protected async execute(sql: string): Promise<void> {
     await this.conn.query(sql);
   }
@@ -343,46 +308,42 @@ class MysqlTransaction extends SqlTransaction<PoolConnection> {
     await this.conn.query(`DELETE FROM ${qualified(t.target)}`);
   }
 
-  protected async applyRows(t: TableSchema, w: Extract<Write, { kind: 'rows' }>): Promise<void> {
-    const keyCols = t.primaryKey.map((name) => t.columns.find((c) => c.name === name)!);
-    for (const part of statements(keyCols, w.deletes)) {
-      const keys = part.map((k) => rowValues(t, keyCols, k));
-      await this.conn.query(deleteSql(t), [keyCols.length === 1 ? keys.map((k) => k[0]) : keys]);
-    }
-    for (const p of w.patches) await this.#patch(t, keyCols, p);
-    // Inserts go as upserts too: on InnoDB a plain multi-row INSERT is hardly cheaper.
-    const upserts = [...w.inserts, ...w.upserts];
-    for (const [updated, rows] of groupByColumns(t.columns, upserts, upserts)) {
-      // Every column is inserted (a row that predates a column gets its backfill); only present ones are updated.
-      for (const part of statements(t.columns, rows)) await runChecked(this.conn, t, insertSql(t, t.columns, updated), [part.map((r) => rowValues(t, t.columns, r))]);
-    }
+  /** Every statement touches only rows with the changes' keys (mysql-rows.ts). */
+  protected async applyRows(t: TableSchema, w: Extract<Write, { kind: 'rows' }>, checked: boolean): Promise<void> {
+    await deleteByKey(this.conn, t, w.deletes, checked);
+    if (w.transients.length > 0) await deleteByKey(this.conn, t, w.transients, false);
+    for (const p of w.patches) await patchByKey(this.conn, t, p, checked);
+    await upsertRows(this.conn, t, w.upserts, this.#upserts);
+    await insertCreated(this.conn, t, w.inserts, this.#upserts);
   }
 
   protected async applyExact(t: TableSchema, e: ChangeEvent): Promise<void> {
     const values = (row: Row) => rowValues(t, t.columns, row);
     if (e.op === 'c' || e.op === 'r') {
-      await runChecked(this.conn, t, insertSql(t, t.columns, null), [[values(e.after!)]]);
+      await runChecked(this.conn, t, insertSql(t, t.columns), [[values(e.after!)]]);
       return;
     }
-    // mysql2 asks for found rows: an update that changes nothing still counts its row.
+    // Found rows (the pool's FOUND_ROWS): an update that changes nothing still counts its row.
     const matched = e.op === 'd'
       ? await runChecked(this.conn, t, deleteRowSql(t), values(e.before!))
       : await runChecked(this.conn, t, updateRowSql(t), [...values(e.after!), ...values(e.before!)]);
     if (matched !== 1) throw noEqualRow(t);
   }
 
-  async #patch(t: TableSchema, keyCols: readonly Column[], p: Patch): Promise<void> {
-    const set = t.columns.filter((c) => c.name in p.set);
-    await runChecked(this.conn, t, patchSql(t, set), [...rowValues(t, set, p.set, p.match), ...rowValues(t, keyCols, p.match)]);
-  }
-
-  /** MySQL DDL commits the open transaction; the rows before it are idempotent upserts, so a replay converges. */
+  /**
+   * MySQL DDL commits the open transaction: what it wrote so far commits ahead of the checkpoint, so
+   * the checkpoint's overlap is extended over it first (a crash before this transaction's own commit
+   * replays those changes, which then converge; a missing row there is no divergence).
+   */
   async addColumns(table: TableId, columns: readonly Column[]): Promise<void> {
     const updated = this.withColumns(table, columns);
     const [existing] = await this.conn.query<RowDataPacket[]>(
       'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [updated.target.schema, updated.target.name]);
     const present = new Set(existing.map((r) => String(r.name)));
-    for (const c of columns) if (!present.has(c.name)) for (const sql of addColumnSql(updated, c)) await this.conn.query(sql);
+    const missing = columns.filter((c) => !present.has(c.name));
+    if (missing.length === 0) return;
+    await this.extendOverlapOverWrites();
+    for (const c of missing) for (const sql of addColumnSql(updated, c)) await this.conn.query(sql);
     await this.conn.query('BEGIN');
   }
 

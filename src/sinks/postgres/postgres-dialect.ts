@@ -355,18 +355,41 @@ export function upsertFromStageSql(t: TableSchema): string {
   return `INSERT INTO ${qualified(t.target)} (${names}) SELECT ${names} FROM ${stageTable(t)} ${onConflict(t, t.columns)}; TRUNCATE ${stageTable(t)}`;
 }
 
+/** The ordinal of each key in the parameter arrays, under a name no table column has. */
+const ORDINAL = quoteIdent('ferry ordinal');
+
+/**
+ * `statement` (a DELETE … USING or UPDATE … FROM over `source`, the parameter arrays as `alias`, which
+ * returns their ordinal) answering with how many keys found no row, and the first of them (1-based).
+ */
+function missesOf(source: string, alias: string, statement: string): string {
+  return `WITH ${alias} AS (SELECT * FROM ${source}), hit AS (${statement} RETURNING ${alias}.${ORDINAL})
+    SELECT count(*)::int AS missing, min(${ORDINAL})::int AS first FROM ${alias} WHERE ${ORDINAL} NOT IN (SELECT ${ORDINAL} FROM hit)`;
+}
+
 /**
  * Set-based patch: sets `set` columns on the rows matched by key (key arrays first, then the set
  * columns' arrays). Columns not named keep their target values (unchanged TOAST values).
  */
 export function patchSql(t: TableSchema, set: readonly Column[]): string {
+  const p = patchParts(t, set);
+  return `${p.update} FROM unnest(${p.arrays}) AS u(${p.names.join(', ')}) WHERE ${p.match}`;
+}
+
+/** patchSql that answers which keys found no row (missing, first): a target in step has every one. */
+export function patchMissesSql(t: TableSchema, set: readonly Column[]): string {
+  const p = patchParts(t, set);
+  return missesOf(`unnest(${p.arrays}) WITH ORDINALITY AS u(${[...p.names, ORDINAL].join(', ')})`, 'u', `${p.update} FROM u WHERE ${p.match}`);
+}
+
+function patchParts(t: TableSchema, set: readonly Column[]): { update: string; arrays: string; names: string[]; match: string } {
   const keyCols = t.primaryKey.map((name) => t.columns.find((c) => c.name === name)!);
-  const arrays = [...keyCols, ...set].map((c, i) => `$${i + 1}::${paramType(t, c)}[]`);
+  const arrays = [...keyCols, ...set].map((c, i) => `$${i + 1}::${paramType(t, c)}[]`).join(', ');
   // Match columns get names no table column has: a column may be called like any plain alias.
   const matchName = (i: number) => quoteIdent(`ferry match ${i}`);
   const names = [...keyCols.map((_, i) => matchName(i)), ...set.map((c) => quoteIdent(c.name))];
   const match = keyCols.map((c, i) => `t.${quoteIdent(c.name)} = u.${matchName(i)}`).join(' AND ');
-  return `UPDATE ${qualified(t.target)} AS t SET ${set.map((c) => `${quoteIdent(c.name)} = ${unnestColumn(t, c)}`).join(', ')} FROM unnest(${arrays.join(', ')}) AS u(${names.join(', ')}) WHERE ${match}`;
+  return { update: `UPDATE ${qualified(t.target)} AS t SET ${set.map((c) => `${quoteIdent(c.name)} = ${unnestColumn(t, c)}`).join(', ')}`, arrays, names, match };
 }
 
 export function deleteSql(t: TableSchema): string {
@@ -374,6 +397,15 @@ export function deleteSql(t: TableSchema): string {
   const arrays = keyCols.map((c, i) => `$${i + 1}::${paramType(t, c)}[]`);
   const match = keyCols.map((c) => `t.${quoteIdent(c.name)} = k.${quoteIdent(c.name)}`).join(' AND ');
   return `DELETE FROM ${qualified(t.target)} AS t USING unnest(${arrays.join(', ')}) AS k(${keyCols.map((c) => quoteIdent(c.name)).join(', ')}) WHERE ${match}`;
+}
+
+/** deleteSql that answers which keys found no row (missing, first): a target in step has every one. */
+export function deleteMissesSql(t: TableSchema): string {
+  const keyCols = t.primaryKey.map((name) => t.columns.find((c) => c.name === name)!);
+  const arrays = keyCols.map((c, i) => `$${i + 1}::${paramType(t, c)}[]`);
+  const match = keyCols.map((c) => `t.${quoteIdent(c.name)} = k.${quoteIdent(c.name)}`).join(' AND ');
+  const source = `unnest(${arrays.join(', ')}) WITH ORDINALITY AS k(${[...keyCols.map((c) => quoteIdent(c.name)), ORDINAL].join(', ')})`;
+  return missesOf(source, 'k', `DELETE FROM ${qualified(t.target)} AS t USING k WHERE ${match}`);
 }
 
 /**

@@ -17,6 +17,8 @@ import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
 import { PostgresPipelineLock } from '../../checkpoint/postgres-pipeline-lock.js';
 import { DDL_LOCK_SQL, ensureCheckpointTables, postgresCheckpointStore } from '../../checkpoint/postgres-checkpoint-table.js';
 import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.js';
+import { missingRow } from '../target-divergence.js';
+import { uniqueViolationOf, writtenRows } from './postgres-unique.js';
 import { postgresReferencingRows } from './postgres-referential.js';
 import type { ReferencingRows } from '../referential-actions.js';
 import { connectClient } from './postgres-connection.js';
@@ -26,8 +28,8 @@ import { tabSeparated, valueAt } from '../tab-separated.js';
 import { createPartitionedTableSql } from './postgres-dialect.js';
 import { postgresHolds } from './postgres-widening.js';
 import {
-  addColumnSql, columnArrays, columnType, copyEncoder, copySql, copyStageSql, createStageSql, upsertFromStageSql, createEnumSql, createIndexSql, createTableSql, deleteRowSql, deleteSql, enumTypes,
-  insertRowSql, OWNED_SEQUENCES_SQL, patchSql, primaryKeySql, qualified, quoteIdent, readRowsSql, resetIdentitySql, rowParams, updateRowSql, upsertSql,
+  addColumnSql, columnArrays, columnType, copyEncoder, copySql, copyStageSql, createStageSql, upsertFromStageSql, createEnumSql, createIndexSql, createTableSql, deleteMissesSql, deleteRowSql, deleteSql, enumTypes,
+  insertRowSql, OWNED_SEQUENCES_SQL, patchMissesSql, patchSql, primaryKeySql, qualified, quoteIdent, readRowsSql, resetIdentitySql, rowParams, updateRowSql, upsertSql,
 } from './postgres-dialect.js';
 
 export interface PostgresSinkOptions {
@@ -265,7 +267,7 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
   }
 
   protected openTransaction(client: pg.PoolClient): PostgresTransaction {
-    return new PostgresTransaction(client, this.tables, this.store);
+    return new PostgresTransaction(client, this.tables, this.store, this.overlap);
   }
 
   async countRows(table: TableSchema): Promise<number> {
@@ -345,14 +347,46 @@ class PostgresTransaction extends SqlTransaction<pg.PoolClient> {
     await this.conn.query(`TRUNCATE ${qualified(t.target)}`);
   }
 
-  protected async applyRows(t: TableSchema, w: Extract<Write, { kind: 'rows' }>): Promise<void> {
+  /**
+   * Deletes and patches by key (`checked`: each must find its row; the statement answers which did
+   * not), then upserts and inserts, which update on a primary-key conflict only: a collision on any
+   * other unique key stops the stream naming the constraint and, where Postgres's detail tells, the row.
+   */
+  protected async applyRows(t: TableSchema, w: Extract<Write, { kind: 'rows' }>, checked: boolean): Promise<void> {
     const keyCols = t.primaryKey.map((name) => t.columns.find((c) => c.name === name)!);
-    if (w.deletes.length > 0) await this.conn.query(deleteSql(t), columnArrays(t, keyCols, w.deletes));
-    for (const [set, patches] of groupByColumns(t.columns, w.patches.map((p) => p.set), w.patches)) {
-      await this.conn.query(patchSql(t, set), [...columnArrays(t, keyCols, patches.map((p) => p.match)), ...columnArrays(t, set, patches.map((p) => p.set))]);
+    const deletes = checked ? w.deletes : [...w.deletes, ...w.transients];
+    if (deletes.length > 0) {
+      const params = columnArrays(t, keyCols, deletes);
+      if (!checked) await this.conn.query(deleteSql(t), params);
+      else this.#expectFound(t, 'delete', deletes, await this.conn.query(deleteMissesSql(t), params));
     }
-    const inserted = await this.#insertPlainly(t, w.inserts);
-    const upserts = inserted ? w.upserts : [...w.inserts, ...w.upserts];
+    if (checked && w.transients.length > 0) await this.conn.query(deleteSql(t), columnArrays(t, keyCols, w.transients));
+    try {
+      await this.#writeRows(t, w, keyCols, checked);
+    } catch (err) {
+      throw uniqueViolationOf(t, err, writtenRows(t, [...w.inserts, ...w.upserts], w.patches)) ?? err;
+    }
+  }
+
+  /** A statement of deleteMissesSql/patchMissesSql found no row for some of `keys`: the first of them is named. */
+  #expectFound(t: TableSchema, change: 'delete' | 'update', keys: readonly Row[], result: pg.QueryResult): void {
+    const { missing, first } = result.rows[0] as { missing: number; first: number | null };
+    if (missing > 0) throw missingRow(t, change, first === null ? null : keys[first - 1] ?? null, missing);
+  }
+
+  async #writeRows(t: TableSchema, w: Extract<Write, { kind: 'rows' }>, keyCols: readonly Column[], checked: boolean): Promise<void> {
+    for (const [set, patches] of groupByColumns(t.columns, w.patches.map((p) => p.set), w.patches)) {
+      const params = [...columnArrays(t, keyCols, patches.map((p) => p.match)), ...columnArrays(t, set, patches.map((p) => p.set))];
+      if (!checked) await this.conn.query(patchSql(t, set), params);
+      else this.#expectFound(t, 'update', patches.map((p) => p.match), await this.conn.query(patchMissesSql(t, set), params));
+    }
+    // Upserts before the rows the batch created: a row that gave up a unique value for a new one goes first.
+    const copied = w.inserts.length >= STAGE_MIN_ROWS && w.inserts.every((r) => isFullRow(t.columns, r));
+    await this.#upsert(t, copied ? w.upserts : [...w.upserts, ...w.inserts]);
+    if (copied && !(await this.#insertPlainly(t, w.inserts))) await this.#upsert(t, w.inserts);
+  }
+
+  async #upsert(t: TableSchema, upserts: readonly Row[]): Promise<void> {
     for (const [updated, rows] of groupByColumns(t.columns, upserts, upserts)) {
       if (rows.length >= STAGE_MIN_ROWS && updated.length === t.columns.length) {
         await this.conn.query(createStageSql(t));
@@ -365,12 +399,11 @@ class PostgresTransaction extends SqlTransaction<pg.PoolClient> {
   }
 
   /**
-   * Rows the batch created, COPYed straight into the table as a native replica inserts them. A key
-   * conflict (a target out of step with the source, as in a snapshot's overlap) undoes the COPY, and
-   * false tells the caller to upsert them. Few or incomplete rows (older than an ADD COLUMN) are upserted anyway.
+   * Rows the batch created, COPYed straight into the table as a native replica inserts them (when many
+   * and complete: fewer, or older than an ADD COLUMN, are upserted). A key conflict (a target out of
+   * step with the source, as in a snapshot's overlap) undoes the COPY, and false tells the caller to upsert them.
    */
   async #insertPlainly(t: TableSchema, rows: readonly Row[]): Promise<boolean> {
-    if (rows.length < STAGE_MIN_ROWS || !rows.every((r) => isFullRow(t.columns, r))) return false;
     await this.conn.query('SAVEPOINT ferry_insert');
     try {
       await copyRows(this.conn, copySql(t), t, rows, columnOf(t));
