@@ -3,6 +3,7 @@ import { cpus, totalmem, release } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { backlogFor } from './data.js';
 import { drainArms } from './drain-arms.js';
 import { kafkaArm } from './kafka-arm.js';
 import { latencyArms } from './latency-arms.js';
@@ -13,8 +14,9 @@ import { Results } from './results.js';
 import { startServers, stopServers } from './servers.js';
 import { buildSnapshotData, snapshotArms } from './snapshot-arms.js';
 import { targets } from './targets.js';
+import { upsertArm } from './upsert-arm.js';
 
-const ARMS = ['snapshot', 'drain', 'kafka', 'latency', 'memory'] as const;
+const ARMS = ['snapshot', 'drain', 'upserts', 'kafka', 'latency', 'memory'] as const;
 
 const { values: opts } = parseArgs({
   options: {
@@ -30,7 +32,8 @@ const runs = Math.max(2, Number(opts.runs));
 const latencySeconds = opts.quick ? 10 : Number(opts['latency-seconds']);
 const only = new Set(opts.only!.split(','));
 
-ensurePeers();
+// The peer tools (pgloader, pgcopydb, sysbench) are needed by the snapshot and latency arms only.
+if (only.has('snapshot') || only.has('latency')) ensurePeers();
 const root = resolve(import.meta.dirname, '../..');
 const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).toString().trim();
 const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root }).toString().trim() !== '';
@@ -46,6 +49,7 @@ try {
     for (const arm of snapshotArms(servers, rows)) await race(arm, runs, results);
   }
   if (only.has('drain')) for (const arm of drainArms(servers, rows)) await race(arm, runs, results);
+  if (only.has('upserts')) await race(upsertArm(servers, backlogFor(rows).updates), runs, results);
   if (only.has('kafka')) {
     const kafka = kafkaArm(servers, rows);
     try {

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
 import { FerryError } from '../../src/errors.js';
 import { rowValues, toMysql } from '../../src/sinks/mysql/mysql-dialect.js';
-import { assertFiniteRows, isNonFinite, keyText } from '../../src/sinks/mysql/mysql-non-finite.js';
+import { assertFiniteRows, isNonFinite } from '../../src/sinks/mysql/mysql-non-finite.js';
+import { keyText } from '../../src/sinks/target-divergence.js';
 
 function col(name: string, type: ColumnType): Column {
   return { name, type, sourceType: '(test)', nullable: true, autoIncrement: false, backfill: { value: null } };

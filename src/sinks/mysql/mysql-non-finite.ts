@@ -1,6 +1,7 @@
 import { tableKey, type Row, type TableId, type Value } from '../../core/change-event.js';
 import type { ColumnType, TableSchema } from '../../core/schema.js';
 import { FerryError } from '../../errors.js';
+import { keyText } from '../target-divergence.js';
 
 /**
  * The documented policy for NaN and ±Infinity (README, type mapping): Postgres `real`, `double
@@ -17,19 +18,6 @@ export function isNonFinite(t: ColumnType, v: Value): boolean {
     case 'decimal': return typeof v === 'string' && NON_FINITE_TEXT.test(v);
     default: return false;
   }
-}
-
-function valueText(v: Value): string {
-  if (v === null) return 'NULL';
-  if (Buffer.isBuffer(v)) return `x'${v.toString('hex')}'`;
-  return typeof v === 'string' ? `'${v.replace(/'/g, "''")}'` : String(v);
-}
-
-/** `id = 7`, `(a, b) = (1, 'x')`: a row's key as the operator would write it in a WHERE clause. */
-export function keyText(key: Row): string {
-  const names = Object.keys(key);
-  if (names.length === 1) return `${names[0]} = ${valueText(key[names[0]!] ?? null)}`;
-  return `(${names.join(', ')}) = (${names.map((n) => valueText(key[n] ?? null)).join(', ')})`;
 }
 
 /** The stop for a NaN or ±Infinity bound for MySQL; `key` is null where the row is not known (a column's backfill value). */
