@@ -63,6 +63,51 @@ function authorize(req: IncomingMessage, token: string | undefined): void {
   if (!sameSecret(m[1]!, token)) throw new HttpError(401, 'wrong admin token', 'send the admin token configured in admin.token');
 }
 
+/** A Host header or Origin as a URL (host and hostname lower case, IPv6 in brackets), or null when it is neither. */
+function hostOf(value: string): URL | null {
+  try {
+    return new URL(value.includes('://') ? value : `http://${value}`);
+  } catch {
+    return null;
+  }
+}
+
+/** The names a POST without a token may give its Host: loopback ones, and the listen host unless it is a wildcard. */
+function namesThisHost(name: string | undefined, listenHost: string): boolean {
+  if (name === undefined) return false;
+  if (name === 'localhost' || isLoopback(name.replace(/^\[|\]$/g, ''))) return true;
+  const listen = hostOf(listenHost)?.hostname;
+  return name === listen && !['0.0.0.0', '[::]'].includes(listen);
+}
+
+/**
+ * A web page open in a browser on the ferry host may send a "simple" cross-site POST (text/plain, no
+ * CORS preflight), and a DNS name of the attacker's, rebound to 127.0.0.1, even makes it same-origin.
+ * So POST needs: no Origin of another site; where the caller's address is its only credential (no
+ * token), a Host that names this host (a loopback name or the listen host); and a JSON content type,
+ * which a cross-site page can send only after a CORS preflight that ferry never answers. GETs are
+ * read-only and named freely (Prometheus scrapes by container name).
+ */
+function refuseCrossSite(req: IncomingMessage, token: string | undefined, listenHost: string): void {
+  const host = req.headers.host ?? '';
+  const origin = req.headers.origin;
+  const self = hostOf(host)?.host;
+  if (origin !== undefined && (self === undefined || hostOf(origin)?.host !== self)) {
+    throw new HttpError(403, `cross-site POST refused: Origin ${origin} is not this admin API (${host})`, 'call the admin API from curl or `ferry cutover`, not from a web page');
+  }
+  if (token === undefined && !namesThisHost(hostOf(host)?.hostname, listenHost)) {
+    throw new HttpError(403, `POST naming host ${host || '(none)'} refused: without admin.token, POST must name this host by a loopback address or ${listenHost}`, 'call http://127.0.0.1:<port> or http://localhost:<port>, or set admin.token');
+  }
+}
+
+/** POST bodies are JSON, and say so: the content type is what a cross-site page cannot send unasked. */
+function requireJson(req: IncomingMessage): void {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new HttpError(415, `POST needs Content-Type: application/json, not ${type || 'none'}`, "send -H 'Content-Type: application/json', also with an empty body");
+  }
+}
+
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -131,6 +176,9 @@ function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Han
 /** The admin HTTP API (DESIGN §1.3) on `listen` (host:port; port 0 picks a free one). */
 export async function startAdminServer(listen: string, deps: AdminDeps): Promise<AdminServer> {
   const table = routes(deps);
+  const sep = listen.lastIndexOf(':');
+  const host = listen.slice(0, sep);
+  const port = Number(listen.slice(sep + 1));
   const server = createServer((req, res) => {
     void (async () => {
       try {
@@ -140,7 +188,11 @@ export async function startAdminServer(listen: string, deps: AdminDeps): Promise
         const method = req.method === 'HEAD' ? 'GET' : req.method;
         const handler = route[method as 'GET' | 'POST'];
         if (!handler) throw new HttpError(405, `${req.method} is not allowed on ${path}`, `use ${Object.keys(route).join(' or ')}`);
-        if (method === 'POST') authorize(req, deps.token);
+        if (method === 'POST') {
+          refuseCrossSite(req, deps.token, host);
+          authorize(req, deps.token);
+          requireJson(req);
+        }
         const { status, body, contentType } = await handler(req);
         send(res, status, body, contentType);
       } catch (err) {
@@ -152,9 +204,6 @@ export async function startAdminServer(listen: string, deps: AdminDeps): Promise
       }
     })();
   });
-  const sep = listen.lastIndexOf(':');
-  const host = listen.slice(0, sep);
-  const port = Number(listen.slice(sep + 1));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(new FerryError('config', `admin API cannot listen on ${listen}: ${err.message}`, { cause: err, hint: 'set admin.listen to a free host:port' })));

@@ -13,13 +13,13 @@ export async function startWithAdmin(config: Record<string, unknown>, admin: Rec
   return { ferry, admin: url, configFile };
 }
 
-/** A JSON request to the admin API; POSTs carry the token unless `token` says otherwise. */
-export async function adminCall(admin: string, path: string, options: { method?: string; body?: string; token?: string | null } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+/** A JSON request to the admin API; POSTs carry the token unless `token` says otherwise; `headers` add to or replace ferry's own. */
+export async function adminCall(admin: string, path: string, options: { method?: string; body?: string; token?: string | null; headers?: Record<string, string> } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
   const method = options.method ?? 'GET';
   const token = options.token === undefined ? ADMIN_TOKEN : options.token;
   const res = await fetch(`${admin}${path}`, {
     method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...options.headers },
     ...(options.body !== undefined ? { body: options.body } : {}),
   });
   const text = await res.text();

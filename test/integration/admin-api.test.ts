@@ -55,6 +55,17 @@ describe('admin API and cutover failure paths (Postgres → Postgres)', () => {
     expect((await adminCall(admin, '/nope')).status).toBe(404);
   });
 
+  it('refuses, even with the token, a POST from another site (403) and one that is not JSON (415)', async () => {
+    const crossSite = await adminCall(admin, '/cutover', { method: 'POST', body: '{"fence":"none","verify":"counts"}', headers: { origin: 'http://evil.example', 'content-type': 'text/plain' } });
+    expect(crossSite.status).toBe(403);
+    expect(String(crossSite.body.error)).toMatch(/cross-site/);
+    const plain = await adminCall(admin, '/pause', { method: 'POST', headers: { 'content-type': 'text/plain' } });
+    expect(plain.status).toBe(415);
+    expect(String(plain.body.error)).toMatch(/application\/json/);
+    expect((await adminCall(admin, '/cutover')).status, 'nothing was started').toBe(404);
+    expect((await adminCall(admin, '/status')).body.paused, 'nothing was paused').toBe(false);
+  });
+
   it('serves /healthz, /readyz, /status and /metrics', async () => {
     expect((await adminCall(admin, '/healthz')).status).toBe(200);
     expect((await adminCall(admin, '/readyz')).status).toBe(200);

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
@@ -13,6 +14,21 @@ function outsideAddress(): string {
   const address = Object.values(networkInterfaces()).flat().find((a) => a && !a.internal && a.family === 'IPv4')?.address;
   if (!address) throw new Error('this host has no non-loopback IPv4 address to test remote requests from');
   return address;
+}
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+/** A raw request, so that Host and Origin are what a browser would send (fetch sets Host itself). */
+function post(port: string, path: string, headers: Record<string, string>, body = ''): Promise<{ status: number; body: Record<string, string> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: { host: `127.0.0.1:${port}`, ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) as Record<string, string> }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** Without admin.token, POST is for this host only; GET is for anyone (metrics, health). */
@@ -33,20 +49,44 @@ describe('admin API without a token', () => {
   afterAll(() => server?.close());
 
   it('accepts POST from loopback', async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/pause`, { method: 'POST' });
+    const res = await fetch(`http://127.0.0.1:${port}/pause`, { method: 'POST', headers: JSON_TYPE });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ paused: true });
+    expect((await fetch(`http://localhost:${port}/resume`, { method: 'POST', headers: JSON_TYPE })).status).toBe(200);
+  });
+
+  it('refuses a cross-site POST a web page can send without a preflight (403), and a POST that is not JSON (415)', async () => {
+    const crossSite = { origin: 'http://evil.example', 'content-type': 'text/plain' };
+    const cutover = await post(port, '/cutover', crossSite, '{"fence":"none","verify":"counts"}');
+    expect(cutover.status).toBe(403);
+    expect(cutover.body.error).toMatch(/cross-site POST refused: Origin http:\/\/evil\.example/);
+    expect((await post(port, '/pause', crossSite)).status).toBe(403);
+    expect((await post(port, '/pause', { origin: 'null', ...JSON_TYPE })).status, 'an opaque origin (sandboxed frame, file://)').toBe(403);
+    const plain = await post(port, '/pause', { 'content-type': 'text/plain' });
+    expect(plain.status).toBe(415);
+    expect(plain.body.hint).toMatch(/Content-Type: application\/json/);
+    expect((await post(port, '/pause', {})).status, 'no content type at all').toBe(415);
+    expect((await fetch(`http://127.0.0.1:${port}/status`)).status, 'GET needs none of it').toBe(200);
+    expect((await (await fetch(`http://127.0.0.1:${port}/status`)).json()).paused, 'nothing was paused').toBe(false);
+  });
+
+  it('refuses POST naming a host that is not this one (a DNS name rebound to 127.0.0.1), even from its own origin', async () => {
+    const rebound = await post(port, '/pause', { host: `rebound.evil.example:${port}`, origin: `http://rebound.evil.example:${port}`, ...JSON_TYPE });
+    expect(rebound.status).toBe(403);
+    expect(rebound.body.error).toMatch(/rebound\.evil\.example/);
+    expect((await post(port, '/pause', { host: `[::1]:${port}`, ...JSON_TYPE })).status).toBe(200);
+    expect((await post(port, '/resume', { host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}`, ...JSON_TYPE })).status, 'same origin').toBe(200);
   });
 
   it('refuses POST from another address with 403 and says how to allow it, but serves GET', async () => {
-    const res = await fetch(`http://${outsideAddress()}:${port}/resume`, { method: 'POST' });
+    const res = await fetch(`http://${outsideAddress()}:${port}/resume`, { method: 'POST', headers: JSON_TYPE });
     expect(res.status).toBe(403);
     expect((await res.json()).hint).toMatch(/admin\.token/);
     expect((await fetch(`http://${outsideAddress()}:${port}/healthz`)).status).toBe(200);
   });
 
   it('answers a cutover that cannot start (not streaming) with its reason', async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/cutover`, { method: 'POST', body: '{"verify": "none"}' });
+    const res = await fetch(`http://127.0.0.1:${port}/cutover`, { method: 'POST', headers: JSON_TYPE, body: '{"verify": "none"}' });
     expect(res.status).toBe(202);
     await new Promise((r) => setTimeout(r, 50));
     const view = await (await fetch(`http://127.0.0.1:${port}/cutover`)).json();
