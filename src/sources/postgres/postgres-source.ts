@@ -16,6 +16,7 @@ import { describePgTables, type PgDescribeOptions, type PgTable } from './pg-sch
 import { openPgReader } from './pg-snapshot.js';
 import { ensurePublication, ensureSlot, recreateSlotWithSnapshot, slotChangesAfter, slotMissing, slotState, verifyPublication } from './pg-slot.js';
 import { watchSlotCreation } from './pg-slot-wait.js';
+import { queriesInTurn } from './queries-in-turn.js';
 import { WalStream } from './wal-source.js';
 
 export interface PostgresSourceOptions extends PgDescribeOptions {
@@ -44,7 +45,7 @@ export class PostgresSource implements Source {
   }
 
   static async open(options: PostgresSourceOptions): Promise<PostgresSource> {
-    return new PostgresSource(options, await connectSource(options.url));
+    return new PostgresSource(options, queriesInTurn(await connectSource(options.url)));
   }
 
   async check(): Promise<CheckProblem[]> {

@@ -151,7 +151,8 @@ export class WalStream {
       // A START_REPLICATION that never answers counts as silence too.
       this.#lastPacketAt = Date.now();
       this.#startTimers();
-      this.#o.log.info({ slot: this.#o.slot, from: formatLsn(this.#committed) }, `streaming from ${formatLsn(this.#committed)}`);
+      // "streaming from …" is the pipeline's line (the stream-started event), once per start.
+      this.#o.log.debug({ slot: this.#o.slot, from: formatLsn(this.#committed) }, `START_REPLICATION on slot ${this.#o.slot} from ${formatLsn(this.#committed)}`);
       await this.#service.subscribe(new TextPgoutputPlugin(this.#o.publication), this.#o.slot, formatLsn(this.#committed));
       if (!this.#stopped) this.#fail(new FerryError('retriable', 'the replication stream ended'));
     } catch (err) {
