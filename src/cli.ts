@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { loadConfig } from './config.js';
+import { loadConfig, type Config } from './config.js';
 import { FerryEventBus } from './core/events.js';
 import { FerryError, coerceError } from './errors.js';
-import { makeLogger, type Logger } from './log.js';
+import { LOG_LEVEL_PRECEDENCE, configureLogger, envLogLevel, makeLogger, type LogLevel, type Logger } from './log.js';
 import { checkAll, formatProblems } from './pipeline/coordinator.js';
 import { startDaemon } from './admin/daemon.js';
 import { followCutover } from './admin/cutover-client.js';
@@ -11,6 +11,7 @@ import { openSink, openSource } from './pipeline/endpoints.js';
 import { readStatus } from './pipeline/status.js';
 import { logEvents } from './ui/event-log.js';
 import { showSnapshotProgress } from './ui/snapshot-progress.js';
+import { progressIntervalMs } from './ui/progress-interval.js';
 import { verifyTables, type TableVerdict, type VerifyMode } from './verify/verify.js';
 import { formatThroughput, formatVerdict } from './verify/report.js';
 import { runDemo } from './demo/demo.js';
@@ -24,9 +25,10 @@ function exitCodeOf(err: FerryError): number {
 }
 
 /** Runs a command body; errors become one clear message and an exit code. */
-async function main(body: (log: Logger) => Promise<number | void>, level?: string): Promise<void> {
+async function main(body: (log: Logger) => Promise<number | void>, level: LogLevel = 'info'): Promise<void> {
   const log = makeLogger(level);
   try {
+    log.level = envLogLevel() ?? level;
     process.exitCode = (await body(log)) ?? 0;
   } catch (err) {
     const e = coerceError(err);
@@ -35,6 +37,13 @@ async function main(body: (log: Logger) => Promise<number | void>, level?: strin
   }
   // The work is done and logs are written synchronously: a driver's idle timer must not keep the process.
   process.exit();
+}
+
+/** Loads the config and sets the logger by it: the pipeline on every line, and the level (configureLogger). */
+function loadConfigFor(file: string, log: Logger): Config {
+  const config = loadConfig(file);
+  configureLogger(log, config);
+  return config;
 }
 
 
@@ -68,11 +77,11 @@ function stopSignal(log: Logger): AbortSignal {
 
 async function runCommand(file: string, until: 'snapshot' | 'stream'): Promise<void> {
   await main(async (log) => {
-    const cfg = loadConfig(file);
-    if (!process.env.FERRY_LOG_LEVEL) log.level = cfg.log.level;
+    const cfg = loadConfigFor(file, log);
+    const everyMs = progressIntervalMs();
     const events = new FerryEventBus();
-    const offLog = logEvents(events, log);
-    const offBars = showSnapshotProgress(events, (text) => process.stderr.write(`${text}\n`));
+    const offLog = logEvents(events, log, everyMs);
+    const offBars = showSnapshotProgress(events, { log, everyMs });
     const signal = stopSignal(log);
     const daemon = await startDaemon({ config: cfg, log, events, signal, until });
     try {
@@ -93,7 +102,12 @@ async function runCommand(file: string, until: 'snapshot' | 'stream'): Promise<v
 const program = new Command()
   .name('ferry')
   .description('Change-data-capture replicator: snapshot a live MySQL/MariaDB or Postgres database into Postgres or MySQL/MariaDB, then stream every committed change.')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .addHelpText('after', `
+Environment:
+  FERRY_LOG_LEVEL             trace, debug, info, warn or error; ${LOG_LEVEL_PRECEDENCE}
+  FERRY_PROGRESS_INTERVAL_MS  how often the periodic log lines are written (streaming summary, a
+                              table copy's progress off a terminal); default 10000`);
 
 program
   .command('run')
@@ -113,7 +127,7 @@ program
   .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
   .action((o: { config: string }) =>
     main(async (log) => {
-      const cfg = loadConfig(o.config);
+      const cfg = loadConfigFor(o.config, log);
       const problems = await checkAll(cfg, log);
       const errors = problems.filter((p) => !p.warning);
       if (problems.length > 0) process.stdout.write(`${formatProblems(problems.map((p) => (p.warning ? { ...p, check: `warning: ${p.check}` } : p)))}\n`);
@@ -140,7 +154,7 @@ program
   .option('--json', 'print JSON')
   .action((o: { config: string; json?: boolean }) =>
     main(async (log) => {
-      const status = await readStatus(loadConfig(o.config), log);
+      const status = await readStatus(loadConfigFor(o.config, log), log);
       if (o.json) {
         process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
         return;
@@ -180,7 +194,7 @@ a quiet or fenced source (after a cutover's fence) the result is exact.`)
   .option('--json', 'print JSON')
   .action((o: { config: string; mode: VerifyMode; chunkRows: string; recheck: string; json?: boolean }) =>
     main(async (log) => {
-      const cfg = loadConfig(o.config);
+      const cfg = loadConfigFor(o.config, log);
       const chunkRows = Number(o.chunkRows);
       const recheck = Number(o.recheck);
       if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new FerryError('config', `--chunk-rows ${o.chunkRows}: expected a whole number of at least 1`);
@@ -237,7 +251,7 @@ program
   .command('demo')
   .description('the embedded demo: private throwaway MariaDB + Postgres, live replication under load, verified with checksums')
   .option('--rows <n>', 'rows in the sample metadata table', '105827')
-  .action((o: { rows: string }) => main((log) => runDemo({ log, metadataRows: Number(o.rows) }), process.env.FERRY_LOG_LEVEL ?? 'warn'));
+  .action((o: { rows: string }) => main((log) => runDemo({ log, metadataRows: Number(o.rows) }), 'warn'));
 
 await program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`${(err as Error).message}\n`);

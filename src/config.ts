@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseConfigYaml } from './config-yaml.js';
 import { configError, FerryError } from './errors.js';
 
 const url = (what: string) =>
@@ -145,20 +145,29 @@ export type Config = Readonly<Omit<ParsedConfig, 'source' | 'tables' | 'cutover'
   cutover: { readonly verify: CutoverVerify };
 }>;
 
-/** Replaces ${NAME} and ${NAME:-default} in every string value; a missing variable is a config error. */
-function interpolate(value: unknown, path: string): unknown {
+/** Where a config problem is, as the operator writes it: `source.url`, `tables.include[0]`. */
+function keyPath(path: readonly PropertyKey[]): string {
+  return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i === 0 ? '' : '.'}${String(k)}`)).join('') || '(top level)';
+}
+
+/**
+ * Replaces ${NAME} and ${NAME:-default} in every string value. An unset variable stays as written and
+ * is added to `unset`, so that it is reported together with every other problem of the file.
+ */
+function interpolate(value: unknown, path: readonly PropertyKey[], unset: { key: string; name: string }[]): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (written, name: string, fallback?: string) => {
       const v = process.env[name];
       // As in the shell: ${NAME:-default} takes the default when NAME is unset or empty.
       if (fallback !== undefined && !v) return fallback;
       if (v !== undefined) return v;
-      throw configError(`${path}: environment variable ${name} is not set`, `export ${name}=… before starting ferry, or write \${${name}:-default}`);
+      unset.push({ key: keyPath(path), name });
+      return written;
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, `${path}[${i}]`));
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, [...path, i], unset));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, path ? `${path}.${k}` : k)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, [...path, k], unset)]));
   }
   return value;
 }
@@ -173,10 +182,16 @@ function deepFreeze<T>(o: T): T {
 
 /** Validates an already-parsed document: the one way every config enters ferry. */
 export function parseConfig(doc: unknown): Config {
-  const result = configSchema.safeParse(interpolate(doc ?? {}, ''));
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`);
-    throw configError(`invalid config:\n${lines.join('\n')}`, 'correct the keys above; `ferry --help` and the README list every key');
+  const unset: { key: string; name: string }[] = [];
+  const result = configSchema.safeParse(interpolate(doc ?? {}, [], unset));
+  // A key whose variable is unset is reported once, for the variable (its value is known to be wrong).
+  const unsetKeys = new Set(unset.map((u) => u.key));
+  const problems = [
+    ...unset.map((u) => `  ${u.key}: environment variable ${u.name} is not set (export ${u.name}=… before starting ferry, or write \${${u.name}:-default})`),
+    ...(result.error?.issues ?? []).filter((i) => !unsetKeys.has(keyPath(i.path))).map((i) => `  ${keyPath(i.path)}: ${i.message}`),
+  ];
+  if (!result.success || problems.length > 0) {
+    throw configError(`invalid config:\n${problems.join('\n')}`, 'correct the keys above; docs/config.md lists every key with its default and allowed values');
   }
   const c = result.data;
   if (c.target.type === 'mssql') {
@@ -250,13 +265,7 @@ export function loadConfig(file: string): Config {
   } catch (err) {
     throw new FerryError('config', `cannot read config file ${file}: ${(err as Error).message}`, { cause: err, hint: 'pass an existing YAML file with -c FILE' });
   }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    throw new FerryError('config', `config file ${file} is not valid YAML: ${(err as Error).message}`, { cause: err, hint: 'fix the YAML syntax at the line shown' });
-  }
-  return parseConfig(doc);
+  return parseConfig(parseConfigYaml(text, file));
 }
 
 /**

@@ -52,7 +52,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     });
     const events = new FerryEventBus();
     const offLog = logEvents(events, o.log, 60_000);
-    const offBars = showSnapshotProgress(events, say);
+    const offBars = showSnapshotProgress(events, { log: o.log, everyMs: 60_000, printSummary: say });
     let appliedTransactions = 0;
     let maxLag = 0;
     let snapshot: { rows: number; ms: number } | null = null;

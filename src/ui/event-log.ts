@@ -2,8 +2,12 @@ import type { Logger } from 'pino';
 import type { FerryEventBus } from '../core/events.js';
 import { formatPosition } from '../core/position.js';
 
-/** Writes what happens to the log: phases, tables copied, reconnects, and a streaming summary every `everyMs`. */
-export function logEvents(events: FerryEventBus, log: Logger, everyMs = 10_000): () => void {
+/**
+ * Writes what happens to the log: phases, tables copied, reconnects, and a streaming summary every
+ * `everyMs` (at debug while nothing but heartbeats was applied: an idle pipeline would repeat
+ * "applied 0 transactions" forever).
+ */
+export function logEvents(events: FerryEventBus, log: Logger, everyMs: number): () => void {
   let applied = { transactions: 0, events: 0 };
   let lagSeconds = 0;
   let last = Date.now();
@@ -24,7 +28,8 @@ export function logEvents(events: FerryEventBus, log: Logger, everyMs = 10_000):
       lagSeconds = Math.max(0, (Date.now() - b.commitTime.getTime()) / 1000);
       log.debug({ ...b, position: formatPosition(b.position) }, 'batch applied');
       if (Date.now() - last >= everyMs) {
-        log.info({ ...applied, lagSeconds, position: formatPosition(b.position) }, `applied ${applied.transactions} transactions (${applied.events} changes), lag ${lagSeconds.toFixed(1)}s`);
+        const level = applied.transactions > 0 ? 'info' : 'debug';
+        log[level]({ ...applied, lagSeconds, position: formatPosition(b.position) }, `applied ${applied.transactions} transactions (${applied.events} changes), lag ${lagSeconds.toFixed(1)}s`);
         applied = { transactions: 0, events: 0 };
         last = Date.now();
       }

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig, parseConfig, sqlSource, sqlTarget } from '../../src/config.js';
 import { FerryError } from '../../src/errors.js';
@@ -108,6 +109,24 @@ describe('parseConfig environment interpolation', () => {
     const err = configErrorOf(doc);
     expect(err.message).toContain(path);
     expect(err.message).toContain('FERRY_TEST_MISSING');
+  });
+
+  it('reports every unset variable together with every other problem, in one error', () => {
+    vi.stubEnv('FERRY_TEST_MISSING', undefined);
+    vi.stubEnv('FERRY_TEST_MISSING_TOO', undefined);
+    const err = configErrorOf({
+      ...minimal,
+      source: { type: 'mysql', url: '${FERRY_TEST_MISSING}' },
+      target: { ...minimal.target, url: 'postgres://u:${FERRY_TEST_MISSING_TOO}@pg:5432/shop' },
+      snapshot: { chunkrows: 5, parallelism: 'four' },
+    });
+    expect(err.message).toContain('source.url: environment variable FERRY_TEST_MISSING is not set');
+    expect(err.message).toContain('target.url: environment variable FERRY_TEST_MISSING_TOO is not set');
+    expect(err.message).toMatch(/snapshot: .*chunkrows/);
+    expect(err.message).toMatch(/snapshot\.parallelism: .*number/);
+    // The unset variable's key is named once, for the variable, not again as "not a URL".
+    expect(err.message.match(/source\.url/g)).toHaveLength(1);
+    expect(err.hint).toContain('docs/config.md');
   });
 });
 
@@ -270,6 +289,25 @@ describe('loadConfig', () => {
     const err = loadError(file);
     expect(err.kind).toBe('config');
     expect(err.message).toMatch(/not valid YAML/);
+  });
+
+  describe('a YAML syntax error never prints the config text (a line may hold a secret)', () => {
+    const secrets = { password: 'S3cretPW-in-url', token: 'tok-0123456789abcdef', tag: 'Sx9tagSecret', alias: 'Sx9aliasSecret' };
+    it.each([
+      ['a URL password', `pipeline: orders\nsource: { type: mysql, url: "mysql://ferry:${secrets.password}@db:3306/shop" }\n  target: [\n`, secrets.password, /line 3, column \d+: /],
+      ['a token in an unclosed quote', `pipeline: orders\nadmin:\n  token: "${secrets.token}\n`, secrets.token, /line \d+, column \d+: Missing closing "quote/],
+      ['a token that starts with a tag', `pipeline: orders\nadmin:\n  token: !${secrets.tag} x\n`, secrets.tag, /line 3, column \d+: Unresolved tag/],
+      ['a token that starts with an alias', `pipeline: orders\nadmin:\n  token: *${secrets.alias}\n`, secrets.alias, /Unresolved alias/],
+    ])('%s: names line, column and problem, without the text', (_, text, secret, where) => {
+      const file = join(dir, 'secret.yaml');
+      writeFileSync(file, text);
+      const err = loadError(file);
+      expect(err.kind).toBe('config');
+      expect(err.message).toContain(`config file ${file} is not valid YAML`);
+      expect(err.message).toMatch(where);
+      // Everything printed of the error: message, hint and any cause.
+      expect(inspect(err, { depth: 5 }) + err.describe()).not.toContain(secret);
+    });
   });
 
   it('reports an empty file as missing required keys', () => {
