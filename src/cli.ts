@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-import { Command, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { z } from 'zod';
 import { loadConfig, type Config } from './config.js';
 import { FerryEventBus } from './core/events.js';
-import { FerryError, coerceError } from './errors.js';
+import { coerceError } from './errors.js';
 import { LOG_LEVEL_PRECEDENCE, configureLogger, envLogLevel, makeLogger, type LogLevel, type Logger } from './log.js';
 import { checkAll, formatProblems } from './pipeline/coordinator.js';
 import { startDaemon } from './admin/daemon.js';
 import { followCutover } from './admin/cutover-client.js';
+import { cutoverRequestSchema } from './admin/cutover.js';
 import { openSink, openSource } from './pipeline/endpoints.js';
 import { readStatus } from './pipeline/status.js';
 import { logEvents } from './ui/event-log.js';
@@ -18,22 +20,30 @@ import { runDemo } from './demo/demo.js';
 import { makePlan } from './plan/plan.js';
 import { formatPlan } from './plan/plan-report.js';
 import { planExitCode } from './plan/assemble.js';
+import { VERSION } from './version.js';
 
-/** Exit codes: 0 done, 1 failed (or verify found differences), 2 bad config or failed checks. */
-function exitCodeOf(err: FerryError): number {
-  return err.kind === 'config' ? 2 : 1;
+/**
+ * Exit codes (DESIGN §1.1): 0 success, 1 the answer is "no", 2 ferry could not do its work. A command
+ * that answers a question (status, verify, check, plan) returns its own 0 or 1, so an error there
+ * means it found no answer: `failed: 2`. run, snapshot and demo exit 1 when they stop on a failure.
+ * Bad config is 2 everywhere.
+ */
+interface MainOptions {
+  /** The level until the config is loaded (loadConfigFor); FERRY_LOG_LEVEL overrides it. */
+  readonly level?: LogLevel;
+  readonly failed?: 1 | 2;
 }
 
 /** Runs a command body; errors become one clear message and an exit code. */
-async function main(body: (log: Logger) => Promise<number | void>, level: LogLevel = 'info'): Promise<void> {
-  const log = makeLogger(level);
+async function main(body: (log: Logger) => Promise<number | void>, options: MainOptions = {}): Promise<void> {
+  const log = makeLogger(options.level);
   try {
-    log.level = envLogLevel() ?? level;
+    log.level = envLogLevel() ?? log.level;
     process.exitCode = (await body(log)) ?? 0;
   } catch (err) {
     const e = coerceError(err);
     log.error({ kind: e.kind, err: e.message, hint: e.hint, cause: (e.cause as Error | undefined)?.message }, e.describe());
-    process.exitCode = exitCodeOf(e);
+    process.exitCode = e.kind === 'config' ? 2 : options.failed ?? 1;
   }
   // The work is done and logs are written synchronously: a driver's idle timer must not keep the process.
   process.exit();
@@ -46,6 +56,20 @@ function loadConfigFor(file: string, log: Logger): Config {
   return config;
 }
 
+/** A command that answers a question: an error means no answer, exit 2. */
+const ANSWER: MainOptions = { failed: 2 };
+
+/**
+ * A commander parser for a numeric option, checked by `rule` as the command line is read: a value
+ * such as `--timeout abc` stops ferry with exit 2 before it connects or sends anything.
+ */
+function numberArg(rule: z.ZodType<number>, expected: string): (text: string) => number {
+  return (text) => {
+    const parsed = rule.safeParse(text.trim() === '' ? Number.NaN : Number(text));
+    if (!parsed.success) throw new InvalidArgumentError(`expected ${expected}.`);
+    return parsed.data;
+  };
+}
 
 /**
  * How long SIGTERM's drain may take. A healthy drain takes a second or two (the open batch commits or
@@ -102,8 +126,16 @@ async function runCommand(file: string, until: 'snapshot' | 'stream'): Promise<v
 const program = new Command()
   .name('ferry')
   .description('Change-data-capture replicator: snapshot a live MySQL/MariaDB or Postgres database into Postgres or MySQL/MariaDB, then stream every committed change.')
+  .version(VERSION, '-V, --version', "print ferry's version")
   .showHelpAfterError()
+  // Usage errors (an unknown option, a bad number) exit 2 like bad config; commander would exit 1.
+  .exitOverride()
   .addHelpText('after', `
+Config file: every key, with its default and allowed values, is listed in docs/config.md (in
+ferry's repository).
+Exit codes: 0 success, 1 the answer is "no" (tables differ, cutover failed), 2 ferry could not do
+its work (bad config or option, unreachable database, refused request).
+
 Environment:
   FERRY_LOG_LEVEL             trace, debug, info, warn or error; ${LOG_LEVEL_PRECEDENCE}
   FERRY_PROGRESS_INTERVAL_MS  how often the periodic log lines are written (streaming summary, a
@@ -133,7 +165,7 @@ program
       if (problems.length > 0) process.stdout.write(`${formatProblems(problems.map((p) => (p.warning ? { ...p, check: `warning: ${p.check}` } : p)))}\n`);
       process.stdout.write(errors.length === 0 ? 'check passed\n' : `check failed: ${errors.length} problem(s)\n`);
       return errors.length === 0 ? 0 : 2;
-    }));
+    }, ANSWER));
 
 program
   .command('plan')
@@ -145,11 +177,11 @@ program
       const report = await makePlan(loadConfig(o.config));
       process.stdout.write(`${o.json ? JSON.stringify(report, null, 2) : formatPlan(report)}\n`);
       return planExitCode(report);
-    }));
+    }, ANSWER));
 
 program
   .command('status')
-  .description('checkpoint, phase, positions and snapshot progress of the pipeline')
+  .description('checkpoint, phase, positions and snapshot progress of the pipeline; reads both databases, writes nothing; exit 2 when the target cannot be read')
   .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
   .option('--json', 'print JSON')
   .action((o: { config: string; json?: boolean }) =>
@@ -173,11 +205,11 @@ program
         ...status.snapshot.map((t) => `snapshot ${t.table}: ${t.rows} rows${t.done ? ', done' : ''}`),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
-    }));
+    }, ANSWER));
 
 program
   .command('verify')
-  .description('compare source and target table by table; exit 0 when equal, 1 when they differ')
+  .description('compare source and target table by table; reads both databases, writes nothing; exit 0 when equal, 1 when they differ, 2 when they cannot be compared (bad config, a database unreachable)')
   .addHelpText('after', `
 checksums: each table is cut into chunks of --chunk-rows rows by its primary key; both databases
 compute every chunk's row count and a checksum of its rows, and a chunk that differs is read row by
@@ -189,16 +221,13 @@ compared again up to --recheck times, a second apart, and only a lasting differe
 a quiet or fenced source (after a cutover's fence) the result is exact.`)
   .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
   .addOption(new Option('--mode <mode>', 'counts (exact COUNT(*)) or checksums').choices(['counts', 'checksums']).default('checksums'))
-  .option('--chunk-rows <n>', 'rows per checksum chunk', '100000')
-  .option('--recheck <n>', 'comparisons again of a differing chunk before it counts (0 for a quiet source)', '3')
+  .option('--chunk-rows <n>', 'rows per checksum chunk', numberArg(z.number().int().min(1), 'a whole number of at least 1'), 100_000)
+  .option('--recheck <n>', 'comparisons again of a differing chunk before it counts (0 for a quiet source)', numberArg(z.number().int().min(0), 'a whole number of at least 0'), 3)
   .option('--json', 'print JSON')
-  .action((o: { config: string; mode: VerifyMode; chunkRows: string; recheck: string; json?: boolean }) =>
+  .action((o: { config: string; mode: VerifyMode; chunkRows: number; recheck: number; json?: boolean }) =>
     main(async (log) => {
       const cfg = loadConfigFor(o.config, log);
-      const chunkRows = Number(o.chunkRows);
-      const recheck = Number(o.recheck);
-      if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new FerryError('config', `--chunk-rows ${o.chunkRows}: expected a whole number of at least 1`);
-      if (!Number.isInteger(recheck) || recheck < 0) throw new FerryError('config', `--recheck ${o.recheck}: expected a whole number of at least 0`);
+      const { chunkRows, recheck } = o;
       const source = await openSource(cfg, log);
       const sink = await openSink(cfg, log);
       try {
@@ -218,21 +247,23 @@ a quiet or fenced source (after a cutover's fence) the result is exact.`)
         await sink.close();
         await source.close();
       }
-    }));
+    }, ANSWER));
 
 program
   .command('cutover')
   .description('trigger a cutover through a running ferry\'s admin API and follow it, printing each state; exit 0 when completed, 1 when failed or aborted')
   .requiredOption('--admin <url>', 'the admin API, e.g. http://127.0.0.1:8080')
   .option('--token <token>', 'the admin token (admin.token); default: $FERRY_ADMIN_TOKEN')
-  .option('--timeout <seconds>', 'fail (and unfence) when not completed within this many seconds', '300')
-  .option('--max-lag <seconds>', 'refuse to start when replication lag is above this', '5')
+  .option('--timeout <seconds>', 'fail (and unfence) when not completed within this many seconds',
+    numberArg(cutoverRequestSchema.shape.timeoutSeconds, 'a whole number of seconds from 1 to 86400'), 300)
+  .option('--max-lag <seconds>', 'refuse to start when replication lag is above this',
+    numberArg(cutoverRequestSchema.shape.maxLagSeconds, 'a number of seconds above 0'), 5)
   .addOption(new Option('--fence <fence>', 'read-only: ferry makes the source read-only; none: you have stopped the writers').choices(['read-only', 'none']).default('read-only'))
   .addOption(new Option('--verify <mode>', 'compare source and target after draining; default: the running ferry\'s cutover.verify (checksums; counts miss changed values)').choices(['counts', 'checksums', 'none']))
-  .action((o: { admin: string; token?: string; timeout: string; maxLag: string; fence: 'read-only' | 'none'; verify?: 'counts' | 'checksums' | 'none' }) =>
+  .action((o: { admin: string; token?: string; timeout: number; maxLag: number; fence: 'read-only' | 'none'; verify?: 'counts' | 'checksums' | 'none' }) =>
     main(async () => {
       // Without --verify the request names none, and the running ferry's cutover.verify decides.
-      const request = { timeoutSeconds: Number(o.timeout), maxLagSeconds: Number(o.maxLag), fence: o.fence, ...(o.verify ? { verify: o.verify } : {}) };
+      const request = { timeoutSeconds: o.timeout, maxLagSeconds: o.maxLag, fence: o.fence, ...(o.verify ? { verify: o.verify } : {}) };
       const view = await followCutover({
         admin: o.admin, token: o.token ?? process.env.FERRY_ADMIN_TOKEN, request,
         onState: (entry, v) => {
@@ -250,10 +281,15 @@ program
 program
   .command('demo')
   .description('the embedded demo: private throwaway MariaDB + Postgres, live replication under load, verified with checksums')
-  .option('--rows <n>', 'rows in the sample metadata table', '105827')
-  .action((o: { rows: string }) => main((log) => runDemo({ log, metadataRows: Number(o.rows) }), 'warn'));
+  .option('--rows <n>', 'rows in the sample metadata table', numberArg(z.number().int().min(1), 'a whole number of at least 1'), 105_827)
+  .action((o: { rows: number }) => main((log) => runDemo({ log, metadataRows: o.rows }), { level: 'warn' }));
 
 await program.parseAsync(process.argv).catch((err: unknown) => {
+  // Commander has printed its own message (or the help, or the version) already.
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+    return;
+  }
   process.stderr.write(`${(err as Error).message}\n`);
   process.exitCode = 2;
 });
