@@ -117,6 +117,10 @@ abstract class ChildServer implements LocalServer {
 export interface MariaDbOptions {
   /** binlog_format; tests set STATEMENT to see ferry refuse it. */
   readonly binlogFormat?: string;
+  /** binlog_row_image and binlog_row_metadata (default FULL), log-bin (default on): tests set others to see ferry refuse them all at once. */
+  readonly binlogRowImage?: string;
+  readonly binlogRowMetadata?: string;
+  readonly logBin?: boolean;
   /** local_infile; tests switch it off to see ferry load snapshots without LOAD DATA LOCAL. Default on. */
   readonly localInfile?: boolean;
   /** server_id; a second server that replicates from the first needs its own. Default 1. */
@@ -153,8 +157,10 @@ class MariaDbServer extends ChildServer {
       '--no-defaults', `--datadir=${data}`, `--port=${this.port}`, '--bind-address=127.0.0.1',
       `--socket=${join(this.dir, 'mysqld.sock')}`, `--pid-file=${join(this.dir, 'mysqld.pid')}`, `--log-error=${log}`,
       `--init-file=${join(this.dir, 'init.sql')}`, `--tmpdir=${join(this.dir, 'tmp')}`,
-      `--server-id=${this.#options.serverId ?? 1}`, `--log-bin=${join(this.dir, 'binlog')}`, `--binlog-format=${this.#options.binlogFormat ?? 'ROW'}`,
-      '--binlog-row-image=FULL', '--binlog-row-metadata=FULL', '--innodb-buffer-pool-size=256M',
+      `--server-id=${this.#options.serverId ?? 1}`, ...(this.#options.logBin === false ? [] : [`--log-bin=${join(this.dir, 'binlog')}`]),
+      `--binlog-format=${this.#options.binlogFormat ?? 'ROW'}`, `--binlog-row-image=${this.#options.binlogRowImage ?? 'FULL'}`,
+      `--binlog-row-metadata=${this.#options.binlogRowMetadata ?? 'FULL'}`,
+      '--innodb-buffer-pool-size=256M',
       '--innodb-flush-log-at-trx-commit=2', '--sync-binlog=0', '--max-connections=500', '--character-set-server=utf8mb4',
       '--collation-server=utf8mb4_general_ci', `--local-infile=${this.#options.localInfile === false ? 0 : 1}`, '--skip-name-resolve',
       ...(isRoot() ? ['--user=root'] : []),

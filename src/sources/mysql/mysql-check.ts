@@ -31,31 +31,43 @@ async function checkGrants(conn: Connection): Promise<CheckProblem[]> {
   }];
 }
 
+/** A server setting the binlog stream needs: the value, the my.cnf line that sets it, why. */
+interface BinlogSetting {
+  readonly name: string;
+  readonly ok: (value: string) => boolean;
+  readonly wanted: string;
+  readonly cnf: string;
+  readonly why: string;
+  /** Changeable at runtime with SET GLOBAL (log_bin and server_id are not). */
+  readonly dynamic: boolean;
+  /** Servers without the variable (MySQL before 8.0.1) do without it. */
+  readonly optional?: boolean;
+}
+
+const BINLOG_SETTINGS: readonly BinlogSetting[] = [
+  { name: 'log_bin', ok: (v) => v === 'ON', wanted: 'ON', cnf: 'log_bin=mysql-bin', why: 'without binary logging there is no change stream to read', dynamic: false },
+  { name: 'server_id', ok: (v) => v !== '0', wanted: 'a unique number other than 0', cnf: 'server_id=<a unique number>', why: 'a server with server_id 0 refuses replication clients', dynamic: false },
+  { name: 'binlog_format', ok: (v) => v === 'ROW', wanted: 'ROW', cnf: 'binlog_format=ROW', why: 'row events carry the changed rows; STATEMENT and MIXED do not', dynamic: true },
+  { name: 'binlog_row_image', ok: (v) => v === 'FULL', wanted: 'FULL', cnf: 'binlog_row_image=FULL', why: 'every change must carry whole rows', dynamic: true },
+  { name: 'binlog_row_metadata', ok: (v) => v === 'FULL', wanted: 'FULL', cnf: 'binlog_row_metadata=FULL', why: 'column names and ENUM values travel in the binlog, so replay across ALTER TABLE is exact', dynamic: true, optional: true },
+];
+
+/**
+ * Every wrong binlog setting at once, each with the one fix for all of them: reported one by one,
+ * each would surface only after the restart that fixed the one before.
+ */
 async function checkBinlogSettings(conn: Connection): Promise<CheckProblem[]> {
-  const problems: CheckProblem[] = [];
-  const expect = async (name: string, wanted: string, why: string, optional = false) => {
-    const v = await variable(conn, name);
-    if (v === undefined && optional) return;
-    if ((v ?? '').toUpperCase() !== wanted) {
-      problems.push({
-        check: name,
-        message: `${name} is ${v ?? 'unset'}; ferry needs ${wanted} (${why})`,
-        hint: `set ${name}=${wanted} in the server's my.cnf [mysqld] section and restart it, or SET GLOBAL ${name}='${wanted}'`,
-      });
-    }
-  };
-  const logBin = await variable(conn, 'log_bin');
-  if ((logBin ?? '').toUpperCase() !== 'ON') {
-    return [{
-      check: 'log_bin',
-      message: 'binary logging is off on the source; there is no change stream to read',
-      hint: 'start the server with log-bin (e.g. log_bin=mysql-bin in my.cnf) and a unique server_id',
-    }];
+  const wrong: { setting: BinlogSetting; value: string | undefined }[] = [];
+  for (const setting of BINLOG_SETTINGS) {
+    const value = await variable(conn, setting.name);
+    if (value === undefined && setting.optional) continue;
+    if (!setting.ok((value ?? '').toUpperCase())) wrong.push({ setting, value });
   }
-  await expect('binlog_format', 'ROW', 'row events carry the changed rows; STATEMENT and MIXED do not');
-  await expect('binlog_row_image', 'FULL', 'every change must carry whole rows');
-  await expect('binlog_row_metadata', 'FULL', 'column names and ENUM values travel in the binlog, so replay across ALTER TABLE is exact', true);
-  return problems;
+  const cnf = `put ${wrong.map((w) => w.setting.cnf).join(', ')} in the server's my.cnf [mysqld] section and restart it`;
+  const hint = wrong.every((w) => w.setting.dynamic)
+    ? `${cnf}, or, without a restart, ${wrong.map((w) => `SET GLOBAL ${w.setting.cnf.replace('=', " = '")}'`).join('; ')} (and still put ${wrong.length === 1 ? 'it' : 'them'} in my.cnf)`
+    : cnf;
+  return wrong.map(({ setting: s, value }) => ({ check: s.name, message: `${s.name} is ${value ?? 'unset'}; ferry needs ${s.wanted} (${s.why})`, hint }));
 }
 
 /**
