@@ -6,7 +6,8 @@ import { resourceExhaustion } from './resource-exhaustion.js';
  * - fatal: stop and tell the operator what to do (purged binlog, schema change, rejected row);
  * - config: the operator's input is wrong; exit 2 before touching anything.
  */
-export type ErrorKind = 'retriable' | 'fatal' | 'config';
+export const ERROR_KINDS = ['retriable', 'fatal', 'config'] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
 
 export class FerryError extends Error {
   readonly kind: ErrorKind;

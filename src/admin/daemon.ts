@@ -36,7 +36,7 @@ export interface Daemon {
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const { config, log, events } = o;
   const status = new LiveStatus(config.pipeline, events);
-  const metrics = new FerryMetrics(config.pipeline, events, status);
+  const metrics = new FerryMetrics(config.pipeline, events, status, { source: config.source.type === 'kafka', target: config.target.type === 'kafka' });
   const gate = new PauseGate(events);
   const streamStop = new AbortController();
   let pipeline: Promise<void> = Promise.resolve();

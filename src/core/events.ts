@@ -1,7 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { Op } from './change-event.js';
 import type { Position } from './position.js';
-import type { FerryError } from '../errors.js';
+import { ERROR_KINDS, type FerryError } from '../errors.js';
+
+/** What a failure is counted as: a FerryError's kind, or what failed besides the stream. Every one is a ferry_errors_total series from the start (DESIGN §1.4). */
+export const FAILURE_KINDS = [...ERROR_KINDS, 'heartbeat', 'cutover'] as const;
+export type FailureKind = (typeof FAILURE_KINDS)[number];
 
 export type Phase = 'starting' | 'preflight' | 'snapshot' | 'streaming' | 'stopping' | 'stopped' | 'failed';
 
@@ -21,7 +25,7 @@ export interface FerryEvents {
   /** A heartbeat was written: the source's clock against ours, and where its log ends. */
   heartbeat: { clockOffsetMs: number; head: Position; retainedBytes: number | null };
   /** Something went wrong: `kind` is the FerryError kind, or what failed ('heartbeat', 'cutover'). (Not 'error': EventEmitter throws that one when unheard.) */
-  failure: { kind: string; message: string };
+  failure: { kind: FailureKind; message: string };
   paused: { paused: boolean };
   /** `finalPosition` (formatted) with 'completed': where the target's history ends. */
   'cutover-state': { id: string; state: CutoverState; reason?: string; finalPosition?: string };

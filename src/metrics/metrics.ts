@@ -1,9 +1,18 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CutoverState, FerryEventBus, Phase } from '../core/events.js';
+import { FAILURE_KINDS, type CutoverState, type FerryEventBus, type Phase } from '../core/events.js';
 import { LiveStatus } from '../pipeline/live-status.js';
+import { VERSION } from '../version.js';
+import { LATENCY_BUCKETS } from './buckets.js';
+import { registerKafkaMetrics, type KafkaEnds } from './kafka-metrics.js';
 
 const PHASES: readonly Phase[] = ['starting', 'preflight', 'snapshot', 'streaming', 'stopping', 'stopped', 'failed'];
 const CUTOVER_STATES: readonly CutoverState[] = ['preflight', 'fencing', 'draining', 'verifying', 'finalizing', 'completed', 'failed', 'aborted'];
+/**
+ * prom-client's gauges of the active handles, requests and resources named `_total`, which
+ * `promtool check metrics` refuses on a gauge (DESIGN §1.4); their siblings without the suffix
+ * (`nodejs_active_handles{type}` …) carry the same numbers by type.
+ */
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 /**
  * ferry's Prometheus metrics (DESIGN §1.4), every series labelled with the pipeline; the only place
@@ -14,12 +23,18 @@ export class FerryMetrics {
   readonly registry = new Registry();
   readonly #offs: (() => void)[];
 
-  /** Counters follow `events`; gauges read `status` (the one the admin API answers from). */
-  constructor(pipeline: string, events: FerryEventBus, status: LiveStatus) {
+  /**
+   * Counters follow `events`; gauges read `status` (the one the admin API answers from). The Kafka
+   * metrics exist only for the ends that are Kafka (`kafka`).
+   */
+  constructor(pipeline: string, events: FerryEventBus, status: LiveStatus, kafka: KafkaEnds) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ pipeline });
     collectDefaultMetrics({ register: this.registry });
+    for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(name);
     const live = status;
+
+    new Gauge({ name: 'ferry_build_info', help: "1, labelled with ferry's version", labelNames: ['version'], registers }).set({ version: VERSION }, 1);
 
     new Gauge({
       name: 'ferry_phase', help: '1 for the phase the pipeline is in, 0 for the others', labelNames: ['phase'], registers,
@@ -49,41 +64,32 @@ export class FerryMetrics {
         if (cutover) for (const s of CUTOVER_STATES) this.set({ state: s }, cutover.state === s ? 1 : 0);
       },
     });
-    const snapshotRows = new Gauge({ name: 'ferry_snapshot_rows_total', help: 'rows copied by the snapshot, per table', labelNames: ['table'], registers });
+    const snapshotRows = new Counter({ name: 'ferry_snapshot_rows_total', help: "rows copied by the snapshot, per table; a resumed table's count starts at the rows copied before", labelNames: ['table'], registers });
     const snapshotEstimated = new Gauge({ name: 'ferry_snapshot_rows_estimated', help: "the source's estimate of each table's rows at snapshot start", labelNames: ['table'], registers });
     const applied = new Counter({ name: 'ferry_events_applied_total', help: 'row changes applied to the target', labelNames: ['table', 'op'], registers });
     const transactions = new Counter({ name: 'ferry_transactions_applied_total', help: 'source transactions with changes applied to the target', registers });
     const batchSeconds = new Histogram({
       name: 'ferry_apply_batch_seconds', help: 'time to apply one target transaction (a batch of source transactions)', registers,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    });
-    const consumerLag = new Gauge({
-      name: 'ferry_kafka_consumer_lag_messages', help: 'Kafka applier: messages in each partition it owns not yet applied, after its last batch', labelNames: ['topic', 'partition'], registers,
-    });
-    const produceSeconds = new Histogram({
-      name: 'ferry_kafka_produce_seconds', help: 'Kafka producer: time from sending a request of change messages to every in-sync replica acknowledging it', registers,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      buckets: [...LATENCY_BUCKETS],
     });
     const errors = new Counter({ name: 'ferry_errors_total', help: 'errors by kind: retriable (the stream restarts), fatal, config, heartbeat, cutover', labelNames: ['kind'], registers });
+    // Every kind from the start at 0: increase() over a series that appears at 1 sees no increase,
+    // so the first error would never alert (DESIGN §1.4).
+    for (const kind of FAILURE_KINDS) errors.inc({ kind }, 0);
 
     this.#offs = [
       events.on('snapshot-table-started', ({ table, estimatedRows, resumedRows }) => {
         snapshotEstimated.set({ table }, estimatedRows);
-        snapshotRows.set({ table }, resumedRows);
+        snapshotRows.inc({ table }, resumedRows);
       }),
-      events.on('snapshot-chunk-loaded', ({ table, totalRows }) => snapshotRows.set({ table }, totalRows)),
-      events.on('snapshot-table-done', ({ table, rows }) => snapshotRows.set({ table }, rows)),
+      events.on('snapshot-chunk-loaded', ({ table, rows }) => snapshotRows.inc({ table }, rows)),
       events.on('batch-applied', (b) => {
         for (const t of b.perTable) applied.inc({ table: t.table, op: t.op }, t.events);
         transactions.inc(b.transactions);
         batchSeconds.observe(b.ms / 1000);
       }),
       events.on('failure', ({ kind }) => errors.inc({ kind })),
-      events.on('kafka-consumer-lag', ({ topic, partition, lag }) => {
-        if (lag === null) consumerLag.remove({ topic, partition });
-        else consumerLag.set({ topic, partition }, lag);
-      }),
-      events.on('kafka-produced', ({ ms }) => produceSeconds.observe(ms / 1000)),
+      ...registerKafkaMetrics(this.registry, events, kafka),
     ];
   }
 

@@ -41,7 +41,7 @@ describe('admin API without a token', () => {
     const log = makeLogger('error');
     const unused = async () => Promise.reject(new Error('not in this test'));
     server = await startAdminServer('0.0.0.0:0', {
-      status, metrics: new FerryMetrics('p', events, status), gate: new PauseGate(events), log, token: undefined, readyMaxLagSeconds: 5,
+      status, metrics: new FerryMetrics('p', events, status, { source: false, target: false }), gate: new PauseGate(events), log, token: undefined, readyMaxLagSeconds: 5,
       cutover: new CutoverController({ events, status, log, openSource: unused, openSink: unused, stopStream: async () => {}, defaultVerify: 'checksums' }),
     });
     port = new URL(server.url).port;

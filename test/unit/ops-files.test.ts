@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path/posix';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig, sqlSource, sqlTarget } from '../../src/config.js';
@@ -23,7 +24,8 @@ let registered: Map<string, Registered>;
 
 beforeAll(async () => {
   const events = new FerryEventBus();
-  const metrics = new FerryMetrics('test', events, new LiveStatus('test', events));
+  // Both Kafka ends: every metric ferry may export.
+  const metrics = new FerryMetrics('test', events, new LiveStatus('test', events), { source: true, target: true });
   try {
     const json = await metrics.registry.getMetricsAsJSON();
     registered = new Map(json.map((m) => [m.name, { name: m.name, type: String(m.type) }]));
@@ -92,6 +94,11 @@ function commandOf(service: any): string {
 }
 
 const compose = () => readYaml('docker-compose.yml');
+
+/** The anchors GitHub makes of a Markdown file's headings. */
+function anchorsOf(markdown: string): string[] {
+  return [...markdown.matchAll(/^#+ (.+)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-'));
+}
 
 describe('grafana/dashboards/ferry.json', () => {
   const dashboard = JSON.parse(read('grafana/dashboards/ferry.json'));
@@ -177,7 +184,7 @@ describe('grafana/alerts/ferry-rules.yml', () => {
   const doc = readYaml('grafana/alerts/ferry-rules.yml');
   const rules: any[] = doc.groups.flatMap((g: any) => g.rules);
 
-  it('defines the five ferry alerts, each with expr, for, severity and a summary and description naming a runbook section', () => {
+  it('defines the five ferry alerts, each with expr, for, severity, a summary, a description and a runbook_url to its docs/operations.md entry', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual(
       ['FerryDown', 'FerryErrorsIncreasing', 'FerryReplicationLagHigh', 'FerrySlotRetentionHigh', 'FerryStreamStalled'],
     );
@@ -186,7 +193,10 @@ describe('grafana/alerts/ferry-rules.yml', () => {
       expect(r.for, r.alert).toMatch(/^\d+[smh]$/);
       expect(['info', 'warning', 'critical'], r.alert).toContain(r.labels?.severity);
       expect(r.annotations?.summary, r.alert).toEqual(expect.any(String));
-      expect(r.annotations?.description, r.alert).toMatch(/Operations|Cutover runbook/);
+      expect(r.annotations?.description, r.alert).toEqual(expect.any(String));
+      const [file, anchor] = String(r.annotations?.runbook_url).split('#');
+      expect(file, r.alert).toBe('docs/operations.md');
+      expect(anchorsOf(read(file!)), r.alert).toContain(anchor);
     }
   });
 
@@ -226,12 +236,25 @@ describe('grafana/prometheus.yml and Grafana provisioning', () => {
     expect(targets).toContain(`ferry:${port}`);
 
     const mounts = volumesOf(compose().services.prometheus);
-    expect(mounts).toContainEqual({ source: './grafana/prometheus.yml', target: '/etc/prometheus/prometheus.yml' });
+    const config = mounts.find((m) => m.source === './grafana/prometheus.yml');
+    expect(config?.target).toBe('/etc/prometheus/prometheus.yml');
     const alerts = mounts.find((m) => m.source === './grafana/alerts');
     expect(alerts).toBeDefined();
-    const globs: string[] = prometheus.rule_files;
+    // Prometheus resolves relative rule_files against the config file's directory.
+    const globs: string[] = prometheus.rule_files.map((g: string) => (g.startsWith('/') ? g : `${dirname(config!.target)}/${g}`));
     const toRegExp = (glob: string) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`);
     expect(globs.some((g) => toRegExp(g).test(`${alerts!.target}/ferry-rules.yml`)), `rule_files ${globs.join(', ')}`).toBe(true);
+  });
+
+  it('scrapes the kafka profile\'s producer and every applier replica under the same job, on their admin port', () => {
+    const job = readYaml('grafana/prometheus.yml').scrape_configs.find((s: any) => s.job_name === 'ferry');
+    const lookups = (job.dns_sd_configs ?? []).filter((d: any) => d.type === 'A');
+    for (const service of ['ferry-producer', 'ferry-applier']) {
+      const lookup = lookups.find((d: any) => d.names.includes(service));
+      expect(lookup, `${service} is not scraped`).toBeDefined();
+      const mount = volumesOf(compose().services[service]).find((v) => v.target === '/config/ferry.yaml');
+      expect(read(mount!.source)).toMatch(new RegExp(`listen:\\s*0\\.0\\.0\\.0:${lookup.port}\\b`));
+    }
   });
 
   it('points the Grafana datasource at the compose Prometheus service', () => {
@@ -280,6 +303,18 @@ describe('docker-compose.yml', () => {
     expect(env.KAFKA_PROCESS_ROLES!.split(',').map((r) => r.trim()).sort()).toEqual(['broker', 'controller']);
     expect(env.KAFKA_CONTROLLER_QUORUM_VOTERS).toMatch(new RegExp(`^${env.KAFKA_NODE_ID}@`));
     expect(env.KAFKA_LISTENERS).toContain(`${env.KAFKA_CONTROLLER_LISTENER_NAMES}://`);
+  });
+
+  it('publishes every port on 127.0.0.1 only', () => {
+    const published = Object.entries(services).flatMap(([name, s]: [string, any]) => (s.ports ?? []).map((p: unknown) => ({ name, port: String(p) })));
+    expect(published.length).toBeGreaterThan(0);
+    for (const { name, port } of published) expect(port, name).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+  });
+
+  it('never shows the admin token on a command line (ps shows it): ferry cutover reads $FERRY_ADMIN_TOKEN', () => {
+    for (const file of ['README.md', 'docker-compose.yml', 'docs/operations.md']) {
+      expect(read(file), file).not.toMatch(/--token\s+"?\$\{?FERRY_ADMIN_TOKEN/);
+    }
   });
 
   it('bind-mounts only files and directories that exist in the repository', () => {
