@@ -45,9 +45,19 @@ process.on('exit', () => {
   for (const child of started) child.kill('SIGKILL');
 });
 
+/** How ferry is started: the checkout's build by default; another tree (the container's) with its own directory and environment. */
+export interface CliEntry {
+  readonly argv: readonly string[];
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+const CHECKOUT_CLI: CliEntry = { argv: [process.execPath, CLI] };
+
 /** Starts the built CLI as a user would; output is collected. */
-export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCli {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, entry: CliEntry = CHECKOUT_CLI): RunningCli {
+  const [command, ...prefix] = entry.argv;
+  const child = spawn(command!, [...prefix, ...args], { cwd: entry.cwd, env: { ...(entry.env ?? process.env), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   started.add(child);
   child.on('exit', () => started.delete(child));
   let stdout = '';
@@ -58,8 +68,8 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCl
   return { child, done, output: () => stdout + stderr };
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return startCli(args, env).done;
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, entry?: CliEntry): Promise<CliResult> {
+  return startCli(args, env, entry).done;
 }
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, ms = 60_000): Promise<T> {
@@ -121,10 +131,21 @@ export function waitStreaming(client: import('pg').Client, pipeline: string, ms?
 export async function startStreaming(
   db: { name: string; mysqlUrl: string; pgUrl: string; pg: import('pg').Client },
   extra: Record<string, unknown> = {},
+  entry?: CliEntry,
 ): Promise<{ config: string; ferry: RunningCli }> {
   const config = writeConfig(pipelineConfig(db.name, db.mysqlUrl, db.pgUrl, extra));
-  const ferry = startCli(['run', '-c', config]);
-  await waitStreaming(db.pg, db.name);
-  await waitFor(`${db.name} to start its stream`, async () => /streaming from/.test(ferry.output()));
+  const ferry = startCli(['run', '-c', config], {}, entry);
+  // A ferry that stopped will not stream: say why now rather than at the timeout.
+  const running = () => {
+    if (ferry.child.exitCode !== null || ferry.child.signalCode !== null) throw new Error(`ferry run exited (${ferry.child.exitCode ?? ferry.child.signalCode}) before streaming:\n${ferry.output()}`);
+  };
+  await waitFor(`${db.name} to stream`, async () => {
+    running();
+    return (await checkpointOf(db.pg, db.name))?.phase === 'stream';
+  });
+  await waitFor(`${db.name} to start its stream`, async () => {
+    running();
+    return /streaming from/.test(ferry.output());
+  });
   return { config, ferry };
 }
