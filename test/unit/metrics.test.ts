@@ -4,7 +4,7 @@ import { FerryEventBus } from '../../src/core/events.js';
 import { FerryMetrics } from '../../src/metrics/metrics.js';
 import type { KafkaEnds } from '../../src/metrics/kafka-metrics.js';
 import { LiveStatus } from '../../src/pipeline/live-status.js';
-import { typesOf, valueOf } from '../helpers/exposition.js';
+import { samples, typesOf, valueOf } from '../helpers/exposition.js';
 import { checkMetrics } from '../helpers/promtool.js';
 
 // ferry's metrics as a scrape sees them (DESIGN §1.4); test/integration/promtool does the same on a running `ferry run`.
@@ -96,6 +96,9 @@ describe('FerryMetrics exposition', () => {
       bus.emit('kafka-consumer-lag', { topic: 'cdc.shop.orders', partition: 0, lag: 3 });
       const text = await metrics.text();
       expect(await checkMetrics(text)).toBe('');
+      // promtool passes empty families too: each of ferry's must have had its samples checked.
+      const sampled = new Set(samples(text).map((x) => x.name.replace(/_(bucket|sum|count)$/, '')));
+      for (const name of typesOf(text).keys()) if (name.startsWith('ferry_')) expect(sampled.has(name), `${name} has no sample`).toBe(true);
       expect(valueOf(text, 'ferry_cutover_state', { state: 'draining' })).toBe(1);
     });
   });
