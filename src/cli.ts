@@ -9,7 +9,7 @@ import { checkAll, formatProblems } from './pipeline/coordinator.js';
 import { startDaemon } from './admin/daemon.js';
 import { followCutover } from './admin/cutover-client.js';
 import { cutoverRequestSchema } from './admin/cutover.js';
-import { openSink, openSource } from './pipeline/endpoints.js';
+import { openSinkToRead, openSource } from './pipeline/endpoints.js';
 import { readStatus } from './pipeline/status.js';
 import { logEvents } from './ui/event-log.js';
 import { showSnapshotProgress } from './ui/snapshot-progress.js';
@@ -194,6 +194,7 @@ program
       const lines = [
         `pipeline:         ${status.pipeline}`,
         `phase:            ${status.phase}`,
+        ...(status.phase === 'new' ? ['checkpoint:       none yet (ferry run or ferry snapshot has not started this pipeline on this target)'] : []),
         ...(status.cutover ? [
           `cut over at:      ${status.cutover.completedAt ?? '-'} (final source position ${status.cutover.finalPosition ?? '-'})`,
           '                  done for good: ferry run and ferry snapshot refuse this pipeline; a fresh pipeline name replicates again',
@@ -229,7 +230,7 @@ a quiet or fenced source (after a cutover's fence) the result is exact.`)
       const cfg = loadConfigFor(o.config, log);
       const { chunkRows, recheck } = o;
       const source = await openSource(cfg, log);
-      const sink = await openSink(cfg, log);
+      const sink = await openSinkToRead(cfg, log);
       try {
         const started = performance.now();
         const print = (v: TableVerdict) => !o.json && process.stdout.write(`${formatVerdict(v).join('\n')}\n`);

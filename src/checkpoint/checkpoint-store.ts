@@ -24,6 +24,18 @@ export interface CheckpointStore<C> {
   writePartition(c: C, topic: string, partition: number, next: bigint): Promise<void>;
 }
 
+/**
+ * A read of ferry's tables in a target ferry has not written to yet gives `none`: the read-only
+ * commands (status, verify) open the target without creating them (DESIGN §1.1), and there the
+ * checkpoint that does not exist yet is simply no checkpoint.
+ */
+export function noneWhenMissing<T>(read: Promise<T>, none: T, isMissingTable: (err: unknown) => boolean): Promise<T> {
+  return read.catch((err: unknown) => {
+    if (isMissingTable(err)) return none;
+    throw err;
+  });
+}
+
 /** One ferry process per pipeline and target: taken at claim(), given up at close(). */
 export interface PipelineLock {
   readonly owner: string;

@@ -4,7 +4,7 @@ import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../pipeline/table-mapping.js';
 import { decodeKey, encodeKey } from './checkpoint-codec.js';
 import { takenOver } from './pipeline-ownership.js';
-import type { CheckpointStore } from './checkpoint-store.js';
+import { noneWhenMissing, type CheckpointStore } from './checkpoint-store.js';
 
 /**
  * ferry's checkpoint kept in a MySQL/MariaDB target, in its own database. Writers take the caller's
@@ -109,11 +109,14 @@ async function writeMysqlPartition(conn: Connection, pipeline: string, topic: st
   await conn.query(`UPDATE ${OFFSETS} SET next_offset = ?, updated_at = UTC_TIMESTAMP(6) WHERE pipeline = ? AND topic = ? AND \`partition\` = ?`, [next.toString(), pipeline, topic, partition]);
 }
 
+/** ER_NO_SUCH_TABLE: also what a database that does not exist gives. */
+const missingTable = (err: unknown) => (err as { errno?: number }).errno === 1146;
+
 /** The store of one pipeline in a MySQL/MariaDB target; readers go through `pool`. */
 export function mysqlCheckpointStore(pool: Queryable, pipeline: string, owner: string): CheckpointStore<Connection> {
   return {
-    read: () => readMysqlCheckpoint(pool, pipeline),
-    readProgress: () => readMysqlProgress(pool, pipeline),
+    read: () => noneWhenMissing(readMysqlCheckpoint(pool, pipeline), null, missingTable),
+    readProgress: () => noneWhenMissing(readMysqlProgress(pool, pipeline), [], missingTable),
     assertOwner: (c) => assertMysqlOwner(c, pipeline, owner),
     write: (c, checkpoint) => writeMysqlCheckpoint(c, pipeline, owner, checkpoint),
     writeProgress: (c, progress) => writeMysqlProgress(c, pipeline, progress),

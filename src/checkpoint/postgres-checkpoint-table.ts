@@ -1,5 +1,5 @@
 import type { ClientBase } from 'pg';
-import type { CheckpointStore } from './checkpoint-store.js';
+import { noneWhenMissing, type CheckpointStore } from './checkpoint-store.js';
 
 /** Readers need only a query method: a pool serves as well as a client. */
 type Queryable = Pick<ClientBase, 'query'>;
@@ -133,11 +133,14 @@ async function writePartition(client: ClientBase, pipeline: string, topic: strin
   await client.query(`UPDATE ${OFFSETS} SET next_offset = $4, updated_at = now() WHERE pipeline = $1 AND topic = $2 AND partition = $3`, [pipeline, topic, partition, next.toString()]);
 }
 
+/** undefined_table: also what a schema that does not exist gives. */
+const missingTable = (err: unknown) => (err as { code?: string }).code === '42P01';
+
 /** The store of one pipeline in a Postgres target; readers go through `pool`. */
 export function postgresCheckpointStore(pool: Queryable, pipeline: string, owner: string): CheckpointStore<ClientBase> {
   return {
-    read: () => readCheckpoint(pool, pipeline),
-    readProgress: () => readProgress(pool, pipeline),
+    read: () => noneWhenMissing(readCheckpoint(pool, pipeline), null, missingTable),
+    readProgress: () => noneWhenMissing(readProgress(pool, pipeline), [], missingTable),
     assertOwner: (c) => assertOwner(c, pipeline, owner),
     write: (c, checkpoint) => writeCheckpoint(c, pipeline, owner, checkpoint),
     writeProgress: (c, progress) => writeProgress(c, pipeline, progress),

@@ -39,11 +39,16 @@ export function openSink(config: Config, log: Logger, events?: FerryEventBus): P
   return openDatabaseSink(config, log);
 }
 
+/** The configured target for a read-only command (status, verify): it creates nothing there (DESIGN §1.1). */
+export function openSinkToRead(config: Config, log: Logger): Promise<Sink> {
+  return config.target.type === 'kafka' ? openSink(config, log) : openDatabaseSink(config, log, { readOnly: true });
+}
+
 /** The configured database target (an applying process writes through it too). */
-export function openDatabaseSink(config: Config, log: Logger): Promise<DatabaseSink> {
+export function openDatabaseSink(config: Config, log: Logger, access: { readonly readOnly?: boolean } = {}): Promise<DatabaseSink> {
   const target = sqlTarget(config);
   const stallTimeoutSeconds = config.source.type === 'kafka' ? STALL_TIMEOUT_DEFAULT : config.source.stallTimeoutSeconds;
-  const options = { url: target.url, pipeline: config.pipeline, connections: config.snapshot.parallelism + 1, stallTimeoutSeconds, log };
+  const options = { url: target.url, pipeline: config.pipeline, connections: config.snapshot.parallelism + 1, stallTimeoutSeconds, log, ...access };
   return target.type === 'mysql' ? MysqlSink.open(options) : PostgresSink.open(options);
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { formatPosition, type Position } from '../core/position.js';
-import { openSink, openSource } from './endpoints.js';
+import { openSinkToRead, openSource } from './endpoints.js';
 
 export interface PipelineStatus {
   readonly pipeline: string;
@@ -26,7 +26,7 @@ export function bytesBehind(applied: Position | null, head: Position | null): nu
 
 /** What `ferry status` prints: the target's checkpoint against the source's head. */
 export async function readStatus(config: Config, log: Logger): Promise<PipelineStatus> {
-  const sink = await openSink(config, log);
+  const sink = await openSinkToRead(config, log);
   try {
     const checkpoint = await sink.loadCheckpoint();
     const progress = await sink.loadSnapshotProgress();

@@ -36,6 +36,8 @@ export interface MysqlSinkOptions {
   readonly log: Logger;
   /** How upserts are written (mysql-rows.ts); the benchmark compares the two, ferry uses UPSERT_STRATEGY. */
   readonly upserts?: UpsertStrategy;
+  /** Read-only commands (status, verify): create nothing in the target, not even ferry's own tables (DESIGN §1.1). */
+  readonly readOnly?: boolean;
 }
 
 /**
@@ -74,7 +76,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
     try {
       const probe = await connect(options.url, 'target');
       try {
-        await ensureMysqlCheckpointTables(probe);
+        if (!options.readOnly) await ensureMysqlCheckpointTables(probe);
         flavor = await serverFlavor(probe);
         const [rows] = await probe.query<RowDataPacket[]>('SELECT @@GLOBAL.local_infile AS local');
         loadData = Number(rows[0]?.local) === 1;

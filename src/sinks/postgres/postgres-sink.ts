@@ -39,6 +39,8 @@ export interface PostgresSinkOptions {
   /** A statement unanswered this long on a connection the server no longer serves ends it (core/connection-watchdog.ts). */
   readonly stallTimeoutSeconds: number;
   readonly log: Logger;
+  /** Read-only commands (status, verify): create nothing in the target, not even ferry's own tables (DESIGN §1.1). */
+  readonly readOnly?: boolean;
 }
 
 
@@ -62,7 +64,7 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
     let probe: pg.Client | undefined;
     try {
       probe = await connectClient(options.url);
-      await ensureCheckpointTables(probe);
+      if (!options.readOnly) await ensureCheckpointTables(probe);
     } catch (err) {
       throw new FerryError('retriable', `cannot prepare the target: ${(err as Error).message}`, {
         cause: err, hint: 'check target.url (host, port, user, password, database), that Postgres is running, and that the user may create schemas',
