@@ -1,13 +1,27 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { TLS_MODES, urlProblem, withEndpointSettings } from './core/endpoint-url.js';
 import { parseConfigYaml } from './config-yaml.js';
 import { configError, FerryError } from './errors.js';
 
 const url = (what: string) =>
-  z.string({ error: `required: the ${what} connection URL` }).refine((v) => URL.canParse(v), {
-    message: `not a URL; write it as scheme://user:password@host:port/database`,
+  z.string({ error: `required: the ${what} connection URL` }).superRefine((v, ctx) => {
+    const problem = urlProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
+
+/** A database end's secrets and TLS (DESIGN §1.2), folded into its url by withEndpointSettings. */
+const endpointKeys = {
+  passwordFile: z.string().min(1).optional()
+    .describe('read the password from this file (Docker/Kubernetes secrets; trailing newline trimmed); the url then has none'),
+  tls: z.object({
+    mode: z.enum(TLS_MODES).describe('disable | require (encrypted, certificate not checked) | verify-ca (chain checked against ca) | verify-full (chain and host name)'),
+    ca: z.string().min(1).optional().describe('PEM file of the CA that signed the server certificate (verify-ca, verify-full)'),
+    cert: z.string().min(1).optional().describe('PEM file of a client certificate, with key'),
+    key: z.string().min(1).optional().describe('PEM file of the client certificate\'s private key'),
+  }).strict().optional().describe('TLS of every connection to this end, SQL and replication alike; the url may say it instead (sslmode… / ssl-mode…)'),
+};
 
 const brokers = z.array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'write each broker as host:port'), { error: 'required: the Kafka brokers, as a list of host:port' })
   .min(1, 'list at least one broker as host:port').describe('Kafka bootstrap brokers, host:port each');
@@ -31,6 +45,7 @@ const sqlSourceSchema = z
     publication: z.string().regex(/^[a-z0-9_]{1,63}$/, 'publication names are lower-case letters, digits and "_" (at most 63)').optional().describe('postgres: publication, created if missing for the selected tables; default ferry_<pipeline>'),
     heartbeatSeconds: z.number().int().min(1).max(300).default(1)
       .describe('how often ferry writes its heartbeat into the source log (postgres: a WAL message; mysql: a row in ferry.ferry_heartbeat), so lag stays honest and a slot advances on a quiet source'),
+    ...endpointKeys,
   })
   .strict();
 
@@ -52,6 +67,7 @@ const sqlTargetSchema = z
     type: z.enum(['postgres', 'mysql', 'mssql']).describe('postgres | mysql | mssql | kafka'),
     url: url('target').describe('postgres://user:password@host:5432/database'),
     schema: z.string().min(1).optional().describe('put every table into this schema; default: the source database name'),
+    ...endpointKeys,
   })
   .strict();
 
@@ -207,6 +223,7 @@ export function parseConfig(doc: unknown): Config {
     if (!expected.includes(scheme)) {
       throw configError(`${key}: a ${end.type} endpoint needs a ${expected[0]}:// URL, not ${scheme}://`, `write ${key} as ${expected[0]}://user:password@host:port/database`);
     }
+    end.url = withEndpointSettings(end.url, end, key.replace(/\.url$/, ''));
   }
   const exclude = [...c.tables.exclude, ...ownTargetTables(c)];
   const cutover = { verify: cutoverVerify(c) };

@@ -84,6 +84,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
         await probe.end().catch(() => {});
       }
     } catch (err) {
+      if (err instanceof FerryError && err.kind === 'config') throw err;
       throw new FerryError('retriable', `cannot prepare the target: ${(err as Error).message}`, {
         cause: err, hint: 'check target.url (host, port, user, password), that the server is running, and that the user may create databases',
       });
@@ -116,7 +117,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
     try {
       conn = await connect(url, 'target');
     } catch (err) {
-      return [{ check: 'target', message: `cannot connect to the target: ${(err as Error).message}`, hint: 'check target.url (host, port, user, password) and that the server is running' }];
+      return [{ check: 'target', message: `cannot connect to the target: ${(err as Error).message}`, hint: (err as FerryError).hint ?? 'check target.url (host, port, user, password) and that the server is running' }];
     }
     try {
       const [rows] = await conn.query<RowDataPacket[]>('SELECT @@GLOBAL.local_infile AS local');

@@ -9,7 +9,7 @@ import type { Checkpoint, SnapshotProgress } from '../../core/checkpoint.js';
 import type { Column, Partitioning, TableSchema } from '../../core/schema.js';
 import type { CheckProblem, ChunkText, NextKeyValues } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
-import { CONNECT_TIMEOUT_MS, describeEndpoint, KEEPALIVE, queryText, SERVER_KEEPALIVE_OPTIONS, watchPgClient } from '../../sources/postgres/pg-connection.js';
+import { CONNECT_TIMEOUT_MS, describeEndpoint, KEEPALIVE, pgConnectionConfig, queryText, SERVER_KEEPALIVE_OPTIONS, watchPgClient } from '../../sources/postgres/pg-connection.js';
 import { coerceError, FerryError } from '../../errors.js';
 import { forEachConcurrently } from '../../core/concurrency.js';
 import { idleInTransactionMs } from '../../core/connection-watchdog.js';
@@ -66,6 +66,7 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
       probe = await connectClient(options.url);
       if (!options.readOnly) await ensureCheckpointTables(probe);
     } catch (err) {
+      if (err instanceof FerryError && err.kind === 'config') throw err;
       throw new FerryError('retriable', `cannot prepare the target: ${(err as Error).message}`, {
         cause: err, hint: 'check target.url (host, port, user, password, database), that Postgres is running, and that the user may create schemas',
       });
@@ -78,7 +79,7 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
     if (!replica) options.log.warn('the target user cannot set session_replication_role=replica; target triggers and foreign keys stay active');
     const stallMs = options.stallTimeoutSeconds * 1000;
     const pool = new pg.Pool({
-      connectionString: options.url,
+      ...pgConnectionConfig(options.url, 'target'),
       max: options.connections,
       ...KEEPALIVE,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
@@ -104,7 +105,7 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
     try {
       client = await connectClient(url);
     } catch (err) {
-      return [{ check: 'target', message: `cannot connect to the target: ${(err as Error).message}`, hint: 'check target.url (host, port, user, password, database) and that Postgres is running' }];
+      return [{ check: 'target', message: `cannot connect to the target: ${(err as Error).message}`, hint: (err as FerryError).hint ?? 'check target.url (host, port, user, password, database) and that Postgres is running' }];
     }
     try {
       const { rows } = await client.query(

@@ -105,7 +105,8 @@ class BinlogReader {
     if (from.kind !== 'mysql') throw new FerryError('fatal', `a MySQL source cannot resume from a ${from.kind} position`);
     const c = connectionOptions(this.#o.url);
     const zongji = new ZongJi({
-      host: c.host, port: c.port, user: c.user, password: c.password, charset: c.charset,
+      // zongji hands these to mysql2 for its control and binlog connections alike, TLS included.
+      host: c.host, port: c.port, user: c.user, password: c.password, ssl: c.ssl, charset: c.charset,
       dateStrings: true, jsonStrings: true, timezone: 'Z', enableKeepAlive: true, keepAliveInitialDelay: 10_000,
     });
     this.#zongji = zongji;

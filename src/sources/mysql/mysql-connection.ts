@@ -3,17 +3,20 @@ import mysql, { type Connection, type ConnectionOptions, type Pool, type RowData
 import type { Logger } from 'pino';
 import type { TableId } from '../../core/change-event.js';
 import { watchConnection } from '../../core/connection-watchdog.js';
+import { parseEndpointUrl, readTlsFiles, type TlsSettings } from '../../core/endpoint-url.js';
+import { tlsConnectError } from '../../core/tls-errors.js';
 import { coerceError, FerryError } from '../../errors.js';
 
-/** mysql2 options from a mysql:// URL, set up so values arrive exactly (DESIGN §3.6). */
+/** mysql2 options from a mysql:// URL (core/endpoint-url.ts), set up so values arrive exactly (DESIGN §3.6). */
 export function connectionOptions(url: string, role: Role = 'source'): ConnectionOptions {
-  const u = new URL(url);
+  const e = parseEndpointUrl(url, `${role}.url`);
   return {
-    host: u.hostname,
-    port: u.port ? Number(u.port) : 3306,
-    user: decodeURIComponent(u.username),
-    password: decodeURIComponent(u.password),
-    database: role === 'source' && u.pathname.length > 1 ? decodeURIComponent(u.pathname.slice(1)) : undefined,
+    host: e.host,
+    port: e.port,
+    user: e.user,
+    password: e.password,
+    database: role === 'source' && e.database ? e.database : undefined,
+    ssl: mysqlTls(e.tls, role),
     charset: 'UTF8MB4_GENERAL_CI',
     supportBigNumbers: true,
     bigNumberStrings: true,
@@ -26,9 +29,15 @@ export function connectionOptions(url: string, role: Role = 'source'): Connectio
   };
 }
 
+/** mysql2's TLS options for a mode (DESIGN §1.2): require encrypts only; verify-ca checks the chain; verify-full also the host name. */
+function mysqlTls(tls: TlsSettings, role: Role): ConnectionOptions['ssl'] {
+  if (tls.mode === 'disable') return undefined;
+  return { ...readTlsFiles(tls, `${role}.tls`), rejectUnauthorized: tls.mode !== 'require', verifyIdentity: tls.mode === 'verify-full' };
+}
+
 export function describeEndpoint(url: string): string {
-  const u = new URL(url);
-  return `${decodeURIComponent(u.username)}@${u.hostname}:${u.port || 3306}`;
+  const e = parseEndpointUrl(url);
+  return `${e.user ?? ''}@${e.host}:${e.port}`;
 }
 
 /** Classifies connection failures into messages an operator can act on. */
@@ -36,11 +45,13 @@ export function connectError(err: unknown, url: string, role: Role = 'source'): 
   const e = err as { code?: string; message?: string };
   const where = describeEndpoint(url);
   const key = `${role}.url`;
+  const tls = tlsConnectError(err, `${role} ${where}`, role);
+  if (tls) return tls;
   switch (e.code) {
     case 'ER_ACCESS_DENIED_ERROR':
     case 'ER_DBACCESS_DENIED_ERROR':
       return new FerryError('config', `${role} ${where}: access denied (${e.message})`, {
-        cause: err, hint: `check the user and password in ${key} and that the user may connect from this host`,
+        cause: err, hint: `check the user and password in ${key} (or ${role}.passwordFile) and that the user may connect from this host`,
       });
     case 'ER_BAD_DB_ERROR':
       return new FerryError('config', `${role} ${where}: ${e.message}`, { cause: err, hint: `fix the database name in ${key}` });

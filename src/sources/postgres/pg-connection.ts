@@ -2,6 +2,8 @@ import type { Socket } from 'node:net';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { watchConnection } from '../../core/connection-watchdog.js';
+import { parseEndpointUrl, readTlsFiles, type TlsSettings } from '../../core/endpoint-url.js';
+import { tlsConnectError } from '../../core/tls-errors.js';
 import { coerceError, FerryError } from '../../errors.js';
 
 /**
@@ -29,9 +31,27 @@ export const SERVER_KEEPALIVE_OPTIONS = '-c tcp_keepalives_idle=10 -c tcp_keepal
 /** How long a connection attempt may take; "timeout expired" after it is retriable (errors.ts). */
 export const CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * Where and how to connect, from a postgres:// URL (core/endpoint-url.ts). Never a connectionString:
+ * pg's parser would print a SECURITY WARNING to stderr for sslmode, and read libpq settings ferry does
+ * not take. `ssl: false` for disable, so PGSSLMODE in the environment does not override the config.
+ */
+export function pgConnectionConfig(url: string, end = 'source'): pg.ClientConfig {
+  const e = parseEndpointUrl(url, `${end}.url`);
+  return { host: e.host, port: e.port, user: e.user, password: e.password, database: e.database || undefined, ssl: pgTls(e.tls, end) };
+}
+
+/** pg's TLS options for a mode (DESIGN §1.2): require encrypts only; verify-ca checks the chain; verify-full also the host name. */
+function pgTls(tls: TlsSettings, end: string): pg.ClientConfig['ssl'] {
+  if (tls.mode === 'disable') return false;
+  const files = readTlsFiles(tls, `${end}.tls`);
+  if (tls.mode === 'require') return { ...files, rejectUnauthorized: false };
+  return { ...files, rejectUnauthorized: true, ...(tls.mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}) };
+}
+
 export function sourceClientConfig(url: string): pg.ClientConfig {
   return {
-    connectionString: url, options: `${SESSION_OPTIONS} ${SERVER_KEEPALIVE_OPTIONS}`, application_name: FERRY_APPLICATION_NAME,
+    ...pgConnectionConfig(url), options: `${SESSION_OPTIONS} ${SERVER_KEEPALIVE_OPTIONS}`, application_name: FERRY_APPLICATION_NAME,
     ...KEEPALIVE, connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   };
 }
@@ -40,16 +60,18 @@ export function sourceClientConfig(url: string): pg.ClientConfig {
 export const RAW_TEXT = { getTypeParser: () => (v: string) => v };
 
 export function describeEndpoint(url: string): string {
-  const u = new URL(url);
-  return `${decodeURIComponent(u.username)}@${u.hostname}:${u.port || 5432}${u.pathname}`;
+  const e = parseEndpointUrl(url);
+  return `${e.user ?? ''}@${e.host}:${e.port}/${e.database}`;
 }
 
 /** Connection failures as messages an operator can act on. */
 export function sourceConnectError(err: unknown, url: string): FerryError {
   const e = err as { code?: string; message?: string };
   const where = `source ${describeEndpoint(url)}`;
+  const tls = tlsConnectError(err, where, 'source');
+  if (tls) return tls;
   if (e.code === '28P01' || e.code === '28000') {
-    return new FerryError('config', `${where}: ${e.message}`, { cause: err, hint: 'check the user and password in source.url and pg_hba.conf' });
+    return new FerryError('config', `${where}: ${e.message}`, { cause: err, hint: 'check the user and password in source.url (or source.passwordFile) and pg_hba.conf' });
   }
   if (e.code === '3D000') return new FerryError('config', `${where}: ${e.message}`, { cause: err, hint: 'fix the database name in source.url' });
   return coerceError(err, where);
@@ -99,7 +121,7 @@ export function watchPgClient(client: pg.Client, url: string, o: { stallMs: numb
     socket: c.connection.stream,
     busy: () => Boolean(c._getActiveQuery()) || c._queryQueue.length > 0,
     running: async (timeoutMs) => {
-      const probe = new pg.Client({ connectionString: url, application_name: 'ferry watchdog', connectionTimeoutMillis: timeoutMs });
+      const probe = new pg.Client({ ...pgConnectionConfig(url), application_name: 'ferry watchdog', connectionTimeoutMillis: timeoutMs });
       probe.on('error', () => {});
       try {
         await probe.connect();
