@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chownSync, openSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chownSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -114,6 +114,13 @@ abstract class ChildServer implements LocalServer {
   }
 }
 
+/** PEM files of a server certificate, its key and the CA that signed it: the server then offers TLS. */
+export interface ServerTls {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
 export interface MariaDbOptions {
   /** binlog_format; tests set STATEMENT to see ferry refuse it. */
   readonly binlogFormat?: string;
@@ -125,6 +132,8 @@ export interface MariaDbOptions {
   readonly localInfile?: boolean;
   /** server_id; a second server that replicates from the first needs its own. Default 1. */
   readonly serverId?: number;
+  /** Offer TLS with this certificate (tests of ferry's tls settings). Default: no TLS. */
+  readonly tls?: ServerTls;
 }
 
 class MariaDbServer extends ChildServer {
@@ -153,6 +162,7 @@ class MariaDbServer extends ChildServer {
         "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1';\nGRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n");
     }
     mkdirSync(join(this.dir, 'tmp'), { recursive: true });
+    const tls = this.#options.tls;
     this.child = spawn(which(['/usr/sbin/mariadbd', '/usr/sbin/mysqld', '/usr/bin/mariadbd'], 'mariadbd'), [
       '--no-defaults', `--datadir=${data}`, `--port=${this.port}`, '--bind-address=127.0.0.1',
       `--socket=${join(this.dir, 'mysqld.sock')}`, `--pid-file=${join(this.dir, 'mysqld.pid')}`, `--log-error=${log}`,
@@ -163,6 +173,7 @@ class MariaDbServer extends ChildServer {
       '--innodb-buffer-pool-size=256M',
       '--innodb-flush-log-at-trx-commit=2', '--sync-binlog=0', '--max-connections=500', '--character-set-server=utf8mb4',
       '--collation-server=utf8mb4_general_ci', `--local-infile=${this.#options.localInfile === false ? 0 : 1}`, '--skip-name-resolve',
+      ...(tls ? [`--ssl-ca=${tls.ca}`, `--ssl-cert=${tls.cert}`, `--ssl-key=${tls.key}`] : []),
       ...(isRoot() ? ['--user=root'] : []),
     ], { stdio: 'ignore' });
     await waitReady('MariaDB', this.child, async () => {
@@ -180,6 +191,8 @@ class MariaDbServer extends ChildServer {
 export interface PostgresOptions {
   /** 'replica' starts a server that cannot decode its WAL (tests of ferry's check). Default: logical. */
   readonly walLevel?: 'logical' | 'replica';
+  /** Offer TLS with this certificate (tests of ferry's tls settings). Default: no TLS. */
+  readonly tls?: ServerTls;
 }
 
 class PostgresServer extends ChildServer {
@@ -203,6 +216,17 @@ class PostgresServer extends ChildServer {
     return { uid, gid };
   }
 
+  /** Postgres reads its certificate as its own user and refuses a key others may read: copies it owns, the key 0600. */
+  #serverTlsSettings(tls: ServerTls, as: { uid?: number; gid?: number }): string[] {
+    const cert = join(this.dir, 'server.crt');
+    const key = join(this.dir, 'server.key');
+    copyFileSync(tls.cert, cert);
+    copyFileSync(tls.key, key);
+    chmodSync(key, 0o600);
+    if (as.uid !== undefined) for (const f of [cert, key]) chownSync(f, as.uid, as.gid!);
+    return ['-c', 'ssl=on', '-c', `ssl_cert_file=${cert}`, '-c', `ssl_key_file=${key}`];
+  }
+
   async start(): Promise<void> {
     const data = join(this.dir, 'data');
     const log = join(this.dir, 'postgres.log');
@@ -214,10 +238,11 @@ class PostgresServer extends ChildServer {
     }
     const out = openSync(log, 'a');
     if (as.uid !== undefined) chownSync(log, as.uid, as.gid!);
+    const tls = this.#options.tls ? this.#serverTlsSettings(this.#options.tls, as) : [];
     this.child = spawn(postgresBin('postgres'), [
       '-D', data, '-p', String(this.port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${this.dir}`,
       '-c', `wal_level=${this.#options.walLevel ?? 'logical'}`, '-c', 'max_wal_senders=64', '-c', 'max_replication_slots=64', '-c', 'max_connections=300',
-      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'shared_buffers=256MB',
+      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'shared_buffers=256MB', ...tls,
     ], { stdio: ['ignore', out, out], ...as });
     await waitReady('PostgreSQL', this.child, async () => {
       const c = new pg.Client({ connectionString: this.url(), connectionTimeoutMillis: 1000 });
