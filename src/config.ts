@@ -102,17 +102,21 @@ export const configSchema = z
       .default({ exclude: [] }),
     snapshot: z
       .object({
-        mode: z.enum(['initial', 'never', 'always']).default('initial'),
-        tablePrep: z.enum(['create', 'drop-and-create', 'truncate', 'none']).default('create'),
-        parallelism: z.number().int().min(1).max(64).default(4),
-        chunkRows: z.number().int().min(1).max(10_000_000).default(50_000),
+        mode: z.enum(['initial', 'never', 'always']).default('initial')
+          .describe('initial: copy the tables when the target has no checkpoint, then stream; never: stream only (cdc-only), from the log\'s head at the first start; always: copy them again at every start'),
+        tablePrep: z.enum(['create', 'drop-and-create', 'truncate', 'none']).default('create')
+          .describe('what a snapshot does to the target tables first: create those missing, drop and create them, empty them, or nothing'),
+        parallelism: z.number().int().min(1).max(64).default(4).describe('concurrent chunk readers of the snapshot'),
+        chunkRows: z.number().int().min(1).max(10_000_000).default(50_000)
+          .describe('rows per snapshot chunk: each chunk commits with its progress, where an interrupted snapshot resumes'),
       })
       .strict()
       .default({ mode: 'initial', tablePrep: 'create', parallelism: 4, chunkRows: 50_000 }),
     apply: z
       .object({
-        batchMaxRows: z.number().int().min(1).default(10_000),
-        batchMaxMs: z.number().int().min(0).default(200),
+        batchMaxRows: z.number().int().min(1).default(10_000)
+          .describe('consecutive source transactions are applied together in one target transaction up to this many rows'),
+        batchMaxMs: z.number().int().min(0).default(200).describe('how long a batch waits for more transactions before it commits'),
         queueMaxEvents: z.number().int().min(100).default(20_000)
           .describe('events read ahead of the applier before the source is paused'),
       })
@@ -143,7 +147,7 @@ export const configSchema = z
       .strict()
       .default({}),
     log: z
-      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info') })
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info').describe('the log level; FERRY_LOG_LEVEL, when set, overrides it') })
       .strict()
       .default({ level: 'info' }),
   })
