@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort, startMariaDb, type LocalServer } from '../../src/demo/local-databases.js';
 import { VERSION } from '../../src/version.js';
@@ -40,6 +43,47 @@ describe('numeric options are checked before anything is sent', () => {
     const r = await runCli(['verify', '-c', '/nonexistent/ferry.yaml', '--chunk-rows', '0']);
     expect(r.code, told(r)).toBe(2);
     expect(r.stderr).toMatch(/--chunk-rows <n>' argument '0' is invalid. expected a whole number of at least 1/);
+  });
+});
+
+describe('config errors', () => {
+  const configFile = (text: string) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ferry-test-')), 'ferry.yaml');
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it('a YAML error next to a URL password and a token: exit 2, line and column named, neither secret printed', async () => {
+    const password = 'Pw-4f1d9c-in-url';
+    const token = 'tok-7d2e5b0a9c3f1e8d';
+    const file = configFile([
+      'pipeline: orders',
+      `source: { type: mysql, url: "mysql://repl:${password}@db1:3306/app" }`,
+      '  target: { type: postgres }',
+      'admin:',
+      `  token: "${token}`,
+    ].join('\n'));
+    const r = await runCli(['check', '-c', file]);
+    expect(r.code, told(r)).toBe(2);
+    expect(r.stderr).toMatch(/is not valid YAML/);
+    expect(r.stderr).toMatch(/line 3, column \d+/);
+    expect(r.stdout + r.stderr).not.toContain(password);
+    expect(r.stdout + r.stderr).not.toContain(token);
+  });
+
+  it('unset variables and wrong keys are reported together, exit 2', async () => {
+    const file = configFile([
+      'pipeline: orders',
+      'source: { type: mysql, url: "mysql://repl:${FERRY_TEST_UNSET_A}@db1:3306/app" }',
+      'target: { type: postgres, url: "${FERRY_TEST_UNSET_B}" }',
+      'snapshot: { chunkrows: 5 }',
+    ].join('\n'));
+    const r = await runCli(['check', '-c', file], { FERRY_TEST_UNSET_A: undefined, FERRY_TEST_UNSET_B: undefined });
+    expect(r.code, told(r)).toBe(2);
+    expect(r.stderr).toMatch(/source\.url: environment variable FERRY_TEST_UNSET_A is not set/);
+    expect(r.stderr).toMatch(/target\.url: environment variable FERRY_TEST_UNSET_B is not set/);
+    expect(r.stderr).toMatch(/snapshot: .*chunkrows/);
+    expect(r.stderr).toMatch(/docs\/config\.md/);
   });
 });
 
