@@ -47,8 +47,23 @@ export async function createSampleData(conn: Connection, metadataRows: number): 
   `);
 }
 
-/** Writes a mix of small transactions until `signal` aborts: new orders, status changes, cancellations, metadata edits. */
-export async function runWriteLoad(conn: Connection, signal: AbortSignal, onTransaction: () => void): Promise<void> {
+/**
+ * Writes a mix of small transactions until `signal` aborts: new orders, status changes, cancellations,
+ * metadata edits. `onCommit` gets the GTID of every transaction the binlog recorded, as the source
+ * numbers them (`@@last_gtid`): a statement that changed no row commits nothing there, and is not counted.
+ * `conn` must be a session of its own: @@last_gtid is the session's.
+ */
+export async function runWriteLoad(conn: Connection, signal: AbortSignal, onCommit: (gtid: string) => void): Promise<void> {
+  let last = '';
+  const committed = async () => {
+    const [rows] = await conn.query('SELECT @@last_gtid AS gtid');
+    const gtid = String((rows as { gtid: string }[])[0]?.gtid ?? '');
+    if (gtid !== last) onCommit((last = gtid));
+  };
+  const autocommit = async (sql: string, params: unknown[]) => {
+    await conn.query(sql, params);
+    await committed();
+  };
   let n = 0;
   while (!signal.aborted) {
     n++;
@@ -57,10 +72,10 @@ export async function runWriteLoad(conn: Connection, signal: AbortSignal, onTran
     const orderId = (res as { insertId: number }).insertId;
     await conn.query('INSERT INTO shop.order_items VALUES (?, 1, ?, 1, 9.90), (?, 2, ?, 2, 19.90)', [orderId, `SKU-${n % 50}`, orderId, `SKU-${n % 70}`]);
     await conn.query('COMMIT');
-    if (n % 3 === 0) await conn.query("UPDATE shop.orders SET status = 'shipped' WHERE id = ?", [orderId - 2]);
-    if (n % 10 === 0) await conn.query('DELETE FROM shop.orders WHERE id = ?', [orderId - 5]);
-    if (n % 5 === 0) await conn.query('UPDATE contentsearchdb.metadata SET score = score + 1, tags = JSON_SET(tags, "$.edited", ?) WHERE id = ?', [n, 1 + (n * 7919) % 100000]);
-    onTransaction();
+    await committed();
+    if (n % 3 === 0) await autocommit("UPDATE shop.orders SET status = 'shipped' WHERE id = ?", [orderId - 2]);
+    if (n % 10 === 0) await autocommit('DELETE FROM shop.orders WHERE id = ?', [orderId - 5]);
+    if (n % 5 === 0) await autocommit('UPDATE contentsearchdb.metadata SET score = score + 1, tags = JSON_SET(tags, "$.edited", ?) WHERE id = ?', [n, 1 + (n * 7919) % 100000]);
     await new Promise((r) => setTimeout(r, 5));
   }
 }

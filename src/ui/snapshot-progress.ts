@@ -64,12 +64,14 @@ export function showSnapshotProgress(events: FerryEventBus, { log, everyMs, prin
         `copying ${table}: ${c.rows} of about ${c.estimatedRows} rows (${percent}%), ${speed(c) ?? '-'} rows/s`);
     }
   };
-  const timer = bars ? null : setInterval(logProgress, everyMs).unref();
+  // Off a terminal, from the first table copied to the snapshot's end.
+  let timer: NodeJS.Timeout | null = null;
   const offs = [
     events.on('snapshot-table-started', ({ table, estimatedRows, resumedRows }) => {
       const total = Math.max(estimatedRows, resumedRows, 1);
       const bar = bars?.create(total, resumedRows, { table: table.padEnd(24), rate: '-' }) ?? null;
       copying.set(table, { bar, started: performance.now(), resumedRows, estimatedRows: total, rows: resumedRows });
+      if (!bars) timer ??= setInterval(logProgress, everyMs).unref();
     }),
     events.on('snapshot-chunk-loaded', ({ table, totalRows }) => {
       const c = copying.get(table);

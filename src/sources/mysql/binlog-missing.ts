@@ -25,7 +25,7 @@ export interface MissingBinlog {
 }
 
 /** MariaDB GTID position "0-1-100,1-2-7": domain → sequence number. */
-function mariaSeqs(pos: string): Map<string, bigint> {
+export function mariaSeqs(pos: string): Map<string, bigint> {
   const seqs = new Map<string, bigint>();
   for (const gtid of pos.split(',').map((s) => s.trim()).filter(Boolean)) {
     const [domain, , seq] = gtid.split('-');
