@@ -105,8 +105,8 @@ export const configSchema = z
         mode: z.enum(['initial', 'never', 'always']).default('initial')
           .describe('initial: copy the tables when the target has no checkpoint, then stream; never: stream only (cdc-only), from the log\'s head at the first start; always: copy them again at every start'),
         tablePrep: z.enum(['create', 'drop-and-create', 'truncate', 'none']).default('create')
-          .describe('what a snapshot does to the target tables first: create those missing, drop and create them, empty them, or nothing'),
-        parallelism: z.number().int().min(1).max(64).default(4).describe('concurrent chunk readers of the snapshot'),
+          .describe('what a snapshot does to the target tables first: create (those missing; adds missing columns), drop-and-create, truncate, or none (the tables must exist)'),
+        parallelism: z.number().int().min(1).max(64).default(4).describe('tables copied at once (a Kafka applier: partitions applied at once)'),
         chunkRows: z.number().int().min(1).max(10_000_000).default(50_000)
           .describe('rows per snapshot chunk: each chunk commits with its progress, where an interrupted snapshot resumes'),
       })
@@ -115,8 +115,8 @@ export const configSchema = z
     apply: z
       .object({
         batchMaxRows: z.number().int().min(1).default(10_000)
-          .describe('consecutive source transactions are applied together in one target transaction up to this many rows'),
-        batchMaxMs: z.number().int().min(0).default(200).describe('how long a batch waits for more transactions before it commits'),
+          .describe('changes per target transaction (whole source transactions; a larger one is streamed in pieces of this size into one target transaction)'),
+        batchMaxMs: z.number().int().min(0).default(200).describe('the longest a batch stays open while transactions keep arriving; it closes at once when none is waiting'),
         queueMaxEvents: z.number().int().min(100).default(20_000)
           .describe('events read ahead of the applier before the source is paused'),
       })
