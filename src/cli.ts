@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { loadConfig, type Config } from './config.js';
 import { FerryEventBus } from './core/events.js';
 import { coerceError } from './errors.js';
-import { LOG_LEVEL_PRECEDENCE, configureLogger, envLogLevel, makeLogger, type LogLevel, type Logger } from './log.js';
+import { configureLogger, envLogLevel, makeLogger, type LogLevel, type Logger } from './log.js';
 import { checkAll, formatProblems } from './pipeline/coordinator.js';
 import { startDaemon } from './admin/daemon.js';
 import { followCutover } from './admin/cutover-client.js';
@@ -137,7 +137,8 @@ Exit codes: 0 success, 1 the answer is "no" (tables differ, cutover failed), 2 f
 its work (bad config or option, unreachable database, refused request).
 
 Environment:
-  FERRY_LOG_LEVEL             trace, debug, info, warn or error; ${LOG_LEVEL_PRECEDENCE}
+  FERRY_LOG_LEVEL             trace, debug, info, warn or error; when set, it overrides the config's
+                              log.level (default info)
   FERRY_PROGRESS_INTERVAL_MS  how often the periodic log lines are written (streaming summary, a
                               table copy's progress off a terminal); default 10000`);
 

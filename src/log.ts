@@ -8,16 +8,13 @@ export type { Logger };
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** How FERRY_LOG_LEVEL and the config's log.level combine, for error messages and --help. */
-export const LOG_LEVEL_PRECEDENCE = 'FERRY_LOG_LEVEL, when set, overrides the config\'s log.level (default info)';
-
-/** FERRY_LOG_LEVEL, validated; undefined when unset or empty. */
+/** FERRY_LOG_LEVEL, validated; undefined when unset or empty. When set, it overrides the config's log.level. */
 export function envLogLevel(): LogLevel | undefined {
   const value = process.env.FERRY_LOG_LEVEL;
   if (value === undefined || value === '') return undefined;
   if (!(LOG_LEVELS as readonly string[]).includes(value)) {
     throw configError(`FERRY_LOG_LEVEL=${value}: not a log level; expected one of ${LOG_LEVELS.join(', ')}`,
-      `set FERRY_LOG_LEVEL to one of ${LOG_LEVELS.join(', ')}, or unset it (${LOG_LEVEL_PRECEDENCE})`);
+      `set FERRY_LOG_LEVEL to one of ${LOG_LEVELS.join(', ')}, or unset it: when set, it overrides the config's log.level (default info)`);
   }
   return value as LogLevel;
 }
