@@ -39,7 +39,7 @@ describe('logs off a terminal', () => {
 
   it('are JSON lines through a snapshot, an idle stream, a change and a stop', async () => {
     const config = writeConfig(pipelineConfig(db.name, db.mysqlUrl, db.pgUrl, {
-      snapshot: { chunkRows: 200, parallelism: 1 },
+      snapshot: { chunkRows: 100, parallelism: 1 },
       admin: { listen: '127.0.0.1:0' },
     }));
     const ferry = startCli(['run', '-c', config], { FERRY_PROGRESS_INTERVAL_MS: String(INTERVAL_MS) });
