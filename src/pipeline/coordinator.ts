@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { sqlSource, targetSchemaOf, type Config } from '../config.js';
 import type { FerryEventBus } from '../core/events.js';
 import type { Position } from '../core/position.js';
+import { announceRetry, Backoff, STREAM_BACKOFF } from '../core/retry.js';
 import type { Sink } from '../core/sink.js';
 import type { TableSchema } from '../core/schema.js';
 import { parseTableKey, tableKey } from '../core/change-event.js';
@@ -179,7 +180,7 @@ function snapshotted(tables: readonly TableSchema[], copied: readonly string[] |
  */
 async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
   const { config, events, log } = o;
-  let attempt = 0;
+  const backoff = new Backoff(STREAM_BACKOFF);
   let from: Position | null = null;
   while (!o.signal.aborted) {
     const inner = new AbortController();
@@ -204,18 +205,15 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
         source, sink, events, gate: o.gate, signal: inner.signal,
         limits: { maxRows: config.apply.batchMaxRows, maxMs: config.apply.batchMaxMs },
         onCommit: (position) => {
-          attempt = 0;
+          backoff.reset();
           from = position;
         },
       });
     } catch (err) {
       const error = coerceError(err);
       if (error.kind !== 'retriable' || o.signal.aborted) throw error;
-      attempt++;
-      const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
-      events.emit('failure', { kind: error.kind, message: error.message });
       // `from` is the last commit, where the next attempt's checkpoint will be (not where this one began).
-      events.emit('stream-retry', { error, attempt, delayMs, resumesFrom: from });
+      const delayMs = announceRetry(events, error, backoff, from);
       await sleep(delayMs, undefined, { signal: o.signal }).catch(() => {});
     } finally {
       stopHeartbeat();

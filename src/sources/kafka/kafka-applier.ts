@@ -4,6 +4,7 @@ import { targetSchemaOf, type Config, type KafkaSourceConfig } from '../../confi
 import { parseTableKey, tableKey, type ChangeEvent, type Transaction } from '../../core/change-event.js';
 import type { FerryEventBus } from '../../core/events.js';
 import { positionFromJson } from '../../core/position.js';
+import { announceRetry, Backoff, STREAM_BACKOFF } from '../../core/retry.js';
 import type { DatabaseSink } from '../../core/sink.js';
 import type { CheckProblem } from '../../core/source.js';
 import { coerceError, FerryError } from '../../errors.js';
@@ -44,15 +45,14 @@ export async function runKafkaApplier(o: KafkaApplierOptions): Promise<void> {
     const applier = new PartitionApplier(sink, new SchemaCatalog(transport, topics.schema, targetSchemaOf(config)), topics.changes, o);
     events.emit('phase', { phase: 'streaming' });
     log.info({ group: config.source.group, topics: names }, `applying ${names.length} topic${names.length === 1 ? '' : 's'} in consumer group ${config.source.group}`);
-    for (let attempt = 1; !o.signal.aborted; attempt++) {
+    const backoff = new Backoff(STREAM_BACKOFF);
+    while (!o.signal.aborted) {
       try {
         await consumeOnce(transport, names, applier, o);
       } catch (err) {
         const error = coerceError(err);
         if (error.kind !== 'retriable' || o.signal.aborted) throw error;
-        const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
-        events.emit('failure', { kind: error.kind, message: error.message });
-        events.emit('stream-retry', { error, attempt, delayMs, resumesFrom: null });
+        const delayMs = announceRetry(events, error, backoff, null);
         await sleep(delayMs, undefined, { signal: o.signal }).catch(() => {});
       }
     }
@@ -153,7 +153,8 @@ class PartitionApplier {
       await sleep(100);
       return 0;
     }
-    for (let attempt = 1; ; attempt++) {
+    const backoff = new Backoff(STREAM_BACKOFF);
+    for (;;) {
       if (!(await this.#waitWhilePaused(context)) || !context.owned()) return 0;
       try {
         await this.#applyOnce(batch, decoded.slice(0, count), context);
@@ -161,9 +162,7 @@ class PartitionApplier {
       } catch (err) {
         const error = coerceError(err);
         if (error.kind !== 'retriable') throw error;
-        const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
-        this.o.events.emit('failure', { kind: error.kind, message: error.message });
-        this.o.events.emit('stream-retry', { error, attempt, delayMs, resumesFrom: null });
+        const delayMs = announceRetry(this.o.events, error, backoff, null);
         for (let waited = 0; waited < delayMs && !this.o.signal.aborted; waited += 1000) {
           await sleep(Math.min(1000, delayMs - waited));
           await context.heartbeat().catch(() => {});
