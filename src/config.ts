@@ -32,59 +32,91 @@ const topicPrefix = z.string({ error: 'required: the prefix of the Kafka topics,
 /** The source's stall timeout by default; a Kafka source's database target has its connections watched with it too. */
 export const STALL_TIMEOUT_DEFAULT = 30;
 
-const sqlSourceSchema = z
-  .object({
-    type: z.enum(['mysql', 'postgres']).describe('mysql (MySQL 5.7/8, MariaDB 10.5+) | postgres | kafka'),
-    url: url('source').describe('mysql://user:password@host:3306/database'),
-    serverId: z.number().int().min(1).max(4294967295).optional()
-      .describe('mysql: replica server id, unique among the server\'s replicas; default derived from the pipeline name'),
-    stallTimeoutSeconds: z.number().int().min(5).max(3600).default(STALL_TIMEOUT_DEFAULT)
-      .describe('restart the change stream when not even a heartbeat arrived for this long (a dead connection)'),
-    slot: z.string().regex(/^[a-z0-9_]{1,63}$/, 'slot names are lower-case letters, digits and "_" (at most 63)').optional()
-      .describe('postgres: replication slot, created if missing; default ferry_<pipeline>'),
-    publication: z.string().regex(/^[a-z0-9_]{1,63}$/, 'publication names are lower-case letters, digits and "_" (at most 63)').optional().describe('postgres: publication, created if missing for the selected tables; default ferry_<pipeline>'),
-    heartbeatSeconds: z.number().int().min(1).max(300).default(1)
-      .describe('how often ferry writes its heartbeat into the source log (postgres: a WAL message; mysql: a row in ferry.ferry_heartbeat), so lag stays honest and a slot advances on a quiet source'),
-    ...endpointKeys,
-  })
-  .strict();
+/** What every database end takes besides its type: the url (`example` shows one), secrets and TLS. */
+const databaseEnd = (what: 'source' | 'target', example: string) => ({ url: url(what).describe(example), ...endpointKeys });
 
-/** An applying process: reads the change topics a producing ferry writes, in a consumer group. */
-const kafkaSourceSchema = z
-  .object({
-    type: z.literal('kafka'),
+/** What a database source takes on every engine. */
+const databaseSource = (example: string) => ({
+  ...databaseEnd('source', example),
+  stallTimeoutSeconds: z.number().int().min(5).max(3600).default(STALL_TIMEOUT_DEFAULT)
+    .describe('restart the change stream when not even a heartbeat arrived for this long (a dead connection)'),
+  heartbeatSeconds: z.number().int().min(1).max(300).default(1)
+    .describe('how often ferry writes its heartbeat into the source log (postgres: a WAL message; mysql: a row in ferry.ferry_heartbeat), so lag stays honest and a slot advances on a quiet source'),
+});
+
+/** Every source type's keys: a key is accepted on its own engine only (`slot` on a postgres source, not a mysql one). */
+const sourceKeys = {
+  mysql: {
+    type: z.literal('mysql').describe('MySQL 5.7/8 or MariaDB 10.5+, read from its binlog'),
+    ...databaseSource('mysql://user:password@host:3306/database'),
+    serverId: z.number().int().min(1).max(4294967295).optional()
+      .describe('replica server id, unique among the server\'s replicas; default derived from the pipeline name'),
+  },
+  postgres: {
+    type: z.literal('postgres').describe('Postgres 14+, read by logical decoding through a slot and a publication'),
+    ...databaseSource('postgres://user:password@host:5432/database'),
+    slot: z.string().regex(/^[a-z0-9_]{1,63}$/, 'slot names are lower-case letters, digits and "_" (at most 63)').optional()
+      .describe('replication slot, created if missing; default ferry_<pipeline>'),
+    publication: z.string().regex(/^[a-z0-9_]{1,63}$/, 'publication names are lower-case letters, digits and "_" (at most 63)').optional()
+      .describe('publication, created if missing for the selected tables; default ferry_<pipeline>'),
+  },
+  /** An applying process: reads the change topics a producing ferry writes, in a consumer group. */
+  kafka: {
+    type: z.literal('kafka').describe('an applying process: the change topics a producing ferry writes'),
     brokers,
     topicPrefix,
     group: z.string({ error: 'required: the consumer group the applying processes share, e.g. "orders-apply"' }).min(1)
       .describe('consumer group: the partitions are shared among the processes in it'),
-  })
-  .strict();
+  },
+};
 
-const sourceSchema = z.discriminatedUnion('type', [sqlSourceSchema, kafkaSourceSchema]);
+/** What a database target takes on every engine. */
+const databaseTarget = (example: string) => ({
+  ...databaseEnd('target', example),
+  schema: z.string().min(1).optional().describe('put every table into this schema (mysql: database); default: the source database name'),
+});
 
-const sqlTargetSchema = z
-  .object({
-    type: z.enum(['postgres', 'mysql', 'mssql']).describe('postgres | mysql | mssql | kafka'),
-    url: url('target').describe('postgres://user:password@host:5432/database'),
-    schema: z.string().min(1).optional().describe('put every table into this schema; default: the source database name'),
-    ...endpointKeys,
-  })
-  .strict();
-
-/** The producing process: change events into one topic per table. */
-const kafkaTargetSchema = z
-  .object({
-    type: z.literal('kafka'),
+/** Every target type's keys, as sourceKeys. */
+const targetKeys = {
+  postgres: { type: z.literal('postgres').describe('Postgres'), ...databaseTarget('postgres://user:password@host:5432/database') },
+  mysql: { type: z.literal('mysql').describe('MySQL or MariaDB'), ...databaseTarget('mysql://user:password@host:3306/database') },
+  mssql: { type: z.literal('mssql').describe('SQL Server (not built yet)'), ...databaseTarget('mssql://user:password@host:1433/database') },
+  /** The producing process: change events into one topic per table. */
+  kafka: {
+    type: z.literal('kafka').describe('a producing process: change events into one topic per table'),
     brokers,
     topicPrefix,
     idempotent: z.boolean().default(true)
       .describe("Kafka's idempotent producer (no duplicates from the producer's own retries); off for brokers without it"),
     singleTopic: z.boolean().default(false)
       .describe('every change into one topic, <topicPrefix>.changes, of one partition: total order and transaction boundaries, one applier at a time'),
-  })
-  .strict();
+  },
+};
 
-const targetSchema = z.discriminatedUnion('type', [sqlTargetSchema, kafkaTargetSchema]);
+/**
+ * One type's form of an end, unknown keys refused. A key another type takes is refused by name and
+ * engine ("slot" on a mysql source is a postgres key), so the operator sees the mix-up, not a typo.
+ */
+function endOfType<T extends z.ZodRawShape & { type: z.ZodLiteral<string> }>(end: 'source' | 'target', shape: T, forms: Record<string, z.ZodRawShape>) {
+  const type = shape.type.value;
+  const ownersOf = (key: string) => Object.keys(forms).filter((t) => t !== type && key in forms[t]!);
+  return z.strictObject(shape, {
+    error: (issue) => issue.code !== 'unrecognized_keys' ? undefined : issue.keys.map((key) => {
+      const owners = ownersOf(key);
+      return owners.length === 0 ? `Unrecognized key: "${key}"`
+        : `"${key}" is a key of ${owners.join(' and ')} ${end}s, not of a ${type} ${end}: remove it (or set ${end}.type: ${owners[0]})`;
+    }).join('; '),
+  });
+}
+
+const sourceSchema = z.discriminatedUnion('type', [
+  endOfType('source', sourceKeys.mysql, sourceKeys), endOfType('source', sourceKeys.postgres, sourceKeys), endOfType('source', sourceKeys.kafka, sourceKeys),
+]);
+
+const targetSchema = z.discriminatedUnion('type', [
+  endOfType('target', targetKeys.postgres, targetKeys), endOfType('target', targetKeys.mysql, targetKeys),
+  endOfType('target', targetKeys.mssql, targetKeys), endOfType('target', targetKeys.kafka, targetKeys),
+]);
 
 export const configSchema = z
   .object({
@@ -154,7 +186,11 @@ export const configSchema = z
   .strict();
 
 type ParsedConfig = z.infer<typeof configSchema>;
-export type SqlSourceConfig = Extract<ParsedConfig['source'], { type: 'mysql' | 'postgres' }> & { serverId: number; slot: string; publication: string };
+/** A mysql source, its serverId filled in. */
+export type MysqlSourceConfig = Extract<ParsedConfig['source'], { type: 'mysql' }> & { serverId: number };
+/** A postgres source, its slot and publication filled in. */
+export type PostgresSourceConfig = Extract<ParsedConfig['source'], { type: 'postgres' }> & { slot: string; publication: string };
+export type SqlSourceConfig = MysqlSourceConfig | PostgresSourceConfig;
 export type KafkaSourceConfig = Extract<ParsedConfig['source'], { type: 'kafka' }>;
 export type SqlTargetConfig = Extract<ParsedConfig['target'], { type: 'postgres' | 'mysql' | 'mssql' }>;
 export type KafkaTargetConfig = Extract<ParsedConfig['target'], { type: 'kafka' }>;
@@ -234,8 +270,10 @@ export function parseConfig(doc: unknown): Config {
   if (c.source.type === 'kafka') {
     return deepFreeze({ ...c, cutover, source: c.source, tables: { ...c.tables, include: c.tables.include ?? ['*.*'], exclude } });
   }
-  const serverId = c.source.serverId ?? defaultServerId(c.pipeline);
   const ferryName = defaultSlotName(c.pipeline);
+  const source: SqlSourceConfig = c.source.type === 'mysql'
+    ? { ...c.source, serverId: c.source.serverId ?? defaultServerId(c.pipeline) }
+    : { ...c.source, slot: c.source.slot ?? ferryName, publication: c.source.publication ?? ferryName };
   // A MySQL database named in the source URL is what the user means to move, unless include says
   // otherwise; a Postgres URL names the database, whose user tables are all candidates.
   const database = decodeURIComponent(new URL(c.source.url).pathname.slice(1));
@@ -243,7 +281,7 @@ export function parseConfig(doc: unknown): Config {
   return deepFreeze({
     ...c,
     cutover,
-    source: { ...c.source, serverId, slot: c.source.slot ?? ferryName, publication: c.source.publication ?? ferryName },
+    source,
     tables: { ...c.tables, include, exclude },
   });
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { loadConfig, parseConfig, sqlSource, sqlTarget } from '../../src/config.js';
+import { loadConfig, parseConfig, sqlSource, sqlTarget, type SqlSourceConfig } from '../../src/config.js';
 import { FerryError } from '../../src/errors.js';
 
 /** The smallest document parseConfig accepts; tests spread their own keys over it. */
@@ -22,6 +22,13 @@ function configErrorOf(doc: unknown): FerryError {
     return err as FerryError;
   }
   throw new Error('expected parseConfig to reject the document');
+}
+
+/** The source parseConfig makes of `doc`, which must be of `type`. */
+function sourceOf<T extends SqlSourceConfig['type']>(doc: unknown, type: T): Extract<SqlSourceConfig, { type: T }> {
+  const source = sqlSource(parseConfig(doc));
+  expect(source.type).toBe(type);
+  return source as Extract<SqlSourceConfig, { type: T }>;
 }
 
 afterEach(() => {
@@ -185,12 +192,13 @@ describe('parseConfig rejections', () => {
   });
 
   it('takes a Postgres source with slot and publication named after the pipeline, and every user table', () => {
-    const c = parseConfig({ ...minimal, pipeline: 'Orders-EU', source: { type: 'postgres', url: 'postgres://u:p@pg1:5432/shop' }, target: { type: 'mysql', url: 'mysql://u:p@db2/shop' } });
-    expect(sqlSource(c).slot).toMatch(/^ferry_orders_eu_[0-9a-f]{6}$/);
-    expect(sqlSource(c).publication).toBe(sqlSource(c).slot);
-    expect(sqlSource(parseConfig({ ...minimal, pipeline: 'orders_eu', source: { type: 'postgres', url: 'postgres://u:p@pg1:5432/shop' } })).slot).toBe('ferry_orders_eu');
-    expect(sqlSource(c).heartbeatSeconds).toBe(1);
-    expect(c.tables.include).toEqual(['*.*']);
+    const doc = { ...minimal, pipeline: 'Orders-EU', source: { type: 'postgres', url: 'postgres://u:p@pg1:5432/shop' }, target: { type: 'mysql', url: 'mysql://u:p@db2/shop' } };
+    const source = sourceOf(doc, 'postgres');
+    expect(source.slot).toMatch(/^ferry_orders_eu_[0-9a-f]{6}$/);
+    expect(source.publication).toBe(source.slot);
+    expect(sourceOf({ ...minimal, pipeline: 'orders_eu', source: { type: 'postgres', url: 'postgres://u:p@pg1:5432/shop' } }, 'postgres').slot).toBe('ferry_orders_eu');
+    expect(source.heartbeatSeconds).toBe(1);
+    expect(parseConfig(doc).tables.include).toEqual(['*.*']);
   });
 
   it('refuses a URL whose scheme does not match the endpoint type', () => {
@@ -203,29 +211,63 @@ describe('parseConfig rejections', () => {
     expect(configErrorOf({ ...minimal, source: { type: 'postgres', url: 'postgres://h/db', slot: 'Bad-Name' } }).message).toContain('source.slot');
   });
 
-  it('rejects a source type it does not know at all', () => {
-    expect(configErrorOf({ ...minimal, source: { type: 'oracle', url: 'oracle://h/db' } }).message).toContain('source.type');
+  it('rejects a source type it does not know at all, and lists the types it knows', () => {
+    const message = configErrorOf({ ...minimal, source: { type: 'oracle', url: 'oracle://h/db' } }).message;
+    expect(message).toContain('source.type');
+    expect(message).toMatch(/'mysql' \| 'postgres' \| 'kafka'/);
+    expect(configErrorOf({ ...minimal, target: { type: 'oracle' } }).message).toMatch(/target\.type: .*'postgres' \| 'mysql' \| 'mssql' \| 'kafka'/);
+  });
+
+  const pgUrl = 'postgres://u:p@pg1:5432/shop';
+  it.each([
+    ['slot', { type: 'mysql', url: minimal.source.url, slot: 'ferry_orders' }, 'postgres', 'mysql'],
+    ['publication', { type: 'mysql', url: minimal.source.url, publication: 'ferry_orders' }, 'postgres', 'mysql'],
+    ['serverId', { type: 'postgres', url: pgUrl, serverId: 4242 }, 'mysql', 'postgres'],
+    ['group', { type: 'postgres', url: pgUrl, group: 'apply' }, 'kafka', 'postgres'],
+  ])('refuses %s on a source of another engine, naming the key and the engine it is for', (key, source, owner, type) => {
+    const message = configErrorOf({ ...minimal, source }).message;
+    expect(message).toContain(`source: "${key}" is a key of ${owner} sources, not of a ${type} source`);
+    expect(message).toContain(`set source.type: ${owner}`);
+  });
+
+  it('refuses a key of another engine and an unknown key together, each by name', () => {
+    const message = configErrorOf({ ...minimal, source: { ...minimal.source, slot: 'ferry_orders', hots: 'db1' } }).message;
+    expect(message).toContain('"slot" is a key of postgres sources');
+    expect(message).toContain('Unrecognized key: "hots"');
+  });
+
+  it('refuses a database key on a kafka target, naming the database targets it is for', () => {
+    const message = configErrorOf({ ...minimal, target: { type: 'kafka', brokers: ['k1:9092'], topicPrefix: 'o', schema: 'app' } }).message;
+    expect(message).toContain('target: "schema" is a key of postgres and mysql and mssql targets, not of a kafka target');
+  });
+
+  it('takes each engine-specific source key on its own engine', () => {
+    expect(sourceOf({ ...minimal, source: { ...minimal.source, serverId: 4242 } }, 'mysql').serverId).toBe(4242);
+    const source = sourceOf({ ...minimal, source: { type: 'postgres', url: pgUrl, slot: 'orders_slot', publication: 'orders_pub' } }, 'postgres');
+    expect([source.slot, source.publication]).toEqual(['orders_slot', 'orders_pub']);
+    expect(source).not.toHaveProperty('serverId');
+    expect(sourceOf(minimal, 'mysql')).not.toHaveProperty('slot');
   });
 });
 
 describe('parseConfig server id', () => {
   it('derives the same server id from the same pipeline name', () => {
-    expect(sqlSource(parseConfig(minimal)).serverId).toBe(sqlSource(parseConfig({ ...minimal })).serverId);
+    expect(sourceOf(minimal, 'mysql').serverId).toBe(sourceOf({ ...minimal }, 'mysql').serverId);
   });
 
   it('derives different server ids for different pipeline names', () => {
-    expect(sqlSource(parseConfig(minimal)).serverId).not.toBe(sqlSource(parseConfig({ ...minimal, pipeline: 'invoices' })).serverId);
+    expect(sourceOf(minimal, 'mysql').serverId).not.toBe(sourceOf({ ...minimal, pipeline: 'invoices' }, 'mysql').serverId);
   });
 
   it.each(['orders', 'a', 'x'.repeat(100), 'billing-eu.v2'])('keeps the derived id for %s a valid replica id, away from small ids', (pipeline) => {
-    const id = sqlSource(parseConfig({ ...minimal, pipeline })).serverId;
+    const id = sourceOf({ ...minimal, pipeline }, 'mysql').serverId;
     expect(Number.isInteger(id)).toBe(true);
     expect(id).toBeGreaterThanOrEqual(100_000);
     expect(id).toBeLessThanOrEqual(4_294_967_295);
   });
 
   it('uses an explicit serverId as given', () => {
-    expect(sqlSource(parseConfig({ ...minimal, source: { ...minimal.source, serverId: 7 } })).serverId).toBe(7);
+    expect(sourceOf({ ...minimal, source: { ...minimal.source, serverId: 7 } }, 'mysql').serverId).toBe(7);
   });
 });
 
