@@ -10,7 +10,10 @@ declare module 'vitest' {
 
 let servers: LocalServer[] = [];
 
-/** One private MariaDB and one private Postgres for the whole run; each test makes its own databases in them. */
+/**
+ * One private MariaDB and one private Postgres for a run's integration tests; each test makes its own
+ * databases in them. The integration project's setup only (vitest.config.ts): a unit-only run starts neither.
+ */
 export async function setup(project: TestProject): Promise<void> {
   servers = await Promise.all([startMariaDb(), startPostgres()]);
   project.provide('mariadbUrl', servers[0]!.url());
