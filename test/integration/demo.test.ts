@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/ferry.js';
 
-// `ferry demo`, the README's main command, end to end: its own servers, a write load, the cutover.
+// `ferry demo`, the README's main command (npm run demo), end to end: its own servers, a write load, the cutover.
 // Its figures must count the same thing: the source transactions the write load committed after
 // the snapshot's position (by their GTIDs) are the ones ferry applied, heartbeats not counted.
 

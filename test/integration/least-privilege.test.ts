@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
 import { pipelineConfig, runCli, startCli, verifyWithCli, waitCaughtUp, waitStreaming, writeConfig } from '../helpers/ferry.js';
 
-/** The README's grants are enough: a source user with exactly them, a target user that is not a superuser. */
+/** The grants docs/operations.md lists are enough: a source user with exactly them, a target user that is not a superuser. */
 describe('least privilege', () => {
   let db: TestDatabases;
   let config: string;

@@ -5,7 +5,7 @@ import { ITEMS_DDL, ROUTES, routeDatabases, seedItemsSql, type RouteDatabases } 
 import { startWriteLoad } from '../helpers/write-load.js';
 
 /**
- * The README's Postgres type table, per target: each source column with the type ferry creates.
+ * docs/type-mapping.md's Postgres table, per target: each source column with the type ferry creates.
  * Postgres → Postgres keeps the source's own types; Postgres → MariaDB maps them.
  */
 const COLUMNS: readonly { name: string; pg: string; mysql: string }[] = [

@@ -3,7 +3,7 @@ import { runCli, startCli, verifyWithCli, waitFor, writeConfig } from '../helper
 import { ROUTES, routeDatabases, type RouteDatabases } from '../helpers/routes.js';
 
 /**
- * Postgres values at the edge of what MySQL holds (README, type mapping): `real` and `double
+ * Postgres values at the edge of what MySQL holds (docs/type-mapping.md): `real` and `double
  * precision` extremes arrive exactly, in the snapshot and the stream; NaN and ±Infinity, which
  * MySQL's FLOAT, DOUBLE and DECIMAL cannot hold, stop ferry once with an error naming the table, the
  * column and the row's key, and the checkpoint stays before that row.

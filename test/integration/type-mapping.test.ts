@@ -3,7 +3,7 @@ import { testDatabases, type TestDatabases } from '../helpers/databases.js';
 import { pipelineConfig, startCli, verifyWithCli, waitCaughtUp, waitStreaming, writeConfig } from '../helpers/ferry.js';
 
 /**
- * The README's type table, row by row: a MySQL column type, the Postgres type ferry creates, and edge
+ * docs/type-mapping.md's MySQL table, row by row: a MySQL column type, the Postgres type ferry creates, and edge
  * values as SQL literals with the Postgres text they must arrive as (null: SQL NULL). Every value
  * travels both paths: the snapshot (rows present before ferry starts) and the binlog stream.
  */
