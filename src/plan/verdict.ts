@@ -15,7 +15,7 @@ const ZERO_DATE_KINDS = new Set(['date', 'datetime', 'timestamp']);
 
 /**
  * How column `c` of `t` arrives in a `target` database as `targetType` (what the target dialect
- * creates): the verdict and its reason, agreeing with the README's type-mapping tables.
+ * creates): the verdict and its reason, agreeing with docs/type-mapping.md's tables.
  */
 export function assessColumn(t: TableSchema, c: Column, target: Engine, targetType: string): Assessment {
   if (t.engine === 'mysql' && ZERO_DATE_KINDS.has(c.type.kind)) {

@@ -2,7 +2,7 @@ import type { ColumnType, Engine } from '../core/schema.js';
 
 /**
  * The canonical text of a value, written once per engine in SQL, so that a value and its copy on the
- * other engine hash alike (README, "How `ferry verify` compares"):
+ * other engine hash alike (docs/verify.md):
  *
  * | kind                  | canonical text                                     |
  * |-----------------------|----------------------------------------------------|

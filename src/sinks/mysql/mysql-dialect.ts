@@ -24,7 +24,7 @@ export function quoteString(s: string): string {
 
 /**
  * The MySQL type for one of ferry's column types, for tables from another engine. A table read from
- * MySQL keeps its own column types (sourceType). The README's Postgres → MySQL table lists these.
+ * MySQL keeps its own column types (sourceType). docs/type-mapping.md's Postgres → MySQL table lists these.
  */
 export function mysqlType(t: ColumnType, textKeyColumns = 0): string {
   const isKey = textKeyColumns > 0;

@@ -4,7 +4,7 @@ import { FerryError } from '../../errors.js';
 import { keyText } from '../target-divergence.js';
 
 /**
- * The documented policy for NaN and ±Infinity (README, type mapping): Postgres `real`, `double
+ * The documented policy for NaN and ±Infinity (docs/type-mapping.md): Postgres `real`, `double
  * precision` and `numeric` hold them, MySQL's FLOAT, DOUBLE and DECIMAL do not, and no other value
  * stands for them exactly. A row holding one stops ferry with an error naming the table, the column
  * and the row's key, before anything of that row's batch or snapshot chunk is committed.

@@ -24,7 +24,7 @@ import { deleteSql, insertSql, patchSql, qualified, rowExistsSql, rowValues } fr
  */
 export type UpsertStrategy = 'delete-insert' | 'update-insert';
 
-/** The strategy ferry uses, the faster of the two in the benchmark (README, Performance). */
+/** The strategy ferry uses, the faster of the two in the benchmark (docs/benchmarks.md). */
 export const UPSERT_STRATEGY: UpsertStrategy = 'delete-insert';
 
 /** Rows per multi-row statement, and a byte budget per statement well under the default max_allowed_packet. */

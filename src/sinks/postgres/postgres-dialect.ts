@@ -14,7 +14,7 @@ export function qualified(t: TableId): string {
 
 /**
  * The Postgres type for each of ferry's column types, spelled as format_type() prints it, so a
- * target table can be compared with what ferry would create. The README's type table lists the same cases.
+ * target table can be compared with what ferry would create. docs/type-mapping.md's type table lists the same cases.
  */
 export function pgType(t: ColumnType): string {
   switch (t.kind) {
