@@ -282,17 +282,21 @@ const HEAD_WAIT_MS = 10_000;
 /**
  * Lifts a fence: unfence() cancels the fence's statement if it still waits and lifts it on a
  * connection of its own; once the fence's statements have settled, it is lifted once more, in case
- * one of them landed after. Says how that went.
+ * one of them landed after. Says how that went, and what the source is now: a fence that failed
+ * before it was up (no privilege to set it) left the source writable, and lifting then has nothing to do.
  */
 async function unfence(source: Source, fencing: Promise<void>): Promise<string> {
   const lift = () => bounded(source.unfence(), Date.now() + UNFENCE_TIMEOUT_MS, `unfencing did not finish within ${UNFENCE_TIMEOUT_MS / 1000} s`);
   try {
-    await lift();
+    const first = await lift();
     await bounded(fencing, Date.now() + UNFENCE_TIMEOUT_MS, 'the fence did not settle').catch(() => {});
-    await lift();
-    return '; the source is writable again';
+    const second = await lift();
+    return first || second ? '; the source is writable again' : '; no fence was up: the source stayed writable';
   } catch (err) {
-    return `; UNFENCING FAILED, the source may still be read-only (${UNFENCE_BY_HAND}): ${(err as Error).message}`;
+    const up = await bounded(source.fenced(), Date.now() + UNFENCE_TIMEOUT_MS, 'reading the fence').catch(() => null);
+    const failure = (err as Error).message;
+    if (up === false) return `; no fence is up: the source is writable (lifting found: ${failure})`;
+    return `; UNFENCING FAILED, the source ${up ? 'IS STILL READ-ONLY' : 'may still be read-only'} (${UNFENCE_BY_HAND}): ${failure}`;
   }
 }
 

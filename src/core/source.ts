@@ -78,8 +78,10 @@ export interface Source {
    * write, then writes `marker` as the last transaction the stream will carry.
    */
   fence(marker: string, timeoutSeconds: number): Promise<void>;
-  /** Lifts the fence again. */
-  unfence(): Promise<void>;
+  /** Lifts the fence again; resolves false when none was up (nothing to lift: the source was writable). */
+  unfence(): Promise<boolean>;
+  /** The source refuses application writes now: a fence (ferry's, or one left behind) is up. */
+  fenced(): Promise<boolean>;
   /**
    * What each table's sequence or AUTO_INCREMENT column would hand out next at the source, by table
    * key and column: the target's must not hand out less (numbers the source used on rows since deleted).

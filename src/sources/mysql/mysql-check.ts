@@ -2,6 +2,8 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { CheckProblem } from '../../core/source.js';
 import type { TableSchema } from '../../core/schema.js';
 import { tableKey } from '../../core/change-event.js';
+import type { Flavor } from './binlog-position.js';
+import { fenceFix, fencePrivileges, serverReadOnly } from './mysql-fence.js';
 import type { UndescribableTable } from './mysql-schema.js';
 
 async function variable(conn: Connection, name: string): Promise<string | undefined> {
@@ -17,17 +19,44 @@ const NEEDED_GRANTS: { grant: string; names: RegExp }[] = [
   { grant: 'SELECT', names: /\bSELECT\b/ },
 ];
 
-async function checkGrants(conn: Connection): Promise<CheckProblem[]> {
+async function showGrants(conn: Connection): Promise<string[]> {
   const [rows] = await conn.query<RowDataPacket[]>('SHOW GRANTS FOR CURRENT_USER()');
-  const grants = rows.map((r) => String(Object.values(r)[0]));
-  if (grants.some((g) => /^GRANT ALL PRIVILEGES ON \*\.\*/i.test(g))) return [];
-  const missing = NEEDED_GRANTS.filter(({ names }) => !grants.some((g) => names.test(g.toUpperCase())));
+  return rows.map((r) => String(Object.values(r)[0]).toUpperCase());
+}
+
+const allPrivileges = (grants: readonly string[]) => grants.some((g) => /^GRANT ALL PRIVILEGES ON \*\.\*/.test(g));
+
+function checkGrants(grants: readonly string[]): CheckProblem[] {
+  if (allPrivileges(grants)) return [];
+  const missing = NEEDED_GRANTS.filter(({ names }) => !grants.some((g) => names.test(g)));
   if (missing.length === 0) return [];
   const list = missing.map((m) => m.grant).join(', ');
   return [{
     check: 'grants',
     message: `the source user lacks ${list}`,
     hint: `as an admin: GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO '<user>'@'<host>';`,
+  }];
+}
+
+/**
+ * Whether the source user may put up the cutover's default fence (read-only). A warning, not a
+ * problem: the fence is a choice of the cutover request, and a cutover with "fence": "none" needs no
+ * privilege, so `ferry run` must not refuse to start over it. Privileges from roles are not looked at.
+ */
+async function checkFenceGrants(conn: Connection, grants: readonly string[], flavor: Flavor): Promise<CheckProblem[]> {
+  if (allPrivileges(grants)) return [];
+  const global = grants.filter((g) => /\bON \*\.\*/.test(g));
+  const has = (privilege: string) => global.some((g) => new RegExp(`(GRANT |,\\s*)${privilege}(,| ON )`).test(g));
+  const [rows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
+  const [major = 0, minor = 0] = String(rows[0]?.v).split('.').map(Number);
+  // MariaDB's SUPER covered READ_ONLY ADMIN before 10.11; MySQL's still covers both of its privileges.
+  const superEnough = flavor === 'mysql' || major * 100 + minor < 1011;
+  const may = (superEnough && has('SUPER')) || fencePrivileges(flavor).split(', ').every(has);
+  if (may) return [];
+  return [{
+    check: 'fence', warning: true,
+    message: `the source user may not set read_only (it lacks ${fencePrivileges(flavor)}): a cutover with the default fence (read-only) would fail, leaving the source writable`,
+    hint: await fenceFix(conn, flavor),
   }];
 }
 
@@ -124,8 +153,7 @@ async function checkEngines(conn: Connection, tables: readonly TableSchema[]): P
 
 /** A source left read-only (a cutover's fence that nobody lifted, after ferry was killed mid-cutover): worth knowing. */
 async function checkReadOnly(conn: Connection): Promise<CheckProblem[]> {
-  const [rows] = await conn.query<RowDataPacket[]>('SELECT @@global.read_only AS ro');
-  if (Number(rows[0]?.ro) !== 1) return [];
+  if (!(await serverReadOnly(conn)).readOnly) return [];
   return [{
     check: 'read_only', warning: true,
     message: 'the source server is read_only: applications cannot write to it (a cutover fence that was never lifted?)',
@@ -134,9 +162,10 @@ async function checkReadOnly(conn: Connection): Promise<CheckProblem[]> {
 }
 
 /** Everything `ferry check` verifies on a MySQL/MariaDB source (connectivity is checked by connecting). */
-export async function checkMysqlSource(conn: Connection, tables: readonly TableSchema[], failed: readonly UndescribableTable[]): Promise<CheckProblem[]> {
+export async function checkMysqlSource(conn: Connection, flavor: Flavor, tables: readonly TableSchema[], failed: readonly UndescribableTable[]): Promise<CheckProblem[]> {
+  const grants = await showGrants(conn);
   return [
-    ...(await checkGrants(conn)), ...(await checkBinlogSettings(conn)), ...checkTables(tables, failed),
+    ...checkGrants(grants), ...(await checkFenceGrants(conn, grants, flavor)), ...(await checkBinlogSettings(conn)), ...checkTables(tables, failed),
     ...(await checkEngines(conn, tables)), ...(await checkReadOnly(conn)),
   ];
 }

@@ -11,7 +11,7 @@ import { rowEventsAfter } from './binlog-audit.js';
 import { streamBinlog } from './binlog-source.js';
 import { checkMysqlSource } from './mysql-check.js';
 import { autoIncrementColumn, connect, queryText, quoteIdent, serverIdentity } from './mysql-connection.js';
-import { fenceServer, unfenceServer } from './mysql-fence.js';
+import { fenceServer, serverReadOnly, unfenceServer } from './mysql-fence.js';
 import { ensureHeartbeatTable, serverClock, writeHeartbeat } from './mysql-heartbeat.js';
 import { describeTables, type DescribeOptions } from './mysql-schema.js';
 import { openSnapshotReader } from './mysql-snapshot.js';
@@ -49,7 +49,7 @@ export class MysqlSource implements Source {
 
   async check(): Promise<CheckProblem[]> {
     const { tables, failed } = await describeTables(this.#conn, this.#o);
-    return checkMysqlSource(this.#conn, tables, failed);
+    return checkMysqlSource(this.#conn, this.#flavor, tables, failed);
   }
 
   /** The selected tables; one ferry cannot describe (a column type it cannot map) stops it here, as in check. */
@@ -117,7 +117,7 @@ export class MysqlSource implements Source {
     await this.#ensureHeartbeatTable();
     const fencing = { connection: this.#conn.threadId, cancelled: false };
     this.#fencing = fencing;
-    await fenceServer(this.#conn, this.#o.pipeline, marker, timeoutSeconds, () => fencing.cancelled);
+    await fenceServer(this.#conn, this.#flavor, this.#o.pipeline, marker, timeoutSeconds, () => fencing.cancelled);
     this.#o.log.info('source fenced: read_only is ON');
   }
 
@@ -136,13 +136,24 @@ export class MysqlSource implements Source {
   }
 
   /** On a connection of its own: the fence's may still wait for its lock, and is told to stop first. */
-  async unfence(): Promise<void> {
+  async unfence(): Promise<boolean> {
     const fencing = this.#fencing;
     if (fencing) fencing.cancelled = true;
     const conn = await connect(this.#o.url);
     try {
       if (fencing) await conn.query(`KILL QUERY ${fencing.connection}`).catch(() => {});
-      await unfenceServer(conn);
+      return await unfenceServer(conn);
+    } finally {
+      conn.destroy();
+    }
+  }
+
+  /** On a connection of its own, as unfence(): the fence's may still be busy. */
+  async fenced(): Promise<boolean> {
+    const conn = await connect(this.#o.url);
+    try {
+      const { readOnly, superReadOnly } = await serverReadOnly(conn);
+      return readOnly || superReadOnly;
     } finally {
       conn.destroy();
     }

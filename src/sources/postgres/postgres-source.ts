@@ -10,7 +10,7 @@ import { OWNED_SEQUENCES_SQL, qualified } from '../../sinks/postgres/postgres-di
 import { parseLsn } from './lsn.js';
 import { checkPgSource } from './pg-check.js';
 import { connectSource, endClient, queryText, serverIdentity } from './pg-connection.js';
-import { fenceDatabase, unfenceDatabase } from './pg-fence.js';
+import { databaseFenced, fenceDatabase, unfenceDatabase } from './pg-fence.js';
 import { serverClock, writeMessage } from './pg-heartbeat.js';
 import { describePgTables, type PgDescribeOptions, type PgTable } from './pg-schema.js';
 import { openPgReader } from './pg-snapshot.js';
@@ -36,8 +36,8 @@ export class PostgresSource implements Source {
   readonly #o: PostgresSourceOptions;
   readonly #client: pg.Client;
   #stream: WalStream | null = null;
-  /** The fence being put up (or up): its backend, since when (the source's clock), and whether unfence() asked it to stop. */
-  #fencing: { pid: number; since: Date; cancelled: boolean } | null = null;
+  /** The fence being put up (or up): its backend, since when (the source's clock), whether unfence() asked it to stop, and has lifted it. */
+  #fencing: { pid: number; since: Date; cancelled: boolean; lifted?: boolean } | null = null;
 
   private constructor(options: PostgresSourceOptions, client: pg.Client) {
     this.#o = options;
@@ -156,13 +156,25 @@ export class PostgresSource implements Source {
   }
 
   /** On a connection of its own: the fence's may still wait for a lock, and is cancelled first. */
-  async unfence(): Promise<void> {
+  async unfence(): Promise<boolean> {
     const fencing = this.#fencing;
     if (fencing) fencing.cancelled = true;
     const client = await connectSource(this.#o.url);
     try {
       if (fencing) await client.query('SELECT pg_cancel_backend($1)', [fencing.pid]);
-      await unfenceDatabase(client, fencing?.since ?? null);
+      const lifted = await unfenceDatabase(client, fencing?.since ?? null, fencing?.lifted ?? false);
+      if (fencing && lifted) fencing.lifted = true;
+      return lifted;
+    } finally {
+      await endClient(client);
+    }
+  }
+
+  /** On a connection of its own, as unfence(): the fence's may still be busy. */
+  async fenced(): Promise<boolean> {
+    const client = await connectSource(this.#o.url);
+    try {
+      return await databaseFenced(client);
     } finally {
       await endClient(client);
     }
