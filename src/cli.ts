@@ -3,7 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { z } from 'zod';
 import { loadConfig, type Config } from './config.js';
 import { FerryEventBus } from './core/events.js';
-import { coerceError } from './errors.js';
+import { coerceError } from './core/errors.js';
 import { configureLogger, envLogLevel, makeLogger, type LogLevel, type Logger } from './log.js';
 import { checkAll, formatProblems } from './pipeline/coordinator.js';
 import { startDaemon } from './admin/daemon.js';

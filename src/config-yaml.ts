@@ -1,5 +1,5 @@
 import { LineCounter, parseDocument, type YAMLError } from 'yaml';
-import { configError } from './errors.js';
+import { configError } from './core/errors.js';
 
 /**
  * The yaml library's messages quote the config's own text: its pretty errors print the source line

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { TLS_MODES, urlProblem, withEndpointSettings } from './core/endpoint-url.js';
 import { parseConfigYaml } from './config-yaml.js';
-import { configError, FerryError } from './errors.js';
+import { configError, FerryError } from './core/errors.js';
 
 const url = (what: string) =>
   z.string({ error: `required: the ${what} connection URL` }).superRefine((v, ctx) => {

@@ -1,6 +1,6 @@
 import { pino, type Logger } from 'pino';
 import { prettyFactory } from 'pino-pretty';
-import { configError } from './errors.js';
+import { configError } from './core/errors.js';
 import { terminal } from './ui/terminal.js';
 
 export type { Logger };

@@ -2,10 +2,10 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { coerceError, FerryError } from '../errors.js';
+import { coerceError, FerryError } from '../core/errors.js';
 import type { FerryMetrics } from '../metrics/metrics.js';
 import type { LiveStatus } from '../pipeline/live-status.js';
-import type { PauseGate } from '../pipeline/pause-gate.js';
+import type { PauseGate } from '../core/pause-gate.js';
 import { cutoverRequestSchema, type CutoverController } from './cutover.js';
 
 export interface AdminDeps {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FerryError } from '../errors.js';
+import { FerryError } from '../core/errors.js';
 import type { CutoverRequest, CutoverView } from './cutover.js';
 
 export interface CutoverClientOptions {

@@ -8,7 +8,7 @@ import { comparePositions, formatPosition, type Position } from '../core/positio
 import type { TableSchema } from '../core/schema.js';
 import type { Sink } from '../core/sink.js';
 import type { Source } from '../core/source.js';
-import { coerceError, FerryError } from '../errors.js';
+import { coerceError, FerryError } from '../core/errors.js';
 import type { LiveStatus } from '../pipeline/live-status.js';
 import { verifyTables, type TableVerdict } from '../verify/verify.js';
 

@@ -3,10 +3,10 @@ import type { Config } from '../config.js';
 import type { FerryEventBus } from '../core/events.js';
 import { FerryMetrics } from '../metrics/metrics.js';
 import { runPipeline } from '../pipeline/coordinator.js';
-import { runKafkaApplier } from '../sources/kafka/kafka-applier.js';
+import { runKafkaApplier } from '../pipeline/kafka-applier.js';
 import { openSink, openSource } from '../pipeline/endpoints.js';
 import { LiveStatus } from '../pipeline/live-status.js';
-import { PauseGate } from '../pipeline/pause-gate.js';
+import { PauseGate } from '../core/pause-gate.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
 import { CutoverController } from './cutover.js';
 

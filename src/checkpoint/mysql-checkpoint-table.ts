@@ -1,7 +1,7 @@
 import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
 import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
-import { FERRY_SCHEMA } from '../pipeline/table-mapping.js';
+import { FERRY_SCHEMA } from '../core/table-mapping.js';
 import { decodeKey, encodeKey } from './checkpoint-codec.js';
 import { takenOver } from './pipeline-ownership.js';
 import { noneWhenMissing, type CheckpointStore } from './checkpoint-store.js';

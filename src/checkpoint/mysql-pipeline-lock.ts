@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { connect } from '../sources/mysql/mysql-connection.js';
+import { connect } from '../engines/mysql/connection.js';
 import { claimMysqlCheckpoint } from './mysql-checkpoint-table.js';
 import { alreadyRunning } from './pipeline-ownership.js';
 import type { PipelineLock } from './checkpoint-store.js';

@@ -1,4 +1,4 @@
-import { FerryError } from '../errors.js';
+import { FerryError } from '../core/errors.js';
 
 /** The error of a process whose pipeline another process took over (checkpoint owner fencing). */
 export function takenOver(pipeline: string): FerryError {

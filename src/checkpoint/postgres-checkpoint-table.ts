@@ -5,7 +5,7 @@ import { noneWhenMissing, type CheckpointStore } from './checkpoint-store.js';
 type Queryable = Pick<ClientBase, 'query'>;
 import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
-import { FERRY_SCHEMA } from '../pipeline/table-mapping.js';
+import { FERRY_SCHEMA } from '../core/table-mapping.js';
 import { decodeKey, encodeKey } from './checkpoint-codec.js';
 import { takenOver } from './pipeline-ownership.js';
 

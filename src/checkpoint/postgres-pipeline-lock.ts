@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { connectClient } from '../sinks/postgres/postgres-connection.js';
-import { FerryError } from '../errors.js';
+import { connectClient } from '../engines/postgres/connection.js';
+import { FerryError } from '../core/errors.js';
 import { claimCheckpoint } from './postgres-checkpoint-table.js';
 import { alreadyRunning } from './pipeline-ownership.js';
 import type { PipelineLock } from './checkpoint-store.js';

@@ -1,4 +1,4 @@
-import { FerryError } from '../errors.js';
+import { FerryError } from './errors.js';
 import type { Row } from './change-event.js';
 import { comparePositions, formatPosition, type Position } from './position.js';
 

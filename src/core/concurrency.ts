@@ -1,4 +1,4 @@
-import { FerryError } from '../errors.js';
+import { FerryError } from './errors.js';
 
 /** Runs `work` over items with at most `limit` in flight; the first failure stops new work and is thrown. */
 export async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { CONNECTION_SILENT, FerryError } from '../errors.js';
+import { CONNECTION_SILENT, FerryError } from './errors.js';
 
 /** What the watchdog needs of one database connection (engine adapters supply it). */
 export interface WatchedSession {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { configError } from '../errors.js';
+import { configError } from './errors.js';
 
 /**
  * A database URL as ferry reads it (DESIGN §1.2): user and password percent-decoded, TLS from the

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Op } from './change-event.js';
 import type { Position } from './position.js';
-import { ERROR_KINDS, type FerryError } from '../errors.js';
+import { ERROR_KINDS, type FerryError } from './errors.js';
 
 /** What a failure is counted as: a FerryError's kind, or what failed besides the stream. Every one is a ferry_errors_total series from the start (DESIGN §1.4). */
 export const FAILURE_KINDS = [...ERROR_KINDS, 'heartbeat', 'cutover'] as const;

@@ -1,4 +1,4 @@
-import type { FerryError } from '../errors.js';
+import type { FerryError } from './errors.js';
 import type { FerryEventBus } from './events.js';
 import type { Position } from './position.js';
 

@@ -1,6 +1,6 @@
 import { tableKey, type TableId, type Value } from './change-event.js';
 import type { CheckConstraint, Column, ForeignKey, Index, TableSchema } from './schema.js';
-import { FerryError } from '../errors.js';
+import { FerryError } from './errors.js';
 
 /**
  * How a target carries one part of a source table's schema besides its columns and primary key:

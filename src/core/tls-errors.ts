@@ -1,4 +1,4 @@
-import { FerryError } from '../errors.js';
+import { FerryError } from './errors.js';
 
 /** Node's codes for a server certificate that failed the check (tls.connect with rejectUnauthorized). */
 const CERTIFICATE_CODES = /CERT|ISSUER|SIGNATURE/;

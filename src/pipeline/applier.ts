@@ -4,7 +4,7 @@ import type { Position } from '../core/position.js';
 import type { Sink, SinkTransaction } from '../core/sink.js';
 import type { Source } from '../core/source.js';
 import { batches, type BatchLimits } from './batcher.js';
-import type { PauseGate } from './pause-gate.js';
+import type { PauseGate } from '../core/pause-gate.js';
 
 export interface ApplierDeps {
   readonly source: Source;

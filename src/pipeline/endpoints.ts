@@ -9,10 +9,9 @@ import { MysqlSink } from '../sinks/mysql/mysql-sink.js';
 import { PostgresSink } from '../sinks/postgres/postgres-sink.js';
 import { MysqlSource } from '../sources/mysql/mysql-source.js';
 import { PostgresSource } from '../sources/postgres/postgres-source.js';
-import { makeTableFilter } from './table-mapping.js';
-import { connect, serverIdentity as mysqlServerIdentity } from '../sources/mysql/mysql-connection.js';
-import { serverIdentity as pgServerIdentity } from '../sources/postgres/pg-connection.js';
-import { connectClient } from '../sinks/postgres/postgres-connection.js';
+import { makeTableFilter } from '../core/table-mapping.js';
+import { connect, serverIdentity as mysqlServerIdentity } from '../engines/mysql/connection.js';
+import { connectClient, serverIdentity as pgServerIdentity } from '../engines/postgres/connection.js';
 import type { TargetNaming } from './target-names.js';
 
 /** The configured source. config.ts has already refused types this version does not build. */

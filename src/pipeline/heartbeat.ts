@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { FerryEventBus } from '../core/events.js';
 import type { Source } from '../core/source.js';
-import { coerceError } from '../errors.js';
+import { coerceError } from '../core/errors.js';
 
 /** MySQL's ER_OPTION_PREVENTS_STATEMENT (--read-only, --super-read-only), Postgres's read_only_sql_transaction. */
 function readOnly(err: unknown): boolean {

@@ -1,6 +1,6 @@
 import type { Checkpoint } from '../core/checkpoint.js';
 import { formatPosition } from '../core/position.js';
-import { FerryError } from '../errors.js';
+import { FerryError } from '../core/errors.js';
 
 export type SnapshotMode = 'initial' | 'never' | 'always';
 

@@ -5,7 +5,7 @@ import { comparePositions, earliest, type Position } from '../core/position.js';
 import type { TableSchema } from '../core/schema.js';
 import type { Sink, TablePrep } from '../core/sink.js';
 import type { SnapshotSession, Source, TableReader } from '../core/source.js';
-import { FerryError } from '../errors.js';
+import { FerryError } from '../core/errors.js';
 import { forEachConcurrently } from '../core/concurrency.js';
 
 export interface SnapshotDeps {

@@ -2,8 +2,8 @@ import type { Config } from '../config.js';
 import { tableKey } from '../core/change-event.js';
 import type { Partition, TableSchema } from '../core/schema.js';
 import type { CheckProblem, Source } from '../core/source.js';
-import { indexName as mysqlIndexName } from '../sinks/mysql/mysql-dialect.js';
-import { indexName as pgIndexName } from '../sinks/postgres/postgres-dialect.js';
+import { indexName as mysqlIndexName } from '../engines/mysql/quoting.js';
+import { indexName as pgIndexName } from '../engines/postgres/quoting.js';
 import { targetNaming } from './endpoints.js';
 
 /**

@@ -1,8 +1,10 @@
 import { carriedSchema as carried, type CarriedItem } from '../core/schema-fidelity.js';
 import type { Index, TableSchema } from '../core/schema.js';
-import type { Flavor } from '../sources/mysql/binlog-position.js';
+import type { Flavor } from '../engines/mysql/binlog-position.js';
 import * as my from '../sinks/mysql/mysql-dialect.js';
 import * as pgd from '../sinks/postgres/postgres-dialect.js';
+import { quoteIdent as myQuote } from '../engines/mysql/quoting.js';
+import { quoteIdent as pgQuote } from '../engines/postgres/quoting.js';
 import { mysqlTranslations } from '../sinks/mysql/mysql-constraints.js';
 import { postgresTranslations } from '../sinks/postgres/postgres-constraints.js';
 
@@ -28,7 +30,7 @@ export function targetColumnType(t: TableSchema, column: TableSchema['columns'][
 
 /** The statement that makes a target schema (a MySQL database), as the sinks create them. */
 export function createSchemaSql(schema: string, target: TargetFacts): string {
-  return target.engine === 'postgres' ? `CREATE SCHEMA IF NOT EXISTS ${pgd.quoteIdent(schema)}` : `CREATE DATABASE IF NOT EXISTS ${my.quoteIdent(schema)}`;
+  return target.engine === 'postgres' ? `CREATE SCHEMA IF NOT EXISTS ${pgQuote(schema)}` : `CREATE DATABASE IF NOT EXISTS ${myQuote(schema)}`;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type pg from 'pg';
 import { tableKey } from '../core/change-event.js';
 import { enumTypes } from '../sinks/postgres/postgres-dialect.js';
-import { serverFlavor } from '../sources/mysql/binlog-position.js';
+import { serverFlavor } from '../engines/mysql/binlog-position.js';
 import type { CatalogueTable } from './catalogue.js';
 import type { TargetFacts } from './target-ddl.js';
 

@@ -1,7 +1,7 @@
 import { tableKey, type ChangeEvent, type Row, type TableId, type Value } from '../core/change-event.js';
 import { rowKey } from '../core/coalesce.js';
 import { actsOnRows, type ForeignKey, type ReferentialAction, type TableSchema } from '../core/schema.js';
-import { FerryError } from '../errors.js';
+import { FerryError } from '../core/errors.js';
 
 /**
  * The statements a target engine runs for referential actions, inside the apply transaction. Rows

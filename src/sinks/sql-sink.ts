@@ -7,8 +7,8 @@ import type { DatabaseSink, PartitionTransaction, TablePrep } from '../core/sink
 import type { VerifySide } from '../core/verify-side.js';
 import type { NextKeyValues } from '../core/source.js';
 import type { CheckpointStore, PipelineLock } from '../checkpoint/checkpoint-store.js';
-import { coerceError, FerryError } from '../errors.js';
-import { resourceExhaustion } from '../resource-exhaustion.js';
+import { coerceError, FerryError } from '../core/errors.js';
+import { resourceExhaustion } from '../core/resource-exhaustion.js';
 import { ReferentialActions, type ReferencingRows } from './referential-actions.js';
 
 type RowsWrite = Extract<Write, { kind: 'rows' }>;

@@ -1,6 +1,6 @@
 import { tableKey, type Row, type Value } from '../core/change-event.js';
 import type { TableSchema } from '../core/schema.js';
-import { FerryError } from '../errors.js';
+import { FerryError } from '../core/errors.js';
 
 /**
  * The stops for a target that no longer matches its source, found while applying by key: a row the

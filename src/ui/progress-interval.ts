@@ -1,4 +1,4 @@
-import { configError } from '../errors.js';
+import { configError } from '../core/errors.js';
 
 /**
  * How often ferry writes its periodic lines (the streaming summary, a table copy's progress):

@@ -1,6 +1,6 @@
 import type { Value } from '../core/change-event.js';
 import type { ColumnType } from '../core/schema.js';
-import { parseArrayLiteral, type ArrayElement } from '../sources/postgres/pg-array.js';
+import { parseArrayLiteral, type ArrayElement } from '../core/pg-array-literal.js';
 
 /** Microseconds of a [-]H:MM:SS[.f] duration (MySQL TIME, Postgres interval text). */
 function durationMicros(text: string): bigint {

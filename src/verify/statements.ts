@@ -1,8 +1,8 @@
 import type { TableId } from '../core/change-event.js';
 import type { Engine } from '../core/schema.js';
 import type { VerifySide } from '../core/verify-side.js';
-import { qualified as myQualified } from '../sinks/mysql/mysql-dialect.js';
-import { qualified as pgQualified } from '../sinks/postgres/postgres-dialect.js';
+import { qualified as myQualified } from '../engines/mysql/quoting.js';
+import { qualified as pgQualified } from '../engines/postgres/quoting.js';
 import type { KeySql, PhysicalColumn } from './canonical-sql.js';
 
 /** One table on one side, as verify's statements need it. */

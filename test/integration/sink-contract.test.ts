@@ -5,7 +5,7 @@ import type { ChangeEvent, Row, Transaction, Value } from '../../src/core/change
 import type { Position } from '../../src/core/position.js';
 import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
 import type { Sink } from '../../src/core/sink.js';
-import type { FerryError } from '../../src/errors.js';
+import type { FerryError } from '../../src/core/errors.js';
 import { createHash } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { MysqlSink } from '../../src/sinks/mysql/mysql-sink.js';

@@ -4,7 +4,7 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startMariaDb, startPostgres, type LocalServer } from '../../src/demo/local-databases.js';
-import { connect } from '../../src/sources/mysql/mysql-connection.js';
+import { connect } from '../../src/engines/mysql/connection.js';
 import { makeCertificates, type TestCertificates } from '../helpers/certificates.js';
 import { runCli, startCli, waitFor, writeConfig } from '../helpers/ferry.js';
 

@@ -7,7 +7,7 @@ import { FerryEventBus } from '../../src/core/events.js';
 import { makeLogger } from '../../src/log.js';
 import { FerryMetrics } from '../../src/metrics/metrics.js';
 import { LiveStatus } from '../../src/pipeline/live-status.js';
-import { PauseGate } from '../../src/pipeline/pause-gate.js';
+import { PauseGate } from '../../src/core/pause-gate.js';
 
 /** This host's first address that is not loopback: a request from it is a remote one. */
 function outsideAddress(): string {

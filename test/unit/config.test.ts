@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig, parseConfig, sqlSource, sqlTarget, type SqlSourceConfig } from '../../src/config.js';
-import { FerryError } from '../../src/errors.js';
+import { FerryError } from '../../src/core/errors.js';
 
 /** The smallest document parseConfig accepts; tests spread their own keys over it. */
 const minimal = {

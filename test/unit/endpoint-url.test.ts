@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig, sqlSource, sqlTarget } from '../../src/config.js';
 import { parseEndpointUrl } from '../../src/core/endpoint-url.js';
-import { FerryError } from '../../src/errors.js';
-import { connectionOptions, describeEndpoint } from '../../src/sources/mysql/mysql-connection.js';
-import { pgConnectionConfig } from '../../src/sources/postgres/pg-connection.js';
+import { FerryError } from '../../src/core/errors.js';
+import { connectionOptions, describeEndpoint } from '../../src/engines/mysql/connection.js';
+import { pgConnectionConfig } from '../../src/engines/postgres/connection.js';
 
 /** DESIGN §1.2 "Keys added in turn 2": passwordFile, tls, and percent-decoded URLs. */
 const PASSWORD = 'p@ss#w/rd?';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONNECTION_SILENT, coerceError } from '../../src/errors.js';
+import { CONNECTION_SILENT, coerceError } from '../../src/core/errors.js';
 
 describe('coerceError: connection failures are retriable on every engine', () => {
   it.each([

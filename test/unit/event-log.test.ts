@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Logger } from 'pino';
 import { FerryEventBus } from '../../src/core/events.js';
-import { FerryError } from '../../src/errors.js';
+import { FerryError } from '../../src/core/errors.js';
 import { logEvents } from '../../src/ui/event-log.js';
 
 /** A logger that keeps each line's fields and message. */

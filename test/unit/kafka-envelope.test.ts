@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../../src/core/change-event.js';
 import type { TableSchema } from '../../src/core/schema.js';
-import { eventOrigin, schemaVersion, TableCodec, type Envelope } from '../../src/kafka/envelope.js';
+import { eventOrigin, schemaVersion, TableCodec, type Envelope } from '../../src/engines/kafka/envelope.js';
 
 const column = (name: string, kind: 'int' | 'string' | 'binary' | 'decimal') => ({
   name, sourceType: kind, nullable: true, autoIncrement: false, backfill: { value: null },

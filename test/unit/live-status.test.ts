@@ -3,7 +3,7 @@ import { FerryEventBus } from '../../src/core/events.js';
 import type { Position } from '../../src/core/position.js';
 import { FerryMetrics } from '../../src/metrics/metrics.js';
 import { LiveStatus } from '../../src/pipeline/live-status.js';
-import { PauseGate } from '../../src/pipeline/pause-gate.js';
+import { PauseGate } from '../../src/core/pause-gate.js';
 
 const at = (file: string, pos: number): Position => ({ kind: 'mysql', file, pos });
 

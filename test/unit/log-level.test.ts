@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { configureLogger, envLogLevel, makeLogger } from '../../src/log.js';
-import { FerryError } from '../../src/errors.js';
+import { FerryError } from '../../src/core/errors.js';
 
 afterEach(() => vi.unstubAllEnvs());
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
-import { FerryError } from '../../src/errors.js';
+import { FerryError } from '../../src/core/errors.js';
 import { rowValues, toMysql } from '../../src/sinks/mysql/mysql-dialect.js';
 import { assertFiniteRows, isNonFinite } from '../../src/sinks/mysql/mysql-non-finite.js';
 import { keyText } from '../../src/sinks/target-divergence.js';

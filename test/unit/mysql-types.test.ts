@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ColumnType } from '../../src/core/schema.js';
-import { FerryError } from '../../src/errors.js';
-import { columnBackfill, normalizeValue, parseColumnType, type TypeOptions } from '../../src/sources/mysql/mysql-types.js';
+import { FerryError } from '../../src/core/errors.js';
+import { columnBackfill, normalizeValue, parseColumnType, type TypeOptions } from '../../src/engines/mysql/types.js';
 
 const asSmallint: TypeOptions = { tinyint1: 'smallint' };
 const asBoolean: TypeOptions = { tinyint1: 'boolean' };

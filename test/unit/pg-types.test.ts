@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseLsn } from '../../src/sources/postgres/lsn.js';
-import { parseArrayLiteral } from '../../src/sources/postgres/pg-array.js';
-import { columnType, fromPgText, type PgTypeInfo } from '../../src/sources/postgres/pg-types.js';
+import { parseLsn } from '../../src/engines/postgres/lsn.js';
+import { parseArrayLiteral } from '../../src/core/pg-array-literal.js';
+import { columnType, fromPgText, type PgTypeInfo } from '../../src/engines/postgres/types.js';
 
 const base = (name: string, typmod = -1): PgTypeInfo => ({ name, typtype: 'b', element: null, typmod, labels: null });
 

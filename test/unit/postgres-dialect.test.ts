@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Value } from '../../src/core/change-event.js';
 import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
-import { FerryError } from '../../src/errors.js';
+import { FerryError } from '../../src/core/errors.js';
 import {
   addColumnSql, columnArrays, copyField, copyStageSql, createIndexSql, createStageSql, createTableSql, deleteMissesSql, deleteRowSql, deleteSql, patchMissesSql, pgType, primaryKeySql, readRowsSql, resetIdentitySql,
   stageTable, toPg, updateRowSql, upsertFromStageSql, upsertSql,

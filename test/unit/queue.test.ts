@@ -1,6 +1,6 @@
 import { setImmediate as tick } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { BoundedQueue } from '../../src/pipeline/queue.js';
+import { BoundedQueue } from '../../src/core/queue.js';
 
 /** A queue of numbers where each item weighs its own value. */
 const queueOf = (capacity: number) => new BoundedQueue<number>(capacity, (n) => n);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { coerceError } from '../../src/errors.js';
-import { resourceExhaustion } from '../../src/resource-exhaustion.js';
+import { coerceError } from '../../src/core/errors.js';
+import { resourceExhaustion } from '../../src/core/resource-exhaustion.js';
 
 /** Errors shaped as the drivers throw them: pg's DatabaseError (SQLSTATE `code`, `hint`), mysql2's (`errno`, `code`). */
 const pgDiskFull = Object.assign(new Error('could not extend file "base/16384/16390": No space left on device'), { code: '53100', hint: 'Check free disk space.' });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FerryEventBus, type FerryEvents } from '../../src/core/events.js';
 import { announceRetry, Backoff, STREAM_BACKOFF } from '../../src/core/retry.js';
-import { FerryError } from '../../src/errors.js';
+import { FerryError } from '../../src/core/errors.js';
 
 /** The delays of `n` failures in a row, with `random` fixed. */
 const delays = (n: number, random: number, jitter: 'full' | 'equal' = 'equal') => {

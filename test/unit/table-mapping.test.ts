@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FERRY_SCHEMA, makeTableFilter, targetTableId } from '../../src/pipeline/table-mapping.js';
+import { FERRY_SCHEMA, makeTableFilter, targetTableId } from '../../src/core/table-mapping.js';
 
 const table = (qualified: string) => {
   const [schema, name] = qualified.split('.') as [string, string];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Index, Partitioning, TableSchema } from '../../src/core/schema.js';
 import { clipBytes, targetNameConflicts, targetNameProblems, type TargetNaming } from '../../src/pipeline/target-names.js';
-import { targetTableId } from '../../src/pipeline/table-mapping.js';
+import { targetTableId } from '../../src/core/table-mapping.js';
 
 const POSTGRES: TargetNaming = { engine: 'postgres' };
 const MYSQL: TargetNaming = { engine: 'mysql', lowerCaseTableNames: 0 };

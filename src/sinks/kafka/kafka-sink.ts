@@ -7,11 +7,11 @@ import { actsOnRows, type Column, type ForeignKey, type TableSchema } from '../.
 import type { Sink, SinkTransaction } from '../../core/sink.js';
 import type { CheckProblem } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
-import { FerryError } from '../../errors.js';
-import { eventOrigin, TableCodec, type SchemaMessage } from '../../kafka/envelope.js';
-import { KafkajsTransport } from '../../kafka/kafkajs-transport.js';
-import { Topics } from '../../kafka/topics.js';
-import type { KafkaProducer, KafkaTransport, OutgoingMessage } from '../../kafka/transport.js';
+import { FerryError } from '../../core/errors.js';
+import { eventOrigin, TableCodec, type SchemaMessage } from '../../engines/kafka/envelope.js';
+import { KafkajsTransport } from '../../engines/kafka/kafkajs-transport.js';
+import { Topics } from '../../engines/kafka/topics.js';
+import type { KafkaProducer, KafkaTransport, OutgoingMessage } from '../../engines/kafka/transport.js';
 import { readProducerState, producerStateMessage, type ProducerState } from './producer-state.js';
 
 export interface KafkaSinkOptions {

@@ -4,8 +4,9 @@ import { tableKey, type Value } from '../../core/change-event.js';
 import { printCheck } from '../../core/check-expression.js';
 import type { CheckConstraint, Column, ForeignKey, Index, ReferentialAction, TableSchema } from '../../core/schema.js';
 import { referencedTable, VIOLATION_ROWS, violationError, type ConstraintViolation, type SchemaTranslations, type Translation } from '../../core/schema-fidelity.js';
-import type { Flavor } from '../../sources/mysql/binlog-position.js';
-import { columnDef, columnTypeSql, defaultSql, indexable, indexName, normalizeColumnType, notNullAtCreate, qualified, quoteIdent, quoteString } from './mysql-dialect.js';
+import type { Flavor } from '../../engines/mysql/binlog-position.js';
+import { columnDef, columnTypeSql, defaultSql, indexable, normalizeColumnType, notNullAtCreate } from './mysql-dialect.js';
+import { indexName, qualified, quoteIdent, quoteString } from '../../engines/mysql/quoting.js';
 
 /**
  * What the cutover's finalizing step adds to a MySQL/MariaDB target (DESIGN §1.3, §3 rule 9): NOT

@@ -2,25 +2,16 @@ import { createHash } from 'node:crypto';
 import { pickKey, type Row, type TableId, type Value } from '../../core/change-event.js';
 import type { Column, ColumnType, TableSchema } from '../../core/schema.js';
 import type { Translation } from '../../core/schema-fidelity.js';
-import { FerryError } from '../../errors.js';
-import { exactColumn, quoteIdent } from '../../sources/mysql/mysql-connection.js';
-import { parseArrayLiteral, type ArrayElement } from '../../sources/postgres/pg-array.js';
+import { FerryError } from '../../core/errors.js';
+import { exactColumn, indexName, qualified, quoteIdent, quoteString } from '../../engines/mysql/quoting.js';
+import { parseArrayLiteral, type ArrayElement } from '../../core/pg-array-literal.js';
 import { isNonFinite, nonFiniteError } from './mysql-non-finite.js';
 
-export { quoteIdent };
-
-export function qualified(t: TableId): string {
-  return `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
-}
 
 /** Bytes of an InnoDB index key, shared by the text key columns (utf8mb4: 4 bytes a character), with room for the others. */
 const KEY_BYTES = 3072 - 64;
 /** Longest string kept as VARCHAR: indexable, and a row of many such columns still fits 65,535 bytes more often; longer ones become LONGTEXT. */
 const MAX_VARCHAR = 768;
-
-export function quoteString(s: string): string {
-  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-}
 
 /**
  * The MySQL type for one of ferry's column types, for tables from another engine. A table read from
@@ -206,13 +197,6 @@ function literal(v: Exclude<Value, null>): string {
   if (Buffer.isBuffer(v)) return `X'${v.toString('hex')}'`;
   if (typeof v === 'number' || typeof v === 'boolean') return String(Number(v));
   return quoteString(v);
-}
-
-/** `<table>_<index>`, hashed down to MySQL's 64 characters when longer. */
-export function indexName(table: string, index: string): string {
-  const name = `${table}_${index}`;
-  if (name.length <= 64) return name;
-  return `${name.slice(0, 55)}_${createHash('sha1').update(name).digest('hex').slice(0, 8)}`;
 }
 
 /** Secondary indexes, non-unique as in the Postgres sink; indexes over TEXT/BLOB/JSON columns are left out (MySQL needs prefixes). */

@@ -1,6 +1,6 @@
 import { tableKey, type Row, type TableId, type Value } from '../../core/change-event.js';
 import type { ColumnType, TableSchema } from '../../core/schema.js';
-import { FerryError } from '../../errors.js';
+import { FerryError } from '../../core/errors.js';
 import { keyText } from '../target-divergence.js';
 
 /**

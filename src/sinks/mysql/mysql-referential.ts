@@ -2,7 +2,8 @@ import type { Connection } from 'mysql2/promise';
 import type { Value } from '../../core/change-event.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { ReferencingRows } from '../referential-actions.js';
-import { qualified, quoteIdent, toMysql } from './mysql-dialect.js';
+import { toMysql } from './mysql-dialect.js';
+import { qualified, quoteIdent } from '../../engines/mysql/quoting.js';
 
 /**
  * Referential actions' statements on a MySQL target: rows matched by `(a, b) IN ((?, ?), …)`, one

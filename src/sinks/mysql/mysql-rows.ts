@@ -3,9 +3,10 @@ import type { Connection, ResultSetHeader, RowDataPacket } from 'mysql2/promise'
 import { groupByColumns, type Patch } from '../../core/coalesce.js';
 import { pickKey, type Row } from '../../core/change-event.js';
 import type { Column, TableSchema } from '../../core/schema.js';
-import { FerryError } from '../../errors.js';
+import { FerryError } from '../../core/errors.js';
 import { missingRow, uniqueViolation } from '../target-divergence.js';
-import { deleteSql, insertSql, patchSql, qualified, rowExistsSql, rowValues } from './mysql-dialect.js';
+import { deleteSql, insertSql, patchSql, rowExistsSql, rowValues } from './mysql-dialect.js';
+import { qualified } from '../../engines/mysql/quoting.js';
 
 /**
  * Set-based writes by primary key on a MySQL/MariaDB target that touch only the row with the

@@ -8,7 +8,7 @@ import type { Checkpoint } from '../../core/checkpoint.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { CheckProblem, NextKeyValues } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
-import { coerceError, FerryError } from '../../errors.js';
+import { coerceError, FerryError } from '../../core/errors.js';
 import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
 import { MysqlPipelineLock } from '../../checkpoint/mysql-pipeline-lock.js';
 import { ensureMysqlCheckpointTables, mysqlCheckpointStore } from '../../checkpoint/mysql-checkpoint-table.js';
@@ -16,13 +16,11 @@ import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction, type Ove
 import { mysqlReferencingRows } from './mysql-referential.js';
 import { finalizeConstraints } from './mysql-constraints.js';
 import type { ReferencingRows } from '../referential-actions.js';
-import { serverFlavor, type Flavor } from '../../sources/mysql/binlog-position.js';
-import { autoIncrementColumn, connect, connectionOptions, describeEndpoint, queryText, watchMysqlConnection } from '../../sources/mysql/mysql-connection.js';
+import { serverFlavor, type Flavor } from '../../engines/mysql/binlog-position.js';
+import { autoIncrementColumn, connect, connectionOptions, describeEndpoint, queryText, watchMysqlConnection } from '../../engines/mysql/connection.js';
 import { idleInTransactionMs } from '../../core/connection-watchdog.js';
-import {
-  addColumnSql, columnTypeSql, createTableSql, deleteRowSql, insertSql, updateRowSql, loadDataSql, loadField,
-  qualified, quoteIdent, readRowsSql, rowValues, secondaryIndexes, tableCollation, toMysql,
-} from './mysql-dialect.js';
+import { addColumnSql, columnTypeSql, createTableSql, deleteRowSql, insertSql, updateRowSql, loadDataSql, loadField, readRowsSql, rowValues, secondaryIndexes, tableCollation, toMysql } from './mysql-dialect.js';
+import { qualified, quoteIdent } from '../../engines/mysql/quoting.js';
 import { deleteByKey, insertCreated, patchByKey, runChecked, statements, upsertRows, UPSERT_STRATEGY, type UpsertStrategy } from './mysql-rows.js';
 import { assertFiniteRows } from './mysql-non-finite.js';
 import { mysqlHolds } from './mysql-widening.js';

@@ -7,7 +7,8 @@ import type { CheckConstraint, ForeignKey, Index, ReferentialAction, TableSchema
 import {
   isUniqueKey, referencedTable, VIOLATION_ROWS, type ConstraintViolation, type SchemaTranslations, type Translation,
 } from '../../core/schema-fidelity.js';
-import { defaultSql, foreignName, indexName, notNullAtCreate, qualified, quoteIdent } from './postgres-dialect.js';
+import { defaultSql, foreignName, notNullAtCreate } from './postgres-dialect.js';
+import { indexName, qualified, quoteIdent } from '../../engines/postgres/quoting.js';
 
 /**
  * What the cutover's finalizing step adds to a Postgres target (DESIGN §1.3, §3 rule 9): NOT NULL

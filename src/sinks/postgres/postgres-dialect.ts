@@ -2,15 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Row, TableId, Value } from '../../core/change-event.js';
 import type { Column, ColumnType, Partitioning, TableSchema } from '../../core/schema.js';
 import type { Translation } from '../../core/schema-fidelity.js';
-import { FerryError } from '../../errors.js';
-
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-export function qualified(t: TableId): string {
-  return `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
-}
+import { FerryError } from '../../core/errors.js';
+import { indexName, qualified, quoteIdent } from '../../engines/postgres/quoting.js';
 
 /**
  * The Postgres type for each of ferry's column types, spelled as format_type() prints it, so a
@@ -267,16 +260,6 @@ function sameValue(a: Value, b: Value): boolean {
   return Buffer.isBuffer(a) && Buffer.isBuffer(b) ? a.equals(b) : a === b;
 }
 
-/** `<table>_<index>`; when that exceeds Postgres's 63 bytes, a prefix plus a hash of the whole keeps it unique. */
-export function indexName(table: string, index: string): string {
-  const name = `${table}_${index}`;
-  if (Buffer.byteLength(name) <= 63) return name;
-  const hash = createHash('sha1').update(name).digest('hex').slice(0, 8);
-  let prefix = name;
-  while (Buffer.byteLength(prefix) > 54) prefix = prefix.slice(0, -1);
-  return `${prefix}_${hash}`;
-}
-
 /**
  * Secondary indexes, all non-unique: the source enforces uniqueness, and a replica applying
  * set-based batches (or replaying from the earliest snapshot position) passes through states
@@ -288,14 +271,6 @@ export function createIndexSql(t: TableSchema): string[] {
     return `CREATE INDEX IF NOT EXISTS ${quoteIdent(name)} ON ${qualified(t.target)} (${i.columns.map(quoteIdent).join(', ')})`;
   });
 }
-
-/**
- * Every sequence a column of table $1 owns (identity or serial, however the table was made): the
- * column's name and quoted name, the sequence, and its last value handed out (null: none yet).
- */
-export const OWNED_SEQUENCES_SQL = `SELECT attname AS name, quote_ident(attname) AS col, s.seq, pg_sequence_last_value(s.seq::regclass)::text AS last
-  FROM pg_attribute, LATERAL (SELECT pg_get_serial_sequence($1, attname) AS seq) s
- WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND s.seq IS NOT NULL`;
 
 /** Moves identity sequences past the largest key, so target inserts after cutover do not collide. */
 export function resetIdentitySql(t: TableSchema): string[] {

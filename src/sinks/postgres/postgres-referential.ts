@@ -2,7 +2,8 @@ import type pg from 'pg';
 import type { Value } from '../../core/change-event.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { ReferencingRows } from '../referential-actions.js';
-import { columnType, qualified, quoteIdent, toPg } from './postgres-dialect.js';
+import { columnType, toPg } from './postgres-dialect.js';
+import { qualified, quoteIdent } from '../../engines/postgres/quoting.js';
 
 /**
  * Referential actions' statements on a Postgres target: rows matched by one array parameter per

@@ -9,8 +9,8 @@ import type { Checkpoint, SnapshotProgress } from '../../core/checkpoint.js';
 import type { Column, Partitioning, TableSchema } from '../../core/schema.js';
 import type { CheckProblem, ChunkText, NextKeyValues } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
-import { CONNECT_TIMEOUT_MS, describeEndpoint, KEEPALIVE, pgConnectionConfig, queryText, SERVER_KEEPALIVE_OPTIONS, watchPgClient } from '../../sources/postgres/pg-connection.js';
-import { coerceError, FerryError } from '../../errors.js';
+import { CONNECT_TIMEOUT_MS, connectClient, describeEndpoint, KEEPALIVE, pgConnectionConfig, queryText, SERVER_KEEPALIVE_OPTIONS, watchPgClient } from '../../engines/postgres/connection.js';
+import { coerceError, FerryError } from '../../core/errors.js';
 import { forEachConcurrently } from '../../core/concurrency.js';
 import { idleInTransactionMs } from '../../core/connection-watchdog.js';
 import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
@@ -21,16 +21,14 @@ import { missingRow } from '../target-divergence.js';
 import { uniqueViolationOf, writtenRows } from './postgres-unique.js';
 import { postgresReferencingRows } from './postgres-referential.js';
 import type { ReferencingRows } from '../referential-actions.js';
-import { connectClient } from './postgres-connection.js';
 import { findViolations, finalizeConstraints } from './postgres-constraints.js';
 import { violationError } from '../../core/schema-fidelity.js';
 import { tabSeparated, valueAt } from '../tab-separated.js';
 import { createPartitionedTableSql } from './postgres-dialect.js';
 import { postgresHolds } from './postgres-widening.js';
-import {
-  addColumnSql, columnArrays, columnType, copyEncoder, copySql, copyStageSql, createStageSql, upsertFromStageSql, createEnumSql, createIndexSql, createTableSql, deleteMissesSql, deleteRowSql, deleteSql, enumTypes,
-  insertRowSql, OWNED_SEQUENCES_SQL, patchMissesSql, patchSql, primaryKeySql, qualified, quoteIdent, readRowsSql, resetIdentitySql, rowParams, updateRowSql, upsertSql,
-} from './postgres-dialect.js';
+import { addColumnSql, columnArrays, columnType, copyEncoder, copySql, copyStageSql, createStageSql, upsertFromStageSql, createEnumSql, createIndexSql, createTableSql, deleteMissesSql, deleteRowSql, deleteSql, enumTypes, insertRowSql, patchMissesSql, patchSql, primaryKeySql, readRowsSql, resetIdentitySql, rowParams, updateRowSql, upsertSql } from './postgres-dialect.js';
+import { OWNED_SEQUENCES_SQL } from '../../engines/postgres/sequences.js';
+import { qualified, quoteIdent } from '../../engines/postgres/quoting.js';
 
 export interface PostgresSinkOptions {
   readonly url: string;

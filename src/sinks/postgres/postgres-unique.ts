@@ -1,7 +1,7 @@
 import { pickKey, type Row, type Value } from '../../core/change-event.js';
 import type { Patch } from '../../core/coalesce.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { FerryError } from '../../errors.js';
+import type { FerryError } from '../../core/errors.js';
 import { uniqueViolation } from '../target-divergence.js';
 
 const UNIQUE_VIOLATION = '23505';

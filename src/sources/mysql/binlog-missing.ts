@@ -1,7 +1,7 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import type { Position } from '../../core/position.js';
-import { FerryError } from '../../errors.js';
-import { connect } from './mysql-connection.js';
+import { FerryError } from '../../core/errors.js';
+import { connect } from '../../engines/mysql/connection.js';
 
 type MysqlPosition = Extract<Position, { kind: 'mysql' }>;
 

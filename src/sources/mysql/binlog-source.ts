@@ -3,13 +3,13 @@ import type { Logger } from 'pino';
 import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Transaction } from '../../core/change-event.js';
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
-import { coerceError, FerryError } from '../../errors.js';
-import { BoundedQueue } from '../../pipeline/queue.js';
-import { connectionOptions } from './mysql-connection.js';
+import { coerceError, FerryError } from '../../core/errors.js';
+import { BoundedQueue } from '../../core/queue.js';
+import { connectionOptions } from '../../engines/mysql/connection.js';
 import { changesRowsSilently, diffColumns, parseDdl } from './mysql-ddl.js';
 import { missingBinlogError } from './binlog-missing.js';
 import { HEARTBEAT_TABLE, heartbeatOf } from './mysql-heartbeat.js';
-import { normalizeValue } from './mysql-types.js';
+import { normalizeValue } from '../../engines/mysql/types.js';
 
 export interface BinlogStreamOptions {
   readonly url: string;

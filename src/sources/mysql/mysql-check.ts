@@ -2,7 +2,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { CheckProblem } from '../../core/source.js';
 import type { TableSchema } from '../../core/schema.js';
 import { tableKey } from '../../core/change-event.js';
-import type { Flavor } from './binlog-position.js';
+import type { Flavor } from '../../engines/mysql/binlog-position.js';
 import { fenceFix, fencePrivileges, serverReadOnly } from './mysql-fence.js';
 import type { UndescribableTable } from './mysql-schema.js';
 

@@ -1,6 +1,6 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { FerryError } from '../../errors.js';
-import type { Flavor } from './binlog-position.js';
+import { FerryError } from '../../core/errors.js';
+import type { Flavor } from '../../engines/mysql/binlog-position.js';
 import { writeHeartbeat } from './mysql-heartbeat.js';
 
 /** The privileges the fence needs: to set read_only, and (MySQL) to write the marker once it is on. */

@@ -1,7 +1,7 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { FERRY_SCHEMA } from '../../pipeline/table-mapping.js';
-import { FerryError } from '../../errors.js';
-import { quoteIdent } from './mysql-connection.js';
+import { FERRY_SCHEMA } from '../../core/table-mapping.js';
+import { FerryError } from '../../core/errors.js';
+import { quoteIdent } from '../../engines/mysql/quoting.js';
 
 /** ferry's heartbeat table on a MySQL source: one row per pipeline, rewritten every beat. Never replicated. */
 export const HEARTBEAT_TABLE = { schema: FERRY_SCHEMA, name: 'ferry_heartbeat' } as const;

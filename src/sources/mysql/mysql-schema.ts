@@ -1,11 +1,11 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { TableId } from '../../core/change-event.js';
 import type { CheckConstraint, Column, ColumnType, ForeignKey, Index, ReferentialAction, TableSchema } from '../../core/schema.js';
-import { targetTableId } from '../../pipeline/table-mapping.js';
-import type { Flavor } from './binlog-position.js';
+import { targetTableId } from '../../core/table-mapping.js';
+import type { Flavor } from '../../engines/mysql/binlog-position.js';
 import { mysqlCheck } from './mysql-checks.js';
 import { columnDefault } from './mysql-defaults.js';
-import { columnBackfill, parseColumnType, type TypeOptions } from './mysql-types.js';
+import { columnBackfill, parseColumnType, type TypeOptions } from '../../engines/mysql/types.js';
 
 const SYSTEM_SCHEMAS = "('mysql','information_schema','performance_schema','sys')";
 

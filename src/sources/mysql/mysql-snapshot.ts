@@ -3,9 +3,10 @@ import type { Row, Value } from '../../core/change-event.js';
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { TableReader } from '../../core/source.js';
-import { binlogPosition, masterStatus, type Flavor } from './binlog-position.js';
-import { connect, exactColumn, quoteIdent } from './mysql-connection.js';
-import { normalizeValue } from './mysql-types.js';
+import { binlogPosition, masterStatus, type Flavor } from '../../engines/mysql/binlog-position.js';
+import { connect } from '../../engines/mysql/connection.js';
+import { exactColumn, quoteIdent } from '../../engines/mysql/quoting.js';
+import { normalizeValue } from '../../engines/mysql/types.js';
 
 /**
  * Opens a REPEATABLE READ transaction with a consistent snapshot and learns its exact binlog position.

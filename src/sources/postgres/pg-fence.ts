@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { FERRY_APPLICATION_NAME } from './pg-connection.js';
-import { FerryError } from '../../errors.js';
+import { FERRY_APPLICATION_NAME } from '../../engines/postgres/connection.js';
+import { FerryError } from '../../core/errors.js';
 
 /** SQLSTATE of "must be owner of database …". */
 const INSUFFICIENT_PRIVILEGE = '42501';

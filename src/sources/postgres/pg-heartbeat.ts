@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { MESSAGE_PREFIX } from './pg-connection.js';
+import { MESSAGE_PREFIX } from '../../engines/postgres/connection.js';
 
 /**
  * ferry's heartbeat: a transactional logical message, so the stream carries a commit even when no

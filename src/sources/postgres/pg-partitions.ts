@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { tableKey, type TableId } from '../../core/change-event.js';
 import type { Partitioning } from '../../core/schema.js';
 import type { CheckProblem } from '../../core/source.js';
-import { FerryError } from '../../errors.js';
+import { FerryError } from '../../core/errors.js';
 import type { PgTable } from './pg-schema.js';
 
 /**

@@ -1,12 +1,12 @@
 import type pg from 'pg';
 import type { TableId } from '../../core/change-event.js';
 import type { Backfill, CheckConstraint, Column, ForeignKey, Index, ReferentialAction, TableSchema } from '../../core/schema.js';
-import { FERRY_SCHEMA, targetTableId } from '../../pipeline/table-mapping.js';
-import { parseArrayLiteral } from './pg-array.js';
+import { FERRY_SCHEMA, targetTableId } from '../../core/table-mapping.js';
+import { parseArrayLiteral } from '../../core/pg-array-literal.js';
 import { pgCheck } from './pg-checks.js';
 import { columnDefault } from './pg-defaults.js';
 import { describePartitions } from './pg-partitions.js';
-import { columnType, fromPgText } from './pg-types.js';
+import { columnType, fromPgText } from '../../engines/postgres/types.js';
 
 export interface PgDescribeOptions {
   readonly filter: (t: TableId) => boolean;

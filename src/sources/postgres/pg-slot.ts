@@ -2,10 +2,10 @@ import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tableKey } from '../../core/change-event.js';
 import { formatLsn } from '../../core/position.js';
-import { FerryError } from '../../errors.js';
-import { qualified, quoteIdent } from '../../sinks/postgres/postgres-dialect.js';
-import { parseLsn } from './lsn.js';
-import { sourceClientConfig, sourceConnectError } from './pg-connection.js';
+import { FerryError } from '../../core/errors.js';
+import { qualified, quoteIdent } from '../../engines/postgres/quoting.js';
+import { parseLsn } from '../../engines/postgres/lsn.js';
+import { sourceClientConfig, sourceConnectError } from '../../engines/postgres/connection.js';
 import { writeMessage } from './pg-heartbeat.js';
 import type { PgTable } from './pg-schema.js';
 

@@ -5,9 +5,9 @@ import type { Row, Value } from '../../core/change-event.js';
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { ChunkText, TableReader } from '../../core/source.js';
-import { qualified, quoteIdent } from '../../sinks/postgres/postgres-dialect.js';
-import { connectSource, RAW_TEXT } from './pg-connection.js';
-import { fromPgText } from './pg-types.js';
+import { qualified, quoteIdent } from '../../engines/postgres/quoting.js';
+import { connectSource, RAW_TEXT } from '../../engines/postgres/connection.js';
+import { fromPgText } from '../../engines/postgres/types.js';
 import { CopyTextTail } from './copy-text.js';
 
 /**

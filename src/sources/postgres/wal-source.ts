@@ -3,15 +3,15 @@ import type { Logger } from 'pino';
 import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Transaction } from '../../core/change-event.js';
 import { formatLsn, type Position } from '../../core/position.js';
 import type { Column } from '../../core/schema.js';
-import { coerceError, FerryError } from '../../errors.js';
-import { BoundedQueue } from '../../pipeline/queue.js';
-import { parseLsn } from './lsn.js';
-import { connectSource, MESSAGE_PREFIX, sourceClientConfig } from './pg-connection.js';
+import { coerceError, FerryError } from '../../core/errors.js';
+import { BoundedQueue } from '../../core/queue.js';
+import { parseLsn } from '../../engines/postgres/lsn.js';
+import { connectSource, MESSAGE_PREFIX, sourceClientConfig } from '../../engines/postgres/connection.js';
 import type { PgTable } from './pg-schema.js';
 import { partitionPublishedAsItself } from './pg-partitions.js';
 import { slotMissing, slotState } from './pg-slot.js';
 import { covers } from './pg-check.js';
-import { fromPgText } from './pg-types.js';
+import { fromPgText } from '../../engines/postgres/types.js';
 import { readTuple } from './pgoutput-tuple.js';
 
 export interface WalStreamOptions {
@@ -47,7 +47,7 @@ interface ParseFailure {
 }
 
 /**
- * pgoutput with every column value as the server's text (ferry converts it: pg-types.ts), tuples read
+ * pgoutput with every column value as the server's text (ferry converts it: engines/postgres/types.ts), tuples read
  * by ferry's faster decoder (pgoutput-tuple.ts), and parse errors delivered as messages: thrown where
  * the library parses, they would be uncaught.
  */

@@ -1,4 +1,4 @@
-import { FerryError } from '../../errors.js';
+import { FerryError } from './errors.js';
 
 /** An element of a Postgres array literal: text, NULL, or a nested array. */
 export type ArrayElement = string | null | ArrayElement[];

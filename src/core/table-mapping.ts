@@ -1,4 +1,4 @@
-import type { TableId } from '../core/change-event.js';
+import type { TableId } from './change-event.js';
 
 /** ferry's own bookkeeping tables: never replicated, whatever the include patterns say. */
 export const FERRY_SCHEMA = 'ferry';

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { watchConnection } from '../../core/connection-watchdog.js';
 import { parseEndpointUrl, readTlsFiles, type TlsSettings } from '../../core/endpoint-url.js';
 import { tlsConnectError } from '../../core/tls-errors.js';
-import { coerceError, FerryError } from '../../errors.js';
+import { coerceError, FerryError } from '../../core/errors.js';
 
 /**
  * Session settings under which every value's text form is canonical (DESIGN §3.6): UTC timestamps,
@@ -28,7 +28,7 @@ export const FERRY_APPLICATION_NAME = 'ferry';
 export const KEEPALIVE = { keepAlive: true, keepAliveInitialDelayMillis: 10_000 } as const;
 export const SERVER_KEEPALIVE_OPTIONS = '-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3';
 
-/** How long a connection attempt may take; "timeout expired" after it is retriable (errors.ts). */
+/** How long a connection attempt may take; "timeout expired" after it is retriable (core/errors.ts). */
 export const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
@@ -56,7 +56,7 @@ export function sourceClientConfig(url: string): pg.ClientConfig {
   };
 }
 
-/** Query results with every value as the server's text: ferry converts them itself (pg-types.ts). */
+/** Query results with every value as the server's text: ferry converts them itself (types.ts). */
 export const RAW_TEXT = { getTypeParser: () => (v: string) => v };
 
 export function describeEndpoint(url: string): string {
@@ -145,4 +145,22 @@ export async function endClient(client: pg.Client): Promise<void> {
   });
   await Promise.race([client.end().catch(() => {}), dropped]);
   clearTimeout(timer);
+}
+
+/**
+ * A connected pg client whose connection failures surface through its queries: an 'error' event
+ * with no listener (the server dying while the client is idle) would end the process. Keepalive
+ * and a connect timeout as every ferry connection has them (above), unless `options` says otherwise.
+ * A TLS failure is a config error that says what to fix.
+ */
+export async function connectClient(url: string, options: Omit<pg.ClientConfig, 'connectionString'> = {}): Promise<pg.Client> {
+  const client = new pg.Client({ ...KEEPALIVE, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, options: SERVER_KEEPALIVE_OPTIONS, ...options, ...pgConnectionConfig(url, 'target') });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw tlsConnectError(err, `target ${describeEndpoint(url)}`, 'target') ?? err;
+  }
+  return client;
 }

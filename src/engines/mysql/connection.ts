@@ -5,7 +5,7 @@ import type { TableId } from '../../core/change-event.js';
 import { watchConnection } from '../../core/connection-watchdog.js';
 import { parseEndpointUrl, readTlsFiles, type TlsSettings } from '../../core/endpoint-url.js';
 import { tlsConnectError } from '../../core/tls-errors.js';
-import { coerceError, FerryError } from '../../errors.js';
+import { coerceError, FerryError } from '../../core/errors.js';
 
 /** mysql2 options from a mysql:// URL (core/endpoint-url.ts), set up so values arrive exactly (DESIGN §3.6). */
 export function connectionOptions(url: string, role: Role = 'source'): ConnectionOptions {
@@ -120,24 +120,12 @@ export function watchMysqlConnection(conn: unknown, url: string, o: { stallMs: n
   }, { stallMs: o.stallMs, name: o.name, warn: (message) => o.log.warn(message) });
 }
 
-export function quoteIdent(name: string): string {
-  return '`' + name.replace(/`/g, '``') + '`';
-}
-
 /** Which server this is, whatever name or address reached it (MySQL 8's server_uuid where it exists). */
 export async function serverIdentity(conn: Connection): Promise<string> {
   const [rows] = await conn.query('SELECT @@hostname AS h, @@port AS p, @@datadir AS d, @@server_id AS i');
   const r = (rows as Record<string, unknown>[])[0]!;
   const [uuid] = await conn.query('SELECT @@server_uuid AS u').catch(() => [[{ u: '' }]]);
   return `mysql:${String((uuid as Record<string, unknown>[])[0]?.u ?? '')}:${String(r.h)}:${String(r.p)}:${String(r.d)}:${String(r.i)}`;
-}
-
-/**
- * A column as a SELECT list item that reads its exact value. The text protocol prints FLOAT with six
- * significant digits; widened to DOUBLE it prints every digit the float holds, as the binlog gives it.
- */
-export function exactColumn(name: string, kind: string): string {
-  return kind === 'float' ? `${quoteIdent(name)} + 0e0 AS ${quoteIdent(name)}` : quoteIdent(name);
 }
 
 /** One statement's rows as arrays of text (verify): numbers in their shortest exact form, binary strings as UTF-8, NULL as null. */

@@ -1,4 +1,4 @@
-import type { FerryEventBus } from '../core/events.js';
+import type { FerryEventBus } from './events.js';
 
 /**
  * POST /pause and /resume: the applier waits here between target commits. Nothing is read from the

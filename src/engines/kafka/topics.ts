@@ -1,4 +1,4 @@
-import type { TableId } from '../core/change-event.js';
+import type { TableId } from '../../core/change-event.js';
 
 /**
  * The topics of one prefix. Tables: `<prefix>.<schema>.<table>`, keyed by primary key. ferry's own:

@@ -1,8 +1,8 @@
 import { tableKey } from '../../core/change-event.js';
-import { FerryError } from '../../errors.js';
-import { TableCodec, type SchemaMessage } from '../../kafka/envelope.js';
-import type { KafkaTransport } from '../../kafka/transport.js';
-import { targetTableId } from '../../pipeline/table-mapping.js';
+import { FerryError } from '../../core/errors.js';
+import { TableCodec, type SchemaMessage } from './envelope.js';
+import type { KafkaTransport } from './transport.js';
+import { targetTableId } from '../../core/table-mapping.js';
 
 /**
  * The table schemas the producing process published in `<prefix>.ferry.schema`, by version, as

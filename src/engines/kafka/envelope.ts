@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { pickKey, type ChangeEvent, type Op, type Row, type Value } from '../core/change-event.js';
-import { formatPosition, positionToJson, type Position } from '../core/position.js';
-import type { TableSchema } from '../core/schema.js';
-import { FerryError } from '../errors.js';
+import { pickKey, type ChangeEvent, type Op, type Row, type Value } from '../../core/change-event.js';
+import { formatPosition, positionToJson, type Position } from '../../core/position.js';
+import type { TableSchema } from '../../core/schema.js';
+import { FerryError } from '../../core/errors.js';
 
 /**
  * A change event as a Kafka message value, in Debezium's envelope shape. Column values are ferry's

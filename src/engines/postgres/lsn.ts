@@ -1,4 +1,4 @@
-import { FerryError } from '../../errors.js';
+import { FerryError } from '../../core/errors.js';
 
 /**
  * Postgres LSNs as bigints. The server and pg-logical-replication print them as `hi/lo` hex, padded

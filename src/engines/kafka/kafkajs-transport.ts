@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
-import { FerryError } from '../errors.js';
+import { FerryError } from '../../core/errors.js';
 import type { IncomingMessage, KafkaConsumer, KafkaProducer, KafkaTransport, OutgoingMessage, TopicPartition } from './transport.js';
 
 /** kafkajs errors that a later attempt may not meet: a broker down or moving, a timeout, a rebalance. */

@@ -1,6 +1,6 @@
 import type { Value } from '../../core/change-event.js';
 import type { ColumnType } from '../../core/schema.js';
-import { FerryError } from '../../errors.js';
+import { FerryError } from '../../core/errors.js';
 
 /** What the catalog says about a column's type (domains already resolved to their base type). */
 export interface PgTypeInfo {
