@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { sqlSource, targetSchemaOf, type Config } from '../config.js';
+import { sqlSource, sqlTarget, targetSchemaOf, type Config } from '../config.js';
+import { targetEngine } from '../engines/registry.js';
 import type { FerryEventBus } from '../core/events.js';
 import type { Position } from '../core/position.js';
 import { announceRetry, Backoff, STREAM_BACKOFF } from '../core/retry.js';
@@ -65,7 +66,7 @@ export async function sameServerProblems(config: Config, source: Source): Promis
   const target = await targetIdentity(config);
   if (target === null || target !== (await source.serverIdentity())) return [];
   const schema = targetSchemaOf(config);
-  const fix = `set target.schema to a ${config.target.type === 'mysql' ? 'database' : 'schema'} of its own and exclude it (tables.exclude: ["${schema ?? 'copy'}.*"])`;
+  const fix = `set target.schema to a ${targetEngine(sqlTarget(config)).schemaWord} of its own and exclude it (tables.exclude: ["${schema ?? 'copy'}.*"])`;
   if (!schema) return [{ check: 'target', message: 'the target is the source itself (same server and database): every table would be copied onto itself', hint: fix }];
   // Tables already there, or any the patterns would select once ferry creates them.
   const selected = makeTableFilter(config.tables.include, config.tables.exclude);

@@ -2,8 +2,7 @@ import type { Config } from '../config.js';
 import { tableKey } from '../core/change-event.js';
 import type { Partition, TableSchema } from '../core/schema.js';
 import type { CheckProblem, Source } from '../core/source.js';
-import { indexName as mysqlIndexName } from '../engines/mysql/quoting.js';
-import { indexName as pgIndexName } from '../engines/postgres/quoting.js';
+import { SQL_ENGINES } from '../engines/registry.js';
 import { targetNaming } from './endpoints.js';
 
 /**
@@ -99,9 +98,9 @@ function namedObjects(t: TableSchema, nth: number, engine: TargetNaming['engine'
       ...partitions(p.partitioning?.partitions ?? []),
     ]);
     out.push(...partitions(t.partitioning?.partitions ?? []));
-    for (const i of t.indexes) out.push({ kind: 'index', table: t, name: pgIndexName(t.target.name, i.name), object: `${object}.${i.name}`, scope: schema });
+    for (const i of t.indexes) out.push({ kind: 'index', table: t, name: SQL_ENGINES.postgres.indexName(t.target.name, i.name), object: `${object}.${i.name}`, scope: schema });
   } else {
-    for (const i of t.indexes) out.push({ kind: 'index', table: t, name: mysqlIndexName(t.target.name, i.name), object: `${object}.${i.name}`, scope: `indexes ${table}` });
+    for (const i of t.indexes) out.push({ kind: 'index', table: t, name: SQL_ENGINES.mysql.indexName(t.target.name, i.name), object: `${object}.${i.name}`, scope: `indexes ${table}` });
   }
   return out;
 }

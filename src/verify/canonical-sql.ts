@@ -1,7 +1,9 @@
 import type { ColumnType, Engine } from '../core/schema.js';
+import type { PhysicalColumn } from '../core/verify-sql.js';
+import { verifySql } from '../engines/registry.js';
 
 /**
- * The canonical text of a value, written once per engine in SQL, so that a value and its copy on the
+ * The canonical text of a value, written once per engine in SQL (src/engines/<db>/verify-sql.ts), so that a value and its copy on the
  * other engine hash alike (docs/verify.md):
  *
  * | kind                  | canonical text                                     |
@@ -22,16 +24,6 @@ import type { ColumnType, Engine } from '../core/schema.js';
  * differently (float, double, json, arrays) are compared in Node with canonical() across engines
  * (comparedInNode); between two servers of one engine the same expression is exact for them too.
  */
-
-/** A column as one side's catalog describes it. */
-export interface PhysicalColumn {
-  /** The type as the catalog prints it (Postgres format_type, MySQL COLUMN_TYPE in lower case): `character(5)`, `bigint(20) unsigned`. */
-  readonly type: string;
-  /** Its text collation, null for other types. */
-  readonly collation: string | null;
-  /** Text compares in byte (code point) order here: a binary type, or a C-like or `_bin` collation. */
-  readonly bytewise: boolean;
-}
 
 /** Kinds whose texts differ between the engines for equal values: read raw and compared by canonical() in Node. */
 const RAW_KINDS = new Set<ColumnType['kind']>(['float', 'double', 'json', 'array']);
@@ -67,76 +59,18 @@ function formOf(t: ColumnType): Form {
   }
 }
 
-/** The output text of a Postgres value (a cast to text differs for inet and some others), NULL kept. */
-function pgOutput(x: string): string {
-  return `CASE WHEN ${x} IS NULL THEN NULL ELSE format('%s', ${x}) END`;
-}
-
-function pgTimestampText(x: string): string {
-  // Outside year 1 … infinity (BC, ±infinity) only Postgres holds the value: its own text is exact there.
-  return `CASE WHEN isfinite(${x}) AND ${x} >= '0001-01-01' THEN to_char(${x}, 'YYYY-MM-DD HH24:MI:SS.US') ELSE ${x}::text END`;
-}
-
-function pgCanonical(t: ColumnType, p: PhysicalColumn, x: string): string {
-  switch (t.kind) {
-    case 'bool': return p.type === 'boolean' ? `${x}::int::text` : `(${x} <> 0)::int::text`;
-    case 'decimal': return `trim_scale(${x})::text`;
-    case 'float': return `${x}::real::text`; // a target column widened to double precision prints the real it holds
-    case 'datetime': return pgTimestampText(x);
-    case 'timestamp': return pgTimestampText(p.type.includes('with time zone') ? `(${x} AT TIME ZONE 'UTC')` : x);
-    case 'time': return `(extract(epoch from ${x}) * 1000000)::bigint::text`;
-    case 'binary': return `encode(${x}, 'hex')`;
-    case 'string': {
-      // character(n) keeps its padding in ferry's copies (its output text); a cast to text drops it.
-      const n = /^character\((\d+)\)$/.exec(p.type)?.[1];
-      return n ? `rpad(${x}::text, ${n})` : `${x}::text`;
-    }
-    case 'uuid': return p.type === 'uuid' ? `${x}::text` : `lower(${x}::text)`;
-    case 'inet': case 'other': return pgOutput(x);
-    default: return `${x}::text`;
-  }
-}
-
-/** MySQL zero dates (month or day 0) are NULL in ferry's copies. */
-function myUnlessZeroDate(x: string, text: string): string {
-  return `IF(MONTH(${x}) = 0 OR DAYOFMONTH(${x}) = 0, NULL, ${text})`;
-}
-
-function myCanonical(t: ColumnType, x: string): string {
-  switch (t.kind) {
-    case 'int': case 'year': return `CAST(${x} + 0 AS CHAR)`; // + 0: no ZEROFILL padding, YEAR 0 as 0
-    case 'bool': return `CAST(${x} <> 0 AS CHAR)`;
-    case 'decimal': {
-      const s = `CAST(${x} + 0 AS CHAR)`;
-      return `IF(LOCATE('.', ${s}) = 0, ${s}, TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM ${s})))`;
-    }
-    case 'float': return `CAST(${x} + 0e0 AS CHAR)`; // widened: FLOAT's own text has six digits
-    case 'double': return `CAST(${x} AS CHAR)`;
-    case 'date': return myUnlessZeroDate(x, `CAST(${x} AS CHAR)`);
-    case 'datetime': case 'timestamp': return myUnlessZeroDate(x, `DATE_FORMAT(${x}, '%Y-%m-%d %H:%i:%s.%f')`);
-    case 'time':
-      return `CAST(IF(${x} < TIME '00:00:00', -1, 1) * ((HOUR(${x}) * 3600 + MINUTE(${x}) * 60 + SECOND(${x})) * 1000000 + MICROSECOND(${x})) AS CHAR)`;
-    case 'binary': return `LOWER(HEX(${x}))`;
-    case 'bit': return `LPAD(BIN(${x}), ${t.length}, '0')`;
-    case 'uuid': return `LOWER(CONVERT(${x} USING utf8mb4))`;
-    default: return `CONVERT(${x} USING utf8mb4)`;
-  }
-}
-
 /** The canonical text of column expression `x` on `engine` (NULL stays NULL). */
 export function canonicalSql(engine: Engine, t: ColumnType, p: PhysicalColumn, x: string): string {
-  return engine === 'postgres' ? pgCanonical(t, p, x) : myCanonical(t, x);
+  return verifySql(engine).canonical(t, p, x);
 }
 
 /** The column's field in a row's text: never NULL, and no two values give the same field. */
 export function fieldSql(engine: Engine, t: ColumnType, p: PhysicalColumn, x: string): string {
-  const pg = engine === 'postgres';
-  const coalesce = (v: string) => `${pg ? 'coalesce' : 'COALESCE'}(${v}, 'N')`;
+  const sql = verifySql(engine);
   const form = formOf(t);
-  if (form === 'digest') return coalesce(`${pg ? 'md5' : 'MD5'}(${t.kind === 'binary' ? x : canonicalSql(engine, t, p, x)})`);
-  const v = canonicalSql(engine, t, p, x);
-  if (form === 'fixed') return coalesce(v);
-  return coalesce(pg ? `length(${v}) || ':' || ${v}` : `CONCAT(CHAR_LENGTH(${v}), ':', ${v})`);
+  if (form === 'digest') return sql.nullAsN(sql.md5(t.kind === 'binary' ? x : sql.canonical(t, p, x)));
+  const v = sql.canonical(t, p, x);
+  return sql.nullAsN(form === 'fixed' ? v : sql.lengthPrefixed(v));
 }
 
 /**
@@ -144,15 +78,12 @@ export function fieldSql(engine: Engine, t: ColumnType, p: PhysicalColumn, x: st
  * integer both engines sum exactly (Postgres to numeric, MySQL to DECIMAL).
  */
 export function rowHashSql(engine: Engine, fields: readonly string[]): string {
-  return engine === 'postgres'
-    ? `('x' || substr(md5(${fields.join(" || '|' || ")}), 1, 15))::bit(60)::bigint`
-    : `CAST(CONV(SUBSTRING(MD5(CONCAT_WS('|', ${fields.join(', ')})), 1, 15), 16, 10) AS UNSIGNED)`;
+  return verifySql(engine).rowHash(fields);
 }
 
 /** A column compared in Node, as text canonical() reads (FLOAT widened, as its own text has six digits). */
 export function rawSql(engine: Engine, t: ColumnType, x: string): string {
-  if (engine === 'postgres') return `${x}::text`;
-  return t.kind === 'float' ? `${x} + 0e0` : x;
+  return verifySql(engine).raw(t, x);
 }
 
 /** Kinds ordered as text: compared by the byte order of their canonical text wherever their own order may differ. */
@@ -163,9 +94,7 @@ const TEXT_ORDERED = new Set<ColumnType['kind']>(['string', 'binary', 'enum', 's
  * ordered as text), or the numeric or temporal order both engines share (for the others).
  */
 export function ownOrderIsByteOrder(engine: Engine, t: ColumnType, p: PhysicalColumn): boolean {
-  if (!TEXT_ORDERED.has(t.kind)) return true;
-  if (engine === 'postgres') return /^(uuid|bytea)$/.test(p.type) || (p.bytewise && /^(text|character varying)\b/.test(p.type));
-  return /^(binary|varbinary|tinyblob|blob|mediumblob|longblob)\b/.test(p.type) || (p.bytewise && /^(char|varchar|tinytext|text|mediumtext|longtext)\b/.test(p.type));
+  return !TEXT_ORDERED.has(t.kind) || verifySql(engine).textOrderIsByteOrder(p);
 }
 
 /** How range predicates treat one key column on one side. */
@@ -181,38 +110,10 @@ export interface KeySql {
 }
 
 export function keySql(engine: Engine, t: ColumnType, p: PhysicalColumn, x: string, own: boolean): KeySql {
-  const pg = engine === 'postgres';
-  const match = canonicalSql(engine, t, p, x);
+  const sql = verifySql(engine);
+  const match = sql.canonical(t, p, x);
   // Microseconds would not read back as a time: a time boundary travels as the time's own text.
-  const text = t.kind === 'time' ? (pg ? `${x}::text` : `CAST(${x} AS CHAR)`) : match;
-  if (!own) {
-    return pg
-      ? { text, match, expr: `(${text}) COLLATE "C"`, param: (v) => `${v}::text COLLATE "C"` }
-      : { text, match, expr: `CAST(${text} AS BINARY)`, param: (v) => `CAST(${v} AS BINARY)` };
-  }
-  if (pg) {
-    const base = p.type.replace(/\(.*?\)/g, '');
-    const param = (v: string): string => {
-      switch (t.kind) {
-        case 'bool': return p.type === 'boolean' ? `${v}::int::boolean` : `${v}::int`;
-        case 'timestamp': return base.includes('with time zone') ? `(${v}::timestamp AT TIME ZONE 'UTC')` : `${v}::timestamp`;
-        case 'binary': return `decode(${v}, 'hex')`;
-        case 'bit': return `${v}::varbit`;
-        case 'string': return /^(character\(|bpchar)/.test(p.type) ? `${v}::bpchar` : `${v}::text`;
-        default: return `${v}::${base}`;
-      }
-    };
-    return { text, match, expr: x, param };
-  }
-  const param = (v: string): string => {
-    switch (t.kind) {
-      case 'int': case 'year': case 'bool': return `CAST(${v} AS DECIMAL(65,0))`;
-      case 'decimal': return `CAST(${v} AS DECIMAL(65,30))`;
-      case 'float': case 'double': return `(${v} + 0e0)`;
-      case 'binary': return `UNHEX(${v})`;
-      case 'bit': return `CAST(CONV(${v}, 2, 10) AS UNSIGNED)`;
-      default: return v; // temporal and text columns convert a string by their own type and collation
-    }
-  };
-  return { text, match, expr: t.kind === 'bool' ? `(${x} <> 0)` : x, param };
+  const text = t.kind === 'time' ? sql.timeText(x) : match;
+  const order = own ? sql.ownOrder(t, p, x) : sql.byteOrder(text);
+  return { text, match, expr: order.expr, param: order.param };
 }

@@ -5,9 +5,9 @@ import type { Sink } from '../core/sink.js';
 import type { Source } from '../core/source.js';
 import type { VerifySide } from '../core/verify-side.js';
 import { coerceError } from '../core/errors.js';
-import { quoteIdent as myQuote } from '../engines/mysql/quoting.js';
-import { quoteIdent as pgQuote } from '../engines/postgres/quoting.js';
-import { comparedInNode, fieldSql, keySql, ownOrderIsByteOrder, rawSql, readRaw, rowHashSql, type PhysicalColumn } from './canonical-sql.js';
+import type { PhysicalColumn } from '../core/verify-sql.js';
+import { verifySql } from '../engines/registry.js';
+import { comparedInNode, fieldSql, keySql, ownOrderIsByteOrder, rawSql, readRaw, rowHashSql } from './canonical-sql.js';
 import { chunkDigest, diffRows, encodeRow, type DifferingKey, type EncodedRow, type NodeColumn } from './row-diff.js';
 import { boundarySql, checksumSql, physicalColumns, rowsSql, tableRef, type Chunk, type SideTable, type Statement } from './statements.js';
 
@@ -129,7 +129,7 @@ interface Plan {
 }
 
 function column(engine: VerifySide['engine'], c: Column): string {
-  return `t.${engine === 'postgres' ? pgQuote(c.name) : myQuote(c.name)}`;
+  return `t.${verifySql(engine).quoteIdent(c.name)}`;
 }
 
 /**

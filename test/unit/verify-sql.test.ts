@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ColumnType, Engine } from '../../src/core/schema.js';
 import {
-  canonicalSql, comparedInNode, fieldSql, keySql, ownOrderIsByteOrder, rowHashSql, type PhysicalColumn,
+  canonicalSql, comparedInNode, fieldSql, keySql, ownOrderIsByteOrder, rowHashSql,
 } from '../../src/verify/canonical-sql.js';
 import { boundarySql, checksumSql, rowsSql, type SideTable } from '../../src/verify/statements.js';
+import type { PhysicalColumn } from '../../src/core/verify-sql.js';
 
 const phys = (type: string, bytewise = false, collation: string | null = null): PhysicalColumn => ({ type, collation, bytewise });
 const int: ColumnType = { kind: 'int', bytes: 4, unsigned: false };

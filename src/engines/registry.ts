@@ -1,0 +1,141 @@
+import type { RowDataPacket } from 'mysql2/promise';
+import type { Logger } from 'pino';
+import { configError } from '../core/errors.js';
+import type { Engine } from '../core/schema.js';
+import type { DatabaseSink } from '../core/sink.js';
+import type { CheckProblem, Source } from '../core/source.js';
+import type { TableId } from '../core/change-event.js';
+import type { VerifySql } from '../core/verify-sql.js';
+import type { Config, KafkaTargetConfig, MysqlSourceConfig, PostgresSourceConfig, SqlTargetConfig } from '../config.js';
+import type { TargetNaming } from '../pipeline/target-names.js';
+import type { FerryEventBus } from '../core/events.js';
+import { KafkaSink } from '../sinks/kafka/kafka-sink.js';
+import { MysqlSink } from '../sinks/mysql/mysql-sink.js';
+import { PostgresSink } from '../sinks/postgres/postgres-sink.js';
+import { MysqlSource } from '../sources/mysql/mysql-source.js';
+import { PostgresSource } from '../sources/postgres/postgres-source.js';
+import { connect, serverIdentity as mysqlServerIdentity } from './mysql/connection.js';
+import { indexName as mysqlIndexName } from './mysql/quoting.js';
+import { mysqlVerifySql } from './mysql/verify-sql.js';
+import { connectClient, serverIdentity as pgServerIdentity } from './postgres/connection.js';
+import { indexName as pgIndexName } from './postgres/quoting.js';
+import { postgresVerifySql } from './postgres/verify-sql.js';
+
+/** What every source reads from the config, whatever its engine (endpoints.ts fills it in). */
+export interface SourceCommon {
+  readonly url: string;
+  readonly filter: (t: TableId) => boolean;
+  readonly targetSchema: string | undefined;
+  readonly queueMaxEvents: number;
+  readonly pieceMaxEvents: number;
+  readonly stallTimeoutSeconds: number;
+  readonly log: Logger;
+}
+
+export interface SourceSettings {
+  readonly pipeline: string;
+  readonly targetType: string;
+  readonly tinyint1: Config['types']['tinyint1'];
+}
+
+export interface SinkOptions {
+  readonly url: string;
+  readonly pipeline: string;
+  readonly connections: number;
+  readonly stallTimeoutSeconds: number;
+  readonly log: Logger;
+  readonly readOnly?: boolean;
+}
+
+interface SourceConfigOf {
+  mysql: MysqlSourceConfig;
+  postgres: PostgresSourceConfig;
+}
+
+/** One SQL engine's adapters: the only place that picks an engine's implementation (DESIGN §2). */
+export interface SqlEngine<E extends Engine> {
+  openSource(source: SourceConfigOf[E], common: SourceCommon, settings: SourceSettings): Promise<Source>;
+  openSink(options: SinkOptions): Promise<DatabaseSink>;
+  checkTarget(url: string): Promise<CheckProblem[]>;
+  /** Which server the target at `url` is (see Source.serverIdentity). */
+  serverIdentity(url: string): Promise<string>;
+  /** How the target at `url` compares names (pipeline/target-names.ts). */
+  targetNaming(url: string): Promise<TargetNaming>;
+  /** The name the sink gives index `index` of target table `table`. */
+  indexName(table: string, index: string): string;
+  /** What a schema is called on this engine, in messages ('database' on MySQL). */
+  readonly schemaWord: 'schema' | 'database';
+  readonly verifySql: VerifySql;
+}
+
+const mysql: SqlEngine<'mysql'> = {
+  openSource: (source, common, s) => MysqlSource.open({ ...common, pipeline: s.pipeline, serverId: source.serverId, tinyint1: s.tinyint1 }),
+  openSink: (options) => MysqlSink.open(options),
+  checkTarget: (url) => MysqlSink.check(url),
+  serverIdentity: async (url) => {
+    const conn = await connect(url, 'target');
+    try {
+      return await mysqlServerIdentity(conn);
+    } finally {
+      await conn.end().catch(() => {});
+    }
+  },
+  // lower_case_table_names: 0 (Linux's default) when the target cannot be reached, which checkTarget reports on its own.
+  targetNaming: async (url) => {
+    const conn = await connect(url, 'target').catch(() => null);
+    if (!conn) return { engine: 'mysql', lowerCaseTableNames: 0 };
+    try {
+      const [rows] = await conn.query<RowDataPacket[]>('SELECT @@lower_case_table_names AS n');
+      return { engine: 'mysql', lowerCaseTableNames: Number(rows[0]?.n ?? 0) };
+    } finally {
+      await conn.end().catch(() => {});
+    }
+  },
+  indexName: mysqlIndexName,
+  schemaWord: 'database',
+  verifySql: mysqlVerifySql,
+};
+
+const postgres: SqlEngine<'postgres'> = {
+  openSource: (source, common, s) => PostgresSource.open({ ...common, slot: source.slot, publication: source.publication, targetType: s.targetType }),
+  openSink: (options) => PostgresSink.open(options),
+  checkTarget: (url) => PostgresSink.check(url),
+  serverIdentity: async (url) => {
+    const client = await connectClient(url);
+    try {
+      return await pgServerIdentity(client);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  },
+  targetNaming: async () => ({ engine: 'postgres' }),
+  indexName: pgIndexName,
+  schemaWord: 'schema',
+  verifySql: postgresVerifySql,
+};
+
+/** Every SQL engine this version builds; an engine without an entry does not compile, so none falls back to another. */
+export const SQL_ENGINES: { readonly [E in Engine]: SqlEngine<E> } = { mysql, postgres };
+
+/** The engine of a database target; config.ts refuses the types this version does not build, and so does this. */
+export function targetEngine(target: SqlTargetConfig): SqlEngine<Engine> {
+  if (target.type === 'mssql') throw configError(`target.type: 'mssql' is not built yet`, 'set target.type: postgres, mysql or kafka');
+  return SQL_ENGINES[target.type];
+}
+
+/** The configured database source, through its engine's adapters. */
+export function openSqlSource<E extends Engine>(source: SourceConfigOf[E] & { readonly type: E }, common: SourceCommon, settings: SourceSettings): Promise<Source> {
+  const engine: SqlEngine<E> = SQL_ENGINES[source.type];
+  return engine.openSource(source, common, settings);
+}
+
+/** The Kafka target: a stream of envelopes, not a database (nothing to verify, name or identify). */
+export const KAFKA_TARGET = {
+  openSink: (target: KafkaTargetConfig, o: { readonly pipeline: string; readonly log: Logger; readonly events?: FerryEventBus }): Promise<KafkaSink> => KafkaSink.open({ ...target, ...o }),
+  checkTarget: (target: KafkaTargetConfig, log: Logger): Promise<CheckProblem[]> => KafkaSink.check(target, log),
+};
+
+/** The SQL `ferry verify` writes on a side of this engine. */
+export function verifySql(engine: Engine): VerifySql {
+  return SQL_ENGINES[engine].verifySql;
+}
