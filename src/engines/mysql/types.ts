@@ -1,7 +1,7 @@
 import type { Value } from '../../core/change-event.js';
 import type { Backfill, ColumnType } from '../../core/schema.js';
 import { FerryError } from '../../core/errors.js';
-import { columnDefault } from '../../sources/mysql/mysql-defaults.js';
+import { columnDefault } from './defaults.js';
 
 export interface TypeOptions {
   readonly tinyint1: 'smallint' | 'boolean';

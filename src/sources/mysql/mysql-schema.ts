@@ -4,7 +4,7 @@ import type { CheckConstraint, Column, ColumnType, ForeignKey, Index, Referentia
 import { targetTableId } from '../../core/table-mapping.js';
 import type { Flavor } from '../../engines/mysql/binlog-position.js';
 import { mysqlCheck } from './mysql-checks.js';
-import { columnDefault } from './mysql-defaults.js';
+import { columnDefault } from '../../engines/mysql/defaults.js';
 import { columnBackfill, parseColumnType, type TypeOptions } from '../../engines/mysql/types.js';
 
 const SYSTEM_SCHEMAS = "('mysql','information_schema','performance_schema','sys')";

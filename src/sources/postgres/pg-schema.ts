@@ -4,7 +4,7 @@ import type { Backfill, CheckConstraint, Column, ForeignKey, Index, ReferentialA
 import { FERRY_SCHEMA, targetTableId } from '../../core/table-mapping.js';
 import { parseArrayLiteral } from '../../core/pg-array-literal.js';
 import { pgCheck } from './pg-checks.js';
-import { columnDefault } from './pg-defaults.js';
+import { columnDefault } from '../../engines/postgres/defaults.js';
 import { describePartitions } from './pg-partitions.js';
 import { columnType, fromPgText } from '../../engines/postgres/types.js';
 

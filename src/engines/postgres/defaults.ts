@@ -1,5 +1,5 @@
 import type { ColumnDefault, ColumnType } from '../../core/schema.js';
-import { fromPgText } from '../../engines/postgres/types.js';
+import { fromPgText } from './types.js';
 
 /** The current time as pg_get_expr prints it in a default. */
 const NOW = /^(now\(\)|CURRENT_TIMESTAMP(\(\d+\))?|LOCALTIMESTAMP(\(\d+\))?|transaction_timestamp\(\)|statement_timestamp\(\))$/i;

@@ -1,5 +1,5 @@
 import type { ColumnDefault, ColumnType } from '../../core/schema.js';
-import { normalizeValue } from '../../engines/mysql/types.js';
+import { normalizeValue } from './types.js';
 
 /** The current time as MySQL and MariaDB print it in a default: `CURRENT_TIMESTAMP`, `current_timestamp(6)`, `now()`. */
 const NOW = /^(current_timestamp|now|localtimestamp|localtime)(\(\d*\))?$/i;
