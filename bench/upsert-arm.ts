@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import type { ChangeEvent, Row } from '../src/core/change-event.js';
 import type { Column, ColumnType, TableSchema } from '../src/core/schema.js';
 import { MysqlSink } from '../src/sinks/mysql/mysql-sink.js';
+import { CHECKPOINT_TABLES } from '../src/engines/registry.js';
 import { UPSERT_STRATEGY, type UpsertStrategy } from '../src/sinks/mysql/mysql-rows.js';
 import { withDb } from './db.js';
 import type { Arm, Contender } from './race.js';
@@ -71,7 +72,7 @@ export function upsertArm(s: Servers, rows: number): Arm {
         tool: strategy === UPSERT_STRATEGY ? `ferry (${strategy})` : strategy,
         async prepare() {
           await withDb(s.mariaTarget.url(), (db) => db.exec(`DELETE FROM ferry.ferry_checkpoint WHERE pipeline = 'bench-upserts-${strategy}'`)).catch(() => {});
-          sink = await MysqlSink.open({ url: s.mariaTarget.url(), pipeline: `bench-upserts-${strategy}`, connections: 2, stallTimeoutSeconds: 600, log: pino({ level: 'silent' }), upserts: strategy });
+          sink = await MysqlSink.open({ url: s.mariaTarget.url(), checkpoint: CHECKPOINT_TABLES.mysql, pipeline: `bench-upserts-${strategy}`, connections: 2, stallTimeoutSeconds: 600, log: pino({ level: 'silent' }), upserts: strategy });
           await sink.claim();
           await sink.prepare([table], 'drop-and-create');
           await sink.createIndexes([table]);

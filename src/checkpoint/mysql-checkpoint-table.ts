@@ -2,9 +2,9 @@ import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
 import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../core/table-mapping.js';
-import { decodeKey, encodeKey } from './checkpoint-codec.js';
+import { decodeKey, encodeKey } from '../core/checkpoint-codec.js';
 import { takenOver } from './pipeline-ownership.js';
-import { noneWhenMissing, type CheckpointStore } from './checkpoint-store.js';
+import { noneWhenMissing, type CheckpointStore } from '../core/checkpoint-store.js';
 
 /**
  * ferry's checkpoint kept in a MySQL/MariaDB target, in its own database. Writers take the caller's

@@ -3,7 +3,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { connect } from '../engines/mysql/connection.js';
 import { claimMysqlCheckpoint } from './mysql-checkpoint-table.js';
 import { alreadyRunning } from './pipeline-ownership.js';
-import type { PipelineLock } from './checkpoint-store.js';
+import type { PipelineLock } from '../core/checkpoint-store.js';
 
 /**
  * One ferry process per pipeline on a MySQL/MariaDB target, as postgres-pipeline-lock.ts does it for

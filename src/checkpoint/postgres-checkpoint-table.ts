@@ -1,12 +1,13 @@
 import type { ClientBase } from 'pg';
-import { noneWhenMissing, type CheckpointStore } from './checkpoint-store.js';
+import { DDL_LOCK_SQL } from '../engines/postgres/ddl-lock.js';
+import { noneWhenMissing, type CheckpointStore } from '../core/checkpoint-store.js';
 
 /** Readers need only a query method: a pool serves as well as a client. */
 type Queryable = Pick<ClientBase, 'query'>;
 import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../core/table-mapping.js';
-import { decodeKey, encodeKey } from './checkpoint-codec.js';
+import { decodeKey, encodeKey } from '../core/checkpoint-codec.js';
 import { takenOver } from './pipeline-ownership.js';
 
 /**
@@ -16,13 +17,6 @@ import { takenOver } from './pipeline-ownership.js';
 const CHECKPOINT = `${FERRY_SCHEMA}.ferry_checkpoint`;
 const PROGRESS = `${FERRY_SCHEMA}.ferry_snapshot_progress`;
 const OFFSETS = `${FERRY_SCHEMA}.ferry_kafka_offsets`;
-
-/**
- * Key of the advisory lock under which ferry processes change the target's catalog: CREATE … IF NOT
- * EXISTS is not safe against itself in Postgres (two sessions can both miss, and one then fails), and
- * several ferry processes (the appliers of a consumer group) may start at once.
- */
-export const DDL_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('ferry target ddl'))";
 
 export async function ensureCheckpointTables(client: ClientBase): Promise<void> {
   await client.query('BEGIN');
@@ -76,7 +70,6 @@ async function assertOwner(client: ClientBase, pipeline: string, owner: string):
   const { rowCount } = await client.query(`SELECT 1 FROM ${CHECKPOINT} WHERE pipeline = $1 AND owner = $2 FOR SHARE`, [pipeline, owner]);
   if (rowCount === 0) throw takenOver(pipeline);
 }
-
 
 /** Marks an existing checkpoint row as this process's: from now on only `owner` may write it. */
 export async function claimCheckpoint(client: ClientBase, pipeline: string, owner: string): Promise<void> {

@@ -4,7 +4,7 @@ import { connectClient } from '../engines/postgres/connection.js';
 import { FerryError } from '../core/errors.js';
 import { claimCheckpoint } from './postgres-checkpoint-table.js';
 import { alreadyRunning } from './pipeline-ownership.js';
-import type { PipelineLock } from './checkpoint-store.js';
+import type { PipelineLock } from '../core/checkpoint-store.js';
 
 /**
  * One ferry process per pipeline and target. Two appliers of one pipeline would each write the

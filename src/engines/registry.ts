@@ -10,6 +10,11 @@ import type { Config, KafkaTargetConfig, MysqlSourceConfig, PostgresSourceConfig
 import type { TargetNaming } from '../pipeline/target-names.js';
 import type { FerryEventBus } from '../core/events.js';
 import { KafkaSink } from '../sinks/kafka/kafka-sink.js';
+import type { CheckpointTables } from '../core/checkpoint-store.js';
+import { ensureMysqlCheckpointTables, mysqlCheckpointStore } from '../checkpoint/mysql-checkpoint-table.js';
+import { MysqlPipelineLock } from '../checkpoint/mysql-pipeline-lock.js';
+import { ensureCheckpointTables, postgresCheckpointStore } from '../checkpoint/postgres-checkpoint-table.js';
+import { PostgresPipelineLock } from '../checkpoint/postgres-pipeline-lock.js';
 import { MysqlSink } from '../sinks/mysql/mysql-sink.js';
 import { PostgresSink } from '../sinks/postgres/postgres-sink.js';
 import { MysqlSource } from '../sources/mysql/mysql-source.js';
@@ -68,9 +73,15 @@ export interface SqlEngine<E extends Engine> {
   readonly verifySql: VerifySql;
 }
 
+/** Each SQL engine's checkpoint tables, handed to its sink (the checkpoint row commits in the sink's transaction, DESIGN §3.2). */
+export const CHECKPOINT_TABLES = {
+  mysql: { ensure: ensureMysqlCheckpointTables, store: mysqlCheckpointStore, lock: (url, pipeline) => new MysqlPipelineLock(url, pipeline) },
+  postgres: { ensure: ensureCheckpointTables, store: postgresCheckpointStore, lock: (url, pipeline) => new PostgresPipelineLock(url, pipeline) },
+} satisfies { readonly [E in Engine]: CheckpointTables<never, never> };
+
 const mysql: SqlEngine<'mysql'> = {
   openSource: (source, common, s) => MysqlSource.open({ ...common, pipeline: s.pipeline, serverId: source.serverId, tinyint1: s.tinyint1 }),
-  openSink: (options) => MysqlSink.open(options),
+  openSink: (options) => MysqlSink.open({ ...options, checkpoint: CHECKPOINT_TABLES.mysql }),
   checkTarget: (url) => MysqlSink.check(url),
   serverIdentity: async (url) => {
     const conn = await connect(url, 'target');
@@ -98,7 +109,7 @@ const mysql: SqlEngine<'mysql'> = {
 
 const postgres: SqlEngine<'postgres'> = {
   openSource: (source, common, s) => PostgresSource.open({ ...common, slot: source.slot, publication: source.publication, targetType: s.targetType }),
-  openSink: (options) => PostgresSink.open(options),
+  openSink: (options) => PostgresSink.open({ ...options, checkpoint: CHECKPOINT_TABLES.postgres }),
   checkTarget: (url) => PostgresSink.check(url),
   serverIdentity: async (url) => {
     const client = await connectClient(url);

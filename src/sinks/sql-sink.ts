@@ -6,7 +6,7 @@ import type { Column, ForeignKey, TableSchema } from '../core/schema.js';
 import type { DatabaseSink, PartitionTransaction, TablePrep } from '../core/sink.js';
 import type { VerifySide } from '../core/verify-side.js';
 import type { NextKeyValues } from '../core/source.js';
-import type { CheckpointStore, PipelineLock } from '../checkpoint/checkpoint-store.js';
+import type { CheckpointStore, PipelineLock } from '../core/checkpoint-store.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import { resourceExhaustion } from '../core/resource-exhaustion.js';
 import { ReferentialActions, type ReferencingRows } from './referential-actions.js';

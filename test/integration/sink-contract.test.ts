@@ -11,6 +11,7 @@ import mysql from 'mysql2/promise';
 import { MysqlSink } from '../../src/sinks/mysql/mysql-sink.js';
 import type { UpsertStrategy } from '../../src/sinks/mysql/mysql-rows.js';
 import { PostgresSink } from '../../src/sinks/postgres/postgres-sink.js';
+import { CHECKPOINT_TABLES } from '../../src/engines/registry.js';
 import { canonical } from '../../src/verify/canonical.js';
 
 /**
@@ -42,7 +43,7 @@ const SINKS: readonly SinkUnderTest[] = [
       const client = new pg.Client({ connectionString: url.toString() });
       await client.connect();
       return {
-        open: (pipeline) => PostgresSink.open({ url: url.toString(), pipeline, connections: 3, stallTimeoutSeconds: 30, log: silent }),
+        open: (pipeline) => PostgresSink.open({ url: url.toString(), checkpoint: CHECKPOINT_TABLES.postgres, pipeline, connections: 3, stallTimeoutSeconds: 30, log: silent }),
         loseLock: async () => {
           await client.query(`SELECT pg_terminate_backend(pid) FROM pg_locks
             WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
@@ -67,7 +68,7 @@ function mysqlSink(name: string, upserts: UpsertStrategy): SinkUnderTest {
       // ferry's own database is shared with the other tests on this server: only this pipeline's rows go.
       for (const table of ['ferry_checkpoint', 'ferry_snapshot_progress']) await admin.query(`DELETE FROM ferry.${table} WHERE pipeline = 'contract'`).catch(() => {});
       return {
-        open: (pipeline) => MysqlSink.open({ url, pipeline, connections: 3, stallTimeoutSeconds: 30, log: silent, upserts }),
+        open: (pipeline) => MysqlSink.open({ url, checkpoint: CHECKPOINT_TABLES.mysql, pipeline, connections: 3, stallTimeoutSeconds: 30, log: silent, upserts }),
         loseLock: async () => {
           const lock = `ferry:${createHash('sha1').update('contract').digest('hex')}`;
           const [rows] = await admin.query<mysql.RowDataPacket[]>('SELECT IS_USED_LOCK(?) AS id', [lock]);

@@ -80,15 +80,6 @@ const ALLOWED: Record<string, string> = {
   'pipeline/kafka-applier.ts -> engines/kafka/topics.ts': 'Kafka applier',
   'pipeline/kafka-applier.ts -> engines/kafka/transport.ts': 'Kafka applier',
   'pipeline/kafka-applier.ts -> engines/kafka/schema-catalog.ts': 'Kafka applier',
-  // The SQL sinks build their engine's checkpoint table store and pipeline lock themselves.
-  'sinks/kafka/producer-state.ts -> checkpoint/checkpoint-codec.ts': 'checkpoint store',
-  'sinks/mysql/mysql-sink.ts -> checkpoint/checkpoint-store.ts': 'checkpoint store',
-  'sinks/mysql/mysql-sink.ts -> checkpoint/mysql-pipeline-lock.ts': 'checkpoint store',
-  'sinks/mysql/mysql-sink.ts -> checkpoint/mysql-checkpoint-table.ts': 'checkpoint store',
-  'sinks/postgres/postgres-sink.ts -> checkpoint/checkpoint-store.ts': 'checkpoint store',
-  'sinks/postgres/postgres-sink.ts -> checkpoint/postgres-pipeline-lock.ts': 'checkpoint store',
-  'sinks/postgres/postgres-sink.ts -> checkpoint/postgres-checkpoint-table.ts': 'checkpoint store',
-  'sinks/sql-sink.ts -> checkpoint/checkpoint-store.ts': 'checkpoint store',
 };
 
 /** `=== 'mysql' ?`-style choices of an engine by name. */

@@ -1,6 +1,6 @@
 import type { Checkpoint, SnapshotProgress } from '../../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../../core/position.js';
-import { decodeKey, encodeKey } from '../../checkpoint/checkpoint-codec.js';
+import { decodeKey, encodeKey } from '../../core/checkpoint-codec.js';
 import type { KafkaTransport } from '../../engines/kafka/transport.js';
 
 /** The producing process's checkpoint with its snapshot progress: one message, keyed by pipeline, replaces the last. */

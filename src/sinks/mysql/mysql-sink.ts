@@ -9,9 +9,7 @@ import type { Column, TableSchema } from '../../core/schema.js';
 import type { CheckProblem, NextKeyValues } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
 import { coerceError, FerryError } from '../../core/errors.js';
-import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
-import { MysqlPipelineLock } from '../../checkpoint/mysql-pipeline-lock.js';
-import { ensureMysqlCheckpointTables, mysqlCheckpointStore } from '../../checkpoint/mysql-checkpoint-table.js';
+import type { CheckpointStore, CheckpointTables, PipelineLock } from '../../core/checkpoint-store.js';
 import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction, type Overlap } from '../sql-sink.js';
 import { mysqlReferencingRows } from './mysql-referential.js';
 import { finalizeConstraints } from './mysql-constraints.js';
@@ -27,6 +25,8 @@ import { mysqlHolds } from './mysql-widening.js';
 
 export interface MysqlSinkOptions {
   readonly url: string;
+  /** ferry's checkpoint tables on a MySQL target (src/checkpoint/, handed in by src/engines/registry.ts). */
+  readonly checkpoint: CheckpointTables<Connection, Pool>;
   readonly pipeline: string;
   readonly connections: number;
   /** A statement unanswered this long on a connection the server no longer serves ends it (core/connection-watchdog.ts). */
@@ -53,7 +53,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
   readonly #pool: Pool;
   readonly #flavor: Flavor;
   readonly #upserts: UpsertStrategy;
-  protected readonly lock: MysqlPipelineLock;
+  protected readonly lock: PipelineLock;
   protected readonly store: CheckpointStore<PoolConnection>;
   #loadData: boolean;
 
@@ -64,8 +64,8 @@ export class MysqlSink extends SqlSink<PoolConnection> {
     this.#flavor = flavor;
     this.#loadData = loadData;
     this.#upserts = options.upserts ?? UPSERT_STRATEGY;
-    this.lock = new MysqlPipelineLock(options.url, options.pipeline);
-    this.store = mysqlCheckpointStore(pool, options.pipeline, this.lock.owner);
+    this.lock = options.checkpoint.lock(options.url, options.pipeline);
+    this.store = options.checkpoint.store(pool, options.pipeline, this.lock.owner);
   }
 
   static async open(options: MysqlSinkOptions): Promise<MysqlSink> {
@@ -74,7 +74,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
     try {
       const probe = await connect(options.url, 'target');
       try {
-        if (!options.readOnly) await ensureMysqlCheckpointTables(probe);
+        if (!options.readOnly) await options.checkpoint.ensure(probe);
         flavor = await serverFlavor(probe);
         const [rows] = await probe.query<RowDataPacket[]>('SELECT @@GLOBAL.local_infile AS local');
         loadData = Number(rows[0]?.local) === 1;

@@ -13,9 +13,8 @@ import { CONNECT_TIMEOUT_MS, connectClient, describeEndpoint, KEEPALIVE, pgConne
 import { coerceError, FerryError } from '../../core/errors.js';
 import { forEachConcurrently } from '../../core/concurrency.js';
 import { idleInTransactionMs } from '../../core/connection-watchdog.js';
-import type { CheckpointStore } from '../../checkpoint/checkpoint-store.js';
-import { PostgresPipelineLock } from '../../checkpoint/postgres-pipeline-lock.js';
-import { DDL_LOCK_SQL, ensureCheckpointTables, postgresCheckpointStore } from '../../checkpoint/postgres-checkpoint-table.js';
+import type { CheckpointStore, CheckpointTables, PipelineLock } from '../../core/checkpoint-store.js';
+import { DDL_LOCK_SQL } from '../../engines/postgres/ddl-lock.js';
 import { columnDrift, noEqualRow, settleDrift, SqlSink, SqlTransaction } from '../sql-sink.js';
 import { missingRow } from '../target-divergence.js';
 import { uniqueViolationOf, writtenRows } from './postgres-unique.js';
@@ -32,6 +31,8 @@ import { qualified, quoteIdent } from '../../engines/postgres/quoting.js';
 
 export interface PostgresSinkOptions {
   readonly url: string;
+  /** ferry's checkpoint tables on a Postgres target (src/checkpoint/, handed in by src/engines/registry.ts). */
+  readonly checkpoint: CheckpointTables<pg.ClientBase, pg.Pool>;
   readonly pipeline: string;
   readonly connections: number;
   /** A statement unanswered this long on a connection the server no longer serves ends it (core/connection-watchdog.ts). */
@@ -46,7 +47,7 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
   readonly #pool: pg.Pool;
   readonly #connections: number;
   readonly #log: Logger;
-  protected readonly lock: PostgresPipelineLock;
+  protected readonly lock: PipelineLock;
   protected readonly store: CheckpointStore<pg.PoolClient>;
 
   private constructor(options: PostgresSinkOptions, pool: pg.Pool) {
@@ -54,15 +55,15 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
     this.#pool = pool;
     this.#connections = options.connections;
     this.#log = options.log;
-    this.lock = new PostgresPipelineLock(options.url, options.pipeline);
-    this.store = postgresCheckpointStore(pool, options.pipeline, this.lock.owner);
+    this.lock = options.checkpoint.lock(options.url, options.pipeline);
+    this.store = options.checkpoint.store(pool, options.pipeline, this.lock.owner);
   }
 
   static async open(options: PostgresSinkOptions): Promise<PostgresSink> {
     let probe: pg.Client | undefined;
     try {
       probe = await connectClient(options.url);
-      if (!options.readOnly) await ensureCheckpointTables(probe);
+      if (!options.readOnly) await options.checkpoint.ensure(probe);
     } catch (err) {
       if (err instanceof FerryError && err.kind === 'config') throw err;
       throw new FerryError('retriable', `cannot prepare the target: ${(err as Error).message}`, {

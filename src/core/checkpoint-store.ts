@@ -1,4 +1,4 @@
-import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
+import type { Checkpoint, SnapshotProgress } from './checkpoint.js';
 
 /**
  * ferry's checkpoint and snapshot progress, kept in a SQL target next to the data. Writers take the
@@ -41,4 +41,16 @@ export interface PipelineLock {
   readonly owner: string;
   acquire(): Promise<void>;
   release(): Promise<void>;
+}
+
+/**
+ * One engine's checkpoint tables as its sink uses them: src/checkpoint/ implements them per engine,
+ * and src/engines/registry.ts hands them to the sink, so sinks and checkpoint stores never import
+ * each other. `Conn` is the connection a write joins (the sink's transaction), `Pool` what reads use.
+ */
+export interface CheckpointTables<Conn, Pool> {
+  /** Creates ferry's own tables where missing (never for the read-only commands, DESIGN §1.1). */
+  ensure(conn: Conn): Promise<void>;
+  store(pool: Pool, pipeline: string, owner: string): CheckpointStore<Conn>;
+  lock(url: string, pipeline: string): PipelineLock;
 }

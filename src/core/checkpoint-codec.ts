@@ -1,4 +1,4 @@
-import type { Row } from '../core/change-event.js';
+import type { Row } from './change-event.js';
 
 /**
  * JSON forms of snapshot keys for the checkpoint store. Binary key values are tagged
