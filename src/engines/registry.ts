@@ -21,9 +21,11 @@ import { MysqlSource } from '../sources/mysql/mysql-source.js';
 import { PostgresSource } from '../sources/postgres/postgres-source.js';
 import { connect, serverIdentity as mysqlServerIdentity } from './mysql/connection.js';
 import { indexName as mysqlIndexName } from './mysql/quoting.js';
+import { isReadOnlyRefusal as mysqlReadOnly } from './mysql/errors.js';
 import { mysqlVerifySql } from './mysql/verify-sql.js';
 import { connectClient, serverIdentity as pgServerIdentity } from './postgres/connection.js';
 import { indexName as pgIndexName } from './postgres/quoting.js';
+import { isReadOnlyRefusal as pgReadOnly } from './postgres/errors.js';
 import { postgresVerifySql } from './postgres/verify-sql.js';
 
 /** What every source reads from the config, whatever its engine (endpoints.ts fills it in). */
@@ -71,6 +73,8 @@ export interface SqlEngine<E extends Engine> {
   /** What a schema is called on this engine, in messages ('database' on MySQL). */
   readonly schemaWord: 'schema' | 'database';
   readonly verifySql: VerifySql;
+  /** Whether `err` is this engine refusing a write because the server is read-only. */
+  isReadOnlyRefusal(err: unknown): boolean;
 }
 
 /** Each SQL engine's checkpoint tables, handed to its sink (the checkpoint row commits in the sink's transaction, DESIGN §3.2). */
@@ -105,6 +109,7 @@ const mysql: SqlEngine<'mysql'> = {
   indexName: mysqlIndexName,
   schemaWord: 'database',
   verifySql: mysqlVerifySql,
+  isReadOnlyRefusal: mysqlReadOnly,
 };
 
 const postgres: SqlEngine<'postgres'> = {
@@ -123,6 +128,7 @@ const postgres: SqlEngine<'postgres'> = {
   indexName: pgIndexName,
   schemaWord: 'schema',
   verifySql: postgresVerifySql,
+  isReadOnlyRefusal: pgReadOnly,
 };
 
 /** Every SQL engine this version builds; an engine without an entry does not compile, so none falls back to another. */
@@ -149,4 +155,9 @@ export const KAFKA_TARGET = {
 /** The SQL `ferry verify` writes on a side of this engine. */
 export function verifySql(engine: Engine): VerifySql {
   return SQL_ENGINES[engine].verifySql;
+}
+
+/** Whether `err` is a SQL server refusing a write because it is read-only, whichever engine it came from. */
+export function isReadOnlyRefusal(err: unknown): boolean {
+  return Object.values(SQL_ENGINES).some((engine) => engine.isReadOnlyRefusal(err));
 }

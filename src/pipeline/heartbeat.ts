@@ -2,12 +2,7 @@ import type { Logger } from 'pino';
 import type { FerryEventBus } from '../core/events.js';
 import type { Source } from '../core/source.js';
 import { coerceError } from '../core/errors.js';
-
-/** MySQL's ER_OPTION_PREVENTS_STATEMENT (--read-only, --super-read-only), Postgres's read_only_sql_transaction. */
-function readOnly(err: unknown): boolean {
-  const e = err as { errno?: number; code?: string };
-  return e.errno === 1290 || e.code === '25006';
-}
+import { isReadOnlyRefusal } from '../engines/registry.js';
 
 /**
  * Writes ferry's heartbeat into the source log every `intervalMs` while streaming, so a quiet source
@@ -36,7 +31,7 @@ export function startHeartbeat(source: Source, events: FerryEventBus, log: Logge
     } catch (err) {
       if (stopped) return;
       const e = coerceError(err, 'heartbeat');
-      if (readOnly(err)) {
+      if (isReadOnlyRefusal(err)) {
         // A fenced source (MySQL's super_read_only after a cutover) refuses even ferry: expected, not an error.
         if (!failing) log.info('the source is read-only: no heartbeats until it is writable again');
       } else {

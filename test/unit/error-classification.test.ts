@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CONNECTION_SILENT, coerceError } from '../../src/core/errors.js';
+import { isReadOnlyRefusal } from '../../src/engines/registry.js';
 
 describe('coerceError: connection failures are retriable on every engine', () => {
   it.each([
@@ -15,5 +16,15 @@ describe('coerceError: connection failures are retriable on every engine', () =>
 
   it('a rejected value stays fatal', () => {
     expect(coerceError(Object.assign(new Error('value too long'), { code: '22001' })).kind).toBe('fatal');
+  });
+});
+
+describe('a read-only server refusing a write is recognised on every engine (the heartbeat under a cutover fence)', () => {
+  it.each([
+    ['MySQL ER_OPTION_PREVENTS_STATEMENT', Object.assign(new Error('--super-read-only'), { errno: 1290 }), true],
+    ['Postgres read_only_sql_transaction', Object.assign(new Error('read-only transaction'), { code: '25006' }), true],
+    ['another refusal', Object.assign(new Error('denied'), { errno: 1142, code: '42501' }), false],
+  ])('%s', (_, err, readOnly) => {
+    expect(isReadOnlyRefusal(err)).toBe(readOnly);
   });
 });
