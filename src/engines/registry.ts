@@ -19,11 +19,11 @@ import { MysqlSink } from '../sinks/mysql/mysql-sink.js';
 import { PostgresSink } from '../sinks/postgres/postgres-sink.js';
 import { MysqlSource } from '../sources/mysql/mysql-source.js';
 import { PostgresSource } from '../sources/postgres/postgres-source.js';
-import { connect, serverIdentity as mysqlServerIdentity } from './mysql/connection.js';
+import { connect, describeEndpoint as mysqlEndpoint, serverIdentity as mysqlServerIdentity } from './mysql/connection.js';
 import { indexName as mysqlIndexName } from './mysql/quoting.js';
 import { isReadOnlyRefusal as mysqlReadOnly } from './mysql/errors.js';
 import { mysqlVerifySql } from './mysql/verify-sql.js';
-import { connectClient, serverIdentity as pgServerIdentity } from './postgres/connection.js';
+import { connectClient, describeEndpoint as pgEndpoint, serverIdentity as pgServerIdentity } from './postgres/connection.js';
 import { indexName as pgIndexName } from './postgres/quoting.js';
 import { isReadOnlyRefusal as pgReadOnly } from './postgres/errors.js';
 import { postgresVerifySql } from './postgres/verify-sql.js';
@@ -64,6 +64,8 @@ export interface SqlEngine<E extends Engine> {
   openSource(source: SourceConfigOf[E], common: SourceCommon, settings: SourceSettings): Promise<Source>;
   openSink(options: SinkOptions): Promise<DatabaseSink>;
   checkTarget(url: string): Promise<CheckProblem[]>;
+  /** The server `url` names, without credentials, for messages and reports. */
+  describeEndpoint(url: string): string;
   /** Which server the target at `url` is (see Source.serverIdentity). */
   serverIdentity(url: string): Promise<string>;
   /** How the target at `url` compares names (pipeline/target-names.ts). */
@@ -87,6 +89,7 @@ const mysql: SqlEngine<'mysql'> = {
   openSource: (source, common, s) => MysqlSource.open({ ...common, pipeline: s.pipeline, serverId: source.serverId, tinyint1: s.tinyint1 }),
   openSink: (options) => MysqlSink.open({ ...options, checkpoint: CHECKPOINT_TABLES.mysql }),
   checkTarget: (url) => MysqlSink.check(url),
+  describeEndpoint: mysqlEndpoint,
   serverIdentity: async (url) => {
     const conn = await connect(url, 'target');
     try {
@@ -116,6 +119,7 @@ const postgres: SqlEngine<'postgres'> = {
   openSource: (source, common, s) => PostgresSource.open({ ...common, slot: source.slot, publication: source.publication, targetType: s.targetType }),
   openSink: (options) => PostgresSink.open({ ...options, checkpoint: CHECKPOINT_TABLES.postgres }),
   checkTarget: (url) => PostgresSink.check(url),
+  describeEndpoint: pgEndpoint,
   serverIdentity: async (url) => {
     const client = await connectClient(url);
     try {

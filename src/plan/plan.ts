@@ -5,8 +5,9 @@ import type { CheckProblem } from '../core/source.js';
 import { coerceError, configError, FerryError } from '../core/errors.js';
 import { makeTableFilter } from '../core/table-mapping.js';
 import { serverFlavor } from '../engines/mysql/binlog-position.js';
-import { connect, describeEndpoint as mysqlEndpoint } from '../engines/mysql/connection.js';
-import { connectClient, connectSource, describeEndpoint as pgEndpoint, endClient } from '../engines/postgres/connection.js';
+import { connect } from '../engines/mysql/connection.js';
+import { connectClient, connectSource, endClient } from '../engines/postgres/connection.js';
+import { SQL_ENGINES } from '../engines/registry.js';
 import { assemblePlan } from './assemble.js';
 import type { SourceCatalogue } from './catalogue.js';
 import { readMysqlCatalogue } from './mysql-catalogue.js';
@@ -48,11 +49,10 @@ export async function makePlan(config: Config): Promise<PlanReport> {
       closers.push(() => client.end().catch(() => {}));
       facts = await probePostgresTarget(client, catalogue.tables);
     }
-    const endpoint = (type: string, url: string) => (type === 'mysql' ? mysqlEndpoint(url) : pgEndpoint(url));
     return assemblePlan({
       pipeline: config.pipeline,
-      source: { engine: source.type, endpoint: endpoint(source.type, source.url), version: catalogue.version },
-      target: { engine: target.type, endpoint: endpoint(target.type, target.url), version: facts.version },
+      source: { engine: source.type, endpoint: SQL_ENGINES[source.type].describeEndpoint(source.url), version: catalogue.version },
+      target: { engine: target.type, endpoint: SQL_ENGINES[target.type].describeEndpoint(target.url), version: facts.version },
       catalogue, facts,
     });
   } catch (err) {
