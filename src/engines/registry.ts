@@ -1,31 +1,31 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
+import type { TableId } from '../core/change-event.js';
+import type { CheckpointTables } from '../core/checkpoint-store.js';
 import { configError } from '../core/errors.js';
+import type { FerryEventBus } from '../core/events.js';
 import type { Engine } from '../core/schema.js';
 import type { DatabaseSink } from '../core/sink.js';
 import type { CheckProblem, Source } from '../core/source.js';
-import type { TableId } from '../core/change-event.js';
+import type { NameRules, TargetNaming } from '../core/target-naming.js';
 import type { VerifySql } from '../core/verify-sql.js';
 import type { Config, KafkaTargetConfig, MysqlSourceConfig, PostgresSourceConfig, SqlTargetConfig } from '../config.js';
-import type { TargetNaming } from '../pipeline/target-names.js';
-import type { FerryEventBus } from '../core/events.js';
-import { KafkaSink } from '../sinks/kafka/kafka-sink.js';
-import type { CheckpointTables } from '../core/checkpoint-store.js';
 import { ensureMysqlCheckpointTables, mysqlCheckpointStore } from '../checkpoint/mysql-checkpoint-table.js';
 import { MysqlPipelineLock } from '../checkpoint/mysql-pipeline-lock.js';
 import { ensureCheckpointTables, postgresCheckpointStore } from '../checkpoint/postgres-checkpoint-table.js';
 import { PostgresPipelineLock } from '../checkpoint/postgres-pipeline-lock.js';
+import { KafkaSink } from '../sinks/kafka/kafka-sink.js';
 import { MysqlSink } from '../sinks/mysql/mysql-sink.js';
 import { PostgresSink } from '../sinks/postgres/postgres-sink.js';
 import { MysqlSource } from '../sources/mysql/mysql-source.js';
 import { PostgresSource } from '../sources/postgres/postgres-source.js';
 import { connect, describeEndpoint as mysqlEndpoint, serverIdentity as mysqlServerIdentity } from './mysql/connection.js';
-import { indexName as mysqlIndexName } from './mysql/quoting.js';
 import { isReadOnlyRefusal as mysqlReadOnly } from './mysql/errors.js';
+import { mysqlNameRules, SCHEMA_WORD as MYSQL_SCHEMA_WORD } from './mysql/naming.js';
 import { mysqlVerifySql } from './mysql/verify-sql.js';
 import { connectClient, describeEndpoint as pgEndpoint, serverIdentity as pgServerIdentity } from './postgres/connection.js';
-import { indexName as pgIndexName } from './postgres/quoting.js';
 import { isReadOnlyRefusal as pgReadOnly } from './postgres/errors.js';
+import { postgresNameRules, SCHEMA_WORD as PG_SCHEMA_WORD } from './postgres/naming.js';
 import { postgresVerifySql } from './postgres/verify-sql.js';
 
 /** What every source reads from the config, whatever its engine (endpoints.ts fills it in). */
@@ -70,10 +70,10 @@ export interface SqlEngine<E extends Engine> {
   serverIdentity(url: string): Promise<string>;
   /** How the target at `url` compares names (pipeline/target-names.ts). */
   targetNaming(url: string): Promise<TargetNaming>;
-  /** The name the sink gives index `index` of target table `table`. */
-  indexName(table: string, index: string): string;
+  /** The target's name rules, as `targetNaming` read them. */
+  nameRules(naming: Extract<TargetNaming, { readonly engine: E }>): NameRules;
   /** What a schema is called on this engine, in messages ('database' on MySQL). */
-  readonly schemaWord: 'schema' | 'database';
+  readonly schemaWord: string;
   readonly verifySql: VerifySql;
   /** Whether `err` is this engine refusing a write because the server is read-only. */
   isReadOnlyRefusal(err: unknown): boolean;
@@ -109,8 +109,8 @@ const mysql: SqlEngine<'mysql'> = {
       await conn.end().catch(() => {});
     }
   },
-  indexName: mysqlIndexName,
-  schemaWord: 'database',
+  nameRules: (naming) => mysqlNameRules(naming.lowerCaseTableNames),
+  schemaWord: MYSQL_SCHEMA_WORD,
   verifySql: mysqlVerifySql,
   isReadOnlyRefusal: mysqlReadOnly,
 };
@@ -129,8 +129,8 @@ const postgres: SqlEngine<'postgres'> = {
     }
   },
   targetNaming: async () => ({ engine: 'postgres' }),
-  indexName: pgIndexName,
-  schemaWord: 'schema',
+  nameRules: () => postgresNameRules,
+  schemaWord: PG_SCHEMA_WORD,
   verifySql: postgresVerifySql,
   isReadOnlyRefusal: pgReadOnly,
 };
@@ -139,9 +139,15 @@ const postgres: SqlEngine<'postgres'> = {
 export const SQL_ENGINES: { readonly [E in Engine]: SqlEngine<E> } = { mysql, postgres };
 
 /** The engine of a database target; config.ts refuses the types this version does not build, and so does this. */
-export function targetEngine(target: SqlTargetConfig): SqlEngine<Engine> {
+export function targetEngine(target: SqlTargetConfig): { readonly [E in Engine]: SqlEngine<E> }[Engine] {
   if (target.type === 'mssql') throw configError(`target.type: 'mssql' is not built yet`, 'set target.type: postgres, mysql or kafka');
   return SQL_ENGINES[target.type];
+}
+
+/** The name rules of a target whose naming `targetNaming` read. */
+export function nameRules<E extends Engine>(naming: Extract<TargetNaming, { readonly engine: E }>): NameRules {
+  const engine: SqlEngine<E> = SQL_ENGINES[naming.engine as E];
+  return engine.nameRules(naming);
 }
 
 /** The configured database source, through its engine's adapters. */

@@ -5,7 +5,7 @@ import type { DatabaseSink, Sink } from '../core/sink.js';
 import type { CheckProblem, Source } from '../core/source.js';
 import { makeTableFilter } from '../core/table-mapping.js';
 import { KAFKA_TARGET, openSqlSource, targetEngine } from '../engines/registry.js';
-import type { TargetNaming } from './target-names.js';
+import type { TargetNaming } from '../core/target-naming.js';
 
 /** The configured source. config.ts has already refused types this version does not build. */
 export async function openSource(config: Config, log: Logger): Promise<Source> {

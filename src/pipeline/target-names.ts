@@ -2,16 +2,9 @@ import type { Config } from '../config.js';
 import { tableKey } from '../core/change-event.js';
 import type { Partition, TableSchema } from '../core/schema.js';
 import type { CheckProblem, Source } from '../core/source.js';
-import { SQL_ENGINES } from '../engines/registry.js';
+import type { NameKind, NameRules, TargetNaming } from '../core/target-naming.js';
+import { nameRules } from '../engines/registry.js';
 import { targetNaming } from './endpoints.js';
-
-/**
- * How the target engine compares and limits names. Postgres: 63 bytes (NAMEDATALEN - 1; longer names
- * are cut silently at a character boundary), exact case (ferry quotes every name). MySQL/MariaDB: 64
- * characters (longer is an error), column and index names without case, database and table names
- * as `lower_case_table_names` says (0: as written; 1 and 2: in lower case).
- */
-export type TargetNaming = { readonly engine: 'postgres' } | { readonly engine: 'mysql'; readonly lowerCaseTableNames: number };
 
 /** Two or more source objects that would land on one target name, or one name the target cannot hold. */
 export interface NameConflict {
@@ -21,10 +14,8 @@ export interface NameConflict {
   readonly hint: string;
 }
 
-type Kind = 'table' | 'partition' | 'index' | 'column';
-
 interface Named {
-  readonly kind: Kind;
+  readonly kind: NameKind;
   readonly table: TableSchema;
   /** The name ferry gives the object on the target, unqualified. */
   readonly name: string;
@@ -34,13 +25,11 @@ interface Named {
   readonly scope: string;
 }
 
-const PG_MAX_BYTES = 63;
-const MYSQL_MAX_CHARS = 64;
 const NO_RENAME = 'ferry has no rename rules yet';
 
 /** Every mapping of `tables` under which two source objects share a target name, or a name the target would cut or refuse. */
 export function targetNameConflicts(tables: readonly TableSchema[], naming: TargetNaming): NameConflict[] {
-  const rules = rulesOf(naming);
+  const rules = nameRules(naming);
   const conflicts: NameConflict[] = [];
   const schemas = new Set<string>();
   for (const t of tables) {
@@ -54,7 +43,7 @@ export function targetNameConflicts(tables: readonly TableSchema[], naming: Targ
     }
   }
   const groups = new Map<string, Named[]>();
-  for (const n of tables.flatMap((t, i) => namedObjects(t, i, naming.engine, rules))) {
+  for (const n of tables.flatMap((t, i) => namedObjects(t, i, rules))) {
     const key = `${n.scope}\u0000${rules.fold(n.kind, n.name)}`;
     groups.set(key, [...(groups.get(key) ?? []), n]);
   }
@@ -84,28 +73,27 @@ export async function targetNameCheck(config: Config, source: Source): Promise<C
 }
 
 /** The names ferry gives `t` and what it holds on the target; `nth` tells the table from the others. */
-function namedObjects(t: TableSchema, nth: number, engine: TargetNaming['engine'], rules: EngineRules): Named[] {
+function namedObjects(t: TableSchema, nth: number, rules: NameRules): Named[] {
   const schema = `relations of ${rules.fold('schema', t.target.schema)}`;
   // Columns (and MySQL's indexes) only collide within one source table: tables sharing a target table are a collision of their own.
   const table = `of table ${nth}`;
   const object = tableKey(t.source);
   const out: Named[] = [{ kind: 'table', table: t, name: t.target.name, object, scope: schema }];
   for (const c of t.columns) out.push({ kind: 'column', table: t, name: c.name, object: `${object}.${c.name}`, scope: `columns ${table}` });
-  if (engine === 'postgres') {
+  if (rules.relationsShareSchema) {
     // One namespace per schema holds tables, partitions and indexes; ferry's index names are `<table>_<index>`.
     const partitions = (ps: readonly Partition[]): Named[] => ps.flatMap((p) => [
       { kind: 'partition' as const, table: t, name: p.name, object: `${t.source.schema}.${p.name}`, scope: schema },
       ...partitions(p.partitioning?.partitions ?? []),
     ]);
     out.push(...partitions(t.partitioning?.partitions ?? []));
-    for (const i of t.indexes) out.push({ kind: 'index', table: t, name: SQL_ENGINES.postgres.indexName(t.target.name, i.name), object: `${object}.${i.name}`, scope: schema });
-  } else {
-    for (const i of t.indexes) out.push({ kind: 'index', table: t, name: SQL_ENGINES.mysql.indexName(t.target.name, i.name), object: `${object}.${i.name}`, scope: `indexes ${table}` });
   }
+  const indexes = rules.relationsShareSchema ? schema : `indexes ${table}`;
+  for (const i of t.indexes) out.push({ kind: 'index', table: t, name: rules.indexName(t.target.name, i.name), object: `${object}.${i.name}`, scope: indexes });
   return out;
 }
 
-function collision(group: readonly Named[], rules: EngineRules): NameConflict {
+function collision(group: readonly Named[], rules: NameRules): NameConflict {
   const first = group[0]!;
   const last = group[group.length - 1]!;
   const kinds = new Set(group.map((n) => n.kind));
@@ -127,64 +115,4 @@ function collision(group: readonly Named[], rules: EngineRules): NameConflict {
     ? `rename one of the columns at the source, or exclude the table (tables.exclude: ["${tableKey(first.table.source)}"]); ${NO_RENAME}`
     : `exclude one of the tables (tables.exclude: ["${tableKey(last.table.source)}"]) or rename one at the source${bySchema ? ', or leave target.schema unset so each table keeps its own schema' : ''}; ${NO_RENAME}`;
   return { objects: group.map((n) => n.object), message: `${list} land on one ${where} on the target (${reason}): ${effect}`, hint };
-}
-
-interface EngineRules {
-  readonly schemaWord: string;
-  /** Why the target cannot hold `name` as it is, or null. */
-  invalid(name: string): string | null;
-  /** `name` as the target compares it. */
-  fold(kind: Kind | 'schema', name: string): string;
-  /** Why two different names of `kind` are one to the target. */
-  folds(kind: Kind): string;
-  /** `name` as the target stores it. */
-  stored(name: string): string;
-}
-
-/** The longest prefix of `name` within `bytes` UTF-8 bytes, cut at a character boundary as Postgres does. */
-export function clipBytes(name: string, bytes: number): string {
-  let out = '';
-  for (const ch of name) {
-    if (Buffer.byteLength(out + ch) > bytes) break;
-    out += ch;
-  }
-  return out;
-}
-
-/**
- * MySQL's case folding of identifiers maps one character to one (İ to i); String#toLowerCase may map
- * one to two (İ to i + a combining dot), so the fold keeps the first of them.
- */
-function mysqlLower(name: string): string {
-  return [...name].map((ch) => [...ch.toLowerCase()][0]!).join('');
-}
-
-function rulesOf(naming: TargetNaming): EngineRules {
-  if (naming.engine === 'postgres') {
-    return {
-      schemaWord: 'schema',
-      invalid: (name) => {
-        const bytes = Buffer.byteLength(name);
-        return bytes <= PG_MAX_BYTES ? null
-          : `is ${bytes} bytes long; Postgres cuts names to ${PG_MAX_BYTES} bytes (it would create "${clipBytes(name, PG_MAX_BYTES)}") and ferry would not find it again by its source name`;
-      },
-      fold: (_, name) => clipBytes(name, PG_MAX_BYTES),
-      folds: () => `Postgres cuts names to ${PG_MAX_BYTES} bytes`,
-      stored: (name) => clipBytes(name, PG_MAX_BYTES),
-    };
-  }
-  const tablesWithoutCase = naming.lowerCaseTableNames !== 0;
-  return {
-    schemaWord: 'database',
-    invalid: (name) => {
-      const chars = [...name].length;
-      if (chars > MYSQL_MAX_CHARS) return `is ${chars} characters long, and MySQL refuses names longer than ${MYSQL_MAX_CHARS}`;
-      return name.endsWith(' ') ? 'ends with a space, which MySQL refuses' : null;
-    },
-    fold: (kind, name) => (kind === 'column' || kind === 'index' || tablesWithoutCase ? mysqlLower(name) : name),
-    folds: (kind) => (kind === 'column' || kind === 'index'
-      ? `MySQL compares ${kind} names without regard to case`
-      : `the target compares table names without regard to case (lower_case_table_names=${naming.lowerCaseTableNames})`),
-    stored: (name) => name,
-  };
 }

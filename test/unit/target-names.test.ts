@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Index, Partitioning, TableSchema } from '../../src/core/schema.js';
-import { clipBytes, targetNameConflicts, targetNameProblems, type TargetNaming } from '../../src/pipeline/target-names.js';
+import type { TargetNaming } from '../../src/core/target-naming.js';
+import { clipBytes } from '../../src/engines/postgres/naming.js';
+import { targetNameConflicts, targetNameProblems } from '../../src/pipeline/target-names.js';
 import { targetTableId } from '../../src/core/table-mapping.js';
 
 const POSTGRES: TargetNaming = { engine: 'postgres' };
