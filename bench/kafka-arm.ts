@@ -64,7 +64,7 @@ export function kafkaArm(s: Servers, rows: number): { arm: Arm; close(): Promise
       const kafka = { type: 'kafka', brokers: mock.brokers, topicPrefix: prefix };
       producer = new Ferry(`kafka-produce-${run}`, { source: { ...source, serverId: 212 }, target: { ...kafka, idempotent: false }, tables: { include: ['bench.*'] } });
       const applierTarget = { type: 'postgres', url: await freshDatabase(s.pgTarget.url(), 'kbench_kafka') };
-      appliers = [1, 2].map((n) => new Ferry(`kafka-apply-${run}`, { source: { ...kafka, group: `apply-${run}` }, target: applierTarget }));
+      appliers = [1, 2].map((_n) => new Ferry(`kafka-apply-${run}`, { source: { ...kafka, group: `apply-${run}` }, target: applierTarget }));
       await Promise.all([direct.snapshot(), producer.snapshot()]);
       await withDb(s.mariaSource.url('bench'), async (db) => {
         await writeBacklog(db, backlog);

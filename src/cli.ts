@@ -35,7 +35,7 @@ interface MainOptions {
 }
 
 /** Runs a command body; errors become one clear message and an exit code. */
-async function main(body: (log: Logger) => Promise<number | void>, options: MainOptions = {}): Promise<void> {
+async function main(body: (log: Logger) => Promise<number | undefined>, options: MainOptions = {}): Promise<void> {
   const log = makeLogger(options.level);
   try {
     log.level = envLogLevel() ?? log.level;

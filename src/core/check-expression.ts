@@ -227,7 +227,8 @@ class Parser {
     }
     if (this.#isWord('is')) {
       this.#i++;
-      const negated = this.#isWord('not') ? (this.#i++, true) : false;
+      const negated = this.#isWord('not');
+      if (negated) this.#i++;
       this.#expectWord('null');
       return { kind: 'p-null', arg: left, negated };
     }

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FAILURE_KINDS, type CutoverState, type FerryEventBus, type Phase } from '../core/events.js';
-import { LiveStatus } from '../pipeline/live-status.js';
+import type { LiveStatus } from '../pipeline/live-status.js';
 import { VERSION } from '../version.js';
 import { LATENCY_BUCKETS } from './buckets.js';
 import { registerKafkaMetrics, type KafkaEnds } from './kafka-metrics.js';

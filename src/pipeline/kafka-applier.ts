@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { targetSchemaOf, type Config, type KafkaSourceConfig } from '../config.js';
-import { parseTableKey, tableKey, type ChangeEvent, type Transaction } from '../core/change-event.js';
+import { parseTableKey, tableKey, type ChangeEvent, } from '../core/change-event.js';
 import type { FerryEventBus } from '../core/events.js';
 import { positionFromJson } from '../core/position.js';
 import { announceRetry, Backoff, STREAM_BACKOFF } from '../core/retry.js';

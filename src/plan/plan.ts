@@ -15,6 +15,7 @@ import { readPgCatalogue } from './pg-catalogue.js';
 import type { PlanReport } from './plan-model.js';
 import { planProblems } from './plan-report.js';
 import { probeMysqlTarget, probePostgresTarget } from './target-probe.js';
+import type { TargetFacts } from './target-ddl.js';
 
 /**
  * The assessment of `ferry plan` and `ferry check`: reads the source's catalogue and the target's on
@@ -39,7 +40,7 @@ export async function makePlan(config: Config): Promise<PlanReport> {
       closers.push(() => endClient(client));
       catalogue = await readPgCatalogue(client, { filter, targetSchema }, target.type);
     }
-    let facts;
+    let facts: TargetFacts & { version: string };
     if (target.type === 'mysql') {
       const conn: Connection = await connect(target.url, 'target').catch((err) => unreachable(err, 'target'));
       closers.push(() => conn.end().catch(() => {}));

@@ -38,7 +38,10 @@ function jsonArrayItems(text: string): ArrayElement[] {
       i++;
       const out: ArrayElement[] = [];
       space();
-      if (text[i] === ']') return i++, out;
+      if (text[i] === ']') {
+        i++;
+        return out;
+      }
       for (;;) {
         out.push(value());
         space();

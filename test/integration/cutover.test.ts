@@ -245,7 +245,7 @@ describe.each(SOURCES)('cutover under a live write load, $route.label', ({ route
     const run = await runCli(['run', '-c', configFile]);
     expect(run.code, run.stdout + run.stderr).toBe(2);
     expect(run.stderr).toContain(refused);
-    expect(run.stderr).toMatch(/wrote nothing to it[^]*fresh pipeline name/);
+    expect(run.stderr).toMatch(/wrote nothing to it[\s\S]*fresh pipeline name/);
     // Even a full reload that would drop and recreate every table is refused before it starts.
     const reload = writeConfig(db.config({ snapshot: { mode: 'always', tablePrep: 'drop-and-create' } }));
     for (const file of [configFile, reload]) {

@@ -57,7 +57,7 @@ describe('least privilege', () => {
     const r = await ferry.done;
     expect(r.code, r.stderr).toBe(0);
     const { rows } = await db.pg.query('SELECT count(*)::int AS n, sum(balance)::text AS total FROM leastpriv.accounts');
-    expect(rows[0]).toEqual({ n: 999, total: String(((1000 * 1001) / 2) * 10 - 10 - 5000) + '.00' });
+    expect(rows[0]).toEqual({ n: 999, total: `${String(((1000 * 1001) / 2) * 10 - 10 - 5000)}.00` });
   });
 
   it('a cutover whose fence the user may not put up fails saying so, and the source stays writable', async () => {

@@ -87,7 +87,7 @@ describe('TLS to the servers', () => {
     await expect(mysql.createConnection({ host: '127.0.0.1', port: maria.port, user: USER, password: PASSWORD })).rejects.toThrow(/Access denied/);
     const plain = new pg.Client({ host: '127.0.0.1', port: postgres.port, user: USER, password: PASSWORD, database: DB, ssl: false });
     await expect(plain.connect()).rejects.toThrow(/rejects connection|pg_hba/);
-    const conn = await connect(mysqlUrl('localhost', '?ssl-mode=VERIFY_IDENTITY&ssl-ca=' + encodeURIComponent(certs.ca)));
+    const conn = await connect(mysqlUrl('localhost', `?ssl-mode=VERIFY_IDENTITY&ssl-ca=${encodeURIComponent(certs.ca)}`));
     const [rows] = await conn.query<mysql.RowDataPacket[]>("SHOW SESSION STATUS LIKE 'Ssl_cipher'");
     expect(String(rows[0]!.Value)).not.toBe('');
     conn.destroy();

@@ -4,7 +4,7 @@ import { FerryEventBus } from '../../src/core/events.js';
 import { FerryMetrics } from '../../src/metrics/metrics.js';
 import type { KafkaEnds } from '../../src/metrics/kafka-metrics.js';
 import { LiveStatus } from '../../src/pipeline/live-status.js';
-import { samples, typesOf, valueOf } from '../helpers/exposition.js';
+import { samples, typesOf, sampleValue } from '../helpers/exposition.js';
 import { checkMetrics } from '../helpers/promtool.js';
 
 // ferry's metrics as a scrape sees them (DESIGN §1.4); test/integration/promtool does the same on a running `ferry run`.
@@ -30,26 +30,26 @@ describe('FerryMetrics exposition', () => {
   it('has ferry_errors_total at 0 for every error kind before the first error, so increase() sees that one', async () => {
     await withMetrics(noKafka, async (bus, metrics) => {
       const before = await metrics.text();
-      for (const kind of EVERY_KIND) expect(valueOf(before, 'ferry_errors_total', { kind, pipeline: 'orders' }), kind).toBe(0);
-      expect(valueOf(before, 'ferry_transactions_applied_total', { pipeline: 'orders' })).toBe(0);
+      for (const kind of EVERY_KIND) expect(sampleValue(before, 'ferry_errors_total', { kind, pipeline: 'orders' }), kind).toBe(0);
+      expect(sampleValue(before, 'ferry_transactions_applied_total', { pipeline: 'orders' })).toBe(0);
       bus.emit('failure', { kind: 'heartbeat', message: 'no grant' });
       const after = await metrics.text();
-      expect(valueOf(after, 'ferry_errors_total', { kind: 'heartbeat' })).toBe(1);
-      expect(valueOf(after, 'ferry_errors_total', { kind: 'fatal' })).toBe(0);
+      expect(sampleValue(after, 'ferry_errors_total', { kind: 'heartbeat' })).toBe(1);
+      expect(sampleValue(after, 'ferry_errors_total', { kind: 'fatal' })).toBe(0);
     });
   });
 
   it('has ferry_build_info at 1 with the package version', async () => {
     await withMetrics(noKafka, async (_bus, metrics) => {
       const text = await metrics.text();
-      expect(valueOf(text, 'ferry_build_info', { version: PACKAGE_VERSION, pipeline: 'orders' })).toBe(1);
+      expect(sampleValue(text, 'ferry_build_info', { version: PACKAGE_VERSION, pipeline: 'orders' })).toBe(1);
       expect(typesOf(text).get('ferry_build_info')).toBe('gauge');
     });
   });
 
   it('counts snapshot rows in a counter that only goes up: a resumed table starts at its rows, a refresh adds its own', async () => {
     await withMetrics(noKafka, async (bus, metrics) => {
-      const rows = async () => valueOf(await metrics.text(), 'ferry_snapshot_rows_total', { table: 'shop.orders' });
+      const rows = async () => sampleValue(await metrics.text(), 'ferry_snapshot_rows_total', { table: 'shop.orders' });
       expect(typesOf(await metrics.text()).get('ferry_snapshot_rows_total')).toBe('counter');
       bus.emit('snapshot-table-started', { table: 'shop.orders', estimatedRows: 300, resumedRows: 100 });
       expect(await rows()).toBe(100);
@@ -57,10 +57,10 @@ describe('FerryMetrics exposition', () => {
       bus.emit('snapshot-chunk-loaded', { table: 'shop.orders', rows: 50, totalRows: 300 });
       bus.emit('snapshot-table-done', { table: 'shop.orders', rows: 300, ms: 5 });
       expect(await rows()).toBe(300);
-      expect(valueOf(await metrics.text(), 'ferry_snapshot_rows_estimated', { table: 'shop.orders' })).toBe(300);
+      expect(sampleValue(await metrics.text(), 'ferry_snapshot_rows_estimated', { table: 'shop.orders' })).toBe(300);
       // A new table shows at 0 from its start.
       bus.emit('snapshot-table-started', { table: 'shop.users', estimatedRows: 10, resumedRows: 0 });
-      expect(valueOf(await metrics.text(), 'ferry_snapshot_rows_total', { table: 'shop.users' })).toBe(0);
+      expect(sampleValue(await metrics.text(), 'ferry_snapshot_rows_total', { table: 'shop.users' })).toBe(0);
       // A scheduled refresh copies the table again.
       bus.emit('snapshot-table-started', { table: 'shop.orders', estimatedRows: 300, resumedRows: 0 });
       bus.emit('snapshot-chunk-loaded', { table: 'shop.orders', rows: 300, totalRows: 300 });
@@ -99,7 +99,7 @@ describe('FerryMetrics exposition', () => {
       // promtool passes empty families too: each of ferry's must have had its samples checked.
       const sampled = new Set(samples(text).map((x) => x.name.replace(/_(bucket|sum|count)$/, '')));
       for (const name of typesOf(text).keys()) if (name.startsWith('ferry_')) expect(sampled.has(name), `${name} has no sample`).toBe(true);
-      expect(valueOf(text, 'ferry_cutover_state', { state: 'draining' })).toBe(1);
+      expect(sampleValue(text, 'ferry_cutover_state', { state: 'draining' })).toBe(1);
     });
   });
 });

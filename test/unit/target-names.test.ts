@@ -40,8 +40,8 @@ describe('target name conflicts', () => {
   });
 
   it('finds 64-character table names Postgres cuts to one 63-byte name', () => {
-    const a = long('orders_archive_', 64).slice(0, 63) + 'a';
-    const b = a.slice(0, 63) + 'b';
+    const a = `${long('orders_archive_', 64).slice(0, 63)}a`;
+    const b = `${a.slice(0, 63)}b`;
     const [conflict, ...others] = targetNameConflicts([table(`app.${a}`), table(`app.${b}`)], POSTGRES);
     expect(others).toEqual([]);
     expect(conflict!.objects).toEqual([`app.${a}`, `app.${b}`]);

@@ -127,7 +127,7 @@ export class TableCodec {
     return out;
   }
 
-  #out(column: string, v: Value): unknown {
+  #out(_column: string, v: Value): unknown {
     return Buffer.isBuffer(v) ? v.toString('base64') : v;
   }
 

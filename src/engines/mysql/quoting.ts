@@ -3,7 +3,7 @@ import type { TableId } from '../../core/change-event.js';
 
 /** Identifiers and strings as MySQL reads them: sources, sinks, checkpoint tables and verify quote through here. */
 export function quoteIdent(name: string): string {
-  return '`' + name.replace(/`/g, '``') + '`';
+  return `\`${name.replace(/`/g, '``')}\``;
 }
 
 export function qualified(t: TableId): string {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+
 import { pickKey, type Row, type TableId, type Value } from '../../core/change-event.js';
 import type { Column, ColumnType, TableSchema } from '../../core/schema.js';
 import type { Translation } from '../../core/schema-fidelity.js';

@@ -1,6 +1,5 @@
 import type { Connection } from 'mysql2/promise';
 import type { Value } from '../../core/change-event.js';
-import type { TableSchema } from '../../core/schema.js';
 import type { ReferencingRows } from '../referential-actions.js';
 import { toMysql } from './mysql-dialect.js';
 import { qualified, quoteIdent } from '../../engines/mysql/quoting.js';

@@ -111,7 +111,7 @@ export class MysqlSink extends SqlSink<PoolConnection> {
 
   /** Preflight of the target: reachable, and whether snapshot loads can use LOAD DATA LOCAL. */
   static async check(url: string): Promise<CheckProblem[]> {
-    let conn;
+    let conn: Connection | undefined;
     try {
       conn = await connect(url, 'target');
     } catch (err) {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+
 import type { Row, TableId, Value } from '../../core/change-event.js';
 import type { Column, ColumnType, Partitioning, TableSchema } from '../../core/schema.js';
 import type { Translation } from '../../core/schema-fidelity.js';
@@ -235,7 +235,7 @@ export function pgLiteral(t: ColumnType, v: Value, table: TableId, column: strin
  * Adds a column the source added. Rows already in the table get the value the source gave them (its
  * default, or MySQL's implicit one) through a DEFAULT, which then becomes the source's own default
  * (or none). NOT NULL as at the source, where every row has a value: rows replayed after a restart
- * that predate the column are written with that value too (valueOf).
+ * that predate the column are written with that value too (targetValue).
  */
 export function addColumnSql(t: TableSchema, c: Column): string[] {
   if ('expression' in c.backfill) {
@@ -388,15 +388,15 @@ export function deleteMissesSql(t: TableSchema): string {
  * event written before ADD COLUMN): such a row holds what the source gave existing rows.
  */
 export function columnArrays(t: TableSchema, columns: readonly Column[], rows: readonly Row[]): Value[][] {
-  return columns.map((c) => rows.map((r) => valueOf(t, c, r)));
+  return columns.map((c) => rows.map((r) => targetValue(t, c, r)));
 }
 
 /** One row's parameters, a value per column, for insertRowSql/deleteRowSql/updateRowSql. */
 export function rowParams(t: TableSchema, row: Row): Value[] {
-  return t.columns.map((c) => valueOf(t, c, row));
+  return t.columns.map((c) => targetValue(t, c, row));
 }
 
-function valueOf(t: TableSchema, c: Column, r: Row): Value {
+function targetValue(t: TableSchema, c: Column, r: Row): Value {
   return toPg(c.type, c.name in r ? r[c.name]! : backfillValue(t, c), t.target, c.name);
 }
 

@@ -100,7 +100,10 @@ class BinlogReader {
 
   start(signal: AbortSignal): void {
     // A stop that came while the stream was being set up: an aborted signal fires no later 'abort'.
-    if (signal.aborted) return this.#stop();
+    if (signal.aborted) {
+      this.#stop();
+      return;
+    }
     const from = this.#o.from;
     if (from.kind !== 'mysql') throw new FerryError('fatal', `a MySQL source cannot resume from a ${from.kind} position`);
     const c = connectionOptions(this.#o.url);
@@ -298,13 +301,15 @@ class BinlogReader {
             hint: 'convert the replicated tables to InnoDB (ferry check names the others), or exclude them; then re-snapshot',
           });
         }
-        return this.#commit(position, timestamp);
+        this.#commit(position, timestamp);
+        return;
       case 'XA START': case 'XA BEGIN':
         this.#xa = true;
         return;
       case 'COMMIT': case 'XA COMMIT': case 'XA ROLLBACK':
         this.#xa = false;
-        return this.#commit(position, timestamp);
+        this.#commit(position, timestamp);
+        return;
       default:
         return; // BEGIN, XA END, XA PREPARE: inside a transaction, not an end of one
     }

@@ -50,7 +50,7 @@ export function parseDdl(sql: string, schema: string): Ddl {
   const dropDb = new RegExp(`^DROP\\s+(?:DATABASE|SCHEMA)\\s+(?:IF\\s+EXISTS\\s+)?(${IDENT})`, 'i').exec(statement);
   if (dropDb) return { kind: 'drop-database', schema: unquote(dropDb[1]!), statement };
 
-  const drop = new RegExp(`^DROP\\s+(?:TEMPORARY\\s+)?TABLES?\\s+(?:IF\\s+EXISTS\\s+)?(.+?)(?:\\s+(?:RESTRICT|CASCADE))?\\s*$`, 'is').exec(statement);
+  const drop = /^DROP\s+(?:TEMPORARY\s+)?TABLES?\s+(?:IF\s+EXISTS\s+)?(.+?)(?:\s+(?:RESTRICT|CASCADE))?\s*$/is.exec(statement);
   if (drop) {
     if (/^DROP\s+TEMPORARY/i.test(statement)) return { kind: 'other', statement };
     const names = drop[1]!.match(new RegExp(NAME, 'g')) ?? [];

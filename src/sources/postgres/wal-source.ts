@@ -257,7 +257,10 @@ export class WalStream {
 
   #onRow(msg: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete): void {
     const relation = this.#relations.get(msg.relation.relationOid);
-    if (!relation) return this.#unreplicated(msg.relation.relationOid);
+    if (!relation) {
+      this.#unreplicated(msg.relation.relationOid);
+      return;
+    }
     const pk = relation.table.schema.primaryKey;
     const table = relation.table.schema.source;
     const columns = relation.columns;
