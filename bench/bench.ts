@@ -69,12 +69,23 @@ const verdicts = targets(results);
 console.log(`\n${report}\n\n${verdicts.map((t) => `${t.met ? 'met ' : 'MISS'}  ${t.text}`).join('\n')}`);
 
 const machine = {
-  cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version,
-  mariadb: versionOf('mariadbd') ?? versionOf('/usr/sbin/mariadbd'), postgres: versionOf('psql'),
-  pgloader: versionOf('pgloader'), pgcopydb: versionOf('pgcopydb', ['--version']), sysbench: versionOf('sysbench'), pgbench: versionOf('pgbench'),
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  kernel: release(),
+  node: process.version,
+  mariadb: versionOf('mariadbd') ?? versionOf('/usr/sbin/mariadbd'),
+  postgres: versionOf('psql'),
+  pgloader: versionOf('pgloader'),
+  pgcopydb: versionOf('pgcopydb', ['--version']),
+  sysbench: versionOf('sysbench'),
+  pgbench: versionOf('pgbench'),
 };
 const dir = join(root, 'bench', 'results');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, `${started.toISOString().slice(0, 10)}-${commit}.json`);
-writeFileSync(file, `${JSON.stringify({ date: started.toISOString(), commit, dirty, rows, runs, latencySeconds, machine, figures: results.figures, targets: verdicts }, null, 2)}\n`);
+writeFileSync(
+  file,
+  `${JSON.stringify({ date: started.toISOString(), commit, dirty, rows, runs, latencySeconds, machine, figures: results.figures, targets: verdicts }, null, 2)}\n`,
+);
 console.log(`\nwritten to bench/results/${file.split('/').pop()}`);

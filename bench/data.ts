@@ -65,7 +65,7 @@ export async function writeBacklog(db: Db, b: Backlog): Promise<void> {
 
 /** A fingerprint of bench.items that two engines print alike: count, sum of qty, total note length. */
 export function fingerprint(db: Db): Promise<string | null> {
-  return db.scalar('SELECT CONCAT(count(*), \':\', sum(qty), \':\', sum(length(note))) FROM bench.items');
+  return db.scalar("SELECT CONCAT(count(*), ':', sum(qty), ':', sum(length(note))) FROM bench.items");
 }
 
 export async function hasMarker(db: Db): Promise<boolean> {

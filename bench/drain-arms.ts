@@ -46,7 +46,10 @@ export function drainArms(s: Servers, rows: number): Arm[] {
     async setupRun(run) {
       await withDb(s.pgSource.url(), (db) => db.exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'drain'"));
       await withDb(await freshDatabase(s.pgSource.url(), 'drain'), createItems);
-      ppFerry = new Ferry(`drain-pp-${run}`, { source: { type: 'postgres', url: pgSourceUrl }, target: { type: 'postgres', url: await freshDatabase(s.pgTarget.url(), 'drain_ferry') } });
+      ppFerry = new Ferry(`drain-pp-${run}`, {
+        source: { type: 'postgres', url: pgSourceUrl },
+        target: { type: 'postgres', url: await freshDatabase(s.pgTarget.url(), 'drain_ferry') },
+      });
       await ppFerry.snapshot();
       await withDb(await freshDatabase(s.pgTarget.url(), 'drain_native'), async (db) => {
         await createItems(db);
@@ -60,21 +63,27 @@ export function drainArms(s: Servers, rows: number): Arm[] {
       });
     },
     contenders: [
-      ferryDrain(s.pgTarget.url('drain_ferry'), () => ppFerry, () => ppExpected),
+      ferryDrain(
+        s.pgTarget.url('drain_ferry'),
+        () => ppFerry,
+        () => ppExpected,
+      ),
       {
         tool: 'native logical replication (CREATE SUBSCRIPTION)',
-        run: () => withDb(s.pgTarget.url('drain_native'), async (db) => {
-          await db.exec('ALTER SUBSCRIPTION bench_native ENABLE');
-          await until('the subscription to apply the backlog', () => hasMarker(db));
-        }),
-        check: () => withDb(s.pgTarget.url('drain_native'), async (db) => {
-          await db.exec('ALTER SUBSCRIPTION bench_native DISABLE');
-          await db.exec('ALTER SUBSCRIPTION bench_native SET (slot_name = NONE)');
-          await db.exec('DROP SUBSCRIPTION bench_native');
-          // Slot names are server-wide: the latency arm's subscription takes the same name.
-          await withDb(pgSourceUrl, (src) => src.exec("SELECT pg_drop_replication_slot('bench_native')"));
-          await expectEqual(s.pgTarget.url('drain_native'), ppExpected);
-        }),
+        run: () =>
+          withDb(s.pgTarget.url('drain_native'), async (db) => {
+            await db.exec('ALTER SUBSCRIPTION bench_native ENABLE');
+            await until('the subscription to apply the backlog', () => hasMarker(db));
+          }),
+        check: () =>
+          withDb(s.pgTarget.url('drain_native'), async (db) => {
+            await db.exec('ALTER SUBSCRIPTION bench_native DISABLE');
+            await db.exec('ALTER SUBSCRIPTION bench_native SET (slot_name = NONE)');
+            await db.exec('DROP SUBSCRIPTION bench_native');
+            // Slot names are server-wide: the latency arm's subscription takes the same name.
+            await withDb(pgSourceUrl, (src) => src.exec("SELECT pg_drop_replication_slot('bench_native')"));
+            await expectEqual(s.pgTarget.url('drain_native'), ppExpected);
+          }),
       },
     ],
   };
@@ -87,19 +96,21 @@ export function drainArms(s: Servers, rows: number): Arm[] {
   const mariaSourceUrl = s.mariaSource.url('bench');
   const replica = (threads: number): Contender => ({
     tool: `native replica (slave_parallel_threads=${threads})`,
-    prepare: () => withDb(s.mariaReplica.url(), async (db) => {
-      await resetReplica(db);
-      await db.exec(`SET GLOBAL slave_parallel_threads = ${threads}`);
-      await db.exec(`CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = ${s.mariaSource.port}, MASTER_USER = 'root', MASTER_PASSWORD = '',
+    prepare: () =>
+      withDb(s.mariaReplica.url(), async (db) => {
+        await resetReplica(db);
+        await db.exec(`SET GLOBAL slave_parallel_threads = ${threads}`);
+        await db.exec(`CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = ${s.mariaSource.port}, MASTER_USER = 'root', MASTER_PASSWORD = '',
         MASTER_LOG_FILE = '${start.file}', MASTER_LOG_POS = ${start.pos}, MASTER_USE_GTID = no`);
-    }),
-    run: () => withDb(s.mariaReplica.url(), async (db) => {
-      await db.exec('START SLAVE');
-      await until('the replica to apply the backlog', async () => {
-        await expectReplicating(db);
-        return hasMarker(db);
-      });
-    }),
+      }),
+    run: () =>
+      withDb(s.mariaReplica.url(), async (db) => {
+        await db.exec('START SLAVE');
+        await until('the replica to apply the backlog', async () => {
+          await expectReplicating(db);
+          return hasMarker(db);
+        });
+      }),
     check: async () => {
       await withDb(s.mariaReplica.url(), (db) => db.exec('STOP SLAVE'));
       await expectEqual(s.mariaReplica.url('bench'), mExpected);
@@ -112,7 +123,10 @@ export function drainArms(s: Servers, rows: number): Arm[] {
       await withDb(s.mariaReplica.url(), resetReplica);
       await withDb(await freshDatabase(s.mariaSource.url(), 'bench'), createItems);
       const source = { type: 'mysql', url: mariaSourceUrl };
-      mpFerry = new Ferry(`drain-mp-${run}`, { source: { ...source, serverId: 201 }, target: { type: 'postgres', url: await freshDatabase(s.pgTarget.url(), 'drain_mp') } });
+      mpFerry = new Ferry(`drain-mp-${run}`, {
+        source: { ...source, serverId: 201 },
+        target: { type: 'postgres', url: await freshDatabase(s.pgTarget.url(), 'drain_mp') },
+      });
       await withDb(s.mariaTarget.url(), (db) => db.exec('DROP DATABASE IF EXISTS ferry; DROP DATABASE IF EXISTS bench'));
       mmFerry = new Ferry(`drain-mm-${run}`, { source: { ...source, serverId: 202 }, target: { type: 'mysql', url: s.mariaTarget.url() } });
       await Promise.all([mpFerry.snapshot(), mmFerry.snapshot()]);
@@ -124,8 +138,17 @@ export function drainArms(s: Servers, rows: number): Arm[] {
       });
     },
     contenders: [
-      ferryDrain(s.pgTarget.url('drain_mp'), () => mpFerry, () => mExpected, 'CDC drain MariaDB → Postgres'),
-      ferryDrain(s.mariaTarget.url('bench'), () => mmFerry, () => mExpected),
+      ferryDrain(
+        s.pgTarget.url('drain_mp'),
+        () => mpFerry,
+        () => mExpected,
+        'CDC drain MariaDB → Postgres',
+      ),
+      ferryDrain(
+        s.mariaTarget.url('bench'),
+        () => mmFerry,
+        () => mExpected,
+      ),
       replica(0),
       replica(2),
     ],

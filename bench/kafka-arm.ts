@@ -35,20 +35,28 @@ export function kafkaArm(s: Servers, rows: number): { arm: Arm; close(): Promise
    * marker row travels in a partition of its own, so it says nothing of the others); any of its
    * processes stopping first fails the run.
    */
-  const drained = (url: string, reader: () => Ferry, others: () => FerryProcess[] = () => []): Contender['run'] => async () => {
-    const running = reader().run();
-    const stopped = [running, ...others()].map((p) => p.running.done.then(() => Promise.reject(new Error(`ferry stopped before the backlog was applied:\n${p.running.output()}`))));
-    for (const p of stopped) p.catch(() => {});
-    try {
-      await Promise.race([withDb(url, (db) => until(`the backlog in ${url}`, async () => (await fingerprint(db).catch(() => null)) === expected, 100)), ...stopped]);
-    } finally {
-      await running.stop();
-    }
-  };
-  const equal = (url: string) => withDb(url, async (db) => {
-    const actual = await fingerprint(db);
-    if (actual !== expected) throw new Error(`${url}: bench.items is ${actual}, the source's is ${expected}`);
-  });
+  const drained =
+    (url: string, reader: () => Ferry, others: () => FerryProcess[] = () => []): Contender['run'] =>
+    async () => {
+      const running = reader().run();
+      const stopped = [running, ...others()].map((p) =>
+        p.running.done.then(() => Promise.reject(new Error(`ferry stopped before the backlog was applied:\n${p.running.output()}`))),
+      );
+      for (const p of stopped) p.catch(() => {});
+      try {
+        await Promise.race([
+          withDb(url, (db) => until(`the backlog in ${url}`, async () => (await fingerprint(db).catch(() => null)) === expected, 100)),
+          ...stopped,
+        ]);
+      } finally {
+        await running.stop();
+      }
+    };
+  const equal = (url: string) =>
+    withDb(url, async (db) => {
+      const actual = await fingerprint(db);
+      if (actual !== expected) throw new Error(`${url}: bench.items is ${actual}, the source's is ${expected}`);
+    });
 
   const arm: Arm = {
     name: 'CDC drain MariaDB → Kafka → Postgres',
@@ -56,13 +64,26 @@ export function kafkaArm(s: Servers, rows: number): { arm: Arm; close(): Promise
     async setupRun(run) {
       mock ??= await startKafkaMock({ brokers: 3 });
       const prefix = `k${run}`;
-      for (const [topic, partitions] of [['ferry.schema', 1], ['ferry.checkpoint', 1], ['bench.items', PARTITIONS], ['bench.done', 1]] as const) {
+      for (const [topic, partitions] of [
+        ['ferry.schema', 1],
+        ['ferry.checkpoint', 1],
+        ['bench.items', PARTITIONS],
+        ['bench.done', 1],
+      ] as const) {
         await mock.createTopic(`${prefix}.${topic}`, partitions);
       }
       await withDb(await freshDatabase(s.mariaSource.url(), 'bench'), createItems);
-      direct = new Ferry(`kafka-direct-${run}`, { source: { ...source, serverId: 211 }, target: { type: 'postgres', url: await freshDatabase(s.pgTarget.url(), 'kbench_direct') }, tables: { include: ['bench.*'] } });
+      direct = new Ferry(`kafka-direct-${run}`, {
+        source: { ...source, serverId: 211 },
+        target: { type: 'postgres', url: await freshDatabase(s.pgTarget.url(), 'kbench_direct') },
+        tables: { include: ['bench.*'] },
+      });
       const kafka = { type: 'kafka', brokers: mock.brokers, topicPrefix: prefix };
-      producer = new Ferry(`kafka-produce-${run}`, { source: { ...source, serverId: 212 }, target: { ...kafka, idempotent: false }, tables: { include: ['bench.*'] } });
+      producer = new Ferry(`kafka-produce-${run}`, {
+        source: { ...source, serverId: 212 },
+        target: { ...kafka, idempotent: false },
+        tables: { include: ['bench.*'] },
+      });
       const applierTarget = { type: 'postgres', url: await freshDatabase(s.pgTarget.url(), 'kbench_kafka') };
       appliers = [1, 2].map((_n) => new Ferry(`kafka-apply-${run}`, { source: { ...kafka, group: `apply-${run}` }, target: applierTarget }));
       await Promise.all([direct.snapshot(), producer.snapshot()]);
@@ -79,13 +100,21 @@ export function kafkaArm(s: Servers, rows: number): { arm: Arm; close(): Promise
           // Both members in the group, every partition assigned: the mock's rebalance waits out a session timeout.
           await new Promise((resolve) => setTimeout(resolve, 15_000));
         },
-        run: drained(s.pgTarget.url('kbench_kafka'), () => producer, () => applying),
+        run: drained(
+          s.pgTarget.url('kbench_kafka'),
+          () => producer,
+          () => applying,
+        ),
         async check() {
           await Promise.all(applying.map((a) => a.stop()));
           await equal(s.pgTarget.url('kbench_kafka'));
         },
       },
-      { tool: 'ferry direct (MariaDB → Postgres)', run: drained(s.pgTarget.url('kbench_direct'), () => direct), check: () => equal(s.pgTarget.url('kbench_direct')) },
+      {
+        tool: 'ferry direct (MariaDB → Postgres)',
+        run: drained(s.pgTarget.url('kbench_direct'), () => direct),
+        check: () => equal(s.pgTarget.url('kbench_direct')),
+      },
     ],
   };
   return { arm, close: async () => mock?.stop() };

@@ -54,10 +54,11 @@ async function measure(sourceUrl: string, targetUrl: string, load: Promise<unkno
     while (!loadDone || sent.size > 0) {
       const seen = Number(await target.scalar('SELECT coalesce(max(id), 0) FROM bench.probe'));
       const now = performance.now();
-      for (const [id, at] of sent) if (id <= seen) {
-        latencies.push(now - at);
-        sent.delete(id);
-      }
+      for (const [id, at] of sent)
+        if (id <= seen) {
+          latencies.push(now - at);
+          sent.delete(id);
+        }
       await new Promise((r) => setTimeout(r, POLL_EVERY_MS));
     }
   };
@@ -70,7 +71,10 @@ async function measure(sourceUrl: string, targetUrl: string, load: Promise<unkno
       await new Promise((r) => setTimeout(r, PROBE_EVERY_MS));
     }
     await load;
-    await Promise.race([polling, new Promise((_, rej) => setTimeout(() => rej(new Error(`probes not seen on ${targetUrl} within 120 s of the load's end`)), 120_000))]);
+    await Promise.race([
+      polling,
+      new Promise((_, rej) => setTimeout(() => rej(new Error(`probes not seen on ${targetUrl} within 120 s of the load's end`)), 120_000)),
+    ]);
     return latencies;
   } finally {
     await source.close();
@@ -86,17 +90,20 @@ async function caughtUp(sourceUrl: string, r: Replicator): Promise<number> {
     await db.exec(`INSERT INTO bench.probe VALUES (${id})`);
     return id;
   });
-  await withDb(r.targetUrl, (db) => until(`${r.tool} to catch up`, async () => {
-    await r.expectRunning();
-    return Number(await db.scalar('SELECT coalesce(max(id), 0) FROM bench.probe').catch(() => 0)) >= id;
-  }));
+  await withDb(r.targetUrl, (db) =>
+    until(`${r.tool} to catch up`, async () => {
+      await r.expectRunning();
+      return Number(await db.scalar('SELECT coalesce(max(id), 0) FROM bench.probe').catch(() => 0)) >= id;
+    }),
+  );
   return (performance.now() - started) / 1000;
 }
 
 function ferryReplicator(tool: string, ferry: Ferry, targetUrl: string): Replicator {
   let running: FerryProcess | null = null;
   return {
-    tool, targetUrl,
+    tool,
+    targetUrl,
     start: async () => void (running = ferry.run()),
     stop: async () => {
       await running?.stop();
@@ -135,15 +142,26 @@ async function latencyRace(arm: string, sourceUrl: string, load: Load, replicato
       const latencies = await measure(sourceUrl, r.targetUrl, load.run(WARM_UP_SECONDS + o.seconds, rate));
       await r.stop();
       const [p50, p99, max] = [quantile(latencies, 0.5), quantile(latencies, 0.99), Math.max(...latencies)];
-      console.log(`  ${arm} · ${r.tool} · run ${run}: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms (${latencies.length} probes)`);
+      console.log(
+        `  ${arm} · ${r.tool} · run ${run}: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms (${latencies.length} probes)`,
+      );
       o.results.add({ arm, tool: r.tool, values: [p99], unit: 'ms', also: { p50: [p50], max: [max], rate: [rate] } });
     }
   }
 }
 
 function sysbench(s: Servers): Load {
-  const base = ['oltp_write_only', '--db-driver=mysql', '--mysql-host=127.0.0.1', `--mysql-port=${s.mariaSource.port}`, '--mysql-user=root',
-    '--mysql-db=bench', '--tables=1', '--table-size=100000', '--threads=4'];
+  const base = [
+    'oltp_write_only',
+    '--db-driver=mysql',
+    '--mysql-host=127.0.0.1',
+    `--mysql-port=${s.mariaSource.port}`,
+    '--mysql-user=root',
+    '--mysql-db=bench',
+    '--tables=1',
+    '--table-size=100000',
+    '--threads=4',
+  ];
   return {
     async run(seconds, rate) {
       const p = start('sysbench', [...base, `--time=${seconds}`, ...(rate ? [`--rate=${rate}`] : []), 'run'], 'sysbench');
@@ -156,18 +174,25 @@ function sysbench(s: Servers): Load {
 /** pgbench with a script shaped like sysbench's oltp_write_only: two updates, a delete and an insert of one row. */
 function pgbench(sourceUrl: string): Load {
   const script = join(tmpdir(), `ferry-bench-${process.pid}.pgbench`);
-  writeFileSync(script, [
-    '\\set id random(1, 100000)',
-    'BEGIN;',
-    'UPDATE bench.items SET qty = qty + 1 WHERE id = :id;',
-    'UPDATE bench.items SET note = md5(random()::text) WHERE id = :id;',
-    'DELETE FROM bench.items WHERE id = :id;',
-    "INSERT INTO bench.items VALUES (:id, 1, 'item-' || :id, 1.00, md5(random()::text), now());",
-    'END;',
-  ].join('\n'));
+  writeFileSync(
+    script,
+    [
+      '\\set id random(1, 100000)',
+      'BEGIN;',
+      'UPDATE bench.items SET qty = qty + 1 WHERE id = :id;',
+      'UPDATE bench.items SET note = md5(random()::text) WHERE id = :id;',
+      'DELETE FROM bench.items WHERE id = :id;',
+      "INSERT INTO bench.items VALUES (:id, 1, 'item-' || :id, 1.00, md5(random()::text), now());",
+      'END;',
+    ].join('\n'),
+  );
   return {
     async run(seconds, rate) {
-      const p: Running = start('pgbench', ['-n', '-f', script, '-c', '4', '-j', '2', '-T', String(seconds), ...(rate ? ['-R', String(rate)] : []), sourceUrl], 'pgbench');
+      const p: Running = start(
+        'pgbench',
+        ['-n', '-f', script, '-c', '4', '-j', '2', '-T', String(seconds), ...(rate ? ['-R', String(rate)] : []), sourceUrl],
+        'pgbench',
+      );
       await p.done;
       return Number(/number of transactions actually processed: (\d+)/.exec(p.output())?.[1] ?? NaN);
     },
@@ -189,14 +214,32 @@ export async function latencyArms(s: Servers, o: Options): Promise<void> {
     await createItems(db);
     await createProbe(db);
     const [file, pos] = (await db.row('SHOW MASTER STATUS'))!;
-    await withDb(s.mariaReplica.url(), (replica) => replica.exec(`SET GLOBAL slave_parallel_threads = 0; CHANGE MASTER TO MASTER_HOST = '127.0.0.1',
-      MASTER_PORT = ${s.mariaSource.port}, MASTER_USER = 'root', MASTER_PASSWORD = '', MASTER_LOG_FILE = '${file}', MASTER_LOG_POS = ${pos}, MASTER_USE_GTID = no`));
+    await withDb(s.mariaReplica.url(), (replica) =>
+      replica.exec(`SET GLOBAL slave_parallel_threads = 0; CHANGE MASTER TO MASTER_HOST = '127.0.0.1',
+      MASTER_PORT = ${s.mariaSource.port}, MASTER_USER = 'root', MASTER_PASSWORD = '', MASTER_LOG_FILE = '${file}', MASTER_LOG_POS = ${pos}, MASTER_USE_GTID = no`),
+    );
   });
-  await start('sysbench', ['oltp_write_only', '--db-driver=mysql', '--mysql-host=127.0.0.1', `--mysql-port=${s.mariaSource.port}`, '--mysql-user=root',
-    '--mysql-db=bench', '--tables=1', '--table-size=100000', 'prepare'], 'sysbench prepare').done;
+  await start(
+    'sysbench',
+    [
+      'oltp_write_only',
+      '--db-driver=mysql',
+      '--mysql-host=127.0.0.1',
+      `--mysql-port=${s.mariaSource.port}`,
+      '--mysql-user=root',
+      '--mysql-db=bench',
+      '--tables=1',
+      '--table-size=100000',
+      'prepare',
+    ],
+    'sysbench prepare',
+  ).done;
   await withDb(s.mariaTarget.url(), (db) => db.exec('DROP DATABASE IF EXISTS ferry; DROP DATABASE IF EXISTS bench'));
   const mm = new Ferry('lat-mm', { source: { type: 'mysql', url: mariaUrl, serverId: 301 }, target: { type: 'mysql', url: s.mariaTarget.url() } });
-  const mp = new Ferry('lat-mp', { source: { type: 'mysql', url: mariaUrl, serverId: 302 }, target: { type: 'postgres', url: await freshDatabase(s.pgTarget.url(), 'lat_mp') } });
+  const mp = new Ferry('lat-mp', {
+    source: { type: 'mysql', url: mariaUrl, serverId: 302 },
+    target: { type: 'postgres', url: await freshDatabase(s.pgTarget.url(), 'lat_mp') },
+  });
   await Promise.all([mm.snapshot(), mp.snapshot()]);
   const replica: Replicator = {
     tool: 'native replica (slave_parallel_threads=0)',
@@ -205,11 +248,13 @@ export async function latencyArms(s: Servers, o: Options): Promise<void> {
     stop: () => withDb(s.mariaReplica.url(), (db) => db.exec('STOP SLAVE')),
     expectRunning: () => withDb(s.mariaReplica.url(), expectReplicating),
   };
-  await latencyRace('CDC latency, MariaDB source (sysbench oltp_write_only)', mariaUrl, sysbench(s), [
-    ferryReplicator('ferry → MariaDB', mm, s.mariaTarget.url('bench')),
-    ferryReplicator('ferry → Postgres', mp, s.pgTarget.url('lat_mp')),
-    replica,
-  ], o);
+  await latencyRace(
+    'CDC latency, MariaDB source (sysbench oltp_write_only)',
+    mariaUrl,
+    sysbench(s),
+    [ferryReplicator('ferry → MariaDB', mm, s.mariaTarget.url('bench')), ferryReplicator('ferry → Postgres', mp, s.pgTarget.url('lat_mp')), replica],
+    o,
+  );
 
   // Postgres source: pgbench; ferry against a native subscription.
   await withDb(s.pgSource.url(), (db) => db.exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'lat'"));
@@ -220,14 +265,17 @@ export async function latencyArms(s: Servers, o: Options): Promise<void> {
     await createProbe(db);
     await db.exec('CREATE PUBLICATION bench_native FOR TABLE bench.items, bench.probe');
   });
-  const pp = new Ferry('lat-pp', { source: { type: 'postgres', url: pgUrl }, target: { type: 'postgres', url: await freshDatabase(s.pgTarget.url(), 'lat_ferry') } });
+  const pp = new Ferry('lat-pp', {
+    source: { type: 'postgres', url: pgUrl },
+    target: { type: 'postgres', url: await freshDatabase(s.pgTarget.url(), 'lat_ferry') },
+  });
   await pp.snapshot();
   const nativeUrl = await freshDatabase(s.pgTarget.url(), 'lat_native');
   await withDb(nativeUrl, async (db) => {
     await createItems(db);
     await createProbe(db);
     await db.exec(`CREATE SUBSCRIPTION bench_native CONNECTION 'host=127.0.0.1 port=${s.pgSource.port} dbname=lat user=postgres' PUBLICATION bench_native`);
-    await until('the subscription\'s initial copy', async () => (await db.scalar("SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'")) === '0');
+    await until("the subscription's initial copy", async () => (await db.scalar("SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'")) === '0');
     await db.exec('ALTER SUBSCRIPTION bench_native DISABLE');
   });
   const subscription: Replicator = {
@@ -237,7 +285,13 @@ export async function latencyArms(s: Servers, o: Options): Promise<void> {
     stop: () => withDb(nativeUrl, (db) => db.exec('ALTER SUBSCRIPTION bench_native DISABLE')),
     expectRunning: async () => {},
   };
-  await latencyRace('CDC latency, Postgres source (pgbench -R)', pgUrl, pgbench(pgUrl), [ferryReplicator('ferry → Postgres', pp, s.pgTarget.url('lat_ferry')), subscription], o);
+  await latencyRace(
+    'CDC latency, Postgres source (pgbench -R)',
+    pgUrl,
+    pgbench(pgUrl),
+    [ferryReplicator('ferry → Postgres', pp, s.pgTarget.url('lat_ferry')), subscription],
+    o,
+  );
   await withDb(nativeUrl, async (db) => {
     await db.exec('ALTER SUBSCRIPTION bench_native SET (slot_name = NONE)');
     await db.exec('DROP SUBSCRIPTION bench_native');

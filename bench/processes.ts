@@ -50,7 +50,10 @@ export function sh(script: string, what = script.slice(0, 60)): Promise<void> {
 export class Ferry {
   readonly #config: string;
 
-  constructor(readonly pipeline: string, config: Record<string, unknown>) {
+  constructor(
+    readonly pipeline: string,
+    config: Record<string, unknown>,
+  ) {
     this.#config = join(mkdtempSync(join(tmpdir(), 'ferry-bench-')), 'ferry.yaml');
     writeFileSync(this.#config, stringify({ pipeline, log: { level: 'warn' }, ...config }));
   }
@@ -83,7 +86,11 @@ export class FerryProcess {
 /** The first line a tool prints for `--version`, or null when it is not installed. */
 export function versionOf(command: string, args = ['--version']): string | null {
   try {
-    return execFileSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString().split('\n').find((l) => l.trim())!.trim();
+    return execFileSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      .toString()
+      .split('\n')
+      .find((l) => l.trim())!
+      .trim();
   } catch {
     return null;
   }
@@ -93,7 +100,8 @@ export function versionOf(command: string, args = ['--version']): string | null 
 export function ensurePeers(): void {
   const missing = ['pgloader', 'pgcopydb', 'sysbench'].filter((tool) => versionOf(tool) === null && versionOf(tool, ['--help']) === null);
   if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) throw new Error(`missing ${missing.join(', ')}: install them (sudo apt-get install -y ${missing.join(' ')}) and run the benchmark again`);
+  if (process.getuid?.() !== 0)
+    throw new Error(`missing ${missing.join(', ')}: install them (sudo apt-get install -y ${missing.join(' ')}) and run the benchmark again`);
   console.log(`installing ${missing.join(', ')} …`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });

@@ -57,13 +57,24 @@ export class Results {
     const lines = [['arm', 'tool', 'best', 'median', 'rate (median) / latency p50, max', 'ferry vs this']];
     for (const f of this.figures) {
       const ferry = this.figures.find((x) => x.arm === f.arm && x.tool.startsWith('ferry'));
-      const rate = f.work && f.unit === 's' ? `${Math.round(f.work / median(f.values)).toLocaleString('en-US')}/s`
-        : f.also?.p50 ? `p50 ${fmt(median(f.also.p50), 'ms')}, max ${fmt(Math.max(...f.also.max!), 'ms')}` : '';
+      const rate =
+        f.work && f.unit === 's'
+          ? `${Math.round(f.work / median(f.values)).toLocaleString('en-US')}/s`
+          : f.also?.p50
+            ? `p50 ${fmt(median(f.also.p50), 'ms')}, max ${fmt(Math.max(...f.also.max!), 'ms')}`
+            : '';
       const ratio = f.unit === 's' && ferry && ferry !== f ? `${speedup(ferry, f).toFixed(2)}×` : '';
       lines.push([f.arm, f.tool, fmt(best(f.values), f.unit), fmt(median(f.values), f.unit), rate, ratio]);
     }
     const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
-    return lines.map((l) => l.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+    return lines
+      .map((l) =>
+        l
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n');
   }
 }
 

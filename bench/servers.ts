@@ -14,7 +14,11 @@ export interface Servers {
 
 export async function startServers(): Promise<Servers> {
   const [mariaSource, mariaTarget, mariaReplica, pgSource, pgTarget] = await Promise.all([
-    startMariaDb(), startMariaDb({ serverId: 2 }), startMariaDb({ serverId: 3 }), startPostgres(), startPostgres(),
+    startMariaDb(),
+    startMariaDb({ serverId: 2 }),
+    startMariaDb({ serverId: 3 }),
+    startPostgres(),
+    startPostgres(),
   ]);
   return { mariaSource: mariaSource!, mariaTarget: mariaTarget!, mariaReplica: mariaReplica!, pgSource: pgSource!, pgTarget: pgTarget! };
 }

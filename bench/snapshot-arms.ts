@@ -11,11 +11,15 @@ import { mariadbArgs, type Servers } from './servers.js';
 export async function buildSnapshotData(s: Servers, rows: number): Promise<void> {
   await freshDatabase(s.mariaSource.url(), 'bench');
   await freshDatabase(s.pgSource.url(), 'bench');
-  await Promise.all([s.mariaSource.url('bench'), s.pgSource.url('bench')].map((url) => withDb(url, async (db) => {
-    await createItems(db);
-    await fillItems(db, rows);
-    await db.exec(db.engine === 'mysql' ? 'ANALYZE TABLE bench.items' : 'VACUUM ANALYZE bench.items');
-  })));
+  await Promise.all(
+    [s.mariaSource.url('bench'), s.pgSource.url('bench')].map((url) =>
+      withDb(url, async (db) => {
+        await createItems(db);
+        await fillItems(db, rows);
+        await db.exec(db.engine === 'mysql' ? 'ANALYZE TABLE bench.items' : 'VACUUM ANALYZE bench.items');
+      }),
+    ),
+  );
 }
 
 /** Asserts that `url`'s `table` holds `rows` rows. */
@@ -34,7 +38,12 @@ export async function dropFerrySlots(s: Servers, database: string): Promise<void
 }
 
 /** ferry's snapshot into a fresh target database each run. */
-function ferrySnapshot(pipeline: string, source: Record<string, unknown>, target: () => Promise<Record<string, unknown>>, check: () => Promise<void>): Contender {
+function ferrySnapshot(
+  pipeline: string,
+  source: Record<string, unknown>,
+  target: () => Promise<Record<string, unknown>>,
+  check: () => Promise<void>,
+): Contender {
   let ferry: Ferry;
   return {
     tool: 'ferry',
@@ -52,20 +61,31 @@ export function snapshotArms(s: Servers, rows: number): Arm[] {
     name: 'snapshot MariaDB → Postgres',
     work: rows,
     contenders: [
-      ferrySnapshot('snap-mp', { type: 'mysql', url: s.mariaSource.url('bench'), serverId: 101 },
+      ferrySnapshot(
+        'snap-mp',
+        { type: 'mysql', url: s.mariaSource.url('bench'), serverId: 101 },
         async () => ({ type: 'postgres', url: await freshDatabase(s.pgTarget.url(), 'snap_ferry') }),
-        () => expectRows(pgTarget('snap_ferry'), 'bench.items', rows)),
+        () => expectRows(pgTarget('snap_ferry'), 'bench.items', rows),
+      ),
       {
         tool: 'pgloader',
         prepare: async () => void (await freshDatabase(s.pgTarget.url(), 'snap_pgloader')),
-        run: () => sh(`pgloader --on-error-stop mysql://root@127.0.0.1:${s.mariaSource.port}/bench postgresql://postgres@127.0.0.1:${s.pgTarget.port}/snap_pgloader`, 'pgloader'),
+        run: () =>
+          sh(
+            `pgloader --on-error-stop mysql://root@127.0.0.1:${s.mariaSource.port}/bench postgresql://postgres@127.0.0.1:${s.pgTarget.port}/snap_pgloader`,
+            'pgloader',
+          ),
         check: () => expectRows(pgTarget('snap_pgloader'), 'bench.items', rows),
       },
       {
         tool: 'raw pipe (mariadb | COPY, no indexes)',
         prepare: async () => withDb(await freshDatabase(s.pgTarget.url(), 'snap_pipe'), (db) => createItems(db, { bare: true })),
-        run: () => sh(`mariadb ${mariadbArgs(s.mariaSource)} --batch --skip-column-names --quick -e 'SELECT * FROM bench.items' `
-          + `| psql -q -v ON_ERROR_STOP=1 '${pgTarget('snap_pipe')}' -c 'COPY bench.items FROM STDIN'`, 'raw pipe'),
+        run: () =>
+          sh(
+            `mariadb ${mariadbArgs(s.mariaSource)} --batch --skip-column-names --quick -e 'SELECT * FROM bench.items' ` +
+              `| psql -q -v ON_ERROR_STOP=1 '${pgTarget('snap_pipe')}' -c 'COPY bench.items FROM STDIN'`,
+            'raw pipe',
+          ),
         check: () => expectRows(pgTarget('snap_pipe'), 'bench.items', rows),
       },
     ],
@@ -77,19 +97,23 @@ export function snapshotArms(s: Servers, rows: number): Arm[] {
     name: 'snapshot Postgres → Postgres',
     work: rows,
     contenders: [
-      ferrySnapshot('snap-pp', pgSource,
+      ferrySnapshot(
+        'snap-pp',
+        pgSource,
         async () => ({ type: 'postgres', url: await freshDatabase(s.pgTarget.url(), 'snap_ferry') }),
         async () => {
           await dropFerrySlots(s, 'bench');
           await expectRows(pgTarget('snap_ferry'), 'bench.items', rows);
-        }),
+        },
+      ),
       {
         tool: 'pgcopydb',
         async prepare() {
           await freshDatabase(s.pgTarget.url(), 'snap_pgcopydb');
           workDir = mkdtempSync(join(tmpdir(), 'ferry-bench-pgcopydb-'));
         },
-        run: () => sh(`pgcopydb clone --source '${s.pgSource.url('bench')}' --target '${pgTarget('snap_pgcopydb')}' --dir '${workDir}' --no-owner --no-acl`, 'pgcopydb'),
+        run: () =>
+          sh(`pgcopydb clone --source '${s.pgSource.url('bench')}' --target '${pgTarget('snap_pgcopydb')}' --dir '${workDir}' --no-owner --no-acl`, 'pgcopydb'),
         async check() {
           rmSync(workDir, { recursive: true, force: true });
           await expectRows(pgTarget('snap_pgcopydb'), 'bench.items', rows);
@@ -98,8 +122,12 @@ export function snapshotArms(s: Servers, rows: number): Arm[] {
       {
         tool: 'raw pipe (COPY | COPY, no indexes)',
         prepare: async () => withDb(await freshDatabase(s.pgTarget.url(), 'snap_pipe'), (db) => createItems(db, { bare: true })),
-        run: () => sh(`psql -q -v ON_ERROR_STOP=1 '${s.pgSource.url('bench')}' -c 'COPY bench.items TO STDOUT' `
-          + `| psql -q -v ON_ERROR_STOP=1 '${pgTarget('snap_pipe')}' -c 'COPY bench.items FROM STDIN'`, 'COPY pipe'),
+        run: () =>
+          sh(
+            `psql -q -v ON_ERROR_STOP=1 '${s.pgSource.url('bench')}' -c 'COPY bench.items TO STDOUT' ` +
+              `| psql -q -v ON_ERROR_STOP=1 '${pgTarget('snap_pipe')}' -c 'COPY bench.items FROM STDIN'`,
+            'COPY pipe',
+          ),
         check: () => expectRows(pgTarget('snap_pipe'), 'bench.items', rows),
       },
     ],
@@ -111,7 +139,9 @@ export function snapshotArms(s: Servers, rows: number): Arm[] {
     name: 'snapshot Postgres → MariaDB',
     work: rows,
     contenders: [
-      ferrySnapshot('snap-pm', pgSource,
+      ferrySnapshot(
+        'snap-pm',
+        pgSource,
         async () => {
           await withDb(s.mariaTarget.url(), (db) => db.exec('DROP DATABASE IF EXISTS ferry; DROP DATABASE IF EXISTS snap_ferry'));
           return { type: 'mysql', url: s.mariaTarget.url(), schema: 'snap_ferry' };
@@ -119,12 +149,17 @@ export function snapshotArms(s: Servers, rows: number): Arm[] {
         async () => {
           await dropFerrySlots(s, 'bench');
           await expectRows(mariaTarget('snap_ferry'), 'snap_ferry.items', rows);
-        }),
+        },
+      ),
       {
         tool: 'COPY TO STDOUT > file; LOAD DATA',
         prepare: async () => withDb(await freshDatabase(s.mariaTarget.url(), 'snap_load'), (db) => createItems(db, { schema: 'snap_load' })),
-        run: () => sh(`psql -q -v ON_ERROR_STOP=1 '${s.pgSource.url('bench')}' -c 'COPY bench.items TO STDOUT' > '${dump}' `
-          + `&& mariadb ${mariadbArgs(s.mariaTarget)} --local-infile=1 -e "LOAD DATA LOCAL INFILE '${dump}' INTO TABLE snap_load.items"`, 'LOAD DATA'),
+        run: () =>
+          sh(
+            `psql -q -v ON_ERROR_STOP=1 '${s.pgSource.url('bench')}' -c 'COPY bench.items TO STDOUT' > '${dump}' ` +
+              `&& mariadb ${mariadbArgs(s.mariaTarget)} --local-infile=1 -e "LOAD DATA LOCAL INFILE '${dump}' INTO TABLE snap_load.items"`,
+            'LOAD DATA',
+          ),
         async check() {
           rmSync(dump, { force: true });
           await expectRows(mariaTarget('snap_load'), 'snap_load.items', rows);

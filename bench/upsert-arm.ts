@@ -11,7 +11,14 @@ import type { Servers } from './servers.js';
 /** Rows per target transaction, as apply.batchMaxRows applies them by default. */
 const BATCH_ROWS = 20_000;
 
-const column = (name: string, type: ColumnType, sourceType: string): Column => ({ name, type, sourceType, nullable: name === 'note', autoIncrement: false, backfill: { value: null } });
+const column = (name: string, type: ColumnType, sourceType: string): Column => ({
+  name,
+  type,
+  sourceType,
+  nullable: name === 'note',
+  autoIncrement: false,
+  backfill: { value: null },
+});
 
 /** bench.items (bench/data.ts) as a MariaDB source describes it, landing in `database` of the target. */
 function items(database: string): TableSchema {
@@ -35,8 +42,12 @@ function items(database: string): TableSchema {
 /** Row `id` in its `version` (0 as loaded, 1 once updated): a pure function, so the result can be checked. */
 function item(id: number, version: number): Row {
   return {
-    id, qty: (id + version) % 1000, name: `item-${id}`, price: ((id % 100_000) / 100).toFixed(2),
-    note: `${version ? 'updated' : 'note'} ${id} abcdefghijklmnopqrstuvwxyz`, created_at: '2024-01-01 00:00:00.123456',
+    id,
+    qty: (id + version) % 1000,
+    name: `item-${id}`,
+    price: ((id % 100_000) / 100).toFixed(2),
+    note: `${version ? 'updated' : 'note'} ${id} abcdefghijklmnopqrstuvwxyz`,
+    created_at: '2024-01-01 00:00:00.123456',
   };
 }
 
@@ -72,7 +83,15 @@ export function upsertArm(s: Servers, rows: number): Arm {
         tool: strategy === UPSERT_STRATEGY ? `ferry (${strategy})` : strategy,
         async prepare() {
           await withDb(s.mariaTarget.url(), (db) => db.exec(`DELETE FROM ferry.ferry_checkpoint WHERE pipeline = 'bench-upserts-${strategy}'`)).catch(() => {});
-          sink = await MysqlSink.open({ url: s.mariaTarget.url(), checkpoint: CHECKPOINT_TABLES.mysql, pipeline: `bench-upserts-${strategy}`, connections: 2, stallTimeoutSeconds: 600, log: pino({ level: 'silent' }), upserts: strategy });
+          sink = await MysqlSink.open({
+            url: s.mariaTarget.url(),
+            checkpoint: CHECKPOINT_TABLES.mysql,
+            pipeline: `bench-upserts-${strategy}`,
+            connections: 2,
+            stallTimeoutSeconds: 600,
+            log: pino({ level: 'silent' }),
+            upserts: strategy,
+          });
           await sink.claim();
           await sink.prepare([table], 'drop-and-create');
           await sink.createIndexes([table]);
@@ -89,7 +108,9 @@ export function upsertArm(s: Servers, rows: number): Arm {
             notes += String(r.note).length;
           }
           const expected = `${rows}:${qty}:${notes}`;
-          const actual = await withDb(s.mariaTarget.url(), (db) => db.scalar(`SELECT CONCAT(count(*), ':', sum(qty), ':', sum(length(note))) FROM ${table.target.schema}.items`));
+          const actual = await withDb(s.mariaTarget.url(), (db) =>
+            db.scalar(`SELECT CONCAT(count(*), ':', sum(qty), ':', sum(length(note))) FROM ${table.target.schema}.items`),
+          );
           if (actual !== expected) throw new Error(`${table.target.schema}.items is ${actual} (count:sum(qty):sum(length(note))), expected ${expected}`);
         },
       };

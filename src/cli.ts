@@ -43,7 +43,7 @@ async function main(body: (log: Logger) => Promise<number | undefined>, options:
   } catch (err) {
     const e = coerceError(err);
     log.error({ kind: e.kind, err: e.message, hint: e.hint, cause: (e.cause as Error | undefined)?.message }, e.describe());
-    process.exitCode = e.kind === 'config' ? 2 : options.failed ?? 1;
+    process.exitCode = e.kind === 'config' ? 2 : (options.failed ?? 1);
   }
   // The work is done and logs are written synchronously: a driver's idle timer must not keep the process.
   process.exit();
@@ -90,7 +90,9 @@ function stopSignal(log: Logger): AbortSignal {
     log.info(`${name}: draining and stopping`);
     controller.abort();
     setTimeout(() => {
-      log.error(`the drain did not finish within ${DRAIN_BOUND_MS / 1000} s (a database is not answering): exiting without it. Nothing committed is lost: the target rolls back the open transaction when its connection closes, and the next start resumes from the checkpoint`);
+      log.error(
+        `the drain did not finish within ${DRAIN_BOUND_MS / 1000} s (a database is not answering): exiting without it. Nothing committed is lost: the target rolls back the open transaction when its connection closes, and the next start resumes from the checkpoint`,
+      );
       process.exit(1);
     }, DRAIN_BOUND_MS).unref();
   };
@@ -125,12 +127,16 @@ async function runCommand(file: string, until: 'snapshot' | 'stream'): Promise<v
 
 const program = new Command()
   .name('ferry')
-  .description('Change-data-capture replicator: snapshot a live MySQL/MariaDB or Postgres database into Postgres or MySQL/MariaDB, then stream every committed change.')
+  .description(
+    'Change-data-capture replicator: snapshot a live MySQL/MariaDB or Postgres database into Postgres or MySQL/MariaDB, then stream every committed change.',
+  )
   .version(VERSION, '-V, --version', "print ferry's version")
   .showHelpAfterError()
   // Usage errors (an unknown option, a bad number) exit 2 like bad config; commander would exit 1.
   .exitOverride()
-  .addHelpText('after', `
+  .addHelpText(
+    'after',
+    `
 Config file: every key, with its default and allowed values, is listed in docs/config.md (in
 ferry's repository).
 Exit codes: 0 success, 1 the answer is "no" (tables differ, cutover failed), 2 ferry could not do
@@ -140,7 +146,8 @@ Environment:
   FERRY_LOG_LEVEL             trace, debug, info, warn or error; when set, it overrides the config's
                               log.level (default info)
   FERRY_PROGRESS_INTERVAL_MS  how often the periodic log lines are written (streaming summary, a
-                              table copy's progress off a terminal); default 10000`);
+                              table copy's progress off a terminal); default 10000`,
+  );
 
 program
   .command('run')
@@ -166,11 +173,14 @@ program
       if (problems.length > 0) process.stdout.write(`${formatProblems(problems.map((p) => (p.warning ? { ...p, check: `warning: ${p.check}` } : p)))}\n`);
       process.stdout.write(errors.length === 0 ? 'check passed\n' : `check failed: ${errors.length} problem(s)\n`);
       return errors.length === 0 ? 0 : 2;
-    }, ANSWER));
+    }, ANSWER),
+  );
 
 program
   .command('plan')
-  .description('the assessment before a migration: every table and column with its target type and a verdict (exact, documented, lossy, unsupported), the target DDL, and what ferry will not carry with the action for each; reads both databases, writes nothing; exit 0 nothing unsupported, 1 something unsupported, 2 bad config or a database unreachable')
+  .description(
+    'the assessment before a migration: every table and column with its target type and a verdict (exact, documented, lossy, unsupported), the target DDL, and what ferry will not carry with the action for each; reads both databases, writes nothing; exit 0 nothing unsupported, 1 something unsupported, 2 bad config or a database unreachable',
+  )
   .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
   .option('--json', 'print JSON')
   .action((o: { config: string; json?: boolean }) =>
@@ -178,11 +188,14 @@ program
       const report = await makePlan(loadConfig(o.config));
       process.stdout.write(`${o.json ? JSON.stringify(report, null, 2) : formatPlan(report)}\n`);
       return planExitCode(report);
-    }, ANSWER));
+    }, ANSWER),
+  );
 
 program
   .command('status')
-  .description('checkpoint, phase, positions and snapshot progress of the pipeline; reads both databases, writes nothing; exit 2 when the target cannot be read')
+  .description(
+    'checkpoint, phase, positions and snapshot progress of the pipeline; reads both databases, writes nothing; exit 2 when the target cannot be read',
+  )
   .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
   .option('--json', 'print JSON')
   .action((o: { config: string; json?: boolean }) =>
@@ -196,10 +209,12 @@ program
         `pipeline:         ${status.pipeline}`,
         `phase:            ${status.phase}`,
         ...(status.phase === 'new' ? ['checkpoint:       none yet (ferry run or ferry snapshot has not started this pipeline on this target)'] : []),
-        ...(status.cutover ? [
-          `cut over at:      ${status.cutover.completedAt ?? '-'} (final source position ${status.cutover.finalPosition ?? '-'})`,
-          '                  done for good: ferry run and ferry snapshot refuse this pipeline; a fresh pipeline name replicates again',
-        ] : []),
+        ...(status.cutover
+          ? [
+              `cut over at:      ${status.cutover.completedAt ?? '-'} (final source position ${status.cutover.finalPosition ?? '-'})`,
+              '                  done for good: ferry run and ferry snapshot refuse this pipeline; a fresh pipeline name replicates again',
+            ]
+          : []),
         `applied position: ${status.appliedPosition ?? '-'}`,
         `source head:      ${status.sourceHead ?? '-'}`,
         `behind (bytes):   ${status.lagBytes ?? '-'}`,
@@ -207,12 +222,17 @@ program
         ...status.snapshot.map((t) => `snapshot ${t.table}: ${t.rows} rows${t.done ? ', done' : ''}`),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
-    }, ANSWER));
+    }, ANSWER),
+  );
 
 program
   .command('verify')
-  .description('compare source and target table by table; reads both databases, writes nothing; exit 0 when equal, 1 when they differ, 2 when they cannot be compared (bad config, a database unreachable)')
-  .addHelpText('after', `
+  .description(
+    'compare source and target table by table; reads both databases, writes nothing; exit 0 when equal, 1 when they differ, 2 when they cannot be compared (bad config, a database unreachable)',
+  )
+  .addHelpText(
+    'after',
+    `
 checksums: each table is cut into chunks of --chunk-rows rows by its primary key; both databases
 compute every chunk's row count and a checksum of its rows, and a chunk that differs is read row by
 row to name the keys that differ. Columns whose text MySQL and Postgres print differently (float,
@@ -220,11 +240,17 @@ double, json, arrays) make a table compare row by row throughout. counts: exact 
 
 Against a live source (ferry still streaming) the target may only be behind: a differing chunk is
 compared again up to --recheck times, a second apart, and only a lasting difference counts. Against
-a quiet or fenced source (after a cutover's fence) the result is exact.`)
+a quiet or fenced source (after a cutover's fence) the result is exact.`,
+  )
   .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
   .addOption(new Option('--mode <mode>', 'counts (exact COUNT(*)) or checksums').choices(['counts', 'checksums']).default('checksums'))
   .option('--chunk-rows <n>', 'rows per checksum chunk', numberArg(z.number().int().min(1), 'a whole number of at least 1'), 100_000)
-  .option('--recheck <n>', 'comparisons again of a differing chunk before it counts (0 for a quiet source)', numberArg(z.number().int().min(0), 'a whole number of at least 0'), 3)
+  .option(
+    '--recheck <n>',
+    'comparisons again of a differing chunk before it counts (0 for a quiet source)',
+    numberArg(z.number().int().min(0), 'a whole number of at least 0'),
+    3,
+  )
   .option('--json', 'print JSON')
   .action((o: { config: string; mode: VerifyMode; chunkRows: number; recheck: number; json?: boolean }) =>
     main(async (log) => {
@@ -249,36 +275,59 @@ a quiet or fenced source (after a cutover's fence) the result is exact.`)
         await sink.close();
         await source.close();
       }
-    }, ANSWER));
+    }, ANSWER),
+  );
 
 program
   .command('cutover')
-  .description('trigger a cutover through a running ferry\'s admin API and follow it, printing each state; exit 0 when completed, 1 when failed or aborted')
+  .description("trigger a cutover through a running ferry's admin API and follow it, printing each state; exit 0 when completed, 1 when failed or aborted")
   .requiredOption('--admin <url>', 'the admin API, e.g. http://127.0.0.1:8080')
   .option('--token <token>', 'the admin token (admin.token); default: $FERRY_ADMIN_TOKEN')
-  .option('--timeout <seconds>', 'fail (and unfence) when not completed within this many seconds',
-    numberArg(cutoverRequestSchema.shape.timeoutSeconds, 'a whole number of seconds from 1 to 86400'), 300)
-  .option('--max-lag <seconds>', 'refuse to start when replication lag is above this',
-    numberArg(cutoverRequestSchema.shape.maxLagSeconds, 'a number of seconds above 0'), 5)
-  .addOption(new Option('--fence <fence>', 'read-only: ferry makes the source read-only; none: you have stopped the writers').choices(['read-only', 'none']).default('read-only'))
-  .addOption(new Option('--verify <mode>', 'compare source and target after draining; default: the running ferry\'s cutover.verify (checksums; counts miss changed values)').choices(['counts', 'checksums', 'none']))
+  .option(
+    '--timeout <seconds>',
+    'fail (and unfence) when not completed within this many seconds',
+    numberArg(cutoverRequestSchema.shape.timeoutSeconds, 'a whole number of seconds from 1 to 86400'),
+    300,
+  )
+  .option(
+    '--max-lag <seconds>',
+    'refuse to start when replication lag is above this',
+    numberArg(cutoverRequestSchema.shape.maxLagSeconds, 'a number of seconds above 0'),
+    5,
+  )
+  .addOption(
+    new Option('--fence <fence>', 'read-only: ferry makes the source read-only; none: you have stopped the writers')
+      .choices(['read-only', 'none'])
+      .default('read-only'),
+  )
+  .addOption(
+    new Option(
+      '--verify <mode>',
+      "compare source and target after draining; default: the running ferry's cutover.verify (checksums; counts miss changed values)",
+    ).choices(['counts', 'checksums', 'none']),
+  )
   .action((o: { admin: string; token?: string; timeout: number; maxLag: number; fence: 'read-only' | 'none'; verify?: 'counts' | 'checksums' | 'none' }) =>
     main(async () => {
       // Without --verify the request names none, and the running ferry's cutover.verify decides.
       const request = { timeoutSeconds: o.timeout, maxLagSeconds: o.maxLag, fence: o.fence, ...(o.verify ? { verify: o.verify } : {}) };
       const view = await followCutover({
-        admin: o.admin, token: o.token ?? process.env.FERRY_ADMIN_TOKEN, request,
+        admin: o.admin,
+        token: o.token ?? process.env.FERRY_ADMIN_TOKEN,
+        request,
         onState: (entry, v) => {
           const ended = entry.state === 'failed' || entry.state === 'aborted';
           process.stdout.write(`${(entry.ms / 1000).toFixed(1).padStart(6)}s  ${entry.state}${ended && v.reason ? `: ${v.reason}` : ''}\n`);
         },
       });
       if (view.state === 'completed') {
-        process.stdout.write(`cutover ${view.id} completed; final source position ${view.finalPosition ?? '-'}; fence to completed ${((view.fencedToCompletedMs ?? 0) / 1000).toFixed(1)} s\n`);
+        process.stdout.write(
+          `cutover ${view.id} completed; final source position ${view.finalPosition ?? '-'}; fence to completed ${((view.fencedToCompletedMs ?? 0) / 1000).toFixed(1)} s\n`,
+        );
         return 0;
       }
       return 1;
-    }));
+    }),
+  );
 
 program
   .command('demo')

@@ -30,9 +30,17 @@ function typeOf(s: JsonSchema): string {
   if (s.enum) return s.enum.map(code).join(' \\| ');
   if (s.type === 'array') return `list of ${typeOf(s.items ?? {})}s`;
   const [min, max, above] = [bound(s.minimum), bound(s.maximum), bound(s.exclusiveMinimum)];
-  const range = min !== undefined && max !== undefined ? `${min} to ${max}`
-    : min !== undefined ? `at least ${min}` : above !== undefined ? `above ${above}` : max !== undefined ? `at most ${max}` : '';
-  return `${s.type === 'integer' ? 'whole number' : s.type ?? 'any'}${range ? `, ${range}` : ''}`;
+  const range =
+    min !== undefined && max !== undefined
+      ? `${min} to ${max}`
+      : min !== undefined
+        ? `at least ${min}`
+        : above !== undefined
+          ? `above ${above}`
+          : max !== undefined
+            ? `at most ${max}`
+            : '';
+  return `${s.type === 'integer' ? 'whole number' : (s.type ?? 'any')}${range ? `, ${range}` : ''}`;
 }
 
 /** One row per key under `prefix`; a nested object gives a row of its own (when described) and its keys'. */
@@ -57,18 +65,20 @@ export function configReference(): string {
   const root = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
   const entries = Object.entries(root.properties ?? {});
   const plain = { properties: Object.fromEntries(entries.filter(([, s]) => !s.properties && !s.oneOf)), required: root.required ?? [] };
-  const sections = entries.filter(([, s]) => s.properties || s.oneOf).map(([key, s]) => {
-    const forms = (s.oneOf ?? [s]).map((form) => {
-      const type = form.properties?.type;
-      const which = type && s.oneOf ? `### \`${key}\` with type ${typeOf(type)}\n\n` : '';
-      return `${which}${table(form, `${key}.`)}`;
+  const sections = entries
+    .filter(([, s]) => s.properties || s.oneOf)
+    .map(([key, s]) => {
+      const forms = (s.oneOf ?? [s]).map((form) => {
+        const type = form.properties?.type;
+        const which = type && s.oneOf ? `### \`${key}\` with type ${typeOf(type)}\n\n` : '';
+        return `${which}${table(form, `${key}.`)}`;
+      });
+      return `## \`${key}\`${root.required?.includes(key) ? ' (required)' : ''}\n\n${forms.join('\n\n')}`;
     });
-    return `## \`${key}\`${root.required?.includes(key) ? ' (required)' : ''}\n\n${forms.join('\n\n')}`;
-  });
   return [
     '# Config reference',
     '',
-    'Every key of ferry\'s config file (YAML), generated from the schema in `src/config.ts` by',
+    "Every key of ferry's config file (YAML), generated from the schema in `src/config.ts` by",
     '`npm run docs:config`: do not edit by hand. Any string value may use `${NAME}` or `${NAME:-default}`',
     'to read an environment variable. Unknown keys are refused.',
     '',

@@ -29,8 +29,10 @@ export function parseConfigYaml(text: string, file: string): unknown {
     }
   }
   if (problems.length > 0) {
-    throw configError(`config file ${file} is not valid YAML:\n${problems.join('\n')}`,
-      'fix the YAML syntax at the lines shown; quote a value that starts with one of * & ! @ ` % | > { [ or holds ": " or " #" (passwords and tokens often do)');
+    throw configError(
+      `config file ${file} is not valid YAML:\n${problems.join('\n')}`,
+      'fix the YAML syntax at the lines shown; quote a value that starts with one of * & ! @ ` % | > { [ or holds ": " or " #" (passwords and tokens often do)',
+    );
   }
   return value;
 }

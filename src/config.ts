@@ -13,19 +13,31 @@ const url = (what: string) =>
 
 /** A database end's secrets and TLS (DESIGN §1.2), folded into its url by withEndpointSettings. */
 const endpointKeys = {
-  passwordFile: z.string().min(1).optional()
+  passwordFile: z
+    .string()
+    .min(1)
+    .optional()
     .describe('read the password from this file (Docker/Kubernetes secrets; trailing newline trimmed); the url then has none'),
-  tls: z.object({
-    mode: z.enum(TLS_MODES).describe('disable | require (encrypted, certificate not checked) | verify-ca (chain checked against ca) | verify-full (chain and host name)'),
-    ca: z.string().min(1).optional().describe('PEM file of the CA that signed the server certificate (verify-ca, verify-full)'),
-    cert: z.string().min(1).optional().describe('PEM file of a client certificate, with key'),
-    key: z.string().min(1).optional().describe('PEM file of the client certificate\'s private key'),
-  }).strict().optional().describe('TLS of every connection to this end, SQL and replication alike; the url may say it instead (sslmode… / ssl-mode…)'),
+  tls: z
+    .object({
+      mode: z
+        .enum(TLS_MODES)
+        .describe('disable | require (encrypted, certificate not checked) | verify-ca (chain checked against ca) | verify-full (chain and host name)'),
+      ca: z.string().min(1).optional().describe('PEM file of the CA that signed the server certificate (verify-ca, verify-full)'),
+      cert: z.string().min(1).optional().describe('PEM file of a client certificate, with key'),
+      key: z.string().min(1).optional().describe("PEM file of the client certificate's private key"),
+    })
+    .strict()
+    .optional()
+    .describe('TLS of every connection to this end, SQL and replication alike; the url may say it instead (sslmode… / ssl-mode…)'),
 };
 
-const brokers = z.array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'write each broker as host:port'), { error: 'required: the Kafka brokers, as a list of host:port' })
-  .min(1, 'list at least one broker as host:port').describe('Kafka bootstrap brokers, host:port each');
-const topicPrefix = z.string({ error: 'required: the prefix of the Kafka topics, e.g. "orders"' })
+const brokers = z
+  .array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'write each broker as host:port'), { error: 'required: the Kafka brokers, as a list of host:port' })
+  .min(1, 'list at least one broker as host:port')
+  .describe('Kafka bootstrap brokers, host:port each');
+const topicPrefix = z
+  .string({ error: 'required: the prefix of the Kafka topics, e.g. "orders"' })
   .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/, 'Kafka topic names allow letters, digits, ".", "_" and "-"')
   .describe('topics are <topicPrefix>.<schema>.<table>, plus <topicPrefix>.ferry.schema and <topicPrefix>.ferry.checkpoint');
 
@@ -38,10 +50,22 @@ const databaseEnd = (what: 'source' | 'target', example: string) => ({ url: url(
 /** What a database source takes on every engine. */
 const databaseSource = (example: string) => ({
   ...databaseEnd('source', example),
-  stallTimeoutSeconds: z.number().int().min(5).max(3600).default(STALL_TIMEOUT_DEFAULT)
+  stallTimeoutSeconds: z
+    .number()
+    .int()
+    .min(5)
+    .max(3600)
+    .default(STALL_TIMEOUT_DEFAULT)
     .describe('restart the change stream when not even a heartbeat arrived for this long (a dead connection)'),
-  heartbeatSeconds: z.number().int().min(1).max(300).default(1)
-    .describe('how often ferry writes its heartbeat into the source log (postgres: a WAL message; mysql: a row in ferry.ferry_heartbeat), so lag stays honest and a slot advances on a quiet source'),
+  heartbeatSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(300)
+    .default(1)
+    .describe(
+      'how often ferry writes its heartbeat into the source log (postgres: a WAL message; mysql: a row in ferry.ferry_heartbeat), so lag stays honest and a slot advances on a quiet source',
+    ),
 });
 
 /** Every source type's keys: a key is accepted on its own engine only (`slot` on a postgres source, not a mysql one). */
@@ -49,15 +73,26 @@ const sourceKeys = {
   mysql: {
     type: z.literal('mysql').describe('MySQL 5.7/8 or MariaDB 10.5+, read from its binlog'),
     ...databaseSource('mysql://user:password@host:3306/database'),
-    serverId: z.number().int().min(1).max(4294967295).optional()
-      .describe('replica server id, unique among the server\'s replicas; default derived from the pipeline name'),
+    serverId: z
+      .number()
+      .int()
+      .min(1)
+      .max(4294967295)
+      .optional()
+      .describe("replica server id, unique among the server's replicas; default derived from the pipeline name"),
   },
   postgres: {
     type: z.literal('postgres').describe('Postgres 14+, read by logical decoding through a slot and a publication'),
     ...databaseSource('postgres://user:password@host:5432/database'),
-    slot: z.string().regex(/^[a-z0-9_]{1,63}$/, 'slot names are lower-case letters, digits and "_" (at most 63)').optional()
+    slot: z
+      .string()
+      .regex(/^[a-z0-9_]{1,63}$/, 'slot names are lower-case letters, digits and "_" (at most 63)')
+      .optional()
       .describe('replication slot, created if missing; default ferry_<pipeline>'),
-    publication: z.string().regex(/^[a-z0-9_]{1,63}$/, 'publication names are lower-case letters, digits and "_" (at most 63)').optional()
+    publication: z
+      .string()
+      .regex(/^[a-z0-9_]{1,63}$/, 'publication names are lower-case letters, digits and "_" (at most 63)')
+      .optional()
       .describe('publication, created if missing for the selected tables; default ferry_<pipeline>'),
   },
   /** An applying process: reads the change topics a producing ferry writes, in a consumer group. */
@@ -65,7 +100,9 @@ const sourceKeys = {
     type: z.literal('kafka').describe('an applying process: the change topics a producing ferry writes'),
     brokers,
     topicPrefix,
-    group: z.string({ error: 'required: the consumer group the applying processes share, e.g. "orders-apply"' }).min(1)
+    group: z
+      .string({ error: 'required: the consumer group the applying processes share, e.g. "orders-apply"' })
+      .min(1)
       .describe('consumer group: the partitions are shared among the processes in it'),
   },
 };
@@ -86,9 +123,10 @@ const targetKeys = {
     type: z.literal('kafka').describe('a producing process: change events into one topic per table'),
     brokers,
     topicPrefix,
-    idempotent: z.boolean().default(true)
-      .describe("Kafka's idempotent producer (no duplicates from the producer's own retries); off for brokers without it"),
-    singleTopic: z.boolean().default(false)
+    idempotent: z.boolean().default(true).describe("Kafka's idempotent producer (no duplicates from the producer's own retries); off for brokers without it"),
+    singleTopic: z
+      .boolean()
+      .default(false)
       .describe('every change into one topic, <topicPrefix>.changes, of one partition: total order and transaction boundaries, one applier at a time'),
   },
 };
@@ -101,26 +139,37 @@ function endOfType<T extends z.ZodRawShape & { type: z.ZodLiteral<string> }>(end
   const type = shape.type.value;
   const ownersOf = (key: string) => Object.keys(forms).filter((t) => t !== type && key in forms[t]!);
   return z.strictObject(shape, {
-    error: (issue) => issue.code !== 'unrecognized_keys' ? undefined : issue.keys.map((key) => {
-      const owners = ownersOf(key);
-      return owners.length === 0 ? `Unrecognized key: "${key}"`
-        : `"${key}" is a key of ${owners.join(' and ')} ${end}s, not of a ${type} ${end}: remove it (or set ${end}.type: ${owners[0]})`;
-    }).join('; '),
+    error: (issue) =>
+      issue.code !== 'unrecognized_keys'
+        ? undefined
+        : issue.keys
+            .map((key) => {
+              const owners = ownersOf(key);
+              return owners.length === 0
+                ? `Unrecognized key: "${key}"`
+                : `"${key}" is a key of ${owners.join(' and ')} ${end}s, not of a ${type} ${end}: remove it (or set ${end}.type: ${owners[0]})`;
+            })
+            .join('; '),
   });
 }
 
 const sourceSchema = z.discriminatedUnion('type', [
-  endOfType('source', sourceKeys.mysql, sourceKeys), endOfType('source', sourceKeys.postgres, sourceKeys), endOfType('source', sourceKeys.kafka, sourceKeys),
+  endOfType('source', sourceKeys.mysql, sourceKeys),
+  endOfType('source', sourceKeys.postgres, sourceKeys),
+  endOfType('source', sourceKeys.kafka, sourceKeys),
 ]);
 
 const targetSchema = z.discriminatedUnion('type', [
-  endOfType('target', targetKeys.postgres, targetKeys), endOfType('target', targetKeys.mysql, targetKeys),
-  endOfType('target', targetKeys.mssql, targetKeys), endOfType('target', targetKeys.kafka, targetKeys),
+  endOfType('target', targetKeys.postgres, targetKeys),
+  endOfType('target', targetKeys.mysql, targetKeys),
+  endOfType('target', targetKeys.mssql, targetKeys),
+  endOfType('target', targetKeys.kafka, targetKeys),
 ]);
 
 export const configSchema = z
   .object({
-    pipeline: z.string({ error: 'required: a name for this pipeline, e.g. "orders"' })
+    pipeline: z
+      .string({ error: 'required: a name for this pipeline, e.g. "orders"' })
       .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'use letters, digits, "_", "-" or "." (at most 100)')
       .describe('identity of the checkpoint and the metrics label'),
     source: sourceSchema,
@@ -134,23 +183,44 @@ export const configSchema = z
       .default({ exclude: [] }),
     snapshot: z
       .object({
-        mode: z.enum(['initial', 'never', 'always']).default('initial')
-          .describe('initial: copy the tables when the target has no checkpoint, then stream; never: stream only (cdc-only), from the log\'s head at the first start; always: copy them again at every start'),
-        tablePrep: z.enum(['create', 'drop-and-create', 'truncate', 'none']).default('create')
-          .describe('what a snapshot does to the target tables first: create (those missing; adds missing columns), drop-and-create, truncate, or none (the tables must exist)'),
+        mode: z
+          .enum(['initial', 'never', 'always'])
+          .default('initial')
+          .describe(
+            "initial: copy the tables when the target has no checkpoint, then stream; never: stream only (cdc-only), from the log's head at the first start; always: copy them again at every start",
+          ),
+        tablePrep: z
+          .enum(['create', 'drop-and-create', 'truncate', 'none'])
+          .default('create')
+          .describe(
+            'what a snapshot does to the target tables first: create (those missing; adds missing columns), drop-and-create, truncate, or none (the tables must exist)',
+          ),
         parallelism: z.number().int().min(1).max(64).default(4).describe('tables copied at once (a Kafka applier: partitions applied at once)'),
-        chunkRows: z.number().int().min(1).max(10_000_000).default(50_000)
+        chunkRows: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000_000)
+          .default(50_000)
           .describe('rows per snapshot chunk: each chunk commits with its progress, where an interrupted snapshot resumes'),
       })
       .strict()
       .default({ mode: 'initial', tablePrep: 'create', parallelism: 4, chunkRows: 50_000 }),
     apply: z
       .object({
-        batchMaxRows: z.number().int().min(1).default(10_000)
+        batchMaxRows: z
+          .number()
+          .int()
+          .min(1)
+          .default(10_000)
           .describe('changes per target transaction (whole source transactions; a larger one is streamed in pieces of this size into one target transaction)'),
-        batchMaxMs: z.number().int().min(0).default(200).describe('the longest a batch stays open while transactions keep arriving; it closes at once when none is waiting'),
-        queueMaxEvents: z.number().int().min(100).default(20_000)
-          .describe('events read ahead of the applier before the source is paused'),
+        batchMaxMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(200)
+          .describe('the longest a batch stays open while transactions keep arriving; it closes at once when none is waiting'),
+        queueMaxEvents: z.number().int().min(100).default(20_000).describe('events read ahead of the applier before the source is paused'),
       })
       .strict()
       .default({ batchMaxRows: 10_000, batchMaxMs: 200, queueMaxEvents: 20_000 }),
@@ -162,10 +232,17 @@ export const configSchema = z
       .default({ tinyint1: 'smallint' }),
     admin: z
       .object({
-        listen: z.string().regex(/^[^:]+:\d+$/, 'write it as host:port').default('127.0.0.1:8080')
+        listen: z
+          .string()
+          .regex(/^[^:]+:\d+$/, 'write it as host:port')
+          .default('127.0.0.1:8080')
           .describe('address of the admin HTTP API (/metrics, /healthz, /readyz, /status, /cutover); port 0 picks a free one'),
-        token: z.string().trim().min(16, 'use a secret of at least 16 characters (e.g. openssl rand -hex 16), or leave admin.token out for loopback-only POST')
-          .regex(/^[!-~]+$/, 'use printable ASCII without spaces (it travels in an HTTP header)').optional()
+        token: z
+          .string()
+          .trim()
+          .min(16, 'use a secret of at least 16 characters (e.g. openssl rand -hex 16), or leave admin.token out for loopback-only POST')
+          .regex(/^[!-~]+$/, 'use printable ASCII without spaces (it travels in an HTTP header)')
+          .optional()
           .describe('when set, POST requests need Authorization: Bearer <token>; without it POST is loopback-only'),
         readyMaxLagSeconds: z.number().positive().default(60).describe('/readyz turns red above this replication lag'),
       })
@@ -173,8 +250,12 @@ export const configSchema = z
       .optional(),
     cutover: z
       .object({
-        verify: z.enum(['checksums', 'counts', 'none']).optional()
-          .describe("the cutover's verification when the request names none (POST /cutover, ferry cutover without --verify): checksums (default: counts miss changed values), counts, or none. A kafka target cannot be read back: none there, and the others refused"),
+        verify: z
+          .enum(['checksums', 'counts', 'none'])
+          .optional()
+          .describe(
+            "the cutover's verification when the request names none (POST /cutover, ferry cutover without --verify): checksums (default: counts miss changed values), counts, or none. A kafka target cannot be read back: none there, and the others refused",
+          ),
       })
       .strict()
       .default({}),
@@ -195,11 +276,13 @@ export type KafkaSourceConfig = Extract<ParsedConfig['source'], { type: 'kafka' 
 export type SqlTargetConfig = Extract<ParsedConfig['target'], { type: 'postgres' | 'mysql' | 'mssql' }>;
 export type KafkaTargetConfig = Extract<ParsedConfig['target'], { type: 'kafka' }>;
 export type CutoverVerify = 'checksums' | 'counts' | 'none';
-export type Config = Readonly<Omit<ParsedConfig, 'source' | 'tables' | 'cutover'> & {
-  source: SqlSourceConfig | KafkaSourceConfig;
-  tables: ParsedConfig['tables'] & { include: string[] };
-  cutover: { readonly verify: CutoverVerify };
-}>;
+export type Config = Readonly<
+  Omit<ParsedConfig, 'source' | 'tables' | 'cutover'> & {
+    source: SqlSourceConfig | KafkaSourceConfig;
+    tables: ParsedConfig['tables'] & { include: string[] };
+    cutover: { readonly verify: CutoverVerify };
+  }
+>;
 
 /** Where a config problem is, as the operator writes it: `source.url`, `tables.include[0]`. */
 function keyPath(path: readonly PropertyKey[]): string {
@@ -256,12 +339,18 @@ export function parseConfig(doc: unknown): Config {
   if (c.source.type === 'kafka' && c.target.type === 'kafka') {
     throw configError('source.type and target.type are both kafka: an applying process writes into a database', 'set target.type: postgres or mysql');
   }
-  for (const [key, end] of [['source.url', c.source], ['target.url', c.target]] as const) {
+  for (const [key, end] of [
+    ['source.url', c.source],
+    ['target.url', c.target],
+  ] as const) {
     if (end.type === 'kafka') continue;
     const scheme = new URL(end.url).protocol.replace(/:$/, '');
     const expected = end.type === 'mysql' ? ['mysql', 'mariadb'] : ['postgres', 'postgresql'];
     if (!expected.includes(scheme)) {
-      throw configError(`${key}: a ${end.type} endpoint needs a ${expected[0]}:// URL, not ${scheme}://`, `write ${key} as ${expected[0]}://user:password@host:port/database`);
+      throw configError(
+        `${key}: a ${end.type} endpoint needs a ${expected[0]}:// URL, not ${scheme}://`,
+        `write ${key} as ${expected[0]}://user:password@host:port/database`,
+      );
     }
     end.url = withEndpointSettings(end.url, end, key.replace(/\.url$/, ''));
   }
@@ -271,9 +360,10 @@ export function parseConfig(doc: unknown): Config {
     return deepFreeze({ ...c, cutover, source: c.source, tables: { ...c.tables, include: c.tables.include ?? ['*.*'], exclude } });
   }
   const ferryName = defaultSlotName(c.pipeline);
-  const source: SqlSourceConfig = c.source.type === 'mysql'
-    ? { ...c.source, serverId: c.source.serverId ?? defaultServerId(c.pipeline) }
-    : { ...c.source, slot: c.source.slot ?? ferryName, publication: c.source.publication ?? ferryName };
+  const source: SqlSourceConfig =
+    c.source.type === 'mysql'
+      ? { ...c.source, serverId: c.source.serverId ?? defaultServerId(c.pipeline) }
+      : { ...c.source, slot: c.source.slot ?? ferryName, publication: c.source.publication ?? ferryName };
   // A MySQL database named in the source URL is what the user means to move, unless include says
   // otherwise; a Postgres URL names the database, whose user tables are all candidates.
   const database = decodeURIComponent(new URL(c.source.url).pathname.slice(1));
@@ -290,8 +380,10 @@ export function parseConfig(doc: unknown): Config {
 function cutoverVerify(c: ParsedConfig): CutoverVerify {
   if (c.target.type !== 'kafka') return c.cutover.verify ?? 'checksums';
   if (c.cutover.verify && c.cutover.verify !== 'none') {
-    throw configError(`cutover.verify: ${c.cutover.verify} needs a target ferry can read back, and a kafka target cannot be`,
-      'set cutover.verify: none, and once the appliers caught up run ferry verify with a config naming the source and their database');
+    throw configError(
+      `cutover.verify: ${c.cutover.verify} needs a target ferry can read back, and a kafka target cannot be`,
+      'set cutover.verify: none, and once the appliers caught up run ferry verify with a config naming the source and their database',
+    );
   }
   return 'none';
 }
@@ -311,8 +403,10 @@ function ownTargetTables(c: ParsedConfig): string[] {
   };
   if (where(c.source.url) !== where(c.target.url)) return [];
   if (!c.target.schema) {
-    throw configError('target.url: the target is the source itself (same server and database), so every table would be copied onto itself',
-      `set target.schema to a ${c.target.type === 'mysql' ? 'database' : 'schema'} of its own`);
+    throw configError(
+      'target.url: the target is the source itself (same server and database), so every table would be copied onto itself',
+      `set target.schema to a ${c.target.type === 'mysql' ? 'database' : 'schema'} of its own`,
+    );
   }
   return [`${c.target.schema}.*`];
 }
@@ -322,7 +416,10 @@ export function loadConfig(file: string): Config {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new FerryError('config', `cannot read config file ${file}: ${(err as Error).message}`, { cause: err, hint: 'pass an existing YAML file with -c FILE' });
+    throw new FerryError('config', `cannot read config file ${file}: ${(err as Error).message}`, {
+      cause: err,
+      hint: 'pass an existing YAML file with -c FILE',
+    });
   }
   return parseConfig(parseConfigYaml(text, file));
 }
@@ -345,7 +442,10 @@ function defaultServerId(pipeline: string): number {
 /** The database source of `config`: commands that read one (run, snapshot, verify, status) refuse an applying process's kafka source. */
 export function sqlSource(config: Config): SqlSourceConfig {
   if (config.source.type === 'kafka') {
-    throw configError('source.type kafka: this reads a database source, and an applying process has none', 'run it with the producing process\'s config (source: mysql or postgres)');
+    throw configError(
+      'source.type kafka: this reads a database source, and an applying process has none',
+      "run it with the producing process's config (source: mysql or postgres)",
+    );
   }
   return config.source;
 }
@@ -358,7 +458,10 @@ export function targetSchemaOf(config: Config): string | undefined {
 /** The database target of `config`: an applying process writes into one, and `verify` reads one. */
 export function sqlTarget(config: Config): SqlTargetConfig {
   if (config.target.type === 'kafka') {
-    throw configError('target.type kafka: this needs a database target, and a producing process has none', 'run it with a config whose target is the database (postgres or mysql)');
+    throw configError(
+      'target.type kafka: this needs a database target, and a producing process has none',
+      'run it with a config whose target is the database (postgres or mysql)',
+    );
   }
   return config.target;
 }

@@ -13,8 +13,10 @@ export function envLogLevel(): LogLevel | undefined {
   const value = process.env.FERRY_LOG_LEVEL;
   if (value === undefined || value === '') return undefined;
   if (!(LOG_LEVELS as readonly string[]).includes(value)) {
-    throw configError(`FERRY_LOG_LEVEL=${value}: not a log level; expected one of ${LOG_LEVELS.join(', ')}`,
-      `set FERRY_LOG_LEVEL to one of ${LOG_LEVELS.join(', ')}, or unset it: when set, it overrides the config's log.level (default info)`);
+    throw configError(
+      `FERRY_LOG_LEVEL=${value}: not a log level; expected one of ${LOG_LEVELS.join(', ')}`,
+      `set FERRY_LOG_LEVEL to one of ${LOG_LEVELS.join(', ')}, or unset it: when set, it overrides the config's log.level (default info)`,
+    );
   }
   return value as LogLevel;
 }

@@ -29,7 +29,11 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 /** An answer with a status code; thrown by handlers, sent as JSON `{ error, hint }`. */
 class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly hint?: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly hint?: string,
+  ) {
     super(message);
   }
 }
@@ -54,7 +58,12 @@ function sameSecret(given: string, expected: string): boolean {
 /** POST is for operators: the token when one is configured, else only from this host. */
 function authorize(req: IncomingMessage, token: string | undefined): void {
   if (token === undefined) {
-    if (!isLoopback(req.socket.remoteAddress)) throw new HttpError(403, 'POST is accepted from this host only when no admin token is configured', 'set admin.token in the config and send Authorization: Bearer <token>');
+    if (!isLoopback(req.socket.remoteAddress))
+      throw new HttpError(
+        403,
+        'POST is accepted from this host only when no admin token is configured',
+        'set admin.token in the config and send Authorization: Bearer <token>',
+      );
     return;
   }
   const header = req.headers.authorization ?? '';
@@ -93,10 +102,18 @@ function refuseCrossSite(req: IncomingMessage, token: string | undefined, listen
   const origin = req.headers.origin;
   const self = hostOf(host)?.host;
   if (origin !== undefined && (self === undefined || hostOf(origin)?.host !== self)) {
-    throw new HttpError(403, `cross-site POST refused: Origin ${origin} is not this admin API (${host})`, 'call the admin API from curl or `ferry cutover`, not from a web page');
+    throw new HttpError(
+      403,
+      `cross-site POST refused: Origin ${origin} is not this admin API (${host})`,
+      'call the admin API from curl or `ferry cutover`, not from a web page',
+    );
   }
   if (token === undefined && !namesThisHost(hostOf(host)?.hostname, listenHost)) {
-    throw new HttpError(403, `POST naming host ${host || '(none)'} refused: without admin.token, POST must name this host by a loopback address or ${listenHost}`, 'call http://127.0.0.1:<port> or http://localhost:<port>, or set admin.token');
+    throw new HttpError(
+      403,
+      `POST naming host ${host || '(none)'} refused: without admin.token, POST must name this host by a loopback address or ${listenHost}`,
+      'call http://127.0.0.1:<port> or http://localhost:<port>, or set admin.token',
+    );
   }
 }
 
@@ -104,7 +121,11 @@ function refuseCrossSite(req: IncomingMessage, token: string | undefined, listen
 function requireJson(req: IncomingMessage): void {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') {
-    throw new HttpError(415, `POST needs Content-Type: application/json, not ${type || 'none'}`, "send -H 'Content-Type: application/json', also with an empty body");
+    throw new HttpError(
+      415,
+      `POST needs Content-Type: application/json, not ${type || 'none'}`,
+      "send -H 'Content-Type: application/json', also with an empty body",
+    );
   }
 }
 
@@ -141,7 +162,8 @@ function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Han
     '/status': { GET: async () => json(200, d.status.toJSON()) },
     '/pause': {
       POST: async () => {
-        if (d.cutover.active) throw new HttpError(409, 'a cutover is running: pausing would stall its drain', 'POST /cutover/abort first, or wait for it to end');
+        if (d.cutover.active)
+          throw new HttpError(409, 'a cutover is running: pausing would stall its drain', 'POST /cutover/abort first, or wait for it to end');
         d.gate.pause();
         d.log.info('paused through the admin API: no target transaction starts until POST /resume');
         return json(200, { paused: true });
@@ -164,7 +186,11 @@ function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Han
         const parsed = cutoverRequestSchema.safeParse(await readJson(req));
         if (!parsed.success) {
           const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-          throw new HttpError(400, `invalid cutover request: ${problems}`, 'send {"timeoutSeconds": 300, "maxLagSeconds": 5, "fence": "read-only"|"none", "verify": "counts"|"checksums"|"none"} (every key optional)');
+          throw new HttpError(
+            400,
+            `invalid cutover request: ${problems}`,
+            'send {"timeoutSeconds": 300, "maxLagSeconds": 5, "fence": "read-only"|"none", "verify": "counts"|"checksums"|"none"} (every key optional)',
+          );
         }
         return json(202, d.cutover.start(parsed.data));
       },
@@ -206,7 +232,8 @@ export async function startAdminServer(listen: string, deps: AdminDeps): Promise
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new FerryError('config', `admin API cannot listen on ${listen}: ${err.message}`, { cause: err, hint: 'set admin.listen to a free host:port' })));
+      reject(new FerryError('config', `admin API cannot listen on ${listen}: ${err.message}`, { cause: err, hint: 'set admin.listen to a free host:port' })),
+    );
     server.listen(port, host, () => resolve());
   });
   const bound = server.address() as AddressInfo;
@@ -214,9 +241,10 @@ export async function startAdminServer(listen: string, deps: AdminDeps): Promise
   deps.log.info({ url }, `admin API on ${url}`);
   return {
     url,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

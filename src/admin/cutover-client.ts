@@ -23,12 +23,16 @@ async function call(admin: string, path: string, token: string | undefined, body
   } catch (err) {
     // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND …).
     const cause = (err as Error).cause as Error | undefined;
-    throw new FerryError('config', `cannot reach the admin API at ${admin}: ${cause?.message ?? (err as Error).message}`, { hint: 'pass the admin.listen address of the running ferry, e.g. --admin http://127.0.0.1:8080' });
+    throw new FerryError('config', `cannot reach the admin API at ${admin}: ${cause?.message ?? (err as Error).message}`, {
+      hint: 'pass the admin.listen address of the running ferry, e.g. --admin http://127.0.0.1:8080',
+    });
   }
   const answer = (await res.json().catch(() => ({}))) as CutoverView & { error?: string; hint?: string };
   if (!res.ok) {
     // Refused requests (auth, body, a cutover already running) are the caller's to fix: exit 2.
-    throw new FerryError(res.status < 500 ? 'config' : 'fatal', `${path}: ${res.status} ${answer.error ?? res.statusText}`, { hint: answer.hint ?? 'see the ferry log' });
+    throw new FerryError(res.status < 500 ? 'config' : 'fatal', `${path}: ${res.status} ${answer.error ?? res.statusText}`, {
+      hint: answer.hint ?? 'see the ferry log',
+    });
   }
   return answer;
 }

@@ -71,7 +71,8 @@ export class CutoverController {
   /** Starts a cutover; refused while one runs or after one completed. */
   start(body: CutoverRequestBody): CutoverView {
     const current = this.#current;
-    if (current && !TERMINAL.has(current.state)) throw new FerryError('config', `a cutover (${current.id}) is already ${current.state}`, { hint: 'follow it with GET /cutover, or POST /cutover/abort' });
+    if (current && !TERMINAL.has(current.state))
+      throw new FerryError('config', `a cutover (${current.id}) is already ${current.state}`, { hint: 'follow it with GET /cutover, or POST /cutover/abort' });
     if (current?.state === 'completed') {
       throw new FerryError('config', `cutover ${current.id} has completed: the pipeline is cut over for good and the stream is stopped`, {
         hint: 'nothing more to do; ferry run refuses this pipeline from now on, and a fresh pipeline name replicates again',
@@ -96,7 +97,8 @@ export class CutoverController {
   /** Aborts the running cutover and unfences the source; resolves with its final view. */
   async abort(): Promise<CutoverView> {
     const run = this.#current;
-    if (!run || TERMINAL.has(run.state)) throw new FerryError('config', run ? `cutover ${run.id} is already ${run.state}` : 'no cutover is running', { hint: 'POST /cutover starts one' });
+    if (!run || TERMINAL.has(run.state))
+      throw new FerryError('config', run ? `cutover ${run.id} is already ${run.state}` : 'no cutover is running', { hint: 'POST /cutover starts one' });
     if (run.stopping) throw new FerryError('config', `cutover ${run.id} is stopping the stream: too late to abort`, { hint: 'wait for its end; GET /cutover' });
     return run.abort('aborted through POST /cutover/abort');
   }
@@ -126,7 +128,11 @@ class Run {
   #fencedAt: number | undefined;
   #done: Promise<void> = Promise.resolve();
 
-  constructor(readonly id: string, readonly request: CutoverRequest, private readonly deps: CutoverDeps) {
+  constructor(
+    readonly id: string,
+    readonly request: CutoverRequest,
+    private readonly deps: CutoverDeps,
+  ) {
     this.#enter('preflight');
   }
 
@@ -172,7 +178,8 @@ class Run {
   async #execute(): Promise<void> {
     const { deps, request } = this;
     const deadline = Date.now() + request.timeoutSeconds * 1000;
-    const step = <T>(what: string, work: Promise<T>) => bounded(work, deadline, `${what} did not finish within timeoutSeconds (${request.timeoutSeconds} s)`, this.#abort.signal);
+    const step = <T>(what: string, work: Promise<T>) =>
+      bounded(work, deadline, `${what} did not finish within timeoutSeconds (${request.timeoutSeconds} s)`, this.#abort.signal);
     const opened: Promise<{ close(): Promise<void> }>[] = [];
     const open = <T extends { close(): Promise<void> }>(what: string, opening: Promise<T>) => {
       opened.push(opening);
@@ -185,11 +192,18 @@ class Run {
     let source: Source | null = null;
     try {
       const { status } = deps;
-      if (status.phase !== 'streaming') throw new FerryError('config', `the pipeline is ${status.phase}, not streaming`, { hint: 'start the cutover once the snapshot is done and the stream runs' });
+      if (status.phase !== 'streaming')
+        throw new FerryError('config', `the pipeline is ${status.phase}, not streaming`, {
+          hint: 'start the cutover once the snapshot is done and the stream runs',
+        });
       if (status.paused) throw new FerryError('config', 'the pipeline is paused: nothing would be applied', { hint: 'POST /resume first' });
       const lag = status.lagSeconds();
       if (lag === null || lag > request.maxLagSeconds) {
-        throw new FerryError('config', `replication lag ${lag === null ? 'is not known yet' : `${lag.toFixed(1)} s is above maxLagSeconds ${request.maxLagSeconds}`}`, { hint: 'wait until ferry has caught up (GET /status), then try again' });
+        throw new FerryError(
+          'config',
+          `replication lag ${lag === null ? 'is not known yet' : `${lag.toFixed(1)} s is above maxLagSeconds ${request.maxLagSeconds}`}`,
+          { hint: 'wait until ferry has caught up (GET /status), then try again' },
+        );
       }
       source = await open('opening the source', deps.openSource());
       const sink = await open('opening the target', deps.openSink());
@@ -219,7 +233,10 @@ class Run {
         // Drained to the fence: the source is quiet, so the first comparison is exact.
         this.#verdicts = await step('verifying', verifyTables(source, sink, tables, request.verify, { recheck: 0, signal: this.#abort.signal }));
         const differ = this.#verdicts.filter((v) => !v.equal);
-        if (differ.length > 0) throw new FerryError('fatal', `verify (${request.verify}) found differences in ${differ.map((v) => v.table).join(', ')}`, { hint: 'run `ferry verify` to see the differing key ranges' });
+        if (differ.length > 0)
+          throw new FerryError('fatal', `verify (${request.verify}) found differences in ${differ.map((v) => v.table).join(', ')}`, {
+            hint: 'run `ferry verify` to see the differing key ranges',
+          });
       }
 
       this.#enter('finalizing');
@@ -234,7 +251,12 @@ class Run {
       // The last word: nothing replicated is in the source log after where the stream stopped.
       const final = status.applied!.position;
       const missed = await step('checking the source log after the final position', source.changesAfter(final, tables));
-      if (missed > 0) throw new FerryError('fatal', `${missed} change(s) to replicated tables are in the source log after the final position ${formatPosition(final)}: written past the fence, not replicated`, { hint: LATE_HINT });
+      if (missed > 0)
+        throw new FerryError(
+          'fatal',
+          `${missed} change(s) to replicated tables are in the source log after the final position ${formatPosition(final)}: written past the fence, not replicated`,
+          { hint: LATE_HINT },
+        );
       // Done for good: a restarted ferry must not stream into the target the application takes over.
       await step('recording the cutover in the checkpoint', sink.recordCutover(final));
       this.#finalPosition = final;
@@ -254,7 +276,11 @@ class Run {
       polls.abort();
       late.stop();
       // Connections opened late (after their step gave up) are closed as they arrive.
-      for (const o of opened) void o.then((c) => c.close(), () => {});
+      for (const o of opened)
+        void o.then(
+          (c) => c.close(),
+          () => {},
+        );
     }
   }
 
@@ -270,11 +296,13 @@ class Run {
     await bounded(source.beat(), Date.now() + 5000, 'heartbeat', signal).catch(() => {});
     if (await waitApplied(status, head, Date.now() + HEAD_WAIT_MS, signal)) return;
     const missed = await source.changesAfter(status.applied!.position, tables);
-    if (missed > 0) throw new FerryError('fatal', `${missed} change(s) to replicated tables were written after the fence and are not applied yet`, { hint: LATE_HINT });
+    if (missed > 0)
+      throw new FerryError('fatal', `${missed} change(s) to replicated tables were written after the fence and are not applied yet`, { hint: LATE_HINT });
   }
 }
 
-const LATE_HINT = 'some session bypasses the fence (MySQL/MariaDB: accounts with SUPER or READ ONLY ADMIN; Postgres: a session that starts READ WRITE transactions, or calls itself application_name=ferry); stop those writers, or stop the application and use fence: none';
+const LATE_HINT =
+  'some session bypasses the fence (MySQL/MariaDB: accounts with SUPER or READ ONLY ADMIN; Postgres: a session that starts READ WRITE transactions, or calls itself application_name=ferry); stop those writers, or stop the application and use fence: none';
 const UNFENCE_BY_HAND = 'MySQL: SET GLOBAL read_only = OFF; Postgres: ALTER DATABASE … RESET default_transaction_read_only';
 /** How long the applied position may take to pass the source head once a heartbeat was written. */
 const HEAD_WAIT_MS = 10_000;
@@ -344,7 +372,10 @@ function waitForMarker(events: FerryEventBus, marker: string): { promise: Promis
 function bounded<T>(work: Promise<T>, deadline: number, timeoutMessage: string, signal: AbortSignal = new AbortController().signal): Promise<T> {
   work.catch(() => {}); // settled later, after the race is lost
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => finish(() => reject(new FerryError('fatal', timeoutMessage, { hint: 'raise timeoutSeconds, or find what holds the step up in the log' }))), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => finish(() => reject(new FerryError('fatal', timeoutMessage, { hint: 'raise timeoutSeconds, or find what holds the step up in the log' }))),
+      Math.max(0, deadline - Date.now()),
+    );
     const onAbort = () => finish(() => reject(signal.reason as Error));
     const finish = (settle: () => void) => {
       clearTimeout(timer);
@@ -353,6 +384,9 @@ function bounded<T>(work: Promise<T>, deadline: number, timeoutMessage: string, 
     };
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
-    work.then((v) => finish(() => resolve(v)), (e: unknown) => finish(() => reject(e as Error)));
+    work.then(
+      (v) => finish(() => resolve(v)),
+      (e: unknown) => finish(() => reject(e as Error)),
+    );
   });
 }

@@ -41,7 +41,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const streamStop = new AbortController();
   let pipeline: Promise<void> = Promise.resolve();
   const cutover = new CutoverController({
-    events, status, log,
+    events,
+    status,
+    log,
     openSource: () => openSource(config, log),
     openSink: () => openSink(config, log),
     stopStream: async () => {
@@ -53,7 +55,13 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   let admin: AdminServer | null = null;
   if (config.admin) {
     admin = await startAdminServer(config.admin.listen, {
-      status, metrics, gate, cutover, token: config.admin.token, readyMaxLagSeconds: config.admin.readyMaxLagSeconds, log,
+      status,
+      metrics,
+      gate,
+      cutover,
+      token: config.admin.token,
+      readyMaxLagSeconds: config.admin.readyMaxLagSeconds,
+      log,
     });
   }
   // A SIGTERM aborts a cutover that has not started stopping the stream, unfencing the source before ferry goes.
@@ -61,12 +69,13 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   o.signal.addEventListener('abort', onStop, { once: true });
   const signal = AbortSignal.any([o.signal, streamStop.signal]);
   const { source } = config;
-  pipeline = source.type === 'kafka'
-    ? runKafkaApplier({ config: { ...config, source }, log, events, gate, signal })
-    : runPipeline({ config, log, events, gate, until: o.until, signal });
+  pipeline =
+    source.type === 'kafka'
+      ? runKafkaApplier({ config: { ...config, source }, log, events, gate, signal })
+      : runPipeline({ config, log, events, gate, until: o.until, signal });
   // Whatever ended the pipeline, no cutover is left holding the source fenced.
   const settled = pipeline.finally(() => cutover.settle('the pipeline stopped').finally(() => o.signal.removeEventListener('abort', onStop)));
-  const done = settled.then(() => (streamStop.signal.aborted ? 'cut-over' as const : 'stopped' as const));
+  const done = settled.then(() => (streamStop.signal.aborted ? ('cut-over' as const) : ('stopped' as const)));
   return {
     adminUrl: admin?.url ?? null,
     status,

@@ -24,7 +24,8 @@ export async function ensureMysqlCheckpointTables(conn: Connection): Promise<voi
   // Columns later versions added, for tables an earlier one created (altered only when missing; a
   // process starting alongside may have added it first: duplicate column name).
   const [columns] = await conn.query<RowDataPacket[]>(
-    `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${FERRY_SCHEMA}' AND TABLE_NAME = 'ferry_checkpoint'`);
+    `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${FERRY_SCHEMA}' AND TABLE_NAME = 'ferry_checkpoint'`,
+  );
   if (!columns.some((c) => c.name === 'overlap_end')) {
     await conn.query(`ALTER TABLE ${CHECKPOINT} ADD COLUMN overlap_end longtext NULL AFTER owner`).catch((err: { errno?: number }) => {
       if (err.errno !== 1060) throw err;
@@ -42,7 +43,9 @@ export async function ensureMysqlCheckpointTables(conn: Connection): Promise<voi
 async function readMysqlCheckpoint(conn: Queryable, pipeline: string): Promise<Checkpoint | null> {
   // updated_at holds UTC_TIMESTAMP(6); a cut-over row is never written again, so it is when the cutover completed.
   const [rows] = await conn.query<RowDataPacket[]>(
-    `SELECT phase, position, tables, overlap_end, DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ') AS at FROM ${CHECKPOINT} WHERE pipeline = ?`, [pipeline]);
+    `SELECT phase, position, tables, overlap_end, DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ') AS at FROM ${CHECKPOINT} WHERE pipeline = ?`,
+    [pipeline],
+  );
   const row = rows[0];
   if (!row) return null;
   return {
@@ -71,8 +74,14 @@ async function writeMysqlCheckpoint(conn: Connection, pipeline: string, owner: s
     `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, tables, owner, overlap_end, updated_at) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
      ON DUPLICATE KEY UPDATE phase = VALUES(phase), position = VALUES(position), tables = COALESCE(VALUES(tables), tables),
        overlap_end = VALUES(overlap_end), updated_at = VALUES(updated_at)`,
-    [pipeline, c.phase, c.position ? JSON.stringify(positionToJson(c.position)) : null, c.tables ? JSON.stringify(c.tables) : null, owner,
-      c.overlapEnd ? JSON.stringify(positionToJson(c.overlapEnd)) : null],
+    [
+      pipeline,
+      c.phase,
+      c.position ? JSON.stringify(positionToJson(c.position)) : null,
+      c.tables ? JSON.stringify(c.tables) : null,
+      owner,
+      c.overlapEnd ? JSON.stringify(positionToJson(c.overlapEnd)) : null,
+    ],
   );
 }
 
@@ -100,13 +109,26 @@ async function clearMysqlProgress(conn: Connection, pipeline: string): Promise<v
 }
 
 async function lockMysqlPartition(conn: Connection, pipeline: string, topic: string, partition: number): Promise<bigint> {
-  await conn.query(`INSERT IGNORE INTO ${OFFSETS} (pipeline, topic, \`partition\`, next_offset, updated_at) VALUES (?, ?, ?, 0, UTC_TIMESTAMP(6))`, [pipeline, topic, partition]);
-  const [rows] = await conn.query<RowDataPacket[]>(`SELECT next_offset FROM ${OFFSETS} WHERE pipeline = ? AND topic = ? AND \`partition\` = ? FOR UPDATE`, [pipeline, topic, partition]);
+  await conn.query(`INSERT IGNORE INTO ${OFFSETS} (pipeline, topic, \`partition\`, next_offset, updated_at) VALUES (?, ?, ?, 0, UTC_TIMESTAMP(6))`, [
+    pipeline,
+    topic,
+    partition,
+  ]);
+  const [rows] = await conn.query<RowDataPacket[]>(`SELECT next_offset FROM ${OFFSETS} WHERE pipeline = ? AND topic = ? AND \`partition\` = ? FOR UPDATE`, [
+    pipeline,
+    topic,
+    partition,
+  ]);
   return BigInt(rows[0]!.next_offset as string | number);
 }
 
 async function writeMysqlPartition(conn: Connection, pipeline: string, topic: string, partition: number, next: bigint): Promise<void> {
-  await conn.query(`UPDATE ${OFFSETS} SET next_offset = ?, updated_at = UTC_TIMESTAMP(6) WHERE pipeline = ? AND topic = ? AND \`partition\` = ?`, [next.toString(), pipeline, topic, partition]);
+  await conn.query(`UPDATE ${OFFSETS} SET next_offset = ?, updated_at = UTC_TIMESTAMP(6) WHERE pipeline = ? AND topic = ? AND \`partition\` = ?`, [
+    next.toString(),
+    pipeline,
+    topic,
+    partition,
+  ]);
 }
 
 /** ER_NO_SUCH_TABLE: also what a database that does not exist gives. */

@@ -28,7 +28,10 @@ export class MysqlPipelineLock implements PipelineLock {
 
   async acquire(): Promise<void> {
     if (this.#conn) {
-      const alive = await this.#conn.query('SELECT 1').then(() => true, () => false);
+      const alive = await this.#conn.query('SELECT 1').then(
+        () => true,
+        () => false,
+      );
       if (alive) return;
       this.#conn.destroy();
       this.#conn = null;

@@ -37,9 +37,14 @@ async function createCheckpointTables(client: ClientBase): Promise<void> {
     updated_at timestamptz NOT NULL DEFAULT now())`);
   // Columns later versions added, for tables an earlier one created (altered only when missing).
   const { rows } = await client.query(
-    `SELECT column_name FROM information_schema.columns WHERE table_schema = '${FERRY_SCHEMA}' AND table_name = 'ferry_checkpoint'`);
+    `SELECT column_name FROM information_schema.columns WHERE table_schema = '${FERRY_SCHEMA}' AND table_name = 'ferry_checkpoint'`,
+  );
   const present = new Set(rows.map((r) => r.column_name as string));
-  for (const [column, type] of [['tables', 'text[]'], ['owner', 'text'], ['overlap_end', 'jsonb']]) {
+  for (const [column, type] of [
+    ['tables', 'text[]'],
+    ['owner', 'text'],
+    ['overlap_end', 'jsonb'],
+  ]) {
     if (!present.has(column!)) await client.query(`ALTER TABLE ${CHECKPOINT} ADD COLUMN IF NOT EXISTS ${column} ${type}`);
   }
   await client.query(`CREATE TABLE IF NOT EXISTS ${PROGRESS} (
@@ -53,7 +58,9 @@ async function createCheckpointTables(client: ClientBase): Promise<void> {
 async function readCheckpoint(client: Queryable, pipeline: string): Promise<Checkpoint | null> {
   // A cut-over row is never written again: its updated_at is when the cutover completed.
   const { rows } = await client.query(
-    `SELECT phase, position, tables, overlap_end, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM ${CHECKPOINT} WHERE pipeline = $1`, [pipeline]);
+    `SELECT phase, position, tables, overlap_end, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM ${CHECKPOINT} WHERE pipeline = $1`,
+    [pipeline],
+  );
   const row = rows[0];
   if (!row) return null;
   return {
@@ -86,7 +93,14 @@ async function writeCheckpoint(client: ClientBase, pipeline: string, owner: stri
      ON CONFLICT (pipeline) DO UPDATE SET phase = EXCLUDED.phase, position = EXCLUDED.position,
        tables = COALESCE(EXCLUDED.tables, ${CHECKPOINT}.tables), overlap_end = EXCLUDED.overlap_end, updated_at = now()
      WHERE ${CHECKPOINT}.owner IS NOT DISTINCT FROM EXCLUDED.owner`,
-    [pipeline, c.phase, c.position ? JSON.stringify(positionToJson(c.position)) : null, c.tables ?? null, owner, c.overlapEnd ? JSON.stringify(positionToJson(c.overlapEnd)) : null],
+    [
+      pipeline,
+      c.phase,
+      c.position ? JSON.stringify(positionToJson(c.position)) : null,
+      c.tables ?? null,
+      owner,
+      c.overlapEnd ? JSON.stringify(positionToJson(c.overlapEnd)) : null,
+    ],
   );
   if (rowCount === 0) throw takenOver(pipeline);
 }
@@ -117,13 +131,26 @@ async function clearProgress(client: ClientBase, pipeline: string): Promise<void
 
 async function lockPartition(client: ClientBase, pipeline: string, topic: string, partition: number): Promise<bigint> {
   // A concurrent first insert of the same row waits for the other transaction, then does nothing.
-  await client.query(`INSERT INTO ${OFFSETS} (pipeline, topic, partition, next_offset) VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING`, [pipeline, topic, partition]);
-  const { rows } = await client.query(`SELECT next_offset FROM ${OFFSETS} WHERE pipeline = $1 AND topic = $2 AND partition = $3 FOR UPDATE`, [pipeline, topic, partition]);
+  await client.query(`INSERT INTO ${OFFSETS} (pipeline, topic, partition, next_offset) VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING`, [
+    pipeline,
+    topic,
+    partition,
+  ]);
+  const { rows } = await client.query(`SELECT next_offset FROM ${OFFSETS} WHERE pipeline = $1 AND topic = $2 AND partition = $3 FOR UPDATE`, [
+    pipeline,
+    topic,
+    partition,
+  ]);
   return BigInt(rows[0].next_offset as string);
 }
 
 async function writePartition(client: ClientBase, pipeline: string, topic: string, partition: number, next: bigint): Promise<void> {
-  await client.query(`UPDATE ${OFFSETS} SET next_offset = $4, updated_at = now() WHERE pipeline = $1 AND topic = $2 AND partition = $3`, [pipeline, topic, partition, next.toString()]);
+  await client.query(`UPDATE ${OFFSETS} SET next_offset = $4, updated_at = now() WHERE pipeline = $1 AND topic = $2 AND partition = $3`, [
+    pipeline,
+    topic,
+    partition,
+    next.toString(),
+  ]);
 }
 
 /** undefined_table: also what a schema that does not exist gives. */

@@ -55,29 +55,53 @@ export function portableCheck(text: string, syntax: CheckSyntax, columns: readon
 export function printCheck(e: CheckExpr, quoteIdent: (name: string) => string, quoteString: (s: string) => string): string {
   const p = (x: CheckExpr) => printCheck(x, quoteIdent, quoteString);
   switch (e.kind) {
-    case 'column': return quoteIdent(e.name);
-    case 'number': return e.text;
-    case 'string': return quoteString(e.value);
-    case 'boolean': return e.value ? 'TRUE' : 'FALSE';
-    case 'null': return 'NULL';
-    case 'compare': return `(${p(e.left)} ${e.op} ${p(e.right)})`;
-    case 'and': case 'or': return `(${p(e.left)} ${e.kind.toUpperCase()} ${p(e.right)})`;
-    case 'not': return `(NOT ${p(e.arg)})`;
-    case 'in': return `(${p(e.arg)}${e.negated ? ' NOT' : ''} IN (${e.list.map(p).join(', ')}))`;
-    case 'between': return `(${p(e.arg)}${e.negated ? ' NOT' : ''} BETWEEN ${p(e.low)} AND ${p(e.high)})`;
-    case 'is-null': return `(${p(e.arg)} IS${e.negated ? ' NOT' : ''} NULL)`;
+    case 'column':
+      return quoteIdent(e.name);
+    case 'number':
+      return e.text;
+    case 'string':
+      return quoteString(e.value);
+    case 'boolean':
+      return e.value ? 'TRUE' : 'FALSE';
+    case 'null':
+      return 'NULL';
+    case 'compare':
+      return `(${p(e.left)} ${e.op} ${p(e.right)})`;
+    case 'and':
+    case 'or':
+      return `(${p(e.left)} ${e.kind.toUpperCase()} ${p(e.right)})`;
+    case 'not':
+      return `(NOT ${p(e.arg)})`;
+    case 'in':
+      return `(${p(e.arg)}${e.negated ? ' NOT' : ''} IN (${e.list.map(p).join(', ')}))`;
+    case 'between':
+      return `(${p(e.arg)}${e.negated ? ' NOT' : ''} BETWEEN ${p(e.low)} AND ${p(e.high)})`;
+    case 'is-null':
+      return `(${p(e.arg)} IS${e.negated ? ' NOT' : ''} NULL)`;
   }
 }
 
 /** The columns an expression reads. */
 export function checkColumns(e: CheckExpr): string[] {
   switch (e.kind) {
-    case 'column': return [e.name];
-    case 'number': case 'string': case 'boolean': case 'null': return [];
-    case 'compare': case 'and': case 'or': return [...checkColumns(e.left), ...checkColumns(e.right)];
-    case 'not': case 'is-null': return checkColumns(e.arg);
-    case 'in': return [...checkColumns(e.arg), ...e.list.flatMap(checkColumns)];
-    case 'between': return [...checkColumns(e.arg), ...checkColumns(e.low), ...checkColumns(e.high)];
+    case 'column':
+      return [e.name];
+    case 'number':
+    case 'string':
+    case 'boolean':
+    case 'null':
+      return [];
+    case 'compare':
+    case 'and':
+    case 'or':
+      return [...checkColumns(e.left), ...checkColumns(e.right)];
+    case 'not':
+    case 'is-null':
+      return checkColumns(e.arg);
+    case 'in':
+      return [...checkColumns(e.arg), ...e.list.flatMap(checkColumns)];
+    case 'between':
+      return [...checkColumns(e.arg), ...checkColumns(e.low), ...checkColumns(e.high)];
   }
 }
 
@@ -149,7 +173,32 @@ type Node =
   | { readonly kind: 'p-null'; readonly arg: Node; readonly negated: boolean };
 
 const COMPARE: Record<string, CompareOp> = { '=': '=', '<>': '<>', '!=': '<>', '<': '<', '<=': '<=', '>': '>', '>=': '>=' };
-const RESERVED = new Set(['and', 'or', 'not', 'in', 'between', 'is', 'null', 'true', 'false', 'any', 'some', 'all', 'array', 'like', 'case', 'when', 'then', 'else', 'end', 'escape', 'collate', 'regexp', 'rlike', 'similar']);
+const RESERVED = new Set([
+  'and',
+  'or',
+  'not',
+  'in',
+  'between',
+  'is',
+  'null',
+  'true',
+  'false',
+  'any',
+  'some',
+  'all',
+  'array',
+  'like',
+  'case',
+  'when',
+  'then',
+  'else',
+  'end',
+  'escape',
+  'collate',
+  'regexp',
+  'rlike',
+  'similar',
+]);
 
 class Parser {
   #i = 0;
@@ -316,7 +365,8 @@ class Parser {
   /** A type name after `::`: words (`double precision`), a modifier (`(10,2)`), array brackets. */
   #typeName(): string {
     const words: string[] = [];
-    while (this.#peek()?.t === 'word' && !['and', 'or', 'is', 'in', 'not', 'between'].includes(this.#peek()!.v.toLowerCase())) words.push(this.tokens[this.#i++]!.v.toLowerCase());
+    while (this.#peek()?.t === 'word' && !['and', 'or', 'is', 'in', 'not', 'between'].includes(this.#peek()!.v.toLowerCase()))
+      words.push(this.tokens[this.#i++]!.v.toLowerCase());
     if (words.length === 0) throw new Unportable('a cast without a type');
     if (this.#isOp('(')) {
       while (!this.#isOp(')')) if (this.#i++ >= this.tokens.length) throw new Unportable('an unterminated type modifier');
@@ -339,8 +389,15 @@ function describe(t: Token | undefined): string {
 type Group = 'number' | 'string' | 'date' | 'bool';
 
 const GROUPS: Partial<Record<Column['type']['kind'], Group>> = {
-  int: 'number', decimal: 'number', float: 'number', double: 'number', year: 'number',
-  string: 'string', enum: 'string', date: 'date', bool: 'bool',
+  int: 'number',
+  decimal: 'number',
+  float: 'number',
+  double: 'number',
+  year: 'number',
+  string: 'string',
+  enum: 'string',
+  date: 'date',
+  bool: 'bool',
 };
 const NUMERIC_TYPES = new Set(['smallint', 'integer', 'int', 'int2', 'int4', 'int8', 'bigint', 'numeric', 'decimal']);
 /**
@@ -360,15 +417,22 @@ interface Operand {
 }
 
 class Resolver {
-  constructor(private readonly columns: readonly Column[], private readonly exactEquality: (c: Column) => boolean) {}
+  constructor(
+    private readonly columns: readonly Column[],
+    private readonly exactEquality: (c: Column) => boolean,
+  ) {}
 
   /** A node in a boolean position. */
   predicate(n: Node): CheckExpr {
     switch (n.kind) {
-      case 'p-bool': return { kind: n.op, left: this.predicate(n.left), right: this.predicate(n.right) };
-      case 'p-not': return { kind: 'not', arg: this.predicate(n.arg) };
-      case 'p-compare': return this.#compare(n.op, this.#operand(n.left), this.#operand(n.right));
-      case 'p-null': return { kind: 'is-null', arg: this.#operand(n.arg, true).expr, negated: n.negated };
+      case 'p-bool':
+        return { kind: n.op, left: this.predicate(n.left), right: this.predicate(n.right) };
+      case 'p-not':
+        return { kind: 'not', arg: this.predicate(n.arg) };
+      case 'p-compare':
+        return this.#compare(n.op, this.#operand(n.left), this.#operand(n.right));
+      case 'p-null':
+        return { kind: 'is-null', arg: this.#operand(n.arg, true).expr, negated: n.negated };
       case 'p-in': {
         const arg = this.#operand(n.arg);
         const list = n.list.map((item) => this.#operand(item));
@@ -401,12 +465,18 @@ class Resolver {
         if (!group && !anyType) throw new Unportable(`column ${n.name} (${column.sourceType}), whose comparisons differ between engines`);
         return { expr: n, group: group ?? null, column };
       }
-      case 'number': return { expr: n, group: 'number' };
-      case 'string': return { expr: n, group: 'string' };
-      case 'boolean': return { expr: n, group: 'bool' };
-      case 'null': return { expr: n, group: null };
-      case 'cast': return this.#cast(this.#operand(n.arg, anyType), n.type);
-      default: throw new Unportable('a condition used as a value');
+      case 'number':
+        return { expr: n, group: 'number' };
+      case 'string':
+        return { expr: n, group: 'string' };
+      case 'boolean':
+        return { expr: n, group: 'bool' };
+      case 'null':
+        return { expr: n, group: null };
+      case 'cast':
+        return this.#cast(this.#operand(n.arg, anyType), n.type);
+      default:
+        throw new Unportable('a condition used as a value');
     }
   }
 
@@ -438,10 +508,15 @@ class Resolver {
     }
     if (l.group !== r.group) throw new Unportable(`${show(l.expr)} compared with ${show(r.expr)}`);
     if (l.group === 'string' || l.group === 'bool') {
-      if (op !== '=' && op !== '<>') throw new Unportable(`${show(l.expr)} ${op} ${show(r.expr)}: ${l.group === 'string' ? 'string order depends on the collation' : 'booleans have no order in MySQL'}`);
+      if (op !== '=' && op !== '<>')
+        throw new Unportable(
+          `${show(l.expr)} ${op} ${show(r.expr)}: ${l.group === 'string' ? 'string order depends on the collation' : 'booleans have no order in MySQL'}`,
+        );
       for (const o of pair) {
         if (o.column && l.group === 'string' && !this.exactEquality(o.column)) {
-          throw new Unportable(`column ${o.column.name} compares strings by its collation${o.column.collation ? ` ${o.column.collation}` : ''}, not byte for byte`);
+          throw new Unportable(
+            `column ${o.column.name} compares strings by its collation${o.column.collation ? ` ${o.column.collation}` : ''}, not byte for byte`,
+          );
         }
       }
     }
@@ -451,11 +526,17 @@ class Resolver {
 
 function show(e: CheckExpr): string {
   switch (e.kind) {
-    case 'column': return `column ${e.name}`;
-    case 'number': return e.text;
-    case 'string': return `'${e.value}'`;
-    case 'boolean': return String(e.value);
-    case 'null': return 'NULL';
-    default: return 'an expression';
+    case 'column':
+      return `column ${e.name}`;
+    case 'number':
+      return e.text;
+    case 'string':
+      return `'${e.value}'`;
+    case 'boolean':
+      return String(e.value);
+    case 'null':
+      return 'NULL';
+    default:
+      return 'an expression';
   }
 }

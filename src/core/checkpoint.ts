@@ -63,9 +63,13 @@ export interface SnapshotProgress {
 export function cutOverCheckpoint(last: Checkpoint | null, final: Position): Checkpoint {
   if (last?.phase !== 'stream' || !last.position || last.position.kind !== final.kind || comparePositions(last.position, final) !== 0) {
     const found = last ? `${last.phase}${last.position ? ` at ${formatPosition(last.position)}` : ''}` : 'none';
-    throw new FerryError('fatal', `the target's checkpoint (${found}) is not where the stream stopped (${formatPosition(final)}): something wrote to the target after the stream stopped`, {
-      hint: 'make sure no other ferry process runs this pipeline; then restart ferry (it resumes from the checkpoint) and cut over again',
-    });
+    throw new FerryError(
+      'fatal',
+      `the target's checkpoint (${found}) is not where the stream stopped (${formatPosition(final)}): something wrote to the target after the stream stopped`,
+      {
+        hint: 'make sure no other ferry process runs this pipeline; then restart ferry (it resumes from the checkpoint) and cut over again',
+      },
+    );
   }
   return { phase: 'cut-over', position: final };
 }

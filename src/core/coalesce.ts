@@ -25,13 +25,18 @@ export type Write =
    * plainly, falling back to upserts on a key conflict (a target out of step: a snapshot's overlap).
    */
   | {
-    readonly kind: 'rows'; readonly table: TableId; readonly deletes: readonly Row[]; readonly inserts: readonly Row[]; readonly upserts: readonly Row[]; readonly patches: readonly Patch[];
-    /**
-     * Keys the run created and deleted again (an insert, then a delete): a target in step has no row
-     * for them, one out of step (a replay) may. A sink deletes them without expecting a row.
-     */
-    readonly transients: readonly Row[];
-  };
+      readonly kind: 'rows';
+      readonly table: TableId;
+      readonly deletes: readonly Row[];
+      readonly inserts: readonly Row[];
+      readonly upserts: readonly Row[];
+      readonly patches: readonly Patch[];
+      /**
+       * Keys the run created and deleted again (an insert, then a delete): a target in step has no row
+       * for them, one out of step (a replay) may. A sink deletes them without expecting a row.
+       */
+      readonly transients: readonly Row[];
+    };
 
 function valueKey(v: Value): string {
   if (Buffer.isBuffer(v)) return `b:${v.toString('hex')}`;
@@ -139,7 +144,8 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
     // An insert as the key's first change of the run creates its row; later changes keep it created,
     // and so does an insert again after the run deleted what it created.
     const inserts = e.op === 'c' || e.op === 'r';
-    const fresh = ok === k && (previous === undefined ? inserts : previous.op === 'delete' ? previous.created && inserts : previous.op === 'upsert' && previous.fresh);
+    const fresh =
+      ok === k && (previous === undefined ? inserts : previous.op === 'delete' ? previous.created && inserts : previous.op === 'upsert' && previous.fresh);
     set(rows, k, { op: 'upsert', row: after, fresh });
   }
   flush();

@@ -59,7 +59,9 @@ export function watchConnection(session: WatchedSession, o: WatchdogOptions): vo
       if (await withDeadline(session.running(period), period)) {
         const seconds = Math.round((Date.now() - quietSince) / 1000);
         if (!reported && seconds * 1000 >= o.stallMs) {
-          o.warn(`${o.name}: a statement has been running for ${seconds} s (waiting for a lock, or long work such as an index build); the server is still on it, so ferry waits`);
+          o.warn(
+            `${o.name}: a statement has been running for ${seconds} s (waiting for a lock, or long work such as an index build); the server is still on it, so ferry waits`,
+          );
         }
         reported ||= seconds * 1000 >= o.stallMs;
         return;
@@ -72,9 +74,13 @@ export function watchConnection(session: WatchedSession, o: WatchdogOptions): vo
     }
     if (progressed() || socket.destroyed) return;
     const seconds = Math.round((Date.now() - quietSince) / 1000);
-    const error = new FerryError('retriable', `${o.name} stopped answering: no reply for ${seconds} s to a statement on its connection, ${verdict}; the connection is presumed dead (half-open) and was closed`, {
-      hint: 'ferry reconnects by itself; if this repeats, check the network path (firewalls, NAT or load-balancer idle timeouts)',
-    });
+    const error = new FerryError(
+      'retriable',
+      `${o.name} stopped answering: no reply for ${seconds} s to a statement on its connection, ${verdict}; the connection is presumed dead (half-open) and was closed`,
+      {
+        hint: 'ferry reconnects by itself; if this repeats, check the network path (firewalls, NAT or load-balancer idle timeouts)',
+      },
+    );
     socket.destroy(Object.assign(error, { code: CONNECTION_SILENT }));
   }
 }

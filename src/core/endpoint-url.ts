@@ -56,7 +56,8 @@ export function engineOf(url: URL): Engine | null {
   return null;
 }
 
-const ENCODE_HINT = 'percent-encode the user and password (@ as %40, # as %23, / as %2F, ? as %3F, % as %25, : as %3A), or leave the password out of the URL and set passwordFile';
+const ENCODE_HINT =
+  'percent-encode the user and password (@ as %40, # as %23, / as %2F, ? as %3F, % as %25, : as %3A), or leave the password out of the URL and set passwordFile';
 
 /**
  * What is wrong with a URL's text, or null. A password interpolated from ${VAR} with raw URL
@@ -96,7 +97,8 @@ export function parseEndpointUrl(raw: string, key = 'url'): Endpoint {
   const tls: Partial<Record<TlsField, string>> = {};
   for (const [name, value] of u.searchParams) {
     const field = (Object.keys(names) as TlsField[]).find((f) => names[f] === name);
-    if (!field) throw configError(`${key}: unknown URL parameter '${name}'`, `a ${engine} URL accepts ${accepted.join(', ')}; TLS can also be set with the tls key`);
+    if (!field)
+      throw configError(`${key}: unknown URL parameter '${name}'`, `a ${engine} URL accepts ${accepted.join(', ')}; TLS can also be set with the tls key`);
     tls[field] = value;
   }
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -104,8 +106,10 @@ export function parseEndpointUrl(raw: string, key = 'url'): Endpoint {
   // mysql2 (3.24) sends no host to Node's identity check when the host is an IP address, and Node
   // then checks the name "localhost": verify-full would pass a certificate that names localhost. Fail closed.
   if (engine === 'mysql' && mode === 'verify-full' && isIP(host)) {
-    throw configError(`${key}: TLS mode verify-full against the IP address ${host}: ferry's MySQL driver checks the certificate's host name only for host names`,
-      'connect by a host name the server certificate names, or use verify-ca (the chain is checked, the host name is not)');
+    throw configError(
+      `${key}: TLS mode verify-full against the IP address ${host}: ferry's MySQL driver checks the certificate's host name only for host names`,
+      'connect by a host name the server certificate names, or use verify-ca (the chain is checked, the host name is not)',
+    );
   }
   return {
     engine,
@@ -124,7 +128,10 @@ function modeOf(engine: Engine, value: string, where: string): TlsMode {
   if (mode) return mode;
   const choices = TLS_MODES.map((m) => MODE_NAMES[engine][m]).join(', ');
   if (FALLBACK_MODES[engine].includes(wanted)) {
-    throw configError(`${where}=${value} falls back to an unencrypted connection without saying so; ferry does not`, `write ${choices.replace(/, ([^,]*)$/, ' or $1')}`);
+    throw configError(
+      `${where}=${value} falls back to an unencrypted connection without saying so; ferry does not`,
+      `write ${choices.replace(/, ([^,]*)$/, ' or $1')}`,
+    );
   }
   throw configError(`${where}=${value}: unknown mode`, `write one of ${choices}`);
 }
@@ -157,7 +164,10 @@ export function withEndpointSettings(raw: string, settings: EndpointSettings, en
     if (written === undefined || wanted === undefined) continue;
     const same = field === 'mode' ? endpoint.tls.mode === wanted : written === wanted;
     if (!same) {
-      throw configError(`${end}.tls.${field}: ${wanted}, but ${end}.url says ${names[field]}=${written}`, `keep one of them (the tls key or the URL parameter)`);
+      throw configError(
+        `${end}.tls.${field}: ${wanted}, but ${end}.url says ${names[field]}=${written}`,
+        `keep one of them (the tls key or the URL parameter)`,
+      );
     }
   }
   checkTls(tls, end);
@@ -174,7 +184,10 @@ function readPasswordFile(path: string, key: string): string {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw configError(`${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'mount the secret at that path, readable by the user ferry runs as, or fix the path');
+    throw configError(
+      `${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      'mount the secret at that path, readable by the user ferry runs as, or fix the path',
+    );
   }
   const password = text.replace(/[\r\n]+$/, '');
   if (!password) throw configError(`${key}: ${path} is empty`, 'write the password into the file');
@@ -186,7 +199,10 @@ function checkTls(tls: TlsSettings, end: string): void {
     throw configError(`${end}.tls: certificate files given, but TLS is disabled`, `set ${end}.tls.mode (require, verify-ca or verify-full) or drop the files`);
   }
   if (tls.mode === 'require' && tls.ca) {
-    throw configError(`${end}.tls.ca: given, but mode require does not check the server's certificate`, `set ${end}.tls.mode: verify-full (or verify-ca) to check it against this CA, or drop ${end}.tls.ca`);
+    throw configError(
+      `${end}.tls.ca: given, but mode require does not check the server's certificate`,
+      `set ${end}.tls.mode: verify-full (or verify-ca) to check it against this CA, or drop ${end}.tls.ca`,
+    );
   }
   if (Boolean(tls.cert) !== Boolean(tls.key)) {
     throw configError(`${end}.tls: a client certificate needs both cert and key`, `set both ${end}.tls.cert and ${end}.tls.key, or neither`);
@@ -203,9 +219,11 @@ export function readTlsFiles(tls: TlsSettings, key = 'tls'): { ca?: Buffer; cert
     try {
       files[field] = readFileSync(path);
     } catch (err) {
-      throw configError(`${key}.${field}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'mount the file at that path, readable by the user ferry runs as, or fix the path');
+      throw configError(
+        `${key}.${field}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        'mount the file at that path, readable by the user ferry runs as, or fix the path',
+      );
     }
   }
   return files;
 }
-

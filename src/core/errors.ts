@@ -32,13 +32,35 @@ export const CONNECTION_SILENT = 'FERRY_CONNECTION_SILENT';
 
 /** Network and server-side codes after which the same work may succeed. */
 const RETRIABLE_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
-  'ECONNABORTED', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN',
-  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EHOSTDOWN',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
   CONNECTION_SILENT,
-  'ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR',
+  'ER_LOCK_DEADLOCK',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_SERVER_SHUTDOWN',
+  'ER_CON_COUNT_ERROR',
   // Postgres SQLSTATEs: serialization failure, deadlock, admin shutdown, cannot connect now, connection failures
-  '40001', '40P01', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004',
+  '40001',
+  '40P01',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
 ]);
 
 /** Classifies anything thrown by a driver into a FerryError, keeping the original as `cause`. */
@@ -52,7 +74,10 @@ export function coerceError(err: unknown, context?: string): FerryError {
   if (resource) return new FerryError('retriable', `${context ? `${context}: ` : ''}${resource.problem} (${message})`, { cause: err, hint: resource.hint });
   // pg's connect timeout says "timeout expired" (or, from a pool, "timeout exceeded when trying to
   // connect"); a query on a client or connection that has died says it is closed.
-  const isConnectionEnd = /Connection terminated|connection is closed|Client has encountered a connection error|socket hang up|timeout expired|timeout exceeded when trying to connect|not queryable|in closed state/i.test(message);
+  const isConnectionEnd =
+    /Connection terminated|connection is closed|Client has encountered a connection error|socket hang up|timeout expired|timeout exceeded when trying to connect|not queryable|in closed state/i.test(
+      message,
+    );
   const kind: ErrorKind = (code && RETRIABLE_CODES.has(code)) || isConnectionEnd ? 'retriable' : 'fatal';
   return new FerryError(kind, text, { cause: err });
 }

@@ -27,20 +27,27 @@ export function resourceExhaustion(err: unknown): ResourceExhaustion | null {
   const code = typeof e.code === 'string' ? e.code : undefined;
   const errno = typeof e.errno === 'number' ? e.errno : undefined;
   const message = typeof e.message === 'string' ? e.message : '';
-  const withServerHint = (ours: string) => (typeof e.hint === 'string' && e.hint !== '' ? `${e.hint} Then ${ours}` : ours.charAt(0).toUpperCase() + ours.slice(1));
+  const withServerHint = (ours: string) =>
+    typeof e.hint === 'string' && e.hint !== '' ? `${e.hint} Then ${ours}` : ours.charAt(0).toUpperCase() + ours.slice(1);
   const disk = { problem: 'out of disk space', hint: withServerHint(`${DISK}; ${RESUMES}`) };
 
   if (code === 'ENOSPC') return { problem: 'out of disk space on the machine ferry runs on', hint: `Free disk space where ferry writes its files; ${RESUMES}` };
   // Postgres SQLSTATE class 53: insufficient resources.
   if (code === '53100') return disk;
-  if (code === '53200') return { problem: 'out of memory', hint: withServerHint(`free memory on that server or lower its memory settings (work_mem); ${RESUMES}`) };
+  if (code === '53200')
+    return { problem: 'out of memory', hint: withServerHint(`free memory on that server or lower its memory settings (work_mem); ${RESUMES}`) };
   if (code === '53300') return { problem: 'no free connection slot', hint: withServerHint(`close idle sessions or raise max_connections; ${RESUMES}`) };
-  if (code !== undefined && /^53[0-9A-Z]{3}$/.test(code)) return { problem: 'out of a server resource', hint: withServerHint(`raise the server setting the message names; ${RESUMES}`) };
+  if (code !== undefined && /^53[0-9A-Z]{3}$/.test(code))
+    return { problem: 'out of a server resource', hint: withServerHint(`raise the server setting the message names; ${RESUMES}`) };
   if (errno === MYSQL_DISK_FULL) return disk;
   if (errno === MYSQL_TABLE_FULL) {
-    return { problem: 'a table is full: out of disk space, or at its size limit', hint: `Free disk space on that server, or raise the limit (innodb_data_file_path's max size; max_heap_table_size for MEMORY tables); ${RESUMES}` };
+    return {
+      problem: 'a table is full: out of disk space, or at its size limit',
+      hint: `Free disk space on that server, or raise the limit (innodb_data_file_path's max size; max_heap_table_size for MEMORY tables); ${RESUMES}`,
+    };
   }
   if (errno !== undefined && MYSQL_WRITE_ERRORS.has(errno) && NO_SPACE_TEXT.test(message)) return disk;
-  if (errno !== undefined && MYSQL_OUT_OF_MEMORY.has(errno)) return { problem: 'out of memory', hint: `Free memory on that server or lower its buffer sizes; ${RESUMES}` };
+  if (errno !== undefined && MYSQL_OUT_OF_MEMORY.has(errno))
+    return { problem: 'out of memory', hint: `Free memory on that server or lower its buffer sizes; ${RESUMES}` };
   return null;
 }

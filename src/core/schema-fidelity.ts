@@ -47,11 +47,19 @@ export function carriedSchema(t: TableSchema, dialect: SchemaTranslations): Carr
     if (d) item('default', c.name, d, 'create');
     if (!c.nullable) {
       const deferred = !dialect.notNullAtCreate(t, c);
-      item('not-null', c.name, { sql: 'NOT NULL' }, deferred ? 'finalize' : 'create',
-        deferred ? 'a zero date arrives as NULL: NOT NULL is set at the cutover if no NULL is there, else the column stays nullable (logged with the count)' : undefined);
+      item(
+        'not-null',
+        c.name,
+        { sql: 'NOT NULL' },
+        deferred ? 'finalize' : 'create',
+        deferred
+          ? 'a zero date arrives as NULL: NOT NULL is set at the cutover if no NULL is there, else the column stays nullable (logged with the count)'
+          : undefined,
+      );
     }
   }
-  for (const i of t.indexes.filter((x) => x.unique)) item('unique', i.name, dialect.uniqueIndexSql(t, i), 'finalize', 'non-unique until the cutover: set-based apply passes through transient duplicates');
+  for (const i of t.indexes.filter((x) => x.unique))
+    item('unique', i.name, dialect.uniqueIndexSql(t, i), 'finalize', 'non-unique until the cutover: set-based apply passes through transient duplicates');
   for (const fk of t.foreignKeys ?? []) item('foreign-key', fk.name, dialect.foreignKeySql(t, fk), 'finalize');
   for (const ck of t.checks ?? []) {
     const { tr, when, note } = dialect.check(t, ck);
@@ -93,12 +101,16 @@ export const VIOLATION_ROWS = 5;
  * outside ferry.
  */
 export function violationError(violations: readonly ConstraintViolation[]): FerryError {
-  const list = violations.map((v) => `${v.constraint} on ${tableKey(v.table)}: ${v.rows.map(formatRow).join(', ')}${v.rows.length >= VIOLATION_ROWS ? ', …' : ''}`);
+  const list = violations.map(
+    (v) => `${v.constraint} on ${tableKey(v.table)}: ${v.rows.map(formatRow).join(', ')}${v.rows.length >= VIOLATION_ROWS ? ', …' : ''}`,
+  );
   return new FerryError('fatal', `the target's rows break constraints the source declares, so they cannot be created: ${list.join('; ')}`, {
     hint: 'compare these rows with the source (`ferry verify`); fix them where they are wrong (at the source, and ferry replicates the fix; or in the target), then cut over again',
   });
 }
 
 function formatRow(row: Record<string, Value>): string {
-  return `(${Object.entries(row).map(([k, v]) => `${k}=${v === null ? 'NULL' : Buffer.isBuffer(v) ? `0x${v.toString('hex')}` : String(v)}`).join(', ')})`;
+  return `(${Object.entries(row)
+    .map(([k, v]) => `${k}=${v === null ? 'NULL' : Buffer.isBuffer(v) ? `0x${v.toString('hex')}` : String(v)}`)
+    .join(', ')})`;
 }

@@ -5,7 +5,10 @@ export const FERRY_SCHEMA = 'ferry';
 const FERRY_TABLES = new Set(['ferry_checkpoint', 'ferry_snapshot_progress', 'ferry_heartbeat']);
 
 function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`);
 }
 

@@ -28,7 +28,8 @@ const say = (text: string) => process.stdout.write(`${text}\n`);
  * after `position`, where streaming starts; the others are in the snapshot's copy.
  */
 function committedAfter(gtids: readonly string[], position: Position): number {
-  if (position.kind !== 'mysql' || !position.gtid) throw new Error(`the snapshot's position ${formatPosition(position)} has no MariaDB GTID to place the write load's commits against`);
+  if (position.kind !== 'mysql' || !position.gtid)
+    throw new Error(`the snapshot's position ${formatPosition(position)} has no MariaDB GTID to place the write load's commits against`);
   const from = mariaSeqs(position.gtid);
   return gtids.filter((gtid) => [...mariaSeqs(gtid)].some(([domain, seq]) => seq > (from.get(domain) ?? -1n))).length;
 }
@@ -96,7 +97,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       await sleep(1000);
       const lag = daemon.status.lagSeconds();
       maxLag = Math.max(maxLag, lag ?? 0);
-      say(`  streaming: ${committedAfter(committed, snap.position)} source transactions committed since the snapshot's position, ${appliedTransactions} applied, lag ${lag === null ? '-' : lag.toFixed(1)}s`);
+      say(
+        `  streaming: ${committedAfter(committed, snap.position)} source transactions committed since the snapshot's position, ${appliedTransactions} applied, lag ${lag === null ? '-' : lag.toFixed(1)}s`,
+      );
     }
     load.abort();
     await loadDone;
@@ -110,8 +113,12 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       onState: (entry, v) => say(`  cutover: ${stateAt(entry)}${entry.state === 'failed' && v.reason ? ` (${v.reason})` : ''}`),
     });
     const verdicts = view.verify ?? [];
-    for (const v of verdicts) say(`  ${v.equal ? 'equal ' : 'DIFFER'}  ${v.table.padEnd(28)} ${String(v.rows).padStart(8)} rows by ${v.method === 'sql' ? 'SQL chunk checksums' : 'rows read into ferry'}`);
-    if (view.state === 'completed') say(`  the source is read-only; final position ${view.finalPosition}; fence to completed ${((view.fencedToCompletedMs ?? 0) / 1000).toFixed(1)}s`);
+    for (const v of verdicts)
+      say(
+        `  ${v.equal ? 'equal ' : 'DIFFER'}  ${v.table.padEnd(28)} ${String(v.rows).padStart(8)} rows by ${v.method === 'sql' ? 'SQL chunk checksums' : 'rows read into ferry'}`,
+      );
+    if (view.state === 'completed')
+      say(`  the source is read-only; final position ${view.finalPosition}; fence to completed ${((view.fencedToCompletedMs ?? 0) / 1000).toFixed(1)}s`);
 
     stop.abort();
     await daemon.done;
@@ -125,7 +132,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     say(`  snapshot:   ${snap.rows} rows in ${(snap.ms / 1000).toFixed(1)}s (${Math.round((snap.rows * 1000) / snap.ms)} rows/s)`);
     say(`  write load: ${committed.length} source transactions committed, ${committed.length - streamed} of them before the snapshot's position (in its copy)`);
     say(`  streaming:  ${streamed} source transactions committed after the snapshot's position, ${appliedTransactions} applied, max lag ${maxLag.toFixed(1)}s`);
-    say(`  cutover:    ${view.state}${view.state === 'completed' ? `, all ${verdicts.length} tables equal (checksums)` : `: ${view.reason ?? ''}`}; ${view.history.map(stateAt).join(', ')}`);
+    say(
+      `  cutover:    ${view.state}${view.state === 'completed' ? `, all ${verdicts.length} tables equal (checksums)` : `: ${view.reason ?? ''}`}; ${view.history.map(stateAt).join(', ')}`,
+    );
     say(`  total time: ${((performance.now() - started) / 1000).toFixed(1)}s`);
     return equal ? 0 : 1;
   } finally {

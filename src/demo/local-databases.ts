@@ -46,7 +46,10 @@ function which(candidates: string[], what: string): string {
 function postgresBin(name: string): string {
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
-  return which(versions.map((v) => join(root, v, 'bin', name)), `PostgreSQL ${name}`);
+  return which(
+    versions.map((v) => join(root, v, 'bin', name)),
+    `PostgreSQL ${name}`,
+  );
 }
 
 const isRoot = () => process.getuid?.() === 0;
@@ -66,7 +69,8 @@ async function waitReady(what: string, child: ChildProcess, probe: () => Promise
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
       const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
-      if (/address already in use|could not bind|do you already have another mysqld server running/i.test(log.slice(-4000))) throw new PortTaken(`${what} could not bind its port`);
+      if (/address already in use|could not bind|do you already have another mysqld server running/i.test(log.slice(-4000)))
+        throw new PortTaken(`${what} could not bind its port`);
       throw new Error(`${what} exited with code ${child.exitCode} during start; see ${logFile}`);
     }
     try {
@@ -85,7 +89,10 @@ abstract class ChildServer implements LocalServer {
   protected child: ChildProcess | null = null;
   /** The signal that shuts the server down cleanly without waiting for clients to leave. */
   protected abstract readonly stopSignal: NodeJS.Signals;
-  constructor(readonly port: number, readonly dir: string) {}
+  constructor(
+    readonly port: number,
+    readonly dir: string,
+  ) {}
   abstract url(database?: string): string;
   abstract start(): Promise<void>;
 
@@ -153,38 +160,63 @@ class MariaDbServer extends ChildServer {
     const log = join(this.dir, 'error.log');
     if (!existsSync(data)) {
       mkdirSync(data, { recursive: true });
-      execFileSync(which(['/usr/bin/mariadb-install-db', '/usr/bin/mysql_install_db'], 'mariadb-install-db'), [
-        '--no-defaults', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db',
-        ...(isRoot() ? ['--user=root'] : []),
-      ], { stdio: 'ignore' });
+      execFileSync(
+        which(['/usr/bin/mariadb-install-db', '/usr/bin/mysql_install_db'], 'mariadb-install-db'),
+        ['--no-defaults', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...(isRoot() ? ['--user=root'] : [])],
+        { stdio: 'ignore' },
+      );
       // TCP root without a password, for the throwaway server only.
-      writeFileSync(join(this.dir, 'init.sql'),
-        "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1';\nGRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n");
+      writeFileSync(
+        join(this.dir, 'init.sql'),
+        "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1';\nGRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n",
+      );
     }
     mkdirSync(join(this.dir, 'tmp'), { recursive: true });
     const tls = this.#options.tls;
-    this.child = spawn(which(['/usr/sbin/mariadbd', '/usr/sbin/mysqld', '/usr/bin/mariadbd'], 'mariadbd'), [
-      '--no-defaults', `--datadir=${data}`, `--port=${this.port}`, '--bind-address=127.0.0.1',
-      `--socket=${join(this.dir, 'mysqld.sock')}`, `--pid-file=${join(this.dir, 'mysqld.pid')}`, `--log-error=${log}`,
-      `--init-file=${join(this.dir, 'init.sql')}`, `--tmpdir=${join(this.dir, 'tmp')}`,
-      `--server-id=${this.#options.serverId ?? 1}`, ...(this.#options.logBin === false ? [] : [`--log-bin=${join(this.dir, 'binlog')}`]),
-      `--binlog-format=${this.#options.binlogFormat ?? 'ROW'}`, `--binlog-row-image=${this.#options.binlogRowImage ?? 'FULL'}`,
-      `--binlog-row-metadata=${this.#options.binlogRowMetadata ?? 'FULL'}`,
-      '--innodb-buffer-pool-size=256M',
-      '--innodb-flush-log-at-trx-commit=2', '--sync-binlog=0', '--max-connections=500', '--character-set-server=utf8mb4',
-      '--collation-server=utf8mb4_general_ci', `--local-infile=${this.#options.localInfile === false ? 0 : 1}`, '--skip-name-resolve',
-      ...(tls ? [`--ssl-ca=${tls.ca}`, `--ssl-cert=${tls.cert}`, `--ssl-key=${tls.key}`] : []),
-      ...(isRoot() ? ['--user=root'] : []),
-    ], { stdio: 'ignore' });
-    await waitReady('MariaDB', this.child, async () => {
-      const c = await mysql.createConnection({ host: '127.0.0.1', port: this.port, user: 'root', connectTimeout: 1000 });
-      try {
-        const [rows] = await c.query('SELECT @@datadir AS dir');
-        expectDataDir(String((rows as { dir: string }[])[0]!.dir), data);
-      } finally {
-        await c.end();
-      }
-    }, log);
+    this.child = spawn(
+      which(['/usr/sbin/mariadbd', '/usr/sbin/mysqld', '/usr/bin/mariadbd'], 'mariadbd'),
+      [
+        '--no-defaults',
+        `--datadir=${data}`,
+        `--port=${this.port}`,
+        '--bind-address=127.0.0.1',
+        `--socket=${join(this.dir, 'mysqld.sock')}`,
+        `--pid-file=${join(this.dir, 'mysqld.pid')}`,
+        `--log-error=${log}`,
+        `--init-file=${join(this.dir, 'init.sql')}`,
+        `--tmpdir=${join(this.dir, 'tmp')}`,
+        `--server-id=${this.#options.serverId ?? 1}`,
+        ...(this.#options.logBin === false ? [] : [`--log-bin=${join(this.dir, 'binlog')}`]),
+        `--binlog-format=${this.#options.binlogFormat ?? 'ROW'}`,
+        `--binlog-row-image=${this.#options.binlogRowImage ?? 'FULL'}`,
+        `--binlog-row-metadata=${this.#options.binlogRowMetadata ?? 'FULL'}`,
+        '--innodb-buffer-pool-size=256M',
+        '--innodb-flush-log-at-trx-commit=2',
+        '--sync-binlog=0',
+        '--max-connections=500',
+        '--character-set-server=utf8mb4',
+        '--collation-server=utf8mb4_general_ci',
+        `--local-infile=${this.#options.localInfile === false ? 0 : 1}`,
+        '--skip-name-resolve',
+        ...(tls ? [`--ssl-ca=${tls.ca}`, `--ssl-cert=${tls.cert}`, `--ssl-key=${tls.key}`] : []),
+        ...(isRoot() ? ['--user=root'] : []),
+      ],
+      { stdio: 'ignore' },
+    );
+    await waitReady(
+      'MariaDB',
+      this.child,
+      async () => {
+        const c = await mysql.createConnection({ host: '127.0.0.1', port: this.port, user: 'root', connectTimeout: 1000 });
+        try {
+          const [rows] = await c.query('SELECT @@datadir AS dir');
+          expectDataDir(String((rows as { dir: string }[])[0]!.dir), data);
+        } finally {
+          await c.end();
+        }
+      },
+      log,
+    );
   }
 }
 
@@ -239,20 +271,51 @@ class PostgresServer extends ChildServer {
     const out = openSync(log, 'a');
     if (as.uid !== undefined) chownSync(log, as.uid, as.gid!);
     const tls = this.#options.tls ? this.#serverTlsSettings(this.#options.tls, as) : [];
-    this.child = spawn(postgresBin('postgres'), [
-      '-D', data, '-p', String(this.port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${this.dir}`,
-      '-c', `wal_level=${this.#options.walLevel ?? 'logical'}`, '-c', 'max_wal_senders=64', '-c', 'max_replication_slots=64', '-c', 'max_connections=300',
-      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'shared_buffers=256MB', ...tls,
-    ], { stdio: ['ignore', out, out], ...as });
-    await waitReady('PostgreSQL', this.child, async () => {
-      const c = new pg.Client({ connectionString: this.url(), connectionTimeoutMillis: 1000 });
-      await c.connect();
-      try {
-        expectDataDir((await c.query('SHOW data_directory')).rows[0].data_directory, data);
-      } finally {
-        await c.end();
-      }
-    }, log);
+    this.child = spawn(
+      postgresBin('postgres'),
+      [
+        '-D',
+        data,
+        '-p',
+        String(this.port),
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        `unix_socket_directories=${this.dir}`,
+        '-c',
+        `wal_level=${this.#options.walLevel ?? 'logical'}`,
+        '-c',
+        'max_wal_senders=64',
+        '-c',
+        'max_replication_slots=64',
+        '-c',
+        'max_connections=300',
+        '-c',
+        'fsync=off',
+        '-c',
+        'synchronous_commit=off',
+        '-c',
+        'full_page_writes=off',
+        '-c',
+        'shared_buffers=256MB',
+        ...tls,
+      ],
+      { stdio: ['ignore', out, out], ...as },
+    );
+    await waitReady(
+      'PostgreSQL',
+      this.child,
+      async () => {
+        const c = new pg.Client({ connectionString: this.url(), connectionTimeoutMillis: 1000 });
+        await c.connect();
+        try {
+          expectDataDir((await c.query('SHOW data_directory')).rows[0].data_directory, data);
+        } finally {
+          await c.end();
+        }
+      },
+      log,
+    );
   }
 }
 
@@ -282,4 +345,3 @@ export function startMariaDb(options: MariaDbOptions = {}): Promise<LocalServer>
 export function startPostgres(options: PostgresOptions = {}): Promise<LocalServer> {
   return startOnFreePort((port) => new PostgresServer(port, newDir('postgres'), options));
 }
-

@@ -68,14 +68,22 @@ export async function runWriteLoad(conn: Connection, signal: AbortSignal, onComm
   while (!signal.aborted) {
     n++;
     await conn.query('START TRANSACTION');
-    const [res] = await conn.query('INSERT INTO shop.orders (customer_id, status, total, placed_at) VALUES (?, ?, ?, NOW(3))', [1 + (n % 1000), 'new', (n % 300) + 0.5]);
+    const [res] = await conn.query('INSERT INTO shop.orders (customer_id, status, total, placed_at) VALUES (?, ?, ?, NOW(3))', [
+      1 + (n % 1000),
+      'new',
+      (n % 300) + 0.5,
+    ]);
     const orderId = (res as { insertId: number }).insertId;
     await conn.query('INSERT INTO shop.order_items VALUES (?, 1, ?, 1, 9.90), (?, 2, ?, 2, 19.90)', [orderId, `SKU-${n % 50}`, orderId, `SKU-${n % 70}`]);
     await conn.query('COMMIT');
     await committed();
     if (n % 3 === 0) await autocommit("UPDATE shop.orders SET status = 'shipped' WHERE id = ?", [orderId - 2]);
     if (n % 10 === 0) await autocommit('DELETE FROM shop.orders WHERE id = ?', [orderId - 5]);
-    if (n % 5 === 0) await autocommit('UPDATE contentsearchdb.metadata SET score = score + 1, tags = JSON_SET(tags, "$.edited", ?) WHERE id = ?', [n, 1 + (n * 7919) % 100000]);
+    if (n % 5 === 0)
+      await autocommit('UPDATE contentsearchdb.metadata SET score = score + 1, tags = JSON_SET(tags, "$.edited", ?) WHERE id = ?', [
+        n,
+        1 + ((n * 7919) % 100000),
+      ]);
     await new Promise((r) => setTimeout(r, 5));
   }
 }

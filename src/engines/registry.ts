@@ -151,14 +151,19 @@ export function nameRules<E extends Engine>(naming: Extract<TargetNaming, { read
 }
 
 /** The configured database source, through its engine's adapters. */
-export function openSqlSource<E extends Engine>(source: SourceConfigOf[E] & { readonly type: E }, common: SourceCommon, settings: SourceSettings): Promise<Source> {
+export function openSqlSource<E extends Engine>(
+  source: SourceConfigOf[E] & { readonly type: E },
+  common: SourceCommon,
+  settings: SourceSettings,
+): Promise<Source> {
   const engine: SqlEngine<E> = SQL_ENGINES[source.type];
   return engine.openSource(source, common, settings);
 }
 
 /** The Kafka target: a stream of envelopes, not a database (nothing to verify, name or identify). */
 export const KAFKA_TARGET = {
-  openSink: (target: KafkaTargetConfig, o: { readonly pipeline: string; readonly log: Logger; readonly events?: FerryEventBus }): Promise<KafkaSink> => KafkaSink.open({ ...target, ...o }),
+  openSink: (target: KafkaTargetConfig, o: { readonly pipeline: string; readonly log: Logger; readonly events?: FerryEventBus }): Promise<KafkaSink> =>
+    KafkaSink.open({ ...target, ...o }),
   checkTarget: (target: KafkaTargetConfig, log: Logger): Promise<CheckProblem[]> => KafkaSink.check(target, log),
 };
 

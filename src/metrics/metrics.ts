@@ -37,42 +37,74 @@ export class FerryMetrics {
     new Gauge({ name: 'ferry_build_info', help: "1, labelled with ferry's version", labelNames: ['version'], registers }).set({ version: VERSION }, 1);
 
     new Gauge({
-      name: 'ferry_phase', help: '1 for the phase the pipeline is in, 0 for the others', labelNames: ['phase'], registers,
+      name: 'ferry_phase',
+      help: '1 for the phase the pipeline is in, 0 for the others',
+      labelNames: ['phase'],
+      registers,
       collect() {
         for (const p of PHASES) this.set({ phase: p }, live.phase === p ? 1 : 0);
       },
     });
     /** A gauge read from the live status at each scrape; unknown (null) is no series at all, never a reassuring 0. */
-    const readGauge = (name: string, help: string, read: () => number | null) => new Gauge({
-      name, help, registers,
-      collect() {
-        const value = read();
-        if (value === null) this.remove();
-        else this.set(value);
-      },
-    });
-    readGauge('ferry_replication_lag_seconds', "source's now minus the source commit time of the last applied transaction (heartbeats included)", () => live.lagSeconds());
+    const readGauge = (name: string, help: string, read: () => number | null) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const value = read();
+          if (value === null) this.remove();
+          else this.set(value);
+        },
+      });
+    readGauge('ferry_replication_lag_seconds', "source's now minus the source commit time of the last applied transaction (heartbeats included)", () =>
+      live.lagSeconds(),
+    );
     readGauge('ferry_source_lag_bytes', 'source log bytes between the head and the applied position', () => live.lagBytes());
-    readGauge('ferry_last_applied_timestamp_seconds', 'source commit time of the last applied transaction, unix seconds', () => (live.applied ? live.applied.commitTime.getTime() / 1000 : null));
+    readGauge('ferry_last_applied_timestamp_seconds', 'source commit time of the last applied transaction, unix seconds', () =>
+      live.applied ? live.applied.commitTime.getTime() / 1000 : null,
+    );
     readGauge('ferry_slot_retained_bytes', 'Postgres source: WAL the replication slot keeps', () => live.retainedBytes);
-    readGauge('ferry_source_clock_offset_seconds', "the source's clock minus ferry's, measured at each heartbeat", () => (live.clockOffsetMs === null ? null : live.clockOffsetMs / 1000));
+    readGauge('ferry_source_clock_offset_seconds', "the source's clock minus ferry's, measured at each heartbeat", () =>
+      live.clockOffsetMs === null ? null : live.clockOffsetMs / 1000,
+    );
     readGauge('ferry_paused', '1 while paused through the admin API', () => (live.paused ? 1 : 0));
     new Gauge({
-      name: 'ferry_cutover_state', help: '1 for the state the cutover is in, 0 for the others (no series before a cutover)', labelNames: ['state'], registers,
+      name: 'ferry_cutover_state',
+      help: '1 for the state the cutover is in, 0 for the others (no series before a cutover)',
+      labelNames: ['state'],
+      registers,
       collect() {
         const cutover = live.cutover;
         if (cutover) for (const s of CUTOVER_STATES) this.set({ state: s }, cutover.state === s ? 1 : 0);
       },
     });
-    const snapshotRows = new Counter({ name: 'ferry_snapshot_rows_total', help: "rows copied by the snapshot, per table; a resumed table's count starts at the rows copied before", labelNames: ['table'], registers });
-    const snapshotEstimated = new Gauge({ name: 'ferry_snapshot_rows_estimated', help: "the source's estimate of each table's rows at snapshot start", labelNames: ['table'], registers });
+    const snapshotRows = new Counter({
+      name: 'ferry_snapshot_rows_total',
+      help: "rows copied by the snapshot, per table; a resumed table's count starts at the rows copied before",
+      labelNames: ['table'],
+      registers,
+    });
+    const snapshotEstimated = new Gauge({
+      name: 'ferry_snapshot_rows_estimated',
+      help: "the source's estimate of each table's rows at snapshot start",
+      labelNames: ['table'],
+      registers,
+    });
     const applied = new Counter({ name: 'ferry_events_applied_total', help: 'row changes applied to the target', labelNames: ['table', 'op'], registers });
     const transactions = new Counter({ name: 'ferry_transactions_applied_total', help: 'source transactions with changes applied to the target', registers });
     const batchSeconds = new Histogram({
-      name: 'ferry_apply_batch_seconds', help: 'time to apply one target transaction (a batch of source transactions)', registers,
+      name: 'ferry_apply_batch_seconds',
+      help: 'time to apply one target transaction (a batch of source transactions)',
+      registers,
       buckets: [...LATENCY_BUCKETS],
     });
-    const errors = new Counter({ name: 'ferry_errors_total', help: 'errors by kind: retriable (the stream restarts), fatal, config, heartbeat, cutover', labelNames: ['kind'], registers });
+    const errors = new Counter({
+      name: 'ferry_errors_total',
+      help: 'errors by kind: retriable (the stream restarts), fatal, config, heartbeat, cutover',
+      labelNames: ['kind'],
+      registers,
+    });
     // Every kind from the start at 0: increase() over a series that appears at 1 sees no increase,
     // so the first error would never alert (DESIGN §1.4).
     for (const kind of FAILURE_KINDS) errors.inc({ kind }, 0);

@@ -100,7 +100,13 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
       tx = null;
       deps.onCommit?.(last.position);
       await source.acknowledge(last.position);
-      events.emit('batch-applied', { ...counts, perTable: perTable.list(), position: last.position, commitTime: last.commitTime, ms: performance.now() - started });
+      events.emit('batch-applied', {
+        ...counts,
+        perTable: perTable.list(),
+        position: last.position,
+        commitTime: last.commitTime,
+        ms: performance.now() - started,
+      });
       for (const m of markers) events.emit('marker-applied', m);
     }
   } finally {

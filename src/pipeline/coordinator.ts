@@ -41,7 +41,14 @@ export function formatProblems(problems: readonly CheckProblem[]): string {
 export async function checkAll(config: Config, log: Logger, source?: Source): Promise<CheckProblem[]> {
   const target = await checkTarget(config, log);
   if (config.source.type === 'kafka') return [...(await checkKafkaSource(config.source, log)), ...target];
-  const all = async (s: Source) => [...(await s.check()), ...(await sameServerProblems(config, s)), ...(await kafkaReferentialProblems(config, s)), ...(await targetNameCheck(config, s)), ...(await planCheckProblems(config)), ...target];
+  const all = async (s: Source) => [
+    ...(await s.check()),
+    ...(await sameServerProblems(config, s)),
+    ...(await kafkaReferentialProblems(config, s)),
+    ...(await targetNameCheck(config, s)),
+    ...(await planCheckProblems(config)),
+    ...target,
+  ];
   if (source) return all(source);
   let opened: Source;
   try {
@@ -67,19 +74,28 @@ export async function sameServerProblems(config: Config, source: Source): Promis
   if (target === null || target !== (await source.serverIdentity())) return [];
   const schema = targetSchemaOf(config);
   const fix = `set target.schema to a ${targetEngine(sqlTarget(config)).schemaWord} of its own and exclude it (tables.exclude: ["${schema ?? 'copy'}.*"])`;
-  if (!schema) return [{ check: 'target', message: 'the target is the source itself (same server and database): every table would be copied onto itself', hint: fix }];
+  if (!schema)
+    return [{ check: 'target', message: 'the target is the source itself (same server and database): every table would be copied onto itself', hint: fix }];
   // Tables already there, or any the patterns would select once ferry creates them.
   const selected = makeTableFilter(config.tables.include, config.tables.exclude);
   const fed = (await source.describeTables()).filter((t) => t.source.schema === schema).map((t) => tableKey(t.source));
   if (fed.length === 0 && !selected({ schema, name: 'any_table' })) return [];
-  return [{ check: 'target', message: `the source and the target are one server, and the tables selected include the target schema ${schema}${fed.length ? ` (${fed.join(', ')})` : ''}: ferry would read back what it writes`, hint: fix }];
+  return [
+    {
+      check: 'target',
+      message: `the source and the target are one server, and the tables selected include the target schema ${schema}${fed.length ? ` (${fed.join(', ')})` : ''}: ferry would read back what it writes`,
+      hint: fix,
+    },
+  ];
 }
 
 /** Preflight: refuses to start on any failed check, with the same messages as `ferry check`. */
 async function preflight(config: Config, log: Logger, source: Source): Promise<void> {
   const problems = (await checkAll(config, log, source)).filter((p) => !p.warning);
   if (problems.length > 0) {
-    throw new FerryError('config', `preflight failed:\n${formatProblems(problems)}`, { hint: 'run `ferry check -c FILE` after fixing; nothing was written to the target' });
+    throw new FerryError('config', `preflight failed:\n${formatProblems(problems)}`, {
+      hint: 'run `ferry check -c FILE` after fixing; nothing was written to the target',
+    });
   }
 }
 
@@ -123,13 +139,27 @@ async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
     const tables = await source.describeTables();
     const { checkpoint, decision } = await decide();
     // Not worded "streaming from …": that line is the stream's own, once it has started.
-    const plan = { fresh: 'a fresh snapshot', resume: 'resuming the interrupted snapshot', skip: checkpoint?.position ? 'no snapshot; the stream resumes at the checkpoint' : 'no snapshot (cdc-only); the stream starts at the log head' }[decision];
-    o.log.info({ decision, checkpoint: checkpoint?.phase ?? 'none', tables: tables.length }, `${tables.length} table${tables.length === 1 ? '' : 's'} selected; ${plan}`);
+    const plan = {
+      fresh: 'a fresh snapshot',
+      resume: 'resuming the interrupted snapshot',
+      skip: checkpoint?.position ? 'no snapshot; the stream resumes at the checkpoint' : 'no snapshot (cdc-only); the stream starts at the log head',
+    }[decision];
+    o.log.info(
+      { decision, checkpoint: checkpoint?.phase ?? 'none', tables: tables.length },
+      `${tables.length} table${tables.length === 1 ? '' : 's'} selected; ${plan}`,
+    );
     if (decision !== 'skip') {
       events.emit('phase', { phase: 'snapshot' });
       await runSnapshot({
-        source, sink, events: o.events, tables, fresh: decision === 'fresh', tablePrep: config.snapshot.tablePrep,
-        parallelism: config.snapshot.parallelism, chunkRows: config.snapshot.chunkRows, signal: o.signal,
+        source,
+        sink,
+        events: o.events,
+        tables,
+        fresh: decision === 'fresh',
+        tablePrep: config.snapshot.tablePrep,
+        parallelism: config.snapshot.parallelism,
+        chunkRows: config.snapshot.chunkRows,
+        signal: o.signal,
       });
     } else if (!checkpoint?.position) {
       // cdc-only with no checkpoint yet: start from the log's head.
@@ -162,14 +192,20 @@ function snapshotted(tables: readonly TableSchema[], copied: readonly string[] |
   const selected = makeTableFilter(config.tables.include, config.tables.exclude);
   const gone = copied.filter((name) => !described.has(name) && selected(parseTableKey(name)));
   if (gone.length > 0) {
-    throw new FerryError('fatal', `replicated table${gone.length === 1 ? '' : 's'} ${gone.join(', ')} no longer exist${gone.length === 1 ? 's' : ''} at the source (dropped or renamed while ferry was stopped or behind)`, {
-      hint: 'exclude the table (tables.exclude) to go on without it, or re-snapshot (snapshot.mode: always)',
-    });
+    throw new FerryError(
+      'fatal',
+      `replicated table${gone.length === 1 ? '' : 's'} ${gone.join(', ')} no longer exist${gone.length === 1 ? 's' : ''} at the source (dropped or renamed while ferry was stopped or behind)`,
+      {
+        hint: 'exclude the table (tables.exclude) to go on without it, or re-snapshot (snapshot.mode: always)',
+      },
+    );
   }
   const late = tables.filter((t) => !known.has(tableKey(t.source)));
   if (late.length > 0) {
-    log.warn({ tables: late.map((t) => tableKey(t.source)) },
-      `not replicating ${late.map((t) => tableKey(t.source)).join(', ')}: created after the snapshot; restart with snapshot.mode: always to copy it`);
+    log.warn(
+      { tables: late.map((t) => tableKey(t.source)) },
+      `not replicating ${late.map((t) => tableKey(t.source)).join(', ')}: created after the snapshot; restart with snapshot.mode: always to copy it`,
+    );
   }
   return tables.filter((t) => known.has(tableKey(t.source)));
 }
@@ -203,7 +239,11 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       const stream = source.stream(from, tables, inner.signal);
       stopHeartbeat = startHeartbeat(source, events, log, sqlSource(config).heartbeatSeconds * 1000);
       await applyStream(stream, {
-        source, sink, events, gate: o.gate, signal: inner.signal,
+        source,
+        sink,
+        events,
+        gate: o.gate,
+        signal: inner.signal,
         limits: { maxRows: config.apply.batchMaxRows, maxMs: config.apply.batchMaxMs },
         onCommit: (position) => {
           backoff.reset();

@@ -50,7 +50,9 @@ export function checkTarget(config: Config, log: Logger): Promise<CheckProblem[]
 /** Which server the target is (see Source.serverIdentity); null when it cannot be reached, or is not a database. */
 export async function targetIdentity(config: Config): Promise<string | null> {
   if (config.target.type === 'kafka') return null;
-  return targetEngine(config.target).serverIdentity(config.target.url).catch(() => null);
+  return targetEngine(config.target)
+    .serverIdentity(config.target.url)
+    .catch(() => null);
 }
 
 /**

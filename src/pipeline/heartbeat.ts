@@ -36,7 +36,8 @@ export function startHeartbeat(source: Source, events: FerryEventBus, log: Logge
         if (!failing) log.info('the source is read-only: no heartbeats until it is writable again');
       } else {
         events.emit('failure', { kind: 'heartbeat', message: e.message });
-        if (!failing) log.warn({ err: e.message, hint: e.hint }, 'cannot write the heartbeat into the source log; lag on a quiet source reads high until it can');
+        if (!failing)
+          log.warn({ err: e.message, hint: e.hint }, 'cannot write the heartbeat into the source log; lag on a quiet source reads high until it can');
       }
       failing = true;
     } finally {

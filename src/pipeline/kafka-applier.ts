@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { targetSchemaOf, type Config, type KafkaSourceConfig } from '../config.js';
-import { parseTableKey, tableKey, type ChangeEvent, } from '../core/change-event.js';
+import { parseTableKey, tableKey, type ChangeEvent } from '../core/change-event.js';
 import type { FerryEventBus } from '../core/events.js';
 import { positionFromJson } from '../core/position.js';
 import { announceRetry, Backoff, STREAM_BACKOFF } from '../core/retry.js';
@@ -44,7 +44,10 @@ export async function runKafkaApplier(o: KafkaApplierOptions): Promise<void> {
     const names = await changeTopics(transport, topics, config);
     const applier = new PartitionApplier(sink, new SchemaCatalog(transport, topics.schema, targetSchemaOf(config)), topics.changes, o);
     events.emit('phase', { phase: 'streaming' });
-    log.info({ group: config.source.group, topics: names }, `applying ${names.length} topic${names.length === 1 ? '' : 's'} in consumer group ${config.source.group}`);
+    log.info(
+      { group: config.source.group, topics: names },
+      `applying ${names.length} topic${names.length === 1 ? '' : 's'} in consumer group ${config.source.group}`,
+    );
     const backoff = new Backoff(STREAM_BACKOFF);
     while (!o.signal.aborted) {
       try {
@@ -77,9 +80,21 @@ export async function checkKafkaSource(source: KafkaSourceConfig, log: Logger): 
   const topics = new Topics(source.topicPrefix);
   try {
     if ((await transport.partitions([topics.schema])).has(topics.schema)) return [];
-    return [{ check: 'kafka topics', message: `topic ${topics.schema} does not exist`, hint: 'start the producing ferry (target.type: kafka) with the same topicPrefix first; it checks every topic it needs' }];
+    return [
+      {
+        check: 'kafka topics',
+        message: `topic ${topics.schema} does not exist`,
+        hint: 'start the producing ferry (target.type: kafka) with the same topicPrefix first; it checks every topic it needs',
+      },
+    ];
   } catch (err) {
-    return [{ check: 'source', message: `cannot reach Kafka at ${source.brokers.join(', ')}: ${(err as Error).message}`, hint: 'check source.brokers and that the brokers are running' }];
+    return [
+      {
+        check: 'source',
+        message: `cannot reach Kafka at ${source.brokers.join(', ')}: ${(err as Error).message}`,
+        hint: 'check source.brokers and that the brokers are running',
+      },
+    ];
   } finally {
     await transport.close();
   }
@@ -129,7 +144,12 @@ class PartitionApplier {
   #owned: readonly TopicPartition[] = [];
 
   /** `singleTopic`: the topic whose messages come in groups of whole source transactions. */
-  constructor(private readonly sink: DatabaseSink, private readonly schemas: SchemaCatalog, private readonly singleTopic: string, private readonly o: KafkaApplierOptions) {}
+  constructor(
+    private readonly sink: DatabaseSink,
+    private readonly schemas: SchemaCatalog,
+    private readonly singleTopic: string,
+    private readonly o: KafkaApplierOptions,
+  ) {}
 
   /** A rebalance: the lag of partitions now elsewhere is no longer this process's to report. */
   assigned(partitions: readonly TopicPartition[]): void {
@@ -209,8 +229,12 @@ class PartitionApplier {
         const perTable = new TableOpCounter();
         perTable.add(changes);
         this.o.events.emit('batch-applied', {
-          transactions: transactions.size, events: changes.length, perTable: perTable.list(),
-          position: positionFromJson(last.source.position), commitTime: new Date(last.source.ts_ms), ms: performance.now() - started,
+          transactions: transactions.size,
+          events: changes.length,
+          perTable: perTable.list(),
+          position: positionFromJson(last.source.position),
+          commitTime: new Date(last.source.ts_ms),
+          ms: performance.now() - started,
         });
       }
       this.o.events.emit('kafka-consumer-lag', { topic: batch.topic, partition: batch.partition, lag: Number(batch.highWatermark - lastOffset - 1n) });
@@ -261,25 +285,37 @@ class PartitionApplier {
 function wholeGroups(batch: PartitionBatch, decoded: readonly Decoded[]): number {
   for (let i = decoded.length - 1; i >= 0; i--) if (decoded[i]!.envelope?.transaction?.last) return i + 1;
   if (batch.highWatermark > decoded[decoded.length - 1]!.offset + 1n) {
-    throw new FerryError('fatal', `a group of source transactions in ${batch.topic} from offset ${decoded[0]!.offset} did not come whole in one fetch (at most ${SINGLE_TOPIC_FETCH_BYTES / 2 ** 20} MiB, and no further than the end of a log segment)`, {
-      hint: 'single-topic mode applies whole groups only: raise the topic\'s segment.bytes and the brokers\' fetch.max.bytes past the largest source transaction, or use per-table topics',
-    });
+    throw new FerryError(
+      'fatal',
+      `a group of source transactions in ${batch.topic} from offset ${decoded[0]!.offset} did not come whole in one fetch (at most ${SINGLE_TOPIC_FETCH_BYTES / 2 ** 20} MiB, and no further than the end of a log segment)`,
+      {
+        hint: "single-topic mode applies whole groups only: raise the topic's segment.bytes and the brokers' fetch.max.bytes past the largest source transaction, or use per-table topics",
+      },
+    );
   }
   return 0;
 }
 
 /** The target has applied past the partition's end: the topic was deleted and made again under its name. */
 function topicMadeAnew(batch: PartitionBatch, next: bigint): FerryError {
-  return new FerryError('fatal', `this target has applied ${batch.topic} partition ${batch.partition} up to offset ${next}, past its end (${batch.highWatermark}): the topic was made anew under the same name`, {
-    hint: 'offsets of a new topic mean nothing to this target: give the new topics a new topicPrefix (producer and appliers) and copy afresh',
-  });
+  return new FerryError(
+    'fatal',
+    `this target has applied ${batch.topic} partition ${batch.partition} up to offset ${next}, past its end (${batch.highWatermark}): the topic was made anew under the same name`,
+    {
+      hint: 'offsets of a new topic mean nothing to this target: give the new topics a new topicPrefix (producer and appliers) and copy afresh',
+    },
+  );
 }
 
 /** Messages the partition no longer has (retention, or a topic made anew) were never applied: the target has lost those changes. */
 function deletedBeforeApplied(batch: PartitionBatch, next: bigint, first: bigint): FerryError {
-  return new FerryError('fatal', `${batch.topic} partition ${batch.partition} starts at offset ${first}, but this target has applied it only up to offset ${next}: messages ${next}..${first - 1n} were deleted before they were applied`, {
-    hint: 'the topics\' retention must outlast any applier outage (change topics: cleanup.policy=delete, retention.ms well beyond it); the target has lost those changes: copy it again through topics of a new topicPrefix, with a fresh snapshot',
-  });
+  return new FerryError(
+    'fatal',
+    `${batch.topic} partition ${batch.partition} starts at offset ${first}, but this target has applied it only up to offset ${next}: messages ${next}..${first - 1n} were deleted before they were applied`,
+    {
+      hint: "the topics' retention must outlast any applier outage (change topics: cleanup.policy=delete, retention.ms well beyond it); the target has lost those changes: copy it again through topics of a new topicPrefix, with a fresh snapshot",
+    },
+  );
 }
 
 function parseEnvelope(value: Buffer, batch: PartitionBatch, offset: bigint): Envelope {

@@ -45,7 +45,11 @@ export class LiveStatus {
   lastError: { kind: string; message: string; at: Date } | null = null;
   readonly #offs: (() => void)[];
 
-  constructor(readonly pipeline: string, bus: FerryEventBus, private readonly now: () => number = Date.now) {
+  constructor(
+    readonly pipeline: string,
+    bus: FerryEventBus,
+    private readonly now: () => number = Date.now,
+  ) {
     const table = (name: string) => {
       let t = this.snapshot.get(name);
       if (!t) this.snapshot.set(name, (t = { rows: 0, estimated: 0, done: false }));
@@ -70,7 +74,10 @@ export class LiveStatus {
         this.retainedBytes = h.retainedBytes;
       }),
       bus.on('failure', ({ kind, message }) => (this.lastError = { kind, message, at: new Date(this.now()) })),
-      bus.on('cutover-state', ({ id, state, reason, finalPosition }) => (this.cutover = { id, state, ...(reason ? { reason } : {}), ...(finalPosition ? { finalPosition } : {}) })),
+      bus.on(
+        'cutover-state',
+        ({ id, state, reason, finalPosition }) => (this.cutover = { id, state, ...(reason ? { reason } : {}), ...(finalPosition ? { finalPosition } : {}) }),
+      ),
     ];
   }
 

@@ -10,12 +10,17 @@ import type { CheckProblem, Source } from '../core/source.js';
  */
 export async function kafkaReferentialProblems(config: Config, source: Source): Promise<CheckProblem[]> {
   if (config.source.type !== 'mysql' || config.target.type !== 'kafka') return [];
-  const acting = (await source.describeTables().catch(() => [] as TableSchema[]))
-    .flatMap((t) => (t.foreignKeys ?? []).filter(actsOnRows).map((fk) => `${tableKey(t.source)} (${fk.name}: ON DELETE ${fk.onDelete.toUpperCase()} ON UPDATE ${fk.onUpdate.toUpperCase()})`));
+  const acting = (await source.describeTables().catch(() => [] as TableSchema[])).flatMap((t) =>
+    (t.foreignKeys ?? [])
+      .filter(actsOnRows)
+      .map((fk) => `${tableKey(t.source)} (${fk.name}: ON DELETE ${fk.onDelete.toUpperCase()} ON UPDATE ${fk.onUpdate.toUpperCase()})`),
+  );
   if (acting.length === 0) return [];
-  return [{
-    check: 'foreign keys',
-    message: `foreign keys with referential actions change rows that MySQL/MariaDB does not write to the binlog, and the Kafka path cannot reproduce them: ${acting.join(', ')}`,
-    hint: 'replicate these tables to a database target directly (ferry runs the actions there), or change the foreign keys to ON DELETE/UPDATE RESTRICT at the source',
-  }];
+  return [
+    {
+      check: 'foreign keys',
+      message: `foreign keys with referential actions change rows that MySQL/MariaDB does not write to the binlog, and the Kafka path cannot reproduce them: ${acting.join(', ')}`,
+      hint: 'replicate these tables to a database target directly (ferry runs the actions there), or change the foreign keys to ON DELETE/UPDATE RESTRICT at the source',
+    },
+  ];
 }

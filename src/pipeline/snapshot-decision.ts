@@ -29,7 +29,11 @@ export function decideSnapshot(mode: SnapshotMode, checkpoint: Checkpoint | null
 export function cutOverError(pipeline: string, checkpoint: Checkpoint): FerryError {
   const at = checkpoint.cutOverAt ? ` at ${checkpoint.cutOverAt.toISOString()}` : '';
   const final = checkpoint.position ? formatPosition(checkpoint.position) : 'unknown';
-  return new FerryError('config', `pipeline ${pipeline} was cut over${at}; its final source position is ${final}. The application writes to the target now: ferry neither snapshots nor streams into it again, and wrote nothing to it`, {
-    hint: `a cutover is final. To replicate again (a new migration, a rehearsal), give the config a fresh pipeline name (pipeline: …) and a target to match; ${pipeline}'s checkpoint row stays as the record of this cutover (ferry status shows it)`,
-  });
+  return new FerryError(
+    'config',
+    `pipeline ${pipeline} was cut over${at}; its final source position is ${final}. The application writes to the target now: ferry neither snapshots nor streams into it again, and wrote nothing to it`,
+    {
+      hint: `a cutover is final. To replicate again (a new migration, a rehearsal), give the config a fresh pipeline name (pipeline: …) and a target to match; ${pipeline}'s checkpoint row stays as the record of this cutover (ferry status shows it)`,
+    },
+  );
 }

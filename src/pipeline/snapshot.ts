@@ -50,7 +50,9 @@ export async function runSnapshot(deps: SnapshotDeps): Promise<Position> {
   if (progress.size > 0 && keyless.length > 0) {
     // A table without a key is copied in one consistent pass with the slot's start; an interrupted
     // snapshot of it cannot resume, so every table starts over (the new slot starts elsewhere).
-    deps.events.emit('snapshot-restarted', { reason: `${keyless.map((t) => tableKey(t.source)).join(', ')} ha${keyless.length === 1 ? 's' : 've'} no primary key and cannot resume` });
+    deps.events.emit('snapshot-restarted', {
+      reason: `${keyless.map((t) => tableKey(t.source)).join(', ')} ha${keyless.length === 1 ? 's' : 've'} no primary key and cannot resume`,
+    });
     await sink.prepare(tables, 'truncate', 'snapshot');
     await sink.beginSnapshot();
     progress = new Map();
@@ -136,7 +138,7 @@ async function copyAsRows(deps: SnapshotDeps, reader: TableReader, table: TableS
 async function copyAsText(deps: SnapshotDeps, reader: TableReader, table: TableSchema, copy: TableCopy): Promise<void> {
   const { sink, events } = deps;
   const chunkRows = deps.chunkRows * TEXT_CHUNK_FACTOR;
-  for (let done = false; !done;) {
+  for (let done = false; !done; ) {
     if (deps.signal.aborted) throw new SnapshotInterrupted(`snapshot stopped before ${copy.name} was complete`);
     let rows = 0;
     let lastKey = copy.lastKey;

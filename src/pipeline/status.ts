@@ -34,9 +34,7 @@ export async function readStatus(config: Config, log: Logger): Promise<PipelineS
       log.warn({ err: err.message }, 'source unreachable; showing the target side only');
       return null;
     });
-    const [head, retained] = source
-      ? await Promise.all([source.headPosition(), source.retainedBytes?.() ?? null]).finally(() => source.close())
-      : [null, null];
+    const [head, retained] = source ? await Promise.all([source.headPosition(), source.retainedBytes?.() ?? null]).finally(() => source.close()) : [null, null];
     const cutOver = checkpoint?.phase === 'cut-over';
     const applied = checkpoint?.phase === 'stream' || cutOver ? checkpoint.position : null;
     return {

@@ -37,7 +37,8 @@ export function targetNameConflicts(tables: readonly TableSchema[], naming: Targ
     if (why && !schemas.has(t.target.schema)) {
       schemas.add(t.target.schema);
       conflicts.push({
-        objects: [tableKey(t.source)], message: `the target ${rules.schemaWord} ${t.target.schema} (of table ${tableKey(t.source)}) ${why}`,
+        objects: [tableKey(t.source)],
+        message: `the target ${rules.schemaWord} ${t.target.schema} (of table ${tableKey(t.source)}) ${why}`,
         hint: `set target.schema to a name the target can hold, or exclude the tables of ${t.source.schema} (tables.exclude: ["${t.source.schema}.*"])`,
       });
     }
@@ -53,7 +54,12 @@ export function targetNameConflicts(tables: readonly TableSchema[], naming: Targ
     // ferry's own index names are cut to fit already.
     else if (only.kind !== 'index') {
       const why = rules.invalid(only.name);
-      if (why) conflicts.push({ objects: [only.object], message: `${only.kind} ${only.object}: its name ${why}`, hint: `rename it at the source, or exclude the table (tables.exclude: ["${tableKey(only.table.source)}"])` });
+      if (why)
+        conflicts.push({
+          objects: [only.object],
+          message: `${only.kind} ${only.object}: its name ${why}`,
+          hint: `rename it at the source, or exclude the table (tables.exclude: ["${tableKey(only.table.source)}"])`,
+        });
     }
   }
   return conflicts;
@@ -82,10 +88,11 @@ function namedObjects(t: TableSchema, nth: number, rules: NameRules): Named[] {
   for (const c of t.columns) out.push({ kind: 'column', table: t, name: c.name, object: `${object}.${c.name}`, scope: `columns ${table}` });
   if (rules.relationsShareSchema) {
     // One namespace per schema holds tables, partitions and indexes; ferry's index names are `<table>_<index>`.
-    const partitions = (ps: readonly Partition[]): Named[] => ps.flatMap((p) => [
-      { kind: 'partition' as const, table: t, name: p.name, object: `${t.source.schema}.${p.name}`, scope: schema },
-      ...partitions(p.partitioning?.partitions ?? []),
-    ]);
+    const partitions = (ps: readonly Partition[]): Named[] =>
+      ps.flatMap((p) => [
+        { kind: 'partition' as const, table: t, name: p.name, object: `${t.source.schema}.${p.name}`, scope: schema },
+        ...partitions(p.partitioning?.partitions ?? []),
+      ]);
     out.push(...partitions(t.partitioning?.partitions ?? []));
   }
   const indexes = rules.relationsShareSchema ? schema : `indexes ${table}`;
@@ -101,18 +108,27 @@ function collision(group: readonly Named[], rules: NameRules): NameConflict {
   const objects = group.map((n) => (kind ? n.object : `${n.kind} ${n.object}`));
   const list = `${kind ? `${kind === 'index' ? 'indexes' : `${kind}s`} ` : ''}${objects.slice(0, -1).join(', ')} and ${objects[objects.length - 1]}`;
   const name = rules.stored(first.name);
-  const where = kind === 'column' ? `column ${name} of table ${tableKey(first.table.target)}` : `${kind === 'table' ? 'table' : 'name'} ${first.table.target.schema}.${name}`;
+  const where =
+    kind === 'column'
+      ? `column ${name} of table ${tableKey(first.table.target)}`
+      : `${kind === 'table' ? 'table' : 'name'} ${first.table.target.schema}.${name}`;
   // The same name as ferry writes it, or only once the target has cut or folded it.
   const sameName = group.every((n) => n.name === first.name && n.table.target.schema === first.table.target.schema);
   const bySchema = sameName && new Set(group.map((n) => n.table.source.schema)).size > 1;
-  const reason = !sameName ? rules.folds(first.kind)
-    : bySchema ? `target.schema puts every table in ${first.table.target.schema}`
+  const reason = !sameName
+    ? rules.folds(first.kind)
+    : bySchema
+      ? `target.schema puts every table in ${first.table.target.schema}`
       : 'ferry names an index <table>_<index>, and Postgres keeps tables, partitions and indexes under one name per schema';
-  const effect = kind === 'table' ? 'their rows would mix, and a change to one would overwrite or delete rows of the other'
-    : kind === 'column' ? 'one target table cannot hold both'
-      : 'ferry would create only one of them';
-  const hint = kind === 'column'
-    ? `rename one of the columns at the source, or exclude the table (tables.exclude: ["${tableKey(first.table.source)}"]); ${NO_RENAME}`
-    : `exclude one of the tables (tables.exclude: ["${tableKey(last.table.source)}"]) or rename one at the source${bySchema ? ', or leave target.schema unset so each table keeps its own schema' : ''}; ${NO_RENAME}`;
+  const effect =
+    kind === 'table'
+      ? 'their rows would mix, and a change to one would overwrite or delete rows of the other'
+      : kind === 'column'
+        ? 'one target table cannot hold both'
+        : 'ferry would create only one of them';
+  const hint =
+    kind === 'column'
+      ? `rename one of the columns at the source, or exclude the table (tables.exclude: ["${tableKey(first.table.source)}"]); ${NO_RENAME}`
+      : `exclude one of the tables (tables.exclude: ["${tableKey(last.table.source)}"]) or rename one at the source${bySchema ? ', or leave target.schema unset so each table keeps its own schema' : ''}; ${NO_RENAME}`;
   return { objects: group.map((n) => n.object), message: `${list} land on one ${where} on the target (${reason}): ${effect}`, hint };
 }

@@ -24,7 +24,9 @@ export function assemblePlan(i: PlanInputs): PlanReport {
     const columns = t.columns.map((c) => columnPlan(t, c, i.facts));
     for (const index of t.refused ? [] : indexesLeftOut(t.schema, i.facts)) {
       notCarried.push({
-        kind: 'index', name: `${tableKey(t.source)}.${index.name}`, table: tableKey(t.source),
+        kind: 'index',
+        name: `${tableKey(t.source)}.${index.name}`,
+        table: tableKey(t.source),
         detail: `an index over ${index.columns.join(', ')}, which the target type cannot index without a prefix length: ferry leaves it out`,
         action: 'create it on the target with prefix lengths before the cutover, or do without',
       });
@@ -35,21 +37,40 @@ export function assemblePlan(i: PlanInputs): PlanReport {
     if (!refused) schemas.add(t.target.schema);
     const carried = refused ? [] : carriedSchema(t.schema, replicated, i.facts);
     notCarried.push(...carried.filter((c) => c.when === 'never' && !severedKey(t.schema, c.kind, c.name, replicated)).map((c) => constraintNotCarried(t, c)));
-    const atCutover = carried.filter((c) => c.when === 'finalize' && c.sql).map((c) => ({ kind: c.kind, name: c.name, sql: c.sql!, ...(c.note ? { note: c.note } : {}) }));
+    const atCutover = carried
+      .filter((c) => c.when === 'finalize' && c.sql)
+      .map((c) => ({ kind: c.kind, name: c.name, sql: c.sql!, ...(c.note ? { note: c.note } : {}) }));
     return {
-      source: t.source, target: t.target, columns, targetExists: i.facts.existingTables.has(tableKey(t.target)),
-      ddl: refused ? [] : [...schema, ...targetDdl(t.schema, i.facts)], atCutover,
+      source: t.source,
+      target: t.target,
+      columns,
+      targetExists: i.facts.existingTables.has(tableKey(t.target)),
+      ddl: refused ? [] : [...schema, ...targetDdl(t.schema, i.facts)],
+      atCutover,
     };
   });
-  const naming = i.facts.engine === 'postgres' ? { engine: 'postgres' as const } : { engine: 'mysql' as const, lowerCaseTableNames: i.facts.lowerCaseTableNames ?? 0 };
-  for (const c of targetNameConflicts(i.catalogue.tables.map((t) => t.schema), naming)) {
+  const naming =
+    i.facts.engine === 'postgres' ? { engine: 'postgres' as const } : { engine: 'mysql' as const, lowerCaseTableNames: i.facts.lowerCaseTableNames ?? 0 };
+  for (const c of targetNameConflicts(
+    i.catalogue.tables.map((t) => t.schema),
+    naming,
+  )) {
     notCarried.push({ kind: 'target name', name: c.objects.join(', '), detail: c.message, action: c.hint, problem: true });
   }
   const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
   for (const t of tables) for (const c of t.columns) counts[c.verdict]++;
   return {
-    pipeline: i.pipeline, source: i.source, target: i.target, tables, notCarried,
-    summary: { tables: tables.length, columns: counts, notCarried: notCarried.length, problems: counts.unsupported + notCarried.filter((n) => n.problem).length },
+    pipeline: i.pipeline,
+    source: i.source,
+    target: i.target,
+    tables,
+    notCarried,
+    summary: {
+      tables: tables.length,
+      columns: counts,
+      notCarried: notCarried.length,
+      problems: counts.unsupported + notCarried.filter((n) => n.problem).length,
+    },
   };
 }
 
@@ -59,7 +80,9 @@ const CONSTRAINT_KINDS = { default: 'default', 'not-null': 'not null', unique: '
 function constraintNotCarried(t: CatalogueTable, c: CarriedItem): NotCarried {
   const kind = CONSTRAINT_KINDS[c.kind];
   return {
-    kind, name: `${tableKey(t.source)}.${c.name}`, table: tableKey(t.source),
+    kind,
+    name: `${tableKey(t.source)}.${c.name}`,
+    table: tableKey(t.source),
     detail: c.note ?? 'not carried',
     action: `give ${tableKey(t.target)} an equivalent ${kind} by hand before the application moves to the target`,
   };
@@ -73,11 +96,17 @@ function severedKey(t: TableSchema, kind: CarriedItem['kind'], name: string, rep
 
 function columnPlan(t: CatalogueTable, c: CatalogueColumn, facts: TargetFacts): ColumnPlan {
   const base = { name: c.name, sourceType: c.sourceType };
-  if (c.unsupported) return { ...base, targetType: null, verdict: 'unsupported', note: `${c.unsupported}: exclude the table (tables.exclude) or change the column type` };
+  if (c.unsupported)
+    return { ...base, targetType: null, verdict: 'unsupported', note: `${c.unsupported}: exclude the table (tables.exclude) or change the column type` };
   if (!c.column) return { ...base, targetType: null, verdict: 'lossy', note: c.skipped ?? 'not replicated' };
   const targetType = targetColumnType(t.schema, c.column, facts);
   if (facts.missingTypes.has(targetType)) {
-    return { ...base, targetType, verdict: 'unsupported', note: `the target has no type ${targetType}: create it (or install its extension) on the target before the snapshot` };
+    return {
+      ...base,
+      targetType,
+      verdict: 'unsupported',
+      note: `the target has no type ${targetType}: create it (or install its extension) on the target before the snapshot`,
+    };
   }
   const a = assessColumn(t.schema, c.column, facts.engine, targetType);
   if (!c.domain) return { ...base, targetType, verdict: a.verdict, ...(a.note ? { note: a.note } : {}) };

@@ -37,4 +37,3 @@ export interface SourceCatalogue {
   /** Source objects around the selected tables that ferry does not carry. */
   readonly notCarried: readonly NotCarried[];
 }
-

@@ -18,7 +18,7 @@ const CASCADING = new Set(['CASCADE', 'SET NULL', 'SET DEFAULT']);
  */
 export async function readMysqlCatalogue(conn: Connection, options: DescribeOptions, target: Engine): Promise<SourceCatalogue> {
   await conn.query('SET SESSION TRANSACTION READ ONLY');
-  const [[{ v: version }]] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v') as unknown as [[{ v: string }]];
+  const [[{ v: version }]] = (await conn.query<RowDataPacket[]>('SELECT VERSION() AS v')) as unknown as [[{ v: string }]];
   const { tables: described, failed } = await describeTables(conn, options);
   const selected = [...described.map((t) => t.source), ...failed.map((f) => f.table)].sort((a, b) => tableKey(a).localeCompare(tableKey(b)));
   const schemas = [...new Set(selected.map((t) => t.schema))];
@@ -28,11 +28,18 @@ export async function readMysqlCatalogue(conn: Connection, options: DescribeOpti
 
   const [columnRows] = await conn.query<RowDataPacket[]>(
     `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, COLUMN_NAME AS c, COLUMN_TYPE AS type, IS_NULLABLE AS nullable, EXTRA AS extra, GENERATION_EXPRESSION AS expr
-       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN (?) ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`, [schemas]);
+       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN (?) ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`,
+    [schemas],
+  );
   const [indexRows] = await conn.query<RowDataPacket[]>(
     `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, INDEX_NAME AS i, COLUMN_NAME AS c, SUB_PART AS sub, INDEX_TYPE AS type
-       FROM information_schema.STATISTICS WHERE TABLE_SCHEMA IN (?) ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`, [schemas]);
-  const columnsOf = groupBy(columnRows.filter((r) => isSelected(r.s, r.n)), (r) => key(r.s, r.n));
+       FROM information_schema.STATISTICS WHERE TABLE_SCHEMA IN (?) ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`,
+    [schemas],
+  );
+  const columnsOf = groupBy(
+    columnRows.filter((r) => isSelected(r.s, r.n)),
+    (r) => key(r.s, r.n),
+  );
   const describedByKey = new Map(described.map((t) => [tableKey(t.source), t]));
   const notCarried: NotCarried[] = [];
 
@@ -49,57 +56,91 @@ export async function readMysqlCatalogue(conn: Connection, options: DescribeOpti
   });
 
   // FULLTEXT, SPATIAL, prefix and functional indexes: describe leaves them out.
-  const indexes = groupBy(indexRows.filter((r) => isSelected(r.s, r.n) && r.i !== 'PRIMARY'), (r) => `${key(r.s, r.n)}.${String(r.i)}`);
+  const indexes = groupBy(
+    indexRows.filter((r) => isSelected(r.s, r.n) && r.i !== 'PRIMARY'),
+    (r) => `${key(r.s, r.n)}.${String(r.i)}`,
+  );
   for (const [name, parts] of indexes) {
     const first = parts[0]!;
-    const why = /FULLTEXT|SPATIAL/i.test(String(first.type)) ? `a ${String(first.type).toUpperCase()} index`
-      : parts.some((p) => p.sub !== null) ? 'an index on column prefixes' : parts.some((p) => p.c === null) ? 'a functional index' : null;
+    const why = /FULLTEXT|SPATIAL/i.test(String(first.type))
+      ? `a ${String(first.type).toUpperCase()} index`
+      : parts.some((p) => p.sub !== null)
+        ? 'an index on column prefixes'
+        : parts.some((p) => p.c === null)
+          ? 'a functional index'
+          : null;
     if (!why) continue;
     notCarried.push({
-      kind: 'index', name, table: key(first.s, first.n),
+      kind: 'index',
+      name,
+      table: key(first.s, first.n),
       detail: `${why}: no plain index of the target type covers it, so ferry leaves it out`,
-      action: target === 'postgres'
-        ? 'create its counterpart on the target before the cutover (full text: a GIN index on to_tsvector(…); prefix: a plain or expression index)'
-        : `create it on the target before the cutover (SHOW CREATE TABLE ${key(first.s, first.n)} at the source has it)`,
+      action:
+        target === 'postgres'
+          ? 'create its counterpart on the target before the cutover (full text: a GIN index on to_tsvector(…); prefix: a plain or expression index)'
+          : `create it on the target before the cutover (SHOW CREATE TABLE ${key(first.s, first.n)} at the source has it)`,
     });
   }
 
   const [triggers] = await conn.query<RowDataPacket[]>(
     `SELECT TRIGGER_SCHEMA AS s, TRIGGER_NAME AS name, EVENT_OBJECT_SCHEMA AS ts, EVENT_OBJECT_TABLE AS tn, ACTION_TIMING AS timing, EVENT_MANIPULATION AS event
-       FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA IN (?) ORDER BY 1, 2`, [schemas]);
+       FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA IN (?) ORDER BY 1, 2`,
+    [schemas],
+  );
   const actions = routineActions(target, 'mysql');
   for (const r of triggers.filter((t) => isSelected(t.ts, t.tn))) {
     notCarried.push({
-      kind: 'trigger', name: key(r.s, r.name), table: key(r.ts, r.tn),
+      kind: 'trigger',
+      name: key(r.s, r.name),
+      table: key(r.ts, r.tn),
       detail: `${String(r.timing)} ${String(r.event)} trigger: ferry copies the rows it produced, not the trigger`,
       action: `${actions.trigger} (SHOW CREATE TRIGGER ${key(r.s, r.name)} at the source)`,
     });
   }
-  const [views] = await conn.query<RowDataPacket[]>('SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n FROM information_schema.VIEWS WHERE TABLE_SCHEMA IN (?) ORDER BY 1, 2', [schemas]);
+  const [views] = await conn.query<RowDataPacket[]>(
+    'SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n FROM information_schema.VIEWS WHERE TABLE_SCHEMA IN (?) ORDER BY 1, 2',
+    [schemas],
+  );
   for (const r of views) {
-    notCarried.push({ kind: 'view', name: key(r.s, r.n), detail: 'a view: ferry replicates base tables only', action: `${actions.view} (SHOW CREATE VIEW ${key(r.s, r.n)} at the source)` });
+    notCarried.push({
+      kind: 'view',
+      name: key(r.s, r.n),
+      detail: 'a view: ferry replicates base tables only',
+      action: `${actions.view} (SHOW CREATE VIEW ${key(r.s, r.n)} at the source)`,
+    });
   }
   const [routines] = await conn.query<RowDataPacket[]>(
-    'SELECT ROUTINE_SCHEMA AS s, ROUTINE_NAME AS n, ROUTINE_TYPE AS type FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN (?) ORDER BY 1, 2', [schemas]);
+    'SELECT ROUTINE_SCHEMA AS s, ROUTINE_NAME AS n, ROUTINE_TYPE AS type FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN (?) ORDER BY 1, 2',
+    [schemas],
+  );
   for (const r of routines) {
     notCarried.push({
-      kind: 'routine', name: key(r.s, r.n), detail: `a stored ${String(r.type).toLowerCase()}: not replicated`,
+      kind: 'routine',
+      name: key(r.s, r.n),
+      detail: `a stored ${String(r.type).toLowerCase()}: not replicated`,
       action: `${actions.routine} (SHOW CREATE ${String(r.type)} ${key(r.s, r.n)} at the source)`,
     });
   }
   const [events] = await conn.query<RowDataPacket[]>(
-    'SELECT EVENT_SCHEMA AS s, EVENT_NAME AS n, STATUS AS status FROM information_schema.EVENTS WHERE EVENT_SCHEMA IN (?) ORDER BY 1, 2', [schemas]);
+    'SELECT EVENT_SCHEMA AS s, EVENT_NAME AS n, STATUS AS status FROM information_schema.EVENTS WHERE EVENT_SCHEMA IN (?) ORDER BY 1, 2',
+    [schemas],
+  );
   for (const r of events) {
     notCarried.push({
-      kind: 'event', name: key(r.s, r.n), detail: `a scheduled event (${String(r.status).toLowerCase()}): the rows it writes at the source are replicated while ferry runs; the schedule is not`,
-      action: target === 'postgres'
-        ? 'after the cutover, schedule its work on the target (pg_cron or an external scheduler), and disable it at the source'
-        : `after the cutover, create it on the target (SHOW CREATE EVENT ${key(r.s, r.n)}) and disable it at the source`,
+      kind: 'event',
+      name: key(r.s, r.n),
+      detail: `a scheduled event (${String(r.status).toLowerCase()}): the rows it writes at the source are replicated while ferry runs; the schedule is not`,
+      action:
+        target === 'postgres'
+          ? 'after the cutover, schedule its work on the target (pg_cron or an external scheduler), and disable it at the source'
+          : `after the cutover, create it on the target (SHOW CREATE EVENT ${key(r.s, r.n)}) and disable it at the source`,
     });
   }
   const [partitions] = await conn.query<RowDataPacket[]>(
     `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, PARTITION_METHOD AS method, PARTITION_EXPRESSION AS expr, COUNT(*) AS parts
-       FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA IN (?) AND PARTITION_NAME IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2`, [schemas]);
+       FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA IN (?) AND PARTITION_NAME IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2`,
+    [schemas],
+  );
   for (const r of partitions.filter((p) => isSelected(p.s, p.n))) {
     notCarried.push(partitionNotCarried(key(r.s, r.n), `partitioned BY ${String(r.method)} (${String(r.expr)}) into ${plural(Number(r.parts), 'partition')}`));
   }
@@ -112,7 +153,16 @@ function partialSchema(source: TableId, rows: readonly RowDataPacket[], indexRow
   const columns: Column[] = rows.flatMap((r) => {
     try {
       const type = parseColumnType(String(r.type), options);
-      return [{ name: String(r.c), type, sourceType: String(r.type), nullable: r.nullable === 'YES', autoIncrement: /auto_increment/i.test(String(r.extra)), backfill: { value: null } }];
+      return [
+        {
+          name: String(r.c),
+          type,
+          sourceType: String(r.type),
+          nullable: r.nullable === 'YES',
+          autoIncrement: /auto_increment/i.test(String(r.extra)),
+          backfill: { value: null },
+        },
+      ];
     } catch {
       return [];
     }
@@ -139,18 +189,23 @@ function columnNotCarried(table: TableId, r: RowDataPacket, target: Engine): Not
   if (GENERATED.test(extra)) {
     const stored = /STORED|PERSISTENT/i.test(extra) ? 'STORED' : 'VIRTUAL';
     out.push({
-      kind: 'generated column', name, table: tableKey(table),
+      kind: 'generated column',
+      name,
+      table: tableKey(table),
       detail: `generated (${stored}) AS (${String(r.expr)}): the target column is a plain column holding the source's values`,
-      action: target === 'mysql'
-        ? `after the cutover: ALTER TABLE ${tableKey(table)} MODIFY ${String(r.c)} ${String(r.type)} AS (${String(r.expr)}) ${stored}`
-        : `after the cutover, replace it with a generated column: ALTER TABLE … DROP COLUMN ${String(r.c)}, ADD COLUMN ${String(r.c)} … GENERATED ALWAYS AS (<the expression in Postgres SQL>) STORED`,
+      action:
+        target === 'mysql'
+          ? `after the cutover: ALTER TABLE ${tableKey(table)} MODIFY ${String(r.c)} ${String(r.type)} AS (${String(r.expr)}) ${stored}`
+          : `after the cutover, replace it with a generated column: ALTER TABLE … DROP COLUMN ${String(r.c)}, ADD COLUMN ${String(r.c)} … GENERATED ALWAYS AS (<the expression in Postgres SQL>) STORED`,
     });
   }
   // A MySQL target declares the column ON UPDATE as the source does (mysql-dialect columnDef).
   const onUpdate = /on update (current_timestamp(\(\d*\))?)/i.exec(extra);
   if (onUpdate && target !== 'mysql') {
     out.push({
-      kind: 'on update', name, table: tableKey(table),
+      kind: 'on update',
+      name,
+      table: tableKey(table),
       detail: `ON UPDATE ${onUpdate[1]}: the target column holds the source's values but is not set by updates made on the target`,
       action: 'after the cutover, add a BEFORE UPDATE trigger that sets it to now(), or set it in the application',
     });
@@ -166,16 +221,24 @@ async function severedForeignKeys(conn: Connection, schemas: readonly string[], 
        FROM information_schema.KEY_COLUMN_USAGE k
        JOIN information_schema.REFERENTIAL_CONSTRAINTS rc ON rc.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND rc.TABLE_NAME = k.TABLE_NAME AND rc.CONSTRAINT_NAME = k.CONSTRAINT_NAME
       WHERE k.REFERENCED_TABLE_NAME IS NOT NULL AND (k.TABLE_SCHEMA IN (?) OR k.REFERENCED_TABLE_SCHEMA IN (?))
-      ORDER BY 1, 2, 3`, [schemas, schemas]);
+      ORDER BY 1, 2, 3`,
+    [schemas, schemas],
+  );
   return rows.flatMap((r) => {
     const child = isSelected(r.s, r.n);
     const parent = isSelected(r.rs, r.rn);
     if (child === parent) return [];
     const rules = [`ON DELETE ${String(r.onDelete)}`, `ON UPDATE ${String(r.onUpdate)}`].filter((rule) => CASCADING.has(rule.replace(/^ON \w+ /, '')));
-    return [severedForeignKey({
-      name: `${String(r.s)}.${String(r.n)}.${String(r.name)}`, child: `${String(r.s)}.${String(r.n)}`, parent: `${String(r.rs)}.${String(r.rn)}`,
-      childSelected: child, cascading: rules, logsCascades: false,
-    })];
+    return [
+      severedForeignKey({
+        name: `${String(r.s)}.${String(r.n)}.${String(r.name)}`,
+        child: `${String(r.s)}.${String(r.n)}`,
+        parent: `${String(r.rs)}.${String(r.rn)}`,
+        childSelected: child,
+        cascading: rules,
+        logsCascades: false,
+      }),
+    ];
   });
 }
 

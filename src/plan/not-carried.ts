@@ -15,7 +15,9 @@ export function routineActions(target: Engine, source: Engine): { trigger: strin
 /** A partitioned source table: the target gets one plain table. */
 export function partitionNotCarried(table: string, layout: string): NotCarried {
   return {
-    kind: 'partitioning', name: table, table,
+    kind: 'partitioning',
+    name: table,
+    table,
     detail: `${layout}: the target gets one unpartitioned table with all the rows`,
     action: `to keep a partitioned layout, create ${table} partitioned on the target before the snapshot (snapshot.tablePrep: create keeps an existing table whose columns match)`,
   };
@@ -38,20 +40,27 @@ export interface SeveredKey {
 export function severedForeignKey(k: SeveredKey): NotCarried {
   if (!k.childSelected) {
     return {
-      kind: 'foreign key', name: k.name, table: k.parent,
+      kind: 'foreign key',
+      name: k.name,
+      table: k.parent,
       detail: `${k.child}, which is not replicated, references ${k.parent}: the key stays at the source`,
       action: `include ${k.child} (tables.include) if the application needs it on the target; otherwise nothing to do`,
     };
   }
   if (k.cascading.length > 0 && !k.logsCascades) {
     return {
-      kind: 'foreign key', name: k.name, table: k.child, problem: true,
+      kind: 'foreign key',
+      name: k.name,
+      table: k.child,
+      problem: true,
       detail: `${k.child} is replicated but the table it references, ${k.parent}, is not: the rows InnoDB changes through ${k.cascading.join(', ')} are not in the binlog, and ferry can replay them only with the parent's changes, so the target's ${k.child} would keep rows the source changed or deleted`,
       action: `include ${k.parent} (tables.include), or exclude ${k.child} (tables.exclude)`,
     };
   }
   return {
-    kind: 'foreign key', name: k.name, table: k.child,
+    kind: 'foreign key',
+    name: k.name,
+    table: k.child,
     detail: `the table it references, ${k.parent}, is not replicated, so the target cannot have this foreign key`,
     action: `include ${k.parent} (tables.include), or after the cutover recreate the key against wherever ${k.parent}'s rows live`,
   };

@@ -36,9 +36,24 @@ export interface TablePlan {
 
 /** Kinds of source objects ferry does not carry to the target. */
 export type NotCarriedKind =
-  | 'trigger' | 'view' | 'materialized view' | 'routine' | 'event' | 'rule'
-  | 'generated column' | 'on update' | 'index' | 'partitioning' | 'foreign key'
-  | 'domain constraint' | 'sequence' | 'unlogged table' | 'default' | 'not null' | 'unique' | 'check'
+  | 'trigger'
+  | 'view'
+  | 'materialized view'
+  | 'routine'
+  | 'event'
+  | 'rule'
+  | 'generated column'
+  | 'on update'
+  | 'index'
+  | 'partitioning'
+  | 'foreign key'
+  | 'domain constraint'
+  | 'sequence'
+  | 'unlogged table'
+  | 'default'
+  | 'not null'
+  | 'unique'
+  | 'check'
   /** Source objects that would share one target name (pipeline/target-names.ts). */
   | 'target name';
 

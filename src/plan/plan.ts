@@ -54,11 +54,17 @@ export async function makePlan(config: Config): Promise<PlanReport> {
       pipeline: config.pipeline,
       source: { engine: source.type, endpoint: SQL_ENGINES[source.type].describeEndpoint(source.url), version: catalogue.version },
       target: { engine: target.type, endpoint: SQL_ENGINES[target.type].describeEndpoint(target.url), version: facts.version },
-      catalogue, facts,
+      catalogue,
+      facts,
     });
   } catch (err) {
     const e = coerceError(err);
-    throw e.kind === 'config' ? e : new FerryError('config', `ferry could not assess the databases: ${e.message}`, { cause: err, hint: e.hint ?? 'check source.url and target.url, and that both servers are reachable' });
+    throw e.kind === 'config'
+      ? e
+      : new FerryError('config', `ferry could not assess the databases: ${e.message}`, {
+          cause: err,
+          hint: e.hint ?? 'check source.url and target.url, and that both servers are reachable',
+        });
   } finally {
     for (const close of closers.reverse()) await close();
   }
@@ -66,7 +72,10 @@ export async function makePlan(config: Config): Promise<PlanReport> {
 
 function unreachable(err: unknown, side: 'source' | 'target'): never {
   const e = coerceError(err, side);
-  throw new FerryError('config', e.message, { cause: err, hint: e.hint ?? `check ${side}.url (host, port, user, password, database) and that the server is running` });
+  throw new FerryError('config', e.message, {
+    cause: err,
+    hint: e.hint ?? `check ${side}.url (host, port, user, password, database) and that the server is running`,
+  });
 }
 
 /**
@@ -80,6 +89,13 @@ export async function planCheckProblems(config: Config): Promise<CheckProblem[]>
     return planProblems(await makePlan(config));
   } catch (err) {
     const e = coerceError(err);
-    return [{ check: 'plan', warning: true, message: `the schema assessment (ferry plan) could not run: ${e.message}`, hint: e.hint ?? 'run ferry plan -c FILE for the details' }];
+    return [
+      {
+        check: 'plan',
+        warning: true,
+        message: `the schema assessment (ferry plan) could not run: ${e.message}`,
+        hint: e.hint ?? 'run ferry plan -c FILE for the details',
+      },
+    ];
   }
 }

@@ -40,7 +40,10 @@ export function createSchemaSql(schema: string, target: TargetFacts): string {
  */
 export function targetDdl(t: TableSchema, target: TargetFacts): string[] {
   if (target.engine === 'postgres') {
-    const enums = pgd.enumTypes(t).filter((e) => target.missingEnums.has(e.name)).flatMap((e) => pgd.createEnumSql(e.name, e.labels));
+    const enums = pgd
+      .enumTypes(t)
+      .filter((e) => target.missingEnums.has(e.name))
+      .flatMap((e) => pgd.createEnumSql(e.name, e.labels));
     const table = t.engine === 'postgres' && t.partitioning ? pgd.createPartitionedTableSql(t, t.partitioning) : [pgd.createTableSql(t)];
     return [...enums, ...table, ...pgd.createIndexSql(t)];
   }

@@ -22,29 +22,47 @@ function namedTypes(tables: readonly CatalogueTable[]): { types: string[]; enums
 /** A Postgres target, read on a read-only session: version, the tables there already, the types it lacks. */
 export async function probePostgresTarget(client: pg.ClientBase, tables: readonly CatalogueTable[]): Promise<TargetFacts & { version: string }> {
   await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
-  const { rows: [{ version }] } = await client.query("SELECT current_setting('server_version') AS version");
+  const {
+    rows: [{ version }],
+  } = await client.query("SELECT current_setting('server_version') AS version");
   const keys = tables.map((t) => tableKey(t.target));
   const { rows: existing } = await client.query(
     `SELECT n.nspname || '.' || c.relname AS key FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname = ANY($1::text[])`, [keys]);
+      WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname = ANY($1::text[])`,
+    [keys],
+  );
   const { types, enums } = namedTypes(tables);
-  const { rows } = types.length === 0 ? { rows: [] } : await client.query(
-    'SELECT t AS name FROM unnest($1::text[]) t WHERE to_regtype(t) IS NULL', [types]);
+  const { rows } = types.length === 0 ? { rows: [] } : await client.query('SELECT t AS name FROM unnest($1::text[]) t WHERE to_regtype(t) IS NULL', [types]);
   // An enum array is missing with its enum, which ferry creates.
   const missing: string[] = rows.map((r) => r.name);
   const isEnum = (name: string) => enums.has(name.replace(/(\[\])+$/, ''));
   return {
-    engine: 'postgres', version, existingTables: new Set(existing.map((r) => r.key)),
-    missingTypes: new Set(missing.filter((m) => !isEnum(m))), missingEnums: new Set(missing.filter((m) => enums.has(m))),
+    engine: 'postgres',
+    version,
+    existingTables: new Set(existing.map((r) => r.key)),
+    missingTypes: new Set(missing.filter((m) => !isEnum(m))),
+    missingEnums: new Set(missing.filter((m) => enums.has(m))),
   };
 }
 
 /** A MySQL/MariaDB target, read on a read-only session: version, flavor, the tables there already. */
 export async function probeMysqlTarget(conn: Connection, tables: readonly CatalogueTable[]): Promise<TargetFacts & { version: string }> {
   await conn.query('SET SESSION TRANSACTION READ ONLY');
-  const [[row]] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v, @@lower_case_table_names AS lctn') as unknown as [[{ v: string; lctn: number }]];
+  const [[row]] = (await conn.query<RowDataPacket[]>('SELECT VERSION() AS v, @@lower_case_table_names AS lctn')) as unknown as [[{ v: string; lctn: number }]];
   const schemas = [...new Set(tables.map((t) => t.target.schema))];
-  const [existing] = schemas.length === 0 ? [[] as RowDataPacket[]] : await conn.query<RowDataPacket[]>(
-    'SELECT CONCAT(TABLE_SCHEMA, \'.\', TABLE_NAME) AS k FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (?)', [schemas]);
-  return { engine: 'mysql', version: row.v, flavor: await serverFlavor(conn), lowerCaseTableNames: Number(row.lctn), existingTables: new Set(existing.map((r) => String(r.k))), missingTypes: new Set(), missingEnums: new Set() };
+  const [existing] =
+    schemas.length === 0
+      ? [[] as RowDataPacket[]]
+      : await conn.query<RowDataPacket[]>("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS k FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (?)", [
+          schemas,
+        ]);
+  return {
+    engine: 'mysql',
+    version: row.v,
+    flavor: await serverFlavor(conn),
+    lowerCaseTableNames: Number(row.lctn),
+    existingTables: new Set(existing.map((r) => String(r.k))),
+    missingTypes: new Set(),
+    missingEnums: new Set(),
+  };
 }

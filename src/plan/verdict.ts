@@ -30,12 +30,19 @@ function mysqlToPostgres(c: Column): Assessment {
   switch (type.kind) {
     case 'int':
       return type.bytes === 8 && type.unsigned ? documented('numeric(20,0): the whole unsigned range, as a numeric') : EXACT;
-    case 'bool': return documented('TINYINT(1) as boolean (types.tinyint1): 0 → false, any other value → true');
-    case 'time': return documented('interval: TIME spans -838:59:59 … 838:59:59, which Postgres time cannot hold');
-    case 'year': return documented('smallint: YEAR 0000 → 0');
-    case 'json': return documented('jsonb: key order and whitespace are normalized, a duplicate key keeps its last value');
-    case 'enum': case 'set': return documented('text: the value text (a SET as "b,c")');
-    default: return EXACT;
+    case 'bool':
+      return documented('TINYINT(1) as boolean (types.tinyint1): 0 → false, any other value → true');
+    case 'time':
+      return documented('interval: TIME spans -838:59:59 … 838:59:59, which Postgres time cannot hold');
+    case 'year':
+      return documented('smallint: YEAR 0000 → 0');
+    case 'json':
+      return documented('jsonb: key order and whitespace are normalized, a duplicate key keeps its last value');
+    case 'enum':
+    case 'set':
+      return documented('text: the value text (a SET as "b,c")');
+    default:
+      return EXACT;
   }
 }
 
@@ -46,18 +53,27 @@ function postgresToMysql(t: TableSchema, c: Column, targetType: string): Assessm
   const type = c.type;
   const isKey = t.primaryKey.includes(c.name);
   switch (type.kind) {
-    case 'bool': return documented('tinyint(1): false → 0, true → 1');
+    case 'bool':
+      return documented('tinyint(1): false → 0, true → 1');
     case 'decimal': {
-      if (type.precision === null) return lossy(`${targetType}: values with more than 35 integer digits are refused, more than 30 fractional digits rounded; NaN has no MySQL value`);
+      if (type.precision === null)
+        return lossy(`${targetType}: values with more than 35 integer digits are refused, more than 30 fractional digits rounded; NaN has no MySQL value`);
       const scale = type.scale ?? 0;
       if (type.precision > 65 || scale > 30) return lossy(`${targetType}: MySQL caps DECIMAL at 65 digits and scale 30; NaN has no MySQL value`);
       return lossy('NaN has no MySQL DECIMAL value');
     }
-    case 'float': case 'double': return lossy('NaN and ±Infinity have no MySQL value');
-    case 'date': return lossy(PG_DATES);
-    case 'datetime': return lossy(PG_DATES);
-    case 'timestamp': return lossy(`UTC wall-clock time; ${PG_DATES}`);
-    case 'string': case 'binary': case 'other': {
+    case 'float':
+    case 'double':
+      return lossy('NaN and ±Infinity have no MySQL value');
+    case 'date':
+      return lossy(PG_DATES);
+    case 'datetime':
+      return lossy(PG_DATES);
+    case 'timestamp':
+      return lossy(`UTC wall-clock time; ${PG_DATES}`);
+    case 'string':
+    case 'binary':
+    case 'other': {
       const narrowed = /^(varchar|varbinary)\((\d+)\)$/.exec(targetType);
       const length = type.kind === 'string' ? type.maxLength : type.kind === 'binary' ? type.fixedLength : null;
       if (isKey && narrowed && (length === null || length > Number(narrowed[2]))) {
@@ -68,13 +84,19 @@ function postgresToMysql(t: TableSchema, c: Column, targetType: string): Assessm
       if (type.kind === 'string' && type.maxLength !== null && targetType === 'longtext') return documented('longtext: the length limit is not kept');
       return EXACT;
     }
-    case 'json': return documented('json: MySQL normalizes the JSON text (key order, whitespace)');
-    case 'uuid': return documented('char(36): the canonical text form');
-    case 'interval': return documented('varchar(100): the Postgres text form, e.g. "1 year 2 mons 3 days 04:05:06.5"');
-    case 'inet': return documented('varchar(43): the Postgres text form');
-    case 'array': return documented('json: a JSON array; numbers and booleans as such, the rest as strings');
+    case 'json':
+      return documented('json: MySQL normalizes the JSON text (key order, whitespace)');
+    case 'uuid':
+      return documented('char(36): the canonical text form');
+    case 'interval':
+      return documented('varchar(100): the Postgres text form, e.g. "1 year 2 mons 3 days 04:05:06.5"');
+    case 'inet':
+      return documented('varchar(43): the Postgres text form');
+    case 'array':
+      return documented('json: a JSON array; numbers and booleans as such, the rest as strings');
     case 'bit':
       return type.length > 64 ? { verdict: 'unsupported', note: `MySQL BIT holds at most 64 bits; ${c.sourceType} has ${type.length}` } : EXACT;
-    default: return EXACT;
+    default:
+      return EXACT;
   }
 }

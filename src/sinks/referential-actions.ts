@@ -93,9 +93,13 @@ export class ReferentialActions {
   /** One foreign key's action for the referenced rows in `level`, then the actions that it sets off in turn. */
   async #follow(child: TableSchema, fk: ForeignKey, action: ReferentialAction, level: readonly Changed[], rows: ReferencingRows, depth: number): Promise<void> {
     if (depth > MAX_DEPTH) {
-      throw new FerryError('fatal', `foreign key ${fk.name} of ${tableKey(child.source)}: referential actions nest deeper than ${MAX_DEPTH} levels in the target, which the source cannot do`, {
-        hint: 'the target differs from the source (rows the source does not have); re-snapshot the tables involved (snapshot.mode: always)',
-      });
+      throw new FerryError(
+        'fatal',
+        `foreign key ${fk.name} of ${tableKey(child.source)}: referential actions nest deeper than ${MAX_DEPTH} levels in the target, which the source cannot do`,
+        {
+          hint: 'the target differs from the source (rows the source does not have); re-snapshot the tables involved (snapshot.mode: always)',
+        },
+      );
     }
     // Deleted rows, and rows of SET NULL/DEFAULT, are matched all at once; a CASCADE update maps each old key to its new one.
     const groups = action === 'cascade' && level[0]!.new !== null ? level.map((c) => [c]) : [level];
@@ -104,11 +108,18 @@ export class ReferentialActions {
       const values = distinct(group.map((c) => fk.referencedColumns.map((col) => c.old[col] ?? null)).filter((v) => !v.includes(null)));
       if (values.length === 0) continue;
       const returning = [...new Set([...further, ...fk.columns])];
-      const found = further.size > 0 ? (await rows.find(child, fk.columns, values, returning)).map((r) => Object.fromEntries(returning.map((c, i) => [c, r[i]!]))) : null;
+      const found =
+        further.size > 0 ? (await rows.find(child, fk.columns, values, returning)).map((r) => Object.fromEntries(returning.map((c, i) => [c, r[i]!]))) : null;
       if (found?.length === 0) continue; // nothing references them: no statement to run
       if (action === 'cascade' && group[0]!.new === null) {
         await rows.delete(child, fk.columns, values);
-        if (found) await this.#act(child.source, found.map((old) => ({ old, new: null })), rows, depth + 1);
+        if (found)
+          await this.#act(
+            child.source,
+            found.map((old) => ({ old, new: null })),
+            rows,
+            depth + 1,
+          );
         continue;
       }
       const to = fk.columns.map((col, i) => {
@@ -119,7 +130,12 @@ export class ReferentialActions {
       });
       await rows.update(child, fk.columns, values, fk.columns, to);
       if (found) {
-        await this.#act(child.source, found.map((old) => ({ old, new: { ...old, ...Object.fromEntries(fk.columns.map((c, i) => [c, to[i]!])) } })), rows, depth + 1);
+        await this.#act(
+          child.source,
+          found.map((old) => ({ old, new: { ...old, ...Object.fromEntries(fk.columns.map((c, i) => [c, to[i]!])) } })),
+          rows,
+          depth + 1,
+        );
       }
     }
   }

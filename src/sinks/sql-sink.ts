@@ -347,7 +347,10 @@ async function rejected(t: TableSchema, what: string, work: () => Promise<void>)
     if (resourceExhaustion(err)) throw coerceError(err, `the target, applying ${what} ${tableKey(t.target)}`);
     const error = coerceError(err);
     if (error.kind === 'retriable') {
-      throw new FerryError('retriable', `applying ${what} ${tableKey(t.target)} was interrupted: ${error.message}`, { cause: err, ...(error.hint ? { hint: error.hint } : {}) });
+      throw new FerryError('retriable', `applying ${what} ${tableKey(t.target)} was interrupted: ${error.message}`, {
+        cause: err,
+        ...(error.hint ? { hint: error.hint } : {}),
+      });
     }
     throw new FerryError(error.kind, `target rejected ${what} ${tableKey(t.target)}: ${(err as Error).message}`, {
       cause: err,
@@ -364,7 +367,11 @@ async function rejected(t: TableSchema, what: string, work: () => Promise<void>)
  * does not replicate, perhaps while ferry was stopped or behind.
  */
 export function columnDrift(
-  t: TableSchema, actual: ReadonlyMap<string, string>, actualKey: readonly string[], wanted: (c: Column) => string, sameType: (actual: string, wanted: string) => boolean,
+  t: TableSchema,
+  actual: ReadonlyMap<string, string>,
+  actualKey: readonly string[],
+  wanted: (c: Column) => string,
+  sameType: (actual: string, wanted: string) => boolean,
   keyLater = false,
 ): { missing: Column[]; problems: string[] } {
   const missing: Column[] = [];
@@ -390,7 +397,12 @@ export function columnDrift(
  * What reconcileColumns does with a drift: adds the missing columns (`addColumn` statements) when
  * ferry manages the table, refuses everything else.
  */
-export async function settleDrift(t: TableSchema, drift: { missing: Column[]; problems: string[] }, addMissing: boolean, addColumn: (c: Column) => Promise<void>): Promise<void> {
+export async function settleDrift(
+  t: TableSchema,
+  drift: { missing: Column[]; problems: string[] },
+  addMissing: boolean,
+  addColumn: (c: Column) => Promise<void>,
+): Promise<void> {
   const problems = [...drift.problems];
   if (!addMissing) problems.push(...drift.missing.map((c) => `column ${c.name} is missing in the target (snapshot.tablePrep none: add it yourself)`));
   if (problems.length > 0) throw driftError(t, problems);
@@ -406,12 +418,18 @@ function driftError(t: TableSchema, problems: readonly string[]): FerryError {
 
 /** A target table that tablePrep none expects but that does not exist. */
 function missingTableError(target: string): FerryError {
-  return new FerryError('config', `target table ${target} does not exist and snapshot.tablePrep is none`, { hint: 'create it yourself, or set snapshot.tablePrep: create' });
+  return new FerryError('config', `target table ${target} does not exist and snapshot.tablePrep is none`, {
+    hint: 'create it yourself, or set snapshot.tablePrep: create',
+  });
 }
 
 /** A change of a table without a key whose old row the target does not have: applying it would lose it. */
 export function noEqualRow(t: TableSchema): FerryError {
-  return new FerryError('fatal', `no row of ${tableKey(t.target)} equals the old image of a change to it (the table has no primary key, so rows are matched by every column)`, {
-    hint: 'the target table differs from the source; re-snapshot it (snapshot.mode: always, snapshot.tablePrep: truncate)',
-  });
+  return new FerryError(
+    'fatal',
+    `no row of ${tableKey(t.target)} equals the old image of a change to it (the table has no primary key, so rows are matched by every column)`,
+    {
+      hint: 'the target table differs from the source; re-snapshot it (snapshot.mode: always, snapshot.tablePrep: truncate)',
+    },
+  );
 }

@@ -14,22 +14,33 @@ export function logEvents(events: FerryEventBus, log: Logger, everyMs: number): 
   const offs = [
     events.on('phase', ({ phase }) => log.info({ phase }, `phase: ${phase}`)),
     events.on('snapshot-table-done', ({ table, rows, ms }) =>
-      log.info({ table, rows, ms: Math.round(ms) }, `copied ${table}: ${rows} rows in ${(ms / 1000).toFixed(1)}s`)),
+      log.info({ table, rows, ms: Math.round(ms) }, `copied ${table}: ${rows} rows in ${(ms / 1000).toFixed(1)}s`),
+    ),
     events.on('snapshot-restarted', ({ reason }) => log.warn({ reason }, `the interrupted snapshot starts over, every table emptied: ${reason}`)),
     events.on('snapshot-done', ({ rows, ms, position }) =>
-      log.info({ rows, ms: Math.round(ms), position: formatPosition(position) }, `snapshot complete: ${rows} rows; streaming starts at ${formatPosition(position)}`)),
+      log.info(
+        { rows, ms: Math.round(ms), position: formatPosition(position) },
+        `snapshot complete: ${rows} rows; streaming starts at ${formatPosition(position)}`,
+      ),
+    ),
     events.on('stream-started', ({ from }) => log.info({ from: formatPosition(from) }, `streaming from ${formatPosition(from)}`)),
     events.on('schema-changed', ({ table, addedColumns }) => log.info({ table, addedColumns }, `added columns to ${table}: ${addedColumns.join(', ')}`)),
     events.on('stream-retry', ({ error, attempt, delayMs, resumesFrom }) =>
-      log.warn({ err: error.message, hint: error.hint, attempt, delayMs, resumesFrom: resumesFrom && formatPosition(resumesFrom) },
-        `stream interrupted (${error.message})${error.hint ? `; fix: ${error.hint}` : ''}; reconnecting in ${(delayMs / 1000).toFixed(1)}s, resuming from the checkpoint${resumesFrom ? ` ${formatPosition(resumesFrom)}` : ''}`)),
+      log.warn(
+        { err: error.message, hint: error.hint, attempt, delayMs, resumesFrom: resumesFrom && formatPosition(resumesFrom) },
+        `stream interrupted (${error.message})${error.hint ? `; fix: ${error.hint}` : ''}; reconnecting in ${(delayMs / 1000).toFixed(1)}s, resuming from the checkpoint${resumesFrom ? ` ${formatPosition(resumesFrom)}` : ''}`,
+      ),
+    ),
     events.on('batch-applied', (b) => {
       applied = { transactions: applied.transactions + b.transactions, events: applied.events + b.events };
       lagSeconds = Math.max(0, (Date.now() - b.commitTime.getTime()) / 1000);
       log.debug({ ...b, position: formatPosition(b.position) }, 'batch applied');
       if (Date.now() - last >= everyMs) {
         const level = applied.transactions > 0 ? 'info' : 'debug';
-        log[level]({ ...applied, lagSeconds, position: formatPosition(b.position) }, `applied ${applied.transactions} transactions (${applied.events} changes), lag ${lagSeconds.toFixed(1)}s`);
+        log[level](
+          { ...applied, lagSeconds, position: formatPosition(b.position) },
+          `applied ${applied.transactions} transactions (${applied.events} changes), lag ${lagSeconds.toFixed(1)}s`,
+        );
         applied = { transactions: 0, events: 0 };
         last = Date.now();
       }

@@ -51,7 +51,10 @@ export interface ProgressOptions {
  */
 export function showSnapshotProgress(events: FerryEventBus, { log, everyMs, printSummary }: ProgressOptions): () => void {
   const bars = process.stderr.isTTY
-    ? new cliProgress.MultiBar({ format: ' {table} |{bar}| {value}/{total} rows | {rate} rows/s', hideCursor: true, clearOnComplete: false, stream: process.stderr }, cliProgress.Presets.shades_classic)
+    ? new cliProgress.MultiBar(
+        { format: ' {table} |{bar}| {value}/{total} rows | {rate} rows/s', hideCursor: true, clearOnComplete: false, stream: process.stderr },
+        cliProgress.Presets.shades_classic,
+      )
     : null;
   if (bars) terminal.attach(bars);
   const copying = new Map<string, Copying>();
@@ -60,8 +63,10 @@ export function showSnapshotProgress(events: FerryEventBus, { log, everyMs, prin
   const logProgress = () => {
     for (const [table, c] of copying) {
       const percent = Math.min(100, Math.floor((c.rows * 100) / c.estimatedRows));
-      log.info({ table, rows: c.rows, estimatedRows: c.estimatedRows, rowsPerSecond: speed(c) },
-        `copying ${table}: ${c.rows} of about ${c.estimatedRows} rows (${percent}%), ${speed(c) ?? '-'} rows/s`);
+      log.info(
+        { table, rows: c.rows, estimatedRows: c.estimatedRows, rowsPerSecond: speed(c) },
+        `copying ${table}: ${c.rows} of about ${c.estimatedRows} rows (${percent}%), ${speed(c) ?? '-'} rows/s`,
+      );
     }
   };
   // Off a terminal, from the first table copied to the snapshot's end.
@@ -110,6 +115,8 @@ export function showSnapshotProgress(events: FerryEventBus, { log, everyMs, prin
 function logSummary(log: Logger, stats: ReadonlyMap<string, TableStats>, totalMs: number): void {
   const tables = [...stats.entries()].map(([table, s]) => ({ table, rows: s.rows, ms: Math.round(s.ms), rowsPerSecond: perSecond(s.rows, s.ms) }));
   const rows = tables.reduce((n, t) => n + t.rows, 0);
-  log.info({ tables, rows, ms: Math.round(totalMs), rowsPerSecond: perSecond(rows, totalMs) },
-    `snapshot summary: ${tables.length} tables, ${rows} rows in ${(totalMs / 1000).toFixed(2)}s, ${rate(rows, totalMs)} rows/s`);
+  log.info(
+    { tables, rows, ms: Math.round(totalMs), rowsPerSecond: perSecond(rows, totalMs) },
+    `snapshot summary: ${tables.length} tables, ${rows} rows in ${(totalMs / 1000).toFixed(2)}s, ${rate(rows, totalMs)} rows/s`,
+  );
 }

@@ -51,11 +51,21 @@ type Form = 'fixed' | 'text' | 'digest';
 
 function formOf(t: ColumnType): Form {
   switch (t.kind) {
-    case 'string': return t.maxLength === null || t.maxLength > INLINE_CHARS ? 'digest' : 'text';
-    case 'binary': return t.fixedLength === null || t.fixedLength > INLINE_CHARS ? 'digest' : 'fixed';
-    case 'enum': case 'set': case 'interval': case 'inet': return 'text';
-    case 'json': case 'array': case 'other': return 'digest';
-    default: return 'fixed';
+    case 'string':
+      return t.maxLength === null || t.maxLength > INLINE_CHARS ? 'digest' : 'text';
+    case 'binary':
+      return t.fixedLength === null || t.fixedLength > INLINE_CHARS ? 'digest' : 'fixed';
+    case 'enum':
+    case 'set':
+    case 'interval':
+    case 'inet':
+      return 'text';
+    case 'json':
+    case 'array':
+    case 'other':
+      return 'digest';
+    default:
+      return 'fixed';
   }
 }
 

@@ -17,7 +17,11 @@ function stripFraction(text: string): string {
 function sortedJson(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortedJson);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortedJson((value as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sortedJson((value as Record<string, unknown>)[k])]),
+    );
   }
   return value;
 }
@@ -96,21 +100,31 @@ export function canonical(type: ColumnType, v: Value): string | null {
   if (Buffer.isBuffer(v)) return v.toString('hex');
   const s = String(v);
   switch (type.kind) {
-    case 'bool': return s === 'true' || s === 't' || s === '1' ? 't' : 'f';
-    case 'float': return String(Math.fround(Number(s)));
-    case 'double': return String(Number(s));
-    case 'decimal': return stripFraction(s);
-    case 'datetime': return stripFraction(s);
-    case 'timestamp': return stripFraction(s.replace(/\+00(:00)?( BC)?$/, '$2'));
-    case 'time': return durationMicros(s).toString();
-    case 'binary': return s.startsWith('\\x') ? s.slice(2) : Buffer.from(s, 'binary').toString('hex');
-    case 'array': return canonicalArray(type.element, s);
+    case 'bool':
+      return s === 'true' || s === 't' || s === '1' ? 't' : 'f';
+    case 'float':
+      return String(Math.fround(Number(s)));
+    case 'double':
+      return String(Number(s));
+    case 'decimal':
+      return stripFraction(s);
+    case 'datetime':
+      return stripFraction(s);
+    case 'timestamp':
+      return stripFraction(s.replace(/\+00(:00)?( BC)?$/, '$2'));
+    case 'time':
+      return durationMicros(s).toString();
+    case 'binary':
+      return s.startsWith('\\x') ? s.slice(2) : Buffer.from(s, 'binary').toString('hex');
+    case 'array':
+      return canonicalArray(type.element, s);
     case 'json':
       try {
         return JSON.stringify(sortedJson(JSON.parse(s)));
       } catch {
         return s;
       }
-    default: return s;
+    default:
+      return s;
   }
 }

@@ -12,7 +12,9 @@ export function formatVerdict(v: TableVerdict): string[] {
   const lines = [`${v.equal ? 'equal ' : 'DIFFER'}  ${v.table}  ${v.rows} rows by ${v.method}  source ${v.source}  target ${v.target}`];
   if (v.note) lines.push(`        ${v.note}`);
   for (const r of v.differingRanges) {
-    const keys = r.keys ? `; ${r.differingKeys} differ: ${r.keys.map((k) => `${k.key} (${DIFFERENCE[k.difference]})`).join(', ')}${r.differingKeys! > r.keys.length ? ', …' : ''}` : '';
+    const keys = r.keys
+      ? `; ${r.differingKeys} differ: ${r.keys.map((k) => `${k.key} (${DIFFERENCE[k.difference]})`).join(', ')}${r.differingKeys! > r.keys.length ? ', …' : ''}`
+      : '';
     lines.push(`        keys ${formatRange(r)}: ${r.sourceRows} rows at the source, ${r.targetRows} in the target${keys}`);
   }
   return lines;

@@ -28,7 +28,7 @@ export interface EncodedRow {
  * columns go through canonical(), field columns stay as SQL wrote them.
  */
 export function encodeRow(row: readonly (string | null)[], keyColumns: readonly NodeColumn[], columns: readonly NodeColumn[]): EncodedRow {
-  const comparable = (c: NodeColumn, v: string | null | undefined) => (c.raw ? canonical(c.type, v ?? null) : v ?? null);
+  const comparable = (c: NodeColumn, v: string | null | undefined) => (c.raw ? canonical(c.type, v ?? null) : (v ?? null));
   const keyCount = keyColumns.length;
   const values = columns.map((c, i) => comparable(c, row[keyCount + i]));
   return { key: keyCount > 0 ? JSON.stringify(keyColumns.map((c, i) => comparable(c, row[i]))) : '', values: JSON.stringify(values) };

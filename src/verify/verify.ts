@@ -16,7 +16,6 @@ export type VerifyMode = 'counts' | 'checksums';
 /** sql: chunk checksums computed by both databases; rows: rows read into ferry and compared there with canonical(). */
 export type VerifyMethod = 'sql' | 'rows';
 
-
 /** Key range (from, to] whose rows differ; a null bound is the table's start or end. */
 export interface DifferingRange {
   readonly from: string | null;
@@ -76,7 +75,13 @@ const MAX_SCANNED_CHUNKS = 16;
  * up to `recheck` times, `recheckDelayMs` apart, and only a difference that persists counts. Against
  * a quiet or fenced source (cutover) the result is exact.
  */
-export async function verifyTables(source: Source, sink: Sink, tables: readonly TableSchema[], mode: VerifyMode, options: VerifyOptions = {}): Promise<TableVerdict[]> {
+export async function verifyTables(
+  source: Source,
+  sink: Sink,
+  tables: readonly TableSchema[],
+  mode: VerifyMode,
+  options: VerifyOptions = {},
+): Promise<TableVerdict[]> {
   const o = { ...DEFAULTS, ...options };
   const verdicts: TableVerdict[] = [];
   const done = (v: TableVerdict) => {
@@ -95,9 +100,11 @@ export async function verifyTables(source: Source, sink: Sink, tables: readonly 
     const dst = await sink.verifySide();
     try {
       for (const t of tables) {
-        done(await verifyTable(t, src, dst, o, () => source.estimateRows(t)).catch((err) => {
-          throw coerceError(err, `verify of ${tableKey(t.source)}`);
-        }));
+        done(
+          await verifyTable(t, src, dst, o, () => source.estimateRows(t)).catch((err) => {
+            throw coerceError(err, `verify of ${tableKey(t.source)}`);
+          }),
+        );
       }
     } finally {
       await dst.close();
@@ -111,7 +118,12 @@ export async function verifyTables(source: Source, sink: Sink, tables: readonly 
 async function countTable(source: Source, sink: Sink, t: TableSchema): Promise<TableVerdict> {
   const [s, d] = await Promise.all([source.countRows(t), sink.countRows(t)]);
   return {
-    table: tableKey(t.source), source: String(s), target: String(d), equal: s === d, method: 'sql', rows: s,
+    table: tableKey(t.source),
+    source: String(s),
+    target: String(d),
+    equal: s === d,
+    method: 'sql',
+    rows: s,
     differingRanges: s === d ? [] : [{ from: null, to: null, sourceRows: s, targetRows: d }],
   };
 }
@@ -163,7 +175,9 @@ function planTable(t: TableSchema, src: VerifySide, dst: VerifySide, srcCols: Ma
   };
   return {
     method: inNode.length > 0 ? 'rows' : 'sql',
-    ...(inNode.length > 0 ? { note: `compared row by row: ${inNode.map((c) => `${c.name} (${c.type.kind})`).join(', ')} print differently in MySQL and Postgres` } : {}),
+    ...(inNode.length > 0
+      ? { note: `compared row by row: ${inNode.map((c) => `${c.name} (${c.type.kind})`).join(', ')} print differently in MySQL and Postgres` }
+      : {}),
     source: side(src, srcCols, 0),
     target: side(dst, dstCols, 1),
     nodeColumns,
@@ -197,7 +211,11 @@ interface Tally {
 }
 
 async function verifyTable(
-  t: TableSchema, src: VerifySide, dst: VerifySide, o: typeof DEFAULTS & VerifyOptions, estimate: () => Promise<number>,
+  t: TableSchema,
+  src: VerifySide,
+  dst: VerifySide,
+  o: typeof DEFAULTS & VerifyOptions,
+  estimate: () => Promise<number>,
 ): Promise<TableVerdict> {
   const [srcCols, dstCols] = await Promise.all([physicalColumns(src, src.tableId(t)), physicalColumns(dst, dst.tableId(t))]);
   const missing = t.columns.filter((c) => !srcCols.has(c.name) || !dstCols.has(c.name)).map((c) => c.name);
@@ -208,7 +226,10 @@ async function verifyTable(
   const plan = planTable(t, src, dst, srcCols, dstCols);
   const rows = plan.scans ? Math.max(o.chunkRows, Math.ceil((await estimate()) / MAX_SCANNED_CHUNKS)) : o.chunkRows;
   const chunks = await chunksOf(src, plan.source, rows);
-  const tallies: [Tally, Tally] = [{ rows: 0, sum: 0n }, { rows: 0, sum: 0n }];
+  const tallies: [Tally, Tally] = [
+    { rows: 0, sum: 0n },
+    { rows: 0, sum: 0n },
+  ];
   const differing: DifferingRange[] = [];
   let textOnly = 0;
   for (const chunk of chunks) {
@@ -239,7 +260,12 @@ async function verifyTable(
  * or 'text' when the checksums differed but the rows are equal.
  */
 async function compareChunk(
-  plan: Plan, chunk: Chunk, src: VerifySide, dst: VerifySide, o: typeof DEFAULTS, tallies: [Tally, Tally],
+  plan: Plan,
+  chunk: Chunk,
+  src: VerifySide,
+  dst: VerifySide,
+  o: typeof DEFAULTS,
+  tallies: [Tally, Tally],
 ): Promise<DifferingRange | 'text' | null> {
   const readRows = async (): Promise<[EncodedRow[], EncodedRow[]]> => {
     const [s, d] = await Promise.all([run(src, rowsSql(plan.source, chunk)), run(dst, rowsSql(plan.target, chunk))]);
@@ -247,7 +273,10 @@ async function compareChunk(
     return [s.map(encode), d.map(encode)];
   };
   const range = (sourceRows: number, targetRows: number, keys?: DifferingKey[]): DifferingRange => ({
-    from: keyText(chunk.from), to: keyText(chunk.to), sourceRows, targetRows,
+    from: keyText(chunk.from),
+    to: keyText(chunk.to),
+    sourceRows,
+    targetRows,
     ...(keys ? { keys: keys.slice(0, KEYS_SHOWN), differingKeys: keys.length } : {}),
   });
 

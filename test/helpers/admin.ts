@@ -6,7 +6,10 @@ import type { RouteDatabases } from './routes.js';
 export const ADMIN_TOKEN = 'test-admin-token';
 
 /** `ferry run` with its admin API on a free port and a token; resolves once the API answers. */
-export async function startWithAdmin(config: Record<string, unknown>, admin: Record<string, unknown> = {}): Promise<{ ferry: RunningCli; admin: string; configFile: string }> {
+export async function startWithAdmin(
+  config: Record<string, unknown>,
+  admin: Record<string, unknown> = {},
+): Promise<{ ferry: RunningCli; admin: string; configFile: string }> {
   const configFile = writeConfig({ ...config, admin: { listen: '127.0.0.1:0', token: ADMIN_TOKEN, ...admin } });
   const ferry = startCli(['run', '-c', configFile]);
   const url = await waitFor('the admin API address in the log', async () => /admin API on (http:\/\/[\d.:]+)/.exec(ferry.output())?.[1]);
@@ -14,7 +17,11 @@ export async function startWithAdmin(config: Record<string, unknown>, admin: Rec
 }
 
 /** A JSON request to the admin API; POSTs carry the token unless `token` says otherwise; `headers` add to or replace ferry's own. */
-export async function adminCall(admin: string, path: string, options: { method?: string; body?: string; token?: string | null; headers?: Record<string, string> } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function adminCall(
+  admin: string,
+  path: string,
+  options: { method?: string; body?: string; token?: string | null; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const method = options.method ?? 'GET';
   const token = options.token === undefined ? ADMIN_TOKEN : options.token;
   const res = await fetch(`${admin}${path}`, {
@@ -37,10 +44,14 @@ export async function lagSeconds(admin: string): Promise<number | null> {
 
 /** Polls GET /cutover until the cutover reaches a final state. */
 export function cutoverEnd(admin: string, ms = 90_000): Promise<Record<string, unknown>> {
-  return waitFor('the cutover to end', async () => {
-    const { body } = await adminCall(admin, '/cutover');
-    return ['completed', 'failed', 'aborted'].includes(String(body.state)) ? body : null;
-  }, ms);
+  return waitFor(
+    'the cutover to end',
+    async () => {
+      const { body } = await adminCall(admin, '/cutover');
+      return ['completed', 'failed', 'aborted'].includes(String(body.state)) ? body : null;
+    },
+    ms,
+  );
 }
 
 /** Holds a lock on the target's `table` on a connection of its own, so the applier stops at the next change to it; returns the release. */

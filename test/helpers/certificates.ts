@@ -22,7 +22,21 @@ function openssl(dir: string, args: string[]): void {
 }
 
 function makeCa(dir: string, name: string): void {
-  openssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=ferry test ${name}`]);
+  openssl(dir, [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.pem`,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=ferry test ${name}`,
+  ]);
 }
 
 /** A throwaway CA, a server certificate it signed for `localhost`, and an unrelated second CA (openssl). */
@@ -34,8 +48,13 @@ export function makeCertificates(): TestCertificates {
   makeServerCert(dir, 'server', 'localhost');
   makeServerCert(dir, 'other-host', 'db.example');
   return {
-    dir, ca: join(dir, 'ca.pem'), otherCa: join(dir, 'other-ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key'),
-    otherHostCert: join(dir, 'other-host.pem'), otherHostKey: join(dir, 'other-host.key'),
+    dir,
+    ca: join(dir, 'ca.pem'),
+    otherCa: join(dir, 'other-ca.pem'),
+    cert: join(dir, 'server.pem'),
+    key: join(dir, 'server.key'),
+    otherHostCert: join(dir, 'other-host.pem'),
+    otherHostKey: join(dir, 'other-host.key'),
   };
 }
 
@@ -43,7 +62,23 @@ export function makeCertificates(): TestCertificates {
 function makeServerCert(dir: string, name: string, host: string): void {
   openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${host}`]);
   writeFileSync(join(dir, `${name}.ext`), `subjectAltName = DNS:${host}\n`);
-  openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`]);
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    `${name}.pem`,
+    '-days',
+    '2',
+    '-extfile',
+    `${name}.ext`,
+  ]);
   // MariaDB reads the key as the user it runs as; Postgres gets its own 0600 copy (local-databases.ts).
   chmodSync(join(dir, `${name}.key`), 0o644);
 }

@@ -42,7 +42,12 @@ export async function testDatabases(name: string, servers = { mariadb: inject('m
   client.on('error', () => {});
   await client.connect();
   return {
-    name, mysqlUrl, pgUrl, mysqlServerUrl: servers.mariadb, my, pg: client,
+    name,
+    mysqlUrl,
+    pgUrl,
+    mysqlServerUrl: servers.mariadb,
+    my,
+    pg: client,
     async close() {
       my.destroy();
       await client.end().catch(() => {});

@@ -53,7 +53,10 @@ export function stageEnv(stage: Pick<BuiltStage, 'env'>): NodeJS.ProcessEnv {
   for (const [k, v] of Object.entries(process.env)) {
     if (!/^npm_/i.test(k) && !['NODE_ENV', 'NODE_OPTIONS', 'NODE_PATH'].includes(k)) env[k] = v;
   }
-  env.PATH = (env.PATH ?? '').split(delimiter).filter((p) => !p.split(sep).includes('node_modules')).join(delimiter);
+  env.PATH = (env.PATH ?? '')
+    .split(delimiter)
+    .filter((p) => !p.split(sep).includes('node_modules'))
+    .join(delimiter);
   return { ...env, ...stage.env };
 }
 
@@ -89,7 +92,8 @@ export async function buildStages(dockerfile: string, context: string, into: str
       case 'COPY': {
         const words = ins.args.split(/\s+/);
         const from = words.find((w) => w.startsWith('--from='))?.slice('--from='.length);
-        if (words.some((w) => w.startsWith('--') && !w.startsWith('--from='))) throw new Error(`${where(ins)}: COPY options other than --from are not mirrored here; teach test/helpers/dockerfile.ts`);
+        if (words.some((w) => w.startsWith('--') && !w.startsWith('--from=')))
+          throw new Error(`${where(ins)}: COPY options other than --from are not mirrored here; teach test/helpers/dockerfile.ts`);
         const paths = words.filter((w) => !w.startsWith('--'));
         const dest = paths.pop()!;
         const source = from === undefined ? undefined : stages.find((s) => s.name === from);
@@ -114,7 +118,8 @@ export async function buildStages(dockerfile: string, context: string, into: str
         stage.entrypoint = (JSON.parse(ins.args) as string[]).map((a, i) => (i === 0 && a === 'node' ? process.execPath : a));
         break;
       default:
-        if (!NO_EFFECT_HERE.has(ins.keyword)) throw new Error(`${where(ins)}: ${ins.keyword} is not mirrored here; teach test/helpers/dockerfile.ts what it does`);
+        if (!NO_EFFECT_HERE.has(ins.keyword))
+          throw new Error(`${where(ins)}: ${ins.keyword} is not mirrored here; teach test/helpers/dockerfile.ts what it does`);
     }
   }
   return stages.map((s) => ({ name: s.name, from: s.from, root: s.root, workdir: join(s.root, s.dir), env: s.env, entrypoint: s.entrypoint }));

@@ -7,12 +7,15 @@ export interface Sample {
 
 /** The samples of a Prometheus text exposition (label values without escapes, as ferry's are). */
 export function samples(text: string): Sample[] {
-  return text.split('\n').filter((l) => l && !l.startsWith('#')).map((line) => {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
-    if (!m) throw new Error(`not a sample line: ${line}`);
-    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-zA-Z_]\w*)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!]));
-    return { name: m[1]!, labels, value: Number(m[3]) };
-  });
+  return text
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((line) => {
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
+      if (!m) throw new Error(`not a sample line: ${line}`);
+      const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-zA-Z_]\w*)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!]));
+      return { name: m[1]!, labels, value: Number(m[3]) };
+    });
 }
 
 /** The value of the one sample of `name` whose labels include `labels`; undefined when there is none. */

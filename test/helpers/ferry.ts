@@ -83,8 +83,13 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 }
 
 /** Reads ferry's checkpoint row for `pipeline` from the target database. */
-export async function checkpointOf(client: import('pg').Client, pipeline: string): Promise<{ phase: string; position: { file: string; pos: number } | null } | null> {
-  const { rows } = await client.query('SELECT phase, position FROM ferry.ferry_checkpoint WHERE pipeline = $1', [pipeline]).catch(() => ({ rows: [] as never[] }));
+export async function checkpointOf(
+  client: import('pg').Client,
+  pipeline: string,
+): Promise<{ phase: string; position: { file: string; pos: number } | null } | null> {
+  const { rows } = await client
+    .query('SELECT phase, position FROM ferry.ferry_checkpoint WHERE pipeline = $1', [pipeline])
+    .catch(() => ({ rows: [] as never[] }));
   return rows[0] ?? null;
 }
 
@@ -93,11 +98,15 @@ export async function waitCaughtUp(my: import('mysql2/promise').Connection, clie
   const [rows] = await my.query('SHOW MASTER STATUS');
   const head = (rows as { File: string; Position: number }[])[0]!;
   const seq = (f: string) => Number(f.split('.').pop());
-  await waitFor(`${pipeline} to reach ${head.File}:${head.Position}`, async () => {
-    const c = await checkpointOf(client, pipeline);
-    const p = c?.phase === 'stream' ? c.position : null;
-    return p !== null && (seq(p.file) > seq(head.File) || (p.file === head.File && p.pos >= Number(head.Position)));
-  }, ms);
+  await waitFor(
+    `${pipeline} to reach ${head.File}:${head.Position}`,
+    async () => {
+      const c = await checkpointOf(client, pipeline);
+      const p = c?.phase === 'stream' ? c.position : null;
+      return p !== null && (seq(p.file) > seq(head.File) || (p.file === head.File && p.pos >= Number(head.Position)));
+    },
+    ms,
+  );
 }
 
 /** One table's verdict as `ferry verify --json` prints it. */
@@ -137,7 +146,8 @@ export async function startStreaming(
   const ferry = startCli(['run', '-c', config], {}, entry);
   // A ferry that stopped will not stream: say why now rather than at the timeout.
   const running = () => {
-    if (ferry.child.exitCode !== null || ferry.child.signalCode !== null) throw new Error(`ferry run exited (${ferry.child.exitCode ?? ferry.child.signalCode}) before streaming:\n${ferry.output()}`);
+    if (ferry.child.exitCode !== null || ferry.child.signalCode !== null)
+      throw new Error(`ferry run exited (${ferry.child.exitCode ?? ferry.child.signalCode}) before streaming:\n${ferry.output()}`);
   };
   await waitFor(`${db.name} to stream`, async () => {
     running();

@@ -20,9 +20,13 @@ export function promtool(args: readonly string[], input?: string): Promise<Promt
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
-    child.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT'
-      ? new Error('promtool is not installed: install the Debian package prometheus (apt-get install prometheus; .ci/run does it)')
-      : err));
+    child.on('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'ENOENT'
+          ? new Error('promtool is not installed: install the Debian package prometheus (apt-get install prometheus; .ci/run does it)')
+          : err,
+      ),
+    );
     child.on('close', (code) => res({ code, output }));
     // promtool may exit before reading all of stdin (a usage error): its verdict is in `output`.
     child.stdin.on('error', () => {});

@@ -38,11 +38,16 @@ function withDatabase(url: string, database: string): string {
 const CONNECTION_LOST = /not queryable|Connection terminated|closed state|ECONNRESET|PROTOCOL_CONNECTION_LOST|terminating connection|Can't add new command/i;
 
 /** An Endpoint over `open()`, reconnecting once when a query finds its connection gone. */
-function endpoint(engine: Engine, url: string, open: () => Promise<{ run(sql: string): Promise<Record<string, unknown>[]>; close(): Promise<void> }>): Promise<Endpoint> {
+function endpoint(
+  engine: Engine,
+  url: string,
+  open: () => Promise<{ run(sql: string): Promise<Record<string, unknown>[]>; close(): Promise<void> }>,
+): Promise<Endpoint> {
   return open().then((first) => {
     let conn = first;
     return {
-      engine, url,
+      engine,
+      url,
       async query(sql) {
         try {
           return await conn.run(sql);
@@ -59,7 +64,11 @@ function endpoint(engine: Engine, url: string, open: () => Promise<{ run(sql: st
 }
 
 /** A fresh, empty database `name` on the shared server of `engine`. */
-export async function freshDatabase(engine: Engine, name: string, servers: Servers = { mariadb: inject('mariadbUrl'), postgres: inject('postgresUrl') }): Promise<Endpoint> {
+export async function freshDatabase(
+  engine: Engine,
+  name: string,
+  servers: Servers = { mariadb: inject('mariadbUrl'), postgres: inject('postgresUrl') },
+): Promise<Endpoint> {
   if (engine === 'mysql') {
     const admin = await mysql.createConnection({ uri: servers.mariadb, multipleStatements: true });
     await admin.query(`DROP DATABASE IF EXISTS \`${name}\`; CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
@@ -138,7 +147,12 @@ export async function routeDatabases(route: Route, name: string, servers?: Serve
     return { phase: String(row.phase), position: position as Record<string, unknown> | null };
   };
   return {
-    name, route, source, target, targetSchema, sourceSchema,
+    name,
+    route,
+    source,
+    target,
+    targetSchema,
+    sourceSchema,
     config(extra = {}) {
       return {
         pipeline: name,
@@ -161,19 +175,27 @@ export async function routeDatabases(route: Route, name: string, servers?: Serve
         const file = String(head!.File);
         const pos = Number(head!.Position);
         const seq = (f: string) => Number(f.split('.').pop());
-        await waitFor(`${pipeline} to reach ${file}:${pos}`, async () => {
-          const c = await readCheckpoint(pipeline);
-          const p = c?.phase === 'stream' ? c.position as { file: string; pos: number } | null : null;
-          return p !== null && (seq(p.file) > seq(file) || (p.file === file && p.pos >= pos));
-        }, ms);
+        await waitFor(
+          `${pipeline} to reach ${file}:${pos}`,
+          async () => {
+            const c = await readCheckpoint(pipeline);
+            const p = c?.phase === 'stream' ? (c.position as { file: string; pos: number } | null) : null;
+            return p !== null && (seq(p.file) > seq(file) || (p.file === file && p.pos >= pos));
+          },
+          ms,
+        );
         return;
       }
       const [head] = await source.query("SELECT (pg_current_wal_insert_lsn() - '0/0')::text AS lsn");
       const lsn = BigInt(String(head!.lsn));
-      await waitFor(`${pipeline} to reach LSN ${lsn}`, async () => {
-        const c = await readCheckpoint(pipeline);
-        return c?.phase === 'stream' && c.position !== null && BigInt(String(c.position.lsn)) >= lsn;
-      }, ms);
+      await waitFor(
+        `${pipeline} to reach LSN ${lsn}`,
+        async () => {
+          const c = await readCheckpoint(pipeline);
+          return c?.phase === 'stream' && c.position !== null && BigInt(String(c.position.lsn)) >= lsn;
+        },
+        ms,
+      );
     },
     async close() {
       await source.close();

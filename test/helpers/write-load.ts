@@ -23,8 +23,12 @@ export function startWriteLoad(my: RunsSql, table: string, options: { firstId: n
          UPDATE ${table} SET val = LEFT(CONCAT(val, '+'), 64), amount = amount + 1 WHERE grp = ${id % 17} AND id > ${id - 60};
          DELETE FROM ${table} WHERE id = ${id - 30};
          UPDATE ${table} SET id = ${id + 2} WHERE id = ${id + 1};
-         ${options.seedRows ? `UPDATE ${table} SET amount = amount + 1 WHERE id = ${1 + ((id * 7919) % options.seedRows)};
-           DELETE FROM ${table} WHERE id = ${1 + ((id * 104729) % options.seedRows)};` : ''}
+         ${
+           options.seedRows
+             ? `UPDATE ${table} SET amount = amount + 1 WHERE id = ${1 + ((id * 7919) % options.seedRows)};
+           DELETE FROM ${table} WHERE id = ${1 + ((id * 104729) % options.seedRows)};`
+             : ''
+         }
          COMMIT;`,
       );
       transactions++;

@@ -56,7 +56,11 @@ describe('admin API and cutover failure paths (Postgres → Postgres)', () => {
   });
 
   it('refuses, even with the token, a POST from another site (403) and one that is not JSON (415)', async () => {
-    const crossSite = await adminCall(admin, '/cutover', { method: 'POST', body: '{"fence":"none","verify":"counts"}', headers: { origin: 'http://evil.example', 'content-type': 'text/plain' } });
+    const crossSite = await adminCall(admin, '/cutover', {
+      method: 'POST',
+      body: '{"fence":"none","verify":"counts"}',
+      headers: { origin: 'http://evil.example', 'content-type': 'text/plain' },
+    });
     expect(crossSite.status).toBe(403);
     expect(String(crossSite.body.error)).toMatch(/cross-site/);
     const plain = await adminCall(admin, '/pause', { method: 'POST', headers: { 'content-type': 'text/plain' } });

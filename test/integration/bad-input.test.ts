@@ -170,7 +170,11 @@ describe('ferry refuses a selected table without a primary key', () => {
 
   it('ferry check exits 2 naming a primary key it cannot page by (ENUM)', async () => {
     await db.my.query("CREATE TABLE by_state (state ENUM('b','a','c') PRIMARY KEY, n INT)");
-    const r = await runCli(['check', '-c', writeConfig(pipelineConfig(db.name, db.mysqlUrl, db.pgUrl, { tables: { include: ['bad_no_pk.by_state', 'bad_no_pk.has_key'] } }))]);
+    const r = await runCli([
+      'check',
+      '-c',
+      writeConfig(pipelineConfig(db.name, db.mysqlUrl, db.pgUrl, { tables: { include: ['bad_no_pk.by_state', 'bad_no_pk.has_key'] } })),
+    ]);
     const out = told(r);
     expect(r.code, out).toBe(2);
     expect(out).toContain("table bad_no_pk.by_state: primary-key column state is enum('b','a','c')");
@@ -265,8 +269,7 @@ describe('a row the target rejects stops ferry without moving the checkpoint', (
   }
 
   const seq = (f: string) => Number(f.split('.').pop());
-  const before = (a: { file: string; pos: number }, b: { file: string; pos: number }) =>
-    seq(a.file) < seq(b.file) || (a.file === b.file && a.pos < b.pos);
+  const before = (a: { file: string; pos: number }, b: { file: string; pos: number }) => seq(a.file) < seq(b.file) || (a.file === b.file && a.pos < b.pos);
 
   it('ferry run exits 1 naming the table and the NUL character; the checkpoint stays before that transaction', async () => {
     const ferry = startCli(['run', '-c', writeConfig(pipelineConfig(db.name, db.mysqlUrl, db.pgUrl))]);
@@ -301,7 +304,9 @@ describe('a row the target rejects stops ferry without moving the checkpoint', (
       expect(after?.phase).toBe('stream');
       expect(before(after!.position!, remembered)).toBe(false);
       expect(before(after!.position!, headAfter)).toBe(true);
-      expect(before(after!.position!, badEnd!), `checkpoint ${JSON.stringify(after!.position)} vs the bad transaction's end ${JSON.stringify(badEnd)}`).toBe(true);
+      expect(before(after!.position!, badEnd!), `checkpoint ${JSON.stringify(after!.position)} vs the bad transaction's end ${JSON.stringify(badEnd)}`).toBe(
+        true,
+      );
       const bad = await db.pg.query('SELECT count(*)::int AS n FROM bad_nul_row.notes WHERE id = 5');
       expect(bad.rows[0].n).toBe(0);
     } finally {

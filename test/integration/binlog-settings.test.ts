@@ -28,7 +28,8 @@ describe('ferry check on a source with every binlog setting wrong', () => {
     expect(r.stdout).toContain('[binlog_row_image] binlog_row_image is MINIMAL; ferry needs FULL');
     expect(r.stdout).toContain('[binlog_row_metadata] binlog_row_metadata is NO_LOG; ferry needs FULL');
     // One restart fixes them all; SET GLOBAL cannot switch log_bin on, so it is not offered.
-    const fix = "fix: put log_bin=mysql-bin, binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL in the server's my.cnf [mysqld] section and restart it\n";
+    const fix =
+      "fix: put log_bin=mysql-bin, binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL in the server's my.cnf [mysqld] section and restart it\n";
     expect(r.stdout.split(fix).length - 1, r.stdout).toBe(4);
     expect(r.stdout).toContain('check failed: 4 problem(s)');
   });

@@ -52,7 +52,9 @@ describe.each(ROUTES)('kill -9 chaos, $label', (route) => {
     const last = await ferry.done;
     expect(last.code, last.stderr).toBe(0);
 
-    console.log(`chaos ${route.label}: ${KILLS} kills (phases at kill: ${phases.join(', ')}), ${load.transactions} load transactions, verify: ${JSON.stringify(verdict.tables)}`);
+    console.log(
+      `chaos ${route.label}: ${KILLS} kills (phases at kill: ${phases.join(', ')}), ${load.transactions} load transactions, verify: ${JSON.stringify(verdict.tables)}`,
+    );
     expect(phases.filter((p) => p === 'snapshot').length).toBeGreaterThan(0);
     expect(phases.filter((p) => p === 'stream').length).toBeGreaterThan(0);
     expect(verdict.equal).toBe(true);

@@ -56,13 +56,15 @@ describe('config errors', () => {
   it('a YAML error next to a URL password and a token: exit 2, line and column named, neither secret printed', async () => {
     const password = 'Pw-4f1d9c-in-url';
     const token = 'tok-7d2e5b0a9c3f1e8d';
-    const file = configFile([
-      'pipeline: orders',
-      `source: { type: mysql, url: "mysql://repl:${password}@db1:3306/app" }`,
-      '  target: { type: postgres }',
-      'admin:',
-      `  token: "${token}`,
-    ].join('\n'));
+    const file = configFile(
+      [
+        'pipeline: orders',
+        `source: { type: mysql, url: "mysql://repl:${password}@db1:3306/app" }`,
+        '  target: { type: postgres }',
+        'admin:',
+        `  token: "${token}`,
+      ].join('\n'),
+    );
     const r = await runCli(['check', '-c', file]);
     expect(r.code, told(r)).toBe(2);
     expect(r.stderr).toMatch(/is not valid YAML/);
@@ -72,12 +74,14 @@ describe('config errors', () => {
   });
 
   it('unset variables and wrong keys are reported together, exit 2', async () => {
-    const file = configFile([
-      'pipeline: orders',
-      'source: { type: mysql, url: "mysql://repl:${FERRY_TEST_UNSET_A}@db1:3306/app" }',
-      'target: { type: postgres, url: "${FERRY_TEST_UNSET_B}" }',
-      'snapshot: { chunkrows: 5 }',
-    ].join('\n'));
+    const file = configFile(
+      [
+        'pipeline: orders',
+        'source: { type: mysql, url: "mysql://repl:${FERRY_TEST_UNSET_A}@db1:3306/app" }',
+        'target: { type: postgres, url: "${FERRY_TEST_UNSET_B}" }',
+        'snapshot: { chunkrows: 5 }',
+      ].join('\n'),
+    );
     const r = await runCli(['check', '-c', file], { FERRY_TEST_UNSET_A: undefined, FERRY_TEST_UNSET_B: undefined });
     expect(r.code, told(r)).toBe(2);
     expect(r.stderr).toMatch(/source\.url: environment variable FERRY_TEST_UNSET_A is not set/);
@@ -106,7 +110,7 @@ describe.each<{ source: Engine; target: Engine }>([
     const servers = { mariadb: inject('mariadbUrl'), postgres: inject('postgresUrl') };
     source = await freshDatabase(sourceEngine, name, servers);
     target = await freshDatabase(targetEngine, name, mariadb ? { ...servers, mariadb: mariadb.url() } : servers);
-    await source.query('CREATE TABLE items (id int PRIMARY KEY, val text); INSERT INTO items VALUES (1, \'a\'), (2, \'b\')');
+    await source.query("CREATE TABLE items (id int PRIMARY KEY, val text); INSERT INTO items VALUES (1, 'a'), (2, 'b')");
     config = {
       pipeline: name,
       source: { type: sourceEngine, url: source.url },
@@ -121,9 +125,10 @@ describe.each<{ source: Engine; target: Engine }>([
   });
 
   const ferrySchemas = async () => {
-    const rows = targetEngine === 'postgres'
-      ? await target.query("SELECT nspname AS name FROM pg_namespace WHERE nspname = 'ferry'")
-      : await target.query("SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'ferry'");
+    const rows =
+      targetEngine === 'postgres'
+        ? await target.query("SELECT nspname AS name FROM pg_namespace WHERE nspname = 'ferry'")
+        : await target.query("SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'ferry'");
     return rows.map((r) => r.name);
   };
 
@@ -171,7 +176,10 @@ describe('ferry cutover takes the admin token from FERRY_ADMIN_TOKEN', () => {
 
   it('without --token: refused (exit 2) with neither, completed (exit 0) with the variable', async () => {
     const { ferry, admin } = await startWithAdmin({
-      pipeline: 'cli_token', source: { type: 'mysql', url: source.url }, target: { type: 'postgres', url: target.url }, apply: { batchMaxMs: 50 },
+      pipeline: 'cli_token',
+      source: { type: 'mysql', url: source.url },
+      target: { type: 'postgres', url: target.url },
+      apply: { batchMaxMs: 50 },
     });
     try {
       await waitReady(admin);

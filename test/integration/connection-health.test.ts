@@ -55,7 +55,11 @@ describe('a blackholed target (MariaDB → Postgres through a proxy)', () => {
     await db.source.query(seedItemsSql('mysql', 2000));
     proxy = await startProxy(Number(new URL(db.target.url).port));
     const config = db.config();
-    ({ file, ferry } = await startFerry({ ...config, source: { ...(config.source as object), stallTimeoutSeconds: STALL_SECONDS }, target: { type: 'postgres', url: viaProxy(db.target.url, proxy) } }));
+    ({ file, ferry } = await startFerry({
+      ...config,
+      source: { ...(config.source as object), stallTimeoutSeconds: STALL_SECONDS },
+      target: { type: 'postgres', url: viaProxy(db.target.url, proxy) },
+    }));
     const load = startWriteLoad(db.source, 'items', { firstId: 100_000, pauseMs: 20, seedRows: 2000 });
     await db.waitCaughtUp();
 
@@ -73,7 +77,9 @@ describe('a blackholed target (MariaDB → Postgres through a proxy)', () => {
     await load.stop();
     await db.waitCaughtUp(120_000);
     const recoveredMs = Date.now() - healed;
-    console.log(`blackholed target: noticed after ${(noticedMs / 1000).toFixed(1)} s (stall timeout ${STALL_SECONDS} s), caught up ${(recoveredMs / 1000).toFixed(1)} s after the network healed; ${load.transactions} source transactions under load`);
+    console.log(
+      `blackholed target: noticed after ${(noticedMs / 1000).toFixed(1)} s (stall timeout ${STALL_SECONDS} s), caught up ${(recoveredMs / 1000).toFixed(1)} s after the network healed; ${load.transactions} source transactions under load`,
+    );
     expect(noticedMs).toBeLessThan((STALL_SECONDS + 5) * 1000);
     const verdict = await verifyWithCli(file);
     expect(verdict.equal, JSON.stringify(verdict.tables)).toBe(true);
@@ -123,7 +129,10 @@ describe('a blackholed Postgres source (Postgres → MariaDB, the source through
     proxy = await startProxy(Number(new URL(db.source.url).port));
     const config = db.config();
     let file: string;
-    ({ file, ferry } = await startFerry({ ...config, source: { ...(config.source as object), url: viaProxy(db.source.url, proxy), stallTimeoutSeconds: STALL_SECONDS } }));
+    ({ file, ferry } = await startFerry({
+      ...config,
+      source: { ...(config.source as object), url: viaProxy(db.source.url, proxy), stallTimeoutSeconds: STALL_SECONDS },
+    }));
     const load = startWriteLoad(db.source, 'items', { firstId: 100_000, pauseMs: 20, seedRows: 2000 });
     await db.waitCaughtUp();
     const before = proxy.openConnections();
@@ -142,9 +151,12 @@ describe('a blackholed Postgres source (Postgres → MariaDB, the source through
     await db.waitCaughtUp(120_000);
     const recoveredMs = Date.now() - healed;
     // The connections of the attempts before the partition healed are closed, not left behind.
-    await waitFor(`at most the ${before} connections of a streaming ferry through the proxy`, async () => proxy.openConnections() <= before, 15_000)
-      .catch(() => expect(proxy.openConnections(), 'connections through the proxy').toBeLessThanOrEqual(before));
-    console.log(`blackholed Postgres source: noticed after ${(noticedMs / 1000).toFixed(1)} s (stall timeout ${STALL_SECONDS} s), caught up ${(recoveredMs / 1000).toFixed(1)} s after the network healed; ${before} connections before, ${proxy.openConnections()} after`);
+    await waitFor(`at most the ${before} connections of a streaming ferry through the proxy`, async () => proxy.openConnections() <= before, 15_000).catch(() =>
+      expect(proxy.openConnections(), 'connections through the proxy').toBeLessThanOrEqual(before),
+    );
+    console.log(
+      `blackholed Postgres source: noticed after ${(noticedMs / 1000).toFixed(1)} s (stall timeout ${STALL_SECONDS} s), caught up ${(recoveredMs / 1000).toFixed(1)} s after the network healed; ${before} connections before, ${proxy.openConnections()} after`,
+    );
     expect(noticedMs).toBeLessThan((STALL_SECONDS + 5) * 1000);
     const verdict = await verifyWithCli(file);
     expect(verdict.equal, JSON.stringify(verdict.tables)).toBe(true);

@@ -103,7 +103,9 @@ describe.each(SOURCES)('cutover under a live write load, $route.label', ({ route
   });
   afterAll(async () => {
     ferry?.child.kill('SIGKILL');
-    await db?.source.query(route.source === 'mysql' ? 'SET GLOBAL read_only = OFF' : `ALTER DATABASE ${name} RESET default_transaction_read_only`).catch(() => {});
+    await db?.source
+      .query(route.source === 'mysql' ? 'SET GLOBAL read_only = OFF' : `ALTER DATABASE ${name} RESET default_transaction_read_only`)
+      .catch(() => {});
     await db?.close();
     await server?.destroy();
   });
@@ -162,7 +164,9 @@ describe.each(SOURCES)('cutover under a live write load, $route.label', ({ route
     expect(items.transactions + orders.written, 'the load wrote before the cutover').toBeGreaterThan(50);
     // Numbers the source's sequence handed out on rows since deleted (or rolled back) are never reused on the target.
     await orders.stop();
-    await db.source.query(route.source === 'mysql' ? 'ALTER TABLE orders AUTO_INCREMENT = 1000001' : "SELECT setval(pg_get_serial_sequence('orders', 'id'), 1000000)");
+    await db.source.query(
+      route.source === 'mysql' ? 'ALTER TABLE orders AUTO_INCREMENT = 1000001' : "SELECT setval(pg_get_serial_sequence('orders', 'id'), 1000000)",
+    );
 
     const cutover = await runCli(['cutover', '--admin', admin, '--token', ADMIN_TOKEN, '--verify', 'checksums', '--max-lag', '10', '--timeout', '120']);
     await items.stop().catch(() => {});
@@ -175,7 +179,9 @@ describe.each(SOURCES)('cutover under a live write load, $route.label', ({ route
     expect(view.finalPosition).toBeTruthy();
     finalPosition = String(view.finalPosition);
     expect((await adminCall(admin, '/status')).body.cutover).toMatchObject({ state: 'completed', finalPosition });
-    console.log(`${route.label}: cutover under load (${items.transactions} item transactions, ${orders.written} orders): fence → completed ${view.fencedToCompletedMs} ms`);
+    console.log(
+      `${route.label}: cutover under load (${items.transactions} item transactions, ${orders.written} orders): fence → completed ${view.fencedToCompletedMs} ms`,
+    );
 
     // The source refuses the application's writes…
     await expect(app.query("INSERT INTO orders (note) VALUES ('after')")).rejects.toThrow(READ_ONLY);
@@ -195,8 +201,11 @@ describe.each(SOURCES)('cutover under a live write load, $route.label', ({ route
       const final = positionFromJson((await db.checkpoint())!.position);
       const tables = await source.describeTables();
       expect(await source.changesAfter(final, tables)).toBe(0);
-      await db.source.query(route.source === 'mysql' ? "INSERT INTO items VALUES (900001, 1, 'past the fence', 1)"
-        : "BEGIN READ WRITE; INSERT INTO items VALUES (900001, 1, 'past the fence', 1); COMMIT");
+      await db.source.query(
+        route.source === 'mysql'
+          ? "INSERT INTO items VALUES (900001, 1, 'past the fence', 1)"
+          : "BEGIN READ WRITE; INSERT INTO items VALUES (900001, 1, 'past the fence', 1); COMMIT",
+      );
       expect(await source.changesAfter(final, tables)).toBe(1);
     } finally {
       await source.close();
@@ -231,7 +240,9 @@ describe.each(SOURCES)('cutover under a live write load, $route.label', ({ route
     const q = (table: string) => (route.target === 'mysql' ? `\`${db.targetSchema}\`.${table}` : `${db.targetSchema}.${table}`);
     const text2 = (column: string) => (route.target === 'mysql' ? `CAST(${column} AS CHAR)` : `${column}::text`);
     const targetState = async () => ({
-      checkpoint: await db.target.query(`SELECT phase, ${text2('position')} AS position, owner, ${text2('updated_at')} AS updated_at FROM ferry.ferry_checkpoint WHERE pipeline = '${name}'`),
+      checkpoint: await db.target.query(
+        `SELECT phase, ${text2('position')} AS position, owner, ${text2('updated_at')} AS updated_at FROM ferry.ferry_checkpoint WHERE pipeline = '${name}'`,
+      ),
       progress: await db.target.query(`SELECT count(*) AS n FROM ferry.ferry_snapshot_progress WHERE pipeline = '${name}'`),
       items: await db.target.query(`SELECT count(*) AS n, ${text2('sum(id)')} AS ids FROM ${q('items')}`),
       orders: await db.target.query(`SELECT count(*) AS n, ${text2('sum(id)')} AS ids FROM ${q('orders')}`),
@@ -258,6 +269,8 @@ describe.each(SOURCES)('cutover under a live write load, $route.label', ({ route
 
     expect(await targetState()).toEqual(before);
     expect(await db.target.query(`SELECT 1 FROM ${q('items')} WHERE id = 900001`)).toHaveLength(0);
-    console.log(`${route.label}: after the cutover, ferry run, ferry snapshot and both with snapshot.mode always exit 2; target unchanged (checkpoint row, ${before.items[0]!.n} items, ${before.orders[0]!.n} orders)`);
+    console.log(
+      `${route.label}: after the cutover, ferry run, ferry snapshot and both with snapshot.mode always exit 2; target unchanged (checkpoint row, ${before.items[0]!.n} items, ${before.orders[0]!.n} orders)`,
+    );
   });
 });

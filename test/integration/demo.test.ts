@@ -14,11 +14,14 @@ describe('ferry demo', () => {
     expect(streaming, r.stdout).not.toBeNull();
     const [committed, applied] = [Number(streaming![1]), Number(streaming![2])];
     expect(committed, 'the load committed while ferry streamed').toBeGreaterThan(0);
-    expect(applied, 'applied transactions are the load\'s').toBe(committed);
+    expect(applied, "applied transactions are the load's").toBe(committed);
 
     const states = [...r.stdout.matchAll(/^ {2}cutover: (\w+) \+(\d+\.\d) s$/gm)].map((m) => ({ state: m[1], seconds: Number(m[2]) }));
     expect(states.map((s) => s.state)).toEqual(['preflight', 'fencing', 'draining', 'verifying', 'finalizing', 'completed']);
-    expect(states.map((s) => s.seconds), 'times since the cutover started').toEqual(states.map((s) => s.seconds).sort((a, b) => a - b));
+    expect(
+      states.map((s) => s.seconds),
+      'times since the cutover started',
+    ).toEqual(states.map((s) => s.seconds).sort((a, b) => a - b));
     expect(r.stdout).toMatch(/cutover: +completed, all 4 tables equal \(checksums\); preflight \+0\.\d s, fencing \+[\d.]+ s, .*completed \+[\d.]+ s$/m);
   }, 600_000);
 });

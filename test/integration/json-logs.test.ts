@@ -11,13 +11,16 @@ interface LogLine {
 
 /** Every stderr line as JSON; a line that is not JSON fails the test, named. */
 function jsonLines(stderr: string): LogLine[] {
-  return stderr.split('\n').filter((l) => l !== '').map((line) => {
-    try {
-      return JSON.parse(line) as LogLine;
-    } catch {
-      throw new Error(`a stderr line that is not JSON: ${line}`);
-    }
-  });
+  return stderr
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((line) => {
+      try {
+        return JSON.parse(line) as LogLine;
+      } catch {
+        throw new Error(`a stderr line that is not JSON: ${line}`);
+      }
+    });
 }
 
 /** The periodic lines' interval for this run: short, so the copy and the idle stream outlast several. */
@@ -38,10 +41,12 @@ describe('logs off a terminal', () => {
   afterAll(async () => db?.close());
 
   it('are JSON lines through a snapshot, an idle stream, a change and a stop', async () => {
-    const config = writeConfig(pipelineConfig(db.name, db.mysqlUrl, db.pgUrl, {
-      snapshot: { chunkRows: 100, parallelism: 1 },
-      admin: { listen: '127.0.0.1:0' },
-    }));
+    const config = writeConfig(
+      pipelineConfig(db.name, db.mysqlUrl, db.pgUrl, {
+        snapshot: { chunkRows: 100, parallelism: 1 },
+        admin: { listen: '127.0.0.1:0' },
+      }),
+    );
     const ferry = startCli(['run', '-c', config], { FERRY_PROGRESS_INTERVAL_MS: String(INTERVAL_MS) });
     await waitFor('the stream to start', async () => /streaming from/.test(ferry.output()));
 
@@ -55,7 +60,7 @@ describe('logs off a terminal', () => {
     expect(idle.filter((l) => l.msg.startsWith('applied ')).map((l) => l.msg)).toEqual([]);
 
     await db.my.query("INSERT INTO items VALUES (30001, 'new')");
-    await waitFor('the change\'s summary line', async () => /applied 1 transactions \(1 changes\)/.test(ferry.output()));
+    await waitFor("the change's summary line", async () => /applied 1 transactions \(1 changes\)/.test(ferry.output()));
     ferry.child.kill('SIGTERM');
     const r = await ferry.done;
     expect(r.code, r.stderr).toBe(0);

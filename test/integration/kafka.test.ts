@@ -62,7 +62,12 @@ function applierConfig(prefix: string, on = db): string {
  * `body` with a producer (`producerFile`) and an applier (`prefix`) running on `on`'s databases:
  * both must still run at its end, are killed after it, and a failure shows the tail of their logs.
  */
-async function withPipeline(prefix: string, on: TestDatabases, producerFile: string, body: (p: { producer: RunningCli; applier: RunningCli }) => Promise<void>): Promise<void> {
+async function withPipeline(
+  prefix: string,
+  on: TestDatabases,
+  producerFile: string,
+  body: (p: { producer: RunningCli; applier: RunningCli }) => Promise<void>,
+): Promise<void> {
   const producer = startCli(['run', '-c', producerFile]);
   const applier = startCli(['run', '-c', applierConfig(prefix, on)]);
   try {
@@ -116,10 +121,14 @@ async function watchReapplied(): Promise<void> {
 /** Until the target equals the source, by ferry verify's checksums over a direct config. */
 async function waitIdentical(ms = 120_000): Promise<void> {
   const direct = writeConfig(pipelineConfig(db.name, db.mysqlUrl, db.pgUrl));
-  await waitFor('the target to equal the source', async () => {
-    const verdict = await verifyWithCli(direct, 'checksums', ['--recheck', '0']);
-    return verdict.tables.length === 2 && verdict.equal;
-  }, ms);
+  await waitFor(
+    'the target to equal the source',
+    async () => {
+      const verdict = await verifyWithCli(direct, 'checksums', ['--recheck', '0']);
+      return verdict.tables.length === 2 && verdict.equal;
+    },
+    ms,
+  );
 }
 
 /** The partitions an applier last said it was assigned. */
@@ -205,7 +214,20 @@ describe('MariaDB → Kafka → 2 appliers → Postgres', () => {
       await waitIdentical().catch(async (e) => {
         const direct = writeConfig(pipelineConfig(db.name, db.mysqlUrl, db.pgUrl));
         console.log('VERDICT', JSON.stringify(await verifyWithCli(direct, 'checksums', ['--recheck', '0'])).slice(0, 3000));
-        for (const [n, p] of [['PRODUCER', producer], ['FIRST', first], ['SECOND', second!]] as const) console.log(n, p.output().split('\n').filter((l) => !/rejoin|Heartbeat/.test(l)).slice(-40).join('\n'));
+        for (const [n, p] of [
+          ['PRODUCER', producer],
+          ['FIRST', first],
+          ['SECOND', second!],
+        ] as const)
+          console.log(
+            n,
+            p
+              .output()
+              .split('\n')
+              .filter((l) => !/rejoin|Heartbeat/.test(l))
+              .slice(-40)
+              .join('\n'),
+          );
         throw e;
       });
       expect((await db.pg.query('SELECT id FROM reapplied')).rows).toEqual([]);
@@ -261,10 +283,14 @@ describe('single-topic mode', () => {
         await one.my.query('INSERT INTO scratch VALUES (-1)');
         expect([...totals]).toEqual([50_000]);
         expect(states.size).toBeGreaterThan(20);
-        await waitFor('the truncate and what followed it', async () => {
-          const { rows } = await one.pg.query(`SELECT array_agg(id)::text AS ids FROM ${one.name}.scratch`).catch(() => ({ rows: [{ ids: null }] }));
-          return rows[0].ids === '{-1}';
-        }, 60_000);
+        await waitFor(
+          'the truncate and what followed it',
+          async () => {
+            const { rows } = await one.pg.query(`SELECT array_agg(id)::text AS ids FROM ${one.name}.scratch`).catch(() => ({ rows: [{ ids: null }] }));
+            return rows[0].ids === '{-1}';
+          },
+          60_000,
+        );
       });
     } finally {
       await one.close();
@@ -281,7 +307,11 @@ describe('Postgres → Kafka → Postgres, cutover on the producer', () => {
       await src.pg.query(`CREATE TABLE items (id int PRIMARY KEY, v text NOT NULL, payload bytea);
         INSERT INTO items SELECT g, 'seed ' || g, decode(md5(g::text), 'hex') FROM generate_series(1, 500) g`);
       await createTopics(prefix, ['items'], 3, 'public');
-      const { ferry: producer, admin, configFile: producerConfig } = await startWithAdmin({
+      const {
+        ferry: producer,
+        admin,
+        configFile: producerConfig,
+      } = await startWithAdmin({
         pipeline: `${prefix}-produce`,
         source: { type: 'postgres', url: src.pgUrl },
         target: { type: 'kafka', brokers: mock.brokers, topicPrefix: prefix, idempotent: false },
@@ -291,7 +321,9 @@ describe('Postgres → Kafka → Postgres, cutover on the producer', () => {
       try {
         await waitReady(admin);
         for (let i = 0; i < 20; i++) {
-          await src.pg.query(`BEGIN; UPDATE items SET v = v || '+' WHERE id % 20 = ${i}; INSERT INTO items VALUES (${1000 + i}, 'new', NULL); DELETE FROM items WHERE id = ${i + 1}; COMMIT`);
+          await src.pg.query(
+            `BEGIN; UPDATE items SET v = v || '+' WHERE id % 20 = ${i}; INSERT INTO items VALUES (${1000 + i}, 'new', NULL); DELETE FROM items WHERE id = ${i + 1}; COMMIT`,
+          );
         }
         const cutover = await runCli(['cutover', '--admin', admin, '--token', ADMIN_TOKEN, '--verify', 'none', '--max-lag', '10', '--timeout', '60']);
         expect(cutover.code, cutover.stdout + cutover.stderr).toBe(0);
@@ -309,8 +341,16 @@ describe('Postgres → Kafka → Postgres, cutover on the producer', () => {
           await app.end();
         }
 
-        const direct = writeConfig({ pipeline: `${prefix}-verify`, source: { type: 'postgres', url: src.pgUrl }, target: { type: 'postgres', url: dst.pgUrl } });
-        await waitFor('the applier to bring the target level', async () => (await verifyWithCli(direct, 'checksums', ['--recheck', '0']).catch(() => ({ equal: false }))).equal, 60_000);
+        const direct = writeConfig({
+          pipeline: `${prefix}-verify`,
+          source: { type: 'postgres', url: src.pgUrl },
+          target: { type: 'postgres', url: dst.pgUrl },
+        });
+        await waitFor(
+          'the applier to bring the target level',
+          async () => (await verifyWithCli(direct, 'checksums', ['--recheck', '0']).catch(() => ({ equal: false }))).equal,
+          60_000,
+        );
         expect(applier.child.exitCode, applier.output()).toBeNull();
       } finally {
         producer.child.kill('SIGKILL');
@@ -338,7 +378,11 @@ describe('schema change through Kafka', () => {
           ALTER TABLE items ADD COLUMN note VARCHAR(30) NOT NULL DEFAULT 'none';
           INSERT INTO items VALUES (201, 'after', 'noted'); UPDATE items SET note = 'changed' WHERE id BETWEEN 5 AND 15`);
         const direct = writeConfig(pipelineConfig(one.name, one.mysqlUrl, one.pgUrl));
-        await waitFor('the target to equal the source', async () => (await verifyWithCli(direct, 'checksums', ['--recheck', '0']).catch(() => ({ equal: false }))).equal, 60_000);
+        await waitFor(
+          'the target to equal the source',
+          async () => (await verifyWithCli(direct, 'checksums', ['--recheck', '0']).catch(() => ({ equal: false }))).equal,
+          60_000,
+        );
       });
     } finally {
       await one.close();
@@ -370,9 +414,15 @@ describe('Kafka path, bad input', () => {
     try {
       await one.pg.query('CREATE TABLE log (at int NOT NULL, what text); ALTER TABLE log REPLICA IDENTITY FULL');
       await createTopics(prefix, ['log'], 2, 'public');
-      const r = await runCli(['run', '-c', writeConfig({
-        pipeline: `${prefix}-produce`, source: { type: 'postgres', url: one.pgUrl }, target: { type: 'kafka', brokers: mock.brokers, topicPrefix: prefix, idempotent: false },
-      })]);
+      const r = await runCli([
+        'run',
+        '-c',
+        writeConfig({
+          pipeline: `${prefix}-produce`,
+          source: { type: 'postgres', url: one.pgUrl },
+          target: { type: 'kafka', brokers: mock.brokers, topicPrefix: prefix, idempotent: false },
+        }),
+      ]);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('without a primary key cannot go through Kafka: public.log');
     } finally {
@@ -440,7 +490,9 @@ describe('Kafka path, bad input', () => {
       expect(snapshot.code, snapshot.stderr).toBe(0);
       const r = await runCli(['run', '-c', applierConfig(prefix, wide)]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`${prefix}\\.kafka_retention\\.wide partition 0 starts at offset [1-9]\\d*, but this target has applied it only up to offset 0`));
+      expect(r.stderr).toMatch(
+        new RegExp(`${prefix}\\.kafka_retention\\.wide partition 0 starts at offset [1-9]\\d*, but this target has applied it only up to offset 0`),
+      );
       expect((await wide.pg.query('SELECT count(*)::int AS n FROM kafka_retention.wide').catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n).toBe(0);
     } finally {
       await wide.close();

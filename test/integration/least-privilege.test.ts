@@ -17,7 +17,9 @@ describe('least privilege', () => {
       GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO 'ferry_repl'@'127.0.0.1';
       CREATE TABLE accounts (id INT PRIMARY KEY, balance DECIMAL(12,2) NOT NULL, opened DATETIME(6));
       INSERT INTO accounts SELECT seq, seq * 10, '2024-01-01 00:00:00.5' FROM seq_1_to_1000;`);
-    await db.pg.query(`DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'ferry_apply') THEN DROP OWNED BY ferry_apply; DROP ROLE ferry_apply; END IF; END $$`);
+    await db.pg.query(
+      `DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'ferry_apply') THEN DROP OWNED BY ferry_apply; DROP ROLE ferry_apply; END IF; END $$`,
+    );
     await db.pg.query("CREATE ROLE ferry_apply LOGIN PASSWORD 'apply-secret'");
     await db.pg.query('GRANT CREATE ON DATABASE leastpriv TO ferry_apply');
     const source = new URL(db.mysqlUrl);
@@ -70,7 +72,9 @@ describe('least privilege', () => {
       await waitReady(admin);
       const r = await runCli(['cutover', '--admin', admin, '--verify', 'none', '--max-lag', '30', '--timeout', '60']);
       expect(r.code, r.stdout + r.stderr).toBe(1);
-      expect(r.stdout, r.stdout).toMatch(/failed: the fence failed, read_only was not set: the source user may not set it \(Access denied; you need .*READ_ONLY ADMIN/);
+      expect(r.stdout, r.stdout).toMatch(
+        /failed: the fence failed, read_only was not set: the source user may not set it \(Access denied; you need .*READ_ONLY ADMIN/,
+      );
       expect(r.stdout).toContain("GRANT READ_ONLY ADMIN ON *.* TO 'ferry_repl'@'127.0.0.1'");
       expect(r.stdout).toContain('no fence was up: the source stayed writable');
       expect(r.stdout).not.toMatch(/UNFENCING FAILED|read-only \(/);

@@ -40,8 +40,10 @@ describe('MariaDB → MariaDB, two databases on one server', () => {
     expect(verdict.equal, JSON.stringify(verdict.tables)).toBe(true);
     expect(verdict.tables[0]!.method, 'one engine: every column type by SQL checksums, floats and json included').toBe('sql');
 
-    const columns = (schema: string) => db.source.query(
-      `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, COLLATION_NAME AS collation FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${schema}' AND TABLE_NAME = 'types' ORDER BY ORDINAL_POSITION`);
+    const columns = (schema: string) =>
+      db.source.query(
+        `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, COLLATION_NAME AS collation FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${schema}' AND TABLE_NAME = 'types' ORDER BY ORDINAL_POSITION`,
+      );
     const source = await columns('mm_types');
     const target = await columns('mm_types_t');
     expect(target.map((c) => [c.name, c.type, c.collation])).toEqual(source.map((c) => [c.name, c.type, c.collation]));
@@ -109,7 +111,10 @@ describe('MariaDB → MariaDB on one server, idle', () => {
     await db.source.query("INSERT INTO items VALUES (2, 2, 'two', 2); UPDATE items SET val = 'uno' WHERE id = 1");
     await db.waitCaughtUp();
     const rows = await db.target.query(`SELECT id, val FROM ${db.targetSchema}.items ORDER BY id`);
-    expect(rows.map((r) => [Number(r.id), r.val])).toEqual([[1, 'uno'], [2, 'two']]);
+    expect(rows.map((r) => [Number(r.id), r.val])).toEqual([
+      [1, 'uno'],
+      [2, 'two'],
+    ]);
 
     ferry.child.kill('SIGTERM');
     expect((await ferry.done).code).toBe(0);

@@ -9,7 +9,10 @@ describe('MySQL/MariaDB target without local_infile', () => {
   let db: RouteDatabases;
   beforeAll(async () => {
     server = await startMariaDb({ localInfile: false });
-    db = await routeDatabases({ source: 'postgres', target: 'mysql', label: 'Postgres → MariaDB' }, 'no_infile', { mariadb: server.url(), postgres: inject('postgresUrl') });
+    db = await routeDatabases({ source: 'postgres', target: 'mysql', label: 'Postgres → MariaDB' }, 'no_infile', {
+      mariadb: server.url(),
+      postgres: inject('postgresUrl'),
+    });
   });
   afterAll(async () => {
     await db?.close();
@@ -65,7 +68,11 @@ describe('MySQL/MariaDB target with a unique key the source does not have', () =
 
     const r = await ferry.done;
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`target rejected a change to ${db.targetSchema}\\.big: the row with id = 400001 collides with another row of the target on unique key u \\(Duplicate entry 'v5' for key 'u'\\)`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `target rejected a change to ${db.targetSchema}\\.big: the row with id = 400001 collides with another row of the target on unique key u \\(Duplicate entry 'v5' for key 'u'\\)`,
+      ),
+    );
     expect(r.stderr).toMatch(/ferry never overwrites another row/);
     // The whole table as it was: row 5 kept its n, and no row 400001 arrived.
     expect(await table()).toEqual(before);

@@ -42,14 +42,18 @@ describe('ferry plan: the assessment before a migration, reading both databases 
       expect(text.code, text.stderr).toBe(1);
       expect(text.stdout).toMatch(/table plan_my\.places → plan_my\.places: REFUSED/);
       expect(text.stdout).toMatch(/location\s+point\s+—\s+unsupported\s+a column has type point|location\s+point\s+—\s+unsupported\s+.*point/);
-      expect(text.stdout).toMatch(/trigger plan_my\.orders_audit \(table plan_my\.orders\)\n.*BEFORE INSERT.*\n\s+action: create it on the target at the cutover, once ferry has stopped, translated to Postgres SQL/);
+      expect(text.stdout).toMatch(
+        /trigger plan_my\.orders_audit \(table plan_my\.orders\)\n.*BEFORE INSERT.*\n\s+action: create it on the target at the cutover, once ferry has stopped, translated to Postgres SQL/,
+      );
       expect(text.stdout).toMatch(/view plan_my\.big_orders\n.*\n\s+action: create it on the target, translated to Postgres SQL/);
       expect(text.stdout).toMatch(/routine plan_my\.purge_orders\n.*procedure.*\n\s+action: create it on the target/);
       expect(text.stdout).toMatch(/event plan_my\.nightly\n.*\n\s+action: after the cutover, schedule its work on the target/);
       expect(text.stdout).toMatch(/generated column plan_my\.orders\.total\n.*STORED.*\n\s+action: after the cutover, replace it with a generated column/);
       expect(text.stdout).toMatch(/on update plan_my\.customers\.updated_at\n.*\n\s+action: after the cutover, add a BEFORE UPDATE trigger/);
       expect(text.stdout).toMatch(/CREATE TABLE IF NOT EXISTS "plan_my"\."orders" \(/);
-      expect(text.stdout).toMatch(/at the cutover \(finalizing\):\n\s+foreign-key orders_ibfk_1: FOREIGN KEY \("customer_id"\) REFERENCES "plan_my"\."customers" \("id"\) ON DELETE CASCADE/);
+      expect(text.stdout).toMatch(
+        /at the cutover \(finalizing\):\n\s+foreign-key orders_ibfk_1: FOREIGN KEY \("customer_id"\) REFERENCES "plan_my"\."customers" \("id"\) ON DELETE CASCADE/,
+      );
 
       const json = await plan(db.config(), true);
       expect(json.code).toBe(1);
@@ -58,11 +62,21 @@ describe('ferry plan: the assessment before a migration, reading both databases 
       expect(places.ddl).toEqual([]);
       const orders = json.report!.tables.find((t) => t.source.name === 'orders')!;
       expect(orders.columns.map((c) => [c.name, c.targetType, c.verdict])).toEqual([
-        ['id', 'integer', 'exact'], ['customer_id', 'integer', 'exact'], ['qty', 'integer', 'exact'],
-        ['price', 'numeric(10,2)', 'exact'], ['total', 'numeric(12,2)', 'exact'],
+        ['id', 'integer', 'exact'],
+        ['customer_id', 'integer', 'exact'],
+        ['qty', 'integer', 'exact'],
+        ['price', 'numeric(10,2)', 'exact'],
+        ['total', 'numeric(12,2)', 'exact'],
       ]);
       const kinds = json.report!.notCarried.map((n) => `${n.kind} ${n.name}`);
-      for (const k of ['trigger plan_my.orders_audit', 'view plan_my.big_orders', 'routine plan_my.purge_orders', 'event plan_my.nightly', 'generated column plan_my.orders.total', 'on update plan_my.customers.updated_at']) {
+      for (const k of [
+        'trigger plan_my.orders_audit',
+        'view plan_my.big_orders',
+        'routine plan_my.purge_orders',
+        'event plan_my.nightly',
+        'generated column plan_my.orders.total',
+        'on update plan_my.customers.updated_at',
+      ]) {
         expect(kinds).toContain(k);
       }
       expect(json.report!.summary.columns.unsupported).toBe(1);
@@ -82,7 +96,9 @@ describe('ferry plan: the assessment before a migration, reading both databases 
       // A child whose cascading key's parent is not replicated: InnoDB's cascades would be lost.
       const severed = await plan(db.config({ tables: { include: ['plan_my.*'], exclude: ['plan_my.places', 'plan_my.customers'] } }));
       expect(severed.code).toBe(1);
-      expect(severed.stdout).toMatch(/PROBLEM foreign key plan_my\.orders\.orders_ibfk_1\n.*ON DELETE CASCADE.*\n\s+action: include plan_my\.customers \(tables\.include\), or exclude plan_my\.orders/);
+      expect(severed.stdout).toMatch(
+        /PROBLEM foreign key plan_my\.orders\.orders_ibfk_1\n.*ON DELETE CASCADE.*\n\s+action: include plan_my\.customers \(tables\.include\), or exclude plan_my\.orders/,
+      );
 
       // Nothing written on either side: no event in the source's binlog names the database or the
       // pipeline's heartbeat, and the target has neither ferry's schema nor the tables.
@@ -111,10 +127,14 @@ describe('ferry plan: the assessment before a migration, reading both databases 
       expect(text.stdout).toMatch(/flags\s+bit\(80\)\s+bit\(80\)\s+unsupported\s+MySQL BIT holds at most 64 bits/);
       expect(text.stdout).toMatch(/spot\s+point\s+longtext\s+documented\s+longtext: the Postgres text form of point/);
       expect(text.stdout).toMatch(/total\s+numeric\s+—\s+lossy\s+a generated column/);
-      expect(text.stdout).toMatch(/trigger public\.items\.items_touch\n.*BEFORE UPDATE.*\n\s+action: create it on the target at the cutover, once ferry has stopped, translated to MySQL SQL/);
+      expect(text.stdout).toMatch(
+        /trigger public\.items\.items_touch\n.*BEFORE UPDATE.*\n\s+action: create it on the target at the cutover, once ferry has stopped, translated to MySQL SQL/,
+      );
       expect(text.stdout).toMatch(/view public\.cheap_items\n.*\n\s+action: create it on the target, translated to MySQL SQL/);
       expect(text.stdout).toMatch(/routine public\.touch\(\)\n.*function.*\n\s+action: create it on the target/);
-      expect(text.stdout).toMatch(/generated column public\.items\.total\n.*logical decoding does not send generated columns.*\n\s+action: after the cutover .*ALTER TABLE plan_pg_t\.items ADD COLUMN total/);
+      expect(text.stdout).toMatch(
+        /generated column public\.items\.total\n.*logical decoding does not send generated columns.*\n\s+action: after the cutover .*ALTER TABLE plan_pg_t\.items ADD COLUMN total/,
+      );
 
       const check = await runCli(['check', '-c', writeConfig(db.config())]);
       expect(check.code).toBe(2);
@@ -128,9 +148,10 @@ describe('ferry plan: the assessment before a migration, reading both databases 
 
       // Nothing written: no publication, slot or ferry schema at the source; no table, checkpoint or
       // binlog event for the pipeline in the target.
-      expect(await db.source.query(`SELECT (SELECT count(*) FROM pg_publication)::int AS publications,
-        (SELECT count(*) FROM pg_replication_slots WHERE database = current_database())::int AS slots, to_regnamespace('ferry') AS ferry`))
-        .toEqual([{ publications: 0, slots: 0, ferry: null }]);
+      expect(
+        await db.source.query(`SELECT (SELECT count(*) FROM pg_publication)::int AS publications,
+        (SELECT count(*) FROM pg_replication_slots WHERE database = current_database())::int AS slots, to_regnamespace('ferry') AS ferry`),
+      ).toEqual([{ publications: 0, slots: 0, ferry: null }]);
       expect(await db.target.query("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'plan_pg_t'")).toEqual([{ n: '0' }]);
       const checkpoints = await db.target.query("SELECT COUNT(*) AS n FROM ferry.ferry_checkpoint WHERE pipeline = 'plan_pg'").catch(() => [{ n: 0 }]);
       expect(Number(checkpoints[0]!.n)).toBe(0);

@@ -57,7 +57,9 @@ describe('Postgres source: bad input gets a clear error and loses nothing', () =
       const check = await runCli(['check', '-c', writeConfig(db.config())]);
       expect(check.code).toBe(2);
       expect(check.stdout).toMatch(/table public\.nokey has no primary key \(replica identity DEFAULT\)/);
-      expect(check.stdout).toMatch(/\[warning: primary key\] table public\.nokey_full has no primary key: its rows are keyed by all columns \(replica identity FULL\)/);
+      expect(check.stdout).toMatch(
+        /\[warning: primary key\] table public\.nokey_full has no primary key: its rows are keyed by all columns \(replica identity FULL\)/,
+      );
       expect(check.stdout).toMatch(/check failed: 3 problem/);
       expect(check.stdout).toMatch(/table public\.ident_nothing has replica identity NOTHING, which does not carry its primary key \(id\)/);
       expect(check.stdout).toMatch(/table public\.ident_index has replica identity USING INDEX \(code\), which does not carry its primary key \(id\)/);
@@ -75,8 +77,13 @@ describe('Postgres source: bad input gets a clear error and loses nothing', () =
       const ferry = startCli(['run', '-c', config]);
       // The WAL sender is attached once ferry checked the publication and started replicating; the slot is
       // active during the snapshot's start too (it is created with an exported snapshot), so the phase is waited for first.
-      await waitFor('the WAL stream to start', async () => (await db.checkpoint())?.phase === 'stream' && /streaming from/.test(ferry.output())
-        && (await db.source.query("SELECT active FROM pg_replication_slots WHERE slot_name = 'ferry_bad_rename'"))[0]?.active === true);
+      await waitFor(
+        'the WAL stream to start',
+        async () =>
+          (await db.checkpoint())?.phase === 'stream' &&
+          /streaming from/.test(ferry.output()) &&
+          (await db.source.query("SELECT active FROM pg_replication_slots WHERE slot_name = 'ferry_bad_rename'"))[0]?.active === true,
+      );
       const before = await db.checkpoint();
       await db.source.query('ALTER TABLE items RENAME TO items_old; UPDATE items_old SET amount = 0 WHERE id = 1');
       const r = await ferry.done;
@@ -179,7 +186,9 @@ describe('Postgres source: bad input gets a clear error and loses nothing', () =
 
         const r = await ferry.done;
         expect(r.code).toBe(1);
-        expect(r.stderr).toMatch(new RegExp(`target rejected a change to ${docs}: the target has no row with id = 2, which the source updated \\(with only the columns it sent`));
+        expect(r.stderr).toMatch(
+          new RegExp(`target rejected a change to ${docs}: the target has no row with id = 2, which the source updated \\(with only the columns it sent`),
+        );
         expect(r.stderr).toMatch(/re-snapshot the table/);
         const titles = await db.target.query(`SELECT id, title FROM ${docs} ORDER BY id`);
         expect(titles.map((t) => `${t.id}:${t.title}`)).toEqual(['1:title 1', '3:title 3']);
@@ -194,7 +203,7 @@ describe('Postgres source: bad input gets a clear error and loses nothing', () =
     });
   }
 
-  it("a slot of the same name in another database is refused, not dropped", async () => {
+  it('a slot of the same name in another database is refused, not dropped', async () => {
     const db = await routeDatabases(PG_TO_PG, 'bad_other');
     try {
       await db.source.query(ITEMS_DDL);

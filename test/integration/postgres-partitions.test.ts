@@ -65,8 +65,12 @@ describe.each(ROUTES.filter((r) => r.source === 'postgres'))('Postgres partition
     const check = await runCli(['check', '-c', writeConfig(db.config())]);
     expect(check.code, check.stdout + check.stderr).toBe(0);
     const becomes = flat ? "the target gets one plain table holding every partition's rows" : 'the Postgres target gets the same partitions';
-    expect(check.stdout).toContain(`[warning: partitioned table] public.events is partitioned (RANGE (at), 3 partitions): replicated as one table through its root; ${becomes}`);
-    expect(check.stdout).toContain(`[warning: partitioned table] public.accounts is partitioned (LIST (region), 4 partitions): replicated as one table through its root; ${becomes}`);
+    expect(check.stdout).toContain(
+      `[warning: partitioned table] public.events is partitioned (RANGE (at), 3 partitions): replicated as one table through its root; ${becomes}`,
+    );
+    expect(check.stdout).toContain(
+      `[warning: partitioned table] public.accounts is partitioned (LIST (region), 4 partitions): replicated as one table through its root; ${becomes}`,
+    );
     expect(check.stdout).toMatch(/\[warning: publication\] publication ferry_pgpart_\w+ publishes partitions as tables of their own .*ferry switches it on/);
     expect(check.stdout).toMatch(/ALTER PUBLICATION ferry_pgpart_\w+ SET \(publish_via_partition_root = true\)/);
   });
@@ -90,7 +94,9 @@ describe.each(ROUTES.filter((r) => r.source === 'postgres'))('Postgres partition
       (await db[side].query(`SELECT count(*) AS n FROM ${side === 'source' ? 'public' : db.targetSchema}.${table}`))[0]!.n;
     expect(Number(await rows('target', 'events'))).toBe(900 + 4 - 3);
     expect(Number(await rows('target', 'accounts'))).toBe(60 + 2 - 1);
-    const moved = await db.target.query(`SELECT id, ${flat ? 'CAST(at AS CHAR)' : 'at::text'} AS at, kind FROM ${db.targetSchema}.events WHERE id IN (100, 300, 400) ORDER BY id`);
+    const moved = await db.target.query(
+      `SELECT id, ${flat ? 'CAST(at AS CHAR)' : 'at::text'} AS at, kind FROM ${db.targetSchema}.events WHERE id IN (100, 300, 400) ORDER BY id`,
+    );
     expect(moved.map((r) => `${r.id} ${r.at} ${r.kind}`)).toEqual(['100 2025-02-02 k1', '300 2024-09-27 k0', '400 2031-01-01 moved']);
 
     if (flat) {
@@ -100,10 +106,12 @@ describe.each(ROUTES.filter((r) => r.source === 'postgres'))('Postgres partition
     } else {
       // The same partitions, each row in the partition it is in at the source.
       for (const table of ['events', 'accounts']) expect(await db.target.query(PARTITIONS_SQL(table))).toEqual(await db.source.query(PARTITIONS_SQL(table)));
-      const where = "SELECT id, tableoid::regclass::text AS part FROM events WHERE id IN (100, 400, 1001) ORDER BY id";
+      const where = 'SELECT id, tableoid::regclass::text AS part FROM events WHERE id IN (100, 400, 1001) ORDER BY id';
       expect(await db.target.query(where.replace('FROM events', `FROM ${db.targetSchema}.events`))).toEqual(await db.source.query(where));
       expect(await db.target.query(where)).toEqual([
-        { id: 100, part: 'events_2025' }, { id: 400, part: 'events_default' }, { id: 1001, part: 'events_default' },
+        { id: 100, part: 'events_2025' },
+        { id: 400, part: 'events_default' },
+        { id: 1001, part: 'events_default' },
       ]);
     }
   });
@@ -165,14 +173,19 @@ describe('Postgres partitioned tables: a publication that stops publishing throu
     await waitFor('the stream to start', async () => /streaming from/.test(run.output()));
     // A change applied first: the stream is past its start, whose own publication check would otherwise catch the switch.
     await db.source.query("INSERT INTO events VALUES (2000, '2024-04-03', 'root', 1)");
-    await waitFor('the first change on the target', async () => Number((await db.target.query('SELECT count(*) AS n FROM public.events WHERE id = 2000'))[0]!.n) === 1);
-    await db.source.query("ALTER PUBLICATION ferry_pgpart_leaves SET (publish_via_partition_root = false); INSERT INTO events VALUES (2001, '2024-04-04', 'leaf', 1)");
+    await waitFor(
+      'the first change on the target',
+      async () => Number((await db.target.query('SELECT count(*) AS n FROM public.events WHERE id = 2000'))[0]!.n) === 1,
+    );
+    await db.source.query(
+      "ALTER PUBLICATION ferry_pgpart_leaves SET (publish_via_partition_root = false); INSERT INTO events VALUES (2001, '2024-04-04', 'leaf', 1)",
+    );
     const end = await run.done;
     expect(end.code, run.output()).not.toBe(0);
     expect(run.output()).toMatch(/changes to public\.events_2024, a partition of public\.events, arrive as changes of the partition itself/);
     expect(run.output()).toMatch(/ALTER PUBLICATION ferry_pgpart_leaves SET \(publish_via_partition_root = true\)/);
     const [target] = await db.target.query('SELECT count(*) AS n FROM public.events WHERE id = 2001');
-    expect(Number(target!.n), 'nothing past the partition\'s change was applied').toBe(0);
+    expect(Number(target!.n), "nothing past the partition's change was applied").toBe(0);
 
     const again = await runCli(['run', '-c', config]);
     expect(again.code).not.toBe(0);

@@ -18,7 +18,10 @@ describe('Postgres → MariaDB: servers killed and restarted mid-stream', () => 
   let config: string;
   beforeAll(async () => {
     [source, target] = await Promise.all([startPostgres(), startMariaDb()]);
-    db = await routeDatabases({ source: 'postgres', target: 'mysql', label: 'Postgres → MariaDB' }, 'pg_restart', { mariadb: target.url(), postgres: source.url() });
+    db = await routeDatabases({ source: 'postgres', target: 'mysql', label: 'Postgres → MariaDB' }, 'pg_restart', {
+      mariadb: target.url(),
+      postgres: source.url(),
+    });
     await db.source.query(`${ITEMS_DDL}; ${seedItemsSql('postgres', 5000)}`);
     config = writeConfig(db.config());
     ferry = startCli(['run', '-c', config]);

@@ -30,15 +30,29 @@ describe('Postgres snapshot held back by an open transaction', () => {
   });
 
   it('names the transaction it waits for within seconds, and goes on once it commits', async () => {
-    const { rows: [{ pid }] } = await held.query('SELECT pg_backend_pid() AS pid');
+    const {
+      rows: [{ pid }],
+    } = await held.query('SELECT pg_backend_pid() AS pid');
     await held.query('BEGIN');
     await held.query("INSERT INTO items VALUES (11, 1, 'held', 1)");
     const started = Date.now();
     ferry = startCli(['run', '-c', writeConfig(db.config())]);
-    const line = await waitFor('the wait to be named', async () => ferry!.output().split('\n').find((l) => l.includes('has waited')), 15_000);
+    const line = await waitFor(
+      'the wait to be named',
+      async () =>
+        ferry!
+          .output()
+          .split('\n')
+          .find((l) => l.includes('has waited')),
+      15_000,
+    );
     const namedAfterMs = Date.now() - started;
     const { msg } = JSON.parse(line) as { msg: string };
-    expect(msg).toMatch(new RegExp(`creating replication slot ferry_slot_wait \\(the snapshot's starting point\\) has waited \\d+s for 1 open transaction to end: pid ${pid} \\(application held-open-by-test, user \\w+, database slot_wait; idle in transaction for \\d+s, last statement: INSERT INTO items`));
+    expect(msg).toMatch(
+      new RegExp(
+        `creating replication slot ferry_slot_wait \\(the snapshot's starting point\\) has waited \\d+s for 1 open transaction to end: pid ${pid} \\(application held-open-by-test, user \\w+, database slot_wait; idle in transaction for \\d+s, last statement: INSERT INTO items`,
+      ),
+    );
     expect(msg).toMatch(new RegExp(`fix: commit or roll back in those sessions, or end them: SELECT pg_terminate_backend\\(${pid}\\)`));
     expect(namedAfterMs).toBeLessThan(15_000);
     expect((await db.checkpoint())?.phase ?? 'none').not.toBe('stream');

@@ -19,7 +19,10 @@ describe('Postgres source: what a run writes to stderr', () => {
 
   it('has no DeprecationWarning and one "streaming from" per start', async () => {
     const config = writeConfig(db.config());
-    for (const [start, id] of [['fresh', 1001], ['resumed', 1002]] as const) {
+    for (const [start, id] of [
+      ['fresh', 1001],
+      ['resumed', 1002],
+    ] as const) {
       // --trace-deprecation: a warning that comes anyway names its stack in the failure.
       const ferry = startCli(['run', '-c', config], { NODE_OPTIONS: '--trace-deprecation' });
       // The heartbeat starts with the stream and reads the head and the slot on the source connection at once.

@@ -94,9 +94,11 @@ describe.each(postgresRoutes)('Postgres source: $label', (route) => {
     expect(verdict.tables).toHaveLength(3);
     expect(verdict.equal, JSON.stringify(verdict.tables)).toBe(true);
     // Floats, json and arrays print differently in MariaDB: those tables are compared row by row there.
-    expect(Object.fromEntries(verdict.tables.map((t) => [t.table, t.method]))).toEqual(route.target === 'postgres'
-      ? { 'public.types': 'sql', 'public.notes': 'sql', 'public.log': 'sql' }
-      : { 'public.types': 'rows', 'public.notes': 'sql', 'public.log': 'rows' });
+    expect(Object.fromEntries(verdict.tables.map((t) => [t.table, t.method]))).toEqual(
+      route.target === 'postgres'
+        ? { 'public.types': 'sql', 'public.notes': 'sql', 'public.log': 'sql' }
+        : { 'public.types': 'rows', 'public.notes': 'sql', 'public.log': 'rows' },
+    );
 
     const ids = await db.target.query(`SELECT id FROM ${db.targetSchema}.types ORDER BY id`);
     expect(ids.map((r) => Number(r.id))).toEqual([1, 2, 40]);
@@ -108,9 +110,14 @@ describe.each(postgresRoutes)('Postgres source: $label', (route) => {
   });
 
   it('creates the documented column types', async () => {
-    const actual = route.target === 'postgres'
-      ? await db.target.query(`SET search_path = ''; SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'public.types'::regclass AND attnum > 0 AND NOT attisdropped`)
-      : await db.target.query(`SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${db.targetSchema}' AND TABLE_NAME = 'types'`);
+    const actual =
+      route.target === 'postgres'
+        ? await db.target.query(
+            `SET search_path = ''; SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'public.types'::regclass AND attnum > 0 AND NOT attisdropped`,
+          )
+        : await db.target.query(
+            `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${db.targetSchema}' AND TABLE_NAME = 'types'`,
+          );
     const types = Object.fromEntries(actual.map((r) => [String(r.name), String(r.type)]));
     for (const c of COLUMNS) expect(types[c.name], c.name).toBe(route.target === 'postgres' ? c.pg : c.mysql);
     expect(types, 'generated columns are not replicated (pgoutput does not send them)').not.toHaveProperty('doubled');
@@ -118,7 +125,9 @@ describe.each(postgresRoutes)('Postgres source: $label', (route) => {
   });
 
   it('arrives with the exact values: big integers, microseconds in UTC, arrays, unchanged TOAST text', async () => {
-    const [r] = await db.target.query(`SELECT i8, ${route.target === 'postgres' ? 'tz::text AS tz, ai::text AS ai' : 'tz, ai'}, length(big) AS big, extra FROM ${db.targetSchema}.types WHERE id = 1`);
+    const [r] = await db.target.query(
+      `SELECT i8, ${route.target === 'postgres' ? 'tz::text AS tz, ai::text AS ai' : 'tz, ai'}, length(big) AS big, extra FROM ${db.targetSchema}.types WHERE id = 1`,
+    );
     expect(String(r!.i8)).toBe('9007199254740993');
     expect(String(r!.tz)).toBe(route.target === 'postgres' ? '1999-12-31 23:59:59.999999+00' : '1999-12-31 23:59:59.999999');
     if (route.target === 'postgres') expect(String(r!.ai)).toBe('{1,2,3}');
@@ -131,9 +140,17 @@ describe.each(postgresRoutes)('Postgres source: $label', (route) => {
   it('keeps a 100 kB TOAST text when only another column is updated', async () => {
     await db.source.query(`UPDATE types SET n2 = n2 + 1 WHERE id = 2; UPDATE types SET i2 = 7 WHERE id = 40`);
     await db.waitCaughtUp();
-    const rows = await db.target.query(`SELECT id, md5(big) AS h, n2, i2 FROM ${db.targetSchema}.types WHERE id IN (2, 40) ORDER BY id`.replace('md5(big)', route.target === 'postgres' ? 'md5(big)' : 'MD5(big)'));
+    const rows = await db.target.query(
+      `SELECT id, md5(big) AS h, n2, i2 FROM ${db.targetSchema}.types WHERE id IN (2, 40) ORDER BY id`.replace(
+        'md5(big)',
+        route.target === 'postgres' ? 'md5(big)' : 'MD5(big)',
+      ),
+    );
     const expected = (await db.source.query("SELECT md5(repeat('x', 100000)) AS h"))[0]!.h;
-    expect(rows.map((r) => [Number(r.id), r.h, String(r.n2), Number(r.i2)])).toEqual([[2, expected, '1234567891.12', -32768], [40, expected, '1234567890.12', 7]]);
+    expect(rows.map((r) => [Number(r.id), r.h, String(r.n2), Number(r.i2)])).toEqual([
+      [2, expected, '1234567891.12', -32768],
+      [40, expected, '1234567890.12', 7],
+    ]);
   });
 
   it('ferry status reports the applied LSN, the WAL head and the WAL the slot keeps', async () => {
@@ -153,7 +170,12 @@ describe.each(postgresRoutes)('Postgres source: $label', (route) => {
     // items was created after the snapshot: a fresh pipeline name copies it.
     ferry.child.kill('SIGTERM');
     expect((await ferry.done).code).toBe(0);
-    const itemsConfig = writeConfig({ ...db.config(), pipeline: `${name}_items`, tables: { include: ['public.items'] }, source: { ...(db.config().source as object), slot: `${name}_items` } });
+    const itemsConfig = writeConfig({
+      ...db.config(),
+      pipeline: `${name}_items`,
+      tables: { include: ['public.items'] },
+      source: { ...(db.config().source as object), slot: `${name}_items` },
+    });
     ferry = startCli(['run', '-c', itemsConfig]);
     await waitFor('the stream to start', async () => /streaming from/.test(ferry.output()));
     const load = startWriteLoad(db.source, 'items', { firstId: 100_000, pauseMs: 5, seedRows: 1000 });
@@ -161,10 +183,14 @@ describe.each(postgresRoutes)('Postgres source: $label', (route) => {
       await sleep(1500);
       const [killed] = await db.source.query(`SELECT pg_terminate_backend(active_pid) AS ok FROM pg_replication_slots WHERE slot_name = '${name}_items'`);
       expect(killed?.ok).toBe(true);
-      await waitFor('a new replication connection', async () => {
-        const [s] = await db.source.query(`SELECT active FROM pg_replication_slots WHERE slot_name = '${name}_items'`);
-        return s?.active === true && /stream interrupted .*reconnecting/.test(ferry.output());
-      }, 30_000);
+      await waitFor(
+        'a new replication connection',
+        async () => {
+          const [s] = await db.source.query(`SELECT active FROM pg_replication_slots WHERE slot_name = '${name}_items'`);
+          return s?.active === true && /stream interrupted .*reconnecting/.test(ferry.output());
+        },
+        30_000,
+      );
       await sleep(1500);
     } finally {
       await load.stop();
@@ -207,7 +233,7 @@ describe('Postgres source: stopping', () => {
   });
 
   it('cdc-only (snapshot.mode: never) creates the slot and streams from now, not before', async () => {
-    await db.source.query('CREATE TABLE cdc_only (id int PRIMARY KEY, v text); INSERT INTO cdc_only VALUES (1, \'before\')');
+    await db.source.query("CREATE TABLE cdc_only (id int PRIMARY KEY, v text); INSERT INTO cdc_only VALUES (1, 'before')");
     const config = writeConfig(db.config({ pipeline: 'pgsrc_cdc', tables: { include: ['public.cdc_only'] }, snapshot: { mode: 'never' } }));
     const run = startCli(['run', '-c', config]);
     await waitFor('the stream to start', async () => /streaming from/.test(run.output()));

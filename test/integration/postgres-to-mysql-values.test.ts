@@ -13,7 +13,16 @@ const route = ROUTES.find((r) => r.source === 'postgres' && r.target === 'mysql'
 /** FLT_MAX, its negative, FLT_MIN, the smallest denormals, an ordinary float. */
 const REALS = ['3.4028235e38', '-3.4028235e38', '1.1754944e-38', '1e-45', '-1e-45', '1.4e-44', '3.1415927', '1.1'];
 /** DBL_MAX, its negative, DBL_MIN, the smallest denormal, an ordinary double. */
-const DOUBLES = ['1.7976931348623157e308', '-1.7976931348623157e308', '2.2250738585072014e-308', '5e-324', '-5e-324', '4.9406564584124654e-324', '0.1', '1e300'];
+const DOUBLES = [
+  '1.7976931348623157e308',
+  '-1.7976931348623157e308',
+  '2.2250738585072014e-308',
+  '5e-324',
+  '-5e-324',
+  '4.9406564584124654e-324',
+  '0.1',
+  '1e300',
+];
 const STREAM_OFFSET = 100;
 
 function extremesSql(offset: number): string {
@@ -43,12 +52,15 @@ describe('Postgres → MariaDB: real and double extremes', () => {
     }
     const rows = await db.target.query(`SELECT id, f4 + 0e0 AS f4, f8 FROM ${db.targetSchema}.extremes ORDER BY id`);
     const expected = REALS.map((r, i) => ({ f4: Math.fround(Number(r)), f8: Number(DOUBLES[i]) }));
-    const values = (path: 'snapshot' | 'stream') => rows.filter((r) => (Number(r.id) > STREAM_OFFSET) === (path === 'stream')).map((r) => ({ f4: Number(r.f4), f8: Number(r.f8) }));
+    const values = (path: 'snapshot' | 'stream') =>
+      rows.filter((r) => Number(r.id) > STREAM_OFFSET === (path === 'stream')).map((r) => ({ f4: Number(r.f4), f8: Number(r.f8) }));
     expect(values('snapshot'), 'snapshot path').toEqual(expected);
     expect(values('stream'), 'WAL path').toEqual(expected);
 
     const verdict = await verifyWithCli(config);
-    expect(verdict.tables, JSON.stringify(verdict.tables)).toEqual([expect.objectContaining({ table: 'public.extremes', equal: true, method: 'rows', rows: REALS.length * 2 })]);
+    expect(verdict.tables, JSON.stringify(verdict.tables)).toEqual([
+      expect.objectContaining({ table: 'public.extremes', equal: true, method: 'rows', rows: REALS.length * 2 }),
+    ]);
   });
 });
 
@@ -67,7 +79,9 @@ describe('Postgres → MariaDB: NaN and ±Infinity stop ferry once, naming the t
   beforeAll(async () => {
     db = await routeDatabases(route, 'pgmy_nonfinite');
     for (const s of SPECIALS) {
-      await db.source.query(`CREATE TABLE ${s.table} (id int PRIMARY KEY, f4 real, f8 double precision, n numeric); INSERT INTO ${s.table} VALUES (1, 1.5, 2.5, 3.5)`);
+      await db.source.query(
+        `CREATE TABLE ${s.table} (id int PRIMARY KEY, f4 real, f8 double precision, n numeric); INSERT INTO ${s.table} VALUES (1, 1.5, 2.5, 3.5)`,
+      );
     }
   });
   afterAll(async () => db?.close());
@@ -78,7 +92,9 @@ describe('Postgres → MariaDB: NaN and ±Infinity stop ferry once, naming the t
   }
 
   const message = (s: (typeof SPECIALS)[number], id: number) =>
-    new RegExp(`table public\\.${s.table}, column ${s.column}, row id = ${id}: ${s.literal} cannot be stored in MySQL.*fix: .*UPDATE public\\.${s.table} SET ${s.column} = NULL WHERE id = ${id}.*exclude the table`);
+    new RegExp(
+      `table public\\.${s.table}, column ${s.column}, row id = ${id}: ${s.literal} cannot be stored in MySQL.*fix: .*UPDATE public\\.${s.table} SET ${s.column} = NULL WHERE id = ${id}.*exclude the table`,
+    );
 
   it.each(SPECIALS.filter((s) => s.path === 'snapshot'))('in the snapshot: $literal in $column', async (s) => {
     await db.source.query(`INSERT INTO ${s.table} (id, ${s.column}) VALUES (2, '${s.literal}')`);

@@ -20,10 +20,17 @@ const devOnly = Object.keys(pkg.devDependencies).filter((name) => lock.packages[
 
 /** The packages a compiled module imports (statically or lazily), by package name. */
 function importedPackages(js: string): string[] {
-  const specifiers = [...js.matchAll(/\bfrom\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|\bimport\s+['"]([^'"]+)['"]/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
+  const specifiers = [...js.matchAll(/\bfrom\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|\bimport\s+['"]([^'"]+)['"]/g)].map(
+    (m) => m[1] ?? m[2] ?? m[3]!,
+  );
   return specifiers
     .filter((s) => !s.startsWith('.') && !s.startsWith('/') && !s.startsWith('node:') && !builtinModules.includes(s))
-    .map((s) => s.split('/').slice(0, s.startsWith('@') ? 2 : 1).join('/'));
+    .map((s) =>
+      s
+        .split('/')
+        .slice(0, s.startsWith('@') ? 2 : 1)
+        .join('/'),
+    );
 }
 
 describe('the production tree: the Dockerfile built without Docker', () => {
@@ -71,13 +78,16 @@ describe('the production tree: the Dockerfile built without Docker', () => {
     afterAll(async () => db?.close());
 
     it('snapshots a table, streams an insert, and exits 0 on SIGTERM', async () => {
-      await db.my.query('CREATE TABLE items (id INT PRIMARY KEY, val VARCHAR(32) NOT NULL); INSERT INTO items SELECT seq, CONCAT(\'v\', seq) FROM seq_1_to_100');
+      await db.my.query("CREATE TABLE items (id INT PRIMARY KEY, val VARCHAR(32) NOT NULL); INSERT INTO items SELECT seq, CONCAT('v', seq) FROM seq_1_to_100");
       const { ferry } = await startStreaming(db, {}, entry);
       const count = async () => Number((await db.pg.query('SELECT count(*) AS n FROM prod_tree.items')).rows[0].n);
       expect(await count(), 'the snapshot').toBe(100);
 
       await db.my.query("INSERT INTO items VALUES (101, 'streamed')");
-      await waitFor('the streamed insert in the target', async () => (await db.pg.query('SELECT val FROM prod_tree.items WHERE id = 101')).rows[0]?.val === 'streamed');
+      await waitFor(
+        'the streamed insert in the target',
+        async () => (await db.pg.query('SELECT val FROM prod_tree.items WHERE id = 101')).rows[0]?.val === 'streamed',
+      );
 
       ferry.child.kill('SIGTERM');
       const result = await ferry.done;

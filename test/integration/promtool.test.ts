@@ -35,7 +35,7 @@ const running: RunningCli[] = [];
 
 beforeAll(async () => {
   db = await testDatabases('promtool_live');
-  await db.my.query('CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL); INSERT INTO items SELECT seq, CONCAT(\'v\', seq) FROM seq_1_to_500');
+  await db.my.query("CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL); INSERT INTO items SELECT seq, CONCAT('v', seq) FROM seq_1_to_500");
 });
 
 afterAll(async () => {
@@ -86,10 +86,14 @@ describe('promtool check metrics on a live exposition', () => {
       running.push(applier.ferry);
       await waitReady(producer.admin);
       // The applier has applied a batch from each partition once both lag series are there.
-      const applied = await waitFor('the applier to report its consumer lag', async () => {
-        const text = await scrape(applier.admin);
-        return (text.match(/^ferry_kafka_consumer_lag_messages\{/gm) ?? []).length === 2 ? text : null;
-      }, 90_000);
+      const applied = await waitFor(
+        'the applier to report its consumer lag',
+        async () => {
+          const text = await scrape(applier.admin);
+          return (text.match(/^ferry_kafka_consumer_lag_messages\{/gm) ?? []).length === 2 ? text : null;
+        },
+        90_000,
+      );
       await expectCleanExposition(applied, `${prefix}-apply`);
       expect(kafkaMetrics(applied)).toEqual(['ferry_kafka_consumer_lag_messages']);
 

@@ -27,11 +27,15 @@ describe('the binlog ferry must resume from was purged', () => {
     await db.my.query('INSERT INTO t VALUES (2, 2); FLUSH BINARY LOGS; INSERT INTO t VALUES (3, 3); FLUSH BINARY LOGS');
     const [[head]] = (await db.my.query('SHOW MASTER STATUS')) as unknown as [{ File: string }[]];
     // The server keeps a binlog until its crash-recovery checkpoint has moved on: retry until it is gone.
-    await waitFor('the purge', async () => {
-      await db.my.query(`PURGE BINARY LOGS TO '${head!.File}'`);
-      const [logs] = await db.my.query('SHOW BINARY LOGS');
-      return (logs as unknown[]).length === 1;
-    }, 30_000);
+    await waitFor(
+      'the purge',
+      async () => {
+        await db.my.query(`PURGE BINARY LOGS TO '${head!.File}'`);
+        const [logs] = await db.my.query('SHOW BINARY LOGS');
+        return (logs as unknown[]).length === 1;
+      },
+      30_000,
+    );
 
     const r = await runCli(['run', '-c', config]);
     expect(r.code).toBe(1);
@@ -61,7 +65,9 @@ describe('the binlog ferry must resume from was purged', () => {
       moved.pathname = '/newprimary';
       const r = await runCli(['run', '-c', writeConfig(pipelineConfig('newprimary', moved.toString(), ours.pgUrl))]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/the source is a different server than the one ferry streamed from \(a failover to a new primary\?\): its binlog ends at GTID 0-2-\d+, before ferry's checkpoint 0-1-\d+/);
+      expect(r.stderr).toMatch(
+        /the source is a different server than the one ferry streamed from \(a failover to a new primary\?\): its binlog ends at GTID 0-2-\d+, before ferry's checkpoint 0-1-\d+/,
+      );
       expect(r.stderr).toMatch(/Point source\.url back at the server ferry streamed from/);
       expect(r.stderr).not.toMatch(/no longer has the binlog|was purged/);
       expect(await checkpointOf(ours.pg, 'newprimary')).toEqual(before);

@@ -43,13 +43,22 @@ describe('ferry resumes by itself', () => {
 
   /** Each retry line's resume point, with where the failed attempt and the next one started streaming. */
   function retryLines(output: string): { resumesFrom: string; failedFrom?: string; nextFrom?: string }[] {
-    const lines = output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; from?: string; resumesFrom?: string });
+    const lines = output
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; from?: string; resumesFrom?: string });
     const starts = lines.map((l, i) => ({ i, from: l.msg.startsWith('streaming from ') ? l.from : undefined })).filter((s) => s.from !== undefined);
-    return lines.flatMap((l, i) => (l.resumesFrom === undefined ? [] : [{
-      resumesFrom: l.resumesFrom,
-      failedFrom: starts.filter((s) => s.i < i).pop()?.from,
-      nextFrom: starts.find((s) => s.i > i)?.from,
-    }]));
+    return lines.flatMap((l, i) =>
+      l.resumesFrom === undefined
+        ? []
+        : [
+            {
+              resumesFrom: l.resumesFrom,
+              failedFrom: starts.filter((s) => s.i < i).pop()?.from,
+              nextFrom: starts.find((s) => s.i > i)?.from,
+            },
+          ],
+    );
   }
 
   async function expectEqualAfterCatchUp(): Promise<void> {

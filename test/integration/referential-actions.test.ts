@@ -98,8 +98,14 @@ describe.each(ROUTES.filter((r) => r.source === 'mysql'))('referential actions o
         SET SESSION foreign_key_checks = 1;`);
       await step('DELETE FROM p2 WHERE id = 3');
       // Cascaded while the key existed; left alone once it was dropped (as at the source); set NULL by the second key.
-      expect(await db.source.query('SELECT id, p FROM c2 ORDER BY id')).toEqual([{ id: 20, p: 2 }, { id: 30, p: null }]);
-      expect(await db.target.query(`SELECT id, p FROM ${t} ORDER BY id`)).toEqual([{ id: 20, p: 2 }, { id: 30, p: null }]);
+      expect(await db.source.query('SELECT id, p FROM c2 ORDER BY id')).toEqual([
+        { id: 20, p: 2 },
+        { id: 30, p: null },
+      ]);
+      expect(await db.target.query(`SELECT id, p FROM ${t} ORDER BY id`)).toEqual([
+        { id: 20, p: 2 },
+        { id: 30, p: null },
+      ]);
     } finally {
       ferry.child.kill('SIGTERM');
       await ferry.done;
@@ -110,7 +116,14 @@ describe.each(ROUTES.filter((r) => r.source === 'mysql'))('referential actions o
     await db.source.query(SCHEMA);
     await db.source.query('INSERT INTO parent VALUES (1), (2); INSERT INTO child VALUES (10, 1), (20, 2);');
     await db.source.query(SEED);
-    const config = writeConfig(db.config({ apply: { batchMaxRows: 500, batchMaxMs: 20 }, tables: { include: ['parent', 'child', 'customers', 'orders', 'order_lines', 'line_notes', 'assignments', 'tree'].map((n) => `${db.sourceSchema}.${n}`) } }));
+    const config = writeConfig(
+      db.config({
+        apply: { batchMaxRows: 500, batchMaxMs: 20 },
+        tables: {
+          include: ['parent', 'child', 'customers', 'orders', 'order_lines', 'line_notes', 'assignments', 'tree'].map((n) => `${db.sourceSchema}.${n}`),
+        },
+      }),
+    );
     const t = (table: string) => (route.target === 'mysql' ? `\`${db.targetSchema}\`.\`${table}\`` : `"${db.targetSchema}"."${table}"`);
 
     let ferry = startCli(['run', '-c', config]);
@@ -119,7 +132,10 @@ describe.each(ROUTES.filter((r) => r.source === 'mysql'))('referential actions o
     // The issue's reproduction: one SET NULL, one ON UPDATE CASCADE.
     await db.source.query('DELETE FROM parent WHERE id = 1; UPDATE parent SET id = 3 WHERE id = 2;');
     await db.waitCaughtUp();
-    expect(await db.target.query(`SELECT id, parent_id FROM ${t('child')} ORDER BY id`)).toEqual([{ id: 10, parent_id: null }, { id: 20, parent_id: 3 }]);
+    expect(await db.target.query(`SELECT id, parent_id FROM ${t('child')} ORDER BY id`)).toEqual([
+      { id: 10, parent_id: null },
+      { id: 20, parent_id: 3 },
+    ]);
 
     let i = 0;
     let stop = false;
@@ -154,9 +170,13 @@ describe.each(ROUTES.filter((r) => r.source === 'mysql'))('referential actions o
     const source = await counts(db.source, db.sourceSchema);
     const target = await counts(db.target, db.targetSchema);
     // Without the actions the target would keep every seeded child row: these must have gone or moved.
-    const orphans = await db.target.query(`SELECT count(*) AS n FROM ${t('orders')} o WHERE NOT EXISTS (SELECT 1 FROM ${t('customers')} c WHERE c.id = o.customer_id)`);
+    const orphans = await db.target.query(
+      `SELECT count(*) AS n FROM ${t('orders')} o WHERE NOT EXISTS (SELECT 1 FROM ${t('customers')} c WHERE c.id = o.customer_id)`,
+    );
     const nulled = await db.target.query(`SELECT count(*) AS n FROM ${t('line_notes')} WHERE order_id IS NULL`);
-    console.log(`referential actions ${route.label}: ${i} load transactions, kills at ${phases.join(', ')}; rows at the source ${JSON.stringify(source)}, at the target ${JSON.stringify(target)}; notes set NULL: ${Number(nulled[0]!.n)}`);
+    console.log(
+      `referential actions ${route.label}: ${i} load transactions, kills at ${phases.join(', ')}; rows at the source ${JSON.stringify(source)}, at the target ${JSON.stringify(target)}; notes set NULL: ${Number(nulled[0]!.n)}`,
+    );
     expect(phases).toEqual(['stream', 'stream', 'stream']);
     expect(i).toBeGreaterThan(20);
     expect(Number(orphans[0]!.n)).toBe(0);
@@ -164,7 +184,9 @@ describe.each(ROUTES.filter((r) => r.source === 'mysql'))('referential actions o
     expect(target).toEqual(source);
     if (route.target === 'mysql') {
       // Kept ON UPDATE between MySQL engines; the cascades (which InnoDB runs without it) left it alone: verify compares it.
-      const [extra] = await db.target.query(`SELECT EXTRA AS extra FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${db.targetSchema}' AND TABLE_NAME = 'orders' AND COLUMN_NAME = 'updated'`);
+      const [extra] = await db.target.query(
+        `SELECT EXTRA AS extra FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${db.targetSchema}' AND TABLE_NAME = 'orders' AND COLUMN_NAME = 'updated'`,
+      );
       expect(String(extra!.extra).toLowerCase()).toContain('on update current_timestamp');
     }
     expect(verdict.tables.filter((v) => !v.equal)).toEqual([]);

@@ -18,7 +18,9 @@ describe('ferry run: MariaDB → Postgres', () => {
     for (let i = 1; i <= 500; i++) {
       await db.my.query('INSERT INTO customers (email, name) VALUES (?, ?)', [`c${i}@example.com`, `Customer ${i} ☕`]);
     }
-    await db.my.query(`INSERT INTO orders (customer_id, total, status, created_at) SELECT seq % 500 + 1, seq * 1.25, 'new', '2024-01-02 03:04:05.123456' FROM seq_1_to_3000`);
+    await db.my.query(
+      `INSERT INTO orders (customer_id, total, status, created_at) SELECT seq % 500 + 1, seq * 1.25, 'new', '2024-01-02 03:04:05.123456' FROM seq_1_to_3000`,
+    );
     await db.my.query(`INSERT INTO line_items SELECT o.id, s.seq, CONCAT('SKU-', s.seq), s.seq FROM orders o JOIN seq_1_to_3 s`);
 
     const config = writeConfig(pipelineConfig('repl_basic', db.mysqlUrl, db.pgUrl, { snapshot: { chunkRows: 700 } }));

@@ -1,6 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
-import { checkpointOf, pipelineConfig, runCli, type RunningCli, startCli, startStreaming, verifyWithCli, waitCaughtUp, waitFor, writeConfig } from '../helpers/ferry.js';
+import {
+  checkpointOf,
+  pipelineConfig,
+  runCli,
+  type RunningCli,
+  startCli,
+  startStreaming,
+  verifyWithCli,
+  waitCaughtUp,
+  waitFor,
+  writeConfig,
+} from '../helpers/ferry.js';
 import { ROUTES, routeDatabases, type RouteDatabases } from '../helpers/routes.js';
 
 describe('schema changes mid-stream', () => {
@@ -48,7 +59,10 @@ describe('schema changes mid-stream', () => {
       INSERT INTO products (id, name, stock, sku, kind) VALUES (6, 'six', 1, 'S6', 'y');`);
     await waitCaughtUp(db.my, db.pg, 'ddl');
     const { rows } = await db.pg.query('SELECT id, stock, sku, kind FROM ddl.products WHERE id IN (1, 6) ORDER BY id');
-    expect(rows).toEqual([{ id: 1, stock: 5, sku: '', kind: 'x' }, { id: 6, stock: 1, sku: 'S6', kind: 'y' }]);
+    expect(rows).toEqual([
+      { id: 1, stock: 5, sku: '', kind: 'x' },
+      { id: 6, stock: 1, sku: 'S6', kind: 'y' },
+    ]);
     expect((await verifyWithCli(config)).equal).toBe(true);
   });
 
@@ -131,7 +145,11 @@ describe('a table created while ferry is stopped', () => {
     expect(rows[0]).toEqual({ absent: true, early: 3 });
     // A column added while ferry was stopped is added at start, with the value the source gave existing rows.
     const flags = await db.pg.query('SELECT id, flag FROM ddl_late.early ORDER BY id');
-    expect(flags.rows).toEqual([{ id: 1, flag: 7 }, { id: 2, flag: 7 }, { id: 3, flag: 7 }]);
+    expect(flags.rows).toEqual([
+      { id: 1, flag: 7 },
+      { id: 2, flag: 7 },
+      { id: 3, flag: 7 },
+    ]);
   });
 });
 
@@ -169,14 +187,20 @@ describe('a column of a type ferry cannot carry, added mid-stream (MariaDB sourc
   afterAll(async () => db?.close());
 
   it('stops naming the table, the column, its type, the statement and the fix; excluding the table lets the rest go on', async () => {
-    await db.my.query('CREATE TABLE address (id INT PRIMARY KEY, street VARCHAR(50)); CREATE TABLE city (id INT PRIMARY KEY); INSERT INTO address VALUES (1, \'Main\')');
+    await db.my.query(
+      "CREATE TABLE address (id INT PRIMARY KEY, street VARCHAR(50)); CREATE TABLE city (id INT PRIMARY KEY); INSERT INTO address VALUES (1, 'Main')",
+    );
     const { ferry } = await startStreaming(db);
     const [[head]] = (await db.my.query('SHOW MASTER STATUS')) as unknown as [{ File: string; Position: number }[]];
-    await db.my.query('ALTER TABLE address ADD COLUMN location POINT; INSERT INTO address VALUES (2, \'Side\', POINT(1, 2)); INSERT INTO city VALUES (1)');
+    await db.my.query("ALTER TABLE address ADD COLUMN location POINT; INSERT INTO address VALUES (2, 'Side', POINT(1, 2)); INSERT INTO city VALUES (1)");
     const r = await ferry.done;
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/schema change on ddl_type\.address is not supported: column location has type point, which ferry cannot replicate \(statement: ALTER TABLE address ADD COLUMN location POINT\)/);
-    expect(r.stderr).toMatch(/fix: the checkpoint is before this statement; exclude the table \(tables\.exclude\), or drop or change the column at the source, then re-snapshot/);
+    expect(r.stderr).toMatch(
+      /schema change on ddl_type\.address is not supported: column location has type point, which ferry cannot replicate \(statement: ALTER TABLE address ADD COLUMN location POINT\)/,
+    );
+    expect(r.stderr).toMatch(
+      /fix: the checkpoint is before this statement; exclude the table \(tables\.exclude\), or drop or change the column at the source, then re-snapshot/,
+    );
     // Before the ALTER itself (a heartbeat may have committed between reading the head and the ALTER).
     const [events] = (await db.my.query(`SHOW BINLOG EVENTS IN '${head!.File}'`)) as unknown as [{ Pos: number; Info: string }[]];
     const alter = events.find((e) => /ADD COLUMN location POINT/.test(e.Info))!;
@@ -209,7 +233,9 @@ describe('a column type changed mid-stream (Postgres source: no statement text i
     await db.source.query('ALTER TABLE stock ALTER COLUMN qty TYPE bigint; INSERT INTO stock VALUES (2, 9007199254740993)');
     const r = await ferry.done;
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/table public\.stock changed at the source in a way ferry does not replicate \(a new column list in the WAL; no statement text is logged there\): column qty changed its type from integer to bigint/);
+    expect(r.stderr).toMatch(
+      /table public\.stock changed at the source in a way ferry does not replicate \(a new column list in the WAL; no statement text is logged there\): column qty changed its type from integer to bigint/,
+    );
     expect(r.stderr).toMatch(/fix: ferry replicates added columns only; alter the target table to match and restart/);
 
     await db.target.query('ALTER TABLE public.stock ALTER COLUMN qty TYPE bigint');
@@ -218,6 +244,9 @@ describe('a column type changed mid-stream (Postgres source: no statement text i
     again.child.kill('SIGTERM');
     expect((await again.done).code).toBe(0);
     const rows = await db.target.query('SELECT id, qty::text AS qty FROM public.stock ORDER BY id');
-    expect(rows).toEqual([{ id: 1, qty: '5' }, { id: 2, qty: '9007199254740993' }]);
+    expect(rows).toEqual([
+      { id: 1, qty: '5' },
+      { id: 2, qty: '9007199254740993' },
+    ]);
   });
 });

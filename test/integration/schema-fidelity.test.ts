@@ -58,12 +58,13 @@ function canonical(row: Record<string, unknown>): Record<string, string> {
 /** Seconds between now and a default current time stored in column `column` of the film or customer table, by the database's own clock. */
 async function ageSeconds(db: RouteDatabases, side: 'source' | 'target', table: string, column: string, where: string): Promise<number> {
   const engine = side === 'source' ? db.route.source : db.route.target;
-  const sql = engine === 'postgres'
-    ? `SELECT extract(epoch from now() - ${column})::int AS age FROM ${tableIn(db, side, table)} WHERE ${where}`
-    // A timestamptz becomes a DATETIME holding UTC in a MySQL target; a MySQL TIMESTAMP stays one.
-    : db.route.source === 'postgres' && side === 'target'
-      ? `SELECT TIMESTAMPDIFF(SECOND, ${column}, UTC_TIMESTAMP(6)) AS age FROM ${tableIn(db, side, table)} WHERE ${where}`
-      : `SELECT TIMESTAMPDIFF(SECOND, ${column}, NOW()) AS age FROM ${tableIn(db, side, table)} WHERE ${where}`;
+  const sql =
+    engine === 'postgres'
+      ? `SELECT extract(epoch from now() - ${column})::int AS age FROM ${tableIn(db, side, table)} WHERE ${where}`
+      : // A timestamptz becomes a DATETIME holding UTC in a MySQL target; a MySQL TIMESTAMP stays one.
+        db.route.source === 'postgres' && side === 'target'
+        ? `SELECT TIMESTAMPDIFF(SECOND, ${column}, UTC_TIMESTAMP(6)) AS age FROM ${tableIn(db, side, table)} WHERE ${where}`
+        : `SELECT TIMESTAMPDIFF(SECOND, ${column}, NOW()) AS age FROM ${tableIn(db, side, table)} WHERE ${where}`;
   const [row] = await (side === 'source' ? db.source : db.target).query(sql);
   return Math.abs(Number(row!.age));
 }
@@ -77,9 +78,11 @@ async function columnState(db: RouteDatabases, table: string, column: string): P
 /** Drops the replication slot a Postgres source's pipeline made, once ferry is gone: the test server has a few only. */
 async function dropSlots(db: RouteDatabases | undefined): Promise<void> {
   if (db?.route.source !== 'postgres') return;
-  const active = "SELECT count(*)::int AS n FROM pg_replication_slots WHERE database = current_database() AND active";
+  const active = 'SELECT count(*)::int AS n FROM pg_replication_slots WHERE database = current_database() AND active';
   await waitFor('the replication slot to be released', async () => Number((await db.source.query(active))[0]!.n) === 0, 30_000).catch(() => {});
-  await db.source.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database() AND NOT active').catch(() => {});
+  await db.source
+    .query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database() AND NOT active')
+    .catch(() => {});
 }
 
 const REFUSED = {
@@ -89,101 +92,132 @@ const REFUSED = {
   notNull: /null/i,
 };
 
-describe.each(ROUTES.map((route, i) => ({ route, name: `fidelity_${['my_pg', 'pg_pg', 'pg_my', 'my_my'][i]}` })))('schema fidelity, $route.label', ({ route, name }: { route: Route; name: string }) => {
-  let db: RouteDatabases;
-  let ferry: RunningCli;
-  let admin: string;
-  let configFile: string;
-  beforeAll(async () => {
-    db = await routeDatabases(route, name);
-    await db.source.query(SCHEMA[route.source] + SEED);
-    if (route.source === 'mysql') {
-      // A legacy row: a zero date where the column is NOT NULL (ferry writes zero dates as NULL).
-      await db.source.query("CREATE TABLE legacy (id INT PRIMARY KEY, d DATE NOT NULL); SET SESSION sql_mode = ''; INSERT INTO legacy VALUES (1, '0000-00-00'), (2, '2020-02-02'); SET SESSION sql_mode = DEFAULT");
-    }
-    ({ ferry, admin, configFile } = await startWithAdmin(db.config()));
-    await waitReady(admin);
-  });
-  afterAll(async () => {
-    ferry?.child.kill('SIGKILL');
-    await dropSlots(db);
-    await db?.close();
-  });
+describe.each(ROUTES.map((route, i) => ({ route, name: `fidelity_${['my_pg', 'pg_pg', 'pg_my', 'my_my'][i]}` })))(
+  'schema fidelity, $route.label',
+  ({ route, name }: { route: Route; name: string }) => {
+    let db: RouteDatabases;
+    let ferry: RunningCli;
+    let admin: string;
+    let configFile: string;
+    beforeAll(async () => {
+      db = await routeDatabases(route, name);
+      await db.source.query(SCHEMA[route.source] + SEED);
+      if (route.source === 'mysql') {
+        // A legacy row: a zero date where the column is NOT NULL (ferry writes zero dates as NULL).
+        await db.source.query(
+          "CREATE TABLE legacy (id INT PRIMARY KEY, d DATE NOT NULL); SET SESSION sql_mode = ''; INSERT INTO legacy VALUES (1, '0000-00-00'), (2, '2020-02-02'); SET SESSION sql_mode = DEFAULT",
+        );
+      }
+      ({ ferry, admin, configFile } = await startWithAdmin(db.config()));
+      await waitReady(admin);
+    });
+    afterAll(async () => {
+      ferry?.child.kill('SIGKILL');
+      await dropSlots(db);
+      await db?.close();
+    });
 
-  it('a column added mid-stream with NOT NULL DEFAULT 2.5 arrives NOT NULL with its default', async () => {
-    await db.source.query(`${ADD_COLUMN[route.source]}; INSERT INTO film (title, language_id, score) VALUES ('Affair Prejudice', 3, 4.5)`);
-    await db.waitCaughtUp();
-    const score = await columnState(db, 'film', 'score');
-    expect(score.nullable).toBe('NO');
-    expect(score.def).toMatch(/^'?2\.5'?$/);
-  });
+    it('a column added mid-stream with NOT NULL DEFAULT 2.5 arrives NOT NULL with its default', async () => {
+      await db.source.query(`${ADD_COLUMN[route.source]}; INSERT INTO film (title, language_id, score) VALUES ('Affair Prejudice', 3, 4.5)`);
+      await db.waitCaughtUp();
+      const score = await columnState(db, 'film', 'score');
+      expect(score.nullable).toBe('NO');
+      expect(score.def).toMatch(/^'?2\.5'?$/);
+    });
 
-  it('after the cutover the target refuses what the source refuses and fills what the source fills', async () => {
-    const cutover = await runCli(['cutover', '--admin', admin, '--token', ADMIN_TOKEN, '--fence', 'none', '--verify', 'checksums', '--max-lag', '30', '--timeout', '120']);
-    expect(cutover.code, cutover.stdout + cutover.stderr + ferry.output()).toBe(0);
+    it('after the cutover the target refuses what the source refuses and fills what the source fills', async () => {
+      const cutover = await runCli([
+        'cutover',
+        '--admin',
+        admin,
+        '--token',
+        ADMIN_TOKEN,
+        '--fence',
+        'none',
+        '--verify',
+        'checksums',
+        '--max-lag',
+        '30',
+        '--timeout',
+        '120',
+      ]);
+      expect(cutover.code, cutover.stdout + cutover.stderr + ferry.output()).toBe(0);
 
-    // An INSERT that leaves the defaulted columns out stores what the source stores.
-    const film = (side: 'source' | 'target') => tableIn(db, side, 'film');
-    const columns = 'rental_duration, rental_rate, rating, released, score';
-    for (const side of ['source', 'target'] as const) {
-      const conn = side === 'source' ? db.source : db.target;
-      await conn.query(`INSERT INTO ${film(side)} (id, title, language_id) VALUES (100, 'Airport Pollock', 1)`);
-      await conn.query(`INSERT INTO ${tableIn(db, side, 'customer')} (id, email) VALUES (100, 'new@example.com')`);
-    }
-    const read = async (side: 'source' | 'target') => {
-      const conn = side === 'source' ? db.source : db.target;
-      const released = (side === 'source' ? route.source : route.target) === 'mysql' ? 'CAST(released AS CHAR)' : 'released::text';
-      const [row] = await conn.query(`SELECT ${columns.replace('released', `${released} AS released`)} FROM ${film(side)} WHERE id = 100`);
-      const [customer] = await conn.query(`SELECT active FROM ${tableIn(db, side, 'customer')} WHERE id = 100`);
-      return canonical({ ...row, active: customer!.active });
-    };
-    const fromSource = await read('source');
-    expect(fromSource).toEqual({ rental_duration: '3', rental_rate: '4.99', rating: 'G', released: '2006-01-01', score: '2.5', active: '1' });
-    expect(await read('target')).toEqual(fromSource);
-    expect(await ageSeconds(db, 'target', 'customer', 'created', 'id = 100')).toBeLessThan(120);
-    expect(await ageSeconds(db, 'source', 'customer', 'created', 'id = 100')).toBeLessThan(120);
+      // An INSERT that leaves the defaulted columns out stores what the source stores.
+      const film = (side: 'source' | 'target') => tableIn(db, side, 'film');
+      const columns = 'rental_duration, rental_rate, rating, released, score';
+      for (const side of ['source', 'target'] as const) {
+        const conn = side === 'source' ? db.source : db.target;
+        await conn.query(`INSERT INTO ${film(side)} (id, title, language_id) VALUES (100, 'Airport Pollock', 1)`);
+        await conn.query(`INSERT INTO ${tableIn(db, side, 'customer')} (id, email) VALUES (100, 'new@example.com')`);
+      }
+      const read = async (side: 'source' | 'target') => {
+        const conn = side === 'source' ? db.source : db.target;
+        const released = (side === 'source' ? route.source : route.target) === 'mysql' ? 'CAST(released AS CHAR)' : 'released::text';
+        const [row] = await conn.query(`SELECT ${columns.replace('released', `${released} AS released`)} FROM ${film(side)} WHERE id = 100`);
+        const [customer] = await conn.query(`SELECT active FROM ${tableIn(db, side, 'customer')} WHERE id = 100`);
+        return canonical({ ...row, active: customer!.active });
+      };
+      const fromSource = await read('source');
+      expect(fromSource).toEqual({ rental_duration: '3', rental_rate: '4.99', rating: 'G', released: '2006-01-01', score: '2.5', active: '1' });
+      expect(await read('target')).toEqual(fromSource);
+      expect(await ageSeconds(db, 'target', 'customer', 'created', 'id = 100')).toBeLessThan(120);
+      expect(await ageSeconds(db, 'source', 'customer', 'created', 'id = 100')).toBeLessThan(120);
 
-    // A duplicate of a unique key, an orphan child row, a CHECK violation, a NULL in a NOT NULL column: refused.
-    const target = db.target;
-    await expect(target.query(`INSERT INTO ${tableIn(db, 'target', 'customer')} (id, email) VALUES (101, 'mary@example.com')`)).rejects.toThrow(REFUSED.duplicate);
-    await expect(target.query(`INSERT INTO ${film('target')} (id, title, language_id) VALUES (101, 'Orphan', 999)`)).rejects.toThrow(REFUSED.orphan);
-    await expect(target.query(`INSERT INTO ${film('target')} (id, title, language_id, rental_rate) VALUES (102, 'Free', 1, -1)`)).rejects.toThrow(REFUSED.check);
-    await expect(target.query(`INSERT INTO ${film('target')} (id, title, language_id, released) VALUES (103, 'Undated', 1, NULL)`)).rejects.toThrow(REFUSED.notNull);
-    await expect(target.query(`INSERT INTO ${film('target')} (id, title, language_id, score) VALUES (104, 'Unscored', 1, NULL)`)).rejects.toThrow(REFUSED.notNull);
-    if (route.source === 'mysql' && route.target === 'mysql') {
-      // MariaDB's JSON is LONGTEXT with a json_valid() check: kept as such.
-      await expect(target.query(`INSERT INTO ${film('target')} (id, title, language_id, special) VALUES (105, 'Bad JSON', 1, '{oops')`)).rejects.toThrow(/special|CONSTRAINT/i);
-    }
-    // The foreign key's action: deleting a language deletes its films.
-    await target.query(`DELETE FROM ${tableIn(db, 'target', 'language')} WHERE id = 2`);
-    expect(await target.query(`SELECT id FROM ${film('target')} WHERE language_id = 2`)).toEqual([]);
+      // A duplicate of a unique key, an orphan child row, a CHECK violation, a NULL in a NOT NULL column: refused.
+      const target = db.target;
+      await expect(target.query(`INSERT INTO ${tableIn(db, 'target', 'customer')} (id, email) VALUES (101, 'mary@example.com')`)).rejects.toThrow(
+        REFUSED.duplicate,
+      );
+      await expect(target.query(`INSERT INTO ${film('target')} (id, title, language_id) VALUES (101, 'Orphan', 999)`)).rejects.toThrow(REFUSED.orphan);
+      await expect(target.query(`INSERT INTO ${film('target')} (id, title, language_id, rental_rate) VALUES (102, 'Free', 1, -1)`)).rejects.toThrow(
+        REFUSED.check,
+      );
+      await expect(target.query(`INSERT INTO ${film('target')} (id, title, language_id, released) VALUES (103, 'Undated', 1, NULL)`)).rejects.toThrow(
+        REFUSED.notNull,
+      );
+      await expect(target.query(`INSERT INTO ${film('target')} (id, title, language_id, score) VALUES (104, 'Unscored', 1, NULL)`)).rejects.toThrow(
+        REFUSED.notNull,
+      );
+      if (route.source === 'mysql' && route.target === 'mysql') {
+        // MariaDB's JSON is LONGTEXT with a json_valid() check: kept as such.
+        await expect(target.query(`INSERT INTO ${film('target')} (id, title, language_id, special) VALUES (105, 'Bad JSON', 1, '{oops')`)).rejects.toThrow(
+          /special|CONSTRAINT/i,
+        );
+      }
+      // The foreign key's action: deleting a language deletes its films.
+      await target.query(`DELETE FROM ${tableIn(db, 'target', 'language')} WHERE id = 2`);
+      expect(await target.query(`SELECT id FROM ${film('target')} WHERE language_id = 2`)).toEqual([]);
 
-    if (route.source === 'mysql') {
-      // The zero date arrived as NULL: that column stays nullable, and the log says so with the count.
-      expect((await columnState(db, 'legacy', 'd')).nullable).toBe('YES');
-      expect(ferry.output()).toMatch(/legacy\.d stays nullable: NOT NULL at the source, but 1 row\(s\) hold NULL/);
-    }
-  });
+      if (route.source === 'mysql') {
+        // The zero date arrived as NULL: that column stays nullable, and the log says so with the count.
+        expect((await columnState(db, 'legacy', 'd')).nullable).toBe('YES');
+        expect(ferry.output()).toMatch(/legacy\.d stays nullable: NOT NULL at the source, but 1 row\(s\) hold NULL/);
+      }
+    });
 
-  it('a second finalizing finds everything in place and changes nothing', async () => {
-    const config = loadConfig(configFile);
-    const log = makeLogger('error');
-    const source = await openSource(config, log);
-    const sink = await openSink(config, log);
-    try {
-      await sink.finalizeSchema!(await source.describeTables());
-    } finally {
-      await source.close();
-      await sink.close();
-    }
-    await expect(db.target.query(`INSERT INTO ${tableIn(db, 'target', 'customer')} (id, email) VALUES (102, 'pat@example.com')`)).rejects.toThrow(REFUSED.duplicate);
-  });
-});
+    it('a second finalizing finds everything in place and changes nothing', async () => {
+      const config = loadConfig(configFile);
+      const log = makeLogger('error');
+      const source = await openSource(config, log);
+      const sink = await openSink(config, log);
+      try {
+        await sink.finalizeSchema!(await source.describeTables());
+      } finally {
+        await source.close();
+        await sink.close();
+      }
+      await expect(db.target.query(`INSERT INTO ${tableIn(db, 'target', 'customer')} (id, email) VALUES (102, 'pat@example.com')`)).rejects.toThrow(
+        REFUSED.duplicate,
+      );
+    });
+  },
+);
 
 describe.each([
   { route: ROUTES[1]!, name: 'fidelity_bad_pg' },
   { route: ROUTES[2]!, name: 'fidelity_bad_my' },
-])('a target whose rows break the source\'s constraints, $route.label', ({ route, name }) => {
+])("a target whose rows break the source's constraints, $route.label", ({ route, name }) => {
   let db: RouteDatabases;
   let ferry: RunningCli;
   let admin: string;
@@ -204,9 +238,15 @@ describe.each([
     // Rows written into the target by hand: nothing replicates them, and they break the source's constraints.
     const customer = tableIn(db, 'target', 'customer');
     const film = tableIn(db, 'target', 'film');
-    await db.target.query(`INSERT INTO ${customer} (id, email, active, created) VALUES (900, 'mary@example.com', ${route.target === 'mysql' ? 1 : true}, '2020-01-01 00:00:00')`);
-    await db.target.query(`INSERT INTO ${film} (id, title, language_id, rental_duration, rental_rate, rating, released) VALUES (901, 'Orphan', 999, 3, 1, 'G', '2006-01-01')`);
-    await db.target.query(`INSERT INTO ${film} (id, title, language_id, rental_duration, rental_rate, rating, released) VALUES (902, 'Free', 1, 3, -1, 'G', '2006-01-01')`);
+    await db.target.query(
+      `INSERT INTO ${customer} (id, email, active, created) VALUES (900, 'mary@example.com', ${route.target === 'mysql' ? 1 : true}, '2020-01-01 00:00:00')`,
+    );
+    await db.target.query(
+      `INSERT INTO ${film} (id, title, language_id, rental_duration, rental_rate, rating, released) VALUES (901, 'Orphan', 999, 3, 1, 'G', '2006-01-01')`,
+    );
+    await db.target.query(
+      `INSERT INTO ${film} (id, title, language_id, rental_duration, rental_rate, rating, released) VALUES (902, 'Free', 1, 3, -1, 'G', '2006-01-01')`,
+    );
 
     const args = ['cutover', '--admin', admin, '--token', ADMIN_TOKEN, '--verify', 'none', '--max-lag', '30', '--timeout', '120'];
     const failed = await runCli(args);
@@ -217,7 +257,9 @@ describe.each([
     expect(failed.stdout).toMatch(/check film_rate_check on \S+film: \(id=902\)/);
     expect(failed.stdout).toMatch(/the source is writable again/);
     // Nothing of the constraints was left half-made, and the source takes writes.
-    await db.target.query(`INSERT INTO ${customer} (id, email, active, created) VALUES (903, 'pat@example.com', ${route.target === 'mysql' ? 1 : true}, '2020-01-01 00:00:00')`);
+    await db.target.query(
+      `INSERT INTO ${customer} (id, email, active, created) VALUES (903, 'pat@example.com', ${route.target === 'mysql' ? 1 : true}, '2020-01-01 00:00:00')`,
+    );
     await db.target.query(`DELETE FROM ${customer} WHERE id = 903`);
     await db.source.query("INSERT INTO customer (email) VALUES ('after-the-failure@example.com')");
 
@@ -226,6 +268,10 @@ describe.each([
     await waitReady(admin);
     const done = await runCli(args);
     expect(done.code, done.stdout + done.stderr + ferry.output()).toBe(0);
-    await expect(db.target.query(`INSERT INTO ${customer} (id, email, active, created) VALUES (904, 'mary@example.com', ${route.target === 'mysql' ? 1 : true}, '2020-01-01 00:00:00')`)).rejects.toThrow(REFUSED.duplicate);
+    await expect(
+      db.target.query(
+        `INSERT INTO ${customer} (id, email, active, created) VALUES (904, 'mary@example.com', ${route.target === 'mysql' ? 1 : true}, '2020-01-01 00:00:00')`,
+      ),
+    ).rejects.toThrow(REFUSED.duplicate);
   });
 });

@@ -24,7 +24,9 @@ interface SinkUnderTest {
    * A fresh, empty target database; returns a factory of sinks on it, and a way to make the
    * pipeline lock's session die (as a network partition would) without the process noticing.
    */
-  setup(database: string): Promise<{ open(pipeline: string): Promise<Sink>; loseLock(): Promise<void>; exec(sql: string): Promise<void>; teardown(): Promise<void> }>;
+  setup(
+    database: string,
+  ): Promise<{ open(pipeline: string): Promise<Sink>; loseLock(): Promise<void>; exec(sql: string): Promise<void>; teardown(): Promise<void> }>;
 }
 
 const silent = pino({ level: 'silent' });
@@ -43,7 +45,8 @@ const SINKS: readonly SinkUnderTest[] = [
       const client = new pg.Client({ connectionString: url.toString() });
       await client.connect();
       return {
-        open: (pipeline) => PostgresSink.open({ url: url.toString(), checkpoint: CHECKPOINT_TABLES.postgres, pipeline, connections: 3, stallTimeoutSeconds: 30, log: silent }),
+        open: (pipeline) =>
+          PostgresSink.open({ url: url.toString(), checkpoint: CHECKPOINT_TABLES.postgres, pipeline, connections: 3, stallTimeoutSeconds: 30, log: silent }),
         loseLock: async () => {
           await client.query(`SELECT pg_terminate_backend(pid) FROM pg_locks
             WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
@@ -66,9 +69,11 @@ function mysqlSink(name: string, upserts: UpsertStrategy): SinkUnderTest {
       const admin = await mysql.createConnection({ uri: url });
       await admin.query('DROP DATABASE IF EXISTS contract');
       // ferry's own database is shared with the other tests on this server: only this pipeline's rows go.
-      for (const table of ['ferry_checkpoint', 'ferry_snapshot_progress']) await admin.query(`DELETE FROM ferry.${table} WHERE pipeline = 'contract'`).catch(() => {});
+      for (const table of ['ferry_checkpoint', 'ferry_snapshot_progress'])
+        await admin.query(`DELETE FROM ferry.${table} WHERE pipeline = 'contract'`).catch(() => {});
       return {
-        open: (pipeline) => MysqlSink.open({ url, checkpoint: CHECKPOINT_TABLES.mysql, pipeline, connections: 3, stallTimeoutSeconds: 30, log: silent, upserts }),
+        open: (pipeline) =>
+          MysqlSink.open({ url, checkpoint: CHECKPOINT_TABLES.mysql, pipeline, connections: 3, stallTimeoutSeconds: 30, log: silent, upserts }),
         loseLock: async () => {
           const lock = `ferry:${createHash('sha1').update('contract').digest('hex')}`;
           const [rows] = await admin.query<mysql.RowDataPacket[]>('SELECT IS_USED_LOCK(?) AS id', [lock]);
@@ -83,7 +88,12 @@ function mysqlSink(name: string, upserts: UpsertStrategy): SinkUnderTest {
 
 /** Columns of a MySQL source table: a MySQL sink keeps `sourceType`, a Postgres sink maps `type`. */
 const col = (name: string, type: ColumnType, sourceType: string, nullable = true): Column => ({
-  name, type, sourceType, nullable, autoIncrement: false, backfill: { value: null },
+  name,
+  type,
+  sourceType,
+  nullable,
+  autoIncrement: false,
+  backfill: { value: null },
 });
 const ITEMS: TableSchema = {
   engine: 'mysql',
@@ -163,15 +173,19 @@ for (const sut of SINKS) {
     });
 
     it('applies a batch spanning many transactions: updates, deletes, key changes, last image wins', async () => {
-      await apply(sink, [
-        update(row(1, 'one'), row(1, 'uno', '2.50')),
-        update(row(1, 'uno', '2.50'), row(1, 'eins', '3.75')),
-        remove(row(2, 'two')),
-        insert(row(5, 'five')),
-        update(row(5, 'five'), row(6, 'six')), // a primary-key change
-        insert(row(2, 'two again')),
-        remove(row(4, null, '0.00', null)),
-      ], at(120));
+      await apply(
+        sink,
+        [
+          update(row(1, 'one'), row(1, 'uno', '2.50')),
+          update(row(1, 'uno', '2.50'), row(1, 'eins', '3.75')),
+          remove(row(2, 'two')),
+          insert(row(5, 'five')),
+          update(row(5, 'five'), row(6, 'six')), // a primary-key change
+          insert(row(2, 'two again')),
+          remove(row(4, null, '0.00', null)),
+        ],
+        at(120),
+      );
       expect(await contents(sink)).toEqual(expected(row(1, 'eins', '3.75'), row(2, 'two again'), row(3, ''), row(6, 'six')));
     });
 
@@ -203,16 +217,16 @@ for (const sut of SINKS) {
       await tx.write(pending([insert(row(10, 'old image'))]));
       await tx.commit({ phase: 'stream', position: at(140) });
       const rows = await sink.readRows({ ...ITEMS, columns: [...ITEMS.columns, flag] }, null, 100);
-      expect(rows.map((r) => [Number(r.id), String(r.flag)])).toEqual([[9, '7'], [10, '7']]);
+      expect(rows.map((r) => [Number(r.id), String(r.flag)])).toEqual([
+        [9, '7'],
+        [10, '7'],
+      ]);
     });
 
     it('leaves a column alone that an update did not carry (Postgres unchanged TOAST), also when the key moves', async () => {
       await apply(sink, [insert(row(20, 'keep me', '5.00')), insert(row(21, 'keep me too', '6.00'))], at(141));
       const partial = (before: Row, after: Row): ChangeEvent => ({ ...update(before, after), unchanged: ['name'] });
-      await apply(sink, [
-        partial({ id: 20 }, { id: 20, amount: '5.50', at: null }),
-        partial({ id: 21 }, { id: 22, amount: '6.50', at: null }),
-      ], at(142));
+      await apply(sink, [partial({ id: 20 }, { id: 20, amount: '5.50', at: null }), partial({ id: 21 }, { id: 22, amount: '6.50', at: null })], at(142));
       const all = await contents(sink);
       expect(all['20']).toEqual(expected({ ...row(20, 'keep me', '5.50'), at: null })['20']);
       expect(all['22']).toEqual(expected({ ...row(22, 'keep me too', '6.50'), at: null })['22']);
@@ -223,7 +237,10 @@ for (const sut of SINKS) {
     /** Applies `events` at `position` and returns the error it stopped with (the checkpoint must not have moved). */
     async function stopsAt(events: ChangeEvent[], position: Position): Promise<Error> {
       const before = await sink.loadCheckpoint();
-      const error = await apply(sink, events, position).then(() => null, (err: Error) => err);
+      const error = await apply(sink, events, position).then(
+        () => null,
+        (err: Error) => err,
+      );
       expect(error, 'the batch was applied').not.toBeNull();
       expect(await sink.loadCheckpoint()).toEqual(before);
       return error!;
@@ -246,11 +263,15 @@ for (const sut of SINKS) {
 
     it('counts a row a column-only update leaves as it was, and a row inserted and deleted in one batch, as no miss', async () => {
       await apply(sink, [partial({ id: 30 }, { id: 30, amount: '1.00', at: '2024-01-01 00:00:00.000001' })], at(146));
-      await apply(sink, [insert(row(34, 'brief')), remove(row(34, 'brief')), insert(row(35, 'twice')), remove(row(35, 'twice')), insert(row(35, 'back'))], at(147));
+      await apply(
+        sink,
+        [insert(row(34, 'brief')), remove(row(34, 'brief')), insert(row(35, 'twice')), remove(row(35, 'twice')), insert(row(35, 'back'))],
+        at(147),
+      );
       expect(await contents(sink)).toEqual(expected(row(9, 'after'), row(10, 'old image'), row(30, 'thirty'), row(35, 'back')));
     });
 
-    it('takes such misses for replays while the target may be ahead of the stream (a snapshot\'s overlap), and stops again past it', async () => {
+    it("takes such misses for replays while the target may be ahead of the stream (a snapshot's overlap), and stops again past it", async () => {
       await sink.finishSnapshot([ITEMS], { phase: 'stream', position: at(150), overlapEnd: at(160) });
       await apply(sink, [remove(row(36, null)), partial({ id: 37 }, { id: 37, amount: '1.00', at: null }), insert(row(38, 'replayed'))], at(155));
       // Kept in the checkpoint, so a restart within the overlap reads it back (loadCheckpoint).

@@ -15,7 +15,10 @@ describe('Postgres slot on a quiet replicated table', () => {
   let ferry: RunningCli;
   beforeAll(async () => {
     server = await startPostgres();
-    db = await routeDatabases({ source: 'postgres', target: 'postgres', label: 'Postgres → Postgres' }, 'slot_idle', { mariadb: inject('mariadbUrl'), postgres: server.url() });
+    db = await routeDatabases({ source: 'postgres', target: 'postgres', label: 'Postgres → Postgres' }, 'slot_idle', {
+      mariadb: inject('mariadbUrl'),
+      postgres: server.url(),
+    });
   });
   afterAll(async () => {
     ferry?.child.kill('SIGKILL');
@@ -40,7 +43,9 @@ describe('Postgres slot on a quiet replicated table', () => {
     const [s] = await db.source.query(`SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), confirmed_flush_lsn)::bigint AS behind,
       pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint AS head FROM pg_replication_slots WHERE slot_name = 'ferry_slot_idle'`);
     const walWritten = Number(s!.head);
-    console.log(`slot: ${writes} write transactions to a non-replicated table over 60 s; confirmed_flush_lsn ${Number(s!.behind)} bytes behind the WAL head (head at ${walWritten} bytes)`);
+    console.log(
+      `slot: ${writes} write transactions to a non-replicated table over 60 s; confirmed_flush_lsn ${Number(s!.behind)} bytes behind the WAL head (head at ${walWritten} bytes)`,
+    );
     expect(Number(s!.behind)).toBeLessThan(1024 * 1024);
     expect(ferry.child.exitCode).toBeNull();
   });

@@ -29,9 +29,19 @@ describe('a target out of disk space', () => {
       ALTER TABLE outofspace.t ENABLE ALWAYS TRIGGER disk_full`);
     await db.my.query('INSERT INTO t VALUES (2, 2)');
 
-    const line = await waitFor('the retry line', async () => ferry!.output().split('\n').find((l) => l.includes('out of disk space')), 30_000);
+    const line = await waitFor(
+      'the retry line',
+      async () =>
+        ferry!
+          .output()
+          .split('\n')
+          .find((l) => l.includes('out of disk space')),
+      30_000,
+    );
     const { msg } = JSON.parse(line) as { msg: string };
-    expect(msg).toMatch(/^stream interrupted \(the target, applying a change to outofspace\.t: out of disk space \(could not extend file "base\/16384\/16390": No space left on device\)\); fix: Check free disk space\. Then free disk space on that server/);
+    expect(msg).toMatch(
+      /^stream interrupted \(the target, applying a change to outofspace\.t: out of disk space \(could not extend file "base\/16384\/16390": No space left on device\)\); fix: Check free disk space\. Then free disk space on that server/,
+    );
     expect(ferry.output()).not.toMatch(/target rejected|fix the target table/);
     expect(ferry.child.exitCode).toBeNull();
 

@@ -63,5 +63,4 @@ describe('ferry on a terminal', () => {
       await bad.close();
     }
   });
-
 });

@@ -54,8 +54,9 @@ async function mariaAdmin<T>(work: (c: mysql.Connection) => Promise<T>): Promise
 
 /** TLS sessions of ferry's user on the private Postgres: backend type and whether it is encrypted. */
 async function pgSessions(): Promise<{ backend_type: string; ssl: boolean }[]> {
-  return pgAdmin(async (c) => (await c.query(
-    `SELECT a.backend_type, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = $1`, [USER])).rows);
+  return pgAdmin(
+    async (c) => (await c.query(`SELECT a.backend_type, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = $1`, [USER])).rows,
+  );
 }
 
 beforeAll(async () => {
@@ -64,10 +65,12 @@ beforeAll(async () => {
   [maria, postgres] = await Promise.all([startMariaDb({ tls }), startPostgres({ tls })]);
   passwordFile = join(certs.dir, 'password');
   writeFileSync(passwordFile, `${PASSWORD}\n`);
-  await mariaAdmin((c) => c.query(`
+  await mariaAdmin((c) =>
+    c.query(`
     CREATE DATABASE ${DB};
     CREATE USER '${USER}'@'%' IDENTIFIED BY '${PASSWORD}' REQUIRE SSL;
-    GRANT ALL PRIVILEGES ON *.* TO '${USER}'@'%';`));
+    GRANT ALL PRIVILEGES ON *.* TO '${USER}'@'%';`),
+  );
   await pgAdmin(async (c) => {
     await c.query(`CREATE ROLE ${USER} LOGIN SUPERUSER PASSWORD '${PASSWORD}'`);
     await c.query(`CREATE DATABASE ${DB} OWNER ${USER}`);
@@ -83,7 +86,7 @@ afterAll(async () => {
 });
 
 describe('TLS to the servers', () => {
-  it('the private servers refuse ferry\'s user without TLS (what makes the run tests below prove TLS)', async () => {
+  it("the private servers refuse ferry's user without TLS (what makes the run tests below prove TLS)", async () => {
     await expect(mysql.createConnection({ host: '127.0.0.1', port: maria.port, user: USER, password: PASSWORD })).rejects.toThrow(/Access denied/);
     const plain = new pg.Client({ host: '127.0.0.1', port: postgres.port, user: USER, password: PASSWORD, database: DB, ssl: false });
     await expect(plain.connect()).rejects.toThrow(/rejects connection|pg_hba/);
@@ -110,17 +113,31 @@ describe('TLS to the servers', () => {
       await waitFor('the stream to start', async () => /streaming from/.test(ferry.output()) || ferry.child.exitCode !== null, 120_000);
       expect(ferry.child.exitCode, ferry.output()).toBeNull();
       await mariaAdmin((c) => c.query(`INSERT INTO ${DB}.items VALUES (2, 'streamed')`));
-      const target = await pgAdmin(async (c) => waitFor('the streamed row', async () => {
-        const { rows } = await c.query(`SELECT id, name FROM ${DB}.items ORDER BY id`).catch(() => ({ rows: [] }));
-        return rows.length === 2 ? rows : null;
-      }));
-      expect(target).toEqual([{ id: 1, name: 'snapshot' }, { id: 2, name: 'streamed' }]);
-      const binlogDumps = await mariaAdmin(async (c) => (await c.query<mysql.RowDataPacket[]>(
-        `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND LIKE 'Binlog Dump%'`, [USER]))[0][0]!.n);
+      const target = await pgAdmin(async (c) =>
+        waitFor('the streamed row', async () => {
+          const { rows } = await c.query(`SELECT id, name FROM ${DB}.items ORDER BY id`).catch(() => ({ rows: [] }));
+          return rows.length === 2 ? rows : null;
+        }),
+      );
+      expect(target).toEqual([
+        { id: 1, name: 'snapshot' },
+        { id: 2, name: 'streamed' },
+      ]);
+      const binlogDumps = await mariaAdmin(
+        async (c) =>
+          (
+            await c.query<mysql.RowDataPacket[]>(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND LIKE 'Binlog Dump%'`, [
+              USER,
+            ])
+          )[0][0]!.n,
+      );
       expect(Number(binlogDumps), 'the binlog connection (REQUIRE SSL: over TLS)').toBe(1);
       const sessions = await pgSessions();
       expect(sessions.length).toBeGreaterThan(0);
-      expect(sessions.filter((s) => !s.ssl), JSON.stringify(sessions)).toEqual([]);
+      expect(
+        sessions.filter((s) => !s.ssl),
+        JSON.stringify(sessions),
+      ).toEqual([]);
     } finally {
       ferry.child.kill('SIGTERM');
       const r = await ferry.done;
@@ -145,14 +162,22 @@ describe('TLS to the servers', () => {
       await waitFor('the stream to start', async () => /streaming from/.test(ferry.output()) || ferry.child.exitCode !== null, 120_000);
       expect(ferry.child.exitCode, ferry.output()).toBeNull();
       await pgAdmin((c) => c.query(`INSERT INTO public.things VALUES (2, 'streamed')`));
-      const target = await mariaAdmin((c) => waitFor('the streamed row', async () => {
-        const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT id, name FROM tls_copy.things ORDER BY id').catch(() => [[]] as never);
-        return rows.length === 2 ? rows.map((r) => ({ ...r })) : null;
-      }));
-      expect(target).toEqual([{ id: 1, name: 'snapshot' }, { id: 2, name: 'streamed' }]);
+      const target = await mariaAdmin((c) =>
+        waitFor('the streamed row', async () => {
+          const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT id, name FROM tls_copy.things ORDER BY id').catch(() => [[]] as never);
+          return rows.length === 2 ? rows.map((r) => ({ ...r })) : null;
+        }),
+      );
+      expect(target).toEqual([
+        { id: 1, name: 'snapshot' },
+        { id: 2, name: 'streamed' },
+      ]);
       const sessions = await pgSessions();
       expect(sessions.map((s) => s.backend_type)).toContain('walsender');
-      expect(sessions.filter((s) => !s.ssl), JSON.stringify(sessions)).toEqual([]);
+      expect(
+        sessions.filter((s) => !s.ssl),
+        JSON.stringify(sessions),
+      ).toEqual([]);
     } finally {
       ferry.child.kill('SIGTERM');
       const r = await ferry.done;
@@ -178,9 +203,15 @@ describe('TLS to the servers', () => {
       });
       const r = await runCli(['check', '-c', wrong]);
       expect(r.code, r.stdout + r.stderr).toBe(2);
-      expect(r.stdout).toMatch(new RegExp(`source ${USER}@localhost:${maria.port}: the server's TLS certificate failed verification \\(ERR_TLS_CERT_ALTNAME_INVALID`));
+      expect(r.stdout).toMatch(
+        new RegExp(`source ${USER}@localhost:${maria.port}: the server's TLS certificate failed verification \\(ERR_TLS_CERT_ALTNAME_INVALID`),
+      );
       expect(r.stdout).toMatch(/verify-ca to check the chain without the host name/);
-      expect(r.stdout).toMatch(new RegExp(`target ${USER}@localhost:${postgres.port}/${DB}: the server's TLS certificate failed verification \\((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)`));
+      expect(r.stdout).toMatch(
+        new RegExp(
+          `target ${USER}@localhost:${postgres.port}/${DB}: the server's TLS certificate failed verification \\((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)`,
+        ),
+      );
       expect(r.stdout).toMatch(/set target\.tls\.ca to the CA that signed/);
       expect(r.stdout + r.stderr).not.toContain(ENCODED);
       expect(r.stderr).not.toMatch(/SECURITY WARNING/);
@@ -194,7 +225,9 @@ describe('TLS to the servers', () => {
       });
       const ip = await runCli(['check', '-c', pgWrongHost]);
       expect(ip.code, ip.stdout + ip.stderr).toBe(2);
-      expect(ip.stdout).toMatch(new RegExp(`source ${USER}@127\\.0\\.0\\.1:${postgres.port}/${DB}: the server's TLS certificate failed verification \\(ERR_TLS_CERT_ALTNAME_INVALID`));
+      expect(ip.stdout).toMatch(
+        new RegExp(`source ${USER}@127\\.0\\.0\\.1:${postgres.port}/${DB}: the server's TLS certificate failed verification \\(ERR_TLS_CERT_ALTNAME_INVALID`),
+      );
       expect(ip.stdout, 'verify-ca passes the db.example certificate at localhost').not.toMatch(/\[target\]/);
     } finally {
       await serve(serving.cert, serving.key);
@@ -219,8 +252,14 @@ describe('TLS to the servers', () => {
     });
     const r = await runCli(['check', '-c', config]);
     expect(r.code, r.stdout + r.stderr).toBe(2);
-    expect(r.stdout).toMatch(new RegExp(`source root@127\\.0\\.0\\.1:${shared.mariadb.port} does not offer TLS, and source asks for it \\(tls\\.mode or the URL's ssl mode\\)`));
-    expect(r.stdout).toMatch(new RegExp(`target postgres@127\\.0\\.0\\.1:${shared.postgres.port}/postgres does not offer TLS, and target asks for it \\(tls\\.mode or the URL's ssl mode\\)`));
+    expect(r.stdout).toMatch(
+      new RegExp(`source root@127\\.0\\.0\\.1:${shared.mariadb.port} does not offer TLS, and source asks for it \\(tls\\.mode or the URL's ssl mode\\)`),
+    );
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `target postgres@127\\.0\\.0\\.1:${shared.postgres.port}/postgres does not offer TLS, and target asks for it \\(tls\\.mode or the URL's ssl mode\\)`,
+      ),
+    );
     expect(r.stderr).not.toMatch(/SECURITY WARNING/);
   }, 120_000);
 });

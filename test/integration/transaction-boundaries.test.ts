@@ -31,15 +31,21 @@ describe('checkpoints are transaction-aligned', () => {
 
     // Where transactions end in the binlog: commits (Xid), and standalone statements (TRUNCATE, ALTER).
     const [events] = await db.my.query(`SHOW BINLOG EVENTS IN '${start!.File}' FROM ${start!.Position}`);
-    const ends = new Set((events as { Event_type: string; Info: string; End_log_pos: number }[])
-      .filter((e) => e.Event_type === 'Xid' || (e.Event_type === 'Query' && !/^(BEGIN|SAVEPOINT|ROLLBACK TO|RELEASE SAVEPOINT)/i.test(e.Info)))
-      .map((e) => `${start!.File}:${e.End_log_pos}`));
-    const applied = result.stderr.split('\n')
+    const ends = new Set(
+      (events as { Event_type: string; Info: string; End_log_pos: number }[])
+        .filter((e) => e.Event_type === 'Xid' || (e.Event_type === 'Query' && !/^(BEGIN|SAVEPOINT|ROLLBACK TO|RELEASE SAVEPOINT)/i.test(e.Info)))
+        .map((e) => `${start!.File}:${e.End_log_pos}`),
+    );
+    const applied = result.stderr
+      .split('\n')
       .flatMap((line) => (line.includes('"batch applied"') ? [JSON.parse(line).position as string] : []))
       .map((p) => p.replace(/ \(gtid .*\)$/, ''))
       .filter((p) => p.startsWith(`${start!.File}:`) && Number(p.split(':')[1]) > start!.Position);
     expect(applied.length).toBeGreaterThan(20);
-    expect(applied.filter((p) => !ends.has(p)), 'checkpoints inside a transaction').toEqual([]);
+    expect(
+      applied.filter((p) => !ends.has(p)),
+      'checkpoints inside a transaction',
+    ).toEqual([]);
     expect((await verifyWithCli(config)).equal).toBe(true);
   });
 });
@@ -54,7 +60,9 @@ describe('a transaction that also changes a non-transactional table', () => {
   it('replicates only what survived a rollback to a savepoint (the server logs the rolled-back rows when MyISAM is involved)', async () => {
     await db.my.query('CREATE TABLE t (id INT PRIMARY KEY); CREATE TABLE side (id INT PRIMARY KEY) ENGINE=MyISAM');
     const { config, ferry } = await startStreaming(db, { tables: { include: ['txnmixed.t'] } });
-    await db.my.query('BEGIN; INSERT INTO t VALUES (20); SAVEPOINT s; INSERT INTO side VALUES (1); INSERT INTO t VALUES (21); ROLLBACK TO SAVEPOINT s; INSERT INTO t VALUES (30); COMMIT');
+    await db.my.query(
+      'BEGIN; INSERT INTO t VALUES (20); SAVEPOINT s; INSERT INTO side VALUES (1); INSERT INTO t VALUES (21); ROLLBACK TO SAVEPOINT s; INSERT INTO t VALUES (30); COMMIT',
+    );
     await waitCaughtUp(db.my, db.pg, 'txnmixed');
     ferry.child.kill('SIGTERM');
     expect((await ferry.done).code).toBe(0);

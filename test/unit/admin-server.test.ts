@@ -11,7 +11,9 @@ import { PauseGate } from '../../src/core/pause-gate.js';
 
 /** This host's first address that is not loopback: a request from it is a remote one. */
 function outsideAddress(): string {
-  const address = Object.values(networkInterfaces()).flat().find((a) => a && !a.internal && a.family === 'IPv4')?.address;
+  const address = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && !a.internal && a.family === 'IPv4')?.address;
   if (!address) throw new Error('this host has no non-loopback IPv4 address to test remote requests from');
   return address;
 }
@@ -41,7 +43,12 @@ describe('admin API without a token', () => {
     const log = makeLogger('error');
     const unused = async () => Promise.reject(new Error('not in this test'));
     server = await startAdminServer('0.0.0.0:0', {
-      status, metrics: new FerryMetrics('p', events, status, { source: false, target: false }), gate: new PauseGate(events), log, token: undefined, readyMaxLagSeconds: 5,
+      status,
+      metrics: new FerryMetrics('p', events, status, { source: false, target: false }),
+      gate: new PauseGate(events),
+      log,
+      token: undefined,
+      readyMaxLagSeconds: 5,
       cutover: new CutoverController({ events, status, log, openSource: unused, openSink: unused, stopStream: async () => {}, defaultVerify: 'checksums' }),
     });
     port = new URL(server.url).port;

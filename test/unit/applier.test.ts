@@ -73,16 +73,19 @@ describe('applyStream bookkeeping', () => {
   it('makes no commit for a transaction that holds nothing for the target; the next commit carries its position on', async () => {
     // Another database's transactions, or ferry's own checkpoint writes read back from a log the target shares.
     const idle = (pos: number): Transaction => ({ events: [], position: at(pos), commitTime: new Date() });
-    const { committed, acknowledged, applied } = await apply([
-      idle(100),
-      idle(200),
-      { events: [insert(1)], position: at(300), commitTime: new Date() },
-      idle(400),
-      { events: [], position: at(500), commitTime: new Date(), heartbeat: true },
-      idle(600),
-      { events: [], position: at(700), commitTime: new Date(), marker: 'cutover:x', heartbeat: true },
-      idle(800),
-    ], oneByOne);
+    const { committed, acknowledged, applied } = await apply(
+      [
+        idle(100),
+        idle(200),
+        { events: [insert(1)], position: at(300), commitTime: new Date() },
+        idle(400),
+        { events: [], position: at(500), commitTime: new Date(), heartbeat: true },
+        idle(600),
+        { events: [], position: at(700), commitTime: new Date(), marker: 'cutover:x', heartbeat: true },
+        idle(800),
+      ],
+      oneByOne,
+    );
     expect(committed).toEqual([at(300), at(500), at(700)]);
     expect(acknowledged).toEqual(committed);
     expect(applied.map((b) => b.transactions)).toEqual([1, 0, 0]);

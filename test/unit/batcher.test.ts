@@ -46,8 +46,10 @@ describe('batches', () => {
   });
 
   it('counts events, not transactions, towards maxRows', async () => {
-    expect(await batchIds([tx(1, { events: 2 }), tx(2, { events: 2 }), tx(3), tx(4)], { maxRows: 4, maxMs: 10_000 }))
-      .toEqual([[1, 2], [3, 4]]);
+    expect(await batchIds([tx(1, { events: 2 }), tx(2, { events: 2 }), tx(3), tx(4)], { maxRows: 4, maxMs: 10_000 })).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
   });
 
   it('closes a batch at once when no further transaction is waiting, so a stream that keeps up is not held back', async () => {

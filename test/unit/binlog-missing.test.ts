@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { diagnoseMissingBinlog } from '../../src/sources/mysql/binlog-missing.js';
 
-const files = [{ name: 'binlog.000007', size: 4000 }, { name: 'binlog.000008', size: 900 }];
+const files = [
+  { name: 'binlog.000007', size: 4000 },
+  { name: 'binlog.000008', size: 900 },
+];
 
 describe('diagnoseMissingBinlog', () => {
   describe('MariaDB, resuming by GTID', () => {
@@ -9,7 +12,8 @@ describe('diagnoseMissingBinlog', () => {
 
     it('purged: the oldest binlog starts after ferry’s GTID, and the server went on past it', () => {
       expect(diagnoseMissingBinlog(at, { files, mariadb: { binlogPos: '0-1-300', oldestPos: '0-1-200' } })).toEqual({
-        verdict: 'purged', reason: "its oldest binlog binlog.000007 starts after GTID 0-1-200, past ferry's checkpoint 0-1-120",
+        verdict: 'purged',
+        reason: "its oldest binlog binlog.000007 starts after GTID 0-1-200, past ferry's checkpoint 0-1-120",
       });
     });
 
@@ -20,7 +24,9 @@ describe('diagnoseMissingBinlog', () => {
     });
 
     it('elsewhere: a domain ferry streamed is unknown to the server', () => {
-      expect(diagnoseMissingBinlog({ ...at, gtid: '0-1-120,1-1-4' }, { files, mariadb: { binlogPos: '0-1-500', oldestPos: '0-1-1' } }).verdict).toBe('elsewhere');
+      expect(diagnoseMissingBinlog({ ...at, gtid: '0-1-120,1-1-4' }, { files, mariadb: { binlogPos: '0-1-500', oldestPos: '0-1-1' } }).verdict).toBe(
+        'elsewhere',
+      );
     });
 
     it('elsewhere: the server went past ferry’s sequence number on another history (diverged)', () => {
@@ -48,15 +54,23 @@ describe('diagnoseMissingBinlog', () => {
     const at = (file: string, pos = 1200) => ({ kind: 'mysql' as const, file, pos });
 
     it('purged: ferry’s file comes before the oldest one', () => {
-      expect(diagnoseMissingBinlog(at('binlog.000005'), { files })).toEqual({ verdict: 'purged', reason: "its oldest binlog is binlog.000007, after ferry's binlog.000005" });
+      expect(diagnoseMissingBinlog(at('binlog.000005'), { files })).toEqual({
+        verdict: 'purged',
+        reason: "its oldest binlog is binlog.000007, after ferry's binlog.000005",
+      });
     });
 
     it('elsewhere: ferry’s file comes after the newest one (the server is behind, or was reset)', () => {
-      expect(diagnoseMissingBinlog(at('binlog.000012'), { files }).reason).toMatch(/newest binlog binlog\.000008 comes before ferry's binlog\.000012: it is behind ferry/);
+      expect(diagnoseMissingBinlog(at('binlog.000012'), { files }).reason).toMatch(
+        /newest binlog binlog\.000008 comes before ferry's binlog\.000012: it is behind ferry/,
+      );
     });
 
     it('elsewhere: the server names its binlogs otherwise', () => {
-      expect(diagnoseMissingBinlog(at('mysql-bin.000003'), { files })).toEqual({ verdict: 'elsewhere', reason: 'its binlogs are named binlog.000007 and on, not mysql-bin.*' });
+      expect(diagnoseMissingBinlog(at('mysql-bin.000003'), { files })).toEqual({
+        verdict: 'elsewhere',
+        reason: 'its binlogs are named binlog.000007 and on, not mysql-bin.*',
+      });
     });
 
     it('elsewhere: the file exists but is shorter than ferry’s offset', () => {

@@ -22,7 +22,7 @@ describe('canonical', () => {
     ['the largest time', { kind: 'time', fsp: 0 }, '838:59:59', '838:59:59'],
     ['a time with a fraction', time, '00:00:01.500000', '00:00:01.5'],
     ['float 1.1', { kind: 'float' }, 1.1, '1.1'],
-    ['float from the binlog\'s single precision', { kind: 'float' }, Math.fround(1.1), '1.1'],
+    ["float from the binlog's single precision", { kind: 'float' }, Math.fround(1.1), '1.1'],
     ['double 0.1', { kind: 'double' }, 0.1, '0.1'],
     ['bool true', { kind: 'bool' }, true, 't'],
     ['bool false', { kind: 'bool' }, false, 'f'],

@@ -23,8 +23,18 @@ const columns = [
 
 const pg = (expression: string) => pgCheck('c', expression, columns);
 const my = (expression: string) => mysqlCheck('c', expression, columns);
-const asMysql = (e: CheckExpr) => printCheck(e, (n) => `\`${n}\``, (s) => `'${s.replace(/'/g, "''")}'`);
-const asPg = (e: CheckExpr) => printCheck(e, (n) => `"${n}"`, (s) => `'${s.replace(/'/g, "''")}'`);
+const asMysql = (e: CheckExpr) =>
+  printCheck(
+    e,
+    (n) => `\`${n}\``,
+    (s) => `'${s.replace(/'/g, "''")}'`,
+  );
+const asPg = (e: CheckExpr) =>
+  printCheck(
+    e,
+    (n) => `"${n}"`,
+    (s) => `'${s.replace(/'/g, "''")}'`,
+  );
 
 describe('checks from Postgres (pg_get_constraintdef)', () => {
   it.each<[string, string]>([

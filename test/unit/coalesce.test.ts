@@ -14,30 +14,49 @@ const log: TableId = { schema: 'app', name: 'log' };
 
 const primaryKeyOf = (t: TableId): readonly string[] => (t.name === 'members' ? ['org', 'user'] : t.name === 'log' ? [] : ['id']);
 
-const insert = (table: TableId, row: Row): ChangeEvent =>
-  ({ op: 'c', table, key: pickKey(row, primaryKeyOf(table)), before: null, after: row });
-const update = (table: TableId, before: Row, after: Row): ChangeEvent =>
-  ({ op: 'u', table, key: pickKey(after, primaryKeyOf(table)), before, after });
-const remove = (table: TableId, row: Row): ChangeEvent =>
-  ({ op: 'd', table, key: pickKey(row, primaryKeyOf(table)), before: row, after: null });
+const insert = (table: TableId, row: Row): ChangeEvent => ({ op: 'c', table, key: pickKey(row, primaryKeyOf(table)), before: null, after: row });
+const update = (table: TableId, before: Row, after: Row): ChangeEvent => ({ op: 'u', table, key: pickKey(after, primaryKeyOf(table)), before, after });
+const remove = (table: TableId, row: Row): ChangeEvent => ({ op: 'd', table, key: pickKey(row, primaryKeyOf(table)), before: row, after: null });
 const truncate = (table: TableId): ChangeEvent => ({ op: 't', table, key: {}, before: null, after: null });
 
-const rows = (table: TableId, deletes: Row[], upserts: Row[], patches: Patch[] = [], inserts: Row[] = [], transients: Row[] = []): Write =>
-  ({ kind: 'rows', table, deletes, inserts, upserts, patches, transients });
+const rows = (table: TableId, deletes: Row[], upserts: Row[], patches: Patch[] = [], inserts: Row[] = [], transients: Row[] = []): Write => ({
+  kind: 'rows',
+  table,
+  deletes,
+  inserts,
+  upserts,
+  patches,
+  transients,
+});
 /** Rows the run created (their key's first change was an insert). */
 const inserted = (table: TableId, inserts: Row[], deletes: Row[] = [], upserts: Row[] = []): Write => rows(table, deletes, upserts, [], inserts);
 /** An update that did not carry `unchanged` columns (Postgres unchanged TOAST values). */
-const partial = (table: TableId, before: Row | null, after: Row, unchanged: string[]): ChangeEvent =>
-  ({ op: 'u', table, key: pickKey(after, primaryKeyOf(table)), before, after, unchanged });
+const partial = (table: TableId, before: Row | null, after: Row, unchanged: string[]): ChangeEvent => ({
+  op: 'u',
+  table,
+  key: pickKey(after, primaryKeyOf(table)),
+  before,
+  after,
+  unchanged,
+});
 
 describe('coalesce', () => {
   it('tells one-column keys of different kinds apart, and equal binary keys alike', () => {
-    const writes = coalesce([
-      insert(users, { id: 1, v: 'number' }), insert(users, { id: '1', v: 'string' }), insert(users, { id: 1, v: 'number again' }),
-      insert(blobs, { id: Buffer.from('ab'), v: 'first' }), insert(blobs, { id: Buffer.from('ab'), v: 'second' }),
-    ], primaryKeyOf);
+    const writes = coalesce(
+      [
+        insert(users, { id: 1, v: 'number' }),
+        insert(users, { id: '1', v: 'string' }),
+        insert(users, { id: 1, v: 'number again' }),
+        insert(blobs, { id: Buffer.from('ab'), v: 'first' }),
+        insert(blobs, { id: Buffer.from('ab'), v: 'second' }),
+      ],
+      primaryKeyOf,
+    );
     expect(writes).toEqual([
-      inserted(users, [{ id: '1', v: 'string' }, { id: 1, v: 'number again' }]),
+      inserted(users, [
+        { id: '1', v: 'string' },
+        { id: 1, v: 'number again' },
+      ]),
       inserted(blobs, [{ id: Buffer.from('ab'), v: 'second' }]),
     ]);
   });
@@ -47,40 +66,66 @@ describe('coalesce', () => {
   });
 
   it('turns an insert and updates of one row into one insert of the last image: the row is new', () => {
-    const writes = coalesce([
-      insert(users, { id: 1, name: 'ann' }),
-      update(users, { id: 1, name: 'ann' }, { id: 1, name: 'anne' }),
-      update(users, { id: 1, name: 'anne' }, { id: 1, name: 'anna' }),
-    ], primaryKeyOf);
+    const writes = coalesce(
+      [
+        insert(users, { id: 1, name: 'ann' }),
+        update(users, { id: 1, name: 'ann' }, { id: 1, name: 'anne' }),
+        update(users, { id: 1, name: 'anne' }, { id: 1, name: 'anna' }),
+      ],
+      primaryKeyOf,
+    );
     expect(writes).toEqual([inserted(users, [{ id: 1, name: 'anna' }])]);
   });
 
   it('counts a row as created only when an insert is its first change of the run', () => {
-    const writes = coalesce([
-      update(users, { id: 1, name: 'a' }, { id: 1, name: 'b' }), // existed before the run
-      insert(users, { id: 2, name: 'c' }),
-      update(users, { id: 2, name: 'c' }, { id: 3, name: 'c' }), // a created row moved to a new key
-      insert(users, { id: 4, name: 'd' }),
-    ], primaryKeyOf);
-    expect(writes).toEqual([rows(users, [], [{ id: 1, name: 'b' }, { id: 3, name: 'c' }], [], [{ id: 4, name: 'd' }], [{ id: 2 }])]);
+    const writes = coalesce(
+      [
+        update(users, { id: 1, name: 'a' }, { id: 1, name: 'b' }), // existed before the run
+        insert(users, { id: 2, name: 'c' }),
+        update(users, { id: 2, name: 'c' }, { id: 3, name: 'c' }), // a created row moved to a new key
+        insert(users, { id: 4, name: 'd' }),
+      ],
+      primaryKeyOf,
+    );
+    expect(writes).toEqual([
+      rows(
+        users,
+        [],
+        [
+          { id: 1, name: 'b' },
+          { id: 3, name: 'c' },
+        ],
+        [],
+        [{ id: 4, name: 'd' }],
+        [{ id: 2 }],
+      ),
+    ]);
   });
 
   it('turns an update then a delete into one delete of the key', () => {
-    const writes = coalesce([
-      update(users, { id: 1, name: 'ann' }, { id: 1, name: 'anne' }),
-      remove(users, { id: 1, name: 'anne' }),
-    ], primaryKeyOf);
+    const writes = coalesce([update(users, { id: 1, name: 'ann' }, { id: 1, name: 'anne' }), remove(users, { id: 1, name: 'anne' })], primaryKeyOf);
     expect(writes).toEqual([rows(users, [{ id: 1 }], [])]);
   });
 
   it('tells a delete of a row the run created (a target in step never had it) from one that must find its row', () => {
-    const writes = coalesce([
-      insert(users, { id: 1, name: 'a' }), remove(users, { id: 1, name: 'a' }), // created, then deleted
-      insert(users, { id: 2, name: 'b' }), remove(users, { id: 2, name: 'b' }), insert(users, { id: 2, name: 'c' }), remove(users, { id: 2, name: 'c' }),
-      insert(users, { id: 3, name: 'd' }), update(users, { id: 3, name: 'd' }, { id: 4, name: 'd' }), // created, then moved away
-      update(users, { id: 5, name: 'e' }, { id: 5, name: 'f' }), remove(users, { id: 5, name: 'f' }), // existed before the run
-      remove(users, { id: 6, name: 'g' }), insert(users, { id: 6, name: 'h' }), remove(users, { id: 6, name: 'h' }), // existed before the run
-    ], primaryKeyOf);
+    const writes = coalesce(
+      [
+        insert(users, { id: 1, name: 'a' }),
+        remove(users, { id: 1, name: 'a' }), // created, then deleted
+        insert(users, { id: 2, name: 'b' }),
+        remove(users, { id: 2, name: 'b' }),
+        insert(users, { id: 2, name: 'c' }),
+        remove(users, { id: 2, name: 'c' }),
+        insert(users, { id: 3, name: 'd' }),
+        update(users, { id: 3, name: 'd' }, { id: 4, name: 'd' }), // created, then moved away
+        update(users, { id: 5, name: 'e' }, { id: 5, name: 'f' }),
+        remove(users, { id: 5, name: 'f' }), // existed before the run
+        remove(users, { id: 6, name: 'g' }),
+        insert(users, { id: 6, name: 'h' }),
+        remove(users, { id: 6, name: 'h' }), // existed before the run
+      ],
+      primaryKeyOf,
+    );
     expect(writes).toEqual([rows(users, [{ id: 5 }, { id: 6 }], [{ id: 4, name: 'd' }], [], [], [{ id: 1 }, { id: 2 }, { id: 3 }])]);
   });
 
@@ -90,10 +135,7 @@ describe('coalesce', () => {
   });
 
   it('turns a delete then an insert of the same key into an upsert', () => {
-    const writes = coalesce([
-      remove(users, { id: 1, name: 'ann' }),
-      insert(users, { id: 1, name: 'bob' }),
-    ], primaryKeyOf);
+    const writes = coalesce([remove(users, { id: 1, name: 'ann' }), insert(users, { id: 1, name: 'bob' })], primaryKeyOf);
     expect(writes).toEqual([rows(users, [], [{ id: 1, name: 'bob' }])]);
   });
 
@@ -102,13 +144,17 @@ describe('coalesce', () => {
     expect(coalesce([read], primaryKeyOf)).toEqual([inserted(users, [{ id: 3, name: 'cy' }])]);
   });
 
-  it('keeps rows in the order of each row\'s last change', () => {
-    const writes = coalesce([
-      insert(users, { id: 1, name: 'a' }),
-      insert(users, { id: 2, name: 'b' }),
-      update(users, { id: 1, name: 'a' }, { id: 1, name: 'a2' }),
-    ], primaryKeyOf);
-    expect(writes).toEqual([inserted(users, [{ id: 2, name: 'b' }, { id: 1, name: 'a2' }])]);
+  it("keeps rows in the order of each row's last change", () => {
+    const writes = coalesce(
+      [insert(users, { id: 1, name: 'a' }), insert(users, { id: 2, name: 'b' }), update(users, { id: 1, name: 'a' }, { id: 1, name: 'a2' })],
+      primaryKeyOf,
+    );
+    expect(writes).toEqual([
+      inserted(users, [
+        { id: 2, name: 'b' },
+        { id: 1, name: 'a2' },
+      ]),
+    ]);
   });
 
   it('deletes the old key and upserts the new one when the primary key changes', () => {
@@ -117,29 +163,38 @@ describe('coalesce', () => {
   });
 
   it('follows a key that changes and changes back', () => {
-    const writes = coalesce([
-      update(users, { id: 1, name: 'a' }, { id: 2, name: 'a' }),
-      update(users, { id: 2, name: 'a' }, { id: 1, name: 'b' }),
-    ], primaryKeyOf);
+    const writes = coalesce(
+      [update(users, { id: 1, name: 'a' }, { id: 2, name: 'a' }), update(users, { id: 2, name: 'a' }, { id: 1, name: 'b' })],
+      primaryKeyOf,
+    );
     expect(writes).toEqual([rows(users, [{ id: 2 }], [{ id: 1, name: 'b' }])]);
   });
 
   it('an insert after a key moved away brings the old key back', () => {
-    const writes = coalesce([
-      update(users, { id: 1, name: 'a' }, { id: 2, name: 'a' }),
-      insert(users, { id: 1, name: 'new' }),
-    ], primaryKeyOf);
-    expect(writes).toEqual([rows(users, [], [{ id: 2, name: 'a' }, { id: 1, name: 'new' }])]);
+    const writes = coalesce([update(users, { id: 1, name: 'a' }, { id: 2, name: 'a' }), insert(users, { id: 1, name: 'new' })], primaryKeyOf);
+    expect(writes).toEqual([
+      rows(
+        users,
+        [],
+        [
+          { id: 2, name: 'a' },
+          { id: 1, name: 'new' },
+        ],
+      ),
+    ]);
   });
 
   it('splits the run at a truncate, keeping writes before and after in order', () => {
-    const writes = coalesce([
-      insert(users, { id: 1, name: 'before' }),
-      insert(orders, { id: 10, total: '5.00' }),
-      truncate(users),
-      insert(users, { id: 1, name: 'after' }),
-      remove(users, { id: 2, name: 'x' }),
-    ], primaryKeyOf);
+    const writes = coalesce(
+      [
+        insert(users, { id: 1, name: 'before' }),
+        insert(orders, { id: 10, total: '5.00' }),
+        truncate(users),
+        insert(users, { id: 1, name: 'after' }),
+        remove(users, { id: 2, name: 'x' }),
+      ],
+      primaryKeyOf,
+    );
     expect(writes).toEqual([
       inserted(users, [{ id: 1, name: 'before' }]),
       inserted(orders, [{ id: 10, total: '5.00' }]),
@@ -156,39 +211,45 @@ describe('coalesce', () => {
   });
 
   it('coalesces per composite key, keeping rows that share part of the key apart', () => {
-    const writes = coalesce([
-      insert(members, { org: 1, user: 1, role: 'owner' }),
-      insert(members, { org: 1, user: 2, role: 'viewer' }),
-      update(members, { org: 1, user: 2, role: 'viewer' }, { org: 1, user: 2, role: 'editor' }),
-      remove(members, { org: 1, user: 1, role: 'owner' }),
-    ], primaryKeyOf);
+    const writes = coalesce(
+      [
+        insert(members, { org: 1, user: 1, role: 'owner' }),
+        insert(members, { org: 1, user: 2, role: 'viewer' }),
+        update(members, { org: 1, user: 2, role: 'viewer' }, { org: 1, user: 2, role: 'editor' }),
+        remove(members, { org: 1, user: 1, role: 'owner' }),
+      ],
+      primaryKeyOf,
+    );
     expect(writes).toEqual([rows(members, [], [], [], [{ org: 1, user: 2, role: 'editor' }], [{ org: 1, user: 1 }])]);
   });
 
   it('detects a change of one column of a composite key', () => {
-    const writes = coalesce([
-      update(members, { org: 1, user: 2, role: 'r' }, { org: 3, user: 2, role: 'r' }),
-    ], primaryKeyOf);
+    const writes = coalesce([update(members, { org: 1, user: 2, role: 'r' }, { org: 3, user: 2, role: 'r' })], primaryKeyOf);
     expect(writes).toEqual([rows(members, [{ org: 1, user: 2 }], [{ org: 3, user: 2, role: 'r' }])]);
   });
 
   it('matches Buffer keys by content, not identity', () => {
-    const writes = coalesce([
-      insert(blobs, { id: Buffer.from('00ff', 'hex'), v: 1 }),
-      update(blobs, { id: Buffer.from('00ff', 'hex'), v: 1 }, { id: Buffer.from('00ff', 'hex'), v: 2 }),
-      insert(blobs, { id: Buffer.from('00fe', 'hex'), v: 3 }),
-    ], primaryKeyOf);
+    const writes = coalesce(
+      [
+        insert(blobs, { id: Buffer.from('00ff', 'hex'), v: 1 }),
+        update(blobs, { id: Buffer.from('00ff', 'hex'), v: 1 }, { id: Buffer.from('00ff', 'hex'), v: 2 }),
+        insert(blobs, { id: Buffer.from('00fe', 'hex'), v: 3 }),
+      ],
+      primaryKeyOf,
+    );
     expect(writes).toEqual([
-      inserted(blobs, [{ id: Buffer.from('00ff', 'hex'), v: 2 }, { id: Buffer.from('00fe', 'hex'), v: 3 }]),
+      inserted(blobs, [
+        { id: Buffer.from('00ff', 'hex'), v: 2 },
+        { id: Buffer.from('00fe', 'hex'), v: 3 },
+      ]),
     ]);
   });
 
   it('keeps the same key in different tables apart, one write per table', () => {
-    const writes = coalesce([
-      insert(users, { id: 1, name: 'ann' }),
-      insert(orders, { id: 1, total: '9.99' }),
-      remove(users, { id: 1, name: 'ann' }),
-    ], primaryKeyOf);
+    const writes = coalesce(
+      [insert(users, { id: 1, name: 'ann' }), insert(orders, { id: 1, total: '9.99' }), remove(users, { id: 1, name: 'ann' })],
+      primaryKeyOf,
+    );
     expect(writes).toEqual([rows(users, [], [], [], [], [{ id: 1 }]), inserted(orders, [{ id: 1, total: '9.99' }])]);
   });
 
@@ -199,28 +260,31 @@ describe('coalesce', () => {
   });
 
   it('merges an update without its TOAST column into the full image the batch already has', () => {
-    const writes = coalesce([
-      insert(users, { id: 1, name: 'ann', bio: 'long' }),
-      partial(users, null, { id: 1, name: 'anne' }, ['bio']),
-    ], primaryKeyOf);
+    const writes = coalesce([insert(users, { id: 1, name: 'ann', bio: 'long' }), partial(users, null, { id: 1, name: 'anne' }, ['bio'])], primaryKeyOf);
     expect(writes).toEqual([inserted(users, [{ id: 1, name: 'anne', bio: 'long' }])]);
   });
 
   it('turns updates without their TOAST column into one patch that leaves the column alone', () => {
-    const writes = coalesce([
-      partial(users, null, { id: 1, name: 'anne' }, ['bio']),
-      partial(users, null, { id: 1, name: 'anna', age: 3 }, ['bio']),
-      insert(users, { id: 2, name: 'bob', bio: 'b' }),
-    ], primaryKeyOf);
+    const writes = coalesce(
+      [
+        partial(users, null, { id: 1, name: 'anne' }, ['bio']),
+        partial(users, null, { id: 1, name: 'anna', age: 3 }, ['bio']),
+        insert(users, { id: 2, name: 'bob', bio: 'b' }),
+      ],
+      primaryKeyOf,
+    );
     expect(writes).toEqual([rows(users, [], [], [{ match: { id: 1 }, set: { id: 1, name: 'anna', age: 3 } }], [{ id: 2, name: 'bob', bio: 'b' }])]);
   });
 
   it('applies a patch that moves a row to a new key alone, after everything before it', () => {
-    const writes = coalesce([
-      insert(users, { id: 5, name: 'eve', bio: 'e' }),
-      partial(users, { id: 1 }, { id: 2, name: 'ann' }, ['bio']),
-      insert(users, { id: 1, name: 'new', bio: 'n' }),
-    ], primaryKeyOf);
+    const writes = coalesce(
+      [
+        insert(users, { id: 5, name: 'eve', bio: 'e' }),
+        partial(users, { id: 1 }, { id: 2, name: 'ann' }, ['bio']),
+        insert(users, { id: 1, name: 'new', bio: 'n' }),
+      ],
+      primaryKeyOf,
+    );
     expect(writes).toEqual([
       inserted(users, [{ id: 5, name: 'eve', bio: 'e' }]),
       rows(users, [], [], [{ match: { id: 1 }, set: { id: 2, name: 'ann' } }]),
@@ -229,10 +293,7 @@ describe('coalesce', () => {
   });
 
   it('does not let a patch of a re-inserted key swallow the delete before it', () => {
-    const writes = coalesce([
-      remove(users, { id: 1 }),
-      partial(users, null, { id: 1, name: 'x' }, ['bio']),
-    ], primaryKeyOf);
+    const writes = coalesce([remove(users, { id: 1 }), partial(users, null, { id: 1, name: 'x' }, ['bio'])], primaryKeyOf);
     expect(writes).toEqual([rows(users, [{ id: 1 }], []), rows(users, [], [], [{ match: { id: 1 }, set: { id: 1, name: 'x' } }])]);
   });
 });
@@ -240,7 +301,13 @@ describe('coalesce', () => {
 describe('coalesce, tables without a primary key', () => {
   it('keeps every change of such a table, in order, between the coalesced writes of others', () => {
     const dup = { at: 1, msg: 'dup' };
-    const events = [insert(users, { id: 1, name: 'a' }), insert(log, dup), insert(log, dup), remove(log, dup), update(users, { id: 1, name: 'a' }, { id: 1, name: 'b' })];
+    const events = [
+      insert(users, { id: 1, name: 'a' }),
+      insert(log, dup),
+      insert(log, dup),
+      remove(log, dup),
+      update(users, { id: 1, name: 'a' }, { id: 1, name: 'b' }),
+    ];
     expect(coalesce(events, primaryKeyOf)).toEqual([
       inserted(users, [{ id: 1, name: 'a' }]),
       { kind: 'exact', table: log, event: events[1] },
@@ -252,12 +319,29 @@ describe('coalesce, tables without a primary key', () => {
 });
 
 describe('groupByColumns', () => {
-  const cols = ['id', 'name', 'bio'].map((name) => ({ name, type: { kind: 'other' as const }, sourceType: 'text', nullable: true, autoIncrement: false, backfill: { value: null } }));
+  const cols = ['id', 'name', 'bio'].map((name) => ({
+    name,
+    type: { kind: 'other' as const },
+    sourceType: 'text',
+    nullable: true,
+    autoIncrement: false,
+    backfill: { value: null },
+  }));
   it('keeps full rows in one group and splits rows by the columns they carry', () => {
-    const full = [{ id: 1, name: 'a', bio: 'x' }, { id: 2, name: 'b', bio: 'y' }];
+    const full = [
+      { id: 1, name: 'a', bio: 'x' },
+      { id: 2, name: 'b', bio: 'y' },
+    ];
     expect([...groupByColumns(cols, full, full).values()]).toEqual([full]);
-    const mixed: Row[] = [{ id: 1, name: 'a' }, { id: 2, name: 'b', bio: 'y' }, { id: 3, name: 'c' }];
+    const mixed: Row[] = [
+      { id: 1, name: 'a' },
+      { id: 2, name: 'b', bio: 'y' },
+      { id: 3, name: 'c' },
+    ];
     const groups = [...groupByColumns(cols, mixed, mixed)];
-    expect(groups.map(([c, items]) => [c.map((x) => x.name), items.length])).toEqual([[['id', 'name'], 2], [['id', 'name', 'bio'], 1]]);
+    expect(groups.map(([c, items]) => [c.map((x) => x.name), items.length])).toEqual([
+      [['id', 'name'], 2],
+      [['id', 'name', 'bio'], 1],
+    ]);
   });
 });

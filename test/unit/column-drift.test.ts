@@ -2,10 +2,35 @@ import { describe, expect, it } from 'vitest';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import { columnDrift } from '../../src/sinks/sql-sink.js';
 
-const col = (name: string): Column => ({ name, type: { kind: 'int', bytes: 8, unsigned: false }, sourceType: 'bigint', nullable: false, autoIncrement: false, backfill: { value: null } });
-const t: TableSchema = { engine: 'postgres', source: { schema: 'app', name: 'items' }, target: { schema: 'app', name: 'items' }, columns: [col('id'), col('qty')], primaryKey: ['id'], indexes: [] };
-const types = new Map([['id', 'bigint'], ['qty', 'bigint']]);
-const drift = (key: string[], keyLater?: boolean) => columnDrift(t, types, key, () => 'bigint', (a, b) => a === b, keyLater);
+const col = (name: string): Column => ({
+  name,
+  type: { kind: 'int', bytes: 8, unsigned: false },
+  sourceType: 'bigint',
+  nullable: false,
+  autoIncrement: false,
+  backfill: { value: null },
+});
+const t: TableSchema = {
+  engine: 'postgres',
+  source: { schema: 'app', name: 'items' },
+  target: { schema: 'app', name: 'items' },
+  columns: [col('id'), col('qty')],
+  primaryKey: ['id'],
+  indexes: [],
+};
+const types = new Map([
+  ['id', 'bigint'],
+  ['qty', 'bigint'],
+]);
+const drift = (key: string[], keyLater?: boolean) =>
+  columnDrift(
+    t,
+    types,
+    key,
+    () => 'bigint',
+    (a, b) => a === b,
+    keyLater,
+  );
 
 describe('columnDrift', () => {
   it('refuses a target whose primary key differs from the source', () => {

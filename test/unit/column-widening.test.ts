@@ -95,21 +95,41 @@ describe('postgresHolds: a target column the operator widened on purpose is acce
 });
 
 describe('columnDrift with a widening comparator', () => {
-  const col = (name: string, sourceType: string): Column => ({ name, type: { kind: 'other' }, sourceType, nullable: true, autoIncrement: false, backfill: { value: null } });
+  const col = (name: string, sourceType: string): Column => ({
+    name,
+    type: { kind: 'other' },
+    sourceType,
+    nullable: true,
+    autoIncrement: false,
+    backfill: { value: null },
+  });
   const t: TableSchema = {
-    engine: 'postgres', source: { schema: 'public', name: 'm' }, target: { schema: 'm', name: 'm' },
+    engine: 'postgres',
+    source: { schema: 'public', name: 'm' },
+    target: { schema: 'm', name: 'm' },
     columns: [col('id', 'integer'), col('f4', 'real'), col('v', 'character varying(10)'), col('n', 'integer')],
-    primaryKey: ['id'], indexes: [],
+    primaryKey: ['id'],
+    indexes: [],
   };
   const wanted: Record<string, string> = { id: 'int', f4: 'float', v: 'varchar(10)', n: 'int' };
 
   it('accepts float → double, varchar(10) → varchar(50), int → bigint', () => {
-    const actual = new Map([['id', 'int(11)'], ['f4', 'double'], ['v', 'varchar(50)'], ['n', 'bigint(20)']]);
+    const actual = new Map([
+      ['id', 'int(11)'],
+      ['f4', 'double'],
+      ['v', 'varchar(50)'],
+      ['n', 'bigint(20)'],
+    ]);
     expect(columnDrift(t, actual, ['id'], (c) => wanted[c.name]!, mysqlHolds)).toEqual({ missing: [], problems: [] });
   });
 
   it('still refuses a narrower column, naming it', () => {
-    const actual = new Map([['id', 'int(11)'], ['f4', 'float'], ['v', 'varchar(5)'], ['n', 'smallint(6)']]);
+    const actual = new Map([
+      ['id', 'int(11)'],
+      ['f4', 'float'],
+      ['v', 'varchar(5)'],
+      ['n', 'smallint(6)'],
+    ]);
     expect(columnDrift(t, actual, ['id'], (c) => wanted[c.name]!, mysqlHolds).problems).toEqual([
       "column v is varchar(5) in the target, but the source's character varying(10) maps to varchar(10)",
       "column n is smallint(6) in the target, but the source's integer maps to int",

@@ -39,7 +39,9 @@ describe('parseConfig defaults', () => {
   it('selects the database named in source.url, or every database when it names none', () => {
     expect(parseConfig({ ...minimal, source: { type: 'mysql', url: 'mysql://u:p@db1:3306/shop' } }).tables.include).toEqual(['shop.*']);
     expect(parseConfig({ ...minimal, source: { type: 'mysql', url: 'mysql://u:p@db1:3306' } }).tables.include).toEqual(['*.*']);
-    expect(parseConfig({ ...minimal, source: { type: 'mysql', url: 'mysql://u:p@db1:3306/shop' }, tables: { include: ['crm.*'] } }).tables.include).toEqual(['crm.*']);
+    expect(parseConfig({ ...minimal, source: { type: 'mysql', url: 'mysql://u:p@db1:3306/shop' }, tables: { include: ['crm.*'] } }).tables.include).toEqual([
+      'crm.*',
+    ]);
   });
 
   it('fills every optional section with its documented default', () => {
@@ -53,7 +55,7 @@ describe('parseConfig defaults', () => {
     expect(sqlTarget(c).schema).toBeUndefined();
   });
 
-  it("verifies a cutover by checksums unless cutover.verify says otherwise; a kafka target, which cannot be read back, with none only", () => {
+  it('verifies a cutover by checksums unless cutover.verify says otherwise; a kafka target, which cannot be read back, with none only', () => {
     expect(parseConfig(minimal).cutover).toEqual({ verify: 'checksums' });
     expect(parseConfig({ ...minimal, cutover: { verify: 'counts' } }).cutover).toEqual({ verify: 'counts' });
     expect(parseConfig({ ...minimal, cutover: { verify: 'none' } }).cutover).toEqual({ verify: 'none' });
@@ -192,11 +194,18 @@ describe('parseConfig rejections', () => {
   });
 
   it('takes a Postgres source with slot and publication named after the pipeline, and every user table', () => {
-    const doc = { ...minimal, pipeline: 'Orders-EU', source: { type: 'postgres', url: 'postgres://u:p@pg1:5432/shop' }, target: { type: 'mysql', url: 'mysql://u:p@db2/shop' } };
+    const doc = {
+      ...minimal,
+      pipeline: 'Orders-EU',
+      source: { type: 'postgres', url: 'postgres://u:p@pg1:5432/shop' },
+      target: { type: 'mysql', url: 'mysql://u:p@db2/shop' },
+    };
     const source = sourceOf(doc, 'postgres');
     expect(source.slot).toMatch(/^ferry_orders_eu_[0-9a-f]{6}$/);
     expect(source.publication).toBe(source.slot);
-    expect(sourceOf({ ...minimal, pipeline: 'orders_eu', source: { type: 'postgres', url: 'postgres://u:p@pg1:5432/shop' } }, 'postgres').slot).toBe('ferry_orders_eu');
+    expect(sourceOf({ ...minimal, pipeline: 'orders_eu', source: { type: 'postgres', url: 'postgres://u:p@pg1:5432/shop' } }, 'postgres').slot).toBe(
+      'ferry_orders_eu',
+    );
     expect(source.heartbeatSeconds).toBe(1);
     expect(parseConfig(doc).tables.include).toEqual(['*.*']);
   });
@@ -307,12 +316,15 @@ describe('loadConfig', () => {
 
   it('reads and validates a YAML file', () => {
     const file = join(dir, 'good.yaml');
-    writeFileSync(file, [
-      'pipeline: orders',
-      'source: { type: mysql, url: "mysql://u:p@db:3306/shop" }',
-      'target: { type: postgres, url: "postgres://u:p@pg:5432/shop" }',
-      'snapshot: { parallelism: 8 }',
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        'pipeline: orders',
+        'source: { type: mysql, url: "mysql://u:p@db:3306/shop" }',
+        'target: { type: postgres, url: "postgres://u:p@pg:5432/shop" }',
+        'snapshot: { parallelism: 8 }',
+      ].join('\n'),
+    );
     const c = loadConfig(file);
     expect(c.pipeline).toBe('orders');
     expect(c.snapshot.parallelism).toBe(8);
@@ -336,7 +348,12 @@ describe('loadConfig', () => {
   describe('a YAML syntax error never prints the config text (a line may hold a secret)', () => {
     const secrets = { password: 'S3cretPW-in-url', token: 'tok-0123456789abcdef', tag: 'Sx9tagSecret', alias: 'Sx9aliasSecret' };
     it.each([
-      ['a URL password', `pipeline: orders\nsource: { type: mysql, url: "mysql://ferry:${secrets.password}@db:3306/shop" }\n  target: [\n`, secrets.password, /line 3, column \d+: /],
+      [
+        'a URL password',
+        `pipeline: orders\nsource: { type: mysql, url: "mysql://ferry:${secrets.password}@db:3306/shop" }\n  target: [\n`,
+        secrets.password,
+        /line 3, column \d+: /,
+      ],
       ['a token in an unclosed quote', `pipeline: orders\nadmin:\n  token: "${secrets.token}\n`, secrets.token, /line \d+, column \d+: Missing closing "quote/],
       ['a token that starts with a tag', `pipeline: orders\nadmin:\n  token: !${secrets.tag} x\n`, secrets.tag, /line 3, column \d+: Unresolved tag/],
       ['a token that starts with an alias', `pipeline: orders\nadmin:\n  token: *${secrets.alias}\n`, secrets.alias, /Unresolved alias/],
@@ -362,7 +379,11 @@ describe('loadConfig', () => {
 });
 
 describe('one server as source and target', () => {
-  const same = { pipeline: 'p', source: { type: 'mysql', url: 'mysql://u:p@localhost:3307/shop' }, target: { type: 'mysql', url: 'mysql://u:p@127.0.0.1:3307', schema: 'shop_copy' } };
+  const same = {
+    pipeline: 'p',
+    source: { type: 'mysql', url: 'mysql://u:p@localhost:3307/shop' },
+    target: { type: 'mysql', url: 'mysql://u:p@127.0.0.1:3307', schema: 'shop_copy' },
+  };
   it('never reads the target database back as a source', () => {
     expect(parseConfig(same).tables.exclude).toEqual(['shop_copy.*']);
   });
@@ -371,7 +392,11 @@ describe('one server as source and target', () => {
     expect(() => parseConfig({ ...same, target })).toThrow(/the target is the source itself/);
   });
   it('treats two Postgres databases on one server as separate', () => {
-    const c = parseConfig({ pipeline: 'p', source: { type: 'postgres', url: 'postgres://u@h:5432/a' }, target: { type: 'postgres', url: 'postgres://u@h:5432/b' } });
+    const c = parseConfig({
+      pipeline: 'p',
+      source: { type: 'postgres', url: 'postgres://u@h:5432/a' },
+      target: { type: 'postgres', url: 'postgres://u@h:5432/b' },
+    });
     expect(c.tables.exclude).toEqual([]);
   });
 });
@@ -381,6 +406,10 @@ describe('admin section', () => {
     for (const token of ['', '   ', 'short']) {
       expect(() => parseConfig({ ...minimal, admin: { token } })).toThrow(/admin\.token: use a secret of at least 16 characters/);
     }
-    expect(parseConfig({ ...minimal, admin: { token: '0123456789abcdef' } }).admin).toEqual({ listen: '127.0.0.1:8080', token: '0123456789abcdef', readyMaxLagSeconds: 60 });
+    expect(parseConfig({ ...minimal, admin: { token: '0123456789abcdef' } }).admin).toEqual({
+      listen: '127.0.0.1:8080',
+      token: '0123456789abcdef',
+      readyMaxLagSeconds: 60,
+    });
   });
 });

@@ -8,7 +8,12 @@ import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
-const markdownFiles = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const markdownFiles = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 /** The text outside fenced code blocks: a `#` comment in a YAML example is not a heading. */
 function prose(markdown: string): string {
@@ -20,7 +25,11 @@ function anchorsOf(markdown: string): Set<string> {
   const seen = new Map<string, number>();
   const anchors = new Set<string>();
   for (const [, heading] of prose(markdown).matchAll(/^#{1,6} (.+)$/gm)) {
-    const slug = heading!.trim().toLowerCase().replace(/[^\p{L}\p{N}\- _]/gu, '').replace(/ /g, '-');
+    const slug = heading!
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\- _]/gu, '')
+      .replace(/ /g, '-');
     const n = seen.get(slug) ?? 0;
     seen.set(slug, n + 1);
     anchors.add(n === 0 ? slug : `${slug}-${n}`);
@@ -78,12 +87,14 @@ describe('links in README.md and docs/', () => {
 describe('docs/design.md', () => {
   const sections = new Set([...prose(read('docs/design.md')).matchAll(/^#{2,3} (\d+(?:\.\d+)?)\.? /gm)].map((m) => m[1]!));
 
-  it('says what the code comments\' DESIGN §x refers to', () => {
-    expect(read('docs/design.md')).toContain('DESIGN §x in code comments refers to this file\'s sections');
+  it("says what the code comments' DESIGN §x refers to", () => {
+    expect(read('docs/design.md')).toContain("DESIGN §x in code comments refers to this file's sections");
   });
 
   it('has a section for every DESIGN §x cited in the code (src/, test/, bench/, vitest.config.ts)', () => {
-    const cited = [...sourceFiles('src'), ...sourceFiles('test'), ...sourceFiles('bench'), 'vitest.config.ts'].flatMap((file) => citedSections(read(file)).map((section) => ({ file, section })));
+    const cited = [...sourceFiles('src'), ...sourceFiles('test'), ...sourceFiles('bench'), 'vitest.config.ts'].flatMap((file) =>
+      citedSections(read(file)).map((section) => ({ file, section })),
+    );
     expect(cited.length).toBeGreaterThan(0);
     for (const { file, section } of cited) {
       expect(sections.has(section), `${file} cites DESIGN §${section}, which docs/design.md has no heading for`).toBe(true);

@@ -17,7 +17,9 @@ describe('the stream-retry log line', () => {
     const { log, lines } = capturingLog();
     logEvents(events, log, 10_000);
     events.emit('stream-retry', {
-      error: new FerryError('retriable', 'binlog stream: Connection lost'), attempt: 1, delayMs: 1000,
+      error: new FerryError('retriable', 'binlog stream: Connection lost'),
+      attempt: 1,
+      delayMs: 1000,
       resumesFrom: { kind: 'mysql', file: 'mysql-bin.000002', pos: 4711 },
     });
     expect(lines).toHaveLength(1);
@@ -31,15 +33,25 @@ describe('the stream-retry log line', () => {
     const { log, lines } = capturingLog();
     logEvents(events, log, 10_000);
     events.emit('stream-retry', {
-      error: new FerryError('retriable', 'the target is out of disk space', { hint: 'free disk space' }), attempt: 2, delayMs: 2500, resumesFrom: null,
+      error: new FerryError('retriable', 'the target is out of disk space', { hint: 'free disk space' }),
+      attempt: 2,
+      delayMs: 2500,
+      resumesFrom: null,
     });
-    expect(lines[0]!.msg).toBe('stream interrupted (the target is out of disk space); fix: free disk space; reconnecting in 2.5s, resuming from the checkpoint');
+    expect(lines[0]!.msg).toBe(
+      'stream interrupted (the target is out of disk space); fix: free disk space; reconnecting in 2.5s, resuming from the checkpoint',
+    );
   });
 });
 
 describe('the periodic streaming summary', () => {
   const batch = (transactions: number) => ({
-    transactions, events: transactions, perTable: [], position: { kind: 'mysql' as const, file: 'mysql-bin.000001', pos: 4 }, commitTime: new Date(), ms: 1,
+    transactions,
+    events: transactions,
+    perTable: [],
+    position: { kind: 'mysql' as const, file: 'mysql-bin.000001', pos: 4 },
+    commitTime: new Date(),
+    ms: 1,
   });
 
   it('is at info when transactions were applied, and at debug while only heartbeats were', async () => {

@@ -4,8 +4,19 @@ import type { TableSchema } from '../../src/core/schema.js';
 import { eventOrigin, schemaVersion, TableCodec, type Envelope } from '../../src/engines/kafka/envelope.js';
 
 const column = (name: string, kind: 'int' | 'string' | 'binary' | 'decimal') => ({
-  name, sourceType: kind, nullable: true, autoIncrement: false, backfill: { value: null },
-  type: kind === 'int' ? { kind, bytes: 8 as const, unsigned: false } : kind === 'string' ? { kind, maxLength: null } : kind === 'binary' ? { kind, fixedLength: null } : { kind, precision: 20, scale: 2 },
+  name,
+  sourceType: kind,
+  nullable: true,
+  autoIncrement: false,
+  backfill: { value: null },
+  type:
+    kind === 'int'
+      ? { kind, bytes: 8 as const, unsigned: false }
+      : kind === 'string'
+        ? { kind, maxLength: null }
+        : kind === 'binary'
+          ? { kind, fixedLength: null }
+          : { kind, precision: 20, scale: 2 },
 });
 
 const ITEMS: TableSchema = {
@@ -29,14 +40,22 @@ describe('Kafka change envelope', () => {
     expect(codec.key({ tenant: 2, id: 5 })).toBe(codec.key({ id: 5, tenant: 2 }));
   });
 
-  it('carries an update in Debezium\'s shape and decodes it to the same change, binary and big numbers exact', () => {
+  it("carries an update in Debezium's shape and decodes it to the same change, binary and big numbers exact", () => {
     const before = { ...row, name: 'old' };
     const e: ChangeEvent = { op: 'u', table: ITEMS.source, key: { tenant: 1, id: row.id }, before, after: row };
     const message = codec.encode(e, origin);
     const envelope = JSON.parse(message.value) as Envelope;
     expect(envelope.op).toBe('u');
     expect(envelope.after?.blob).toBe(Buffer.from([0, 255, 10]).toString('base64'));
-    expect(envelope.source).toMatchObject({ connector: 'ferry', pipeline: 'orders', schema: 'shop', table: 'items', txId: 'bin.000002:4711', ts_ms: commitTime.getTime(), snapshot: false });
+    expect(envelope.source).toMatchObject({
+      connector: 'ferry',
+      pipeline: 'orders',
+      schema: 'shop',
+      table: 'items',
+      txId: 'bin.000002:4711',
+      ts_ms: commitTime.getTime(),
+      snapshot: false,
+    });
     expect(envelope.schema).toBe(schemaVersion(ITEMS));
     expect(envelope.transaction).toBeUndefined();
     expect(message.key).toBe(`{"tenant":1,"id":"${row.id}"}`);
@@ -44,15 +63,34 @@ describe('Kafka change envelope', () => {
   });
 
   it('decodes a delete by its old image, and keeps the columns a source did not send', () => {
-    const e: ChangeEvent = { op: 'd', table: ITEMS.source, key: { tenant: 1, id: 3 }, before: { tenant: 1, id: 3, name: null, blob: null, price: null }, after: null };
+    const e: ChangeEvent = {
+      op: 'd',
+      table: ITEMS.source,
+      key: { tenant: 1, id: 3 },
+      before: { tenant: 1, id: 3, name: null, blob: null, price: null },
+      after: null,
+    };
     expect(codec.decode(JSON.parse(codec.encode(e, origin).value) as Envelope)).toEqual(e);
-    const toast: ChangeEvent = { op: 'u', table: ITEMS.source, key: { tenant: 1, id: 3 }, before: null, after: { tenant: 1, id: 3, name: 'n', price: '1.00' }, unchanged: ['blob'] };
+    const toast: ChangeEvent = {
+      op: 'u',
+      table: ITEMS.source,
+      key: { tenant: 1, id: 3 },
+      before: null,
+      after: { tenant: 1, id: 3, name: 'n', price: '1.00' },
+      unchanged: ['blob'],
+    };
     expect(codec.decode(JSON.parse(codec.encode(toast, origin).value) as Envelope)).toEqual(toast);
   });
 
   it('turns a snapshot row into an op r event, and marks the end of a group of transactions when asked', () => {
     const e = codec.snapshotEvent([1, 2, 'n', null, '0.10']);
-    expect(e).toEqual({ op: 'r', table: ITEMS.source, key: { tenant: 1, id: 2 }, before: null, after: { tenant: 1, id: 2, name: 'n', blob: null, price: '0.10' } });
+    expect(e).toEqual({
+      op: 'r',
+      table: ITEMS.source,
+      key: { tenant: 1, id: 2 },
+      before: null,
+      after: { tenant: 1, id: 2, name: 'n', blob: null, price: '0.10' },
+    });
     const envelope = JSON.parse(codec.encode(e, { ...origin, snapshot: true }, true).value) as Envelope;
     expect(envelope.source.snapshot).toBe(true);
     expect(envelope.transaction).toEqual({ last: true });

@@ -88,7 +88,14 @@ describe('FerryMetrics exposition', () => {
       bus.emit('phase', { phase: 'streaming' });
       bus.emit('snapshot-table-started', { table: 'shop.orders', estimatedRows: 3, resumedRows: 0 });
       bus.emit('snapshot-chunk-loaded', { table: 'shop.orders', rows: 3, totalRows: 3 });
-      bus.emit('batch-applied', { transactions: 1, events: 1, perTable: [{ table: 'shop.orders', op: 'c', events: 1 }], position: at(200), commitTime: new Date(), ms: 3 });
+      bus.emit('batch-applied', {
+        transactions: 1,
+        events: 1,
+        perTable: [{ table: 'shop.orders', op: 'c', events: 1 }],
+        position: at(200),
+        commitTime: new Date(),
+        ms: 3,
+      });
       bus.emit('heartbeat', { clockOffsetMs: 2, head: at(300), retainedBytes: 1000 });
       bus.emit('failure', { kind: 'retriable', message: 'connection lost' });
       bus.emit('cutover-state', { id: 'c1', state: 'draining' });

@@ -78,16 +78,27 @@ describe('parseDdl', () => {
   });
 
   it('keeps version-conditional comments, which are part of the statement', () => {
-    expect(parseDdl('ALTER TABLE orders /*!50100 PARTITION BY HASH (id) */', session).statement)
-      .toBe('ALTER TABLE orders /*!50100 PARTITION BY HASH (id) */');
+    expect(parseDdl('ALTER TABLE orders /*!50100 PARTITION BY HASH (id) */', session).statement).toBe('ALTER TABLE orders /*!50100 PARTITION BY HASH (id) */');
   });
 });
 
 describe('diffColumns', () => {
   const int: ColumnType = { kind: 'int', bytes: 4, unsigned: false };
-  const col = (name: string, sourceType = 'int(11)'): Column => ({ name, type: int, sourceType, nullable: true, autoIncrement: false, backfill: { value: null } });
+  const col = (name: string, sourceType = 'int(11)'): Column => ({
+    name,
+    type: int,
+    sourceType,
+    nullable: true,
+    autoIncrement: false,
+    backfill: { value: null },
+  });
   const schema = (columns: Column[], primaryKey = ['id']): TableSchema => ({
-    engine: 'mysql',     source: t('orders'), target: t('orders', 'public'), columns, primaryKey, indexes: [],
+    engine: 'mysql',
+    source: t('orders'),
+    target: t('orders', 'public'),
+    columns,
+    primaryKey,
+    indexes: [],
   });
   const before = schema([col('id'), col('qty'), col('note', 'varchar(10)')]);
 

@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
 import {
-  columnTypeSql, createTableSql, deleteSql, insertSql, loadDataSql, loadField, mysqlType, normalizeColumnType, patchSql, rowExistsSql, toMysql,
+  columnTypeSql,
+  createTableSql,
+  deleteSql,
+  insertSql,
+  loadDataSql,
+  loadField,
+  mysqlType,
+  normalizeColumnType,
+  patchSql,
+  rowExistsSql,
+  toMysql,
 } from '../../src/sinks/mysql/mysql-dialect.js';
 
 function col(name: string, type: ColumnType, sourceType = '(test)', nullable = false): Column {
@@ -46,7 +56,7 @@ describe('mysqlType (other engines → MySQL)', () => {
     expect(columnTypeSql(pgTable, pgTable.columns[0]!)).toBe('varchar(752)');
   });
 
-  it('keeps a MySQL table\'s own column types', () => {
+  it("keeps a MySQL table's own column types", () => {
     const t: TableSchema = { ...pgTable, engine: 'mysql', columns: [col('id', { kind: 'int', bytes: 4, unsigned: true }, 'int(10) unsigned')] };
     expect(columnTypeSql(t, t.columns[0]!)).toBe('int(10) unsigned');
     expect(normalizeColumnType('int(10) unsigned')).toBe(normalizeColumnType('int unsigned'));
@@ -56,7 +66,8 @@ describe('mysqlType (other engines → MySQL)', () => {
 
   it('creates cross-engine tables with a collation that compares like Postgres', () => {
     expect(createTableSql(pgTable, 'utf8mb4_nopad_bin')).toBe(
-      'CREATE TABLE IF NOT EXISTS `shop`.`items` (\n  `id` varchar(752) NOT NULL,\n  `qty` int NOT NULL,\n  `data` longblob NULL,\n  `flags` bit(4) NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin');
+      'CREATE TABLE IF NOT EXISTS `shop`.`items` (\n  `id` varchar(752) NOT NULL,\n  `qty` int NOT NULL,\n  `data` longblob NULL,\n  `flags` bit(4) NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin',
+    );
   });
 });
 
@@ -72,7 +83,8 @@ describe('statements', () => {
   });
   it('loads binary and BIT columns as hex through UNHEX', () => {
     expect(loadDataSql(pgTable)).toBe(
-      "LOAD DATA LOCAL INFILE 'ferry' INTO TABLE `shop`.`items` CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (`id`, `qty`, @v2, @v3) SET `data` = UNHEX(@v2), `flags` = UNHEX(@v3)");
+      "LOAD DATA LOCAL INFILE 'ferry' INTO TABLE `shop`.`items` CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (`id`, `qty`, @v2, @v3) SET `data` = UNHEX(@v2), `flags` = UNHEX(@v3)",
+    );
   });
 });
 

@@ -13,7 +13,12 @@ const table: TableSchema = {
   engine: 'postgres',
   source: { schema: 'public', name: 'measures' },
   target: { schema: 'shop', name: 'measures' },
-  columns: [col('id', { kind: 'int', bytes: 4, unsigned: false }), col('f4', { kind: 'float' }), col('f8', { kind: 'double' }), col('n', { kind: 'decimal', precision: null, scale: null })],
+  columns: [
+    col('id', { kind: 'int', bytes: 4, unsigned: false }),
+    col('f4', { kind: 'float' }),
+    col('f8', { kind: 'double' }),
+    col('n', { kind: 'decimal', precision: null, scale: null }),
+  ],
   primaryKey: ['id'],
   indexes: [],
 };
@@ -67,7 +72,9 @@ describe('NaN and ±Infinity: refused, naming the table, the column and the row'
     const e = thrown(() => rowValues(table, table.columns, { id: 7, f4: 1, f8: 2, n: 'NaN' }));
     expect(e).toBeInstanceOf(FerryError);
     expect(e.kind).toBe('fatal');
-    expect(e.message).toBe('table public.measures, column n, row id = 7: NaN cannot be stored in MySQL (its FLOAT, DOUBLE and DECIMAL have no NaN or ±Infinity)');
+    expect(e.message).toBe(
+      'table public.measures, column n, row id = 7: NaN cannot be stored in MySQL (its FLOAT, DOUBLE and DECIMAL have no NaN or ±Infinity)',
+    );
     expect(e.hint).toMatch(/UPDATE public\.measures SET n = NULL WHERE id = 7.*re-snapshot.*exclude the table/);
   });
 
@@ -77,8 +84,18 @@ describe('NaN and ±Infinity: refused, naming the table, the column and the row'
   });
 
   it('snapshot rows are checked before the bulk load', () => {
-    expect(() => assertFiniteRows(table, [[1, 1, 1, '1.5'], [2, null, null, null]])).not.toThrow();
-    const e = thrown(() => assertFiniteRows(table, [[1, 1, 1, '1.5'], [2, Number.POSITIVE_INFINITY, 1, '2']]));
+    expect(() =>
+      assertFiniteRows(table, [
+        [1, 1, 1, '1.5'],
+        [2, null, null, null],
+      ]),
+    ).not.toThrow();
+    const e = thrown(() =>
+      assertFiniteRows(table, [
+        [1, 1, 1, '1.5'],
+        [2, Number.POSITIVE_INFINITY, 1, '2'],
+      ]),
+    );
     expect(e.message).toContain('table public.measures, column f4, row id = 2: Infinity cannot be stored');
   });
 

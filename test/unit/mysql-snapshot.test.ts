@@ -20,12 +20,12 @@ describe('keysetArgs', () => {
     expect(keysetArgs(['id'], { id: 41 })).toEqual([41]);
   });
 
-  it('passes the values in the order of the predicate\'s placeholders', () => {
+  it("passes the values in the order of the predicate's placeholders", () => {
     const key = { a: 1, b: 'x', c: Buffer.from([7]) };
     expect(keysetArgs(['a', 'b', 'c'], key)).toEqual([1, 1, 'x', 1, 'x', Buffer.from([7])]);
   });
 
-  it('uses the key column order, not the row\'s property order', () => {
+  it("uses the key column order, not the row's property order", () => {
     expect(keysetArgs(['b', 'a'], { a: 1, b: 2 })).toEqual([2, 2, 1]);
   });
 

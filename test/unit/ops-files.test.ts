@@ -19,7 +19,10 @@ const readYaml = (path: string) => parseYaml(read(path)) as any;
 const METRIC = /\b(ferry_[a-z_]+|process_[a-z_]+|nodejs_[a-z_]+)\b/g;
 const HISTOGRAM_SUFFIX = /_(bucket|sum|count)$/;
 
-interface Registered { name: string; type: string }
+interface Registered {
+  name: string;
+  type: string;
+}
 let registered: Map<string, Registered>;
 
 beforeAll(async () => {
@@ -97,7 +100,13 @@ const compose = () => readYaml('docker-compose.yml');
 
 /** The anchors GitHub makes of a Markdown file's headings. */
 function anchorsOf(markdown: string): string[] {
-  return [...markdown.matchAll(/^#+ (.+)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-'));
+  return [...markdown.matchAll(/^#+ (.+)$/gm)].map((m) =>
+    m[1]!
+      .trim()
+      .toLowerCase()
+      .replace(/[^\w\- ]/g, '')
+      .replace(/ /g, '-'),
+  );
 }
 
 describe('grafana/dashboards/ferry.json', () => {
@@ -150,10 +159,20 @@ describe('grafana/dashboards/ferry.json', () => {
 
   it('covers lag, throughput, latency, snapshot progress, phase, cutover, errors, slot retention, pause and the process', () => {
     for (const name of [
-      'ferry_replication_lag_seconds', 'ferry_source_lag_bytes', 'ferry_events_applied_total', 'ferry_transactions_applied_total',
-      'ferry_apply_batch_seconds', 'ferry_snapshot_rows_total', 'ferry_snapshot_rows_estimated', 'ferry_phase',
-      'ferry_cutover_state', 'ferry_errors_total', 'ferry_slot_retained_bytes', 'ferry_paused',
-      'process_resident_memory_bytes', 'process_cpu_seconds_total',
+      'ferry_replication_lag_seconds',
+      'ferry_source_lag_bytes',
+      'ferry_events_applied_total',
+      'ferry_transactions_applied_total',
+      'ferry_apply_batch_seconds',
+      'ferry_snapshot_rows_total',
+      'ferry_snapshot_rows_estimated',
+      'ferry_phase',
+      'ferry_cutover_state',
+      'ferry_errors_total',
+      'ferry_slot_retained_bytes',
+      'ferry_paused',
+      'process_resident_memory_bytes',
+      'process_cpu_seconds_total',
     ]) {
       expect(used.has(name), `no panel shows ${name}`).toBe(true);
     }
@@ -165,9 +184,9 @@ describe('grafana/dashboards/ferry.json', () => {
 
   it('uses a datasource that Grafana provisioning defines', () => {
     const provisioned = readYaml('grafana/provisioning/datasources/prometheus.yml').datasources.map((d: any) => d.uid);
-    const variables = new Map<string, string>(dashboard.templating.list
-      .filter((v: any) => v.type === 'datasource')
-      .map((v: any) => [v.name, v.current?.value]));
+    const variables = new Map<string, string>(
+      dashboard.templating.list.filter((v: any) => v.type === 'datasource').map((v: any) => [v.name, v.current?.value]),
+    );
     const resolve = (uid: string) => uid.replace(/^\$\{?(\w+)\}?$/, (_, name: string) => variables.get(name) ?? uid);
     const refs = [...panels, ...targets, ...dashboard.templating.list.filter((v: any) => v.type === 'query')]
       .map((x: any) => x.datasource)
@@ -185,9 +204,13 @@ describe('grafana/alerts/ferry-rules.yml', () => {
   const rules: any[] = doc.groups.flatMap((g: any) => g.rules);
 
   it('defines the five ferry alerts, each with expr, for, severity, a summary, a description and a runbook_url to its docs/operations.md entry', () => {
-    expect(rules.map((r) => r.alert).sort()).toEqual(
-      ['FerryDown', 'FerryErrorsIncreasing', 'FerryReplicationLagHigh', 'FerrySlotRetentionHigh', 'FerryStreamStalled'],
-    );
+    expect(rules.map((r) => r.alert).sort()).toEqual([
+      'FerryDown',
+      'FerryErrorsIncreasing',
+      'FerryReplicationLagHigh',
+      'FerrySlotRetentionHigh',
+      'FerryStreamStalled',
+    ]);
     for (const r of rules) {
       expect(typeof r.expr === 'string' && r.expr.length > 0, r.alert).toBe(true);
       expect(r.for, r.alert).toMatch(/^\d+[smh]$/);
@@ -200,7 +223,7 @@ describe('grafana/alerts/ferry-rules.yml', () => {
     }
   });
 
-  it('alerts only on metrics ferry registers (plus Prometheus\' own up)', () => {
+  it("alerts only on metrics ferry registers (plus Prometheus' own up)", () => {
     for (const r of rules) expectKnownMetrics(`alert ${r.alert}`, r.expr);
   });
 
@@ -226,7 +249,7 @@ describe('grafana/alerts/ferry-rules.yml', () => {
 });
 
 describe('grafana/prometheus.yml and Grafana provisioning', () => {
-  it('scrapes ferry\'s admin port at /metrics and loads the alert rules from where compose mounts them', () => {
+  it("scrapes ferry's admin port at /metrics and loads the alert rules from where compose mounts them", () => {
     const prometheus = readYaml('grafana/prometheus.yml');
     const job = prometheus.scrape_configs.find((s: any) => s.job_name === 'ferry');
     expect(job.metrics_path ?? '/metrics').toBe('/metrics');
@@ -243,10 +266,13 @@ describe('grafana/prometheus.yml and Grafana provisioning', () => {
     // Prometheus resolves relative rule_files against the config file's directory.
     const globs: string[] = prometheus.rule_files.map((g: string) => (g.startsWith('/') ? g : `${dirname(config!.target)}/${g}`));
     const toRegExp = (glob: string) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`);
-    expect(globs.some((g) => toRegExp(g).test(`${alerts!.target}/ferry-rules.yml`)), `rule_files ${globs.join(', ')}`).toBe(true);
+    expect(
+      globs.some((g) => toRegExp(g).test(`${alerts!.target}/ferry-rules.yml`)),
+      `rule_files ${globs.join(', ')}`,
+    ).toBe(true);
   });
 
-  it('scrapes the kafka profile\'s producer and every applier replica under the same job, on their admin port', () => {
+  it("scrapes the kafka profile's producer and every applier replica under the same job, on their admin port", () => {
     const job = readYaml('grafana/prometheus.yml').scrape_configs.find((s: any) => s.job_name === 'ferry');
     const lookups = (job.dns_sd_configs ?? []).filter((d: any) => d.type === 'A');
     for (const service of ['ferry-producer', 'ferry-applier']) {
@@ -289,7 +315,14 @@ describe('docker-compose.yml', () => {
 
   it('runs MySQL with the binlog settings ferry needs and Postgres with logical WAL', () => {
     const mysql = commandOf(services.mysql);
-    for (const flag of ['--log-bin', '--binlog-format=ROW', '--binlog-row-image=FULL', '--binlog-row-metadata=FULL', '--gtid-mode=ON', '--enforce-gtid-consistency=ON']) {
+    for (const flag of [
+      '--log-bin',
+      '--binlog-format=ROW',
+      '--binlog-row-image=FULL',
+      '--binlog-row-metadata=FULL',
+      '--gtid-mode=ON',
+      '--enforce-gtid-consistency=ON',
+    ]) {
       expect(mysql).toContain(flag);
     }
     expect(mysql).toMatch(/--server-id=\d+/);
@@ -300,7 +333,12 @@ describe('docker-compose.yml', () => {
 
   it('runs Kafka as one KRaft node that is both broker and controller', () => {
     const env = environmentOf(services.kafka);
-    expect(env.KAFKA_PROCESS_ROLES!.split(',').map((r) => r.trim()).sort()).toEqual(['broker', 'controller']);
+    expect(
+      env
+        .KAFKA_PROCESS_ROLES!.split(',')
+        .map((r) => r.trim())
+        .sort(),
+    ).toEqual(['broker', 'controller']);
     expect(env.KAFKA_CONTROLLER_QUORUM_VOTERS).toMatch(new RegExp(`^${env.KAFKA_NODE_ID}@`));
     expect(env.KAFKA_LISTENERS).toContain(`${env.KAFKA_CONTROLLER_LISTENER_NAMES}://`);
   });
@@ -312,14 +350,18 @@ describe('docker-compose.yml', () => {
   });
 
   it('never shows the admin token on a command line (ps shows it): ferry cutover reads $FERRY_ADMIN_TOKEN', () => {
-    const docs = readdirSync(new URL('docs/', root)).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
+    const docs = readdirSync(new URL('docs/', root))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`);
     for (const file of ['README.md', 'docker-compose.yml', ...docs]) {
       expect(read(file), file).not.toMatch(/--token\s+"?\$\{?FERRY_ADMIN_TOKEN/);
     }
   });
 
   it('bind-mounts only files and directories that exist in the repository', () => {
-    const sources = Object.values(services).flatMap((s: any) => volumesOf(s).map((v) => v.source)).filter((s) => s.startsWith('./'));
+    const sources = Object.values(services)
+      .flatMap((s: any) => volumesOf(s).map((v) => v.source))
+      .filter((s) => s.startsWith('./'));
     expect(sources.length).toBeGreaterThan(0);
     for (const source of sources) expect(existsSync(new URL(source, root)), source).toBe(true);
   });
@@ -381,7 +423,14 @@ describe('docker-compose.yml, kafka profile', () => {
   const created = () => {
     const script = commandOf(services['kafka-topics']);
     const loops = [...script.matchAll(/for t in ([^;]+); do\s+\S+ --create --if-not-exists --topic \$\$t --partitions (\d+)/g)];
-    return new Map(loops.flatMap(([, topics, partitions]) => topics!.trim().split(/\s+/).map((t) => [t, Number(partitions)] as const)));
+    return new Map(
+      loops.flatMap(([, topics, partitions]) =>
+        topics!
+          .trim()
+          .split(/\s+/)
+          .map((t) => [t, Number(partitions)] as const),
+      ),
+    );
   };
 
   it('runs the producer, two appliers and the topic job only under the profile', () => {
@@ -404,7 +453,7 @@ describe('docker-compose.yml, kafka profile', () => {
     expect(applier.source.brokers).toEqual(producer.target.brokers);
   });
 
-  it('creates every topic the producer needs before it starts: ferry\'s own with one partition, one per source table', () => {
+  it("creates every topic the producer needs before it starts: ferry's own with one partition, one per source table", () => {
     const producer = configOf('ferry-producer');
     if (producer.target.type !== 'kafka') throw new Error('kafka target expected');
     const prefix = producer.target.topicPrefix;

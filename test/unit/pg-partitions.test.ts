@@ -17,20 +17,23 @@ const ROWS: PartitionRow[] = [
 
 const ACCOUNTS: Partitioning = {
   by: 'LIST (region)',
-  partitions: [{
-    name: 'accounts_eu', bound: "FOR VALUES IN ('eu', 'uk')",
-    partitioning: {
-      by: 'HASH (id)',
-      partitions: [
-        { name: 'accounts_eu_0', bound: 'FOR VALUES WITH (modulus 2, remainder 0)' },
-        { name: 'accounts_eu_1', bound: 'FOR VALUES WITH (modulus 2, remainder 1)' },
-      ],
+  partitions: [
+    {
+      name: 'accounts_eu',
+      bound: "FOR VALUES IN ('eu', 'uk')",
+      partitioning: {
+        by: 'HASH (id)',
+        partitions: [
+          { name: 'accounts_eu_0', bound: 'FOR VALUES WITH (modulus 2, remainder 0)' },
+          { name: 'accounts_eu_1', bound: 'FOR VALUES WITH (modulus 2, remainder 1)' },
+        ],
+      },
     },
-  }],
+  ],
 };
 
 describe('partitionTrees', () => {
-  it('builds each root\'s layout, sub-partitions under their parent, and lists every partition', () => {
+  it("builds each root's layout, sub-partitions under their parent, and lists every partition", () => {
     const trees = partitionTrees(ROWS);
     expect(trees.get(1)).toEqual({
       partitioning: {
@@ -52,7 +55,9 @@ describe('partitionTrees', () => {
 
 describe('createPartitionedTableSql', () => {
   const table: TableSchema = {
-    engine: 'postgres', source: { schema: 'public', name: 'accounts' }, target: { schema: 'copy', name: 'accounts' },
+    engine: 'postgres',
+    source: { schema: 'public', name: 'accounts' },
+    target: { schema: 'copy', name: 'accounts' },
     columns: [
       { name: 'id', type: { kind: 'int', bytes: 4, unsigned: false }, sourceType: 'integer', nullable: false, autoIncrement: false, backfill: { value: null } },
       { name: 'region', type: { kind: 'string', maxLength: null }, sourceType: 'text', nullable: false, autoIncrement: false, backfill: { value: null } },

@@ -21,7 +21,10 @@ describe('parseArrayLiteral', () => {
   it('reads plain, quoted, escaped, NULL and nested elements', () => {
     expect(parseArrayLiteral('{1,2,3}')).toEqual(['1', '2', '3']);
     expect(parseArrayLiteral('{"a b","c\\"d",NULL,"NULL"}')).toEqual(['a b', 'c"d', null, 'NULL']);
-    expect(parseArrayLiteral('{{1,2},{3,4}}')).toEqual([['1', '2'], ['3', '4']]);
+    expect(parseArrayLiteral('{{1,2},{3,4}}')).toEqual([
+      ['1', '2'],
+      ['3', '4'],
+    ]);
     expect(parseArrayLiteral('{}')).toEqual([]);
     expect(parseArrayLiteral('[0:1]={5,6}')).toEqual(['5', '6']);
   });
@@ -55,7 +58,10 @@ describe('columnType (Postgres → ferry)', () => {
   });
   it('maps enums with their labels and arrays with their element type', () => {
     expect(columnType({ name: 'mood', typtype: 'e', element: null, typmod: -1, labels: ['sad', 'ok'] })).toEqual({ kind: 'enum', values: ['sad', 'ok'] });
-    expect(columnType({ name: '_int4', typtype: 'b', element: 'int4', typmod: -1, labels: null })).toEqual({ kind: 'array', element: { kind: 'int', bytes: 4, unsigned: false } });
+    expect(columnType({ name: '_int4', typtype: 'b', element: 'int4', typmod: -1, labels: null })).toEqual({
+      kind: 'array',
+      element: { kind: 'int', bytes: 4, unsigned: false },
+    });
   });
 });
 

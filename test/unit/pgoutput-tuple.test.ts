@@ -26,8 +26,30 @@ function tuple(values: (string | null | 'TOAST' | { binary: Buffer })[]): Buffer
   return Buffer.concat([Buffer.from([values.length >> 8, values.length & 255]), ...parts]);
 }
 
-const RELATION = message('R', 16384, 'app', 'items', ['u8', 'd'.charCodeAt(0)], ['i16', 4],
-  ['u8', 1], 'id', 25, -1, ['u8', 0], 'name', 25, -1, ['u8', 0], 'note', 1043, -1, ['u8', 0], 'blob', 25, -1);
+const RELATION = message(
+  'R',
+  16384,
+  'app',
+  'items',
+  ['u8', 'd'.charCodeAt(0)],
+  ['i16', 4],
+  ['u8', 1],
+  'id',
+  25,
+  -1,
+  ['u8', 0],
+  'name',
+  25,
+  -1,
+  ['u8', 0],
+  'note',
+  1043,
+  -1,
+  ['u8', 0],
+  'blob',
+  25,
+  -1,
+);
 
 /** The library's parser as shipped, and one with ferry's tuple decoder installed; both have seen the relation. */
 function parsers(): [PgoutputParser, PgoutputParser] {
@@ -42,8 +64,14 @@ describe('readTuple', () => {
   it.each([
     ['an insert with text, empty, multi-byte and null values', message('I', 16384, ['u8', 'N'.charCodeAt(0)]), tuple(['1', '', 'grüße ✓ 🚀', null])],
     ['an insert with a binary value', message('I', 16384, ['u8', 'N'.charCodeAt(0)]), tuple(['2', 'x', 'y', { binary: Buffer.from([0, 255, 7]) }])],
-    ['an update with the old row and an unchanged TOAST value', Buffer.concat([message('U', 16384, ['u8', 'O'.charCodeAt(0)]), tuple(['3', 'old', 'long', null]), Buffer.from('N'), tuple(['3', 'new', 'TOAST', null])])],
-    ['an update with the key only', Buffer.concat([message('U', 16384, ['u8', 'K'.charCodeAt(0)]), tuple(['4', null, null, null]), Buffer.from('N'), tuple(['5', 'n', 'TOAST', null])])],
+    [
+      'an update with the old row and an unchanged TOAST value',
+      Buffer.concat([message('U', 16384, ['u8', 'O'.charCodeAt(0)]), tuple(['3', 'old', 'long', null]), Buffer.from('N'), tuple(['3', 'new', 'TOAST', null])]),
+    ],
+    [
+      'an update with the key only',
+      Buffer.concat([message('U', 16384, ['u8', 'K'.charCodeAt(0)]), tuple(['4', null, null, null]), Buffer.from('N'), tuple(['5', 'n', 'TOAST', null])]),
+    ],
     ['a delete with the old row', Buffer.concat([message('D', 16384, ['u8', 'O'.charCodeAt(0)]), tuple(['6', 'gone', null, null])])],
   ])('decodes %s as the library does', (_, head, body = Buffer.alloc(0)) => {
     const bytes = Buffer.concat([head, body]);

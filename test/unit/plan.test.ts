@@ -52,7 +52,7 @@ describe('column verdicts', () => {
     expect(verdictOf('postgres', 'mysql', col('c', type, '(test)'), targetType)).toBe(verdict);
   });
 
-  it('calls a text key narrowed to fit MySQL\'s index lossy, and a short one exact', () => {
+  it("calls a text key narrowed to fit MySQL's index lossy, and a short one exact", () => {
     const key = col('k', { kind: 'string', maxLength: null }, 'text', false);
     expect(verdictOf('postgres', 'mysql', key, 'varchar(752)', ['k'])).toBe('lossy');
     expect(verdictOf('postgres', 'mysql', col('k', { kind: 'string', maxLength: 40 }, 'character varying(40)', false), 'varchar(40)', ['k'])).toBe('exact');
@@ -67,21 +67,42 @@ function catalogue(tables: CatalogueTable[], notCarried: SourceCatalogue['notCar
 
 const id = col('id', { kind: 'int', bytes: 4, unsigned: false }, 'int(11)', false);
 const orders: CatalogueTable = {
-  source: { schema: 'shop', name: 'orders' }, target: { schema: 'shop', name: 'orders' }, refused: false,
+  source: { schema: 'shop', name: 'orders' },
+  target: { schema: 'shop', name: 'orders' },
+  refused: false,
   schema: { ...table('mysql', [id]), source: { schema: 'shop', name: 'orders' }, target: { schema: 'shop', name: 'orders' } },
   columns: [{ name: 'id', sourceType: 'int(11)', column: id }],
 };
 const places: CatalogueTable = {
-  source: { schema: 'shop', name: 'places' }, target: { schema: 'shop', name: 'places' }, refused: true,
+  source: { schema: 'shop', name: 'places' },
+  target: { schema: 'shop', name: 'places' },
+  refused: true,
   schema: { ...table('mysql', [id]), source: { schema: 'shop', name: 'places' }, target: { schema: 'shop', name: 'places' } },
-  columns: [{ name: 'id', sourceType: 'int(11)', column: id }, { name: 'location', sourceType: 'point', unsupported: 'a column has type point, which ferry cannot replicate' }],
+  columns: [
+    { name: 'id', sourceType: 'int(11)', column: id },
+    { name: 'location', sourceType: 'point', unsupported: 'a column has type point, which ferry cannot replicate' },
+  ],
 };
-const trigger = { kind: 'trigger' as const, name: 'shop.orders_audit', table: 'shop.orders', detail: 'AFTER INSERT trigger', action: 'create it on the target at the cutover' };
-const endpoints = { source: { engine: 'mysql' as const, endpoint: 'root@db1:3306', version: '10.11' }, target: { engine: 'postgres' as const, endpoint: 'ferry@db2:5432/app', version: '15' } };
+const trigger = {
+  kind: 'trigger' as const,
+  name: 'shop.orders_audit',
+  table: 'shop.orders',
+  detail: 'AFTER INSERT trigger',
+  action: 'create it on the target at the cutover',
+};
+const endpoints = {
+  source: { engine: 'mysql' as const, endpoint: 'root@db1:3306', version: '10.11' },
+  target: { engine: 'postgres' as const, endpoint: 'ferry@db2:5432/app', version: '15' },
+};
 
 describe('the plan', () => {
   it('gives a supported table its DDL from the dialect, the schema once, and nothing unsupported: exit 0', () => {
-    const second = { ...orders, source: { schema: 'shop', name: 'lines' }, target: { schema: 'shop', name: 'lines' }, schema: { ...orders.schema, target: { schema: 'shop', name: 'lines' } } };
+    const second = {
+      ...orders,
+      source: { schema: 'shop', name: 'lines' },
+      target: { schema: 'shop', name: 'lines' },
+      schema: { ...orders.schema, target: { schema: 'shop', name: 'lines' } },
+    };
     const r = assemblePlan({ pipeline: 'p', ...endpoints, catalogue: catalogue([orders, second], [trigger]), facts: postgresTarget });
     expect(r.tables[0]!.ddl[0]).toBe('CREATE SCHEMA IF NOT EXISTS "shop"');
     expect(r.tables[0]!.ddl[1]).toMatch(/^CREATE TABLE IF NOT EXISTS "shop"\."orders" \(\n {2}"id" integer NOT NULL,\n {2}PRIMARY KEY \("id"\)/);
@@ -103,14 +124,30 @@ describe('the plan', () => {
 
   it('calls a Postgres → Postgres column whose type the target lacks unsupported', () => {
     const pair = col('pr', { kind: 'other' }, 'public.pair');
-    const t: CatalogueTable = { ...orders, schema: { ...table('postgres', [id, pair]) }, columns: [{ name: 'id', sourceType: 'integer', column: id }, { name: 'pr', sourceType: 'public.pair', column: pair }] };
+    const t: CatalogueTable = {
+      ...orders,
+      schema: { ...table('postgres', [id, pair]) },
+      columns: [
+        { name: 'id', sourceType: 'integer', column: id },
+        { name: 'pr', sourceType: 'public.pair', column: pair },
+      ],
+    };
     const r = assemblePlan({ pipeline: 'p', ...endpoints, catalogue: catalogue([t]), facts: { ...postgresTarget, missingTypes: new Set(['public.pair']) } });
     expect(r.tables[0]!.columns[1]).toMatchObject({ verdict: 'unsupported', targetType: 'public.pair' });
-    expect(planProblems(r)).toEqual([expect.objectContaining({ check: 'column types', message: expect.stringMatching(/column pr \(public\.pair\): the target has no type public\.pair/) })]);
+    expect(planProblems(r)).toEqual([
+      expect.objectContaining({ check: 'column types', message: expect.stringMatching(/column pr \(public\.pair\): the target has no type public\.pair/) }),
+    ]);
   });
 
   it('prints what is not carried with its action; check makes it a warning, or a problem for a severed cascading key', () => {
-    const severed = severedForeignKey({ name: 'shop.orders.fk_customer', child: 'shop.orders', parent: 'shop.customers', childSelected: true, cascading: ['ON DELETE CASCADE'], logsCascades: false });
+    const severed = severedForeignKey({
+      name: 'shop.orders.fk_customer',
+      child: 'shop.orders',
+      parent: 'shop.customers',
+      childSelected: true,
+      cascading: ['ON DELETE CASCADE'],
+      logsCascades: false,
+    });
     const r = assemblePlan({ pipeline: 'p', ...endpoints, catalogue: catalogue([orders], [trigger, severed]), facts: postgresTarget });
     const text = formatPlan(r);
     expect(text).toContain('trigger shop.orders_audit');

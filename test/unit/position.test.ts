@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  comparePositions, earliest, formatLsn, formatPosition, positionFromJson, positionToJson, type Position,
-} from '../../src/core/position.js';
+import { comparePositions, earliest, formatLsn, formatPosition, positionFromJson, positionToJson, type Position } from '../../src/core/position.js';
 
-const binlog = (file: string, pos: number, gtid?: string): Position =>
-  gtid === undefined ? { kind: 'mysql', file, pos } : { kind: 'mysql', file, pos, gtid };
+const binlog = (file: string, pos: number, gtid?: string): Position => (gtid === undefined ? { kind: 'mysql', file, pos } : { kind: 'mysql', file, pos, gtid });
 const lsn = (value: bigint): Position => ({ kind: 'pg', lsn: value });
 
 /** Round trip through the text the checkpoint store keeps. */

@@ -8,7 +8,10 @@ const queueOf = (capacity: number) => new BoundedQueue<number>(capacity, (n) => 
 /** Whether a promise has settled by the time pending callbacks ran. */
 async function isSettled(p: Promise<unknown>): Promise<boolean> {
   let settled = false;
-  void p.then(() => (settled = true), () => (settled = true));
+  void p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
   await tick();
   return settled;
 }
@@ -117,7 +120,7 @@ describe('BoundedQueue consumer', () => {
     expect(await next).toEqual({ done: true, value: undefined });
   });
 
-  it('throws the producer\'s error to a waiting consumer', async () => {
+  it("throws the producer's error to a waiting consumer", async () => {
     const q = queueOf(100);
     const next = q[Symbol.asyncIterator]().next();
     const error = new Error('binlog reader died');
@@ -125,7 +128,7 @@ describe('BoundedQueue consumer', () => {
     await expect(next).rejects.toBe(error);
   });
 
-  it('throws the producer\'s error before items still queued', async () => {
+  it("throws the producer's error before items still queued", async () => {
     const q = queueOf(100);
     q.push(1);
     q.push(2);

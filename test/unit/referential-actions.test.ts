@@ -8,9 +8,21 @@ const int = { kind: 'int', bytes: 4, unsigned: false } as const;
 function table(name: string, columns: string[], primaryKey: string[], foreignKeys: Partial<ForeignKey>[] = []): TableSchema {
   const id = { schema: 's', name };
   return {
-    engine: 'mysql', source: id, target: id, primaryKey, indexes: [],
+    engine: 'mysql',
+    source: id,
+    target: id,
+    primaryKey,
+    indexes: [],
     columns: columns.map((c) => ({ name: c, type: int, sourceType: 'int', nullable: true, autoIncrement: false, backfill: { value: null } })),
-    foreignKeys: foreignKeys.map((fk, i) => ({ name: `fk${i}`, columns: [], references: id, referencedColumns: [], onDelete: 'restrict', onUpdate: 'restrict', ...fk })),
+    foreignKeys: foreignKeys.map((fk, i) => ({
+      name: `fk${i}`,
+      columns: [],
+      references: id,
+      referencedColumns: [],
+      onDelete: 'restrict',
+      onUpdate: 'restrict',
+      ...fk,
+    })),
   };
 }
 
@@ -41,10 +53,30 @@ const upd = (t: string, before: Row, after: Row): ChangeEvent => ({ op: 'u', tab
 
 describe('referential actions of MySQL sources', () => {
   const customers = table('customers', ['id'], ['id']);
-  const orders = table('orders', ['id', 'customer_id'], ['id'], [{ columns: ['customer_id'], references: ref('customers'), referencedColumns: ['id'], onDelete: 'cascade', onUpdate: 'cascade' }]);
-  const lines = table('lines', ['order_id', 'line'], ['order_id', 'line'], [{ columns: ['order_id'], references: ref('orders'), referencedColumns: ['id'], onDelete: 'cascade', onUpdate: 'cascade' }]);
-  const notes = table('notes', ['id', 'order_id', 'line'], ['id'], [{ columns: ['order_id', 'line'], references: ref('lines'), referencedColumns: ['order_id', 'line'], onDelete: 'set null', onUpdate: 'cascade' }]);
-  const tree = table('tree', ['id', 'parent_id'], ['id'], [{ columns: ['parent_id'], references: ref('tree'), referencedColumns: ['id'], onDelete: 'cascade' }]);
+  const orders = table(
+    'orders',
+    ['id', 'customer_id'],
+    ['id'],
+    [{ columns: ['customer_id'], references: ref('customers'), referencedColumns: ['id'], onDelete: 'cascade', onUpdate: 'cascade' }],
+  );
+  const lines = table(
+    'lines',
+    ['order_id', 'line'],
+    ['order_id', 'line'],
+    [{ columns: ['order_id'], references: ref('orders'), referencedColumns: ['id'], onDelete: 'cascade', onUpdate: 'cascade' }],
+  );
+  const notes = table(
+    'notes',
+    ['id', 'order_id', 'line'],
+    ['id'],
+    [{ columns: ['order_id', 'line'], references: ref('lines'), referencedColumns: ['order_id', 'line'], onDelete: 'set null', onUpdate: 'cascade' }],
+  );
+  const tree = table(
+    'tree',
+    ['id', 'parent_id'],
+    ['id'],
+    [{ columns: ['parent_id'], references: ref('tree'), referencedColumns: ['id'], onDelete: 'cascade' }],
+  );
   const actions = new ReferentialActions([customers, orders, lines, notes, tree]);
 
   it('acts on deletes and on updates of referenced columns only', () => {
@@ -57,35 +89,78 @@ describe('referential actions of MySQL sources', () => {
 
   it('deletes down a chain of cascades, then sets the composite references of the last level to NULL', async () => {
     const data = {
-      orders: [{ id: 10, customer_id: 1 }, { id: 11, customer_id: 2 }],
-      lines: [{ order_id: 10, line: 1 }, { order_id: 10, line: 2 }, { order_id: 11, line: 1 }],
-      notes: [{ id: 1, order_id: 10, line: 2 }, { id: 2, order_id: 11, line: 1 }],
+      orders: [
+        { id: 10, customer_id: 1 },
+        { id: 11, customer_id: 2 },
+      ],
+      lines: [
+        { order_id: 10, line: 1 },
+        { order_id: 10, line: 2 },
+        { order_id: 11, line: 1 },
+      ],
+      notes: [
+        { id: 1, order_id: 10, line: 2 },
+        { id: 2, order_id: 11, line: 1 },
+      ],
     };
     const rows = memory(data);
     await actions.apply(customers, [del('customers', { id: 1 })], rows);
     expect(data.orders).toEqual([{ id: 11, customer_id: 2 }]);
     expect(data.lines).toEqual([{ order_id: 11, line: 1 }]);
-    expect(data.notes).toEqual([{ id: 1, order_id: null, line: null }, { id: 2, order_id: 11, line: 1 }]);
+    expect(data.notes).toEqual([
+      { id: 1, order_id: null, line: null },
+      { id: 2, order_id: 11, line: 1 },
+    ]);
   });
 
   it('carries a re-keyed parent down through a composite key, each old key to its own new one', async () => {
     const data = {
-      orders: [{ id: 10, customer_id: 1 }, { id: 11, customer_id: 1 }],
-      lines: [{ order_id: 10, line: 1 }, { order_id: 11, line: 1 }],
-      notes: [{ id: 1, order_id: 10, line: 1 }, { id: 2, order_id: 11, line: 1 }],
+      orders: [
+        { id: 10, customer_id: 1 },
+        { id: 11, customer_id: 1 },
+      ],
+      lines: [
+        { order_id: 10, line: 1 },
+        { order_id: 11, line: 1 },
+      ],
+      notes: [
+        { id: 1, order_id: 10, line: 1 },
+        { id: 2, order_id: 11, line: 1 },
+      ],
     };
     const rows = memory(data);
-    await actions.apply(orders, [upd('orders', { id: 10, customer_id: 1 }, { id: 20, customer_id: 1 }), upd('orders', { id: 11, customer_id: 1 }, { id: 10, customer_id: 1 })], rows);
+    await actions.apply(
+      orders,
+      [upd('orders', { id: 10, customer_id: 1 }, { id: 20, customer_id: 1 }), upd('orders', { id: 11, customer_id: 1 }, { id: 10, customer_id: 1 })],
+      rows,
+    );
     // Row by row, as InnoDB does: 10 → 20 first, then 11 → 10 (a swap done all at once would mix them up).
-    expect(data.lines).toEqual([{ order_id: 20, line: 1 }, { order_id: 10, line: 1 }]);
-    expect(data.notes).toEqual([{ id: 1, order_id: 20, line: 1 }, { id: 2, order_id: 10, line: 1 }]);
+    expect(data.lines).toEqual([
+      { order_id: 20, line: 1 },
+      { order_id: 10, line: 1 },
+    ]);
+    expect(data.notes).toEqual([
+      { id: 1, order_id: 20, line: 1 },
+      { id: 2, order_id: 10, line: 1 },
+    ]);
   });
 
   it('deletes a whole subtree of a self-referencing table, level by level', async () => {
-    const data = { tree: [{ id: 1, parent_id: null }, { id: 2, parent_id: 1 }, { id: 3, parent_id: 2 }, { id: 4, parent_id: 3 }, { id: 5, parent_id: null }] };
+    const data = {
+      tree: [
+        { id: 1, parent_id: null },
+        { id: 2, parent_id: 1 },
+        { id: 3, parent_id: 2 },
+        { id: 4, parent_id: 3 },
+        { id: 5, parent_id: null },
+      ],
+    };
     const rows = memory(data);
     await actions.apply(tree, [del('tree', { id: 1, parent_id: null })], rows);
-    expect(data.tree).toEqual([{ id: 1, parent_id: null }, { id: 5, parent_id: null }]); // row 1 itself is the applied change's
+    expect(data.tree).toEqual([
+      { id: 1, parent_id: null },
+      { id: 5, parent_id: null },
+    ]); // row 1 itself is the applied change's
     expect(rows.log).toHaveLength(3); // the leaf's own children are looked for, not deleted
   });
 

@@ -54,7 +54,9 @@ describe('the retry back-off', () => {
     const events = new FerryEventBus();
     const seen: [string, unknown][] = [];
     events.on('failure', (f) => seen.push(['failure', f]));
-    events.on('stream-retry', (r: FerryEvents['stream-retry']) => seen.push(['stream-retry', { attempt: r.attempt, delayMs: r.delayMs, resumesFrom: r.resumesFrom }]));
+    events.on('stream-retry', (r: FerryEvents['stream-retry']) =>
+      seen.push(['stream-retry', { attempt: r.attempt, delayMs: r.delayMs, resumesFrom: r.resumesFrom }]),
+    );
     const backoff = new Backoff({ baseMs: 1000, maxMs: 30_000, jitter: 'equal', random: () => 0 });
     const error = new FerryError('retriable', 'connection lost');
     expect(announceRetry(events, error, backoff, null)).toBe(500);

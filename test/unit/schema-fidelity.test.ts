@@ -16,8 +16,14 @@ const price: ColumnType = { kind: 'decimal', precision: 4, scale: 2 };
 
 function col(name: string, type: ColumnType, o: Partial<Column> & { def?: ColumnDefault } = {}): Column {
   return {
-    name, type, sourceType: o.sourceType ?? '(test)', nullable: o.nullable ?? false, autoIncrement: o.autoIncrement ?? false, backfill: o.backfill ?? { value: null },
-    ...(o.def ? { default: o.def } : {}), ...(o.collation ? { collation: o.collation } : {}),
+    name,
+    type,
+    sourceType: o.sourceType ?? '(test)',
+    nullable: o.nullable ?? false,
+    autoIncrement: o.autoIncrement ?? false,
+    backfill: o.backfill ?? { value: null },
+    ...(o.def ? { default: o.def } : {}),
+    ...(o.collation ? { collation: o.collation } : {}),
   };
 }
 
@@ -56,13 +62,16 @@ describe('defaults in a Postgres target', () => {
 
   it('say what they do not carry, and why', () => {
     const items = carriedSchema(film, pgc.postgresTranslations([film]));
-    expect(items.find((i) => i.kind === 'default' && i.name === 'token')).toMatchObject({ when: 'never', note: expect.stringMatching(/uuid\(\) is an expression in MySQL's SQL/) });
+    expect(items.find((i) => i.kind === 'default' && i.name === 'token')).toMatchObject({
+      when: 'never',
+      note: expect.stringMatching(/uuid\(\) is an expression in MySQL's SQL/),
+    });
     expect(items.find((i) => i.kind === 'default' && i.name === 'released')).toMatchObject({ when: 'never', note: expect.stringMatching(/zero date/) });
     expect(items.find((i) => i.kind === 'not-null' && i.name === 'last_update')).toMatchObject({ when: 'finalize' });
     expect(items.find((i) => i.kind === 'not-null' && i.name === 'rental_rate')).toMatchObject({ when: 'create' });
   });
 
-  it('from Postgres, are the source\'s own text unless it names something ferry does not create', () => {
+  it("from Postgres, are the source's own text unless it names something ferry does not create", () => {
     const t = table('postgres', 'orders', [
       col('id', int, { sourceType: 'integer' }),
       col('ref', text, { sourceType: 'text', def: { kind: 'expression', text: 'gen_random_uuid()' } }),
@@ -103,7 +112,7 @@ describe('defaults in a MySQL target', () => {
     expect(my.defaultSql(orders, orders.columns[5]!)).toEqual({ reason: expect.stringMatching(/MySQL allows only on DATETIME and TIMESTAMP/) });
   });
 
-  it('from MySQL: the source\'s spelling of the current time and expressions, BIT as b\'…\', MariaDB JSON with its check', () => {
+  it("from MySQL: the source's spelling of the current time and expressions, BIT as b'…', MariaDB JSON with its check", () => {
     const t = table('mysql', 't', [
       col('id', int, { sourceType: 'int(11)' }),
       col('at', { kind: 'timestamp', fsp: 0 }, { sourceType: 'timestamp', def: { kind: 'now', text: 'current_timestamp()' } }),
@@ -128,7 +137,7 @@ describe('a column added mid-stream', () => {
     expect(my.addColumnSql(source('postgres'), added)).toEqual(["ALTER TABLE `dst`.`film` ADD COLUMN `rate` decimal(4,2) NOT NULL DEFAULT '2.5'"]);
   });
 
-  it('fills the rows already there with their value, then takes the source\'s default', () => {
+  it("fills the rows already there with their value, then takes the source's default", () => {
     const later = col('rate', price, { def: lit({ kind: 'literal', value: '3', text: '3' }), backfill: { value: '2.5' } });
     expect(pgd.addColumnSql(source('mysql'), later)).toEqual([
       `ALTER TABLE "dst"."film" ADD COLUMN IF NOT EXISTS "rate" numeric(4,2) NOT NULL DEFAULT '2.5'`,
@@ -152,27 +161,42 @@ describe('a column added mid-stream', () => {
 describe('constraints created at the cutover', () => {
   const customer = table('mysql', 'customer', [col('id', int), col('email', varchar)], { indexes: [{ name: 'email', columns: ['email'], unique: true }] });
   const fk = (over: Partial<ForeignKey> = {}): ForeignKey => ({
-    name: 'rental_customer_fk', columns: ['customer_id'], references: { schema: 'shop', name: 'customer' }, referencedColumns: ['id'], onDelete: 'cascade', onUpdate: 'no action', ...over,
+    name: 'rental_customer_fk',
+    columns: ['customer_id'],
+    references: { schema: 'shop', name: 'customer' },
+    referencedColumns: ['id'],
+    onDelete: 'cascade',
+    onUpdate: 'no action',
+    ...over,
   });
-  const rental = (engine: Engine, keys: ForeignKey[], idType: ColumnType = int) => table(engine, 'rental', [col('id', int), col('customer_id', idType, { nullable: true })], { foreignKeys: keys });
+  const rental = (engine: Engine, keys: ForeignKey[], idType: ColumnType = int) =>
+    table(engine, 'rental', [col('id', int), col('customer_id', idType, { nullable: true })], { foreignKeys: keys });
 
   it('unique indexes replace the non-unique ones of the same name', () => {
     expect(pgc.uniqueIndexSql(customer, customer.indexes[0]!)).toEqual({
-      name: 'customer_email', drop: 'DROP INDEX IF EXISTS "dst"."customer_email"', create: 'CREATE UNIQUE INDEX "customer_email" ON "dst"."customer" ("email")',
+      name: 'customer_email',
+      drop: 'DROP INDEX IF EXISTS "dst"."customer_email"',
+      create: 'CREATE UNIQUE INDEX "customer_email" ON "dst"."customer" ("email")',
     });
     expect(myc.uniqueIndexSql(customer, customer.indexes[0]!, 'mariadb')).toEqual({ name: 'customer_email', sql: 'UNIQUE INDEX `customer_email` (`email`)' });
   });
 
   it('unique TEXT columns: MariaDB keys them by a hash, MySQL 8 cannot', () => {
-    const t = table('postgres', 'account', [col('id', int), col('login', text)], { indexes: [{ name: 'account_login_key', columns: ['login'], unique: true }] });
+    const t = table('postgres', 'account', [col('id', int), col('login', text)], {
+      indexes: [{ name: 'account_login_key', columns: ['login'], unique: true }],
+    });
     expect(myc.uniqueIndexSql(t, t.indexes[0]!, 'mariadb')).toMatchObject({ sql: 'UNIQUE INDEX `account_account_login_key` (`login`)' });
     expect(myc.uniqueIndexSql(t, t.indexes[0]!, 'mysql')).toMatchObject({ reason: expect.stringMatching(/TEXT\/BLOB\/JSON column login/) });
   });
 
   it('foreign keys with their actions, to replicated tables only', () => {
     const t = rental('mysql', [fk()]);
-    expect(pgc.foreignKeySql(fk(), [t, customer])).toEqual({ sql: 'FOREIGN KEY ("customer_id") REFERENCES "dst"."customer" ("id") ON DELETE CASCADE ON UPDATE NO ACTION' });
-    expect(myc.foreignKeySql(t, fk(), [t, customer])).toEqual({ sql: 'FOREIGN KEY (`customer_id`) REFERENCES `dst`.`customer` (`id`) ON DELETE CASCADE ON UPDATE NO ACTION' });
+    expect(pgc.foreignKeySql(fk(), [t, customer])).toEqual({
+      sql: 'FOREIGN KEY ("customer_id") REFERENCES "dst"."customer" ("id") ON DELETE CASCADE ON UPDATE NO ACTION',
+    });
+    expect(myc.foreignKeySql(t, fk(), [t, customer])).toEqual({
+      sql: 'FOREIGN KEY (`customer_id`) REFERENCES `dst`.`customer` (`id`) ON DELETE CASCADE ON UPDATE NO ACTION',
+    });
     expect(pgc.foreignKeySql(fk(), [t])).toEqual({ reason: expect.stringMatching(/references shop.customer, which the pipeline does not replicate/) });
   });
 
@@ -184,16 +208,26 @@ describe('constraints created at the cutover', () => {
     expect(pgc.foreignKeySql(toCode, [t, byIndex])).toEqual({ reason: expect.stringMatching(/neither its primary key nor a unique index/) });
     const fromPg = rental('postgres', [], bigint);
     const pgCustomer = { ...customer, engine: 'postgres' as const };
-    expect(myc.foreignKeySql(fromPg, fk(), [fromPg, pgCustomer])).toEqual({ reason: expect.stringMatching(/customer_id is bigint but id is int, which InnoDB refuses/) });
+    expect(myc.foreignKeySql(fromPg, fk(), [fromPg, pgCustomer])).toEqual({
+      reason: expect.stringMatching(/customer_id is bigint but id is int, which InnoDB refuses/),
+    });
     expect(myc.foreignKeySql(rental('postgres', []), fk({ onDelete: 'set default' }), [pgCustomer])).toEqual({ reason: expect.stringMatching(/SET DEFAULT/) });
   });
 
-  it('checks: the source\'s own text within an engine, the portable form across, and why not otherwise', () => {
+  it("checks: the source's own text within an engine, the portable form across, and why not otherwise", () => {
     const cols = [col('id', int), col('rate', price), col('doc', { kind: 'json' }, { sourceType: 'longtext' })];
-    const fromMy = table('mysql', 'film', cols, { checks: [mysqlCheck('rate_positive', '`rate` >= 0', cols), mysqlCheck('doc', 'json_valid(`doc`)', cols), mysqlCheck('odd', 'char_length(`doc`) > 2', cols)] });
+    const fromMy = table('mysql', 'film', cols, {
+      checks: [
+        mysqlCheck('rate_positive', '`rate` >= 0', cols),
+        mysqlCheck('doc', 'json_valid(`doc`)', cols),
+        mysqlCheck('odd', 'char_length(`doc`) > 2', cols),
+      ],
+    });
     expect(pgc.checkSql(fromMy, fromMy.checks![0]!)).toEqual({ sql: 'CHECK (("rate" >= 0))' });
     expect(pgc.impliedByType(fromMy, fromMy.checks![1]!)).toBe(true);
-    expect(pgc.checkSql(fromMy, fromMy.checks![2]!)).toEqual({ reason: expect.stringMatching(/does not translate exactly to Postgres \(the function char_length\(\)\)/) });
+    expect(pgc.checkSql(fromMy, fromMy.checks![2]!)).toEqual({
+      reason: expect.stringMatching(/does not translate exactly to Postgres \(the function char_length\(\)\)/),
+    });
     expect(myc.checkSql(fromMy, fromMy.checks![2]!)).toEqual({ sql: 'CHECK (char_length(`doc`) > 2)' });
     const items = carriedSchema(fromMy, myc.mysqlTranslations([fromMy], 'mariadb'));
     expect(items.find((i) => i.kind === 'check' && i.name === 'doc')).toMatchObject({ when: 'create' });
@@ -208,11 +242,20 @@ describe('constraints created at the cutover', () => {
 describe('violationError', () => {
   it('names each constraint, its table and first rows', () => {
     const e = violationError([
-      { table: { schema: 'dst', name: 'customer' }, constraint: 'unique index email', rows: [{ id: 1, email: 'a@x' }, { id: 2, email: 'a@x' }] },
+      {
+        table: { schema: 'dst', name: 'customer' },
+        constraint: 'unique index email',
+        rows: [
+          { id: 1, email: 'a@x' },
+          { id: 2, email: 'a@x' },
+        ],
+      },
       { table: { schema: 'dst', name: 'rental' }, constraint: 'foreign key rental_customer_fk', rows: [{ id: 7, customer_id: null }] },
     ]);
     expect(e.kind).toBe('fatal');
-    expect(e.message).toBe("the target's rows break constraints the source declares, so they cannot be created: "
-      + 'unique index email on dst.customer: (id=1, email=a@x), (id=2, email=a@x); foreign key rental_customer_fk on dst.rental: (id=7, customer_id=NULL)');
+    expect(e.message).toBe(
+      "the target's rows break constraints the source declares, so they cannot be created: " +
+        'unique index email on dst.customer: (id=1, email=a@x), (id=2, email=a@x); foreign key rental_customer_fk on dst.rental: (id=7, customer_id=NULL)',
+    );
   });
 });

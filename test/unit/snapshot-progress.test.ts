@@ -3,7 +3,13 @@ import { formatSummary } from '../../src/ui/snapshot-progress.js';
 
 describe('formatSummary', () => {
   it('lists rows, time and rows/s per table, aligned, with a total', () => {
-    const text = formatSummary(new Map([['shop.orders', { rows: 5000, ms: 250 }], ['contentsearchdb.metadata', { rows: 105827, ms: 2000 }]]), 2100);
+    const text = formatSummary(
+      new Map([
+        ['shop.orders', { rows: 5000, ms: 250 }],
+        ['contentsearchdb.metadata', { rows: 105827, ms: 2000 }],
+      ]),
+      2100,
+    );
     const lines = text.split('\n');
     expect(lines[0]).toMatch(/^table\s+rows\s+time\s+rows\/s$/);
     expect(lines[2]).toMatch(/^shop\.orders\s+5000\s+0\.25s\s+20000$/);

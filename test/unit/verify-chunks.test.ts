@@ -13,7 +13,14 @@ const TABLE: TableSchema = {
   target: { schema: 'public', name: 'items' },
   columns: [
     { name: 'id', type: { kind: 'int', bytes: 4, unsigned: false }, sourceType: 'integer', nullable: false, autoIncrement: false, backfill: { value: null } },
-    { name: 'v', type: { kind: 'string', maxLength: 20 }, sourceType: 'character varying(20)', nullable: true, autoIncrement: false, backfill: { value: null } },
+    {
+      name: 'v',
+      type: { kind: 'string', maxLength: 20 },
+      sourceType: 'character varying(20)',
+      nullable: true,
+      autoIncrement: false,
+      backfill: { value: null },
+    },
   ],
   primaryKey: ['id'],
   indexes: [],
@@ -33,7 +40,11 @@ function fakeSide(rows: () => Rows, sumOffset = 0): VerifySide & { checksums: nu
     tableId: (t: TableSchema) => t.source,
     async query(sql: string, params: readonly string[] = []): Promise<(string | null)[][]> {
       if (sql.includes('to_regclass')) return [['public.items']];
-      if (sql.includes('pg_attribute')) return [['id', 'integer', null, 'false'], ['v', 'character varying(20)', 'C', 'true']];
+      if (sql.includes('pg_attribute'))
+        return [
+          ['id', 'integer', null, 'false'],
+          ['v', 'character varying(20)', 'C', 'true'],
+        ];
       const data = rows();
       const lo = / > /.test(sql) ? Number(params[0]) : -Infinity;
       const hi = / <= /.test(sql) ? Number(params[params.length - 1]) : Infinity;
@@ -57,10 +68,7 @@ function fakeSide(rows: () => Rows, sumOffset = 0): VerifySide & { checksums: nu
 }
 
 function endpoints(source: VerifySide, target: VerifySide): [Source, Sink] {
-  return [
-    { verifySide: async () => source, estimateRows: async () => 100 } as unknown as Source,
-    { verifySide: async () => target } as unknown as Sink,
-  ];
+  return [{ verifySide: async () => source, estimateRows: async () => 100 } as unknown as Source, { verifySide: async () => target } as unknown as Sink];
 }
 
 const seed = (n: number): Rows => new Map(Array.from({ length: n }, (_, i) => [i + 1, `v${i + 1}`]));
@@ -70,7 +78,15 @@ describe('verifyTables by chunks', () => {
   it('cuts the table at every 10th key and finds equal tables equal', async () => {
     const data = seed(25);
     const target = fakeSide(() => data);
-    const [verdict] = await verifyTables(...endpoints(fakeSide(() => data), target), [TABLE], 'checksums', fast);
+    const [verdict] = await verifyTables(
+      ...endpoints(
+        fakeSide(() => data),
+        target,
+      ),
+      [TABLE],
+      'checksums',
+      fast,
+    );
     expect(verdict).toMatchObject({ table: 'public.items', equal: true, method: 'sql', rows: 25, differingRanges: [] });
     expect(target.checksums).toBe(3); // (start, 10], (10, 20], (20, end]
   });
@@ -81,10 +97,28 @@ describe('verifyTables by chunks', () => {
     target.set(15, 'changed');
     target.delete(12);
     target.set(99, 'extra');
-    const [verdict] = await verifyTables(...endpoints(fakeSide(() => source), fakeSide(() => target)), [TABLE], 'checksums', fast);
+    const [verdict] = await verifyTables(
+      ...endpoints(
+        fakeSide(() => source),
+        fakeSide(() => target),
+      ),
+      [TABLE],
+      'checksums',
+      fast,
+    );
     expect(verdict!.equal).toBe(false);
     expect(verdict!.differingRanges).toEqual([
-      { from: '10', to: '20', sourceRows: 10, targetRows: 9, differingKeys: 2, keys: [{ key: '12', difference: 'missing' }, { key: '15', difference: 'changed' }] },
+      {
+        from: '10',
+        to: '20',
+        sourceRows: 10,
+        targetRows: 9,
+        differingKeys: 2,
+        keys: [
+          { key: '12', difference: 'missing' },
+          { key: '15', difference: 'changed' },
+        ],
+      },
       { from: '20', to: null, sourceRows: 5, targetRows: 6, differingKeys: 1, keys: [{ key: '99', difference: 'extra' }] },
     ]);
     expect(formatVerdict(verdict!).slice(1)).toEqual([
@@ -102,7 +136,15 @@ describe('verifyTables by chunks', () => {
   it('compares a differing chunk again while the target catches up with a live source', async () => {
     const source = seed(25);
     const target = catchingUp(source, 4); // the third chunk differs twice, then agrees
-    const [verdict] = await verifyTables(...endpoints(fakeSide(() => source), target), [TABLE], 'checksums', fast);
+    const [verdict] = await verifyTables(
+      ...endpoints(
+        fakeSide(() => source),
+        target,
+      ),
+      [TABLE],
+      'checksums',
+      fast,
+    );
     expect(verdict).toMatchObject({ equal: true, differingRanges: [] });
     expect(target.checksums).toBe(5);
   });
@@ -110,20 +152,44 @@ describe('verifyTables by chunks', () => {
   it('counts a difference that outlasts the re-comparisons', async () => {
     const source = seed(25);
     const target = catchingUp(source, Infinity);
-    const [verdict] = await verifyTables(...endpoints(fakeSide(() => source), target), [TABLE], 'checksums', fast);
+    const [verdict] = await verifyTables(
+      ...endpoints(
+        fakeSide(() => source),
+        target,
+      ),
+      [TABLE],
+      'checksums',
+      fast,
+    );
     expect(verdict!.differingRanges).toMatchObject([{ from: '20', to: null, keys: [{ key: '25', difference: 'missing' }] }]);
     expect(target.checksums).toBe(3 + 3);
   });
 
   it('counts a lag as a difference with recheck 0 (a quiet source)', async () => {
     const source = seed(25);
-    const [verdict] = await verifyTables(...endpoints(fakeSide(() => source), catchingUp(source, 4)), [TABLE], 'checksums', { ...fast, recheck: 0 });
+    const [verdict] = await verifyTables(
+      ...endpoints(
+        fakeSide(() => source),
+        catchingUp(source, 4),
+      ),
+      [TABLE],
+      'checksums',
+      { ...fast, recheck: 0 },
+    );
     expect(verdict!.differingRanges).toMatchObject([{ from: '20', to: null, keys: [{ key: '25', difference: 'missing' }] }]);
   });
 
   it('takes checksums that differ over rows that do not for equal (two texts of one value)', async () => {
     const data = seed(5);
-    const [verdict] = await verifyTables(...endpoints(fakeSide(() => data), fakeSide(() => data, 1)), [TABLE], 'checksums', fast);
+    const [verdict] = await verifyTables(
+      ...endpoints(
+        fakeSide(() => data),
+        fakeSide(() => data, 1),
+      ),
+      [TABLE],
+      'checksums',
+      fast,
+    );
     expect(verdict).toMatchObject({ equal: true, differingRanges: [], note: '1 chunk(s) with differing checksums had equal rows when read' });
   });
 });
@@ -136,7 +202,9 @@ describe('diffRows', () => {
 
   it('matches keyed rows by key', () => {
     expect(diffRows(rows(1, [text], ['1', 'a'], ['2', 'b'], ['3', 'c']), rows(1, [text], ['2', 'B'], ['3', 'c'], ['4', 'd']))).toEqual([
-      { key: '1', difference: 'missing' }, { key: '2', difference: 'changed' }, { key: '4', difference: 'extra' },
+      { key: '1', difference: 'missing' },
+      { key: '2', difference: 'changed' },
+      { key: '4', difference: 'extra' },
     ]);
   });
 
@@ -156,8 +224,13 @@ describe('diffRows', () => {
 
   it('compares rows of a table without a key as multisets: a duplicate counts, NULL is not the empty string', () => {
     const two = [text, text];
-    expect(diffRows(rows(0, two, ['1', 'dup'], ['1', 'dup'], ['2', null]), rows(0, two, ['1', 'dup'], ['2', null]))).toEqual([{ key: '(1, dup)', difference: 'missing' }]);
-    expect(diffRows(rows(0, two, ['1', null]), rows(0, two, ['1', '']))).toEqual([{ key: '(1, NULL)', difference: 'missing' }, { key: '(1, )', difference: 'extra' }]);
+    expect(diffRows(rows(0, two, ['1', 'dup'], ['1', 'dup'], ['2', null]), rows(0, two, ['1', 'dup'], ['2', null]))).toEqual([
+      { key: '(1, dup)', difference: 'missing' },
+    ]);
+    expect(diffRows(rows(0, two, ['1', null]), rows(0, two, ['1', '']))).toEqual([
+      { key: '(1, NULL)', difference: 'missing' },
+      { key: '(1, )', difference: 'extra' },
+    ]);
   });
 
   it('fingerprints a chunk alike on both sides when the rows are alike, in any order without a key', () => {

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ColumnType, Engine } from '../../src/core/schema.js';
-import {
-  canonicalSql, comparedInNode, fieldSql, keySql, ownOrderIsByteOrder, rowHashSql,
-} from '../../src/verify/canonical-sql.js';
+import { canonicalSql, comparedInNode, fieldSql, keySql, ownOrderIsByteOrder, rowHashSql } from '../../src/verify/canonical-sql.js';
 import { boundarySql, checksumSql, rowsSql, type SideTable } from '../../src/verify/statements.js';
 import type { PhysicalColumn } from '../../src/core/verify-sql.js';
 
@@ -16,18 +14,44 @@ describe('canonical text per kind and engine', () => {
     ['integers as digits, without ZEROFILL', 'mysql', int, phys('int(5) unsigned zerofill'), 'CAST(x + 0 AS CHAR)'],
     ['integers as digits', 'postgres', int, phys('integer'), 'x::text'],
     ['decimals without trailing fractional zeros', 'postgres', { kind: 'decimal', precision: 10, scale: 2 }, phys('numeric(10,2)'), 'trim_scale(x)::text'],
-    ['decimals without trailing fractional zeros, by text on MySQL', 'mysql', { kind: 'decimal', precision: 10, scale: 2 }, phys('decimal(10,2)'),
-      "IF(LOCATE('.', CAST(x + 0 AS CHAR)) = 0, CAST(x + 0 AS CHAR), TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST(x + 0 AS CHAR))))"],
+    [
+      'decimals without trailing fractional zeros, by text on MySQL',
+      'mysql',
+      { kind: 'decimal', precision: 10, scale: 2 },
+      phys('decimal(10,2)'),
+      "IF(LOCATE('.', CAST(x + 0 AS CHAR)) = 0, CAST(x + 0 AS CHAR), TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST(x + 0 AS CHAR))))",
+    ],
     ['booleans as 1/0', 'postgres', { kind: 'bool' }, phys('boolean'), 'x::int::text'],
     ['TINYINT(1) booleans as 1 for anything but 0', 'mysql', { kind: 'bool' }, phys('tinyint(1)'), 'CAST(x <> 0 AS CHAR)'],
-    ['timestamptz in UTC with six fractional digits', 'postgres', { kind: 'timestamp', fsp: 6 }, phys('timestamp(6) with time zone'),
-      "CASE WHEN isfinite((x AT TIME ZONE 'UTC')) AND (x AT TIME ZONE 'UTC') >= '0001-01-01' THEN to_char((x AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24:MI:SS.US') ELSE (x AT TIME ZONE 'UTC')::text END"],
-    ['datetimes with six fractional digits, zero dates as NULL', 'mysql', { kind: 'datetime', fsp: 0 }, phys('datetime'),
-      "IF(MONTH(x) = 0 OR DAYOFMONTH(x) = 0, NULL, DATE_FORMAT(x, '%Y-%m-%d %H:%i:%s.%f'))"],
+    [
+      'timestamptz in UTC with six fractional digits',
+      'postgres',
+      { kind: 'timestamp', fsp: 6 },
+      phys('timestamp(6) with time zone'),
+      "CASE WHEN isfinite((x AT TIME ZONE 'UTC')) AND (x AT TIME ZONE 'UTC') >= '0001-01-01' THEN to_char((x AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24:MI:SS.US') ELSE (x AT TIME ZONE 'UTC')::text END",
+    ],
+    [
+      'datetimes with six fractional digits, zero dates as NULL',
+      'mysql',
+      { kind: 'datetime', fsp: 0 },
+      phys('datetime'),
+      "IF(MONTH(x) = 0 OR DAYOFMONTH(x) = 0, NULL, DATE_FORMAT(x, '%Y-%m-%d %H:%i:%s.%f'))",
+    ],
     ['zero dates as NULL', 'mysql', { kind: 'date' }, phys('date'), 'IF(MONTH(x) = 0 OR DAYOFMONTH(x) = 0, NULL, CAST(x AS CHAR))'],
-    ['times (and intervals holding them) as microseconds', 'postgres', { kind: 'time', fsp: 6 }, phys('interval'), '(extract(epoch from x) * 1000000)::bigint::text'],
-    ['times as signed microseconds', 'mysql', { kind: 'time', fsp: 3 }, phys('time(3)'),
-      "CAST(IF(x < TIME '00:00:00', -1, 1) * ((HOUR(x) * 3600 + MINUTE(x) * 60 + SECOND(x)) * 1000000 + MICROSECOND(x)) AS CHAR)"],
+    [
+      'times (and intervals holding them) as microseconds',
+      'postgres',
+      { kind: 'time', fsp: 6 },
+      phys('interval'),
+      '(extract(epoch from x) * 1000000)::bigint::text',
+    ],
+    [
+      'times as signed microseconds',
+      'mysql',
+      { kind: 'time', fsp: 3 },
+      phys('time(3)'),
+      "CAST(IF(x < TIME '00:00:00', -1, 1) * ((HOUR(x) * 3600 + MINUTE(x) * 60 + SECOND(x)) * 1000000 + MICROSECOND(x)) AS CHAR)",
+    ],
     ['character(n) with its padding', 'postgres', varchar, phys('character(5)'), 'rpad(x::text, 5)'],
     ['text in UTF-8', 'mysql', text, phys('longtext'), 'CONVERT(x USING utf8mb4)'],
     ['bytes as lower-case hex', 'mysql', { kind: 'binary', fixedLength: 4 }, phys('binary(4)'), 'LOWER(HEX(x))'],
@@ -42,7 +66,9 @@ describe('canonical text per kind and engine', () => {
   it('makes fields that no two values share: fixed texts as they are, free text length-prefixed, long values hashed, NULL as N', () => {
     expect(fieldSql('postgres', int, phys('integer'), 'x')).toBe("coalesce(x::text, 'N')");
     expect(fieldSql('postgres', varchar, phys('character varying(20)'), 'x')).toBe("coalesce(length(x::text) || ':' || x::text, 'N')");
-    expect(fieldSql('mysql', varchar, phys('varchar(20)'), 'x')).toBe("COALESCE(CONCAT(CHAR_LENGTH(CONVERT(x USING utf8mb4)), ':', CONVERT(x USING utf8mb4)), 'N')");
+    expect(fieldSql('mysql', varchar, phys('varchar(20)'), 'x')).toBe(
+      "COALESCE(CONCAT(CHAR_LENGTH(CONVERT(x USING utf8mb4)), ':', CONVERT(x USING utf8mb4)), 'N')",
+    );
     expect(fieldSql('postgres', text, phys('text'), 'x')).toBe("coalesce(md5(x::text), 'N')");
     expect(fieldSql('mysql', text, phys('longtext'), 'x')).toBe("COALESCE(MD5(CONVERT(x USING utf8mb4)), 'N')");
     // Long binary values are hashed as bytes on both engines, not as hex.
@@ -58,8 +84,16 @@ describe('canonical text per kind and engine', () => {
 
 describe('which kinds are compared in Node', () => {
   const kinds: ColumnType[] = [
-    int, { kind: 'decimal', precision: null, scale: null }, { kind: 'float' }, { kind: 'double' }, { kind: 'json' },
-    { kind: 'array', element: int }, text, { kind: 'timestamp', fsp: 6 }, { kind: 'interval' }, { kind: 'other' },
+    int,
+    { kind: 'decimal', precision: null, scale: null },
+    { kind: 'float' },
+    { kind: 'double' },
+    { kind: 'json' },
+    { kind: 'array', element: int },
+    text,
+    { kind: 'timestamp', fsp: 6 },
+    { kind: 'interval' },
+    { kind: 'other' },
   ];
   it.each<[Engine, Engine, string[]]>([
     ['mysql', 'postgres', ['float', 'double', 'json', 'array']],
@@ -122,17 +156,25 @@ describe('statements', () => {
 
   it('checksums a chunk with the expanded key comparison on MySQL, parameters in the order they appear', () => {
     const s = checksumSql(pk('mysql', ['a', 'b']), { from: ['1', '2'], to: ['3', '4'] });
-    expect(s.sql).toBe('SELECT COUNT(*), COALESCE(SUM(h), 0) FROM `s`.`t` AS t WHERE ((a > ?::int) OR (a = ?::int AND b > ?::int)) AND ((a < ?::int) OR (a = ?::int AND b <= ?::int))');
+    expect(s.sql).toBe(
+      'SELECT COUNT(*), COALESCE(SUM(h), 0) FROM `s`.`t` AS t WHERE ((a > ?::int) OR (a = ?::int AND b > ?::int)) AND ((a < ?::int) OR (a = ?::int AND b <= ?::int))',
+    );
     expect(s.params).toEqual(['1', '1', '2', '3', '3', '4']);
   });
 
   it('takes the whole table in one chunk without a key, and open ends without bounds', () => {
     expect(checksumSql(pk('postgres', []), { from: null, to: null }).sql).toBe('SELECT count(*)::text, coalesce(sum(h), 0)::text FROM "s"."t" AS t');
-    expect(rowsSql(pk('postgres', ['a']), { from: ['9'], to: null })).toEqual({ sql: 'SELECT a_match, v FROM "s"."t" AS t WHERE a > $1::int ORDER BY a', params: ['9'] });
+    expect(rowsSql(pk('postgres', ['a']), { from: ['9'], to: null })).toEqual({
+      sql: 'SELECT a_match, v FROM "s"."t" AS t WHERE a > $1::int ORDER BY a',
+      params: ['9'],
+    });
   });
 
   it('finds the next chunk boundary `rows` keys on', () => {
     expect(boundarySql(pk('postgres', ['a']), null, 1000).sql).toBe('SELECT a_text FROM "s"."t" AS t ORDER BY a LIMIT 1 OFFSET 999');
-    expect(boundarySql(pk('mysql', ['a']), ['5'], 1000)).toEqual({ sql: 'SELECT a_text FROM `s`.`t` AS t WHERE a > ?::int ORDER BY a LIMIT 999, 1', params: ['5'] });
+    expect(boundarySql(pk('mysql', ['a']), ['5'], 1000)).toEqual({
+      sql: 'SELECT a_text FROM `s`.`t` AS t WHERE a > ?::int ORDER BY a LIMIT 999, 1',
+      params: ['5'],
+    });
   });
 });

@@ -90,8 +90,15 @@ export class TableCodec {
       after: e.after && this.#row(e.after),
       op: e.op,
       source: {
-        connector: 'ferry', pipeline: origin.pipeline, engine: this.table.engine, schema: this.table.source.schema, table: this.table.source.name,
-        position: origin.position, txId: origin.txId, ts_ms: origin.ts_ms, snapshot: origin.snapshot,
+        connector: 'ferry',
+        pipeline: origin.pipeline,
+        engine: this.table.engine,
+        schema: this.table.source.schema,
+        table: this.table.source.name,
+        position: origin.position,
+        txId: origin.txId,
+        ts_ms: origin.ts_ms,
+        snapshot: origin.snapshot,
       },
       ts_ms: Date.now(),
       schema: this.version,
@@ -115,7 +122,11 @@ export class TableCodec {
     const image = after ?? before;
     if (!image) throw new FerryError('fatal', `a ${envelope.op} event of ${this.table.source.schema}.${this.table.source.name} without before or after`);
     return {
-      op: envelope.op, table: this.table.source, key: pickKey(image, this.table.primaryKey), before, after,
+      op: envelope.op,
+      table: this.table.source,
+      key: pickKey(image, this.table.primaryKey),
+      before,
+      after,
       ...(envelope.unchanged ? { unchanged: envelope.unchanged } : {}),
     };
   }

@@ -6,8 +6,12 @@ import type { IncomingMessage, KafkaConsumer, KafkaProducer, KafkaTransport, Out
 
 /** kafkajs errors that a later attempt may not meet: a broker down or moving, a timeout, a rebalance. */
 const RETRIABLE = new Set([
-  'KafkaJSNumberOfRetriesExceeded', 'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError',
-  'KafkaJSBrokerNotFound', 'KafkaJSLockTimeout',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSLockTimeout',
 ]);
 
 /** Any kafkajs failure as a FerryError: retriable when the cluster may come back, fatal otherwise. */
@@ -18,7 +22,7 @@ export function kafkaError(err: unknown, context: string): FerryError {
   const detail = e.cause?.message && e.cause.message !== e.message ? `${e.message} (${e.cause.message})` : e.message;
   return new FerryError(retriable ? 'retriable' : 'fatal', `${context}: ${detail ?? String(err)}`, {
     cause: err,
-    hint: retriable ? 'ferry retries; check that the brokers are reachable if this goes on' : 'check the brokers, the topics and the client\'s permissions',
+    hint: retriable ? 'ferry retries; check that the brokers are reachable if this goes on' : "check the brokers, the topics and the client's permissions",
   });
 }
 
@@ -28,10 +32,11 @@ const RETRY = { initialRetryTime: 300, maxRetryTime: 5000, retries: 8 };
 /** kafkajs's log lines through ferry's logger, a level down: ferry reports the failures that matter itself. */
 function logCreator(log: Logger) {
   const kafka = log.child({ component: 'kafka' });
-  return () => ({ level, log: { message, ...extra } }: LogEntry) => {
-    if (level <= logLevel.WARN) kafka.warn(extra, message);
-    else kafka.debug(extra, message);
-  };
+  return () =>
+    ({ level, log: { message, ...extra } }: LogEntry) => {
+      if (level <= logLevel.WARN) kafka.warn(extra, message);
+      else kafka.debug(extra, message);
+    };
 }
 
 /** The Kafka port over kafkajs. */
@@ -39,10 +44,17 @@ export class KafkajsTransport implements KafkaTransport {
   readonly #kafka: Kafka;
   #admin: Promise<Admin> | null = null;
 
-  constructor(brokers: readonly string[], private readonly log: Logger) {
+  constructor(
+    brokers: readonly string[],
+    private readonly log: Logger,
+  ) {
     this.#kafka = new Kafka({
-      clientId: 'ferry', brokers: [...brokers], logLevel: logLevel.INFO, logCreator: logCreator(log),
-      connectionTimeout: 3000, retry: RETRY,
+      clientId: 'ferry',
+      brokers: [...brokers],
+      logLevel: logLevel.INFO,
+      logCreator: logCreator(log),
+      connectionTimeout: 3000,
+      retry: RETRY,
     });
   }
 
@@ -60,9 +72,11 @@ export class KafkajsTransport implements KafkaTransport {
     const admin = await this.#adminClient().catch((err) => {
       throw kafkaError(err, 'connecting to Kafka');
     });
-    const existing = new Set(await admin.listTopics().catch((err) => {
-      throw kafkaError(err, 'listing Kafka topics');
-    }));
+    const existing = new Set(
+      await admin.listTopics().catch((err) => {
+        throw kafkaError(err, 'listing Kafka topics');
+      }),
+    );
     const wanted = topics.filter((t) => existing.has(t));
     if (wanted.length === 0) return new Map();
     const { topics: metadata } = await admin.fetchTopicMetadata({ topics: wanted }).catch((err) => {
@@ -109,13 +123,15 @@ export class KafkajsTransport implements KafkaTransport {
         consumer.on(consumer.events.CRASH, ({ payload }) => {
           if (!payload.restart) reject(payload.error);
         });
-        consumer.run({
-          autoCommit: false,
-          eachBatch: async ({ batch }) => {
-            for (const m of batch.messages) messages.push({ offset: BigInt(m.offset), key: m.key, value: m.value });
-            if (BigInt(batch.lastOffset()) + 1n >= end) resolve();
-          },
-        }).catch(reject);
+        consumer
+          .run({
+            autoCommit: false,
+            eachBatch: async ({ batch }) => {
+              for (const m of batch.messages) messages.push({ offset: BigInt(m.offset), key: m.key, value: m.value });
+              if (BigInt(batch.lastOffset()) + 1n >= end) resolve();
+            },
+          })
+          .catch(reject);
       });
     } finally {
       await consumer.disconnect().catch(() => {});
@@ -125,7 +141,9 @@ export class KafkajsTransport implements KafkaTransport {
 
   async producer(options: { idempotent: boolean }): Promise<KafkaProducer> {
     const producer = this.#kafka.producer({
-      idempotent: options.idempotent, maxInFlightRequests: 1, allowAutoTopicCreation: false,
+      idempotent: options.idempotent,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
     await producer.connect().catch((err) => {
@@ -148,13 +166,22 @@ export class KafkajsTransport implements KafkaTransport {
   }
 
   consumer(group: string, options: { concurrency: number; fetchBytes?: number }): KafkaConsumer {
-    return new KafkajsConsumer(this.#kafka.consumer({
-      // maxWaitTimeInMs: an idle fetch returns after 0.5 s (some brokers hold it that long even when data arrives).
-      groupId: group, allowAutoTopicCreation: false, sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 1000, maxWaitTimeInMs: 500,
-      // ferry restarts a failed consumer itself, with a new one: kafkajs's own restart would revive one ferry closed.
-      retry: { ...RETRY, restartOnFailure: async () => false },
-      ...(options.fetchBytes ? { maxBytesPerPartition: options.fetchBytes, maxBytes: options.fetchBytes } : {}),
-    }), options.concurrency, this.log);
+    return new KafkajsConsumer(
+      this.#kafka.consumer({
+        // maxWaitTimeInMs: an idle fetch returns after 0.5 s (some brokers hold it that long even when data arrives).
+        groupId: group,
+        allowAutoTopicCreation: false,
+        sessionTimeout: 10_000,
+        rebalanceTimeout: 10_000,
+        heartbeatInterval: 1000,
+        maxWaitTimeInMs: 500,
+        // ferry restarts a failed consumer itself, with a new one: kafkajs's own restart would revive one ferry closed.
+        retry: { ...RETRY, restartOnFailure: async () => false },
+        ...(options.fetchBytes ? { maxBytesPerPartition: options.fetchBytes, maxBytes: options.fetchBytes } : {}),
+      }),
+      options.concurrency,
+      this.log,
+    );
   }
 
   async close(): Promise<void> {
@@ -169,7 +196,11 @@ class KafkajsConsumer implements KafkaConsumer {
   #fatal: FerryError | null = null;
   #closing = false;
 
-  constructor(private readonly consumer: Consumer, private readonly concurrency: number, private readonly log: Logger) {}
+  constructor(
+    private readonly consumer: Consumer,
+    private readonly concurrency: number,
+    private readonly log: Logger,
+  ) {}
 
   onAssignment(listener: (partitions: readonly TopicPartition[]) => void): void {
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -188,7 +219,9 @@ class KafkajsConsumer implements KafkaConsumer {
     await new Promise<void>((resolve, reject) => {
       // Stopped by close(), by a failed apply, or by a crash (the cluster's doing: a broker gone, a
       // protocol error while joining), after which a new consumer may do better.
-      c.on(c.events.CRASH, ({ payload }) => reject(new FerryError('retriable', `the Kafka consumer crashed: ${payload.error.message}`, { cause: payload.error })));
+      c.on(c.events.CRASH, ({ payload }) =>
+        reject(new FerryError('retriable', `the Kafka consumer crashed: ${payload.error.message}`, { cause: payload.error })),
+      );
       c.on(c.events.STOP, () => {
         if (this.#fatal) reject(this.#fatal);
         else if (this.#closing) resolve();
@@ -219,7 +252,10 @@ class KafkajsConsumer implements KafkaConsumer {
           const next = (last + 1n).toString();
           // The group's offsets are for lag visibility; the target's own offsets decide what is applied.
           await c.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]).catch((err: Error) => {
-            this.log.debug({ err: err.message, topic: batch.topic, partition: batch.partition }, 'committing the group offset failed; the next commit covers it');
+            this.log.debug(
+              { err: err.message, topic: batch.topic, partition: batch.partition },
+              'committing the group offset failed; the next commit covers it',
+            );
           });
         },
       }).catch((err) => reject(kafkaError(err, 'the Kafka consumer')));

@@ -14,7 +14,11 @@ export class SchemaCatalog {
   /** The read in flight: partitions applied at once wait for the same one. */
   #reading: Promise<void> | null = null;
 
-  constructor(private readonly transport: KafkaTransport, private readonly topic: string, private readonly targetSchema: string | undefined) {}
+  constructor(
+    private readonly transport: KafkaTransport,
+    private readonly topic: string,
+    private readonly targetSchema: string | undefined,
+  ) {}
 
   async codec(version: string): Promise<TableCodec> {
     // A read already in flight may have taken its end before `version` was published: then one more.

@@ -23,9 +23,7 @@ export async function binlogPosition(conn: Connection, flavor: Flavor, file: str
 
 /** The binlog's current file and offset (MySQL 8.4 renamed the statement). */
 export async function masterStatus(conn: Connection): Promise<{ file: string; pos: number }> {
-  const [rows] = await conn
-    .query<RowDataPacket[]>('SHOW MASTER STATUS')
-    .catch(() => conn.query<RowDataPacket[]>('SHOW BINARY LOG STATUS'));
+  const [rows] = await conn.query<RowDataPacket[]>('SHOW MASTER STATUS').catch(() => conn.query<RowDataPacket[]>('SHOW BINARY LOG STATUS'));
   const row = rows[0];
   if (!row) throw new Error('the server has binary logging off (SHOW MASTER STATUS is empty)');
   return { file: String(row.File), pos: Number(row.Position) };

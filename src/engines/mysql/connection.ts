@@ -51,7 +51,8 @@ export function connectError(err: unknown, url: string, role: Role = 'source'): 
     case 'ER_ACCESS_DENIED_ERROR':
     case 'ER_DBACCESS_DENIED_ERROR':
       return new FerryError('config', `${role} ${where}: access denied (${e.message})`, {
-        cause: err, hint: `check the user and password in ${key} (or ${role}.passwordFile) and that the user may connect from this host`,
+        cause: err,
+        hint: `check the user and password in ${key} (or ${role}.passwordFile) and that the user may connect from this host`,
       });
     case 'ER_BAD_DB_ERROR':
       return new FerryError('config', `${role} ${where}: ${e.message}`, { cause: err, hint: `fix the database name in ${key}` });
@@ -60,7 +61,8 @@ export function connectError(err: unknown, url: string, role: Role = 'source'): 
     case 'ETIMEDOUT':
     case 'EHOSTUNREACH':
       return new FerryError('retriable', `${role} ${where} is unreachable (${e.code})`, {
-        cause: err, hint: `check the host and port in ${key}, and that the server is running and reachable`,
+        cause: err,
+        hint: `check the host and port in ${key}, and that the server is running and reachable`,
       });
     default:
       return coerceError(err, `${role} ${where}`);
@@ -104,20 +106,23 @@ interface ConnectionInternals {
 export function watchMysqlConnection(conn: unknown, url: string, o: { stallMs: number; name: string; log: Logger }): void {
   const c = conn as ConnectionInternals;
   const id = c.threadId;
-  watchConnection({
-    socket: c.stream,
-    busy: () => Boolean(c._command) || c._commands.length > 0,
-    running: async (timeoutMs) => {
-      const probe = await mysql.createConnection({ ...connectionOptions(url, 'target'), connectTimeout: timeoutMs });
-      probe.on('error', () => {});
-      try {
-        const [rows] = await probe.query<RowDataPacket[]>('SELECT COMMAND AS command FROM information_schema.PROCESSLIST WHERE ID = ?', [id]);
-        return rows.length > 0 && String(rows[0]!.command) !== 'Sleep';
-      } finally {
-        probe.destroy();
-      }
+  watchConnection(
+    {
+      socket: c.stream,
+      busy: () => Boolean(c._command) || c._commands.length > 0,
+      running: async (timeoutMs) => {
+        const probe = await mysql.createConnection({ ...connectionOptions(url, 'target'), connectTimeout: timeoutMs });
+        probe.on('error', () => {});
+        try {
+          const [rows] = await probe.query<RowDataPacket[]>('SELECT COMMAND AS command FROM information_schema.PROCESSLIST WHERE ID = ?', [id]);
+          return rows.length > 0 && String(rows[0]!.command) !== 'Sleep';
+        } finally {
+          probe.destroy();
+        }
+      },
     },
-  }, { stallMs: o.stallMs, name: o.name, warn: (message) => o.log.warn(message) });
+    { stallMs: o.stallMs, name: o.name, warn: (message) => o.log.warn(message) },
+  );
 }
 
 /** Which server this is, whatever name or address reached it (MySQL 8's server_uuid where it exists). */

@@ -31,5 +31,5 @@ export function columnDefault(type: ColumnType, rawDefault: string | null, extra
 /** MariaDB prints string defaults with \0 \n \r \\ escaped and quotes doubled: undone in one pass. */
 function unescapeMariaDbLiteral(text: string): string {
   const escapes: Record<string, string> = { '0': '\u0000', n: '\n', r: '\r', t: '\t', Z: '\u001a', b: '\b' };
-  return text.replace(/''|\\(.)/gs, (m: string, c?: string) => (m === "''" ? "'" : escapes[c!] ?? c!));
+  return text.replace(/''|\\(.)/gs, (m: string, c?: string) => (m === "''" ? "'" : (escapes[c!] ?? c!)));
 }

@@ -27,9 +27,10 @@ export function mysqlNameRules(lowerCaseTableNames: number): NameRules {
       return name.endsWith(' ') ? 'ends with a space, which MySQL refuses' : null;
     },
     fold: (kind, name) => (kind === 'column' || kind === 'index' || tablesWithoutCase ? lower(name) : name),
-    folds: (kind) => (kind === 'column' || kind === 'index'
-      ? `MySQL compares ${kind} names without regard to case`
-      : `the target compares table names without regard to case (lower_case_table_names=${lowerCaseTableNames})`),
+    folds: (kind) =>
+      kind === 'column' || kind === 'index'
+        ? `MySQL compares ${kind} names without regard to case`
+        : `the target compares table names without regard to case (lower_case_table_names=${lowerCaseTableNames})`,
     stored: (name) => name,
   };
 }

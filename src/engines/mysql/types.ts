@@ -37,11 +37,15 @@ export function parseColumnType(columnType: string, options: TypeOptions, column
   const bytes = INT_BYTES[base];
   if (bytes) return { kind: 'int', bytes, unsigned };
   switch (base) {
-    case 'decimal': case 'numeric': case 'dec': case 'fixed':
+    case 'decimal':
+    case 'numeric':
+    case 'dec':
+    case 'fixed':
       return { kind: 'decimal', precision: n(0, 10), scale: n(1, 0) };
     case 'float':
       return { kind: 'float' };
-    case 'double': case 'real':
+    case 'double':
+    case 'real':
       return { kind: 'double' };
     case 'date':
       return { kind: 'date' };
@@ -53,13 +57,21 @@ export function parseColumnType(columnType: string, options: TypeOptions, column
       return { kind: 'time', fsp: n(0, 0) };
     case 'year':
       return { kind: 'year' };
-    case 'char': case 'varchar':
+    case 'char':
+    case 'varchar':
       return { kind: 'string', maxLength: n(0, 1) };
-    case 'tinytext': case 'text': case 'mediumtext': case 'longtext':
+    case 'tinytext':
+    case 'text':
+    case 'mediumtext':
+    case 'longtext':
       return { kind: 'string', maxLength: null };
     case 'binary':
       return { kind: 'binary', fixedLength: n(0, 1) };
-    case 'varbinary': case 'tinyblob': case 'blob': case 'mediumblob': case 'longblob':
+    case 'varbinary':
+    case 'tinyblob':
+    case 'blob':
+    case 'mediumblob':
+    case 'longblob':
       return { kind: 'binary', fixedLength: null };
     case 'json':
       return { kind: 'json' };
@@ -107,16 +119,22 @@ export function normalizeValue(type: ColumnType, v: unknown): Value {
       return Number(v) !== 0;
     case 'decimal':
       return String(v);
-    case 'float': case 'double':
+    case 'float':
+    case 'double':
       return Number(v);
     case 'year':
       // The binlog stores YEAR as an offset from 1900, so YEAR 0000 decodes as 1900 (not a valid YEAR).
       return Number(v) === 1900 ? 0 : Number(v);
-    case 'date': case 'datetime': case 'timestamp': {
+    case 'date':
+    case 'datetime':
+    case 'timestamp': {
       const s = String(v);
       return ZERO_DATE.test(s) ? null : s;
     }
-    case 'time': case 'string': case 'enum': case 'set':
+    case 'time':
+    case 'string':
+    case 'enum':
+    case 'set':
       return typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
     case 'binary':
       return Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'binary');
@@ -126,7 +144,10 @@ export function normalizeValue(type: ColumnType, v: unknown): Value {
       return Buffer.isBuffer(v) ? bitString(v, type.length) : Number(v).toString(2).padStart(type.length, '0');
     case 'uuid':
       return Buffer.isBuffer(v) ? formatUuid(v) : String(v);
-    case 'interval': case 'inet': case 'array': case 'other': // Postgres types: never read from MySQL
+    case 'interval':
+    case 'inet':
+    case 'array':
+    case 'other': // Postgres types: never read from MySQL
       return String(v);
   }
 }
@@ -134,13 +155,21 @@ export function normalizeValue(type: ColumnType, v: unknown): Value {
 /** The value MySQL gives existing rows for a NOT NULL column added without a DEFAULT. */
 function implicitDefault(type: ColumnType): Backfill {
   switch (type.kind) {
-    case 'int': case 'bool': case 'decimal': case 'float': case 'double': case 'year':
+    case 'int':
+    case 'bool':
+    case 'decimal':
+    case 'float':
+    case 'double':
+    case 'year':
       return { value: normalizeValue(type, '0') };
-    case 'string': case 'set':
+    case 'string':
+    case 'set':
       return { value: '' };
     case 'enum':
       return { value: type.values[0] ?? '' };
-    case 'date': case 'datetime': case 'timestamp':
+    case 'date':
+    case 'datetime':
+    case 'timestamp':
       return { value: null }; // the zero date, which ferry writes as NULL
     case 'time':
       return { value: '00:00:00' };
@@ -150,7 +179,11 @@ function implicitDefault(type: ColumnType): Backfill {
       return { value: '0'.repeat(type.length) };
     case 'uuid':
       return { value: '00000000-0000-0000-0000-000000000000' };
-    case 'json': case 'interval': case 'inet': case 'array': case 'other':
+    case 'json':
+    case 'interval':
+    case 'inet':
+    case 'array':
+    case 'other':
       return { expression: `a NOT NULL ${type.kind} column without a default` };
   }
 }

@@ -9,34 +9,55 @@ function unlessZeroDate(x: string, text: string): string {
 
 function canonical(t: ColumnType, x: string): string {
   switch (t.kind) {
-    case 'int': case 'year': return `CAST(${x} + 0 AS CHAR)`; // + 0: no ZEROFILL padding, YEAR 0 as 0
-    case 'bool': return `CAST(${x} <> 0 AS CHAR)`;
+    case 'int':
+    case 'year':
+      return `CAST(${x} + 0 AS CHAR)`; // + 0: no ZEROFILL padding, YEAR 0 as 0
+    case 'bool':
+      return `CAST(${x} <> 0 AS CHAR)`;
     case 'decimal': {
       const s = `CAST(${x} + 0 AS CHAR)`;
       return `IF(LOCATE('.', ${s}) = 0, ${s}, TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM ${s})))`;
     }
-    case 'float': return `CAST(${x} + 0e0 AS CHAR)`; // widened: FLOAT's own text has six digits
-    case 'double': return `CAST(${x} AS CHAR)`;
-    case 'date': return unlessZeroDate(x, `CAST(${x} AS CHAR)`);
-    case 'datetime': case 'timestamp': return unlessZeroDate(x, `DATE_FORMAT(${x}, '%Y-%m-%d %H:%i:%s.%f')`);
+    case 'float':
+      return `CAST(${x} + 0e0 AS CHAR)`; // widened: FLOAT's own text has six digits
+    case 'double':
+      return `CAST(${x} AS CHAR)`;
+    case 'date':
+      return unlessZeroDate(x, `CAST(${x} AS CHAR)`);
+    case 'datetime':
+    case 'timestamp':
+      return unlessZeroDate(x, `DATE_FORMAT(${x}, '%Y-%m-%d %H:%i:%s.%f')`);
     case 'time':
       return `CAST(IF(${x} < TIME '00:00:00', -1, 1) * ((HOUR(${x}) * 3600 + MINUTE(${x}) * 60 + SECOND(${x})) * 1000000 + MICROSECOND(${x})) AS CHAR)`;
-    case 'binary': return `LOWER(HEX(${x}))`;
-    case 'bit': return `LPAD(BIN(${x}), ${t.length}, '0')`;
-    case 'uuid': return `LOWER(CONVERT(${x} USING utf8mb4))`;
-    default: return `CONVERT(${x} USING utf8mb4)`;
+    case 'binary':
+      return `LOWER(HEX(${x}))`;
+    case 'bit':
+      return `LPAD(BIN(${x}), ${t.length}, '0')`;
+    case 'uuid':
+      return `LOWER(CONVERT(${x} USING utf8mb4))`;
+    default:
+      return `CONVERT(${x} USING utf8mb4)`;
   }
 }
 
 function ownOrder(t: ColumnType, x: string): KeyOrder {
   const param = (v: string): string => {
     switch (t.kind) {
-      case 'int': case 'year': case 'bool': return `CAST(${v} AS DECIMAL(65,0))`;
-      case 'decimal': return `CAST(${v} AS DECIMAL(65,30))`;
-      case 'float': case 'double': return `(${v} + 0e0)`;
-      case 'binary': return `UNHEX(${v})`;
-      case 'bit': return `CAST(CONV(${v}, 2, 10) AS UNSIGNED)`;
-      default: return v; // temporal and text columns convert a string by their own type and collation
+      case 'int':
+      case 'year':
+      case 'bool':
+        return `CAST(${v} AS DECIMAL(65,0))`;
+      case 'decimal':
+        return `CAST(${v} AS DECIMAL(65,30))`;
+      case 'float':
+      case 'double':
+        return `(${v} + 0e0)`;
+      case 'binary':
+        return `UNHEX(${v})`;
+      case 'bit':
+        return `CAST(CONV(${v}, 2, 10) AS UNSIGNED)`;
+      default:
+        return v; // temporal and text columns convert a string by their own type and collation
     }
   };
   return { expr: t.kind === 'bool' ? `(${x} <> 0)` : x, param };
@@ -72,10 +93,15 @@ export const mysqlVerifySql: VerifySql = {
   ownOrder: (t, _p, x) => ownOrder(t, x),
   async physicalColumns(side, id) {
     const rows = await side.query(COLUMNS, [id.schema, id.name]);
-    return new Map(rows.map(([name, type, collation]) => [name!, {
-      type: type!,
-      collation: collation ?? null,
-      bytewise: BINARY_TYPE.test(type!) || BYTEWISE.test(collation ?? ''),
-    }]));
+    return new Map(
+      rows.map(([name, type, collation]) => [
+        name!,
+        {
+          type: type!,
+          collation: collation ?? null,
+          bytewise: BINARY_TYPE.test(type!) || BYTEWISE.test(collation ?? ''),
+        },
+      ]),
+    );
   },
 };

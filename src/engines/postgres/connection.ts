@@ -12,7 +12,8 @@ import { coerceError, FerryError } from '../../core/errors.js';
  * the same settings, so the snapshot and the stream print values identically. ferry's sessions stay
  * writable under a cutover fence (default_transaction_read_only), for the heartbeat and the marker.
  */
-const SESSION_OPTIONS = '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c default_transaction_read_only=off';
+const SESSION_OPTIONS =
+  '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c default_transaction_read_only=off';
 
 /** The prefix of ferry's messages in the WAL (pg_logical_emit_message: heartbeats and the cutover's marker). */
 export const MESSAGE_PREFIX = 'ferry';
@@ -51,8 +52,11 @@ function pgTls(tls: TlsSettings, end: string): pg.ClientConfig['ssl'] {
 
 export function sourceClientConfig(url: string): pg.ClientConfig {
   return {
-    ...pgConnectionConfig(url), options: `${SESSION_OPTIONS} ${SERVER_KEEPALIVE_OPTIONS}`, application_name: FERRY_APPLICATION_NAME,
-    ...KEEPALIVE, connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    ...pgConnectionConfig(url),
+    options: `${SESSION_OPTIONS} ${SERVER_KEEPALIVE_OPTIONS}`,
+    application_name: FERRY_APPLICATION_NAME,
+    ...KEEPALIVE,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   };
 }
 
@@ -71,7 +75,10 @@ export function sourceConnectError(err: unknown, url: string): FerryError {
   const tls = tlsConnectError(err, where, 'source');
   if (tls) return tls;
   if (e.code === '28P01' || e.code === '28000') {
-    return new FerryError('config', `${where}: ${e.message}`, { cause: err, hint: 'check the user and password in source.url (or source.passwordFile) and pg_hba.conf' });
+    return new FerryError('config', `${where}: ${e.message}`, {
+      cause: err,
+      hint: 'check the user and password in source.url (or source.passwordFile) and pg_hba.conf',
+    });
   }
   if (e.code === '3D000') return new FerryError('config', `${where}: ${e.message}`, { cause: err, hint: 'fix the database name in source.url' });
   return coerceError(err, where);
@@ -117,21 +124,24 @@ interface ClientInternals {
 export function watchPgClient(client: pg.Client, url: string, o: { stallMs: number; name: string; log: Logger }): void {
   const c = client as unknown as ClientInternals;
   const pid = c.processID;
-  watchConnection({
-    socket: c.connection.stream,
-    busy: () => Boolean(c._getActiveQuery()) || c._queryQueue.length > 0,
-    running: async (timeoutMs) => {
-      const probe = new pg.Client({ ...pgConnectionConfig(url), application_name: 'ferry watchdog', connectionTimeoutMillis: timeoutMs });
-      probe.on('error', () => {});
-      try {
-        await probe.connect();
-        const { rows } = await probe.query('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid]);
-        return rows[0]?.state === 'active';
-      } finally {
-        (probe as unknown as Partial<ClientInternals>).connection?.stream.destroy();
-      }
+  watchConnection(
+    {
+      socket: c.connection.stream,
+      busy: () => Boolean(c._getActiveQuery()) || c._queryQueue.length > 0,
+      running: async (timeoutMs) => {
+        const probe = new pg.Client({ ...pgConnectionConfig(url), application_name: 'ferry watchdog', connectionTimeoutMillis: timeoutMs });
+        probe.on('error', () => {});
+        try {
+          await probe.connect();
+          const { rows } = await probe.query('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid]);
+          return rows[0]?.state === 'active';
+        } finally {
+          (probe as unknown as Partial<ClientInternals>).connection?.stream.destroy();
+        }
+      },
     },
-  }, { stallMs: o.stallMs, name: o.name, warn: (message) => o.log.warn(message) });
+    { stallMs: o.stallMs, name: o.name, warn: (message) => o.log.warn(message) },
+  );
 }
 
 /** Ends a client; one whose server went silent (a heartbeat still waiting on it) is dropped after a second instead. */
@@ -154,7 +164,13 @@ export async function endClient(client: pg.Client): Promise<void> {
  * A TLS failure is a config error that says what to fix.
  */
 export async function connectClient(url: string, options: Omit<pg.ClientConfig, 'connectionString'> = {}): Promise<pg.Client> {
-  const client = new pg.Client({ ...KEEPALIVE, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, options: SERVER_KEEPALIVE_OPTIONS, ...options, ...pgConnectionConfig(url, 'target') });
+  const client = new pg.Client({
+    ...KEEPALIVE,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    options: SERVER_KEEPALIVE_OPTIONS,
+    ...options,
+    ...pgConnectionConfig(url, 'target'),
+  });
   client.on('error', () => {});
   try {
     await client.connect();

@@ -15,7 +15,10 @@ const QUOTED = /^'((?:[^']|'')*)'(::[\w ."[\]()]+)?$/s;
 export function columnDefault(type: ColumnType, expression: string | null): ColumnDefault | undefined {
   if (expression === null || /^nextval\(/i.test(expression) || /^NULL(::[\w ."[\]()]+)?$/i.test(expression)) return undefined;
   if (NOW.test(expression)) return { kind: 'now', text: expression };
-  if (type.kind === 'bool') return /^(true|false)$/i.test(expression) ? { kind: 'literal', value: expression.toLowerCase() === 'true', text: expression } : { kind: 'expression', text: expression };
+  if (type.kind === 'bool')
+    return /^(true|false)$/i.test(expression)
+      ? { kind: 'literal', value: expression.toLowerCase() === 'true', text: expression }
+      : { kind: 'expression', text: expression };
   const literal = QUOTED.exec(expression)?.[1]?.replace(/''/g, "'") ?? NUMBER.exec(expression)?.[1];
   if (literal === undefined || type.kind === 'array' || type.kind === 'other') return { kind: 'expression', text: expression };
   try {

@@ -23,7 +23,8 @@ export const postgresNameRules: NameRules = {
   indexName,
   invalid: (name) => {
     const bytes = Buffer.byteLength(name);
-    return bytes <= MAX_BYTES ? null
+    return bytes <= MAX_BYTES
+      ? null
       : `is ${bytes} bytes long; Postgres cuts names to ${MAX_BYTES} bytes (it would create "${clipBytes(name, MAX_BYTES)}") and ferry would not find it again by its source name`;
   },
   fold: (_, name) => clipBytes(name, MAX_BYTES),

@@ -29,29 +29,53 @@ export function columnType(t: PgTypeInfo): ColumnType {
     return { kind: 'array', element: columnType({ name: t.element, typtype: t.elementTyptype ?? 'b', element: null, typmod: -1, labels: t.labels }) };
   }
   switch (t.name) {
-    case 'int2': return { kind: 'int', bytes: 2, unsigned: false };
-    case 'int4': return { kind: 'int', bytes: 4, unsigned: false };
-    case 'int8': return { kind: 'int', bytes: 8, unsigned: false };
+    case 'int2':
+      return { kind: 'int', bytes: 2, unsigned: false };
+    case 'int4':
+      return { kind: 'int', bytes: 4, unsigned: false };
+    case 'int8':
+      return { kind: 'int', bytes: 8, unsigned: false };
     case 'numeric':
       // typmod = ((precision << 16) | scale) + 4; scale is an 11-bit signed number since Postgres 15.
       if (t.typmod < 0) return { kind: 'decimal', precision: null, scale: null };
       return { kind: 'decimal', precision: ((t.typmod - 4) >> 16) & 0xffff, scale: (((t.typmod - 4) & 0x7ff) ^ 0x400) - 0x400 };
-    case 'float4': return { kind: 'float' };
-    case 'float8': return { kind: 'double' };
-    case 'bool': return { kind: 'bool' };
-    case 'text': case 'name': case 'citext': return { kind: 'string', maxLength: null };
-    case 'varchar': case 'bpchar': return { kind: 'string', maxLength: t.typmod < 0 ? null : t.typmod - 4 };
-    case 'bytea': return { kind: 'binary', fixedLength: null };
-    case 'date': return { kind: 'date' };
-    case 'time': return { kind: 'time', fsp: fsp(t.typmod) };
-    case 'timestamp': return { kind: 'datetime', fsp: fsp(t.typmod) };
-    case 'timestamptz': return { kind: 'timestamp', fsp: fsp(t.typmod) };
-    case 'interval': return { kind: 'interval' };
-    case 'json': case 'jsonb': return { kind: 'json' };
-    case 'uuid': return { kind: 'uuid' };
-    case 'inet': case 'cidr': return { kind: 'inet' };
-    case 'bit': return { kind: 'bit', length: t.typmod < 0 ? 1 : t.typmod };
-    default: return { kind: 'other' };
+    case 'float4':
+      return { kind: 'float' };
+    case 'float8':
+      return { kind: 'double' };
+    case 'bool':
+      return { kind: 'bool' };
+    case 'text':
+    case 'name':
+    case 'citext':
+      return { kind: 'string', maxLength: null };
+    case 'varchar':
+    case 'bpchar':
+      return { kind: 'string', maxLength: t.typmod < 0 ? null : t.typmod - 4 };
+    case 'bytea':
+      return { kind: 'binary', fixedLength: null };
+    case 'date':
+      return { kind: 'date' };
+    case 'time':
+      return { kind: 'time', fsp: fsp(t.typmod) };
+    case 'timestamp':
+      return { kind: 'datetime', fsp: fsp(t.typmod) };
+    case 'timestamptz':
+      return { kind: 'timestamp', fsp: fsp(t.typmod) };
+    case 'interval':
+      return { kind: 'interval' };
+    case 'json':
+    case 'jsonb':
+      return { kind: 'json' };
+    case 'uuid':
+      return { kind: 'uuid' };
+    case 'inet':
+    case 'cidr':
+      return { kind: 'inet' };
+    case 'bit':
+      return { kind: 'bit', length: t.typmod < 0 ? 1 : t.typmod };
+    default:
+      return { kind: 'other' };
   }
 }
 
@@ -68,11 +92,17 @@ export function fromPgText(t: ColumnType, text: string | null): Value {
       const n = Number(text);
       return Number.isSafeInteger(n) ? n : text;
     }
-    case 'bool': return text === 't';
-    case 'float': case 'double': return Number(text);
-    case 'binary': return Buffer.from(text.slice(2), 'hex');
-    case 'timestamp': return utcWallClock(text);
-    default: return text;
+    case 'bool':
+      return text === 't';
+    case 'float':
+    case 'double':
+      return Number(text);
+    case 'binary':
+      return Buffer.from(text.slice(2), 'hex');
+    case 'timestamp':
+      return utcWallClock(text);
+    default:
+      return text;
   }
 }
 
@@ -82,6 +112,6 @@ function utcWallClock(text: string): string {
   if (text.endsWith('+00 BC')) return `${text.slice(0, -6)} BC`;
   if (text === 'infinity' || text === '-infinity') return text;
   throw new FerryError('fatal', `timestamptz value ${text} is not in UTC; the source session's TimeZone setting was overridden`, {
-    hint: 'remove any TimeZone setting forced on ferry\'s source role (ALTER ROLE … RESET TimeZone)',
+    hint: "remove any TimeZone setting forced on ferry's source role (ALTER ROLE … RESET TimeZone)",
   });
 }

@@ -14,21 +14,32 @@ function timestampText(x: string): string {
 
 function canonical(t: ColumnType, p: PhysicalColumn, x: string): string {
   switch (t.kind) {
-    case 'bool': return p.type === 'boolean' ? `${x}::int::text` : `(${x} <> 0)::int::text`;
-    case 'decimal': return `trim_scale(${x})::text`;
-    case 'float': return `${x}::real::text`; // a target column widened to double precision prints the real it holds
-    case 'datetime': return timestampText(x);
-    case 'timestamp': return timestampText(p.type.includes('with time zone') ? `(${x} AT TIME ZONE 'UTC')` : x);
-    case 'time': return `(extract(epoch from ${x}) * 1000000)::bigint::text`;
-    case 'binary': return `encode(${x}, 'hex')`;
+    case 'bool':
+      return p.type === 'boolean' ? `${x}::int::text` : `(${x} <> 0)::int::text`;
+    case 'decimal':
+      return `trim_scale(${x})::text`;
+    case 'float':
+      return `${x}::real::text`; // a target column widened to double precision prints the real it holds
+    case 'datetime':
+      return timestampText(x);
+    case 'timestamp':
+      return timestampText(p.type.includes('with time zone') ? `(${x} AT TIME ZONE 'UTC')` : x);
+    case 'time':
+      return `(extract(epoch from ${x}) * 1000000)::bigint::text`;
+    case 'binary':
+      return `encode(${x}, 'hex')`;
     case 'string': {
       // character(n) keeps its padding in ferry's copies (its output text); a cast to text drops it.
       const n = /^character\((\d+)\)$/.exec(p.type)?.[1];
       return n ? `rpad(${x}::text, ${n})` : `${x}::text`;
     }
-    case 'uuid': return p.type === 'uuid' ? `${x}::text` : `lower(${x}::text)`;
-    case 'inet': case 'other': return output(x);
-    default: return `${x}::text`;
+    case 'uuid':
+      return p.type === 'uuid' ? `${x}::text` : `lower(${x}::text)`;
+    case 'inet':
+    case 'other':
+      return output(x);
+    default:
+      return `${x}::text`;
   }
 }
 
@@ -36,12 +47,18 @@ function ownOrder(t: ColumnType, p: PhysicalColumn, x: string): KeyOrder {
   const base = p.type.replace(/\(.*?\)/g, '');
   const param = (v: string): string => {
     switch (t.kind) {
-      case 'bool': return p.type === 'boolean' ? `${v}::int::boolean` : `${v}::int`;
-      case 'timestamp': return base.includes('with time zone') ? `(${v}::timestamp AT TIME ZONE 'UTC')` : `${v}::timestamp`;
-      case 'binary': return `decode(${v}, 'hex')`;
-      case 'bit': return `${v}::varbit`;
-      case 'string': return /^(character\(|bpchar)/.test(p.type) ? `${v}::bpchar` : `${v}::text`;
-      default: return `${v}::${base}`;
+      case 'bool':
+        return p.type === 'boolean' ? `${v}::int::boolean` : `${v}::int`;
+      case 'timestamp':
+        return base.includes('with time zone') ? `(${v}::timestamp AT TIME ZONE 'UTC')` : `${v}::timestamp`;
+      case 'binary':
+        return `decode(${v}, 'hex')`;
+      case 'bit':
+        return `${v}::varbit`;
+      case 'string':
+        return /^(character\(|bpchar)/.test(p.type) ? `${v}::bpchar` : `${v}::text`;
+      default:
+        return `${v}::${base}`;
     }
   };
   return { expr: x, param };

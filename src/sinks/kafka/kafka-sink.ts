@@ -45,7 +45,11 @@ export class KafkaSink implements Sink {
   /** Sends one at a time: kafkajs may reorder concurrent sends (its issue #598). */
   #sending: Promise<unknown> = Promise.resolve();
 
-  private constructor(private readonly o: KafkaSinkOptions, private readonly transport: KafkaTransport, private readonly producer: KafkaProducer) {
+  private constructor(
+    private readonly o: KafkaSinkOptions,
+    private readonly transport: KafkaTransport,
+    private readonly producer: KafkaProducer,
+  ) {
     this.#topics = new Topics(o.topicPrefix);
   }
 
@@ -67,7 +71,13 @@ export class KafkaSink implements Sink {
       const own = [topics.schema, topics.checkpoint, ...(target.singleTopic ? [topics.changes] : [])];
       return topicProblems(own, await transport.partitions(own), own);
     } catch (err) {
-      return [{ check: 'target', message: `cannot reach Kafka at ${target.brokers.join(', ')}: ${(err as Error).message}`, hint: 'check target.brokers and that the brokers are running' }];
+      return [
+        {
+          check: 'target',
+          message: `cannot reach Kafka at ${target.brokers.join(', ')}: ${(err as Error).message}`,
+          hint: 'check target.brokers and that the brokers are running',
+        },
+      ];
     } finally {
       await transport.close();
     }
@@ -95,11 +105,13 @@ export class KafkaSink implements Sink {
   }
 
   async #publishSchemas(tables: readonly TableSchema[]): Promise<void> {
-    await this.#send(tables.map((t) => {
-      const message: SchemaMessage = { version: this.#codec(t.source).version, table: t };
-      // One key per version: compaction must keep every version a message in the topics may refer to.
-      return { topic: this.#topics.schema, key: `${tableKey(t.source)}@${message.version}`, value: JSON.stringify(message) };
-    }));
+    await this.#send(
+      tables.map((t) => {
+        const message: SchemaMessage = { version: this.#codec(t.source).version, table: t };
+        // One key per version: compaction must keep every version a message in the topics may refer to.
+        return { topic: this.#topics.schema, key: `${tableKey(t.source)}@${message.version}`, value: JSON.stringify(message) };
+      }),
+    );
   }
 
   async loadCheckpoint(): Promise<Checkpoint | null> {
@@ -147,9 +159,13 @@ export class KafkaSink implements Sink {
       const origin = eventOrigin(this.o.pipeline, t.position, t.commitTime, false);
       return t.events.flatMap((e) => {
         if (e.op === 't' && !this.o.singleTopic) {
-          throw new FerryError('fatal', `TRUNCATE of ${tableKey(e.table)} cannot be carried in per-key order over Kafka: appliers of different partitions would each apply it at another point`, {
-            hint: 'set target.singleTopic: true (one partition, total order), or exclude the table and copy it again',
-          });
+          throw new FerryError(
+            'fatal',
+            `TRUNCATE of ${tableKey(e.table)} cannot be carried in per-key order over Kafka: appliers of different partitions would each apply it at another point`,
+            {
+              hint: 'set target.singleTopic: true (one partition, total order), or exclude the table and copy it again',
+            },
+          );
         }
         const codec = this.#codec(e.table);
         return perKey(codec, e).map((change) => ({ change, codec, origin }));
@@ -261,9 +277,13 @@ class KafkaSinkTransaction implements SinkTransaction {
   async setForeignKeys(table: TableId, foreignKeys: readonly ForeignKey[]): Promise<void> {
     const acting = foreignKeys.filter(actsOnRows);
     if (acting.length === 0) return;
-    throw new FerryError('fatal', `${tableKey(table)} gained foreign key ${acting.map((fk) => fk.name).join(', ')} with referential actions, whose changes MySQL does not write to the binlog and the Kafka path cannot reproduce`, {
-      hint: 'the checkpoint is before the ALTER TABLE; drop the foreign key or make it ON DELETE/UPDATE RESTRICT at the source, or replicate the table to a database target directly',
-    });
+    throw new FerryError(
+      'fatal',
+      `${tableKey(table)} gained foreign key ${acting.map((fk) => fk.name).join(', ')} with referential actions, whose changes MySQL does not write to the binlog and the Kafka path cannot reproduce`,
+      {
+        hint: 'the checkpoint is before the ALTER TABLE; drop the foreign key or make it ON DELETE/UPDATE RESTRICT at the source, or replicate the table to a database target directly',
+      },
+    );
   }
 
   async commit(checkpoint: Checkpoint): Promise<void> {
@@ -286,9 +306,13 @@ function perKey(codec: TableCodec, e: ChangeEvent): ChangeEvent[] {
   if (e.op !== 'u' || !e.before || codec.key(e.before) === codec.key(e.key)) return [e];
   if (e.unchanged?.length) {
     // The new row would lack those columns, and its key's applier has no old row to take them from.
-    throw new FerryError('fatal', `an update of ${tableKey(e.table)} changed the primary key without sending ${e.unchanged.join(', ')} (unchanged TOAST values), which the new key's row needs`, {
-      hint: `ALTER TABLE ${tableKey(e.table)} REPLICA IDENTITY FULL at the source (every column is then sent), and restart`,
-    });
+    throw new FerryError(
+      'fatal',
+      `an update of ${tableKey(e.table)} changed the primary key without sending ${e.unchanged.join(', ')} (unchanged TOAST values), which the new key's row needs`,
+      {
+        hint: `ALTER TABLE ${tableKey(e.table)} REPLICA IDENTITY FULL at the source (every column is then sent), and restart`,
+      },
+    );
   }
   return [
     { op: 'd', table: e.table, key: pickKey(e.before, codec.table.primaryKey), before: e.before, after: null },
@@ -300,13 +324,20 @@ function perKey(codec: TableCodec, e: ChangeEvent): ChangeEvent[] {
 function topicProblems(wanted: readonly string[], partitions: ReadonlyMap<string, number>, single: readonly string[]): CheckProblem[] {
   const missing = wanted.filter((t) => !partitions.has(t));
   const wide = single.filter((t) => (partitions.get(t) ?? 1) > 1);
-  const create = (t: string) => `kafka-topics.sh --create --topic ${t} --partitions ${single.includes(t) ? 1 : 6}${single.includes(t) && !t.endsWith('.changes') ? ' --config cleanup.policy=compact' : ''}`;
+  const create = (t: string) =>
+    `kafka-topics.sh --create --topic ${t} --partitions ${single.includes(t) ? 1 : 6}${single.includes(t) && !t.endsWith('.changes') ? ' --config cleanup.policy=compact' : ''}`;
   return [
     ...missing.map((t) => ({ check: 'kafka topics', message: `topic ${t} does not exist`, hint: `create it: ${create(t)} (ferry never creates topics)` })),
-    ...wide.map((t) => ({ check: 'kafka topics', message: `topic ${t} has ${partitions.get(t)} partitions; ferry needs 1 there to keep its order`, hint: `recreate it with one partition: ${create(t)}` })),
+    ...wide.map((t) => ({
+      check: 'kafka topics',
+      message: `topic ${t} has ${partitions.get(t)} partitions; ferry needs 1 there to keep its order`,
+      hint: `recreate it with one partition: ${create(t)}`,
+    })),
   ];
 }
 
 function notReadable(): FerryError {
-  return new FerryError('config', 'a kafka target cannot be read back (verify, counts)', { hint: 'verify against the database the applying processes write: a config with this source and that target' });
+  return new FerryError('config', 'a kafka target cannot be read back (verify, counts)', {
+    hint: 'verify against the database the applying processes write: a config with this source and that target',
+  });
 }

@@ -3,7 +3,14 @@ import type { Logger } from 'pino';
 import { tableKey, type Value } from '../../core/change-event.js';
 import { printCheck } from '../../core/check-expression.js';
 import type { CheckConstraint, Column, ForeignKey, Index, ReferentialAction, TableSchema } from '../../core/schema.js';
-import { referencedTable, VIOLATION_ROWS, violationError, type ConstraintViolation, type SchemaTranslations, type Translation } from '../../core/schema-fidelity.js';
+import {
+  referencedTable,
+  VIOLATION_ROWS,
+  violationError,
+  type ConstraintViolation,
+  type SchemaTranslations,
+  type Translation,
+} from '../../core/schema-fidelity.js';
 import type { Flavor } from '../../engines/mysql/binlog-position.js';
 import { columnDef, columnTypeSql, defaultSql, indexable, normalizeColumnType, notNullAtCreate } from './mysql-dialect.js';
 import { indexName, qualified, quoteIdent, quoteString } from '../../engines/mysql/quoting.js';
@@ -17,13 +24,23 @@ import { indexName, qualified, quoteIdent, quoteString } from '../../engines/mys
  * catalog first: a cutover tried again does not trip over what the first attempt created.
  */
 
-const ACTIONS: Record<ReferentialAction, string> = { cascade: 'CASCADE', 'set null': 'SET NULL', 'set default': 'SET DEFAULT', restrict: 'RESTRICT', 'no action': 'NO ACTION' };
+const ACTIONS: Record<ReferentialAction, string> = {
+  cascade: 'CASCADE',
+  'set null': 'SET NULL',
+  'set default': 'SET DEFAULT',
+  restrict: 'RESTRICT',
+  'no action': 'NO ACTION',
+};
 
 /** The unique index in place of the stream's non-unique one (MariaDB keys TEXT/BLOB columns by a hash; MySQL 8 cannot). */
 export function uniqueIndexSql(t: TableSchema, i: Index, flavor: Flavor): Translation & { name: string } {
   const name = indexName(t.target.name, i.name);
   const long = i.columns.filter((n) => !indexable(t, t.columns.find((c) => c.name === n)!));
-  if (long.length > 0 && flavor !== 'mariadb') return { name, reason: `MySQL cannot index the TEXT/BLOB/JSON column${long.length > 1 ? 's' : ''} ${long.join(', ')} without a prefix, so it cannot be unique: enforce it another way` };
+  if (long.length > 0 && flavor !== 'mariadb')
+    return {
+      name,
+      reason: `MySQL cannot index the TEXT/BLOB/JSON column${long.length > 1 ? 's' : ''} ${long.join(', ')} without a prefix, so it cannot be unique: enforce it another way`,
+    };
   return { name, sql: `UNIQUE INDEX ${quoteIdent(name)} (${i.columns.map(quoteIdent).join(', ')})` };
 }
 
@@ -36,8 +53,10 @@ function sameKeyType(child: string, parent: string): boolean {
 /** A foreign key's definition in the target, or why InnoDB cannot hold it. */
 export function foreignKeySql(t: TableSchema, fk: ForeignKey, tables: readonly TableSchema[]): Translation {
   const parent = referencedTable(fk, tables);
-  if (!parent) return { reason: `it references ${tableKey(fk.references)}, which the pipeline does not replicate: include that table, or create the key by hand` };
-  if (fk.onDelete === 'set default' || fk.onUpdate === 'set default') return { reason: 'InnoDB does not support SET DEFAULT actions: create an equivalent (a trigger) by hand' };
+  if (!parent)
+    return { reason: `it references ${tableKey(fk.references)}, which the pipeline does not replicate: include that table, or create the key by hand` };
+  if (fk.onDelete === 'set default' || fk.onUpdate === 'set default')
+    return { reason: 'InnoDB does not support SET DEFAULT actions: create an equivalent (a trigger) by hand' };
   const child = fk.columns.map((n) => t.columns.find((c) => c.name === n)!);
   const referenced = fk.referencedColumns.map((n) => parent.columns.find((c) => c.name === n)!);
   const unindexable = [
@@ -51,11 +70,14 @@ export function foreignKeySql(t: TableSchema, fk: ForeignKey, tables: readonly T
   }
   const mismatch = child.findIndex((c, j) => !sameKeyType(columnTypeSql(t, c), columnTypeSql(parent, referenced[j]!)));
   if (mismatch >= 0) {
-    return { reason: `${child[mismatch]!.name} is ${columnTypeSql(t, child[mismatch]!)} but ${referenced[mismatch]!.name} is ${columnTypeSql(parent, referenced[mismatch]!)}, which InnoDB refuses in a foreign key` };
+    return {
+      reason: `${child[mismatch]!.name} is ${columnTypeSql(t, child[mismatch]!)} but ${referenced[mismatch]!.name} is ${columnTypeSql(parent, referenced[mismatch]!)}, which InnoDB refuses in a foreign key`,
+    };
   }
   return {
-    sql: `FOREIGN KEY (${fk.columns.map(quoteIdent).join(', ')}) REFERENCES ${qualified(parent.target)} (${fk.referencedColumns.map(quoteIdent).join(', ')}) `
-      + `ON DELETE ${ACTIONS[fk.onDelete]} ON UPDATE ${ACTIONS[fk.onUpdate]}`,
+    sql:
+      `FOREIGN KEY (${fk.columns.map(quoteIdent).join(', ')}) REFERENCES ${qualified(parent.target)} (${fk.referencedColumns.map(quoteIdent).join(', ')}) ` +
+      `ON DELETE ${ACTIONS[fk.onDelete]} ON UPDATE ${ACTIONS[fk.onUpdate]}`,
   };
 }
 
@@ -74,7 +96,8 @@ function inColumnDefinition(t: TableSchema, ck: CheckConstraint): boolean {
 /** How a MySQL/MariaDB target translates each part of a table's schema (for `ferry plan`'s carriedSchema). */
 export function mysqlTranslations(tables: readonly TableSchema[], flavor: Flavor): SchemaTranslations {
   return {
-    defaultSql, notNullAtCreate,
+    defaultSql,
+    notNullAtCreate,
     uniqueIndexSql: (t, i) => uniqueIndexSql(t, i, flavor),
     foreignKeySql: (t, fk) => foreignKeySql(t, fk, tables),
     check: (t, ck) => ({ tr: checkSql(t, ck), when: inColumnDefinition(t, ck) ? 'create' : 'finalize' }),
@@ -92,9 +115,18 @@ interface TableCatalog {
 
 async function readCatalog(conn: Connection, t: TableSchema): Promise<TableCatalog> {
   const at = [t.target.schema, t.target.name];
-  const [cols] = await conn.query<RowDataPacket[]>('SELECT COLUMN_NAME AS name, IS_NULLABLE AS nullable, COLUMN_DEFAULT AS def FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', at);
-  const [idx] = await conn.query<RowDataPacket[]>('SELECT DISTINCT INDEX_NAME AS name, NON_UNIQUE AS nonUnique FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', at);
-  const [cons] = await conn.query<RowDataPacket[]>("SELECT CONSTRAINT_NAME AS name FROM information_schema.TABLE_CONSTRAINTS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_TYPE IN ('FOREIGN KEY', 'CHECK')", at);
+  const [cols] = await conn.query<RowDataPacket[]>(
+    'SELECT COLUMN_NAME AS name, IS_NULLABLE AS nullable, COLUMN_DEFAULT AS def FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+    at,
+  );
+  const [idx] = await conn.query<RowDataPacket[]>(
+    'SELECT DISTINCT INDEX_NAME AS name, NON_UNIQUE AS nonUnique FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+    at,
+  );
+  const [cons] = await conn.query<RowDataPacket[]>(
+    "SELECT CONSTRAINT_NAME AS name FROM information_schema.TABLE_CONSTRAINTS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_TYPE IN ('FOREIGN KEY', 'CHECK')",
+    at,
+  );
   return {
     nullable: new Set(cols.filter((r) => r.nullable === 'YES').map((r) => String(r.name))),
     // MariaDB prints a nullable column's missing default as NULL, MySQL as SQL NULL.
@@ -108,7 +140,8 @@ async function presentTables(conn: Connection, tables: readonly TableSchema[]): 
   if (tables.length === 0) return [];
   const [rows] = await conn.query<RowDataPacket[]>(
     `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n FROM information_schema.TABLES WHERE (TABLE_SCHEMA, TABLE_NAME) IN (${tables.map(() => '(?, ?)').join(', ')})`,
-    tables.flatMap((t) => [t.target.schema, t.target.name]));
+    tables.flatMap((t) => [t.target.schema, t.target.name]),
+  );
   const present = new Set(rows.map((r) => `${String(r.s)}.${String(r.n)}`));
   return tables.filter((t) => present.has(`${t.target.schema}.${t.target.name}`));
 }
@@ -145,14 +178,19 @@ async function planTable(conn: Connection, t: TableSchema, present: readonly Tab
   const cat = await readCatalog(conn, t);
   const plan: TablePlan = { t, clauses: [], foreignKeys: [], probes: [] };
   const keyOf = (extra: readonly string[]) => [...new Set([...t.primaryKey, ...extra])].map((c) => `t.${quoteIdent(c)}`).join(', ');
-  const notCarried = (what: string, reason: string) => log.warn({ table: tableKey(t.target) }, `${what} of ${tableKey(t.source)} is not carried to the target: ${reason}`);
+  const notCarried = (what: string, reason: string) =>
+    log.warn({ table: tableKey(t.target) }, `${what} of ${tableKey(t.source)} is not carried to the target: ${reason}`);
 
   const deferred = t.columns.filter((c) => !c.nullable && cat.nullable.has(c.name));
   const nulls = deferred.length > 0 ? await nullCounts(conn, t, deferred) : {};
   const madeNotNull = new Set<Column>();
   for (const c of deferred) {
     if (nulls[c.name] === 0) madeNotNull.add(c);
-    else log.warn({ table: tableKey(t.target), column: c.name, nulls: nulls[c.name] }, `${tableKey(t.target)}.${c.name} stays nullable: NOT NULL at the source, but ${nulls[c.name]} row(s) hold NULL in the target (zero dates, which ferry writes as NULL)`);
+    else
+      log.warn(
+        { table: tableKey(t.target), column: c.name, nulls: nulls[c.name] },
+        `${tableKey(t.target)}.${c.name} stays nullable: NOT NULL at the source, but ${nulls[c.name]} row(s) hold NULL in the target (zero dates, which ferry writes as NULL)`,
+      );
   }
   for (const c of madeNotNull) plan.clauses.push(`MODIFY COLUMN ${columnDef(t, c, { notNull: true, check: false })}`);
   for (const c of t.columns) {
@@ -168,8 +206,9 @@ async function planTable(conn: Connection, t: TableSchema, present: readonly Tab
     const cols = i.columns.map(quoteIdent).join(', ');
     plan.probes.push({
       constraint: `unique index ${i.name}`,
-      sql: `SELECT ${keyOf(i.columns)} FROM ${qualified(t.target)} t WHERE (${i.columns.map((c) => `t.${quoteIdent(c)}`).join(', ')}) IN `
-        + `(SELECT ${cols} FROM ${qualified(t.target)} WHERE ${i.columns.map((c) => `${quoteIdent(c)} IS NOT NULL`).join(' AND ')} GROUP BY ${cols} HAVING COUNT(*) > 1) ORDER BY ${[...i.columns, ...t.primaryKey].map((c) => `t.${quoteIdent(c)}`).join(', ')} LIMIT ${VIOLATION_ROWS}`,
+      sql:
+        `SELECT ${keyOf(i.columns)} FROM ${qualified(t.target)} t WHERE (${i.columns.map((c) => `t.${quoteIdent(c)}`).join(', ')}) IN ` +
+        `(SELECT ${cols} FROM ${qualified(t.target)} WHERE ${i.columns.map((c) => `${quoteIdent(c)} IS NOT NULL`).join(' AND ')} GROUP BY ${cols} HAVING COUNT(*) > 1) ORDER BY ${[...i.columns, ...t.primaryKey].map((c) => `t.${quoteIdent(c)}`).join(', ')} LIMIT ${VIOLATION_ROWS}`,
     });
   }
   for (const ck of t.checks ?? []) {
@@ -177,7 +216,10 @@ async function planTable(conn: Connection, t: TableSchema, present: readonly Tab
     if ('reason' in def) notCarried(`check ${ck.name}`, def.reason);
     if ('reason' in def || cat.constraints.has(ck.name)) continue;
     plan.clauses.push(`ADD CONSTRAINT ${quoteIdent(ck.name)} ${def.sql}`);
-    plan.probes.push({ constraint: `check ${ck.name}`, sql: `SELECT ${t.primaryKey.length ? keyOf([]) : 't.*'} FROM ${qualified(t.target)} t WHERE NOT ${def.sql.replace(/^CHECK /, '')} LIMIT ${VIOLATION_ROWS}` });
+    plan.probes.push({
+      constraint: `check ${ck.name}`,
+      sql: `SELECT ${t.primaryKey.length ? keyOf([]) : 't.*'} FROM ${qualified(t.target)} t WHERE NOT ${def.sql.replace(/^CHECK /, '')} LIMIT ${VIOLATION_ROWS}`,
+    });
   }
   for (const fk of t.foreignKeys ?? []) {
     const def = foreignKeySql(t, fk, present);
@@ -188,14 +230,17 @@ async function planTable(conn: Connection, t: TableSchema, present: readonly Tab
     const match = fk.columns.map((c, j) => `p.${quoteIdent(fk.referencedColumns[j]!)} = t.${quoteIdent(c)}`).join(' AND ');
     plan.probes.push({
       constraint: `foreign key ${fk.name}`,
-      sql: `SELECT ${keyOf(fk.columns)} FROM ${qualified(t.target)} t WHERE ${fk.columns.map((c) => `t.${quoteIdent(c)} IS NOT NULL`).join(' AND ')} `
-        + `AND NOT EXISTS (SELECT 1 FROM ${qualified(parent.target)} p WHERE ${match}) LIMIT ${VIOLATION_ROWS}`,
+      sql:
+        `SELECT ${keyOf(fk.columns)} FROM ${qualified(t.target)} t WHERE ${fk.columns.map((c) => `t.${quoteIdent(c)} IS NOT NULL`).join(' AND ')} ` +
+        `AND NOT EXISTS (SELECT 1 FROM ${qualified(parent.target)} p WHERE ${match}) LIMIT ${VIOLATION_ROWS}`,
     });
   }
   return plan;
 }
 
 async function nullCounts(conn: Connection, t: TableSchema, columns: readonly Column[]): Promise<Record<string, number>> {
-  const [rows] = await conn.query<RowDataPacket[]>(`SELECT ${columns.map((c, i) => `SUM(${quoteIdent(c.name)} IS NULL) AS n${i}`).join(', ')} FROM ${qualified(t.target)}`);
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT ${columns.map((c, i) => `SUM(${quoteIdent(c.name)} IS NULL) AS n${i}`).join(', ')} FROM ${qualified(t.target)}`,
+  );
   return Object.fromEntries(columns.map((c, i) => [c.name, Number(rows[0]?.[`n${i}`] ?? 0)]));
 }

@@ -1,4 +1,3 @@
-
 import { pickKey, type Row, type TableId, type Value } from '../../core/change-event.js';
 import type { Column, ColumnType, TableSchema } from '../../core/schema.js';
 import type { Translation } from '../../core/schema-fidelity.js';
@@ -6,7 +5,6 @@ import { FerryError } from '../../core/errors.js';
 import { exactColumn, indexName, qualified, quoteIdent, quoteString } from '../../engines/mysql/quoting.js';
 import { parseArrayLiteral, type ArrayElement } from '../../core/pg-array-literal.js';
 import { isNonFinite, nonFiniteError } from './mysql-non-finite.js';
-
 
 /** Bytes of an InnoDB index key, shared by the text key columns (utf8mb4: 4 bytes a character), with room for the others. */
 const KEY_BYTES = 3072 - 64;
@@ -25,7 +23,8 @@ export function mysqlType(t: ColumnType, textKeyColumns = 0): string {
       const name = { 1: 'tinyint', 2: 'smallint', 3: 'mediumint', 4: 'int', 8: 'bigint' }[t.bytes];
       return t.unsigned ? `${name} unsigned` : name;
     }
-    case 'bool': return 'tinyint(1)';
+    case 'bool':
+      return 'tinyint(1)';
     case 'decimal': {
       if (t.precision === null) return 'decimal(65,30)';
       // Postgres allows a negative scale (rounding to tens, hundreds) and a scale above the precision.
@@ -33,26 +32,42 @@ export function mysqlType(t: ColumnType, textKeyColumns = 0): string {
       const digits = scale < 0 ? t.precision - scale : Math.max(t.precision, scale);
       return `decimal(${Math.min(digits, 65)},${Math.min(Math.max(scale, 0), 30)})`;
     }
-    case 'float': return 'float';
-    case 'double': return 'double';
-    case 'date': return 'date';
-    case 'datetime': case 'timestamp': return t.fsp > 0 ? `datetime(${Math.min(t.fsp, 6)})` : 'datetime';
-    case 'time': return t.fsp > 0 ? `time(${Math.min(t.fsp, 6)})` : 'time';
-    case 'year': return 'year(4)';
+    case 'float':
+      return 'float';
+    case 'double':
+      return 'double';
+    case 'date':
+      return 'date';
+    case 'datetime':
+    case 'timestamp':
+      return t.fsp > 0 ? `datetime(${Math.min(t.fsp, 6)})` : 'datetime';
+    case 'time':
+      return t.fsp > 0 ? `time(${Math.min(t.fsp, 6)})` : 'time';
+    case 'year':
+      return 'year(4)';
     case 'string':
       if (isKey) return `varchar(${Math.min(t.maxLength ?? keyChars, keyChars)})`;
       return t.maxLength !== null && t.maxLength <= MAX_VARCHAR ? `varchar(${t.maxLength})` : 'longtext';
     case 'binary':
       if (t.fixedLength !== null && t.fixedLength <= 255) return `binary(${t.fixedLength})`;
       return isKey ? `varbinary(${keyChars * 4})` : 'longblob';
-    case 'json': case 'array': return 'json';
-    case 'enum': return `enum(${t.values.map(quoteString).join(',')})`;
-    case 'set': return `set(${t.values.map(quoteString).join(',')})`;
-    case 'bit': return `bit(${t.length})`;
-    case 'uuid': return 'char(36)';
-    case 'interval': return 'varchar(100)';
-    case 'inet': return 'varchar(43)';
-    case 'other': return isKey ? `varchar(${keyChars})` : 'longtext';
+    case 'json':
+    case 'array':
+      return 'json';
+    case 'enum':
+      return `enum(${t.values.map(quoteString).join(',')})`;
+    case 'set':
+      return `set(${t.values.map(quoteString).join(',')})`;
+    case 'bit':
+      return `bit(${t.length})`;
+    case 'uuid':
+      return 'char(36)';
+    case 'interval':
+      return 'varchar(100)';
+    case 'inet':
+      return 'varchar(43)';
+    case 'other':
+      return isKey ? `varchar(${keyChars})` : 'longtext';
   }
 }
 
@@ -72,7 +87,9 @@ function columnTypeWithCollation(t: TableSchema, c: Column): string {
 
 /** COLUMN_TYPE text compared loosely: MySQL 8 drops integer display widths, MariaDB reports JSON as longtext. */
 export function normalizeColumnType(type: string): string {
-  return type.toLowerCase().trim()
+  return type
+    .toLowerCase()
+    .trim()
     .replace(/^(tinyint|smallint|mediumint|int|integer|bigint)\(\d+\)/, (m, base: string) => (m === 'tinyint(1)' ? m : base))
     .replace(/^integer/, 'int')
     .replace(/^json$/, 'longtext')
@@ -107,10 +124,11 @@ export function columnDef(t: TableSchema, c: Column, o: { notNull?: boolean; fil
   const def = o.fill !== undefined ? o.fill : declared && 'sql' in declared ? declared.sql : null;
   // InnoDB wants an AUTO_INCREMENT column first in an index: the first key column qualifies.
   const autoIncrement = c.autoIncrement && t.primaryKey[0] === c.name && c.type.kind === 'int';
-  const json = (o.check ?? true) && t.engine === 'mysql' && c.type.kind === 'json' && /^longtext$/i.test(c.sourceType) ? ` CHECK (json_valid(${quoteIdent(c.name)}))` : '';
+  const json =
+    (o.check ?? true) && t.engine === 'mysql' && c.type.kind === 'json' && /^longtext$/i.test(c.sourceType) ? ` CHECK (json_valid(${quoteIdent(c.name)}))` : '';
   // Only between MySQL engines: the column then behaves on the target as at the source once the application writes there.
   const onUpdate = t.engine === 'mysql' && c.onUpdate ? ` ON UPDATE ${c.onUpdate}` : '';
-  return `${quoteIdent(c.name)} ${columnTypeWithCollation(t, c)}${o.notNull ?? notNullAtCreate(t, c) ? ' NOT NULL' : ' NULL'}${def === null ? '' : ` DEFAULT ${def}`}${onUpdate}${autoIncrement ? ' AUTO_INCREMENT' : ''}${json}`;
+  return `${quoteIdent(c.name)} ${columnTypeWithCollation(t, c)}${(o.notNull ?? notNullAtCreate(t, c)) ? ' NOT NULL' : ' NULL'}${def === null ? '' : ` DEFAULT ${def}`}${onUpdate}${autoIncrement ? ' AUTO_INCREMENT' : ''}${json}`;
 }
 
 /**
@@ -136,7 +154,10 @@ export function defaultSql(t: TableSchema, c: Column): Translation | null {
     case 'now': {
       if (t.engine === 'mysql') return { sql: d.text };
       const fsp = /^datetime(\(\d\))?/.exec(type);
-      if (!fsp) return { reason: `the current time (${d.text}) as the default of a ${type} column, which MySQL allows only on DATETIME and TIMESTAMP: set a default by hand` };
+      if (!fsp)
+        return {
+          reason: `the current time (${d.text}) as the default of a ${type} column, which MySQL allows only on DATETIME and TIMESTAMP: set a default by hand`,
+        };
       return { sql: c.type.kind === 'timestamp' ? `(utc_timestamp${fsp[1] ?? '()'})` : `current_timestamp${fsp[1] ?? '()'}` };
     }
     case 'expression':
@@ -173,9 +194,13 @@ export function createTableSql(t: TableSchema, collation: string | null): string
  */
 export function addColumnSql(t: TableSchema, c: Column): string[] {
   if ('expression' in c.backfill) {
-    throw new FerryError('fatal', `column ${c.name} was added to ${qualified(t.target)} as ${c.backfill.expression}: the rows already in the table got values ferry cannot see`, {
-      hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create), or add such columns as nullable or with a constant DEFAULT',
-    });
+    throw new FerryError(
+      'fatal',
+      `column ${c.name} was added to ${qualified(t.target)} as ${c.backfill.expression}: the rows already in the table got values ferry cannot see`,
+      {
+        hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create), or add such columns as nullable or with a constant DEFAULT',
+      },
+    );
   }
   const backfill = c.backfill.value;
   const declared = defaultSql(t, c);
@@ -213,22 +238,30 @@ export function secondaryIndexes(t: TableSchema): { name: string; sql: string }[
 export function toMysql(t: ColumnType, v: Value, table: TableId, column: string): Value {
   if (v === null) return null;
   switch (t.kind) {
-    case 'bool': return v === true || v === 1 || v === '1' || v === 't' ? 1 : 0;
-    case 'bit': return typeof v === 'string' ? bitBytes(v) : v;
-    case 'float': case 'double': case 'decimal':
+    case 'bool':
+      return v === true || v === 1 || v === '1' || v === 't' ? 1 : 0;
+    case 'bit':
+      return typeof v === 'string' ? bitBytes(v) : v;
+    case 'float':
+    case 'double':
+    case 'decimal':
       if (isNonFinite(t, v)) throw nonFiniteError(table, column, v, null);
       // A Postgres real's shortest text (FLT_MAX: 3.4028235e+38) read as a double lies beyond FLT_MAX, and
       // MySQL refuses it: the float's own value (3.4028234663852886e+38) is exact, denormals included.
       return t.kind === 'float' && typeof v === 'number' ? Math.fround(v) : v;
-    case 'array': return typeof v === 'string' ? arrayJson(t.element, parseArrayLiteral(v)) : v;
-    case 'date': case 'datetime': case 'timestamp':
+    case 'array':
+      return typeof v === 'string' ? arrayJson(t.element, parseArrayLiteral(v)) : v;
+    case 'date':
+    case 'datetime':
+    case 'timestamp':
       if (typeof v === 'string' && /infinity|BC$/i.test(v)) {
         throw new FerryError('fatal', `table ${qualified(table)}, column ${column}: ${v} has no MySQL DATETIME equivalent`, {
           hint: 'change the value at the source, or exclude the table',
         });
       }
       return v;
-    default: return v;
+    default:
+      return v;
   }
 }
 
@@ -282,9 +315,11 @@ function loadsAsHex(c: Column): boolean {
 export function loadDataSql(t: TableSchema): string {
   const targets = t.columns.map((c, i) => (loadsAsHex(c) ? `@v${i}` : quoteIdent(c.name)));
   const sets = t.columns.flatMap((c, i) => (loadsAsHex(c) ? [`${quoteIdent(c.name)} = UNHEX(@v${i})`] : []));
-  return `LOAD DATA LOCAL INFILE 'ferry' INTO TABLE ${qualified(t.target)} CHARACTER SET utf8mb4 `
-    + "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
-    + `(${targets.join(', ')})${sets.length ? ` SET ${sets.join(', ')}` : ''}`;
+  return (
+    `LOAD DATA LOCAL INFILE 'ferry' INTO TABLE ${qualified(t.target)} CHARACTER SET utf8mb4 ` +
+    "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' " +
+    `(${targets.join(', ')})${sets.length ? ` SET ${sets.join(', ')}` : ''}`
+  );
 }
 
 /**
@@ -313,7 +348,9 @@ export function rowExistsSql(t: TableSchema): string {
 
 /** Keyset page for verify, with BIT as its 0/1 text (the canonical form), FLOAT exact, and the rest as MySQL returns it. */
 export function readRowsSql(t: TableSchema, after: boolean, limit: number): string {
-  const cols = t.columns.map((c) => (c.type.kind === 'bit' ? `LPAD(BIN(${quoteIdent(c.name)}), ${c.type.length}, '0') AS ${quoteIdent(c.name)}` : exactColumn(c.name, c.type.kind)));
+  const cols = t.columns.map((c) =>
+    c.type.kind === 'bit' ? `LPAD(BIN(${quoteIdent(c.name)}), ${c.type.length}, '0') AS ${quoteIdent(c.name)}` : exactColumn(c.name, c.type.kind),
+  );
   const key = t.primaryKey.map(quoteIdent).join(', ');
   const where = after ? `WHERE (${key}) > (${t.primaryKey.map(() => '?').join(', ')})` : '';
   const order = key ? `ORDER BY ${key}` : ''; // a table without a key is read in one page
@@ -349,10 +386,13 @@ export function rowValues(t: TableSchema, columns: readonly Column[], row: Row, 
 
 function backfillValue(t: TableSchema, c: Column): Value {
   if ('expression' in c.backfill) {
-    throw new FerryError('fatal', `a row of ${qualified(t.target)} written before column ${c.name} was added needs the value the source gave it (${c.backfill.expression}), which ferry cannot know`, {
-      hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create)',
-    });
+    throw new FerryError(
+      'fatal',
+      `a row of ${qualified(t.target)} written before column ${c.name} was added needs the value the source gave it (${c.backfill.expression}), which ferry cannot know`,
+      {
+        hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create)',
+      },
+    );
   }
   return c.backfill.value;
 }
-

@@ -14,18 +14,26 @@ const NON_FINITE_TEXT = /^[-+]?(nan|inf|infinity)$/i;
 
 export function isNonFinite(t: ColumnType, v: Value): boolean {
   switch (t.kind) {
-    case 'float': case 'double': return typeof v === 'number' ? !Number.isFinite(v) : typeof v === 'string' && NON_FINITE_TEXT.test(v);
-    case 'decimal': return typeof v === 'string' && NON_FINITE_TEXT.test(v);
-    default: return false;
+    case 'float':
+    case 'double':
+      return typeof v === 'number' ? !Number.isFinite(v) : typeof v === 'string' && NON_FINITE_TEXT.test(v);
+    case 'decimal':
+      return typeof v === 'string' && NON_FINITE_TEXT.test(v);
+    default:
+      return false;
   }
 }
 
 /** The stop for a NaN or ±Infinity bound for MySQL; `key` is null where the row is not known (a column's backfill value). */
 export function nonFiniteError(table: TableId, column: string, v: Value, key: Row | null): FerryError {
   const where = key === null ? '' : Object.keys(key).length > 0 ? `, row ${keyText(key)}` : ', a row of a table without a primary key';
-  return new FerryError('fatal', `table ${tableKey(table)}, column ${column}${where}: ${String(v)} cannot be stored in MySQL (its FLOAT, DOUBLE and DECIMAL have no NaN or ±Infinity)`, {
-    hint: `change the value at the source (e.g. UPDATE ${tableKey(table)} SET ${column} = NULL${key && Object.keys(key).length > 0 ? ` WHERE ${keyText(key)}` : ''}) and re-snapshot the table (snapshot.mode: always), or exclude the table (tables.exclude)`,
-  });
+  return new FerryError(
+    'fatal',
+    `table ${tableKey(table)}, column ${column}${where}: ${String(v)} cannot be stored in MySQL (its FLOAT, DOUBLE and DECIMAL have no NaN or ±Infinity)`,
+    {
+      hint: `change the value at the source (e.g. UPDATE ${tableKey(table)} SET ${column} = NULL${key && Object.keys(key).length > 0 ? ` WHERE ${keyText(key)}` : ''}) and re-snapshot the table (snapshot.mode: always), or exclude the table (tables.exclude)`,
+    },
+  );
 }
 
 /** Snapshot rows (values in `t.columns` order) checked before a bulk load, whose stream cannot name a row. */

@@ -18,7 +18,11 @@ export function mysqlReferencingRows(conn: Connection): ReferencingRows {
     param: (t, column, v) => toMysql(t.columns.find((c) => c.name === column)!.type, v, t.target, column),
     async find(t, columns, values, returning) {
       const m = match(columns, values);
-      const [rows] = await conn.query({ sql: `SELECT ${returning.map(quoteIdent).join(', ')} FROM ${qualified(t.target)} WHERE ${m.sql} FOR UPDATE`, values: m.params, rowsAsArray: true });
+      const [rows] = await conn.query({
+        sql: `SELECT ${returning.map(quoteIdent).join(', ')} FROM ${qualified(t.target)} WHERE ${m.sql} FOR UPDATE`,
+        values: m.params,
+        rowsAsArray: true,
+      });
       return rows as Value[][];
     },
     async delete(t, columns, values) {
@@ -28,7 +32,10 @@ export function mysqlReferencingRows(conn: Connection): ReferencingRows {
     async update(t, columns, values, set, to) {
       const m = match(columns, values);
       // InnoDB's own cascades leave ON UPDATE CURRENT_TIMESTAMP columns as they are; an UPDATE would set them, unless told they keep their value.
-      const keep = t.columns.filter((c) => c.onUpdate && !set.includes(c.name)).map((c) => `, ${quoteIdent(c.name)} = ${quoteIdent(c.name)}`).join('');
+      const keep = t.columns
+        .filter((c) => c.onUpdate && !set.includes(c.name))
+        .map((c) => `, ${quoteIdent(c.name)} = ${quoteIdent(c.name)}`)
+        .join('');
       await conn.query(`UPDATE ${qualified(t.target)} SET ${set.map((c) => `${quoteIdent(c)} = ?`).join(', ')}${keep} WHERE ${m.sql}`, [...to, ...m.params]);
     },
   };

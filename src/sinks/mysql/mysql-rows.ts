@@ -45,15 +45,27 @@ const HARMLESS_WARNINGS = new Set([1287, 1592]);
  * with only a warning or note, even in strict mode (and always under LOAD DATA LOCAL). Returns the
  * rows it affected: found rows, for an UPDATE, on connections with CLIENT_FOUND_ROWS (mysql-sink.ts).
  */
-export async function runChecked(conn: Connection, table: TableSchema, sql: string | { sql: string; infileStreamFactory: () => Readable }, values?: unknown[]): Promise<number> {
+export async function runChecked(
+  conn: Connection,
+  table: TableSchema,
+  sql: string | { sql: string; infileStreamFactory: () => Readable },
+  values?: unknown[],
+): Promise<number> {
   const [result] = await conn.query<ResultSetHeader>(sql as string, values);
   if (!result.warningStatus) return result.affectedRows;
   const [warnings] = await conn.query<RowDataPacket[]>('SHOW WARNINGS');
   const real = warnings.filter((w) => !HARMLESS_WARNINGS.has(Number(w.Code)));
   if (real.length === 0) return result.affectedRows;
-  throw new FerryError('fatal', `the target would change values of ${qualified(table.target)}: ${real.slice(0, 5).map((w) => String(w.Message)).join('; ')}`, {
-    hint: 'nothing was committed; widen the target column or fix the value at the source, then restart',
-  });
+  throw new FerryError(
+    'fatal',
+    `the target would change values of ${qualified(table.target)}: ${real
+      .slice(0, 5)
+      .map((w) => String(w.Message))
+      .join('; ')}`,
+    {
+      hint: 'nothing was committed; widen the target column or fix the value at the source, then restart',
+    },
+  );
 }
 
 /** A rough byte size of a row, to keep multi-row statements under max_allowed_packet. */
@@ -217,7 +229,11 @@ export async function upsertRows(conn: Connection, t: TableSchema, rows: readonl
       // SHOW WARNINGS tells only the last statement's: the first that warned runs again alone to say what.
       const warned = found.findIndex((r) => r.warningStatus > 0);
       if (warned >= 0) await one(part[warned]!);
-      await insertRows(conn, t, part.filter((_, i) => found[i]!.affectedRows === 0));
+      await insertRows(
+        conn,
+        t,
+        part.filter((_, i) => found[i]!.affectedRows === 0),
+      );
     }
   }
 }

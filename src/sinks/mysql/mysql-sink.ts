@@ -17,7 +17,21 @@ import type { ReferencingRows } from '../referential-actions.js';
 import { serverFlavor, type Flavor } from '../../engines/mysql/binlog-position.js';
 import { autoIncrementColumn, connect, connectionOptions, describeEndpoint, queryText, watchMysqlConnection } from '../../engines/mysql/connection.js';
 import { idleInTransactionMs } from '../../core/connection-watchdog.js';
-import { addColumnSql, columnTypeSql, createTableSql, deleteRowSql, insertSql, updateRowSql, loadDataSql, loadField, readRowsSql, rowValues, secondaryIndexes, tableCollation, toMysql } from './mysql-dialect.js';
+import {
+  addColumnSql,
+  columnTypeSql,
+  createTableSql,
+  deleteRowSql,
+  insertSql,
+  updateRowSql,
+  loadDataSql,
+  loadField,
+  readRowsSql,
+  rowValues,
+  secondaryIndexes,
+  tableCollation,
+  toMysql,
+} from './mysql-dialect.js';
 import { qualified, quoteIdent } from '../../engines/mysql/quoting.js';
 import { deleteByKey, insertCreated, patchByKey, runChecked, statements, upsertRows, UPSERT_STRATEGY, type UpsertStrategy } from './mysql-rows.js';
 import { assertFiniteRows } from './mysql-non-finite.js';
@@ -84,12 +98,15 @@ export class MysqlSink extends SqlSink<PoolConnection> {
     } catch (err) {
       if (err instanceof FerryError && err.kind === 'config') throw err;
       throw new FerryError('retriable', `cannot prepare the target: ${(err as Error).message}`, {
-        cause: err, hint: 'check target.url (host, port, user, password), that the server is running, and that the user may create databases',
+        cause: err,
+        hint: 'check target.url (host, port, user, password), that the server is running, and that the user may create databases',
       });
     }
     if (!loadData) options.log.warn('local_infile is OFF on the target; snapshot chunks load with multi-row INSERT instead of LOAD DATA LOCAL (slower)');
     const pool = mysql.createPool({
-      ...connectionOptions(options.url, 'target'), connectionLimit: options.connections, waitForConnections: true,
+      ...connectionOptions(options.url, 'target'),
+      connectionLimit: options.connections,
+      waitForConnections: true,
       // An UPDATE counts the rows it found, also those it left as they were: how ferry tells a row the
       // target lacks from one that already had the values (mysql2's default; asked for all the same).
       flags: ['FOUND_ROWS'],
@@ -115,16 +132,25 @@ export class MysqlSink extends SqlSink<PoolConnection> {
     try {
       conn = await connect(url, 'target');
     } catch (err) {
-      return [{ check: 'target', message: `cannot connect to the target: ${(err as Error).message}`, hint: (err as FerryError).hint ?? 'check target.url (host, port, user, password) and that the server is running' }];
+      return [
+        {
+          check: 'target',
+          message: `cannot connect to the target: ${(err as Error).message}`,
+          hint: (err as FerryError).hint ?? 'check target.url (host, port, user, password) and that the server is running',
+        },
+      ];
     }
     try {
       const [rows] = await conn.query<RowDataPacket[]>('SELECT @@GLOBAL.local_infile AS local');
       if (Number(rows[0]?.local) === 1) return [];
-      return [{
-        check: 'local_infile', warning: true,
-        message: 'local_infile is OFF on the target: snapshot loads fall back to multi-row INSERT, about half as fast',
-        hint: 'SET GLOBAL local_infile = ON (and local_infile=1 in my.cnf)',
-      }];
+      return [
+        {
+          check: 'local_infile',
+          warning: true,
+          message: 'local_infile is OFF on the target: snapshot loads fall back to multi-row INSERT, about half as fast',
+          hint: 'SET GLOBAL local_infile = ON (and local_infile=1 in my.cnf)',
+        },
+      ];
     } finally {
       await conn.end().catch(() => {});
     }
@@ -152,7 +178,10 @@ export class MysqlSink extends SqlSink<PoolConnection> {
   protected async lockDdl(): Promise<void> {}
 
   protected async tableExists(conn: Connection, t: TableSchema): Promise<boolean> {
-    const [rows] = await conn.query<RowDataPacket[]>('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [t.target.schema, t.target.name]);
+    const [rows] = await conn.query<RowDataPacket[]>('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [
+      t.target.schema,
+      t.target.name,
+    ]);
     return rows.length > 0;
   }
 
@@ -168,11 +197,22 @@ export class MysqlSink extends SqlSink<PoolConnection> {
 
   protected async reconcileColumns(conn: Connection, t: TableSchema, addMissing: boolean, keyLater: boolean): Promise<void> {
     const [rows] = await conn.query<RowDataPacket[]>(
-      'SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [t.target.schema, t.target.name]);
+      'SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      [t.target.schema, t.target.name],
+    );
     const actual = new Map<string, string>(rows.map((r) => [String(r.name), String(r.type)]));
     const [key] = await conn.query<RowDataPacket[]>(
-      "SELECT COLUMN_NAME AS name FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'", [t.target.schema, t.target.name]);
-    const drift = columnDrift(t, actual, key.map((r) => String(r.name)), (c) => columnTypeSql(t, c), mysqlHolds, keyLater);
+      "SELECT COLUMN_NAME AS name FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'",
+      [t.target.schema, t.target.name],
+    );
+    const drift = columnDrift(
+      t,
+      actual,
+      key.map((r) => String(r.name)),
+      (c) => columnTypeSql(t, c),
+      mysqlHolds,
+      keyLater,
+    );
     await settleDrift(t, drift, addMissing, async (c) => {
       for (const sql of addColumnSql(t, c)) await conn.query(sql);
     });
@@ -195,7 +235,8 @@ export class MysqlSink extends SqlSink<PoolConnection> {
       }
     }
     const objects = rows.map((values) => Object.fromEntries(table.columns.map((c, j) => [c.name, values[j] ?? null])));
-    for (const part of statements(table.columns, objects)) await runChecked(conn, table, insertSql(table, table.columns), [part.map((r) => rowValues(table, table.columns, r))]);
+    for (const part of statements(table.columns, objects))
+      await runChecked(conn, table, insertSql(table, table.columns), [part.map((r) => rowValues(table, table.columns, r))]);
   }
 
   async finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void> {
@@ -271,7 +312,9 @@ export class MysqlSink extends SqlSink<PoolConnection> {
   }
 
   async readRows(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]> {
-    const values = afterKey ? table.primaryKey.map((c) => toMysql(table.columns.find((col) => col.name === c)!.type, afterKey[c] ?? null, table.target, c)) : [];
+    const values = afterKey
+      ? table.primaryKey.map((c) => toMysql(table.columns.find((col) => col.name === c)!.type, afterKey[c] ?? null, table.target, c))
+      : [];
     const [rows] = await this.#pool.query<RowDataPacket[]>(readRowsSql(table, afterKey !== null, limit), values);
     return rows as Row[];
   }
@@ -282,13 +325,20 @@ export class MysqlSink extends SqlSink<PoolConnection> {
 }
 
 async function indexExists(conn: Connection, t: TableId, name: string): Promise<boolean> {
-  const [rows] = await conn.query<RowDataPacket[]>('SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = ? LIMIT 1', [t.schema, t.name, name]);
+  const [rows] = await conn.query<RowDataPacket[]>(
+    'SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = ? LIMIT 1',
+    [t.schema, t.name, name],
+  );
   return rows.length > 0;
 }
 
 /** LOAD DATA text as Buffers (mysql2 takes nothing else); binary and BIT values are Buffers, written as hex for UNHEX. */
 function* loadPieces(table: TableSchema, rows: readonly (readonly Value[])[]): Generator<Buffer> {
-  const encoders = table.columns.map((c) => (v: Value): string => loadField(toMysql(c.type, v, table.target, c.name)));
+  const encoders = table.columns.map(
+    (c) =>
+      (v: Value): string =>
+        loadField(toMysql(c.type, v, table.target, c.name)),
+  );
   for (const piece of tabSeparated(rows, valueAt, encoders)) yield Buffer.from(piece);
 }
 
@@ -325,9 +375,10 @@ class MysqlTransaction extends SqlTransaction<PoolConnection> {
       return;
     }
     // Found rows (the pool's FOUND_ROWS): an update that changes nothing still counts its row.
-    const matched = e.op === 'd'
-      ? await runChecked(this.conn, t, deleteRowSql(t), values(e.before!))
-      : await runChecked(this.conn, t, updateRowSql(t), [...values(e.after!), ...values(e.before!)]);
+    const matched =
+      e.op === 'd'
+        ? await runChecked(this.conn, t, deleteRowSql(t), values(e.before!))
+        : await runChecked(this.conn, t, updateRowSql(t), [...values(e.after!), ...values(e.before!)]);
     if (matched !== 1) throw noEqualRow(t);
   }
 
@@ -339,7 +390,9 @@ class MysqlTransaction extends SqlTransaction<PoolConnection> {
   async addColumns(table: TableId, columns: readonly Column[]): Promise<void> {
     const updated = this.withColumns(table, columns);
     const [existing] = await this.conn.query<RowDataPacket[]>(
-      'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [updated.target.schema, updated.target.name]);
+      'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      [updated.target.schema, updated.target.name],
+    );
     const present = new Set(existing.map((r) => String(r.name)));
     const missing = columns.filter((c) => !present.has(c.name));
     if (missing.length === 0) return;

@@ -13,9 +13,14 @@ export function mysqlHolds(actual: string, wanted: string): boolean {
   const have = parse(a);
   const need = parse(w);
   if (!have || !need) return false;
-  return holdsInt(have, need) || holdsDecimal(have, need) || holdsText(have, need) || holdsBinary(have, need)
-    || (need.base === 'float' && need.args.length === 0 && have.base === 'double' && have.args.length === 0 && have.unsigned === need.unsigned)
-    || (TEMPORAL.has(need.base) && have.base === need.base && (have.args[0] ?? 0) >= (need.args[0] ?? 0));
+  return (
+    holdsInt(have, need) ||
+    holdsDecimal(have, need) ||
+    holdsText(have, need) ||
+    holdsBinary(have, need) ||
+    (need.base === 'float' && need.args.length === 0 && have.base === 'double' && have.args.length === 0 && have.unsigned === need.unsigned) ||
+    (TEMPORAL.has(need.base) && have.base === need.base && (have.args[0] ?? 0) >= (need.args[0] ?? 0))
+  );
 }
 
 interface Parsed {
@@ -53,8 +58,14 @@ const TEMPORAL = new Set(['datetime', 'timestamp', 'time']);
 
 /** Bytes each TEXT and BLOB type holds; a character of utf8mb4 takes up to 4. */
 const LOB_BYTES: Record<string, number> = {
-  tinytext: 255, text: 65_535, mediumtext: 16_777_215, longtext: 4_294_967_295,
-  tinyblob: 255, blob: 65_535, mediumblob: 16_777_215, longblob: 4_294_967_295,
+  tinytext: 255,
+  text: 65_535,
+  mediumtext: 16_777_215,
+  longtext: 4_294_967_295,
+  tinyblob: 255,
+  blob: 65_535,
+  mediumblob: 16_777_215,
+  longblob: 4_294_967_295,
 };
 
 /**

@@ -5,7 +5,12 @@ import { tableKey, type Value } from '../../core/change-event.js';
 import { printCheck } from '../../core/check-expression.js';
 import type { CheckConstraint, ForeignKey, Index, ReferentialAction, TableSchema } from '../../core/schema.js';
 import {
-  isUniqueKey, referencedTable, VIOLATION_ROWS, type ConstraintViolation, type SchemaTranslations, type Translation,
+  isUniqueKey,
+  referencedTable,
+  VIOLATION_ROWS,
+  type ConstraintViolation,
+  type SchemaTranslations,
+  type Translation,
 } from '../../core/schema-fidelity.js';
 import { defaultSql, foreignName, notNullAtCreate } from './postgres-dialect.js';
 import { indexName, qualified, quoteIdent } from '../../engines/postgres/quoting.js';
@@ -30,7 +35,13 @@ function constraintName(name: string): string {
   return `${prefix}_${createHash('sha1').update(name).digest('hex').slice(0, 8)}`;
 }
 
-const ACTIONS: Record<ReferentialAction, string> = { cascade: 'CASCADE', 'set null': 'SET NULL', 'set default': 'SET DEFAULT', restrict: 'RESTRICT', 'no action': 'NO ACTION' };
+const ACTIONS: Record<ReferentialAction, string> = {
+  cascade: 'CASCADE',
+  'set null': 'SET NULL',
+  'set default': 'SET DEFAULT',
+  restrict: 'RESTRICT',
+  'no action': 'NO ACTION',
+};
 
 /** The unique index replacing the stream's non-unique one of the same name. */
 export function uniqueIndexSql(t: TableSchema, i: Index): { name: string; drop: string; create: string } {
@@ -45,13 +56,17 @@ export function uniqueIndexSql(t: TableSchema, i: Index): { name: string; drop: 
 /** A foreign key's definition in the target, or why the target cannot hold it. */
 export function foreignKeySql(fk: ForeignKey, tables: readonly TableSchema[]): Translation {
   const parent = referencedTable(fk, tables);
-  if (!parent) return { reason: `it references ${tableKey(fk.references)}, which the pipeline does not replicate: include that table, or create the key by hand` };
+  if (!parent)
+    return { reason: `it references ${tableKey(fk.references)}, which the pipeline does not replicate: include that table, or create the key by hand` };
   if (!isUniqueKey(parent, fk.referencedColumns)) {
-    return { reason: `it references (${fk.referencedColumns.join(', ')}) of ${tableKey(fk.references)}, neither its primary key nor a unique index, which Postgres requires` };
+    return {
+      reason: `it references (${fk.referencedColumns.join(', ')}) of ${tableKey(fk.references)}, neither its primary key nor a unique index, which Postgres requires`,
+    };
   }
   return {
-    sql: `FOREIGN KEY (${fk.columns.map(quoteIdent).join(', ')}) REFERENCES ${qualified(parent.target)} (${fk.referencedColumns.map(quoteIdent).join(', ')}) `
-      + `ON DELETE ${ACTIONS[fk.onDelete]} ON UPDATE ${ACTIONS[fk.onUpdate]}`,
+    sql:
+      `FOREIGN KEY (${fk.columns.map(quoteIdent).join(', ')}) REFERENCES ${qualified(parent.target)} (${fk.referencedColumns.map(quoteIdent).join(', ')}) ` +
+      `ON DELETE ${ACTIONS[fk.onDelete]} ON UPDATE ${ACTIONS[fk.onUpdate]}`,
   };
 }
 
@@ -68,7 +83,9 @@ export function impliedByType(t: TableSchema, ck: CheckConstraint): boolean {
 export function checkSql(t: TableSchema, ck: CheckConstraint): Translation {
   if (t.engine === 'postgres') {
     const foreign = foreignName(t, ck.expression);
-    return foreign ? { reason: `it uses ${foreign}, which ferry does not create in the target: create the check by hand after creating it` } : { sql: `CHECK (${ck.expression})` };
+    return foreign
+      ? { reason: `it uses ${foreign}, which ferry does not create in the target: create the check by hand after creating it` }
+      : { sql: `CHECK (${ck.expression})` };
   }
   if (ck.portable) return { sql: `CHECK (${printCheck(ck.portable, quoteIdent, quoteString)})` };
   return { reason: `${ck.expression} does not translate exactly to Postgres (${ck.unportable ?? 'not parsed'}): create an equivalent check by hand` };
@@ -77,7 +94,8 @@ export function checkSql(t: TableSchema, ck: CheckConstraint): Translation {
 /** How a Postgres target translates each part of a table's schema (for `ferry plan`'s carriedSchema). */
 export function postgresTranslations(tables: readonly TableSchema[]): SchemaTranslations {
   return {
-    defaultSql, notNullAtCreate,
+    defaultSql,
+    notNullAtCreate,
     uniqueIndexSql: (t, i) => ({ sql: uniqueIndexSql(t, i).create }),
     foreignKeySql: (_t, fk) => foreignKeySql(fk, tables),
     check: (t, ck) => (impliedByType(t, ck) ? { tr: null, when: 'create', note: 'implied by the jsonb type' } : { tr: checkSql(t, ck), when: 'finalize' }),
@@ -96,8 +114,14 @@ interface TableCatalog {
 
 async function readCatalog(client: pg.ClientBase, t: TableSchema): Promise<TableCatalog> {
   const rel = qualified(t.target);
-  const { rows: cols } = await client.query('SELECT attname, attnotnull, atthasdef FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped', [rel]);
-  const { rows: idx } = await client.query('SELECT c.relname, i.indisunique FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = $1::regclass', [rel]);
+  const { rows: cols } = await client.query(
+    'SELECT attname, attnotnull, atthasdef FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped',
+    [rel],
+  );
+  const { rows: idx } = await client.query(
+    'SELECT c.relname, i.indisunique FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = $1::regclass',
+    [rel],
+  );
   const { rows: cons } = await client.query("SELECT conname, convalidated FROM pg_constraint WHERE conrelid = $1::regclass AND contype IN ('f', 'c')", [rel]);
   return {
     nullable: new Set(cols.filter((r) => !r.attnotnull).map((r) => String(r.attname))),
@@ -132,10 +156,18 @@ export async function finalizeConstraints(client: pg.ClientBase, tables: readonl
     }
     const deferred = t.columns.filter((c) => !c.nullable && cat.nullable.has(c.name));
     if (deferred.length > 0) {
-      const counts = await nullCounts(client, t, deferred.map((c) => c.name));
+      const counts = await nullCounts(
+        client,
+        t,
+        deferred.map((c) => c.name),
+      );
       for (const c of deferred) {
         if (counts[c.name] === 0) alter.push(`ALTER COLUMN ${quoteIdent(c.name)} SET NOT NULL`);
-        else log.warn({ table: tableKey(t.target), column: c.name, nulls: counts[c.name] }, `${tableKey(t.target)}.${c.name} stays nullable: NOT NULL at the source, but ${counts[c.name]} row(s) hold NULL in the target (zero dates, which ferry writes as NULL)`);
+        else
+          log.warn(
+            { table: tableKey(t.target), column: c.name, nulls: counts[c.name] },
+            `${tableKey(t.target)}.${c.name} stays nullable: NOT NULL at the source, but ${counts[c.name]} row(s) hold NULL in the target (zero dates, which ferry writes as NULL)`,
+          );
       }
     }
     if (alter.length > 0) await client.query(`ALTER TABLE ${qualified(t.target)} ${alter.join(', ')}`);
@@ -150,7 +182,9 @@ export async function finalizeConstraints(client: pg.ClientBase, tables: readonl
   for (const t of present) {
     const cat = catalogs.get(t)!;
     const wanted = [
-      ...(t.checks ?? []).filter((ck) => !impliedByType(t, ck)).map((ck) => ({ what: `check ${ck.name}`, name: constraintName(ck.name), def: checkSql(t, ck) })),
+      ...(t.checks ?? [])
+        .filter((ck) => !impliedByType(t, ck))
+        .map((ck) => ({ what: `check ${ck.name}`, name: constraintName(ck.name), def: checkSql(t, ck) })),
       ...(t.foreignKeys ?? []).map((fk) => ({ what: `foreign key ${fk.name}`, name: constraintName(fk.name), def: foreignKeySql(fk, present) })),
     ];
     for (const w of wanted) {
@@ -162,14 +196,18 @@ export async function finalizeConstraints(client: pg.ClientBase, tables: readonl
       // Postgres takes no NOT VALID constraint on a partitioned table: there it is validated as it is added.
       const validated = cat.constraints.get(w.name);
       const partitioned = t.engine === 'postgres' && t.partitioning !== undefined;
-      if (validated === undefined) await client.query(`ALTER TABLE ${qualified(t.target)} ADD CONSTRAINT ${quoteIdent(w.name)} ${w.def.sql}${partitioned ? '' : ' NOT VALID'}`);
-      if (validated === false || (validated === undefined && !partitioned)) await client.query(`ALTER TABLE ${qualified(t.target)} VALIDATE CONSTRAINT ${quoteIdent(w.name)}`);
+      if (validated === undefined)
+        await client.query(`ALTER TABLE ${qualified(t.target)} ADD CONSTRAINT ${quoteIdent(w.name)} ${w.def.sql}${partitioned ? '' : ' NOT VALID'}`);
+      if (validated === false || (validated === undefined && !partitioned))
+        await client.query(`ALTER TABLE ${qualified(t.target)} VALIDATE CONSTRAINT ${quoteIdent(w.name)}`);
     }
   }
 }
 
 async function nullCounts(client: pg.ClientBase, t: TableSchema, columns: readonly string[]): Promise<Record<string, number>> {
-  const { rows } = await client.query(`SELECT ${columns.map((c, i) => `count(*) FILTER (WHERE ${quoteIdent(c)} IS NULL) AS n${i}`).join(', ')} FROM ${qualified(t.target)}`);
+  const { rows } = await client.query(
+    `SELECT ${columns.map((c, i) => `count(*) FILTER (WHERE ${quoteIdent(c)} IS NULL) AS n${i}`).join(', ')} FROM ${qualified(t.target)}`,
+  );
   return Object.fromEntries(columns.map((c, i) => [c, Number(rows[0][`n${i}`])]));
 }
 
@@ -185,19 +223,32 @@ export async function findViolations(pool: pg.Pool, tables: readonly TableSchema
     const key = (extra: readonly string[]) => [...new Set([...t.primaryKey, ...extra])].map((c) => `t.${quoteIdent(c)}`).join(', ');
     for (const i of t.indexes.filter((x) => x.unique)) {
       const cols = i.columns.map(quoteIdent).join(', ');
-      await probe(t, `unique index ${i.name}`, `SELECT ${key(i.columns)} FROM ${qualified(t.target)} t WHERE (${i.columns.map((c) => `t.${quoteIdent(c)}`).join(', ')}) IN `
-        + `(SELECT ${cols} FROM ${qualified(t.target)} WHERE ${i.columns.map((c) => `${quoteIdent(c)} IS NOT NULL`).join(' AND ')} GROUP BY ${cols} HAVING count(*) > 1) ORDER BY ${[...i.columns, ...t.primaryKey].map((c) => `t.${quoteIdent(c)}`).join(', ')} LIMIT ${VIOLATION_ROWS}`);
+      await probe(
+        t,
+        `unique index ${i.name}`,
+        `SELECT ${key(i.columns)} FROM ${qualified(t.target)} t WHERE (${i.columns.map((c) => `t.${quoteIdent(c)}`).join(', ')}) IN ` +
+          `(SELECT ${cols} FROM ${qualified(t.target)} WHERE ${i.columns.map((c) => `${quoteIdent(c)} IS NOT NULL`).join(' AND ')} GROUP BY ${cols} HAVING count(*) > 1) ORDER BY ${[...i.columns, ...t.primaryKey].map((c) => `t.${quoteIdent(c)}`).join(', ')} LIMIT ${VIOLATION_ROWS}`,
+      );
     }
     for (const ck of t.checks ?? []) {
       const def = checkSql(t, ck);
-      if ('sql' in def && !impliedByType(t, ck)) await probe(t, `check ${ck.name}`, `SELECT ${t.primaryKey.length ? key([]) : 't.*'} FROM ${qualified(t.target)} t WHERE NOT ${def.sql.replace(/^CHECK /, '')} LIMIT ${VIOLATION_ROWS}`);
+      if ('sql' in def && !impliedByType(t, ck))
+        await probe(
+          t,
+          `check ${ck.name}`,
+          `SELECT ${t.primaryKey.length ? key([]) : 't.*'} FROM ${qualified(t.target)} t WHERE NOT ${def.sql.replace(/^CHECK /, '')} LIMIT ${VIOLATION_ROWS}`,
+        );
     }
     for (const fk of t.foreignKeys ?? []) {
       const parent = referencedTable(fk, present);
       if (!parent || 'reason' in foreignKeySql(fk, present)) continue;
       const match = fk.columns.map((c, j) => `p.${quoteIdent(fk.referencedColumns[j]!)} = t.${quoteIdent(c)}`).join(' AND ');
-      await probe(t, `foreign key ${fk.name}`, `SELECT ${key(fk.columns)} FROM ${qualified(t.target)} t WHERE ${fk.columns.map((c) => `t.${quoteIdent(c)} IS NOT NULL`).join(' AND ')} `
-        + `AND NOT EXISTS (SELECT 1 FROM ${qualified(parent.target)} p WHERE ${match}) LIMIT ${VIOLATION_ROWS}`);
+      await probe(
+        t,
+        `foreign key ${fk.name}`,
+        `SELECT ${key(fk.columns)} FROM ${qualified(t.target)} t WHERE ${fk.columns.map((c) => `t.${quoteIdent(c)} IS NOT NULL`).join(' AND ')} ` +
+          `AND NOT EXISTS (SELECT 1 FROM ${qualified(parent.target)} p WHERE ${match}) LIMIT ${VIOLATION_ROWS}`,
+      );
     }
   }
   return found;

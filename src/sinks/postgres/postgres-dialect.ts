@@ -1,4 +1,3 @@
-
 import type { Row, TableId, Value } from '../../core/change-event.js';
 import type { Column, ColumnType, Partitioning, TableSchema } from '../../core/schema.js';
 import type { Translation } from '../../core/schema-fidelity.js';
@@ -17,25 +16,45 @@ export function pgType(t: ColumnType): string {
       if (t.bytes === 3) return 'integer';
       if (t.bytes === 2) return t.unsigned ? 'integer' : 'smallint';
       return 'smallint';
-    case 'bool': return 'boolean';
-    case 'decimal': return t.precision === null ? 'numeric' : `numeric(${t.precision},${t.scale ?? 0})`;
-    case 'float': return 'real';
-    case 'double': return 'double precision';
-    case 'date': return 'date';
-    case 'datetime': return `timestamp(${t.fsp}) without time zone`;
-    case 'timestamp': return `timestamp(${t.fsp}) with time zone`;
-    case 'time': return 'interval';
-    case 'year': return 'smallint';
-    case 'string': return t.maxLength === null || t.maxLength === 0 ? 'text' : `character varying(${t.maxLength})`; // Postgres has no varchar(0)
-    case 'binary': return 'bytea';
-    case 'json': return 'jsonb';
-    case 'enum': case 'set': return 'text';
-    case 'bit': return `bit(${t.length})`;
-    case 'uuid': return 'uuid';
-    case 'interval': return 'interval';
-    case 'inet': return 'inet';
-    case 'array': return `${pgType(t.element)}[]`;
-    case 'other': return 'text';
+    case 'bool':
+      return 'boolean';
+    case 'decimal':
+      return t.precision === null ? 'numeric' : `numeric(${t.precision},${t.scale ?? 0})`;
+    case 'float':
+      return 'real';
+    case 'double':
+      return 'double precision';
+    case 'date':
+      return 'date';
+    case 'datetime':
+      return `timestamp(${t.fsp}) without time zone`;
+    case 'timestamp':
+      return `timestamp(${t.fsp}) with time zone`;
+    case 'time':
+      return 'interval';
+    case 'year':
+      return 'smallint';
+    case 'string':
+      return t.maxLength === null || t.maxLength === 0 ? 'text' : `character varying(${t.maxLength})`; // Postgres has no varchar(0)
+    case 'binary':
+      return 'bytea';
+    case 'json':
+      return 'jsonb';
+    case 'enum':
+    case 'set':
+      return 'text';
+    case 'bit':
+      return `bit(${t.length})`;
+    case 'uuid':
+      return 'uuid';
+    case 'interval':
+      return 'interval';
+    case 'inet':
+      return 'inet';
+    case 'array':
+      return `${pgType(t.element)}[]`;
+    case 'other':
+      return 'text';
   }
 }
 
@@ -151,15 +170,19 @@ export function defaultSql(t: TableSchema, c: Column): Translation | null {
   if (t.engine === 'postgres') {
     const foreign = foreignName(t, d.text);
     if (!foreign) return { sql: d.text };
-    return d.kind === 'literal' ? literalDefault(t, c, d.value, d.text) : { reason: `${d.text} uses ${foreign}, which ferry does not create in the target: set the default by hand after creating it` };
+    return d.kind === 'literal'
+      ? literalDefault(t, c, d.value, d.text)
+      : { reason: `${d.text} uses ${foreign}, which ferry does not create in the target: set the default by hand after creating it` };
   }
   switch (d.kind) {
-    case 'literal': return literalDefault(t, c, d.value, d.text);
+    case 'literal':
+      return literalDefault(t, c, d.value, d.text);
     case 'now':
       if (c.type.kind === 'timestamp') return { sql: 'CURRENT_TIMESTAMP' };
       if (c.type.kind === 'datetime') return { sql: 'LOCALTIMESTAMP' };
       return { reason: `the current time (${d.text}) as the default of a ${columnType(t, c)} column: set a default by hand` };
-    case 'expression': return { reason: `${d.text} is an expression in MySQL's SQL, which ferry does not translate: set the default by hand` };
+    case 'expression':
+      return { reason: `${d.text} is an expression in MySQL's SQL, which ferry does not translate: set the default by hand` };
   }
 }
 
@@ -239,9 +262,13 @@ export function pgLiteral(t: ColumnType, v: Value, table: TableId, column: strin
  */
 export function addColumnSql(t: TableSchema, c: Column): string[] {
   if ('expression' in c.backfill) {
-    throw new FerryError('fatal', `column ${c.name} was added to ${qualified(t.target)} as ${c.backfill.expression}: the rows already in the table got values ferry cannot see`, {
-      hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create), or add such columns as nullable or with a constant DEFAULT',
-    });
+    throw new FerryError(
+      'fatal',
+      `column ${c.name} was added to ${qualified(t.target)} as ${c.backfill.expression}: the rows already in the table got values ferry cannot see`,
+      {
+        hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create), or add such columns as nullable or with a constant DEFAULT',
+      },
+    );
   }
   const backfill = c.backfill.value;
   const declared = defaultSql(t, c);
@@ -364,7 +391,12 @@ function patchParts(t: TableSchema, set: readonly Column[]): { update: string; a
   const matchName = (i: number) => quoteIdent(`ferry match ${i}`);
   const names = [...keyCols.map((_, i) => matchName(i)), ...set.map((c) => quoteIdent(c.name))];
   const match = keyCols.map((c, i) => `t.${quoteIdent(c.name)} = u.${matchName(i)}`).join(' AND ');
-  return { update: `UPDATE ${qualified(t.target)} AS t SET ${set.map((c) => `${quoteIdent(c.name)} = ${unnestColumn(t, c)}`).join(', ')}`, arrays, names, match };
+  return {
+    update: `UPDATE ${qualified(t.target)} AS t SET ${set.map((c) => `${quoteIdent(c.name)} = ${unnestColumn(t, c)}`).join(', ')}`,
+    arrays,
+    names,
+    match,
+  };
 }
 
 export function deleteSql(t: TableSchema): string {
@@ -402,9 +434,13 @@ function targetValue(t: TableSchema, c: Column, r: Row): Value {
 
 function backfillValue(t: TableSchema, c: Column): Value {
   if ('expression' in c.backfill) {
-    throw new FerryError('fatal', `a row of ${qualified(t.target)} written before column ${c.name} was added needs the value the source gave it (${c.backfill.expression}), which ferry cannot know`, {
-      hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create)',
-    });
+    throw new FerryError(
+      'fatal',
+      `a row of ${qualified(t.target)} written before column ${c.name} was added needs the value the source gave it (${c.backfill.expression}), which ferry cannot know`,
+      {
+        hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create)',
+      },
+    );
   }
   return c.backfill.value;
 }

@@ -21,7 +21,8 @@ export function postgresReferencingRows(client: pg.ClientBase): ReferencingRows 
       const m = match(t, columns, values);
       const { rows } = await client.query({
         text: `SELECT ${returning.map((c) => `${quoteIdent(c)}::text`).join(', ')} FROM ${qualified(t.target)} WHERE ${m.sql} FOR UPDATE`,
-        values: m.params, rowMode: 'array',
+        values: m.params,
+        rowMode: 'array',
       });
       return rows as Value[][];
     },

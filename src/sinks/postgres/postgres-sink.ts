@@ -9,7 +9,16 @@ import type { Checkpoint, SnapshotProgress } from '../../core/checkpoint.js';
 import type { Column, Partitioning, TableSchema } from '../../core/schema.js';
 import type { CheckProblem, ChunkText, NextKeyValues } from '../../core/source.js';
 import type { VerifySide } from '../../core/verify-side.js';
-import { CONNECT_TIMEOUT_MS, connectClient, describeEndpoint, KEEPALIVE, pgConnectionConfig, queryText, SERVER_KEEPALIVE_OPTIONS, watchPgClient } from '../../engines/postgres/connection.js';
+import {
+  CONNECT_TIMEOUT_MS,
+  connectClient,
+  describeEndpoint,
+  KEEPALIVE,
+  pgConnectionConfig,
+  queryText,
+  SERVER_KEEPALIVE_OPTIONS,
+  watchPgClient,
+} from '../../engines/postgres/connection.js';
 import { coerceError, FerryError } from '../../core/errors.js';
 import { forEachConcurrently } from '../../core/concurrency.js';
 import { idleInTransactionMs } from '../../core/connection-watchdog.js';
@@ -25,7 +34,32 @@ import { violationError } from '../../core/schema-fidelity.js';
 import { tabSeparated, valueAt } from '../tab-separated.js';
 import { createPartitionedTableSql } from './postgres-dialect.js';
 import { postgresHolds } from './postgres-widening.js';
-import { addColumnSql, columnArrays, columnType, copyEncoder, copySql, copyStageSql, createStageSql, upsertFromStageSql, createEnumSql, createIndexSql, createTableSql, deleteMissesSql, deleteRowSql, deleteSql, enumTypes, insertRowSql, patchMissesSql, patchSql, primaryKeySql, readRowsSql, resetIdentitySql, rowParams, updateRowSql, upsertSql } from './postgres-dialect.js';
+import {
+  addColumnSql,
+  columnArrays,
+  columnType,
+  copyEncoder,
+  copySql,
+  copyStageSql,
+  createStageSql,
+  upsertFromStageSql,
+  createEnumSql,
+  createIndexSql,
+  createTableSql,
+  deleteMissesSql,
+  deleteRowSql,
+  deleteSql,
+  enumTypes,
+  insertRowSql,
+  patchMissesSql,
+  patchSql,
+  primaryKeySql,
+  readRowsSql,
+  resetIdentitySql,
+  rowParams,
+  updateRowSql,
+  upsertSql,
+} from './postgres-dialect.js';
 import { OWNED_SEQUENCES_SQL } from '../../engines/postgres/sequences.js';
 import { qualified, quoteIdent } from '../../engines/postgres/quoting.js';
 
@@ -41,7 +75,6 @@ export interface PostgresSinkOptions {
   /** Read-only commands (status, verify): create nothing in the target, not even ferry's own tables (DESIGN §1.1). */
   readonly readOnly?: boolean;
 }
-
 
 export class PostgresSink extends SqlSink<pg.PoolClient> {
   readonly #pool: pg.Pool;
@@ -67,7 +100,8 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
     } catch (err) {
       if (err instanceof FerryError && err.kind === 'config') throw err;
       throw new FerryError('retriable', `cannot prepare the target: ${(err as Error).message}`, {
-        cause: err, hint: 'check target.url (host, port, user, password, database), that Postgres is running, and that the user may create schemas',
+        cause: err,
+        hint: 'check target.url (host, port, user, password, database), that Postgres is running, and that the user may create schemas',
       });
     } finally {
       await probe?.end().catch(() => {});
@@ -85,8 +119,9 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
       // Text forms as the sources print theirs (verify compares them), whatever the server's defaults.
       // A session of a ferry that vanished mid-transaction is ended by the server after
       // idleInTransactionMs, so its locks do not block the ferry that reconnects.
-      options: `-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=1 -c bytea_output=hex${replica ? ' -c session_replication_role=replica' : ''}`
-        + ` ${SERVER_KEEPALIVE_OPTIONS} -c idle_in_transaction_session_timeout=${idleInTransactionMs(stallMs)}`,
+      options:
+        `-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=1 -c bytea_output=hex${replica ? ' -c session_replication_role=replica' : ''}` +
+        ` ${SERVER_KEEPALIVE_OPTIONS} -c idle_in_transaction_session_timeout=${idleInTransactionMs(stallMs)}`,
     });
     pool.on('error', (err) => options.log.warn({ err: err.message }, 'idle target connection failed'));
     // A client checked out of the pool reports a dying server as an 'error' event of its own, and an
@@ -104,19 +139,31 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
     try {
       client = await connectClient(url);
     } catch (err) {
-      return [{ check: 'target', message: `cannot connect to the target: ${(err as Error).message}`, hint: (err as FerryError).hint ?? 'check target.url (host, port, user, password, database) and that Postgres is running' }];
+      return [
+        {
+          check: 'target',
+          message: `cannot connect to the target: ${(err as Error).message}`,
+          hint: (err as FerryError).hint ?? 'check target.url (host, port, user, password, database) and that Postgres is running',
+        },
+      ];
     }
     try {
       const { rows } = await client.query(
         `SELECT has_database_privilege(current_user, current_database(), 'CREATE') AS can_create,
-                (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser`);
+                (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser`,
+      );
       const problems: CheckProblem[] = [];
       if (!rows[0].can_create) {
-        problems.push({ check: 'target grants', message: 'the target user may not create schemas in this database', hint: 'GRANT CREATE ON DATABASE <db> TO <user>;' });
+        problems.push({
+          check: 'target grants',
+          message: 'the target user may not create schemas in this database',
+          hint: 'GRANT CREATE ON DATABASE <db> TO <user>;',
+        });
       }
       if (!rows[0].superuser) {
         problems.push({
-          check: 'session_replication_role', warning: true,
+          check: 'session_replication_role',
+          warning: true,
           message: 'the target user cannot set session_replication_role=replica, so target triggers and foreign keys stay active while applying',
           hint: 'use a superuser for the target, or make sure target tables have no triggers or foreign keys that the source did not have',
         });
@@ -164,12 +211,23 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
     await client.query("SELECT set_config('search_path', '', true)");
     const { rows } = await client.query(
       `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
-        WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, [qualified(t.target)]);
+        WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`,
+      [qualified(t.target)],
+    );
     await client.query("SELECT set_config('search_path', '\"$user\", public', true)");
     const { rows: key } = await client.query(
       `SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-        WHERE i.indrelid = $1::regclass AND i.indisprimary`, [qualified(t.target)]);
-    const drift = columnDrift(t, new Map(rows.map((r) => [r.name, r.type])), key.map((r) => r.name), (c) => columnType(t, c), postgresHolds, keyLater);
+        WHERE i.indrelid = $1::regclass AND i.indisprimary`,
+      [qualified(t.target)],
+    );
+    const drift = columnDrift(
+      t,
+      new Map(rows.map((r) => [r.name, r.type])),
+      key.map((r) => r.name),
+      (c) => columnType(t, c),
+      postgresHolds,
+      keyLater,
+    );
     await settleDrift(t, drift, addMissing, async (c) => {
       for (const sql of addColumnSql(t, c)) await client.query(sql);
     });
@@ -283,7 +341,10 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
   }
 
   async readRows(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]> {
-    const { rows } = await this.#pool.query({ text: readRowsSql(table, afterKey !== null, limit), values: afterKey ? table.primaryKey.map((c) => afterKey[c] ?? null) : [] });
+    const { rows } = await this.#pool.query({
+      text: readRowsSql(table, afterKey !== null, limit),
+      values: afterKey ? table.primaryKey.map((c) => afterKey[c] ?? null) : [],
+    });
     return rows as Row[];
   }
 
@@ -294,7 +355,16 @@ export class PostgresSink extends SqlSink<pg.PoolClient> {
 
 /** Rows through `COPY … FROM STDIN` (`sql`), encoded as COPY text on the way; `value` reads column `j` of a row. */
 async function copyRows<R>(client: pg.ClientBase, sql: string, table: TableSchema, rows: readonly R[], value: (row: R, j: number) => Value): Promise<void> {
-  await pipe(Readable.from(tabSeparated(rows, value, table.columns.map((c) => copyEncoder(table, c)))), client.query(copyFrom(sql)));
+  await pipe(
+    Readable.from(
+      tabSeparated(
+        rows,
+        value,
+        table.columns.map((c) => copyEncoder(table, c)),
+      ),
+    ),
+    client.query(copyFrom(sql)),
+  );
 }
 
 /** Reads column `j` of `t` from a change's row image. */
@@ -373,14 +443,35 @@ class PostgresTransaction extends SqlTransaction<pg.PoolClient> {
   /** A statement of deleteMissesSql/patchMissesSql found no row for some of `keys`: the first of them is named. */
   #expectFound(t: TableSchema, change: 'delete' | 'update', keys: readonly Row[], result: pg.QueryResult): void {
     const { missing, first } = result.rows[0] as { missing: number; first: number | null };
-    if (missing > 0) throw missingRow(t, change, first === null ? null : keys[first - 1] ?? null, missing);
+    if (missing > 0) throw missingRow(t, change, first === null ? null : (keys[first - 1] ?? null), missing);
   }
 
   async #writeRows(t: TableSchema, w: Extract<Write, { kind: 'rows' }>, keyCols: readonly Column[], checked: boolean): Promise<void> {
-    for (const [set, patches] of groupByColumns(t.columns, w.patches.map((p) => p.set), w.patches)) {
-      const params = [...columnArrays(t, keyCols, patches.map((p) => p.match)), ...columnArrays(t, set, patches.map((p) => p.set))];
+    for (const [set, patches] of groupByColumns(
+      t.columns,
+      w.patches.map((p) => p.set),
+      w.patches,
+    )) {
+      const params = [
+        ...columnArrays(
+          t,
+          keyCols,
+          patches.map((p) => p.match),
+        ),
+        ...columnArrays(
+          t,
+          set,
+          patches.map((p) => p.set),
+        ),
+      ];
       if (!checked) await this.conn.query(patchSql(t, set), params);
-      else this.#expectFound(t, 'update', patches.map((p) => p.match), await this.conn.query(patchMissesSql(t, set), params));
+      else
+        this.#expectFound(
+          t,
+          'update',
+          patches.map((p) => p.match),
+          await this.conn.query(patchMissesSql(t, set), params),
+        );
     }
     // Upserts before the rows the batch created: a row that gave up a unique value for a new one goes first.
     const copied = w.inserts.length >= STAGE_MIN_ROWS && w.inserts.every((r) => isFullRow(t.columns, r));
@@ -423,9 +514,10 @@ class PostgresTransaction extends SqlTransaction<pg.PoolClient> {
       await this.conn.query(insertRowSql(t), rowParams(t, e.after!));
       return;
     }
-    const { rowCount } = e.op === 'd'
-      ? await this.conn.query(deleteRowSql(t), rowParams(t, e.before!))
-      : await this.conn.query(updateRowSql(t), [...rowParams(t, e.after!), ...rowParams(t, e.before!)]);
+    const { rowCount } =
+      e.op === 'd'
+        ? await this.conn.query(deleteRowSql(t), rowParams(t, e.before!))
+        : await this.conn.query(updateRowSql(t), [...rowParams(t, e.after!), ...rowParams(t, e.before!)]);
     if (rowCount !== 1) throw noEqualRow(t);
   }
 

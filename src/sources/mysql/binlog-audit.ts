@@ -15,7 +15,10 @@ function fileNumber(file: string): number {
  */
 export async function rowEventsAfter(conn: Connection, from: Extract<Position, { kind: 'mysql' }>, tables: ReadonlySet<string>): Promise<number> {
   const [logs] = await conn.query<RowDataPacket[]>('SHOW BINARY LOGS');
-  const files = logs.map((l) => String(l.Log_name)).filter((f) => fileNumber(f) >= fileNumber(from.file)).sort((a, b) => fileNumber(a) - fileNumber(b));
+  const files = logs
+    .map((l) => String(l.Log_name))
+    .filter((f) => fileNumber(f) >= fileNumber(from.file))
+    .sort((a, b) => fileNumber(a) - fileNumber(b));
   const tableOf = new Map<string, string>();
   let count = 0;
   for (const file of files) {

@@ -27,7 +27,10 @@ export interface MissingBinlog {
 /** MariaDB GTID position "0-1-100,1-2-7": domain → sequence number. */
 export function mariaSeqs(pos: string): Map<string, bigint> {
   const seqs = new Map<string, bigint>();
-  for (const gtid of pos.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const gtid of pos
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [domain, , seq] = gtid.split('-');
     if (domain !== undefined && seq !== undefined) seqs.set(domain, BigInt(seq));
   }
@@ -76,30 +79,45 @@ export function diagnoseMissingBinlog(from: MysqlPosition, s: BinlogState): Miss
     for (const [domain, seq] of ours) {
       const theirs = server.get(domain);
       if (theirs === undefined || theirs < seq) {
-        return { verdict: 'elsewhere', reason: `its binlog ends at GTID ${s.mariadb.binlogPos || '(none)'}, before ferry's checkpoint ${from.gtid}: it never had transactions ferry applied` };
+        return {
+          verdict: 'elsewhere',
+          reason: `its binlog ends at GTID ${s.mariadb.binlogPos || '(none)'}, before ferry's checkpoint ${from.gtid}: it never had transactions ferry applied`,
+        };
       }
     }
     for (const [domain, seq] of ours) {
       const start = oldest.get(domain);
-      if (start !== undefined && seq < start) return { verdict: 'purged', reason: `its oldest binlog ${s.files[0]?.name ?? ''} starts after GTID ${s.mariadb.oldestPos}, past ferry's checkpoint ${from.gtid}` };
+      if (start !== undefined && seq < start)
+        return {
+          verdict: 'purged',
+          reason: `its oldest binlog ${s.files[0]?.name ?? ''} starts after GTID ${s.mariadb.oldestPos}, past ferry's checkpoint ${from.gtid}`,
+        };
     }
-    return { verdict: 'elsewhere', reason: `its binlog goes past ferry's checkpoint ${from.gtid} (to ${s.mariadb.binlogPos}) without holding that GTID: a history other than the one ferry streamed` };
+    return {
+      verdict: 'elsewhere',
+      reason: `its binlog goes past ferry's checkpoint ${from.gtid} (to ${s.mariadb.binlogPos}) without holding that GTID: a history other than the one ferry streamed`,
+    };
   }
   if (from.gtid?.includes(':') && s.mysql) {
     const lacking = gtidsMissing(s.mysql.executed, from.gtid);
     if (lacking.length > 0) return { verdict: 'elsewhere', reason: `it never executed transactions ferry applied (${lacking.slice(0, 3).join(', ')})` };
-    if (gtidsMissing(from.gtid, s.mysql.purged).length > 0) return { verdict: 'purged', reason: `it purged transactions ferry has not read (gtid_purged ${s.mysql.purged})` };
+    if (gtidsMissing(from.gtid, s.mysql.purged).length > 0)
+      return { verdict: 'purged', reason: `it purged transactions ferry has not read (gtid_purged ${s.mysql.purged})` };
   }
   const named = s.files.find((f) => f.name === from.file);
   if (named) {
-    return { verdict: 'elsewhere', reason: `its ${from.file} ${named.size < from.pos ? `is ${named.size} bytes long, shorter than ferry's offset ${from.pos}` : `has no event at ferry's offset ${from.pos}`}: not the binlog ferry read` };
+    return {
+      verdict: 'elsewhere',
+      reason: `its ${from.file} ${named.size < from.pos ? `is ${named.size} bytes long, shorter than ferry's offset ${from.pos}` : `has no event at ferry's offset ${from.pos}`}: not the binlog ferry read`,
+    };
   }
   const ours = fileNumber(from.file);
   const same = s.files.map((f) => fileNumber(f.name)).filter((n): n is [string, number] => n !== null && ours !== null && n[0] === ours[0]);
   if (!ours || s.files.length === 0) return { verdict: 'purged', reason: `it has no ${from.file}` };
   if (same.length === 0) return { verdict: 'elsewhere', reason: `its binlogs are named ${s.files[0]!.name} and on, not ${ours[0]}.*` };
   const newest = Math.max(...same.map(([, n]) => n));
-  if (ours[1] > newest) return { verdict: 'elsewhere', reason: `its newest binlog ${s.files[s.files.length - 1]!.name} comes before ferry's ${from.file}: it is behind ferry` };
+  if (ours[1] > newest)
+    return { verdict: 'elsewhere', reason: `its newest binlog ${s.files[s.files.length - 1]!.name} comes before ferry's ${from.file}: it is behind ferry` };
   return { verdict: 'purged', reason: `its oldest binlog is ${s.files[0]!.name}, after ferry's ${from.file}` };
 }
 
@@ -125,10 +143,11 @@ async function binlogState(url: string): Promise<BinlogState> {
  * why: a purged binlog and a different server (a failover to a new primary) need different fixes.
  */
 export async function missingBinlogError(url: string, from: Position, err: Error): Promise<FerryError> {
-  const purged = (reason: string) => new FerryError('fatal', `the source no longer has the binlog ferry must resume from${reason} (${err.message})`, {
-    cause: err,
-    hint: 'the binlog was purged while ferry was behind; re-snapshot with snapshot.mode: always (and keep binlogs longer: binlog_expire_logs_seconds)',
-  });
+  const purged = (reason: string) =>
+    new FerryError('fatal', `the source no longer has the binlog ferry must resume from${reason} (${err.message})`, {
+      cause: err,
+      hint: 'the binlog was purged while ferry was behind; re-snapshot with snapshot.mode: always (and keep binlogs longer: binlog_expire_logs_seconds)',
+    });
   if (from.kind !== 'mysql') return purged('');
   let found: MissingBinlog;
   try {
@@ -138,11 +157,18 @@ export async function missingBinlogError(url: string, from: Position, err: Error
   }
   if (found.verdict === 'purged') return purged(`: ${found.reason}`);
   const byGtid = from.gtid !== undefined;
-  return new FerryError('fatal', `the source is a different server than the one ferry streamed from (a failover to a new primary?): ${found.reason} (${err.message})`, {
-    cause: err,
-    hint: `${byGtid
-      ? 'ferry resumes by GTID, which a new primary can serve only if it has every transaction ferry applied (a replica with log_slave_updates=ON that had caught up); this one lacks some, so the target holds changes this source does not'
-      : 'ferry resumes by binlog file and offset, which mean something only on the server that wrote them'}. `
-      + 'Point source.url back at the server ferry streamed from if it still exists; otherwise take a new snapshot (snapshot.mode: always with snapshot.tablePrep: truncate), then set snapshot.mode back to initial',
-  });
+  return new FerryError(
+    'fatal',
+    `the source is a different server than the one ferry streamed from (a failover to a new primary?): ${found.reason} (${err.message})`,
+    {
+      cause: err,
+      hint:
+        `${
+          byGtid
+            ? 'ferry resumes by GTID, which a new primary can serve only if it has every transaction ferry applied (a replica with log_slave_updates=ON that had caught up); this one lacks some, so the target holds changes this source does not'
+            : 'ferry resumes by binlog file and offset, which mean something only on the server that wrote them'
+        }. ` +
+        'Point source.url back at the server ferry streamed from if it still exists; otherwise take a new snapshot (snapshot.mode: always with snapshot.tablePrep: truncate), then set snapshot.mode back to initial',
+    },
+  );
 }

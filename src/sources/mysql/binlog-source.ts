@@ -52,7 +52,8 @@ function savepointName(sql: string): string | undefined {
 }
 
 /** Statements that open, end or mark a transaction; anything else in a Query event is DDL. */
-const TRANSACTION_CONTROL = /^\s*(BEGIN|COMMIT|ROLLBACK\s+TO|ROLLBACK|SAVEPOINT|RELEASE\s+SAVEPOINT|XA\s+START|XA\s+BEGIN|XA\s+END|XA\s+PREPARE|XA\s+COMMIT|XA\s+ROLLBACK)\b/i;
+const TRANSACTION_CONTROL =
+  /^\s*(BEGIN|COMMIT|ROLLBACK\s+TO|ROLLBACK|SAVEPOINT|RELEASE\s+SAVEPOINT|XA\s+START|XA\s+BEGIN|XA\s+END|XA\s+PREPARE|XA\s+COMMIT|XA\s+ROLLBACK)\b/i;
 
 /**
  * Committed transactions from the binlog, starting after `from`. One ZongJi instance serves one
@@ -109,8 +110,17 @@ class BinlogReader {
     const c = connectionOptions(this.#o.url);
     const zongji = new ZongJi({
       // zongji hands these to mysql2 for its control and binlog connections alike, TLS included.
-      host: c.host, port: c.port, user: c.user, password: c.password, ssl: c.ssl, charset: c.charset,
-      dateStrings: true, jsonStrings: true, timezone: 'Z', enableKeepAlive: true, keepAliveInitialDelay: 10_000,
+      host: c.host,
+      port: c.port,
+      user: c.user,
+      password: c.password,
+      ssl: c.ssl,
+      charset: c.charset,
+      dateStrings: true,
+      jsonStrings: true,
+      timezone: 'Z',
+      enableKeepAlive: true,
+      keepAliveInitialDelay: 10_000,
     });
     this.#zongji = zongji;
     // The server sends heartbeats on an idle stream when asked, before the dump starts: zongji
@@ -297,16 +307,23 @@ class BinlogReader {
       }
       case 'ROLLBACK':
         if (this.#pushed + this.#events.length > 0) {
-          throw new FerryError('fatal', 'a transaction that changed replicated tables was rolled back after changing a non-transactional table; which of its changes stand cannot be told from the binlog', {
-            hint: 'convert the replicated tables to InnoDB (ferry check names the others), or exclude them; then re-snapshot',
-          });
+          throw new FerryError(
+            'fatal',
+            'a transaction that changed replicated tables was rolled back after changing a non-transactional table; which of its changes stand cannot be told from the binlog',
+            {
+              hint: 'convert the replicated tables to InnoDB (ferry check names the others), or exclude them; then re-snapshot',
+            },
+          );
         }
         this.#commit(position, timestamp);
         return;
-      case 'XA START': case 'XA BEGIN':
+      case 'XA START':
+      case 'XA BEGIN':
         this.#xa = true;
         return;
-      case 'COMMIT': case 'XA COMMIT': case 'XA ROLLBACK':
+      case 'COMMIT':
+      case 'XA COMMIT':
+      case 'XA ROLLBACK':
         this.#xa = false;
         this.#commit(position, timestamp);
         return;
@@ -323,8 +340,11 @@ class BinlogReader {
     const beat = this.#beat;
     this.#beat = null;
     this.#queue.push({
-      events: this.#events, position, commitTime: beat?.at ?? new Date(timestamp),
-      ...(beat ? { heartbeat: true } : {}), ...(beat?.marker ? { marker: beat.marker } : {}),
+      events: this.#events,
+      position,
+      commitTime: beat?.at ?? new Date(timestamp),
+      ...(beat ? { heartbeat: true } : {}),
+      ...(beat?.marker ? { marker: beat.marker } : {}),
     });
     this.#events = [];
     this.#pushed = 0;
@@ -334,16 +354,25 @@ class BinlogReader {
 
   async #ddl(sql: string, defaultSchema: string, position: Position, timestamp: number): Promise<void> {
     const ddl = parseDdl(sql, defaultSchema);
-    const selected = ddl.kind === 'other' ? []
-      : ddl.kind === 'drop-database' ? [...this.#schemas.values()].map((t) => t.source).filter((t) => t.schema === ddl.schema)
-      : ddl.tables.filter((t) => this.#schemas.has(tableKey(t)));
-    const stop = (what: string, hint = 'bring the target table in line by hand, or re-snapshot the pipeline (snapshot.mode: always, snapshot.tablePrep: drop-and-create)') => {
+    const selected =
+      ddl.kind === 'other'
+        ? []
+        : ddl.kind === 'drop-database'
+          ? [...this.#schemas.values()].map((t) => t.source).filter((t) => t.schema === ddl.schema)
+          : ddl.tables.filter((t) => this.#schemas.has(tableKey(t)));
+    const stop = (
+      what: string,
+      hint = 'bring the target table in line by hand, or re-snapshot the pipeline (snapshot.mode: always, snapshot.tablePrep: drop-and-create)',
+    ) => {
       throw new FerryError('fatal', `schema change on ${selected.map(tableKey).join(', ')} is not supported: ${what} (statement: ${ddl.statement})`, {
         hint: `the checkpoint is before this statement; ${hint}`,
       });
     };
     if (ddl.kind === 'create' && ddl.tables.some(this.#o.filter)) {
-      this.#o.log.warn({ table: ddl.tables.map(tableKey) }, 'a new table matches tables.include but was not selected at start; restart ferry with snapshot.mode: always to copy it');
+      this.#o.log.warn(
+        { table: ddl.tables.map(tableKey) },
+        'a new table matches tables.include but was not selected at start; restart ferry with snapshot.mode: always to copy it',
+      );
     }
     if (selected.length > 0) {
       switch (ddl.kind) {
@@ -351,7 +380,10 @@ class BinlogReader {
           // One transaction: a checkpoint at this position must include the truncate.
           this.#events.push(...selected.map((t) => ({ op: 't' as const, table: t, key: {}, before: null, after: null })));
           break;
-        case 'drop': case 'rename': case 'replace': case 'drop-database':
+        case 'drop':
+        case 'rename':
+        case 'replace':
+        case 'drop-database':
           return stop(`${ddl.kind.replace('-', ' ')} of a replicated table`);
         case 'alter':
           if (changesRowsSilently(ddl.statement)) return stop('partition maintenance that removes rows without row events');
@@ -371,17 +403,26 @@ class BinlogReader {
       // A column of a type ferry cannot carry: its values cannot reach the target, now or at a restart.
       const e = coerceError(err);
       if (e.kind === 'retriable') throw e;
-      return stop(e.message, `exclude the table (tables.exclude), or drop or change the column at the source, then re-snapshot (snapshot.mode: always, snapshot.tablePrep: drop-and-create); the README lists the supported types`);
+      return stop(
+        e.message,
+        `exclude the table (tables.exclude), or drop or change the column at the source, then re-snapshot (snapshot.mode: always, snapshot.tablePrep: drop-and-create); the README lists the supported types`,
+      );
     }
     if (!after) return stop('the table is gone');
     const { added, unsupported } = diffColumns(before, after);
     const unknowable = added.filter((c) => 'expression' in c.backfill);
-    for (const c of unknowable) unsupported.push(`column ${c.name} was added as ${(c.backfill as { expression: string }).expression}, so existing rows got values ferry cannot see`);
+    for (const c of unknowable)
+      unsupported.push(`column ${c.name} was added as ${(c.backfill as { expression: string }).expression}, so existing rows got values ferry cannot see`);
     if (unsupported.length > 0) return stop(unsupported.join('; '));
     this.#schemas.set(tableKey(table), after);
-    const foreignKeys = JSON.stringify(after.foreignKeys) === JSON.stringify(before.foreignKeys) ? undefined : after.foreignKeys ?? [];
+    const foreignKeys = JSON.stringify(after.foreignKeys) === JSON.stringify(before.foreignKeys) ? undefined : (after.foreignKeys ?? []);
     if (added.length === 0 && !foreignKeys) return this.#commit(position, timestamp);
-    this.#queue.push({ events: [], position, commitTime: new Date(timestamp), schemaChange: { table, addColumns: added, ...(foreignKeys ? { foreignKeys } : {}) } });
+    this.#queue.push({
+      events: [],
+      position,
+      commitTime: new Date(timestamp),
+      schemaChange: { table, addColumns: added, ...(foreignKeys ? { foreignKeys } : {}) },
+    });
     this.#committed = position;
   }
 

@@ -31,11 +31,13 @@ function checkGrants(grants: readonly string[]): CheckProblem[] {
   const missing = NEEDED_GRANTS.filter(({ names }) => !grants.some((g) => names.test(g)));
   if (missing.length === 0) return [];
   const list = missing.map((m) => m.grant).join(', ');
-  return [{
-    check: 'grants',
-    message: `the source user lacks ${list}`,
-    hint: `as an admin: GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO '<user>'@'<host>';`,
-  }];
+  return [
+    {
+      check: 'grants',
+      message: `the source user lacks ${list}`,
+      hint: `as an admin: GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO '<user>'@'<host>';`,
+    },
+  ];
 }
 
 /**
@@ -53,11 +55,14 @@ async function checkFenceGrants(conn: Connection, grants: readonly string[], fla
   const superEnough = flavor === 'mysql' || major * 100 + minor < 1011;
   const may = (superEnough && has('SUPER')) || fencePrivileges(flavor).split(', ').every(has);
   if (may) return [];
-  return [{
-    check: 'fence', warning: true,
-    message: `the source user may not set read_only (it lacks ${fencePrivileges(flavor)}): a cutover with the default fence (read-only) would fail, leaving the source writable`,
-    hint: await fenceFix(conn, flavor),
-  }];
+  return [
+    {
+      check: 'fence',
+      warning: true,
+      message: `the source user may not set read_only (it lacks ${fencePrivileges(flavor)}): a cutover with the default fence (read-only) would fail, leaving the source writable`,
+      hint: await fenceFix(conn, flavor),
+    },
+  ];
 }
 
 /** A server setting the binlog stream needs: the value, the my.cnf line that sets it, why. */
@@ -74,11 +79,40 @@ interface BinlogSetting {
 }
 
 const BINLOG_SETTINGS: readonly BinlogSetting[] = [
-  { name: 'log_bin', ok: (v) => v === 'ON', wanted: 'ON', cnf: 'log_bin=mysql-bin', why: 'without binary logging there is no change stream to read', dynamic: false },
-  { name: 'server_id', ok: (v) => v !== '0', wanted: 'a unique number other than 0', cnf: 'server_id=<a unique number>', why: 'a server with server_id 0 refuses replication clients', dynamic: false },
-  { name: 'binlog_format', ok: (v) => v === 'ROW', wanted: 'ROW', cnf: 'binlog_format=ROW', why: 'row events carry the changed rows; STATEMENT and MIXED do not', dynamic: true },
+  {
+    name: 'log_bin',
+    ok: (v) => v === 'ON',
+    wanted: 'ON',
+    cnf: 'log_bin=mysql-bin',
+    why: 'without binary logging there is no change stream to read',
+    dynamic: false,
+  },
+  {
+    name: 'server_id',
+    ok: (v) => v !== '0',
+    wanted: 'a unique number other than 0',
+    cnf: 'server_id=<a unique number>',
+    why: 'a server with server_id 0 refuses replication clients',
+    dynamic: false,
+  },
+  {
+    name: 'binlog_format',
+    ok: (v) => v === 'ROW',
+    wanted: 'ROW',
+    cnf: 'binlog_format=ROW',
+    why: 'row events carry the changed rows; STATEMENT and MIXED do not',
+    dynamic: true,
+  },
   { name: 'binlog_row_image', ok: (v) => v === 'FULL', wanted: 'FULL', cnf: 'binlog_row_image=FULL', why: 'every change must carry whole rows', dynamic: true },
-  { name: 'binlog_row_metadata', ok: (v) => v === 'FULL', wanted: 'FULL', cnf: 'binlog_row_metadata=FULL', why: 'column names and ENUM values travel in the binlog, so replay across ALTER TABLE is exact', dynamic: true, optional: true },
+  {
+    name: 'binlog_row_metadata',
+    ok: (v) => v === 'FULL',
+    wanted: 'FULL',
+    cnf: 'binlog_row_metadata=FULL',
+    why: 'column names and ENUM values travel in the binlog, so replay across ALTER TABLE is exact',
+    dynamic: true,
+    optional: true,
+  },
 ];
 
 /**
@@ -109,7 +143,11 @@ const UNPAGEABLE_KEY_KINDS = new Set(['enum', 'set', 'bit', 'float', 'double']);
 function checkTables(tables: readonly TableSchema[], failed: readonly UndescribableTable[]): CheckProblem[] {
   const problems: CheckProblem[] = [];
   if (tables.length === 0 && failed.length === 0) {
-    problems.push({ check: 'tables', message: 'no source table matches tables.include / tables.exclude', hint: 'fix the patterns; they match schema.table, e.g. "shop.*"' });
+    problems.push({
+      check: 'tables',
+      message: 'no source table matches tables.include / tables.exclude',
+      hint: 'fix the patterns; they match schema.table, e.g. "shop.*"',
+    });
   }
   for (const t of tables.filter((t) => t.primaryKey.length === 0)) {
     problems.push({
@@ -131,7 +169,11 @@ function checkTables(tables: readonly TableSchema[], failed: readonly Undescriba
     }
   }
   for (const f of failed) {
-    problems.push({ check: 'column types', message: `table ${tableKey(f.table)}: ${f.error.message}`, hint: 'exclude the table with tables.exclude, or change the column type' });
+    problems.push({
+      check: 'column types',
+      message: `table ${tableKey(f.table)}: ${f.error.message}`,
+      hint: 'exclude the table with tables.exclude, or change the column type',
+    });
   }
   return problems;
 }
@@ -139,7 +181,8 @@ function checkTables(tables: readonly TableSchema[], failed: readonly Undescriba
 /** Tables on engines without transactions: warned about, as the snapshot and rollbacks cannot be exact for them. */
 async function checkEngines(conn: Connection, tables: readonly TableSchema[]): Promise<CheckProblem[]> {
   const [rows] = await conn.query<RowDataPacket[]>(
-    "SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, ENGINE AS engine FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND ENGINE NOT IN ('InnoDB', 'XtraDB', 'RocksDB')");
+    "SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, ENGINE AS engine FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND ENGINE NOT IN ('InnoDB', 'XtraDB', 'RocksDB')",
+  );
   const selected = new Set(tables.map((t) => tableKey(t.source)));
   return rows
     .filter((r) => selected.has(`${String(r.s)}.${String(r.n)}`))
@@ -154,18 +197,30 @@ async function checkEngines(conn: Connection, tables: readonly TableSchema[]): P
 /** A source left read-only (a cutover's fence that nobody lifted, after ferry was killed mid-cutover): worth knowing. */
 async function checkReadOnly(conn: Connection): Promise<CheckProblem[]> {
   if (!(await serverReadOnly(conn)).readOnly) return [];
-  return [{
-    check: 'read_only', warning: true,
-    message: 'the source server is read_only: applications cannot write to it (a cutover fence that was never lifted?)',
-    hint: 'if no cutover is under way: SET GLOBAL read_only = OFF',
-  }];
+  return [
+    {
+      check: 'read_only',
+      warning: true,
+      message: 'the source server is read_only: applications cannot write to it (a cutover fence that was never lifted?)',
+      hint: 'if no cutover is under way: SET GLOBAL read_only = OFF',
+    },
+  ];
 }
 
 /** Everything `ferry check` verifies on a MySQL/MariaDB source (connectivity is checked by connecting). */
-export async function checkMysqlSource(conn: Connection, flavor: Flavor, tables: readonly TableSchema[], failed: readonly UndescribableTable[]): Promise<CheckProblem[]> {
+export async function checkMysqlSource(
+  conn: Connection,
+  flavor: Flavor,
+  tables: readonly TableSchema[],
+  failed: readonly UndescribableTable[],
+): Promise<CheckProblem[]> {
   const grants = await showGrants(conn);
   return [
-    ...checkGrants(grants), ...(await checkFenceGrants(conn, grants, flavor)), ...(await checkBinlogSettings(conn)), ...checkTables(tables, failed),
-    ...(await checkEngines(conn, tables)), ...(await checkReadOnly(conn)),
+    ...checkGrants(grants),
+    ...(await checkFenceGrants(conn, grants, flavor)),
+    ...(await checkBinlogSettings(conn)),
+    ...checkTables(tables, failed),
+    ...(await checkEngines(conn, tables)),
+    ...(await checkReadOnly(conn)),
   ];
 }

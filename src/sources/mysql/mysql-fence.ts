@@ -31,7 +31,14 @@ const ACCESS_DENIED = 1227;
  * for open transactions to end first). ferry, which set it, still writes the marker; then
  * super_read_only, where the server has it (MySQL), stops the rest too.
  */
-export async function fenceServer(conn: Connection, flavor: Flavor, pipeline: string, marker: string, timeoutSeconds: number, cancelled: () => boolean): Promise<void> {
+export async function fenceServer(
+  conn: Connection,
+  flavor: Flavor,
+  pipeline: string,
+  marker: string,
+  timeoutSeconds: number,
+  cancelled: () => boolean,
+): Promise<void> {
   // SET GLOBAL read_only waits for open transactions, holding new ones back meanwhile: never past the cutover's deadline.
   const seconds = Math.max(1, Math.ceil(timeoutSeconds));
   const step = async (sql: string) => {
@@ -45,7 +52,10 @@ export async function fenceServer(conn: Connection, flavor: Flavor, pipeline: st
     if ((err as { errno?: number }).errno !== ACCESS_DENIED) throw err;
     // The cutover's reason carries messages only: the fix goes into the message.
     const fix = await fenceFix(conn, flavor);
-    throw new FerryError('config', `the fence failed, read_only was not set: the source user may not set it (${(err as Error).message}); ${fix}`, { cause: err, hint: fix });
+    throw new FerryError('config', `the fence failed, read_only was not set: the source user may not set it (${(err as Error).message}); ${fix}`, {
+      cause: err,
+      hint: fix,
+    });
   }
   if (cancelled()) throw new FerryError('config', 'the fence was lifted while it was being put up');
   await writeHeartbeat(conn, pipeline, marker);

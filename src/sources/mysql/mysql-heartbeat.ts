@@ -16,10 +16,14 @@ export async function ensureHeartbeatTable(conn: Connection): Promise<void> {
       marker varchar(200) NULL
     ) ENGINE=InnoDB`);
   } catch (err) {
-    throw new FerryError('config', `cannot create ferry's heartbeat table ${HEARTBEAT_TABLE.schema}.${HEARTBEAT_TABLE.name} on the source: ${(err as Error).message}`, {
-      cause: err,
-      hint: `GRANT CREATE, INSERT, UPDATE, SELECT ON ${HEARTBEAT_TABLE.schema}.* TO the source user (lag on a quiet source and the cutover's fence marker need it)`,
-    });
+    throw new FerryError(
+      'config',
+      `cannot create ferry's heartbeat table ${HEARTBEAT_TABLE.schema}.${HEARTBEAT_TABLE.name} on the source: ${(err as Error).message}`,
+      {
+        cause: err,
+        hint: `GRANT CREATE, INSERT, UPDATE, SELECT ON ${HEARTBEAT_TABLE.schema}.* TO the source user (lag on a quiet source and the cutover's fence marker need it)`,
+      },
+    );
   }
 }
 

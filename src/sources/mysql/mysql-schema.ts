@@ -25,24 +25,34 @@ export interface UndescribableTable {
  * Reads the selected base tables with their columns, primary key and secondary indexes.
  * Tables whose columns ferry cannot map come back in `failed` so `check` can name them all at once.
  */
-export async function describeTables(conn: Connection, options: DescribeOptions, only?: TableId): Promise<{ tables: TableSchema[]; failed: UndescribableTable[] }> {
+export async function describeTables(
+  conn: Connection,
+  options: DescribeOptions,
+  only?: TableId,
+): Promise<{ tables: TableSchema[]; failed: UndescribableTable[] }> {
   const where = only ? 'AND t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ?' : '';
   const args = only ? [only.schema, only.name] : [];
   const [tableRows] = await conn.query<RowDataPacket[]>(
     `SELECT t.TABLE_SCHEMA AS s, t.TABLE_NAME AS n FROM information_schema.TABLES t
       WHERE t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${where}
-      ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME`, args);
+      ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME`,
+    args,
+  );
   const selected = tableRows.map((r) => ({ schema: String(r.s), name: String(r.n) })).filter(options.filter);
   if (selected.length === 0) return { tables: [], failed: [] };
 
   const [columnRows] = await conn.query<RowDataPacket[]>(
     `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, COLUMN_NAME AS c, COLUMN_TYPE AS type, IS_NULLABLE AS nullable, EXTRA AS extra, COLUMN_DEFAULT AS def, COLLATION_NAME AS collation
        FROM information_schema.COLUMNS t WHERE t.TABLE_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${where}
-      ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`, args);
+      ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`,
+    args,
+  );
   const [indexRows] = await conn.query<RowDataPacket[]>(
     `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, INDEX_NAME AS i, NON_UNIQUE AS nonUnique, COLUMN_NAME AS c, SUB_PART AS subPart, INDEX_TYPE AS type
        FROM information_schema.STATISTICS t WHERE t.TABLE_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${where}
-      ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`, args);
+      ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`,
+    args,
+  );
 
   const key = (s: unknown, n: unknown) => `${String(s)}\u0000${String(n)}`;
   const foreignKeys = await readForeignKeys(conn, where, args);
@@ -56,7 +66,11 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
   for (const r of columnRows) entry(columns, key(r.s, r.n), () => []).push(r);
   const indexes = new Map<string, Map<string, { unique: boolean; columns: string[]; portable: boolean }>>();
   for (const r of indexRows) {
-    const idx = entry(entry(indexes, key(r.s, r.n), () => new Map()), String(r.i), () => ({ unique: Number(r.nonUnique) === 0, columns: [], portable: true }));
+    const idx = entry(
+      entry(indexes, key(r.s, r.n), () => new Map()),
+      String(r.i),
+      () => ({ unique: Number(r.nonUnique) === 0, columns: [], portable: true }),
+    );
     if (r.c !== null) idx.columns.push(String(r.c));
     // FULLTEXT/SPATIAL indexes and prefix parts have no plain btree equivalent in the target: left out.
     if (r.c === null || r.subPart !== null || !/^BTREE|HASH$/i.test(String(r.type))) idx.portable = false;
@@ -67,7 +81,9 @@ export async function describeTables(conn: Connection, options: DescribeOptions,
   for (const t of selected) {
     try {
       const cols: Column[] = (columns.get(key(t.schema, t.name)) ?? []).map((r) => {
-        const type: ColumnType = jsonColumns.has(`${key(r.s, r.n)}\u0000${String(r.c)}`) ? { kind: 'json' } : parseColumnType(String(r.type), options, String(r.c));
+        const type: ColumnType = jsonColumns.has(`${key(r.s, r.n)}\u0000${String(r.c)}`)
+          ? { kind: 'json' }
+          : parseColumnType(String(r.type), options, String(r.c));
         const nullable = r.nullable === 'YES';
         return {
           name: String(r.c),
@@ -107,7 +123,13 @@ function optional<K extends string, V>(name: K, value: V | undefined): { [P in K
   return (value === undefined ? {} : { [name]: value }) as { [P in K]?: V };
 }
 
-const ACTIONS: Record<string, ReferentialAction> = { CASCADE: 'cascade', 'SET NULL': 'set null', 'SET DEFAULT': 'set default', RESTRICT: 'restrict', 'NO ACTION': 'no action' };
+const ACTIONS: Record<string, ReferentialAction> = {
+  CASCADE: 'cascade',
+  'SET NULL': 'set null',
+  'SET DEFAULT': 'set default',
+  RESTRICT: 'restrict',
+  'NO ACTION': 'no action',
+};
 
 /** Foreign keys of the tables `where` selects, by table (`schema\0table`), their columns in key order. */
 async function readForeignKeys(conn: Connection, where: string, args: unknown[]): Promise<Map<string, ForeignKey[]>> {
@@ -118,21 +140,32 @@ async function readForeignKeys(conn: Connection, where: string, args: unknown[])
        JOIN information_schema.KEY_COLUMN_USAGE k
          ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.TABLE_NAME = rc.TABLE_NAME AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME
       WHERE k.REFERENCED_COLUMN_NAME IS NOT NULL ${where.replace(/t\.TABLE_SCHEMA/g, 'rc.CONSTRAINT_SCHEMA').replace(/t\.TABLE_NAME/g, 'rc.TABLE_NAME')}
-      ORDER BY rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME, k.ORDINAL_POSITION`, args);
+      ORDER BY rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME, k.ORDINAL_POSITION`,
+    args,
+  );
   const byTable = new Map<string, Map<string, { fk: ForeignKey; columns: string[]; referenced: string[] }>>();
   for (const r of rows) {
     const table = `${String(r.s)}\u0000${String(r.n)}`;
-    const fk = entry(entry(byTable, table, () => new Map()), String(r.name), () => {
-      const columns: string[] = [];
-      const referenced: string[] = [];
-      return {
-        columns, referenced,
-        fk: {
-          name: String(r.name), columns, references: { schema: String(r.rs), name: String(r.rn) }, referencedColumns: referenced,
-          onDelete: ACTIONS[String(r.onDelete)] ?? 'no action', onUpdate: ACTIONS[String(r.onUpdate)] ?? 'no action',
-        },
-      };
-    });
+    const fk = entry(
+      entry(byTable, table, () => new Map()),
+      String(r.name),
+      () => {
+        const columns: string[] = [];
+        const referenced: string[] = [];
+        return {
+          columns,
+          referenced,
+          fk: {
+            name: String(r.name),
+            columns,
+            references: { schema: String(r.rs), name: String(r.rn) },
+            referencedColumns: referenced,
+            onDelete: ACTIONS[String(r.onDelete)] ?? 'no action',
+            onUpdate: ACTIONS[String(r.onUpdate)] ?? 'no action',
+          },
+        };
+      },
+    );
     fk.columns.push(String(r.c));
     fk.referenced.push(String(r.rc));
   }
@@ -145,17 +178,22 @@ async function readForeignKeys(conn: Connection, where: string, args: unknown[])
  */
 async function readChecks(conn: Connection, flavor: Flavor, where: string, args: unknown[]): Promise<Map<string, (CheckConstraint & { column?: string })[]>> {
   const filter = where.replace(/t\.TABLE_SCHEMA/g, 'c.CONSTRAINT_SCHEMA').replace(/t\.TABLE_NAME/g, 'c.TABLE_NAME');
-  const [rows] = await conn.query<RowDataPacket[]>(flavor === 'mariadb'
-    ? `SELECT c.CONSTRAINT_SCHEMA AS s, c.TABLE_NAME AS n, c.CONSTRAINT_NAME AS name, c.CHECK_CLAUSE AS expr, c.LEVEL AS level
+  const [rows] = await conn.query<RowDataPacket[]>(
+    flavor === 'mariadb'
+      ? `SELECT c.CONSTRAINT_SCHEMA AS s, c.TABLE_NAME AS n, c.CONSTRAINT_NAME AS name, c.CHECK_CLAUSE AS expr, c.LEVEL AS level
          FROM information_schema.CHECK_CONSTRAINTS c WHERE c.CONSTRAINT_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${filter}`
-    : `SELECT c.CONSTRAINT_SCHEMA AS s, c.TABLE_NAME AS n, c.CONSTRAINT_NAME AS name, k.CHECK_CLAUSE AS expr, 'Table' AS level
+      : `SELECT c.CONSTRAINT_SCHEMA AS s, c.TABLE_NAME AS n, c.CONSTRAINT_NAME AS name, k.CHECK_CLAUSE AS expr, 'Table' AS level
          FROM information_schema.TABLE_CONSTRAINTS c
          JOIN information_schema.CHECK_CONSTRAINTS k ON k.CONSTRAINT_SCHEMA = c.CONSTRAINT_SCHEMA AND k.CONSTRAINT_NAME = c.CONSTRAINT_NAME
-        WHERE c.CONSTRAINT_TYPE = 'CHECK' AND c.CONSTRAINT_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${filter}`, args);
+        WHERE c.CONSTRAINT_TYPE = 'CHECK' AND c.CONSTRAINT_SCHEMA NOT IN ${SYSTEM_SCHEMAS} ${filter}`,
+    args,
+  );
   const byTable = new Map<string, (CheckConstraint & { column?: string })[]>();
   for (const r of rows) {
     entry(byTable, `${String(r.s)}\u0000${String(r.n)}`, () => []).push({
-      name: String(r.name), expression: String(r.expr), ...(r.level === 'Column' ? { column: String(r.name) } : {}),
+      name: String(r.name),
+      expression: String(r.expr),
+      ...(r.level === 'Column' ? { column: String(r.name) } : {}),
     });
   }
   return byTable;

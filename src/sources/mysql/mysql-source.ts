@@ -65,10 +65,10 @@ export class MysqlSource implements Source {
   }
 
   async estimateRows(table: TableSchema): Promise<number> {
-    const [rows] = await this.#conn.query<RowDataPacket[]>(
-      'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
-      [table.source.schema, table.source.name],
-    );
+    const [rows] = await this.#conn.query<RowDataPacket[]>('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [
+      table.source.schema,
+      table.source.name,
+    ]);
     return Number(rows[0]?.n ?? 0);
   }
 

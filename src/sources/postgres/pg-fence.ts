@@ -29,12 +29,20 @@ export async function fenceDatabase(client: pg.ClientBase, timeoutSeconds: numbe
   // Never past the cutover's deadline, whatever holds a lock.
   await client.query(`SET statement_timeout = ${Math.max(1000, Math.ceil(timeoutSeconds * 1000))}`);
   try {
-    await client.query(`ALTER DATABASE ${db[0].name as string} SET default_transaction_read_only = on`).catch(async (err: { code?: string; message: string }) => {
-      if (err.code !== INSUFFICIENT_PRIVILEGE) throw err;
-      const { rows: [u] } = await client.query('SELECT quote_ident(current_user) AS name');
-      // The cutover's reason carries messages only: the fix goes into the message.
-      throw new FerryError('config', `the fence failed, default_transaction_read_only was not set: the source user may not alter the database (${err.message}); as an admin: ALTER DATABASE ${db[0].name as string} OWNER TO ${u.name as string}; or stop the application's writes yourself and cut over with {"fence": "none"}`, { cause: err });
-    });
+    await client
+      .query(`ALTER DATABASE ${db[0].name as string} SET default_transaction_read_only = on`)
+      .catch(async (err: { code?: string; message: string }) => {
+        if (err.code !== INSUFFICIENT_PRIVILEGE) throw err;
+        const {
+          rows: [u],
+        } = await client.query('SELECT quote_ident(current_user) AS name');
+        // The cutover's reason carries messages only: the fix goes into the message.
+        throw new FerryError(
+          'config',
+          `the fence failed, default_transaction_read_only was not set: the source user may not alter the database (${err.message}); as an admin: ALTER DATABASE ${db[0].name as string} OWNER TO ${u.name as string}; or stop the application's writes yourself and cut over with {"fence": "none"}`,
+          { cause: err },
+        );
+      });
     if (cancelled()) throw new FerryError('config', 'the fence was lifted while it was being put up');
     const { sql, values } = otherSessions();
     const { rows } = await client.query(sql, values);
@@ -46,10 +54,13 @@ export async function fenceDatabase(client: pg.ClientBase, timeoutSeconds: numbe
 
 /** The database's new sessions start read-only: a fence (ferry's, or one left behind) is up. */
 export async function databaseFenced(client: pg.ClientBase): Promise<boolean> {
-  const { rows: [r] } = await client.query(
+  const {
+    rows: [r],
+  } = await client.query(
     `SELECT EXISTS (SELECT 1 FROM pg_db_role_setting d JOIN pg_database db ON db.oid = d.setdatabase
                      WHERE db.datname = current_database() AND d.setrole = 0
-                       AND 'default_transaction_read_only=on' = ANY (d.setconfig)) AS fenced`);
+                       AND 'default_transaction_read_only=on' = ANY (d.setconfig)) AS fenced`,
+  );
   return r.fenced as boolean;
 }
 

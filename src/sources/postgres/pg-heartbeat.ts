@@ -10,6 +10,6 @@ export async function writeMessage(client: pg.ClientBase, marker: string | undef
 }
 
 export async function serverClock(client: pg.ClientBase): Promise<Date> {
-  const { rows } = await client.query("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS now");
+  const { rows } = await client.query('SELECT to_char(clock_timestamp() AT TIME ZONE \'UTC\', \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') AS now');
   return new Date(rows[0].now as string);
 }

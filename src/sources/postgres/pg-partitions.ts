@@ -43,7 +43,9 @@ export async function describePartitions(client: pg.ClientBase, roots: readonly 
       CROSS JOIN LATERAL pg_partition_tree(r.oid) t
        JOIN pg_class c ON c.oid = t.relid
        JOIN pg_namespace n ON n.oid = c.relnamespace
-      ORDER BY t.level, n.nspname, c.relname`, [roots]);
+      ORDER BY t.level, n.nspname, c.relname`,
+    [roots],
+  );
   return partitionTrees(rows);
 }
 
@@ -73,9 +75,13 @@ export function partitionPublishedAsItself(tables: Iterable<PgTable>, relation: 
   for (const t of tables) {
     if (!t.partitions?.includes(key)) continue;
     const root = tableKey(t.schema.source);
-    return new FerryError('fatal', `changes to ${key}, a partition of ${root}, arrive as changes of the partition itself: publication ${publication} does not publish through the root (publish_via_partition_root is off), and ferry replicates ${root} as one table`, {
-      hint: `ALTER PUBLICATION ${publication} SET (publish_via_partition_root = true); then take a new snapshot (snapshot.mode: always): the partition's changes so far were not replicated`,
-    });
+    return new FerryError(
+      'fatal',
+      `changes to ${key}, a partition of ${root}, arrive as changes of the partition itself: publication ${publication} does not publish through the root (publish_via_partition_root is off), and ferry replicates ${root} as one table`,
+      {
+        hint: `ALTER PUBLICATION ${publication} SET (publish_via_partition_root = true); then take a new snapshot (snapshot.mode: always): the partition's changes so far were not replicated`,
+      },
+    );
   }
   return null;
 }
@@ -83,9 +89,12 @@ export function partitionPublishedAsItself(tables: Iterable<PgTable>, relation: 
 /** What a partitioned table becomes on the target, by target type. */
 function targetLayout(targetType: string | undefined): string {
   switch (targetType) {
-    case 'postgres': return 'the Postgres target gets the same partitions';
-    case 'kafka': return 'its changes go to one topic (an applier into Postgres makes the same partitions)';
-    default: return "the target gets one plain table holding every partition's rows";
+    case 'postgres':
+      return 'the Postgres target gets the same partitions';
+    case 'kafka':
+      return 'its changes go to one topic (an applier into Postgres makes the same partitions)';
+    default:
+      return "the target gets one plain table holding every partition's rows";
   }
 }
 
@@ -94,18 +103,25 @@ function targetLayout(targetType: string | undefined): string {
  * kept or flattened), and partitions the patterns select without their root (refused: a partition's
  * rows are replicated through its root only).
  */
-export async function checkPartitions(client: pg.ClientBase, roots: readonly { readonly source: TableId; readonly partitioning?: Partitioning }[], filter: (t: TableId) => boolean, targetType: string | undefined): Promise<CheckProblem[]> {
+export async function checkPartitions(
+  client: pg.ClientBase,
+  roots: readonly { readonly source: TableId; readonly partitioning?: Partitioning }[],
+  filter: (t: TableId) => boolean,
+  targetType: string | undefined,
+): Promise<CheckProblem[]> {
   const problems: CheckProblem[] = [];
   for (const r of roots) {
     if (!r.partitioning) continue;
     const name = tableKey(r.source);
     const count = countPartitions(r.partitioning);
     problems.push({
-      check: 'partitioned table', warning: true,
+      check: 'partitioned table',
+      warning: true,
       message: `${name} is partitioned (${r.partitioning.by}, ${count} partition${count === 1 ? '' : 's'}): replicated as one table through its root; ${targetLayout(targetType)}`,
-      hint: targetType === 'postgres'
-        ? 'partitions added or dropped at the source later are not replicated: ferry creates new ones on the target when it starts again; detach or drop old ones on the target yourself'
-        : 'nothing to do, unless the application needs the partitions: create the target table partitioned yourself before the first run (snapshot.tablePrep: create keeps it)',
+      hint:
+        targetType === 'postgres'
+          ? 'partitions added or dropped at the source later are not replicated: ferry creates new ones on the target when it starts again; detach or drop old ones on the target yourself'
+          : 'nothing to do, unless the application needs the partitions: create the target table partitioned yourself before the first run (snapshot.tablePrep: create keeps it)',
     });
   }
   const { rows } = await client.query(
@@ -115,7 +131,8 @@ export async function checkPartitions(client: pg.ClientBase, roots: readonly { r
        JOIN pg_class r ON r.oid = pg_partition_root(c.oid)
        JOIN pg_namespace rn ON rn.oid = r.relnamespace
       WHERE c.relispartition
-      ORDER BY 1, 2`);
+      ORDER BY 1, 2`,
+  );
   const stray = rows.filter((p) => filter({ schema: p.schema, name: p.name }) && !filter({ schema: p.root_schema, name: p.root_name }));
   for (const [root, partitions] of groupBy(stray, (p) => `${p.root_schema}.${p.root_name}`)) {
     const names = partitions.map((p) => `${p.schema}.${p.name}`);

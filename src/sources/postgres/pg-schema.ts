@@ -43,7 +43,9 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p' AND n.nspname NOT IN ${SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg\\_temp%'
         ${only ? 'AND n.nspname = $1 AND c.relname = $2' : ''}
-      ORDER BY 2, 3`, only ? [only.schema, only.name] : []);
+      ORDER BY 2, 3`,
+    only ? [only.schema, only.name] : [],
+  );
   const selected = tableRows.filter((r) => options.filter({ schema: r.schema, name: r.name }));
   if (selected.length === 0) return [];
   const oids = selected.map((r) => r.oid as number);
@@ -72,7 +74,9 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
        LEFT JOIN pg_type eb ON eb.oid = CASE WHEN et.typtype = 'd' THEN et.typbasetype ELSE et.oid END
        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
       WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-      ORDER BY a.attrelid, a.attnum`, [oids]);
+      ORDER BY a.attrelid, a.attnum`,
+    [oids],
+  );
   const { rows: constraintRows } = await client.query(
     `SELECT c.conrelid::int AS rel, c.conname AS name, c.contype AS type, pg_get_constraintdef(c.oid) AS def,
             rn.nspname AS ref_schema, r.relname AS ref_name, c.confupdtype AS on_update, c.confdeltype AS on_delete,
@@ -84,8 +88,13 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
        LEFT JOIN pg_class r ON r.oid = c.confrelid
        LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
       WHERE c.conrelid = ANY($1::oid[]) AND c.contype IN ('f', 'c')
-      ORDER BY c.conrelid, c.conname`, [oids]);
-  const partitions = await describePartitions(client, selected.filter((r) => r.partitioned).map((r) => r.oid as number));
+      ORDER BY c.conrelid, c.conname`,
+    [oids],
+  );
+  const partitions = await describePartitions(
+    client,
+    selected.filter((r) => r.partitioned).map((r) => r.oid as number),
+  );
   await client.query("SELECT set_config('search_path', '\"$user\", public', false)");
   const { rows: indexRows } = await client.query(
     `SELECT i.indrelid::int AS rel, ic.relname AS name, i.indisprimary AS primary, i.indisunique AS unique, i.indisreplident AS replident,
@@ -97,13 +106,22 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
        CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
        LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0
       WHERE i.indrelid = ANY($1::oid[]) AND k.ord <= i.indnkeyatts
-      GROUP BY i.indrelid, ic.relname, i.indisprimary, i.indisunique, i.indisreplident, i.indexprs, i.indpred, am.amname`, [oids]);
+      GROUP BY i.indrelid, ic.relname, i.indisprimary, i.indisunique, i.indisreplident, i.indexprs, i.indpred, am.amname`,
+    [oids],
+  );
 
   return selected.map((t) => {
     const cols = columnRows.filter((c) => c.rel === t.oid);
     const idx = indexRows.filter((i) => i.rel === t.oid);
     const columns: Column[] = cols.map((c) => {
-      const type = columnType({ name: c.typname, typtype: c.typtype, element: c.element, elementTyptype: c.element_typtype, typmod: c.basetypmod, labels: c.labels });
+      const type = columnType({
+        name: c.typname,
+        typtype: c.typtype,
+        element: c.element,
+        elementTyptype: c.element_typtype,
+        typmod: c.basetypmod,
+        labels: c.labels,
+      });
       const declared = columnDefault(type, c.default);
       return {
         name: c.name,
@@ -119,7 +137,8 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
     const source = { schema: t.schema, name: t.name };
     const primaryKey: string[] = idx.find((i) => i.primary)?.columns ?? [];
     const partitioned = partitions.get(t.oid);
-    const identityColumns = { d: primaryKey, f: columns.map((c) => c.name), i: idx.find((i) => i.replident)?.columns ?? [], n: [] }[t.ident as 'd' | 'f' | 'i' | 'n'] ?? [];
+    const identityColumns =
+      { d: primaryKey, f: columns.map((c) => c.name), i: idx.find((i) => i.replident)?.columns ?? [], n: [] }[t.ident as 'd' | 'f' | 'i' | 'n'] ?? [];
     return {
       schema: {
         engine: 'postgres',
@@ -144,10 +163,22 @@ export async function describePgTables(client: pg.ClientBase, options: PgDescrib
 
 const ACTIONS: Record<string, ReferentialAction> = { a: 'no action', r: 'restrict', c: 'cascade', n: 'set null', d: 'set default' };
 
-function foreignKey(k: { name: string; columns: string[]; ref_schema: string; ref_name: string; ref_columns: string[]; on_update: string; on_delete: string }): ForeignKey {
+function foreignKey(k: {
+  name: string;
+  columns: string[];
+  ref_schema: string;
+  ref_name: string;
+  ref_columns: string[];
+  on_update: string;
+  on_delete: string;
+}): ForeignKey {
   return {
-    name: k.name, columns: k.columns, references: { schema: k.ref_schema, name: k.ref_name }, referencedColumns: k.ref_columns,
-    onDelete: ACTIONS[k.on_delete] ?? 'no action', onUpdate: ACTIONS[k.on_update] ?? 'no action',
+    name: k.name,
+    columns: k.columns,
+    references: { schema: k.ref_schema, name: k.ref_name },
+    referencedColumns: k.ref_columns,
+    onDelete: ACTIONS[k.on_delete] ?? 'no action',
+    onUpdate: ACTIONS[k.on_update] ?? 'no action',
   };
 }
 
@@ -162,7 +193,10 @@ function check(k: { name: string; def: string }, columns: readonly Column[]): Ch
  * default as the "missing value" of the old rows; a column with a default and no missing value was
  * filled by a table rewrite with values ferry cannot see.
  */
-function backfill(type: Column['type'], c: { hasmissing: boolean; missing: string | null; default: string | null; identity: string; domain_default: boolean }): Backfill {
+function backfill(
+  type: Column['type'],
+  c: { hasmissing: boolean; missing: string | null; default: string | null; identity: string; domain_default: boolean },
+): Backfill {
   if (c.hasmissing && c.missing !== null) {
     const [value] = parseArrayLiteral(c.missing);
     return { value: fromPgText(type, typeof value === 'string' ? value : null) };
@@ -172,6 +206,6 @@ function backfill(type: Column['type'], c: { hasmissing: boolean; missing: strin
   // is indistinguishable here, so it stops the pipeline too: never a silent NULL.
   if (c.default !== null) return { expression: `DEFAULT ${c.default}` };
   if (c.identity !== '') return { expression: 'an identity column' };
-  if (c.domain_default) return { expression: 'its domain\'s default' };
+  if (c.domain_default) return { expression: "its domain's default" };
   return { value: null };
 }

@@ -41,13 +41,12 @@ function describeOpen(t: OpenTransaction): string {
 export function describeSlotWait(slot: string, waitedSeconds: number, open: readonly OpenTransaction[], prepared: readonly PreparedTransaction[]): string {
   const waiting = `creating replication slot ${slot} (the snapshot's starting point) has waited ${waitedSeconds}s`;
   if (open.length === 0 && prepared.length === 0) {
-    return `${waiting} for transactions open on the source to end; ferry's role sees none of them; `
-      + 'fix: look in pg_stat_activity (backend_xid set) and pg_prepared_xacts as a superuser, or grant ferry\'s role pg_read_all_stats, and end those transactions';
+    return (
+      `${waiting} for transactions open on the source to end; ferry's role sees none of them; ` +
+      "fix: look in pg_stat_activity (backend_xid set) and pg_prepared_xacts as a superuser, or grant ferry's role pg_read_all_stats, and end those transactions"
+    );
   }
-  const items = [
-    ...open.map(describeOpen),
-    ...prepared.map((p) => `prepared transaction '${p.gid}' (database ${p.database}, for ${p.ageSeconds}s)`),
-  ];
+  const items = [...open.map(describeOpen), ...prepared.map((p) => `prepared transaction '${p.gid}' (database ${p.database}, for ${p.ageSeconds}s)`)];
   const count = items.length;
   const ends = [
     ...(open.length > 0 ? [`commit or roll back in those sessions, or end them: SELECT ${open.map((t) => `pg_terminate_backend(${t.pid})`).join(', ')}`] : []),
@@ -70,7 +69,10 @@ export function watchSlotCreation(client: pg.ClientBase, slot: string, log: Logg
     ]).catch(() => [[], []] as [OpenTransaction[], PreparedTransaction[]]);
     if (stopped) return;
     const waitedSeconds = Math.round((Date.now() - started) / 1000);
-    log.warn({ slot, waitedSeconds, transactions: open.map((t) => t.pid), prepared: prepared.map((p) => p.gid) }, describeSlotWait(slot, waitedSeconds, open, prepared));
+    log.warn(
+      { slot, waitedSeconds, transactions: open.map((t) => t.pid), prepared: prepared.map((p) => p.gid) },
+      describeSlotWait(slot, waitedSeconds, open, prepared),
+    );
   };
   let timer: NodeJS.Timeout = setTimeout(function next() {
     void report().finally(() => {

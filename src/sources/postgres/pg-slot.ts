@@ -18,13 +18,18 @@ import type { PgTable } from './pg-schema.js';
  */
 export async function ensurePublication(client: pg.ClientBase, name: string, tables: readonly PgTable[]): Promise<void> {
   const list = (ts: readonly PgTable[]) => ts.map((t) => qualified(t.schema.source)).join(', ');
-  const { rows: [pub] } = await client.query('SELECT puballtables, pubviaroot FROM pg_publication WHERE pubname = $1', [name]);
+  const {
+    rows: [pub],
+  } = await client.query('SELECT puballtables, pubviaroot FROM pg_publication WHERE pubname = $1', [name]);
   try {
     if (!pub) {
-      await client.query(`CREATE PUBLICATION ${quoteIdent(name)}${tables.length > 0 ? ` FOR TABLE ${list(tables)}` : ''} WITH (publish_via_partition_root = true)`);
+      await client.query(
+        `CREATE PUBLICATION ${quoteIdent(name)}${tables.length > 0 ? ` FOR TABLE ${list(tables)}` : ''} WITH (publish_via_partition_root = true)`,
+      );
       return;
     }
-    if (!pub.pubviaroot && tables.some((t) => t.schema.partitioning)) await client.query(`ALTER PUBLICATION ${quoteIdent(name)} SET (publish_via_partition_root = true)`);
+    if (!pub.pubviaroot && tables.some((t) => t.schema.partitioning))
+      await client.query(`ALTER PUBLICATION ${quoteIdent(name)} SET (publish_via_partition_root = true)`);
     if (pub.puballtables) return;
     const { rows } = await client.query('SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1', [name]);
     const published = new Set(rows.map((r) => `${r.schema}.${r.name}`));
@@ -32,7 +37,8 @@ export async function ensurePublication(client: pg.ClientBase, name: string, tab
     if (missing.length > 0) await client.query(`ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${list(missing)}`);
   } catch (err) {
     throw new FerryError('config', `cannot create or extend publication ${name}: ${(err as Error).message}`, {
-      cause: err, hint: `as the tables' owner: CREATE PUBLICATION ${name} FOR TABLE ${list(tables)}; (or ALTER PUBLICATION ${name} ADD TABLE …)`,
+      cause: err,
+      hint: `as the tables' owner: CREATE PUBLICATION ${name} FOR TABLE ${list(tables)}; (or ALTER PUBLICATION ${name} ADD TABLE …)`,
     });
   }
 }
@@ -44,17 +50,27 @@ export async function ensurePublication(client: pg.ClientBase, name: string, tab
  */
 export async function verifyPublication(client: pg.ClientBase, name: string, tables: readonly PgTable[]): Promise<void> {
   const { rows } = await client.query(
-    `SELECT schemaname, tablename, ${await hasColumnLists(client) ? 'attnames::text[] AS attnames, rowfilter' : 'NULL::text[] AS attnames, NULL AS rowfilter'}
-       FROM pg_publication_tables WHERE pubname = $1`, [name]);
+    `SELECT schemaname, tablename, ${(await hasColumnLists(client)) ? 'attnames::text[] AS attnames, rowfilter' : 'NULL::text[] AS attnames, NULL AS rowfilter'}
+       FROM pg_publication_tables WHERE pubname = $1`,
+    [name],
+  );
   const published = new Map(rows.map((r) => [`${r.schemaname}.${r.tablename}`, r as { rowfilter?: string | null; attnames?: string[] | null }]));
-  const { rows: [pub] } = await client.query('SELECT pubviaroot FROM pg_publication WHERE pubname = $1', [name]);
+  const {
+    rows: [pub],
+  } = await client.query('SELECT pubviaroot FROM pg_publication WHERE pubname = $1', [name]);
   const viaLeaves = pub && !pub.pubviaroot;
   const problems: string[] = [];
   for (const t of tables) {
     const key = tableKey(t.schema.source);
     const p = published.get(key);
-    if (t.schema.partitioning && viaLeaves) problems.push(`publication ${name} publishes the partitions of ${key} as tables of their own (publish_via_partition_root is off): their changes would not arrive as changes of ${key}`);
-    else if (!p) problems.push(`${key} is not in publication ${name} (dropped and created again, or removed from the publication): its changes since then never reached the slot`);
+    if (t.schema.partitioning && viaLeaves)
+      problems.push(
+        `publication ${name} publishes the partitions of ${key} as tables of their own (publish_via_partition_root is off): their changes would not arrive as changes of ${key}`,
+      );
+    else if (!p)
+      problems.push(
+        `${key} is not in publication ${name} (dropped and created again, or removed from the publication): its changes since then never reached the slot`,
+      );
     else if (p.rowfilter) problems.push(`publication ${name} filters the rows of ${key} (WHERE ${p.rowfilter})`);
     else if (p.attnames && t.schema.columns.some((c) => !p.attnames!.includes(c.name))) problems.push(`publication ${name} leaves columns of ${key} out`);
   }
@@ -78,25 +94,35 @@ export interface SlotState {
 }
 
 export async function slotState(client: pg.ClientBase, slot: string): Promise<SlotState | null> {
-  const { rows: [r] } = await client.query(
+  const {
+    rows: [r],
+  } = await client.query(
     `SELECT confirmed_flush_lsn::text AS confirmed, active, pg_wal_lsn_diff(pg_current_wal_insert_lsn(), restart_lsn)::bigint AS retained
-       FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()`, [slot]);
+       FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()`,
+    [slot],
+  );
   if (!r) return null;
   return { confirmedFlush: parseLsn(r.confirmed), active: r.active, retainedBytes: Number(r.retained) };
 }
 
 /** The slot is gone: what it retained is lost to ferry, and only a new snapshot can be exact again. */
 export function slotMissing(slot: string): FerryError {
-  return new FerryError('fatal', `replication slot ${slot} does not exist (dropped, or invalidated by max_slot_wal_keep_size); the changes it kept are gone, so streaming cannot resume without losing data`, {
-    hint: 'take a new snapshot: set snapshot.mode: always with snapshot.tablePrep: truncate (or drop-and-create), run ferry once, then set snapshot.mode back to initial',
-  });
+  return new FerryError(
+    'fatal',
+    `replication slot ${slot} does not exist (dropped, or invalidated by max_slot_wal_keep_size); the changes it kept are gone, so streaming cannot resume without losing data`,
+    {
+      hint: 'take a new snapshot: set snapshot.mode: always with snapshot.tablePrep: truncate (or drop-and-create), run ferry once, then set snapshot.mode back to initial',
+    },
+  );
 }
 
 /** Creates the slot for a cdc-only start, when it does not exist; returns where streaming starts. */
 export async function ensureSlot(client: pg.ClientBase, slot: string): Promise<bigint> {
   const existing = await slotState(client, slot);
   if (existing) return existing.confirmedFlush;
-  const { rows: [r] } = await client.query("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+  const {
+    rows: [r],
+  } = await client.query("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
   return parseLsn(r.lsn);
 }
 
@@ -121,7 +147,9 @@ export async function recreateSlotWithSnapshot(url: string, slot: string, whileC
     throw sourceConnectError(err, url);
   }
   try {
-    const existing = await repl.query(`SELECT active_pid, database, current_database() AS ours FROM pg_replication_slots WHERE slot_name = ${pgString(slot)}`).catch(() => null);
+    const existing = await repl
+      .query(`SELECT active_pid, database, current_database() AS ours FROM pg_replication_slots WHERE slot_name = ${pgString(slot)}`)
+      .catch(() => null);
     if (existing?.rows[0] && existing.rows[0].database !== existing.rows[0].ours) {
       throw new FerryError('config', `replication slot ${slot} belongs to database ${existing.rows[0].database}, not to this pipeline's database`, {
         hint: 'slot names are unique in the whole Postgres server: set source.slot to a name of its own',
@@ -137,13 +165,18 @@ export async function recreateSlotWithSnapshot(url: string, slot: string, whileC
     }
     // The pre-15 spelling of (SNAPSHOT 'export'), which Postgres 14 needs and later versions still take.
     const stopWatching = whileCreating();
-    const { rows: [r] } = await repl.query(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`).finally(stopWatching);
+    const {
+      rows: [r],
+    } = await repl.query(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`).finally(stopWatching);
     return { position: parseLsn(r.consistent_point), snapshotName: r.snapshot_name, close: () => repl.end().catch(() => {}) };
   } catch (err) {
     await repl.end().catch(() => {});
-    throw err instanceof FerryError ? err : new FerryError('fatal', `cannot create replication slot ${slot}: ${(err as Error).message}`, {
-      cause: err, hint: 'the source role needs the REPLICATION attribute and a free slot (max_replication_slots); `ferry check` lists what is missing',
-    });
+    throw err instanceof FerryError
+      ? err
+      : new FerryError('fatal', `cannot create replication slot ${slot}: ${(err as Error).message}`, {
+          cause: err,
+          hint: 'the source role needs the REPLICATION attribute and a free slot (max_replication_slots); `ferry check` lists what is missing',
+        });
   }
 }
 

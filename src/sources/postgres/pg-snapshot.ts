@@ -68,10 +68,14 @@ class PgTableReader implements TableReader {
     copy.pipe(tail);
     const read = finished(tail).then(() => {
       const fields = tail.lastFields();
-      const lastKey = fields && Object.fromEntries(table.primaryKey.map((name) => {
-        const i = table.columns.findIndex((c) => c.name === name);
-        return [name, fromPgText(table.columns[i]!.type, fields[i] ?? null)];
-      }));
+      const lastKey =
+        fields &&
+        Object.fromEntries(
+          table.primaryKey.map((name) => {
+            const i = table.columns.findIndex((c) => c.name === name);
+            return [name, fromPgText(table.columns[i]!.type, fields[i] ?? null)];
+          }),
+        );
       return { rows: tail.rows, lastKey };
     });
     read.catch(() => {});
@@ -84,10 +88,12 @@ class PgTableReader implements TableReader {
     let cursor = this.#cursors.get(key);
     if (!cursor) {
       cursor = quoteIdent(`ferry_${this.#cursors.size}`);
-      await this.#client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT ${table.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${qualified(table.source)}`);
+      await this.#client.query(
+        `DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT ${table.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${qualified(table.source)}`,
+      );
       this.#cursors.set(key, cursor);
     }
-    return `FETCH ${limit > 2 ** 31 - 1 ? "ALL" : `FORWARD ${Number(limit)}`} FROM ${cursor}`;
+    return `FETCH ${limit > 2 ** 31 - 1 ? 'ALL' : `FORWARD ${Number(limit)}`} FROM ${cursor}`;
   }
 
   async close(): Promise<void> {

@@ -65,7 +65,9 @@ export class PostgresSource implements Source {
     // A partitioned table holds no rows itself: its leaf partitions do.
     const { rows } = await this.#client.query(
       `SELECT coalesce((SELECT sum(greatest(c.reltuples, 0)) FROM pg_partition_tree($1::regclass) t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf),
-                       (SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = $1::regclass))::bigint AS n`, [qualified(table.source)]);
+                       (SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = $1::regclass))::bigint AS n`,
+      [qualified(table.source)],
+    );
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -147,7 +149,10 @@ export class PostgresSource implements Source {
     const next = new Map<string, Map<string, bigint>>();
     for (const t of tables) {
       const { rows } = await this.#client.query(OWNED_SEQUENCES_SQL, [qualified(t.source)]).catch((err: Error) => {
-        this.#o.log.warn({ table: tableKey(t.source), err: err.message }, "cannot read the source's sequence; the target's moves past its own largest key only (GRANT SELECT ON ALL SEQUENCES IN SCHEMA … TO the source user)");
+        this.#o.log.warn(
+          { table: tableKey(t.source), err: err.message },
+          "cannot read the source's sequence; the target's moves past its own largest key only (GRANT SELECT ON ALL SEQUENCES IN SCHEMA … TO the source user)",
+        );
         return { rows: [] as { name: string; last: string | null }[] };
       });
       const values = new Map(rows.filter((r) => r.last !== null).map((r) => [r.name as string, BigInt(r.last as string) + 1n]));

@@ -101,7 +101,10 @@ export class WalStream {
   #beat: { marker: string | undefined } | null = null;
 
   constructor(options: WalStreamOptions) {
-    if (options.from.kind !== 'pg') throw new FerryError('fatal', `a Postgres source cannot resume from a ${options.from.kind} position`, { hint: 'the checkpoint belongs to another source; use another pipeline name' });
+    if (options.from.kind !== 'pg')
+      throw new FerryError('fatal', `a Postgres source cannot resume from a ${options.from.kind} position`, {
+        hint: 'the checkpoint belongs to another source; use another pipeline name',
+      });
     this.#o = options;
     this.#committed = this.#applied = options.from.lsn;
     for (const t of options.tables) this.#tables.set(tableKey(t.schema.source), t);
@@ -140,9 +143,13 @@ export class WalStream {
         const slot = await slotState(client, this.#o.slot);
         if (!slot) throw slotMissing(this.#o.slot);
         if (slot.confirmedFlush > this.#committed) {
-          throw new FerryError('fatal', `replication slot ${this.#o.slot} was advanced to ${formatLsn(slot.confirmedFlush)}, past ferry's checkpoint ${formatLsn(this.#committed)}: the changes between were released unread`, {
-            hint: 'another client used the slot; take a new snapshot (snapshot.mode: always) and give ferry a slot of its own',
-          });
+          throw new FerryError(
+            'fatal',
+            `replication slot ${this.#o.slot} was advanced to ${formatLsn(slot.confirmedFlush)}, past ferry's checkpoint ${formatLsn(this.#committed)}: the changes between were released unread`,
+            {
+              hint: 'another client used the slot; take a new snapshot (snapshot.mode: always) and give ferry a slot of its own',
+            },
+          );
         }
       } finally {
         await client.end().catch(() => {});
@@ -152,7 +159,10 @@ export class WalStream {
       this.#lastPacketAt = Date.now();
       this.#startTimers();
       // "streaming from …" is the pipeline's line (the stream-started event), once per start.
-      this.#o.log.debug({ slot: this.#o.slot, from: formatLsn(this.#committed) }, `START_REPLICATION on slot ${this.#o.slot} from ${formatLsn(this.#committed)}`);
+      this.#o.log.debug(
+        { slot: this.#o.slot, from: formatLsn(this.#committed) },
+        `START_REPLICATION on slot ${this.#o.slot} from ${formatLsn(this.#committed)}`,
+      );
       await this.#service.subscribe(new TextPgoutputPlugin(this.#o.publication), this.#o.slot, formatLsn(this.#committed));
       if (!this.#stopped) this.#fail(new FerryError('retriable', 'the replication stream ended'));
     } catch (err) {
@@ -168,14 +178,18 @@ export class WalStream {
    */
   #startTimers(): void {
     this.#timers.push(setInterval(() => void this.#sendApplied(true), Math.max(1000, this.#o.stallAfterMs / 3)));
-    this.#timers.push(setInterval(() => {
-      if (this.#waitingForSpace) this.#lastPacketAt = Date.now();
-      if (this.#lastPacketAt === null) return;
-      const silentMs = Date.now() - this.#lastPacketAt;
-      if (silentMs > this.#o.stallAfterMs) {
-        this.#fail(new FerryError('retriable', `no WAL message or keepalive for ${Math.round(silentMs / 1000)} s; the replication connection is presumed dead`));
-      }
-    }, 1000));
+    this.#timers.push(
+      setInterval(() => {
+        if (this.#waitingForSpace) this.#lastPacketAt = Date.now();
+        if (this.#lastPacketAt === null) return;
+        const silentMs = Date.now() - this.#lastPacketAt;
+        if (silentMs > this.#o.stallAfterMs) {
+          this.#fail(
+            new FerryError('retriable', `no WAL message or keepalive for ${Math.round(silentMs / 1000)} s; the replication connection is presumed dead`),
+          );
+        }
+      }, 1000),
+    );
   }
 
   /** The target committed everything up to `lsn`: the server may release the WAL before it. */
@@ -198,12 +212,14 @@ export class WalStream {
           this.#events = [];
           this.#beat = null;
           this.#piecePushed = false;
-          this.#commitTime = new Date(Number(msg.commitTime.valueOf() as bigint / 1000n));
+          this.#commitTime = new Date(Number((msg.commitTime.valueOf() as bigint) / 1000n));
           return;
         case 'relation':
           await this.#onRelation(msg);
           return;
-        case 'insert': case 'update': case 'delete':
+        case 'insert':
+        case 'update':
+        case 'delete':
           this.#onRow(msg);
           break;
         case 'truncate':
@@ -219,7 +235,13 @@ export class WalStream {
           this.#events = [];
           this.#committed = lsn;
           const beat = this.#beat;
-          await this.#push({ events, position: { kind: 'pg', lsn }, commitTime: this.#commitTime, ...(beat ? { heartbeat: true } : {}), ...(beat?.marker ? { marker: beat.marker } : {}) });
+          await this.#push({
+            events,
+            position: { kind: 'pg', lsn },
+            commitTime: this.#commitTime,
+            ...(beat ? { heartbeat: true } : {}),
+            ...(beat?.marker ? { marker: beat.marker } : {}),
+          });
           return;
         }
         case 'message':
@@ -272,9 +294,13 @@ export class WalStream {
     const old = msg.old ?? msg.key;
     const before = old ? toRow(columns, old).row : null;
     if (before && pk.some((c) => before[c] === undefined || before[c] === null)) {
-      throw new FerryError('fatal', `a change to ${tableKey(table)} arrived without its primary key (${pk.join(', ')}); the table's replica identity does not carry it`, {
-        hint: `ALTER TABLE ${tableKey(table)} REPLICA IDENTITY DEFAULT; then re-snapshot (snapshot.mode: always)`,
-      });
+      throw new FerryError(
+        'fatal',
+        `a change to ${tableKey(table)} arrived without its primary key (${pk.join(', ')}); the table's replica identity does not carry it`,
+        {
+          hint: `ALTER TABLE ${tableKey(table)} REPLICA IDENTITY DEFAULT; then re-snapshot (snapshot.mode: always)`,
+        },
+      );
     }
     if (msg.tag === 'delete') {
       if (!before) throw new FerryError('fatal', `a delete from ${tableKey(table)} arrived without its key`);
@@ -287,7 +313,11 @@ export class WalStream {
     const { row, unchanged } = pk.length === 0 && before ? { row: { ...before, ...parsed.row }, unchanged: [] } : parsed;
     this.#events.push({
       // A table without a key is matched by its whole old row (replica identity FULL sends it).
-      op: 'u', table, key: pickKey(row, pk), before: before && (pk.length > 0 ? pickKey(before, pk) : before), after: row,
+      op: 'u',
+      table,
+      key: pickKey(row, pk),
+      before: before && (pk.length > 0 ? pickKey(before, pk) : before),
+      after: row,
       ...(unchanged.length > 0 ? { unchanged } : {}),
     });
   }
@@ -309,9 +339,13 @@ export class WalStream {
     if (!known) {
       const renamed = [...this.#tables.values()].find((t) => t.oid === msg.relationOid);
       if (renamed) {
-        throw new FerryError('fatal', `table ${tableKey(renamed.schema.source)} was renamed to ${msg.schema}.${msg.name} at the source; ferry does not replicate renames`, {
-          hint: 'rename the target table to match and re-snapshot it (snapshot.mode: always), or exclude it',
-        });
+        throw new FerryError(
+          'fatal',
+          `table ${tableKey(renamed.schema.source)} was renamed to ${msg.schema}.${msg.name} at the source; ferry does not replicate renames`,
+          {
+            hint: 'rename the target table to match and re-snapshot it (snapshot.mode: always), or exclude it',
+          },
+        );
       }
       this.#relations.set(msg.relationOid, null);
       // Publishing through the root, pgoutput sends a partition's Relation message after its root's
@@ -327,9 +361,13 @@ export class WalStream {
     }
     const keyless = known.schema.primaryKey.length === 0;
     if (keyless && msg.replicaIdentity !== 'full') {
-      problems.push(`it has no primary key in ferry's copy and its replica identity is now ${msg.replicaIdentity} (a key was added, or REPLICA IDENTITY FULL removed)`);
+      problems.push(
+        `it has no primary key in ferry's copy and its replica identity is now ${msg.replicaIdentity} (a key was added, or REPLICA IDENTITY FULL removed)`,
+      );
     } else if (!keyless && !covers(msg.replicaIdentity === 'full' ? msg.columns.map((c) => c.name) : msg.keyColumns, known.schema.primaryKey)) {
-      problems.push(`its replica identity (${msg.replicaIdentity}: ${msg.keyColumns.join(', ') || 'none'}) does not carry the primary key (${known.schema.primaryKey.join(', ')})`);
+      problems.push(
+        `its replica identity (${msg.replicaIdentity}: ${msg.keyColumns.join(', ') || 'none'}) does not carry the primary key (${known.schema.primaryKey.join(', ')})`,
+      );
     }
     const shared = Math.min(known.schema.columns.length, msg.columns.length);
     const retyped: Column[] = [];
@@ -358,9 +396,13 @@ export class WalStream {
     }
     if (problems.length > 0) {
       // The WAL carries no DDL text: the change is named by what the table's new Relation message says.
-      throw new FerryError('fatal', `table ${name} changed at the source in a way ferry does not replicate (a new column list in the WAL; no statement text is logged there): ${problems.join('; ')}`, {
-        hint: 'ferry replicates added columns only; alter the target table to match and restart, or re-snapshot (snapshot.mode: always, snapshot.tablePrep: drop-and-create)',
-      });
+      throw new FerryError(
+        'fatal',
+        `table ${name} changed at the source in a way ferry does not replicate (a new column list in the WAL; no statement text is logged there): ${problems.join('; ')}`,
+        {
+          hint: 'ferry replicates added columns only; alter the target table to match and restart, or re-snapshot (snapshot.mode: always, snapshot.tablePrep: drop-and-create)',
+        },
+      );
     }
     this.#tables.set(name, table);
     this.#relations.set(msg.relationOid, { table, columns: table.schema.columns.slice(0, msg.columns.length) });
@@ -381,7 +423,10 @@ export class WalStream {
     // whose DDL commits (MySQL). Once a piece of it is out, they go in order after that piece.
     if (this.#piecePushed && this.#events.length > 0) await this.#pushPiece();
     await this.#push({
-      events: [], position: { kind: 'pg', lsn: this.#committed }, commitTime: this.#commitTime, partial: true,
+      events: [],
+      position: { kind: 'pg', lsn: this.#committed },
+      commitTime: this.#commitTime,
+      partial: true,
       schemaChange: { table: known.schema.source, addColumns: columns },
     });
     const name = tableKey(known.schema.source);
