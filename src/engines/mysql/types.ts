@@ -85,7 +85,7 @@ export function parseColumnType(columnType: string, options: TypeOptions, column
       return { kind: 'uuid' };
     default:
       throw new FerryError('fatal', `${column === undefined ? 'a column' : `column ${column}`} has type ${columnType}, which ferry cannot replicate`, {
-        hint: 'exclude the table (tables.exclude) or change the column type; the README lists the supported types',
+        hint: 'exclude the table (tables.exclude) or change the column type; docs/type-mapping.md lists the supported types',
       });
   }
 }

@@ -405,7 +405,7 @@ class BinlogReader {
       if (e.kind === 'retriable') throw e;
       return stop(
         e.message,
-        `exclude the table (tables.exclude), or drop or change the column at the source, then re-snapshot (snapshot.mode: always, snapshot.tablePrep: drop-and-create); the README lists the supported types`,
+        `exclude the table (tables.exclude), or drop or change the column at the source, then re-snapshot (snapshot.mode: always, snapshot.tablePrep: drop-and-create); docs/type-mapping.md lists the supported types`,
       );
     }
     if (!after) return stop('the table is gone');
