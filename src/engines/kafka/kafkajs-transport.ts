@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 import { FerryError } from '../../core/errors.js';
+import { Backoff, type BackoffOptions } from '../../core/retry.js';
 import type { IncomingMessage, KafkaConsumer, KafkaProducer, KafkaTransport, OutgoingMessage, TopicPartition } from './transport.js';
 
 /** kafkajs errors that a later attempt may not meet: a broker down or moving, a timeout, a rebalance. */
@@ -28,6 +29,10 @@ export function kafkaError(err: unknown, context: string): FerryError {
 
 /** Back-off of every request: about 30 s in all, enough to ride out a broker restarting. */
 const RETRY = { initialRetryTime: 300, maxRetryTime: 5000, retries: 8 };
+
+/** `readAll` tries a whole read this many times, waiting 0.5 s, 1 s, 2 s … (equal jitter) between tries. */
+const READ_ALL_TRIES = 5;
+const READ_ALL_BACKOFF: BackoffOptions = { baseMs: 500, maxMs: 4000, jitter: 'equal' };
 
 /** kafkajs's log lines through ferry's logger, a level down: ferry reports the failures that matter itself. */
 function logCreator(log: Logger) {
@@ -94,14 +99,16 @@ export class KafkajsTransport implements KafkaTransport {
 
   /** A throwaway consumer group reads the partition from its start to the end it had when asked; a broken connection is tried again. */
   async readAll(topic: string): Promise<IncomingMessage[]> {
-    for (let attempt = 1; ; attempt++) {
+    const backoff = new Backoff(READ_ALL_BACKOFF);
+    for (;;) {
       try {
         return await this.#readAllOnce(topic);
       } catch (err) {
         const error = kafkaError(err, `reading ${topic}`);
-        if (error.kind !== 'retriable' || attempt === 5) throw error;
-        this.log.warn({ err: error.message, attempt }, `reading ${topic} failed; trying again`);
-        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+        if (error.kind !== 'retriable' || backoff.attempt === READ_ALL_TRIES - 1) throw error;
+        const delayMs = backoff.next();
+        this.log.warn({ err: error.message, attempt: backoff.attempt, delayMs }, `reading ${topic} failed; trying again`);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
       }
     }
   }
