@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { TLS_MODES, urlProblem, withEndpointSettings } from './core/endpoint-url.js';
+import { SQL_ENGINES } from './engines/registry.js';
 import { parseConfigYaml } from './config-yaml.js';
 import { configError, FerryError } from './core/errors.js';
 
@@ -344,15 +345,15 @@ export function parseConfig(doc: unknown): Config {
     ['target.url', c.target],
   ] as const) {
     if (end.type === 'kafka') continue;
+    const style = SQL_ENGINES[end.type].url;
     const scheme = new URL(end.url).protocol.replace(/:$/, '');
-    const expected = end.type === 'mysql' ? ['mysql', 'mariadb'] : ['postgres', 'postgresql'];
-    if (!expected.includes(scheme)) {
+    if (!style.schemes.includes(scheme)) {
       throw configError(
-        `${key}: a ${end.type} endpoint needs a ${expected[0]}:// URL, not ${scheme}://`,
-        `write ${key} as ${expected[0]}://user:password@host:port/database`,
+        `${key}: a ${end.type} endpoint needs a ${style.schemes[0]}:// URL, not ${scheme}://`,
+        `write ${key} as ${style.schemes[0]}://user:password@host:port/database`,
       );
     }
-    end.url = withEndpointSettings(end.url, end, key.replace(/\.url$/, ''));
+    end.url = withEndpointSettings(end.url, style, end, key.replace(/\.url$/, ''));
   }
   const exclude = [...c.tables.exclude, ...ownTargetTables(c)];
   const cutover = { verify: cutoverVerify(c) };

@@ -4,7 +4,7 @@ import { configError } from './errors.js';
 
 /**
  * A database URL as ferry reads it (DESIGN §1.2): user and password percent-decoded, TLS from the
- * engine's own URL parameters (libpq's `sslmode`… on postgres URLs, MySQL's `ssl-mode`… on mysql
+ * engine's own URL parameters (its UrlStyle: libpq's `sslmode`… on postgres URLs, MySQL's `ssl-mode`… on mysql
  * URLs), any other parameter refused. The config (source/target `tls`, `passwordFile`) is folded into
  * the URL once at startup (withEndpointSettings), so every connection, SQL and replication alike,
  * reads its settings from this one parser.
@@ -21,10 +21,7 @@ export interface TlsSettings {
   readonly key?: string | undefined;
 }
 
-export type Engine = 'mysql' | 'postgres';
-
 export interface Endpoint {
-  readonly engine: Engine;
   readonly host: string;
   readonly port: number;
   readonly user: string | undefined;
@@ -36,24 +33,21 @@ export interface Endpoint {
 
 type TlsField = keyof TlsSettings;
 
-/** Each engine's URL parameter names, as its own clients spell them. */
-const PARAMS: Record<Engine, Record<TlsField, string>> = {
-  postgres: { mode: 'sslmode', ca: 'sslrootcert', cert: 'sslcert', key: 'sslkey' },
-  mysql: { mode: 'ssl-mode', ca: 'ssl-ca', cert: 'ssl-cert', key: 'ssl-key' },
-};
-const MODE_NAMES: Record<Engine, Record<TlsMode, string>> = {
-  postgres: { disable: 'disable', require: 'require', 'verify-ca': 'verify-ca', 'verify-full': 'verify-full' },
-  mysql: { disable: 'DISABLED', require: 'REQUIRED', 'verify-ca': 'VERIFY_CA', 'verify-full': 'VERIFY_IDENTITY' },
-};
-/** Modes that fall back to plain text without saying so: ferry makes the operator choose. */
-const FALLBACK_MODES: Record<Engine, readonly string[]> = { postgres: ['allow', 'prefer'], mysql: ['PREFERRED'] };
-const DEFAULT_PORT: Record<Engine, number> = { mysql: 3306, postgres: 5432 };
-
-export function engineOf(url: URL): Engine | null {
-  const scheme = url.protocol.replace(/:$/, '');
-  if (scheme === 'mysql' || scheme === 'mariadb') return 'mysql';
-  if (scheme === 'postgres' || scheme === 'postgresql') return 'postgres';
-  return null;
+/** How one engine writes its URLs, as its own clients spell them (engines/<db>/connection.ts has its engine's). */
+export interface UrlStyle {
+  /** The URL schemes, the usual one first. */
+  readonly schemes: readonly string[];
+  readonly defaultPort: number;
+  /** The URL parameter of each TLS setting. */
+  readonly params: Readonly<Record<TlsField, string>>;
+  /** Each mode's name as the mode parameter takes it. */
+  readonly modeNames: Readonly<Record<TlsMode, string>>;
+  /** The mode names are upper case and read without regard to case. */
+  readonly modesIgnoreCase: boolean;
+  /** Modes that fall back to plain text without saying so: ferry makes the operator choose. */
+  readonly fallbackModes: readonly string[];
+  /** Why verify-full cannot hold against an IP address, when the engine's driver cannot check it there. */
+  readonly verifyFullByIp?: string;
 }
 
 const ENCODE_HINT =
@@ -85,36 +79,33 @@ function decode(part: string, what: string, key: string): string {
   }
 }
 
-/** Parses a mysql:// or postgres:// URL; a config error names `key` and never the password. */
-export function parseEndpointUrl(raw: string, key = 'url'): Endpoint {
+/** Parses a URL of the engine whose `style` it is; a config error names `key` and never the password. */
+export function parseEndpointUrl(raw: string, style: UrlStyle, key = 'url'): Endpoint {
   const problem = urlProblem(raw);
   if (problem) throw configError(`${key}: ${problem}`);
   const u = new URL(raw);
-  const engine = engineOf(u);
-  if (!engine) throw configError(`${key}: ${u.protocol}// is not a database URL`, 'write mysql://… or postgres://…');
-  const names = PARAMS[engine];
+  const [scheme] = style.schemes;
+  if (!style.schemes.includes(u.protocol.replace(/:$/, ''))) throw configError(`${key}: ${u.protocol}// is not a ${scheme} URL`, `write ${scheme}://…`);
+  const names = style.params;
   const accepted = Object.values(names);
   const tls: Partial<Record<TlsField, string>> = {};
   for (const [name, value] of u.searchParams) {
     const field = (Object.keys(names) as TlsField[]).find((f) => names[f] === name);
     if (!field)
-      throw configError(`${key}: unknown URL parameter '${name}'`, `a ${engine} URL accepts ${accepted.join(', ')}; TLS can also be set with the tls key`);
+      throw configError(`${key}: unknown URL parameter '${name}'`, `a ${scheme} URL accepts ${accepted.join(', ')}; TLS can also be set with the tls key`);
     tls[field] = value;
   }
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
-  const mode = tls.mode === undefined ? 'disable' : modeOf(engine, tls.mode, `${key} ${names.mode}`);
-  // mysql2 (3.24) sends no host to Node's identity check when the host is an IP address, and Node
-  // then checks the name "localhost": verify-full would pass a certificate that names localhost. Fail closed.
-  if (engine === 'mysql' && mode === 'verify-full' && isIP(host)) {
+  const mode = tls.mode === undefined ? 'disable' : modeOf(style, tls.mode, `${key} ${names.mode}`);
+  if (style.verifyFullByIp && mode === 'verify-full' && isIP(host)) {
     throw configError(
-      `${key}: TLS mode verify-full against the IP address ${host}: ferry's MySQL driver checks the certificate's host name only for host names`,
+      `${key}: TLS mode verify-full against the IP address ${host}: ${style.verifyFullByIp}`,
       'connect by a host name the server certificate names, or use verify-ca (the chain is checked, the host name is not)',
     );
   }
   return {
-    engine,
     host,
-    port: u.port ? Number(u.port) : DEFAULT_PORT[engine],
+    port: u.port ? Number(u.port) : style.defaultPort,
     user: u.username ? decode(u.username, 'user', key) : undefined,
     password: u.password ? decode(u.password, 'password', key) : undefined,
     database: decode(u.pathname.slice(1), 'database', key),
@@ -122,12 +113,12 @@ export function parseEndpointUrl(raw: string, key = 'url'): Endpoint {
   };
 }
 
-function modeOf(engine: Engine, value: string, where: string): TlsMode {
-  const wanted = engine === 'mysql' ? value.toUpperCase() : value;
-  const mode = TLS_MODES.find((m) => MODE_NAMES[engine][m] === wanted);
+function modeOf(style: UrlStyle, value: string, where: string): TlsMode {
+  const wanted = style.modesIgnoreCase ? value.toUpperCase() : value;
+  const mode = TLS_MODES.find((m) => style.modeNames[m] === wanted);
   if (mode) return mode;
-  const choices = TLS_MODES.map((m) => MODE_NAMES[engine][m]).join(', ');
-  if (FALLBACK_MODES[engine].includes(wanted)) {
+  const choices = TLS_MODES.map((m) => style.modeNames[m]).join(', ');
+  if (style.fallbackModes.includes(wanted)) {
     throw configError(
       `${where}=${value} falls back to an unencrypted connection without saying so; ferry does not`,
       `write ${choices.replace(/, ([^,]*)$/, ' or $1')}`,
@@ -146,8 +137,8 @@ export interface EndpointSettings {
  * parameter names: what every connection of this end reads. `end` is the config key ("source").
  * A URL parameter and the tls key that disagree, or a password in both places, are config errors.
  */
-export function withEndpointSettings(raw: string, settings: EndpointSettings, end: string): string {
-  const endpoint = parseEndpointUrl(raw, `${end}.url`);
+export function withEndpointSettings(raw: string, style: UrlStyle, settings: EndpointSettings, end: string): string {
+  const endpoint = parseEndpointUrl(raw, style, `${end}.url`);
   const u = new URL(raw);
   if (settings.passwordFile !== undefined) {
     if (endpoint.password !== undefined) {
@@ -155,7 +146,7 @@ export function withEndpointSettings(raw: string, settings: EndpointSettings, en
     }
     u.password = encodeURIComponent(readPasswordFile(settings.passwordFile, `${end}.passwordFile`));
   }
-  const names = PARAMS[endpoint.engine];
+  const names = style.params;
   const fromUrl = new Map(u.searchParams);
   const tls: TlsSettings = { ...endpoint.tls, ...settings.tls };
   for (const field of ['mode', 'ca', 'cert', 'key'] as const) {
@@ -172,9 +163,9 @@ export function withEndpointSettings(raw: string, settings: EndpointSettings, en
   }
   checkTls(tls, end);
   u.search = '';
-  if (tls.mode !== 'disable') u.searchParams.set(names.mode, MODE_NAMES[endpoint.engine][tls.mode]);
+  if (tls.mode !== 'disable') u.searchParams.set(names.mode, style.modeNames[tls.mode]);
   for (const field of ['ca', 'cert', 'key'] as const) if (tls[field] !== undefined) u.searchParams.set(names[field], tls[field]);
-  parseEndpointUrl(u.toString(), `${end}.url`);
+  parseEndpointUrl(u.toString(), style, `${end}.url`);
   return u.toString();
 }
 

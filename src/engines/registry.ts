@@ -4,6 +4,7 @@ import type { TableId } from '../core/change-event.js';
 import type { CheckpointTables } from '../core/checkpoint-store.js';
 import { configError } from '../core/errors.js';
 import type { FerryEventBus } from '../core/events.js';
+import type { UrlStyle } from '../core/endpoint-url.js';
 import type { Engine } from '../core/schema.js';
 import type { DatabaseSink } from '../core/sink.js';
 import type { CheckProblem, Source } from '../core/source.js';
@@ -19,11 +20,11 @@ import { MysqlSink } from '../sinks/mysql/mysql-sink.js';
 import { PostgresSink } from '../sinks/postgres/postgres-sink.js';
 import { MysqlSource } from '../sources/mysql/mysql-source.js';
 import { PostgresSource } from '../sources/postgres/postgres-source.js';
-import { connect, describeEndpoint as mysqlEndpoint, serverIdentity as mysqlServerIdentity } from './mysql/connection.js';
+import { connect, describeEndpoint as mysqlEndpoint, MYSQL_URL, serverIdentity as mysqlServerIdentity } from './mysql/connection.js';
 import { isReadOnlyRefusal as mysqlReadOnly } from './mysql/errors.js';
 import { mysqlNameRules, SCHEMA_WORD as MYSQL_SCHEMA_WORD } from './mysql/naming.js';
 import { mysqlVerifySql } from './mysql/verify-sql.js';
-import { connectClient, describeEndpoint as pgEndpoint, serverIdentity as pgServerIdentity } from './postgres/connection.js';
+import { connectClient, describeEndpoint as pgEndpoint, POSTGRES_URL, serverIdentity as pgServerIdentity } from './postgres/connection.js';
 import { isReadOnlyRefusal as pgReadOnly } from './postgres/errors.js';
 import { postgresNameRules, SCHEMA_WORD as PG_SCHEMA_WORD } from './postgres/naming.js';
 import { postgresVerifySql } from './postgres/verify-sql.js';
@@ -61,6 +62,8 @@ interface SourceConfigOf {
 
 /** One SQL engine's adapters: the only place that picks an engine's implementation (DESIGN §2). */
 export interface SqlEngine<E extends Engine> {
+  /** How this engine's URLs are written (schemes, TLS parameters), for config.ts. */
+  readonly url: UrlStyle;
   openSource(source: SourceConfigOf[E], common: SourceCommon, settings: SourceSettings): Promise<Source>;
   openSink(options: SinkOptions): Promise<DatabaseSink>;
   checkTarget(url: string): Promise<CheckProblem[]>;
@@ -86,6 +89,7 @@ export const CHECKPOINT_TABLES = {
 } satisfies { readonly [E in Engine]: CheckpointTables<never, never> };
 
 const mysql: SqlEngine<'mysql'> = {
+  url: MYSQL_URL,
   openSource: (source, common, s) => MysqlSource.open({ ...common, pipeline: s.pipeline, serverId: source.serverId, tinyint1: s.tinyint1 }),
   openSink: (options) => MysqlSink.open({ ...options, checkpoint: CHECKPOINT_TABLES.mysql }),
   checkTarget: (url) => MysqlSink.check(url),
@@ -116,6 +120,7 @@ const mysql: SqlEngine<'mysql'> = {
 };
 
 const postgres: SqlEngine<'postgres'> = {
+  url: POSTGRES_URL,
   openSource: (source, common, s) => PostgresSource.open({ ...common, slot: source.slot, publication: source.publication, targetType: s.targetType }),
   openSink: (options) => PostgresSink.open({ ...options, checkpoint: CHECKPOINT_TABLES.postgres }),
   checkTarget: (url) => PostgresSink.check(url),

@@ -5,8 +5,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig, sqlSource, sqlTarget } from '../../src/config.js';
 import { parseEndpointUrl } from '../../src/core/endpoint-url.js';
 import { FerryError } from '../../src/core/errors.js';
-import { connectionOptions, describeEndpoint } from '../../src/engines/mysql/connection.js';
-import { pgConnectionConfig } from '../../src/engines/postgres/connection.js';
+import { connectionOptions, describeEndpoint, MYSQL_URL } from '../../src/engines/mysql/connection.js';
+import { POSTGRES_URL, pgConnectionConfig } from '../../src/engines/postgres/connection.js';
 
 /** DESIGN §1.2 "Keys added in turn 2": passwordFile, tls, and percent-decoded URLs. */
 const PASSWORD = 'p@ss#w/rd?';
@@ -38,7 +38,7 @@ afterEach(() => vi.unstubAllEnvs());
 
 describe('passwords', () => {
   it('percent-decodes the user and password of every URL', () => {
-    const e = parseEndpointUrl(`mysql://fe%40rry:${ENCODED}@db.example:3306/shop`);
+    const e = parseEndpointUrl(`mysql://fe%40rry:${ENCODED}@db.example:3306/shop`, MYSQL_URL);
     expect(e).toMatchObject({ user: 'fe@rry', password: PASSWORD, host: 'db.example', port: 3306, database: 'shop' });
     expect(connectionOptions(`mysql://ferry:${ENCODED}@db.example/shop`)).toMatchObject({ password: PASSWORD, host: 'db.example' });
     expect(pgConnectionConfig(`postgres://ferry:${ENCODED}@pg.example/shop`)).toMatchObject({ password: PASSWORD, host: 'pg.example', port: 5432 });
@@ -63,7 +63,7 @@ describe('passwords', () => {
     const file = join(dir, 'password');
     writeFileSync(file, `${PASSWORD}\n`);
     const c = config({ passwordFile: file });
-    expect(parseEndpointUrl(sqlSource(c).url).password).toBe(PASSWORD);
+    expect(parseEndpointUrl(sqlSource(c).url, MYSQL_URL).password).toBe(PASSWORD);
     expect(connectionOptions(sqlSource(c).url)).toMatchObject({ user: 'ferry', password: PASSWORD, host: 'db.example' });
     expect(describeEndpoint(sqlSource(c).url)).toBe('ferry@db.example:3306');
   });
@@ -91,19 +91,19 @@ describe('URL parameters and the tls key', () => {
   });
 
   it("takes TLS from the URL in each engine's own spelling", () => {
-    expect(parseEndpointUrl('mysql://u@h/db?ssl-mode=VERIFY_IDENTITY&ssl-ca=/ca.pem').tls).toEqual({ mode: 'verify-full', ca: '/ca.pem' });
-    expect(parseEndpointUrl('mysql://u@h/db?ssl-mode=required').tls).toEqual({ mode: 'require' });
-    expect(parseEndpointUrl('postgres://u@h/db?sslmode=verify-ca&sslrootcert=/ca.pem').tls).toEqual({ mode: 'verify-ca', ca: '/ca.pem' });
-    expect(parseEndpointUrl('postgres://u@h/db').tls).toEqual({ mode: 'disable' });
-    expect(errorOf(() => parseEndpointUrl('postgres://u@h/db?sslmode=prefer', 'source.url')).message).toMatch(
+    expect(parseEndpointUrl('mysql://u@h/db?ssl-mode=VERIFY_IDENTITY&ssl-ca=/ca.pem', MYSQL_URL).tls).toEqual({ mode: 'verify-full', ca: '/ca.pem' });
+    expect(parseEndpointUrl('mysql://u@h/db?ssl-mode=required', MYSQL_URL).tls).toEqual({ mode: 'require' });
+    expect(parseEndpointUrl('postgres://u@h/db?sslmode=verify-ca&sslrootcert=/ca.pem', POSTGRES_URL).tls).toEqual({ mode: 'verify-ca', ca: '/ca.pem' });
+    expect(parseEndpointUrl('postgres://u@h/db', POSTGRES_URL).tls).toEqual({ mode: 'disable' });
+    expect(errorOf(() => parseEndpointUrl('postgres://u@h/db?sslmode=prefer', POSTGRES_URL, 'source.url')).message).toMatch(
       /sslmode=prefer falls back to an unencrypted connection/,
     );
-    expect(errorOf(() => parseEndpointUrl('mysql://u@h/db?ssl-mode=PREFERRED')).message).toMatch(/falls back/);
+    expect(errorOf(() => parseEndpointUrl('mysql://u@h/db?ssl-mode=PREFERRED', MYSQL_URL)).message).toMatch(/falls back/);
   });
 
   it('folds the tls key into the URL, and refuses a URL parameter that says otherwise', () => {
     const c = config({ tls: { mode: 'verify-full', ca: CA } }, { url: 'postgres://ferry:secret@pg.example/shop?sslmode=require', tls: { mode: 'require' } });
-    expect(parseEndpointUrl(sqlSource(c).url).tls).toEqual({ mode: 'verify-full', ca: CA });
+    expect(parseEndpointUrl(sqlSource(c).url, MYSQL_URL).tls).toEqual({ mode: 'verify-full', ca: CA });
     expect(connectionOptions(sqlSource(c).url).ssl).toMatchObject({
       rejectUnauthorized: true,
       verifyIdentity: true,

@@ -129,7 +129,6 @@ const SWITCHES_LEFT: Record<string, { readonly count: number; readonly why: stri
     count: 1,
     why: "a table from a Postgres source keeps its own column type: the source table's engine, not a choice of adapter",
   },
-  'core/endpoint-url.ts': { count: 1, why: 'URL parsing for config.ts: TLS mode names per engine (would move to engines/<db>/connection.ts)' },
 };
 
 describe('import rules (DESIGN §2)', () => {

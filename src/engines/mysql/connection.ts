@@ -3,13 +3,26 @@ import mysql, { type Connection, type ConnectionOptions, type Pool, type RowData
 import type { Logger } from 'pino';
 import type { TableId } from '../../core/change-event.js';
 import { watchConnection } from '../../core/connection-watchdog.js';
-import { parseEndpointUrl, readTlsFiles, type TlsSettings } from '../../core/endpoint-url.js';
+import { parseEndpointUrl, readTlsFiles, type TlsSettings, type UrlStyle } from '../../core/endpoint-url.js';
 import { tlsConnectError } from '../../core/tls-errors.js';
 import { coerceError, FerryError } from '../../core/errors.js';
 
+/** A mysql:// (or mariadb://) URL, TLS in the parameters of MySQL's own clients. */
+export const MYSQL_URL: UrlStyle = {
+  schemes: ['mysql', 'mariadb'],
+  defaultPort: 3306,
+  params: { mode: 'ssl-mode', ca: 'ssl-ca', cert: 'ssl-cert', key: 'ssl-key' },
+  modeNames: { disable: 'DISABLED', require: 'REQUIRED', 'verify-ca': 'VERIFY_CA', 'verify-full': 'VERIFY_IDENTITY' },
+  modesIgnoreCase: true,
+  fallbackModes: ['PREFERRED'],
+  // mysql2 (3.24) sends no host to Node's identity check when the host is an IP address, and Node
+  // then checks the name "localhost": verify-full would pass a certificate that names localhost. Fail closed.
+  verifyFullByIp: "ferry's MySQL driver checks the certificate's host name only for host names",
+};
+
 /** mysql2 options from a mysql:// URL (core/endpoint-url.ts), set up so values arrive exactly (DESIGN §3.6). */
 export function connectionOptions(url: string, role: Role = 'source'): ConnectionOptions {
-  const e = parseEndpointUrl(url, `${role}.url`);
+  const e = parseEndpointUrl(url, MYSQL_URL, `${role}.url`);
   return {
     host: e.host,
     port: e.port,
@@ -36,7 +49,7 @@ function mysqlTls(tls: TlsSettings, role: Role): ConnectionOptions['ssl'] {
 }
 
 export function describeEndpoint(url: string): string {
-  const e = parseEndpointUrl(url);
+  const e = parseEndpointUrl(url, MYSQL_URL);
   return `${e.user ?? ''}@${e.host}:${e.port}`;
 }
 

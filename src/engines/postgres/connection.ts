@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { watchConnection } from '../../core/connection-watchdog.js';
-import { parseEndpointUrl, readTlsFiles, type TlsSettings } from '../../core/endpoint-url.js';
+import { parseEndpointUrl, readTlsFiles, type TlsSettings, type UrlStyle } from '../../core/endpoint-url.js';
 import { tlsConnectError } from '../../core/tls-errors.js';
 import { coerceError, FerryError } from '../../core/errors.js';
 
@@ -32,13 +32,23 @@ export const SERVER_KEEPALIVE_OPTIONS = '-c tcp_keepalives_idle=10 -c tcp_keepal
 /** How long a connection attempt may take; "timeout expired" after it is retriable (core/errors.ts). */
 export const CONNECT_TIMEOUT_MS = 10_000;
 
+/** A postgres:// (or postgresql://) URL, TLS in libpq's parameters. */
+export const POSTGRES_URL: UrlStyle = {
+  schemes: ['postgres', 'postgresql'],
+  defaultPort: 5432,
+  params: { mode: 'sslmode', ca: 'sslrootcert', cert: 'sslcert', key: 'sslkey' },
+  modeNames: { disable: 'disable', require: 'require', 'verify-ca': 'verify-ca', 'verify-full': 'verify-full' },
+  modesIgnoreCase: false,
+  fallbackModes: ['allow', 'prefer'],
+};
+
 /**
  * Where and how to connect, from a postgres:// URL (core/endpoint-url.ts). Never a connectionString:
  * pg's parser would print a SECURITY WARNING to stderr for sslmode, and read libpq settings ferry does
  * not take. `ssl: false` for disable, so PGSSLMODE in the environment does not override the config.
  */
 export function pgConnectionConfig(url: string, end = 'source'): pg.ClientConfig {
-  const e = parseEndpointUrl(url, `${end}.url`);
+  const e = parseEndpointUrl(url, POSTGRES_URL, `${end}.url`);
   return { host: e.host, port: e.port, user: e.user, password: e.password, database: e.database || undefined, ssl: pgTls(e.tls, end) };
 }
 
@@ -64,7 +74,7 @@ export function sourceClientConfig(url: string): pg.ClientConfig {
 export const RAW_TEXT = { getTypeParser: () => (v: string) => v };
 
 export function describeEndpoint(url: string): string {
-  const e = parseEndpointUrl(url);
+  const e = parseEndpointUrl(url, POSTGRES_URL);
   return `${e.user ?? ''}@${e.host}:${e.port}/${e.database}`;
 }
 
