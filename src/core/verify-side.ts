@@ -17,3 +17,11 @@ export interface VerifySide {
   query(sql: string, params?: readonly string[]): Promise<(string | null)[][]>;
   close(): Promise<void>;
 }
+
+/** What an end (the source, or a database target) offers `ferry verify` and the cutover's verification. */
+export interface Verifiable {
+  /** Exact row count (count(*)): verify's `counts` mode. */
+  countRows(table: TableSchema): Promise<number>;
+  /** A read-only session of its own on which `ferry verify` runs its checksum statements. */
+  verifySide(): Promise<VerifySide>;
+}

@@ -2,12 +2,13 @@ import { tableKey, type ChangeEvent, type Op, type TableId, type Transaction } f
 import type { FerryEventBus, TableOps } from '../core/events.js';
 import type { Position } from '../core/position.js';
 import type { Sink, SinkTransaction } from '../core/sink.js';
-import type { Source } from '../core/source.js';
+import type { ChangeStream } from '../core/change-stream.js';
 import { batches, type BatchLimits } from './batcher.js';
 import type { PauseGate } from '../core/pause-gate.js';
 
 export interface ApplierDeps {
-  readonly source: Source;
+  /** Told what it may release once the target has committed it. */
+  readonly source: Pick<ChangeStream, 'acknowledge'>;
   readonly sink: Sink;
   readonly events: FerryEventBus;
   readonly limits: BatchLimits;
@@ -99,7 +100,7 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
       await tx.commit({ phase: 'stream', position: last.position });
       tx = null;
       deps.onCommit?.(last.position);
-      await source.acknowledge(last.position);
+      await source.acknowledge?.(last.position);
       events.emit('batch-applied', {
         ...counts,
         perTable: perTable.list(),

@@ -4,7 +4,10 @@ import { tableKey, type TableId, type Transaction } from '../../core/change-even
 import { FerryError } from '../../core/errors.js';
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { CheckProblem, NextKeyValues, SnapshotSession, Source } from '../../core/source.js';
+import type { CheckProblem } from '../../core/check-problem.js';
+import type { SnapshotSession } from '../../core/snapshot-reader.js';
+import type { Source } from '../../core/source.js';
+import type { NextKeyValues } from '../../core/source-catalogue.js';
 import type { VerifySide } from '../../core/verify-side.js';
 import { headPosition, serverFlavor, type Flavor } from '../../engines/mysql/binlog-position.js';
 import { rowEventsAfter } from './binlog-audit.js';
@@ -198,9 +201,6 @@ export class MysqlSource implements Source {
       await conn.end();
     }
   }
-
-  /** The binlog keeps no per-replica state: nothing to release. */
-  async acknowledge(): Promise<void> {}
 
   /** Dropped, not ended: a heartbeat may still wait on a server gone silent, and end() would wait behind it. */
   async close(): Promise<void> {
