@@ -7,10 +7,14 @@ import type { CutoverState, FerryEventBus } from '../core/events.js';
 import { comparePositions, formatPosition, type Position } from '../core/position.js';
 import type { TableSchema } from '../core/schema.js';
 import type { Sink } from '../core/sink.js';
+import type { Fencing } from '../core/fencing.js';
+import type { Heartbeat } from '../core/heartbeat.js';
 import type { Source } from '../core/source.js';
+import type { SourceCatalogue } from '../core/source-catalogue.js';
+import type { SourceLog } from '../core/source-log.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import type { LiveStatus } from '../pipeline/live-status.js';
-import { verifyTables, type TableVerdict } from '../verify/verify.js';
+import { verifyTables, type TableVerdict, type VerifiedSource } from '../verify/verify.js';
 
 /** The body of POST /cutover (DESIGN §1.3). */
 export const cutoverRequestSchema = z
@@ -40,12 +44,19 @@ export interface CutoverView {
   readonly fencedToCompletedMs?: number;
 }
 
+/**
+ * The source as the cutover uses it, on connections of its own: no snapshot and no stream (the
+ * pipeline's stream runs elsewhere), but the fence, the heartbeat for its marker, the log for its
+ * last checks, the catalogue's sequences and verification.
+ */
+export type CutoverSource = SourceCatalogue & Fencing & Heartbeat & SourceLog & VerifiedSource & Pick<Source, 'close'>;
+
 export interface CutoverDeps {
   readonly events: FerryEventBus;
   readonly status: LiveStatus;
   readonly log: Logger;
   /** Connections of the cutover's own, apart from the stream's. */
-  readonly openSource: () => Promise<Source>;
+  readonly openSource: () => Promise<CutoverSource>;
   readonly openSink: () => Promise<Sink>;
   /** Ends the stream after the last applied transaction; resolves when the pipeline has stopped. */
   readonly stopStream: () => Promise<void>;
@@ -189,7 +200,7 @@ class Run {
     let fencing: Promise<void> | null = null;
     const late = lateChanges(deps.events);
     const polls = new AbortController(); // ends the waits a step that gave up left behind
-    let source: Source | null = null;
+    let source: CutoverSource | null = null;
     try {
       const { status } = deps;
       if (status.phase !== 'streaming')
@@ -290,7 +301,7 @@ class Run {
    * applied position past the head at once. Where none can be written (MySQL's super_read_only) and the
    * head is not reached (a binlog rotated after the marker), the log between is read for changes instead.
    */
-  async #drainToHead(source: Source, tables: readonly TableSchema[], signal: AbortSignal): Promise<void> {
+  async #drainToHead(source: CutoverSource, tables: readonly TableSchema[], signal: AbortSignal): Promise<void> {
     const { status } = this.deps;
     const head = await source.headPosition();
     await bounded(source.beat(), Date.now() + 5000, 'heartbeat', signal).catch(() => {});
@@ -313,7 +324,7 @@ const HEAD_WAIT_MS = 10_000;
  * one of them landed after. Says how that went, and what the source is now: a fence that failed
  * before it was up (no privilege to set it) left the source writable, and lifting then has nothing to do.
  */
-async function unfence(source: Source, fencing: Promise<void>): Promise<string> {
+async function unfence(source: Fencing, fencing: Promise<void>): Promise<string> {
   const lift = () => bounded(source.unfence(), Date.now() + UNFENCE_TIMEOUT_MS, `unfencing did not finish within ${UNFENCE_TIMEOUT_MS / 1000} s`);
   try {
     const first = await lift();

@@ -7,7 +7,8 @@ import type { FerryEventBus } from '../core/events.js';
 import type { UrlStyle } from '../core/endpoint-url.js';
 import type { Engine } from '../core/schema.js';
 import type { DatabaseSink } from '../core/sink.js';
-import type { CheckProblem, Source } from '../core/source.js';
+import type { CheckProblem } from '../core/check-problem.js';
+import type { Source } from '../core/source.js';
 import type { NameRules, TargetNaming } from '../core/target-naming.js';
 import type { VerifySql } from '../core/verify-sql.js';
 import type { Config, KafkaTargetConfig, MysqlSourceConfig, PostgresSourceConfig, SqlTargetConfig } from '../config.js';
@@ -69,7 +70,7 @@ export interface SqlEngine<E extends Engine> {
   checkTarget(url: string): Promise<CheckProblem[]>;
   /** The server `url` names, without credentials, for messages and reports. */
   describeEndpoint(url: string): string;
-  /** Which server the target at `url` is (see Source.serverIdentity). */
+  /** Which server the target at `url` is (see SourceCatalogue.serverIdentity). */
   serverIdentity(url: string): Promise<string>;
   /** How the target at `url` compares names (pipeline/target-names.ts). */
   targetNaming(url: string): Promise<TargetNaming>;

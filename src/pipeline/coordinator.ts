@@ -9,7 +9,9 @@ import type { Sink } from '../core/sink.js';
 import type { TableSchema } from '../core/schema.js';
 import { parseTableKey, tableKey } from '../core/change-event.js';
 import { makeTableFilter } from '../core/table-mapping.js';
-import type { CheckProblem, Source } from '../core/source.js';
+import type { CheckProblem } from '../core/check-problem.js';
+import type { Source } from '../core/source.js';
+import type { SourceCatalogue } from '../core/source-catalogue.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import { applyStream } from './applier.js';
 import { kafkaReferentialProblems } from './referential-check.js';
@@ -38,10 +40,10 @@ export function formatProblems(problems: readonly CheckProblem[]): string {
 }
 
 /** Everything `ferry check` reports, source and target; an unreachable source is one of the problems. */
-export async function checkAll(config: Config, log: Logger, source?: Source): Promise<CheckProblem[]> {
+export async function checkAll(config: Config, log: Logger, source?: SourceCatalogue): Promise<CheckProblem[]> {
   const target = await checkTarget(config, log);
   if (config.source.type === 'kafka') return [...(await checkKafkaSource(config.source, log)), ...target];
-  const all = async (s: Source) => [
+  const all = async (s: SourceCatalogue) => [
     ...(await s.check()),
     ...(await sameServerProblems(config, s)),
     ...(await kafkaReferentialProblems(config, s)),
@@ -68,7 +70,7 @@ export async function checkAll(config: Config, log: Logger, source?: Source): Pr
  * Source and target on one server (whatever their URLs call it): the target's tables must be
  * elsewhere than the source's, and never selected as source tables, or they would feed back.
  */
-export async function sameServerProblems(config: Config, source: Source): Promise<CheckProblem[]> {
+export async function sameServerProblems(config: Config, source: SourceCatalogue): Promise<CheckProblem[]> {
   if (config.source.type !== config.target.type) return [];
   const target = await targetIdentity(config);
   if (target === null || target !== (await source.serverIdentity())) return [];
@@ -90,7 +92,7 @@ export async function sameServerProblems(config: Config, source: Source): Promis
 }
 
 /** Preflight: refuses to start on any failed check, with the same messages as `ferry check`. */
-async function preflight(config: Config, log: Logger, source: Source): Promise<void> {
+async function preflight(config: Config, log: Logger, source: SourceCatalogue): Promise<void> {
   const problems = (await checkAll(config, log, source)).filter((p) => !p.warning);
   if (problems.length > 0) {
     throw new FerryError('config', `preflight failed:\n${formatProblems(problems)}`, {

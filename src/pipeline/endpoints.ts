@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import { sqlSource, sqlTarget, STALL_TIMEOUT_DEFAULT, targetSchemaOf, type Config } from '../config.js';
 import type { FerryEventBus } from '../core/events.js';
 import type { DatabaseSink, Sink } from '../core/sink.js';
-import type { CheckProblem, Source } from '../core/source.js';
+import type { CheckProblem } from '../core/check-problem.js';
+import type { Source } from '../core/source.js';
 import { makeTableFilter } from '../core/table-mapping.js';
 import { KAFKA_TARGET, openSqlSource, targetEngine } from '../engines/registry.js';
 import type { TargetNaming } from '../core/target-naming.js';
@@ -47,7 +48,7 @@ export function checkTarget(config: Config, log: Logger): Promise<CheckProblem[]
   return targetEngine(target).checkTarget(target.url);
 }
 
-/** Which server the target is (see Source.serverIdentity); null when it cannot be reached, or is not a database. */
+/** Which server the target is (see SourceCatalogue.serverIdentity); null when it cannot be reached, or is not a database. */
 export async function targetIdentity(config: Config): Promise<string | null> {
   if (config.target.type === 'kafka') return null;
   return targetEngine(config.target)

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { FerryEventBus } from '../core/events.js';
-import type { Source } from '../core/source.js';
+import type { Heartbeat } from '../core/heartbeat.js';
+import type { SourceLog } from '../core/source-log.js';
 import { coerceError } from '../core/errors.js';
 import { isReadOnlyRefusal } from '../engines/registry.js';
 
@@ -10,7 +11,7 @@ import { isReadOnlyRefusal } from '../engines/registry.js';
  * Postgres slot advances. Each beat also reads the source's clock (lag is measured on it, not on
  * ours) and where its log ends. Returns a function that stops it.
  */
-export function startHeartbeat(source: Source, events: FerryEventBus, log: Logger, intervalMs: number): () => void {
+export function startHeartbeat(source: Heartbeat & SourceLog, events: FerryEventBus, log: Logger, intervalMs: number): () => void {
   let stopped = false;
   let failing = false;
   let timer: NodeJS.Timeout | undefined;

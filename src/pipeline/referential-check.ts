@@ -1,14 +1,15 @@
 import type { Config } from '../config.js';
 import { tableKey } from '../core/change-event.js';
 import { actsOnRows, type TableSchema } from '../core/schema.js';
-import type { CheckProblem, Source } from '../core/source.js';
+import type { CheckProblem } from '../core/check-problem.js';
+import type { SourceCatalogue } from '../core/source-catalogue.js';
 
 /**
  * MySQL writes no binlog rows for what its foreign keys' actions change; a direct target has ferry
  * run them (sinks/referential-actions.ts), but the Kafka path's producer cannot: its events would
  * miss those rows, so every consumer of the topics would diverge. Refused before the first row moves.
  */
-export async function kafkaReferentialProblems(config: Config, source: Source): Promise<CheckProblem[]> {
+export async function kafkaReferentialProblems(config: Config, source: SourceCatalogue): Promise<CheckProblem[]> {
   if (config.source.type !== 'mysql' || config.target.type !== 'kafka') return [];
   const acting = (await source.describeTables().catch(() => [] as TableSchema[])).flatMap((t) =>
     (t.foreignKeys ?? [])

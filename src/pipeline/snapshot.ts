@@ -4,12 +4,15 @@ import type { FerryEventBus } from '../core/events.js';
 import { comparePositions, earliest, type Position } from '../core/position.js';
 import type { TableSchema } from '../core/schema.js';
 import type { Sink, TablePrep } from '../core/sink.js';
-import type { SnapshotSession, Source, TableReader } from '../core/source.js';
+import type { SnapshotReader, SnapshotSession, TableReader } from '../core/snapshot-reader.js';
+import type { SourceCatalogue } from '../core/source-catalogue.js';
+import type { SourceLog } from '../core/source-log.js';
 import { FerryError } from '../core/errors.js';
 import { forEachConcurrently } from '../core/concurrency.js';
 
 export interface SnapshotDeps {
-  readonly source: Source;
+  /** Its readers, the log's head when the copy ends, and row estimates for progress. */
+  readonly source: SnapshotReader & Pick<SourceLog, 'headPosition'> & Pick<SourceCatalogue, 'estimateRows'>;
   readonly sink: Sink;
   readonly events: FerryEventBus;
   readonly tables: readonly TableSchema[];

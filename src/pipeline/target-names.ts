@@ -1,7 +1,8 @@
 import type { Config } from '../config.js';
 import { tableKey } from '../core/change-event.js';
 import type { Partition, TableSchema } from '../core/schema.js';
-import type { CheckProblem, Source } from '../core/source.js';
+import type { CheckProblem } from '../core/check-problem.js';
+import type { SourceCatalogue } from '../core/source-catalogue.js';
 import type { NameKind, NameRules, TargetNaming } from '../core/target-naming.js';
 import { nameRules } from '../engines/registry.js';
 import { targetNaming } from './endpoints.js';
@@ -71,7 +72,7 @@ export function targetNameProblems(tables: readonly TableSchema[], naming: Targe
 }
 
 /** `ferry check`'s name check of the source's selected tables against the configured target. */
-export async function targetNameCheck(config: Config, source: Source): Promise<CheckProblem[]> {
+export async function targetNameCheck(config: Config, source: SourceCatalogue): Promise<CheckProblem[]> {
   const naming = await targetNaming(config);
   // A table ferry cannot describe is the source check's problem, named there.
   const tables = naming && (await source.describeTables().catch(() => null));

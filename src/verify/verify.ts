@@ -2,8 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { tableKey } from '../core/change-event.js';
 import type { Column, TableSchema } from '../core/schema.js';
 import type { Sink } from '../core/sink.js';
-import type { Source } from '../core/source.js';
-import type { VerifySide } from '../core/verify-side.js';
+import type { SourceCatalogue } from '../core/source-catalogue.js';
+import type { Verifiable, VerifySide } from '../core/verify-side.js';
 import { coerceError } from '../core/errors.js';
 import type { PhysicalColumn } from '../core/verify-sql.js';
 import { verifySql } from '../engines/registry.js';
@@ -12,6 +12,9 @@ import { chunkDigest, diffRows, encodeRow, type DifferingKey, type EncodedRow, t
 import { boundarySql, checksumSql, physicalColumns, rowsSql, tableRef, type Chunk, type SideTable, type Statement } from './statements.js';
 
 export type VerifyMode = 'counts' | 'checksums';
+
+/** The source as verify uses it: its verification side, and row estimates that size the chunks. */
+export type VerifiedSource = Verifiable & Pick<SourceCatalogue, 'estimateRows'>;
 
 /** sql: chunk checksums computed by both databases; rows: rows read into ferry and compared there with canonical(). */
 export type VerifyMethod = 'sql' | 'rows';
@@ -76,7 +79,7 @@ const MAX_SCANNED_CHUNKS = 16;
  * a quiet or fenced source (cutover) the result is exact.
  */
 export async function verifyTables(
-  source: Source,
+  source: VerifiedSource,
   sink: Sink,
   tables: readonly TableSchema[],
   mode: VerifyMode,
@@ -115,7 +118,7 @@ export async function verifyTables(
   return verdicts;
 }
 
-async function countTable(source: Source, sink: Sink, t: TableSchema): Promise<TableVerdict> {
+async function countTable(source: VerifiedSource, sink: Sink, t: TableSchema): Promise<TableVerdict> {
   const [s, d] = await Promise.all([source.countRows(t), sink.countRows(t)]);
   return {
     table: tableKey(t.source),
