@@ -1,5 +1,5 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import type { CheckProblem } from '../../core/source.js';
+import type { CheckProblem } from '../../core/check-problem.js';
 import type { TableSchema } from '../../core/schema.js';
 import { tableKey } from '../../core/change-event.js';
 import type { Flavor } from '../../engines/mysql/binlog-position.js';

@@ -2,7 +2,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { Row, Value } from '../../core/change-event.js';
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { TableReader } from '../../core/source.js';
+import type { TableReader } from '../../core/snapshot-reader.js';
 import { binlogPosition, masterStatus, type Flavor } from '../../engines/mysql/binlog-position.js';
 import { connect } from '../../engines/mysql/connection.js';
 import { exactColumn, quoteIdent } from '../../engines/mysql/quoting.js';

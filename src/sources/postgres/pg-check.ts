@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { tableKey } from '../../core/change-event.js';
 import type { TableId } from '../../core/change-event.js';
-import type { CheckProblem } from '../../core/source.js';
+import type { CheckProblem } from '../../core/check-problem.js';
 import { checkPartitions } from './pg-partitions.js';
 import type { PgTable } from './pg-schema.js';
 

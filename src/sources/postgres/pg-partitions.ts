@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { tableKey, type TableId } from '../../core/change-event.js';
 import type { Partitioning } from '../../core/schema.js';
-import type { CheckProblem } from '../../core/source.js';
+import type { CheckProblem } from '../../core/check-problem.js';
 import { FerryError } from '../../core/errors.js';
 import type { PgTable } from './pg-schema.js';
 

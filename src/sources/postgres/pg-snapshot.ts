@@ -4,7 +4,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import type { Row, Value } from '../../core/change-event.js';
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { ChunkText, TableReader } from '../../core/source.js';
+import type { ChunkText, TableReader } from '../../core/snapshot-reader.js';
 import { qualified, quoteIdent } from '../../engines/postgres/quoting.js';
 import { connectSource, RAW_TEXT } from '../../engines/postgres/connection.js';
 import { fromPgText } from '../../engines/postgres/types.js';

@@ -29,7 +29,7 @@ export interface WalStreamOptions {
   readonly log: Logger;
 }
 
-/** A ferry heartbeat (Source.beat), with the marker it carries if any (JSON `{ "marker": "…" }`); null for another message. */
+/** A ferry heartbeat (Heartbeat.beat), with the marker it carries if any (JSON `{ "marker": "…" }`); null for another message. */
 function ferryMessage(msg: Pgoutput.MessageMessage): { marker: string | undefined } | null {
   if (msg.prefix !== MESSAGE_PREFIX) return null;
   try {
@@ -174,7 +174,7 @@ export class WalStream {
    * The watchdog: a status update asking for a reply every third of the stall timeout keeps a healthy
    * connection talking (and the server's wal_sender_timeout satisfied, also inside a long
    * transaction); silence beyond the timeout, while ferry is not itself holding the stream back,
-   * means the connection is dead. (The heartbeat transactions come from the pipeline: Source.beat.)
+   * means the connection is dead. (The heartbeat transactions come from the pipeline: Heartbeat.beat.)
    */
   #startTimers(): void {
     this.#timers.push(setInterval(() => void this.#sendApplied(true), Math.max(1000, this.#o.stallAfterMs / 3)));
