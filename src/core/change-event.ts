@@ -51,10 +51,10 @@ export interface Transaction {
   readonly partial?: boolean;
   /** A DDL transaction that added columns: applied to the target in stream order. */
   readonly schemaChange?: SchemaChange;
-  /** A marker ferry wrote into the source log (Source.beat): the cutover waits until it is applied. */
+  /** A marker ferry wrote into the source log (Heartbeat.beat): the cutover waits until it is applied. */
   readonly marker?: string;
   /**
-   * This pipeline's heartbeat (Source.beat, with or without a marker) is in it. A whole transaction
+   * This pipeline's heartbeat (Heartbeat.beat, with or without a marker) is in it. A whole transaction
    * with no change, no schema change and no heartbeat is applied without a target commit of its own:
    * on a target that shares the source's log, each checkpoint write would come back as one, forever.
    */

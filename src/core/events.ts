@@ -20,7 +20,7 @@ export interface FerryEvents {
   'snapshot-restarted': { reason: string };
   /** `transactions` counts source transactions with changes; heartbeats and filtered ones only move the position. */
   'batch-applied': { transactions: number; events: number; perTable: readonly TableOps[]; position: Position; commitTime: Date; ms: number };
-  /** A marker written with Source.beat was committed to the target, with `changesAfter` transactions with changes that followed it in the same target commit. */
+  /** A marker written with Heartbeat.beat was committed to the target, with `changesAfter` transactions with changes that followed it in the same target commit. */
   'marker-applied': { marker: string; position: Position; changesAfter: number };
   /** A heartbeat was written: the source's clock against ours, and where its log ends. */
   heartbeat: { clockOffsetMs: number; head: Position; retainedBytes: number | null };

@@ -2,7 +2,8 @@ import type { Row, TableId, Transaction, Value } from './change-event.js';
 import type { Checkpoint, SnapshotProgress } from './checkpoint.js';
 import type { Position } from './position.js';
 import type { Column, ForeignKey, TableSchema } from './schema.js';
-import type { ChunkText, NextKeyValues } from './source.js';
+import type { ChunkText } from './snapshot-reader.js';
+import type { NextKeyValues } from './source-catalogue.js';
 import type { VerifySide } from './verify-side.js';
 
 export type TablePrep = 'create' | 'drop-and-create' | 'truncate' | 'none';

@@ -16,8 +16,3 @@ import type { Verifiable } from './verify-side.js';
 export interface Source extends SourceCatalogue, SnapshotReader, ChangeStream, SourceLog, Heartbeat, Fencing, Verifiable {
   close(): Promise<void>;
 }
-
-// Re-exported only until every importer takes these from their own files (the commits that follow).
-export type { CheckProblem } from './check-problem.js';
-export type { ChunkText, SnapshotPurpose, SnapshotSession, TableReader } from './snapshot-reader.js';
-export type { NextKeyValues } from './source-catalogue.js';

@@ -6,7 +6,7 @@ import type { FerryEventBus } from '../core/events.js';
 import { positionFromJson } from '../core/position.js';
 import { announceRetry, Backoff, STREAM_BACKOFF } from '../core/retry.js';
 import type { DatabaseSink } from '../core/sink.js';
-import type { CheckProblem } from '../core/source.js';
+import type { CheckProblem } from '../core/check-problem.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import type { Envelope, TableCodec } from '../engines/kafka/envelope.js';
 import { KafkajsTransport } from '../engines/kafka/kafkajs-transport.js';

@@ -1,5 +1,5 @@
 import { tableKey } from '../core/change-event.js';
-import type { CheckProblem } from '../core/source.js';
+import type { CheckProblem } from '../core/check-problem.js';
 import { VERDICTS, type ColumnPlan, type PlanReport, type TablePlan } from './plan-model.js';
 
 const ENGINE_NAMES = { mysql: 'MySQL/MariaDB', postgres: 'Postgres' } as const;

@@ -1,7 +1,7 @@
 import type { Connection } from 'mysql2/promise';
 import type pg from 'pg';
 import { sqlSource, sqlTarget, targetSchemaOf, type Config } from '../config.js';
-import type { CheckProblem } from '../core/source.js';
+import type { CheckProblem } from '../core/check-problem.js';
 import { coerceError, configError, FerryError } from '../core/errors.js';
 import { makeTableFilter } from '../core/table-mapping.js';
 import { serverFlavor } from '../engines/mysql/binlog-position.js';

@@ -5,7 +5,7 @@ import { comparePositions, type Position } from '../core/position.js';
 import type { Column, ForeignKey, TableSchema } from '../core/schema.js';
 import type { DatabaseSink, PartitionTransaction, TablePrep } from '../core/sink.js';
 import type { VerifySide } from '../core/verify-side.js';
-import type { NextKeyValues } from '../core/source.js';
+import type { NextKeyValues } from '../core/source-catalogue.js';
 import type { CheckpointStore, PipelineLock } from '../core/checkpoint-store.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import { resourceExhaustion } from '../core/resource-exhaustion.js';

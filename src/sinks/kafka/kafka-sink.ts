@@ -5,7 +5,7 @@ import type { Position } from '../../core/position.js';
 import type { FerryEventBus } from '../../core/events.js';
 import { actsOnRows, type Column, type ForeignKey, type TableSchema } from '../../core/schema.js';
 import type { Sink, SinkTransaction } from '../../core/sink.js';
-import type { CheckProblem } from '../../core/source.js';
+import type { CheckProblem } from '../../core/check-problem.js';
 import type { VerifySide } from '../../core/verify-side.js';
 import { FerryError } from '../../core/errors.js';
 import { eventOrigin, TableCodec, type SchemaMessage } from '../../engines/kafka/envelope.js';

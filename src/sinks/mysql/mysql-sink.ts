@@ -6,7 +6,8 @@ import { tableKey, type ChangeEvent, type Row, type TableId, type Value } from '
 import { tabSeparated, valueAt } from '../tab-separated.js';
 import type { Checkpoint } from '../../core/checkpoint.js';
 import type { Column, TableSchema } from '../../core/schema.js';
-import type { CheckProblem, NextKeyValues } from '../../core/source.js';
+import type { CheckProblem } from '../../core/check-problem.js';
+import type { NextKeyValues } from '../../core/source-catalogue.js';
 import type { VerifySide } from '../../core/verify-side.js';
 import { coerceError, FerryError } from '../../core/errors.js';
 import type { CheckpointStore, CheckpointTables, PipelineLock } from '../../core/checkpoint-store.js';

@@ -7,7 +7,9 @@ import { groupByColumns, isFullRow, type Write } from '../../core/coalesce.js';
 import { tableKey, type ChangeEvent, type Row, type TableId, type Value } from '../../core/change-event.js';
 import type { Checkpoint, SnapshotProgress } from '../../core/checkpoint.js';
 import type { Column, Partitioning, TableSchema } from '../../core/schema.js';
-import type { CheckProblem, ChunkText, NextKeyValues } from '../../core/source.js';
+import type { CheckProblem } from '../../core/check-problem.js';
+import type { ChunkText } from '../../core/snapshot-reader.js';
+import type { NextKeyValues } from '../../core/source-catalogue.js';
 import type { VerifySide } from '../../core/verify-side.js';
 import {
   CONNECT_TIMEOUT_MS,
