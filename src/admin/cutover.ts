@@ -12,9 +12,10 @@ import type { Heartbeat } from '../core/heartbeat.js';
 import type { Source } from '../core/source.js';
 import type { SourceCatalogue } from '../core/source-catalogue.js';
 import type { SourceLog } from '../core/source-log.js';
+import type { Verifiable } from '../core/verify-side.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import type { LiveStatus } from '../pipeline/live-status.js';
-import { verifyTables, type TableVerdict, type VerifiedSource } from '../verify/verify.js';
+import { verifyTables, type TableVerdict } from '../verify/verify.js';
 
 /** The body of POST /cutover (DESIGN §1.3). */
 export const cutoverRequestSchema = z
@@ -49,7 +50,7 @@ export interface CutoverView {
  * pipeline's stream runs elsewhere), but the fence, the heartbeat for its marker, the log for its
  * last checks, the catalogue's sequences and verification.
  */
-export type CutoverSource = SourceCatalogue & Fencing & Heartbeat & SourceLog & VerifiedSource & Pick<Source, 'close'>;
+export type CutoverSource = SourceCatalogue & Fencing & Heartbeat & SourceLog & Verifiable & Pick<Source, 'close'>;
 
 export interface CutoverDeps {
   readonly events: FerryEventBus;

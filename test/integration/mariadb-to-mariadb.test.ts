@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, sqlTarget } from '../../src/config.js';
 import type { TableSchema } from '../../src/core/schema.js';
-import type { Source } from '../../src/core/source.js';
+import type { SourceCatalogue } from '../../src/core/source-catalogue.js';
 import { sameServerProblems } from '../../src/pipeline/coordinator.js';
 import { targetIdentity } from '../../src/pipeline/endpoints.js';
 import { adminCall, startWithAdmin } from '../helpers/admin.js';
@@ -63,7 +63,7 @@ describe('MariaDB → MariaDB, two databases on one server', () => {
     const targetConfig = parseConfig({ ...db.config(), target: { type: 'mysql', url: db.target.url, schema: 'mm_types_t' } });
     const identity = await targetIdentity(targetConfig);
     expect(identity).toMatch(/^mysql:/);
-    const alias = (tables: TableSchema[]) => ({ serverIdentity: async () => identity!, describeTables: async () => tables }) as unknown as Source;
+    const alias = (tables: TableSchema[]) => ({ serverIdentity: async () => identity!, describeTables: async () => tables }) as unknown as SourceCatalogue;
     const table = (schema: string) => ({ source: { schema, name: 'types' } }) as TableSchema;
 
     const noSchema = await sameServerProblems({ ...targetConfig, target: { ...sqlTarget(targetConfig), schema: undefined } }, alias([table('mm_types')]));
@@ -71,7 +71,7 @@ describe('MariaDB → MariaDB, two databases on one server', () => {
     const fedBack = await sameServerProblems(targetConfig, alias([table('mm_types'), table('mm_types_t')]));
     expect(fedBack.map((p) => p.message)).toEqual([expect.stringMatching(/the tables selected include the target schema mm_types_t/)]);
     expect(await sameServerProblems(targetConfig, alias([table('mm_types')]))).toEqual([]);
-    const elsewhere = { ...alias([table('mm_types_t')]), serverIdentity: async () => 'mysql:another' } as Source;
+    const elsewhere = { ...alias([table('mm_types_t')]), serverIdentity: async () => 'mysql:another' } as SourceCatalogue;
     expect(await sameServerProblems(targetConfig, elsewhere)).toEqual([]);
   });
 });

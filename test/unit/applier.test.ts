@@ -3,7 +3,6 @@ import type { ChangeEvent, Transaction } from '../../src/core/change-event.js';
 import { FerryEventBus, type FerryEvents } from '../../src/core/events.js';
 import type { Position } from '../../src/core/position.js';
 import type { Sink, SinkTransaction } from '../../src/core/sink.js';
-import type { Source } from '../../src/core/source.js';
 import { applyStream } from '../../src/pipeline/applier.js';
 
 const orders = { schema: 'shop', name: 'orders' };
@@ -39,7 +38,7 @@ async function apply(transactions: Transaction[], from = stream) {
   events.on('batch-applied', (b) => applied.push(b));
   events.on('marker-applied', (m) => markers.push(m));
   await applyStream(from(transactions), {
-    source: { acknowledge: async (p: Position) => void acknowledged.push(p) } as unknown as Source,
+    source: { acknowledge: async (p: Position) => void acknowledged.push(p) },
     sink: { begin: async () => tx } as unknown as Sink,
     events,
     limits: { maxRows: 1000, maxMs: 1000 },

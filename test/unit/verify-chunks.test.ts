@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { Sink } from '../../src/core/sink.js';
-import type { Source } from '../../src/core/source.js';
 import type { VerifySide } from '../../src/core/verify-side.js';
 import { chunkDigest, diffRows, encodeRow, type NodeColumn } from '../../src/verify/row-diff.js';
 import { formatVerdict } from '../../src/verify/report.js';
-import { verifyTables } from '../../src/verify/verify.js';
+import { type VerifiedSource, verifyTables } from '../../src/verify/verify.js';
 
 const TABLE: TableSchema = {
   engine: 'postgres',
@@ -67,8 +66,11 @@ function fakeSide(rows: () => Rows, sumOffset = 0): VerifySide & { checksums: nu
   return side;
 }
 
-function endpoints(source: VerifySide, target: VerifySide): [Source, Sink] {
-  return [{ verifySide: async () => source, estimateRows: async () => 100 } as unknown as Source, { verifySide: async () => target } as unknown as Sink];
+function endpoints(source: VerifySide, target: VerifySide): [VerifiedSource, Sink] {
+  return [
+    { verifySide: async () => source, estimateRows: async () => 100 } as unknown as VerifiedSource,
+    { verifySide: async () => target } as unknown as Sink,
+  ];
 }
 
 const seed = (n: number): Rows => new Map(Array.from({ length: n }, (_, i) => [i + 1, `v${i + 1}`]));
