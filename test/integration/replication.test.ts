@@ -94,7 +94,8 @@ describe('one applier per pipeline', () => {
     await db.my.query('CREATE TABLE t (id INT PRIMARY KEY, v INT)');
     const { ferry: first } = await startStreaming(db);
     // The first process's lock session dies (as with a network partition); a second process starts.
-    await db.pg.query(`SELECT pg_terminate_backend(pid) FROM pg_locks
+    // With a timeout, pg_terminate_backend returns once the session has exited and let go of the lock.
+    await db.pg.query(`SELECT pg_terminate_backend(pid, 10000) FROM pg_locks
       WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
     const config = writeConfig(pipelineConfig('takeover', db.mysqlUrl, db.pgUrl, { source: { type: 'mysql', url: db.mysqlUrl, serverId: 777 } }));
     const second = startCli(['run', '-c', config]);

@@ -13,6 +13,7 @@ import type { UpsertStrategy } from '../../src/sinks/mysql/mysql-rows.js';
 import { PostgresSink } from '../../src/sinks/postgres/postgres-sink.js';
 import { CHECKPOINT_TABLES } from '../../src/engines/registry.js';
 import { canonical } from '../../src/verify/canonical.js';
+import { waitFor } from '../helpers/ferry.js';
 
 /**
  * What every SQL sink must do, whatever the database: the same cases run against each sink in
@@ -48,7 +49,8 @@ const SINKS: readonly SinkUnderTest[] = [
         open: (pipeline) =>
           PostgresSink.open({ url: url.toString(), checkpoint: CHECKPOINT_TABLES.postgres, pipeline, connections: 3, stallTimeoutSeconds: 30, log: silent }),
         loseLock: async () => {
-          await client.query(`SELECT pg_terminate_backend(pid) FROM pg_locks
+          // With a timeout, pg_terminate_backend waits until the backend has exited (and let go of its locks).
+          await client.query(`SELECT pg_terminate_backend(pid, 10000) FROM pg_locks
             WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
         },
         exec: async (sql) => void (await client.query(sql)),
@@ -78,6 +80,11 @@ function mysqlSink(name: string, upserts: UpsertStrategy): SinkUnderTest {
           const lock = `ferry:${createHash('sha1').update('contract').digest('hex')}`;
           const [rows] = await admin.query<mysql.RowDataPacket[]>('SELECT IS_USED_LOCK(?) AS id', [lock]);
           await admin.query(`KILL ${Number(rows[0]!.id)}`);
+          // KILL returns before the killed session has let go of its locks: wait until it has.
+          await waitFor('the killed session to release the pipeline lock', async () => {
+            const [held] = await admin.query<mysql.RowDataPacket[]>('SELECT IS_USED_LOCK(?) AS id', [lock]);
+            return held[0]!.id === null;
+          });
         },
         exec: async (sql) => void (await admin.query(sql)),
         teardown: () => admin.end(),
