@@ -29,6 +29,16 @@ import { connectClient, describeEndpoint as pgEndpoint, POSTGRES_URL, serverIden
 import { isReadOnlyRefusal as pgReadOnly } from './postgres/errors.js';
 import { postgresNameRules, SCHEMA_WORD as PG_SCHEMA_WORD } from './postgres/naming.js';
 import { postgresVerifySql } from './postgres/verify-sql.js';
+import { parseEnvelope } from './kafka/envelope.js';
+import { KafkajsTransport } from './kafka/kafkajs-transport.js';
+import { SchemaCatalog } from './kafka/schema-catalog.js';
+import { Topics } from './kafka/topics.js';
+import type { KafkaTransport } from './kafka/transport.js';
+
+export type { Envelope, TableCodec } from './kafka/envelope.js';
+export type { SchemaCatalog } from './kafka/schema-catalog.js';
+export type { Topics } from './kafka/topics.js';
+export type { BatchContext, KafkaTransport, PartitionBatch, TopicPartition } from './kafka/transport.js';
 
 /** What every source reads from the config, whatever its engine (endpoints.ts fills it in). */
 export interface SourceCommon {
@@ -171,6 +181,19 @@ export const KAFKA_TARGET = {
   openSink: (target: KafkaTargetConfig, o: { readonly pipeline: string; readonly log: Logger; readonly events?: FerryEventBus }): Promise<KafkaSink> =>
     KafkaSink.open({ ...target, ...o }),
   checkTarget: (target: KafkaTargetConfig, log: Logger): Promise<CheckProblem[]> => KafkaSink.check(target, log),
+};
+
+/**
+ * The Kafka engine as an applying process reads it (pipeline/kafka-applier.ts): the consumer
+ * transport, the topics of a prefix, the producer's schema catalogue and its envelopes.
+ */
+export const KAFKA_SOURCE = {
+  transport: (brokers: readonly string[], log: Logger): KafkaTransport => new KafkajsTransport(brokers, log),
+  topics: (prefix: string): Topics => new Topics(prefix),
+  /** The schemas the producer published in `topics`, as codecs whose tables land in `targetSchema`. */
+  schemaCatalog: (transport: KafkaTransport, topics: Topics, targetSchema: string | undefined): SchemaCatalog =>
+    new SchemaCatalog(transport, topics.schema, targetSchema),
+  parseEnvelope,
 };
 
 /** The SQL `ferry verify` writes on a side of this engine. */

@@ -8,15 +8,21 @@ import { announceRetry, Backoff, STREAM_BACKOFF } from '../core/retry.js';
 import type { DatabaseSink } from '../core/sink.js';
 import type { CheckProblem } from '../core/check-problem.js';
 import { coerceError, FerryError } from '../core/errors.js';
-import type { Envelope, TableCodec } from '../engines/kafka/envelope.js';
-import { KafkajsTransport } from '../engines/kafka/kafkajs-transport.js';
-import { Topics } from '../engines/kafka/topics.js';
-import type { BatchContext, KafkaTransport, PartitionBatch, TopicPartition } from '../engines/kafka/transport.js';
+import {
+  type BatchContext,
+  type Envelope,
+  KAFKA_SOURCE,
+  type KafkaTransport,
+  type PartitionBatch,
+  type SchemaCatalog,
+  type TableCodec,
+  type TopicPartition,
+  type Topics,
+} from '../engines/registry.js';
 import { TableOpCounter } from './applier.js';
 import { openDatabaseSink } from './endpoints.js';
 import type { PauseGate } from '../core/pause-gate.js';
 import { makeTableFilter } from '../core/table-mapping.js';
-import { SchemaCatalog } from '../engines/kafka/schema-catalog.js';
 
 export interface KafkaApplierOptions {
   readonly config: Config & { readonly source: KafkaSourceConfig };
@@ -35,14 +41,14 @@ export interface KafkaApplierOptions {
  */
 export async function runKafkaApplier(o: KafkaApplierOptions): Promise<void> {
   const { config, events, log } = o;
-  const transport = new KafkajsTransport(config.source.brokers, log);
+  const transport = KAFKA_SOURCE.transport(config.source.brokers, log);
   let sink: DatabaseSink | null = null;
   try {
     events.emit('phase', { phase: 'preflight' });
     sink = await openDatabaseSink(config, log);
-    const topics = new Topics(config.source.topicPrefix);
+    const topics = KAFKA_SOURCE.topics(config.source.topicPrefix);
     const names = await changeTopics(transport, topics, config);
-    const applier = new PartitionApplier(sink, new SchemaCatalog(transport, topics.schema, targetSchemaOf(config)), topics.changes, o);
+    const applier = new PartitionApplier(sink, KAFKA_SOURCE.schemaCatalog(transport, topics, targetSchemaOf(config)), topics.changes, o);
     events.emit('phase', { phase: 'streaming' });
     log.info(
       { group: config.source.group, topics: names },
@@ -76,8 +82,8 @@ const SINGLE_TOPIC_FETCH_BYTES = 64 * 2 ** 20;
 
 /** `ferry check` of an applying process: the brokers answer, and the producer's schema topic is there. */
 export async function checkKafkaSource(source: KafkaSourceConfig, log: Logger): Promise<CheckProblem[]> {
-  const transport = new KafkajsTransport(source.brokers, log);
-  const topics = new Topics(source.topicPrefix);
+  const transport = KAFKA_SOURCE.transport(source.brokers, log);
+  const topics = KAFKA_SOURCE.topics(source.topicPrefix);
   try {
     if ((await transport.partitions([topics.schema])).has(topics.schema)) return [];
     return [
@@ -102,7 +108,7 @@ export async function checkKafkaSource(source: KafkaSourceConfig, log: Logger): 
 
 /** One consumer, a member of the group until ferry stops (resolves) or the consumer fails (rejects). */
 async function consumeOnce(transport: KafkaTransport, topics: readonly string[], applier: PartitionApplier, o: KafkaApplierOptions): Promise<void> {
-  const single = topics.includes(new Topics(o.config.source.topicPrefix).changes);
+  const single = topics.includes(KAFKA_SOURCE.topics(o.config.source.topicPrefix).changes);
   // As many partitions at once as the target has connections for (snapshot.parallelism, as for a snapshot).
   const concurrency = o.config.snapshot.parallelism;
   const consumer = transport.consumer(o.config.source.group, single ? { concurrency, fetchBytes: SINGLE_TOPIC_FETCH_BYTES } : { concurrency });
@@ -319,12 +325,8 @@ function deletedBeforeApplied(batch: PartitionBatch, next: bigint, first: bigint
 }
 
 function parseEnvelope(value: Buffer, batch: PartitionBatch, offset: bigint): Envelope {
-  try {
-    const envelope = JSON.parse(value.toString()) as Envelope;
-    if (typeof envelope.schema === 'string' && envelope.source && typeof envelope.op === 'string') return envelope;
-  } catch {
-    // reported below
-  }
+  const envelope = KAFKA_SOURCE.parseEnvelope(value);
+  if (envelope) return envelope;
   throw new FerryError('fatal', `message ${offset} of ${batch.topic} partition ${batch.partition} is not a ferry change event`, {
     hint: 'only the producing ferry may write to its topics; remove the message (or move the group and the target offsets past it) and restart',
   });

@@ -80,13 +80,6 @@ const RULES: readonly Rule[] = [
  * one that is gone fails it too, so the list only shrinks.
  */
 const ALLOWED: Record<string, string> = {
-  // The applying process (Kafka consumer group → applier → database sink) drives the Kafka engine's
-  // transport and envelope catalogue directly; it would become a Kafka source the coordinator drives.
-  'pipeline/kafka-applier.ts -> engines/kafka/envelope.ts': 'Kafka applier',
-  'pipeline/kafka-applier.ts -> engines/kafka/kafkajs-transport.ts': 'Kafka applier',
-  'pipeline/kafka-applier.ts -> engines/kafka/topics.ts': 'Kafka applier',
-  'pipeline/kafka-applier.ts -> engines/kafka/transport.ts': 'Kafka applier',
-  'pipeline/kafka-applier.ts -> engines/kafka/schema-catalog.ts': 'Kafka applier',
   // ferry plan reads both catalogues and writes the target DDL the sinks would run: its per-engine
   // readers and DDL would become registry entries (as verify's SQL did); not split yet.
   'plan/mysql-catalogue.ts -> sources/mysql/mysql-schema.ts': 'plan',

@@ -38,6 +38,17 @@ export interface Envelope {
 }
 
 /** The schema message of one table version, keyed by `schema.table@version` in `<prefix>.ferry.schema`. */
+/** A message value as the envelope it is, or null when it is not a ferry change event. */
+export function parseEnvelope(value: Buffer): Envelope | null {
+  try {
+    const envelope = JSON.parse(value.toString()) as Envelope;
+    if (typeof envelope.schema === 'string' && envelope.source && typeof envelope.op === 'string') return envelope;
+  } catch {
+    // not JSON: not an envelope
+  }
+  return null;
+}
+
 export interface SchemaMessage {
   readonly version: string;
   readonly table: TableSchema;
