@@ -9,6 +9,7 @@ import type { TableSchema } from '../core/schema.js';
 import type { Sink } from '../core/sink.js';
 import type { Fencing } from '../core/fencing.js';
 import type { Heartbeat } from '../core/heartbeat.js';
+import { readerOf } from '../core/target-reader.js';
 import type { Source } from '../core/source.js';
 import type { SourceCatalogue } from '../core/source-catalogue.js';
 import type { SourceLog } from '../core/source-log.js';
@@ -243,7 +244,7 @@ class Run {
       if (request.verify !== 'none') {
         this.#enter('verifying');
         // Drained to the fence: the source is quiet, so the first comparison is exact.
-        this.#verdicts = await step('verifying', verifyTables(source, sink, tables, request.verify, { recheck: 0, signal: this.#abort.signal }));
+        this.#verdicts = await step('verifying', verifyTables(source, readerOf(sink), tables, request.verify, { recheck: 0, signal: this.#abort.signal }));
         const differ = this.#verdicts.filter((v) => !v.equal);
         if (differ.length > 0)
           throw new FerryError('fatal', `verify (${request.verify}) found differences in ${differ.map((v) => v.table).join(', ')}`, {
@@ -252,7 +253,8 @@ class Run {
       }
 
       this.#enter('finalizing');
-      await step('moving target sequences', (async () => sink.advanceSequences(tables, await source.nextKeyValues(tables)))());
+      // A target without sequences (Kafka: they belong to the databases its appliers write) skips this step.
+      if (sink.advanceSequences) await step('moving target sequences', (async () => sink.advanceSequences!(tables, await source.nextKeyValues(tables)))());
       await step('draining to the source head', this.#drainToHead(source, tables, polls.signal));
       late.check();
       // Before the stream stops, so that a constraint the target's rows break still unfences the source.

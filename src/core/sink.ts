@@ -4,7 +4,7 @@ import type { Position } from './position.js';
 import type { Column, ForeignKey, TableSchema } from './schema.js';
 import type { ChunkText } from './snapshot-reader.js';
 import type { NextKeyValues } from './source-catalogue.js';
-import type { VerifySide } from './verify-side.js';
+import type { TargetReader } from './target-reader.js';
 
 export type TablePrep = 'create' | 'drop-and-create' | 'truncate' | 'none';
 
@@ -24,16 +24,8 @@ export interface SinkTransaction {
   rollback(): Promise<void>;
 }
 
-export interface Sink {
-  /** Claims the pipeline for this process (one applier per pipeline); called again after reconnects. */
-  claim?(): Promise<void>;
-  /**
-   * Creates, empties or checks the target tables as `prep` says; no secondary indexes yet. For a
-   * `snapshot`, a sink may create tables without their primary key too (a bulk load into a table
-   * without indexes is faster) and accept such tables; finishSnapshot adds the keys.
-   */
-  prepare(tables: readonly TableSchema[], prep: TablePrep, purpose?: 'snapshot' | 'stream'): Promise<void>;
-  loadCheckpoint(): Promise<Checkpoint | null>;
+/** Loading a snapshot: chunks of rows, each committed with its progress, then the switch to streaming. */
+export interface SnapshotLoad {
   loadSnapshotProgress(): Promise<SnapshotProgress[]>;
   /** Starts a fresh snapshot: forgets any earlier progress and records the phase. */
   beginSnapshot(): Promise<void>;
@@ -45,12 +37,15 @@ export interface Sink {
   loadChunkText?(table: TableSchema, chunk: ChunkText, progress: (read: { rows: number; lastKey: Row | null }) => SnapshotProgress): Promise<void>;
   /** Primary keys and secondary indexes, sequences past the max key, and then the switch to streaming (recording `tables`). */
   finishSnapshot(tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void>;
-  begin(): Promise<SinkTransaction>;
+}
+
+/** The cutover's last steps on the target; a target without sequences or constraints (Kafka) lacks the optional ones. */
+export interface CutoverFinish {
   /**
    * Cutover: every sequence or identity (AUTO_INCREMENT) of the target tables moves past the largest
    * value in its column, and at least to what the source would hand out next; never back.
    */
-  advanceSequences(tables: readonly TableSchema[], next: NextKeyValues): Promise<void>;
+  advanceSequences?(tables: readonly TableSchema[], next: NextKeyValues): Promise<void>;
   /**
    * Cutover, drained and before the stream stops: what the snapshot and the stream deferred becomes
    * the source's schema in the target (DESIGN §3 rule 9): NOT NULL, unique indexes, foreign keys (to
@@ -66,11 +61,21 @@ export interface Sink {
    * Nothing is written to the target for this pipeline afterwards.
    */
   recordCutover(final: Position): Promise<void>;
-  countRows(table: TableSchema): Promise<number>;
-  /** Target rows in primary-key order after `afterKey`, each value as the target's text form: whether a table is empty before a snapshot, and what the sink contract tests read back. */
-  readRows(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]>;
-  /** A read-only session on which `ferry verify` runs its checksum statements (tables by their target names). */
-  verifySide(): Promise<VerifySide>;
+}
+
+export interface Sink extends SnapshotLoad, CutoverFinish {
+  /** Claims the pipeline for this process (one applier per pipeline); called again after reconnects. */
+  claim?(): Promise<void>;
+  /**
+   * Creates, empties or checks the target tables as `prep` says; no secondary indexes yet. For a
+   * `snapshot`, a sink may create tables without their primary key too (a bulk load into a table
+   * without indexes is faster) and accept such tables; finishSnapshot adds the keys.
+   */
+  prepare(tables: readonly TableSchema[], prep: TablePrep, purpose?: 'snapshot' | 'stream'): Promise<void>;
+  loadCheckpoint(): Promise<Checkpoint | null>;
+  begin(): Promise<SinkTransaction>;
+  /** Reading the target back (verify, counts); absent where the target is a stream of messages. */
+  readonly reader?: TargetReader;
   close(): Promise<void>;
 }
 
@@ -88,6 +93,7 @@ export interface PartitionTransaction extends SinkTransaction {
 /** A database sink, which the Kafka path's appliers write through. */
 export interface DatabaseSink extends Sink {
   begin(): Promise<PartitionTransaction>;
+  readonly reader: TargetReader;
   /** The secondary indexes of `tables`, those missing (an applier has no snapshot end to build them at). */
   createIndexes(tables: readonly TableSchema[]): Promise<void>;
 }

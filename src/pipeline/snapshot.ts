@@ -80,10 +80,13 @@ export async function runSnapshot(deps: SnapshotDeps): Promise<Position> {
   return position;
 }
 
-/** A fresh snapshot loads with COPY; rows already in a target table would collide or silently mix. */
+/**
+ * A fresh snapshot loads with COPY; rows already in a target table would collide or silently mix. A
+ * target without a reader (a topic) has no rows to find: the snapshot's messages follow whatever it holds.
+ */
 async function refuseNonEmptyTargets(sink: Sink, tables: readonly TableSchema[]): Promise<void> {
   for (const t of tables) {
-    if ((await sink.readRows(t, null, 1)).length > 0) {
+    if (sink.reader && (await sink.reader.readRows(t, null, 1)).length > 0) {
       throw new FerryError('config', `target table ${t.target.schema}.${t.target.name} already has rows and a fresh snapshot would copy into it`, {
         hint: 'set snapshot.tablePrep: truncate or drop-and-create to replace them, or empty the table',
       });

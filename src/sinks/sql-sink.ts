@@ -6,6 +6,7 @@ import type { Column, ForeignKey, TableSchema } from '../core/schema.js';
 import type { DatabaseSink, PartitionTransaction, TablePrep } from '../core/sink.js';
 import type { VerifySide } from '../core/verify-side.js';
 import type { NextKeyValues } from '../core/source-catalogue.js';
+import type { TargetReader } from '../core/target-reader.js';
 import type { CheckpointStore, PipelineLock } from '../core/checkpoint-store.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import { resourceExhaustion } from '../core/resource-exhaustion.js';
@@ -61,6 +62,10 @@ export abstract class SqlSink<C> implements DatabaseSink {
   abstract verifySide(): Promise<VerifySide>;
   abstract countRows(table: TableSchema): Promise<number>;
   abstract readRows(table: TableSchema, afterKey: Row | null, limit: number): Promise<Row[]>;
+
+  get reader(): TargetReader {
+    return this;
+  }
 
   claim(): Promise<void> {
     return this.lock.acquire();

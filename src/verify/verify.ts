@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tableKey } from '../core/change-event.js';
 import type { Column, TableSchema } from '../core/schema.js';
-import type { Sink } from '../core/sink.js';
 import type { SourceCatalogue } from '../core/source-catalogue.js';
 import type { Verifiable, VerifySide } from '../core/verify-side.js';
 import { coerceError } from '../core/errors.js';
@@ -80,7 +79,7 @@ const MAX_SCANNED_CHUNKS = 16;
  */
 export async function verifyTables(
   source: VerifiedSource,
-  sink: Sink,
+  target: Verifiable,
   tables: readonly TableSchema[],
   mode: VerifyMode,
   options: VerifyOptions = {},
@@ -94,13 +93,13 @@ export async function verifyTables(
   if (mode === 'counts') {
     for (const t of tables) {
       o.signal?.throwIfAborted();
-      done(await countTable(source, sink, t));
+      done(await countTable(source, target, t));
     }
     return verdicts;
   }
   const src = await source.verifySide();
   try {
-    const dst = await sink.verifySide();
+    const dst = await target.verifySide();
     try {
       for (const t of tables) {
         done(
@@ -118,8 +117,8 @@ export async function verifyTables(
   return verdicts;
 }
 
-async function countTable(source: VerifiedSource, sink: Sink, t: TableSchema): Promise<TableVerdict> {
-  const [s, d] = await Promise.all([source.countRows(t), sink.countRows(t)]);
+async function countTable(source: VerifiedSource, target: Verifiable, t: TableSchema): Promise<TableVerdict> {
+  const [s, d] = await Promise.all([source.countRows(t), target.countRows(t)]);
   return {
     table: tableKey(t.source),
     source: String(s),

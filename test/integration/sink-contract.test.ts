@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import type { ChangeEvent, Row, Transaction, Value } from '../../src/core/change-event.js';
 import type { Position } from '../../src/core/position.js';
 import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
-import type { Sink } from '../../src/core/sink.js';
+import type { DatabaseSink } from '../../src/core/sink.js';
 import type { FerryError } from '../../src/core/errors.js';
 import { createHash } from 'node:crypto';
 import mysql from 'mysql2/promise';
@@ -27,7 +27,7 @@ interface SinkUnderTest {
    */
   setup(
     database: string,
-  ): Promise<{ open(pipeline: string): Promise<Sink>; loseLock(): Promise<void>; exec(sql: string): Promise<void>; teardown(): Promise<void> }>;
+  ): Promise<{ open(pipeline: string): Promise<DatabaseSink>; loseLock(): Promise<void>; exec(sql: string): Promise<void>; teardown(): Promise<void> }>;
 }
 
 const silent = pino({ level: 'silent' });
@@ -127,7 +127,7 @@ const truncate: ChangeEvent = { op: 't', table: ITEMS.source, key: {}, before: n
 const pending = (events: ChangeEvent[]): Transaction[] => [{ events, position: at(0), commitTime: new Date() }];
 
 /** Applies events as one target transaction with the checkpoint at `position`. */
-async function apply(sink: Sink, events: readonly ChangeEvent[], position: Position): Promise<void> {
+async function apply(sink: DatabaseSink, events: readonly ChangeEvent[], position: Position): Promise<void> {
   const tx = await sink.begin();
   try {
     await tx.write([{ events, position, commitTime: new Date() }]);
@@ -138,8 +138,8 @@ async function apply(sink: Sink, events: readonly ChangeEvent[], position: Posit
 }
 
 /** The target's rows, in canonical form, keyed by id. */
-async function contents(sink: Sink): Promise<Record<number, (string | null)[]>> {
-  const rows = await sink.readRows(ITEMS, null, 10_000);
+async function contents(sink: DatabaseSink): Promise<Record<number, (string | null)[]>> {
+  const rows = await sink.reader.readRows(ITEMS, null, 10_000);
   return Object.fromEntries(rows.map((r) => [Number(r.id), ITEMS.columns.slice(1).map((c) => canonical(c.type, r[c.name] ?? null))]));
 }
 
@@ -149,7 +149,7 @@ const expected = (...rows: Row[]) =>
 for (const sut of SINKS) {
   describe(`sink contract: ${sut.name}`, () => {
     let env: Awaited<ReturnType<SinkUnderTest['setup']>>;
-    let sink: Sink;
+    let sink: DatabaseSink;
     beforeAll(async () => {
       env = await sut.setup(`contract_${sut.name}`);
       sink = await env.open('contract');
@@ -223,7 +223,7 @@ for (const sut of SINKS) {
       await tx.addColumns(ITEMS.source, [flag]);
       await tx.write(pending([insert(row(10, 'old image'))]));
       await tx.commit({ phase: 'stream', position: at(140) });
-      const rows = await sink.readRows({ ...ITEMS, columns: [...ITEMS.columns, flag] }, null, 100);
+      const rows = await sink.reader.readRows({ ...ITEMS, columns: [...ITEMS.columns, flag] }, null, 100);
       expect(rows.map((r) => [Number(r.id), String(r.flag)])).toEqual([
         [9, '7'],
         [10, '7'],

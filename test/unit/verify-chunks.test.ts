@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TableSchema } from '../../src/core/schema.js';
-import type { Sink } from '../../src/core/sink.js';
+import type { TargetReader } from '../../src/core/target-reader.js';
 import type { VerifySide } from '../../src/core/verify-side.js';
 import { chunkDigest, diffRows, encodeRow, type NodeColumn } from '../../src/verify/row-diff.js';
 import { formatVerdict } from '../../src/verify/report.js';
@@ -66,10 +66,10 @@ function fakeSide(rows: () => Rows, sumOffset = 0): VerifySide & { checksums: nu
   return side;
 }
 
-function endpoints(source: VerifySide, target: VerifySide): [VerifiedSource, Sink] {
+function endpoints(source: VerifySide, target: VerifySide): [VerifiedSource, TargetReader] {
   return [
     { verifySide: async () => source, estimateRows: async () => 100 } as unknown as VerifiedSource,
-    { verifySide: async () => target } as unknown as Sink,
+    { verifySide: async () => target } as unknown as TargetReader,
   ];
 }
 

@@ -1,12 +1,11 @@
 import type { Logger } from 'pino';
-import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Transaction, type Value } from '../../core/change-event.js';
+import { pickKey, tableKey, type ChangeEvent, type TableId, type Transaction, type Value } from '../../core/change-event.js';
 import { cutOverCheckpoint, type Checkpoint, type SnapshotProgress } from '../../core/checkpoint.js';
 import type { Position } from '../../core/position.js';
 import type { FerryEventBus } from '../../core/events.js';
 import { actsOnRows, type Column, type ForeignKey, type TableSchema } from '../../core/schema.js';
 import type { Sink, SinkTransaction } from '../../core/sink.js';
 import type { CheckProblem } from '../../core/check-problem.js';
-import type { VerifySide } from '../../core/verify-side.js';
 import { FerryError } from '../../core/errors.js';
 import { eventOrigin, TableCodec, type SchemaMessage } from '../../engines/kafka/envelope.js';
 import { KafkajsTransport } from '../../engines/kafka/kafkajs-transport.js';
@@ -234,22 +233,6 @@ export class KafkaSink implements Sink {
     await this.#record((state) => ({ ...state, phase: cutOver.phase, position: cutOver.position, cutOverAt: new Date() }));
   }
 
-  /** Sequences belong to the databases the appliers write. */
-  async advanceSequences(): Promise<void> {}
-
-  countRows(): Promise<number> {
-    throw notReadable();
-  }
-
-  /** A topic has no rows to find before a snapshot: the snapshot's messages follow whatever it holds. */
-  async readRows(): Promise<Row[]> {
-    return [];
-  }
-
-  verifySide(): Promise<VerifySide> {
-    throw notReadable();
-  }
-
   async close(): Promise<void> {
     await this.#sending;
     await this.producer.close().catch(() => {});
@@ -334,10 +317,4 @@ function topicProblems(wanted: readonly string[], partitions: ReadonlyMap<string
       hint: `recreate it with one partition: ${create(t)}`,
     })),
   ];
-}
-
-function notReadable(): FerryError {
-  return new FerryError('config', 'a kafka target cannot be read back (verify, counts)', {
-    hint: 'verify against the database the applying processes write: a config with this source and that target',
-  });
 }
