@@ -5,6 +5,7 @@ import type { CheckpointTables } from '../core/checkpoint-store.js';
 import { configError } from '../core/errors.js';
 import type { FerryEventBus } from '../core/events.js';
 import type { UrlStyle } from '../core/endpoint-url.js';
+import type { PlanTarget } from '../core/plan-target.js';
 import type { Engine } from '../core/schema.js';
 import type { DatabaseSink } from '../core/sink.js';
 import type { CheckProblem } from '../core/check-problem.js';
@@ -17,7 +18,9 @@ import { MysqlPipelineLock } from '../checkpoint/mysql-pipeline-lock.js';
 import { ensureCheckpointTables, postgresCheckpointStore } from '../checkpoint/postgres-checkpoint-table.js';
 import { PostgresPipelineLock } from '../checkpoint/postgres-pipeline-lock.js';
 import { KafkaSink } from '../sinks/kafka/kafka-sink.js';
+import { mysqlPlanTarget } from '../sinks/mysql/mysql-plan-target.js';
 import { MysqlSink } from '../sinks/mysql/mysql-sink.js';
+import { postgresPlanTarget } from '../sinks/postgres/postgres-plan-target.js';
 import { PostgresSink } from '../sinks/postgres/postgres-sink.js';
 import { MysqlSource } from '../sources/mysql/mysql-source.js';
 import { PostgresSource } from '../sources/postgres/postgres-source.js';
@@ -91,6 +94,8 @@ export interface SqlEngine<E extends Engine> {
   readonly verifySql: VerifySql;
   /** Whether `err` is this engine refusing a write because the server is read-only. */
   isReadOnlyRefusal(err: unknown): boolean;
+  /** ferry plan: what a target of this engine makes of a source table (DDL, types and their verdicts, constraints). */
+  readonly planTarget: PlanTarget;
 }
 
 /** Each SQL engine's checkpoint tables, handed to its sink (the checkpoint row commits in the sink's transaction, DESIGN §3.2). */
@@ -128,6 +133,7 @@ const mysql: SqlEngine<'mysql'> = {
   schemaWord: MYSQL_SCHEMA_WORD,
   verifySql: mysqlVerifySql,
   isReadOnlyRefusal: mysqlReadOnly,
+  planTarget: mysqlPlanTarget,
 };
 
 const postgres: SqlEngine<'postgres'> = {
@@ -149,6 +155,7 @@ const postgres: SqlEngine<'postgres'> = {
   schemaWord: PG_SCHEMA_WORD,
   verifySql: postgresVerifySql,
   isReadOnlyRefusal: pgReadOnly,
+  planTarget: postgresPlanTarget,
 };
 
 /** Every SQL engine this version builds; an engine without an entry does not compile, so none falls back to another. */

@@ -1,10 +1,12 @@
 import { tableKey } from '../core/change-event.js';
+import type { PlanTarget, TargetFacts } from '../core/plan-target.js';
 import type { CarriedItem } from '../core/schema-fidelity.js';
 import type { TableSchema } from '../core/schema.js';
-import type { CatalogueColumn, CatalogueTable, SourceCatalogue } from './catalogue.js';
-import { VERDICTS, type ColumnPlan, type Endpoint, type NotCarried, type PlanReport, type TablePlan, type Verdict } from './plan-model.js';
+import { VERDICTS, type Verdict } from '../core/verdict.js';
+import { SQL_ENGINES } from '../engines/registry.js';
 import { targetNameConflicts } from '../pipeline/target-names.js';
-import { carriedSchema, createSchemaSql, indexesLeftOut, targetColumnType, targetDdl, type TargetFacts } from './target-ddl.js';
+import type { CatalogueColumn, CatalogueTable, SourceCatalogue } from './catalogue.js';
+import type { ColumnPlan, Endpoint, NotCarried, PlanReport, TablePlan } from './plan-model.js';
 import { assessColumn } from './verdict.js';
 
 export interface PlanInputs {
@@ -17,12 +19,13 @@ export interface PlanInputs {
 
 /** The report from what was read of both databases: per column verdicts, the target DDL, what is not carried. */
 export function assemblePlan(i: PlanInputs): PlanReport {
+  const target = SQL_ENGINES[i.facts.engine].planTarget;
   const notCarried: NotCarried[] = [...i.catalogue.notCarried];
   const schemas = new Set<string>();
   const replicated = i.catalogue.tables.filter((t) => !t.refused).map((t) => t.schema);
   const tables: TablePlan[] = i.catalogue.tables.map((t) => {
-    const columns = t.columns.map((c) => columnPlan(t, c, i.facts));
-    for (const index of t.refused ? [] : indexesLeftOut(t.schema, i.facts)) {
+    const columns = t.columns.map((c) => columnPlan(t, c, i.facts, target));
+    for (const index of t.refused ? [] : target.indexesLeftOut(t.schema)) {
       notCarried.push({
         kind: 'index',
         name: `${tableKey(t.source)}.${index.name}`,
@@ -33,9 +36,9 @@ export function assemblePlan(i: PlanInputs): PlanReport {
     }
     const refused = t.refused || columns.some((c) => c.verdict === 'unsupported');
     // The schema once, with the first table that goes into it.
-    const schema = refused || schemas.has(t.target.schema) ? [] : [createSchemaSql(t.target.schema, i.facts)];
+    const schema = refused || schemas.has(t.target.schema) ? [] : [target.createSchemaSql(t.target.schema)];
     if (!refused) schemas.add(t.target.schema);
-    const carried = refused ? [] : carriedSchema(t.schema, replicated, i.facts);
+    const carried = refused ? [] : target.carriedSchema(t.schema, replicated, i.facts);
     notCarried.push(...carried.filter((c) => c.when === 'never' && !severedKey(t.schema, c.kind, c.name, replicated)).map((c) => constraintNotCarried(t, c)));
     const atCutover = carried
       .filter((c) => c.when === 'finalize' && c.sql)
@@ -45,15 +48,13 @@ export function assemblePlan(i: PlanInputs): PlanReport {
       target: t.target,
       columns,
       targetExists: i.facts.existingTables.has(tableKey(t.target)),
-      ddl: refused ? [] : [...schema, ...targetDdl(t.schema, i.facts)],
+      ddl: refused ? [] : [...schema, ...target.tableDdl(t.schema, i.facts)],
       atCutover,
     };
   });
-  const naming =
-    i.facts.engine === 'postgres' ? { engine: 'postgres' as const } : { engine: 'mysql' as const, lowerCaseTableNames: i.facts.lowerCaseTableNames ?? 0 };
   for (const c of targetNameConflicts(
     i.catalogue.tables.map((t) => t.schema),
-    naming,
+    target.naming(i.facts),
   )) {
     notCarried.push({ kind: 'target name', name: c.objects.join(', '), detail: c.message, action: c.hint, problem: true });
   }
@@ -94,12 +95,12 @@ function severedKey(t: TableSchema, kind: CarriedItem['kind'], name: string, rep
   return fk !== undefined && !replicated.some((r) => tableKey(r.source) === tableKey(fk.references));
 }
 
-function columnPlan(t: CatalogueTable, c: CatalogueColumn, facts: TargetFacts): ColumnPlan {
+function columnPlan(t: CatalogueTable, c: CatalogueColumn, facts: TargetFacts, target: PlanTarget): ColumnPlan {
   const base = { name: c.name, sourceType: c.sourceType };
   if (c.unsupported)
     return { ...base, targetType: null, verdict: 'unsupported', note: `${c.unsupported}: exclude the table (tables.exclude) or change the column type` };
   if (!c.column) return { ...base, targetType: null, verdict: 'lossy', note: c.skipped ?? 'not replicated' };
-  const targetType = targetColumnType(t.schema, c.column, facts);
+  const targetType = target.columnType(t.schema, c.column);
   if (facts.missingTypes.has(targetType)) {
     return {
       ...base,

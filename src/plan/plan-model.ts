@@ -1,16 +1,6 @@
 import type { TableId } from '../core/change-event.js';
 import type { Engine } from '../core/schema.js';
-
-/**
- * How a column arrives in the target (docs/type-mapping.md, "Before a migration", defines them):
- * - exact: every value arrives unchanged, in an equivalent type;
- * - documented: every value arrives, in another type or form docs/type-mapping.md lists;
- * - lossy: some values the source type holds cannot arrive as they are (rounded, or refused by the target);
- * - unsupported: ferry cannot replicate the column; `ferry check` fails on it.
- */
-export type Verdict = 'exact' | 'documented' | 'lossy' | 'unsupported';
-
-export const VERDICTS: readonly Verdict[] = ['exact', 'documented', 'lossy', 'unsupported'];
+import type { Verdict } from '../core/verdict.js';
 
 export interface ColumnPlan {
   readonly name: string;

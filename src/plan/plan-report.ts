@@ -1,6 +1,7 @@
 import { tableKey } from '../core/change-event.js';
 import type { CheckProblem } from '../core/check-problem.js';
-import { VERDICTS, type ColumnPlan, type PlanReport, type TablePlan } from './plan-model.js';
+import { VERDICTS } from '../core/verdict.js';
+import type { ColumnPlan, PlanReport, TablePlan } from './plan-model.js';
 
 const ENGINE_NAMES = { mysql: 'MySQL/MariaDB', postgres: 'Postgres' } as const;
 

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { sqlSource, sqlTarget, targetSchemaOf, type Config } from '../config.js';
 import type { CheckProblem } from '../core/check-problem.js';
 import { coerceError, configError, FerryError } from '../core/errors.js';
+import type { TargetFacts } from '../core/plan-target.js';
 import { makeTableFilter } from '../core/table-mapping.js';
 import { serverFlavor } from '../engines/mysql/binlog-position.js';
 import { connect } from '../engines/mysql/connection.js';
@@ -15,7 +16,6 @@ import { readPgCatalogue } from './pg-catalogue.js';
 import type { PlanReport } from './plan-model.js';
 import { planProblems } from './plan-report.js';
 import { probeMysqlTarget, probePostgresTarget } from './target-probe.js';
-import type { TargetFacts } from './target-ddl.js';
 
 /**
  * The assessment of `ferry plan` and `ferry check`: reads the source's catalogue and the target's on

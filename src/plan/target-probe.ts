@@ -4,7 +4,7 @@ import { tableKey } from '../core/change-event.js';
 import { enumTypes } from '../sinks/postgres/postgres-dialect.js';
 import { serverFlavor } from '../engines/mysql/binlog-position.js';
 import type { CatalogueTable } from './catalogue.js';
-import type { TargetFacts } from './target-ddl.js';
+import type { TargetFacts } from '../core/plan-target.js';
 
 /** Types Postgres → Postgres columns keep by name (user and extension types, arrays of them), and which of them are enums. */
 function namedTypes(tables: readonly CatalogueTable[]): { types: string[]; enums: Set<string> } {

@@ -88,13 +88,6 @@ const ALLOWED: Record<string, string> = {
   'plan/plan.ts -> engines/mysql/binlog-position.ts': 'plan',
   'plan/plan.ts -> engines/mysql/connection.ts': 'plan',
   'plan/plan.ts -> engines/postgres/connection.ts': 'plan',
-  'plan/target-ddl.ts -> engines/mysql/binlog-position.ts': 'plan',
-  'plan/target-ddl.ts -> sinks/mysql/mysql-dialect.ts': 'plan',
-  'plan/target-ddl.ts -> sinks/postgres/postgres-dialect.ts': 'plan',
-  'plan/target-ddl.ts -> engines/mysql/quoting.ts': 'plan',
-  'plan/target-ddl.ts -> engines/postgres/quoting.ts': 'plan',
-  'plan/target-ddl.ts -> sinks/mysql/mysql-constraints.ts': 'plan',
-  'plan/target-ddl.ts -> sinks/postgres/postgres-constraints.ts': 'plan',
   'plan/target-probe.ts -> sinks/postgres/postgres-dialect.ts': 'plan',
   'plan/target-probe.ts -> engines/mysql/binlog-position.ts': 'plan',
 };
@@ -111,9 +104,6 @@ const MAY_SWITCH = new Set(['engines/registry.ts', 'config.ts']);
  * engine yet (plan would go through the registry as verify does).
  */
 const SWITCHES_LEFT: Record<string, { readonly count: number; readonly why: string }> = {
-  'plan/assemble.ts': { count: 1, why: "plan: the target's naming rules by engine" },
-  'plan/verdict.ts': { count: 1, why: "plan: the type verdict by the source's engine" },
-  'plan/target-ddl.ts': { count: 3, why: "plan: the target's DDL by its engine" },
   'plan/not-carried.ts': { count: 1, why: "plan: the target engine's name in a message" },
   'plan/pg-catalogue.ts': { count: 6, why: "plan: what a Postgres object becomes on the target's engine" },
   'plan/mysql-catalogue.ts': { count: 3, why: "plan: what a MySQL object becomes on the target's engine" },

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import type { TargetFacts } from '../../src/core/plan-target.js';
 import type { Column, ColumnType, Engine, TableSchema } from '../../src/core/schema.js';
 import { assemblePlan, planExitCode } from '../../src/plan/assemble.js';
 import type { CatalogueTable, SourceCatalogue } from '../../src/plan/catalogue.js';
 import { severedForeignKey } from '../../src/plan/not-carried.js';
 import { formatPlan, planProblems } from '../../src/plan/plan-report.js';
-import type { TargetFacts } from '../../src/plan/target-ddl.js';
 import { assessColumn } from '../../src/plan/verdict.js';
 
 function col(name: string, type: ColumnType, sourceType: string, nullable = true): Column {
