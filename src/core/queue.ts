@@ -1,9 +1,24 @@
 /**
- * A bounded queue between a push-style producer (the binlog reader) and the applier.
+ * The producer's side of a bounded queue: all a source that fills it may do. Whoever creates the
+ * queue consumes it; the producer only adds, waits, and says how the stream ended.
+ */
+export interface QueueProducer<T> {
+  /** Adds an item; returns false once the queue is at or over capacity: stop reading until whenSpace(). */
+  push(item: T): boolean;
+  /** Resolves when the consumer has drained the queue to half its capacity (or it ended). */
+  whenSpace(): Promise<void>;
+  /** No more items: the consumer takes what is queued, then stops. */
+  end(): void;
+  /** The producer failed: the consumer gets the error instead of what is still queued. */
+  fail(error: unknown): void;
+}
+
+/**
+ * A bounded queue between a push-style producer (a source's change stream) and the applier.
  * Capacity is by weight (events), not items, so one huge transaction cannot hide behind a count.
  * The producer's failure travels through the queue and is thrown to the consumer.
  */
-export class BoundedQueue<T> implements AsyncIterable<T> {
+export class BoundedQueue<T> implements AsyncIterable<T>, QueueProducer<T> {
   readonly #capacity: number;
   readonly #weigh: (item: T) => number;
   readonly #items: T[] = [];
@@ -22,7 +37,6 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     return this.#weight;
   }
 
-  /** Adds an item; returns false once the queue is at or over capacity (the producer should pause). */
   push(item: T): boolean {
     if (this.#ended) return false;
     this.#items.push(item);
@@ -31,7 +45,6 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     return this.#weight < this.#capacity;
   }
 
-  /** Resolves when the queue has drained to half its capacity (or ended). */
   whenSpace(): Promise<void> {
     if (this.#weight <= this.#capacity / 2 || this.#ended) return Promise.resolve();
     return new Promise((resolve) => this.#spaceWaiters.push(resolve));

@@ -48,7 +48,6 @@ export interface SourceCommon {
   readonly url: string;
   readonly filter: (t: TableId) => boolean;
   readonly targetSchema: string | undefined;
-  readonly queueMaxEvents: number;
   readonly pieceMaxEvents: number;
   readonly stallTimeoutSeconds: number;
   readonly log: Logger;

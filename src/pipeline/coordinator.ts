@@ -7,7 +7,7 @@ import type { Position } from '../core/position.js';
 import { announceRetry, Backoff, STREAM_BACKOFF } from '../core/retry.js';
 import type { Sink } from '../core/sink.js';
 import type { TableSchema } from '../core/schema.js';
-import { parseTableKey, tableKey } from '../core/change-event.js';
+import { parseTableKey, tableKey, type Transaction } from '../core/change-event.js';
 import { makeTableFilter } from '../core/table-mapping.js';
 import type { CheckProblem } from '../core/check-problem.js';
 import type { Source } from '../core/source.js';
@@ -18,6 +18,7 @@ import { kafkaReferentialProblems } from './referential-check.js';
 import { checkTarget, openSink, openSource, targetIdentity } from './endpoints.js';
 import { startHeartbeat } from './heartbeat.js';
 import type { PauseGate } from '../core/pause-gate.js';
+import { BoundedQueue } from '../core/queue.js';
 import { cutOverError, decideSnapshot } from './snapshot-decision.js';
 import { runSnapshot, SnapshotInterrupted } from './snapshot.js';
 import { checkKafkaSource } from './kafka-applier.js';
@@ -238,9 +239,12 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       await sink.prepare(tables, config.snapshot.tablePrep === 'none' ? 'none' : 'create');
       events.emit('phase', { phase: 'streaming' });
       events.emit('stream-started', { from });
-      const stream = source.stream(from, tables, inner.signal);
+      // One queue per attempt, weighed by events: memory stays bounded by apply.queueMaxEvents whatever the
+      // transactions' sizes, and an empty one (a heartbeat, a schema change) still counts.
+      const queue = new BoundedQueue<Transaction>(config.apply.queueMaxEvents, (t) => Math.max(1, t.events.length));
+      source.stream(from, tables, queue, inner.signal);
       stopHeartbeat = startHeartbeat(source, events, log, sqlSource(config).heartbeatSeconds * 1000);
-      await applyStream(stream, {
+      await applyStream(queue, {
         source,
         sink,
         events,

@@ -15,7 +15,6 @@ export async function openSource(config: Config, log: Logger): Promise<Source> {
     url: source.url,
     filter: makeTableFilter(config.tables.include, config.tables.exclude),
     targetSchema: targetSchemaOf(config),
-    queueMaxEvents: config.apply.queueMaxEvents,
     pieceMaxEvents: config.apply.batchMaxRows,
     stallTimeoutSeconds: source.stallTimeoutSeconds,
     log,

@@ -4,7 +4,7 @@ import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Trans
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
 import { coerceError, FerryError } from '../../core/errors.js';
-import { BoundedQueue } from '../../core/queue.js';
+import type { QueueProducer } from '../../core/queue.js';
 import { connectionOptions } from '../../engines/mysql/connection.js';
 import { changesRowsSilently, diffColumns, parseDdl } from './mysql-ddl.js';
 import { missingBinlogError } from './binlog-missing.js';
@@ -21,8 +21,6 @@ export interface BinlogStreamOptions {
   readonly filter: (t: TableId) => boolean;
   /** The table as the source describes it now (after a DDL statement), or null if it is gone. */
   readonly describeTable: (t: TableId) => Promise<TableSchema | null>;
-  /** Queue capacity in events; the binlog connection pauses beyond it. */
-  readonly queueMaxEvents: number;
   /** A transaction larger than this is handed on in pieces, so memory stays bounded. */
   readonly pieceMaxEvents: number;
   /** Silence (not even a heartbeat) after which the connection counts as dead. */
@@ -56,25 +54,25 @@ const TRANSACTION_CONTROL =
   /^\s*(BEGIN|COMMIT|ROLLBACK\s+TO|ROLLBACK|SAVEPOINT|RELEASE\s+SAVEPOINT|XA\s+START|XA\s+BEGIN|XA\s+END|XA\s+PREPARE|XA\s+COMMIT|XA\s+ROLLBACK)\b/i;
 
 /**
- * Committed transactions from the binlog, starting after `from`. One ZongJi instance serves one
- * call: zongji does not reconnect, so a lost connection fails the stream with a retriable error and
- * the caller starts a new stream from its last checkpoint.
+ * Committed transactions from the binlog, starting after `from`, into the caller's queue; the binlog
+ * connection pauses while the queue is full. One ZongJi instance serves one call: zongji does not
+ * reconnect, so a lost connection fails the queue with a retriable error and the caller starts a new
+ * stream from its last checkpoint.
  */
-export function streamBinlog(options: BinlogStreamOptions, signal: AbortSignal): AsyncIterable<Transaction> {
-  const queue = new BoundedQueue<Transaction>(options.queueMaxEvents, (t) => Math.max(1, t.events.length));
-  const reader = new BinlogReader(options, queue);
-  reader.start(signal);
-  return queue;
+export function streamBinlog(options: BinlogStreamOptions, into: QueueProducer<Transaction>, signal: AbortSignal): void {
+  new BinlogReader(options, into).start(signal);
 }
 
 class BinlogReader {
   readonly #o: BinlogStreamOptions;
-  readonly #queue: BoundedQueue<Transaction>;
+  readonly #queue: QueueProducer<Transaction>;
   readonly #schemas = new Map<string, TableSchema>();
   readonly #inbox: Received[] = [];
   #zongji: ZongJi | null = null;
   #draining = false;
   #paused = false;
+  /** A push found the queue full: the connection pauses until the applier has made room. */
+  #full = false;
   #events: ChangeEvent[] = [];
   #committed: Position;
   #stopped = false;
@@ -92,7 +90,7 @@ class BinlogReader {
   /** The open transaction wrote this pipeline's heartbeat: when (source clock, µs), and its marker. */
   #beat: { at: Date; marker: string | undefined } | null = null;
 
-  constructor(options: BinlogStreamOptions, queue: BoundedQueue<Transaction>) {
+  constructor(options: BinlogStreamOptions, queue: QueueProducer<Transaction>) {
     this.#o = options;
     this.#queue = queue;
     this.#committed = options.from;
@@ -106,7 +104,10 @@ class BinlogReader {
       return;
     }
     const from = this.#o.from;
-    if (from.kind !== 'mysql') throw new FerryError('fatal', `a MySQL source cannot resume from a ${from.kind} position`);
+    if (from.kind !== 'mysql') {
+      this.#fail(new FerryError('fatal', `a MySQL source cannot resume from a ${from.kind} position`));
+      return;
+    }
     const c = connectionOptions(this.#o.url);
     const zongji = new ZongJi({
       // zongji hands these to mysql2 for its control and binlog connections alike, TLS included.
@@ -182,14 +183,15 @@ class BinlogReader {
     }
   }
 
-  /** Handles received events one at a time, in order; the only place that touches the queue. */
+  /** Handles received events one at a time, in order; the only place that waits for the queue. */
   async #drain(): Promise<void> {
     if (this.#draining) return;
     this.#draining = true;
     try {
       for (let r = this.#inbox.shift(); r && !this.#stopped; r = this.#inbox.shift()) {
         await this.#handle(r);
-        if (this.#queue.weight >= this.#o.queueMaxEvents) {
+        if (this.#full) {
+          this.#full = false;
           this.#pause();
           await this.#queue.whenSpace();
         }
@@ -262,7 +264,7 @@ class BinlogReader {
       }
     }
     if (this.#events.length >= this.#o.pieceMaxEvents) {
-      this.#queue.push({ events: this.#events, position: this.#committed, commitTime: new Date(event.timestamp), partial: true });
+      this.#push({ events: this.#events, position: this.#committed, commitTime: new Date(event.timestamp), partial: true });
       this.#pushed += this.#events.length;
       this.#events = [];
     }
@@ -339,7 +341,7 @@ class BinlogReader {
   #commit(position: Position, timestamp: number): void {
     const beat = this.#beat;
     this.#beat = null;
-    this.#queue.push({
+    this.#push({
       events: this.#events,
       position,
       commitTime: beat?.at ?? new Date(timestamp),
@@ -417,13 +419,17 @@ class BinlogReader {
     this.#schemas.set(tableKey(table), after);
     const foreignKeys = JSON.stringify(after.foreignKeys) === JSON.stringify(before.foreignKeys) ? undefined : (after.foreignKeys ?? []);
     if (added.length === 0 && !foreignKeys) return this.#commit(position, timestamp);
-    this.#queue.push({
+    this.#push({
       events: [],
       position,
       commitTime: new Date(timestamp),
       schemaChange: { table, addColumns: added, ...(foreignKeys ? { foreignKeys } : {}) },
     });
     this.#committed = position;
+  }
+
+  #push(t: Transaction): void {
+    if (!this.#queue.push(t)) this.#full = true;
   }
 
   #fail(err: FerryError): void {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { tableKey, type TableId, type Transaction } from '../../core/change-event.js';
 import { FerryError } from '../../core/errors.js';
 import type { Position } from '../../core/position.js';
+import type { QueueProducer } from '../../core/queue.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { CheckProblem } from '../../core/check-problem.js';
 import type { SnapshotSession } from '../../core/snapshot-reader.js';
@@ -25,7 +26,6 @@ export interface MysqlSourceOptions extends Omit<DescribeOptions, 'flavor'> {
   /** The pipeline's name: its row in ferry's heartbeat table. */
   readonly pipeline: string;
   readonly serverId: number;
-  readonly queueMaxEvents: number;
   readonly pieceMaxEvents: number;
   readonly stallTimeoutSeconds: number;
   readonly log: Logger;
@@ -171,8 +171,8 @@ export class MysqlSource implements Source {
     return this.#heartbeatTable;
   }
 
-  stream(from: Position, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<Transaction> {
-    return streamBinlog(
+  stream(from: Position, tables: readonly TableSchema[], into: QueueProducer<Transaction>, signal: AbortSignal): void {
+    streamBinlog(
       {
         url: this.#o.url,
         serverId: this.#o.serverId,
@@ -181,11 +181,11 @@ export class MysqlSource implements Source {
         tables,
         filter: this.#o.filter,
         describeTable: (t: TableId) => this.#describeOne(t),
-        queueMaxEvents: this.#o.queueMaxEvents,
         pieceMaxEvents: this.#o.pieceMaxEvents,
         stallAfterMs: this.#o.stallTimeoutSeconds * 1000,
         log: this.#o.log,
       },
+      into,
       signal,
     );
   }

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { tableKey, type TableId, type Transaction } from '../../core/change-event.js';
 import type { Position } from '../../core/position.js';
+import type { QueueProducer } from '../../core/queue.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { CheckProblem } from '../../core/check-problem.js';
 import type { SnapshotPurpose, SnapshotSession } from '../../core/snapshot-reader.js';
@@ -27,7 +28,6 @@ export interface PostgresSourceOptions extends PgDescribeOptions {
   readonly url: string;
   readonly slot: string;
   readonly publication: string;
-  readonly queueMaxEvents: number;
   readonly pieceMaxEvents: number;
   readonly stallTimeoutSeconds: number;
   readonly log: Logger;
@@ -189,30 +189,30 @@ export class PostgresSource implements Source {
     }
   }
 
-  stream(from: Position, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<Transaction> {
+  stream(from: Position, tables: readonly TableSchema[], into: QueueProducer<Transaction>, signal: AbortSignal): void {
     const wanted = new Set(tables.map((t) => tableKey(t.source)));
-    const start = async (): Promise<WalStream> => {
+    const start = async (): Promise<void> => {
       const selected = (await this.#describe()).filter((t) => wanted.has(tableKey(t.schema.source)));
       await verifyPublication(this.#client, this.#o.publication, selected);
-      const stream = new WalStream({
-        url: this.#o.url,
-        slot: this.#o.slot,
-        publication: this.#o.publication,
-        from,
-        tables: selected,
-        describeTable: (t) => this.#describeOne(t),
-        queueMaxEvents: this.#o.queueMaxEvents,
-        pieceMaxEvents: this.#o.pieceMaxEvents,
-        stallAfterMs: this.#o.stallTimeoutSeconds * 1000,
-        log: this.#o.log,
-      });
+      const stream = new WalStream(
+        {
+          url: this.#o.url,
+          slot: this.#o.slot,
+          publication: this.#o.publication,
+          from,
+          tables: selected,
+          describeTable: (t) => this.#describeOne(t),
+          pieceMaxEvents: this.#o.pieceMaxEvents,
+          stallAfterMs: this.#o.stallTimeoutSeconds * 1000,
+          log: this.#o.log,
+        },
+        into,
+      );
       this.#stream = stream;
       stream.start(signal);
-      return stream;
     };
-    return (async function* () {
-      yield* (await start()).transactions;
-    })();
+    // Describing the tables and checking the publication come first: their failures reach the consumer as the stream's own do.
+    start().catch((err: unknown) => into.fail(err));
   }
 
   async #describeOne(t: TableId): Promise<PgTable | null> {

@@ -4,7 +4,7 @@ import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Trans
 import { formatLsn, type Position } from '../../core/position.js';
 import type { Column } from '../../core/schema.js';
 import { coerceError, FerryError } from '../../core/errors.js';
-import { BoundedQueue } from '../../core/queue.js';
+import type { QueueProducer } from '../../core/queue.js';
 import { parseLsn } from '../../engines/postgres/lsn.js';
 import { connectSource, MESSAGE_PREFIX, sourceClientConfig } from '../../engines/postgres/connection.js';
 import type { PgTable } from './pg-schema.js';
@@ -22,7 +22,6 @@ export interface WalStreamOptions {
   readonly tables: readonly PgTable[];
   /** The table as the catalog describes it now (after a new Relation message), or null if it is gone. */
   readonly describeTable: (t: TableId) => Promise<PgTable | null>;
-  readonly queueMaxEvents: number;
   readonly pieceMaxEvents: number;
   /** Silence (not even a keepalive) after which the connection counts as dead. */
   readonly stallAfterMs: number;
@@ -75,7 +74,7 @@ class TextPgoutputPlugin extends PgoutputPlugin {
  * are off, and every (re)subscribe names its start LSN.
  */
 export class WalStream {
-  readonly transactions: BoundedQueue<Transaction>;
+  readonly #queue: QueueProducer<Transaction>;
   readonly #o: WalStreamOptions;
   readonly #tables = new Map<string, PgTable>();
   /** Relation OID → the table and the columns its changes carry (fewer than the table's after a replayed ADD COLUMN); null: not replicated. */
@@ -100,7 +99,7 @@ export class WalStream {
   /** The open transaction holds a ferry heartbeat: its marker, if any. */
   #beat: { marker: string | undefined } | null = null;
 
-  constructor(options: WalStreamOptions) {
+  constructor(options: WalStreamOptions, into: QueueProducer<Transaction>) {
     if (options.from.kind !== 'pg')
       throw new FerryError('fatal', `a Postgres source cannot resume from a ${options.from.kind} position`, {
         hint: 'the checkpoint belongs to another source; use another pipeline name',
@@ -108,7 +107,7 @@ export class WalStream {
     this.#o = options;
     this.#committed = this.#applied = options.from.lsn;
     for (const t of options.tables) this.#tables.set(tableKey(t.schema.source), t);
-    this.transactions = new BoundedQueue<Transaction>(options.queueMaxEvents, (t) => Math.max(1, t.events.length));
+    this.#queue = into;
     this.#service = new LogicalReplicationService(sourceClientConfig(options.url), {
       acknowledge: { auto: false, timeoutSeconds: 0 },
       flowControl: { enabled: true },
@@ -267,10 +266,10 @@ export class WalStream {
   }
 
   async #push(t: Transaction): Promise<void> {
-    if (this.transactions.push(t)) return;
+    if (this.#queue.push(t)) return;
     this.#waitingForSpace = true;
     try {
-      await this.transactions.whenSpace();
+      await this.#queue.whenSpace();
     } finally {
       this.#waitingForSpace = false;
       this.#lastPacketAt = Date.now();
@@ -440,7 +439,7 @@ export class WalStream {
 
   #fail(err: unknown): void {
     if (this.#stopped) return;
-    this.transactions.fail(coerceError(err));
+    this.#queue.fail(coerceError(err));
     void this.stop();
   }
 
@@ -448,7 +447,7 @@ export class WalStream {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const t of this.#timers) clearInterval(t);
-    this.transactions.end();
+    this.#queue.end();
     await this.#service.destroy().catch(() => {});
   }
 }
