@@ -1,5 +1,6 @@
 import type { CarriedItem } from './schema-fidelity.js';
 import type { Column, Engine, Index, TableSchema } from './schema.js';
+import type { CatalogueTable } from './plan-catalogue.js';
 import type { TargetNaming } from './target-naming.js';
 import type { Assessment } from './verdict.js';
 
@@ -16,6 +17,13 @@ export interface TargetFacts {
   readonly missingEnums: ReadonlySet<string>;
   /** A MySQL target's lower_case_table_names (how it compares table names). */
   readonly lowerCaseTableNames?: number;
+}
+
+/** A read-only session on a target, for `ferry plan` (sinks/<db>/<db>-target-probe.ts, chosen by the registry). */
+export interface TargetProbe {
+  /** The server's version and what it has of the catalogue's tables and types. */
+  probe(tables: readonly CatalogueTable[]): Promise<TargetFacts & { readonly version: string }>;
+  close(): Promise<void>;
 }
 
 /**

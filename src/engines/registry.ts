@@ -5,12 +5,14 @@ import type { CheckpointTables } from '../core/checkpoint-store.js';
 import { configError } from '../core/errors.js';
 import type { FerryEventBus } from '../core/events.js';
 import type { UrlStyle } from '../core/endpoint-url.js';
-import type { PlanTarget } from '../core/plan-target.js';
-import type { Engine } from '../core/schema.js';
+import type { CatalogueReader } from '../core/plan-catalogue.js';
+import type { PlanTarget, TargetProbe } from '../core/plan-target.js';
+import type { Column, Engine } from '../core/schema.js';
 import type { DatabaseSink } from '../core/sink.js';
 import type { CheckProblem } from '../core/check-problem.js';
 import type { Source } from '../core/source.js';
 import type { NameRules, TargetNaming } from '../core/target-naming.js';
+import type { Assessment } from '../core/verdict.js';
 import type { VerifySql } from '../core/verify-sql.js';
 import type { Config, KafkaTargetConfig, MysqlSourceConfig, PostgresSourceConfig, SqlTargetConfig } from '../config.js';
 import { ensureMysqlCheckpointTables, mysqlCheckpointStore } from '../checkpoint/mysql-checkpoint-table.js';
@@ -20,9 +22,13 @@ import { PostgresPipelineLock } from '../checkpoint/postgres-pipeline-lock.js';
 import { KafkaSink } from '../sinks/kafka/kafka-sink.js';
 import { mysqlPlanTarget } from '../sinks/mysql/mysql-plan-target.js';
 import { MysqlSink } from '../sinks/mysql/mysql-sink.js';
+import { openMysqlTargetProbe } from '../sinks/mysql/mysql-target-probe.js';
 import { postgresPlanTarget } from '../sinks/postgres/postgres-plan-target.js';
 import { PostgresSink } from '../sinks/postgres/postgres-sink.js';
+import { openPostgresTargetProbe } from '../sinks/postgres/postgres-target-probe.js';
+import { mysqlColumnCaveat, openMysqlCatalogue } from '../sources/mysql/mysql-catalogue.js';
 import { MysqlSource } from '../sources/mysql/mysql-source.js';
+import { openPgCatalogue } from '../sources/postgres/pg-catalogue.js';
 import { PostgresSource } from '../sources/postgres/postgres-source.js';
 import { connect, describeEndpoint as mysqlEndpoint, MYSQL_URL, serverIdentity as mysqlServerIdentity } from './mysql/connection.js';
 import { isReadOnlyRefusal as mysqlReadOnly } from './mysql/errors.js';
@@ -93,6 +99,12 @@ export interface SqlEngine<E extends Engine> {
   readonly verifySql: VerifySql;
   /** Whether `err` is this engine refusing a write because the server is read-only. */
   isReadOnlyRefusal(err: unknown): boolean;
+  /** ferry plan: a read-only session on a source of this engine that reads its catalogue. */
+  openCatalogue(url: string): Promise<CatalogueReader>;
+  /** ferry plan: what a column of a source of this engine loses whatever the target (MySQL's zero dates), or null. */
+  columnCaveat(c: Column): Assessment | null;
+  /** ferry plan: a read-only session on a target of this engine that reads what it has. */
+  openTargetProbe(url: string): Promise<TargetProbe>;
   /** ferry plan: what a target of this engine makes of a source table (DDL, types and their verdicts, constraints). */
   readonly planTarget: PlanTarget;
 }
@@ -132,6 +144,9 @@ const mysql: SqlEngine<'mysql'> = {
   schemaWord: MYSQL_SCHEMA_WORD,
   verifySql: mysqlVerifySql,
   isReadOnlyRefusal: mysqlReadOnly,
+  openCatalogue: openMysqlCatalogue,
+  columnCaveat: mysqlColumnCaveat,
+  openTargetProbe: openMysqlTargetProbe,
   planTarget: mysqlPlanTarget,
 };
 
@@ -154,6 +169,9 @@ const postgres: SqlEngine<'postgres'> = {
   schemaWord: PG_SCHEMA_WORD,
   verifySql: postgresVerifySql,
   isReadOnlyRefusal: pgReadOnly,
+  openCatalogue: openPgCatalogue,
+  columnCaveat: () => null,
+  openTargetProbe: openPostgresTargetProbe,
   planTarget: postgresPlanTarget,
 };
 

@@ -1,19 +1,20 @@
 import { tableKey } from '../core/change-event.js';
+import type { NotCarried } from '../core/not-carried.js';
+import type { CatalogueColumn, CatalogueTable, PlanCatalogue } from '../core/plan-catalogue.js';
 import type { PlanTarget, TargetFacts } from '../core/plan-target.js';
 import type { CarriedItem } from '../core/schema-fidelity.js';
 import type { TableSchema } from '../core/schema.js';
 import { VERDICTS, type Verdict } from '../core/verdict.js';
 import { SQL_ENGINES } from '../engines/registry.js';
 import { targetNameConflicts } from '../pipeline/target-names.js';
-import type { CatalogueColumn, CatalogueTable, SourceCatalogue } from './catalogue.js';
-import type { ColumnPlan, Endpoint, NotCarried, PlanReport, TablePlan } from './plan-model.js';
+import type { ColumnPlan, Endpoint, PlanReport, TablePlan } from './plan-model.js';
 import { assessColumn } from './verdict.js';
 
 export interface PlanInputs {
   readonly pipeline: string;
   readonly source: Endpoint;
   readonly target: Endpoint;
-  readonly catalogue: SourceCatalogue;
+  readonly catalogue: PlanCatalogue;
   readonly facts: TargetFacts;
 }
 

@@ -1,4 +1,5 @@
 import type { TableId } from '../core/change-event.js';
+import type { NotCarried } from '../core/not-carried.js';
 import type { Engine } from '../core/schema.js';
 import type { Verdict } from '../core/verdict.js';
 
@@ -22,43 +23,6 @@ export interface TablePlan {
   readonly ddl: readonly string[];
   /** What the cutover's finalizing adds to the table (unique indexes, foreign keys, checks, deferred NOT NULLs). */
   readonly atCutover: readonly { readonly kind: string; readonly name: string; readonly sql: string; readonly note?: string }[];
-}
-
-/** Kinds of source objects ferry does not carry to the target. */
-export type NotCarriedKind =
-  | 'trigger'
-  | 'view'
-  | 'materialized view'
-  | 'routine'
-  | 'event'
-  | 'rule'
-  | 'generated column'
-  | 'on update'
-  | 'index'
-  | 'partitioning'
-  | 'foreign key'
-  | 'domain constraint'
-  | 'sequence'
-  | 'unlogged table'
-  | 'default'
-  | 'not null'
-  | 'unique'
-  | 'check'
-  /** Source objects that would share one target name (pipeline/target-names.ts). */
-  | 'target name';
-
-/** A source object ferry will not carry, and what the operator does about it. */
-export interface NotCarried {
-  readonly kind: NotCarriedKind;
-  /** The object's name as the source knows it (`shop.audit_insert`, `shop.orders.total`). */
-  readonly name: string;
-  /** The replicated table it belongs to or concerns, when there is one. */
-  readonly table?: string;
-  /** What it is and what happens to it. */
-  readonly detail: string;
-  readonly action: string;
-  /** A problem (`ferry check` fails) rather than something to do around the cutover. */
-  readonly problem?: boolean;
 }
 
 export interface Endpoint {

@@ -1,21 +1,11 @@
-import type { Connection } from 'mysql2/promise';
-import type pg from 'pg';
 import { sqlSource, sqlTarget, targetSchemaOf, type Config } from '../config.js';
 import type { CheckProblem } from '../core/check-problem.js';
 import { coerceError, configError, FerryError } from '../core/errors.js';
-import type { TargetFacts } from '../core/plan-target.js';
 import { makeTableFilter } from '../core/table-mapping.js';
-import { serverFlavor } from '../engines/mysql/binlog-position.js';
-import { connect } from '../engines/mysql/connection.js';
-import { connectClient, connectSource, endClient } from '../engines/postgres/connection.js';
 import { SQL_ENGINES } from '../engines/registry.js';
 import { assemblePlan } from './assemble.js';
-import type { SourceCatalogue } from './catalogue.js';
-import { readMysqlCatalogue } from './mysql-catalogue.js';
-import { readPgCatalogue } from './pg-catalogue.js';
 import type { PlanReport } from './plan-model.js';
 import { planProblems } from './plan-report.js';
-import { probeMysqlTarget, probePostgresTarget } from './target-probe.js';
 
 /**
  * The assessment of `ferry plan` and `ferry check`: reads the source's catalogue and the target's on
@@ -30,26 +20,12 @@ export async function makePlan(config: Config): Promise<PlanReport> {
   const targetSchema = targetSchemaOf(config);
   const closers: (() => Promise<unknown>)[] = [];
   try {
-    let catalogue: SourceCatalogue;
-    if (source.type === 'mysql') {
-      const conn = await connect(source.url).catch((err) => unreachable(err, 'source'));
-      closers.push(() => conn.end().catch(() => {}));
-      catalogue = await readMysqlCatalogue(conn, { flavor: await serverFlavor(conn), filter, targetSchema, tinyint1: config.types.tinyint1 }, target.type);
-    } else {
-      const client = await connectSource(source.url).catch((err) => unreachable(err, 'source'));
-      closers.push(() => endClient(client));
-      catalogue = await readPgCatalogue(client, { filter, targetSchema }, target.type);
-    }
-    let facts: TargetFacts & { version: string };
-    if (target.type === 'mysql') {
-      const conn: Connection = await connect(target.url, 'target').catch((err) => unreachable(err, 'target'));
-      closers.push(() => conn.end().catch(() => {}));
-      facts = await probeMysqlTarget(conn, catalogue.tables);
-    } else {
-      const client: pg.Client = await connectClient(target.url, { connectionTimeoutMillis: 10_000 }).catch((err) => unreachable(err, 'target'));
-      closers.push(() => client.end().catch(() => {}));
-      facts = await probePostgresTarget(client, catalogue.tables);
-    }
+    const reader = await SQL_ENGINES[source.type].openCatalogue(source.url).catch((err) => unreachable(err, 'source'));
+    closers.push(() => reader.close());
+    const catalogue = await reader.read({ filter, targetSchema, tinyint1: config.types.tinyint1 }, target.type);
+    const probe = await SQL_ENGINES[target.type].openTargetProbe(target.url).catch((err) => unreachable(err, 'target'));
+    closers.push(() => probe.close());
+    const facts = await probe.probe(catalogue.tables);
     return assemblePlan({
       pipeline: config.pipeline,
       source: { engine: source.type, endpoint: SQL_ENGINES[source.type].describeEndpoint(source.url), version: catalogue.version },

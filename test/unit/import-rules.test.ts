@@ -76,21 +76,10 @@ const RULES: readonly Rule[] = [
 ];
 
 /**
- * Imports that break a rule today, each with the reason it stays for now. A new one fails the test;
- * one that is gone fails it too, so the list only shrinks.
+ * Imports that break a rule, each with the reason it stays. None today: a new one fails the test until
+ * it is listed here with why; one that is gone fails it too, so the list only shrinks.
  */
-const ALLOWED: Record<string, string> = {
-  // ferry plan reads both catalogues and writes the target DDL the sinks would run: its per-engine
-  // readers and DDL would become registry entries (as verify's SQL did); not split yet.
-  'plan/mysql-catalogue.ts -> sources/mysql/mysql-schema.ts': 'plan',
-  'plan/mysql-catalogue.ts -> engines/mysql/types.ts': 'plan',
-  'plan/pg-catalogue.ts -> sources/postgres/pg-schema.ts': 'plan',
-  'plan/plan.ts -> engines/mysql/binlog-position.ts': 'plan',
-  'plan/plan.ts -> engines/mysql/connection.ts': 'plan',
-  'plan/plan.ts -> engines/postgres/connection.ts': 'plan',
-  'plan/target-probe.ts -> sinks/postgres/postgres-dialect.ts': 'plan',
-  'plan/target-probe.ts -> engines/mysql/binlog-position.ts': 'plan',
-};
+const ALLOWED: Record<string, string> = {};
 
 /** `=== 'mysql' ?`-style choices of an engine by name. */
 const ENGINE_SWITCH = /[!=]==\s*'(mysql|postgres)'\s*\?/g;
@@ -98,15 +87,8 @@ const ENGINE_SWITCH = /[!=]==\s*'(mysql|postgres)'\s*\?/g;
 /** The two files that may choose an engine by name: the registry, and config.ts, which validates the type. */
 const MAY_SWITCH = new Set(['engines/registry.ts', 'config.ts']);
 
-/**
- * Engine switches that remain, by file, with their count (a switch may span lines) and why. Plan's cross-engine type
- * verdicts and target DDL compare the source's and the target's engine and have not been split per
- * engine yet (plan would go through the registry as verify does).
- */
+/** Engine switches that remain, by file, with their count (a switch may span lines) and why. */
 const SWITCHES_LEFT: Record<string, { readonly count: number; readonly why: string }> = {
-  'plan/not-carried.ts': { count: 1, why: "plan: the target engine's name in a message" },
-  'plan/pg-catalogue.ts': { count: 6, why: "plan: what a Postgres object becomes on the target's engine" },
-  'plan/mysql-catalogue.ts': { count: 3, why: "plan: what a MySQL object becomes on the target's engine" },
   'sources/postgres/pg-partitions.ts': { count: 1, why: "a hint that depends on the target's engine (partitions kept on Postgres only)" },
   'sinks/postgres/postgres-dialect.ts': {
     count: 1,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { TargetFacts } from '../../src/core/plan-target.js';
 import type { Column, ColumnType, Engine, TableSchema } from '../../src/core/schema.js';
 import { assemblePlan, planExitCode } from '../../src/plan/assemble.js';
-import type { CatalogueTable, SourceCatalogue } from '../../src/plan/catalogue.js';
-import { severedForeignKey } from '../../src/plan/not-carried.js';
+import { severedForeignKey } from '../../src/core/not-carried.js';
+import type { CatalogueTable, PlanCatalogue } from '../../src/core/plan-catalogue.js';
+import type { TargetFacts } from '../../src/core/plan-target.js';
 import { formatPlan, planProblems } from '../../src/plan/plan-report.js';
 import { assessColumn } from '../../src/plan/verdict.js';
 
@@ -61,7 +61,7 @@ describe('column verdicts', () => {
 
 const postgresTarget: TargetFacts = { engine: 'postgres', existingTables: new Set(), missingTypes: new Set(), missingEnums: new Set() };
 
-function catalogue(tables: CatalogueTable[], notCarried: SourceCatalogue['notCarried'] = []): SourceCatalogue {
+function catalogue(tables: CatalogueTable[], notCarried: PlanCatalogue['notCarried'] = []): PlanCatalogue {
   return { version: '10.11', tables, notCarried };
 }
 

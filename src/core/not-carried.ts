@@ -1,9 +1,46 @@
-import type { Engine } from '../core/schema.js';
-import type { NotCarried } from './plan-model.js';
+/** Kinds of source objects ferry does not carry to the target. */
+export type NotCarriedKind =
+  | 'trigger'
+  | 'view'
+  | 'materialized view'
+  | 'routine'
+  | 'event'
+  | 'rule'
+  | 'generated column'
+  | 'on update'
+  | 'index'
+  | 'partitioning'
+  | 'foreign key'
+  | 'domain constraint'
+  | 'sequence'
+  | 'unlogged table'
+  | 'default'
+  | 'not null'
+  | 'unique'
+  | 'check'
+  /** Source objects that would share one target name (pipeline/target-names.ts). */
+  | 'target name';
 
-/** What to do with a trigger, view or routine of a `source` engine database on a `target` one. */
-export function routineActions(target: Engine, source: Engine): { trigger: string; view: string; routine: string } {
-  const translate = target === source ? '' : `, translated to ${target === 'postgres' ? 'Postgres' : 'MySQL'} SQL`;
+/** A source object ferry will not carry, and what the operator does about it. */
+export interface NotCarried {
+  readonly kind: NotCarriedKind;
+  /** The object's name as the source knows it (`shop.audit_insert`, `shop.orders.total`). */
+  readonly name: string;
+  /** The replicated table it belongs to or concerns, when there is one. */
+  readonly table?: string;
+  /** What it is and what happens to it. */
+  readonly detail: string;
+  readonly action: string;
+  /** A problem (`ferry check` fails) rather than something to do around the cutover. */
+  readonly problem?: boolean;
+}
+
+/**
+ * What to do with a source's trigger, view or routine on the target: `translatedTo` names the SQL
+ * its definition is translated to ('Postgres'), null when the target runs the source's own.
+ */
+export function routineActions(translatedTo: string | null): { trigger: string; view: string; routine: string } {
+  const translate = translatedTo ? `, translated to ${translatedTo} SQL` : '';
   return {
     // On a MySQL target ferry's writes would fire it; on Postgres, apply sessions run as a replica and would not, but the rule is the same.
     trigger: `create it on the target at the cutover, once ferry has stopped${translate}; not before: the rows ferry writes already carry its effect`,

@@ -1,6 +1,6 @@
-import type { TableId } from '../core/change-event.js';
-import type { Column, TableSchema } from '../core/schema.js';
-import type { NotCarried } from './plan-model.js';
+import type { TableId } from './change-event.js';
+import type { NotCarried } from './not-carried.js';
+import type { Column, Engine, TableSchema } from './schema.js';
 
 /** A column as the source catalogue lists it, whether or not ferry can replicate it. */
 export interface CatalogueColumn {
@@ -30,10 +30,28 @@ export interface CatalogueTable {
   readonly refused: boolean;
 }
 
-/** What a source catalogue read gives the plan. */
-export interface SourceCatalogue {
+/** What a source catalogue read gives `ferry plan`. */
+export interface PlanCatalogue {
   readonly version: string;
   readonly tables: readonly CatalogueTable[];
   /** Source objects around the selected tables that ferry does not carry. */
   readonly notCarried: readonly NotCarried[];
+}
+
+/** Which tables the plan reads, and how they map (as the source describes them for a run). */
+export interface CatalogueOptions {
+  readonly filter: (t: TableId) => boolean;
+  readonly targetSchema: string | undefined;
+  /** A MySQL source's TINYINT(1) columns (config types.tinyint1). */
+  readonly tinyint1: 'smallint' | 'boolean';
+}
+
+/**
+ * A read-only session on a source, for `ferry plan` (sources/<db>/<db>-catalogue.ts, chosen by the
+ * registry): it reads the catalogue, never the log, and writes nothing.
+ */
+export interface CatalogueReader {
+  /** Every selected table with every column, and what ferry will not carry to a `target` engine database. */
+  read(options: CatalogueOptions, target: Engine): Promise<PlanCatalogue>;
+  close(): Promise<void>;
 }

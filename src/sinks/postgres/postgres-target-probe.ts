@@ -1,10 +1,9 @@
-import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type pg from 'pg';
-import { tableKey } from '../core/change-event.js';
-import { enumTypes } from '../sinks/postgres/postgres-dialect.js';
-import { serverFlavor } from '../engines/mysql/binlog-position.js';
-import type { CatalogueTable } from './catalogue.js';
-import type { TargetFacts } from '../core/plan-target.js';
+import { tableKey } from '../../core/change-event.js';
+import type { CatalogueTable } from '../../core/plan-catalogue.js';
+import type { TargetFacts, TargetProbe } from '../../core/plan-target.js';
+import { connectClient } from '../../engines/postgres/connection.js';
+import { enumTypes } from './postgres-dialect.js';
 
 /** Types Postgres → Postgres columns keep by name (user and extension types, arrays of them), and which of them are enums. */
 function namedTypes(tables: readonly CatalogueTable[]): { types: string[]; enums: Set<string> } {
@@ -20,7 +19,12 @@ function namedTypes(tables: readonly CatalogueTable[]): { types: string[]; enums
 }
 
 /** A Postgres target, read on a read-only session: version, the tables there already, the types it lacks. */
-export async function probePostgresTarget(client: pg.ClientBase, tables: readonly CatalogueTable[]): Promise<TargetFacts & { version: string }> {
+export async function openPostgresTargetProbe(url: string): Promise<TargetProbe> {
+  const client = await connectClient(url, { connectionTimeoutMillis: 10_000 });
+  return { probe: (tables) => probe(client, tables), close: () => client.end().catch(() => {}) };
+}
+
+async function probe(client: pg.ClientBase, tables: readonly CatalogueTable[]): Promise<TargetFacts & { version: string }> {
   await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
   const {
     rows: [{ version }],
@@ -42,27 +46,5 @@ export async function probePostgresTarget(client: pg.ClientBase, tables: readonl
     existingTables: new Set(existing.map((r) => r.key)),
     missingTypes: new Set(missing.filter((m) => !isEnum(m))),
     missingEnums: new Set(missing.filter((m) => enums.has(m))),
-  };
-}
-
-/** A MySQL/MariaDB target, read on a read-only session: version, flavor, the tables there already. */
-export async function probeMysqlTarget(conn: Connection, tables: readonly CatalogueTable[]): Promise<TargetFacts & { version: string }> {
-  await conn.query('SET SESSION TRANSACTION READ ONLY');
-  const [[row]] = (await conn.query<RowDataPacket[]>('SELECT VERSION() AS v, @@lower_case_table_names AS lctn')) as unknown as [[{ v: string; lctn: number }]];
-  const schemas = [...new Set(tables.map((t) => t.target.schema))];
-  const [existing] =
-    schemas.length === 0
-      ? [[] as RowDataPacket[]]
-      : await conn.query<RowDataPacket[]>("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS k FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (?)", [
-          schemas,
-        ]);
-  return {
-    engine: 'mysql',
-    version: row.v,
-    flavor: await serverFlavor(conn),
-    lowerCaseTableNames: Number(row.lctn),
-    existingTables: new Set(existing.map((r) => String(r.k))),
-    missingTypes: new Set(),
-    missingEnums: new Set(),
   };
 }

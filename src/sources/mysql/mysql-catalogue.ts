@@ -1,22 +1,74 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { tableKey, type TableId } from '../core/change-event.js';
-import type { Column, Engine, TableSchema } from '../core/schema.js';
-import { describeTables, type DescribeOptions } from '../sources/mysql/mysql-schema.js';
-import { parseColumnType } from '../engines/mysql/types.js';
-import { targetTableId } from '../core/table-mapping.js';
-import type { CatalogueColumn, CatalogueTable, SourceCatalogue } from './catalogue.js';
-import type { NotCarried } from './plan-model.js';
-import { partitionNotCarried, plural, routineActions, severedForeignKey } from './not-carried.js';
+import { tableKey, type TableId } from '../../core/change-event.js';
+import { type NotCarried, partitionNotCarried, plural, routineActions, severedForeignKey } from '../../core/not-carried.js';
+import type { CatalogueColumn, CatalogueReader, CatalogueTable, PlanCatalogue } from '../../core/plan-catalogue.js';
+import type { Column, Engine, TableSchema } from '../../core/schema.js';
+import { targetTableId } from '../../core/table-mapping.js';
+import { documented, type Assessment } from '../../core/verdict.js';
+import { serverFlavor } from '../../engines/mysql/binlog-position.js';
+import { connect } from '../../engines/mysql/connection.js';
+import { parseColumnType } from '../../engines/mysql/types.js';
+import { describeTables, type DescribeOptions } from './mysql-schema.js';
 
 const GENERATED = /\b(VIRTUAL|STORED|PERSISTENT)\b/i;
 const CASCADING = new Set(['CASCADE', 'SET NULL', 'SET DEFAULT']);
+
+/** What the MySQL objects ferry does not carry become on a target engine. */
+interface OnTarget {
+  /** The SQL a MySQL definition is translated to there; null: the target runs it as it is. */
+  readonly translatedTo: string | null;
+  /** A FULLTEXT, SPATIAL, prefix or functional index of `table`. */
+  index(table: string): string;
+  /** Scheduled event `name`. */
+  event(name: string): string;
+  /** A generated column: `type AS (expr) stored` (STORED or VIRTUAL). */
+  generated(c: { readonly table: string; readonly column: string; readonly type: string; readonly expr: string; readonly stored: string }): string;
+  /** The target declares a column ON UPDATE CURRENT_TIMESTAMP as the source does (mysql-dialect columnDef). */
+  readonly keepsOnUpdate: boolean;
+}
+
+/** Each target engine's: a new engine does not compile until it says what becomes of these. */
+const ON_TARGET: { readonly [E in Engine]: OnTarget } = {
+  mysql: {
+    translatedTo: null,
+    index: (table) => `create it on the target before the cutover (SHOW CREATE TABLE ${table} at the source has it)`,
+    event: (name) => `after the cutover, create it on the target (SHOW CREATE EVENT ${name}) and disable it at the source`,
+    generated: (c) => `after the cutover: ALTER TABLE ${c.table} MODIFY ${c.column} ${c.type} AS (${c.expr}) ${c.stored}`,
+    keepsOnUpdate: true,
+  },
+  postgres: {
+    translatedTo: 'Postgres',
+    index: () => 'create its counterpart on the target before the cutover (full text: a GIN index on to_tsvector(…); prefix: a plain or expression index)',
+    event: () => 'after the cutover, schedule its work on the target (pg_cron or an external scheduler), and disable it at the source',
+    generated: (c) =>
+      `after the cutover, replace it with a generated column: ALTER TABLE … DROP COLUMN ${c.column}, ADD COLUMN ${c.column} … GENERATED ALWAYS AS (<the expression in Postgres SQL>) STORED`,
+    keepsOnUpdate: false,
+  },
+};
+
+/** A read-only session on a MySQL/MariaDB source that reads its catalogue for the plan. */
+export async function openMysqlCatalogue(url: string): Promise<CatalogueReader> {
+  const conn = await connect(url);
+  return {
+    read: async (options, target) => readMysqlCatalogue(conn, { ...options, flavor: await serverFlavor(conn) }, ON_TARGET[target]),
+    close: () => conn.end().catch(() => {}),
+  };
+}
+
+/** Temporal kinds MySQL lets hold zero dates, which ferry writes as NULL. */
+const ZERO_DATE_KINDS = new Set(['date', 'datetime', 'timestamp']);
+
+/** What a MySQL column loses on any target: zero dates. */
+export function mysqlColumnCaveat(c: Column): Assessment | null {
+  return ZERO_DATE_KINDS.has(c.type.kind) ? documented('zero dates (0000-00-00, 2024-00-10) arrive as NULL') : null;
+}
 
 /**
  * Reads a MySQL/MariaDB source's catalogue for the plan: every selected table with every column
  * (those whose type ferry cannot map too, which describe refuses), and what ferry will not carry.
  * Only SELECTs on information_schema, on a read-only session.
  */
-export async function readMysqlCatalogue(conn: Connection, options: DescribeOptions, target: Engine): Promise<SourceCatalogue> {
+async function readMysqlCatalogue(conn: Connection, options: DescribeOptions, target: OnTarget): Promise<PlanCatalogue> {
   await conn.query('SET SESSION TRANSACTION READ ONLY');
   const [[{ v: version }]] = (await conn.query<RowDataPacket[]>('SELECT VERSION() AS v')) as unknown as [[{ v: string }]];
   const { tables: described, failed } = await describeTables(conn, options);
@@ -75,10 +127,7 @@ export async function readMysqlCatalogue(conn: Connection, options: DescribeOpti
       name,
       table: key(first.s, first.n),
       detail: `${why}: no plain index of the target type covers it, so ferry leaves it out`,
-      action:
-        target === 'postgres'
-          ? 'create its counterpart on the target before the cutover (full text: a GIN index on to_tsvector(…); prefix: a plain or expression index)'
-          : `create it on the target before the cutover (SHOW CREATE TABLE ${key(first.s, first.n)} at the source has it)`,
+      action: target.index(key(first.s, first.n)),
     });
   }
 
@@ -87,7 +136,7 @@ export async function readMysqlCatalogue(conn: Connection, options: DescribeOpti
        FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA IN (?) ORDER BY 1, 2`,
     [schemas],
   );
-  const actions = routineActions(target, 'mysql');
+  const actions = routineActions(target.translatedTo);
   for (const r of triggers.filter((t) => isSelected(t.ts, t.tn))) {
     notCarried.push({
       kind: 'trigger',
@@ -130,10 +179,7 @@ export async function readMysqlCatalogue(conn: Connection, options: DescribeOpti
       kind: 'event',
       name: key(r.s, r.n),
       detail: `a scheduled event (${String(r.status).toLowerCase()}): the rows it writes at the source are replicated while ferry runs; the schedule is not`,
-      action:
-        target === 'postgres'
-          ? 'after the cutover, schedule its work on the target (pg_cron or an external scheduler), and disable it at the source'
-          : `after the cutover, create it on the target (SHOW CREATE EVENT ${key(r.s, r.n)}) and disable it at the source`,
+      action: target.event(key(r.s, r.n)),
     });
   }
   const [partitions] = await conn.query<RowDataPacket[]>(
@@ -182,7 +228,7 @@ function unmappable(columnType: string, options: DescribeOptions): string | unde
 }
 
 /** A column's generation expression and ON UPDATE clause: the values arrive, the behaviour does not. */
-function columnNotCarried(table: TableId, r: RowDataPacket, target: Engine): NotCarried[] {
+function columnNotCarried(table: TableId, r: RowDataPacket, target: OnTarget): NotCarried[] {
   const name = `${tableKey(table)}.${String(r.c)}`;
   const extra = String(r.extra);
   const out: NotCarried[] = [];
@@ -193,15 +239,11 @@ function columnNotCarried(table: TableId, r: RowDataPacket, target: Engine): Not
       name,
       table: tableKey(table),
       detail: `generated (${stored}) AS (${String(r.expr)}): the target column is a plain column holding the source's values`,
-      action:
-        target === 'mysql'
-          ? `after the cutover: ALTER TABLE ${tableKey(table)} MODIFY ${String(r.c)} ${String(r.type)} AS (${String(r.expr)}) ${stored}`
-          : `after the cutover, replace it with a generated column: ALTER TABLE … DROP COLUMN ${String(r.c)}, ADD COLUMN ${String(r.c)} … GENERATED ALWAYS AS (<the expression in Postgres SQL>) STORED`,
+      action: target.generated({ table: tableKey(table), column: String(r.c), type: String(r.type), expr: String(r.expr), stored }),
     });
   }
-  // A MySQL target declares the column ON UPDATE as the source does (mysql-dialect columnDef).
   const onUpdate = /on update (current_timestamp(\(\d*\))?)/i.exec(extra);
-  if (onUpdate && target !== 'mysql') {
+  if (onUpdate && !target.keepsOnUpdate) {
     out.push({
       kind: 'on update',
       name,

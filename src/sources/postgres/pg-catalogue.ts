@@ -1,22 +1,69 @@
 import type pg from 'pg';
-import { parseTableKey, tableKey } from '../core/change-event.js';
-import type { Engine } from '../core/schema.js';
-import { describePgTables, type PgDescribeOptions } from '../sources/postgres/pg-schema.js';
-import type { CatalogueColumn, CatalogueTable, SourceCatalogue } from './catalogue.js';
-import type { NotCarried } from './plan-model.js';
-import { partitionNotCarried, plural, routineActions, severedForeignKey } from './not-carried.js';
+import { parseTableKey, tableKey } from '../../core/change-event.js';
+import { type NotCarried, partitionNotCarried, plural, routineActions, severedForeignKey } from '../../core/not-carried.js';
+import type { CatalogueColumn, CatalogueReader, CatalogueTable, PlanCatalogue } from '../../core/plan-catalogue.js';
+import type { Engine } from '../../core/schema.js';
+import { connectSource, endClient } from '../../engines/postgres/connection.js';
+import { describePgTables, type PgDescribeOptions } from './pg-schema.js';
 
 const CASCADING = new Set(['cascade', 'set null', 'set default']);
 
 /** Objects of extensions are the extension's: installing it on the target brings them. */
 const NOT_EXTENSION_MEMBER = `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')`;
 
+/** What the Postgres objects ferry does not carry become on a target engine. */
+interface OnTarget {
+  /** The SQL a Postgres definition is translated to there; null: the target runs it as it is. */
+  readonly translatedTo: string | null;
+  /** How to add generated column `column` (of `type`, computing `expr`) to `table` after the cutover. */
+  generated(table: string, column: string, type: string, expr: string): string;
+  /** A column of domain `domain`, whose rules the target column does not have. */
+  domain(table: string, column: string, domain: string): string;
+  readonly rule: string;
+  /** An expression, partial or non-btree index. */
+  readonly index: string;
+  /** The target keeps a partitioned table's partitioning (postgres-dialect createPartitionedTableSql). */
+  readonly keepsPartitioning: boolean;
+  /** A sequence no column owns. */
+  sequence(name: string): string;
+}
+
+/** Each target engine's: a new engine does not compile until it says what becomes of these. */
+const ON_TARGET: { readonly [E in Engine]: OnTarget } = {
+  postgres: {
+    translatedTo: null,
+    generated: (table, column, type, expr) => `ALTER TABLE ${table} ADD COLUMN ${column} ${type} GENERATED ALWAYS AS (${expr}) STORED`,
+    domain: (table, column, domain) =>
+      `after the cutover: create the domain on the target and ALTER TABLE ${table} ALTER COLUMN ${column} TYPE ${domain}, or add its rule as a CHECK`,
+    rule: 'create it on the target at the cutover, once ferry has stopped',
+    index: "create it on the target before the cutover (the definition above, with the target's schema)",
+    keepsPartitioning: true,
+    sequence: (name) => `create it on the target, and at the cutover set it past the source's value (SELECT setval('${name}', <last_value at the source>))`,
+  },
+  mysql: {
+    translatedTo: 'MySQL',
+    generated: (table, column) => `ALTER TABLE ${table} ADD COLUMN ${column} <type> AS (<the expression in MySQL SQL>) STORED`,
+    domain: (table, column) => `after the cutover, add its rule as a CHECK constraint on ${table}.${column}`,
+    rule: 'after the cutover, reproduce it with a trigger or in the application',
+    index: 'create a MySQL counterpart on the target before the cutover (a functional or FULLTEXT index), or do without',
+    keepsPartitioning: false,
+    sequence: () =>
+      "if the application draws numbers from it, give it a counterpart on the target (a table with an AUTO_INCREMENT, MariaDB's CREATE SEQUENCE) starting past the source's value",
+  },
+};
+
+/** A read-only session on a Postgres source that reads its catalogue for the plan. */
+export async function openPgCatalogue(url: string): Promise<CatalogueReader> {
+  const client = await connectSource(url);
+  return { read: (options, target) => readPgCatalogue(client, options, ON_TARGET[target]), close: () => endClient(client) };
+}
+
 /**
  * Reads a Postgres source's catalogue for the plan: every selected table with every column
  * (generated ones too, which logical decoding does not send), and what ferry will not carry.
  * Only catalogue reads, on a read-only session.
  */
-export async function readPgCatalogue(client: pg.ClientBase, options: PgDescribeOptions, target: Engine): Promise<SourceCatalogue> {
+async function readPgCatalogue(client: pg.ClientBase, options: PgDescribeOptions, target: OnTarget): Promise<PlanCatalogue> {
   await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
   const {
     rows: [{ version }],
@@ -24,7 +71,7 @@ export async function readPgCatalogue(client: pg.ClientBase, options: PgDescribe
   const described = await describePgTables(client, options);
   const oids = described.map((t) => t.oid);
   const schemas = [...new Set(described.map((t) => t.schema.source.schema))];
-  const actions = routineActions(target, 'postgres');
+  const actions = routineActions(target.translatedTo);
   const notCarried: NotCarried[] = [];
 
   const { rows: columnRows } = await client.query(
@@ -50,9 +97,7 @@ export async function readPgCatalogue(client: pg.ClientBase, options: PgDescribe
             name: `${table}.${r.name}`,
             table,
             detail: `generated ALWAYS AS (${r.expr}) STORED: logical decoding does not send generated columns, so the target table has no such column`,
-            action:
-              `after the cutover (ferry refuses target columns it does not replicate): ALTER TABLE ${tableKey(schema.target)} ADD COLUMN ${r.name} ` +
-              (target === 'postgres' ? `${r.type} GENERATED ALWAYS AS (${r.expr}) STORED` : `<type> AS (<the expression in MySQL SQL>) STORED`),
+            action: `after the cutover (ferry refuses target columns it does not replicate): ${target.generated(tableKey(schema.target), r.name, r.type, r.expr)}`,
           });
           return { name: r.name, sourceType: r.type, skipped: 'a generated column: logical decoding does not send it' };
         }
@@ -62,10 +107,7 @@ export async function readPgCatalogue(client: pg.ClientBase, options: PgDescribe
             name: r.type,
             table,
             detail: `column ${table}.${r.name} has domain ${r.type} (${r.domain_checks.join(', ')}): the target column has the base type, without the domain's rules`,
-            action:
-              target === 'postgres'
-                ? `after the cutover: create the domain on the target and ALTER TABLE ${tableKey(schema.target)} ALTER COLUMN ${r.name} TYPE ${r.type}, or add its rule as a CHECK`
-                : `after the cutover, add its rule as a CHECK constraint on ${tableKey(schema.target)}.${r.name}`,
+            action: target.domain(tableKey(schema.target), r.name, r.type),
           });
         }
         return { name: r.name, sourceType: r.type, ...(column ? { column } : {}), ...(r.is_domain ? { domain: r.type } : {}) };
@@ -130,10 +172,7 @@ export async function readPgCatalogue(client: pg.ClientBase, options: PgDescribe
       name: `${r.schema}.${r.table}.${r.name}`,
       table: `${r.schema}.${r.table}`,
       detail: `a rewrite rule: ${r.def}`,
-      action:
-        target === 'postgres'
-          ? 'create it on the target at the cutover, once ferry has stopped'
-          : 'after the cutover, reproduce it with a trigger or in the application',
+      action: target.rule,
     });
   }
   const { rows: indexes } = await client.query(
@@ -150,10 +189,7 @@ export async function readPgCatalogue(client: pg.ClientBase, options: PgDescribe
       name: `${r.schema}.${r.name}`,
       table: `${r.schema}.${r.table}`,
       detail: `${r.def}: an expression, partial or non-btree index, which ferry leaves out`,
-      action:
-        target === 'postgres'
-          ? "create it on the target before the cutover (the definition above, with the target's schema)"
-          : 'create a MySQL counterpart on the target before the cutover (a functional or FULLTEXT index), or do without',
+      action: target.index,
     });
   }
   notCarried.push(...(await partitioning(client, options, target, new Set(described.map((t) => tableKey(t.schema.source))))));
@@ -216,10 +252,7 @@ export async function readPgCatalogue(client: pg.ClientBase, options: PgDescribe
       kind: 'sequence',
       name: `${r.schema}.${r.name}`,
       detail: 'a sequence no column owns: ferry moves only the sequences of replicated columns past their values',
-      action:
-        target === 'postgres'
-          ? `create it on the target, and at the cutover set it past the source's value (SELECT setval('${r.schema}.${r.name}', <last_value at the source>))`
-          : "if the application draws numbers from it, give it a counterpart on the target (a table with an AUTO_INCREMENT, MariaDB's CREATE SEQUENCE) starting past the source's value",
+      action: target.sequence(`${r.schema}.${r.name}`),
     });
   }
   const { rows: unlogged } = await client.query(
@@ -242,7 +275,7 @@ export async function readPgCatalogue(client: pg.ClientBase, options: PgDescribe
  * Partitioned tables: a root the patterns select is replicated as one table (partitioned alike in a
  * Postgres target, plain in a MySQL one); a partition is replicated only through its root.
  */
-async function partitioning(client: pg.ClientBase, options: PgDescribeOptions, target: Engine, described: ReadonlySet<string>): Promise<NotCarried[]> {
+async function partitioning(client: pg.ClientBase, options: PgDescribeOptions, target: OnTarget, described: ReadonlySet<string>): Promise<NotCarried[]> {
   const { rows } = await client.query(
     `SELECT n.nspname AS schema, c.relname AS name, pg_get_partkeydef(c.oid) AS key,
             (SELECT array_agg(ln.nspname || '.' || l.relname ORDER BY l.relname) FROM pg_partition_tree(c.oid) p
@@ -254,7 +287,7 @@ async function partitioning(client: pg.ClientBase, options: PgDescribeOptions, t
     const root = `${r.schema}.${r.name}`;
     const members: string[] = r.members ?? [];
     if (described.has(root)) {
-      return target === 'postgres' ? [] : [partitionNotCarried(root, `partitioned BY ${r.key} into ${plural(members.length, 'partition')}`)];
+      return target.keepsPartitioning ? [] : [partitionNotCarried(root, `partitioned BY ${r.key} into ${plural(members.length, 'partition')}`)];
     }
     const selected = members.filter((m) => options.filter(parseTableKey(m)));
     if (selected.length === 0) return [];
