@@ -123,6 +123,12 @@ export interface Partitioning {
   readonly partitions: readonly Partition[];
 }
 
+/**
+ * What a target makes of a partitioned source table: the same partitions (Postgres), one plain table
+ * holding every partition's rows, or one topic (Kafka). The registry says it of the configured target.
+ */
+export type PartitionedTable = 'partitions' | 'one table' | 'one topic';
+
 export interface Partition {
   /** The partition's name; the target puts it in the schema of its partitioned table. */
   readonly name: string;

@@ -7,7 +7,7 @@ import type { FerryEventBus } from '../core/events.js';
 import type { UrlStyle } from '../core/endpoint-url.js';
 import type { CatalogueReader } from '../core/plan-catalogue.js';
 import type { PlanTarget, TargetProbe } from '../core/plan-target.js';
-import type { Column, Engine } from '../core/schema.js';
+import type { Column, Engine, PartitionedTable } from '../core/schema.js';
 import type { DatabaseSink } from '../core/sink.js';
 import type { CheckProblem } from '../core/check-problem.js';
 import type { Source } from '../core/source.js';
@@ -61,7 +61,7 @@ export interface SourceCommon {
 
 export interface SourceSettings {
   readonly pipeline: string;
-  readonly targetType: string;
+  readonly targetType: Config['target']['type'];
   readonly tinyint1: Config['types']['tinyint1'];
 }
 
@@ -107,6 +107,8 @@ export interface SqlEngine<E extends Engine> {
   openTargetProbe(url: string): Promise<TargetProbe>;
   /** ferry plan: what a target of this engine makes of a source table (DDL, types and their verdicts, constraints). */
   readonly planTarget: PlanTarget;
+  /** What a target of this engine makes of a partitioned source table. */
+  readonly partitionedTable: PartitionedTable;
 }
 
 /** Each SQL engine's checkpoint tables, handed to its sink (the checkpoint row commits in the sink's transaction, DESIGN §3.2). */
@@ -148,11 +150,13 @@ const mysql: SqlEngine<'mysql'> = {
   columnCaveat: mysqlColumnCaveat,
   openTargetProbe: openMysqlTargetProbe,
   planTarget: mysqlPlanTarget,
+  partitionedTable: 'one table',
 };
 
 const postgres: SqlEngine<'postgres'> = {
   url: POSTGRES_URL,
-  openSource: (source, common, s) => PostgresSource.open({ ...common, slot: source.slot, publication: source.publication, targetType: s.targetType }),
+  openSource: (source, common, s) =>
+    PostgresSource.open({ ...common, slot: source.slot, publication: source.publication, partitionedTable: partitionedTableOn(s.targetType) }),
   openSink: (options) => PostgresSink.open({ ...options, checkpoint: CHECKPOINT_TABLES.postgres }),
   checkTarget: (url) => PostgresSink.check(url),
   describeEndpoint: pgEndpoint,
@@ -173,6 +177,7 @@ const postgres: SqlEngine<'postgres'> = {
   columnCaveat: () => null,
   openTargetProbe: openPostgresTargetProbe,
   planTarget: postgresPlanTarget,
+  partitionedTable: 'partitions',
 };
 
 /** Every SQL engine this version builds; an engine without an entry does not compile, so none falls back to another. */
@@ -205,7 +210,14 @@ export const KAFKA_TARGET = {
   openSink: (target: KafkaTargetConfig, o: { readonly pipeline: string; readonly log: Logger; readonly events?: FerryEventBus }): Promise<KafkaSink> =>
     KafkaSink.open({ ...target, ...o }),
   checkTarget: (target: KafkaTargetConfig, log: Logger): Promise<CheckProblem[]> => KafkaSink.check(target, log),
+  partitionedTable: 'one topic' as const satisfies PartitionedTable,
 };
+
+/** What the configured target makes of a partitioned source table (config.ts refuses mssql before any source opens). */
+function partitionedTableOn(type: Config['target']['type']): PartitionedTable | undefined {
+  if (type === 'kafka') return KAFKA_TARGET.partitionedTable;
+  return type === 'mssql' ? undefined : SQL_ENGINES[type].partitionedTable;
+}
 
 /**
  * The Kafka engine as an applying process reads it (pipeline/kafka-applier.ts): the consumer

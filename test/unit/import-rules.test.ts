@@ -89,7 +89,6 @@ const MAY_SWITCH = new Set(['engines/registry.ts', 'config.ts']);
 
 /** Engine switches that remain, by file, with their count (a switch may span lines) and why. */
 const SWITCHES_LEFT: Record<string, { readonly count: number; readonly why: string }> = {
-  'sources/postgres/pg-partitions.ts': { count: 1, why: "a hint that depends on the target's engine (partitions kept on Postgres only)" },
   'sinks/postgres/postgres-dialect.ts': {
     count: 1,
     why: "a table from a Postgres source keeps its own column type: the source table's engine, not a choice of adapter",

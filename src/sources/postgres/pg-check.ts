@@ -3,14 +3,15 @@ import { tableKey } from '../../core/change-event.js';
 import type { TableId } from '../../core/change-event.js';
 import type { CheckProblem } from '../../core/check-problem.js';
 import { checkPartitions } from './pg-partitions.js';
+import type { PartitionedTable } from '../../core/schema.js';
 import type { PgTable } from './pg-schema.js';
 
 export interface PgCheckOptions {
   readonly slot: string;
   readonly publication: string;
   readonly filter: (t: TableId) => boolean;
-  /** The pipeline's target type, to say what becomes of a partitioned table. */
-  readonly targetType?: string;
+  /** What the target makes of a partitioned table, to say it. */
+  readonly partitionedTable?: PartitionedTable | undefined;
 }
 
 const IDENTITY_NAMES: Record<string, string> = { d: 'DEFAULT', f: 'FULL', i: 'USING INDEX', n: 'NOTHING' };
@@ -79,7 +80,7 @@ export async function checkPgSource(client: pg.ClientBase, tables: readonly PgTa
       client,
       tables.map((t) => t.schema),
       o.filter,
-      o.targetType,
+      o.partitionedTable,
     )),
   );
   return problems;

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { tableKey, type TableId } from '../../core/change-event.js';
-import type { Partitioning } from '../../core/schema.js';
+import type { PartitionedTable, Partitioning } from '../../core/schema.js';
 import type { CheckProblem } from '../../core/check-problem.js';
 import { FerryError } from '../../core/errors.js';
 import type { PgTable } from './pg-schema.js';
@@ -86,17 +86,18 @@ export function partitionPublishedAsItself(tables: Iterable<PgTable>, relation: 
   return null;
 }
 
-/** What a partitioned table becomes on the target, by target type. */
-function targetLayout(targetType: string | undefined): string {
-  switch (targetType) {
-    case 'postgres':
-      return 'the Postgres target gets the same partitions';
-    case 'kafka':
-      return 'its changes go to one topic (an applier into Postgres makes the same partitions)';
-    default:
-      return "the target gets one plain table holding every partition's rows";
-  }
-}
+const FLATTENED_HINT =
+  'nothing to do, unless the application needs the partitions: create the target table partitioned yourself before the first run (snapshot.tablePrep: create keeps it)';
+
+/** What becomes of a partitioned table on each kind of target, and what to do about it. */
+const ON_TARGET: { readonly [P in PartitionedTable]: { readonly layout: string; readonly hint: string } } = {
+  partitions: {
+    layout: 'the Postgres target gets the same partitions',
+    hint: 'partitions added or dropped at the source later are not replicated: ferry creates new ones on the target when it starts again; detach or drop old ones on the target yourself',
+  },
+  'one topic': { layout: 'its changes go to one topic (an applier into Postgres makes the same partitions)', hint: FLATTENED_HINT },
+  'one table': { layout: "the target gets one plain table holding every partition's rows", hint: FLATTENED_HINT },
+};
 
 /**
  * `ferry check` on partitioned tables: what becomes of each selected one (a warning: the layout is
@@ -107,8 +108,9 @@ export async function checkPartitions(
   client: pg.ClientBase,
   roots: readonly { readonly source: TableId; readonly partitioning?: Partitioning }[],
   filter: (t: TableId) => boolean,
-  targetType: string | undefined,
+  partitionedTable: PartitionedTable = 'one table',
 ): Promise<CheckProblem[]> {
+  const target = ON_TARGET[partitionedTable];
   const problems: CheckProblem[] = [];
   for (const r of roots) {
     if (!r.partitioning) continue;
@@ -117,11 +119,8 @@ export async function checkPartitions(
     problems.push({
       check: 'partitioned table',
       warning: true,
-      message: `${name} is partitioned (${r.partitioning.by}, ${count} partition${count === 1 ? '' : 's'}): replicated as one table through its root; ${targetLayout(targetType)}`,
-      hint:
-        targetType === 'postgres'
-          ? 'partitions added or dropped at the source later are not replicated: ferry creates new ones on the target when it starts again; detach or drop old ones on the target yourself'
-          : 'nothing to do, unless the application needs the partitions: create the target table partitioned yourself before the first run (snapshot.tablePrep: create keeps it)',
+      message: `${name} is partitioned (${r.partitioning.by}, ${count} partition${count === 1 ? '' : 's'}): replicated as one table through its root; ${target.layout}`,
+      hint: target.hint,
     });
   }
   const { rows } = await client.query(

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { tableKey, type TableId, type Transaction } from '../../core/change-event.js';
 import type { Position } from '../../core/position.js';
 import type { QueueProducer } from '../../core/queue.js';
-import type { TableSchema } from '../../core/schema.js';
+import type { PartitionedTable, TableSchema } from '../../core/schema.js';
 import type { CheckProblem } from '../../core/check-problem.js';
 import type { SnapshotPurpose, SnapshotSession } from '../../core/snapshot-reader.js';
 import type { Source } from '../../core/source.js';
@@ -31,8 +31,8 @@ export interface PostgresSourceOptions extends PgDescribeOptions {
   readonly pieceMaxEvents: number;
   readonly stallTimeoutSeconds: number;
   readonly log: Logger;
-  /** The pipeline's target type (`ferry check` says what becomes of a partitioned table there). */
-  readonly targetType?: string;
+  /** What the pipeline's target makes of a partitioned table (`ferry check` says it). */
+  readonly partitionedTable?: PartitionedTable | undefined;
 }
 
 /** Postgres 14+: snapshot through readers of the slot's exported snapshot, changes through pgoutput. */
