@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Column, TableSchema } from '../../src/core/schema.js';
-import { columnDrift } from '../../src/sinks/sql-sink.js';
+import { columnDrift } from '../../src/sinks/column-drift.js';
 
 const col = (name: string): Column => ({
   name,

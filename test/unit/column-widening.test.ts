@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Column, TableSchema } from '../../src/core/schema.js';
-import { columnDrift } from '../../src/sinks/sql-sink.js';
+import { columnDrift } from '../../src/sinks/column-drift.js';
 import { mysqlHolds } from '../../src/sinks/mysql/mysql-widening.js';
 import { postgresHolds } from '../../src/sinks/postgres/postgres-widening.js';
 

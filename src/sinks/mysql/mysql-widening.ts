@@ -4,7 +4,7 @@ import { normalizeColumnType } from './mysql-dialect.js';
  * Whether a target column of type `actual` (its COLUMN_TYPE) holds every value of `wanted` (the type
  * ferry would create) unchanged: the same type, or one an operator widened on purpose (FLOAT →
  * DOUBLE, INT → BIGINT, VARCHAR(10) → VARCHAR(50) or TEXT, DECIMAL(10,2) → DECIMAL(14,4),
- * DATETIME(3) → DATETIME(6)). Narrower or different types are drift (sql-sink.ts columnDrift).
+ * DATETIME(3) → DATETIME(6)). Narrower or different types are drift (column-drift.ts).
  */
 export function mysqlHolds(actual: string, wanted: string): boolean {
   const a = normalizeColumnType(actual);

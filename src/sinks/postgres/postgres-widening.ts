@@ -3,7 +3,7 @@
  * ferry would create) unchanged: the same type, or one an operator widened on purpose (integer →
  * bigint or numeric, real → double precision, varchar(10) → varchar(50) or text, numeric(10,2) →
  * numeric(14,4) or numeric, timestamp(3) → timestamp(6)). Narrower or different types are drift
- * (sql-sink.ts columnDrift).
+ * (column-drift.ts).
  */
 export function postgresHolds(actual: string, wanted: string): boolean {
   if (actual === wanted) return true;
