@@ -370,14 +370,3 @@ function missingTableError(target: string): FerryError {
     hint: 'create it yourself, or set snapshot.tablePrep: create',
   });
 }
-
-/** A change of a table without a key whose old row the target does not have: applying it would lose it. */
-export function noEqualRow(t: TableSchema): FerryError {
-  return new FerryError(
-    'fatal',
-    `no row of ${tableKey(t.target)} equals the old image of a change to it (the table has no primary key, so rows are matched by every column)`,
-    {
-      hint: 'the target table differs from the source; re-snapshot it (snapshot.mode: always, snapshot.tablePrep: truncate)',
-    },
-  );
-}

@@ -1,0 +1,44 @@
+import type { Value } from '../core/change-event.js';
+import type { TableSchema } from '../core/schema.js';
+
+/**
+ * One engine's connections as the SQL sink uses them (`C` is a connection): statements, bulk loads
+ * and the pool. What every engine does alike with them (transactions, checkpoint, fencing) is sql-sink.ts's.
+ */
+export interface SqlDriver<C> {
+  /** A connection of its own, for one transaction. */
+  checkout(): Promise<C>;
+  /** Runs a statement without results on `c`. */
+  run(c: C, sql: string): Promise<void>;
+  /** Returns `c` to its pool, or closes it when its state is unknown. */
+  giveBack(c: C, destroy: boolean): void;
+  /** Bulk-loads snapshot rows (values in `table.columns` order) inside the chunk's transaction. */
+  loadRows(c: C, table: TableSchema, rows: readonly (readonly Value[])[]): Promise<void>;
+  /** Loading the source's bulk text as it comes, where both ends speak it (Postgres COPY text); absent elsewhere. */
+  readonly textLoad?: TextLoad<C>;
+  /** Ends the pool. */
+  close(): Promise<void>;
+}
+
+export interface TextLoad<C> {
+  /** Whether `table`'s chunks load straight from the source's bulk text (the same engine and types at both ends). */
+  accepts(table: TableSchema): boolean;
+  load(c: C, table: TableSchema, text: NodeJS.ReadableStream): Promise<void>;
+}
+
+/** Runs `work` in one target transaction on one connection: committed when it resolves, rolled back when it throws. */
+export async function inTransaction<C, T>(driver: SqlDriver<C>, work: (c: C) => Promise<T>): Promise<T> {
+  const c = await driver.checkout();
+  let broken = false;
+  try {
+    await driver.run(c, 'BEGIN');
+    const result = await work(c);
+    await driver.run(c, 'COMMIT');
+    return result;
+  } catch (err) {
+    await driver.run(c, 'ROLLBACK').catch(() => (broken = true));
+    throw err;
+  } finally {
+    driver.giveBack(c, broken);
+  }
+}
