@@ -1,7 +1,8 @@
 import { pino } from 'pino';
 import type { ChangeEvent, Row } from '../src/core/change-event.js';
 import type { Column, ColumnType, TableSchema } from '../src/core/schema.js';
-import { MysqlSink } from '../src/sinks/mysql/mysql-sink.js';
+import type { DatabaseSink } from '../src/core/sink.js';
+import { openMysqlSink } from '../src/sinks/mysql/mysql-sink.js';
 import { CHECKPOINT_TABLES } from '../src/engines/registry.js';
 import { UPSERT_STRATEGY, type UpsertStrategy } from '../src/sinks/mysql/mysql-rows.js';
 import { withDb } from './db.js';
@@ -52,7 +53,7 @@ function item(id: number, version: number): Row {
 }
 
 /** Applies one event per row 1..rows through the sink, BATCH_ROWS to a target transaction. */
-async function applyAll(sink: MysqlSink, rows: number, event: (id: number) => ChangeEvent): Promise<void> {
+async function applyAll(sink: DatabaseSink, rows: number, event: (id: number) => ChangeEvent): Promise<void> {
   for (let from = 1; from <= rows; from += BATCH_ROWS) {
     const events: ChangeEvent[] = [];
     for (let id = from; id < from + BATCH_ROWS && id <= rows; id++) events.push(event(id));
@@ -77,13 +78,13 @@ export function upsertArm(s: Servers, rows: number): Arm {
     work: rows,
     contenders: strategies.map((strategy): Contender => {
       const table = items(`upserts_${strategy.replace('-', '_')}`);
-      let sink: MysqlSink;
+      let sink: DatabaseSink;
       return {
         // The ratio column measures every tool of an arm against the one named ferry: the strategy ferry uses.
         tool: strategy === UPSERT_STRATEGY ? `ferry (${strategy})` : strategy,
         async prepare() {
           await withDb(s.mariaTarget.url(), (db) => db.exec(`DELETE FROM ferry.ferry_checkpoint WHERE pipeline = 'bench-upserts-${strategy}'`)).catch(() => {});
-          sink = await MysqlSink.open({
+          sink = await openMysqlSink({
             url: s.mariaTarget.url(),
             checkpoint: CHECKPOINT_TABLES.mysql,
             pipeline: `bench-upserts-${strategy}`,

@@ -90,10 +90,16 @@ export interface PartitionTransaction extends SinkTransaction {
   commitPartition(topic: string, partition: number, next: bigint): Promise<void>;
 }
 
-/** A database sink, which the Kafka path's appliers write through. */
+/**
+ * A database target: every capability of the port is there (claimed by one process, read back, and
+ * the cutover's sequences and constraints); the Kafka path's appliers write through it.
+ */
 export interface DatabaseSink extends Sink {
+  claim(): Promise<void>;
   begin(): Promise<PartitionTransaction>;
   readonly reader: TargetReader;
+  advanceSequences(tables: readonly TableSchema[], next: NextKeyValues): Promise<void>;
+  finalizeSchema(tables: readonly TableSchema[]): Promise<void>;
   /** The secondary indexes of `tables`, those missing (an applier has no snapshot end to build them at). */
   createIndexes(tables: readonly TableSchema[]): Promise<void>;
 }

@@ -21,10 +21,10 @@ import { ensureCheckpointTables, postgresCheckpointStore } from '../checkpoint/p
 import { PostgresPipelineLock } from '../checkpoint/postgres-pipeline-lock.js';
 import { KafkaSink } from '../sinks/kafka/kafka-sink.js';
 import { mysqlPlanTarget } from '../sinks/mysql/mysql-plan-target.js';
-import { MysqlSink } from '../sinks/mysql/mysql-sink.js';
+import { checkMysqlTarget, openMysqlSink } from '../sinks/mysql/mysql-sink.js';
 import { openMysqlTargetProbe } from '../sinks/mysql/mysql-target-probe.js';
 import { postgresPlanTarget } from '../sinks/postgres/postgres-plan-target.js';
-import { PostgresSink } from '../sinks/postgres/postgres-sink.js';
+import { checkPostgresTarget, openPostgresSink } from '../sinks/postgres/postgres-sink.js';
 import { openPostgresTargetProbe } from '../sinks/postgres/postgres-target-probe.js';
 import { mysqlColumnCaveat, openMysqlCatalogue } from '../sources/mysql/mysql-catalogue.js';
 import { MysqlSource } from '../sources/mysql/mysql-source.js';
@@ -120,8 +120,8 @@ export const CHECKPOINT_TABLES = {
 const mysql: SqlEngine<'mysql'> = {
   url: MYSQL_URL,
   openSource: (source, common, s) => MysqlSource.open({ ...common, pipeline: s.pipeline, serverId: source.serverId, tinyint1: s.tinyint1 }),
-  openSink: (options) => MysqlSink.open({ ...options, checkpoint: CHECKPOINT_TABLES.mysql }),
-  checkTarget: (url) => MysqlSink.check(url),
+  openSink: (options) => openMysqlSink({ ...options, checkpoint: CHECKPOINT_TABLES.mysql }),
+  checkTarget: (url) => checkMysqlTarget(url),
   describeEndpoint: mysqlEndpoint,
   serverIdentity: async (url) => {
     const conn = await connect(url, 'target');
@@ -157,8 +157,8 @@ const postgres: SqlEngine<'postgres'> = {
   url: POSTGRES_URL,
   openSource: (source, common, s) =>
     PostgresSource.open({ ...common, slot: source.slot, publication: source.publication, partitionedTable: partitionedTableOn(s.targetType) }),
-  openSink: (options) => PostgresSink.open({ ...options, checkpoint: CHECKPOINT_TABLES.postgres }),
-  checkTarget: (url) => PostgresSink.check(url),
+  openSink: (options) => openPostgresSink({ ...options, checkpoint: CHECKPOINT_TABLES.postgres }),
+  checkTarget: (url) => checkPostgresTarget(url),
   describeEndpoint: pgEndpoint,
   serverIdentity: async (url) => {
     const client = await connectClient(url);
