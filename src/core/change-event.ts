@@ -36,6 +36,11 @@ export interface ChangeEvent {
   readonly after: Row | null;
   /** Columns the source did not send (Postgres unchanged TOAST): keep the target's value. */
   readonly unchanged?: readonly string[];
+  /**
+   * A delete of a row the target may not hold: a row filter could not see the whole old row (a
+   * Postgres update or delete sends only its key), so it cannot tell whether the row was let in.
+   */
+  readonly mayBeMissing?: boolean;
 }
 
 /**

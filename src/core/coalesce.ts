@@ -116,7 +116,8 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
     const rows = rowsOf(e.table);
     const k = rowKey(e.key);
     if (e.op === 'd') {
-      set(rows, k, { op: 'delete', key: e.key, created: createdInRun(rows.get(k)) });
+      // A row the target may not hold is deleted as one the run created: without expecting to find it.
+      set(rows, k, { op: 'delete', key: e.key, created: e.mayBeMissing === true || createdInRun(rows.get(k)) });
       continue;
     }
     const oldKey = e.op === 'u' && e.before ? pickKey(e.before, primaryKeyOf(e.table)) : e.key;

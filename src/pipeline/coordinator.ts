@@ -24,6 +24,8 @@ import { runSnapshot, SnapshotInterrupted } from './snapshot.js';
 import { checkKafkaSource } from './kafka-applier.js';
 import { planCheckProblems } from '../plan/plan.js';
 import { targetNameCheck } from './target-names.js';
+import { TableTransforms } from '../transforms/table-transforms.js';
+import { IDENTITY, type Transform } from '../transforms/transform.js';
 
 export interface RunOptions {
   readonly config: Config;
@@ -34,6 +36,8 @@ export interface RunOptions {
   readonly until: 'snapshot' | 'stream';
   /** The admin API's pause switch. */
   readonly gate?: PauseGate;
+  /** What the target holds of each table and row, snapshot and stream alike; the identity by default. */
+  readonly transform?: Transform;
 }
 
 export function formatProblems(problems: readonly CheckProblem[]): string {
@@ -140,6 +144,7 @@ async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
     await decide();
     await target.claim?.();
     const tables = await source.describeTables();
+    const transforms = new TableTransforms(o.transform ?? IDENTITY, tables);
     const { checkpoint, decision } = await decide();
     // Not worded "streaming from …": that line is the stream's own, once it has started.
     const plan = {
@@ -158,6 +163,7 @@ async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
         sink,
         events: o.events,
         tables,
+        transforms,
         fresh: decision === 'fresh',
         tablePrep: config.snapshot.tablePrep,
         parallelism: config.snapshot.parallelism,
@@ -167,8 +173,9 @@ async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
     } else if (!checkpoint?.position) {
       // cdc-only with no checkpoint yet: start from the log's head.
       const head = await source.streamStartNow();
-      await sink.prepare(tables, config.snapshot.tablePrep === 'none' ? 'none' : 'create');
-      await sink.finishSnapshot(tables, { phase: 'stream', position: head });
+      const targets = tables.map((t) => transforms.target(t));
+      await sink.prepare(targets, config.snapshot.tablePrep === 'none' ? 'none' : 'create');
+      await sink.finishSnapshot(targets, { phase: 'stream', position: head });
     }
     return sink;
   } catch (err) {
@@ -236,7 +243,11 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       if (!from) throw new FerryError('fatal', 'no stream position in the checkpoint', { hint: 'run with snapshot.mode: initial' });
       source = await openSource(config, log);
       const tables = snapshotted(await source.describeTables(), checkpoint?.tables, config, log);
-      await sink.prepare(tables, config.snapshot.tablePrep === 'none' ? 'none' : 'create');
+      const transforms = new TableTransforms(o.transform ?? IDENTITY, tables);
+      await sink.prepare(
+        tables.map((t) => transforms.target(t)),
+        config.snapshot.tablePrep === 'none' ? 'none' : 'create',
+      );
       events.emit('phase', { phase: 'streaming' });
       events.emit('stream-started', { from });
       // One queue per attempt, weighed by events: memory stays bounded by apply.queueMaxEvents whatever the
@@ -244,7 +255,7 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       const queue = new BoundedQueue<Transaction>(config.apply.queueMaxEvents, (t) => Math.max(1, t.events.length));
       source.stream(from, tables, queue, inner.signal);
       stopHeartbeat = startHeartbeat(source, events, log, sqlSource(config).heartbeatSeconds * 1000);
-      await applyStream(queue, {
+      await applyStream(transforms.stream(queue), {
         source,
         sink,
         events,

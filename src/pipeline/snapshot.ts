@@ -9,13 +9,16 @@ import type { SourceCatalogue } from '../core/source-catalogue.js';
 import type { SourceLog } from '../core/source-log.js';
 import { FerryError } from '../core/errors.js';
 import { forEachConcurrently } from '../core/concurrency.js';
+import type { TableTransforms } from '../transforms/table-transforms.js';
 
 export interface SnapshotDeps {
   /** Its readers, the log's head when the copy ends, and row estimates for progress. */
   readonly source: SnapshotReader & Pick<SourceLog, 'headPosition'> & Pick<SourceCatalogue, 'estimateRows'>;
   readonly sink: Sink;
   readonly events: FerryEventBus;
+  /** The source's tables; the sink gets them as `transforms` makes them. */
   readonly tables: readonly TableSchema[];
+  readonly transforms: TableTransforms;
   readonly fresh: boolean;
   readonly tablePrep: TablePrep;
   readonly parallelism: number;
@@ -40,13 +43,14 @@ const TEXT_CHUNK_FACTOR = 4;
  */
 export async function runSnapshot(deps: SnapshotDeps): Promise<Position> {
   const { source, sink, tables } = deps;
+  const targets = tables.map((t) => deps.transforms.target(t));
   const started = performance.now();
   if (deps.fresh) {
-    await sink.prepare(tables, deps.tablePrep, 'snapshot');
-    if (deps.tablePrep === 'create' || deps.tablePrep === 'none') await refuseNonEmptyTargets(sink, tables);
+    await sink.prepare(targets, deps.tablePrep, 'snapshot');
+    if (deps.tablePrep === 'create' || deps.tablePrep === 'none') await refuseNonEmptyTargets(sink, targets);
     await sink.beginSnapshot();
   } else {
-    await sink.prepare(tables, deps.tablePrep === 'none' ? 'none' : 'create', 'snapshot');
+    await sink.prepare(targets, deps.tablePrep === 'none' ? 'none' : 'create', 'snapshot');
   }
   let progress = new Map((await sink.loadSnapshotProgress()).map((p) => [p.table, p]));
   const keyless = tables.filter((t) => t.primaryKey.length === 0 && !progress.get(tableKey(t.source))?.done);
@@ -56,7 +60,7 @@ export async function runSnapshot(deps: SnapshotDeps): Promise<Position> {
     deps.events.emit('snapshot-restarted', {
       reason: `${keyless.map((t) => tableKey(t.source)).join(', ')} ha${keyless.length === 1 ? 's' : 've'} no primary key and cannot resume`,
     });
-    await sink.prepare(tables, 'truncate', 'snapshot');
+    await sink.prepare(targets, 'truncate', 'snapshot');
     await sink.beginSnapshot();
     progress = new Map();
   }
@@ -75,7 +79,7 @@ export async function runSnapshot(deps: SnapshotDeps): Promise<Position> {
   for (const p of final) position = earliest(position, p.position);
   position ??= await source.streamStartNow();
   const head = await source.headPosition();
-  await sink.finishSnapshot(tables, { phase: 'stream', position, ...(comparePositions(head, position) > 0 ? { overlapEnd: head } : {}) });
+  await sink.finishSnapshot(targets, { phase: 'stream', position, ...(comparePositions(head, position) > 0 ? { overlapEnd: head } : {}) });
   deps.events.emit('snapshot-done', { rows: final.reduce((n, p) => n + p.rows, 0), ms: performance.now() - started, position });
   return position;
 }
@@ -110,7 +114,9 @@ async function copyTable(deps: SnapshotDeps, session: SnapshotSession, table: Ta
     // A resumed table keeps the earliest position any of its chunks was read at.
     const copy: TableCopy = { name, position: earliest(previous?.position, reader.position), rows: previous?.rows ?? 0, lastKey: previous?.lastKey ?? null };
     deps.events.emit('snapshot-table-started', { table: name, estimatedRows: await deps.source.estimateRows(table), resumedRows: copy.rows });
-    if (reader.readChunkText && deps.sink.loadsSourceText?.(table)) await copyAsText(deps, reader, table, copy);
+    // The source's bulk text reaches the target undecoded: only rows the transform passes as they are may go that way.
+    if (reader.readChunkText && deps.transforms.passesRows(table) && deps.sink.loadsSourceText?.(deps.transforms.target(table)))
+      await copyAsText(deps, reader, table, copy);
     else await copyAsRows(deps, reader, table, copy);
     deps.events.emit('snapshot-table-done', { table: name, rows: copy.rows, ms: performance.now() - started });
   } finally {
@@ -118,9 +124,10 @@ async function copyTable(deps: SnapshotDeps, session: SnapshotSession, table: Ta
   }
 }
 
-/** Chunks read as rows and loaded by the sink, the next chunk read while this one loads. */
+/** Chunks read as rows, made the target's by the transform and loaded by the sink, the next chunk read while this one loads. */
 async function copyAsRows(deps: SnapshotDeps, reader: TableReader, table: TableSchema, copy: TableCopy): Promise<void> {
   const { sink, events, chunkRows } = deps;
+  const target = deps.transforms.target(table);
   let chunk = await reader.readChunk(table, copy.lastKey, chunkRows);
   for (;;) {
     if (deps.signal.aborted) throw new SnapshotInterrupted(`snapshot stopped before ${copy.name} was complete`);
@@ -129,7 +136,13 @@ async function copyAsRows(deps: SnapshotDeps, reader: TableReader, table: TableS
     const next = done ? null : reader.readChunk(table, copy.lastKey, chunkRows);
     next?.catch(() => {});
     copy.rows += chunk.length;
-    await sink.loadChunk(table, chunk, { table: copy.name, lastKey: copy.lastKey, rows: copy.rows, done, position: copy.position });
+    await sink.loadChunk(target, deps.transforms.chunk(table, chunk), {
+      table: copy.name,
+      lastKey: copy.lastKey,
+      rows: copy.rows,
+      done,
+      position: copy.position,
+    });
     events.emit('snapshot-chunk-loaded', { table: copy.name, rows: chunk.length, totalRows: copy.rows });
     if (!next) return;
     chunk = await next;
@@ -148,7 +161,7 @@ async function copyAsText(deps: SnapshotDeps, reader: TableReader, table: TableS
     if (deps.signal.aborted) throw new SnapshotInterrupted(`snapshot stopped before ${copy.name} was complete`);
     let rows = 0;
     let lastKey = copy.lastKey;
-    await sink.loadChunkText!(table, reader.readChunkText!(table, copy.lastKey, chunkRows), (read) => {
+    await sink.loadChunkText!(deps.transforms.target(table), reader.readChunkText!(table, copy.lastKey, chunkRows), (read) => {
       rows = read.rows;
       lastKey = read.lastKey ?? copy.lastKey;
       done = read.rows < chunkRows;

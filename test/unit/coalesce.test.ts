@@ -129,6 +129,11 @@ describe('coalesce', () => {
     expect(writes).toEqual([rows(users, [{ id: 5 }, { id: 6 }], [{ id: 4, name: 'd' }], [], [], [{ id: 1 }, { id: 2 }, { id: 3 }])]);
   });
 
+  it('deletes a row the target may not hold (mayBeMissing: a row filter could not tell) without expecting to find it', () => {
+    const writes = coalesce([{ ...remove(users, { id: 1 }), mayBeMissing: true }, remove(users, { id: 2 })], primaryKeyOf);
+    expect(writes).toEqual([rows(users, [{ id: 2 }], [], [], [], [{ id: 1 }])]);
+  });
+
   it('an insert after the run deleted what it created is a created row again', () => {
     const writes = coalesce([insert(users, { id: 1, name: 'a' }), remove(users, { id: 1, name: 'a' }), insert(users, { id: 1, name: 'b' })], primaryKeyOf);
     expect(writes).toEqual([inserted(users, [{ id: 1, name: 'b' }])]);

@@ -55,6 +55,7 @@ const RULES: readonly Rule[] = [
     broken: (f, t) => engineOf(f, 'engines') !== null && !under(t, 'core') && engineOf(t, 'engines') !== engineOf(f, 'engines'),
   },
   { name: 'core imports only core', broken: (f, t) => under(f, 'core') && !under(t, 'core') },
+  { name: 'transforms import only core and themselves', broken: (f, t) => under(f, 'transforms') && !under(t, 'core', 'transforms') },
   { name: 'sources, sinks and checkpoint stores never import pipeline', broken: (f, t) => under(f, 'sources', 'sinks', 'checkpoint') && under(t, 'pipeline') },
   {
     name: 'pipeline reaches sources, sinks, checkpoint stores and engines only through engines/registry.ts',
