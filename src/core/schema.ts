@@ -70,6 +70,15 @@ export type ColumnDefault =
 /** What the target does to referencing rows when a referenced row is deleted or its key changes. */
 export type ReferentialAction = 'cascade' | 'set null' | 'set default' | 'restrict' | 'no action';
 
+/** A referential action as SQL writes it (both engines spell them the standard way). */
+export const REFERENTIAL_ACTION_SQL: Record<ReferentialAction, string> = {
+  cascade: 'CASCADE',
+  'set null': 'SET NULL',
+  'set default': 'SET DEFAULT',
+  restrict: 'RESTRICT',
+  'no action': 'NO ACTION',
+};
+
 /** A foreign key of a table (the referencing one), as the source declares it. */
 export interface ForeignKey {
   readonly name: string;

@@ -2,7 +2,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import { tableKey, type Value } from '../../core/change-event.js';
 import { printCheck } from '../../core/check-expression.js';
-import type { CheckConstraint, Column, ForeignKey, Index, ReferentialAction, TableSchema } from '../../core/schema.js';
+import { type CheckConstraint, type Column, type ForeignKey, type Index, REFERENTIAL_ACTION_SQL, type TableSchema } from '../../core/schema.js';
 import {
   referencedTable,
   VIOLATION_ROWS,
@@ -23,14 +23,6 @@ import { indexName, qualified, quoteIdent, quoteString } from '../../engines/mys
  * first, and any found fail the step before a statement changes anything. Each step looks at the
  * catalog first: a cutover tried again does not trip over what the first attempt created.
  */
-
-const ACTIONS: Record<ReferentialAction, string> = {
-  cascade: 'CASCADE',
-  'set null': 'SET NULL',
-  'set default': 'SET DEFAULT',
-  restrict: 'RESTRICT',
-  'no action': 'NO ACTION',
-};
 
 /** The unique index in place of the stream's non-unique one (MariaDB keys TEXT/BLOB columns by a hash; MySQL 8 cannot). */
 export function uniqueIndexSql(t: TableSchema, i: Index, flavor: Flavor): Translation & { name: string } {
@@ -77,7 +69,7 @@ export function foreignKeySql(t: TableSchema, fk: ForeignKey, tables: readonly T
   return {
     sql:
       `FOREIGN KEY (${fk.columns.map(quoteIdent).join(', ')}) REFERENCES ${qualified(parent.target)} (${fk.referencedColumns.map(quoteIdent).join(', ')}) ` +
-      `ON DELETE ${ACTIONS[fk.onDelete]} ON UPDATE ${ACTIONS[fk.onUpdate]}`,
+      `ON DELETE ${REFERENTIAL_ACTION_SQL[fk.onDelete]} ON UPDATE ${REFERENTIAL_ACTION_SQL[fk.onUpdate]}`,
   };
 }
 

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { tableKey, type Value } from '../../core/change-event.js';
 import { printCheck } from '../../core/check-expression.js';
-import type { CheckConstraint, ForeignKey, Index, ReferentialAction, TableSchema } from '../../core/schema.js';
+import { type CheckConstraint, type ForeignKey, type Index, REFERENTIAL_ACTION_SQL, type TableSchema } from '../../core/schema.js';
 import {
   isUniqueKey,
   referencedTable,
@@ -35,14 +35,6 @@ function constraintName(name: string): string {
   return `${prefix}_${createHash('sha1').update(name).digest('hex').slice(0, 8)}`;
 }
 
-const ACTIONS: Record<ReferentialAction, string> = {
-  cascade: 'CASCADE',
-  'set null': 'SET NULL',
-  'set default': 'SET DEFAULT',
-  restrict: 'RESTRICT',
-  'no action': 'NO ACTION',
-};
-
 /** The unique index replacing the stream's non-unique one of the same name. */
 export function uniqueIndexSql(t: TableSchema, i: Index): { name: string; drop: string; create: string } {
   const name = indexName(t.target.name, i.name);
@@ -66,7 +58,7 @@ export function foreignKeySql(fk: ForeignKey, tables: readonly TableSchema[]): T
   return {
     sql:
       `FOREIGN KEY (${fk.columns.map(quoteIdent).join(', ')}) REFERENCES ${qualified(parent.target)} (${fk.referencedColumns.map(quoteIdent).join(', ')}) ` +
-      `ON DELETE ${ACTIONS[fk.onDelete]} ON UPDATE ${ACTIONS[fk.onUpdate]}`,
+      `ON DELETE ${REFERENTIAL_ACTION_SQL[fk.onDelete]} ON UPDATE ${REFERENTIAL_ACTION_SQL[fk.onUpdate]}`,
   };
 }
 
