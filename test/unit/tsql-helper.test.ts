@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { parseTsql, splitStatements } from '../helpers/tsql.js';
+
+describe('the T-SQL test parser', () => {
+  it('splits a batch at top-level semicolons only', () => {
+    expect(splitStatements("SELECT N'a;b' AS [x;y]; DELETE FROM [s].[t];")).toEqual(["SELECT N'a;b' AS [x;y]", 'DELETE FROM [s].[t]']);
+  });
+
+  it('parses T-SQL, and a syntax error fails naming the statement', () => {
+    expect(parseTsql('UPDATE t SET t.[a] = s.[a] FROM [s].[t] AS t JOIN [#stage] AS s ON t.[id] = s.[id]')).toHaveLength(1);
+    expect(() => parseTsql('UPDATE [s].[t] SET [a] = WHERE [id] = 1')).toThrow(/not valid T-SQL[\s\S]*SET \[a\] = WHERE/);
+  });
+
+  it('matches the shapes the grammar lacks exactly, and nothing near them', () => {
+    expect(parseTsql('SET IDENTITY_INSERT [s].[t] ON')).toEqual([{ gap: 'the grammar has no SET IDENTITY_INSERT' }]);
+    expect(() => parseTsql('SET IDENTITY_INSERT [s].[t] MAYBE')).toThrow(/not valid T-SQL/);
+    expect(parseTsql('SELECT COUNT_BIG(*) FROM [s].[t]')).toHaveLength(1);
+  });
+});
