@@ -22,6 +22,7 @@ import { openPgReader } from './pg-snapshot.js';
 import { ensurePublication, ensureSlot, recreateSlotWithSnapshot, slotChangesAfter, slotMissing, slotState, verifyPublication } from './pg-slot.js';
 import { watchSlotCreation } from './pg-slot-wait.js';
 import { queriesInTurn } from './queries-in-turn.js';
+import { streamTables } from './stream-tables.js';
 import { WalStream } from './wal-source.js';
 
 export interface PostgresSourceOptions extends PgDescribeOptions {
@@ -190,9 +191,8 @@ export class PostgresSource implements Source {
   }
 
   stream(from: Position, tables: readonly TableSchema[], into: QueueProducer<Transaction>, signal: AbortSignal): void {
-    const wanted = new Set(tables.map((t) => tableKey(t.source)));
     const start = async (): Promise<void> => {
-      const selected = (await this.#describe()).filter((t) => wanted.has(tableKey(t.schema.source)));
+      const selected = streamTables(tables, await this.#describe());
       await verifyPublication(this.#client, this.#o.publication, selected);
       const stream = new WalStream(
         {
@@ -211,7 +211,7 @@ export class PostgresSource implements Source {
       this.#stream = stream;
       stream.start(signal);
     };
-    // Describing the tables and checking the publication come first: their failures reach the consumer as the stream's own do.
+    // Reading the catalogue and checking the publication come first: their failures reach the consumer as the stream's own do.
     start().catch((err: unknown) => into.fail(err));
   }
 
