@@ -1,9 +1,7 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config.js';
 import { FerryEventBus } from '../../src/core/events.js';
-import { runPipeline } from '../../src/pipeline/coordinator.js';
 import { waitFor } from '../helpers/ferry.js';
+import { startInProcess, type InProcessPipeline } from '../helpers/in-process.js';
 import { ROUTES, routeDatabases, type RouteDatabases } from '../helpers/routes.js';
 import { TEST_TRANSFORM } from '../helpers/test-transform.js';
 
@@ -20,14 +18,12 @@ const CHUNK_ROWS = 10;
 describe.each(routes)('transform seam: $label', (route) => {
   const name = `seam_${route.source}`;
   let db: RouteDatabases;
-  const stop = new AbortController();
-  let pipeline: Promise<void> | undefined;
+  let pipeline: InProcessPipeline | undefined;
   beforeAll(async () => {
     db = await routeDatabases(route, name);
   });
   afterAll(async () => {
-    stop.abort();
-    await pipeline?.catch(() => {});
+    await pipeline?.stop();
     await db?.close();
   });
 
@@ -56,16 +52,8 @@ describe.each(routes)('transform seam: $label', (route) => {
     events.on('stream-started', () => {
       streaming = true;
     });
-    pipeline = runPipeline({
-      config: parseConfig(db.config({ snapshot: { chunkRows: CHUNK_ROWS } })),
-      log: pino({ level: 'silent' }),
-      events,
-      signal: stop.signal,
-      until: 'stream',
-      transform: TEST_TRANSFORM,
-    });
-    // A pipeline that stops (a change the target rejected) fails the wait with its error, not a timeout.
-    const running = <T>(wait: Promise<T>) => Promise.race([wait, pipeline!.then(() => Promise.reject(new Error('the pipeline stopped')))]);
+    pipeline = startInProcess(db.config({ snapshot: { chunkRows: CHUNK_ROWS } }), events, TEST_TRANSFORM);
+    const { running } = pipeline;
     await running(waitFor('the stream to start', async () => streaming));
 
     // The snapshot: transformed rows for people, the source's rows for notes, and no table under the source's name.
