@@ -37,7 +37,11 @@ export interface VerifySql {
   countAndSum(hash: string): string;
   /** The canonical text of column expression `x` (NULL stays NULL). */
   canonical(t: ColumnType, p: PhysicalColumn, x: string): string;
-  md5(x: string): string;
+  /**
+   * The md5 of `x` as 32 lower-case hex digits: of the UTF-8 bytes of a text, or of the bytes of a
+   * binary column (`of: 'bytes'`), which an engine whose text is not UTF-8 (SQL Server) hashes as they are.
+   */
+  md5(x: string, of: 'text' | 'bytes'): string;
   /** `v`, or 'N' where it is NULL. */
   nullAsN(v: string): string;
   /** `<length>:<v>`. */

@@ -78,7 +78,7 @@ export function canonicalSql(engine: Engine, t: ColumnType, p: PhysicalColumn, x
 export function fieldSql(engine: Engine, t: ColumnType, p: PhysicalColumn, x: string): string {
   const sql = verifySql(engine);
   const form = formOf(t);
-  if (form === 'digest') return sql.nullAsN(sql.md5(t.kind === 'binary' ? x : sql.canonical(t, p, x)));
+  if (form === 'digest') return sql.nullAsN(t.kind === 'binary' ? sql.md5(x, 'bytes') : sql.md5(sql.canonical(t, p, x), 'text'));
   const v = sql.canonical(t, p, x);
   return sql.nullAsN(form === 'fixed' ? v : sql.lengthPrefixed(v));
 }
