@@ -13,6 +13,13 @@ const PARSER_GAPS: readonly { readonly shape: RegExp; readonly why: string }[] =
 /** Functions whose call syntax is another's that the grammar knows. */
 const SAME_SYNTAX: readonly (readonly [string, string])[] = [['COUNT_BIG(', 'COUNT(']];
 
+/**
+ * `COLLATE name` after a parenthesized expression or a call: SQL Server takes the clause after any
+ * character expression, the grammar after a column or parameter only. Removed before parsing, the
+ * expression it followed must still parse on its own.
+ */
+const COLLATE_AFTER_PARENTHESIS = /\) COLLATE [A-Za-z0-9_]+/g;
+
 /** The statements of a T-SQL batch, split at top-level semicolons (outside quotes and brackets). */
 export function splitStatements(batch: string): string[] {
   const out: string[] = [];
@@ -46,6 +53,7 @@ export function parseTsql(batch: string): unknown[] {
     if (gap) return { gap: gap.why };
     let text = statement;
     for (const [from, to] of SAME_SYNTAX) text = text.split(from).join(to);
+    text = text.replace(COLLATE_AFTER_PARENTHESIS, ')');
     try {
       return tsql.astify(text, { database: 'TransactSQL' });
     } catch (err) {

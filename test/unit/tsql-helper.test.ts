@@ -15,5 +15,7 @@ describe('the T-SQL test parser', () => {
     expect(parseTsql('SET IDENTITY_INSERT [s].[t] ON')).toEqual([{ gap: 'the grammar has no SET IDENTITY_INSERT' }]);
     expect(() => parseTsql('SET IDENTITY_INSERT [s].[t] MAYBE')).toThrow(/not valid T-SQL/);
     expect(parseTsql('SELECT COUNT_BIG(*) FROM [s].[t]')).toHaveLength(1);
+    expect(parseTsql("SELECT LEN((t.[a] + N'.') COLLATE Latin1_General_100_CI_AS_SC) FROM [s].[t] AS t")).toHaveLength(1);
+    expect(() => parseTsql('SELECT (t.[a]) COLLATE FROM [s].[t] AS t')).toThrow(/not valid T-SQL/);
   });
 });
