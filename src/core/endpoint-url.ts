@@ -48,6 +48,8 @@ export interface UrlStyle {
   readonly fallbackModes: readonly string[];
   /** Why verify-full cannot hold against an IP address, when the engine's driver cannot check it there. */
   readonly verifyFullByIp?: string;
+  /** Modes the engine's driver cannot keep as ferry defines them, each with why and what to write instead. */
+  readonly refusedModes?: Partial<Record<TlsMode, { readonly why: string; readonly hint: string }>>;
 }
 
 const ENCODE_HINT =
@@ -97,6 +99,8 @@ export function parseEndpointUrl(raw: string, style: UrlStyle, key = 'url'): End
   }
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   const mode = tls.mode === undefined ? 'disable' : modeOf(style, tls.mode, `${key} ${names.mode}`);
+  const refused = style.refusedModes?.[mode];
+  if (refused) throw configError(`${key}: TLS mode ${mode}: ${refused.why}`, refused.hint);
   if (style.verifyFullByIp && mode === 'verify-full' && isIP(host)) {
     throw configError(
       `${key}: TLS mode verify-full against the IP address ${host}: ${style.verifyFullByIp}`,

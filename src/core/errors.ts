@@ -1,3 +1,4 @@
+import { sqlServerErrorNumbers } from './error-numbers.js';
 import { resourceExhaustion } from './resource-exhaustion.js';
 
 /**
@@ -61,6 +62,32 @@ const RETRIABLE_CODES = new Set([
   '08006',
   '08001',
   '08004',
+  // tedious/mssql: the socket failed or closed, a connect timed out, a request met a closed connection
+  'ESOCKET',
+  'ETIMEOUT',
+  'ECONNCLOSED',
+  'ECLOSE',
+]);
+
+/**
+ * SQL Server error numbers after which the same work may succeed: the baseline transient errors of
+ * Microsoft's SqlClient (SqlConfigurableRetryFactory.BaselineTransientErrors) that can reach a
+ * connected session, which include tedious's list (src/transient-error-lookup.ts).
+ */
+const RETRIABLE_SQL_SERVER_NUMBERS = new Set([
+  1204, // the instance cannot obtain a LOCK resource at this time
+  1205, // chosen as the deadlock victim: rerun the transaction
+  1222, // lock request time out period exceeded
+  10928, // Azure SQL: the database's resource limit (workers, sessions) has been reached
+  10929, // Azure SQL: the server is too busy to grant the database its minimum
+  40143, // Azure SQL: the service has encountered an error processing the request
+  40197, // Azure SQL: the service has encountered an error processing the request (failover, upgrade)
+  40501, // Azure SQL: the service is currently busy
+  40540, // Azure SQL: the service has encountered an error processing the request
+  40613, // Azure SQL: the database is not currently available (reconfiguration, failover)
+  49918, // Azure SQL: not enough resources to process the request
+  49919, // Azure SQL: too many create or update operations in progress
+  49920, // Azure SQL: too many operations in progress
 ]);
 
 /** Classifies anything thrown by a driver into a FerryError, keeping the original as `cause`. */
@@ -78,7 +105,9 @@ export function coerceError(err: unknown, context?: string): FerryError {
     /Connection terminated|connection is closed|Client has encountered a connection error|socket hang up|timeout expired|timeout exceeded when trying to connect|not queryable|in closed state/i.test(
       message,
     );
-  const kind: ErrorKind = (code && RETRIABLE_CODES.has(code)) || isConnectionEnd ? 'retriable' : 'fatal';
+  const retriable =
+    (code !== undefined && RETRIABLE_CODES.has(code)) || sqlServerErrorNumbers(err).some((n) => RETRIABLE_SQL_SERVER_NUMBERS.has(n)) || isConnectionEnd;
+  const kind: ErrorKind = retriable ? 'retriable' : 'fatal';
   return new FerryError(kind, text, { cause: err });
 }
 

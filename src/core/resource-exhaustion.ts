@@ -1,3 +1,5 @@
+import { sqlServerErrorNumbers } from './error-numbers.js';
+
 /**
  * A database server (or this machine) ran out of something: disk space, memory, connections. Nothing
  * is wrong with the data or the table, so this is never a rejected row: once the operator frees what
@@ -49,5 +51,23 @@ export function resourceExhaustion(err: unknown): ResourceExhaustion | null {
   if (errno !== undefined && MYSQL_WRITE_ERRORS.has(errno) && NO_SPACE_TEXT.test(message)) return disk;
   if (errno !== undefined && MYSQL_OUT_OF_MEMORY.has(errno))
     return { problem: 'out of memory', hint: `Free memory on that server or lower its buffer sizes; ${RESUMES}` };
+  return sqlServerExhaustion(sqlServerErrorNumbers(err));
+}
+
+/**
+ * SQL Server error numbers (sys.messages): 1105 a filegroup is full; 9002 the transaction log is
+ * full; 40544 an Azure SQL database reached its size quota; 701 insufficient system memory.
+ */
+function sqlServerExhaustion(numbers: readonly number[]): ResourceExhaustion | null {
+  if (numbers.includes(9002)) {
+    return {
+      problem: 'the transaction log is full',
+      hint: `Back up the log (full recovery model) or grow the log file, and check log_reuse_wait_desc in sys.databases; ${RESUMES}`,
+    };
+  }
+  if (numbers.includes(1105)) return { problem: 'a filegroup is full', hint: `Grow the filegroup's files (or allow autogrowth), or ${DISK}; ${RESUMES}` };
+  if (numbers.includes(40544))
+    return { problem: 'the database reached its size quota', hint: `Raise the database's maximum size (its service tier); ${RESUMES}` };
+  if (numbers.includes(701)) return { problem: 'out of memory', hint: `Free memory on that server or lower its memory settings; ${RESUMES}` };
   return null;
 }

@@ -1,5 +1,6 @@
-import type sql from 'mssql';
+import sql from 'mssql';
 import { parseEndpointUrl, readTlsFiles, type UrlStyle } from '../../core/endpoint-url.js';
+import { mssqlConnectError } from './errors.js';
 
 /**
  * An mssql:// (or sqlserver://) URL: `mssql://user:password@host:1433/database`. SQL Server has no
@@ -14,6 +15,13 @@ export const MSSQL_URL: UrlStyle = {
   modeNames: { disable: 'disable', require: 'require', 'verify-ca': 'verify-ca', 'verify-full': 'verify-full' },
   modesIgnoreCase: false,
   fallbackModes: ['prefer', 'allow'],
+  // tedious checks the certificate's host name whenever it checks the certificate (trustServerCertificate: false).
+  refusedModes: {
+    'verify-ca': {
+      why: "ferry's SQL Server driver cannot check the certificate's chain without its host name",
+      hint: 'use verify-full (chain and host name) or require (encrypted, certificate not checked)',
+    },
+  },
 };
 
 export type Role = 'source' | 'target';
@@ -47,4 +55,20 @@ export function poolConfig(url: string, role: Role = 'target', max = 4): sql.con
 export function describeEndpoint(url: string): string {
   const e = parseEndpointUrl(url, MSSQL_URL);
   return `${e.user ?? ''}@${e.host}:${e.port}`;
+}
+
+/**
+ * A connected pool; a failure to connect is a FerryError naming the server (never the password).
+ * A pool whose connection dies while idle reports it as an 'error' event, which unheard would end
+ * the process; the failure reaches ferry anyway, through the next request.
+ */
+export async function connectPool(url: string, role: Role = 'target', max = 1): Promise<sql.ConnectionPool> {
+  const pool = new sql.ConnectionPool(poolConfig(url, role, max));
+  pool.on('error', () => {});
+  try {
+    return await pool.connect();
+  } catch (err) {
+    await pool.close().catch(() => {});
+    throw mssqlConnectError(err, `${role} ${describeEndpoint(url)}`, `${role}.url`);
+  }
 }
