@@ -2,9 +2,14 @@
  * How the target engine compares and limits names. Postgres: 63 bytes (NAMEDATALEN - 1; longer names
  * are cut silently at a character boundary), exact case (ferry quotes every name). MySQL/MariaDB: 64
  * characters (longer is an error), column and index names without case, database and table names
- * as `lower_case_table_names` says (0: as written; 1 and 2: in lower case).
+ * as `lower_case_table_names` says (0: as written; 1 and 2: in lower case). SQL Server: 128
+ * characters (longer is an error), every name compared by the collation of the database's catalog
+ * (`collation`; usually case-insensitive), trailing spaces ignored.
  */
-export type TargetNaming = { readonly engine: 'postgres' } | { readonly engine: 'mysql'; readonly lowerCaseTableNames: number };
+export type TargetNaming =
+  | { readonly engine: 'postgres' }
+  | { readonly engine: 'mysql'; readonly lowerCaseTableNames: number }
+  | { readonly engine: 'mssql'; readonly collation: string };
 
 /** What ferry names on a target. */
 export type NameKind = 'table' | 'partition' | 'index' | 'column';
