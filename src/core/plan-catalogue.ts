@@ -1,6 +1,6 @@
 import type { TableId } from './change-event.js';
 import type { NotCarried } from './not-carried.js';
-import type { Column, Engine, TableSchema } from './schema.js';
+import type { Column, TableSchema, TargetEngine } from './schema.js';
 
 /** A column as the source catalogue lists it, whether or not ferry can replicate it. */
 export interface CatalogueColumn {
@@ -52,6 +52,6 @@ export interface CatalogueOptions {
  */
 export interface CatalogueReader {
   /** Every selected table with every column, and what ferry will not carry to a `target` engine database. */
-  read(options: CatalogueOptions, target: Engine): Promise<PlanCatalogue>;
+  read(options: CatalogueOptions, target: TargetEngine): Promise<PlanCatalogue>;
   close(): Promise<void>;
 }

@@ -1,12 +1,12 @@
 import type { CarriedItem } from './schema-fidelity.js';
-import type { Column, Engine, Index, TableSchema } from './schema.js';
+import type { Column, Index, TableSchema, TargetEngine } from './schema.js';
 import type { CatalogueTable } from './plan-catalogue.js';
 import type { TargetNaming } from './target-naming.js';
 import type { Assessment } from './verdict.js';
 
 /** What the plan knows of the target database, read from it. */
 export interface TargetFacts {
-  readonly engine: Engine;
+  readonly engine: TargetEngine;
   /** A MySQL target's flavor, 'mariadb' or 'mysql' (the collation of cross-engine tables depends on it). */
   readonly flavor?: 'mariadb' | 'mysql';
   /** Target tables that exist already, as `schema.table`. */
@@ -17,6 +17,8 @@ export interface TargetFacts {
   readonly missingEnums: ReadonlySet<string>;
   /** A MySQL target's lower_case_table_names (how it compares table names). */
   readonly lowerCaseTableNames?: number;
+  /** A SQL Server target's catalog collation (how it compares names). */
+  readonly collation?: string;
 }
 
 /** A read-only session on a target, for `ferry plan` (sinks/<db>/<db>-target-probe.ts, chosen by the registry). */

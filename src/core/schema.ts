@@ -33,6 +33,9 @@ export type ColumnType =
 /** The engine a table was read from: a sink of the same engine keeps the source's own column types. */
 export type Engine = 'mysql' | 'postgres';
 
+/** An engine ferry writes into: every source engine, and SQL Server, which is a target only. */
+export type TargetEngine = Engine | 'mssql';
+
 /**
  * What rows already in a table hold once this column is added to it (MySQL fills them during the
  * ALTER and writes no row events): a value ferry knows, or an expression it cannot evaluate per row.

@@ -1,5 +1,5 @@
 import type { TableId } from './change-event.js';
-import type { Engine, TableSchema } from './schema.js';
+import type { TableSchema, TargetEngine } from './schema.js';
 
 /**
  * One end of `ferry verify`: a read-only SQL session on the source or on the target, on which verify
@@ -7,7 +7,7 @@ import type { Engine, TableSchema } from './schema.js';
  * the latest committed state (no long snapshot), so a chunk re-compared later sees a live source move on.
  */
 export interface VerifySide {
-  readonly engine: Engine;
+  readonly engine: TargetEngine;
   /** Where `table` is on this side: the source's own name, or where the sink put it (`target.schema`). */
   tableId(table: TableSchema): TableId;
   /**

@@ -5,7 +5,7 @@ import type { PlanTarget, TargetFacts } from '../core/plan-target.js';
 import type { CarriedItem } from '../core/schema-fidelity.js';
 import type { TableSchema } from '../core/schema.js';
 import { VERDICTS, type Verdict } from '../core/verdict.js';
-import { SQL_ENGINES } from '../engines/registry.js';
+import { SQL_TARGETS } from '../engines/registry.js';
 import { targetNameConflicts } from '../pipeline/target-names.js';
 import type { ColumnPlan, Endpoint, PlanReport, TablePlan } from './plan-model.js';
 import { assessColumn } from './verdict.js';
@@ -20,7 +20,7 @@ export interface PlanInputs {
 
 /** The report from what was read of both databases: per column verdicts, the target DDL, what is not carried. */
 export function assemblePlan(i: PlanInputs): PlanReport {
-  const target = SQL_ENGINES[i.facts.engine].planTarget;
+  const target = SQL_TARGETS[i.facts.engine].planTarget;
   const notCarried: NotCarried[] = [...i.catalogue.notCarried];
   const schemas = new Set<string>();
   const replicated = i.catalogue.tables.filter((t) => !t.refused).map((t) => t.schema);

@@ -1,6 +1,6 @@
 import type { TableId } from '../core/change-event.js';
 import type { NotCarried } from '../core/not-carried.js';
-import type { Engine } from '../core/schema.js';
+import type { TargetEngine } from '../core/schema.js';
 import type { Verdict } from '../core/verdict.js';
 
 export interface ColumnPlan {
@@ -26,7 +26,7 @@ export interface TablePlan {
 }
 
 export interface Endpoint {
-  readonly engine: Engine;
+  readonly engine: TargetEngine;
   /** `user@host:port`, no password. */
   readonly endpoint: string;
   /** The server's version string. */

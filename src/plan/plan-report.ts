@@ -1,9 +1,10 @@
 import { tableKey } from '../core/change-event.js';
 import type { CheckProblem } from '../core/check-problem.js';
+import type { TargetEngine } from '../core/schema.js';
 import { VERDICTS } from '../core/verdict.js';
 import type { ColumnPlan, PlanReport, TablePlan } from './plan-model.js';
 
-const ENGINE_NAMES = { mysql: 'MySQL/MariaDB', postgres: 'Postgres' } as const;
+const ENGINE_NAMES: { readonly [E in TargetEngine]: string } = { mysql: 'MySQL/MariaDB', postgres: 'Postgres', mssql: 'SQL Server' };
 
 /** The plan as text, the way `ferry plan` prints it: tables with their columns and DDL, then what is not carried. */
 export function formatPlan(r: PlanReport): string {

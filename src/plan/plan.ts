@@ -1,8 +1,8 @@
 import { sqlSource, sqlTarget, targetSchemaOf, type Config } from '../config.js';
 import type { CheckProblem } from '../core/check-problem.js';
-import { coerceError, configError, FerryError } from '../core/errors.js';
+import { coerceError, FerryError } from '../core/errors.js';
 import { makeTableFilter } from '../core/table-mapping.js';
-import { SQL_ENGINES } from '../engines/registry.js';
+import { SQL_SOURCES, SQL_TARGETS } from '../engines/registry.js';
 import { assemblePlan } from './assemble.js';
 import type { PlanReport } from './plan-model.js';
 import { planProblems } from './plan-report.js';
@@ -15,21 +15,20 @@ import { planProblems } from './plan-report.js';
 export async function makePlan(config: Config): Promise<PlanReport> {
   const source = sqlSource(config);
   const target = sqlTarget(config);
-  if (target.type === 'mssql') throw configError('target.type mssql: ferry plan assesses postgres and mysql targets only', 'use a postgres or mysql target');
   const filter = makeTableFilter(config.tables.include, config.tables.exclude);
   const targetSchema = targetSchemaOf(config);
   const closers: (() => Promise<unknown>)[] = [];
   try {
-    const reader = await SQL_ENGINES[source.type].openCatalogue(source.url).catch((err) => unreachable(err, 'source'));
+    const reader = await SQL_SOURCES[source.type].openCatalogue(source.url).catch((err) => unreachable(err, 'source'));
     closers.push(() => reader.close());
     const catalogue = await reader.read({ filter, targetSchema, tinyint1: config.types.tinyint1 }, target.type);
-    const probe = await SQL_ENGINES[target.type].openTargetProbe(target.url).catch((err) => unreachable(err, 'target'));
+    const probe = await SQL_TARGETS[target.type].openTargetProbe(target.url).catch((err) => unreachable(err, 'target'));
     closers.push(() => probe.close());
     const facts = await probe.probe(catalogue.tables);
     return assemblePlan({
       pipeline: config.pipeline,
-      source: { engine: source.type, endpoint: SQL_ENGINES[source.type].describeEndpoint(source.url), version: catalogue.version },
-      target: { engine: target.type, endpoint: SQL_ENGINES[target.type].describeEndpoint(target.url), version: facts.version },
+      source: { engine: source.type, endpoint: SQL_SOURCES[source.type].describeEndpoint(source.url), version: catalogue.version },
+      target: { engine: target.type, endpoint: SQL_TARGETS[target.type].describeEndpoint(target.url), version: facts.version },
       catalogue,
       facts,
     });
@@ -60,7 +59,7 @@ function unreachable(err: unknown, side: 'source' | 'target'): never {
  * checks name an unreachable database themselves.
  */
 export async function planCheckProblems(config: Config): Promise<CheckProblem[]> {
-  if (config.source.type === 'kafka' || (config.target.type !== 'mysql' && config.target.type !== 'postgres')) return [];
+  if (config.source.type === 'kafka' || config.target.type === 'kafka') return [];
   try {
     return planProblems(await makePlan(config));
   } catch (err) {

@@ -1,4 +1,4 @@
-import type { ColumnType, Engine } from '../core/schema.js';
+import type { ColumnType, TargetEngine } from '../core/schema.js';
 import type { PhysicalColumn } from '../core/verify-sql.js';
 import { verifySql } from '../engines/registry.js';
 
@@ -34,7 +34,7 @@ export function readRaw(type: ColumnType): boolean {
 }
 
 /** Whether a table with this column is compared in Node throughout: its SQL text differs between the engines. */
-export function comparedInNode(type: ColumnType, sourceEngine: Engine, targetEngine: Engine): boolean {
+export function comparedInNode(type: ColumnType, sourceEngine: TargetEngine, targetEngine: TargetEngine): boolean {
   return sourceEngine !== targetEngine && readRaw(type);
 }
 
@@ -70,12 +70,12 @@ function formOf(t: ColumnType): Form {
 }
 
 /** The canonical text of column expression `x` on `engine` (NULL stays NULL). */
-export function canonicalSql(engine: Engine, t: ColumnType, p: PhysicalColumn, x: string): string {
+export function canonicalSql(engine: TargetEngine, t: ColumnType, p: PhysicalColumn, x: string): string {
   return verifySql(engine).canonical(t, p, x);
 }
 
 /** The column's field in a row's text: never NULL, and no two values give the same field. */
-export function fieldSql(engine: Engine, t: ColumnType, p: PhysicalColumn, x: string): string {
+export function fieldSql(engine: TargetEngine, t: ColumnType, p: PhysicalColumn, x: string): string {
   const sql = verifySql(engine);
   const form = formOf(t);
   if (form === 'digest') return sql.nullAsN(t.kind === 'binary' ? sql.md5(x, 'bytes') : sql.md5(sql.canonical(t, p, x), 'text'));
@@ -87,12 +87,12 @@ export function fieldSql(engine: Engine, t: ColumnType, p: PhysicalColumn, x: st
  * An order-independent fingerprint term per row: the first 60 bits of the md5 of its fields, as an
  * integer both engines sum exactly (Postgres to numeric, MySQL to DECIMAL).
  */
-export function rowHashSql(engine: Engine, fields: readonly string[]): string {
+export function rowHashSql(engine: TargetEngine, fields: readonly string[]): string {
   return verifySql(engine).rowHash(fields);
 }
 
 /** A column compared in Node, as text canonical() reads (FLOAT widened, as its own text has six digits). */
-export function rawSql(engine: Engine, t: ColumnType, x: string): string {
+export function rawSql(engine: TargetEngine, t: ColumnType, x: string): string {
   return verifySql(engine).raw(t, x);
 }
 
@@ -103,7 +103,7 @@ const TEXT_ORDERED = new Set<ColumnType['kind']>(['string', 'binary', 'enum', 's
  * Whether a key column's own order on this side is the byte order of its canonical text (for kinds
  * ordered as text), or the numeric or temporal order both engines share (for the others).
  */
-export function ownOrderIsByteOrder(engine: Engine, t: ColumnType, p: PhysicalColumn): boolean {
+export function ownOrderIsByteOrder(engine: TargetEngine, t: ColumnType, p: PhysicalColumn): boolean {
   return !TEXT_ORDERED.has(t.kind) || verifySql(engine).textOrderIsByteOrder(p);
 }
 
@@ -119,7 +119,7 @@ export interface KeySql {
   param(p: string): string;
 }
 
-export function keySql(engine: Engine, t: ColumnType, p: PhysicalColumn, x: string, own: boolean): KeySql {
+export function keySql(engine: TargetEngine, t: ColumnType, p: PhysicalColumn, x: string, own: boolean): KeySql {
   const sql = verifySql(engine);
   const match = sql.canonical(t, p, x);
   // Microseconds would not read back as a time: a time boundary travels as the time's own text.

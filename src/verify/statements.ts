@@ -1,5 +1,5 @@
 import type { TableId } from '../core/change-event.js';
-import type { Engine } from '../core/schema.js';
+import type { TargetEngine } from '../core/schema.js';
 import type { VerifySide } from '../core/verify-side.js';
 import type { PhysicalColumn } from '../core/verify-sql.js';
 import { verifySql } from '../engines/registry.js';
@@ -7,7 +7,7 @@ import type { KeySql } from './canonical-sql.js';
 
 /** One table on one side, as verify's statements need it. */
 export interface SideTable {
-  readonly engine: Engine;
+  readonly engine: TargetEngine;
   /** The quoted, qualified table name on this side. */
   readonly ref: string;
   /** The primary key's columns, in key order; empty for a table without one. */
@@ -29,14 +29,14 @@ export interface Statement {
   readonly params: readonly string[];
 }
 
-export function tableRef(engine: Engine, id: TableId): string {
+export function tableRef(engine: TargetEngine, id: TableId): string {
   return verifySql(engine).qualified(id);
 }
 
 /** Placeholders in the order they appear in the text: `$n` on Postgres, `?` (positional) on MySQL. */
 class Params {
   readonly values: string[] = [];
-  constructor(private readonly engine: Engine) {}
+  constructor(private readonly engine: TargetEngine) {}
 
   add(value: string): string {
     this.values.push(value);

@@ -2,7 +2,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { tableKey, type TableId } from '../../core/change-event.js';
 import { type NotCarried, partitionNotCarried, plural, routineActions, severedForeignKey } from '../../core/not-carried.js';
 import type { CatalogueColumn, CatalogueReader, CatalogueTable, PlanCatalogue } from '../../core/plan-catalogue.js';
-import type { Column, Engine, TableSchema } from '../../core/schema.js';
+import type { Column, TableSchema, TargetEngine } from '../../core/schema.js';
 import { targetTableId } from '../../core/table-mapping.js';
 import { documented, type Assessment } from '../../core/verdict.js';
 import { serverFlavor } from '../../engines/mysql/binlog-position.js';
@@ -28,7 +28,7 @@ interface OnTarget {
 }
 
 /** Each target engine's: a new engine does not compile until it says what becomes of these. */
-const ON_TARGET: { readonly [E in Engine]: OnTarget } = {
+const ON_TARGET: { readonly [E in TargetEngine]: OnTarget } = {
   mysql: {
     translatedTo: null,
     index: (table) => `create it on the target before the cutover (SHOW CREATE TABLE ${table} at the source has it)`,
@@ -42,6 +42,17 @@ const ON_TARGET: { readonly [E in Engine]: OnTarget } = {
     event: () => 'after the cutover, schedule its work on the target (pg_cron or an external scheduler), and disable it at the source',
     generated: (c) =>
       `after the cutover, replace it with a generated column: ALTER TABLE … DROP COLUMN ${c.column}, ADD COLUMN ${c.column} … GENERATED ALWAYS AS (<the expression in Postgres SQL>) STORED`,
+    keepsOnUpdate: false,
+  },
+  mssql: {
+    translatedTo: 'SQL Server',
+    index: () =>
+      'create a SQL Server counterpart on the target before the cutover (a full-text or spatial index, or an index on a computed column for a prefix or an expression), or do without',
+    event: () =>
+      'after the cutover, schedule its work on the target (a SQL Server Agent job; on Azure SQL Database, elastic jobs), and disable it at the source',
+    generated: (c) =>
+      `after the cutover, replace it with a computed column: ALTER TABLE ${c.table} DROP COLUMN ${c.column}; ALTER TABLE ${c.table} ADD ${c.column} AS (<the expression in T-SQL>)${c.stored === 'STORED' ? ' PERSISTED' : ''}`,
+    // SQL Server has no ON UPDATE clause: a trigger would do it, and ferry writes no triggers.
     keepsOnUpdate: false,
   },
 };

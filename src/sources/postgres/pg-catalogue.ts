@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { parseTableKey, tableKey } from '../../core/change-event.js';
 import { type NotCarried, partitionNotCarried, plural, routineActions, severedForeignKey } from '../../core/not-carried.js';
 import type { CatalogueColumn, CatalogueReader, CatalogueTable, PlanCatalogue } from '../../core/plan-catalogue.js';
-import type { Engine } from '../../core/schema.js';
+import type { TargetEngine } from '../../core/schema.js';
 import { connectSource, endClient } from '../../engines/postgres/connection.js';
 import { describePgTables, type PgDescribeOptions } from './pg-schema.js';
 
@@ -29,7 +29,7 @@ interface OnTarget {
 }
 
 /** Each target engine's: a new engine does not compile until it says what becomes of these. */
-const ON_TARGET: { readonly [E in Engine]: OnTarget } = {
+const ON_TARGET: { readonly [E in TargetEngine]: OnTarget } = {
   postgres: {
     translatedTo: null,
     generated: (table, column, type, expr) => `ALTER TABLE ${table} ADD COLUMN ${column} ${type} GENERATED ALWAYS AS (${expr}) STORED`,
@@ -49,6 +49,17 @@ const ON_TARGET: { readonly [E in Engine]: OnTarget } = {
     keepsPartitioning: false,
     sequence: () =>
       "if the application draws numbers from it, give it a counterpart on the target (a table with an AUTO_INCREMENT, MariaDB's CREATE SEQUENCE) starting past the source's value",
+  },
+  mssql: {
+    translatedTo: 'SQL Server',
+    generated: (table, column) => `ALTER TABLE ${table} ADD ${column} AS (<the expression in T-SQL>) PERSISTED`,
+    domain: (table, column) => `after the cutover, add its rule as a CHECK constraint on ${table}.${column}`,
+    rule: 'after the cutover, reproduce it with an INSTEAD OF trigger or in the application',
+    index:
+      'create a SQL Server counterpart on the target before the cutover (a filtered index for a partial one, an index on a computed column for an expression), or do without',
+    keepsPartitioning: false,
+    sequence: (name) =>
+      `if the application draws numbers from it, create it on the target (CREATE SEQUENCE ${name} START WITH <last_value at the source + 1>) at the cutover`,
   },
 };
 
