@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { TLS_MODES, urlProblem, withEndpointSettings } from './core/endpoint-url.js';
-import { SQL_ENGINES } from './engines/registry.js';
+import { SQL_SOURCES, SQL_TARGETS } from './engines/registry.js';
 import { parseConfigYaml } from './config-yaml.js';
 import { configError, FerryError } from './core/errors.js';
 
@@ -118,7 +118,7 @@ const databaseTarget = (example: string) => ({
 const targetKeys = {
   postgres: { type: z.literal('postgres').describe('Postgres'), ...databaseTarget('postgres://user:password@host:5432/database') },
   mysql: { type: z.literal('mysql').describe('MySQL or MariaDB'), ...databaseTarget('mysql://user:password@host:3306/database') },
-  mssql: { type: z.literal('mssql').describe('SQL Server (not built yet)'), ...databaseTarget('mssql://user:password@host:1433/database') },
+  mssql: { type: z.literal('mssql').describe('SQL Server 2017+ or Azure SQL'), ...databaseTarget('mssql://user:password@host:1433/database') },
   /** The producing process: change events into one topic per table. */
   kafka: {
     type: z.literal('kafka').describe('a producing process: change events into one topic per table'),
@@ -334,18 +334,14 @@ export function parseConfig(doc: unknown): Config {
     throw configError(`invalid config:\n${problems.join('\n')}`, 'correct the keys above; docs/config.md lists every key with its default and allowed values');
   }
   const c = result.data;
-  if (c.target.type === 'mssql') {
-    throw configError(`target.type: 'mssql' is not built yet; this version writes postgres, mysql and kafka`, 'set target.type: postgres, mysql or kafka');
-  }
   if (c.source.type === 'kafka' && c.target.type === 'kafka') {
-    throw configError('source.type and target.type are both kafka: an applying process writes into a database', 'set target.type: postgres or mysql');
+    throw configError('source.type and target.type are both kafka: an applying process writes into a database', 'set target.type: postgres, mysql or mssql');
   }
-  for (const [key, end] of [
-    ['source.url', c.source],
-    ['target.url', c.target],
+  for (const [key, end, style] of [
+    ['source.url', c.source, c.source.type === 'kafka' ? null : SQL_SOURCES[c.source.type].url],
+    ['target.url', c.target, c.target.type === 'kafka' ? null : SQL_TARGETS[c.target.type].url],
   ] as const) {
-    if (end.type === 'kafka') continue;
-    const style = SQL_ENGINES[end.type].url;
+    if (end.type === 'kafka' || !style) continue;
     const scheme = new URL(end.url).protocol.replace(/:$/, '');
     if (!style.schemes.includes(scheme)) {
       throw configError(
@@ -461,7 +457,7 @@ export function sqlTarget(config: Config): SqlTargetConfig {
   if (config.target.type === 'kafka') {
     throw configError(
       'target.type kafka: this needs a database target, and a producing process has none',
-      'run it with a config whose target is the database (postgres or mysql)',
+      'run it with a config whose target is the database (postgres, mysql or mssql)',
     );
   }
   return config.target;

@@ -2,12 +2,12 @@ import type { RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { TableId } from '../core/change-event.js';
 import type { CheckpointTables } from '../core/checkpoint-store.js';
-import { configError } from '../core/errors.js';
+import { FerryError } from '../core/errors.js';
 import type { FerryEventBus } from '../core/events.js';
 import type { UrlStyle } from '../core/endpoint-url.js';
 import type { CatalogueReader } from '../core/plan-catalogue.js';
 import type { PlanTarget, TargetProbe } from '../core/plan-target.js';
-import type { Column, Engine, PartitionedTable } from '../core/schema.js';
+import type { Column, Engine, PartitionedTable, TargetEngine } from '../core/schema.js';
 import type { DatabaseSink } from '../core/sink.js';
 import type { CheckProblem } from '../core/check-problem.js';
 import type { Source } from '../core/source.js';
@@ -20,6 +20,9 @@ import { MysqlPipelineLock } from '../checkpoint/mysql-pipeline-lock.js';
 import { ensureCheckpointTables, postgresCheckpointStore } from '../checkpoint/postgres-checkpoint-table.js';
 import { PostgresPipelineLock } from '../checkpoint/postgres-pipeline-lock.js';
 import { KafkaSink } from '../sinks/kafka/kafka-sink.js';
+import { mssqlPlanTarget } from '../sinks/mssql/mssql-plan-target.js';
+import { checkMssqlTarget } from '../sinks/mssql/mssql-target-check.js';
+import { openMssqlTargetProbe } from '../sinks/mssql/mssql-target-probe.js';
 import { mysqlPlanTarget } from '../sinks/mysql/mysql-plan-target.js';
 import { checkMysqlTarget, openMysqlSink } from '../sinks/mysql/mysql-sink.js';
 import { openMysqlTargetProbe } from '../sinks/mysql/mysql-target-probe.js';
@@ -30,6 +33,11 @@ import { mysqlColumnCaveat, openMysqlCatalogue } from '../sources/mysql/mysql-ca
 import { MysqlSource } from '../sources/mysql/mysql-source.js';
 import { openPgCatalogue } from '../sources/postgres/pg-catalogue.js';
 import { PostgresSource } from '../sources/postgres/postgres-source.js';
+import { describeEndpoint as mssqlEndpoint, MSSQL_URL } from './mssql/connection.js';
+import { isReadOnlyRefusal as mssqlReadOnly } from './mssql/errors.js';
+import { mssqlNameRules, SCHEMA_WORD as MSSQL_SCHEMA_WORD } from './mssql/naming.js';
+import { mssqlServerIdentity, mssqlTargetNaming } from './mssql/server.js';
+import { mssqlVerifySql } from './mssql/verify-sql.js';
 import { connect, describeEndpoint as mysqlEndpoint, MYSQL_URL, serverIdentity as mysqlServerIdentity } from './mysql/connection.js';
 import { isReadOnlyRefusal as mysqlReadOnly } from './mysql/errors.js';
 import { mysqlNameRules, SCHEMA_WORD as MYSQL_SCHEMA_WORD } from './mysql/naming.js';
@@ -79,30 +87,29 @@ interface SourceConfigOf {
   postgres: PostgresSourceConfig;
 }
 
-/** One SQL engine's adapters: the only place that picks an engine's implementation (DESIGN §2). */
-export interface SqlEngine<E extends Engine> {
+/** What either side of a pipeline reads of an engine: how its URLs are written and shown. */
+interface EngineEndpoint {
   /** How this engine's URLs are written (schemes, TLS parameters), for config.ts. */
   readonly url: UrlStyle;
-  openSource(source: SourceConfigOf[E], common: SourceCommon, settings: SourceSettings): Promise<Source>;
-  openSink(options: SinkOptions): Promise<DatabaseSink>;
-  checkTarget(url: string): Promise<CheckProblem[]>;
   /** The server `url` names, without credentials, for messages and reports. */
   describeEndpoint(url: string): string;
+}
+
+/** One target engine's adapters: the only place that picks a target's implementation (DESIGN §2). */
+export interface SqlTargetEngine<T extends TargetEngine> extends EngineEndpoint {
+  openSink(options: SinkOptions): Promise<DatabaseSink>;
+  checkTarget(url: string): Promise<CheckProblem[]>;
   /** Which server the target at `url` is (see SourceCatalogue.serverIdentity). */
   serverIdentity(url: string): Promise<string>;
   /** How the target at `url` compares names (pipeline/target-names.ts). */
   targetNaming(url: string): Promise<TargetNaming>;
   /** The target's name rules, as `targetNaming` read them. */
-  nameRules(naming: Extract<TargetNaming, { readonly engine: E }>): NameRules;
+  nameRules(naming: Extract<TargetNaming, { readonly engine: T }>): NameRules;
   /** What a schema is called on this engine, in messages ('database' on MySQL). */
   readonly schemaWord: string;
   readonly verifySql: VerifySql;
   /** Whether `err` is this engine refusing a write because the server is read-only. */
   isReadOnlyRefusal(err: unknown): boolean;
-  /** ferry plan: a read-only session on a source of this engine that reads its catalogue. */
-  openCatalogue(url: string): Promise<CatalogueReader>;
-  /** ferry plan: what a column of a source of this engine loses whatever the target (MySQL's zero dates), or null. */
-  columnCaveat(c: Column): Assessment | null;
   /** ferry plan: a read-only session on a target of this engine that reads what it has. */
   openTargetProbe(url: string): Promise<TargetProbe>;
   /** ferry plan: what a target of this engine makes of a source table (DDL, types and their verdicts, constraints). */
@@ -111,13 +118,22 @@ export interface SqlEngine<E extends Engine> {
   readonly partitionedTable: PartitionedTable;
 }
 
+/** One source engine's adapters: what only an engine ferry reads changes from has. */
+export interface SqlSourceEngine<E extends Engine> extends EngineEndpoint {
+  openSource(source: SourceConfigOf[E], common: SourceCommon, settings: SourceSettings): Promise<Source>;
+  /** ferry plan: a read-only session on a source of this engine that reads its catalogue. */
+  openCatalogue(url: string): Promise<CatalogueReader>;
+  /** ferry plan: what a column of a source of this engine loses whatever the target (MySQL's zero dates), or null. */
+  columnCaveat(c: Column): Assessment | null;
+}
+
 /** Each SQL engine's checkpoint tables, handed to its sink (the checkpoint row commits in the sink's transaction, DESIGN §3.2). */
 export const CHECKPOINT_TABLES = {
   mysql: { ensure: ensureMysqlCheckpointTables, store: mysqlCheckpointStore, lock: (url, pipeline) => new MysqlPipelineLock(url, pipeline) },
   postgres: { ensure: ensureCheckpointTables, store: postgresCheckpointStore, lock: (url, pipeline) => new PostgresPipelineLock(url, pipeline) },
 } satisfies { readonly [E in Engine]: CheckpointTables<never, never> };
 
-const mysql: SqlEngine<'mysql'> = {
+const mysql: SqlSourceEngine<'mysql'> & SqlTargetEngine<'mysql'> = {
   url: MYSQL_URL,
   openSource: (source, common, s) => MysqlSource.open({ ...common, pipeline: s.pipeline, serverId: source.serverId, tinyint1: s.tinyint1 }),
   openSink: (options) => openMysqlSink({ ...options, checkpoint: CHECKPOINT_TABLES.mysql }),
@@ -153,7 +169,7 @@ const mysql: SqlEngine<'mysql'> = {
   partitionedTable: 'one table',
 };
 
-const postgres: SqlEngine<'postgres'> = {
+const postgres: SqlSourceEngine<'postgres'> & SqlTargetEngine<'postgres'> = {
   url: POSTGRES_URL,
   openSource: (source, common, s) =>
     PostgresSource.open({ ...common, slot: source.slot, publication: source.publication, partitionedTable: partitionedTableOn(s.targetType) }),
@@ -180,18 +196,42 @@ const postgres: SqlEngine<'postgres'> = {
   partitionedTable: 'partitions',
 };
 
-/** Every SQL engine this version builds; an engine without an entry does not compile, so none falls back to another. */
-export const SQL_ENGINES: { readonly [E in Engine]: SqlEngine<E> } = { mysql, postgres };
+const mssql: SqlTargetEngine<'mssql'> = {
+  url: MSSQL_URL,
+  openSink: () =>
+    Promise.reject(
+      new FerryError('config', 'the SQL Server sink is not on this build yet', {
+        hint: 'set target.type: postgres, mysql or kafka, or use a build with the SQL Server sink',
+      }),
+    ),
+  checkTarget: checkMssqlTarget,
+  describeEndpoint: mssqlEndpoint,
+  serverIdentity: mssqlServerIdentity,
+  targetNaming: mssqlTargetNaming,
+  nameRules: (naming) => mssqlNameRules(naming.collation),
+  schemaWord: MSSQL_SCHEMA_WORD,
+  verifySql: mssqlVerifySql,
+  isReadOnlyRefusal: mssqlReadOnly,
+  openTargetProbe: openMssqlTargetProbe,
+  planTarget: mssqlPlanTarget,
+  // The Postgres source reads a partitioned table as its root (publish_via_partition_root): one table here.
+  partitionedTable: 'one table',
+};
 
-/** The engine of a database target; config.ts refuses the types this version does not build, and so does this. */
-export function targetEngine(target: SqlTargetConfig): { readonly [E in Engine]: SqlEngine<E> }[Engine] {
-  if (target.type === 'mssql') throw configError(`target.type: 'mssql' is not built yet`, 'set target.type: postgres, mysql or kafka');
-  return SQL_ENGINES[target.type];
+/** Every source engine this version builds; an engine without an entry does not compile, so none falls back to another. */
+export const SQL_SOURCES: { readonly [E in Engine]: SqlSourceEngine<E> } = { mysql, postgres };
+
+/** Every database target engine this version builds, each with its own entry. */
+export const SQL_TARGETS: { readonly [T in TargetEngine]: SqlTargetEngine<T> } = { mysql, postgres, mssql };
+
+/** The engine of a database target. */
+export function targetEngine(target: SqlTargetConfig): { readonly [T in TargetEngine]: SqlTargetEngine<T> }[TargetEngine] {
+  return SQL_TARGETS[target.type];
 }
 
 /** The name rules of a target whose naming `targetNaming` read. */
-export function nameRules<E extends Engine>(naming: Extract<TargetNaming, { readonly engine: E }>): NameRules {
-  const engine: SqlEngine<E> = SQL_ENGINES[naming.engine as E];
+export function nameRules<T extends TargetEngine>(naming: Extract<TargetNaming, { readonly engine: T }>): NameRules {
+  const engine: SqlTargetEngine<T> = SQL_TARGETS[naming.engine as T];
   return engine.nameRules(naming);
 }
 
@@ -201,7 +241,7 @@ export function openSqlSource<E extends Engine>(
   common: SourceCommon,
   settings: SourceSettings,
 ): Promise<Source> {
-  const engine: SqlEngine<E> = SQL_ENGINES[source.type];
+  const engine: SqlSourceEngine<E> = SQL_SOURCES[source.type];
   return engine.openSource(source, common, settings);
 }
 
@@ -213,10 +253,9 @@ export const KAFKA_TARGET = {
   partitionedTable: 'one topic' as const satisfies PartitionedTable,
 };
 
-/** What the configured target makes of a partitioned source table (config.ts refuses mssql before any source opens). */
-function partitionedTableOn(type: Config['target']['type']): PartitionedTable | undefined {
-  if (type === 'kafka') return KAFKA_TARGET.partitionedTable;
-  return type === 'mssql' ? undefined : SQL_ENGINES[type].partitionedTable;
+/** What the configured target makes of a partitioned source table. */
+function partitionedTableOn(type: Config['target']['type']): PartitionedTable {
+  return type === 'kafka' ? KAFKA_TARGET.partitionedTable : SQL_TARGETS[type].partitionedTable;
 }
 
 /**
@@ -232,12 +271,12 @@ export const KAFKA_SOURCE = {
   parseEnvelope,
 };
 
-/** The SQL `ferry verify` writes on a side of this engine. */
-export function verifySql(engine: Engine): VerifySql {
-  return SQL_ENGINES[engine].verifySql;
+/** The SQL `ferry verify` writes on a side of this engine (a source's engine is a target engine too). */
+export function verifySql(engine: TargetEngine): VerifySql {
+  return SQL_TARGETS[engine].verifySql;
 }
 
 /** Whether `err` is a SQL server refusing a write because it is read-only, whichever engine it came from. */
 export function isReadOnlyRefusal(err: unknown): boolean {
-  return Object.values(SQL_ENGINES).some((engine) => engine.isReadOnlyRefusal(err));
+  return Object.values(SQL_TARGETS).some((engine) => engine.isReadOnlyRefusal(err));
 }

@@ -164,8 +164,25 @@ describe('parseConfig rejections', () => {
     for (const key of ['pipeline', 'source', 'target']) expect(message).toContain(key);
   });
 
-  it('rejects a target type that is not built yet', () => {
-    expect(configErrorOf({ ...minimal, target: { type: 'mssql', url: 'mssql://h/db' } }).message).toContain("target.type: 'mssql'");
+  it('takes a SQL Server target: mssql:// or sqlserver://, TLS in the URL or the tls key, the password from a file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-config-'));
+    const secret = join(dir, 'password');
+    writeFileSync(secret, 'p@ss:w/rd\n');
+    const c = parseConfig({ ...minimal, target: { type: 'mssql', url: 'sqlserver://ferry@h:1444/mart', passwordFile: secret, tls: { mode: 'require' } } });
+    expect(c.target.type).toBe('mssql');
+    const url = new URL((c.target as { url: string }).url);
+    expect([url.protocol, url.hostname, url.port, url.pathname, decodeURIComponent(url.password)]).toEqual(['sqlserver:', 'h', '1444', '/mart', 'p@ss:w/rd']);
+    expect(url.searchParams.get('sslmode')).toBe('require');
+    expect(parseConfig({ ...minimal, target: { type: 'mssql', url: 'mssql://u:p@h/mart?sslmode=verify-full' } }).target.type).toBe('mssql');
+  });
+
+  it('refuses a SQL Server URL of another scheme, and TLS verify-ca, which its driver cannot keep, naming the key and the fix', () => {
+    expect(configErrorOf({ ...minimal, target: { type: 'mssql', url: 'postgres://u@h/db' } }).message).toContain(
+      'target.url: a mssql endpoint needs a mssql:// URL',
+    );
+    const e = configErrorOf({ ...minimal, target: { type: 'mssql', url: 'mssql://u@h/db', tls: { mode: 'verify-ca' } } });
+    expect(e.message).toMatch(/target\.url: TLS mode verify-ca: .*cannot check the certificate's chain without its host name/);
+    expect(e.hint).toContain('verify-full');
   });
 
   it('takes a kafka target (the producing process) with idempotence on and per-table topics by default', () => {

@@ -32,7 +32,7 @@ function importGraph(srcDir: string): Map<string, string[]> {
   return graph;
 }
 
-const ENGINES = ['mysql', 'postgres', 'kafka'];
+const ENGINES = ['mysql', 'postgres', 'mssql', 'kafka'];
 
 /** `engines/mysql`, `sources/postgres`, `sinks/kafka` … for a file in an engine's folder; null elsewhere. */
 function engineOf(path: string, top: string): string | null {
