@@ -313,6 +313,34 @@ describe('docker-compose.yml', () => {
     expect(environmentOf(services.mssql).ACCEPT_EULA).toBe('Y');
   });
 
+  it('runs SQL Server 2022 with a health check through sqlcmd 18 (-C: its self-signed certificate), the password off the command line', () => {
+    const mssql = services.mssql;
+    expect(mssql.image).toBe('mcr.microsoft.com/mssql/server:2022-latest');
+    const [form, script] = mssql.healthcheck.test as [string, string];
+    expect(form).toBe('CMD-SHELL');
+    expect(script).toMatch(/^SQLCMDPASSWORD="\$\$MSSQL_SA_PASSWORD" \/opt\/mssql-tools18\/bin\/sqlcmd -S 127\.0\.0\.1 -U sa -C -b -Q 'SELECT 1'$/);
+    expect(script).not.toContain(' -P ');
+    expect(mssql.healthcheck.retries * Number.parseInt(mssql.healthcheck.interval, 10)).toBeGreaterThanOrEqual(120);
+  });
+
+  it('npm run test:mssql starts that service, waits for its health, and points FERRY_TEST_MSSQL_URL at it with its password', async () => {
+    expect(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).scripts['test:mssql']).toBe('node scripts/test-mssql.mjs');
+    const script = readFileSync(new URL('../../scripts/test-mssql.mjs', import.meta.url), 'utf8');
+    expect(script).toContain("['compose', '--profile', 'mssql', 'up', '--detach', '--wait', 'mssql']");
+    expect(script).toContain('FERRY_TEST_MSSQL_URL: mssqlTestUrl()');
+    const { COMPOSE_SA_PASSWORD, mssqlTestUrl } = await import('../../scripts/test-mssql.mjs');
+    expect(COMPOSE_SA_PASSWORD).toBe(composeDefaults(environmentOf(services.mssql).MSSQL_SA_PASSWORD!));
+    const url = new URL(mssqlTestUrl({}));
+    expect([url.protocol, url.username, decodeURIComponent(url.password), url.host, url.search]).toEqual([
+      'mssql:',
+      'sa',
+      COMPOSE_SA_PASSWORD,
+      `127.0.0.1:${String(services.mssql.ports[0]).split(':').at(-1)}`,
+      '?sslmode=require',
+    ]);
+    expect(decodeURIComponent(new URL(mssqlTestUrl({ MSSQL_SA_PASSWORD: 'P@ss/w#rd1' })).password)).toBe('P@ss/w#rd1');
+  });
+
   it('runs MySQL with the binlog settings ferry needs and Postgres with logical WAL', () => {
     const mysql = commandOf(services.mysql);
     for (const flag of [
