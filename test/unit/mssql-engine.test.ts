@@ -3,13 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { coerceError, FerryError } from '../../src/core/errors.js';
 import { resourceExhaustion } from '../../src/core/resource-exhaustion.js';
 import type { CatalogueTable } from '../../src/core/plan-catalogue.js';
-import type { TableSchema } from '../../src/core/schema.js';
-import { targetTableId } from '../../src/core/table-mapping.js';
 import { isReadOnlyRefusal as mssqlReadOnly, mssqlConnectError } from '../../src/engines/mssql/errors.js';
 import { collationComparison, mssqlNameRules } from '../../src/engines/mssql/naming.js';
 import { CATALOG_COLLATION_SQL, SERVER_IDENTITY_SQL } from '../../src/engines/mssql/server.js';
-import { isReadOnlyRefusal, nameRules, targetEngine } from '../../src/engines/registry.js';
-import { targetNameConflicts } from '../../src/pipeline/target-names.js';
+import { isReadOnlyRefusal, targetEngine } from '../../src/engines/registry.js';
 import { TARGET_CHECK_SQL, type TargetCheckRow, targetCheckProblems } from '../../src/sinks/mssql/mssql-target-check.js';
 import { existingTableKeys, existingTablesSql, VERSION_SQL } from '../../src/sinks/mssql/mssql-target-probe.js';
 import { parseTsql } from '../helpers/tsql.js';
@@ -184,38 +181,6 @@ describe('SQL Server names', () => {
     expect(ci.invalid('😀'.repeat(64))).toBeNull();
     expect(ci.invalid(`${'😀'.repeat(64)}x`)).toMatch(/^is 129 UTF-16 code units long/);
     expect(ci.schemaWord).toBe('schema');
-  });
-
-  function table(qualified: string, columns: string[] = ['id'], targetSchema?: string): TableSchema {
-    const [schema, name] = qualified.split('.') as [string, string];
-    const source = { schema, name };
-    return {
-      engine: 'postgres',
-      source,
-      target: targetTableId(source, targetSchema),
-      columns: columns.map((c) => ({
-        name: c,
-        type: { kind: 'int', bytes: 4, unsigned: false } as const,
-        sourceType: 'int',
-        nullable: false,
-        autoIncrement: false,
-        backfill: { value: null },
-      })),
-      primaryKey: [columns[0]!],
-      indexes: [],
-    };
-  }
-
-  it('finds the Postgres tables and columns that differ only in case, which one case-insensitive SQL Server database cannot hold apart', () => {
-    const ci = { engine: 'mssql', collation: 'SQL_Latin1_General_CP1_CI_AS' } as const;
-    const conflicts = targetNameConflicts([table('s.Orders'), table('s.orders'), table('s.t', ['id', 'Name', 'name'])], ci);
-    expect(conflicts.map((c) => c.objects)).toEqual([
-      ['s.Orders', 's.orders'],
-      ['s.t.Name', 's.t.name'],
-    ]);
-    expect(conflicts[0]!.message).toContain('collation SQL_Latin1_General_CP1_CI_AS');
-    expect(targetNameConflicts([table('s.Orders'), table('s.orders')], { engine: 'mssql', collation: 'Latin1_General_BIN2' })).toEqual([]);
-    expect(nameRules(ci).invalid('x'.repeat(129))).toMatch(/longer than 128/);
   });
 });
 

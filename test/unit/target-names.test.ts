@@ -114,6 +114,23 @@ describe('target name conflicts', () => {
     expect(targetNameConflicts([table('public.t', { columns: ['id', a, b] })], MYSQL).length).toBe(collide ? 1 : 0);
   });
 
+  it('finds the tables and columns that differ only in case, which one case-insensitive SQL Server database cannot hold apart, and only there', () => {
+    const tables = [table('s.Orders'), table('s.orders'), table('s.t', { columns: ['id', 'Name', 'name '] })];
+    const conflicts = targetNameConflicts(tables, { engine: 'mssql', collation: 'SQL_Latin1_General_CP1_CI_AS' });
+    expect(conflicts.map((c) => c.objects)).toEqual([
+      ['s.Orders', 's.orders'],
+      ['s.t.Name', 's.t.name '],
+    ]);
+    expect(conflicts[0]!.message).toContain('the target compares names by its collation SQL_Latin1_General_CP1_CI_AS, without regard to case');
+    const binary = { engine: 'mssql', collation: 'Latin1_General_BIN2' } as const;
+    expect(targetNameConflicts(tables, binary)).toEqual([]);
+    // Trailing spaces do not count in any collation.
+    expect(targetNameConflicts([table('s.t', { columns: ['id', 'name', 'name '] })], binary).map((c) => c.objects)).toEqual([['s.t.name', 's.t.name ']]);
+    expect(targetNameProblems([table(`s.${long('t', 129)}`)], binary)[0]!.message).toMatch(
+      /is 129 UTF-16 code units long, and SQL Server refuses names longer than 128/,
+    );
+  });
+
   it('compares MySQL table names as lower_case_table_names says', () => {
     const tables = [table('public.Orders', { targetSchema: 'app' }), table('public.orders', { targetSchema: 'app' })];
     expect(targetNameConflicts(tables, MYSQL)).toEqual([]);
