@@ -20,7 +20,6 @@ import { MysqlPipelineLock } from '../checkpoint/mysql-pipeline-lock.js';
 import { ensureCheckpointTables, postgresCheckpointStore } from '../checkpoint/postgres-checkpoint-table.js';
 import { PostgresPipelineLock } from '../checkpoint/postgres-pipeline-lock.js';
 import { KafkaSink } from '../sinks/kafka/kafka-sink.js';
-import { mssqlPlanTarget } from '../sinks/mssql/mssql-plan-target.js';
 import { checkMssqlTarget } from '../sinks/mssql/mssql-target-check.js';
 import { openMssqlTargetProbe } from '../sinks/mssql/mssql-target-probe.js';
 import { mysqlPlanTarget } from '../sinks/mysql/mysql-plan-target.js';
@@ -37,7 +36,6 @@ import { describeEndpoint as mssqlEndpoint, MSSQL_URL } from './mssql/connection
 import { isReadOnlyRefusal as mssqlReadOnly } from './mssql/errors.js';
 import { mssqlNameRules, SCHEMA_WORD as MSSQL_SCHEMA_WORD } from './mssql/naming.js';
 import { mssqlServerIdentity, mssqlTargetNaming } from './mssql/server.js';
-import { mssqlVerifySql } from './mssql/verify-sql.js';
 import { connect, describeEndpoint as mysqlEndpoint, MYSQL_URL, serverIdentity as mysqlServerIdentity } from './mysql/connection.js';
 import { isReadOnlyRefusal as mysqlReadOnly } from './mysql/errors.js';
 import { mysqlNameRules, SCHEMA_WORD as MYSQL_SCHEMA_WORD } from './mysql/naming.js';
@@ -196,24 +194,28 @@ const postgres: SqlSourceEngine<'postgres'> & SqlTargetEngine<'postgres'> = {
   partitionedTable: 'partitions',
 };
 
+/** A part of a target engine this build does not have yet: reaching it is a config error that says so. */
+function notOnThisBuild(what: string): never {
+  throw new FerryError('config', `${what} is not on this build yet`, { hint: 'set target.type: postgres, mysql or kafka, or use a build that has it' });
+}
+
 const mssql: SqlTargetEngine<'mssql'> = {
   url: MSSQL_URL,
-  openSink: () =>
-    Promise.reject(
-      new FerryError('config', 'the SQL Server sink is not on this build yet', {
-        hint: 'set target.type: postgres, mysql or kafka, or use a build with the SQL Server sink',
-      }),
-    ),
+  openSink: async () => notOnThisBuild('the SQL Server sink'),
   checkTarget: checkMssqlTarget,
   describeEndpoint: mssqlEndpoint,
   serverIdentity: mssqlServerIdentity,
   targetNaming: mssqlTargetNaming,
   nameRules: (naming) => mssqlNameRules(naming.collation),
   schemaWord: MSSQL_SCHEMA_WORD,
-  verifySql: mssqlVerifySql,
+  get verifySql(): VerifySql {
+    return notOnThisBuild('verify on SQL Server');
+  },
   isReadOnlyRefusal: mssqlReadOnly,
   openTargetProbe: openMssqlTargetProbe,
-  planTarget: mssqlPlanTarget,
+  get planTarget(): PlanTarget {
+    return notOnThisBuild("ferry plan's assessment of SQL Server tables");
+  },
   // The Postgres source reads a partitioned table as its root (publish_via_partition_root): one table here.
   partitionedTable: 'one table',
 };
