@@ -521,6 +521,19 @@ describe("SQL Server's pieces", () => {
     expect(sql.ownOrder({ kind: 'timestamp', fsp: 6 }, phys('datetimeoffset(6)'), 'x').param('@p1')).toBe('CAST(@p1 AS datetimeoffset(6))');
   });
 
+  it('reads a BIT(n) boundary (its digits) back as the number a numeric column holds', () => {
+    const key = sql.ownOrder({ kind: 'bit', length: 5 }, phys('bigint'), 't.[x]');
+    const pick = (bound: string) =>
+      runSelect(
+        `SELECT t.[x] FROM [dbo].[t] AS t WHERE t.[x] > ${key.param('@p1')}`,
+        [3n, 5n, 6n, 31n].map((v) => ({ x: { t: 'int', v } })),
+        [bound],
+      );
+    expect(pick('00101')).toEqual([['6'], ['31']]);
+    expect(pick('00000')).toHaveLength(4);
+    expect(sql.ownOrder({ kind: 'bit', length: 1 }, phys('bit'), 't.[x]').param('@p1')).toBe('CAST(@p1 AS bit)');
+  });
+
   it('reads a side’s columns from sys.columns, nothing for a table that does not exist', async () => {
     const asked: (readonly string[])[] = [];
     const side = {

@@ -68,7 +68,7 @@ function canonical(t: ColumnType, p: PhysicalColumn, x: string): string {
     case 'time':
       return `CAST(DATEDIFF_BIG(microsecond, CAST('00:00:00' AS time), ${x}) AS nvarchar(20))`;
     case 'binary':
-      return `LOWER(CONVERT(nvarchar(max), ${x}, 2))`;
+      return `LOWER(CONVERT(varchar(max), ${x}, 2))`; // style 2: hex digits without 0x
     case 'bit':
       if (p.type === 'bit') return `CAST(${x} AS nvarchar(1))`;
       return TEXT_TYPE.test(p.type) ? asText(p, x) : bitDigits(x, t.length);
@@ -79,8 +79,17 @@ function canonical(t: ColumnType, p: PhysicalColumn, x: string): string {
   }
 }
 
+/** The number whose `n` binary digits are the text `v` (a BIT(n) boundary, as canonical prints it). */
+function bitNumber(v: string, n: number): string {
+  return Array.from({ length: n }, (_, k) => `CAST(SUBSTRING(${v}, ${k + 1}, 1) AS decimal(20,0)) * ${2n ** BigInt(n - 1 - k)}`).join(' + ');
+}
+
 function ownOrder(t: ColumnType, p: PhysicalColumn, x: string): KeyOrder {
-  const param = (v: string): string => (t.kind === 'binary' ? `CONVERT(${p.type}, ${v}, 2)` : `CAST(${v} AS ${p.type})`);
+  const param = (v: string): string => {
+    if (t.kind === 'binary') return `CONVERT(${p.type}, ${v}, 2)`;
+    if (t.kind === 'bit' && p.type !== 'bit' && !TEXT_TYPE.test(p.type)) return `CAST(${bitNumber(v, t.length)} AS ${p.type})`;
+    return `CAST(${v} AS ${p.type})`;
+  };
   return { expr: x, param };
 }
 
