@@ -36,6 +36,7 @@ import { describeEndpoint as mssqlEndpoint, MSSQL_URL } from './mssql/connection
 import { isReadOnlyRefusal as mssqlReadOnly } from './mssql/errors.js';
 import { mssqlNameRules, SCHEMA_WORD as MSSQL_SCHEMA_WORD } from './mssql/naming.js';
 import { mssqlServerIdentity, mssqlTargetNaming } from './mssql/server.js';
+import { mssqlVerifySql } from './mssql/verify-sql.js';
 import { connect, describeEndpoint as mysqlEndpoint, MYSQL_URL, serverIdentity as mysqlServerIdentity } from './mysql/connection.js';
 import { isReadOnlyRefusal as mysqlReadOnly } from './mysql/errors.js';
 import { mysqlNameRules, SCHEMA_WORD as MYSQL_SCHEMA_WORD } from './mysql/naming.js';
@@ -208,9 +209,7 @@ const mssql: SqlTargetEngine<'mssql'> = {
   targetNaming: mssqlTargetNaming,
   nameRules: (naming) => mssqlNameRules(naming.collation),
   schemaWord: MSSQL_SCHEMA_WORD,
-  get verifySql(): VerifySql {
-    return notOnThisBuild('verify on SQL Server');
-  },
+  verifySql: mssqlVerifySql,
   isReadOnlyRefusal: mssqlReadOnly,
   openTargetProbe: openMssqlTargetProbe,
   get planTarget(): PlanTarget {
