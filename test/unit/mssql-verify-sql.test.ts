@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
-import type { Column, ColumnType, Engine, TableSchema } from '../../src/core/schema.js';
+import type { Column, ColumnType, TableSchema, TargetEngine } from '../../src/core/schema.js';
 import type { VerifySide } from '../../src/core/verify-side.js';
 import type { PhysicalColumn } from '../../src/core/verify-sql.js';
 import { mssqlVerifySql, typeText } from '../../src/engines/mssql/verify-sql.js';
@@ -10,14 +10,14 @@ import { type VerifiedSource, verifyTables } from '../../src/verify/verify.js';
 import { runSelect, type TsqlRow, type TsqlValue } from '../helpers/tsql-eval.js';
 import { parseTsql } from '../helpers/tsql.js';
 
-// Until the registry lists SQL Server, verify reaches mssqlVerifySql for the engine 'mssql' through this.
+// Until the registry's SQL Server entry has it, verify reaches mssqlVerifySql through this.
 vi.mock('../../src/engines/registry.js', async (original) => {
   const actual = await original<typeof import('../../src/engines/registry.js')>();
   const { mssqlVerifySql: mssql } = await import('../../src/engines/mssql/verify-sql.js');
-  return { ...actual, verifySql: (engine: string) => (engine === 'mssql' ? mssql : actual.verifySql(engine as Engine)) };
+  return { ...actual, verifySql: (engine: TargetEngine) => (engine === 'mssql' ? mssql : actual.verifySql(engine)) };
 });
 
-const MSSQL = 'mssql' as Engine;
+const MSSQL: TargetEngine = 'mssql';
 const sql = mssqlVerifySql;
 const phys = (type: string, collation: string | null = null): PhysicalColumn => ({ type, collation, bytewise: /^binary\(/.test(type) });
 
