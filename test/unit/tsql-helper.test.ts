@@ -17,5 +17,17 @@ describe('the T-SQL test parser', () => {
     expect(parseTsql('SELECT COUNT_BIG(*) FROM [s].[t]')).toHaveLength(1);
     expect(parseTsql("SELECT LEN((t.[a] + N'.') COLLATE Latin1_General_100_CI_AS_SC) FROM [s].[t] AS t")).toHaveLength(1);
     expect(() => parseTsql('SELECT (t.[a]) COLLATE FROM [s].[t] AS t')).toThrow(/not valid T-SQL/);
+    const fk = 'ALTER TABLE [s].[c] ADD CONSTRAINT [fk] FOREIGN KEY ([a], [b]) REFERENCES [s].[p] ([x], [y]) ON DELETE CASCADE ON UPDATE NO ACTION';
+    expect(parseTsql(fk)).toEqual([{ gap: expect.stringMatching(/REFERENCES/) }]);
+    expect(() => parseTsql(fk.replace('ON UPDATE NO ACTION', 'ON UPDATE RESTRICT'))).toThrow(/not valid T-SQL/);
+    expect(() => parseTsql(fk.replace('REFERENCES [s].[p] ([x], [y])', 'REFERENCES [s].[p]'))).toThrow(/not valid T-SQL/);
+    expect(parseTsql('ALTER TABLE [s].[t] DROP CONSTRAINT [a]]b]')).toEqual([{ gap: expect.stringMatching(/DROP CONSTRAINT/) }]);
+  });
+
+  it('cuts the clauses the grammar lacks and parses the rest', () => {
+    expect(parseTsql('ALTER TABLE [s].[t] ADD [n] int NULL CONSTRAINT [t_n_df] DEFAULT 5 WITH VALUES')).toHaveLength(1);
+    expect(parseTsql('CREATE TABLE [s].[t] ([n] int NOT NULL CONSTRAINT [t_n_df] DEFAULT 5)')).toHaveLength(1);
+    expect(() => parseTsql('ALTER TABLE [s].[t] ADD [n] int NULL CONSTRAINT [t_n_df] DEFAULT WITH VALUES')).toThrow(/not valid T-SQL/);
+    expect(() => parseTsql('CREATE TABLE [s].[t] ([n] int NOT NULL CONSTRAINT [t_n_df] DEFAULT 5 WITH VALUES)')).toThrow(/not valid T-SQL/);
   });
 });
