@@ -1,5 +1,6 @@
 import { tableKey } from '../core/change-event.js';
 import { FerryError } from '../core/errors.js';
+import type { Value } from '../core/change-event.js';
 import type { Column, TableSchema } from '../core/schema.js';
 
 /**
@@ -57,4 +58,21 @@ function driftError(t: TableSchema, problems: readonly string[]): FerryError {
   return new FerryError('fatal', `target table ${tableKey(t.target)} no longer matches ${tableKey(t.source)}: ${problems.join('; ')}`, {
     hint: 'the source table changed in a way ferry does not replicate; alter the target table to match, or re-snapshot (snapshot.mode: always, snapshot.tablePrep: drop-and-create)',
   });
+}
+
+/**
+ * The value the rows already in a table hold in column `c`, which the source added (an ADD COLUMN
+ * mid-stream): refused when the source computed it per row (`table` names the target in its SQL).
+ */
+export function knownBackfill(table: string, c: Column): Value {
+  if ('expression' in c.backfill) {
+    throw new FerryError(
+      'fatal',
+      `column ${c.name} was added to ${table} as ${c.backfill.expression}: the rows already in the table got values ferry cannot see`,
+      {
+        hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create), or add such columns as nullable or with a constant DEFAULT',
+      },
+    );
+  }
+  return c.backfill.value;
 }

@@ -5,6 +5,7 @@ import { FerryError } from '../../core/errors.js';
 import { exactColumn, indexName, qualified, quoteIdent, quoteString } from '../../engines/mysql/quoting.js';
 import { parseArrayLiteral, type ArrayElement } from '../../core/pg-array-literal.js';
 import { isNonFinite, nonFiniteError } from './mysql-non-finite.js';
+import { knownBackfill } from '../column-drift.js';
 
 /** Bytes of an InnoDB index key, shared by the text key columns (utf8mb4: 4 bytes a character), with room for the others. */
 const KEY_BYTES = 3072 - 64;
@@ -193,16 +194,7 @@ export function createTableSql(t: TableSchema, collation: string | null): string
  * replayed after a restart that predate the column are written with that value too).
  */
 export function addColumnSql(t: TableSchema, c: Column): string[] {
-  if ('expression' in c.backfill) {
-    throw new FerryError(
-      'fatal',
-      `column ${c.name} was added to ${qualified(t.target)} as ${c.backfill.expression}: the rows already in the table got values ferry cannot see`,
-      {
-        hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create), or add such columns as nullable or with a constant DEFAULT',
-      },
-    );
-  }
-  const backfill = c.backfill.value;
+  const backfill = knownBackfill(qualified(t.target), c);
   const declared = defaultSql(t, c);
   const target = declared && 'sql' in declared ? declared.sql : null;
   const notNull = backfill !== null && notNullAtCreate(t, c);

@@ -3,6 +3,7 @@ import type { Column, ColumnType, Partitioning, TableSchema } from '../../core/s
 import type { Translation } from '../../core/schema-fidelity.js';
 import { FerryError } from '../../core/errors.js';
 import { indexName, qualified, quoteIdent } from '../../engines/postgres/quoting.js';
+import { knownBackfill } from '../column-drift.js';
 
 /**
  * The Postgres type for each of ferry's column types, spelled as format_type() prints it, so a
@@ -261,16 +262,7 @@ export function pgLiteral(t: ColumnType, v: Value, table: TableId, column: strin
  * that predate the column are written with that value too (targetValue).
  */
 export function addColumnSql(t: TableSchema, c: Column): string[] {
-  if ('expression' in c.backfill) {
-    throw new FerryError(
-      'fatal',
-      `column ${c.name} was added to ${qualified(t.target)} as ${c.backfill.expression}: the rows already in the table got values ferry cannot see`,
-      {
-        hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create), or add such columns as nullable or with a constant DEFAULT',
-      },
-    );
-  }
-  const backfill = c.backfill.value;
+  const backfill = knownBackfill(qualified(t.target), c);
   const declared = defaultSql(t, c);
   const target = declared && 'sql' in declared ? declared.sql : null;
   const notNull = backfill !== null && notNullAtCreate(t, c) ? ' NOT NULL' : '';
