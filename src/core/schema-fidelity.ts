@@ -23,8 +23,8 @@ export interface CarriedItem {
   readonly note?: string;
 }
 
-/** A clause in a target's SQL, or why the target does not get it. */
-export type Translation = { readonly sql: string } | { readonly reason: string };
+/** A clause in a target's SQL (with what it changes, when it is not the source's exactly), or why the target does not get it. */
+export type Translation = { readonly sql: string; readonly note?: string } | { readonly reason: string };
 
 /** How one target engine translates each part of a table's schema (its dialect's functions). */
 export interface SchemaTranslations {
@@ -41,7 +41,12 @@ export interface SchemaTranslations {
 export function carriedSchema(t: TableSchema, dialect: SchemaTranslations): CarriedItem[] {
   const items: CarriedItem[] = [];
   const item = (kind: CarriedItem['kind'], name: string, tr: Translation, when: 'create' | 'finalize', note?: string) =>
-    items.push({ table: t.source, kind, name, ...('sql' in tr ? { when, sql: tr.sql, ...(note ? { note } : {}) } : { when: 'never', note: tr.reason }) });
+    items.push({
+      table: t.source,
+      kind,
+      name,
+      ...('sql' in tr ? { when, sql: tr.sql, ...((tr.note ?? note) ? { note: tr.note ?? note } : {}) } : { when: 'never', note: tr.reason }),
+    });
   for (const c of t.columns) {
     const d = dialect.defaultSql(t, c);
     if (d) item('default', c.name, d, 'create');
