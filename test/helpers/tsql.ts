@@ -34,9 +34,10 @@ const SAME_SYNTAX: readonly (readonly [string, string])[] = [['COUNT_BIG(', 'COU
 /**
  * `COLLATE name` after a parenthesized expression or a call: SQL Server takes the clause after any
  * character expression, the grammar after a column or parameter only. Removed before parsing, the
- * expression it followed must still parse on its own.
+ * expression it followed must still parse on its own. A column definition's `nvarchar(40) COLLATE …`,
+ * which the grammar reads, keeps it.
  */
-const COLLATE_AFTER_PARENTHESIS = /\) COLLATE [A-Za-z0-9_]+/g;
+const COLLATE_AFTER_PARENTHESIS = /(?<!\((?:max|\d+(?:,\d+)?))\) COLLATE [A-Za-z0-9_]+/g;
 
 /** The statements of a T-SQL batch, split at top-level semicolons (outside quotes and brackets). */
 export function splitStatements(batch: string): string[] {

@@ -17,6 +17,10 @@ describe('the T-SQL test parser', () => {
     expect(parseTsql('SELECT COUNT_BIG(*) FROM [s].[t]')).toHaveLength(1);
     expect(parseTsql("SELECT LEN((t.[a] + N'.') COLLATE Latin1_General_100_CI_AS_SC) FROM [s].[t] AS t")).toHaveLength(1);
     expect(() => parseTsql('SELECT (t.[a]) COLLATE FROM [s].[t] AS t')).toThrow(/not valid T-SQL/);
+    const [table] = parseTsql('CREATE TABLE [s].[t] ([a] nvarchar(40) COLLATE Latin1_General_100_BIN2 NULL)') as {
+      create_definitions: { collate: unknown }[];
+    }[];
+    expect(table!.create_definitions[0]!.collate).toMatchObject({ collate: { name: 'Latin1_General_100_BIN2' } });
     const fk = 'ALTER TABLE [s].[c] ADD CONSTRAINT [fk] FOREIGN KEY ([a], [b]) REFERENCES [s].[p] ([x], [y]) ON DELETE CASCADE ON UPDATE NO ACTION';
     expect(parseTsql(fk)).toEqual([{ gap: expect.stringMatching(/REFERENCES/) }]);
     expect(() => parseTsql(fk.replace('ON UPDATE NO ACTION', 'ON UPDATE RESTRICT'))).toThrow(/not valid T-SQL/);
