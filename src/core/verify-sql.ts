@@ -50,8 +50,8 @@ export interface VerifySql {
   rowHash(fields: readonly string[]): string;
   /** A column compared in Node, as text canonical() reads. */
   raw(t: ColumnType, x: string): string;
-  /** Whether a text-ordered column's own order here is the byte order of its text. */
-  textOrderIsByteOrder(p: PhysicalColumn): boolean;
+  /** Whether a text-ordered column's own order here is the byte order of its text, holding values of the source's type `t`. */
+  textOrderIsByteOrder(p: PhysicalColumn, t: ColumnType): boolean;
   /** A time key's own text, which reads back as a time. */
   timeText(x: string): string;
   /** A key compared by the byte order of its text `text`. */

@@ -104,7 +104,7 @@ const TEXT_ORDERED = new Set<ColumnType['kind']>(['string', 'binary', 'enum', 's
  * ordered as text), or the numeric or temporal order both engines share (for the others).
  */
 export function ownOrderIsByteOrder(engine: TargetEngine, t: ColumnType, p: PhysicalColumn): boolean {
-  return !TEXT_ORDERED.has(t.kind) || verifySql(engine).textOrderIsByteOrder(p);
+  return !TEXT_ORDERED.has(t.kind) || verifySql(engine).textOrderIsByteOrder(p, t);
 }
 
 /** How range predicates treat one key column on one side. */

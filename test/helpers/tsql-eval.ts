@@ -138,7 +138,7 @@ function cast(v: TsqlValue, type: string, length: unknown, scale: unknown, utf8C
       return fail(`${v.t} as varbinary`);
     case 'BIGINT':
       if (v.t === 'bytes' && v.v.length === 8) return { t: 'int', v: v.v.readBigInt64BE(0) }; // binary to integer: big-endian
-      if ((v.t === 'text' || v.t === 'decimal') && /^-?\d+$/.test(v.v)) return { t: 'int', v: BigInt(v.v) };
+      if (v.t === 'text' && /^-?\d+$/.test(v.v)) return { t: 'int', v: BigInt(v.v) };
       return fail(`${v.t} as bigint`);
     case 'INT':
     case 'SMALLINT':
@@ -217,7 +217,7 @@ function arith(op: string, a: TsqlValue, b: TsqlValue): TsqlValue {
   }
   const int = (x: typeof a): bigint => (x.t === 'int' ? x.v : x.t === 'decimal' && !x.v.includes('.') ? BigInt(x.v) : fail(`${op} on ${x.t}`));
   const [x, y] = [int(a), int(b)];
-  const r = op === '+' ? x + y : op === '-' ? x - y : op === '*' ? x * y : op === '%' ? x % y : fail(op);
+  const r = op === '+' ? x + y : op === '-' ? x - y : fail(op);
   return a.t === 'decimal' || b.t === 'decimal' ? { t: 'decimal', v: r.toString() } : { t: 'int', v: r };
 }
 
@@ -357,11 +357,6 @@ function call(name: string, a: Node[], s: Scope): TsqlValue {
     case 'RTRIM': {
       const v = arg(0);
       return v === null ? null : text(asText(v).replace(/ +$/, ''), { max: isMax(v) }); // spaces only
-    }
-    case 'SUBSTRING': {
-      const v = arg(0);
-      const [start, length] = [Number((arg(1) as { v: bigint }).v), Number((arg(2) as { v: bigint }).v)];
-      return v === null ? null : text(asText(v).slice(start - 1, start - 1 + length), { max: isMax(v) });
     }
     case 'LEFT': {
       const v = arg(0);

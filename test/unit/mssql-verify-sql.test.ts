@@ -4,7 +4,7 @@ import type { Column, ColumnType, TableSchema, TargetEngine } from '../../src/co
 import type { VerifySide } from '../../src/core/verify-side.js';
 import type { PhysicalColumn } from '../../src/core/verify-sql.js';
 import { mssqlVerifySql, typeText } from '../../src/engines/mssql/verify-sql.js';
-import { fieldSql, keySql, rowHashSql } from '../../src/verify/canonical-sql.js';
+import { fieldSql, keySql, ownOrderIsByteOrder, rowHashSql } from '../../src/verify/canonical-sql.js';
 import { boundarySql, checksumSql, rowsSql, type SideTable } from '../../src/verify/statements.js';
 import { type VerifiedSource, verifyTables } from '../../src/verify/verify.js';
 import { runSelect, type TsqlRow, type TsqlValue } from '../helpers/tsql-eval.js';
@@ -46,22 +46,23 @@ const ORDERS: TableSchema = {
   indexes: [],
 };
 
-const CI = 'SQL_Latin1_General_CP1_CI_AS';
+/** The collation ferry creates text columns with (sinks/mssql/mssql-dialect.ts): BIN2, still not byte order (it pads, and orders UTF-16). */
+const BIN2 = 'Latin1_General_100_BIN2';
 
-/** sys.columns as SQL Server has ORDERS: name, TYPE_NAME, max_length (bytes), precision, scale, collation. */
+/** sys.columns as ferry creates ORDERS (sinks/mssql/mssql-dialect.ts): name, TYPE_NAME, max_length (bytes), precision, scale, collation. */
 const ORDERS_CATALOG: (string | null)[][] = [
   ['tenant', 'decimal', '9', '20', '0', null],
-  ['code', 'nvarchar', '40', '0', '0', CI],
+  ['code', 'nvarchar', '80', '0', '0', BIN2],
   ['amount', 'decimal', '9', '12', '2', null],
   ['paid', 'bit', '1', '1', '0', null],
   ['placed', 'datetime2', '8', '26', '6', null],
   ['due', 'date', '3', '10', '0', null],
   ['slot', 'time', '5', '15', '6', null],
-  ['note', 'nvarchar', '-1', '0', '0', CI],
+  ['note', 'nvarchar', '-1', '0', '0', BIN2],
   ['digest', 'binary', '16', '0', '0', null],
   ['ref', 'uniqueidentifier', '16', '0', '0', null],
-  ['status', 'nvarchar', '8', '0', '0', CI],
-  ['flags', 'bigint', '8', '19', '0', null],
+  ['status', 'nvarchar', '8', '0', '0', BIN2],
+  ['flags', 'nvarchar', '6', '0', '0', BIN2],
 ];
 
 /** information_schema.COLUMNS as MySQL has ORDERS. */
@@ -111,8 +112,6 @@ function held(name: string, v: string): TsqlValue {
       return { t: 'bytes', v: Buffer.from(v, 'hex') };
     case 'ref':
       return { t: 'uniqueidentifier', v: v.toUpperCase() };
-    case 'flags':
-      return { t: 'int', v: BigInt(`0b${v}`) };
     default:
       return nv(v);
   }
@@ -316,7 +315,7 @@ describe('verify from Postgres into SQL Server, a table whose float and array ar
     ['id', 'int', '4', '10', '0', null],
     ['at', 'datetimeoffset', '10', '33', '6', null],
     ['score', 'float', '8', '53', '0', null],
-    ['tags', 'nvarchar', '-1', '0', '0', CI],
+    ['tags', 'nvarchar', '-1', '0', '0', BIN2],
   ];
   const target = (score: number): VerifySide => ({
     engine: MSSQL,
@@ -371,10 +370,9 @@ describe('canonical texts for sample values, as Postgres and MySQL print the sam
     expect(canon({ kind: 'bool' }, 'tinyint', null)).toBeNull();
   });
 
-  it('prints BIT(n) held as a number as its n digits (MySQL LPAD(BIN(x), n, 0), Postgres bit(n)::text)', () => {
-    expect(canon({ kind: 'bit', length: 5 }, 'bigint', { t: 'int', v: 5n })).toBe('00101');
-    expect(canon({ kind: 'bit', length: 64 }, 'decimal(20,0)', { t: 'decimal', v: '18446744073709551615' })).toBe('1'.repeat(64));
-    expect(canon({ kind: 'bit', length: 3 }, 'bigint', null)).toBeNull();
+  it('prints BIT(n) as its digits: a bit, or the text BIT(n > 1) is held as (MySQL LPAD(BIN(x), n, 0), Postgres bit(n)::text)', () => {
+    expect(canon({ kind: 'bit', length: 1 }, 'bit', { t: 'bit', v: 1 })).toBe('1');
+    expect(canon({ kind: 'bit', length: 5 }, 'nvarchar(5)', nv('00101'))).toBe('00101');
   });
 
   it('prints time as microseconds since midnight', () => {
@@ -446,7 +444,7 @@ describe('the statements for a SQL Server side', () => {
   it('reads the catalog into T-SQL type names, with the key text compared by its UTF-8 bytes and the number by itself', () => {
     expect([...catalog.values()].map((p) => p.type)).toEqual([
       'decimal(20,0)',
-      'nvarchar(20)',
+      'nvarchar(40)',
       'decimal(12,2)',
       'bit',
       'datetime2(6)',
@@ -456,7 +454,7 @@ describe('the statements for a SQL Server side', () => {
       'binary(16)',
       'uniqueidentifier',
       'nvarchar(4)',
-      'bigint',
+      'nvarchar(3)',
     ]);
     expect(side.key.map((k) => [k.expr, k.param('@p1')])).toEqual([
       ['t.[tenant]', 'CAST(@p1 AS decimal(20,0))'],
@@ -504,26 +502,28 @@ describe("SQL Server's pieces", () => {
   });
 
   it('compares only fixed-length binary by its own order: text compares padded with spaces, varbinary with zero bytes', () => {
-    expect(sql.textOrderIsByteOrder(phys('binary(16)'))).toBe(true);
-    expect(sql.textOrderIsByteOrder(phys('varbinary(900)'))).toBe(false);
-    expect(sql.textOrderIsByteOrder(phys('nvarchar(20)', 'Latin1_General_100_BIN2'))).toBe(false);
-    expect(sql.textOrderIsByteOrder(phys('varchar(20)', 'Latin1_General_100_BIN2_UTF8'))).toBe(false);
-    expect(sql.textOrderIsByteOrder(phys('uniqueidentifier'))).toBe(false);
+    const bytea = { kind: 'binary', fixedLength: null } as const;
+    const binary16 = { kind: 'binary', fixedLength: 16 } as const;
+    const text = { kind: 'string', maxLength: 20 } as const;
+    expect(sql.textOrderIsByteOrder(phys('binary(16)'), binary16)).toBe(true);
+    expect(sql.textOrderIsByteOrder(phys('varbinary(16)'), binary16)).toBe(true); // a MySQL BINARY(16) key: every value 16 bytes
+    expect(sql.textOrderIsByteOrder(phys('varbinary(900)'), bytea)).toBe(false);
+    expect(sql.textOrderIsByteOrder(phys('nvarchar(20)', 'Latin1_General_100_BIN2'), text)).toBe(false);
+    expect(sql.textOrderIsByteOrder(phys('varchar(20)', 'Latin1_General_100_BIN2_UTF8'), text)).toBe(false);
+    expect(sql.textOrderIsByteOrder(phys('uniqueidentifier'), { kind: 'uuid' })).toBe(false);
     expect(sql.ownOrder({ kind: 'binary', fixedLength: 16 }, phys('binary(16)'), 'x').param('@p1')).toBe('CONVERT(binary(16), @p1, 2)');
     expect(sql.ownOrder({ kind: 'timestamp', fsp: 6 }, phys('datetimeoffset(6)'), 'x').param('@p1')).toBe('CAST(@p1 AS datetimeoffset(6))');
   });
 
-  it('reads a BIT(n) boundary (its digits) back as the number a numeric column holds', () => {
-    const key = sql.ownOrder({ kind: 'bit', length: 5 }, phys('bigint'), 't.[x]');
-    const pick = (bound: string) =>
-      runSelect(
-        `SELECT t.[x] FROM [dbo].[t] AS t WHERE t.[x] > ${key.param('@p1')}`,
-        [3n, 5n, 6n, 31n].map((v) => ({ x: { t: 'int', v } })),
-        [bound],
-      );
-    expect(pick('00101')).toEqual([['6'], ['31']]);
-    expect(pick('00000')).toHaveLength(4);
-    expect(sql.ownOrder({ kind: 'bit', length: 1 }, phys('bit'), 't.[x]').param('@p1')).toBe('CAST(@p1 AS bit)');
+  it('ranges a MySQL BINARY(16) key, held as varbinary(16), by itself, so its index serves the range', () => {
+    const binary16 = { kind: 'binary', fixedLength: 16 } as const;
+    const p = phys('varbinary(16)');
+    const key = keySql(MSSQL, binary16, p, 't.[id]', ownOrderIsByteOrder(MSSQL, binary16, p));
+    expect([key.expr, key.param('@p1')]).toEqual(['t.[id]', 'CONVERT(varbinary(16), @p1, 2)']);
+    const ids = [`${'00'.repeat(15)}01`, `01${'00'.repeat(15)}`, 'ff'.repeat(16), '00'.repeat(16)];
+    const rows = ids.map((id) => ({ id: { t: 'bytes', v: Buffer.from(id, 'hex') } }) as const);
+    const statement = `SELECT ${key.match} FROM [dbo].[t] AS t WHERE ${key.expr} > ${key.param('@p1')} ORDER BY ${key.expr}`;
+    expect(runSelect(statement, rows, [ids[0]!])).toEqual([[ids[1]], [ids[2]]]);
   });
 
   it('reads a side’s columns from sys.columns, nothing for a table that does not exist', async () => {
@@ -535,7 +535,7 @@ describe("SQL Server's pieces", () => {
       },
     } as unknown as VerifySide;
     const columns = await sql.physicalColumns(side, { schema: 'dbo', name: 'orders' });
-    expect(columns.get('code')).toEqual({ type: 'nvarchar(20)', collation: CI, bytewise: false });
+    expect(columns.get('code')).toEqual({ type: 'nvarchar(40)', collation: BIN2, bytewise: false });
     expect(columns.get('digest')).toEqual({ type: 'binary(16)', collation: null, bytewise: true });
     expect((await sql.physicalColumns(side, { schema: 'dbo', name: 'gone' })).size).toBe(0);
     expect(asked).toEqual([['[dbo].[orders]'], ['[dbo].[gone]']]);

@@ -37,13 +37,6 @@ function trimmedDecimal(p: PhysicalColumn, x: string): string {
   return `CASE WHEN ${s} LIKE N'%.%' THEN REPLACE(RTRIM(REPLACE(${zerosTrimmed}, N'.', N' ')), N' ', N'.') ELSE ${s} END`;
 }
 
-/** `n` binary digits of a whole number, most significant first (no BIN() here; % is exact on decimal). */
-function bitDigits(x: string, n: number): string {
-  const digit = (i: number) => `CASE WHEN ${x} % ${2n ** BigInt(i + 1)} >= ${2n ** BigInt(i)} THEN N'1' ELSE N'0' END`;
-  const digits = Array.from({ length: n }, (_, k) => digit(n - 1 - k));
-  return `CASE WHEN ${x} IS NULL THEN NULL ELSE ${digits.join(' + ')} END`;
-}
-
 function canonical(t: ColumnType, p: PhysicalColumn, x: string): string {
   switch (t.kind) {
     case 'int':
@@ -70,8 +63,8 @@ function canonical(t: ColumnType, p: PhysicalColumn, x: string): string {
     case 'binary':
       return `LOWER(CONVERT(varchar(max), ${x}, 2))`; // style 2: hex digits without 0x
     case 'bit':
-      if (p.type === 'bit') return `CAST(${x} AS nvarchar(1))`;
-      return TEXT_TYPE.test(p.type) ? asText(p, x) : bitDigits(x, t.length);
+      // BIT(1) is a bit; longer ones are their digits as text (sinks/mssql/mssql-dialect.ts).
+      return p.type === 'bit' ? `CAST(${x} AS nvarchar(1))` : asText(p, x);
     case 'uuid':
       return `LOWER(CAST(${x} AS nvarchar(36)))`; // uniqueidentifier prints in upper case
     default:
@@ -79,17 +72,8 @@ function canonical(t: ColumnType, p: PhysicalColumn, x: string): string {
   }
 }
 
-/** The number whose `n` binary digits are the text `v` (a BIT(n) boundary, as canonical prints it). */
-function bitNumber(v: string, n: number): string {
-  return Array.from({ length: n }, (_, k) => `CAST(SUBSTRING(${v}, ${k + 1}, 1) AS decimal(20,0)) * ${2n ** BigInt(n - 1 - k)}`).join(' + ');
-}
-
 function ownOrder(t: ColumnType, p: PhysicalColumn, x: string): KeyOrder {
-  const param = (v: string): string => {
-    if (t.kind === 'binary') return `CONVERT(${p.type}, ${v}, 2)`;
-    if (t.kind === 'bit' && p.type !== 'bit' && !TEXT_TYPE.test(p.type)) return `CAST(${bitNumber(v, t.length)} AS ${p.type})`;
-    return `CAST(${v} AS ${p.type})`;
-  };
+  const param = (v: string): string => (t.kind === 'binary' ? `CONVERT(${p.type}, ${v}, 2)` : `CAST(${v} AS ${p.type})`);
   return { expr: x, param };
 }
 
@@ -154,7 +138,8 @@ export const mssqlVerifySql: VerifySql = {
     `CAST(CONVERT(binary(8), '0' + LEFT(CONVERT(varchar(32), HASHBYTES('MD5', ${utf8(fields.map((f, i) => (i === 0 ? `CAST(${f} AS nvarchar(max))` : f)).join(" + N'|' + "))}), 2), 15), 2) AS bigint)`,
   // tedious reads real and float exactly into a number, which the query prints as its shortest round-trip text.
   raw: (_t, x) => x,
-  textOrderIsByteOrder: (p) => p.bytewise,
+  // Values of a fixed-length source type (MySQL BINARY(n)) all have its length, so zero padding changes no comparison in a varbinary key either.
+  textOrderIsByteOrder: (p, t) => p.bytewise || (t.kind === 'binary' && t.fixedLength !== null && /^varbinary\(\d+\)$/.test(p.type)),
   timeText: (x) => `CAST(${x} AS nvarchar(16))`,
   // A text's UTF-8 bytes order as its code points; only a trailing U+0000 (which Postgres text cannot hold) compares as padding.
   byteOrder: (text) => ({ expr: utf8(text), param: (v) => utf8(v) }),
