@@ -20,6 +20,7 @@ import { MysqlPipelineLock } from '../checkpoint/mysql-pipeline-lock.js';
 import { ensureCheckpointTables, postgresCheckpointStore } from '../checkpoint/postgres-checkpoint-table.js';
 import { PostgresPipelineLock } from '../checkpoint/postgres-pipeline-lock.js';
 import { KafkaSink } from '../sinks/kafka/kafka-sink.js';
+import { mssqlPlanTarget } from '../sinks/mssql/mssql-plan-target.js';
 import { checkMssqlTarget } from '../sinks/mssql/mssql-target-check.js';
 import { openMssqlTargetProbe } from '../sinks/mssql/mssql-target-probe.js';
 import { mysqlPlanTarget } from '../sinks/mysql/mysql-plan-target.js';
@@ -212,9 +213,7 @@ const mssql: SqlTargetEngine<'mssql'> = {
   verifySql: mssqlVerifySql,
   isReadOnlyRefusal: mssqlReadOnly,
   openTargetProbe: openMssqlTargetProbe,
-  get planTarget(): PlanTarget {
-    return notOnThisBuild("ferry plan's assessment of SQL Server tables");
-  },
+  planTarget: mssqlPlanTarget,
   // The Postgres source reads a partitioned table as its root (publish_via_partition_root): one table here.
   partitionedTable: 'one table',
 };

@@ -122,6 +122,33 @@ describe('the plan', () => {
     expect(text).toMatch(/location\s+point\s+—\s+unsupported/);
   });
 
+  it("into SQL Server, through the registry: its dialect's DDL, its name in the header, and tables one case-insensitive database cannot hold apart", () => {
+    const upper = {
+      ...orders,
+      source: { schema: 'shop', name: 'Orders' },
+      target: { schema: 'shop', name: 'Orders' },
+      schema: { ...orders.schema, source: { schema: 'shop', name: 'Orders' }, target: { schema: 'shop', name: 'Orders' } },
+    };
+    const facts: TargetFacts = { ...postgresTarget, engine: 'mssql', collation: 'SQL_Latin1_General_CP1_CI_AS', existingTables: new Set(['shop.orders']) };
+    const target = { engine: 'mssql' as const, endpoint: 'ferry@db3:1433', version: '16.0.4135.4 (Developer Edition (64-bit))' };
+    const r = assemblePlan({ pipeline: 'p', source: endpoints.source, target, catalogue: catalogue([orders, upper]), facts });
+    expect(r.tables[0]!.ddl[0]).toMatch(/\[shop\]/);
+    expect(r.tables[0]!.ddl.join('\n')).toMatch(/CREATE TABLE \[shop\]\.\[orders\]/);
+    expect(r.tables[0]!.targetExists).toBe(true);
+    expect(r.notCarried.filter((n) => n.kind === 'target name').map((n) => n.name)).toEqual(['shop.orders, shop.Orders']);
+    expect(planExitCode(r)).toBe(1);
+    expect(formatPlan(r)).toContain('target: SQL Server 16.0.4135.4 (Developer Edition (64-bit)) at ferry@db3:1433');
+    expect(
+      assemblePlan({
+        pipeline: 'p',
+        source: endpoints.source,
+        target,
+        catalogue: catalogue([orders, upper]),
+        facts: { ...facts, collation: 'Latin1_General_BIN2' },
+      }).summary.problems,
+    ).toBe(0);
+  });
+
   it('calls a Postgres → Postgres column whose type the target lacks unsupported', () => {
     const pair = col('pr', { kind: 'other' }, 'public.pair');
     const t: CatalogueTable = {
