@@ -2,7 +2,7 @@ import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
 import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../core/table-mapping.js';
-import { decodeKey, encodeKey } from '../core/checkpoint-codec.js';
+import { checkpointFromText, decodeKey, encodeKey } from '../core/checkpoint-codec.js';
 import { takenOver } from './pipeline-ownership.js';
 import { noneWhenMissing, type CheckpointStore } from '../core/checkpoint-store.js';
 
@@ -47,14 +47,7 @@ async function readMysqlCheckpoint(conn: Queryable, pipeline: string): Promise<C
     [pipeline],
   );
   const row = rows[0];
-  if (!row) return null;
-  return {
-    phase: row.phase,
-    position: row.position ? positionFromJson(JSON.parse(row.position)) : null,
-    ...(row.tables ? { tables: JSON.parse(row.tables) as string[] } : {}),
-    ...(row.overlap_end ? { overlapEnd: positionFromJson(JSON.parse(row.overlap_end)) } : {}),
-    ...(row.phase === 'cut-over' ? { cutOverAt: new Date(String(row.at)) } : {}),
-  };
+  return row ? checkpointFromText(row as Parameters<typeof checkpointFromText>[0], () => new Date(String(row.at))) : null;
 }
 
 /** Fails unless `owner` still owns the pipeline; share-locks the row (parallel chunk loads) until the caller's transaction ends. */

@@ -1,4 +1,6 @@
 import type { Row } from './change-event.js';
+import type { Checkpoint } from './checkpoint.js';
+import { positionFromJson } from './position.js';
 
 /**
  * JSON forms of snapshot keys for the checkpoint store. Binary key values are tagged
@@ -17,4 +19,19 @@ export function decodeKey(json: unknown): Row | null {
     row[k] = v && typeof v === 'object' && '$hex' in v ? Buffer.from(String((v as { $hex: string }).$hex), 'hex') : (v as Row[string]);
   }
   return row;
+}
+
+/** A checkpoint row whose position, tables and overlap end are JSON text (MySQL, SQL Server); `cutOverAt` is its update time. */
+export function checkpointFromText(
+  row: { phase: Checkpoint['phase']; position: string | null; tables: string | null; overlap_end: string | null },
+  cutOverAt: () => Date,
+): Checkpoint {
+  return {
+    phase: row.phase,
+    position: row.position ? positionFromJson(JSON.parse(row.position)) : null,
+    ...(row.tables ? { tables: JSON.parse(row.tables) as string[] } : {}),
+    ...(row.overlap_end ? { overlapEnd: positionFromJson(JSON.parse(row.overlap_end)) } : {}),
+    // A cut-over row is never written again: its update time is when the cutover completed.
+    ...(row.phase === 'cut-over' ? { cutOverAt: cutOverAt() } : {}),
+  };
 }

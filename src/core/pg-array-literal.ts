@@ -1,4 +1,5 @@
 import { FerryError } from './errors.js';
+import type { ColumnType } from './schema.js';
 
 /** An element of a Postgres array literal: text, NULL, or a nested array. */
 export type ArrayElement = string | null | ArrayElement[];
@@ -47,4 +48,24 @@ export function parseArrayLiteral(text: string): ArrayElement[] {
   const result = parseArray();
   if (i !== text.length) fail();
   return result;
+}
+
+const JSON_NUMBER_KINDS = new Set(['int', 'decimal', 'float', 'double']);
+const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?$/;
+
+/**
+ * A Postgres array as JSON text (how targets without arrays hold one): numbers with their exact
+ * digits (a bigint or numeric beyond 2^53 would not survive a JavaScript number), booleans as such,
+ * json elements as their own JSON, the rest as strings.
+ */
+export function arrayJson(element: ColumnType, items: readonly ArrayElement[]): string {
+  const item = (e: ArrayElement): string => {
+    if (e === null) return 'null';
+    if (Array.isArray(e)) return arrayJson(element, e);
+    if (JSON_NUMBER_KINDS.has(element.kind) && JSON_NUMBER.test(e)) return e;
+    if (element.kind === 'bool') return e === 't' ? 'true' : 'false';
+    if (element.kind === 'json') return e;
+    return JSON.stringify(e);
+  };
+  return `[${items.map(item).join(',')}]`;
 }

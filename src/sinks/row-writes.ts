@@ -1,4 +1,4 @@
-import { tableKey, type ChangeEvent } from '../core/change-event.js';
+import { tableKey, type ChangeEvent, type Value } from '../core/change-event.js';
 import type { Write } from '../core/coalesce.js';
 import { FerryError } from '../core/errors.js';
 import type { Column, TableSchema } from '../core/schema.js';
@@ -34,4 +34,18 @@ export function noEqualRow(t: TableSchema): FerryError {
       hint: 'the target table differs from the source; re-snapshot it (snapshot.mode: always, snapshot.tablePrep: truncate)',
     },
   );
+}
+
+/** What a row image written before column `c` was added holds there: what the source gave the rows it already had. */
+export function backfillValue(t: TableSchema, c: Column): Value {
+  if ('expression' in c.backfill) {
+    throw new FerryError(
+      'fatal',
+      `a row of ${tableKey(t.target)} written before column ${c.name} was added needs the value the source gave it (${c.backfill.expression}), which ferry cannot know`,
+      {
+        hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create)',
+      },
+    );
+  }
+  return c.backfill.value;
 }

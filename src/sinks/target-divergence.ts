@@ -1,4 +1,5 @@
-import { tableKey, type Row, type Value } from '../core/change-event.js';
+import { pickKey, tableKey, type Row, type Value } from '../core/change-event.js';
+import type { Patch } from '../core/coalesce.js';
 import type { TableSchema } from '../core/schema.js';
 import { FerryError } from '../core/errors.js';
 
@@ -46,4 +47,9 @@ export function uniqueViolation(t: TableSchema, key: Row | null, constraint: str
   return new FerryError('fatal', `${row} collides with another row of the target on unique key ${constraint} (${detail})`, {
     hint: `the target table ${tableKey(t.target)} holds a row, or a unique key, the source does not have; ferry never overwrites another row: remove or change the conflicting target row, or drop ${constraint}`,
   });
+}
+
+/** The rows of one table's write, each with the primary key of its change (a patch's: the row it matches). */
+export function writtenRows(t: TableSchema, rows: readonly Row[], patches: readonly Patch[] = []): { key: Row; row: Row }[] {
+  return [...rows.map((row) => ({ key: pickKey(row, t.primaryKey), row })), ...patches.map((p) => ({ key: p.match, row: { ...p.match, ...p.set } }))];
 }

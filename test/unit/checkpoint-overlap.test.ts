@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { carryOverlap, mayBeApplied } from '../../src/core/checkpoint.js';
 import type { Position } from '../../src/core/position.js';
 import type { TableSchema } from '../../src/core/schema.js';
-import { uniqueViolationOf, writtenRows } from '../../src/sinks/postgres/postgres-unique.js';
+import { uniqueViolationOf } from '../../src/sinks/postgres/postgres-unique.js';
+import { writtenRows } from '../../src/sinks/target-divergence.js';
 import { missingRow } from '../../src/sinks/target-divergence.js';
 
 const at = (pos: number, file = 'bin.000001'): Position => ({ kind: 'mysql', file, pos });

@@ -3,7 +3,9 @@ import type { Column, ColumnType, TableSchema } from '../../core/schema.js';
 import type { Translation } from '../../core/schema-fidelity.js';
 import { FerryError } from '../../core/errors.js';
 import { exactColumn, indexName, qualified, quoteIdent, quoteString } from '../../engines/mysql/quoting.js';
-import { parseArrayLiteral, type ArrayElement } from '../../core/pg-array-literal.js';
+import { arrayJson, parseArrayLiteral } from '../../core/pg-array-literal.js';
+import { bitBytes } from '../../core/bit-string.js';
+import { backfillValue } from '../row-writes.js';
 import { isNonFinite, nonFiniteError } from './mysql-non-finite.js';
 import { knownBackfill } from '../column-drift.js';
 
@@ -257,34 +259,6 @@ export function toMysql(t: ColumnType, v: Value, table: TableId, column: string)
   }
 }
 
-/** '0101…' → big-endian bytes, as a BIT column takes them. */
-function bitBytes(bits: string): Buffer {
-  const padded = bits.padStart(Math.ceil(bits.length / 8) * 8, '0');
-  const out = Buffer.alloc(padded.length / 8);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(padded.slice(i * 8, i * 8 + 8), 2);
-  return out;
-}
-
-const JSON_NUMBER_KINDS = new Set(['int', 'decimal', 'float', 'double']);
-const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?$/;
-
-/**
- * A Postgres array as JSON text: numbers with their exact digits (a bigint or numeric beyond 2^53
- * would not survive a JavaScript number), booleans as such, json elements as their own JSON, the
- * rest as strings.
- */
-function arrayJson(element: ColumnType, items: readonly ArrayElement[]): string {
-  const item = (e: ArrayElement): string => {
-    if (e === null) return 'null';
-    if (Array.isArray(e)) return arrayJson(element, e);
-    if (JSON_NUMBER_KINDS.has(element.kind) && JSON_NUMBER.test(e)) return e;
-    if (element.kind === 'bool') return e === 't' ? 'true' : 'false';
-    if (element.kind === 'json') return e;
-    return JSON.stringify(e);
-  };
-  return `[${items.map(item).join(',')}]`;
-}
-
 /** One field of LOAD DATA text (tab-separated, backslash escapes, \N for NULL); binary values go as hex. */
 export function loadField(v: Value): string {
   if (v === null) return '\\N';
@@ -374,17 +348,4 @@ export function rowValues(t: TableSchema, columns: readonly Column[], row: Row, 
     if (isNonFinite(c.type, v)) throw nonFiniteError(t.source, c.name, v, pickKey(key, t.primaryKey));
     return toMysql(c.type, v, t.target, c.name);
   });
-}
-
-function backfillValue(t: TableSchema, c: Column): Value {
-  if ('expression' in c.backfill) {
-    throw new FerryError(
-      'fatal',
-      `a row of ${qualified(t.target)} written before column ${c.name} was added needs the value the source gave it (${c.backfill.expression}), which ferry cannot know`,
-      {
-        hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create)',
-      },
-    );
-  }
-  return c.backfill.value;
 }

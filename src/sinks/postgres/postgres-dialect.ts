@@ -4,6 +4,7 @@ import type { Translation } from '../../core/schema-fidelity.js';
 import { FerryError } from '../../core/errors.js';
 import { indexName, qualified, quoteIdent } from '../../engines/postgres/quoting.js';
 import { knownBackfill } from '../column-drift.js';
+import { backfillValue } from '../row-writes.js';
 
 /**
  * The Postgres type for each of ferry's column types, spelled as format_type() prints it, so a
@@ -422,19 +423,6 @@ export function rowParams(t: TableSchema, row: Row): Value[] {
 
 function targetValue(t: TableSchema, c: Column, r: Row): Value {
   return toPg(c.type, c.name in r ? r[c.name]! : backfillValue(t, c), t.target, c.name);
-}
-
-function backfillValue(t: TableSchema, c: Column): Value {
-  if ('expression' in c.backfill) {
-    throw new FerryError(
-      'fatal',
-      `a row of ${qualified(t.target)} written before column ${c.name} was added needs the value the source gave it (${c.backfill.expression}), which ferry cannot know`,
-      {
-        hint: 're-snapshot the table (snapshot.mode: always with snapshot.tablePrep: drop-and-create)',
-      },
-    );
-  }
-  return c.backfill.value;
 }
 
 /**

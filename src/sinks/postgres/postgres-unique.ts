@@ -1,15 +1,9 @@
-import { pickKey, type Row, type Value } from '../../core/change-event.js';
-import type { Patch } from '../../core/coalesce.js';
+import type { Row, Value } from '../../core/change-event.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { FerryError } from '../../core/errors.js';
 import { uniqueViolation } from '../target-divergence.js';
 
 const UNIQUE_VIOLATION = '23505';
-
-/** The rows of one table's write, each with the primary key of its change (a patch's: the row it matches). */
-export function writtenRows(t: TableSchema, rows: readonly Row[], patches: readonly Patch[] = []): { key: Row; row: Row }[] {
-  return [...rows.map((row) => ({ key: pickKey(row, t.primaryKey), row })), ...patches.map((p) => ({ key: p.match, row: { ...p.match, ...p.set } }))];
-}
 
 /**
  * A unique violation (23505) of a write to `t`, which upserts by primary key (ON CONFLICT on it), so

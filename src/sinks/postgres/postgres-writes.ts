@@ -4,7 +4,7 @@ import type { Row } from '../../core/change-event.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import { qualified } from '../../engines/postgres/quoting.js';
 import { noEqualRow, type RowsWrite, type RowWrites } from '../row-writes.js';
-import { missingRow } from '../target-divergence.js';
+import { missingRow, writtenRows } from '../target-divergence.js';
 import { columnOf, copyRows } from './postgres-copy.js';
 import {
   addColumnSql,
@@ -24,7 +24,7 @@ import {
   upsertSql,
 } from './postgres-dialect.js';
 import { postgresReferencingRows } from './postgres-referential.js';
-import { uniqueViolationOf, writtenRows } from './postgres-unique.js';
+import { uniqueViolationOf } from './postgres-unique.js';
 
 /** Upserts of at least this many full rows go through a COPY-filled stage, and inserts through COPY; fewer, through array parameters. */
 const STAGE_MIN_ROWS = 500;
