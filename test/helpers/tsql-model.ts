@@ -1,0 +1,401 @@
+import type sql from 'mssql';
+import type { MssqlSession } from '../../src/sinks/mssql/mssql-session.js';
+import { DESCRIBE_SQL } from '../../src/sinks/mssql/mssql-columns.js';
+import { parseTsql, splitStatements } from './tsql.js';
+
+/**
+ * A model of the data statements ferry's SQL Server sink sends, run over tables held in memory: no
+ * SQL Server runs here, so this is what the statements do *if SQL Server behaves as its documentation
+ * says* for these shapes: stage DDL, INSERT … VALUES / … SELECT [WHERE NOT EXISTS], DELETE and
+ * UPDATE joined to the stage, DELETE TOP (1), an UPDATE through a TOP (1) CTE, the misses count,
+ * IDENTITY_INSERT, and duplicate keys (2627, 2601) raised as the server words them. Anything else
+ * throws, so a statement outside the model fails its test instead of passing on a guess.
+ *
+ * Values are compared by their text (a decimal CAST to its scale, a bigint by its digits), which is
+ * what the server's conversions of ferry's text wires amount to for the values the tests use.
+ */
+
+type Node = { readonly type?: string; readonly [k: string]: unknown };
+type Row = Record<string, unknown>;
+
+export interface ModelTable {
+  readonly columns: string[];
+  /** Each column's type as the server spells it (what sys.dm_exec_describe_first_result_set answers). */
+  readonly types?: Readonly<Record<string, string>>;
+  readonly identity?: string;
+  readonly primaryKey?: readonly string[];
+  readonly unique?: readonly { readonly name: string; readonly columns: readonly string[] }[];
+  rows: Row[];
+}
+
+export interface ModelResult {
+  readonly recordsets: Row[][];
+  readonly rowsAffected: number[];
+}
+
+/** A server error as mssql reports it: the error's number and message. */
+export class ModelError extends Error {
+  constructor(
+    readonly number: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function text(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (Buffer.isBuffer(v)) return `0x${v.toString('hex')}`;
+  if (typeof v === 'boolean') return v ? '1' : '0';
+  return String(v);
+}
+
+/** CAST as the model knows it: to a decimal's scale, an integer's digits, text, or bytes. */
+function cast(v: unknown, target: { dataType: string; scale?: number }): unknown {
+  if (v === null || v === undefined) return null;
+  const type = target.dataType.toUpperCase();
+  if (type === 'DECIMAL' || type === 'NUMERIC') {
+    const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(String(v));
+    if (!m) throw new ModelError(8114, `Error converting data type nvarchar to numeric: ${String(v)}`);
+    const scale = target.scale ?? 0;
+    const fraction = (m[3] ?? '').padEnd(scale, '0');
+    if (/[1-9]/.test(fraction.slice(scale))) throw new Error(`the model does not round: ${String(v)} to scale ${scale}`);
+    return `${m[1]}${m[2]}${scale > 0 ? `.${fraction.slice(0, scale)}` : ''}`;
+  }
+  if (['INT', 'BIGINT', 'SMALLINT', 'TINYINT'].includes(type)) return BigInt(String(v)).toString();
+  if (type === 'VARBINARY') return Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf16le');
+  if (Buffer.isBuffer(v)) throw new Error('the model does not convert binary to text');
+  return String(v);
+}
+
+const tableName = (t: Node) => (t.db ? `${String(t.db)}.${String(t.table)}` : String(t.table));
+
+export class TsqlModel {
+  readonly tables = new Map<string, ModelTable>();
+  /** Every statement run, in order. */
+  readonly statements: string[] = [];
+  #identityInsert: string | null = null;
+  #saved: Map<string, ModelTable> | null = null;
+
+  define(name: string, table: Omit<ModelTable, 'rows'> & { rows?: Row[] }): void {
+    this.tables.set(name, { ...table, rows: table.rows ?? [] });
+  }
+
+  /** What sys.dm_exec_describe_first_result_set answers for `SELECT * FROM [schema].[name]`. */
+  describe(select: string): Row[] {
+    const m = /^SELECT \* FROM \[(.*)\]\.\[(.*)\]$/.exec(select);
+    const t = m ? this.tables.get(`${m[1]}.${m[2]}`) : undefined;
+    if (!t) return [{ name: null, system_type_name: null, is_identity_column: null, error_message: `Invalid object name '${select}'.` }];
+    return t.columns.map((c) => ({ name: c, system_type_name: t.types?.[c] ?? 'int', is_identity_column: t.identity === c, error_message: null }));
+  }
+
+  rows(name: string): Row[] {
+    return this.#table(name).rows;
+  }
+
+  #table(name: string): ModelTable {
+    const t = this.tables.get(name);
+    if (!t) throw new ModelError(208, `Invalid object name '${name}'.`);
+    return t;
+  }
+
+  begin(): void {
+    this.#saved = new Map([...this.tables].map(([k, t]) => [k, { ...t, rows: t.rows.map((r) => ({ ...r })) }]));
+  }
+
+  end(commit: boolean): void {
+    if (!commit && this.#saved) {
+      this.tables.clear();
+      for (const [k, t] of this.#saved) this.tables.set(k, t);
+    }
+    this.#saved = null;
+  }
+
+  run(batch: string, params: Row = {}): ModelResult {
+    const texts = splitStatements(batch);
+    const trees = parseTsql(batch);
+    const recordsets: Row[][] = [];
+    const rowsAffected: number[] = [];
+    texts.forEach((statement, i) => {
+      this.statements.push(statement);
+      const tree = trees[i] as Node | Node[];
+      const ast = (Array.isArray(tree) ? tree[0] : tree) as Node;
+      if ('gap' in ast) return this.#gap(statement);
+      const out = this.#statement(ast, params);
+      if (out.recordset) recordsets.push(out.recordset);
+      if (out.affected !== undefined) rowsAffected.push(out.affected);
+    });
+    return { recordsets, rowsAffected };
+  }
+
+  #gap(statement: string): void {
+    const m = /^SET IDENTITY_INSERT \[(.*)\]\.\[(.*)\] (ON|OFF)$/.exec(statement);
+    if (!m) throw new Error(`unmodelled: ${statement}`);
+    const name = `${m[1]}.${m[2]}`;
+    if (!this.#table(name).identity) throw new ModelError(8106, `Table '${name}' does not have the identity property. Cannot perform SET operation.`);
+    if (m[3] === 'OFF') {
+      if (this.#identityInsert === name) this.#identityInsert = null;
+      return;
+    }
+    if (this.#identityInsert && this.#identityInsert !== name) {
+      throw new ModelError(8107, `IDENTITY_INSERT is already ON for table '${this.#identityInsert}'. Cannot perform SET operation for table '${name}'.`);
+    }
+    this.#identityInsert = name;
+  }
+
+  #statement(ast: Node, params: Row): { recordset?: Row[]; affected?: number } {
+    switch (ast.type) {
+      case 'drop': {
+        const name = tableName((ast.name as Node[])[0]!);
+        if (!this.tables.has(name) && ast.prefix !== 'if exists') throw new ModelError(3701, `Cannot drop the table '${name}'`);
+        this.tables.delete(name);
+        return {};
+      }
+      case 'create': {
+        const name = tableName((ast.table as Node[])[0]!);
+        if (this.tables.has(name)) throw new ModelError(2714, `There is already an object named '${name}' in the database.`);
+        const columns = (ast.create_definitions as Node[]).map((d) => String((d.column as Node).column));
+        this.tables.set(name, { columns, rows: [] });
+        return {};
+      }
+      case 'insert':
+        return { affected: this.#insert(ast, params) };
+      case 'delete':
+        return { affected: this.#delete(ast, params) };
+      case 'update':
+        return { affected: this.#update(ast, params) };
+      case 'select':
+        return { recordset: this.#select(ast, params) };
+      default:
+        throw new Error(`unmodelled statement: ${String(ast.type)}`);
+    }
+  }
+
+  #eval(e: Node, env: Readonly<Record<string, Row | undefined>>, params: Row): unknown {
+    switch (e.type) {
+      case 'number':
+        return e.value;
+      case 'null':
+        return null;
+      case 'single_quote_string':
+        return e.value;
+      case 'column_ref': {
+        const column = String(e.column);
+        if (column.startsWith('@')) {
+          const key = column.slice(1);
+          if (!(key in params)) throw new Error(`no parameter ${column}`);
+          return params[key];
+        }
+        const row = env[String(e.table ?? '')];
+        if (!row || !(column in row)) throw new Error(`unknown column ${String(e.table ?? '')}.${column}`);
+        return row[column];
+      }
+      case 'cast':
+        return cast(this.#eval(e.expr as Node, env, params), (e.target as { dataType: string; scale?: number }[])[0]!);
+      default:
+        throw new Error(`unmodelled expression: ${String(e.type)}`);
+    }
+  }
+
+  #test(e: Node, env: Readonly<Record<string, Row | undefined>>, params: Row): boolean {
+    if (e.type === 'binary_expr') {
+      const op = String(e.operator).toUpperCase();
+      if (op === 'AND') return this.#test(e.left as Node, env, params) && this.#test(e.right as Node, env, params);
+      if (op === 'OR') return this.#test(e.left as Node, env, params) || this.#test(e.right as Node, env, params);
+      const left = text(this.#eval(e.left as Node, env, params));
+      if (op === 'IS') return left === null;
+      const right = text(this.#eval(e.right as Node, env, params));
+      if (op === '=') return left !== null && right !== null && left === right;
+    }
+    if (e.type === 'unary_expr' && e.operator === 'NOT EXISTS') {
+      const sub = (e.expr as { ast: Node }).ast;
+      const from = (sub.from as Node[])[0]!;
+      const alias = String(from.as);
+      return !this.#table(tableName(from)).rows.some((r) => this.#test(sub.where as Node, { ...env, [alias]: r }, params));
+    }
+    throw new Error(`unmodelled predicate: ${JSON.stringify(e).slice(0, 200)}`);
+  }
+
+  /** The stage's rows joined to `target`'s by `on`: each target row with the first stage row it matches. */
+  #joined(target: ModelTable, from: readonly Node[], params: Row): { row: Row; staged: Row }[] {
+    const [t, s] = from;
+    if (!t || !s || s.join !== 'INNER JOIN') throw new Error('unmodelled: a join other than target INNER JOIN stage');
+    const stage = this.#table(tableName(s));
+    return target.rows.flatMap((row) => {
+      const staged = stage.rows.find((st) => this.#test(s.on as Node, { [String(t.as)]: row, [String(s.as)]: st }, params));
+      return staged ? [{ row, staged }] : [];
+    });
+  }
+
+  #insert(ast: Node, params: Row): number {
+    const name = tableName((ast.table as Node[])[0]!);
+    const target = this.#table(name);
+    const columns = ast.columns as string[];
+    if (target.identity && columns.includes(target.identity) && this.#identityInsert !== name) {
+      throw new ModelError(544, `Cannot insert explicit value for identity column in table '${name}' when IDENTITY_INSERT is set to OFF.`);
+    }
+    const values = ast.values as Node;
+    let rows: unknown[][];
+    if (values.type === 'values') {
+      rows = (values.values as Node[]).map((tuple) => (tuple.value as Node[]).map((e) => this.#eval(e, {}, params)));
+    } else {
+      const from = (values.from as Node[])[0]!;
+      const alias = String(from.as);
+      rows = this.#table(tableName(from))
+        .rows.filter((st) => !values.where || this.#test(values.where as Node, { [alias]: st }, params))
+        .map((st) => (values.columns as Node[]).map((c) => this.#eval(c.expr as Node, { [alias]: st }, params)));
+    }
+    for (const values of rows) {
+      const row = Object.fromEntries(target.columns.map((c) => [c, null])) as Row;
+      columns.forEach((c, i) => {
+        if (!target.columns.includes(c)) throw new ModelError(207, `Invalid column name '${c}'.`);
+        row[c] = values[i];
+      });
+      target.rows.push(row);
+    }
+    this.#checkKeys(name, target);
+    return rows.length;
+  }
+
+  #delete(ast: Node, params: Row): number {
+    const from = ast.from as Node[];
+    const top = (ast.table as Node[])[0]!;
+    const target = this.#table(tableName(from[0]!));
+    const doomed =
+      top.type === 'expr'
+        ? target.rows.filter((r) => this.#test(ast.where as Node, { '': r }, params)).slice(0, 1)
+        : this.#joined(target, from, params).map((j) => j.row);
+    target.rows = target.rows.filter((r) => !doomed.includes(r));
+    return doomed.length;
+  }
+
+  #update(ast: Node, params: Row): number {
+    const set = ast.set as { column: string; value: Node }[];
+    let name: string;
+    let hits: { row: Row; env: Record<string, Row | undefined> }[];
+    if (ast.with) {
+      const cte = ((ast.with as Node[])[0]!.stmt as { ast: Node }).ast;
+      name = tableName((cte.from as Node[])[0]!);
+      const limit = (cte.top as { value: number } | null)?.value ?? Number.POSITIVE_INFINITY;
+      hits = this.#table(name)
+        .rows.filter((r) => this.#test(cte.where as Node, { '': r }, params))
+        .slice(0, limit)
+        .map((row) => ({ row, env: { '': row } }));
+    } else {
+      const from = ast.from as Node[];
+      name = tableName(from[0]!);
+      hits = this.#joined(this.#table(name), from, params).map((j) => ({ row: j.row, env: { [String(from[0]!.as)]: j.row, [String(from[1]!.as)]: j.staged } }));
+    }
+    const target = this.#table(name);
+    for (const s of set) {
+      if (s.column === target.identity) throw new ModelError(8102, `Cannot update identity column '${s.column}'.`);
+    }
+    const changes = hits.map((h) => ({ row: h.row, values: set.map((s) => this.#eval(s.value, h.env, params)) }));
+    for (const c of changes) set.forEach((s, i) => (c.row[s.column] = c.values[i]));
+    this.#checkKeys(name, target);
+    return hits.length;
+  }
+
+  #select(ast: Node, params: Row): Row[] {
+    const from = (ast.from as Node[])[0]!;
+    const alias = String(from.as);
+    const rows = this.#table(tableName(from)).rows.filter((st) => !ast.where || this.#test(ast.where as Node, { [alias]: st }, params));
+    const out: Row = {};
+    for (const c of ast.columns as { expr: Node; as: string }[]) {
+      const f = c.expr;
+      if (f.type !== 'aggr_func') throw new Error('unmodelled select: aggregates only');
+      if (f.name === 'COUNT') out[c.as] = rows.length;
+      else if (f.name === 'MIN') {
+        const values = rows.map((r) => Number(this.#eval((f.args as { expr: Node }).expr, { [alias]: r }, params)));
+        out[c.as] = values.length ? Math.min(...values) : null;
+      } else throw new Error(`unmodelled aggregate ${String(f.name)}`);
+    }
+    return [out];
+  }
+
+  /** A duplicate in the primary key or a unique index, worded as SQL Server words it. */
+  #checkKeys(name: string, t: ModelTable): void {
+    const keys = [
+      ...(t.primaryKey ? [{ name: `PK_${name}`, columns: t.primaryKey, constraint: true }] : []),
+      ...(t.unique ?? []).map((u) => ({ ...u, constraint: false })),
+    ];
+    for (const k of keys) {
+      const seen = new Set<string>();
+      for (const r of t.rows) {
+        const v = k.columns.map((c) => text(r[c]) ?? '<NULL>').join(', ');
+        if (seen.has(v)) {
+          throw k.constraint
+            ? new ModelError(
+                2627,
+                `Violation of PRIMARY KEY constraint '${k.name}'. Cannot insert duplicate key in object '${name}'. The duplicate key value is (${v}).`,
+              )
+            : new ModelError(2601, `Cannot insert duplicate key row in object '${name}' with unique index '${k.name}'. The duplicate key value is (${v}).`);
+        }
+        seen.add(v);
+      }
+    }
+  }
+}
+
+/** A request as mssql's, on the model: parameters by name, query, and bulk loads into the stage. */
+class ModelRequest {
+  readonly params: Row = {};
+  arrayRowMode = false;
+  readonly #model: TsqlModel;
+  readonly #bulks: { table: sql.Table; options: sql.IBulkOptions }[];
+
+  constructor(model: TsqlModel, bulks: { table: sql.Table; options: sql.IBulkOptions }[]) {
+    this.#model = model;
+    this.#bulks = bulks;
+  }
+
+  input(name: string, ...typeAndValue: unknown[]): this {
+    this.params[name] = typeAndValue[typeAndValue.length - 1];
+    return this;
+  }
+
+  async query(statement: string): Promise<sql.IResult<unknown>> {
+    const result = this.#model.run(statement, this.params);
+    const recordsets = this.arrayRowMode ? result.recordsets.map((set) => set.map((r) => Object.values(r))) : result.recordsets;
+    return { recordsets, recordset: recordsets[0], rowsAffected: result.rowsAffected, output: {} } as unknown as sql.IResult<unknown>;
+  }
+
+  async bulk(table: sql.Table, options: sql.IBulkOptions): Promise<sql.IBulkResult> {
+    this.#bulks.push({ table, options });
+    const name = String(table.name);
+    const stage = this.#model.tables.get(name);
+    if (!stage) throw new ModelError(4860, `Cannot bulk load. The table '${name}' does not exist.`);
+    const names = table.columns.map((c) => String(c.name).replace(/]]/g, ']'));
+    if (names.join('\u0000') !== stage.columns.join('\u0000'))
+      throw new Error(`the bulk load's columns ${names.join(', ')} are not the stage's ${stage.columns.join(', ')}`);
+    for (const values of table.rows) stage.rows.push(Object.fromEntries(names.map((n, i) => [n, values[i]])));
+    return { rowsAffected: table.rows.length };
+  }
+
+  cancel(): void {}
+}
+
+/** A sink session (mssql-session.ts) on the model; `bulks` records each bulk load. */
+export function modelSession(model: TsqlModel, bulks: { table: sql.Table; options: sql.IBulkOptions }[] = []): MssqlSession {
+  let open = false;
+  const session = {
+    async run(statement: string) {
+      if (statement === 'BEGIN') {
+        model.begin();
+        open = true;
+      } else if (statement === 'COMMIT' || statement === 'ROLLBACK') {
+        if (open) model.end(statement === 'COMMIT');
+        open = false;
+      } else model.run(statement);
+    },
+    request: () => new ModelRequest(model, bulks),
+    async query(statement: string, params: readonly unknown[] = []) {
+      if (statement === DESCRIBE_SQL) return model.describe(String(params[0]));
+      return model.run(statement, Object.fromEntries(params.map((p, i) => [`p${i + 1}`, p]))).recordsets[0] ?? [];
+    },
+    get inTransaction() {
+      return open;
+    },
+  };
+  return session as unknown as MssqlSession;
+}
