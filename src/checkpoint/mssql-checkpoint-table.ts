@@ -1,0 +1,188 @@
+import type sql from 'mssql';
+import { checkpointFromText, decodeKey, encodeKey } from '../core/checkpoint-codec.js';
+import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
+import { type CheckpointStore, noneWhenMissing } from '../core/checkpoint-store.js';
+import { positionFromJson, positionToJson } from '../core/position.js';
+import { FERRY_SCHEMA } from '../core/table-mapping.js';
+import { quoteIdent, textLiteral } from '../engines/mssql/quoting.js';
+import { takenOver } from './pipeline-ownership.js';
+
+/**
+ * ferry's checkpoint kept in a SQL Server target, in its own schema. Writers take the sink's session,
+ * so the checkpoint commits in the same transaction as the data it describes (DESIGN §3.2); every
+ * write of the checkpoint row is fenced by the owner token of the process that claimed the pipeline.
+ */
+
+/** What the checkpoint needs of a session: parameterized statements (`@p1…`, bound in order) and their rows. */
+export interface MssqlStatements {
+  query<T extends Record<string, unknown>>(statement: string, params?: readonly unknown[]): Promise<T[]>;
+}
+
+const SCHEMA = quoteIdent(FERRY_SCHEMA);
+const CHECKPOINT = `${SCHEMA}.[ferry_checkpoint]`;
+const PROGRESS = `${SCHEMA}.[ferry_snapshot_progress]`;
+const OFFSETS = `${SCHEMA}.[ferry_kafka_offsets]`;
+
+/** Each statement creates what is missing (CREATE SCHEMA must be alone in its batch, hence EXEC). */
+export const ENSURE_SQL: readonly string[] = [
+  `IF SCHEMA_ID(${textLiteral(FERRY_SCHEMA)}) IS NULL EXEC(${textLiteral(`CREATE SCHEMA ${SCHEMA}`)})`,
+  `IF OBJECT_ID(${textLiteral(CHECKPOINT)}, N'U') IS NULL CREATE TABLE ${CHECKPOINT} (
+    [pipeline] nvarchar(100) NOT NULL, [phase] nvarchar(16) NOT NULL, [position] nvarchar(max) NULL, [tables] nvarchar(max) NULL,
+    [owner] nvarchar(36) NULL, [overlap_end] nvarchar(max) NULL, [updated_at] datetime2(6) NOT NULL,
+    CONSTRAINT [ferry_checkpoint_pkey] PRIMARY KEY ([pipeline]))`,
+  // row_count, as on MySQL: ROWS is a T-SQL keyword. 100 + 300 characters keep the key under 900 bytes.
+  `IF OBJECT_ID(${textLiteral(PROGRESS)}, N'U') IS NULL CREATE TABLE ${PROGRESS} (
+    [pipeline] nvarchar(100) NOT NULL, [table_name] nvarchar(300) NOT NULL, [last_key] nvarchar(max) NULL, [row_count] bigint NOT NULL,
+    [done] bit NOT NULL, [position] nvarchar(max) NOT NULL, [updated_at] datetime2(6) NOT NULL,
+    CONSTRAINT [ferry_snapshot_progress_pkey] PRIMARY KEY ([pipeline], [table_name]))`,
+  `IF OBJECT_ID(${textLiteral(OFFSETS)}, N'U') IS NULL CREATE TABLE ${OFFSETS} (
+    [pipeline] nvarchar(100) NOT NULL, [topic] nvarchar(249) NOT NULL, [partition] int NOT NULL, [next_offset] bigint NOT NULL,
+    [updated_at] datetime2(6) NOT NULL, CONSTRAINT [ferry_kafka_offsets_pkey] PRIMARY KEY ([pipeline], [topic], [partition]))`,
+];
+
+/** "There is already an object named …": another process created it between the check and the CREATE. */
+const ALREADY_EXISTS = 2714;
+
+/**
+ * Creates ferry's tables where missing. Two processes starting at once may both find one missing;
+ * the one that loses the race runs the statements again, and then finds them all.
+ */
+export async function ensureMssqlCheckpointTables(session: { run(statement: string): Promise<void> }): Promise<void> {
+  const create = async () => {
+    for (const statement of ENSURE_SQL) await session.run(statement);
+  };
+  await create().catch((err: { number?: number }) => {
+    if (err.number !== ALREADY_EXISTS) throw err;
+    return create();
+  });
+}
+
+export const READ_CHECKPOINT_SQL = `SELECT [phase], [position], [tables], [overlap_end], [updated_at] FROM ${CHECKPOINT} WHERE [pipeline] = @p1`;
+
+/** The owner of the row, share-locked (parallel chunk loads share it) until the caller's transaction ends. */
+export const ASSERT_OWNER_SQL = `SELECT [owner] FROM ${CHECKPOINT} WITH (HOLDLOCK, ROWLOCK) WHERE [pipeline] = @p1`;
+
+export const CLAIM_SQL = `UPDATE ${CHECKPOINT} SET [owner] = @p2 WHERE [pipeline] = @p1`;
+
+/**
+ * Parameters: pipeline, phase, position, tables (null keeps them), owner, overlap end. The row is
+ * updated only while `owner` owns it, and inserted only when there is none; the owner it has
+ * afterwards tells the caller whether it wrote.
+ */
+export const WRITE_CHECKPOINT_SQL = [
+  `UPDATE ${CHECKPOINT} SET [phase] = @p2, [position] = @p3, [tables] = COALESCE(@p4, [tables]), [overlap_end] = @p6, [updated_at] = SYSUTCDATETIME() WHERE [pipeline] = @p1 AND [owner] = @p5`,
+  `INSERT INTO ${CHECKPOINT} ([pipeline], [phase], [position], [tables], [owner], [overlap_end], [updated_at]) SELECT @p1, @p2, @p3, @p4, @p5, @p6, SYSUTCDATETIME() WHERE NOT EXISTS (SELECT 1 FROM ${CHECKPOINT} WITH (UPDLOCK, HOLDLOCK) WHERE [pipeline] = @p1)`,
+  `SELECT [owner] FROM ${CHECKPOINT} WHERE [pipeline] = @p1`,
+].join('; ');
+
+export const READ_PROGRESS_SQL = `SELECT [table_name], [last_key], [row_count], [done], [position] FROM ${PROGRESS} WHERE [pipeline] = @p1`;
+
+/** Parameters: pipeline, table, last key, rows, done, position. */
+export const WRITE_PROGRESS_SQL = [
+  `UPDATE ${PROGRESS} SET [last_key] = @p3, [row_count] = @p4, [done] = @p5, [position] = @p6, [updated_at] = SYSUTCDATETIME() WHERE [pipeline] = @p1 AND [table_name] = @p2`,
+  `INSERT INTO ${PROGRESS} ([pipeline], [table_name], [last_key], [row_count], [done], [position], [updated_at]) SELECT @p1, @p2, @p3, @p4, @p5, @p6, SYSUTCDATETIME() WHERE NOT EXISTS (SELECT 1 FROM ${PROGRESS} WITH (UPDLOCK, HOLDLOCK) WHERE [pipeline] = @p1 AND [table_name] = @p2)`,
+].join('; ');
+
+export const CLEAR_PROGRESS_SQL = `DELETE FROM ${PROGRESS} WHERE [pipeline] = @p1`;
+
+const PARTITION_ROW = '[pipeline] = @p1 AND [topic] = @p2 AND [partition] = @p3';
+
+/**
+ * Parameters: pipeline, topic, partition. Makes the row of a partition never applied (a concurrent
+ * first insert waits on the key-range lock, then finds it), then reads it under an update lock held
+ * to the end of the transaction.
+ */
+export const LOCK_PARTITION_SQL = [
+  `INSERT INTO ${OFFSETS} ([pipeline], [topic], [partition], [next_offset], [updated_at]) SELECT @p1, @p2, @p3, 0, SYSUTCDATETIME() WHERE NOT EXISTS (SELECT 1 FROM ${OFFSETS} WITH (UPDLOCK, HOLDLOCK) WHERE ${PARTITION_ROW})`,
+  `SELECT [next_offset] FROM ${OFFSETS} WITH (UPDLOCK, HOLDLOCK) WHERE ${PARTITION_ROW}`,
+].join('; ');
+
+/** Parameters: pipeline, topic, partition, next offset (decimal text: a bigint beyond 2^53 would not survive a number). */
+export const WRITE_PARTITION_SQL = `UPDATE ${OFFSETS} SET [next_offset] = CAST(@p4 AS bigint), [updated_at] = SYSUTCDATETIME() WHERE ${PARTITION_ROW}`;
+
+const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+
+async function readCheckpoint(on: MssqlStatements, pipeline: string): Promise<Checkpoint | null> {
+  const rows = await on.query<{ phase: Checkpoint['phase']; position: string | null; tables: string | null; overlap_end: string | null; updated_at: Date }>(
+    READ_CHECKPOINT_SQL,
+    [pipeline],
+  );
+  const row = rows[0];
+  // updated_at holds SYSUTCDATETIME(), read as UTC (the pool's useUTC).
+  return row ? checkpointFromText(row, () => row.updated_at) : null;
+}
+
+async function assertOwner(c: MssqlStatements, pipeline: string, owner: string): Promise<void> {
+  const rows = await c.query<{ owner: string | null }>(ASSERT_OWNER_SQL, [pipeline]);
+  if (rows[0]?.owner !== owner) throw takenOver(pipeline);
+}
+
+/** Marks an existing checkpoint row as `owner`'s: from now on only it may write the row. */
+export async function claimMssqlCheckpoint(on: MssqlStatements, pipeline: string, owner: string): Promise<void> {
+  await on.query(CLAIM_SQL, [pipeline, owner]);
+}
+
+async function writeCheckpoint(c: MssqlStatements, pipeline: string, owner: string, checkpoint: Checkpoint): Promise<void> {
+  const rows = await c.query<{ owner: string | null }>(WRITE_CHECKPOINT_SQL, [
+    pipeline,
+    checkpoint.phase,
+    checkpoint.position ? json(positionToJson(checkpoint.position)) : null,
+    json(checkpoint.tables),
+    owner,
+    checkpoint.overlapEnd ? json(positionToJson(checkpoint.overlapEnd)) : null,
+  ]);
+  if (rows[0]?.owner !== owner) throw takenOver(pipeline);
+}
+
+async function readProgress(on: MssqlStatements, pipeline: string): Promise<SnapshotProgress[]> {
+  const rows = await on.query<{ table_name: string; last_key: string | null; row_count: string | number; done: boolean; position: string }>(READ_PROGRESS_SQL, [
+    pipeline,
+  ]);
+  return rows.map((r) => ({
+    table: r.table_name,
+    lastKey: decodeKey(r.last_key),
+    rows: Number(r.row_count),
+    done: r.done === true,
+    position: positionFromJson(JSON.parse(r.position)),
+  }));
+}
+
+async function lockPartition(c: MssqlStatements, pipeline: string, topic: string, partition: number): Promise<bigint> {
+  const rows = await c.query<{ next_offset: string | number }>(LOCK_PARTITION_SQL, [pipeline, topic, partition]);
+  return BigInt(rows[0]!.next_offset);
+}
+
+/** Invalid object name: what a read finds before ferry's tables exist (DESIGN §1.1: the read-only commands create nothing). */
+const missingTable = (err: unknown) => (err as { number?: number }).number === 208;
+
+/** Statements on a pool: each on any of its connections, outside any transaction (the readers'). */
+export function poolStatements(pool: sql.ConnectionPool): MssqlStatements {
+  return {
+    async query<T extends Record<string, unknown>>(statement: string, params: readonly unknown[] = []): Promise<T[]> {
+      const request = pool.request();
+      params.forEach((p, i) => request.input(`p${i + 1}`, p));
+      return (await request.query<T>(statement)).recordset ?? [];
+    },
+  };
+}
+
+/** The store of one pipeline in a SQL Server target; readers go through `pool`, writers through the sink's session. */
+export function mssqlCheckpointStore(pool: sql.ConnectionPool, pipeline: string, owner: string): CheckpointStore<MssqlStatements> {
+  const readers = poolStatements(pool);
+  return {
+    read: () => noneWhenMissing(readCheckpoint(readers, pipeline), null, missingTable),
+    readProgress: () => noneWhenMissing(readProgress(readers, pipeline), [], missingTable),
+    assertOwner: (c) => assertOwner(c, pipeline, owner),
+    write: (c, checkpoint) => writeCheckpoint(c, pipeline, owner, checkpoint),
+    writeProgress: async (c, p) => {
+      await c.query(WRITE_PROGRESS_SQL, [pipeline, p.table, encodeKey(p.lastKey), p.rows, p.done, json(positionToJson(p.position))]);
+    },
+    clearProgress: async (c) => {
+      await c.query(CLEAR_PROGRESS_SQL, [pipeline]);
+    },
+    lockPartition: (c, topic, partition) => lockPartition(c, pipeline, topic, partition),
+    writePartition: async (c, topic, partition, next) => {
+      await c.query(WRITE_PARTITION_SQL, [pipeline, topic, partition, next.toString()]);
+    },
+  };
+}
