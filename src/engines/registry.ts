@@ -2,7 +2,6 @@ import type { RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { TableId } from '../core/change-event.js';
 import type { CheckpointTables } from '../core/checkpoint-store.js';
-import { FerryError } from '../core/errors.js';
 import type { FerryEventBus } from '../core/events.js';
 import type { UrlStyle } from '../core/endpoint-url.js';
 import type { CatalogueReader } from '../core/plan-catalogue.js';
@@ -15,12 +14,15 @@ import type { NameRules, TargetNaming } from '../core/target-naming.js';
 import type { Assessment } from '../core/verdict.js';
 import type { VerifySql } from '../core/verify-sql.js';
 import type { Config, KafkaTargetConfig, MysqlSourceConfig, PostgresSourceConfig, SqlTargetConfig } from '../config.js';
+import { ensureMssqlCheckpointTables, mssqlCheckpointStore } from '../checkpoint/mssql-checkpoint-table.js';
+import { MssqlPipelineLock } from '../checkpoint/mssql-pipeline-lock.js';
 import { ensureMysqlCheckpointTables, mysqlCheckpointStore } from '../checkpoint/mysql-checkpoint-table.js';
 import { MysqlPipelineLock } from '../checkpoint/mysql-pipeline-lock.js';
 import { ensureCheckpointTables, postgresCheckpointStore } from '../checkpoint/postgres-checkpoint-table.js';
 import { PostgresPipelineLock } from '../checkpoint/postgres-pipeline-lock.js';
 import { KafkaSink } from '../sinks/kafka/kafka-sink.js';
 import { mssqlPlanTarget } from '../sinks/mssql/mssql-plan-target.js';
+import { openMssqlSink } from '../sinks/mssql/mssql-sink.js';
 import { checkMssqlTarget } from '../sinks/mssql/mssql-target-check.js';
 import { openMssqlTargetProbe } from '../sinks/mssql/mssql-target-probe.js';
 import { mysqlPlanTarget } from '../sinks/mysql/mysql-plan-target.js';
@@ -131,7 +133,8 @@ export interface SqlSourceEngine<E extends Engine> extends EngineEndpoint {
 export const CHECKPOINT_TABLES = {
   mysql: { ensure: ensureMysqlCheckpointTables, store: mysqlCheckpointStore, lock: (url, pipeline) => new MysqlPipelineLock(url, pipeline) },
   postgres: { ensure: ensureCheckpointTables, store: postgresCheckpointStore, lock: (url, pipeline) => new PostgresPipelineLock(url, pipeline) },
-} satisfies { readonly [E in Engine]: CheckpointTables<never, never> };
+  mssql: { ensure: ensureMssqlCheckpointTables, store: mssqlCheckpointStore, lock: (url, pipeline) => new MssqlPipelineLock(url, pipeline) },
+} satisfies { readonly [T in TargetEngine]: CheckpointTables<never, never> };
 
 const mysql: SqlSourceEngine<'mysql'> & SqlTargetEngine<'mysql'> = {
   url: MYSQL_URL,
@@ -196,14 +199,9 @@ const postgres: SqlSourceEngine<'postgres'> & SqlTargetEngine<'postgres'> = {
   partitionedTable: 'partitions',
 };
 
-/** A part of a target engine this build does not have yet: reaching it is a config error that says so. */
-function notOnThisBuild(what: string): never {
-  throw new FerryError('config', `${what} is not on this build yet`, { hint: 'set target.type: postgres, mysql or kafka, or use a build that has it' });
-}
-
 const mssql: SqlTargetEngine<'mssql'> = {
   url: MSSQL_URL,
-  openSink: async () => notOnThisBuild('the SQL Server sink'),
+  openSink: (options) => openMssqlSink({ ...options, checkpoint: CHECKPOINT_TABLES.mssql }),
   checkTarget: checkMssqlTarget,
   describeEndpoint: mssqlEndpoint,
   serverIdentity: mssqlServerIdentity,

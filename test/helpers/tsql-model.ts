@@ -1,6 +1,8 @@
 import type sql from 'mssql';
 import type { MssqlSession } from '../../src/sinks/mssql/mssql-session.js';
 import { DESCRIBE_SQL } from '../../src/sinks/mssql/mssql-columns.js';
+import { INDEX_COLUMNS_SQL } from '../../src/sinks/mssql/mssql-unique.js';
+import { COLUMN_NAMES_SQL } from '../../src/sinks/mssql/mssql-writes.js';
 import { parseTsql, splitStatements } from './tsql.js';
 
 /**
@@ -72,8 +74,12 @@ const tableName = (t: Node) => (t.db ? `${String(t.db)}.${String(t.table)}` : St
 
 export class TsqlModel {
   readonly tables = new Map<string, ModelTable>();
+  /** Tables a foreign key references (`schema.name`): what sys.foreign_keys would list. */
+  readonly referenced = new Set<string>();
   /** Every statement run, in order. */
   readonly statements: string[] = [];
+  /** The kind of statement each IF ran. */
+  readonly branches: string[] = [];
   #identityInsert: string | null = null;
   #saved: Map<string, ModelTable> | null = null;
 
@@ -87,6 +93,18 @@ export class TsqlModel {
     const t = m ? this.tables.get(`${m[1]}.${m[2]}`) : undefined;
     if (!t) return [{ name: null, system_type_name: null, is_identity_column: null, error_message: `Invalid object name '${select}'.` }];
     return t.columns.map((c) => ({ name: c, system_type_name: t.types?.[c] ?? 'int', is_identity_column: t.identity === c, error_message: null }));
+  }
+
+  /** What the catalog queries ferry sends answer (parameters `p1…`), or null for any other statement. */
+  catalog(statement: string, params: Row): Row[] | null {
+    const table = () => String(params.p1).replace(/^\[(.*)\]\.\[(.*)\]$/, '$1.$2');
+    if (statement === DESCRIBE_SQL) return this.describe(String(params.p1));
+    if (statement === COLUMN_NAMES_SQL) return (this.tables.get(table())?.columns ?? []).map((name) => ({ name }));
+    if (statement === INDEX_COLUMNS_SQL) {
+      const index = this.tables.get(table())?.unique?.find((u) => u.name === params.p2);
+      return (index?.columns ?? []).map((name) => ({ name }));
+    }
+    return null;
   }
 
   rows(name: string): Row[] {
@@ -166,9 +184,25 @@ export class TsqlModel {
         return { affected: this.#update(ast, params) };
       case 'select':
         return { recordset: this.#select(ast, params) };
+      case 'truncate':
+        this.#table(tableName((ast.name as Node[])[0]!)).rows = [];
+        return {};
+      case 'if': {
+        const branch = (this.#referencing(ast.boolean_expr as Node) ? ast.if_expr : ast.else_expr) as { ast: Node };
+        this.branches.push(String(branch.ast.type));
+        return this.#statement(branch.ast, params);
+      }
       default:
         throw new Error(`unmodelled statement: ${String(ast.type)}`);
     }
+  }
+
+  /** `EXISTS (SELECT 1 FROM sys.foreign_keys WHERE referenced_object_id = OBJECT_ID(N'[s].[t]'))`, the one IF the sink sends. */
+  #referencing(e: Node): boolean {
+    const sub = (e.args as { value: { ast: Node }[] }).value[0]!.ast;
+    if (tableName((sub.from as Node[])[0]!) !== 'sys.foreign_keys') throw new Error('unmodelled IF');
+    const named = (((sub.where as Node).right as Node).args as { value: Node[] }).value[0]!.value as string;
+    return this.referenced.has(named.replace(/^\[(.*)\]\.\[(.*)\]$/, '$1.$2'));
   }
 
   #eval(e: Node, env: Readonly<Record<string, Row | undefined>>, params: Row): unknown {
@@ -261,10 +295,8 @@ export class TsqlModel {
     const from = ast.from as Node[];
     const top = (ast.table as Node[])[0]!;
     const target = this.#table(tableName(from[0]!));
-    const doomed =
-      top.type === 'expr'
-        ? target.rows.filter((r) => this.#test(ast.where as Node, { '': r }, params)).slice(0, 1)
-        : this.#joined(target, from, params).map((j) => j.row);
+    const matching = () => target.rows.filter((r) => !ast.where || this.#test(ast.where as Node, { '': r }, params));
+    const doomed = from.length > 1 ? this.#joined(target, from, params).map((j) => j.row) : top.type === 'expr' ? matching().slice(0, 1) : matching();
     target.rows = target.rows.filter((r) => !doomed.includes(r));
     return doomed.length;
   }
@@ -355,7 +387,8 @@ class ModelRequest {
   }
 
   async query(statement: string): Promise<sql.IResult<unknown>> {
-    const result = this.#model.run(statement, this.params);
+    const catalog = this.#model.catalog(statement, this.params);
+    const result = catalog ? { recordsets: [catalog], rowsAffected: [] } : this.#model.run(statement, this.params);
     const recordsets = this.arrayRowMode ? result.recordsets.map((set) => set.map((r) => Object.values(r))) : result.recordsets;
     return { recordsets, recordset: recordsets[0], rowsAffected: result.rowsAffected, output: {} } as unknown as sql.IResult<unknown>;
   }
@@ -375,11 +408,24 @@ class ModelRequest {
   cancel(): void {}
 }
 
-/** A sink session (mssql-session.ts) on the model; `bulks` records each bulk load. */
-export function modelSession(model: TsqlModel, bulks: { table: sql.Table; options: sql.IBulkOptions }[] = []): MssqlSession {
+/** A pool (its requests) on the model: what the writes read outside the failed transaction. */
+export function modelPool(model: TsqlModel): sql.ConnectionPool {
+  return { request: () => new ModelRequest(model, []) } as unknown as sql.ConnectionPool;
+}
+
+/**
+ * A sink session (mssql-session.ts) on the model; `bulks` records each bulk load, and `answer` answers
+ * the parameterized statements the model does not run (null: run them on the model).
+ */
+export function modelSession(
+  model: TsqlModel,
+  bulks: { table: sql.Table; options: sql.IBulkOptions }[] = [],
+  answer: (statement: string, params: readonly unknown[]) => Row[] | null = () => null,
+): MssqlSession {
   let open = false;
   const session = {
     async run(statement: string) {
+      if (statement === 'BEGIN' || statement === 'COMMIT' || statement === 'ROLLBACK') model.statements.push(statement);
       if (statement === 'BEGIN') {
         model.begin();
         open = true;
@@ -390,8 +436,13 @@ export function modelSession(model: TsqlModel, bulks: { table: sql.Table; option
     },
     request: () => new ModelRequest(model, bulks),
     async query(statement: string, params: readonly unknown[] = []) {
-      if (statement === DESCRIBE_SQL) return model.describe(String(params[0]));
-      return model.run(statement, Object.fromEntries(params.map((p, i) => [`p${i + 1}`, p]))).recordsets[0] ?? [];
+      const named = Object.fromEntries(params.map((p, i) => [`p${i + 1}`, p]));
+      const answered = answer(statement, params);
+      if (answered) {
+        model.statements.push(statement);
+        return answered;
+      }
+      return model.catalog(statement, named) ?? model.run(statement, named).recordsets[0] ?? [];
     },
     get inTransaction() {
       return open;

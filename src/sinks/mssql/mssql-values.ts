@@ -57,12 +57,12 @@ function shown(v: Value): string {
   return typeof v === 'string' ? `'${v.slice(0, 64)}'` : String(v);
 }
 
-/** A value as the text the server reads: booleans as 1/0, Postgres arrays as JSON, MySQL BIT(n) as its bits. */
+/** A value as the text the server reads: booleans as 1/0, Postgres arrays as JSON, MySQL BIT(n) as its n digits. */
 function textOf(type: ColumnType, v: NonNullable<Value>, fail: (why: string) => never): string {
   if (typeof v === 'string') return type.kind === 'array' ? arrayJson(type.element, parseArrayLiteral(v)) : v;
   if (typeof v === 'boolean') return v ? '1' : '0';
   if (typeof v === 'number') return String(v);
-  if (type.kind === 'bit') return bitsOf(v);
+  if (type.kind === 'bit') return bitsOf(v).slice(-type.length).padStart(type.length, '0');
   return fail('is binary data for a column that holds text');
 }
 
