@@ -2,12 +2,15 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { waitFor } from './ferry.js';
+import { freshMssqlDatabase, openMssqlDatabase } from './mssql.js';
 
 export type Engine = 'mysql' | 'postgres';
+/** An engine ferry writes into: the two it also reads, and SQL Server. */
+export type TargetEngine = Engine | 'mssql';
 
-export interface Route {
+export interface Route<T extends TargetEngine = Engine> {
   readonly source: Engine;
-  readonly target: Engine;
+  readonly target: T;
   readonly label: string;
 }
 
@@ -19,9 +22,18 @@ export const ROUTES: readonly Route[] = [
   { source: 'mysql', target: 'mysql', label: 'MariaDB → MariaDB' },
 ];
 
+/**
+ * The routes into SQL Server, run where FERRY_TEST_MSSQL_URL names one (test/helpers/mssql.ts): apart
+ * from ROUTES, whose tests run everywhere.
+ */
+export const MSSQL_ROUTES: readonly Route<'mssql'>[] = [
+  { source: 'mysql', target: 'mssql', label: 'MariaDB → SQL Server' },
+  { source: 'postgres', target: 'mssql', label: 'Postgres → SQL Server' },
+];
+
 /** One database on one of the test servers, with a connection that runs multi-statement SQL. */
-export interface Endpoint {
-  readonly engine: Engine;
+export interface Endpoint<E extends TargetEngine = Engine> {
+  readonly engine: E;
   readonly url: string;
   /** Runs SQL (several statements allowed); returns the rows of the last result. */
   query(sql: string): Promise<Record<string, unknown>[]>;
@@ -38,11 +50,11 @@ function withDatabase(url: string, database: string): string {
 const CONNECTION_LOST = /not queryable|Connection terminated|closed state|ECONNRESET|PROTOCOL_CONNECTION_LOST|terminating connection|Can't add new command/i;
 
 /** An Endpoint over `open()`, reconnecting once when a query finds its connection gone. */
-function endpoint(
-  engine: Engine,
+function endpoint<E extends TargetEngine>(
+  engine: E,
   url: string,
   open: () => Promise<{ run(sql: string): Promise<Record<string, unknown>[]>; close(): Promise<void> }>,
-): Promise<Endpoint> {
+): Promise<Endpoint<E>> {
   return open().then((first) => {
     let conn = first;
     return {
@@ -63,12 +75,20 @@ function endpoint(
   });
 }
 
-/** A fresh, empty database `name` on the shared server of `engine`. */
-export async function freshDatabase(
-  engine: Engine,
+/** A fresh, empty database `name` on the shared server of `engine` (SQL Server's: FERRY_TEST_MSSQL_URL's). */
+export async function freshDatabase<E extends TargetEngine>(
+  engine: E,
   name: string,
   servers: Servers = { mariadb: inject('mariadbUrl'), postgres: inject('postgresUrl') },
-): Promise<Endpoint> {
+): Promise<Endpoint<E>> {
+  if (engine === 'mssql') {
+    const created = await freshMssqlDatabase(name);
+    await created.close();
+    return endpoint(engine, created.url, async () => {
+      const db = await openMssqlDatabase(created.url);
+      return { run: (sql) => db.query(sql), close: () => db.close() };
+    });
+  }
   if (engine === 'mysql') {
     const admin = await mysql.createConnection({ uri: servers.mariadb, multipleStatements: true });
     await admin.query(`DROP DATABASE IF EXISTS \`${name}\`; CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
@@ -111,11 +131,11 @@ export async function freshDatabase(
 }
 
 /** The source and target of one route, named after the test, and the pipeline config between them. */
-export interface RouteDatabases {
+export interface RouteDatabases<T extends TargetEngine = Engine> {
   readonly name: string;
-  readonly route: Route;
+  readonly route: Route<T>;
   readonly source: Endpoint;
-  readonly target: Endpoint;
+  readonly target: Endpoint<T>;
   /** Where the route's tables land in the target: a MySQL database, or a Postgres schema. */
   readonly targetSchema: string;
   /** Where the source's tables are: the MySQL database, or the Postgres schema public. */
@@ -131,7 +151,7 @@ export interface RouteDatabases {
 
 type Servers = { mariadb: string; postgres: string };
 
-export async function routeDatabases(route: Route, name: string, servers?: Servers): Promise<RouteDatabases> {
+export async function routeDatabases<T extends TargetEngine = Engine>(route: Route<T>, name: string, servers?: Servers): Promise<RouteDatabases<T>> {
   const source = await freshDatabase(route.source, name, servers);
   // One server for both ends: the target gets a database of its own next to the source's.
   const sameServer = route.source === route.target;
@@ -165,7 +185,7 @@ export async function routeDatabases(route: Route, name: string, servers?: Serve
     },
     checkpoint: readCheckpoint,
     async snapshotRows() {
-      const column = route.target === 'mysql' ? 'row_count' : 'rows';
+      const column = route.target === 'postgres' ? 'rows' : 'row_count';
       const rows = await target.query(`SELECT coalesce(sum(${column}), 0) AS n FROM ferry.ferry_snapshot_progress WHERE pipeline = '${name}'`).catch(() => []);
       return Number(rows[0]?.n ?? 0);
     },
