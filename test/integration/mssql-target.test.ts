@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli, verifyWithCli, waitFor, writeConfig } from '../helpers/ferry.js';
+import { testDatabases } from '../helpers/databases.js';
+import { runCli, startCli, verifyWithCli, waitFor, writeConfig } from '../helpers/ferry.js';
 import { MSSQL_TEST_URL, NO_MSSQL } from '../helpers/mssql.js';
 import { MSSQL_ROUTES, routeDatabases, type RouteDatabases } from '../helpers/routes.js';
 
@@ -48,3 +49,31 @@ for (const route of MSSQL_ROUTES) {
     });
   });
 }
+
+/** What runs here: ferry's side of the sink's connection. No SQL Server answers these. */
+describe('the SQL Server sink where no SQL Server answers', () => {
+  it('ferry status and verify open it read-only: exit 2, naming the target by host and port, never the password', async () => {
+    const db = await testDatabases('mssql_sink_unreachable');
+    try {
+      await db.my.query('CREATE TABLE t (id INT PRIMARY KEY)');
+      const password = 'Sink-Secret-4d1b!';
+      const config = writeConfig({
+        pipeline: db.name,
+        source: { type: 'mysql', url: db.mysqlUrl },
+        // Nothing listens on port 1.
+        target: { type: 'mssql', url: `mssql://ferry:${encodeURIComponent(password)}@127.0.0.1:1/mart` },
+        tables: { include: [`${db.name}.*`] },
+      });
+      for (const command of ['status', 'verify']) {
+        const r = await runCli([command, '-c', config]);
+        const out = r.stdout + r.stderr;
+        expect(r.code, out).toBe(2);
+        expect(out).toContain('target ferry@127.0.0.1:1 is unreachable (ECONNREFUSED)');
+        expect(out).not.toContain(password);
+        expect(out).not.toContain(encodeURIComponent(password));
+      }
+    } finally {
+      await db.close();
+    }
+  });
+});
