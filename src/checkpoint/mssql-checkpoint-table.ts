@@ -77,10 +77,14 @@ export const WRITE_CHECKPOINT_SQL = [
 
 export const READ_PROGRESS_SQL = `SELECT [table_name], [last_key], [row_count], [done], [position] FROM ${PROGRESS} WHERE [pipeline] = @p1`;
 
-/** Parameters: pipeline, table, last key, rows, done, position. */
+/**
+ * Parameters: pipeline, table, last key, rows, done, position. A table's chunks load one after the
+ * other, so its row has one writer; without key-range locks (HOLDLOCK), the first chunks of tables
+ * loading side by side do not deadlock on the gap their rows go into.
+ */
 export const WRITE_PROGRESS_SQL = [
   `UPDATE ${PROGRESS} SET [last_key] = @p3, [row_count] = @p4, [done] = @p5, [position] = @p6, [updated_at] = SYSUTCDATETIME() WHERE [pipeline] = @p1 AND [table_name] = @p2`,
-  `INSERT INTO ${PROGRESS} ([pipeline], [table_name], [last_key], [row_count], [done], [position], [updated_at]) SELECT @p1, @p2, @p3, @p4, @p5, @p6, SYSUTCDATETIME() WHERE NOT EXISTS (SELECT 1 FROM ${PROGRESS} WITH (UPDLOCK, HOLDLOCK) WHERE [pipeline] = @p1 AND [table_name] = @p2)`,
+  `INSERT INTO ${PROGRESS} ([pipeline], [table_name], [last_key], [row_count], [done], [position], [updated_at]) SELECT @p1, @p2, @p3, @p4, @p5, @p6, SYSUTCDATETIME() WHERE NOT EXISTS (SELECT 1 FROM ${PROGRESS} WHERE [pipeline] = @p1 AND [table_name] = @p2)`,
 ].join('; ');
 
 export const CLEAR_PROGRESS_SQL = `DELETE FROM ${PROGRESS} WHERE [pipeline] = @p1`;

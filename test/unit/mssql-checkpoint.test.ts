@@ -118,6 +118,9 @@ describe("ferry's tables on SQL Server", () => {
     const [update, insert] = trees(WRITE_PROGRESS_SQL);
     expect(text(update!.where as Node)).toBe('pipeline = @p1 AND table_name = @p2');
     expect(insert!.columns).toEqual(['pipeline', 'table_name', 'last_key', 'row_count', 'done', 'position', 'updated_at']);
+    const missing = ((insert!.values as Node).where as Node).expr as { ast: Node };
+    expect(text(missing.ast.where as Node)).toBe('pipeline = @p1 AND table_name = @p2');
+    expect(hints((missing.ast.from as Node[])[0]!)).toEqual([]); // one writer per table: no key-range locks to deadlock on
     expect(text(trees(CLEAR_PROGRESS_SQL)[0]!.where as Node)).toBe('pipeline = @p1');
     const s = session();
     const store = mssqlCheckpointStore({} as sql.ConnectionPool, 'p', 'me');
