@@ -1,8 +1,8 @@
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { describe, inject } from 'vitest';
 import { waitFor } from './ferry.js';
-import { freshMssqlDatabase, openMssqlDatabase } from './mssql.js';
+import { freshMssqlDatabase, MSSQL_TEST_URL, NO_MSSQL, openMssqlDatabase } from './mssql.js';
 
 export type Engine = 'mysql' | 'postgres';
 /** An engine ferry writes into: the two it also reads, and SQL Server. */
@@ -30,6 +30,15 @@ export const MSSQL_ROUTES: readonly Route<'mssql'>[] = [
   { source: 'mysql', target: 'mssql', label: 'MariaDB → SQL Server' },
   { source: 'postgres', target: 'mssql', label: 'Postgres → SQL Server' },
 ];
+
+/**
+ * `body`'s cases once per route of `routes` (all of MSSQL_ROUTES unless told), named `title, <route>`:
+ * they run where FERRY_TEST_MSSQL_URL names a SQL Server, and elsewhere are reported skipped with
+ * the reason in their name, never as passed.
+ */
+export function describeMssqlRoutes(title: string, body: (route: Route<'mssql'>) => void, routes: readonly Route<'mssql'>[] = MSSQL_ROUTES): void {
+  for (const route of routes) describe.skipIf(!MSSQL_TEST_URL)(`${title}, ${route.label}${MSSQL_TEST_URL ? '' : ` (${NO_MSSQL})`}`, () => body(route));
+}
 
 /** One database on one of the test servers, with a connection that runs multi-statement SQL. */
 export interface Endpoint<E extends TargetEngine = Engine> {
