@@ -10,8 +10,9 @@ import { parseTsql, splitStatements } from './tsql.js';
  * SQL Server runs here, so this is what the statements do *if SQL Server behaves as its documentation
  * says* for these shapes: stage DDL, INSERT … VALUES / … SELECT [WHERE NOT EXISTS], DELETE and
  * UPDATE joined to the stage, DELETE TOP (1), an UPDATE through a TOP (1) CTE, the misses count,
- * IDENTITY_INSERT, and duplicate keys (2627, 2601) raised as the server words them. Anything else
- * throws, so a statement outside the model fails its test instead of passing on a guess.
+ * IDENTITY_INSERT, duplicate keys (2627, 2601) and collation conflicts (468) raised as the server
+ * words them. Anything else throws, so a statement outside the model fails its test instead of
+ * passing on a guess.
  *
  * Values are compared by their text (a decimal CAST to its scale, a bigint by its digits), which is
  * what the server's conversions of ferry's text wires amount to for the values the tests use.
@@ -24,6 +25,8 @@ export interface ModelTable {
   readonly columns: string[];
   /** Each column's type as the server spells it (what sys.dm_exec_describe_first_result_set answers). */
   readonly types?: Readonly<Record<string, string>>;
+  /** Character columns' collations where not the server's default (MODEL_COLLATION). */
+  readonly collations?: Readonly<Record<string, string>>;
   readonly identity?: string;
   readonly primaryKey?: readonly string[];
   readonly unique?: readonly { readonly name: string; readonly columns: readonly string[] }[];
@@ -70,6 +73,14 @@ function cast(v: unknown, target: { dataType: string; scale?: number }): unknown
   return String(v);
 }
 
+/** The server's default collation, which tempdb's tables (the stage) and undeclared character columns get. */
+export const MODEL_COLLATION = 'SQL_Latin1_General_CP1_CI_AS';
+
+/** The collation of column `c` of `t` where it holds characters; null for other types. */
+function collationOf(t: ModelTable, c: string): string | null {
+  return /char|text/i.test(t.types?.[c] ?? '') ? (t.collations?.[c] ?? MODEL_COLLATION) : null;
+}
+
 const tableName = (t: Node) => (t.db ? `${String(t.db)}.${String(t.table)}` : String(t.table));
 
 export class TsqlModel {
@@ -92,7 +103,13 @@ export class TsqlModel {
     const m = /^SELECT \* FROM \[(.*)\]\.\[(.*)\]$/.exec(select);
     const t = m ? this.tables.get(`${m[1]}.${m[2]}`) : undefined;
     if (!t) return [{ name: null, system_type_name: null, is_identity_column: null, error_message: `Invalid object name '${select}'.` }];
-    return t.columns.map((c) => ({ name: c, system_type_name: t.types?.[c] ?? 'int', is_identity_column: t.identity === c, error_message: null }));
+    return t.columns.map((c) => ({
+      name: c,
+      system_type_name: t.types?.[c] ?? 'int',
+      is_identity_column: t.identity === c,
+      collation_name: collationOf(t, c),
+      error_message: null,
+    }));
   }
 
   /** What the catalog queries ferry sends answer (parameters `p1…`), or null for any other statement. */
@@ -172,8 +189,15 @@ export class TsqlModel {
       case 'create': {
         const name = tableName((ast.table as Node[])[0]!);
         if (this.tables.has(name)) throw new ModelError(2714, `There is already an object named '${name}' in the database.`);
-        const columns = (ast.create_definitions as Node[]).map((d) => String((d.column as Node).column));
-        this.tables.set(name, { columns, rows: [] });
+        const definitions = (ast.create_definitions as Node[]).map((d) => ({
+          name: String((d.column as Node).column),
+          type: String((d.definition as Node).dataType).toLowerCase(),
+          collation: ((d.collate as Node | undefined)?.collate as { name?: string } | undefined)?.name,
+        }));
+        const columns = definitions.map((d) => d.name);
+        const types = Object.fromEntries(definitions.map((d) => [d.name, d.type]));
+        const collations = Object.fromEntries(definitions.flatMap((d) => (d.collation ? [[d.name, d.collation]] : [])));
+        this.tables.set(name, { columns, types, collations, rows: [] });
         return {};
       }
       case 'insert':
@@ -236,6 +260,7 @@ export class TsqlModel {
       const op = String(e.operator).toUpperCase();
       if (op === 'AND') return this.#test(e.left as Node, env, params) && this.#test(e.right as Node, env, params);
       if (op === 'OR') return this.#test(e.left as Node, env, params) || this.#test(e.right as Node, env, params);
+      if (op === '=') this.#collation(e.left as Node, e.right as Node, env);
       const left = text(this.#eval(e.left as Node, env, params));
       if (op === 'IS') return left === null;
       const right = text(this.#eval(e.right as Node, env, params));
@@ -248,6 +273,21 @@ export class TsqlModel {
       return !this.#table(tableName(from)).rows.some((r) => this.#test(sub.where as Node, { ...env, [alias]: r }, params));
     }
     throw new Error(`unmodelled predicate: ${JSON.stringify(e).slice(0, 200)}`);
+  }
+
+  /**
+   * Refuses `=` between character columns of two collations, neither named by a COLLATE clause (both
+   * implicit: error 468), as the server does; a parameter, a CAST or a COLLATE clause resolves it.
+   */
+  #collation(left: Node, right: Node, env: Readonly<Record<string, Row | undefined>>): void {
+    const implicit = (e: Node): string | null => {
+      if (e.type !== 'column_ref' || e.collate || String(e.column).startsWith('@')) return null;
+      const row = env[String(e.table ?? '')];
+      const owner = row ? [...this.tables.values()].find((t) => t.rows.includes(row)) : undefined;
+      return owner ? collationOf(owner, String(e.column)) : null;
+    };
+    const [a, b] = [implicit(left), implicit(right)];
+    if (a && b && a !== b) throw new ModelError(468, `Cannot resolve the collation conflict between "${a}" and "${b}" in the equal to operation.`);
   }
 
   /** The stage's rows joined to `target`'s by `on`: each target row with the first stage row it matches. */

@@ -147,6 +147,38 @@ describe('SQL Server apply: a transaction coalesced per key, set-based through t
     expect(model.statements.some((s) => s.startsWith('UPDATE t SET [name] = s.[name]'))).toBe(true);
   });
 
+  it("joins a text key to the stage in the key column's own collation, which the stage (tempdb's default) would conflict with", async () => {
+    const CODES: TableSchema = { ...ITEMS, columns: [col('code', { kind: 'string', maxLength: 10 }), ITEMS.columns[2]!], primaryKey: ['code'] };
+    const model = new TsqlModel();
+    model.define('app.items', {
+      columns: ['code', 'amount'],
+      types: { code: 'nvarchar(10)', amount: 'decimal(12,2)' },
+      collations: { code: 'Latin1_General_100_BIN2' },
+      primaryKey: ['code'],
+      rows: [
+        { code: 'a', amount: '1.00' },
+        { code: 'b', amount: '2.00' },
+        { code: 'c', amount: '3.00' },
+      ],
+    });
+    const writes = new MssqlWrites(new MssqlDriver(modelPool(model), 60_000));
+    const w: RowsWrite = {
+      kind: 'rows',
+      table: CODES.source,
+      deletes: [{ code: 'a' }],
+      inserts: [{ code: 'd', amount: '4.00' }],
+      upserts: [{ code: 'b', amount: '2.50' }],
+      patches: [{ match: { code: 'c' }, set: { amount: '3.50' } }],
+      transients: [],
+    };
+    await writes.applyRows(modelSession(model), CODES, w, true);
+    expect(model.rows('app.items')).toEqual([
+      { code: 'b', amount: '2.50' },
+      { code: 'c', amount: '3.50' },
+      { code: 'd', amount: '4.00' },
+    ]);
+  });
+
   it("keeps the source's identity values", async () => {
     const { model, session, writes } = target([], { identity: true });
     await apply(writes, session, [insert(row(100, 'a')), insert(row(7, 'b'))]);

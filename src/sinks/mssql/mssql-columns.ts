@@ -10,6 +10,8 @@ export interface TargetColumn {
   /** The server's own spelling of the column's type: `decimal(12,2)`, `nvarchar(50)`, `datetime2(6)`. */
   readonly type: string;
   readonly identity: boolean;
+  /** A character column's collation (null for other types; absent where not described). */
+  readonly collation?: string | null;
 }
 
 /**
@@ -123,7 +125,7 @@ export function textForm(c: TargetColumn, expr: string): string {
 
 /** What the server says of a table's columns; `@p1` is `SELECT * FROM` the table. */
 export const DESCRIBE_SQL =
-  'SELECT [name], [system_type_name], [is_identity_column], [error_message] FROM sys.dm_exec_describe_first_result_set(@p1, NULL, 0) ORDER BY [column_ordinal]';
+  'SELECT [name], [system_type_name], [is_identity_column], [collation_name], [error_message] FROM sys.dm_exec_describe_first_result_set(@p1, NULL, 0) ORDER BY [column_ordinal]';
 
 export function describeParam(t: TableId): string {
   return `SELECT * FROM ${qualified(t)}`;
@@ -133,6 +135,7 @@ export interface DescribedRow {
   readonly name: string | null;
   readonly system_type_name: string | null;
   readonly is_identity_column: boolean | null;
+  readonly collation_name?: string | null;
   readonly error_message: string | null;
 }
 
@@ -148,6 +151,6 @@ export function targetColumns(table: TableSchema, rows: readonly DescribedRow[])
         hint: 'the target table differs from what ferry prepared; re-create it (snapshot.tablePrep: drop-and-create)',
       });
     }
-    return { name: c.name, type: r.system_type_name, identity: r.is_identity_column === true };
+    return { name: c.name, type: r.system_type_name, identity: r.is_identity_column === true, collation: r.collation_name ?? null };
   });
 }

@@ -14,9 +14,18 @@ import { ORDINAL, STAGE, type StageColumn, staged } from './mssql-stage.js';
 const STAGED = `${quoteIdent(STAGE)} AS s`;
 const LOCKED = 'WITH (UPDLOCK, HOLDLOCK)';
 
-/** The target row whose key equals the staged row's `keys`. */
+/**
+ * The target row whose key equals the staged row's `keys`. A staged text has tempdb's default
+ * collation, and `=` between two columns of different collations is an error (468), so it is
+ * compared in the key column's own: the comparison the column's index is ordered by.
+ */
 function keyMatch(keys: readonly StageColumn[]): string {
-  return keys.map((k) => `t.${quoteIdent(k.target.name)} = ${staged(k)}`).join(' AND ');
+  return keys.map((k) => `t.${quoteIdent(k.target.name)} = ${inKeyCollation(k)}`).join(' AND ');
+}
+
+function inKeyCollation(k: StageColumn): string {
+  const { collation } = k.target;
+  return wireOf(k.target) === 'nvarchar' && collation && /^\w+$/.test(collation) ? `${staged(k)} COLLATE ${collation}` : staged(k);
 }
 
 /** How many staged keys have no row in the target, and the ordinal of the first of them (null when none). */
