@@ -9,10 +9,10 @@ import { parseTsql, splitStatements } from './tsql.js';
  * A model of the data statements ferry's SQL Server sink sends, run over tables held in memory: no
  * SQL Server runs here, so this is what the statements do *if SQL Server behaves as its documentation
  * says* for these shapes: stage DDL, INSERT … VALUES / … SELECT [WHERE NOT EXISTS], DELETE and
- * UPDATE joined to the stage, DELETE TOP (1), an UPDATE through a TOP (1) CTE, the misses count,
- * IDENTITY_INSERT, duplicate keys (2627, 2601) and collation conflicts (468) raised as the server
- * words them. Anything else throws, so a statement outside the model fails its test instead of
- * passing on a guess.
+ * UPDATE joined to the stage, SELECT … INTO from that join, DELETE TOP (1), an UPDATE through a
+ * TOP (1) CTE, the misses count, IDENTITY_INSERT, duplicate keys (2627, 2601) and collation
+ * conflicts (468) raised as the server words them. Anything else throws, so a statement outside
+ * the model fails its test instead of passing on a guess.
  *
  * Values are compared by their text (a decimal CAST to its scale, a bigint by its digits), which is
  * what the server's conversions of ferry's text wires amount to for the values the tests use.
@@ -207,7 +207,9 @@ export class TsqlModel {
       case 'update':
         return { affected: this.#update(ast, params) };
       case 'select':
-        return { recordset: this.#select(ast, params) };
+        if (!(ast.into as Node | null)?.expr) return { recordset: this.#select(ast, params) };
+        this.#selectInto(ast, params);
+        return {};
       case 'truncate':
         this.#table(tableName((ast.name as Node[])[0]!)).rows = [];
         return {};
@@ -383,6 +385,19 @@ export class TsqlModel {
       } else throw new Error(`unmodelled aggregate ${String(f.name)}`);
     }
     return [out];
+  }
+
+  /** `SELECT … INTO #t FROM target AS t INNER JOIN stage AS s ON …`: a new table of the joined rows' columns. */
+  #selectInto(ast: Node, params: Row): void {
+    const name = String((ast.into as Node).expr);
+    if (this.tables.has(name)) throw new ModelError(2714, `There is already an object named '${name}' in the database.`);
+    const from = ast.from as Node[];
+    const selected = ast.columns as { expr: Node; as: string }[];
+    const rows = this.#joined(this.#table(tableName(from[0]!)), from, params).map((j) => {
+      const env = { [String(from[0]!.as)]: j.row, [String(from[1]!.as)]: j.staged };
+      return Object.fromEntries(selected.map((c) => [c.as, this.#eval(c.expr, env, params)]));
+    });
+    this.tables.set(name, { columns: selected.map((c) => c.as), rows });
   }
 
   /** A duplicate in the primary key or a unique index, worded as SQL Server words it. */

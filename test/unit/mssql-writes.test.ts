@@ -185,6 +185,18 @@ describe('SQL Server apply: a transaction coalesced per key, set-based through t
     expect(model.rows('app.items').map((r) => r.id)).toEqual([100, 7]);
   });
 
+  it('moves a row to a new identity key with only the columns an update sent: kept aside, deleted, inserted again (an identity is never updated)', async () => {
+    const { model, session, writes } = target([row(21, 'keep me', '6.00'), row(23, 'other', '1.00')], { identity: true });
+    await apply(writes, session, [update({ id: 21 }, { id: 22, amount: '6.50' }, ['name'])]);
+    await apply(writes, session, [update({ id: 23 }, { id: 23, amount: '1.25' }, ['name'])]);
+    expect(model.rows('app.items').sort((a, b) => Number(a.id) - Number(b.id))).toEqual([row(22, 'keep me', '6.50'), row(23, 'other', '1.25')]);
+    expect(model.statements.filter((s) => s.startsWith('SET IDENTITY_INSERT'))).toHaveLength(2);
+    expect(model.tables.has('#ferry_moved')).toBe(false);
+    await expect(apply(writes, session, [update({ id: 31 }, { id: 32, amount: '1.00' }, ['name'])])).rejects.toThrow(
+      /the target has no row with id = 31, which the source updated/,
+    );
+  });
+
   it('truncates in stream order: TRUNCATE, or DELETE where a foreign key references the table', async () => {
     const truncate: ChangeEvent = { op: 't', table: ITEMS.source, key: {}, before: null, after: null };
     const { model, session, writes } = target([row(1, 'a')]);

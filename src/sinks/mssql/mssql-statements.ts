@@ -43,6 +43,30 @@ export function updateSql(t: TableId, keys: readonly StageColumn[], set: readonl
   return `UPDATE t SET ${assign} FROM ${qualified(t)} AS t${locked ? ` ${LOCKED}` : ''} INNER JOIN ${STAGED} ON ${keyMatch(keys)}`;
 }
 
+/** Where moveSql keeps the rows it moves, between their delete and their insert. */
+const MOVED = quoteIdent('#ferry_moved');
+
+/**
+ * Moves the rows matched by `match` to a new identity key, `set` (stage columns named after the
+ * target's, the identity among them) from the stage and every other column as the target has it (an
+ * update that did not send them all: Postgres's unchanged TOAST values). SQL Server never updates an
+ * identity column, so each row is kept aside, deleted and inserted again under IDENTITY_INSERT;
+ * deleted first, so no unique index sees it twice.
+ */
+export function moveSql(t: TableId, match: readonly StageColumn[], set: readonly StageColumn[], columns: readonly TargetColumn[]): string {
+  const select = columns.map((c) => {
+    const sent = set.find((s) => s.target.name === c.name);
+    return `${sent ? staged(sent) : `t.${quoteIdent(c.name)}`} AS ${quoteIdent(c.name)}`;
+  });
+  const names = columns.map((c) => quoteIdent(c.name));
+  return [
+    `SELECT ${select.join(', ')} INTO ${MOVED} FROM ${qualified(t)} AS t INNER JOIN ${STAGED} ON ${keyMatch(match)}`,
+    deleteSql(t, match),
+    keepingIdentity(t, columns, `INSERT INTO ${qualified(t)} (${names.join(', ')}) SELECT ${names.map((n) => `m.${n}`).join(', ')} FROM ${MOVED} AS m`),
+    `DROP TABLE ${MOVED}`,
+  ].join('; ');
+}
+
 /** `statement`, an INSERT of `columns`, with the source's values of identity columns kept (IDENTITY_INSERT, one table at a time). */
 function keepingIdentity(t: TableId, columns: readonly TargetColumn[], statement: string): string {
   if (!columns.some((c) => c.identity)) return statement;

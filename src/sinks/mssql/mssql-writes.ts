@@ -11,7 +11,7 @@ import type { MssqlDriver } from './mssql-driver.js';
 import { mssqlReferencingRows } from './mssql-referential.js';
 import type { MssqlSession } from './mssql-session.js';
 import { matchNames, sameNames } from './mssql-stage.js';
-import { deleteRowSql, deleteSql, insertRowSql, missesSql, truncateSql, updateRowSql, updateSql, upsertSql } from './mssql-statements.js';
+import { deleteRowSql, deleteSql, insertRowSql, missesSql, moveSql, truncateSql, updateRowSql, updateSql, upsertSql } from './mssql-statements.js';
 import { uniqueViolationOf } from './mssql-unique.js';
 import { wireRow } from './mssql-values.js';
 
@@ -102,7 +102,10 @@ export class MssqlWrites implements RowWrites<MssqlSession> {
     expectFound(t, 'delete', rows, result.recordset?.[0] as Misses | undefined);
   }
 
-  /** Sets `set` columns of rows matched by key; columns not sent (unchanged TOAST values) keep their target values, and so do identity columns. */
+  /**
+   * Sets `set` columns of rows matched by key; columns not sent (unchanged TOAST values) keep their
+   * target values. An identity column cannot be updated: a patch that changes it moves its row (moveSql).
+   */
   async #patch(
     c: MssqlSession,
     t: TableSchema,
@@ -112,9 +115,14 @@ export class MssqlWrites implements RowWrites<MssqlSession> {
     patches: readonly Patch[],
     checked: boolean,
   ): Promise<void> {
+    const identity = setTargets.find((s) => s.identity);
+    const moves = identity ? patches.filter((p) => String(p.set[identity.name]) !== String(p.match[identity.name])) : [];
+    if (moves.length > 0) await this.#move(c, t, keys, set, setTargets, moves, checked);
+    const updates = moves.length > 0 ? patches.filter((p) => !moves.includes(p)) : patches;
+    if (updates.length === 0) return;
     const match = matchNames(keys.targets);
     const assigned = sameNames(setTargets).filter((s) => !s.target.identity);
-    const wire = patches.map((p) => [
+    const wire = updates.map((p) => [
       ...wireRow(t, keys.columns, keys.targets, p.match),
       ...wireRow(t, set, setTargets, p.set).filter((_, j) => !setTargets[j]!.identity),
     ]);
@@ -125,7 +133,29 @@ export class MssqlWrites implements RowWrites<MssqlSession> {
       expectFound(
         t,
         'update',
-        patches.map((p) => p.match),
+        updates.map((p) => p.match),
+        result.recordset?.[0] as Misses | undefined,
+      );
+  }
+
+  async #move(
+    c: MssqlSession,
+    t: TableSchema,
+    keys: Keys,
+    set: readonly Column[],
+    setTargets: readonly TargetColumn[],
+    moves: readonly Patch[],
+    checked: boolean,
+  ): Promise<void> {
+    const match = matchNames(keys.targets);
+    const wire = moves.map((p) => [...wireRow(t, keys.columns, keys.targets, p.match), ...wireRow(t, set, setTargets, p.set)]);
+    const move = moveSql(t.target, match, sameNames(setTargets), await this.#driver.columns(c, t));
+    const result = await this.#driver.staged(c, [...match, ...sameNames(setTargets)], wire, checked ? `${missesSql(t.target, match)}; ${move}` : move);
+    if (checked)
+      expectFound(
+        t,
+        'update',
+        moves.map((p) => p.match),
         result.recordset?.[0] as Misses | undefined,
       );
   }
