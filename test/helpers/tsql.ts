@@ -6,6 +6,8 @@ const tsql = new parser.Parser();
 const NAME = String.raw`\[(?:[^\]]|\]\])+\]`;
 const NAMES = String.raw`\(${NAME}(?:, ${NAME})*\)`;
 const ACTION = '(?:CASCADE|SET NULL|SET DEFAULT|NO ACTION)';
+/** A DEFAULT's constant as the dialect writes one: N'text', a number, 0x bytes, a niladic call. */
+const CONSTANT = String.raw`(?:N'(?:[^']|'')*'|-?[\d.]+(?:[eE][-+]?\d+)?|0x[0-9a-f]*|[A-Z_]+\(\))`;
 
 /**
  * Statement shapes SQL Server runs that node-sql-parser's TransactSQL grammar (5.x) lacks: each is
@@ -25,7 +27,8 @@ const PARSER_GAPS: readonly { readonly shape: RegExp; readonly why: string }[] =
 /** Clauses the grammar lacks, cut from a statement before it is parsed: the rest must still parse. */
 const UNPARSED_CLAUSES: readonly { readonly clause: RegExp; readonly why: string }[] = [
   { clause: new RegExp(`(?<= NULL) CONSTRAINT ${NAME}(?= DEFAULT )`, 'g'), why: 'a named DEFAULT in a column definition' },
-  { clause: /^(ALTER TABLE .* ADD .*) WITH VALUES$/, why: 'ADD … DEFAULT … WITH VALUES' },
+  // WITH VALUES belongs to the DEFAULT it follows: after a column's CHECK it is a syntax error on SQL Server.
+  { clause: new RegExp(`(?<=^ALTER TABLE .* ADD .* DEFAULT ${CONSTANT}) WITH VALUES(?=$| CHECK \\()`), why: 'ADD … DEFAULT … WITH VALUES' },
 ];
 
 /** Functions whose call syntax is another's that the grammar knows. */

@@ -247,6 +247,16 @@ describe('ADD COLUMN mid-stream', () => {
     ]);
   });
 
+  it("puts WITH VALUES right after the DEFAULT, before an ENUM or JSON column's CHECK", () => {
+    const status = col('state', { kind: 'enum', values: ['a', 'b'] }, "enum('a','b')", { backfill: { value: 'a' } });
+    const [add] = statements(status);
+    expect(add).toBe(
+      "ALTER TABLE [shop].[orders] ADD [state] nvarchar(1) COLLATE Latin1_General_100_BIN2 NOT NULL CONSTRAINT [orders_state_fill] DEFAULT N'a' WITH VALUES CHECK ([state] IN (N'', N'a', N'b'))",
+    );
+    const doc = col('doc', { kind: 'json' }, 'json', { nullable: true, backfill: { value: '{}' } });
+    expect(statements(doc)[0]).toMatch(/DEFAULT N'\{\}' WITH VALUES CHECK \(ISJSON\(/);
+  });
+
   it('refuses a column whose existing rows got values ferry cannot see', () => {
     expect(() => addColumnSql(orders, added({ backfill: { expression: 'uuid()' } }))).toThrow(/cannot see/);
   });

@@ -33,5 +33,8 @@ describe('the T-SQL test parser', () => {
     expect(parseTsql('CREATE TABLE [s].[t] ([n] int NOT NULL CONSTRAINT [t_n_df] DEFAULT 5)')).toHaveLength(1);
     expect(() => parseTsql('ALTER TABLE [s].[t] ADD [n] int NULL CONSTRAINT [t_n_df] DEFAULT WITH VALUES')).toThrow(/not valid T-SQL/);
     expect(() => parseTsql('CREATE TABLE [s].[t] ([n] int NOT NULL CONSTRAINT [t_n_df] DEFAULT 5 WITH VALUES)')).toThrow(/not valid T-SQL/);
+    // WITH VALUES is the DEFAULT's own clause: before the column's CHECK, never after it.
+    expect(parseTsql("ALTER TABLE [s].[t] ADD [n] nvarchar(3) NULL DEFAULT N'a' WITH VALUES CHECK ([n] IN (N'a'))")).toHaveLength(1);
+    expect(() => parseTsql("ALTER TABLE [s].[t] ADD [n] nvarchar(3) NULL DEFAULT N'a' CHECK ([n] IN (N'a')) WITH VALUES")).toThrow(/not valid T-SQL/);
   });
 });

@@ -210,13 +210,18 @@ export function columnCheck(c: Column): string | null {
 }
 
 /**
- * A column's definition: `[name] type [COLLATE …] NULL|NOT NULL [IDENTITY(1,1)] [CONSTRAINT … DEFAULT …] [CHECK (…)]`.
+ * A column's definition: `[name] type [COLLATE …] NULL|NOT NULL [IDENTITY(1,1)] [CONSTRAINT … DEFAULT … [WITH VALUES]] [CHECK (…)]`.
  * Within table `t`, the type fits the primary key, NOT NULL and the IDENTITY are the table's, and the
  * DEFAULT is named (defaultName) so ferry finds it again; without it, the source's NOT NULL and an
  * unnamed DEFAULT. `o` overrides NOT NULL and the DEFAULT (`fill`: the expression, or null for none;
- * `fillName`: its name).
+ * `fillName`: its name); `withValues` (ALTER TABLE … ADD only) is the DEFAULT's own clause, which
+ * SQL Server reads right after its expression and not after a CHECK.
  */
-export function columnDefinition(c: Column, t?: TableSchema, o: { notNull?: boolean; fill?: string | null; fillName?: string } = {}): string {
+export function columnDefinition(
+  c: Column,
+  t?: TableSchema,
+  o: { notNull?: boolean; fill?: string | null; fillName?: string; withValues?: boolean } = {},
+): string {
   const type = columnType(c, t);
   const identity = t !== undefined && identityColumn(t) === c;
   const declared = t ? defaultSql(t, c) : null;
@@ -226,7 +231,8 @@ export function columnDefinition(c: Column, t?: TableSchema, o: { notNull?: bool
   const check = columnCheck(c);
   return (
     `${quoteIdent(c.name)} ${type}${isText(type) ? ` COLLATE ${TEXT_COLLATION}` : ''}${notNull ? ' NOT NULL' : ' NULL'}` +
-    `${identity ? ' IDENTITY(1,1)' : ''}${def === null ? '' : `${name ? ` CONSTRAINT ${quoteIdent(name)}` : ''} DEFAULT ${def}`}${check ? ` CHECK (${check})` : ''}`
+    `${identity ? ' IDENTITY(1,1)' : ''}${def === null ? '' : `${name ? ` CONSTRAINT ${quoteIdent(name)}` : ''} DEFAULT ${def}${o.withValues ? ' WITH VALUES' : ''}`}` +
+    `${check ? ` CHECK (${check})` : ''}`
   );
 }
 
@@ -342,11 +348,11 @@ export function addColumnSql(t: TableSchema, c: Column): string[] {
     target === null ? [] : [`ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(defaultName(t, c))} DEFAULT ${target} FOR ${quoteIdent(c.name)}`];
   if (backfill === null) return [`ALTER TABLE ${table} ADD ${columnDefinition(c, t, { notNull, fill: null })}`, ...setDefault];
   const fill = literalSql(c.type, backfill);
-  if (target === fill) return [`ALTER TABLE ${table} ADD ${columnDefinition(c, t, { notNull })} WITH VALUES`];
+  if (target === fill) return [`ALTER TABLE ${table} ADD ${columnDefinition(c, t, { notNull, withValues: true })}`];
   // The fill's DEFAULT has a name of its own, dropped once it has filled the rows.
   const fillName = indexName(t.target.name, `${c.name}_fill`);
   return [
-    `ALTER TABLE ${table} ADD ${columnDefinition(c, t, { notNull, fill, fillName })} WITH VALUES`,
+    `ALTER TABLE ${table} ADD ${columnDefinition(c, t, { notNull, fill, fillName, withValues: true })}`,
     `ALTER TABLE ${table} DROP CONSTRAINT ${quoteIdent(fillName)}`,
     ...setDefault,
   ];
