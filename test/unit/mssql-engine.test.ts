@@ -243,9 +243,21 @@ describe('ferry check on SQL Server: the statement', () => {
 
   it('passes SQL Server 2017+ and Azure SQL (which reports 12.x) at compatibility level 130+, with the grants', () => {
     expect(targetCheckProblems(good, true)).toEqual([]);
-    expect(targetCheckProblems({ ...good, product_version: '14.0.3456.2', compatibility_level: 130 }, true)).toEqual([]);
+    expect(targetCheckProblems({ ...good, product_version: '15.0.2000.5', compatibility_level: 130 }, true)).toEqual([]);
     expect(targetCheckProblems({ ...good, product_version: '12.0.2000.8', engine_edition: 5 }, true)).toEqual([]);
     expect(targetCheckProblems({ ...good, product_version: '12.0.2000.8', engine_edition: 8, encrypt_option: 'FALSE' }, false)).toEqual([]);
+  });
+
+  it("warns on SQL Server 2017, which has no UTF-8 collation: verify's checksums (and the cutover's) need 2019, counts run", () => {
+    const problems = targetCheckProblems({ ...good, product_version: '14.0.3456.2', compatibility_level: 140 }, true);
+    expect(problems).toEqual([
+      {
+        check: 'target version',
+        warning: true,
+        message: expect.stringContaining('SQL Server 14.0.3456.2 has no UTF-8 collation'),
+        hint: expect.stringContaining('cutover.verify: counts'),
+      },
+    ]);
   });
 
   it('refuses SQL Server 2016, compatibility level 120, Azure Synapse, a read-only database, and an unencrypted connection TLS asked for', () => {

@@ -47,6 +47,11 @@ export interface TargetCheckRow {
 /** SQL Server 2017 (14.x): the oldest ferry writes into; Azure SQL reports its own numbering (12.x) and is always current. */
 export const MIN_MAJOR_VERSION = 14;
 /**
+ * SQL Server 2019 (15.x): the first with UTF-8 collations, through which verify hashes text as the
+ * other engines do (engines/mssql/verify-sql.ts).
+ */
+export const MIN_VERIFY_MAJOR_VERSION = 15;
+/**
  * Compatibility level 130 (SQL Server 2016): below it the database has no OPENJSON or STRING_SPLIT,
  * and ferry's statements are written for 130 and up.
  */
@@ -75,6 +80,14 @@ export function targetCheckProblems(row: TargetCheckRow, encrypted: boolean): Ch
       check: 'target version',
       message: `the target runs SQL Server ${row.product_version ?? '(version unknown)'}; ferry writes into SQL Server 2017 (14.x) and later`,
       hint: 'upgrade the server, or write into Azure SQL Database or Azure SQL Managed Instance',
+    });
+  }
+  if (!AZURE_EDITIONS.has(edition) && major >= MIN_MAJOR_VERSION && major < MIN_VERIFY_MAJOR_VERSION) {
+    problems.push({
+      check: 'target version',
+      warning: true,
+      message: `SQL Server ${row.product_version} has no UTF-8 collation: ferry verify --mode checksums, and the cutover's verification by checksums (its default), fail there; counts run`,
+      hint: 'set cutover.verify: counts and run ferry verify --mode counts, or write into SQL Server 2019+ or Azure SQL',
     });
   }
   if (row.compatibility_level < MIN_COMPATIBILITY_LEVEL) {
