@@ -10,10 +10,18 @@ import parser from 'node-sql-parser';
 export type TsqlValue =
   | null
   /**
-   * nvarchar; `utf8`: a varchar under a UTF-8 collation; `sc`: under a supplementary-character
-   * collation; `max`: a large value type (nvarchar(max)), which + does not truncate.
+   * nvarchar; `varchar`: a char or varchar (a 'literal' without N); `utf8`: a varchar under a UTF-8
+   * collation; `sc`: under a supplementary-character collation; `max`: a large value type
+   * (nvarchar(max)), which + does not truncate.
    */
-  | { readonly t: 'text'; readonly v: string; readonly utf8?: boolean; readonly sc?: boolean; readonly max?: boolean }
+  | {
+      readonly t: 'text';
+      readonly v: string;
+      readonly varchar?: boolean;
+      readonly utf8?: boolean;
+      readonly sc?: boolean;
+      readonly max?: boolean;
+    }
   /** real or float, as tedious reads it into a number. */
   | { readonly t: 'float'; readonly v: number }
   | { readonly t: 'int'; readonly v: bigint }
@@ -36,7 +44,7 @@ type Node = { readonly type: string; readonly [k: string]: unknown };
 
 const sqlParser = new parser.Parser();
 
-const text = (v: string, flags: { utf8?: boolean; sc?: boolean; max?: boolean } = {}): TsqlValue => ({ t: 'text', v, ...flags });
+const text = (v: string, flags: { varchar?: boolean; utf8?: boolean; sc?: boolean; max?: boolean } = {}): TsqlValue => ({ t: 'text', v, ...flags });
 
 /** `(expr) COLLATE name` as a call `COLLATE__name(expr)`, which the grammar parses and the model reads. */
 function collateAsCall(sql: string): string {
@@ -131,7 +139,7 @@ function cast(v: TsqlValue, type: string, length: unknown, scale: unknown, utf8C
     case 'VARCHAR':
       if (!utf8Collated && v.t === 'text' && !v.utf8 && !/^[\x20-\x7e]*$/.test(v.v)) fail('varchar outside a UTF-8 collation');
       if (length !== 'max' && Buffer.byteLength(asText(v)) > Number(length ?? 30)) fail('a varchar cut short');
-      return text(asText(v), { utf8: utf8Collated || (v.t === 'text' && v.utf8), max: length === 'max' });
+      return text(asText(v), { varchar: true, utf8: utf8Collated || (v.t === 'text' && v.utf8), max: length === 'max' });
     case 'VARBINARY':
       if (v.t === 'bytes') return v;
       if (v.t === 'text' && v.utf8) return { t: 'bytes', v: Buffer.from(v.v, 'utf8') };
@@ -181,8 +189,10 @@ function convert(type: string, length: unknown, v: TsqlValue, style: number): Ts
   const t = type.toUpperCase();
   if ((t === 'VARCHAR' || t === 'NVARCHAR' || t === 'CHAR') && style === 2 && v.t === 'bytes') {
     const hex = v.v.toString('hex').toUpperCase(); // style 2: hex digits without 0x, in upper case
-    return text(typeof length === 'number' ? hex.slice(0, length) : hex);
+    return text(typeof length === 'number' ? hex.slice(0, length) : hex, { varchar: t !== 'NVARCHAR' });
   }
+  // The binary styles read char and varchar (CAST and CONVERT's table of binary styles); nvarchar is not among them.
+  if ((t === 'BINARY' || t === 'VARBINARY') && v.t === 'text' && !v.varchar) return fail(`CONVERT(${t}, nvarchar, ${style})`);
   if (t === 'BINARY' && style === 2 && v.t === 'text') {
     const bytes = Buffer.from(v.v, 'hex');
     return { t: 'bytes', v: Buffer.concat([bytes, Buffer.alloc(Math.max(0, Number(length) - bytes.length))]) };
@@ -213,7 +223,7 @@ function arith(op: string, a: TsqlValue, b: TsqlValue): TsqlValue {
             .subarray(0, 8000)
             .toString()
         : (a.v + b.v).slice(0, 4000);
-    return text(joined, { utf8: a.utf8 && b.utf8, sc: a.sc || b.sc, max });
+    return text(joined, { varchar: a.varchar && b.varchar, utf8: a.utf8 && b.utf8, sc: a.sc || b.sc, max });
   }
   const int = (x: typeof a): bigint => (x.t === 'int' ? x.v : x.t === 'decimal' && !x.v.includes('.') ? BigInt(x.v) : fail(`${op} on ${x.t}`));
   const [x, y] = [int(a), int(b)];
@@ -245,6 +255,7 @@ function evaluate(node: Node, s: Scope): TsqlValue {
     case 'bigint':
       return { t: 'int', v: BigInt(node.value as string) };
     case 'single_quote_string':
+      return text(node.value as string, { varchar: true });
     case 'var_string':
       return text(node.value as string);
     case 'column_ref': {
@@ -360,7 +371,7 @@ function call(name: string, a: Node[], s: Scope): TsqlValue {
     }
     case 'LEFT': {
       const v = arg(0);
-      return v === null ? null : text(asText(v).slice(0, Number((arg(1) as { v: bigint }).v)));
+      return v === null ? null : text(asText(v).slice(0, Number((arg(1) as { v: bigint }).v)), { varchar: v.t === 'text' && v.varchar });
     }
     case 'LEN': {
       // Trailing spaces are not counted; a surrogate pair is one character under an SC collation, two otherwise.

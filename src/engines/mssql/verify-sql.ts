@@ -73,7 +73,8 @@ function canonical(t: ColumnType, p: PhysicalColumn, x: string): string {
 }
 
 function ownOrder(t: ColumnType, p: PhysicalColumn, x: string): KeyOrder {
-  const param = (v: string): string => (t.kind === 'binary' ? `CONVERT(${p.type}, ${v}, 2)` : `CAST(${v} AS ${p.type})`);
+  // The binary styles are documented for char and varchar input, and a boundary arrives as nvarchar: its hex digits are ASCII.
+  const param = (v: string): string => (t.kind === 'binary' ? `CONVERT(${p.type}, CAST(${v} AS varchar(max)), 2)` : `CAST(${v} AS ${p.type})`);
   return { expr: x, param };
 }
 
