@@ -51,34 +51,48 @@ export function portableCheck(text: string, syntax: CheckSyntax, columns: readon
   }
 }
 
+/**
+ * How an engine without boolean values (T-SQL) spells the subset's booleans: TRUE and FALSE as
+ * values (`[true, false]`), and a column or boolean literal standing alone as a condition.
+ */
+export interface BooleanSpelling {
+  readonly values: readonly [string, string];
+  condition(value: string): string;
+}
+
 /** The expression in a target's SQL, every operation parenthesized (engines rank NOT and comparisons differently). */
-export function printCheck(e: CheckExpr, quoteIdent: (name: string) => string, quoteString: (s: string) => string): string {
-  const p = (x: CheckExpr) => printCheck(x, quoteIdent, quoteString);
-  switch (e.kind) {
-    case 'column':
-      return quoteIdent(e.name);
-    case 'number':
-      return e.text;
-    case 'string':
-      return quoteString(e.value);
-    case 'boolean':
-      return e.value ? 'TRUE' : 'FALSE';
-    case 'null':
-      return 'NULL';
-    case 'compare':
-      return `(${p(e.left)} ${e.op} ${p(e.right)})`;
-    case 'and':
-    case 'or':
-      return `(${p(e.left)} ${e.kind.toUpperCase()} ${p(e.right)})`;
-    case 'not':
-      return `(NOT ${p(e.arg)})`;
-    case 'in':
-      return `(${p(e.arg)}${e.negated ? ' NOT' : ''} IN (${e.list.map(p).join(', ')}))`;
-    case 'between':
-      return `(${p(e.arg)}${e.negated ? ' NOT' : ''} BETWEEN ${p(e.low)} AND ${p(e.high)})`;
-    case 'is-null':
-      return `(${p(e.arg)} IS${e.negated ? ' NOT' : ''} NULL)`;
-  }
+export function printCheck(e: CheckExpr, quoteIdent: (name: string) => string, quoteString: (s: string) => string, booleans?: BooleanSpelling): string {
+  const print = (x: CheckExpr, condition: boolean): string => {
+    const p = (y: CheckExpr) => print(y, false);
+    const c = (y: CheckExpr) => print(y, true);
+    const bare = (value: string) => (condition && booleans ? booleans.condition(value) : value);
+    switch (x.kind) {
+      case 'column':
+        return bare(quoteIdent(x.name));
+      case 'number':
+        return x.text;
+      case 'string':
+        return quoteString(x.value);
+      case 'boolean':
+        return bare(booleans ? booleans.values[x.value ? 0 : 1] : x.value ? 'TRUE' : 'FALSE');
+      case 'null':
+        return 'NULL';
+      case 'compare':
+        return `(${p(x.left)} ${x.op} ${p(x.right)})`;
+      case 'and':
+      case 'or':
+        return `(${c(x.left)} ${x.kind.toUpperCase()} ${c(x.right)})`;
+      case 'not':
+        return `(NOT ${c(x.arg)})`;
+      case 'in':
+        return `(${p(x.arg)}${x.negated ? ' NOT' : ''} IN (${x.list.map(p).join(', ')}))`;
+      case 'between':
+        return `(${p(x.arg)}${x.negated ? ' NOT' : ''} BETWEEN ${p(x.low)} AND ${p(x.high)})`;
+      case 'is-null':
+        return `(${p(x.arg)} IS${x.negated ? ' NOT' : ''} NULL)`;
+    }
+  };
+  return print(e, true);
 }
 
 /** The columns an expression reads. */

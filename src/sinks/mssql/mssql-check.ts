@@ -1,51 +1,13 @@
-import type { CheckExpr } from '../../core/check-expression.js';
+import { type BooleanSpelling, type CheckExpr, printCheck } from '../../core/check-expression.js';
 import type { Column } from '../../core/schema.js';
 import { quoteIdent, textLiteral } from '../../engines/mssql/quoting.js';
 
-/**
- * A portable CHECK (core/check-expression.ts) in T-SQL, every operation parenthesized. T-SQL has no
- * boolean literals or boolean expressions as values: a bit column in a condition is `col = 1`, TRUE
- * and FALSE are 1 and 0 as values and `1 = 1`, `1 = 0` as conditions.
- */
-export function printTsqlCheck(e: CheckExpr): string {
-  switch (e.kind) {
-    case 'and':
-    case 'or':
-      return `(${printTsqlCheck(e.left)} ${e.kind.toUpperCase()} ${printTsqlCheck(e.right)})`;
-    case 'not':
-      return `(NOT ${printTsqlCheck(e.arg)})`;
-    case 'compare':
-      return `(${value(e.left)} ${e.op} ${value(e.right)})`;
-    case 'in':
-      return `(${value(e.arg)}${e.negated ? ' NOT' : ''} IN (${e.list.map(value).join(', ')}))`;
-    case 'between':
-      return `(${value(e.arg)}${e.negated ? ' NOT' : ''} BETWEEN ${value(e.low)} AND ${value(e.high)})`;
-    case 'is-null':
-      return `(${value(e.arg)} IS${e.negated ? ' NOT' : ''} NULL)`;
-    case 'column':
-      return `(${quoteIdent(e.name)} = 1)`;
-    case 'boolean':
-      return e.value ? '(1 = 1)' : '(1 = 0)';
-    default:
-      throw new Error(`${e.kind} is not a condition`); // portableCheck keeps only conditions here
-  }
-}
+/** T-SQL has no boolean values: TRUE and FALSE are 1 and 0, and a bit column standing as a condition is `col = 1`. */
+const TSQL_BOOLEANS: BooleanSpelling = { values: ['1', '0'], condition: (value) => `(${value} = 1)` };
 
-function value(e: CheckExpr): string {
-  switch (e.kind) {
-    case 'column':
-      return quoteIdent(e.name);
-    case 'number':
-      return e.text;
-    case 'string':
-      return textLiteral(e.value);
-    case 'boolean':
-      return e.value ? '1' : '0';
-    case 'null':
-      return 'NULL';
-    default:
-      throw new Error(`${e.kind} is not a value`);
-  }
+/** A portable CHECK (core/check-expression.ts) in T-SQL, every operation parenthesized. */
+export function printTsqlCheck(e: CheckExpr): string {
+  return printCheck(e, quoteIdent, textLiteral, TSQL_BOOLEANS);
 }
 
 const TEXT_KINDS = new Set(['string', 'enum']);
