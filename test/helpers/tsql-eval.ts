@@ -74,9 +74,10 @@ function micros(time: string): bigint {
   return ((BigInt(m[1]!) * 60n + BigInt(m[2]!)) * 60n + BigInt(m[3]!)) * 1_000_000n + BigInt((m[4] ?? '').padEnd(6, '0').slice(0, 6));
 }
 
-/** A decimal text as an integer count of 10^-scale. */
+/** A decimal text as an integer count of 10^-scale; SQL Server would round digits beyond the scale, which the model does not. */
 function scaled(v: string, scale: number): bigint {
   const [whole, frac = ''] = v.replace('-', '').split('.');
+  if (/[1-9]/.test(frac.slice(scale))) fail(`rounding ${v} to scale ${scale}`);
   const n = BigInt(whole! + frac.padEnd(scale, '0').slice(0, scale));
   return v.startsWith('-') ? -n : n;
 }
