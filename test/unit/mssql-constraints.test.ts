@@ -35,6 +35,16 @@ describe('unique indexes at the cutover', () => {
     expect((parseTsql(sql) as { where: unknown }[])[0]!.where).toBeNull();
   });
 
+  it('says where SQL Server would see duplicates the source does not: text differing only in trailing spaces, from Postgres or a NO PAD collation', () => {
+    const code = { name: 'events_code_key', columns: ['code'], unique: true };
+    const pg = carriedSchema({ ...events, indexes: [code] }, mssqlTranslations([events])).find((i) => i.kind === 'unique');
+    expect(pg).toMatchObject({ when: 'finalize', note: expect.stringMatching(/trailing spaces.*\(code\).*refuses them as duplicates/) });
+    const nopad = { ...customers, columns: customers.columns.map((c) => (c.name === 'email' ? { ...c, collation: 'utf8mb4_0900_ai_ci' } : c)) };
+    const padded = (t: TableSchema) => carriedSchema(t, mssqlTranslations([t])).find((i) => i.kind === 'unique')?.note;
+    expect(padded(nopad)).toMatch(/trailing spaces/);
+    expect(padded(customers)).toBe('non-unique until the cutover: set-based apply passes through transient duplicates');
+  });
+
   it('does not carry one SQL Server cannot hold (an (max) column)', () => {
     expect(uniqueIndexSql(customers, { name: 'bio', columns: ['bio'], unique: true })).toEqual({
       name: 'customers_bio',

@@ -12,7 +12,7 @@ import { actsOnRows } from '../../core/schema.js';
 import { isUniqueKey, referencedTable, type SchemaTranslations, type Translation } from '../../core/schema-fidelity.js';
 import { indexName, qualified, quoteIdent } from '../../engines/mssql/quoting.js';
 import { printTsqlCheck, trailingSpaceProblem } from './mssql-check.js';
-import { columnType, defaultSql, indexableColumns, isText, notNullAtCreate, TEXT_COLLATION } from './mssql-dialect.js';
+import { columnType, defaultSql, indexableColumns, isText, notNullAtCreate, TEXT_COLLATION, trailingSpacesDiffer } from './mssql-dialect.js';
 
 /**
  * What SQL Server holds of a table's unique keys, foreign keys and checks, and the statements that
@@ -45,7 +45,17 @@ export function uniqueIndexSql(t: TableSchema, i: Index): Translation & { name: 
   if (unfit) return { name, reason: `${unfit}: enforce it another way` };
   const nullable = nullableColumns(t, i.columns);
   const where = nullable.length > 0 ? ` WHERE ${nullable.map((c) => `${quoteIdent(c)} IS NOT NULL`).join(' AND ')}` : '';
-  return { name, sql: `CREATE UNIQUE INDEX ${quoteIdent(name)} ON ${qualified(t.target)} (${columnList(i.columns)})${where}` };
+  const sql = `CREATE UNIQUE INDEX ${quoteIdent(name)} ON ${qualified(t.target)} (${columnList(i.columns)})${where}`;
+  const padded = i.columns.filter((n) => {
+    const c = t.columns.find((x) => x.name === n)!;
+    return isText(columnType(c, t)) && trailingSpacesDiffer(t, c);
+  });
+  if (padded.length === 0) return { name, sql };
+  return {
+    name,
+    sql,
+    note: `non-unique until the cutover; SQL Server compares text without trailing spaces, so values of (${padded.join(', ')}) that differ only in them are one key there, and the cutover refuses them as duplicates`,
+  };
 }
 
 /** Why SQL Server cannot hold `fk` of `t` at all, or null. */
@@ -151,7 +161,7 @@ export function mssqlTranslations(tables: readonly TableSchema[]): SchemaTransla
     notNullAtCreate,
     uniqueIndexSql: (t, i) => {
       const u = uniqueIndexSql(t, i);
-      return 'sql' in u ? { sql: u.sql } : { reason: u.reason };
+      return 'sql' in u ? { sql: u.sql, ...(u.note ? { note: u.note } : {}) } : { reason: u.reason };
     },
     foreignKeySql: (t, fk) => foreignKeySql(t, fk, tables),
     check: (t, ck) =>

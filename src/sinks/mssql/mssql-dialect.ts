@@ -168,6 +168,14 @@ export function columnType(c: Column, t?: TableSchema): string {
   return mssqlType(c.type);
 }
 
+/**
+ * Whether the source tells apart text that differs only in trailing spaces, which SQL Server's `=`
+ * takes as equal: Postgres, and MySQL's NO PAD collations (`utf8mb4_0900_*`, `*_nopad_*`).
+ */
+export function trailingSpacesDiffer(t: TableSchema, c: Column): boolean {
+  return t.engine === 'postgres' || (c.collation !== undefined && /_0900_|nopad/i.test(c.collation));
+}
+
 /** Whether `type` holds text, which ferry creates with TEXT_COLLATION. */
 export function isText(type: string): boolean {
   return type.startsWith('nvarchar(');

@@ -4,7 +4,7 @@ import type { Column, Engine, TableSchema } from '../../core/schema.js';
 import { type Assessment, documented, EXACT, lossy } from '../../core/verdict.js';
 import { DEFAULT_COLLATION } from '../../engines/mssql/naming.js';
 import { mssqlTranslations } from './mssql-constraints.js';
-import { columnType, createTableSql, indexableColumns, isText, mssqlType, secondaryIndexes } from './mssql-dialect.js';
+import { columnType, createTableSql, indexableColumns, isText, mssqlType, secondaryIndexes, trailingSpacesDiffer } from './mssql-dialect.js';
 import { createSchemaSql } from './mssql-tables.js';
 
 /** What a SQL Server target makes of a source table: what the SQL Server sink would create (DESIGN §1.1, ferry plan). */
@@ -25,11 +25,6 @@ const FROM: { readonly [E in Engine]: (c: Column, targetType: string) => Assessm
   postgres: fromPostgres,
 };
 
-/** A MySQL collation that compares trailing spaces (NO PAD), as SQL Server's `=` does not. */
-function noPad(collation: string | undefined): boolean {
-  return collation !== undefined && /_0900_|nopad/i.test(collation);
-}
-
 /**
  * What SQL Server's clustered key does to a text or binary primary-key column: narrowed to fit its
  * 900 bytes, and text compared without trailing spaces (`'a'` and `'a '` are one key there, two in
@@ -40,7 +35,7 @@ function keyCaveat(t: TableSchema, c: Column, targetType: string): Assessment | 
   const unbounded = mssqlType(c.type);
   if (targetType !== unbounded)
     return lossy(`primary-key column narrowed to ${targetType} to fit SQL Server's 900-byte clustered index key: longer values are refused`);
-  if (isText(targetType) && (t.engine === 'postgres' || noPad(c.collation)))
+  if (isText(targetType) && trailingSpacesDiffer(t, c))
     return lossy(`${targetType} key: SQL Server compares text without trailing spaces, so two keys that differ only in them are refused as duplicates`);
   return null;
 }
