@@ -26,6 +26,8 @@ describe('the T-SQL test parser', () => {
     expect(() => parseTsql(fk.replace('ON UPDATE NO ACTION', 'ON UPDATE RESTRICT'))).toThrow(/not valid T-SQL/);
     expect(() => parseTsql(fk.replace('REFERENCES [s].[p] ([x], [y])', 'REFERENCES [s].[p]'))).toThrow(/not valid T-SQL/);
     expect(parseTsql('ALTER TABLE [s].[t] DROP CONSTRAINT [a]]b]')).toEqual([{ gap: expect.stringMatching(/DROP CONSTRAINT/) }]);
+    expect(parseTsql("DBCC CHECKIDENT (N'[s].[t]', RESEED, 150)")).toEqual([{ gap: 'the grammar has no DBCC' }]);
+    expect(() => parseTsql("DBCC CHECKIDENT (N'[s].[t]', RESEEDX, 150)")).toThrow(/not valid T-SQL/);
   });
 
   it('cuts the clauses the grammar lacks and parses the rest', () => {
