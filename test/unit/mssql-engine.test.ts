@@ -215,6 +215,7 @@ describe('ferry check on SQL Server: the statement', () => {
       can_insert: true,
       can_update: true,
       can_delete: true,
+      reseeds: true,
     };
     expect(ast.columns.map((c) => c.as).sort()).toEqual(Object.keys(row).sort());
     expect(ast.from.map((f) => `${f.db}.${f.table}`)).toEqual(['sys.databases']);
@@ -239,6 +240,7 @@ describe('ferry check on SQL Server: the statement', () => {
     can_insert: 1,
     can_update: 1,
     can_delete: 1,
+    reseeds: 1,
   };
 
   it('passes SQL Server 2017+ and Azure SQL (which reports 12.x) at compatibility level 130+, with the grants', () => {
@@ -270,6 +272,19 @@ describe('ferry check on SQL Server: the statement', () => {
     expect(checks({ updateability: 'READ_ONLY' })).toEqual([['target', expect.stringContaining('database mart is read-only')]]);
     expect(checks({ encrypt_option: 'FALSE' })).toEqual([['target tls', expect.stringContaining('not encrypted')]]);
     expect(checks({ encrypt_option: 'FALSE' }, false)).toEqual([]);
+  });
+
+  it('warns when the user may reseed an IDENTITY only in schemas it owns: DBCC CHECKIDENT wants the owner, db_owner or db_ddladmin', () => {
+    expect(TARGET_CHECK_SQL).toContain("IS_ROLEMEMBER(N'db_owner')");
+    expect(TARGET_CHECK_SQL).toContain("IS_ROLEMEMBER(N'db_ddladmin')");
+    expect(targetCheckProblems({ ...good, reseeds: 0 }, true)).toEqual([
+      {
+        check: 'target grants',
+        warning: true,
+        message: expect.stringMatching(/neither db_owner nor db_ddladmin.*DBCC CHECKIDENT.*schema ferry did not create/),
+        hint: 'ALTER ROLE db_ddladmin ADD MEMBER [ferry];',
+      },
+    ]);
   });
 
   it('refuses a user who may not create schemas or tables, with the GRANT; warns when writes are granted only on schemas ferry creates', () => {

@@ -23,7 +23,8 @@ export const TARGET_CHECK_SQL = `SELECT
     HAS_PERMS_BY_NAME(DB_NAME(), 'DATABASE', 'SELECT') AS can_select,
     HAS_PERMS_BY_NAME(DB_NAME(), 'DATABASE', 'INSERT') AS can_insert,
     HAS_PERMS_BY_NAME(DB_NAME(), 'DATABASE', 'UPDATE') AS can_update,
-    HAS_PERMS_BY_NAME(DB_NAME(), 'DATABASE', 'DELETE') AS can_delete
+    HAS_PERMS_BY_NAME(DB_NAME(), 'DATABASE', 'DELETE') AS can_delete,
+    CASE WHEN IS_ROLEMEMBER(N'db_owner') = 1 OR IS_ROLEMEMBER(N'db_ddladmin') = 1 THEN 1 ELSE 0 END AS reseeds
   FROM sys.databases AS d WHERE d.database_id = DB_ID()`;
 
 /** The row TARGET_CHECK_SQL returns. */
@@ -42,6 +43,8 @@ export interface TargetCheckRow {
   readonly can_insert: number | null;
   readonly can_update: number | null;
   readonly can_delete: number | null;
+  /** Whether DBCC CHECKIDENT runs on any table: db_owner and db_ddladmin may, otherwise only the owner of the table's schema. */
+  readonly reseeds: number;
 }
 
 /** SQL Server 2017 (14.x): the oldest ferry writes into; Azure SQL reports its own numbering (12.x) and is always current. */
@@ -135,6 +138,14 @@ export function targetCheckProblems(row: TargetCheckRow, encrypted: boolean): Ch
       warning: true,
       message: `the target user has no database-wide ${missing.join(', ')}: ferry can write only into the schemas it creates (it owns them), not into one that exists already`,
       hint: `for a target schema that exists already (dbo, or target.schema): GRANT SELECT, INSERT, UPDATE, DELETE, ALTER ON SCHEMA::[schema] TO ${user}; (ALTER: the snapshot bulk-loads with constraint checks off, which needs ALTER on the table)`,
+    });
+  }
+  if (row.reseeds !== 1) {
+    problems.push({
+      check: 'target grants',
+      warning: true,
+      message: `the target user is neither db_owner nor db_ddladmin: the cutover moves each IDENTITY past the copied keys with DBCC CHECKIDENT, which SQL Server then runs only in the schemas the user owns, and would fail for a table in a schema ferry did not create (dbo, or a target.schema that exists already)`,
+      hint: `ALTER ROLE db_ddladmin ADD MEMBER ${user};`,
     });
   }
   return problems;
