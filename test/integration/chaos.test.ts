@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startCli, verifyWithCli, waitFor, writeConfig } from '../helpers/ferry.js';
-import { ITEMS_DDL, ROUTES, routeDatabases, seedItemsSql, type RouteDatabases } from '../helpers/routes.js';
+import { describeMssqlRoutes, ITEMS_DDL, ROUTES, type Route, routeDatabases, seedItemsSql, type RouteDatabases, type TargetEngine } from '../helpers/routes.js';
 import { startWriteLoad } from '../helpers/write-load.js';
 
 const KILLS = 12;
 const SEED_ROWS = 200_000;
 
-describe.each(ROUTES)('kill -9 chaos, $label', (route) => {
+function killNineChaos(route: Route<TargetEngine>): void {
   const name = `chaos_${route.source}_${route.target}`;
-  let db: RouteDatabases;
+  let db: RouteDatabases<TargetEngine>;
   beforeAll(async () => {
     db = await routeDatabases(route, name);
   });
@@ -59,4 +59,7 @@ describe.each(ROUTES)('kill -9 chaos, $label', (route) => {
     expect(phases.filter((p) => p === 'stream').length).toBeGreaterThan(0);
     expect(verdict.equal).toBe(true);
   });
-});
+}
+
+describe.each(ROUTES)('kill -9 chaos, $label', killNineChaos);
+describeMssqlRoutes('kill -9 chaos', killNineChaos);
