@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases } from '../helpers/databases.js';
 import { runCli, startCli, verifyWithCli, waitFor, writeConfig } from '../helpers/ferry.js';
-import { MSSQL_TEST_URL, NO_MSSQL } from '../helpers/mssql.js';
-import { MSSQL_ROUTES, routeDatabases, type RouteDatabases } from '../helpers/routes.js';
+import { describeMssqlRoutes, routeDatabases, type RouteDatabases } from '../helpers/routes.js';
 
 /**
  * The routes into SQL Server, end to end through the CLI: a snapshot (identity values and every
@@ -17,38 +16,36 @@ const TABLE = {
     INSERT INTO items VALUES (10, 'ten', 12345678901234567890.0123456789, '2024-02-29 23:59:59.999999', 'ä 😀'), (20, NULL, -0.5, '0001-01-01 00:00:00.000001', ''), (40, 'forty', 12345678901234567890.0123456789, NULL, NULL)`,
 };
 
-for (const route of MSSQL_ROUTES) {
-  describe.skipIf(!MSSQL_TEST_URL)(`${route.label}${MSSQL_TEST_URL ? '' : ` (${NO_MSSQL})`}`, () => {
-    let db: RouteDatabases<'mssql'>;
-    beforeAll(async () => {
-      db = await routeDatabases(route, `mssql_${route.source}`);
-    });
-    afterAll(async () => db?.close());
-
-    it('snapshots and streams: identity values, decimals and microseconds exact, key changes and deletes applied, verify equal', async () => {
-      await db.source.query(TABLE[route.source]);
-      const config = writeConfig(db.config());
-      const ferry = startCli(['run', '-c', config]);
-      await waitFor('the stream to start', async () => /streaming from/.test(ferry.output()), 120_000);
-      await db.source.query(
-        "INSERT INTO items (id, name, amount, at, note) VALUES (30, 'thirty', 1.5, '2024-01-01 00:00:00.000001', 'x'); UPDATE items SET amount = 2.25, name = 'TEN' WHERE id = 10; UPDATE items SET id = 21 WHERE id = 20; DELETE FROM items WHERE id = 30",
-      );
-      await db.waitCaughtUp();
-      const rows = await db.target.query(
-        `SELECT id, name, CONVERT(nvarchar(60), amount) AS amount, CONVERT(nvarchar(40), at, 121) AS at, note FROM [${db.targetSchema}].[items] ORDER BY id`,
-      );
-      expect(rows).toEqual([
-        { id: 10, name: 'TEN', amount: '2.2500000000', at: '2024-02-29 23:59:59.999999', note: 'ä 😀' },
-        { id: 21, name: null, amount: '-0.5000000000', at: '0001-01-01 00:00:00.000001', note: '' },
-        { id: 40, name: 'forty', amount: '12345678901234567890.0123456789', at: null, note: null },
-      ]);
-      const verdict = await verifyWithCli(config);
-      expect(verdict.equal, JSON.stringify(verdict.tables)).toBe(true);
-      ferry.child.kill('SIGTERM');
-      expect((await ferry.done).code).toBe(0);
-    });
+describeMssqlRoutes('end to end', (route) => {
+  let db: RouteDatabases<'mssql'>;
+  beforeAll(async () => {
+    db = await routeDatabases(route, `mssql_${route.source}`);
   });
-}
+  afterAll(async () => db?.close());
+
+  it('snapshots and streams: identity values, decimals and microseconds exact, key changes and deletes applied, verify equal', async () => {
+    await db.source.query(TABLE[route.source]);
+    const config = writeConfig(db.config());
+    const ferry = startCli(['run', '-c', config]);
+    await waitFor('the stream to start', async () => /streaming from/.test(ferry.output()), 120_000);
+    await db.source.query(
+      "INSERT INTO items (id, name, amount, at, note) VALUES (30, 'thirty', 1.5, '2024-01-01 00:00:00.000001', 'x'); UPDATE items SET amount = 2.25, name = 'TEN' WHERE id = 10; UPDATE items SET id = 21 WHERE id = 20; DELETE FROM items WHERE id = 30",
+    );
+    await db.waitCaughtUp();
+    const rows = await db.target.query(
+      `SELECT id, name, CONVERT(nvarchar(60), amount) AS amount, CONVERT(nvarchar(40), at, 121) AS at, note FROM [${db.targetSchema}].[items] ORDER BY id`,
+    );
+    expect(rows).toEqual([
+      { id: 10, name: 'TEN', amount: '2.2500000000', at: '2024-02-29 23:59:59.999999', note: 'ä 😀' },
+      { id: 21, name: null, amount: '-0.5000000000', at: '0001-01-01 00:00:00.000001', note: '' },
+      { id: 40, name: 'forty', amount: '12345678901234567890.0123456789', at: null, note: null },
+    ]);
+    const verdict = await verifyWithCli(config);
+    expect(verdict.equal, JSON.stringify(verdict.tables)).toBe(true);
+    ferry.child.kill('SIGTERM');
+    expect((await ferry.done).code).toBe(0);
+  });
+});
 
 /** What runs here: ferry's side of the sink's connection. No SQL Server answers these. */
 describe('the SQL Server sink where no SQL Server answers', () => {

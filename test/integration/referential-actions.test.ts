@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startCli, verifyWithCli, waitFor, writeConfig } from '../helpers/ferry.js';
-import { ROUTES, routeDatabases, type Endpoint, type RouteDatabases } from '../helpers/routes.js';
+import { tableName } from '../helpers/engine-sql.js';
+import {
+  describeMssqlRoutes,
+  type Endpoint,
+  MSSQL_ROUTES,
+  ROUTES,
+  type Route,
+  routeDatabases,
+  type RouteDatabases,
+  type TargetEngine,
+} from '../helpers/routes.js';
 
 /**
  * InnoDB writes no binlog rows for what its foreign keys' actions change: ferry must run them on the
@@ -60,16 +70,15 @@ function loadTransaction(i: number): string {
 }
 
 /** Rows per table at one end, so the test can show the actions did happen (not only that both ends agree). */
-async function counts(e: Endpoint, schema: string): Promise<Record<string, number>> {
+async function counts(e: Endpoint<TargetEngine>, schema: string): Promise<Record<string, number>> {
   const tables = ['child', 'customers', 'orders', 'order_lines', 'line_notes', 'assignments', 'tree'];
-  const q = (t: string) => (e.engine === 'mysql' ? `\`${schema}\`.\`${t}\`` : `"${schema}"."${t}"`);
-  const rows = await e.query(`SELECT ${tables.map((t) => `(SELECT count(*) FROM ${q(t)}) AS ${t}`).join(', ')}`);
+  const rows = await e.query(`SELECT ${tables.map((t) => `(SELECT count(*) FROM ${tableName(e.engine, schema, t)}) AS ${t}`).join(', ')}`);
   return Object.fromEntries(tables.map((t) => [t, Number(rows[0]![t])]));
 }
 
-describe.each(ROUTES.filter((r) => r.source === 'mysql'))('referential actions of the source, $label', (route) => {
+function referentialActions(route: Route<TargetEngine>): void {
   const name = `refact_${route.target}`;
-  let db: RouteDatabases;
+  let db: RouteDatabases<TargetEngine>;
   beforeAll(async () => {
     db = await routeDatabases(route, name);
   });
@@ -80,7 +89,7 @@ describe.each(ROUTES.filter((r) => r.source === 'mysql'))('referential actions o
       INSERT INTO p2 VALUES (1), (2), (3); INSERT INTO c2 VALUES (10, 1), (20, 2), (30, 3)`);
     const pipeline = `${name}_ddl`;
     const config = writeConfig(db.config({ pipeline, tables: { include: [`${db.sourceSchema}.p2`, `${db.sourceSchema}.c2`] } }));
-    const t = route.target === 'mysql' ? `\`${db.targetSchema}\`.\`c2\`` : `"${db.targetSchema}"."c2"`;
+    const t = tableName(route.target, db.targetSchema, 'c2');
     const ferry = startCli(['run', '-c', config]);
     // ferry reads a changed table's foreign keys when it reaches the ALTER: each step waits for it.
     const step = async (sql: string) => {
@@ -124,7 +133,7 @@ describe.each(ROUTES.filter((r) => r.source === 'mysql'))('referential actions o
         },
       }),
     );
-    const t = (table: string) => (route.target === 'mysql' ? `\`${db.targetSchema}\`.\`${table}\`` : `"${db.targetSchema}"."${table}"`);
+    const t = (table: string) => tableName(route.target, db.targetSchema, table);
 
     let ferry = startCli(['run', '-c', config]);
     await waitFor('the stream to start', async () => (await db.checkpoint())?.phase === 'stream' && /streaming from/.test(ferry.output()));
@@ -192,4 +201,11 @@ describe.each(ROUTES.filter((r) => r.source === 'mysql'))('referential actions o
     expect(verdict.tables.filter((v) => !v.equal)).toEqual([]);
     expect(verdict.equal).toBe(true);
   });
-});
+}
+
+describe.each(ROUTES.filter((r) => r.source === 'mysql'))('referential actions of the source, $label', referentialActions);
+describeMssqlRoutes(
+  'referential actions of the source',
+  referentialActions,
+  MSSQL_ROUTES.filter((r) => r.source === 'mysql'),
+);
