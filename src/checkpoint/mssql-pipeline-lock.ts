@@ -42,6 +42,9 @@ export class MssqlPipelineLock implements PipelineLock {
     }
     const config = poolConfig(this.#url, 'target', 1);
     const pool = new sql.ConnectionPool({ ...config, pool: { ...config.pool, max: 1, min: 1 } });
+    // Its connection sits idle for the whole run: an 'error' event it raises there, unheard, would end
+    // the process. A lost lock is noticed at the next acquire(); the owner token fences writes meanwhile.
+    pool.on('error', () => {});
     try {
       await pool.connect();
       const request = pool.request();

@@ -1,5 +1,5 @@
-import type sql from 'mssql';
-import { describe, expect, it } from 'vitest';
+import sql from 'mssql';
+import { describe, expect, it, vi } from 'vitest';
 import type { Checkpoint } from '../../src/core/checkpoint.js';
 import {
   ASSERT_OWNER_SQL,
@@ -16,7 +16,7 @@ import {
   WRITE_PARTITION_SQL,
   WRITE_PROGRESS_SQL,
 } from '../../src/checkpoint/mssql-checkpoint-table.js';
-import { HOLDS_LOCK_SQL, lockResource } from '../../src/checkpoint/mssql-pipeline-lock.js';
+import { HOLDS_LOCK_SQL, lockResource, MssqlPipelineLock } from '../../src/checkpoint/mssql-pipeline-lock.js';
 import { parseTsql } from '../helpers/tsql.js';
 
 type Node = { readonly [k: string]: unknown };
@@ -151,5 +151,20 @@ describe('the pipeline lock', () => {
     expect(lockResource('orders')).toBe(lockResource('orders'));
     expect(lockResource('orders')).not.toBe(lockResource('orders2'));
     expect(lockResource('x'.repeat(10_000)).length).toBeLessThanOrEqual(255);
+  });
+
+  it('hears the errors of its connection while idle, which unheard would end the process', async () => {
+    const pools: sql.ConnectionPool[] = [];
+    const connect = vi.spyOn(sql.ConnectionPool.prototype, 'connect').mockImplementation(function (this: sql.ConnectionPool) {
+      pools.push(this);
+      return Promise.reject(new Error('no server here'));
+    });
+    try {
+      await expect(new MssqlPipelineLock('mssql://ferry:pw@127.0.0.1:1/mart', 'p').acquire()).rejects.toThrow(/no server here/);
+      expect(pools).toHaveLength(1);
+      expect(() => pools[0]!.emit('error', new Error("No event 'socketEnd' in state 'SentClientRequest'"))).not.toThrow();
+    } finally {
+      connect.mockRestore();
+    }
   });
 });
