@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { CheckExpr } from '../../src/core/check-expression.js';
-import type { ForeignKey, ReferentialAction, TableSchema } from '../../src/core/schema.js';
+import type { CheckConstraint, Column, ForeignKey, ReferentialAction, TableSchema } from '../../src/core/schema.js';
 import { carriedSchema } from '../../src/core/schema-fidelity.js';
+import { constraintName } from '../../src/engines/mssql/quoting.js';
 import { printTsqlCheck, trailingSpaceProblem } from '../../src/sinks/mssql/mssql-check.js';
 import {
   addConstraintSql,
@@ -12,6 +13,7 @@ import {
   setNotNullSql,
   uniqueIndexSql,
 } from '../../src/sinks/mssql/mssql-constraints.js';
+import { createTableSql, defaultName } from '../../src/sinks/mssql/mssql-dialect.js';
 import { col, customers, events, int, orders } from '../helpers/mssql-ddl.js';
 import { parseTsql } from '../helpers/tsql.js';
 
@@ -55,12 +57,12 @@ describe('unique indexes at the cutover', () => {
 
 describe('foreign keys', () => {
   const tables = [customers, orders];
-  const addFk = (t: TableSchema, fk: ForeignKey, all: readonly TableSchema[]) => addConstraintSql(t, fk.name, sqlOf(foreignKeySql(t, fk, all)));
+  const addFk = (t: TableSchema, fk: ForeignKey, all: readonly TableSchema[]) => addConstraintSql(t, 'foreign key', fk.name, sqlOf(foreignKeySql(t, fk, all)));
 
   it("keeps a MySQL key's ON DELETE CASCADE, and spells RESTRICT as NO ACTION (SQL Server has no RESTRICT)", () => {
     const sql = addFk(orders, orders.foreignKeys![0]!, tables);
     expect(sql).toBe(
-      'ALTER TABLE [shop].[orders] ADD CONSTRAINT [orders_orders_customer_fk] FOREIGN KEY ([customer_id]) REFERENCES [shop].[customers] ([id]) ON DELETE CASCADE ON UPDATE NO ACTION',
+      'ALTER TABLE [shop].[orders] ADD CONSTRAINT [orders_orders_customer_fk_2114980f52ba] FOREIGN KEY ([customer_id]) REFERENCES [shop].[customers] ([id]) ON DELETE CASCADE ON UPDATE NO ACTION',
     );
     expect(parseTsql(sql)).toEqual([{ gap: expect.stringMatching(/REFERENCES/) }]);
   });
@@ -171,10 +173,10 @@ describe('checks', () => {
   });
 
   it('carries a check through its portable form, named for its table', () => {
-    const sql = addConstraintSql(events, 'events_amount_check', sqlOf(checkSql(events, events.checks![0]!)));
-    expect(sql).toBe('ALTER TABLE [public].[events] ADD CONSTRAINT [events_events_amount_check] CHECK ([amount] >= 0)');
+    const sql = addConstraintSql(events, 'check', 'events_amount_check', sqlOf(checkSql(events, events.checks![0]!)));
+    expect(sql).toBe('ALTER TABLE [public].[events] ADD CONSTRAINT [events_events_amount_check_1d4d7d4a9b47] CHECK ([amount] >= 0)');
     const [ast] = parseTsql(sql) as { expr: { create_definitions: { constraint_type: string; constraint: string } }[] }[];
-    expect(ast!.expr[0]!.create_definitions).toMatchObject({ constraint_type: 'check', constraint: 'events_events_amount_check' });
+    expect(ast!.expr[0]!.create_definitions).toMatchObject({ constraint_type: 'check', constraint: 'events_events_amount_check_1d4d7d4a9b47' });
   });
 
   it('carries text only through = and IN outside a negation: SQL Server ignores trailing spaces, which could refuse what the source accepts', () => {
@@ -222,5 +224,59 @@ describe('the deferred NOT NULL', () => {
     const sql = setNotNullSql(orders, ref);
     expect(sql).toBe('ALTER TABLE [shop].[orders] ALTER COLUMN [ref] nvarchar(128) COLLATE Latin1_General_100_BIN2 NOT NULL');
     expect(parseTsql(sql)).toHaveLength(1);
+  });
+});
+
+describe('constraint names, which SQL Server keeps one of per schema', () => {
+  const table = (name: string, columns: Column[], checks: CheckConstraint[] = []): TableSchema => ({
+    engine: 'mysql',
+    source: { schema: 'app', name },
+    target: { schema: 'app', name },
+    columns: [col('id', int(4), 'int(11)'), ...columns],
+    primaryKey: ['id'],
+    indexes: [],
+    checks,
+  });
+  const defaulted = (name: string) => col(name, int(4), 'int(11)', { default: { kind: 'literal', value: 0, text: '0' } });
+  // Read as <table>_<name>, these pairs are one name: user.status_code's default and user_status.code's
+  // (user_status_code_df), user's check status_pkey and user_status's primary key (user_status_pkey).
+  const positive: CheckExpr = { kind: 'compare', op: '>=', left: { kind: 'column', name: 'status_code' }, right: { kind: 'number', text: '0' } };
+  const user = table('user', [defaulted('status_code')], [{ name: 'status_pkey', expression: '(`status_code` >= 0)', portable: positive }]);
+  const userStatus = table('user_status', [defaulted('code')]);
+  /** The constraints `sqls` name, each statement parsed as SQL Server's. */
+  const named = (sqls: readonly string[]) =>
+    sqls.flatMap((sql) => {
+      parseTsql(sql);
+      return [...sql.matchAll(/CONSTRAINT \[((?:[^\]]|\]\])+)\]/g)].map((m) => m[1]!);
+    });
+  const created = () =>
+    named([createTableSql(user), createTableSql(userStatus), addConstraintSql(user, 'check', 'status_pkey', sqlOf(checkSql(user, user.checks![0]!)))]);
+
+  it("gives two tables' constraints that read alike names of their own, the readable part first", () => {
+    const names = created();
+    expect(new Set(names).size).toBe(5);
+    expect(names).toEqual([
+      expect.stringMatching(/^user_status_code_df_[0-9a-f]{12}$/),
+      expect.stringMatching(/^user_pkey_[0-9a-f]{12}$/),
+      expect.stringMatching(/^user_status_code_df_[0-9a-f]{12}$/),
+      expect.stringMatching(/^user_status_pkey_[0-9a-f]{12}$/),
+      expect.stringMatching(/^user_status_pkey_[0-9a-f]{12}$/),
+    ]);
+  });
+
+  it('gives the same table and column the same name every time, so the cutover finds what the snapshot created', () => {
+    expect(created()).toEqual(created());
+    expect(created()[0]).toBe(defaultName(user, user.columns[1]!));
+    expect(constraintName('user', 'default', 'status_code')).toBe('user_status_code_df_5cd8e82ca9a8');
+  });
+
+  it('keeps the hash whole within 128 UTF-16 units, cutting the readable part at a character boundary', () => {
+    const long = 'x'.repeat(120);
+    const [a, b] = [constraintName(`${long}a`, 'check', 'c'), constraintName(`${long}b`, 'check', 'c')];
+    expect(a).toHaveLength(128);
+    expect(a).toMatch(/^x{115}_[0-9a-f]{12}$/);
+    expect(b).not.toBe(a);
+    const emoji = constraintName('\u{1F600}'.repeat(60), 'foreign key', 'k');
+    expect(emoji).toMatch(/^(\u{1F600}){57}_[0-9a-f]{12}$/u);
   });
 });

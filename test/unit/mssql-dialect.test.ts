@@ -128,11 +128,11 @@ describe('CREATE TABLE', () => {
     // ferry's zero-date policy: a MySQL DATETIME NOT NULL column waits for the cutover to be NOT NULL.
     expect(columns.get('created_at')).toMatchObject({ nullable: true, hasDefault: true });
     expect(sql).toContain(
-      "[status] nvarchar(7) COLLATE Latin1_General_100_BIN2 NOT NULL CONSTRAINT [orders_status_df] DEFAULT N'new' CHECK ([status] IN (N'', N'new', N'paid', N'shipped'))",
+      "[status] nvarchar(7) COLLATE Latin1_General_100_BIN2 NOT NULL CONSTRAINT [orders_status_df_cd021dc18b39] DEFAULT N'new' CHECK ([status] IN (N'', N'new', N'paid', N'shipped'))",
     );
     expect(sql).toContain("[attrs] nvarchar(max) COLLATE Latin1_General_100_BIN2 NULL CHECK (ISJSON(N'[' + [attrs] + N']') = 1)");
-    expect(sql).toContain('CONSTRAINT [orders_created_at_df] DEFAULT SYSUTCDATETIME()');
-    expect(sql).toContain('CONSTRAINT [orders_pkey] PRIMARY KEY CLUSTERED ([id])');
+    expect(sql).toContain('CONSTRAINT [orders_created_at_df_54381964802b] DEFAULT SYSUTCDATETIME()');
+    expect(sql).toContain('CONSTRAINT [orders_pkey_65432682b5a9] PRIMARY KEY CLUSTERED ([id])');
   });
 
   it('creates a Postgres table: identity, datetimeoffset, uniqueidentifier, decimal(38,10) for numeric, arrays and jsonb as JSON text', () => {
@@ -146,7 +146,7 @@ describe('CREATE TABLE', () => {
     expect(columns.get('payload')).toMatchObject({ type: 'nvarchar(max)', hasCheck: true });
     expect(columns.get('active')).toMatchObject({ type: 'bit', hasDefault: true });
     expect(sql).toContain('DEFAULT SYSDATETIMEOFFSET()');
-    expect(sql).toContain('[active] bit NOT NULL CONSTRAINT [events_active_df] DEFAULT 1');
+    expect(sql).toContain('[active] bit NOT NULL CONSTRAINT [events_active_df_b924c683ad01] DEFAULT 1');
     // A Postgres enum holds its labels only.
     const mood = col('mood', { kind: 'enum', values: ['sad', 'ok'] }, 'public.mood');
     expect(columnDefinition(mood)).toBe("[mood] nvarchar(3) COLLATE Latin1_General_100_BIN2 NOT NULL CHECK ([mood] IN (N'sad', N'ok'))");
@@ -159,7 +159,7 @@ describe('CREATE TABLE', () => {
     const sql = primaryKeySql({ ...customers, primaryKey: ['id', 'email'] });
     const [ast] = parseTsql(sql) as { expr: { create_definitions: { constraint_type: string; constraint: string; definition: { column: string }[] } }[] }[];
     const pk = ast!.expr[0]!.create_definitions;
-    expect(pk).toMatchObject({ constraint_type: 'primary key', constraint: 'customers_pkey' });
+    expect(pk).toMatchObject({ constraint_type: 'primary key', constraint: 'customers_pkey_5b5349b3431f' });
     expect(pk.definition.map((c) => c.column)).toEqual(['id', 'email']);
     expect(sql).toContain('PRIMARY KEY CLUSTERED');
   });
@@ -229,21 +229,24 @@ describe('ADD COLUMN mid-stream', () => {
 
   it('adds a nullable column plainly, and its default after (new rows only)', () => {
     const sqls = statements(added({ default: { kind: 'literal', value: 1, text: '1' } }));
-    expect(sqls).toEqual(['ALTER TABLE [shop].[orders] ADD [qty] int NULL', 'ALTER TABLE [shop].[orders] ADD CONSTRAINT [orders_qty_df] DEFAULT 1 FOR [qty]']);
+    expect(sqls).toEqual([
+      'ALTER TABLE [shop].[orders] ADD [qty] int NULL',
+      'ALTER TABLE [shop].[orders] ADD CONSTRAINT [orders_qty_df_2f92c8438cc6] DEFAULT 1 FOR [qty]',
+    ]);
     expect(alteredColumn(parseTsql(sqls[0]!))).toMatchObject({ action: 'add', name: 'qty', column: { type: 'int', nullable: true, hasDefault: false } });
   });
 
   it("fills the rows already there with the source's default WITH VALUES, NOT NULL as at the source", () => {
     const sqls = statements(added({ nullable: false, backfill: { value: 0 }, default: { kind: 'literal', value: 0, text: '0' } }));
-    expect(sqls).toEqual(['ALTER TABLE [shop].[orders] ADD [qty] int NOT NULL CONSTRAINT [orders_qty_df] DEFAULT 0 WITH VALUES']);
+    expect(sqls).toEqual(['ALTER TABLE [shop].[orders] ADD [qty] int NOT NULL CONSTRAINT [orders_qty_df_2f92c8438cc6] DEFAULT 0 WITH VALUES']);
   });
 
   it('fills them with a value other than the default through a DEFAULT of its own, dropped after', () => {
     const sqls = statements(added({ backfill: { value: 5 }, default: { kind: 'literal', value: 7, text: '7' } }));
     expect(sqls).toEqual([
-      'ALTER TABLE [shop].[orders] ADD [qty] int NULL CONSTRAINT [orders_qty_fill] DEFAULT 5 WITH VALUES',
-      'ALTER TABLE [shop].[orders] DROP CONSTRAINT [orders_qty_fill]',
-      'ALTER TABLE [shop].[orders] ADD CONSTRAINT [orders_qty_df] DEFAULT 7 FOR [qty]',
+      'ALTER TABLE [shop].[orders] ADD [qty] int NULL CONSTRAINT [orders_qty_fill_d23d17eec201] DEFAULT 5 WITH VALUES',
+      'ALTER TABLE [shop].[orders] DROP CONSTRAINT [orders_qty_fill_d23d17eec201]',
+      'ALTER TABLE [shop].[orders] ADD CONSTRAINT [orders_qty_df_2f92c8438cc6] DEFAULT 7 FOR [qty]',
     ]);
   });
 
@@ -251,7 +254,7 @@ describe('ADD COLUMN mid-stream', () => {
     const status = col('state', { kind: 'enum', values: ['a', 'b'] }, "enum('a','b')", { backfill: { value: 'a' } });
     const [add] = statements(status);
     expect(add).toBe(
-      "ALTER TABLE [shop].[orders] ADD [state] nvarchar(1) COLLATE Latin1_General_100_BIN2 NOT NULL CONSTRAINT [orders_state_fill] DEFAULT N'a' WITH VALUES CHECK ([state] IN (N'', N'a', N'b'))",
+      "ALTER TABLE [shop].[orders] ADD [state] nvarchar(1) COLLATE Latin1_General_100_BIN2 NOT NULL CONSTRAINT [orders_state_fill_c9dea4c800f9] DEFAULT N'a' WITH VALUES CHECK ([state] IN (N'', N'a', N'b'))",
     );
     const doc = col('doc', { kind: 'json' }, 'json', { nullable: true, backfill: { value: '{}' } });
     expect(statements(doc)[0]).toMatch(/DEFAULT N'\{\}' WITH VALUES CHECK \(ISJSON\(/);

@@ -65,7 +65,7 @@ describe('finishing the snapshot', () => {
     await finish.finishSnapshot([customers, orders], async (c) => c.run('-- streaming'));
     const work = s.statements.filter((x) => x !== 'BEGIN' && x !== 'COMMIT');
     expect(work).toEqual([
-      'ALTER TABLE [shop].[customers] ADD CONSTRAINT [customers_pkey] PRIMARY KEY CLUSTERED ([id])',
+      'ALTER TABLE [shop].[customers] ADD CONSTRAINT [customers_pkey_5b5349b3431f] PRIMARY KEY CLUSTERED ([id])',
       // Unique at the cutover only; orders_customer exists already.
       'CREATE INDEX [customers_email] ON [shop].[customers] ([email])',
       'CREATE INDEX [orders_ref] ON [shop].[orders] ([ref])',
@@ -130,8 +130,8 @@ describe("the cutover's constraints", () => {
       'DROP INDEX [orders_ref] ON [shop].[orders]',
       'CREATE UNIQUE INDEX [orders_ref] ON [shop].[orders] ([ref]) WHERE [ref] IS NOT NULL',
       'ALTER TABLE [shop].[orders] WITH CHECK CHECK CONSTRAINT ALL',
-      'ALTER TABLE [shop].[orders] ADD CONSTRAINT [orders_total_positive] CHECK ([total] >= 0)',
-      'ALTER TABLE [shop].[orders] ADD CONSTRAINT [orders_orders_customer_fk] FOREIGN KEY ([customer_id]) REFERENCES [shop].[customers] ([id]) ON DELETE CASCADE ON UPDATE NO ACTION',
+      'ALTER TABLE [shop].[orders] ADD CONSTRAINT [orders_total_positive_19270e1de5d2] CHECK ([total] >= 0)',
+      'ALTER TABLE [shop].[orders] ADD CONSTRAINT [orders_orders_customer_fk_2114980f52ba] FOREIGN KEY ([customer_id]) REFERENCES [shop].[customers] ([id]) ON DELETE CASCADE ON UPDATE NO ACTION',
       'COMMIT',
     ]);
     for (const sql of s.statements.slice(1, -1)) parseTsql(sql);
@@ -143,8 +143,8 @@ describe("the cutover's constraints", () => {
       catalog(t, {
         indexes: t.indexes.map((i) => ({ name: `${t.target.name}_${i.name}`, isUnique: i.unique })),
         constraints: [
-          { name: 'orders_total_positive', untrusted: false },
-          { name: 'orders_orders_customer_fk', untrusted: false },
+          { name: 'orders_total_positive_19270e1de5d2', untrusted: false },
+          { name: 'orders_orders_customer_fk_2114980f52ba', untrusted: false },
         ],
         nulls: [3],
       });

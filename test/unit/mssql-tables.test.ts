@@ -120,7 +120,7 @@ describe('MssqlTables', () => {
     };
     await tables.create(s.session, customers, true, false);
     expect(s.statements.slice(0, 2)).toEqual(['ALTER TABLE [shop].[orders] DROP CONSTRAINT [orders_customer_fk]', 'DROP TABLE IF EXISTS [shop].[customers]']);
-    expect(s.statements[2]).toMatch(/^CREATE TABLE [\s\S]*CONSTRAINT \[customers_pkey\] PRIMARY KEY CLUSTERED \(\[id\]\)/);
+    expect(s.statements[2]).toMatch(/^CREATE TABLE [\s\S]*CONSTRAINT \[customers_pkey_5b5349b3431f\] PRIMARY KEY CLUSTERED \(\[id\]\)/);
     for (const sql of s.statements) parseTsql(sql);
   });
 

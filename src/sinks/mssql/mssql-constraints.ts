@@ -10,20 +10,15 @@ import {
 } from '../../core/schema.js';
 import { actsOnRows } from '../../core/schema.js';
 import { isUniqueKey, referencedTable, type SchemaTranslations, type Translation } from '../../core/schema-fidelity.js';
-import { indexName, qualified, quoteIdent } from '../../engines/mssql/quoting.js';
+import { constraintName, indexName, qualified, quoteIdent } from '../../engines/mssql/quoting.js';
 import { printTsqlCheck, trailingSpaceProblem } from './mssql-check.js';
 import { columnType, defaultSql, indexableColumns, isText, notNullAtCreate, TEXT_COLLATION, trailingSpacesDiffer } from './mssql-dialect.js';
 
 /**
  * What SQL Server holds of a table's unique keys, foreign keys and checks, and the statements that
- * add them at the cutover (mssql-finalize.ts runs them). Constraint names share the schema with its
- * tables in SQL Server, so each is `<table>_<name>` (indexName).
+ * add them at the cutover (mssql-finalize.ts runs them). A unique index takes the name of the stream's
+ * index it replaces (indexName); checks and foreign keys are named by constraintName.
  */
-
-/** A constraint's (or unique index's) name in the target. */
-export function constraintName(t: TableSchema, name: string): string {
-  return indexName(t.target.name, name);
-}
 
 function columnList(columns: readonly string[]): string {
   return columns.map(quoteIdent).join(', ');
@@ -40,7 +35,7 @@ function nullableColumns(t: TableSchema, columns: readonly string[]): string[] {
  * is filtered to the rows without NULL in them, which is the same rule.
  */
 export function uniqueIndexSql(t: TableSchema, i: Index): Translation & { name: string } {
-  const name = constraintName(t, i.name);
+  const name = indexName(t.target.name, i.name);
   const unfit = indexableColumns(t, i.columns);
   if (unfit) return { name, reason: `${unfit}: enforce it another way` };
   const nullable = nullableColumns(t, i.columns);
@@ -134,9 +129,14 @@ export function foreignKeySql(t: TableSchema, fk: ForeignKey, tables: readonly T
   };
 }
 
-/** `ALTER TABLE … ADD CONSTRAINT` of a definition (foreignKeySql, checkSql), named for `t` (constraintName). */
-export function addConstraintSql(t: TableSchema, name: string, definition: string): string {
-  return `ALTER TABLE ${qualified(t.target)} ADD CONSTRAINT ${quoteIdent(constraintName(t, name))} ${definition}`;
+/** The target's name of check or foreign key `name` of `t`. */
+export function ruleName(t: TableSchema, kind: 'check' | 'foreign key', name: string): string {
+  return constraintName(t.target.name, kind, name);
+}
+
+/** `ALTER TABLE … ADD CONSTRAINT` of a definition (foreignKeySql, checkSql) under its name (ruleName). */
+export function addConstraintSql(t: TableSchema, kind: 'check' | 'foreign key', name: string, definition: string): string {
+  return `ALTER TABLE ${qualified(t.target)} ADD CONSTRAINT ${quoteIdent(ruleName(t, kind, name))} ${definition}`;
 }
 
 /** A MariaDB `json_valid(col)` check on a JSON column: the column's own ISJSON check (columnCheck) holds it. */

@@ -2,7 +2,7 @@ import type { Value } from '../../core/change-event.js';
 import { FerryError } from '../../core/errors.js';
 import type { Column, ColumnType, Engine, TableSchema } from '../../core/schema.js';
 import type { Translation } from '../../core/schema-fidelity.js';
-import { indexName, qualified, quoteIdent, textLiteral } from '../../engines/mssql/quoting.js';
+import { constraintName, indexName, qualified, quoteIdent, textLiteral } from '../../engines/mssql/quoting.js';
 import { knownBackfill } from '../column-drift.js';
 
 /**
@@ -317,7 +317,7 @@ export function literalSql(t: ColumnType, v: Exclude<Value, null>): string {
 
 /** The name of the primary key ferry gives a table, constraint and clustered index alike. */
 export function primaryKeyName(t: TableSchema): string {
-  return indexName(t.target.name, 'pkey');
+  return constraintName(t.target.name, 'primary key', '');
 }
 
 function keyColumns(columns: readonly string[]): string {
@@ -358,7 +358,7 @@ export function addColumnSql(t: TableSchema, c: Column): string[] {
   const fill = literalSql(c.type, backfill);
   if (target === fill) return [`ALTER TABLE ${table} ADD ${columnDefinition(c, t, { notNull, withValues: true })}`];
   // The fill's DEFAULT has a name of its own, dropped once it has filled the rows.
-  const fillName = indexName(t.target.name, `${c.name}_fill`);
+  const fillName = constraintName(t.target.name, 'fill', c.name);
   return [
     `ALTER TABLE ${table} ADD ${columnDefinition(c, t, { notNull, fill, fillName, withValues: true })}`,
     `ALTER TABLE ${table} DROP CONSTRAINT ${quoteIdent(fillName)}`,
@@ -368,7 +368,7 @@ export function addColumnSql(t: TableSchema, c: Column): string[] {
 
 /** The name of a column's DEFAULT constraint ferry adds after the column. */
 export function defaultName(t: TableSchema, c: Column): string {
-  return indexName(t.target.name, `${c.name}_df`);
+  return constraintName(t.target.name, 'default', c.name);
 }
 
 /** An index over `columns` fits SQL Server's nonclustered key (1700 bytes, no (max) column), or why not. */

@@ -2,17 +2,8 @@ import type { Logger } from 'pino';
 import { tableKey, type Value } from '../../core/change-event.js';
 import type { Column, Index, TableSchema } from '../../core/schema.js';
 import { type ConstraintViolation, referencedTable, VIOLATION_ROWS } from '../../core/schema-fidelity.js';
-import { qualified, quoteIdent } from '../../engines/mssql/quoting.js';
-import {
-  addConstraintSql,
-  checkSql,
-  constraintName,
-  dropIndexSql,
-  foreignKeySql,
-  impliedByColumn,
-  setNotNullSql,
-  uniqueIndexSql,
-} from './mssql-constraints.js';
+import { indexName, qualified, quoteIdent } from '../../engines/mssql/quoting.js';
+import { addConstraintSql, checkSql, dropIndexSql, foreignKeySql, impliedByColumn, ruleName, setNotNullSql, uniqueIndexSql } from './mssql-constraints.js';
 import { defaultName, defaultSql, secondaryIndexes } from './mssql-dialect.js';
 import type { MssqlSession } from './mssql-session.js';
 import { TABLE_EXISTS_SQL } from './mssql-tables.js';
@@ -98,14 +89,15 @@ export async function finalizeConstraints(c: MssqlSession, tables: readonly Tabl
   for (const t of present) {
     const cat = catalogs.get(t)!;
     const wanted = [
-      ...(t.checks ?? []).filter((ck) => !impliedByColumn(t, ck)).map((ck) => ({ what: `check ${ck.name}`, name: ck.name, def: checkSql(t, ck) })),
-      ...(t.foreignKeys ?? []).map((fk) => ({ what: `foreign key ${fk.name}`, name: fk.name, def: foreignKeySql(t, fk, present) })),
+      ...(t.checks ?? []).filter((ck) => !impliedByColumn(t, ck)).map((ck) => ({ kind: 'check' as const, name: ck.name, def: checkSql(t, ck) })),
+      ...(t.foreignKeys ?? []).map((fk) => ({ kind: 'foreign key' as const, name: fk.name, def: foreignKeySql(t, fk, present) })),
     ];
     for (const w of wanted) {
-      if ('reason' in w.def) notCarried(t, w.what, w.def.reason);
-      else if (w.def.note) log.warn({ table: tableKey(t.target) }, `${w.what} of ${tableKey(t.source)}: ${w.def.note}`);
-      if ('reason' in w.def || cat.constraints.has(constraintName(t, w.name))) continue;
-      await c.run(addConstraintSql(t, w.name, w.def.sql));
+      const what = `${w.kind} ${w.name}`;
+      if ('reason' in w.def) notCarried(t, what, w.def.reason);
+      else if (w.def.note) log.warn({ table: tableKey(t.target) }, `${what} of ${tableKey(t.source)}: ${w.def.note}`);
+      if ('reason' in w.def || cat.constraints.has(ruleName(t, w.kind, w.name))) continue;
+      await c.run(addConstraintSql(t, w.kind, w.name, w.def.sql));
     }
   }
 }
@@ -129,10 +121,10 @@ async function setDeferredNotNulls(c: MssqlSession, t: TableSchema, cat: TableCa
     return nulls === 0;
   });
   const over = (i: Index) => i.columns.some((name) => ready.some((col) => col.name === name));
-  const dropped = t.indexes.filter((i) => over(i) && cat.indexes.has(constraintName(t, i.name)));
+  const dropped = t.indexes.filter((i) => over(i) && cat.indexes.has(indexName(t.target.name, i.name)));
   for (const i of dropped) {
-    await c.run(dropIndexSql(t, constraintName(t, i.name)));
-    cat.indexes.delete(constraintName(t, i.name));
+    await c.run(dropIndexSql(t, indexName(t.target.name, i.name)));
+    cat.indexes.delete(indexName(t.target.name, i.name));
   }
   for (const col of ready) {
     await c.run(setNotNullSql(t, col));
