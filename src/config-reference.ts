@@ -43,12 +43,13 @@ function typeOf(s: JsonSchema): string {
   return `${s.type === 'integer' ? 'whole number' : (s.type ?? 'any')}${range ? `, ${range}` : ''}`;
 }
 
-/** One row per key under `prefix`; a nested object gives a row of its own (when described) and its keys'. */
+/** One row per key under `prefix`; a nested object gives a row of its own (when described) and its keys', a list of objects its items' keys (`rules[].match`). */
 function rows(s: JsonSchema, prefix: string): string[] {
   return Object.entries(s.properties ?? {}).flatMap(([key, p]) => {
     const path = `${prefix}${key}`;
     const need = s.required?.includes(key) ? 'required' : p.default === undefined || typeof p.default === 'object' ? '' : code(p.default);
     const own = `| \`${path}\` | ${p.properties ? 'section' : typeOf(p)} | ${need} | ${cell(p.description ?? '')} |`;
+    if (p.items?.properties) return [own, ...rows(p.items, `${path}[].`)];
     if (!p.properties) return [own];
     return [...(p.description ? [own] : []), ...rows(p, `${path}.`)];
   });

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { TLS_MODES, urlProblem, withEndpointSettings } from './core/endpoint-url.js';
+import { readSecretFile, TLS_MODES, urlProblem, withEndpointSettings } from './core/endpoint-url.js';
 import { SQL_SOURCES, SQL_TARGETS } from './engines/registry.js';
 import { parseConfigYaml } from './config-yaml.js';
 import { configError, FerryError } from './core/errors.js';
+import { FILTER_OPS, type TransformsConfig } from './core/transform-rules.js';
 
 const url = (what: string) =>
   z.string({ error: `required: the ${what} connection URL` }).superRefine((v, ctx) => {
@@ -167,6 +168,84 @@ const targetSchema = z.discriminatedUnion('type', [
   endOfType('target', targetKeys.kafka, targetKeys),
 ]);
 
+const filterValue = z.union([z.string(), z.number(), z.boolean()]);
+const rowFilter = z
+  .strictObject({
+    column: z.string().min(1).describe('a source column'),
+    op: z.enum(FILTER_OPS).describe('eq ne lt lte gt gte in between null notnull; a NULL value passes only null (as in SQL)'),
+    value: z
+      .union([filterValue, z.array(filterValue)])
+      .optional()
+      .describe('a value; in: a list; between: [low, high], both included; null, notnull: none'),
+  })
+  .superRefine((f, ctx) => {
+    const list = Array.isArray(f.value);
+    const problem =
+      f.op === 'null' || f.op === 'notnull'
+        ? f.value !== undefined && `${f.op} takes no value`
+        : f.op === 'in'
+          ? !(list && (f.value as unknown[]).length > 0) && 'in takes a list of values: value: [a, b]'
+          : f.op === 'between'
+            ? !(list && (f.value as unknown[]).length === 2) && 'between takes two bounds: value: [low, high]'
+            : (f.value === undefined || list) && `${f.op} takes one value`;
+    if (problem) ctx.addIssue({ code: 'custom', path: ['value'], message: problem });
+  });
+
+const columnName = z.string().min(1);
+const mask = z
+  .union([z.enum(['hash', 'redact', 'null']), z.strictObject({ keepLast: z.number().int().min(1) }), z.strictObject({ keepFirst: z.number().int().min(1) })])
+  .describe('hash (HMAC-SHA256 with transforms.salt, lower-case hex) | redact (the text \'REDACTED\') | "null" | { keepLast: N } | { keepFirst: N }');
+
+const transformRule = z.strictObject({
+  match: z.string().min(1).describe('glob on the source schema.table (`*` any run, `?` one character); the first rule that matches a table is its rule'),
+  rename: z
+    .string()
+    .regex(/^([^.\s]+\.)?[^.\s]+$/, 'write the target as table or schema.table (schema.* keeps each table name)')
+    .optional()
+    .describe('the target table: table (in its target schema), schema.table, or schema.* (every matched table keeps its name)'),
+  columns: z
+    .strictObject({
+      include: z.array(columnName).min(1).optional().describe('only these source columns reach the target (the primary key must be among them)'),
+      exclude: z.array(columnName).min(1).optional().describe('these source columns do not reach the target'),
+      rename: z.record(columnName, columnName).optional().describe('source column → target column name'),
+    })
+    .refine((c) => !(c.include && c.exclude), 'give include or exclude, not both')
+    .optional(),
+  mask: z
+    .record(columnName, mask)
+    .optional()
+    .describe(
+      'target column (after renames) → hash (HMAC-SHA256 with the salt, lower-case hex) | redact (the text \'REDACTED\') | "null" | { keepLast: N } | { keepFirst: N } (N characters kept, the others \'*\'); NULL stays NULL but under "null"',
+    ),
+  filter: z
+    .array(rowFilter)
+    .min(1)
+    .optional()
+    .describe('the rows the target holds: all conditions true; evaluated by ferry on snapshot rows and streamed changes'),
+});
+
+const transformsSchema = z
+  .strictObject({
+    salt: z
+      .string()
+      .min(16, 'use a salt of at least 16 characters (e.g. openssl rand -hex 16)')
+      .optional()
+      .describe('key of the hash mask; never logged (write ${VAR})'),
+    saltFile: z.string().min(1).optional().describe('read the salt from this file instead (trailing newline trimmed)'),
+    rules: z.array(transformRule).default([]).describe('table mapping, column and masking rules, applied alike to snapshot rows and streamed changes'),
+  })
+  .superRefine((t, ctx) => {
+    if (t.salt !== undefined && t.saltFile !== undefined) ctx.addIssue({ code: 'custom', path: ['saltFile'], message: 'give salt or saltFile, not both' });
+    const hashed = t.rules.findIndex((r) => Object.values(r.mask ?? {}).includes('hash'));
+    if (hashed >= 0 && t.salt === undefined && t.saltFile === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['salt'],
+        message: `rules[${hashed}] hashes a column: set transforms.salt (e.g. \${MASK_SALT}) or transforms.saltFile`,
+      });
+    }
+  });
+
 export const configSchema = z
   .object({
     pipeline: z
@@ -260,6 +339,7 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    transforms: transformsSchema.default({ rules: [] }),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info').describe('the log level; FERRY_LOG_LEVEL, when set, overrides it') })
       .strict()
@@ -278,7 +358,8 @@ export type SqlTargetConfig = Extract<ParsedConfig['target'], { type: 'postgres'
 export type KafkaTargetConfig = Extract<ParsedConfig['target'], { type: 'kafka' }>;
 export type CutoverVerify = 'checksums' | 'counts' | 'none';
 export type Config = Readonly<
-  Omit<ParsedConfig, 'source' | 'tables' | 'cutover'> & {
+  Omit<ParsedConfig, 'source' | 'tables' | 'cutover' | 'transforms'> & {
+    transforms: TransformsConfig;
     source: SqlSourceConfig | KafkaSourceConfig;
     tables: ParsedConfig['tables'] & { include: string[] };
     cutover: { readonly verify: CutoverVerify };
@@ -353,8 +434,9 @@ export function parseConfig(doc: unknown): Config {
   }
   const exclude = [...c.tables.exclude, ...ownTargetTables(c)];
   const cutover = { verify: cutoverVerify(c) };
+  const transforms = transformsOf(c.transforms);
   if (c.source.type === 'kafka') {
-    return deepFreeze({ ...c, cutover, source: c.source, tables: { ...c.tables, include: c.tables.include ?? ['*.*'], exclude } });
+    return deepFreeze({ ...c, cutover, transforms, source: c.source, tables: { ...c.tables, include: c.tables.include ?? ['*.*'], exclude } });
   }
   const ferryName = defaultSlotName(c.pipeline);
   const source: SqlSourceConfig =
@@ -368,9 +450,16 @@ export function parseConfig(doc: unknown): Config {
   return deepFreeze({
     ...c,
     cutover,
+    transforms,
     source,
     tables: { ...c.tables, include, exclude },
   });
+}
+
+/** The rules with their salt, read from saltFile when it names one (the return type holds the schema to the core's rule types). */
+function transformsOf(t: ParsedConfig['transforms']): TransformsConfig {
+  const salt = t.saltFile !== undefined ? readSecretFile(t.saltFile, 'transforms.saltFile', 'salt') : t.salt;
+  return { rules: t.rules, ...(salt !== undefined ? { salt } : {}) };
 }
 
 /** cutover.verify: checksums unless set; a kafka target has nothing to compare with, so none there, and only none. */

@@ -148,7 +148,7 @@ export function withEndpointSettings(raw: string, style: UrlStyle, settings: End
     if (endpoint.password !== undefined) {
       throw configError(`${end}.passwordFile: ${end}.url has a password too`, `leave the password out of ${end}.url (user@host) or drop ${end}.passwordFile`);
     }
-    u.password = encodeURIComponent(readPasswordFile(settings.passwordFile, `${end}.passwordFile`));
+    u.password = encodeURIComponent(readSecretFile(settings.passwordFile, `${end}.passwordFile`));
   }
   const names = style.params;
   const fromUrl = new Map(u.searchParams);
@@ -174,7 +174,8 @@ export function withEndpointSettings(raw: string, style: UrlStyle, settings: End
 }
 
 /** The secret file's content without its trailing newline (as `echo` and most secret stores write one). */
-function readPasswordFile(path: string, key: string): string {
+/** A secret kept in a file (Docker/Kubernetes secrets), its trailing newline trimmed; `key` is the config key naming the file. */
+export function readSecretFile(path: string, key: string, what = 'password'): string {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -184,9 +185,9 @@ function readPasswordFile(path: string, key: string): string {
       'mount the secret at that path, readable by the user ferry runs as, or fix the path',
     );
   }
-  const password = text.replace(/[\r\n]+$/, '');
-  if (!password) throw configError(`${key}: ${path} is empty`, 'write the password into the file');
-  return password;
+  const secret = text.replace(/[\r\n]+$/, '');
+  if (!secret) throw configError(`${key}: ${path} is empty`, `write the ${what} into the file`);
+  return secret;
 }
 
 function checkTls(tls: TlsSettings, end: string): void {

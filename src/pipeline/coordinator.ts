@@ -25,7 +25,8 @@ import { checkKafkaSource } from './kafka-applier.js';
 import { planCheckProblems } from '../plan/plan.js';
 import { targetNameCheck } from './target-names.js';
 import { TableTransforms } from '../transforms/table-transforms.js';
-import { IDENTITY, type Transform } from '../transforms/transform.js';
+import type { Transform } from '../transforms/transform.js';
+import { checkRules, rulesTransform } from '../transforms/rules.js';
 
 export interface RunOptions {
   readonly config: Config;
@@ -36,7 +37,7 @@ export interface RunOptions {
   readonly until: 'snapshot' | 'stream';
   /** The admin API's pause switch. */
   readonly gate?: PauseGate;
-  /** What the target holds of each table and row, snapshot and stream alike; the identity by default. */
+  /** What the target holds of each table and row, snapshot and stream alike; by default the config's transforms.rules. */
   readonly transform?: Transform;
 }
 
@@ -50,6 +51,7 @@ export async function checkAll(config: Config, log: Logger, source?: SourceCatal
   if (config.source.type === 'kafka') return [...(await checkKafkaSource(config.source, log)), ...target];
   const all = async (s: SourceCatalogue) => [
     ...(await s.check()),
+    ...(await transformRuleCheck(config, s)),
     ...(await sameServerProblems(config, s)),
     ...(await kafkaReferentialProblems(config, s)),
     ...(await targetNameCheck(config, s)),
@@ -69,6 +71,12 @@ export async function checkAll(config: Config, log: Logger, source?: SourceCatal
   } finally {
     await opened.close();
   }
+}
+
+/** Rules that do not fit the source's tables are a config error (exit 2), not a problem to weigh. */
+async function transformRuleCheck(config: Config, source: SourceCatalogue): Promise<CheckProblem[]> {
+  if (config.transforms.rules.length > 0) checkRules(config.transforms, await source.describeTables());
+  return [];
 }
 
 /**
@@ -144,7 +152,7 @@ async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
     await decide();
     await target.claim?.();
     const tables = await source.describeTables();
-    const transforms = new TableTransforms(o.transform ?? IDENTITY, tables);
+    const transforms = new TableTransforms(o.transform ?? rulesTransform(config.transforms), tables);
     const { checkpoint, decision } = await decide();
     // Not worded "streaming from …": that line is the stream's own, once it has started.
     const plan = {
@@ -243,7 +251,7 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       if (!from) throw new FerryError('fatal', 'no stream position in the checkpoint', { hint: 'run with snapshot.mode: initial' });
       source = await openSource(config, log);
       const tables = snapshotted(await source.describeTables(), checkpoint?.tables, config, log);
-      const transforms = new TableTransforms(o.transform ?? IDENTITY, tables);
+      const transforms = new TableTransforms(o.transform ?? rulesTransform(config.transforms), tables);
       await sink.prepare(
         tables.map((t) => transforms.target(t)),
         config.snapshot.tablePrep === 'none' ? 'none' : 'create',

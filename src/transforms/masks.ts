@@ -1,0 +1,79 @@
+import { createHmac } from 'node:crypto';
+import type { Mask } from '../core/transform-rules.js';
+import type { Value } from '../core/change-event.js';
+import type { Column } from '../core/schema.js';
+
+/** What the redact mask writes in place of every non-NULL value. */
+export const REDACTED = 'REDACTED';
+
+/** Length of the hash mask's value: HMAC-SHA256 as lower-case hex. */
+export const HASH_LENGTH = 64;
+
+/**
+ * A value as text, the same whichever path it came by (snapshot or stream): strings as they are,
+ * numbers in JavaScript's shortest form, booleans as true/false, bytes as lower-case hex.
+ */
+export function canonicalText(v: Exclude<Value, null>): string {
+  if (Buffer.isBuffer(v)) return v.toString('hex');
+  return String(v);
+}
+
+/** The mask as a function of one value; NULL stays NULL under every mask (the null mask makes every value NULL). */
+export function maskFunction(mask: Mask, salt: string | undefined): (v: Value) => Value {
+  if (mask === 'null') return () => null;
+  const masked = maskText(mask, salt);
+  return (v) => (v === null ? null : masked(v));
+}
+
+function maskText(mask: Exclude<Mask, 'null'>, salt: string | undefined): (v: Exclude<Value, null>) => string {
+  if (mask === 'redact') return () => REDACTED;
+  if (mask === 'hash') {
+    if (salt === undefined) throw new Error('the hash mask needs transforms.salt');
+    // Bytes are hashed as they are, so the value matches an HMAC computed over the column in SQL.
+    return (v) =>
+      createHmac('sha256', salt)
+        .update(Buffer.isBuffer(v) ? v : canonicalText(v))
+        .digest('hex');
+  }
+  const keepLast = 'keepLast' in mask;
+  const keep = keepLast ? mask.keepLast : mask.keepFirst;
+  return (v) => {
+    // Characters, not UTF-16 units: a character outside the BMP is one '*'.
+    const chars = Array.from(canonicalText(v));
+    if (chars.length <= keep) return chars.join('');
+    const hidden = '*'.repeat(chars.length - keep);
+    return keepLast ? hidden + chars.slice(-keep).join('') : chars.slice(0, keep).join('') + hidden;
+  };
+}
+
+/** The mask's name as `ferry plan` prints it. */
+export function maskName(mask: Mask): string {
+  if (typeof mask === 'string') return mask;
+  return 'keepLast' in mask ? `keepLast ${mask.keepLast}` : `keepFirst ${mask.keepFirst}`;
+}
+
+/** A string column of `length` characters (null: unbounded), written alike in both source engines' SQL. */
+function stringColumn(c: Column, length: number | null): Column {
+  const { collation: _c, default: _d, onUpdate: _o, ...rest } = c;
+  return { ...rest, type: { kind: 'string', maxLength: length }, sourceType: length === null ? 'text' : `varchar(${length})`, autoIncrement: false };
+}
+
+/**
+ * The column as the target holds its masked values: hash a 64-character string, redact one that
+ * holds the fixed text, keepFirst/keepLast the source's string type (the length does not change) or
+ * text for another type's values, null the same type made nullable.
+ */
+export function maskedColumn(c: Column, mask: Mask, salt: string | undefined): Column {
+  const backfill = 'value' in c.backfill ? { value: maskFunction(mask, salt)(c.backfill.value) } : c.backfill;
+  if (mask === 'null') {
+    const { default: _d, onUpdate: _o, ...rest } = c;
+    return { ...rest, nullable: true, autoIncrement: false, backfill: { value: null } };
+  }
+  if (mask === 'hash') return { ...stringColumn(c, HASH_LENGTH), backfill };
+  if (mask === 'redact') return { ...stringColumn(c, REDACTED.length), backfill };
+  if (c.type.kind === 'string') {
+    const { default: _d, onUpdate: _o, ...rest } = c;
+    return { ...rest, backfill };
+  }
+  return { ...stringColumn(c, null), backfill };
+}
