@@ -15,6 +15,7 @@ import { logEvents } from './ui/event-log.js';
 import { showSnapshotProgress } from './ui/snapshot-progress.js';
 import { progressIntervalMs } from './ui/progress-interval.js';
 import { readerOf } from './core/target-reader.js';
+import { notComparable } from './transforms/rules.js';
 import { verifyTables, type TableVerdict, type VerifyMode } from './verify/verify.js';
 import { formatThroughput, formatVerdict } from './verify/report.js';
 import { runDemo } from './demo/demo.js';
@@ -262,7 +263,12 @@ a quiet or fenced source (after a cutover's fence) the result is exact.`,
       try {
         const started = performance.now();
         const print = (v: TableVerdict) => !o.json && process.stdout.write(`${formatVerdict(v).join('\n')}\n`);
-        const verdicts = await verifyTables(source, readerOf(sink), await source.describeTables(), o.mode, { chunkRows, recheck, onTable: print });
+        const verdicts = await verifyTables(source, readerOf(sink), await source.describeTables(), o.mode, {
+          chunkRows,
+          recheck,
+          onTable: print,
+          notComparable: (t) => notComparable(cfg.transforms, t),
+        });
         const ms = performance.now() - started;
         const rows = verdicts.reduce((n, v) => n + v.rows, 0);
         const equal = verdicts.every((v) => v.equal);

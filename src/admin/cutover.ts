@@ -64,6 +64,8 @@ export interface CutoverDeps {
   readonly stopStream: () => Promise<void>;
   /** The verification of a request that names none (config cutover.verify). */
   readonly defaultVerify: CutoverVerify;
+  /** Tables the verification cannot compare (verify's notComparable). */
+  readonly notComparable?: (table: TableSchema) => string | undefined;
 }
 
 const TERMINAL: ReadonlySet<CutoverState> = new Set(['completed', 'failed', 'aborted']);
@@ -244,7 +246,14 @@ class Run {
       if (request.verify !== 'none') {
         this.#enter('verifying');
         // Drained to the fence: the source is quiet, so the first comparison is exact.
-        this.#verdicts = await step('verifying', verifyTables(source, readerOf(sink), tables, request.verify, { recheck: 0, signal: this.#abort.signal }));
+        this.#verdicts = await step(
+          'verifying',
+          verifyTables(source, readerOf(sink), tables, request.verify, {
+            recheck: 0,
+            signal: this.#abort.signal,
+            ...(this.deps.notComparable ? { notComparable: this.deps.notComparable } : {}),
+          }),
+        );
         const differ = this.#verdicts.filter((v) => !v.equal);
         if (differ.length > 0)
           throw new FerryError('fatal', `verify (${request.verify}) found differences in ${differ.map((v) => v.table).join(', ')}`, {

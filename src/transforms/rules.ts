@@ -212,3 +212,9 @@ function tablePlan(
     ...keeps,
   };
 }
+
+/** Why `ferry verify` cannot compare source table `table` yet: a rule changes what the target holds of it. */
+export function notComparable(t: TransformsConfig, table: TableSchema): string | undefined {
+  const r = ruleFor(t.rules, table.source);
+  return r && `${ruleName(r)} applies to it, and verify does not compare through transforms yet`;
+}
