@@ -16,6 +16,8 @@ export interface PlanInputs {
   readonly target: Endpoint;
   readonly catalogue: PlanCatalogue;
   readonly facts: TargetFacts;
+  /** What the transform rules do to a table, one line each (transforms/rules.ts ruleEffects). */
+  readonly effects?: (t: CatalogueTable) => readonly string[];
 }
 
 /** The report from what was read of both databases: per column verdicts, the target DDL, what is not carried. */
@@ -44,9 +46,11 @@ export function assemblePlan(i: PlanInputs): PlanReport {
     const atCutover = carried
       .filter((c) => c.when === 'finalize' && c.sql)
       .map((c) => ({ kind: c.kind, name: c.name, sql: c.sql!, ...(c.note ? { note: c.note } : {}) }));
+    const effects = i.effects?.(t) ?? [];
     return {
       source: t.source,
       target: t.target,
+      ...(effects.length > 0 ? { transforms: effects } : {}),
       columns,
       targetExists: i.facts.existingTables.has(tableKey(t.target)),
       ddl: refused ? [] : [...schema, ...target.tableDdl(t.schema, i.facts)],

@@ -17,6 +17,8 @@ export interface TablePlan {
   readonly source: TableId;
   readonly target: TableId;
   readonly columns: readonly ColumnPlan[];
+  /** What the table's transform rule does (renames, columns left out, masks, filters), one line each. */
+  readonly transforms?: readonly string[];
   /** Whether the target already has the table (ferry keeps it under tablePrep create), read from the target. */
   readonly targetExists: boolean;
   /** The statements ferry runs on the target for this table, in order; empty when ferry refuses the table. */

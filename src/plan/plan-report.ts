@@ -45,7 +45,7 @@ function formatTable(t: TablePlan): string[] {
       .slice(0, 4)
       .map((v, i) => v.padEnd(widths[i]!))
       .join('  ')}  ${row[4]}`.trimEnd();
-  const out = [head, cell(['column', 'source type', 'target type', 'verdict', 'note']), ...rows.map(cell)];
+  const out = [head, ...(t.transforms ?? []).map((line) => `  ${line}`), cell(['column', 'source type', 'target type', 'verdict', 'note']), ...rows.map(cell)];
   if (t.ddl.length > 0) out.push('  target DDL:', ...t.ddl.map((sql) => `    ${sql.replace(/\n/g, '\n    ')};`));
   if (t.atCutover.length > 0)
     out.push('  at the cutover (finalizing):', ...t.atCutover.map((c) => `    ${c.kind} ${c.name}: ${c.sql}${c.note ? `  -- ${c.note}` : ''}`));

@@ -3,7 +3,10 @@ import type { CheckProblem } from '../core/check-problem.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import { makeTableFilter } from '../core/table-mapping.js';
 import { SQL_SOURCES, SQL_TARGETS } from '../engines/registry.js';
+import { tableKey } from '../core/change-event.js';
+import { ruleEffects } from '../transforms/rules.js';
 import { assemblePlan } from './assemble.js';
+import { transformCatalogue } from './transformed.js';
 import type { PlanReport } from './plan-model.js';
 import { planProblems } from './plan-report.js';
 
@@ -21,7 +24,8 @@ export async function makePlan(config: Config): Promise<PlanReport> {
   try {
     const reader = await SQL_SOURCES[source.type].openCatalogue(source.url).catch((err) => unreachable(err, 'source'));
     closers.push(() => reader.close());
-    const catalogue = await reader.read({ filter, targetSchema, tinyint1: config.types.tinyint1 }, target.type);
+    const read = await reader.read({ filter, targetSchema, tinyint1: config.types.tinyint1 }, target.type);
+    const catalogue = transformCatalogue(read, config.transforms);
     const probe = await SQL_TARGETS[target.type].openTargetProbe(target.url).catch((err) => unreachable(err, 'target'));
     closers.push(() => probe.close());
     const facts = await probe.probe(catalogue.tables);
@@ -31,6 +35,7 @@ export async function makePlan(config: Config): Promise<PlanReport> {
       target: { engine: target.type, endpoint: SQL_TARGETS[target.type].describeEndpoint(target.url), version: facts.version },
       catalogue,
       facts,
+      effects: (t) => ruleEffects(config.transforms, read.tables.find((s) => tableKey(s.source) === tableKey(t.source))?.schema ?? t.schema),
     });
   } catch (err) {
     const e = coerceError(err);

@@ -3,8 +3,8 @@ import { tableKey, type Row, type TableId, type Value } from '../core/change-eve
 import { configError } from '../core/errors.js';
 import type { Column, TableSchema } from '../core/schema.js';
 import { makeTableFilter } from '../core/table-mapping.js';
-import { maskedColumn, maskFunction } from './masks.js';
-import { rowPredicate } from './row-filter.js';
+import { maskedColumn, maskFunction, maskName } from './masks.js';
+import { filterText, rowPredicate } from './row-filter.js';
 import { IDENTITY, type TablePlan, type Transform } from './transform.js';
 
 /** The rule a table falls under: the first whose match takes it. */
@@ -217,4 +217,41 @@ function tablePlan(
 export function notComparable(t: TransformsConfig, table: TableSchema): string | undefined {
   const r = ruleFor(t.rules, table.source);
   return r && `${ruleName(r)} applies to it, and verify does not compare through transforms yet`;
+}
+
+/**
+ * What the table's rule does, one line per effect, as `ferry plan` prints it (source column names,
+ * with the target's where they differ); nothing for a table no rule matches.
+ */
+export function ruleEffects(t: TransformsConfig, table: TableSchema): string[] {
+  const r = ruleFor(t.rules, table.source);
+  if (!r) return [];
+  const { rule } = r;
+  const m = columnMapping(
+    rule,
+    table.columns.map((c) => c.name),
+  );
+  const left = table.columns.map((c) => c.name).filter((n) => !m.names.has(n));
+  const lines = [`${ruleName(r)}:`];
+  if (rule.rename) lines.push(`  table renamed: ${tableKey(renamed(rule, table.target))}`);
+  if (left.length > 0) lines.push(`  columns left out: ${left.join(', ')}`);
+  for (const [source, target] of m.names) {
+    const mask = m.masks.get(source);
+    if (source === target && mask === undefined) continue;
+    lines.push(`  column ${source}${source === target ? '' : ` → ${target}`}${mask === undefined ? '' : `: masked (${maskName(mask)})`}`);
+  }
+  for (const f of rule.filter ?? []) lines.push(`  rows where ${filterText(f)} (filtered in ferry, snapshot and stream alike)`);
+  return lines;
+}
+
+/** Source column → target column name, for the columns of `table` that reach the target under its rule (undefined: no rule). */
+export function targetColumnNames(t: TransformsConfig, table: TableSchema): ReadonlyMap<string, string> | undefined {
+  const r = ruleFor(t.rules, table.source);
+  return (
+    r &&
+    columnMapping(
+      r.rule,
+      table.columns.map((c) => c.name),
+    ).names
+  );
 }

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningCli, startCli, verifyWithCli, waitFor, writeConfig } from '../helpers/ferry.js';
+import { type RunningCli, runCli, startCli, verifyWithCli, waitFor, writeConfig } from '../helpers/ferry.js';
 import { rowsAsText } from '../helpers/engine-sql.js';
 import { ITEMS_DDL, ROUTES, type RouteDatabases, routeDatabases, seedItemsSql } from '../helpers/routes.js';
 
@@ -66,6 +66,20 @@ function startCustomerLoad(db: RouteDatabases) {
   };
 }
 
+/** What the CLI's JSON log lines say (stderr is not a terminal here), one message a line. */
+const logMessages = (stderr: string) =>
+  stderr
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      try {
+        return String(JSON.parse(line).msg);
+      } catch {
+        return line;
+      }
+    })
+    .join('\n');
+
 const routes = ROUTES.filter((r) => r.source !== r.target);
 
 describe.each(routes)('transform rules through the CLI, $label', (route) => {
@@ -89,7 +103,7 @@ describe.each(routes)('transform rules through the CLI, $label', (route) => {
   };
   let config: string;
 
-  it('renames, drops, masks and filters snapshot rows and streamed changes alike, through kill -9; the salt is never printed', async () => {
+  it('plan shows each rule effect and bad rules stop plan, check and run (exit 2); run renames, drops, masks and filters snapshot rows and streamed changes alike, through kill -9; the salt is never printed', async () => {
     await db.source.query(CUSTOMERS_DDL);
     await db.source.query(ITEMS_DDL);
     await db.source.query(seedItemsSql(route.source, 500));
@@ -114,6 +128,32 @@ describe.each(routes)('transform rules through the CLI, $label', (route) => {
         },
       }),
     );
+    // ferry plan shows each effect of the rule; a rule naming a column the table lacks stops plan, check and run (exit 2).
+    const plan = await runCli(['plan', '-c', config]);
+    expect(plan.code, plan.stderr).toBe(0);
+    for (const line of [
+      `table ${db.sourceSchema}.customers → ${db.targetSchema}.clients`,
+      `transforms.rules[0] (match "${db.sourceSchema}.customers"):`,
+      'columns left out: notes',
+      'column email → email_address: masked (hash)',
+      'column phone: masked (keepLast 4)',
+      'column ssn: masked (redact)',
+      'column dob: masked (null)',
+      'rows where region in [eu, uk]',
+    ])
+      expect(plan.stdout).toContain(line);
+    expect(plan.stdout).toMatch(/email\s+(character varying|varchar)\(100\)\s+(character varying|varchar)\(64\)/);
+    const bad = writeConfig(
+      db.config({ transforms: { rules: [{ match: `${db.sourceSchema}.customers`, columns: { exclude: ['nope'] }, mask: { id: 'redact' } }] } }),
+    );
+    for (const command of ['plan', 'check', 'run']) {
+      const r = await runCli([command, '-c', bad]);
+      expect(r.code, `${command}: ${r.stdout}${r.stderr}`).toBe(2);
+      const said = logMessages(r.stderr);
+      expect(said).toContain(`transforms.rules[0] (match "${db.sourceSchema}.customers"): ${db.sourceSchema}.customers: columns.exclude names column "nope"`);
+      expect(said).toContain('only hash keeps keys unique and stable');
+    }
+
     const load = startCustomerLoad(db);
     const phases: string[] = [];
     try {
