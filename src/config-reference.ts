@@ -12,6 +12,7 @@ interface JsonSchema {
   readonly maximum?: number;
   readonly exclusiveMinimum?: number;
   readonly items?: JsonSchema;
+  readonly additionalProperties?: JsonSchema | boolean;
   readonly properties?: Record<string, JsonSchema>;
   readonly required?: readonly string[];
   readonly oneOf?: readonly JsonSchema[];
@@ -29,6 +30,7 @@ function typeOf(s: JsonSchema): string {
   if (s.const !== undefined) return code(s.const);
   if (s.enum) return s.enum.map(code).join(' \\| ');
   if (s.type === 'array') return `list of ${typeOf(s.items ?? {})}s`;
+  if (s.type === 'object' && typeof s.additionalProperties === 'object') return `map of names to ${typeOf(s.additionalProperties)}`;
   const [min, max, above] = [bound(s.minimum), bound(s.maximum), bound(s.exclusiveMinimum)];
   const range =
     min !== undefined && max !== undefined

@@ -6,6 +6,7 @@ import { SQL_SOURCES, SQL_TARGETS } from './engines/registry.js';
 import { parseConfigYaml } from './config-yaml.js';
 import { configError, FerryError } from './core/errors.js';
 import { FILTER_OPS, type TransformsConfig } from './core/transform-rules.js';
+import { ERROR_POLICIES, policiesIn } from './core/error-policy.js';
 
 const url = (what: string) =>
   z.string({ error: `required: the ${what} connection URL` }).superRefine((v, ctx) => {
@@ -340,6 +341,23 @@ export const configSchema = z
       .strict()
       .default({}),
     transforms: transformsSchema.default({ rules: [] }),
+    errors: z
+      .object({
+        policy: z
+          .enum(ERROR_POLICIES)
+          .default('stop')
+          .describe(
+            'what a row the target rejects (a constraint, a value too long or out of range, NULL in a NOT NULL column) does: stop (the checkpoint stays before it), dead-letter (stored in ferry.ferry_dead_letters in the same transaction, the rest of its batch applied), quarantine-table (not built yet). Lost connections, deadlocks and a full disk are retried, never rejected',
+          ),
+        tables: z
+          .record(z.string().min(1), z.enum(ERROR_POLICIES))
+          .default({})
+          .describe(
+            'glob on the source schema.table → its policy, e.g. { "shop.audit_*": dead-letter }; the first glob that matches, in the order written, wins',
+          ),
+      })
+      .strict()
+      .default({ policy: 'stop', tables: {} }),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info').describe('the log level; FERRY_LOG_LEVEL, when set, overrides it') })
       .strict()
@@ -432,6 +450,7 @@ export function parseConfig(doc: unknown): Config {
     }
     end.url = withEndpointSettings(end.url, style, end, key.replace(/\.url$/, ''));
   }
+  checkErrorPolicies(c);
   const exclude = [...c.tables.exclude, ...ownTargetTables(c)];
   const cutover = { verify: cutoverVerify(c) };
   const transforms = transformsOf(c.transforms);
@@ -460,6 +479,26 @@ export function parseConfig(doc: unknown): Config {
 function transformsOf(t: ParsedConfig['transforms']): TransformsConfig {
   const salt = t.saltFile !== undefined ? readSecretFile(t.saltFile, 'transforms.saltFile', 'salt') : t.salt;
   return { rules: t.rules, ...(salt !== undefined ? { salt } : {}) };
+}
+
+/**
+ * The error policies this version builds for the configured target: quarantine-table is not built
+ * yet; dead-letter needs a SQL target whose sink isolates rows under savepoints (not SQL Server yet,
+ * and a kafka target rejects no rows).
+ */
+function checkErrorPolicies(c: ParsedConfig): void {
+  const policies = policiesIn(c.errors);
+  if (policies.has('quarantine-table')) {
+    throw configError('errors: the quarantine-table policy is not built yet', 'use stop or dead-letter (errors.policy and errors.tables)');
+  }
+  if (policies.has('dead-letter') && (c.target.type === 'mssql' || c.target.type === 'kafka')) {
+    throw configError(
+      `errors: the dead-letter policy is not built for a ${c.target.type} target`,
+      c.target.type === 'kafka'
+        ? 'a kafka target rejects no rows: remove errors, or set it on the applying processes'
+        : 'use errors.policy: stop with SQL Server',
+    );
+  }
 }
 
 /** cutover.verify: checksums unless set; a kafka target has nothing to compare with, so none there, and only none. */

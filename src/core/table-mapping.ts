@@ -4,7 +4,8 @@ import type { TableId } from './change-event.js';
 export const FERRY_SCHEMA = 'ferry';
 const FERRY_TABLES = new Set(['ferry_checkpoint', 'ferry_snapshot_progress', 'ferry_heartbeat']);
 
-function globToRegExp(glob: string): RegExp {
+/** A glob on schema.table (`*` any run, `?` one character) as an anchored expression. */
+export function globToRegExp(glob: string): RegExp {
   const body = glob
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')
     .replace(/\*/g, '.*')

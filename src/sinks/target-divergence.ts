@@ -42,9 +42,10 @@ export function missingRow(t: TableSchema, change: 'delete' | 'update', key: Row
  * the target: ferry writes only the row with the change's primary key, so this is the target's
  * rejection (a row or a unique index the source does not have). `key` is null when the row cannot be told.
  */
-export function uniqueViolation(t: TableSchema, key: Row | null, constraint: string, detail: string): FerryError {
+export function uniqueViolation(t: TableSchema, key: Row | null, constraint: string, detail: string, cause?: unknown): FerryError {
   const row = key ? `the row with ${keyText(key)}` : 'a row of this change';
   return new FerryError('fatal', `${row} collides with another row of the target on unique key ${constraint} (${detail})`, {
+    cause,
     hint: `the target table ${tableKey(t.target)} holds a row, or a unique key, the source does not have; ferry never overwrites another row: remove or change the conflicting target row, or drop ${constraint}`,
   });
 }

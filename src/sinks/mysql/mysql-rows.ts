@@ -119,10 +119,10 @@ async function collision(t: TableSchema, rows: readonly Row[], err: unknown, one
     } catch (e) {
       const key = duplicateKey(e, t);
       if (key === null) throw e;
-      return uniqueViolation(t, pickKey(row, t.primaryKey), key, (e as Error).message);
+      return uniqueViolation(t, pickKey(row, t.primaryKey), key, (e as Error).message, e);
     }
   }
-  return uniqueViolation(t, null, duplicateKey(err, t)!, (err as Error).message);
+  return uniqueViolation(t, null, duplicateKey(err, t)!, (err as Error).message, err);
 }
 
 /** Key values as mysql2 expands them in `IN (?)`: scalars for a one-column key, arrays for a composite one. */
@@ -170,7 +170,7 @@ export async function patchByKey(conn: Connection, t: TableSchema, p: Patch, che
     found = await runChecked(conn, t, patchSql(t, set), [...rowValues(t, set, p.set, p.match), ...rowValues(t, keyColumns(t), p.match)]);
   } catch (err) {
     const key = duplicateKey(err, t);
-    throw key === null ? err : uniqueViolation(t, p.match, key, (err as Error).message);
+    throw key === null ? err : uniqueViolation(t, p.match, key, (err as Error).message, err);
   }
   if (checked && found === 0) throw missingRow(t, 'update', p.match);
 }

@@ -13,7 +13,7 @@ const UNIQUE_VIOLATION = '23505';
 export function uniqueViolationOf(t: TableSchema, err: unknown, written: readonly { key: Row; row: Row }[]): FerryError | null {
   const e = err as { code?: string; constraint?: string; detail?: string; message?: string };
   if (e.code !== UNIQUE_VIOLATION) return null;
-  return uniqueViolation(t, collidingKey(e.detail ?? '', written), e.constraint ?? 'unknown', e.detail ?? e.message ?? '');
+  return uniqueViolation(t, collidingKey(e.detail ?? '', written), e.constraint ?? 'unknown', e.detail ?? e.message ?? '', err);
 }
 
 function collidingKey(detail: string, written: readonly { key: Row; row: Row }[]): Row | null {

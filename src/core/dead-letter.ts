@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import type { Row, Value } from './change-event.js';
+import { positionToJson, type Position } from './position.js';
+import type { RejectionReason } from './target-rejection.js';
+
+/** What a coalesced write did to its row (coalesce.ts): the operation a dead letter records. */
+export type DeadLetterOperation = 'insert' | 'upsert' | 'update' | 'delete';
+
+/**
+ * A row the target rejected under the `dead-letter` policy, kept in ferry.ferry_dead_letters in the
+ * transaction its batch committed in. `row` is the batch's last image of the row (the coalesced
+ * write): for an update that did not carry every column, the key and the columns it set; for a
+ * delete, the key.
+ */
+export interface DeadLetter {
+  /** The source table, `schema.table`. */
+  readonly table: string;
+  readonly key: Row;
+  readonly operation: DeadLetterOperation;
+  /** The end of the last source transaction of the batch that changed the row. */
+  readonly position: Position;
+  readonly reason: RejectionReason;
+  /** The server's error code, and its message. */
+  readonly code: string;
+  readonly message: string;
+  readonly row: Row;
+}
+
+/** A row's values as JSON text: binary values as `{"$hex": …}`, as checkpoint keys are kept. */
+export function rowJson(row: Row): string {
+  return JSON.stringify(row, (_k, v: Value | { type: 'Buffer'; data: number[] }) =>
+    v && typeof v === 'object' && !Buffer.isBuffer(v) && (v as { type?: string }).type === 'Buffer'
+      ? { $hex: Buffer.from((v as { data: number[] }).data).toString('hex') }
+      : v,
+  );
+}
+
+/** The columns of ferry.ferry_dead_letters a letter fills, in the order of deadLetterValues(). */
+export const DEAD_LETTER_COLUMNS = 'letter_id, pipeline, table_name, row_key, operation, position, error_class, error_code, error_message, row_image';
+
+/** A letter's values for DEAD_LETTER_COLUMNS: JSON as text. */
+export function deadLetterValues(pipeline: string, letter: DeadLetter): string[] {
+  return [
+    deadLetterId(pipeline, letter),
+    pipeline,
+    letter.table,
+    rowJson(letter.key),
+    letter.operation,
+    JSON.stringify(positionToJson(letter.position)),
+    letter.reason,
+    letter.code,
+    letter.message,
+    rowJson(letter.row),
+  ];
+}
+
+/**
+ * The identity of a dead letter: one row, one operation, at one source position, of one pipeline.
+ * The table keeps it unique, so a batch applied again (a Kafka partition's redelivery) stores the
+ * letter once.
+ */
+export function deadLetterId(pipeline: string, letter: DeadLetter): string {
+  return createHash('sha256')
+    .update(JSON.stringify([pipeline, letter.table, rowJson(letter.key), letter.operation, positionToJson(letter.position)]))
+    .digest('hex');
+}
