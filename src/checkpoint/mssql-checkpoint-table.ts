@@ -4,6 +4,7 @@ import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { type CheckpointStore, noneWhenMissing } from '../core/checkpoint-store.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../core/table-mapping.js';
+import { FerryError } from '../core/errors.js';
 import { quoteIdent, textLiteral } from '../engines/mssql/quoting.js';
 import { takenOver } from './pipeline-ownership.js';
 
@@ -188,5 +189,10 @@ export function mssqlCheckpointStore(pool: sql.ConnectionPool, pipeline: string,
     writePartition: async (c, topic, partition, next) => {
       await c.query(WRITE_PARTITION_SQL, [pipeline, topic, partition, next.toString()]);
     },
+    // config.ts refuses the dead-letter policy on a SQL Server target: nothing is dead-lettered there.
+    writeDeadLetter: async () => {
+      throw new FerryError('fatal', 'the dead-letter error policy is not built for a SQL Server target');
+    },
+    deadLetterCounts: async () => new Map(),
   };
 }

@@ -3,6 +3,7 @@ import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../core/table-mapping.js';
 import { checkpointFromText, decodeKey, encodeKey } from '../core/checkpoint-codec.js';
+import { DEAD_LETTER_COLUMNS, deadLetterValues, type DeadLetter } from '../core/dead-letter.js';
 import { takenOver } from './pipeline-ownership.js';
 import { noneWhenMissing, type CheckpointStore } from '../core/checkpoint-store.js';
 
@@ -13,6 +14,7 @@ import { noneWhenMissing, type CheckpointStore } from '../core/checkpoint-store.
 const CHECKPOINT = `${FERRY_SCHEMA}.ferry_checkpoint`;
 const PROGRESS = `${FERRY_SCHEMA}.ferry_snapshot_progress`;
 const OFFSETS = `${FERRY_SCHEMA}.ferry_kafka_offsets`;
+const DEAD_LETTERS = `${FERRY_SCHEMA}.ferry_dead_letters`;
 
 type Queryable = Pick<Connection, 'query'> | Pool;
 
@@ -38,6 +40,11 @@ export async function ensureMysqlCheckpointTables(conn: Connection): Promise<voi
   await conn.query(`CREATE TABLE IF NOT EXISTS ${OFFSETS} (
     pipeline varchar(100) NOT NULL, topic varchar(249) NOT NULL, \`partition\` int NOT NULL, next_offset bigint NOT NULL,
     updated_at datetime(6) NOT NULL, PRIMARY KEY (pipeline, topic, \`partition\`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
+  await conn.query(`CREATE TABLE IF NOT EXISTS ${DEAD_LETTERS} (
+    id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, letter_id char(64) NOT NULL UNIQUE, pipeline varchar(100) NOT NULL,
+    table_name varchar(400) NOT NULL, row_key longtext NOT NULL, operation varchar(8) NOT NULL, position longtext NOT NULL,
+    error_class varchar(20) NOT NULL, error_code varchar(20) NOT NULL, error_message longtext NOT NULL, row_image longtext NOT NULL,
+    dead_lettered_at datetime(6) NOT NULL, replayed_at datetime(6) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
 }
 
 async function readMysqlCheckpoint(conn: Queryable, pipeline: string): Promise<Checkpoint | null> {
@@ -124,6 +131,23 @@ async function writeMysqlPartition(conn: Connection, pipeline: string, topic: st
   ]);
 }
 
+async function writeMysqlDeadLetter(conn: Connection, pipeline: string, letter: DeadLetter): Promise<void> {
+  // The same letter again (a redelivered batch) leaves the stored one as it is.
+  await conn.query(
+    `INSERT INTO ${DEAD_LETTERS} (${DEAD_LETTER_COLUMNS}, dead_lettered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
+     ON DUPLICATE KEY UPDATE letter_id = letter_id`,
+    deadLetterValues(pipeline, letter),
+  );
+}
+
+async function mysqlDeadLetterCounts(conn: Queryable, pipeline: string): Promise<Map<string, number>> {
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT table_name, count(*) AS n FROM ${DEAD_LETTERS} WHERE pipeline = ? AND replayed_at IS NULL GROUP BY table_name`,
+    [pipeline],
+  );
+  return new Map(rows.map((r) => [String(r.table_name), Number(r.n)]));
+}
+
 /** ER_NO_SUCH_TABLE: also what a database that does not exist gives. */
 const missingTable = (err: unknown) => (err as { errno?: number }).errno === 1146;
 
@@ -138,5 +162,7 @@ export function mysqlCheckpointStore(pool: Queryable, pipeline: string, owner: s
     clearProgress: (c) => clearMysqlProgress(c, pipeline),
     lockPartition: (c, topic, partition) => lockMysqlPartition(c, pipeline, topic, partition),
     writePartition: (c, topic, partition, next) => writeMysqlPartition(c, pipeline, topic, partition, next),
+    writeDeadLetter: (c, letter) => writeMysqlDeadLetter(c, pipeline, letter),
+    deadLetterCounts: () => noneWhenMissing(mysqlDeadLetterCounts(pool, pipeline), new Map(), missingTable),
   };
 }

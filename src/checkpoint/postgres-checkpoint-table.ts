@@ -8,6 +8,7 @@ import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../core/table-mapping.js';
 import { decodeKey, encodeKey } from '../core/checkpoint-codec.js';
+import { DEAD_LETTER_COLUMNS, deadLetterValues, type DeadLetter } from '../core/dead-letter.js';
 import { takenOver } from './pipeline-ownership.js';
 
 /**
@@ -17,6 +18,7 @@ import { takenOver } from './pipeline-ownership.js';
 const CHECKPOINT = `${FERRY_SCHEMA}.ferry_checkpoint`;
 const PROGRESS = `${FERRY_SCHEMA}.ferry_snapshot_progress`;
 const OFFSETS = `${FERRY_SCHEMA}.ferry_kafka_offsets`;
+const DEAD_LETTERS = `${FERRY_SCHEMA}.ferry_dead_letters`;
 
 export async function ensureCheckpointTables(client: ClientBase): Promise<void> {
   await client.query('BEGIN');
@@ -53,6 +55,10 @@ async function createCheckpointTables(client: ClientBase): Promise<void> {
   await client.query(`CREATE TABLE IF NOT EXISTS ${OFFSETS} (
     pipeline text NOT NULL, topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, topic, partition))`);
+  await client.query(`CREATE TABLE IF NOT EXISTS ${DEAD_LETTERS} (
+    id bigserial PRIMARY KEY, letter_id text NOT NULL UNIQUE, pipeline text NOT NULL, table_name text NOT NULL, row_key jsonb NOT NULL,
+    operation text NOT NULL, position jsonb NOT NULL, error_class text NOT NULL, error_code text NOT NULL, error_message text NOT NULL,
+    row_image jsonb NOT NULL, dead_lettered_at timestamptz NOT NULL DEFAULT now(), replayed_at timestamptz)`);
 }
 
 async function readCheckpoint(client: Queryable, pipeline: string): Promise<Checkpoint | null> {
@@ -153,6 +159,20 @@ async function writePartition(client: ClientBase, pipeline: string, topic: strin
   ]);
 }
 
+async function writeDeadLetter(client: ClientBase, pipeline: string, letter: DeadLetter): Promise<void> {
+  await client.query(
+    `INSERT INTO ${DEAD_LETTERS} (${DEAD_LETTER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (letter_id) DO NOTHING`,
+    deadLetterValues(pipeline, letter),
+  );
+}
+
+async function deadLetterCounts(client: Queryable, pipeline: string): Promise<Map<string, number>> {
+  const { rows } = await client.query(`SELECT table_name, count(*) AS n FROM ${DEAD_LETTERS} WHERE pipeline = $1 AND replayed_at IS NULL GROUP BY table_name`, [
+    pipeline,
+  ]);
+  return new Map(rows.map((r) => [r.table_name as string, Number(r.n)]));
+}
+
 /** undefined_table: also what a schema that does not exist gives. */
 const missingTable = (err: unknown) => (err as { code?: string }).code === '42P01';
 
@@ -167,5 +187,7 @@ export function postgresCheckpointStore(pool: Queryable, pipeline: string, owner
     clearProgress: (c) => clearProgress(c, pipeline),
     lockPartition: (c, topic, partition) => lockPartition(c, pipeline, topic, partition),
     writePartition: (c, topic, partition, next) => writePartition(c, pipeline, topic, partition, next),
+    writeDeadLetter: (c, letter) => writeDeadLetter(c, pipeline, letter),
+    deadLetterCounts: () => noneWhenMissing(deadLetterCounts(pool, pipeline), new Map(), missingTable),
   };
 }

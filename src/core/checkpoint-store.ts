@@ -1,4 +1,5 @@
 import type { Checkpoint, SnapshotProgress } from './checkpoint.js';
+import type { DeadLetter } from './dead-letter.js';
 
 /**
  * ferry's checkpoint and snapshot progress, kept in a SQL target next to the data. Writers take the
@@ -22,6 +23,10 @@ export interface CheckpointStore<C> {
   lockPartition(c: C, topic: string, partition: number): Promise<bigint>;
   /** Kafka path: `next` becomes the partition's next offset to apply, in `c`'s transaction. */
   writePartition(c: C, topic: string, partition: number, next: bigint): Promise<void>;
+  /** Stores a row the target rejected in ferry.ferry_dead_letters, in `c`'s transaction; the same letter again (a redelivered batch) is stored once. */
+  writeDeadLetter(c: C, letter: DeadLetter): Promise<void>;
+  /** Rows dead-lettered and not replayed, per source table (`schema.table`). */
+  deadLetterCounts(): Promise<Map<string, number>>;
 }
 
 /**

@@ -24,4 +24,6 @@ export interface Verifiable {
   countRows(table: TableSchema): Promise<number>;
   /** A read-only session of its own on which `ferry verify` runs its checksum statements. */
   verifySide(): Promise<VerifySide>;
+  /** Rows of each source table (`schema.table`) the target rejected and ferry dead-lettered, not replayed yet; absent where a side keeps none. */
+  deadLetters?(): Promise<ReadonlyMap<string, number>>;
 }

@@ -91,7 +91,9 @@ export async function verifyTables(
 ): Promise<TableVerdict[]> {
   const o = { ...DEFAULTS, ...options };
   const verdicts: TableVerdict[] = [];
-  const done = (v: TableVerdict) => {
+  const deadLetters = (await target.deadLetters?.()) ?? new Map<string, number>();
+  const done = (compared: TableVerdict) => {
+    const v = withDeadLetters(compared, deadLetters.get(compared.table) ?? 0);
     verdicts.push(v);
     o.onTable?.(v);
   };
@@ -127,6 +129,16 @@ export async function verifyTables(
     await src.close();
   }
   return verdicts;
+}
+
+/**
+ * A table whose rows the target rejected and ferry dead-lettered is never equal, whatever its rows
+ * compare to: those rows are not where the source has them until they are replayed.
+ */
+function withDeadLetters(v: TableVerdict, rows: number): TableVerdict {
+  if (rows === 0) return v;
+  const note = `${rows} row(s) dead-lettered in ferry.ferry_dead_letters (rejected by the target, not replayed)`;
+  return { ...v, equal: false, note: v.note ? `${v.note}; ${note}` : note };
 }
 
 async function countTable(source: VerifiedSource, target: Verifiable, t: TableSchema): Promise<TableVerdict> {
