@@ -5,6 +5,7 @@ import type { Column, ForeignKey, TableSchema } from './schema.js';
 import type { ChunkText } from './snapshot-reader.js';
 import type { NextKeyValues } from './source-catalogue.js';
 import type { TargetReader } from './target-reader.js';
+import type { RejectionReason } from './target-rejection.js';
 
 export type TablePrep = 'create' | 'drop-and-create' | 'truncate' | 'none';
 
@@ -22,6 +23,15 @@ export interface SinkTransaction {
   /** Commits the data together with the checkpoint: both or neither. */
   commit(checkpoint: Checkpoint): Promise<void>;
   rollback(): Promise<void>;
+  /** Rows the target rejected and this transaction dead-lettered (the `dead-letter` error policy), per table and reason. */
+  deadLettered?(): DeadLettered[];
+}
+
+/** Rows of a source table (`schema.table`) dead-lettered for one reason. */
+export interface DeadLettered {
+  readonly table: string;
+  readonly reason: RejectionReason;
+  readonly rows: number;
 }
 
 /** Loading a snapshot: chunks of rows, each committed with its progress, then the switch to streaming. */

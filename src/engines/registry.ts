@@ -2,6 +2,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { TableId } from '../core/change-event.js';
 import type { CheckpointTables } from '../core/checkpoint-store.js';
+import type { ErrorPolicy } from '../core/error-policy.js';
 import type { FerryEventBus } from '../core/events.js';
 import type { UrlStyle } from '../core/endpoint-url.js';
 import type { CatalogueReader } from '../core/plan-catalogue.js';
@@ -82,6 +83,8 @@ export interface SinkOptions {
   readonly stallTimeoutSeconds: number;
   readonly log: Logger;
   readonly readOnly?: boolean;
+  /** The error policy of each source table (config `errors`). */
+  readonly errorPolicy?: (table: string) => ErrorPolicy;
 }
 
 interface SourceConfigOf {

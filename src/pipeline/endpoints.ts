@@ -7,6 +7,7 @@ import type { Source } from '../core/source.js';
 import { makeTableFilter } from '../core/table-mapping.js';
 import { KAFKA_TARGET, openSqlSource, targetEngine } from '../engines/registry.js';
 import type { TargetNaming } from '../core/target-naming.js';
+import { errorPolicyOf } from '../core/error-policy.js';
 
 /** The configured source. config.ts has already refused types this version does not build. */
 export async function openSource(config: Config, log: Logger): Promise<Source> {
@@ -37,7 +38,15 @@ export function openSinkToRead(config: Config, log: Logger): Promise<Sink> {
 export function openDatabaseSink(config: Config, log: Logger, access: { readonly readOnly?: boolean } = {}): Promise<DatabaseSink> {
   const target = sqlTarget(config);
   const stallTimeoutSeconds = config.source.type === 'kafka' ? STALL_TIMEOUT_DEFAULT : config.source.stallTimeoutSeconds;
-  const options = { url: target.url, pipeline: config.pipeline, connections: config.snapshot.parallelism + 1, stallTimeoutSeconds, log, ...access };
+  const options = {
+    url: target.url,
+    pipeline: config.pipeline,
+    connections: config.snapshot.parallelism + 1,
+    stallTimeoutSeconds,
+    log,
+    errorPolicy: errorPolicyOf(config.errors),
+    ...access,
+  };
   return targetEngine(target).openSink(options);
 }
 

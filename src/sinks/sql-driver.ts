@@ -16,6 +16,8 @@ export interface SqlDriver<C> {
   loadRows(c: C, table: TableSchema, rows: readonly (readonly Value[])[]): Promise<void>;
   /** Loading the source's bulk text as it comes, where both ends speak it (Postgres COPY text); absent elsewhere. */
   readonly textLoad?: TextLoad<C>;
+  /** Whether the engine takes SAVEPOINT, ROLLBACK TO SAVEPOINT and RELEASE SAVEPOINT as written: what isolating a rejected row needs (sql-transaction.ts). */
+  readonly savepoints?: boolean;
   /** Ends the pool. */
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { coerceError, FerryError } from '../core/errors.js';
 import type { Position } from '../core/position.js';
 import type { TableSchema } from '../core/schema.js';
 import type { DatabaseSink, TablePrep } from '../core/sink.js';
+import type { ErrorPolicy } from '../core/error-policy.js';
 import type { ChunkText } from '../core/snapshot-reader.js';
 import type { NextKeyValues } from '../core/source-catalogue.js';
 import type { TargetReader } from '../core/target-reader.js';
@@ -24,6 +25,8 @@ export interface SqlTarget<C> {
   /** ferry's checkpoint tables on this target; their rows commit in the sink's transactions. */
   readonly store: CheckpointStore<C>;
   readonly lock: PipelineLock;
+  /** The error policy of each source table; `stop` for all when absent. */
+  readonly errorPolicy?: (table: string) => ErrorPolicy;
 }
 
 /**
@@ -42,8 +45,15 @@ export class SqlSink<C> implements DatabaseSink {
 
   constructor(target: SqlTarget<C>) {
     this.#target = target;
-    this.reader = target.reader;
-    this.#context = { driver: target.driver, writes: target.writes, store: target.store, tables: new Map(), overlap: { end: null } };
+    this.reader = withDeadLetters(target.reader, target.store);
+    this.#context = {
+      driver: target.driver,
+      writes: target.writes,
+      store: target.store,
+      tables: new Map(),
+      overlap: { end: null },
+      ...(target.errorPolicy ? { errorPolicy: target.errorPolicy } : {}),
+    };
     const text = target.driver.textLoad;
     if (text) {
       this.loadsSourceText = (table) => text.accepts(table);
@@ -182,6 +192,16 @@ export class SqlSink<C> implements DatabaseSink {
     await this.#target.lock.release();
     await this.#target.driver.close();
   }
+}
+
+/** The target's reader, which also tells verify the rows dead-lettered per table. */
+function withDeadLetters<C>(reader: TargetReader, store: CheckpointStore<C>): TargetReader {
+  return {
+    countRows: (t) => reader.countRows(t),
+    readRows: (t, afterKey, limit) => reader.readRows(t, afterKey, limit),
+    verifySide: () => reader.verifySide(),
+    deadLetters: () => store.deadLetterCounts(),
+  };
 }
 
 /** A target table that tablePrep none expects but that does not exist. */

@@ -1,15 +1,20 @@
-import { tableKey, type ChangeEvent, type TableId, type Transaction } from '../core/change-event.js';
-import { coalesce } from '../core/coalesce.js';
+import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Transaction } from '../core/change-event.js';
+import { coalesce, rowKey, type Write } from '../core/coalesce.js';
+import type { DeadLetter } from '../core/dead-letter.js';
+import type { ErrorPolicy } from '../core/error-policy.js';
 import { carryOverlap, mayBeApplied, type Checkpoint } from '../core/checkpoint.js';
 import type { CheckpointStore } from '../core/checkpoint-store.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import { comparePositions, type Position } from '../core/position.js';
 import { resourceExhaustion } from '../core/resource-exhaustion.js';
 import type { Column, ForeignKey, TableSchema } from '../core/schema.js';
-import type { PartitionTransaction } from '../core/sink.js';
+import type { DeadLettered, PartitionTransaction } from '../core/sink.js';
+import { targetRejection, type Rejection } from '../core/target-rejection.js';
 import { ReferentialActions } from './referential-actions.js';
+import { joinUnits, rowUnits, unitRow, type RowUnit } from './row-isolation.js';
 import type { RowWrites } from './row-writes.js';
 import type { SqlDriver } from './sql-driver.js';
+import { keyText } from './target-divergence.js';
 
 /**
  * How far the target may be ahead of the stream (Checkpoint.overlapEnd), as the sink last read or
@@ -28,7 +33,12 @@ export interface TransactionContext<C> {
   /** Source table (`schema.table`) → the table as prepared in the target; columns and foreign keys added here are seen by the sink's later transactions. */
   readonly tables: Map<string, TableSchema>;
   readonly overlap: Overlap;
+  /** The error policy of each source table (`schema.table`): what a row the target rejects does; `stop` when absent. */
+  readonly errorPolicy?: (table: string) => ErrorPolicy;
 }
+
+/** Where in the batch a row's last change came from: the end of its source transaction. */
+type PositionOf = (table: TableId, key: Row) => Position;
 
 /**
  * One open target transaction: coalesced, set-based writes per table (the engine's RowWrites), and
@@ -45,6 +55,8 @@ export class SqlTransaction<C> implements PartitionTransaction {
   #atLeastOnce = false;
   /** The position of the last source transaction written so far: what a DDL that commits by itself would commit up to. */
   #writtenUpTo: Position | null = null;
+  /** Rows dead-lettered in this transaction, per `table\0reason`. */
+  readonly #deadLettered = new Map<string, DeadLettered>();
   readonly #conn: C;
   readonly #context: TransactionContext<C>;
 
@@ -92,8 +104,9 @@ export class SqlTransaction<C> implements PartitionTransaction {
 
   async #write(transactions: readonly Transaction[], checked: boolean): Promise<void> {
     const events = transactions.length === 1 ? transactions[0]!.events : transactions.flatMap((t) => t.events);
+    const positionOf: PositionOf = (table, key) => lastChangeOf(transactions, table, key, this.#table(table).primaryKey);
     const actions = new ReferentialActions(this.#context.tables.values());
-    if (actions.empty) return this.#writeEvents(events, checked);
+    if (actions.empty) return this.#writeEvents(events, checked, positionOf);
     // The source's foreign keys act on other rows right after each parent change, so later changes see their effect.
     let start = 0;
     for (let i = 0; i < events.length; i++) {
@@ -102,7 +115,7 @@ export class SqlTransaction<C> implements PartitionTransaction {
       let end = i + 1;
       // Consecutive deletes of one table (one DELETE statement, usually) act together: each acts on its own rows.
       while (e.op === 'd' && end < events.length && events[end]!.op === 'd' && tableKey(events[end]!.table) === tableKey(e.table)) end++;
-      await this.#writeEvents(events.slice(start, end), checked);
+      await this.#writeEvents(events.slice(start, end), checked, positionOf);
       const parent = this.#table(e.table);
       await rejected(parent, 'a referential action of a change to', () =>
         actions.apply(parent, events.slice(i, end), this.#context.writes.referencingRows(this.#conn)),
@@ -110,19 +123,85 @@ export class SqlTransaction<C> implements PartitionTransaction {
       start = end;
       i = end - 1;
     }
-    await this.#writeEvents(start === 0 ? events : events.slice(start), checked);
+    await this.#writeEvents(start === 0 ? events : events.slice(start), checked, positionOf);
   }
 
-  async #writeEvents(events: readonly ChangeEvent[], checked: boolean): Promise<void> {
-    const { writes } = this.#context;
+  async #writeEvents(events: readonly ChangeEvent[], checked: boolean, positionOf: PositionOf): Promise<void> {
     for (const w of coalesce(events, (id) => this.#table(id).primaryKey)) {
       const t = this.#table(w.table);
-      await rejected(t, 'a change to', () => {
-        if (w.kind === 'truncate') return writes.truncate(this.#conn, t);
-        if (w.kind === 'exact') return writes.applyExact(this.#conn, t, w.event);
-        return writes.applyRows(this.#conn, t, w, checked);
-      });
+      await rejected(t, 'a change to', () =>
+        w.kind === 'truncate' || !this.#context.driver.savepoints ? this.#apply(t, w, checked) : this.#isolate(t, w, checked, positionOf),
+      );
     }
+  }
+
+  #apply(t: TableSchema, w: Write, checked: boolean): Promise<void> {
+    const { writes } = this.#context;
+    if (w.kind === 'truncate') return writes.truncate(this.#conn, t);
+    if (w.kind === 'exact') return writes.applyExact(this.#conn, t, w.event);
+    return writes.applyRows(this.#conn, t, w, checked);
+  }
+
+  /**
+   * Applies `w` under a savepoint. When the target rejects a row of it, the write is undone and
+   * tried again in halves, down to the rows it rejects alone: so each row is applied once, in the
+   * order of the write, and the rejected ones are known by their keys. Each is then dead-lettered
+   * (in this transaction) or named in the stop, as the table's error policy says.
+   */
+  async #isolate(t: TableSchema, w: Exclude<Write, { kind: 'truncate' }>, checked: boolean, positionOf: PositionOf): Promise<void> {
+    const failed = await this.#attempt(t, w, checked);
+    if (!failed) return;
+    if (w.kind === 'exact') {
+      const row = w.event.after ?? w.event.before!;
+      return this.#refuse(
+        t,
+        { key: row, operation: w.event.op === 'c' || w.event.op === 'r' ? 'insert' : w.event.op === 'd' ? 'delete' : 'update', row },
+        failed,
+        positionOf,
+      );
+    }
+    const settle = async (units: readonly RowUnit[], known: Failure | null): Promise<void> => {
+      const failure = known ?? (await this.#attempt(t, joinUnits(w, units), checked));
+      if (!failure) return;
+      if (units.length === 1) return this.#refuse(t, unitRow(t, units[0]!), failure, positionOf);
+      const half = Math.ceil(units.length / 2);
+      await settle(units.slice(0, half), null);
+      await settle(units.slice(half), null);
+    };
+    await settle(rowUnits(w), failed);
+  }
+
+  /** `w` applied under a savepoint; a rejection undoes it and is returned, any other failure is thrown. */
+  async #attempt(t: TableSchema, w: Exclude<Write, { kind: 'truncate' }>, checked: boolean): Promise<Failure | null> {
+    const { driver } = this.#context;
+    await driver.run(this.#conn, 'SAVEPOINT ferry_rows');
+    try {
+      await this.#apply(t, w, checked);
+    } catch (err) {
+      const rejection = targetRejection(err);
+      if (!rejection) throw err;
+      await driver.run(this.#conn, 'ROLLBACK TO SAVEPOINT ferry_rows');
+      await driver.run(this.#conn, 'RELEASE SAVEPOINT ferry_rows');
+      return { err, rejection };
+    }
+    await driver.run(this.#conn, 'RELEASE SAVEPOINT ferry_rows');
+    return null;
+  }
+
+  /** One row the target rejected: dead-lettered where the table's policy says so, else the stop naming it. */
+  async #refuse(t: TableSchema, row: Pick<DeadLetter, 'key' | 'operation' | 'row'>, failure: Failure, positionOf: PositionOf): Promise<void> {
+    const table = tableKey(t.source);
+    if (this.#context.errorPolicy?.(table) !== 'dead-letter') throw rejectedRow(row.key, failure.err);
+    const { reason, code, message } = failure.rejection;
+    await this.#context.store.writeDeadLetter(this.#conn, { table, ...row, position: positionOf(t.source, row.key), reason, code, message });
+    const id = `${table}\u0000${reason}`;
+    const counted = this.#deadLettered.get(id);
+    this.#deadLettered.set(id, { table, reason, rows: (counted?.rows ?? 0) + 1 });
+  }
+
+  /** Rows this transaction dead-lettered, per table and reason (for the metrics, once committed). */
+  deadLettered(): DeadLettered[] {
+    return [...this.#deadLettered.values()];
   }
 
   /** Commits with `checkpoint`, which keeps the overlap while the stream is short of its end. */
@@ -181,6 +260,40 @@ export class SqlTransaction<C> implements PartitionTransaction {
     this.#done = true;
     this.#context.driver.giveBack(this.#conn, destroy);
   }
+}
+
+interface Failure {
+  readonly err: unknown;
+  readonly rejection: Rejection;
+}
+
+/** The stop for a row the target rejected, naming its key unless the error already does. */
+function rejectedRow(key: Row, err: unknown): FerryError {
+  const message = (err as Error).message;
+  const named = keyText(key);
+  return new FerryError('fatal', message.includes(named) ? message : `the row with ${named}: ${message}`, {
+    cause: err,
+    ...(err instanceof FerryError && err.hint ? { hint: err.hint } : {}),
+  });
+}
+
+/**
+ * The end of the last of `transactions` that changed the row with `key` of `table` (its key before
+ * or after the change), or of the last one when none is found.
+ */
+function lastChangeOf(transactions: readonly Transaction[], table: TableId, key: Row, primaryKey: readonly string[]): Position {
+  const wanted = rowKey(key);
+  const id = tableKey(table);
+  for (let i = transactions.length - 1; i >= 0; i--) {
+    const t = transactions[i]!;
+    const hit = t.events.some(
+      (e) =>
+        tableKey(e.table) === id &&
+        (rowKey(e.key) === wanted || (e.before !== null && primaryKey.length > 0 && rowKey(pickKey(e.before, primaryKey)) === wanted)),
+    );
+    if (hit) return t.position;
+  }
+  return transactions[transactions.length - 1]!.position;
 }
 
 /**

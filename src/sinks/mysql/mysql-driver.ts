@@ -15,6 +15,7 @@ const LOCAL_INFILE_REFUSED = new Set([1148, 3948, 2068]);
 /** A MySQL target's pool, and snapshot rows by LOAD DATA LOCAL where the server allows it. */
 export class MysqlDriver implements SqlDriver<PoolConnection> {
   readonly #pool: Pool;
+  readonly savepoints = true;
   readonly #log: Logger;
   #loadData: boolean;
 

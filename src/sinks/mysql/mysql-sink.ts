@@ -6,6 +6,7 @@ import { idleInTransactionMs } from '../../core/connection-watchdog.js';
 import { FerryError } from '../../core/errors.js';
 import { serverFlavor, type Flavor } from '../../engines/mysql/binlog-position.js';
 import { connect, connectionOptions, describeEndpoint, watchMysqlConnection } from '../../engines/mysql/connection.js';
+import type { ErrorPolicy } from '../../core/error-policy.js';
 import type { DatabaseSink } from '../../core/sink.js';
 import { SqlSink } from '../sql-sink.js';
 import { MysqlDriver } from './mysql-driver.js';
@@ -28,6 +29,8 @@ export interface MysqlSinkOptions {
   readonly upserts?: UpsertStrategy;
   /** Read-only commands (status, verify): create nothing in the target, not even ferry's own tables (DESIGN §1.1). */
   readonly readOnly?: boolean;
+  /** The error policy of each source table (config `errors`). */
+  readonly errorPolicy?: (table: string) => ErrorPolicy;
 }
 
 /**
@@ -89,6 +92,7 @@ export async function openMysqlSink(options: MysqlSinkOptions): Promise<Database
     reader: new MysqlReader(pool),
     store: options.checkpoint.store(pool, options.pipeline, lock.owner),
     lock,
+    ...(options.errorPolicy ? { errorPolicy: options.errorPolicy } : {}),
   });
 }
 

@@ -9,6 +9,7 @@ import { copySql } from './postgres-dialect.js';
 /** A Postgres target's pool, and snapshot rows by COPY. */
 export class PostgresDriver implements SqlDriver<pg.PoolClient> {
   readonly #pool: pg.Pool;
+  readonly savepoints = true;
 
   constructor(pool: pg.Pool) {
     this.#pool = pool;

@@ -13,6 +13,7 @@ import {
   SERVER_KEEPALIVE_OPTIONS,
   watchPgClient,
 } from '../../engines/postgres/connection.js';
+import type { ErrorPolicy } from '../../core/error-policy.js';
 import type { DatabaseSink } from '../../core/sink.js';
 import { SqlSink } from '../sql-sink.js';
 import { PostgresDriver } from './postgres-driver.js';
@@ -32,6 +33,8 @@ export interface PostgresSinkOptions {
   readonly log: Logger;
   /** Read-only commands (status, verify): create nothing in the target, not even ferry's own tables (DESIGN §1.1). */
   readonly readOnly?: boolean;
+  /** The error policy of each source table (config `errors`). */
+  readonly errorPolicy?: (table: string) => ErrorPolicy;
 }
 
 /** The SQL sink on a Postgres target: its pool, with the sessions ferry applies in, and the engine's parts. */
@@ -83,6 +86,7 @@ export async function openPostgresSink(options: PostgresSinkOptions): Promise<Da
     reader: new PostgresReader(pool),
     store: options.checkpoint.store(pool, options.pipeline, lock.owner),
     lock,
+    ...(options.errorPolicy ? { errorPolicy: options.errorPolicy } : {}),
   });
 }
 

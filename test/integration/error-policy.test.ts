@@ -1,0 +1,212 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, startCli, verifyWithCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
+import { ITEMS_DDL, routeDatabases, seedItemsSql, type Route, type RouteDatabases } from '../helpers/routes.js';
+
+/**
+ * A target that rejects rows the source has (a CHECK and a unique key the operator added there, a
+ * column made narrower, a NOT NULL the source lacks), under the error policies: `stop` names the
+ * table, key and cause and keeps the checkpoint before the row; `dead-letter` keeps the row in
+ * ferry.ferry_dead_letters and applies the rest of its batch. One route per target engine.
+ */
+const ROUTES: readonly Route[] = [
+  { source: 'mysql', target: 'postgres', label: 'MariaDB → Postgres' },
+  { source: 'postgres', target: 'mysql', label: 'Postgres → MariaDB' },
+];
+
+const NOTES_DDL = 'CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(64) NULL)';
+
+/** The source log's head: where a checkpoint not past the next transaction stays at or before. */
+async function sourceHead(db: RouteDatabases): Promise<(checkpoint: Record<string, unknown>) => boolean> {
+  if (db.route.source === 'mysql') {
+    const [head] = await db.source.query('SHOW MASTER STATUS');
+    const seq = (f: string) => Number(f.split('.').pop());
+    return (p) => seq(String(p.file)) < seq(String(head!.File)) || (p.file === head!.File && Number(p.pos) <= Number(head!.Position));
+  }
+  const [head] = await db.source.query("SELECT (pg_current_wal_insert_lsn() - '0/0')::text AS lsn");
+  return (p) => BigInt(String(p.lsn)) <= BigInt(String(head!.lsn));
+}
+
+/** The operator's constraints on the target, which the source does not have. */
+function constrainTarget(db: RouteDatabases): Promise<unknown> {
+  const s = db.targetSchema;
+  return db.target.query(
+    db.route.target === 'postgres'
+      ? `ALTER TABLE ${s}.items ADD CONSTRAINT amount_cap CHECK (amount < 5000); CREATE UNIQUE INDEX items_val_u ON ${s}.items (val);
+         ALTER TABLE ${s}.notes ALTER COLUMN body TYPE varchar(8), ALTER COLUMN body SET NOT NULL`
+      : `ALTER TABLE ${s}.items ADD CONSTRAINT amount_cap CHECK (amount < 5000); CREATE UNIQUE INDEX items_val_u ON ${s}.items (val);
+         ALTER TABLE ${s}.notes MODIFY body VARCHAR(8) NOT NULL`,
+  );
+}
+
+interface StoredLetter {
+  table: string;
+  key: Record<string, unknown>;
+  operation: string;
+  reason: string;
+  row: Record<string, unknown>;
+  message: string;
+}
+
+async function deadLetters(db: RouteDatabases): Promise<StoredLetter[]> {
+  const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v) as Record<string, unknown>;
+  const rows = await db.target.query(
+    `SELECT table_name, row_key, operation, error_class, row_image, error_message, position FROM ferry.ferry_dead_letters WHERE pipeline = '${db.name}' ORDER BY id`,
+  );
+  return rows.map((r) => ({
+    table: String(r.table_name),
+    key: json(r.row_key),
+    operation: String(r.operation),
+    reason: String(r.error_class),
+    row: json(r.row_image),
+    message: String(r.error_message),
+  }));
+}
+
+async function started(config: string): Promise<RunningCli> {
+  const ferry = startCli(['run', '-c', config]);
+  await waitFor('the stream to start', async () => /streaming from/.test(ferry.output())).catch((err: Error) => {
+    throw new Error(`${err.message}; ferry said: ${ferry.output()}`);
+  });
+  return ferry;
+}
+
+describe.each(ROUTES)('error policy, $label', (route) => {
+  describe('stop (the default)', () => {
+    let db: RouteDatabases;
+    beforeAll(async () => {
+      db = await routeDatabases(route, `ep_stop_${route.target}`);
+    });
+    afterAll(async () => db?.close());
+
+    it('stops naming the table, the key and the cause, the checkpoint before the row; fixed and restarted, the tables are equal', async () => {
+      await db.source.query(`${ITEMS_DDL}; ${seedItemsSql(route.source, 50)}`);
+      const config = writeConfig(db.config());
+      const ferry = await started(config);
+      await db.waitCaughtUp();
+      await db.target.query(`ALTER TABLE ${db.targetSchema}.items ADD CONSTRAINT amount_cap CHECK (amount < 5000)`);
+      const notPast = await sourceHead(db);
+      await db.source.query(`BEGIN; INSERT INTO items VALUES (51, 1, 'a', 10), (52, 1, 'b', 9000), (53, 1, 'c', 30); COMMIT`);
+
+      const r = await ferry.done;
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`target rejected a change to ${db.targetSchema}\\.items: the row with id = 52: .*amount_cap`));
+      expect(r.stderr).toMatch(/the checkpoint did not move past this change/);
+      const stopped = await db.checkpoint();
+      expect(notPast(stopped!.position!)).toBe(true);
+      // Nothing of the transaction arrived: not even its rows the target would take.
+      expect(await db.target.query(`SELECT id FROM ${db.targetSchema}.items WHERE id > 50`)).toEqual([]);
+
+      await db.target.query(`ALTER TABLE ${db.targetSchema}.items DROP CONSTRAINT amount_cap`);
+      const resumed = await started(config);
+      await db.waitCaughtUp();
+      const verdict = await verifyWithCli(config);
+      expect(verdict.equal, JSON.stringify(verdict.tables)).toBe(true);
+      resumed.child.kill('SIGTERM');
+      expect((await resumed.done).code).toBe(0);
+    });
+  });
+
+  describe('dead-letter', () => {
+    let db: RouteDatabases;
+    beforeAll(async () => {
+      db = await routeDatabases(route, `ep_dead_${route.target}`);
+    });
+    afterAll(async () => db?.close());
+
+    it('keeps each rejected row with its fields, applies the rest of its batch, moves on; verify names the count; kill -9 duplicates nothing', async () => {
+      await db.source.query(`${ITEMS_DDL}; ${seedItemsSql(route.source, 50)}; ${NOTES_DDL}; INSERT INTO notes VALUES (1, 'n1'), (2, 'n2')`);
+      const config = writeConfig(db.config({ errors: { policy: 'stop', tables: { [`${db.sourceSchema}.*`]: 'dead-letter' } } }));
+      let ferry = await started(config);
+      await db.waitCaughtUp();
+      await constrainTarget(db);
+
+      // One source transaction: rows the target takes, and one of each rejection among them.
+      await db.source.query(`BEGIN;
+        INSERT INTO items VALUES (51, 1, 'fine51', 10), (52, 1, 'fine52', 9000), (53, 1, 'seed1', 30), (54, 1, 'fine54', 40);
+        UPDATE items SET amount = 7000 WHERE id = 2;
+        UPDATE items SET amount = 1 WHERE id = 3;
+        INSERT INTO notes VALUES (11, 'ok11'), (12, NULL), (13, 'far too long for eight'), (14, 'ok14');
+        UPDATE notes SET body = 'ok1' WHERE id = 1;
+        COMMIT`);
+      await db.waitCaughtUp();
+
+      const letters = await deadLetters(db);
+      const s = db.sourceSchema;
+      expect(letters.map(({ table, key, operation, reason }) => ({ table, key, operation, reason }))).toEqual(
+        expect.arrayContaining([
+          { table: `${s}.items`, key: { id: 52 }, operation: 'insert', reason: 'check' },
+          { table: `${s}.items`, key: { id: 53 }, operation: 'insert', reason: 'unique' },
+          { table: `${s}.items`, key: { id: 2 }, operation: 'upsert', reason: 'check' },
+          { table: `${s}.notes`, key: { id: 12 }, operation: 'insert', reason: 'not-null' },
+          { table: `${s}.notes`, key: { id: 13 }, operation: 'insert', reason: 'too-long' },
+        ]),
+      );
+      expect(letters).toHaveLength(5);
+      const letter52 = letters.find((l) => l.key.id === 52)!;
+      expect(letter52.row).toMatchObject({ id: 52, grp: 1, val: 'fine52' });
+      expect(Number(letter52.row.amount)).toBe(9000);
+      expect(letter52.message).toMatch(/amount_cap/);
+      expect(letters.find((l) => l.key.id === 13)!.row).toEqual({ id: 13, body: 'far too long for eight' });
+
+      // The rest of the batch arrived, once, in order.
+      const items = await db.target.query(`SELECT id, val, amount FROM ${db.targetSchema}.items WHERE id > 50 OR id IN (2, 3) ORDER BY id`);
+      expect(items.map((r) => [Number(r.id), String(r.val), Number(r.amount)])).toEqual([
+        [2, 'seed2', 2],
+        [3, 'seed3', 1],
+        [51, 'fine51', 10],
+        [54, 'fine54', 40],
+      ]);
+      const notes = await db.target.query(`SELECT id, body FROM ${db.targetSchema}.notes ORDER BY id`);
+      expect(notes.map((r) => [Number(r.id), r.body])).toEqual([
+        [1, 'ok1'],
+        [2, 'n2'],
+        [11, 'ok11'],
+        [14, 'ok14'],
+      ]);
+
+      // verify: both tables not equal, naming their dead letters.
+      const verdict = await verifyWithCli(config);
+      expect(verdict.equal).toBe(false);
+      const note = (table: string) => verdict.tables.find((t) => t.table === `${s}.${table}`)?.note ?? '';
+      expect(note('items')).toMatch(/3 row\(s\) dead-lettered in ferry\.ferry_dead_letters/);
+      expect(note('notes')).toMatch(/2 row\(s\) dead-lettered/);
+
+      // A kill -9 right after a batch with a dead letter: restarted, nothing is stored or applied twice.
+      // (ferry refuses to start on a target column narrower than the source's: the operator widens it back first.)
+      await db.target.query(
+        route.target === 'postgres'
+          ? `ALTER TABLE ${db.targetSchema}.notes ALTER COLUMN body TYPE varchar(64), ALTER COLUMN body DROP NOT NULL`
+          : `ALTER TABLE ${db.targetSchema}.notes MODIFY body VARCHAR(64) NULL`,
+      );
+      await db.source.query(`BEGIN; INSERT INTO items VALUES (60, 2, 'fine60', 6000), (61, 2, 'fine61', 61); COMMIT`);
+      await waitFor('the dead letter of row 60', async () => (await deadLetters(db)).some((l) => l.key.id === 60));
+      ferry.child.kill('SIGKILL');
+      await ferry.done;
+      ferry = await started(config);
+      await db.source.query(`BEGIN; INSERT INTO items VALUES (62, 2, 'fine62', 62); COMMIT`);
+      await db.waitCaughtUp();
+      const after = await deadLetters(db);
+      expect(after).toHaveLength(6);
+      expect(after.filter((l) => l.key.id === 60)).toHaveLength(1);
+      const tail = await db.target.query(`SELECT id FROM ${db.targetSchema}.items WHERE id >= 60 ORDER BY id`);
+      expect(tail.map((r) => Number(r.id))).toEqual([61, 62]);
+      ferry.child.kill('SIGTERM');
+      expect((await ferry.done).code).toBe(0);
+    });
+  });
+
+  it('a run whose config sets quarantine-table is refused before it touches anything', async () => {
+    const r = await runCli(['run', '-c', writeConfig({ ...configOnly(route), errors: { policy: 'quarantine-table' } })]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/errors: the quarantine-table policy is not built yet/);
+  });
+});
+
+/** A config for `route` that is never run against a database: only parsed. */
+function configOnly(route: Route): Record<string, unknown> {
+  return {
+    pipeline: 'never_run',
+    source: { type: route.source, url: route.source === 'mysql' ? 'mysql://u:p@127.0.0.1:1/x' : 'postgres://u:p@127.0.0.1:1/x' },
+    target: { type: route.target, url: route.target === 'mysql' ? 'mysql://u:p@127.0.0.1:1/x' : 'postgres://u:p@127.0.0.1:1/x' },
+  };
+}
