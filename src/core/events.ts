@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Op } from './change-event.js';
 import type { Position } from './position.js';
+import type { DeadLettered } from './sink.js';
 import { ERROR_KINDS, type FerryError } from './errors.js';
 
 /** What a failure is counted as: a FerryError's kind, or what failed besides the stream. Every one is a ferry_errors_total series from the start (DESIGN §1.4). */
@@ -32,7 +33,10 @@ export interface FerryEvents {
   'schema-changed': { table: string; addedColumns: string[] };
   /** `resumesFrom`: the checkpoint the next attempt starts from (the last commit), null where partitions keep their own. */
   'stream-retry': { error: FerryError; attempt: number; delayMs: number; resumesFrom: Position | null };
-  'stream-started': { from: Position };
+  /** `deadLetterTables`: the source tables whose error policy is dead-letter. */
+  'stream-started': { from: Position; deadLetterTables?: readonly string[] };
+  /** A committed target transaction dead-lettered `rows` rows of `table` the target rejected for `reason`. */
+  'rows-dead-lettered': DeadLettered;
   /** The Kafka sink had `messages` acknowledged by the brokers, `ms` after sending them. */
   'kafka-produced': { messages: number; ms: number };
   /** An applying process's position in one partition against the partition's end, after a batch; `lag` null once the partition is no longer its own. */

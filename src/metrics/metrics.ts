@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { FAILURE_KINDS, type CutoverState, type FerryEventBus, type Phase } from '../core/events.js';
 import type { LiveStatus } from '../pipeline/live-status.js';
 import { VERSION } from '../version.js';
+import { REJECTION_REASONS } from '../core/target-rejection.js';
 import { LATENCY_BUCKETS } from './buckets.js';
 import { registerKafkaMetrics, type KafkaEnds } from './kafka-metrics.js';
 
@@ -108,6 +109,12 @@ export class FerryMetrics {
     // Every kind from the start at 0: increase() over a series that appears at 1 sees no increase,
     // so the first error would never alert (DESIGN §1.4).
     for (const kind of FAILURE_KINDS) errors.inc({ kind }, 0);
+    const deadLettered = new Counter({
+      name: 'ferry_dead_letter_rows_total',
+      help: 'rows the target rejected and ferry kept in ferry.ferry_dead_letters (error policy dead-letter), by source table and reason',
+      labelNames: ['table', 'reason'],
+      registers,
+    });
 
     this.#offs = [
       events.on('snapshot-table-started', ({ table, estimatedRows, resumedRows }) => {
@@ -121,6 +128,11 @@ export class FerryMetrics {
         batchSeconds.observe(b.ms / 1000);
       }),
       events.on('failure', ({ kind }) => errors.inc({ kind })),
+      // Each dead-letter table with every reason at 0 once the stream knows its tables, for increase() (as errors above).
+      events.on('stream-started', ({ deadLetterTables }) => {
+        for (const table of deadLetterTables ?? []) for (const reason of REJECTION_REASONS) deadLettered.inc({ table, reason }, 0);
+      }),
+      events.on('rows-dead-lettered', ({ table, reason, rows }) => deadLettered.inc({ table, reason }, rows)),
       ...registerKafkaMetrics(this.registry, events, kafka),
     ];
   }

@@ -98,7 +98,9 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
       const last = batch[batch.length - 1]!;
       if (last.partial) continue;
       await tx.commit({ phase: 'stream', position: last.position });
+      const deadLettered = tx.deadLettered?.() ?? [];
       tx = null;
+      for (const d of deadLettered) events.emit('rows-dead-lettered', d);
       deps.onCommit?.(last.position);
       await source.acknowledge?.(last.position);
       events.emit('batch-applied', {

@@ -9,6 +9,7 @@ import type { Sink } from '../core/sink.js';
 import type { TableSchema } from '../core/schema.js';
 import { parseTableKey, tableKey, type Transaction } from '../core/change-event.js';
 import { makeTableFilter } from '../core/table-mapping.js';
+import { errorPolicyOf } from '../core/error-policy.js';
 import type { CheckProblem } from '../core/check-problem.js';
 import type { Source } from '../core/source.js';
 import type { SourceCatalogue } from '../core/source-catalogue.js';
@@ -257,7 +258,8 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
         config.snapshot.tablePrep === 'none' ? 'none' : 'create',
       );
       events.emit('phase', { phase: 'streaming' });
-      events.emit('stream-started', { from });
+      const policy = errorPolicyOf(config.errors);
+      events.emit('stream-started', { from, deadLetterTables: tables.map((t) => tableKey(t.source)).filter((t) => policy(t) === 'dead-letter') });
       // One queue per attempt, weighed by events: memory stays bounded by apply.queueMaxEvents whatever the
       // transactions' sizes, and an empty one (a heartbeat, a schema change) still counts.
       const queue = new BoundedQueue<Transaction>(config.apply.queueMaxEvents, (t) => Math.max(1, t.events.length));

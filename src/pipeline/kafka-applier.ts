@@ -230,6 +230,7 @@ class PartitionApplier {
         if (last) await tx.write([{ events: changes, position: positionFromJson(last.source.position), commitTime: new Date(last.source.ts_ms) }]);
         // Tombstones too move the partition on: the offset always covers what was consumed.
         await tx.commitPartition(batch.topic, batch.partition, lastOffset + 1n);
+        for (const d of tx.deadLettered?.() ?? []) this.o.events.emit('rows-dead-lettered', d);
       }
       if (last && changes.length > 0) {
         const perTable = new TableOpCounter();

@@ -24,6 +24,9 @@ export function logEvents(events: FerryEventBus, log: Logger, everyMs: number): 
       ),
     ),
     events.on('stream-started', ({ from }) => log.info({ from: formatPosition(from) }, `streaming from ${formatPosition(from)}`)),
+    events.on('rows-dead-lettered', ({ table, reason, rows }) =>
+      log.warn({ table, reason, rows }, `${rows} row(s) of ${table} the target rejected (${reason}) kept in ferry.ferry_dead_letters`),
+    ),
     events.on('schema-changed', ({ table, addedColumns }) => log.info({ table, addedColumns }, `added columns to ${table}: ${addedColumns.join(', ')}`)),
     events.on('stream-retry', ({ error, attempt, delayMs, resumesFrom }) =>
       log.warn(

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sampleValue } from '../helpers/exposition.js';
 import { runCli, startCli, verifyWithCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
 import { ITEMS_DDL, routeDatabases, seedItemsSql, type Route, type RouteDatabases } from '../helpers/routes.js';
 
@@ -115,7 +116,9 @@ describe.each(ROUTES)('error policy, $label', (route) => {
 
     it('keeps each rejected row with its fields, applies the rest of its batch, moves on; verify names the count; kill -9 duplicates nothing', async () => {
       await db.source.query(`${ITEMS_DDL}; ${seedItemsSql(route.source, 50)}; ${NOTES_DDL}; INSERT INTO notes VALUES (1, 'n1'), (2, 'n2')`);
-      const config = writeConfig(db.config({ errors: { policy: 'stop', tables: { [`${db.sourceSchema}.*`]: 'dead-letter' } } }));
+      const config = writeConfig(
+        db.config({ errors: { policy: 'stop', tables: { [`${db.sourceSchema}.*`]: 'dead-letter' } }, admin: { listen: '127.0.0.1:0' } }),
+      );
       let ferry = await started(config);
       await db.waitCaughtUp();
       await constrainTarget(db);
@@ -147,6 +150,14 @@ describe.each(ROUTES)('error policy, $label', (route) => {
       expect(Number(letter52.row.amount)).toBe(9000);
       expect(letter52.message).toMatch(/amount_cap/);
       expect(letters.find((l) => l.key.id === 13)!.row).toEqual({ id: 13, body: 'far too long for eight' });
+
+      // The metrics count them by table and reason; the log names each.
+      const admin = /admin API on (http:\/\/[\d.:]+)/.exec(ferry.output())![1]!;
+      const metrics = await (await fetch(`${admin}/metrics`)).text();
+      const counted = (table: string, reason: string) => sampleValue(metrics, 'ferry_dead_letter_rows_total', { table: `${s}.${table}`, reason });
+      expect([counted('items', 'check'), counted('items', 'unique'), counted('notes', 'not-null'), counted('notes', 'too-long')]).toEqual([2, 1, 1, 1]);
+      expect(counted('items', 'foreign-key')).toBe(0);
+      expect(ferry.output()).toMatch(new RegExp(`2 row\\(s\\) of ${s}\\.items the target rejected \\(check\\) kept in ferry\\.ferry_dead_letters`));
 
       // The rest of the batch arrived, once, in order.
       const items = await db.target.query(`SELECT id, val, amount FROM ${db.targetSchema}.items WHERE id > 50 OR id IN (2, 3) ORDER BY id`);

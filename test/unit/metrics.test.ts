@@ -39,6 +39,22 @@ describe('FerryMetrics exposition', () => {
     });
   });
 
+  it('has ferry_dead_letter_rows_total at 0 for every reason of each dead-letter table once streaming starts, and counts the rows', async () => {
+    await withMetrics(noKafka, async (bus, metrics) => {
+      expect(await metrics.text()).not.toMatch(/^ferry_dead_letter_rows_total\{/m);
+      bus.emit('stream-started', { from: at(100), deadLetterTables: ['shop.audit', 'shop.orders'] });
+      const zero = await metrics.text();
+      expect(typesOf(zero).get('ferry_dead_letter_rows_total')).toBe('counter');
+      for (const reason of ['unique', 'not-null', 'check', 'foreign-key', 'too-long', 'out-of-range', 'invalid-value', 'constraint'])
+        expect(sampleValue(zero, 'ferry_dead_letter_rows_total', { table: 'shop.audit', reason, pipeline: 'orders' }), reason).toBe(0);
+      bus.emit('rows-dead-lettered', { table: 'shop.orders', reason: 'unique', rows: 3 });
+      bus.emit('rows-dead-lettered', { table: 'shop.orders', reason: 'unique', rows: 1 });
+      const after = await metrics.text();
+      expect(sampleValue(after, 'ferry_dead_letter_rows_total', { table: 'shop.orders', reason: 'unique' })).toBe(4);
+      expect(sampleValue(after, 'ferry_dead_letter_rows_total', { table: 'shop.orders', reason: 'check' })).toBe(0);
+    });
+  });
+
   it('has ferry_build_info at 1 with the package version', async () => {
     await withMetrics(noKafka, async (_bus, metrics) => {
       const text = await metrics.text();
@@ -101,6 +117,8 @@ describe('FerryMetrics exposition', () => {
       bus.emit('cutover-state', { id: 'c1', state: 'draining' });
       bus.emit('kafka-produced', { messages: 10, ms: 4 });
       bus.emit('kafka-consumer-lag', { topic: 'cdc.shop.orders', partition: 0, lag: 3 });
+      bus.emit('stream-started', { from: at(200), deadLetterTables: ['shop.orders'] });
+      bus.emit('rows-dead-lettered', { table: 'shop.orders', reason: 'check', rows: 2 });
       const text = await metrics.text();
       expect(await checkMetrics(text)).toBe('');
       // promtool passes empty families too: each of ferry's must have had its samples checked.
