@@ -1,13 +1,18 @@
 import type { Row, Value } from './change-event.js';
 import type { Position } from './position.js';
 import type { TableSchema } from './schema.js';
+import type { RowFilter } from './transform-rules.js';
 
 /** A reader of one table's rows inside one consistent view of the source. */
 export interface TableReader {
   /** Source log position at which this reader's view was taken. */
   readonly position: Position;
-  /** Rows in primary-key order after `afterKey`, at most `limit` of them, each as its values in `table.columns` order. */
-  readChunk(table: TableSchema, afterKey: Row | null, limit: number): Promise<Value[][]>;
+  /**
+   * Rows in primary-key order after `afterKey`, at most `limit` of them, each as its values in
+   * `table.columns` order; with `where`, only rows meeting every condition (in the source's SQL, its
+   * values bound as parameters; a table without a key may ignore it, as ferry filters the rows again).
+   */
+  readChunk(table: TableSchema, afterKey: Row | null, limit: number, where?: readonly RowFilter[]): Promise<Value[][]>;
   /**
    * The same rows as the source's own bulk text (Postgres COPY text), for a sink that loads it as it
    * comes (`Sink.loadsSourceText`); only for tables with a primary key.

@@ -128,12 +128,13 @@ async function copyTable(deps: SnapshotDeps, session: SnapshotSession, table: Ta
 async function copyAsRows(deps: SnapshotDeps, reader: TableReader, table: TableSchema, copy: TableCopy): Promise<void> {
   const { sink, events, chunkRows } = deps;
   const target = deps.transforms.target(table);
-  let chunk = await reader.readChunk(table, copy.lastKey, chunkRows);
+  const where = deps.transforms.pushdown(table);
+  let chunk = await reader.readChunk(table, copy.lastKey, chunkRows, where);
   for (;;) {
     if (deps.signal.aborted) throw new SnapshotInterrupted(`snapshot stopped before ${copy.name} was complete`);
     const done = chunk.length < chunkRows;
     if (chunk.length > 0) copy.lastKey = keyOf(table, chunk[chunk.length - 1]!);
-    const next = done ? null : reader.readChunk(table, copy.lastKey, chunkRows);
+    const next = done ? null : reader.readChunk(table, copy.lastKey, chunkRows, where);
     next?.catch(() => {});
     copy.rows += chunk.length;
     await sink.loadChunk(target, deps.transforms.chunk(table, chunk), {

@@ -1,4 +1,5 @@
 import type { RowFilter } from '../core/transform-rules.js';
+import type { Column } from '../core/schema.js';
 import type { Row, Value } from '../core/change-event.js';
 import { canonicalText } from './masks.js';
 
@@ -54,4 +55,23 @@ export function rowPredicate(filters: readonly RowFilter[]): (row: Row) => boole
 export function filterText(f: RowFilter): string {
   const v = f.value;
   return `${f.column} ${f.op}${v === undefined ? '' : ` ${Array.isArray(v) ? `[${v.join(', ')}]` : String(v)}`}`;
+}
+
+/**
+ * The conditions the source's SQL may apply in the snapshot because it keeps at least the rows
+ * ferry keeps: NULL tests; equality and IN on text columns with text values (a case- or
+ * pad-insensitive collation keeps more, ferry then drops them); and comparisons on integer columns
+ * of up to 32 bits with whole values (exact in SQL and in ferry). Text order, `ne` and the rest stay
+ * ferry's alone.
+ */
+export function pushable(filters: readonly RowFilter[], columns: readonly Column[]): RowFilter[] {
+  return filters.filter((f) => {
+    if (f.op === 'null' || f.op === 'notnull') return true;
+    const type = columns.find((c) => c.name === f.column)?.type;
+    const values = Array.isArray(f.value) ? f.value : [f.value];
+    if (type?.kind === 'string') return (f.op === 'eq' || f.op === 'in') && values.every((v) => typeof v === 'string');
+    return (
+      type?.kind === 'int' && type.bytes <= 4 && f.op !== 'ne' && values.every((v) => typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= 2 ** 31)
+    );
+  });
 }

@@ -4,7 +4,7 @@ import { configError } from '../core/errors.js';
 import type { Column, TableSchema } from '../core/schema.js';
 import { makeTableFilter } from '../core/table-mapping.js';
 import { maskedColumn, maskFunction, maskName } from './masks.js';
-import { filterText, rowPredicate } from './row-filter.js';
+import { filterText, pushable, rowPredicate } from './row-filter.js';
 import { IDENTITY, type TablePlan, type Transform } from './transform.js';
 
 /** The rule a table falls under: the first whose match takes it. */
@@ -161,7 +161,8 @@ function tablePlan(
     table.columns.map((c) => c.name),
   );
   const target = renamed(rule, table.target);
-  const keeps = rule.filter ? { keeps: rowPredicate(rule.filter) } : {};
+  const pushdown = rule.filter ? pushable(rule.filter, table.columns) : [];
+  const keeps = rule.filter ? { keeps: rowPredicate(rule.filter), ...(pushdown.length > 0 ? { pushdown } : {}) } : {};
   const name = (n: string) => m.names.get(n)!;
   const within = (names: readonly string[]) => names.every((n) => m.names.has(n));
   const foreignKeys = table.foreignKeys
@@ -240,7 +241,10 @@ export function ruleEffects(t: TransformsConfig, table: TableSchema): string[] {
     if (source === target && mask === undefined) continue;
     lines.push(`  column ${source}${source === target ? '' : ` → ${target}`}${mask === undefined ? '' : `: masked (${maskName(mask)})`}`);
   }
-  for (const f of rule.filter ?? []) lines.push(`  rows where ${filterText(f)} (filtered in ferry, snapshot and stream alike)`);
+  const pushed = new Set(pushable(rule.filter ?? [], table.columns));
+  for (const f of rule.filter ?? []) {
+    lines.push(`  rows where ${filterText(f)} (${pushed.has(f) ? "the snapshot's SQL and ferry" : 'ferry'} filter the snapshot; ferry the stream)`);
+  }
   return lines;
 }
 

@@ -2,6 +2,7 @@ import { pickKey, tableKey, type ChangeEvent, type Row, type SchemaChange, type 
 import { isFullRow } from '../core/coalesce.js';
 import { FerryError } from '../core/errors.js';
 import type { TableSchema } from '../core/schema.js';
+import type { RowFilter } from '../core/transform-rules.js';
 import type { TablePlan, Transform } from './transform.js';
 
 interface Planned {
@@ -35,6 +36,11 @@ export class TableTransforms {
   passesRows(table: TableSchema): boolean {
     const { plan } = this.#planned(table.source);
     return !plan.columns && !plan.keeps;
+  }
+
+  /** The conditions the snapshot's SQL may apply to source table `table` (the plan's pushdown). */
+  pushdown(table: TableSchema): readonly RowFilter[] | undefined {
+    return this.#planned(table.source).plan.pushdown;
   }
 
   /** A snapshot chunk of source table `table` (values in its column order) as the target holds it (in the target table's). */

@@ -1,5 +1,6 @@
 import type { Row } from '../core/change-event.js';
 import type { TableSchema } from '../core/schema.js';
+import type { RowFilter } from '../core/transform-rules.js';
 
 /**
  * What a transform makes of one source table, decided once from its schema (and again when the
@@ -25,6 +26,12 @@ export interface TablePlan {
    * row. An update that moves a row into or out of it becomes an insert or a delete.
    */
   readonly keeps?: (row: Row) => boolean;
+  /**
+   * Conditions the snapshot's SQL may apply before the rows reach `keeps`: each must keep every row
+   * `keeps` keeps (the source's SQL may keep more, never fewer), so the snapshot reads less and the
+   * result stays what `keeps` decides.
+   */
+  readonly pushdown?: readonly RowFilter[];
 }
 
 /** A function of a source table to what the target holds of it. */

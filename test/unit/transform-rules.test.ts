@@ -9,7 +9,11 @@ import type { ChangeEvent, Row, Transaction } from '../../src/core/change-event.
 import { FerryError } from '../../src/core/errors.js';
 import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
 import { maskFunction, REDACTED } from '../../src/transforms/masks.js';
-import { filterPredicate } from '../../src/transforms/row-filter.js';
+import { filterPredicate, pushable } from '../../src/transforms/row-filter.js';
+import { readChunkSql as mysqlChunkSql } from '../../src/sources/mysql/mysql-snapshot.js';
+import { filterParams, readChunkSql as pgChunkSql } from '../../src/sources/postgres/pg-snapshot.js';
+import type { RowFilter } from '../../src/core/transform-rules.js';
+import type { Value } from '../../src/core/change-event.js';
 import { checkRules, ruleProblems, rulesTransform } from '../../src/transforms/rules.js';
 import { TableTransforms } from '../../src/transforms/table-transforms.js';
 
@@ -289,5 +293,43 @@ describe('transforms config', () => {
     expect(messageOf({ ...minimal, transforms: { rules: [{ match: 'a.b', columns: { include: ['x'], exclude: ['y'] } }] } })).toContain(
       'give include or exclude, not both',
     );
+  });
+});
+
+describe('filter pushdown into the snapshot', () => {
+  const filters: RowFilter[] = [
+    { column: 'region', op: 'in', value: ['eu', "it's"] },
+    { column: 'id', op: 'between', value: [10, 20] },
+    { column: 'email', op: 'notnull' },
+    { column: 'email', op: 'ne', value: 'x' },
+    { column: 'region', op: 'gt', value: 'a' },
+    { column: 'id', op: 'gt', value: 2.5 },
+    { column: 'dob', op: 'eq', value: '2000-01-01' },
+  ];
+
+  it('pushes only conditions whose SQL keeps every row ferry keeps: NULL tests, text equality, whole-number comparisons on integers', () => {
+    expect(pushable(filters, customers.columns)).toEqual([filters[0], filters[1], filters[2]]);
+  });
+
+  it('binds every value as a parameter, after the keyset values, on both engines', () => {
+    const pushed = pushable(filters, customers.columns);
+    const my = mysqlChunkSql(customers, { id: 5 }, 100, pushed);
+    expect(my.sql).toBe(
+      'SELECT `id`, `email`, `phone`, `ssn`, `dob`, `notes`, `region` FROM `shop`.`customers` WHERE ((`id` > ?)) AND (`region` IN (?, ?)) AND (`id` BETWEEN ? AND ?) AND (`email` IS NOT NULL) ORDER BY `id` LIMIT 100',
+    );
+    expect(my.values).toEqual([5, 'eu', "it's", 10, 20]);
+    const values: Value[] = [5];
+    const where = filterParams(customers, pushed, values);
+    expect(where).toBe('("region" IN ($2::text, $3::text)) AND ("id" BETWEEN $4::bigint AND $5::bigint) AND ("email" IS NOT NULL)');
+    expect(values).toEqual([5, 'eu', "it's", 10, 20]);
+    expect(
+      pgChunkSql(
+        { ...customers, columns: customers.columns.map((c) => ({ ...c, sourceType: c.name === 'id' ? 'integer' : c.sourceType })) },
+        ['$1'],
+        100,
+        where,
+      ),
+    ).toContain('WHERE ("id") > ($1::integer) AND ("region" IN ($2::text, $3::text))');
+    expect(rulesTransform(transforms([DESIGN_RULE])).plan(customers).pushdown).toEqual(DESIGN_RULE.filter);
   });
 });

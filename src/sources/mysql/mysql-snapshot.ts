@@ -3,6 +3,8 @@ import type { Row, Value } from '../../core/change-event.js';
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { TableReader } from '../../core/snapshot-reader.js';
+import { filterSql } from '../../core/filter-sql.js';
+import type { FilterValue, RowFilter } from '../../core/transform-rules.js';
 import { binlogPosition, masterStatus, type Flavor } from '../../engines/mysql/binlog-position.js';
 import { connect } from '../../engines/mysql/connection.js';
 import { exactColumn, quoteIdent } from '../../engines/mysql/quoting.js';
@@ -57,6 +59,21 @@ export function keysetArgs(keyColumns: readonly string[], afterKey: Row): Value[
   return keyColumns.flatMap((_, i) => keyColumns.slice(0, i + 1).map((c) => afterKey[c] ?? null));
 }
 
+/** The keyset page after `afterKey` of the rows meeting `filters`: the SQL and its parameters (key values first, then the filters'). */
+export function readChunkSql(table: TableSchema, afterKey: Row | null, limit: number, filters?: readonly RowFilter[]): { sql: string; values: Value[] } {
+  const pk = table.primaryKey;
+  const cols = table.columns.map((c) => exactColumn(c.name, c.type.kind)).join(', ');
+  const from = `${quoteIdent(table.source.schema)}.${quoteIdent(table.source.name)}`;
+  const values: Value[] = afterKey ? keysetArgs(pk, afterKey) : [];
+  const bind = (v: FilterValue) => {
+    values.push(v);
+    return '?';
+  };
+  const terms = [...(afterKey ? [`(${keysetPredicate(pk)})`] : []), ...(filters?.length ? [filterSql(filters, table.columns, quoteIdent, bind)] : [])];
+  const where = terms.length > 0 ? `WHERE ${terms.join(' AND ')}` : '';
+  return { sql: `SELECT ${cols} FROM ${from} ${where} ORDER BY ${pk.map(quoteIdent).join(', ')} LIMIT ${Number(limit)}`, values };
+}
+
 class MysqlTableReader implements TableReader {
   readonly #conn: Connection;
   readonly position: Position;
@@ -66,22 +83,14 @@ class MysqlTableReader implements TableReader {
     this.position = position;
   }
 
-  async readChunk(table: TableSchema, afterKey: Row | null, limit: number): Promise<Value[][]> {
-    const pk = table.primaryKey;
-    const cols = table.columns.map((c) => exactColumn(c.name, c.type.kind)).join(', ');
-    const from = `${quoteIdent(table.source.schema)}.${quoteIdent(table.source.name)}`;
-    const where = afterKey ? `WHERE ${keysetPredicate(pk)}` : '';
-    const order = pk.map(quoteIdent).join(', ');
-    const [rows] = await this.#conn.query<RowDataPacket[]>({
-      sql: `SELECT ${cols} FROM ${from} ${where} ORDER BY ${order} LIMIT ${Number(limit)}`,
-      values: afterKey ? keysetArgs(pk, afterKey) : [],
-      rowsAsArray: true,
-    });
+  async readChunk(table: TableSchema, afterKey: Row | null, limit: number, filters?: readonly RowFilter[]): Promise<Value[][]> {
+    const { sql, values } = readChunkSql(table, afterKey, limit, filters);
+    const [rows] = await this.#conn.query<RowDataPacket[]>({ sql, values, rowsAsArray: true });
     // The driver's row arrays, converted in place: no object per row.
-    const values = rows as unknown as Value[][];
+    const read = rows as unknown as Value[][];
     const types = table.columns.map((c) => c.type);
-    for (const row of values) for (let i = 0; i < types.length; i++) row[i] = normalizeValue(types[i]!, row[i]);
-    return values;
+    for (const row of read) for (let i = 0; i < types.length; i++) row[i] = normalizeValue(types[i]!, row[i]);
+    return read;
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,8 @@ import type { Row, Value } from '../../core/change-event.js';
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { ChunkText, TableReader } from '../../core/snapshot-reader.js';
+import { filterSql } from '../../core/filter-sql.js';
+import type { RowFilter } from '../../core/transform-rules.js';
 import { qualified, quoteIdent } from '../../engines/postgres/quoting.js';
 import { connectSource, RAW_TEXT } from '../../engines/postgres/connection.js';
 import { fromPgText } from '../../engines/postgres/types.js';
@@ -31,12 +33,19 @@ export async function openPgReader(url: string, position: Position, snapshotName
  * Keyset page in primary-key order after the key `after` (SQL expressions, parameters or literals,
  * one per key column, cast to the key columns' own types), or from the start.
  */
-export function readChunkSql(t: TableSchema, after: readonly string[] | null, limit: number): string {
+export function readChunkSql(t: TableSchema, after: readonly string[] | null, limit: number, filter?: string): string {
   const cols = t.columns.map((c) => quoteIdent(c.name)).join(', ');
   const key = t.primaryKey.map(quoteIdent).join(', ');
   const values = after?.map((v, i) => `${v}::${t.columns.find((c) => c.name === t.primaryKey[i])!.sourceType}`).join(', ');
-  const where = after ? `WHERE (${key}) > (${values})` : '';
+  const terms = [...(after ? [`(${key}) > (${values})`] : []), ...(filter ? [filter] : [])];
+  const where = terms.length > 0 ? `WHERE ${terms.join(' AND ')}` : '';
   return `SELECT ${cols} FROM ${qualified(t.source)} ${where} ORDER BY ${key} LIMIT ${Number(limit)}`;
+}
+
+/** `filters` as SQL, their values appended to `values` as parameters cast to the compared column's kind. */
+export function filterParams(table: TableSchema, filters: readonly RowFilter[], values: Value[]): string | undefined {
+  if (filters.length === 0) return undefined;
+  return filterSql(filters, table.columns, quoteIdent, (v, column) => `$${values.push(v)}::${column.type.kind === 'int' ? 'bigint' : 'text'}`);
 }
 
 class PgTableReader implements TableReader {
@@ -50,9 +59,12 @@ class PgTableReader implements TableReader {
     this.position = position;
   }
 
-  async readChunk(table: TableSchema, afterKey: Row | null, limit: number): Promise<Value[][]> {
+  async readChunk(table: TableSchema, afterKey: Row | null, limit: number, filters?: readonly RowFilter[]): Promise<Value[][]> {
     const values: Value[] = afterKey ? table.primaryKey.map((c) => afterKey[c] ?? null) : [];
-    const text = table.primaryKey.length > 0 ? readChunkSql(table, afterKey && values.map((_, i) => `$${i + 1}`), limit) : await this.#fetchSql(table, limit);
+    const after = afterKey && values.map((_, i) => `$${i + 1}`);
+    // A table without a key is read through a cursor, unfiltered: ferry filters its rows.
+    const text =
+      table.primaryKey.length > 0 ? readChunkSql(table, after, limit, filters && filterParams(table, filters, values)) : await this.#fetchSql(table, limit);
     const { rows } = await this.#client.query<Value[]>({ text, values, rowMode: 'array', types: RAW_TEXT });
     // The driver's row arrays of text, converted in place: no object per row.
     const types = table.columns.map((c) => c.type);
