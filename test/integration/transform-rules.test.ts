@@ -7,7 +7,7 @@ import { ITEMS_DDL, ROUTES, type RouteDatabases, routeDatabases, seedItemsSql } 
 
 const SALT = `it-salt-${process.pid}-7f3a9c1e5b`;
 const SALT_VARIABLE = 'FERRY_IT_MASK_SALT';
-const SEED_ROWS = 3000;
+const SEED_ROWS = 20_000;
 const REGIONS = ['eu', 'uk', 'us', 'fr'];
 
 const hmac = (text: string) => createHmac('sha256', SALT).update(text).digest('hex');
@@ -112,7 +112,7 @@ describe.each(routes)('transform rules through the CLI, $label', (route) => {
     }
     config = writeConfig(
       db.config({
-        snapshot: { chunkRows: 200, parallelism: 1 },
+        snapshot: { chunkRows: 100, parallelism: 1 },
         apply: { batchMaxRows: 100, batchMaxMs: 20 },
         transforms: {
           salt: `\${${SALT_VARIABLE}}`,
