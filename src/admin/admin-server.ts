@@ -6,6 +6,7 @@ import { coerceError, FerryError } from '../core/errors.js';
 import type { FerryMetrics } from '../metrics/metrics.js';
 import type { LiveStatus } from '../pipeline/live-status.js';
 import type { PauseGate } from '../core/pause-gate.js';
+import type { StoredDeadLetter } from '../core/dead-letter.js';
 import { cutoverRequestSchema, type CutoverController } from './cutover.js';
 
 export interface AdminDeps {
@@ -17,7 +18,13 @@ export interface AdminDeps {
   readonly token: string | undefined;
   readonly readyMaxLagSeconds: number;
   readonly log: Logger;
+  /** The last `limit` dead letters in the target; absent where nothing is dead-lettered (a kafka target). */
+  readonly deadLetters?: (limit: number) => Promise<readonly StoredDeadLetter[]>;
 }
+
+/** GET /dead-letters answers this many rows unless `?limit=` asks for another number, up to DEAD_LETTERS_MAX. */
+const DEAD_LETTERS_DEFAULT = 100;
+const DEAD_LETTERS_MAX = 10_000;
 
 export interface AdminServer {
   /** http://host:port, with the port actually bound. */
@@ -160,6 +167,19 @@ function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Han
     },
     '/metrics': { GET: async () => ({ status: 200, body: await d.metrics.text(), contentType: d.metrics.contentType }) },
     '/status': { GET: async () => json(200, d.status.toJSON()) },
+    '/dead-letters': {
+      GET: async (req) => {
+        // Rows of the target, personal data perhaps: only for operators, as POST is.
+        authorize(req, d.token);
+        if (!d.deadLetters) throw new HttpError(404, 'a kafka target keeps no dead letters', 'ask the applying processes, whose target is a database');
+        const asked = new URL(req.url ?? '/', 'http://admin').searchParams.get('limit');
+        const limit = asked === null ? DEAD_LETTERS_DEFAULT : Number(asked);
+        if (!Number.isInteger(limit) || limit < 1 || limit > DEAD_LETTERS_MAX)
+          throw new HttpError(400, `limit must be a whole number from 1 to ${DEAD_LETTERS_MAX}, not ${asked}`, 'e.g. GET /dead-letters?limit=50');
+        const rows = await d.deadLetters(limit);
+        return json(200, { limit, rows });
+      },
+    },
     '/pause': {
       POST: async () => {
         if (d.cutover.active)

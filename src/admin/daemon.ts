@@ -4,7 +4,8 @@ import type { FerryEventBus } from '../core/events.js';
 import { FerryMetrics } from '../metrics/metrics.js';
 import { runPipeline } from '../pipeline/coordinator.js';
 import { runKafkaApplier } from '../pipeline/kafka-applier.js';
-import { openSink, openSource } from '../pipeline/endpoints.js';
+import { openSink, openSinkToRead, openSource } from '../pipeline/endpoints.js';
+import type { StoredDeadLetter } from '../core/dead-letter.js';
 import { LiveStatus } from '../pipeline/live-status.js';
 import { PauseGate } from '../core/pause-gate.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
@@ -28,6 +29,16 @@ export interface Daemon {
   readonly done: Promise<'stopped' | 'cut-over'>;
   /** Closes the admin API (after `done`). */
   close(): Promise<void>;
+}
+
+/** The target's last dead letters, on connections of their own (the stream's are busy applying). */
+async function readDeadLetters(config: Config, log: Logger, limit: number): Promise<StoredDeadLetter[]> {
+  const sink = await openSinkToRead(config, log);
+  try {
+    return (await sink.readDeadLetters?.(limit)) ?? [];
+  } finally {
+    await sink.close();
+  }
 }
 
 /**
@@ -64,6 +75,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       token: config.admin.token,
       readyMaxLagSeconds: config.admin.readyMaxLagSeconds,
       log,
+      ...(config.target.type === 'kafka' ? {} : { deadLetters: (limit: number) => readDeadLetters(config, log, limit) }),
     });
   }
   // A SIGTERM aborts a cutover that has not started stopping the stream, unfencing the source before ferry goes.

@@ -194,5 +194,6 @@ export function mssqlCheckpointStore(pool: sql.ConnectionPool, pipeline: string,
       throw new FerryError('fatal', 'the dead-letter error policy is not built for a SQL Server target');
     },
     deadLetterCounts: async () => new Map(),
+    readDeadLetters: async () => [],
   };
 }

@@ -3,7 +3,7 @@ import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../core/table-mapping.js';
 import { checkpointFromText, decodeKey, encodeKey } from '../core/checkpoint-codec.js';
-import { DEAD_LETTER_COLUMNS, deadLetterValues, type DeadLetter } from '../core/dead-letter.js';
+import { DEAD_LETTER_COLUMNS, deadLetterValues, storedLetter, storedLetterColumns, type DeadLetter, type StoredDeadLetter } from '../core/dead-letter.js';
 import { takenOver } from './pipeline-ownership.js';
 import { noneWhenMissing, type CheckpointStore } from '../core/checkpoint-store.js';
 
@@ -148,6 +148,15 @@ async function mysqlDeadLetterCounts(conn: Queryable, pipeline: string): Promise
   return new Map(rows.map((r) => [String(r.table_name), Number(r.n)]));
 }
 
+async function readMysqlDeadLetters(conn: Queryable, pipeline: string, limit: number): Promise<StoredDeadLetter[]> {
+  const iso = (c: string) => `DATE_FORMAT(${c}, '%Y-%m-%dT%H:%i:%s.%fZ')`;
+  const [rows] = await conn.query<RowDataPacket[]>(`SELECT ${storedLetterColumns(iso)} FROM ${DEAD_LETTERS} WHERE pipeline = ? ORDER BY id DESC LIMIT ?`, [
+    pipeline,
+    limit,
+  ]);
+  return rows.map(storedLetter).reverse();
+}
+
 /** ER_NO_SUCH_TABLE: also what a database that does not exist gives. */
 const missingTable = (err: unknown) => (err as { errno?: number }).errno === 1146;
 
@@ -164,5 +173,6 @@ export function mysqlCheckpointStore(pool: Queryable, pipeline: string, owner: s
     writePartition: (c, topic, partition, next) => writeMysqlPartition(c, pipeline, topic, partition, next),
     writeDeadLetter: (c, letter) => writeMysqlDeadLetter(c, pipeline, letter),
     deadLetterCounts: () => noneWhenMissing(mysqlDeadLetterCounts(pool, pipeline), new Map(), missingTable),
+    readDeadLetters: (limit) => noneWhenMissing(readMysqlDeadLetters(pool, pipeline, limit), [], missingTable),
   };
 }

@@ -8,7 +8,7 @@ import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../core/table-mapping.js';
 import { decodeKey, encodeKey } from '../core/checkpoint-codec.js';
-import { DEAD_LETTER_COLUMNS, deadLetterValues, type DeadLetter } from '../core/dead-letter.js';
+import { DEAD_LETTER_COLUMNS, deadLetterValues, storedLetter, storedLetterColumns, type DeadLetter, type StoredDeadLetter } from '../core/dead-letter.js';
 import { takenOver } from './pipeline-ownership.js';
 
 /**
@@ -173,6 +173,15 @@ async function deadLetterCounts(client: Queryable, pipeline: string): Promise<Ma
   return new Map(rows.map((r) => [r.table_name as string, Number(r.n)]));
 }
 
+async function readDeadLetters(client: Queryable, pipeline: string, limit: number): Promise<StoredDeadLetter[]> {
+  const iso = (c: string) => `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+  const { rows } = await client.query(`SELECT ${storedLetterColumns(iso)} FROM ${DEAD_LETTERS} WHERE pipeline = $1 ORDER BY id DESC LIMIT $2`, [
+    pipeline,
+    limit,
+  ]);
+  return rows.map(storedLetter).reverse();
+}
+
 /** undefined_table: also what a schema that does not exist gives. */
 const missingTable = (err: unknown) => (err as { code?: string }).code === '42P01';
 
@@ -189,5 +198,6 @@ export function postgresCheckpointStore(pool: Queryable, pipeline: string, owner
     writePartition: (c, topic, partition, next) => writePartition(c, pipeline, topic, partition, next),
     writeDeadLetter: (c, letter) => writeDeadLetter(c, pipeline, letter),
     deadLetterCounts: () => noneWhenMissing(deadLetterCounts(pool, pipeline), new Map(), missingTable),
+    readDeadLetters: (limit) => noneWhenMissing(readDeadLetters(pool, pipeline, limit), [], missingTable),
   };
 }

@@ -1,5 +1,5 @@
 import type { Checkpoint, SnapshotProgress } from './checkpoint.js';
-import type { DeadLetter } from './dead-letter.js';
+import type { DeadLetter, StoredDeadLetter } from './dead-letter.js';
 
 /**
  * ferry's checkpoint and snapshot progress, kept in a SQL target next to the data. Writers take the
@@ -27,6 +27,8 @@ export interface CheckpointStore<C> {
   writeDeadLetter(c: C, letter: DeadLetter): Promise<void>;
   /** Rows dead-lettered and not replayed, per source table (`schema.table`). */
   deadLetterCounts(): Promise<Map<string, number>>;
+  /** The last `limit` dead letters of the pipeline, oldest first. */
+  readDeadLetters(limit: number): Promise<StoredDeadLetter[]>;
 }
 
 /**

@@ -26,6 +26,45 @@ export interface DeadLetter {
   readonly row: Row;
 }
 
+/** A dead letter as ferry.ferry_dead_letters keeps it (GET /dead-letters): JSON columns parsed. */
+export interface StoredDeadLetter {
+  readonly id: number;
+  readonly table: string;
+  readonly key: unknown;
+  readonly operation: string;
+  readonly position: unknown;
+  readonly reason: string;
+  readonly code: string;
+  readonly message: string;
+  readonly row: unknown;
+  /** ISO 8601, UTC. */
+  readonly deadLetteredAt: string;
+  readonly replayedAt: string | null;
+}
+
+/** The columns of ferry.ferry_dead_letters that StoredDeadLetter reads, times as ISO text by `iso`. */
+export function storedLetterColumns(iso: (column: string) => string): string {
+  return `id, table_name, row_key, operation, position, error_class, error_code, error_message, row_image, ${iso('dead_lettered_at')} AS dead_lettered_at, ${iso('replayed_at')} AS replayed_at`;
+}
+
+/** A row of storedLetterColumns() as a StoredDeadLetter; JSON columns arrive as text or already parsed. */
+export function storedLetter(r: Record<string, unknown>): StoredDeadLetter {
+  const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
+  return {
+    id: Number(r.id),
+    table: String(r.table_name),
+    key: json(r.row_key),
+    operation: String(r.operation),
+    position: json(r.position),
+    reason: String(r.error_class),
+    code: String(r.error_code),
+    message: String(r.error_message),
+    row: json(r.row_image),
+    deadLetteredAt: String(r.dead_lettered_at),
+    replayedAt: r.replayed_at === null || r.replayed_at === undefined ? null : String(r.replayed_at),
+  };
+}
+
 /** A row's values as JSON text: binary values as `{"$hex": …}`, as checkpoint keys are kept. */
 export function rowJson(row: Row): string {
   return JSON.stringify(row, (_k, v: Value | { type: 'Buffer'; data: number[] }) =>

@@ -6,6 +6,7 @@ import type { ChunkText } from './snapshot-reader.js';
 import type { NextKeyValues } from './source-catalogue.js';
 import type { TargetReader } from './target-reader.js';
 import type { RejectionReason } from './target-rejection.js';
+import type { StoredDeadLetter } from './dead-letter.js';
 
 export type TablePrep = 'create' | 'drop-and-create' | 'truncate' | 'none';
 
@@ -86,6 +87,8 @@ export interface Sink extends SnapshotLoad, CutoverFinish {
   begin(): Promise<SinkTransaction>;
   /** Reading the target back (verify, counts); absent where the target is a stream of messages. */
   readonly reader?: TargetReader;
+  /** The last `limit` rows the target rejected and ferry dead-lettered, oldest first; absent where nothing is dead-lettered (Kafka). */
+  readDeadLetters?(limit: number): Promise<StoredDeadLetter[]>;
   close(): Promise<void>;
 }
 

@@ -6,6 +6,7 @@ import type { Position } from '../core/position.js';
 import type { TableSchema } from '../core/schema.js';
 import type { DatabaseSink, TablePrep } from '../core/sink.js';
 import type { ErrorPolicy } from '../core/error-policy.js';
+import type { StoredDeadLetter } from '../core/dead-letter.js';
 import type { ChunkText } from '../core/snapshot-reader.js';
 import type { NextKeyValues } from '../core/source-catalogue.js';
 import type { TargetReader } from '../core/target-reader.js';
@@ -186,6 +187,10 @@ export class SqlSink<C> implements DatabaseSink {
     }).catch((err) => {
       throw coerceError(err, 'recording the cutover in the target checkpoint');
     });
+  }
+
+  readDeadLetters(limit: number): Promise<StoredDeadLetter[]> {
+    return this.#target.store.readDeadLetters(limit);
   }
 
   async close(): Promise<void> {

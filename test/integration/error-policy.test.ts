@@ -159,6 +159,18 @@ describe.each(ROUTES)('error policy, $label', (route) => {
       expect(counted('items', 'foreign-key')).toBe(0);
       expect(ferry.output()).toMatch(new RegExp(`2 row\\(s\\) of ${s}\\.items the target rejected \\(check\\) kept in ferry\\.ferry_dead_letters`));
 
+      // GET /dead-letters: the last rows, oldest first, with their fields.
+      const listed = (await (await fetch(`${admin}/dead-letters`)).json()) as {
+        rows: { id: number; table: string; key: unknown; reason: string; row: unknown }[];
+      };
+      expect(listed.rows.map((r) => ({ table: r.table, key: r.key, reason: r.reason }))).toEqual(
+        letters.map((l) => ({ table: l.table, key: l.key, reason: l.reason })),
+      );
+      expect(listed.rows.find((r) => (r.key as { id: number }).id === 13)!.row).toEqual({ id: 13, body: 'far too long for eight' });
+      const lastTwo = (await (await fetch(`${admin}/dead-letters?limit=2`)).json()) as { rows: { id: number }[] };
+      expect(lastTwo.rows.map((r) => r.id)).toEqual(listed.rows.slice(-2).map((r) => r.id));
+      expect((await fetch(`${admin}/dead-letters?limit=0`)).status).toBe(400);
+
       // The rest of the batch arrived, once, in order.
       const items = await db.target.query(`SELECT id, val, amount FROM ${db.targetSchema}.items WHERE id > 50 OR id IN (2, 3) ORDER BY id`);
       expect(items.map((r) => [Number(r.id), String(r.val), Number(r.amount)])).toEqual([
