@@ -72,32 +72,73 @@ async function started(config: string): Promise<RunningCli> {
 }
 
 describe.each(ROUTES)('error policy, $label', (route) => {
-  describe('stop (the default)', () => {
+  /** Each rejection under stop: what the operator does to the target, the row it refuses, what the stop says, and the fix. */
+  const STOPS = [
+    {
+      kind: 'a CHECK',
+      table: 'items',
+      constrain: (s: string) => `ALTER TABLE ${s}.items ADD CONSTRAINT amount_cap CHECK (amount < 5000)`,
+      rows: "INSERT INTO items VALUES (51, 1, 'a', 10), (52, 1, 'b', 9000), (53, 1, 'c', 30)",
+      cause: /amount_cap/,
+      fix: (s: string) => `ALTER TABLE ${s}.items DROP CONSTRAINT amount_cap`,
+    },
+    {
+      kind: 'a unique key',
+      table: 'items',
+      constrain: (s: string) => `CREATE UNIQUE INDEX items_val_u ON ${s}.items (val)`,
+      rows: "INSERT INTO items VALUES (51, 1, 'a', 10), (52, 1, 'seed7', 20), (53, 1, 'c', 30)",
+      cause: /collides with another row of the target on unique key items_val_u/,
+      fix: (s: string) => (route.target === 'postgres' ? `DROP INDEX ${s}.items_val_u` : `DROP INDEX items_val_u ON ${s}.items`),
+    },
+    {
+      kind: 'a narrower column',
+      table: 'items',
+      constrain: (s: string) =>
+        route.target === 'postgres' ? `ALTER TABLE ${s}.items ALTER COLUMN val TYPE varchar(8)` : `ALTER TABLE ${s}.items MODIFY val VARCHAR(8) NOT NULL`,
+      rows: "INSERT INTO items VALUES (51, 1, 'a', 10), (52, 1, 'far too long for it', 20), (53, 1, 'c', 30)",
+      cause: /too long/i,
+      fix: (s: string) =>
+        route.target === 'postgres' ? `ALTER TABLE ${s}.items ALTER COLUMN val TYPE varchar(64)` : `ALTER TABLE ${s}.items MODIFY val VARCHAR(64) NOT NULL`,
+    },
+    {
+      kind: 'a NOT NULL',
+      table: 'notes',
+      constrain: (s: string) =>
+        route.target === 'postgres' ? `ALTER TABLE ${s}.notes ALTER COLUMN body SET NOT NULL` : `ALTER TABLE ${s}.notes MODIFY body VARCHAR(64) NOT NULL`,
+      rows: "INSERT INTO notes VALUES (51, 'a'), (52, NULL), (53, 'c')",
+      cause: /null/i,
+      fix: (s: string) =>
+        route.target === 'postgres' ? `ALTER TABLE ${s}.notes ALTER COLUMN body DROP NOT NULL` : `ALTER TABLE ${s}.notes MODIFY body VARCHAR(64) NULL`,
+    },
+  ];
+
+  describe.each(STOPS)('stop (the default), $kind on the target', (c) => {
     let db: RouteDatabases;
     beforeAll(async () => {
-      db = await routeDatabases(route, `ep_stop_${route.target}`);
+      db = await routeDatabases(route, `ep_stop_${c.kind.toLowerCase().replace(/\W+/g, '_')}_${route.target}`);
     });
     afterAll(async () => db?.close());
 
     it('stops naming the table, the key and the cause, the checkpoint before the row; fixed and restarted, the tables are equal', async () => {
-      await db.source.query(`${ITEMS_DDL}; ${seedItemsSql(route.source, 50)}`);
+      await db.source.query(`${ITEMS_DDL}; ${seedItemsSql(route.source, 50)}; ${NOTES_DDL}; INSERT INTO notes VALUES (1, 'n1')`);
       const config = writeConfig(db.config());
       const ferry = await started(config);
       await db.waitCaughtUp();
-      await db.target.query(`ALTER TABLE ${db.targetSchema}.items ADD CONSTRAINT amount_cap CHECK (amount < 5000)`);
+      await db.target.query(c.constrain(db.targetSchema));
       const notPast = await sourceHead(db);
-      await db.source.query(`BEGIN; INSERT INTO items VALUES (51, 1, 'a', 10), (52, 1, 'b', 9000), (53, 1, 'c', 30); COMMIT`);
+      await db.source.query(`BEGIN; ${c.rows}; COMMIT`);
 
       const r = await ferry.done;
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`target rejected a change to ${db.targetSchema}\\.items: the row with id = 52: .*amount_cap`));
+      const stop = new RegExp(`target rejected a change to ${db.targetSchema}\\.${c.table}: the row with id = 52[: ].*`).exec(r.stderr)?.[0];
+      expect(stop, r.stderr).toMatch(c.cause);
       expect(r.stderr).toMatch(/the checkpoint did not move past this change/);
       const stopped = await db.checkpoint();
       expect(notPast(stopped!.position!)).toBe(true);
       // Nothing of the transaction arrived: not even its rows the target would take.
-      expect(await db.target.query(`SELECT id FROM ${db.targetSchema}.items WHERE id > 50`)).toEqual([]);
+      expect(await db.target.query(`SELECT id FROM ${db.targetSchema}.${c.table} WHERE id > 50`)).toEqual([]);
 
-      await db.target.query(`ALTER TABLE ${db.targetSchema}.items DROP CONSTRAINT amount_cap`);
+      await db.target.query(c.fix(db.targetSchema));
       const resumed = await started(config);
       await db.waitCaughtUp();
       const verdict = await verifyWithCli(config);
