@@ -157,7 +157,7 @@ describe('grafana/dashboards/ferry.json', () => {
     expect(resolveMetric('ferry_phase')).toBeDefined();
   });
 
-  it('covers lag, throughput, latency, snapshot progress, phase, cutover, errors, slot retention, pause and the process', () => {
+  it('covers lag, throughput, latency, snapshot progress, phase, cutover, errors, dead letters, slot retention, pause and the process', () => {
     for (const name of [
       'ferry_replication_lag_seconds',
       'ferry_source_lag_bytes',
@@ -169,6 +169,7 @@ describe('grafana/dashboards/ferry.json', () => {
       'ferry_phase',
       'ferry_cutover_state',
       'ferry_errors_total',
+      'ferry_dead_letter_rows_total',
       'ferry_slot_retained_bytes',
       'ferry_paused',
       'process_resident_memory_bytes',
@@ -203,11 +204,12 @@ describe('grafana/alerts/ferry-rules.yml', () => {
   const doc = readYaml('grafana/alerts/ferry-rules.yml');
   const rules: any[] = doc.groups.flatMap((g: any) => g.rules);
 
-  it('defines the five ferry alerts, each with expr, for, severity, a summary, a description and a runbook_url to its docs/operations.md entry', () => {
+  it('defines the six ferry alerts, each with expr, for, severity, a summary, a description and a runbook_url to its docs/operations.md entry', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual([
       'FerryDown',
       'FerryErrorsIncreasing',
       'FerryReplicationLagHigh',
+      'FerryRowsDeadLettered',
       'FerrySlotRetentionHigh',
       'FerryStreamStalled',
     ]);
