@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Mask } from '../core/transform-rules.js';
 import type { Value } from '../core/change-event.js';
-import type { Column } from '../core/schema.js';
+import type { Column, Engine } from '../core/schema.js';
 
 /** What the redact mask writes in place of every non-NULL value. */
 export const REDACTED = 'REDACTED';
@@ -52,28 +52,34 @@ export function maskName(mask: Mask): string {
   return 'keepLast' in mask ? `keepLast ${mask.keepLast}` : `keepFirst ${mask.keepFirst}`;
 }
 
-/** A string column of `length` characters (null: unbounded), written alike in both source engines' SQL. */
-function stringColumn(c: Column, length: number | null): Column {
+/**
+ * A string column of `length` characters (null: unbounded). Its source type is spelled as the
+ * source's engine prints it, since a target of the same engine compares its own column with it.
+ */
+function stringColumn(c: Column, engine: Engine, length: number | null): Column {
   const { collation: _c, default: _d, onUpdate: _o, ...rest } = c;
-  return { ...rest, type: { kind: 'string', maxLength: length }, sourceType: length === null ? 'text' : `varchar(${length})`, autoIncrement: false };
+  return { ...rest, type: { kind: 'string', maxLength: length }, sourceType: length === null ? 'text' : `${VARCHAR[engine]}(${length})`, autoIncrement: false };
 }
+
+/** How each source engine prints a bounded string type. */
+const VARCHAR: Readonly<Record<Engine, string>> = { mysql: 'varchar', postgres: 'character varying' };
 
 /**
  * The column as the target holds its masked values: hash a 64-character string, redact one that
  * holds the fixed text, keepFirst/keepLast the source's string type (the length does not change) or
  * text for another type's values, null the same type made nullable.
  */
-export function maskedColumn(c: Column, mask: Mask, salt: string | undefined): Column {
+export function maskedColumn(c: Column, engine: Engine, mask: Mask, salt: string | undefined): Column {
   const backfill = 'value' in c.backfill ? { value: maskFunction(mask, salt)(c.backfill.value) } : c.backfill;
   if (mask === 'null') {
     const { default: _d, onUpdate: _o, ...rest } = c;
     return { ...rest, nullable: true, autoIncrement: false, backfill: { value: null } };
   }
-  if (mask === 'hash') return { ...stringColumn(c, HASH_LENGTH), backfill };
-  if (mask === 'redact') return { ...stringColumn(c, REDACTED.length), backfill };
+  if (mask === 'hash') return { ...stringColumn(c, engine, HASH_LENGTH), backfill };
+  if (mask === 'redact') return { ...stringColumn(c, engine, REDACTED.length), backfill };
   if (c.type.kind === 'string') {
     const { default: _d, onUpdate: _o, ...rest } = c;
     return { ...rest, backfill };
   }
-  return { ...stringColumn(c, null), backfill };
+  return { ...stringColumn(c, engine, null), backfill };
 }

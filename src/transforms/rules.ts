@@ -186,7 +186,7 @@ function tablePlan(
     .filter((c) => m.names.has(c.name))
     .map((c) => {
       const mask = m.masks.get(c.name);
-      return { ...(mask === undefined ? c : maskedColumn(c, mask, salt)), name: name(c.name) };
+      return { ...(mask === undefined ? c : maskedColumn(c, table.engine, mask, salt)), name: name(c.name) };
     });
   const maskers = new Map([...m.masks].map(([n, mask]) => [n, maskFunction(mask, salt)]));
   return {

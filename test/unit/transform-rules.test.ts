@@ -141,6 +141,9 @@ describe('rulesTransform', () => {
     const byName = Object.fromEntries(plan.table.columns.map((c) => [c.name, c]));
     expect(byName.email_address!.type).toEqual({ kind: 'string', maxLength: 64 });
     expect(byName.email_address!.sourceType).toBe('varchar(64)');
+    // Spelled as the source's engine prints it: a same-engine target compares its column with it.
+    const fromPostgres = t.plan({ ...customers, engine: 'postgres' }).table.columns.find((c) => c.name === 'email_address')!;
+    expect(fromPostgres.sourceType).toBe('character varying(64)');
     expect(byName.ssn!.type).toEqual({ kind: 'string', maxLength: REDACTED.length });
     expect(byName.phone!.type).toEqual(customers.columns[2]!.type);
     expect(byName.dob!).toMatchObject({ type: { kind: 'date' }, nullable: true });
