@@ -259,6 +259,55 @@ describe.each(ROUTES)('error policy, $label', (route) => {
     });
   });
 
+  describe('dead-letter in a large transaction', () => {
+    let db: RouteDatabases;
+    beforeAll(async () => {
+      db = await routeDatabases(route, `ep_dead_big_${route.target}`);
+    });
+    afterAll(async () => db?.close());
+
+    it('5,000 rows in one source transaction, 3 of them rejected: 4,997 applied once, 3 dead-lettered; then all updated, 4 rejected', async () => {
+      await db.source.query(`${ITEMS_DDL}; ${seedItemsSql(route.source, 10)}`);
+      const config = writeConfig(db.config({ errors: { policy: 'dead-letter' } }));
+      const ferry = await started(config);
+      await db.waitCaughtUp();
+      await db.target.query(`ALTER TABLE ${db.targetSchema}.items ADD CONSTRAINT amount_cap CHECK (amount < 5000)`);
+      const bad = [1000, 2500, 5100];
+      const amount = (n: string) => `CASE WHEN ${n} IN (${bad.join(', ')}) THEN 9000 ELSE ${n} % 1000 END`;
+      const began = performance.now();
+      await db.source.query(
+        route.source === 'mysql'
+          ? `BEGIN; INSERT INTO items SELECT seq, 1, CONCAT('b', seq), ${amount('seq')} FROM seq_101_to_5100; COMMIT`
+          : `BEGIN; INSERT INTO items SELECT g, 1, 'b' || g, ${amount('g')} FROM generate_series(101, 5100) g; COMMIT`,
+      );
+      await db.waitCaughtUp();
+      const ms = performance.now() - began;
+      const [count] = await db.target.query(`SELECT count(*) AS n, count(DISTINCT id) AS d FROM ${db.targetSchema}.items WHERE id > 100`);
+      expect([Number(count!.n), Number(count!.d)]).toEqual([4997, 4997]);
+      const letters = await deadLetters(db);
+      expect(letters.map((l) => [l.key.id, l.reason, l.operation])).toEqual(bad.map((id) => [id, 'check', 'insert']));
+      expect(await db.target.query(`SELECT id FROM ${db.targetSchema}.items WHERE id IN (${bad.join(', ')})`)).toEqual([]);
+      console.log(`${route.label}: 5,000-row transaction, 3 rows dead-lettered, 4,997 applied in ${Math.round(ms)} ms`);
+
+      // An update of all 5,000 rows (upserts through the stage): the 3 still refused, and one more.
+      await db.source.query(`BEGIN; UPDATE items SET grp = 2, amount = CASE WHEN id = 3000 THEN 9999 ELSE amount END WHERE id > 100; COMMIT`);
+      await db.waitCaughtUp();
+      const updated = await deadLetters(db);
+      expect(
+        updated
+          .slice(3)
+          .map((l) => [l.key.id, l.reason, l.operation])
+          .sort((a, b) => Number(a[0]) - Number(b[0])),
+      ).toEqual([1000, 2500, 3000, 5100].map((id) => [id, 'check', 'upsert']));
+      const [moved] = await db.target.query(`SELECT count(*) AS n FROM ${db.targetSchema}.items WHERE id > 100 AND grp = 2`);
+      expect(Number(moved!.n)).toBe(4996);
+      const [kept] = await db.target.query(`SELECT grp, amount FROM ${db.targetSchema}.items WHERE id = 3000`);
+      expect([Number(kept!.grp), Number(kept!.amount)]).toEqual([1, 0]);
+      ferry.child.kill('SIGTERM');
+      expect((await ferry.done).code).toBe(0);
+    });
+  });
+
   it('a run whose config sets quarantine-table is refused before it touches anything', async () => {
     const r = await runCli(['run', '-c', writeConfig({ ...configOnly(route), errors: { policy: 'quarantine-table' } })]);
     expect(r.code).toBe(2);
