@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningCli, runCli, startCli, verifyWithCli, waitFor, writeConfig } from '../helpers/ferry.js';
 import { rowsAsText } from '../helpers/engine-sql.js';
+import { startWriteLoad } from '../helpers/write-load.js';
 import { ITEMS_DDL, ROUTES, type RouteDatabases, routeDatabases, seedItemsSql } from '../helpers/routes.js';
 
 const SALT = `it-salt-${process.pid}-7f3a9c1e5b`;
@@ -103,10 +104,13 @@ describe.each(routes)('transform rules through the CLI, $label', (route) => {
   };
   let config: string;
 
-  it('plan shows each rule effect and bad rules stop plan, check and run (exit 2); run renames, drops, masks and filters snapshot rows and streamed changes alike, through kill -9; the salt is never printed', async () => {
+  it('plan shows each rule effect and bad rules stop plan, check and run (exit 2); run renames, drops, masks (a key by hash) and filters snapshot rows and streamed changes alike, through kill -9; the salt is never printed', async () => {
     await db.source.query(CUSTOMERS_DDL);
     await db.source.query(ITEMS_DDL);
     await db.source.query(seedItemsSql(route.source, 500));
+    // accounts: its key hashed (keys stay unique and stable through the load's key changes), val partly kept.
+    await db.source.query(ITEMS_DDL.replace('items', 'accounts'));
+    await db.source.query(seedItemsSql(route.source, 2000).replace('INSERT INTO items', 'INSERT INTO accounts'));
     for (let from = 1; from <= SEED_ROWS; from += 500) {
       await db.source.query(`INSERT INTO customers VALUES ${Array.from({ length: 500 }, (_, k) => customerValues(from + k)).join(', ')}`);
     }
@@ -124,6 +128,7 @@ describe.each(routes)('transform rules through the CLI, $label', (route) => {
               mask: { email_address: 'hash', phone: { keepLast: 4 }, ssn: 'redact', dob: 'null' },
               filter: [{ column: 'region', op: 'in', value: ['eu', 'uk'] }],
             },
+            { match: `${db.sourceSchema}.accounts`, mask: { id: 'hash', val: { keepFirst: 2 } } },
           ],
         },
       }),
@@ -155,6 +160,7 @@ describe.each(routes)('transform rules through the CLI, $label', (route) => {
     }
 
     const load = startCustomerLoad(db);
+    const accountsLoad = startWriteLoad(db.source, 'accounts', { firstId: 1_000_000, pauseMs: 5, seedRows: 2000 });
     const phases: string[] = [];
     try {
       // One kill right after a snapshot chunk, one mid-stream.
@@ -172,6 +178,7 @@ describe.each(routes)('transform rules through the CLI, $label', (route) => {
       expect((await ferry.done).signal).toBe('SIGKILL');
     } finally {
       await load.stop();
+      await accountsLoad.stop();
     }
     const ferry = run();
     await db.waitCaughtUp(120_000);
@@ -204,6 +211,13 @@ describe.each(routes)('transform rules through the CLI, $label', (route) => {
     );
     expect(Number(customersThere[0]!.n)).toBe(0);
 
+    const byHash = (a: Record<string, string | null>, b: Record<string, string | null>) => (a.id! < b.id! ? -1 : a.id! > b.id! ? 1 : 0);
+    const accountsSource = await rowsAsText(db.source, db.sourceSchema, 'accounts', ['id', 'grp', 'val', 'amount']);
+    const accounts = (await rowsAsText(db.target, db.targetSchema, 'accounts', ['id', 'grp', 'val', 'amount'])).sort(byHash);
+    expect(accounts).toEqual(
+      accountsSource.map((r) => ({ id: hmac(r.id!), grp: r.grp, val: r.val!.slice(0, 2) + '*'.repeat(r.val!.length - 2), amount: r.amount })).sort(byHash),
+    );
+
     // verify compares the table without rules, and says it cannot compare the masked one (never "equal").
     const verdict = await verifyWithCli(config);
     expect(verdict.equal).toBe(false);
@@ -211,6 +225,7 @@ describe.each(routes)('transform rules through the CLI, $label', (route) => {
     expect(byTable.items!.equal).toBe(true);
     expect(byTable.customers).toMatchObject({ equal: false });
     expect(byTable.customers!.note).toMatch(/^not comparable: transforms\.rules\[0\]/);
+    expect(byTable.accounts!.note).toMatch(/^not comparable: transforms\.rules\[1\]/);
 
     ferry.child.kill('SIGTERM');
     const last = await ferry.done;
@@ -219,7 +234,7 @@ describe.each(routes)('transform rules through the CLI, $label', (route) => {
     expect(printed.length).toBeGreaterThan(0);
     expect(printed).not.toContain(SALT);
     console.log(
-      `transform rules ${route.label}: ${source.length} source customers, ${target.length} in the target (masked: hash, keepLast 4, redact, null), ${source.length - kept.length} filtered out; the snapshot's SQL read ${snapshotRead} of its ${SEED_ROWS}+ rows; ${load.transactions} load transactions with ${load.moves} region-changing updates (rows moved into or out of the filter); kills at ${phases.join(', ')}`,
+      `transform rules ${route.label}: ${source.length} source customers, ${target.length} in the target (masked: hash, keepLast 4, redact, null), ${source.length - kept.length} filtered out; the snapshot's SQL read ${snapshotRead} of its ${SEED_ROWS}+ rows; ${load.transactions} load transactions with ${load.moves} region-changing updates (rows moved into or out of the filter); kills at ${phases.join(', ')}; accounts: ${accounts.length} rows under hashed keys after ${accountsLoad.transactions} load transactions with key changes`,
     );
     expect(phases).toContain('stream');
   });
