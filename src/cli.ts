@@ -15,7 +15,7 @@ import { logEvents } from './ui/event-log.js';
 import { showSnapshotProgress } from './ui/snapshot-progress.js';
 import { progressIntervalMs } from './ui/progress-interval.js';
 import { readerOf } from './core/target-reader.js';
-import { notComparable } from './transforms/rules.js';
+import { rulesTransform } from './transforms/rules.js';
 import { verifyTables, type TableVerdict, type VerifyMode } from './verify/verify.js';
 import { formatThroughput, formatVerdict } from './verify/report.js';
 import { runDemo } from './demo/demo.js';
@@ -267,7 +267,7 @@ a quiet or fenced source (after a cutover's fence) the result is exact.`,
           chunkRows,
           recheck,
           onTable: print,
-          notComparable: (t) => notComparable(cfg.transforms, t),
+          transform: rulesTransform(cfg.transforms),
         });
         const ms = performance.now() - started;
         const rows = verdicts.reduce((n, v) => n + v.rows, 0);

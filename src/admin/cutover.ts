@@ -17,6 +17,7 @@ import type { Verifiable } from '../core/verify-side.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import type { LiveStatus } from '../pipeline/live-status.js';
 import { verifyTables, type TableVerdict } from '../verify/verify.js';
+import type { Transform } from '../transforms/transform.js';
 
 /** The body of POST /cutover (DESIGN §1.3). */
 export const cutoverRequestSchema = z
@@ -64,8 +65,8 @@ export interface CutoverDeps {
   readonly stopStream: () => Promise<void>;
   /** The verification of a request that names none (config cutover.verify). */
   readonly defaultVerify: CutoverVerify;
-  /** Tables the verification cannot compare (verify's notComparable). */
-  readonly notComparable?: (table: TableSchema) => string | undefined;
+  /** What the pipeline makes of each table (transforms.rules): the verification compares through it. */
+  readonly transform?: Transform;
 }
 
 const TERMINAL: ReadonlySet<CutoverState> = new Set(['completed', 'failed', 'aborted']);
@@ -251,7 +252,7 @@ class Run {
           verifyTables(source, readerOf(sink), tables, request.verify, {
             recheck: 0,
             signal: this.#abort.signal,
-            ...(this.deps.notComparable ? { notComparable: this.deps.notComparable } : {}),
+            ...(this.deps.transform ? { transform: this.deps.transform } : {}),
           }),
         );
         const differ = this.#verdicts.filter((v) => !v.equal);

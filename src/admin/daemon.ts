@@ -10,7 +10,7 @@ import { LiveStatus } from '../pipeline/live-status.js';
 import { PauseGate } from '../core/pause-gate.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
 import { CutoverController } from './cutover.js';
-import { notComparable } from '../transforms/rules.js';
+import { rulesTransform } from '../transforms/rules.js';
 
 export interface DaemonOptions {
   readonly config: Config;
@@ -63,7 +63,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       await pipeline;
     },
     defaultVerify: config.cutover.verify,
-    notComparable: (t) => notComparable(config.transforms, t),
+    transform: rulesTransform(config.transforms),
   });
   let admin: AdminServer | null = null;
   if (config.admin) {

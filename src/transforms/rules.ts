@@ -214,12 +214,6 @@ function tablePlan(
   };
 }
 
-/** Why `ferry verify` cannot compare source table `table` yet: a rule changes what the target holds of it. */
-export function notComparable(t: TransformsConfig, table: TableSchema): string | undefined {
-  const r = ruleFor(t.rules, table.source);
-  return r && `${ruleName(r)} applies to it, and verify does not compare through transforms yet`;
-}
-
 /**
  * What the table's rule does, one line per effect, as `ferry plan` prints it (source column names,
  * with the target's where they differ); nothing for a table no rule matches.

@@ -98,3 +98,21 @@ export function rowsSql(s: SideTable, c: Chunk): Statement {
 export function physicalColumns(side: VerifySide, id: TableId): Promise<Map<string, PhysicalColumn>> {
   return verifySql(side.engine).physicalColumns(side, id);
 }
+
+export async function run(side: VerifySide, s: Statement): Promise<(string | null)[][]> {
+  return side.query(s.sql, s.params);
+}
+
+/** The chunks of the table: keyset walk of the source's key, `rows` keys at a time. */
+export async function chunksOf(src: VerifySide, s: SideTable, rows: number): Promise<Chunk[]> {
+  if (s.key.length === 0) return [{ from: null, to: null }];
+  const chunks: Chunk[] = [];
+  let from: readonly string[] | null = null;
+  for (;;) {
+    const [next] = await run(src, boundarySql(s, from, rows));
+    const to = next ? next.map((v) => v ?? '') : null;
+    chunks.push({ from, to });
+    if (!to) return chunks;
+    from = to;
+  }
+}

@@ -6,17 +6,24 @@ import type { Verifiable, VerifySide } from '../core/verify-side.js';
 import { coerceError } from '../core/errors.js';
 import type { PhysicalColumn } from '../core/verify-sql.js';
 import { verifySql } from '../engines/registry.js';
+import type { Transform } from '../transforms/transform.js';
+import { through, type Through } from './through-rules.js';
+import { countThrough, verifyThrough } from './verify-through.js';
 import { comparedInNode, fieldSql, keySql, ownOrderIsByteOrder, rawSql, readRaw, rowHashSql } from './canonical-sql.js';
 import { chunkDigest, diffRows, encodeRow, type DifferingKey, type EncodedRow, type NodeColumn } from './row-diff.js';
-import { boundarySql, checksumSql, physicalColumns, rowsSql, tableRef, type Chunk, type SideTable, type Statement } from './statements.js';
+import { checksumSql, chunksOf, physicalColumns, rowsSql, run, tableRef, type Chunk, type SideTable } from './statements.js';
 
 export type VerifyMode = 'counts' | 'checksums';
 
 /** The source as verify uses it: its verification side, and row estimates that size the chunks. */
 export type VerifiedSource = Verifiable & Pick<SourceCatalogue, 'estimateRows'>;
 
-/** sql: chunk checksums computed by both databases; rows: rows read into ferry and compared there with canonical(). */
-export type VerifyMethod = 'sql' | 'rows';
+/**
+ * sql: chunk checksums computed by both databases; rows: rows read into ferry and compared there with
+ * canonical(); transforms: source rows read into ferry, passed through the table's transform rule and
+ * compared with the target's rows of the same keys.
+ */
+export type VerifyMethod = 'sql' | 'rows' | 'transforms';
 
 /** Key range (from, to] whose rows differ; a null bound is the table's start or end. */
 export interface DifferingRange {
@@ -55,10 +62,10 @@ export interface VerifyOptions {
   /** Stops the comparison between chunks (a cutover that gave up). */
   readonly signal?: AbortSignal;
   /**
-   * Why a table cannot be compared (a transform rule renames, masks or filters it, and verify does
-   * not yet compare through transforms): it is reported as not equal with that reason, never compared.
+   * What the pipeline makes of each table (transforms.rules): a table it renames, masks or filters is
+   * compared with what the target should hold of it (verify-through.ts). Absent: the identity.
    */
-  readonly notComparable?: (table: TableSchema) => string | undefined;
+  readonly transform?: Transform;
 }
 
 const DEFAULTS = { chunkRows: 100_000, recheck: 3, recheckDelayMs: 1000 };
@@ -97,31 +104,31 @@ export async function verifyTables(
     verdicts.push(v);
     o.onTable?.(v);
   };
+  // A rule that only renames the table keeps its rows as they are: it is compared as any other, at its new name.
   const tables: TableSchema[] = [];
+  const throughRules: Through[] = [];
   for (const t of selected) {
-    const why = o.notComparable?.(t);
-    if (why === undefined) tables.push(t);
-    else
-      done({ table: tableKey(t.source), source: '-', target: '-', equal: false, method: 'sql', note: `not comparable: ${why}`, rows: 0, differingRanges: [] });
+    const plan = o.transform?.plan(t);
+    if (plan?.columns || plan?.keeps) throughRules.push(through(t, plan));
+    else tables.push(plan?.table ?? t);
   }
   if (mode === 'counts') {
     for (const t of tables) {
       o.signal?.throwIfAborted();
       done(await countTable(source, target, t));
     }
-    return verdicts;
+    if (throughRules.length === 0) return verdicts;
   }
   const src = await source.verifySide();
   try {
     const dst = await target.verifySide();
     try {
-      for (const t of tables) {
-        done(
-          await verifyTable(t, src, dst, o, () => source.estimateRows(t)).catch((err) => {
-            throw coerceError(err, `verify of ${tableKey(t.source)}`);
-          }),
-        );
+      if (mode === 'counts') {
+        for (const th of throughRules) done(await countThrough(th, src, dst, o).catch(coerceFor(th.source)));
+        return verdicts;
       }
+      for (const t of tables) done(await verifyTable(t, src, dst, o, () => source.estimateRows(t)).catch(coerceFor(t)));
+      for (const th of throughRules) done(await verifyThrough(th, src, dst, o).catch(coerceFor(th.source)));
     } finally {
       await dst.close();
     }
@@ -129,6 +136,12 @@ export async function verifyTables(
     await src.close();
   }
   return verdicts;
+}
+
+function coerceFor(t: TableSchema): (err: unknown) => never {
+  return (err) => {
+    throw coerceError(err, `verify of ${tableKey(t.source)}`);
+  };
 }
 
 /**
@@ -210,24 +223,6 @@ function planTable(t: TableSchema, src: VerifySide, dst: VerifySide, srcCols: Ma
     nodeKey: keyColumns.map((c) => nodeColumns[t.columns.indexOf(c)]!),
     scans: own.some((o) => !o[0] || !o[1]),
   };
-}
-
-async function run(side: VerifySide, s: Statement): Promise<(string | null)[][]> {
-  return side.query(s.sql, s.params);
-}
-
-/** The chunks of the table: keyset walk of the source's key, `rows` keys at a time. */
-async function chunksOf(src: VerifySide, s: SideTable, rows: number): Promise<Chunk[]> {
-  if (s.key.length === 0) return [{ from: null, to: null }];
-  const chunks: Chunk[] = [];
-  let from: readonly string[] | null = null;
-  for (;;) {
-    const [next] = await run(src, boundarySql(s, from, rows));
-    const to = next ? next.map((v) => v ?? '') : null;
-    chunks.push({ from, to });
-    if (!to) return chunks;
-    from = to;
-  }
 }
 
 /** One side's running total: rows, and the sum of chunk checksums (sql) or chunk digests (rows). */

@@ -115,7 +115,7 @@ export interface VerifiedTable {
   readonly source: string;
   readonly target: string;
   readonly equal: boolean;
-  readonly method: 'sql' | 'rows';
+  readonly method: 'sql' | 'rows' | 'transforms';
   readonly note?: string;
   readonly rows: number;
   readonly differingRanges: { from: string | null; to: string | null; sourceRows: number; targetRows: number; keys?: { key: string; difference: string }[] }[];

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningCli, runCli, startCli, verifyWithCli, waitFor, writeConfig } from '../helpers/ferry.js';
+import { type RunningCli, runCli, startCli, type VerifiedTable, verifyWithCli, waitFor, writeConfig } from '../helpers/ferry.js';
 import { rowsAsText } from '../helpers/engine-sql.js';
 import { startWriteLoad } from '../helpers/write-load.js';
 import { ITEMS_DDL, ROUTES, type RouteDatabases, routeDatabases, seedItemsSql } from '../helpers/routes.js';
@@ -218,14 +218,49 @@ describe.each(routes)('transform rules through the CLI, $label', (route) => {
       accountsSource.map((r) => ({ id: hmac(r.id!), grp: r.grp, val: r.val!.slice(0, 2) + '*'.repeat(r.val!.length - 2), amount: r.amount })).sort(byHash),
     );
 
-    // verify compares the table without rules, and says it cannot compare the masked one (never "equal").
+    // verify compares the masked, renamed and filtered tables through their rules, exactly, in both modes.
     const verdict = await verifyWithCli(config);
-    expect(verdict.equal).toBe(false);
     const byTable = Object.fromEntries(verdict.tables.map((t) => [t.table.split('.').pop(), t]));
-    expect(byTable.items!.equal).toBe(true);
-    expect(byTable.customers).toMatchObject({ equal: false });
-    expect(byTable.customers!.note).toMatch(/^not comparable: transforms\.rules\[0\]/);
-    expect(byTable.accounts!.note).toMatch(/^not comparable: transforms\.rules\[1\]/);
+    expect(verdict.equal, JSON.stringify(verdict.tables)).toBe(true);
+    expect(byTable.items).toMatchObject({ equal: true, method: 'sql' });
+    expect(byTable.customers).toMatchObject({
+      equal: true,
+      method: 'transforms',
+      rows: source.length,
+      source: String(kept.length),
+      target: String(kept.length),
+    });
+    expect(byTable.customers!.note).toContain(`${source.length - kept.length} source row(s) left out by its filter`);
+    expect(byTable.accounts).toMatchObject({ equal: true, method: 'transforms', rows: accountsSource.length });
+    const counted = await verifyWithCli(config, 'counts');
+    expect(counted.equal, JSON.stringify(counted.tables)).toBe(true);
+    expect(counted.tables.find((t) => t.table.endsWith('.customers'))).toMatchObject({ source: String(kept.length), method: 'transforms' });
+
+    // A tampered target: one masked value changed, one kept row deleted, one account's masked value changed: not equal, naming the keys.
+    const [changed, deleted] = [kept[10]!.id!, kept[20]!.id!];
+    await db.target.query(`UPDATE ${db.targetSchema}.clients SET phone = 'tampered' WHERE id = ${changed}`);
+    await db.target.query(`DELETE FROM ${db.targetSchema}.clients WHERE id = ${deleted}`);
+    await db.target.query(`UPDATE ${db.targetSchema}.accounts SET val = 'tampered' WHERE id = '${accounts[0]!.id}'`);
+    const tampered = await verifyWithCli(config, 'checksums', ['--recheck', '0']);
+    expect(tampered.equal).toBe(false);
+    const after: Record<string, VerifiedTable> = Object.fromEntries(tampered.tables.map((t) => [t.table.split('.').pop(), t]));
+    const keysOf = (v: VerifiedTable) => v.differingRanges.flatMap((r) => r.keys ?? []);
+    expect(after.items!.equal).toBe(true);
+    expect(after.customers!.equal).toBe(false);
+    const differing = keysOf(after.customers!);
+    expect(differing).toEqual(
+      expect.arrayContaining([
+        { key: changed, difference: 'changed' },
+        { key: deleted, difference: 'missing' },
+      ]),
+    );
+    expect(after.accounts!.equal).toBe(false);
+    expect(keysOf(after.accounts!)).toEqual([{ key: accounts[0]!.id, difference: 'changed' }]);
+    expect((await verifyWithCli(config, 'counts')).tables.find((t) => t.table.endsWith('.customers'))).toMatchObject({
+      equal: false,
+      source: String(kept.length),
+      target: String(kept.length - 1),
+    });
 
     ferry.child.kill('SIGTERM');
     const last = await ferry.done;
