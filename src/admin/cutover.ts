@@ -264,11 +264,13 @@ class Run {
 
       this.#enter('finalizing');
       // A target without sequences (Kafka: they belong to the databases its appliers write) skips this step.
-      if (sink.advanceSequences) await step('moving target sequences', (async () => sink.advanceSequences!(tables, await source.nextKeyValues(tables)))());
+      // The target's steps take the tables as the target holds them: renamed, masked columns retyped, their own indexes.
+      const targets = tables.map((t) => deps.transform?.plan(t).table ?? t);
+      if (sink.advanceSequences) await step('moving target sequences', (async () => sink.advanceSequences!(targets, await source.nextKeyValues(tables)))());
       await step('draining to the source head', this.#drainToHead(source, tables, polls.signal));
       late.check();
       // Before the stream stops, so that a constraint the target's rows break still unfences the source.
-      await step('creating the deferred constraints', sink.finalizeSchema?.(tables) ?? Promise.resolve());
+      await step('creating the deferred constraints', sink.finalizeSchema?.(targets) ?? Promise.resolve());
       this.stopping = true;
       await step('stopping the stream', deps.stopStream());
       late.check();

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminCall, cutoverEnd, startWithAdmin, waitReady } from '../helpers/admin.js';
 import { type RunningCli, runCli, startCli, type VerifiedTable, verifyWithCli, waitFor, writeConfig } from '../helpers/ferry.js';
 import { rowsAsText } from '../helpers/engine-sql.js';
 import { startWriteLoad } from '../helpers/write-load.js';
@@ -81,6 +82,21 @@ const logMessages = (stderr: string) =>
     })
     .join('\n');
 
+/** The rules both tests run: customers renamed, partly dropped, masked four ways and filtered; accounts under a hashed key. */
+const transformsOf = (db: RouteDatabases) => ({
+  salt: `\${${SALT_VARIABLE}}`,
+  rules: [
+    {
+      match: `${db.sourceSchema}.customers`,
+      rename: 'clients',
+      columns: { exclude: ['notes'], rename: { email: 'email_address' } },
+      mask: { email_address: 'hash', phone: { keepLast: 4 }, ssn: 'redact', dob: 'null' },
+      filter: [{ column: 'region', op: 'in', value: ['eu', 'uk'] }],
+    },
+    { match: `${db.sourceSchema}.accounts`, mask: { id: 'hash', val: { keepFirst: 2 } } },
+  ],
+});
+
 const routes = ROUTES;
 
 describe.each(routes)('transform rules through the CLI, $label', (route) => {
@@ -118,19 +134,7 @@ describe.each(routes)('transform rules through the CLI, $label', (route) => {
       db.config({
         snapshot: { chunkRows: 100, parallelism: 1 },
         apply: { batchMaxRows: 100, batchMaxMs: 20 },
-        transforms: {
-          salt: `\${${SALT_VARIABLE}}`,
-          rules: [
-            {
-              match: `${db.sourceSchema}.customers`,
-              rename: 'clients',
-              columns: { exclude: ['notes'], rename: { email: 'email_address' } },
-              mask: { email_address: 'hash', phone: { keepLast: 4 }, ssn: 'redact', dob: 'null' },
-              filter: [{ column: 'region', op: 'in', value: ['eu', 'uk'] }],
-            },
-            { match: `${db.sourceSchema}.accounts`, mask: { id: 'hash', val: { keepFirst: 2 } } },
-          ],
-        },
+        transforms: transformsOf(db),
       }),
     );
     // ferry plan shows each effect of the rule; a rule naming a column the table lacks stops plan, check and run (exit 2).
@@ -272,5 +276,48 @@ describe.each(routes)('transform rules through the CLI, $label', (route) => {
       `transform rules ${route.label}: ${source.length} source customers, ${target.length} in the target (masked: hash, keepLast 4, redact, null), ${source.length - kept.length} filtered out; the snapshot's SQL read ${snapshotRead} of its ${SEED_ROWS}+ rows; ${load.transactions} load transactions with ${load.moves} region-changing updates (rows moved into or out of the filter); kills at ${phases.join(', ')}; accounts: ${accounts.length} rows under hashed keys after ${accountsLoad.transactions} load transactions with key changes`,
     );
     expect(phases).toContain('stream');
+  });
+});
+
+// Postgres fences one database (default_transaction_read_only); a MariaDB fence is server-wide and has its test in cutover.test.ts.
+describe.each(ROUTES.filter((r) => r.source === 'postgres'))('a cutover with transform rules, $label', (route) => {
+  const name = `xrules_cut_${route.target}`;
+  let db: RouteDatabases;
+  let ferry: RunningCli | undefined;
+  beforeAll(async () => {
+    db = await routeDatabases(route, name);
+    process.env[SALT_VARIABLE] = SALT;
+  });
+  afterAll(async () => {
+    ferry?.child.kill('SIGKILL');
+    delete process.env[SALT_VARIABLE];
+    await db?.source.query(`ALTER DATABASE ${db.name} RESET default_transaction_read_only`).catch(() => {});
+    await db?.close();
+  });
+
+  it('verifies the masked, filtered tables by checksums through their rules and completes, under a write load', async () => {
+    await db.source.query(CUSTOMERS_DDL);
+    await db.source.query(ITEMS_DDL.replace('items', 'accounts'));
+    await db.source.query(seedItemsSql(route.source, 1000).replace('INSERT INTO items', 'INSERT INTO accounts'));
+    await db.source.query(`INSERT INTO customers VALUES ${Array.from({ length: 2000 }, (_, k) => customerValues(k + 1)).join(', ')}`);
+    const started = await startWithAdmin(db.config({ apply: { batchMaxRows: 100, batchMaxMs: 20 }, transforms: transformsOf(db) }));
+    ferry = started.ferry;
+    await waitReady(started.admin);
+    const load = startCustomerLoad(db);
+    await waitFor('load transactions', async () => load.transactions >= 20);
+    const post = await adminCall(started.admin, '/cutover', { method: 'POST', body: JSON.stringify({ maxLagSeconds: 30, verify: 'checksums' }) });
+    expect(post.status).toBe(202);
+    const end = await cutoverEnd(started.admin, 120_000);
+    await load.stop().catch(() => {});
+    expect(end.state, String(end.reason)).toBe('completed');
+    const verdicts = end.verify as { table: string; equal: boolean; method: string; rows: number; source: string }[];
+    const customers = verdicts.find((v) => v.table.endsWith('.customers'))!;
+    expect(customers).toMatchObject({ equal: true, method: 'transforms' });
+    expect(verdicts.find((v) => v.table.endsWith('.accounts'))).toMatchObject({ equal: true, method: 'transforms' });
+    const kept = await db.target.query(`SELECT count(*) AS n FROM ${db.targetSchema}.clients`);
+    expect(customers.source).toBe(String(kept[0]!.n));
+    console.log(
+      `cutover with transform rules ${route.label}: completed after ${load.transactions} load transactions; verified through the rules: customers ${customers.rows} source rows, ${customers.source} kept`,
+    );
   });
 });

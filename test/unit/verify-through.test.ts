@@ -1,27 +1,21 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
+import type { TableSchema } from '../../src/core/schema.js';
 import type { TransformRule } from '../../src/core/transform-rules.js';
 import { rulesTransform } from '../../src/transforms/rules.js';
 import { diffRows } from '../../src/verify/row-diff.js';
+import { col, int } from '../helpers/mssql-ddl.js';
 import { expectedRow, sourceValue, targetRow, through, type SourceRead } from '../../src/verify/through-rules.js';
 
 const SALT = 'unit-verify-salt';
 const hmac = (text: string) => createHmac('sha256', SALT).update(text).digest('hex');
-const INT: ColumnType = { kind: 'int', bytes: 4, unsigned: false };
-const col = (name: string, type: ColumnType = { kind: 'string', maxLength: 40 }): Column => ({
-  name,
-  type,
-  sourceType: type.kind === 'int' ? 'int' : 'varchar(40)',
-  nullable: true,
-  autoIncrement: false,
-  backfill: { value: null },
-});
+const INT = int(4);
+const text = (name: string) => col(name, { kind: 'string', maxLength: 40 }, 'varchar(40)', { nullable: true });
 const customers: TableSchema = {
   engine: 'mysql',
   source: { schema: 'shop', name: 'customers' },
   target: { schema: 'shop', name: 'customers' },
-  columns: [col('id', INT), col('email'), col('phone'), col('notes'), col('region')],
+  columns: [col('id', INT, 'int'), text('email'), text('phone'), text('notes'), text('region')],
   primaryKey: ['id'],
   indexes: [],
 };
