@@ -1,5 +1,6 @@
 import type { Position } from './position.js';
 import type { Column, ForeignKey } from './schema.js';
+import type { TableHold } from './table-hold.js';
 
 /** read (snapshot), create, update, delete, truncate */
 export type Op = 'r' | 'c' | 'u' | 'd' | 't';
@@ -64,6 +65,8 @@ export interface Transaction {
    * on a target that shares the source's log, each checkpoint write would come back as one, forever.
    */
   readonly heartbeat?: boolean;
+  /** Sets the hold of source table `table` (`schema.table`), or lifts it (null), committed with this transaction: a resync's start and end. */
+  readonly hold?: { readonly table: string; readonly hold: TableHold | null };
 }
 
 export interface SchemaChange {

@@ -1,6 +1,7 @@
 import { FerryError } from './errors.js';
 import type { Row } from './change-event.js';
 import { comparePositions, formatPosition, type Position } from './position.js';
+import type { TableHolds } from './table-hold.js';
 
 /**
  * Where a pipeline stands, stored in the target next to the data it describes.
@@ -28,6 +29,8 @@ export interface Checkpoint {
    * source. Absent when the stream is past it.
    */
   readonly overlapEnd?: Position;
+  /** Tables quarantined or being resynced (table-hold.ts); absent when every table streams as usual. */
+  readonly holds?: TableHolds;
 }
 
 /** Whether a source transaction ending at `position` may already be applied to the target (Checkpoint.overlapEnd). */
