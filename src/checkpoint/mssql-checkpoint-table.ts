@@ -1,5 +1,5 @@
 import type sql from 'mssql';
-import { checkpointFromText, decodeKey, encodeKey } from '../core/checkpoint-codec.js';
+import { checkpointFromText, decodeKey, encodeHolds, encodeKey } from '../core/checkpoint-codec.js';
 import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { type CheckpointStore, noneWhenMissing } from '../core/checkpoint-store.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
@@ -29,8 +29,10 @@ export const ENSURE_SQL: readonly string[] = [
   `IF SCHEMA_ID(${textLiteral(FERRY_SCHEMA)}) IS NULL EXEC(${textLiteral(`CREATE SCHEMA ${SCHEMA}`)})`,
   `IF OBJECT_ID(${textLiteral(CHECKPOINT)}, N'U') IS NULL CREATE TABLE ${CHECKPOINT} (
     [pipeline] nvarchar(100) NOT NULL, [phase] nvarchar(16) NOT NULL, [position] nvarchar(max) NULL, [tables] nvarchar(max) NULL,
-    [owner] nvarchar(36) NULL, [overlap_end] nvarchar(max) NULL, [updated_at] datetime2(6) NOT NULL,
+    [owner] nvarchar(36) NULL, [overlap_end] nvarchar(max) NULL, [holds] nvarchar(max) NULL, [updated_at] datetime2(6) NOT NULL,
     CONSTRAINT [ferry_checkpoint_pkey] PRIMARY KEY ([pipeline]))`,
+  // Columns later versions added, for a checkpoint table an earlier one created.
+  `IF COL_LENGTH(${textLiteral(CHECKPOINT)}, N'holds') IS NULL ALTER TABLE ${CHECKPOINT} ADD [holds] nvarchar(max) NULL`,
   // row_count, as on MySQL: ROWS is a T-SQL keyword. 100 + 300 characters keep the key under 900 bytes.
   `IF OBJECT_ID(${textLiteral(PROGRESS)}, N'U') IS NULL CREATE TABLE ${PROGRESS} (
     [pipeline] nvarchar(100) NOT NULL, [table_name] nvarchar(300) NOT NULL, [last_key] nvarchar(max) NULL, [row_count] bigint NOT NULL,
@@ -41,24 +43,27 @@ export const ENSURE_SQL: readonly string[] = [
     [updated_at] datetime2(6) NOT NULL, CONSTRAINT [ferry_kafka_offsets_pkey] PRIMARY KEY ([pipeline], [topic], [partition]))`,
 ];
 
-/** "There is already an object named …": another process created it between the check and the CREATE. */
-const ALREADY_EXISTS = 2714;
+/**
+ * "There is already an object named …" and "Column names in each table must be unique": another
+ * process created the table or added the column between the check and the CREATE or ALTER.
+ */
+const ALREADY_EXISTS = new Set([2714, 2705]);
 
 /**
- * Creates ferry's tables where missing. Two processes starting at once may both find one missing;
- * the one that loses the race runs the statements again, and then finds them all.
+ * Creates ferry's tables and columns where missing. Two processes starting at once may both find one
+ * missing; the one that loses the race runs the statements again, and then finds them all.
  */
 export async function ensureMssqlCheckpointTables(session: { run(statement: string): Promise<void> }): Promise<void> {
   const create = async () => {
     for (const statement of ENSURE_SQL) await session.run(statement);
   };
   await create().catch((err: { number?: number }) => {
-    if (err.number !== ALREADY_EXISTS) throw err;
+    if (!ALREADY_EXISTS.has(err.number ?? 0)) throw err;
     return create();
   });
 }
 
-export const READ_CHECKPOINT_SQL = `SELECT [phase], [position], [tables], [overlap_end], [updated_at] FROM ${CHECKPOINT} WHERE [pipeline] = @p1`;
+export const READ_CHECKPOINT_SQL = `SELECT [phase], [position], [tables], [overlap_end], [holds], [updated_at] FROM ${CHECKPOINT} WHERE [pipeline] = @p1`;
 
 /** The owner of the row, share-locked (parallel chunk loads share it) until the caller's transaction ends. */
 export const ASSERT_OWNER_SQL = `SELECT [owner] FROM ${CHECKPOINT} WITH (HOLDLOCK, ROWLOCK) WHERE [pipeline] = @p1`;
@@ -66,13 +71,13 @@ export const ASSERT_OWNER_SQL = `SELECT [owner] FROM ${CHECKPOINT} WITH (HOLDLOC
 export const CLAIM_SQL = `UPDATE ${CHECKPOINT} SET [owner] = @p2 WHERE [pipeline] = @p1`;
 
 /**
- * Parameters: pipeline, phase, position, tables (null keeps them), owner, overlap end. The row is
+ * Parameters: pipeline, phase, position, tables (null keeps them), owner, overlap end, holds. The row is
  * updated only while `owner` owns it, and inserted only when there is none; the owner it has
  * afterwards tells the caller whether it wrote.
  */
 export const WRITE_CHECKPOINT_SQL = [
-  `UPDATE ${CHECKPOINT} SET [phase] = @p2, [position] = @p3, [tables] = COALESCE(@p4, [tables]), [overlap_end] = @p6, [updated_at] = SYSUTCDATETIME() WHERE [pipeline] = @p1 AND [owner] = @p5`,
-  `INSERT INTO ${CHECKPOINT} ([pipeline], [phase], [position], [tables], [owner], [overlap_end], [updated_at]) SELECT @p1, @p2, @p3, @p4, @p5, @p6, SYSUTCDATETIME() WHERE NOT EXISTS (SELECT 1 FROM ${CHECKPOINT} WITH (UPDLOCK, HOLDLOCK) WHERE [pipeline] = @p1)`,
+  `UPDATE ${CHECKPOINT} SET [phase] = @p2, [position] = @p3, [tables] = COALESCE(@p4, [tables]), [overlap_end] = @p6, [holds] = @p7, [updated_at] = SYSUTCDATETIME() WHERE [pipeline] = @p1 AND [owner] = @p5`,
+  `INSERT INTO ${CHECKPOINT} ([pipeline], [phase], [position], [tables], [owner], [overlap_end], [holds], [updated_at]) SELECT @p1, @p2, @p3, @p4, @p5, @p6, @p7, SYSUTCDATETIME() WHERE NOT EXISTS (SELECT 1 FROM ${CHECKPOINT} WITH (UPDLOCK, HOLDLOCK) WHERE [pipeline] = @p1)`,
   `SELECT [owner] FROM ${CHECKPOINT} WHERE [pipeline] = @p1`,
 ].join('; ');
 
@@ -108,10 +113,14 @@ export const WRITE_PARTITION_SQL = `UPDATE ${OFFSETS} SET [next_offset] = CAST(@
 const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 
 async function readCheckpoint(on: MssqlStatements, pipeline: string): Promise<Checkpoint | null> {
-  const rows = await on.query<{ phase: Checkpoint['phase']; position: string | null; tables: string | null; overlap_end: string | null; updated_at: Date }>(
-    READ_CHECKPOINT_SQL,
-    [pipeline],
-  );
+  const rows = await on.query<{
+    phase: Checkpoint['phase'];
+    position: string | null;
+    tables: string | null;
+    overlap_end: string | null;
+    holds: string | null;
+    updated_at: Date;
+  }>(READ_CHECKPOINT_SQL, [pipeline]);
   const row = rows[0];
   // updated_at holds SYSUTCDATETIME(), read as UTC (the pool's useUTC).
   return row ? checkpointFromText(row, () => row.updated_at) : null;
@@ -135,6 +144,7 @@ async function writeCheckpoint(c: MssqlStatements, pipeline: string, owner: stri
     json(checkpoint.tables),
     owner,
     checkpoint.overlapEnd ? json(positionToJson(checkpoint.overlapEnd)) : null,
+    encodeHolds(checkpoint.holds),
   ]);
   if (rows[0]?.owner !== owner) throw takenOver(pipeline);
 }

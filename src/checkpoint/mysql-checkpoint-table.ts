@@ -2,7 +2,7 @@ import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
 import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../core/table-mapping.js';
-import { checkpointFromText, decodeKey, encodeKey } from '../core/checkpoint-codec.js';
+import { checkpointFromText, decodeKey, encodeHolds, encodeKey } from '../core/checkpoint-codec.js';
 import { DEAD_LETTER_COLUMNS, deadLetterValues, storedLetter, storedLetterColumns, type DeadLetter, type StoredDeadLetter } from '../core/dead-letter.js';
 import { takenOver } from './pipeline-ownership.js';
 import { noneWhenMissing, type CheckpointStore } from '../core/checkpoint-store.js';
@@ -22,14 +22,18 @@ export async function ensureMysqlCheckpointTables(conn: Connection): Promise<voi
   await conn.query(`CREATE DATABASE IF NOT EXISTS ${FERRY_SCHEMA}`);
   await conn.query(`CREATE TABLE IF NOT EXISTS ${CHECKPOINT} (
     pipeline varchar(100) NOT NULL PRIMARY KEY, phase varchar(16) NOT NULL, position longtext NULL, tables longtext NULL,
-    owner varchar(36) NULL, overlap_end longtext NULL, updated_at datetime(6) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
+    owner varchar(36) NULL, overlap_end longtext NULL, holds longtext NULL, updated_at datetime(6) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
   // Columns later versions added, for tables an earlier one created (altered only when missing; a
   // process starting alongside may have added it first: duplicate column name).
   const [columns] = await conn.query<RowDataPacket[]>(
     `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${FERRY_SCHEMA}' AND TABLE_NAME = 'ferry_checkpoint'`,
   );
-  if (!columns.some((c) => c.name === 'overlap_end')) {
-    await conn.query(`ALTER TABLE ${CHECKPOINT} ADD COLUMN overlap_end longtext NULL AFTER owner`).catch((err: { errno?: number }) => {
+  for (const [column, after] of [
+    ['overlap_end', 'owner'],
+    ['holds', 'overlap_end'],
+  ]) {
+    if (columns.some((c) => c.name === column)) continue;
+    await conn.query(`ALTER TABLE ${CHECKPOINT} ADD COLUMN ${column} longtext NULL AFTER ${after}`).catch((err: { errno?: number }) => {
       if (err.errno !== 1060) throw err;
     });
   }
@@ -50,7 +54,7 @@ export async function ensureMysqlCheckpointTables(conn: Connection): Promise<voi
 async function readMysqlCheckpoint(conn: Queryable, pipeline: string): Promise<Checkpoint | null> {
   // updated_at holds UTC_TIMESTAMP(6); a cut-over row is never written again, so it is when the cutover completed.
   const [rows] = await conn.query<RowDataPacket[]>(
-    `SELECT phase, position, tables, overlap_end, DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ') AS at FROM ${CHECKPOINT} WHERE pipeline = ?`,
+    `SELECT phase, position, tables, overlap_end, holds, DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ') AS at FROM ${CHECKPOINT} WHERE pipeline = ?`,
     [pipeline],
   );
   const row = rows[0];
@@ -67,13 +71,13 @@ export async function claimMysqlCheckpoint(conn: Connection, pipeline: string, o
   await conn.query(`UPDATE ${CHECKPOINT} SET owner = ? WHERE pipeline = ?`, [owner, pipeline]);
 }
 
-/** Writes phase, position and overlap end (and `tables` when given), only while `owner` still owns the row. */
+/** Writes phase, position, overlap end and holds (and `tables` when given), only while `owner` still owns the row. */
 async function writeMysqlCheckpoint(conn: Connection, pipeline: string, owner: string, c: Checkpoint): Promise<void> {
   await assertMysqlOwner(conn, pipeline, owner);
   await conn.query(
-    `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, tables, owner, overlap_end, updated_at) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
+    `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, tables, owner, overlap_end, holds, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
      ON DUPLICATE KEY UPDATE phase = VALUES(phase), position = VALUES(position), tables = COALESCE(VALUES(tables), tables),
-       overlap_end = VALUES(overlap_end), updated_at = VALUES(updated_at)`,
+       overlap_end = VALUES(overlap_end), holds = VALUES(holds), updated_at = VALUES(updated_at)`,
     [
       pipeline,
       c.phase,
@@ -81,6 +85,7 @@ async function writeMysqlCheckpoint(conn: Connection, pipeline: string, owner: s
       c.tables ? JSON.stringify(c.tables) : null,
       owner,
       c.overlapEnd ? JSON.stringify(positionToJson(c.overlapEnd)) : null,
+      encodeHolds(c.holds),
     ],
   );
 }

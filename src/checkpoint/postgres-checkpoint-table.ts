@@ -7,7 +7,7 @@ type Queryable = Pick<ClientBase, 'query'>;
 import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../core/table-mapping.js';
-import { decodeKey, encodeKey } from '../core/checkpoint-codec.js';
+import { decodeHolds, decodeKey, encodeHolds, encodeKey } from '../core/checkpoint-codec.js';
 import { DEAD_LETTER_COLUMNS, deadLetterValues, storedLetter, storedLetterColumns, type DeadLetter, type StoredDeadLetter } from '../core/dead-letter.js';
 import { takenOver } from './pipeline-ownership.js';
 
@@ -35,7 +35,7 @@ export async function ensureCheckpointTables(client: ClientBase): Promise<void> 
 async function createCheckpointTables(client: ClientBase): Promise<void> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${FERRY_SCHEMA}`);
   await client.query(`CREATE TABLE IF NOT EXISTS ${CHECKPOINT} (
-    pipeline text PRIMARY KEY, phase text NOT NULL, position jsonb, tables text[], owner text, overlap_end jsonb,
+    pipeline text PRIMARY KEY, phase text NOT NULL, position jsonb, tables text[], owner text, overlap_end jsonb, holds jsonb,
     updated_at timestamptz NOT NULL DEFAULT now())`);
   // Columns later versions added, for tables an earlier one created (altered only when missing).
   const { rows } = await client.query(
@@ -46,6 +46,7 @@ async function createCheckpointTables(client: ClientBase): Promise<void> {
     ['tables', 'text[]'],
     ['owner', 'text'],
     ['overlap_end', 'jsonb'],
+    ['holds', 'jsonb'],
   ]) {
     if (!present.has(column!)) await client.query(`ALTER TABLE ${CHECKPOINT} ADD COLUMN IF NOT EXISTS ${column} ${type}`);
   }
@@ -64,7 +65,7 @@ async function createCheckpointTables(client: ClientBase): Promise<void> {
 async function readCheckpoint(client: Queryable, pipeline: string): Promise<Checkpoint | null> {
   // A cut-over row is never written again: its updated_at is when the cutover completed.
   const { rows } = await client.query(
-    `SELECT phase, position, tables, overlap_end, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM ${CHECKPOINT} WHERE pipeline = $1`,
+    `SELECT phase, position, tables, overlap_end, holds, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM ${CHECKPOINT} WHERE pipeline = $1`,
     [pipeline],
   );
   const row = rows[0];
@@ -74,6 +75,7 @@ async function readCheckpoint(client: Queryable, pipeline: string): Promise<Chec
     position: row.position ? positionFromJson(row.position) : null,
     ...(row.tables ? { tables: row.tables } : {}),
     ...(row.overlap_end ? { overlapEnd: positionFromJson(row.overlap_end) } : {}),
+    ...decodeHolds(row.holds),
     ...(row.phase === 'cut-over' ? { cutOverAt: new Date(row.at) } : {}),
   };
 }
@@ -90,14 +92,14 @@ export async function claimCheckpoint(client: ClientBase, pipeline: string, owne
 }
 
 /**
- * Writes phase, position and overlap end (and `tables` when the checkpoint carries them: the end of a snapshot),
+ * Writes phase, position, overlap end and holds (and `tables` when the checkpoint carries them: the end of a snapshot),
  * only while `owner` still owns the row; otherwise another process took the pipeline over.
  */
 async function writeCheckpoint(client: ClientBase, pipeline: string, owner: string, c: Checkpoint): Promise<void> {
   const { rowCount } = await client.query(
-    `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, tables, owner, overlap_end, updated_at) VALUES ($1, $2, $3, $4, $5, $6, now())
+    `INSERT INTO ${CHECKPOINT} (pipeline, phase, position, tables, owner, overlap_end, holds, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, now())
      ON CONFLICT (pipeline) DO UPDATE SET phase = EXCLUDED.phase, position = EXCLUDED.position,
-       tables = COALESCE(EXCLUDED.tables, ${CHECKPOINT}.tables), overlap_end = EXCLUDED.overlap_end, updated_at = now()
+       tables = COALESCE(EXCLUDED.tables, ${CHECKPOINT}.tables), overlap_end = EXCLUDED.overlap_end, holds = EXCLUDED.holds, updated_at = now()
      WHERE ${CHECKPOINT}.owner IS NOT DISTINCT FROM EXCLUDED.owner`,
     [
       pipeline,
@@ -106,6 +108,7 @@ async function writeCheckpoint(client: ClientBase, pipeline: string, owner: stri
       c.tables ?? null,
       owner,
       c.overlapEnd ? JSON.stringify(positionToJson(c.overlapEnd)) : null,
+      encodeHolds(c.holds),
     ],
   );
   if (rowCount === 0) throw takenOver(pipeline);

@@ -45,6 +45,12 @@ export function carryOverlap(checkpoint: Checkpoint, overlapEnd: Position | null
   return end && checkpoint.position && comparePositions(checkpoint.position, end) < 0 ? { ...rest, overlapEnd: end } : rest;
 }
 
+/** `checkpoint` with `holds` as its holds: none when no table is held. */
+export function withHolds(checkpoint: Checkpoint, holds: TableHolds): Checkpoint {
+  const { holds: _, ...rest } = checkpoint;
+  return Object.keys(holds).length > 0 ? { ...rest, holds } : rest;
+}
+
 /** Progress of one table's snapshot, committed with each chunk it describes. */
 export interface SnapshotProgress {
   readonly table: string;

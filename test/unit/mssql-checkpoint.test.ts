@@ -46,16 +46,20 @@ function session(answer: (statement: string) => Record<string, unknown>[] = () =
 const at = (pos: number) => ({ kind: 'mysql' as const, file: 'bin.000001', pos });
 
 describe("ferry's tables on SQL Server", () => {
-  it('creates the ferry schema and its three tables only where missing, every statement valid T-SQL', () => {
+  it('creates the ferry schema and its three tables only where missing, and the columns a checkpoint table made by an older ferry lacks', () => {
     for (const statement of ENSURE_SQL) expect(() => parseTsql(statement), statement).not.toThrow();
     expect(ENSURE_SQL[0]).toBe("IF SCHEMA_ID(N'ferry') IS NULL EXEC(N'CREATE SCHEMA [ferry]')");
-    expect(ENSURE_SQL.slice(1).map((s) => /^IF OBJECT_ID\(N'(.*?)', N'U'\) IS NULL CREATE TABLE /.exec(s)?.[1])).toEqual([
+    expect(ENSURE_SQL.map((s) => /^IF OBJECT_ID\(N'(.*?)', N'U'\) IS NULL CREATE TABLE /.exec(s)?.[1]).filter(Boolean)).toEqual([
       '[ferry].[ferry_checkpoint]',
       '[ferry].[ferry_snapshot_progress]',
       '[ferry].[ferry_kafka_offsets]',
     ]);
-    expect(ENSURE_SQL[2]).toMatch(/\[row_count\] bigint NOT NULL/);
-    expect(ENSURE_SQL[3]).toMatch(/PRIMARY KEY \(\[pipeline\], \[topic\], \[partition\]\)/);
+    expect(ENSURE_SQL[1]).toMatch(/\[holds\] nvarchar\(max\) NULL/);
+    expect(ENSURE_SQL[2]).toBe(
+      "IF COL_LENGTH(N'[ferry].[ferry_checkpoint]', N'holds') IS NULL ALTER TABLE [ferry].[ferry_checkpoint] ADD [holds] nvarchar(max) NULL",
+    );
+    expect(ENSURE_SQL[3]).toMatch(/\[row_count\] bigint NOT NULL/);
+    expect(ENSURE_SQL[4]).toMatch(/PRIMARY KEY \(\[pipeline\], \[topic\], \[partition\]\)/);
   });
 
   it('runs the statements again when another process created one of the tables between its check and the CREATE', async () => {
@@ -64,13 +68,13 @@ describe("ferry's tables on SQL Server", () => {
     await ensureMssqlCheckpointTables({
       async run(statement) {
         ran.push(statement);
-        if (statement === ENSURE_SQL[2] && !failed) {
+        if (statement === ENSURE_SQL[3] && !failed) {
           failed = true;
           throw Object.assign(new Error("There is already an object named 'ferry_snapshot_progress' in the database."), { number: 2714 });
         }
       },
     });
-    expect(ran).toEqual([...ENSURE_SQL.slice(0, 3), ...ENSURE_SQL]);
+    expect(ran).toEqual([...ENSURE_SQL.slice(0, 4), ...ENSURE_SQL]);
     await expect(
       ensureMssqlCheckpointTables({
         run: async () => {
@@ -83,7 +87,7 @@ describe("ferry's tables on SQL Server", () => {
   it('writes the checkpoint row only while this process owns it, and reads back the owner to know it did', async () => {
     const [update, insert, select] = trees(WRITE_CHECKPOINT_SQL);
     expect(text(update!.where as Node)).toBe('pipeline = @p1 AND owner = @p5');
-    expect((update!.set as { column: string }[]).map((s) => s.column)).toEqual(['phase', 'position', 'tables', 'overlap_end', 'updated_at']);
+    expect((update!.set as { column: string }[]).map((s) => s.column)).toEqual(['phase', 'position', 'tables', 'overlap_end', 'holds', 'updated_at']);
     const notExists = ((insert!.values as Node).where as Node).expr as { ast: Node };
     expect(hints((notExists.ast.from as Node[])[0]!)).toEqual(['UPDLOCK', 'HOLDLOCK']);
     expect(text(notExists.ast.where as Node)).toBe('pipeline = @p1');
@@ -100,6 +104,7 @@ describe("ferry's tables on SQL Server", () => {
       null,
       'me',
       JSON.stringify({ kind: 'mysql', file: 'bin.000001', pos: 9 }),
+      null,
     ]);
     const theirs = session(() => [{ owner: 'them' }]);
     await expect(store.write(theirs.c, checkpoint)).rejects.toThrow(/another ferry process took over pipeline p/);
