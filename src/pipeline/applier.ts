@@ -42,9 +42,10 @@ export class TableOpCounter {
 /**
  * Nothing for the target: a whole transaction of tables not replicated, ferry's own checkpoint write
  * on a target sharing the source's log among them. A commit for it would land in that log again.
+ * One that sets or lifts a table's hold is not idle: the hold commits with it.
  */
 function idle(t: Transaction): boolean {
-  return t.events.length === 0 && !t.schemaChange && !t.heartbeat && !t.marker && !t.partial;
+  return t.events.length === 0 && !t.schemaChange && !t.heartbeat && !t.marker && !t.partial && !t.hold;
 }
 
 /**
@@ -92,7 +93,7 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
         if (t.marker) markers.push({ marker: t.marker, position: t.position, changesAfter: 0 });
       }
       const changes = batch.flatMap((t) => t.events);
-      if (changes.length > 0) await tx.write(batch);
+      if (changes.length > 0 || batch.some((t) => t.hold)) await tx.write(batch);
       counts.events += changes.length;
       perTable.add(changes);
       const last = batch[batch.length - 1]!;

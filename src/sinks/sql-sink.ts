@@ -1,5 +1,5 @@
 import { tableKey, type Row, type Value } from '../core/change-event.js';
-import { carryOverlap, cutOverCheckpoint, type Checkpoint, type SnapshotProgress } from '../core/checkpoint.js';
+import { carryOverlap, cutOverCheckpoint, withHolds, type Checkpoint, type SnapshotProgress } from '../core/checkpoint.js';
 import type { CheckpointStore, PipelineLock } from '../core/checkpoint-store.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import type { Position } from '../core/position.js';
@@ -53,6 +53,7 @@ export class SqlSink<C> implements DatabaseSink {
       store: target.store,
       tables: new Map(),
       overlap: { end: null },
+      holds: { current: {} },
       ...(target.errorPolicy ? { errorPolicy: target.errorPolicy } : {}),
     };
     const text = target.driver.textLoad;
@@ -93,10 +94,11 @@ export class SqlSink<C> implements DatabaseSink {
     });
   }
 
-  /** The checkpoint, remembering its overlap for the transactions that stream from it. */
+  /** The checkpoint, remembering its overlap and holds for the transactions that stream from it. */
   async loadCheckpoint(): Promise<Checkpoint | null> {
     const checkpoint = await this.#target.store.read();
     this.#context.overlap.end = checkpoint?.overlapEnd ?? null;
+    this.#context.holds.current = checkpoint?.holds ?? {};
     return checkpoint;
   }
 
@@ -104,12 +106,14 @@ export class SqlSink<C> implements DatabaseSink {
     return this.#target.store.readProgress();
   }
 
+  /** A fresh snapshot copies every table again: no table stays held. */
   async beginSnapshot(): Promise<void> {
     const { store } = this.#target;
     await this.#transaction(async (c) => {
       await store.clearProgress(c);
       await store.write(c, { phase: 'snapshot', position: null, tables: [] });
     });
+    this.#context.holds.current = {};
   }
 
   loadChunk(table: TableSchema, rows: readonly (readonly Value[])[], progress: SnapshotProgress): Promise<void> {
@@ -150,7 +154,7 @@ export class SqlSink<C> implements DatabaseSink {
   async #recordStreaming(c: C, tables: readonly TableSchema[], checkpoint: Checkpoint): Promise<void> {
     const streaming = carryOverlap(checkpoint, null);
     await this.#target.store.clearProgress(c);
-    await this.#target.store.write(c, { ...streaming, tables: tables.map((t) => tableKey(t.source)) });
+    await this.#target.store.write(c, withHolds({ ...streaming, tables: tables.map((t) => tableKey(t.source)) }, this.#context.holds.current));
     this.#context.overlap.end = streaming.overlapEnd ?? null;
   }
 

@@ -2,7 +2,7 @@ import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Trans
 import { coalesce, rowKey, type Write } from '../core/coalesce.js';
 import type { DeadLetter } from '../core/dead-letter.js';
 import type { ErrorPolicy } from '../core/error-policy.js';
-import { carryOverlap, mayBeApplied, type Checkpoint } from '../core/checkpoint.js';
+import { carryOverlap, mayBeApplied, withHolds, type Checkpoint } from '../core/checkpoint.js';
 import type { CheckpointStore } from '../core/checkpoint-store.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import { comparePositions, type Position } from '../core/position.js';
@@ -10,6 +10,7 @@ import { resourceExhaustion } from '../core/resource-exhaustion.js';
 import type { Column, ForeignKey, TableSchema } from '../core/schema.js';
 import type { DeadLettered, PartitionTransaction } from '../core/sink.js';
 import { targetRejection, type Rejection } from '../core/target-rejection.js';
+import type { TableHold, TableHolds } from '../core/table-hold.js';
 import { ReferentialActions } from './referential-actions.js';
 import { joinUnits, rowUnits, unitRow, type RowUnit } from './row-isolation.js';
 import type { RowWrites } from './row-writes.js';
@@ -25,6 +26,11 @@ export interface Overlap {
   end: Position | null;
 }
 
+/** The tables held (table-hold.ts) as the sink last read or committed its checkpoint. */
+export interface Holds {
+  current: TableHolds;
+}
+
 /** What a transaction shares with the sink that opened it. */
 export interface TransactionContext<C> {
   readonly driver: SqlDriver<C>;
@@ -33,6 +39,7 @@ export interface TransactionContext<C> {
   /** Source table (`schema.table`) → the table as prepared in the target; columns and foreign keys added here are seen by the sink's later transactions. */
   readonly tables: Map<string, TableSchema>;
   readonly overlap: Overlap;
+  readonly holds: Holds;
   /** The error policy of each source table (`schema.table`): what a row the target rejects does; `stop` when absent. */
   readonly errorPolicy?: (table: string) => ErrorPolicy;
 }
@@ -46,8 +53,13 @@ type PositionOf = (table: TableId, key: Row) => Position;
  *
  * Deletes and column-only updates by key must find their row (coalesce.ts), except where the change
  * may be a replay: up to the overlap's end, or anywhere in a Kafka partition, whose messages come at
- * least once. A miss elsewhere stops the stream, naming the table and the key, like a change of a
- * table without a key that finds no equal row.
+ * least once, or in a table being resynced (its rows are being copied again, so a change may come
+ * before its row). A miss elsewhere stops the stream, naming the table and the key, like a change of
+ * a table without a key that finds no equal row.
+ *
+ * A source transaction's `hold` sets or lifts a table's hold at that transaction's end: the changes
+ * after it in this target transaction see it, the checkpoint it commits with keeps it, and the sink
+ * makes it its own only once committed (a rollback forgets it).
  */
 export class SqlTransaction<C> implements PartitionTransaction {
   #done = false;
@@ -55,6 +67,8 @@ export class SqlTransaction<C> implements PartitionTransaction {
   #atLeastOnce = false;
   /** The position of the last source transaction written so far: what a DDL that commits by itself would commit up to. */
   #writtenUpTo: Position | null = null;
+  /** The holds as this transaction set or lifted them; null while it has not. */
+  #holds: TableHolds | null = null;
   /** Rows dead-lettered in this transaction, per `table\0reason`. */
   readonly #deadLettered = new Map<string, DeadLettered>();
   readonly #conn: C;
@@ -93,6 +107,28 @@ export class SqlTransaction<C> implements PartitionTransaction {
   }
 
   async write(transactions: readonly Transaction[]): Promise<void> {
+    let start = 0;
+    for (let i = 0; i < transactions.length; i++) {
+      const change = transactions[i]!.hold;
+      if (!change) continue;
+      await this.#writeInOrder(transactions.slice(start, i + 1));
+      this.#setHold(change.table, change.hold);
+      start = i + 1;
+    }
+    if (start < transactions.length) await this.#writeInOrder(start === 0 ? transactions : transactions.slice(start));
+  }
+
+  /** The holds the changes written now are applied under: this transaction's, else the sink's. */
+  #currentHolds(): TableHolds {
+    return this.#holds ?? this.#context.holds.current;
+  }
+
+  #setHold(table: string, hold: TableHold | null): void {
+    const { [table]: _, ...others } = this.#currentHolds();
+    this.#holds = hold ? { ...others, [table]: hold } : others;
+  }
+
+  async #writeInOrder(transactions: readonly Transaction[]): Promise<void> {
     if (transactions.length === 0) return;
     this.#writtenUpTo = transactions[transactions.length - 1]!.position;
     // Positions only grow: the transactions that may be replays come first.
@@ -127,10 +163,12 @@ export class SqlTransaction<C> implements PartitionTransaction {
   }
 
   async #writeEvents(events: readonly ChangeEvent[], checked: boolean, positionOf: PositionOf): Promise<void> {
+    const holds = this.#currentHolds();
     for (const w of coalesce(events, (id) => this.#table(id).primaryKey)) {
       const t = this.#table(w.table);
+      const found = checked && holds[tableKey(w.table)]?.state !== 'resyncing';
       await rejected(t, 'a change to', () =>
-        w.kind === 'truncate' || !this.#context.driver.savepoints ? this.#apply(t, w, checked) : this.#isolate(t, w, checked, positionOf),
+        w.kind === 'truncate' || !this.#context.driver.savepoints ? this.#apply(t, w, found) : this.#isolate(t, w, found, positionOf),
       );
     }
   }
@@ -204,12 +242,16 @@ export class SqlTransaction<C> implements PartitionTransaction {
     return [...this.#deadLettered.values()];
   }
 
-  /** Commits with `checkpoint`, which keeps the overlap while the stream is short of its end. */
+  /**
+   * Commits with `checkpoint`, which keeps the overlap while the stream is short of its end, and
+   * the holds as this transaction leaves them.
+   */
   async commit(checkpoint: Checkpoint): Promise<void> {
-    const { overlap, store } = this.#context;
-    const committed = carryOverlap(checkpoint, overlap.end);
+    const { overlap, store, holds } = this.#context;
+    const committed = withHolds(carryOverlap(checkpoint, overlap.end), this.#currentHolds());
     await this.#commitWith(() => store.write(this.#conn, committed));
     if (overlap.end && !committed.overlapEnd) overlap.end = null;
+    if (this.#holds) holds.current = this.#holds;
   }
 
   /**

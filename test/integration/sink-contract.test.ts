@@ -6,6 +6,7 @@ import type { Position } from '../../src/core/position.js';
 import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
 import type { DatabaseSink } from '../../src/core/sink.js';
 import type { FerryError } from '../../src/core/errors.js';
+import type { TableHold } from '../../src/core/table-hold.js';
 import { createHash } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { openMysqlSink } from '../../src/sinks/mysql/mysql-sink.js';
@@ -320,6 +321,61 @@ for (const sut of SINKS) {
       } finally {
         await env.exec(sut.name === 'postgres' ? 'DROP INDEX contract.items_name_unique' : 'DROP INDEX items_name_unique ON contract.items');
       }
+    });
+
+    it('keeps table holds in the checkpoint: set and lifted by source transactions, read back by a sink opened anew, cleared by a fresh snapshot', async () => {
+      const before = await contents(sink);
+      const resyncing: TableHold = { state: 'resyncing', since: '2026-12-04T17:00:00.000Z' };
+      const quarantined: TableHold = {
+        state: 'quarantined',
+        since: '2026-12-04T17:01:00.000Z',
+        position: { kind: 'pg', lsn: 2n ** 60n + 3n },
+        key: { id: 7, code: Buffer.from([0xbe, 0xef]) },
+        reason: 'check',
+        message: 'violates check constraint "others_check"',
+      };
+      const tx = await sink.begin();
+      await tx.write([
+        { events: [], position: at(170), commitTime: new Date(), hold: { table: 'contract.items', hold: resyncing } },
+        // A resyncing table's rows are being copied again: a delete or column-only update may come before its row.
+        { events: [remove(row(36, null)), partial({ id: 37 }, { id: 37, amount: '1.00', at: null })], position: at(171), commitTime: new Date() },
+        { events: [], position: at(172), commitTime: new Date(), hold: { table: 'contract.others', hold: quarantined } },
+      ]);
+      await tx.commit({ phase: 'stream', position: at(172) });
+      expect(await contents(sink)).toEqual(before);
+      const holds = { 'contract.items': resyncing, 'contract.others': quarantined };
+      expect(await sink.loadCheckpoint()).toEqual({ phase: 'stream', position: at(172), tables: ['contract.items'], holds });
+      // Every commit writes them again, and a sink opened anew (a restart) reads them back.
+      await apply(sink, [insert(row(47, 'held'))], at(173));
+      const again = await env.open('contract');
+      try {
+        expect((await again.loadCheckpoint())?.holds).toEqual(holds);
+      } finally {
+        await again.close();
+      }
+      await apply(sink, [remove(row(47, null))], at(174));
+      const lift = await sink.begin();
+      await lift.write([{ events: [], position: at(175), commitTime: new Date(), hold: { table: 'contract.items', hold: null } }]);
+      await lift.commit({ phase: 'stream', position: at(175) });
+      expect((await sink.loadCheckpoint())?.holds).toEqual({ 'contract.others': quarantined });
+      await stopsAt([remove(row(36, null))], at(176));
+      await sink.beginSnapshot();
+      expect(await sink.loadCheckpoint()).not.toHaveProperty('holds');
+      await sink.finishSnapshot([ITEMS], { phase: 'stream', position: at(176) });
+      expect(await sink.loadCheckpoint()).toEqual({ phase: 'stream', position: at(176), tables: ['contract.items'] });
+    });
+
+    it.runIf(sut.name === 'postgres')('adds the holds column to a checkpoint table an older ferry made, keeping its checkpoint', async () => {
+      // Postgres only: each case has a database of its own there, while MariaDB's ferry database is shared with the tests running alongside.
+      await env.exec('ALTER TABLE ferry.ferry_checkpoint DROP COLUMN holds');
+      const again = await env.open('contract');
+      try {
+        expect(await again.loadCheckpoint()).toEqual({ phase: 'stream', position: at(176), tables: ['contract.items'] });
+      } finally {
+        await again.close();
+      }
+      await apply(sink, [], at(177));
+      expect((await sink.loadCheckpoint())?.position).toEqual(at(177));
     });
 
     it('turns a second claimant of the pipeline away', async () => {

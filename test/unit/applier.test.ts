@@ -25,8 +25,9 @@ async function* oneByOne(transactions: Transaction[]): AsyncIterable<Transaction
 async function apply(transactions: Transaction[], from = stream) {
   const committed: Position[] = [];
   const acknowledged: Position[] = [];
+  const written: Transaction[][] = [];
   const tx: SinkTransaction = {
-    write: async () => {},
+    write: async (batch) => void written.push([...batch]),
     addColumns: async () => {},
     setForeignKeys: async () => {},
     commit: async (c) => void committed.push(c.position!),
@@ -43,7 +44,7 @@ async function apply(transactions: Transaction[], from = stream) {
     events,
     limits: { maxRows: 1000, maxMs: 1000 },
   });
-  return { committed, acknowledged, applied, markers };
+  return { committed, acknowledged, applied, markers, written };
 }
 
 describe('applyStream bookkeeping', () => {
@@ -88,6 +89,16 @@ describe('applyStream bookkeeping', () => {
     expect(committed).toEqual([at(300), at(500), at(700)]);
     expect(acknowledged).toEqual(committed);
     expect(applied.map((b) => b.transactions)).toEqual([1, 0, 0]);
+  });
+
+  it('writes and commits a transaction that only sets or lifts a table hold: the hold commits with it', async () => {
+    const idle = (pos: number): Transaction => ({ events: [], position: at(pos), commitTime: new Date() });
+    const resync: Transaction = { ...idle(200), hold: { table: 'shop.orders', hold: { state: 'resyncing', since: '2026-12-04T17:00:00.000Z' } } };
+    const lift: Transaction = { ...idle(400), hold: { table: 'shop.orders', hold: null } };
+    const { committed, written, applied } = await apply([idle(100), resync, idle(300), lift], oneByOne);
+    expect(committed).toEqual([at(200), at(400)]);
+    expect(written).toEqual([[resync], [lift]]);
+    expect(applied.map((b) => b.transactions)).toEqual([0, 0]);
   });
 
   it('commits at the end of an idle transaction that shares a batch with changes: a whole transaction', async () => {

@@ -220,6 +220,7 @@ describe('the checkpoint in the transaction of the rows it describes', () => {
       store: mssqlCheckpointStore(modelPool(model), 'p', 'me'),
       tables: new Map([['public.items', ITEMS]]),
       overlap: { end: null },
+      holds: { current: {} },
     });
     return { model, tx };
   };

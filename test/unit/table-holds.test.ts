@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import type { ChangeEvent, Transaction } from '../../src/core/change-event.js';
+import { checkpointFromText, decodeHolds, encodeHolds } from '../../src/core/checkpoint-codec.js';
+import type { Checkpoint } from '../../src/core/checkpoint.js';
+import type { CheckpointStore } from '../../src/core/checkpoint-store.js';
+import type { Position } from '../../src/core/position.js';
+import type { TableSchema } from '../../src/core/schema.js';
+import type { TableHold, TableHolds } from '../../src/core/table-hold.js';
+import type { RowWrites } from '../../src/sinks/row-writes.js';
+import type { SqlDriver } from '../../src/sinks/sql-driver.js';
+import { type Holds, SqlTransaction } from '../../src/sinks/sql-transaction.js';
+
+const at = (pos: number): Position => ({ kind: 'mysql', file: 'bin.000001', pos });
+const since = '2026-12-04T17:00:00.000Z';
+const quarantined: TableHold = {
+  state: 'quarantined',
+  since,
+  position: { kind: 'pg', lsn: 2n ** 60n + 7n },
+  key: { id: 7, code: Buffer.from([0xde, 0xad]) },
+  reason: 'check',
+  message: 'new row for relation "orders" violates check constraint "orders_amount_check"',
+};
+const resyncing: TableHold = { state: 'resyncing', since };
+
+describe('table holds in the checkpoint row', () => {
+  it('keep an LSN past 2^53 and a binary key exactly through their JSON text', () => {
+    const holds: TableHolds = { 'shop.orders': quarantined, 'shop.items': resyncing };
+    const text = encodeHolds(holds);
+    expect(decodeHolds(text)).toEqual({ holds });
+    // Postgres hands jsonb back parsed.
+    expect(decodeHolds(JSON.parse(text!))).toEqual({ holds });
+    const row = { phase: 'stream' as const, position: JSON.stringify(at(5)), tables: null, overlap_end: null, holds: text };
+    expect(checkpointFromText(row, () => new Date()).holds).toEqual(holds);
+  });
+
+  it('are written as NULL when no table is held, and read back as none', () => {
+    expect(encodeHolds(undefined)).toBeNull();
+    expect(encodeHolds({})).toBeNull();
+    expect(decodeHolds(null)).toEqual({});
+    expect(checkpointFromText({ phase: 'stream', position: null, tables: null, overlap_end: null, holds: null }, () => new Date())).toEqual({
+      phase: 'stream',
+      position: null,
+    });
+  });
+});
+
+const table = (name: string): TableSchema => ({
+  engine: 'mysql',
+  source: { schema: 'shop', name },
+  target: { schema: 'shop', name },
+  columns: [],
+  primaryKey: ['id'],
+  indexes: [],
+});
+const ORDERS = table('orders');
+const ITEMS = table('items');
+const remove = (t: TableSchema, id: number): ChangeEvent => ({ op: 'd', table: t.source, key: { id }, before: { id }, after: null });
+const txn = (pos: number, events: ChangeEvent[], hold?: Transaction['hold']): Transaction => ({
+  events,
+  position: at(pos),
+  commitTime: new Date(),
+  ...(hold ? { hold } : {}),
+});
+
+/**
+ * A SqlTransaction on a target that records what it is asked: each table's writes with whether their
+ * deletes and updates must find their rows, the statements run, and the checkpoints written.
+ */
+function target(loaded: TableHolds = {}) {
+  const statements: string[] = [];
+  const applied: { table: string; checked: boolean }[] = [];
+  const checkpoints: Checkpoint[] = [];
+  const driver: SqlDriver<string> = {
+    checkout: async () => 'conn',
+    run: async (_c, sql) => void statements.push(sql),
+    giveBack: () => {},
+    loadRows: async () => {},
+    close: async () => {},
+  };
+  const writes = {
+    applyRows: async (_c: string, t: TableSchema, _w: unknown, checked: boolean) => void applied.push({ table: t.source.name, checked }),
+  } as unknown as RowWrites<string>;
+  const store = { write: async (_c: string, c: Checkpoint) => void checkpoints.push(c) } as unknown as CheckpointStore<string>;
+  const holds: Holds = { current: loaded };
+  const open = async () => {
+    const tx = new SqlTransaction('conn', {
+      driver,
+      writes,
+      store,
+      tables: new Map([
+        ['shop.orders', ORDERS],
+        ['shop.items', ITEMS],
+      ]),
+      overlap: { end: null },
+      holds,
+    });
+    await tx.start();
+    return tx;
+  };
+  return { open, holds, applied, checkpoints, statements };
+}
+
+describe('a hold set or lifted by a source transaction, in the target transaction that applies it', () => {
+  it("applies a resyncing table's deletes and updates as changes that may find no row, from the transaction that set it on", async () => {
+    const t = target();
+    const tx = await t.open();
+    await tx.write([
+      txn(10, [remove(ORDERS, 1)], { table: 'shop.orders', hold: resyncing }),
+      txn(20, [remove(ORDERS, 2), remove(ITEMS, 3)]),
+      txn(30, [], { table: 'shop.orders', hold: null }),
+      txn(40, [remove(ORDERS, 4)]),
+    ]);
+    expect(t.applied).toEqual([
+      { table: 'orders', checked: true },
+      { table: 'orders', checked: false },
+      { table: 'items', checked: true },
+      { table: 'orders', checked: true },
+    ]);
+  });
+
+  it('makes the hold the sink’s own only once committed, written in that commit’s checkpoint', async () => {
+    const t = target();
+    const tx = await t.open();
+    await tx.write([txn(10, [], { table: 'shop.orders', hold: resyncing })]);
+    expect(t.holds.current).toEqual({});
+    await tx.commit({ phase: 'stream', position: at(10) });
+    expect(t.checkpoints).toEqual([{ phase: 'stream', position: at(10), holds: { 'shop.orders': resyncing } }]);
+    expect(t.holds.current).toEqual({ 'shop.orders': resyncing });
+    // Later transactions see it, and every commit writes it again.
+    const next = await t.open();
+    await next.write([txn(20, [remove(ORDERS, 2)])]);
+    await next.commit({ phase: 'stream', position: at(20) });
+    expect(t.applied.at(-1)).toEqual({ table: 'orders', checked: false });
+    expect(t.checkpoints.at(-1)).toEqual({ phase: 'stream', position: at(20), holds: { 'shop.orders': resyncing } });
+  });
+
+  it('forgets a hold its transaction set when that transaction rolls back', async () => {
+    const t = target({ 'shop.items': quarantined });
+    const tx = await t.open();
+    await tx.write([txn(10, [], { table: 'shop.orders', hold: resyncing }), txn(11, [], { table: 'shop.items', hold: null })]);
+    await tx.rollback();
+    expect(t.statements.at(-1)).toBe('ROLLBACK');
+    expect(t.holds.current).toEqual({ 'shop.items': quarantined });
+    const next = await t.open();
+    await next.write([txn(20, [remove(ORDERS, 2)])]);
+    await next.commit({ phase: 'stream', position: at(20) });
+    expect(t.applied).toEqual([{ table: 'orders', checked: true }]);
+    expect(t.checkpoints).toEqual([{ phase: 'stream', position: at(20), holds: { 'shop.items': quarantined } }]);
+  });
+
+  it('writes no holds once the last is lifted', async () => {
+    const t = target({ 'shop.orders': resyncing });
+    const tx = await t.open();
+    await tx.write([txn(10, [], { table: 'shop.orders', hold: null })]);
+    await tx.commit({ phase: 'stream', position: at(10) });
+    expect(t.checkpoints).toEqual([{ phase: 'stream', position: at(10) }]);
+    expect(t.holds.current).toEqual({});
+  });
+});
