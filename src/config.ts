@@ -216,7 +216,7 @@ const transformRule = z.strictObject({
     .record(columnName, mask)
     .optional()
     .describe(
-      'target column (after renames) → hash (HMAC-SHA256 with the salt, lower-case hex) | redact (the text \'REDACTED\') | "null" | { keepLast: N } | { keepFirst: N } (N characters kept, the others \'*\'); NULL stays NULL but under "null"',
+      'target column (after renames) → hash (HMAC-SHA256 with the salt over the canonical text of the value, docs/verify.md, lower-case hex) | redact (the text \'REDACTED\') | "null" | { keepLast: N } | { keepFirst: N } (N characters kept, the others \'*\'); NULL stays NULL but under "null"',
     ),
   filter: z
     .array(rowFilter)

@@ -188,7 +188,7 @@ function tablePlan(
       const mask = m.masks.get(c.name);
       return { ...(mask === undefined ? c : maskedColumn(c, table.engine, mask, salt)), name: name(c.name) };
     });
-  const maskers = new Map([...m.masks].map(([n, mask]) => [n, maskFunction(mask, salt)]));
+  const maskers = new Map([...m.masks].map(([n, mask]) => [n, maskFunction(mask, salt, table.columns.find((c) => c.name === n)!.type)]));
   return {
     table: {
       engine: table.engine,

@@ -43,7 +43,8 @@ export function through(source: TableSchema, plan: TablePlan): Through {
 /**
  * A source value as the pipeline holds it, from its canonical text: what masks and filters see.
  * Integers and floats are numbers, booleans booleans, bytes a Buffer (canonical text is their hex),
- * everything else its text (dates, decimals and strings arrive as text in the pipeline too).
+ * a time `[-]HH:MM:SS[.ffffff]` from its microseconds, everything else its text (dates, decimals
+ * and strings arrive as text in the pipeline too; masks read them without trailing zeros either way).
  */
 export function sourceValue(type: ColumnType, text: string | null): Value {
   if (text === null) return null;
@@ -59,9 +60,21 @@ export function sourceValue(type: ColumnType, text: string | null): Value {
       return text === '1' || text === 't' || text === 'true';
     case 'binary':
       return /^[0-9a-f]*$/.test(text) ? Buffer.from(text, 'hex') : text;
+    case 'time':
+      return /^-?\d+$/.test(text) ? timeOfMicros(BigInt(text)) : text;
     default:
       return text;
   }
+}
+
+/** `-1500000` → `-00:00:01.500000`: a MySQL TIME or Postgres time as the pipeline reads it, hours of two digits at least. */
+function timeOfMicros(micros: bigint): string {
+  const abs = micros < 0n ? -micros : micros;
+  const seconds = abs / 1_000_000n;
+  const fraction = abs % 1_000_000n;
+  const two = (n: bigint) => String(n).padStart(2, '0');
+  const clock = `${two(seconds / 3600n)}:${two((seconds / 60n) % 60n)}:${two(seconds % 60n)}`;
+  return `${micros < 0n ? '-' : ''}${clock}${fraction > 0n ? `.${String(fraction).padStart(6, '0')}` : ''}`;
 }
 
 /**

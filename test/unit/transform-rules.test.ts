@@ -67,33 +67,34 @@ const DESIGN_RULE: TransformRule = {
   mask: { email_address: 'hash', phone: { keepLast: 4 }, ssn: 'redact', dob: 'null' },
   filter: [{ column: 'region', op: 'in', value: ['eu', 'uk'] }],
 };
+const TEXT: ColumnType = { kind: 'string', maxLength: null };
 const transforms = (rules: TransformRule[]): TransformsConfig => ({ salt: SALT, rules });
 
 const source: Row = { id: 7, email: 'a@b.example', phone: '+44 20 7946 0018', ssn: '078-05-1120', dob: '1980-02-29', notes: 'likes tea', region: 'uk' };
 
 describe('masks', () => {
   it('hash is HMAC-SHA256 of the salt over the text, lower-case hex: equal inputs give equal outputs', () => {
-    const hash = maskFunction('hash', SALT);
+    const hash = maskFunction('hash', SALT, TEXT);
     expect(hash('a@b.example')).toBe(hmac('a@b.example'));
     expect(hash('a@b.example')).toMatch(/^[0-9a-f]{64}$/);
     expect(hash(42)).toBe(hmac('42'));
     expect(hash(Buffer.from([1, 2, 255]))).toBe(hmac(Buffer.from([1, 2, 255])));
-    expect(hash('x')).not.toBe(maskFunction('hash', 'another-salt-0123456')('x'));
+    expect(hash('x')).not.toBe(maskFunction('hash', 'another-salt-0123456', TEXT)('x'));
   });
 
   it('keepLast and keepFirst keep N characters and star the others; a value no longer than N stays whole', () => {
-    expect(maskFunction({ keepLast: 4 }, undefined)('+44 20 7946 0018')).toBe('************0018');
-    expect(maskFunction({ keepFirst: 2 }, undefined)('abcdef')).toBe('ab****');
-    expect(maskFunction({ keepLast: 4 }, undefined)('018')).toBe('018');
-    expect(maskFunction({ keepLast: 4 }, undefined)('0018')).toBe('0018');
-    expect(maskFunction({ keepLast: 1 }, undefined)('😀😀x')).toBe('**x');
-    expect(maskFunction({ keepFirst: 3 }, undefined)(1234567)).toBe('123****');
+    expect(maskFunction({ keepLast: 4 }, undefined, TEXT)('+44 20 7946 0018')).toBe('************0018');
+    expect(maskFunction({ keepFirst: 2 }, undefined, TEXT)('abcdef')).toBe('ab****');
+    expect(maskFunction({ keepLast: 4 }, undefined, TEXT)('018')).toBe('018');
+    expect(maskFunction({ keepLast: 4 }, undefined, TEXT)('0018')).toBe('0018');
+    expect(maskFunction({ keepLast: 1 }, undefined, TEXT)('😀😀x')).toBe('**x');
+    expect(maskFunction({ keepFirst: 3 }, undefined, TEXT)(1234567)).toBe('123****');
   });
 
   it('NULL stays NULL under hash, redact and the keep masks; the null mask makes every value NULL', () => {
-    for (const mask of ['hash', 'redact', { keepLast: 2 }, { keepFirst: 2 }] as const) expect(maskFunction(mask, SALT)(null)).toBeNull();
-    expect(maskFunction('redact', undefined)('secret')).toBe(REDACTED);
-    expect(maskFunction('null', undefined)('secret')).toBeNull();
+    for (const mask of ['hash', 'redact', { keepLast: 2 }, { keepFirst: 2 }] as const) expect(maskFunction(mask, SALT, TEXT)(null)).toBeNull();
+    expect(maskFunction('redact', undefined, TEXT)('secret')).toBe(REDACTED);
+    expect(maskFunction('null', undefined, TEXT)('secret')).toBeNull();
   });
 });
 

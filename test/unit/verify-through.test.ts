@@ -77,12 +77,15 @@ describe('verify through transform rules', () => {
     ]);
   });
 
-  it('reads source values as the pipeline holds them: numbers, booleans, bytes, text', () => {
+  it('reads source values as the pipeline holds them: numbers, booleans, bytes, times from their microseconds, text', () => {
     expect(sourceValue(INT, '-12')).toBe(-12);
     expect(sourceValue(INT, '9007199254740993')).toBe('9007199254740993');
     expect(sourceValue({ kind: 'bool' }, '1')).toBe(true);
     expect(sourceValue({ kind: 'binary', fixedLength: null }, 'c0ff')).toEqual(Buffer.from([0xc0, 0xff]));
     expect(sourceValue({ kind: 'date' }, '2024-02-29')).toBe('2024-02-29');
     expect(sourceValue(INT, null)).toBeNull();
+    expect(sourceValue({ kind: 'time', fsp: 6 }, '-1500000')).toBe('-00:00:01.500000');
+    expect(sourceValue({ kind: 'time', fsp: 0 }, '3020399000000')).toBe('838:59:59');
+    expect(sourceValue({ kind: 'time', fsp: 6 }, '43200000001')).toBe('12:00:00.000001');
   });
 });
