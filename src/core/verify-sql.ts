@@ -29,6 +29,11 @@ export interface VerifySql {
   qualified(id: TableId): string;
   /** The placeholder for the nth parameter (1-based) in the text. */
   placeholder(n: number): string;
+  /**
+   * Source engines: a row filter's value, bound at placeholder `p`, as compared with a column of type
+   * `t` (as the snapshot binds it). Absent: verify filters that side's rows in ferry alone.
+   */
+  filterParam?(p: string, t: ColumnType): string;
   /** Whether `(a, b) > (x, y)` is served by the key's index; otherwise ranges are the expanded OR form. */
   readonly rowValueRanges: boolean;
   /** The clause that keeps only the row `offset` rows into the ordered result. */

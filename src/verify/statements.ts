@@ -1,5 +1,7 @@
 import type { TableId } from '../core/change-event.js';
-import type { TargetEngine } from '../core/schema.js';
+import { filterSql } from '../core/filter-sql.js';
+import type { Column, TargetEngine } from '../core/schema.js';
+import type { RowFilter } from '../core/transform-rules.js';
 import type { VerifySide } from '../core/verify-side.js';
 import type { PhysicalColumn } from '../core/verify-sql.js';
 import { verifySql } from '../engines/registry.js';
@@ -16,6 +18,11 @@ export interface SideTable {
   readonly values: readonly string[];
   /** The row's fingerprint term (rowHashSql). */
   readonly hash: string;
+  /**
+   * Row filter conditions rowsSql applies (a transform plan's pushdown, over `columns`): each keeps
+   * at least the rows ferry keeps, which still filters what is read.
+   */
+  readonly filter?: { readonly conditions: readonly RowFilter[]; readonly columns: readonly Column[] };
 }
 
 /** The rows with key in (from, to] by the key order of SideTable.key; a null bound is the table's end. */
@@ -63,11 +70,27 @@ function compareKey(s: SideTable, op: '>' | '<=', bound: readonly string[], para
   return `(${terms.join(' OR ')})`;
 }
 
-function rangeWhere(s: SideTable, c: Chunk, params: Params): string {
+function rangeTerms(s: SideTable, c: Chunk, params: Params): string[] {
   const terms: string[] = [];
   if (c.from) terms.push(compareKey(s, '>', c.from, params));
   if (c.to) terms.push(compareKey(s, '<=', c.to, params));
-  return terms.length > 0 ? ` WHERE ${terms.join(' AND ')}` : '';
+  return terms;
+}
+
+const where = (terms: readonly string[]) => (terms.length > 0 ? ` WHERE ${terms.join(' AND ')}` : '');
+
+/** SideTable.filter as a term, its values bound as the engine binds a filter's; none where the engine binds none. */
+function filterTerms(s: SideTable, params: Params): string[] {
+  const { quoteIdent, filterParam } = verifySql(s.engine);
+  if (!s.filter || !filterParam) return [];
+  return [
+    filterSql(
+      s.filter.conditions,
+      s.filter.columns,
+      (n) => `t.${quoteIdent(n)}`,
+      (v, c) => filterParam(params.add(String(v)), c.type),
+    ),
+  ];
 }
 
 /** The key `rows` rows after `after` (or from the start): the next chunk's upper bound, or no row at the table's end. */
@@ -82,16 +105,15 @@ export function boundarySql(s: SideTable, after: readonly string[] | null, rows:
 /** count(*) and the exact sum of the rows' fingerprint terms, both as decimal text. */
 export function checksumSql(s: SideTable, c: Chunk): Statement {
   const params = new Params(s.engine);
-  const where = rangeWhere(s, c, params);
-  return { sql: `SELECT ${verifySql(s.engine).countAndSum(s.hash)} FROM ${s.ref} AS t${where}`, params: params.values };
+  return { sql: `SELECT ${verifySql(s.engine).countAndSum(s.hash)} FROM ${s.ref} AS t${where(rangeTerms(s, c, params))}`, params: params.values };
 }
 
-/** The chunk's rows for comparison in Node: the keys' canonical texts, then SideTable.values, in key order. */
+/** The chunk's rows for comparison in Node (those SideTable.filter keeps): the keys' canonical texts, then SideTable.values, in key order. */
 export function rowsSql(s: SideTable, c: Chunk): Statement {
   const params = new Params(s.engine);
-  const where = rangeWhere(s, c, params);
+  const terms = [...rangeTerms(s, c, params), ...filterTerms(s, params)];
   const order = s.key.length > 0 ? ` ORDER BY ${s.key.map((k) => k.expr).join(', ')}` : '';
-  return { sql: `SELECT ${[...s.key.map((k) => k.match), ...s.values].join(', ')} FROM ${s.ref} AS t${where}${order}`, params: params.values };
+  return { sql: `SELECT ${[...s.key.map((k) => k.match), ...s.values].join(', ')} FROM ${s.ref} AS t${where(terms)}${order}`, params: params.values };
 }
 
 /** The table's columns as this side's catalog has them; empty when the table does not exist. */

@@ -7,6 +7,7 @@ import { verifySql } from '../engines/registry.js';
 import { canonicalSql, fieldSql, keySql, rawSql, readRaw } from './canonical-sql.js';
 import { diffRows, type DifferingKey, type EncodedRow } from './row-diff.js';
 import { chunksOf, physicalColumns, rowsSql, run, tableRef, type Chunk, type SideTable } from './statements.js';
+import { filterText } from '../transforms/row-filter.js';
 import { expectedRow, targetRow, type Expected, type SourceRead, type Through } from './through-rules.js';
 import type { DifferingRange, TableVerdict } from './verify.js';
 
@@ -36,7 +37,8 @@ function sourceSide(th: Through, src: VerifySide, cols: Map<string, PhysicalColu
   });
   const compared = t.columns.map((c) => (readRaw(c.type) ? rawSql(e, c.type, col(e, c)) : fieldSql(e, c.type, cols.get(c.name)!, col(e, c))));
   const values = t.columns.map((c) => canonicalSql(e, c.type, cols.get(c.name)!, col(e, c)));
-  return { engine: e, ref: tableRef(e, src.tableId(t)), key, values: [...key.map((k) => k.text), ...compared, ...values], hash: '' };
+  const filter = th.plan.pushdown ? { filter: { conditions: th.plan.pushdown, columns: t.columns } } : {};
+  return { engine: e, ref: tableRef(e, src.tableId(t)), key, values: [...key.map((k) => k.text), ...compared, ...values], hash: '', ...filter };
 }
 
 function sourceReads(th: Through, rows: readonly (string | null)[][]): SourceRead[] {
@@ -171,19 +173,20 @@ export async function verifyThrough(th: Through, src: VerifySide, dst: VerifySid
   }
   if (count !== kept && differing.length === 0) differing.push({ from: null, to: null, sourceRows: kept, targetRows: count });
   const filtered = read - kept;
+  const pushed = th.plan.pushdown ? `; the source's SQL applies ${th.plan.pushdown.map(filterText).join(' and ')}` : '';
   return {
     table,
     source: String(kept),
     target: String(count),
     equal: differing.length === 0 && count === kept,
     method: 'transforms',
-    note: `${rule} (to ${tableKey(th.plan.table.target)})${filtered > 0 ? `: ${filtered} source row(s) left out by its filter` : ''}${count !== kept ? `; the target holds ${count} row(s), the source ${kept} through the filter` : ''}`,
+    note: `${rule} (to ${tableKey(th.plan.table.target)})${pushed}${filtered > 0 ? `: ${filtered} source row(s) read left out by its filter` : ''}${count !== kept ? `; the target holds ${count} row(s), the source ${kept} through the filter` : ''}`,
     rows: read,
     differingRanges: differing,
   };
 }
 
-/** Source rows the plan's filter keeps, counted chunk by chunk in ferry (the filter's own semantics, not SQL's). */
+/** Source rows the plan's filter keeps, counted chunk by chunk in ferry (the filter's own semantics, not SQL's: its pushed conditions only spare reading rows). */
 async function keptRows(th: Through, src: VerifySide, side: SideTable, o: ThroughOptions): Promise<number> {
   let kept = 0;
   for (const chunk of await chunksOf(src, side, o.chunkRows)) {

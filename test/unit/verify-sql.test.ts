@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ColumnType, Engine } from '../../src/core/schema.js';
+import type { Column, ColumnType, Engine } from '../../src/core/schema.js';
+import type { RowFilter } from '../../src/core/transform-rules.js';
 import { canonicalSql, comparedInNode, fieldSql, keySql, ownOrderIsByteOrder, rowHashSql } from '../../src/verify/canonical-sql.js';
 import { boundarySql, checksumSql, rowsSql, type SideTable } from '../../src/verify/statements.js';
 import type { PhysicalColumn } from '../../src/core/verify-sql.js';
@@ -168,6 +169,30 @@ describe('statements', () => {
       sql: 'SELECT a_match, v FROM "s"."t" AS t WHERE a > $1::int ORDER BY a',
       params: ['9'],
     });
+  });
+
+  it("reads a chunk's rows with a transform's pushed filter in the SQL, values bound as the snapshot binds them; checksums and boundaries walk every row", () => {
+    const plain = { sourceType: '', nullable: true, autoIncrement: false, backfill: { value: null } };
+    const columns: Column[] = [
+      { ...plain, name: 'region', type: { kind: 'string', maxLength: 10 } },
+      { ...plain, name: 'n', type: { kind: 'int', bytes: 4, unsigned: false } },
+    ];
+    const conditions: RowFilter[] = [
+      { column: 'region', op: 'in', value: ['eu', 'uk'] },
+      { column: 'n', op: 'between', value: [-5, 2147483648] },
+      { column: 'region', op: 'notnull' },
+    ];
+    const filtered = (engine: Engine): SideTable => ({ ...pk(engine, ['a']), filter: { conditions, columns } });
+    expect(rowsSql(filtered('postgres'), { from: ['9'], to: ['20'] })).toEqual({
+      sql: 'SELECT a_match, v FROM "s"."t" AS t WHERE a > $1::int AND a <= $2::int AND (t."region" IN ($3::text, $4::text)) AND (t."n" BETWEEN $5::bigint AND $6::bigint) AND (t."region" IS NOT NULL) ORDER BY a',
+      params: ['9', '20', 'eu', 'uk', '-5', '2147483648'],
+    });
+    expect(rowsSql(filtered('mysql'), { from: null, to: ['20'] })).toEqual({
+      sql: 'SELECT a_match, v FROM `s`.`t` AS t WHERE a <= ?::int AND (t.`region` IN (?, ?)) AND (t.`n` BETWEEN ? AND ?) AND (t.`region` IS NOT NULL) ORDER BY a',
+      params: ['20', 'eu', 'uk', '-5', '2147483648'],
+    });
+    expect(checksumSql(filtered('postgres'), { from: null, to: null }).sql).not.toContain('region');
+    expect(boundarySql(filtered('mysql'), null, 10).sql).not.toContain('region');
   });
 
   it('finds the next chunk boundary `rows` keys on', () => {

@@ -77,6 +77,8 @@ export const mysqlVerifySql: VerifySql = {
   quoteIdent,
   qualified,
   placeholder: () => '?',
+  // A string binds as the snapshot binds its value: an integer column compares it as a number.
+  filterParam: (p) => p,
   // The expanded form `(a > ?) OR (a = ? AND b > ?)` is what an index range scan serves on every server version.
   rowValueRanges: false,
   rowAt: (offset) => `LIMIT ${offset}, 1`,

@@ -43,6 +43,11 @@ function canonical(t: ColumnType, p: PhysicalColumn, x: string): string {
   }
 }
 
+/** A row filter's value at placeholder `p` compared with a column of type `t`: whole numbers as bigint (an integer column compares with 2^31 too), the rest as text. */
+export function filterParam(p: string, t: ColumnType): string {
+  return `${p}::${t.kind === 'int' ? 'bigint' : 'text'}`;
+}
+
 function ownOrder(t: ColumnType, p: PhysicalColumn, x: string): KeyOrder {
   const base = p.type.replace(/\(.*?\)/g, '');
   const param = (v: string): string => {
@@ -88,6 +93,7 @@ export const postgresVerifySql: VerifySql = {
   quoteIdent,
   qualified,
   placeholder: (n) => `$${n}`,
+  filterParam,
   rowValueRanges: true,
   rowAt: (offset) => `LIMIT 1 OFFSET ${offset}`,
   countAndSum: (hash) => `count(*)::text, coalesce(sum(${hash}), 0)::text`,

@@ -10,6 +10,7 @@ import type { RowFilter } from '../../core/transform-rules.js';
 import { qualified, quoteIdent } from '../../engines/postgres/quoting.js';
 import { connectSource, RAW_TEXT } from '../../engines/postgres/connection.js';
 import { fromPgText } from '../../engines/postgres/types.js';
+import { filterParam } from '../../engines/postgres/verify-sql.js';
 import { CopyTextTail } from './copy-text.js';
 
 /**
@@ -45,7 +46,7 @@ export function readChunkSql(t: TableSchema, after: readonly string[] | null, li
 /** `filters` as SQL, their values appended to `values` as parameters cast to the compared column's kind. */
 export function filterParams(table: TableSchema, filters: readonly RowFilter[], values: Value[]): string | undefined {
   if (filters.length === 0) return undefined;
-  return filterSql(filters, table.columns, quoteIdent, (v, column) => `$${values.push(v)}::${column.type.kind === 'int' ? 'bigint' : 'text'}`);
+  return filterSql(filters, table.columns, quoteIdent, (v, column) => filterParam(`$${values.push(v)}`, column.type));
 }
 
 class PgTableReader implements TableReader {
