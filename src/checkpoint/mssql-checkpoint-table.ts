@@ -2,9 +2,9 @@ import type sql from 'mssql';
 import { checkpointFromText, decodeKey, encodeHolds, encodeKey } from '../core/checkpoint-codec.js';
 import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { type CheckpointStore, noneWhenMissing } from '../core/checkpoint-store.js';
+import { DEAD_LETTER_COLUMNS, deadLetterValues, storedLetter, storedLetterColumns, type StoredDeadLetter } from '../core/dead-letter.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../core/table-mapping.js';
-import { FerryError } from '../core/errors.js';
 import { quoteIdent, textLiteral } from '../engines/mssql/quoting.js';
 import { takenOver } from './pipeline-ownership.js';
 
@@ -23,6 +23,7 @@ const SCHEMA = quoteIdent(FERRY_SCHEMA);
 const CHECKPOINT = `${SCHEMA}.[ferry_checkpoint]`;
 const PROGRESS = `${SCHEMA}.[ferry_snapshot_progress]`;
 const OFFSETS = `${SCHEMA}.[ferry_kafka_offsets]`;
+const DEAD_LETTERS = `${SCHEMA}.[ferry_dead_letters]`;
 
 /** Each statement creates what is missing (CREATE SCHEMA must be alone in its batch, hence EXEC). */
 export const ENSURE_SQL: readonly string[] = [
@@ -41,6 +42,14 @@ export const ENSURE_SQL: readonly string[] = [
   `IF OBJECT_ID(${textLiteral(OFFSETS)}, N'U') IS NULL CREATE TABLE ${OFFSETS} (
     [pipeline] nvarchar(100) NOT NULL, [topic] nvarchar(249) NOT NULL, [partition] int NOT NULL, [next_offset] bigint NOT NULL,
     [updated_at] datetime2(6) NOT NULL, CONSTRAINT [ferry_kafka_offsets_pkey] PRIMARY KEY ([pipeline], [topic], [partition]))`,
+  // letter_id is a SHA-256 in hex (core/dead-letter.ts), unique so a redelivered batch stores its letters once; nvarchar as the
+  // parameters bound to it are (a char column would be converted to them, and its index not sought).
+  `IF OBJECT_ID(${textLiteral(DEAD_LETTERS)}, N'U') IS NULL CREATE TABLE ${DEAD_LETTERS} (
+    [id] bigint IDENTITY(1,1) NOT NULL, [letter_id] nvarchar(64) NOT NULL, [pipeline] nvarchar(100) NOT NULL, [table_name] nvarchar(300) NOT NULL,
+    [row_key] nvarchar(max) NOT NULL, [operation] nvarchar(8) NOT NULL, [position] nvarchar(max) NOT NULL, [error_class] nvarchar(20) NOT NULL,
+    [error_code] nvarchar(20) NOT NULL, [error_message] nvarchar(max) NOT NULL, [row_image] nvarchar(max) NOT NULL,
+    [dead_lettered_at] datetime2(6) NOT NULL, [replayed_at] datetime2(6) NULL,
+    CONSTRAINT [ferry_dead_letters_pkey] PRIMARY KEY ([id]), CONSTRAINT [ferry_dead_letters_letter_id_key] UNIQUE ([letter_id]))`,
 ];
 
 /**
@@ -110,6 +119,29 @@ export const LOCK_PARTITION_SQL = [
 /** Parameters: pipeline, topic, partition, next offset (decimal text: a bigint beyond 2^53 would not survive a number). */
 export const WRITE_PARTITION_SQL = `UPDATE ${OFFSETS} SET [next_offset] = CAST(@p4 AS bigint), [updated_at] = SYSUTCDATETIME() WHERE ${PARTITION_ROW}`;
 
+/**
+ * Parameters: DEAD_LETTER_COLUMNS in order (letter_id first). The same letter again (a redelivered
+ * batch) leaves the stored one as it is; the key-range lock keeps two writers of one letter apart.
+ */
+export const WRITE_DEAD_LETTER_SQL = `INSERT INTO ${DEAD_LETTERS} (${bracketed(DEAD_LETTER_COLUMNS)}, [dead_lettered_at]) SELECT ${DEAD_LETTER_COLUMNS.split(
+  ', ',
+)
+  .map((_, i) => `@p${i + 1}`)
+  .join(', ')}, SYSUTCDATETIME() WHERE NOT EXISTS (SELECT 1 FROM ${DEAD_LETTERS} WITH (UPDLOCK, HOLDLOCK) WHERE [letter_id] = @p1)`;
+
+export const DEAD_LETTER_COUNTS_SQL = `SELECT [table_name], COUNT_BIG(*) AS [n] FROM ${DEAD_LETTERS} WHERE [pipeline] = @p1 AND [replayed_at] IS NULL GROUP BY [table_name]`;
+
+/** Parameters: pipeline, limit. The last `limit` letters, newest first; times as ISO 8601 text in UTC (they hold SYSUTCDATETIME()). */
+export const READ_DEAD_LETTERS_SQL = `SELECT TOP (@p2) ${storedLetterColumns((c) => `CONVERT(nvarchar(30), [${c}], 126) + N'Z'`)} FROM ${DEAD_LETTERS} WHERE [pipeline] = @p1 ORDER BY [id] DESC`;
+
+/** `a, b` as `[a], [b]`. */
+function bracketed(columns: string): string {
+  return columns
+    .split(', ')
+    .map((c) => quoteIdent(c))
+    .join(', ');
+}
+
 const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 
 async function readCheckpoint(on: MssqlStatements, pipeline: string): Promise<Checkpoint | null> {
@@ -167,6 +199,15 @@ async function lockPartition(c: MssqlStatements, pipeline: string, topic: string
   return BigInt(rows[0]!.next_offset);
 }
 
+async function deadLetterCounts(on: MssqlStatements, pipeline: string): Promise<Map<string, number>> {
+  const rows = await on.query<{ table_name: string; n: string | number }>(DEAD_LETTER_COUNTS_SQL, [pipeline]);
+  return new Map(rows.map((r) => [r.table_name, Number(r.n)]));
+}
+
+async function readDeadLetters(on: MssqlStatements, pipeline: string, limit: number): Promise<StoredDeadLetter[]> {
+  return (await on.query(READ_DEAD_LETTERS_SQL, [pipeline, limit])).map(storedLetter).reverse();
+}
+
 /** Invalid object name: what a read finds before ferry's tables exist (DESIGN §1.1: the read-only commands create nothing). */
 const missingTable = (err: unknown) => (err as { number?: number }).number === 208;
 
@@ -199,11 +240,10 @@ export function mssqlCheckpointStore(pool: sql.ConnectionPool, pipeline: string,
     writePartition: async (c, topic, partition, next) => {
       await c.query(WRITE_PARTITION_SQL, [pipeline, topic, partition, next.toString()]);
     },
-    // config.ts refuses the dead-letter policy on a SQL Server target: nothing is dead-lettered there.
-    writeDeadLetter: async () => {
-      throw new FerryError('fatal', 'the dead-letter error policy is not built for a SQL Server target');
+    writeDeadLetter: async (c, letter) => {
+      await c.query(WRITE_DEAD_LETTER_SQL, deadLetterValues(pipeline, letter));
     },
-    deadLetterCounts: async () => new Map(),
-    readDeadLetters: async () => [],
+    deadLetterCounts: () => noneWhenMissing(deadLetterCounts(readers, pipeline), new Map(), missingTable),
+    readDeadLetters: (limit) => noneWhenMissing(readDeadLetters(readers, pipeline, limit), [], missingTable),
   };
 }

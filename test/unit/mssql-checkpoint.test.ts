@@ -1,18 +1,22 @@
 import sql from 'mssql';
 import { describe, expect, it, vi } from 'vitest';
 import type { Checkpoint } from '../../src/core/checkpoint.js';
+import { DEAD_LETTER_COLUMNS, deadLetterId, deadLetterValues } from '../../src/core/dead-letter.js';
 import {
   ASSERT_OWNER_SQL,
   CLAIM_SQL,
   CLEAR_PROGRESS_SQL,
+  DEAD_LETTER_COUNTS_SQL,
   ENSURE_SQL,
   ensureMssqlCheckpointTables,
   LOCK_PARTITION_SQL,
   type MssqlStatements,
   mssqlCheckpointStore,
   READ_CHECKPOINT_SQL,
+  READ_DEAD_LETTERS_SQL,
   READ_PROGRESS_SQL,
   WRITE_CHECKPOINT_SQL,
+  WRITE_DEAD_LETTER_SQL,
   WRITE_PARTITION_SQL,
   WRITE_PROGRESS_SQL,
 } from '../../src/checkpoint/mssql-checkpoint-table.js';
@@ -46,13 +50,14 @@ function session(answer: (statement: string) => Record<string, unknown>[] = () =
 const at = (pos: number) => ({ kind: 'mysql' as const, file: 'bin.000001', pos });
 
 describe("ferry's tables on SQL Server", () => {
-  it('creates the ferry schema and its three tables only where missing, and the columns a checkpoint table made by an older ferry lacks', () => {
+  it('creates the ferry schema and its four tables only where missing, and the columns a checkpoint table made by an older ferry lacks', () => {
     for (const statement of ENSURE_SQL) expect(() => parseTsql(statement), statement).not.toThrow();
     expect(ENSURE_SQL[0]).toBe("IF SCHEMA_ID(N'ferry') IS NULL EXEC(N'CREATE SCHEMA [ferry]')");
     expect(ENSURE_SQL.map((s) => /^IF OBJECT_ID\(N'(.*?)', N'U'\) IS NULL CREATE TABLE /.exec(s)?.[1]).filter(Boolean)).toEqual([
       '[ferry].[ferry_checkpoint]',
       '[ferry].[ferry_snapshot_progress]',
       '[ferry].[ferry_kafka_offsets]',
+      '[ferry].[ferry_dead_letters]',
     ]);
     expect(ENSURE_SQL[1]).toMatch(/\[holds\] nvarchar\(max\) NULL/);
     expect(ENSURE_SQL[2]).toBe(
@@ -60,6 +65,7 @@ describe("ferry's tables on SQL Server", () => {
     );
     expect(ENSURE_SQL[3]).toMatch(/\[row_count\] bigint NOT NULL/);
     expect(ENSURE_SQL[4]).toMatch(/PRIMARY KEY \(\[pipeline\], \[topic\], \[partition\]\)/);
+    expect(ENSURE_SQL[5]).toMatch(/CONSTRAINT \[ferry_dead_letters_letter_id_key\] UNIQUE \(\[letter_id\]\)/);
   });
 
   it('runs the statements again when another process created one of the tables between its check and the CREATE', async () => {
@@ -171,5 +177,92 @@ describe('the pipeline lock', () => {
     } finally {
       connect.mockRestore();
     }
+  });
+});
+
+describe('dead letters on SQL Server', () => {
+  const letter = {
+    table: 'shop.orders',
+    key: { id: 7 },
+    operation: 'insert' as const,
+    position: at(42),
+    reason: 'check' as const,
+    code: '547',
+    message: 'The INSERT statement conflicted with the CHECK constraint "qty_positive".',
+    row: { id: 7, qty: -1 },
+  };
+
+  it('stores a letter once: inserted only where its letter_id is missing, under a key-range lock', async () => {
+    const [insert] = trees(WRITE_DEAD_LETTER_SQL);
+    expect(insert!.columns).toEqual([...DEAD_LETTER_COLUMNS.split(', '), 'dead_lettered_at']);
+    const missing = ((insert!.values as Node).where as Node).expr as { ast: Node };
+    expect(hints((missing.ast.from as Node[])[0]!)).toEqual(['UPDLOCK', 'HOLDLOCK']);
+    expect(text(missing.ast.where as Node)).toBe('letter_id = @p1');
+    const s = session();
+    await mssqlCheckpointStore({} as sql.ConnectionPool, 'p', 'me').writeDeadLetter(s.c, letter);
+    expect(s.ran).toEqual([{ sql: WRITE_DEAD_LETTER_SQL, params: deadLetterValues('p', letter) }]);
+    expect(s.ran[0]!.params[0]).toBe(deadLetterId('p', letter));
+  });
+
+  it('counts the letters not replayed per table, and reads the last ones oldest first with ISO times', async () => {
+    expect(text(trees(DEAD_LETTER_COUNTS_SQL)[0]!.where as Node)).toBe('pipeline = @p1 AND replayed_at IS null');
+    const [read] = trees(READ_DEAD_LETTERS_SQL);
+    expect(read!.type).toBe('select');
+    expect(READ_DEAD_LETTERS_SQL).toMatch(/^SELECT TOP \(@p2\) .* ORDER BY \[id\] DESC$/);
+    const stored = (id: number) => ({
+      id: String(id),
+      table_name: 'shop.orders',
+      row_key: '{"id":7}',
+      operation: 'insert',
+      position: '{"kind":"mysql","file":"bin.000001","pos":42}',
+      error_class: 'check',
+      error_code: '547',
+      error_message: 'conflicted',
+      row_image: '{"id":7,"qty":-1}',
+      dead_lettered_at: '2026-12-04T10:00:00.123456Z',
+      replayed_at: null,
+    });
+    const pool = {
+      request: () => {
+        const params: Record<string, unknown> = {};
+        const request = {
+          input(name: string, value: unknown) {
+            params[name] = value;
+            return request;
+          },
+          query: async (statement: string) => ({
+            recordset: statement === DEAD_LETTER_COUNTS_SQL ? [{ table_name: 'shop.orders', n: '2' }] : [stored(9), stored(8)].slice(0, Number(params.p2)),
+          }),
+        };
+        return request;
+      },
+    } as unknown as sql.ConnectionPool;
+    const store = mssqlCheckpointStore(pool, 'p', 'me');
+    expect(await store.deadLetterCounts()).toEqual(new Map([['shop.orders', 2]]));
+    const read2 = await store.readDeadLetters(2);
+    expect(read2.map((l) => l.id)).toEqual([8, 9]);
+    expect(read2[0]).toMatchObject({
+      key: { id: 7 },
+      row: { id: 7, qty: -1 },
+      reason: 'check',
+      deadLetteredAt: '2026-12-04T10:00:00.123456Z',
+      replayedAt: null,
+    });
+  });
+
+  it('reads none before ferry created its tables (a read-only command on a fresh target)', async () => {
+    const pool = {
+      request: () => ({
+        input() {
+          return this;
+        },
+        query: async () => {
+          throw Object.assign(new Error("Invalid object name 'ferry.ferry_dead_letters'."), { number: 208 });
+        },
+      }),
+    } as unknown as sql.ConnectionPool;
+    const store = mssqlCheckpointStore(pool, 'p', 'me');
+    expect(await store.deadLetterCounts()).toEqual(new Map());
+    expect(await store.readDeadLetters(10)).toEqual([]);
   });
 });
