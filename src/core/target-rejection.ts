@@ -60,6 +60,7 @@ const SQL_SERVER: ReadonlyMap<number, RejectionReason> = new Map([
   [8115, 'out-of-range'],
   [245, 'invalid-value'],
   [241, 'invalid-value'],
+  [8114, 'invalid-value'], // error converting data type … to …
 ]);
 
 /**

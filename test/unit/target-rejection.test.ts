@@ -34,6 +34,22 @@ describe('targetRejection: a row the target refuses for its values', () => {
   it('SQL Server: by error number', () => {
     expect(targetRejection(Object.assign(new Error('Violation of PRIMARY KEY'), { number: 2627 }))?.reason).toBe('unique');
     expect(targetRejection(Object.assign(new Error('x'), { originalError: { info: { number: 515 } } }))?.reason).toBe('not-null');
+    const server = (number: number) => targetRejection(Object.assign(new Error('refused'), { number }))?.reason;
+    expect([2601, 547, 8152, 2628, 220, 8115, 245, 241, 8114].map(server)).toEqual([
+      'unique',
+      'constraint',
+      'too-long',
+      'too-long',
+      'out-of-range',
+      'out-of-range',
+      'invalid-value',
+      'invalid-value',
+      'invalid-value',
+    ]);
+    // The duplicate key SQL Server reports before "The statement has been terminated." (3621), which mssql rejects with.
+    expect(targetRejection(Object.assign(new Error('The statement has been terminated.'), { number: 3621, precedingErrors: [{ number: 2627 }] }))?.code).toBe(
+      '2627',
+    );
   });
 
   it("sees through ferry's own stop to the server error it was made from", () => {

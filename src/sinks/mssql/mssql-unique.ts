@@ -44,17 +44,18 @@ export const INDEX_COLUMNS_SQL =
  * A duplicate-key error of a write to `t`, which upserts by primary key (UPDATE, then INSERT where
  * the key is missing), so on another unique key: the stop naming the index and, where the printed
  * value tells one of `written` apart, the change's row. Null for other errors. The index's columns
- * are read on `pool`: the failed transaction is gone (XACT_ABORT).
+ * are read on `session`, whose transaction the error left open (a write under a savepoint runs with
+ * XACT_ABORT OFF, mssql-savepoints.ts): another connection could wait on its locks, or for the pool.
  */
 export async function uniqueViolationOf(
-  pool: sql.ConnectionPool,
+  session: { request(): sql.Request },
   t: TableSchema,
   err: unknown,
   written: readonly { key: Row; row: Row }[],
 ): Promise<FerryError | null> {
   const duplicate = duplicateKeyOf(err);
   if (!duplicate) return null;
-  const columns = await pool
+  const columns = await session
     .request()
     .input('p1', qualified(t.target))
     .input('p2', duplicate.index)
@@ -63,7 +64,7 @@ export async function uniqueViolationOf(
       (r) => r.recordset.map((row) => row.name),
       () => [],
     );
-  return uniqueViolation(t, collidingKey(columns, duplicate.values, written), duplicate.index, duplicate.message);
+  return uniqueViolation(t, collidingKey(columns, duplicate.values, written), duplicate.index, duplicate.message, err);
 }
 
 /** The key of the one row of `written` whose `columns` print as `values`, or null. */
