@@ -483,20 +483,17 @@ function transformsOf(t: ParsedConfig['transforms']): TransformsConfig {
 
 /**
  * The error policies this version builds for the configured target: quarantine-table is not built
- * yet; dead-letter needs a SQL target whose sink isolates rows under savepoints (not SQL Server yet,
- * and a kafka target rejects no rows).
+ * yet; dead-letter needs a SQL target (a kafka target rejects no rows: its appliers' target does).
  */
 function checkErrorPolicies(c: ParsedConfig): void {
   const policies = policiesIn(c.errors);
   if (policies.has('quarantine-table')) {
     throw configError('errors: the quarantine-table policy is not built yet', 'use stop or dead-letter (errors.policy and errors.tables)');
   }
-  if (policies.has('dead-letter') && (c.target.type === 'mssql' || c.target.type === 'kafka')) {
+  if (policies.has('dead-letter') && c.target.type === 'kafka') {
     throw configError(
-      `errors: the dead-letter policy is not built for a ${c.target.type} target`,
-      c.target.type === 'kafka'
-        ? 'a kafka target rejects no rows: remove errors, or set it on the applying processes'
-        : 'use errors.policy: stop with SQL Server',
+      'errors: the dead-letter policy is not built for a kafka target',
+      'a kafka target rejects no rows: remove errors, or set it on the applying processes',
     );
   }
 }

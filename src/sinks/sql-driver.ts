@@ -16,11 +16,30 @@ export interface SqlDriver<C> {
   loadRows(c: C, table: TableSchema, rows: readonly (readonly Value[])[]): Promise<void>;
   /** Loading the source's bulk text as it comes, where both ends speak it (Postgres COPY text); absent elsewhere. */
   readonly textLoad?: TextLoad<C>;
-  /** Whether the engine takes SAVEPOINT, ROLLBACK TO SAVEPOINT and RELEASE SAVEPOINT as written: what isolating a rejected row needs (sql-transaction.ts). */
-  readonly savepoints?: boolean;
+  /** The engine's savepoint statements: what isolating a rejected row needs (sql-transaction.ts). */
+  readonly savepoints?: Savepoints;
   /** Ends the pool. */
   close(): Promise<void>;
 }
+
+/**
+ * A savepoint as one engine writes it. sql-transaction.ts runs `save` before a write, then `rollback`
+ * when the target rejected a row of it, and `release` after either, and after any other failure.
+ */
+export interface Savepoints {
+  readonly save: string;
+  /** Undoes the write. Fails where the target ended the whole transaction on the rejection (SQL Server, sinks/mssql/mssql-savepoints.ts). */
+  readonly rollback: string;
+  /** Forgets the savepoint, and restores what `save` changed in the session. */
+  readonly release: string;
+}
+
+/** SAVEPOINT, ROLLBACK TO SAVEPOINT and RELEASE SAVEPOINT as the SQL standard has them (Postgres, MySQL, MariaDB). */
+export const STANDARD_SAVEPOINTS: Savepoints = {
+  save: 'SAVEPOINT ferry_rows',
+  rollback: 'ROLLBACK TO SAVEPOINT ferry_rows',
+  release: 'RELEASE SAVEPOINT ferry_rows',
+};
 
 export interface TextLoad<C> {
   /** Whether `table`'s chunks load straight from the source's bulk text (the same engine and types at both ends). */

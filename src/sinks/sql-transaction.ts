@@ -190,7 +190,7 @@ export class SqlTransaction<C> implements PartitionTransaction {
     const failed = await this.#attempt(t, w, checked);
     if (!failed) return;
     if (w.kind === 'exact') {
-      const row = w.event.after ?? w.event.before!;
+      const row = exactRow(w.event);
       return this.#refuse(
         t,
         { key: row, operation: w.event.op === 'c' || w.event.op === 'r' ? 'insert' : w.event.op === 'd' ? 'delete' : 'update', row },
@@ -209,20 +209,31 @@ export class SqlTransaction<C> implements PartitionTransaction {
     await settle(rowUnits(w), failed);
   }
 
-  /** `w` applied under a savepoint; a rejection undoes it and is returned, any other failure is thrown. */
+  /**
+   * `w` applied under a savepoint; a rejection undoes it and is returned, any other failure is
+   * thrown. A target that ended the whole transaction on the rejection (SQL Server, on an error that
+   * aborts the batch) cannot undo it: that stops, naming the row where `w` held one.
+   */
   async #attempt(t: TableSchema, w: Exclude<Write, { kind: 'truncate' }>, checked: boolean): Promise<Failure | null> {
     const { driver } = this.#context;
-    await driver.run(this.#conn, 'SAVEPOINT ferry_rows');
+    const savepoint = driver.savepoints!;
+    await driver.run(this.#conn, savepoint.save);
     try {
       await this.#apply(t, w, checked);
     } catch (err) {
       const rejection = targetRejection(err);
-      if (!rejection) throw err;
-      await driver.run(this.#conn, 'ROLLBACK TO SAVEPOINT ferry_rows');
-      await driver.run(this.#conn, 'RELEASE SAVEPOINT ferry_rows');
+      if (!rejection) {
+        // What the savepoint changed in the session (SQL Server's XACT_ABORT) is put back before the transaction is rolled back.
+        await driver.run(this.#conn, savepoint.release).catch(() => {});
+        throw err;
+      }
+      await driver.run(this.#conn, savepoint.rollback).catch((lost: unknown) => {
+        throw transactionLost(writeKeys(t, w), err, lost);
+      });
+      await driver.run(this.#conn, savepoint.release);
       return { err, rejection };
     }
-    await driver.run(this.#conn, 'RELEASE SAVEPOINT ferry_rows');
+    await driver.run(this.#conn, savepoint.release);
     return null;
   }
 
@@ -316,6 +327,28 @@ function rejectedRow(key: Row, err: unknown): FerryError {
   return new FerryError('fatal', message.includes(named) ? message : `the row with ${named}: ${message}`, {
     cause: err,
     ...(err instanceof FerryError && err.hint ? { hint: err.hint } : {}),
+  });
+}
+
+/** A change of a table without a key: its row, every column of which is its key. */
+const exactRow = (e: ChangeEvent): Row => e.after ?? e.before!;
+
+/** The keys of the rows of `w`, in the order it applies them. */
+function writeKeys(t: TableSchema, w: Exclude<Write, { kind: 'truncate' }>): Row[] {
+  return w.kind === 'exact' ? [exactRow(w.event)] : rowUnits(w).map((u) => unitRow(t, u).key);
+}
+
+/**
+ * The stop for a rejection the target answered by ending the whole transaction (`lost` is why the
+ * savepoint could not be rolled back to): the row is named where the write held one, else the
+ * write's first row and how many it held, for the rows cannot be tried apart in a transaction that is gone.
+ */
+function transactionLost(keys: readonly Row[], err: unknown, lost: unknown): FerryError {
+  const hint = `the target ended the whole transaction on this error (${(lost as Error).message}), so no row of the write could be set aside under a savepoint: fix the target table (or exclude the table)`;
+  if (keys.length === 1) return new FerryError('fatal', rejectedRow(keys[0]!, err).message, { cause: err, hint });
+  return new FerryError('fatal', `one of ${keys.length} rows written together, the first with ${keyText(keys[0]!)}: ${(err as Error).message}`, {
+    cause: err,
+    hint,
   });
 }
 

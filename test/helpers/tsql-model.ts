@@ -11,8 +11,9 @@ import { parseTsql, splitStatements } from './tsql.js';
  * says* for these shapes: stage DDL, INSERT … VALUES / … SELECT [WHERE NOT EXISTS], DELETE and
  * UPDATE joined to the stage, SELECT … INTO from that join, DELETE TOP (1), an UPDATE through a
  * TOP (1) CTE, the misses count, IDENTITY_INSERT, duplicate keys (2627, 2601) and collation
- * conflicts (468) raised as the server words them. Anything else throws, so a statement outside
- * the model fails its test instead of passing on a guess.
+ * conflicts (468) raised as the server words them, savepoints (SAVE TRANSACTION, ROLLBACK
+ * TRANSACTION to one) and what an error does to an open transaction under XACT_ABORT ON or OFF.
+ * Anything else throws, so a statement outside the model fails its test instead of passing on a guess.
  *
  * Values are compared by their text (a decimal CAST to its scale, a bigint by its digits), which is
  * what the server's conversions of ferry's text wires amount to for the values the tests use.
@@ -55,6 +56,15 @@ function text(v: unknown): string | null {
   return String(v);
 }
 
+/**
+ * Errors that abort the batch and end the open transaction whatever XACT_ABORT says: conversion
+ * errors. The model's others end only their statement under XACT_ABORT OFF.
+ */
+const BATCH_ABORTING = new Set([245, 241, 8114]);
+
+/** What mssql answers a request in a transaction the server ended (the connection went back to the pool). */
+export const TRANSACTION_ENDED = 'Transaction has not begun. Call begin() first.';
+
 /** CAST as the model knows it: to a decimal's scale, an integer's digits, text, or bytes. */
 function cast(v: unknown, target: { dataType: string; scale?: number }): unknown {
   if (v === null || v === undefined) return null;
@@ -93,6 +103,12 @@ export class TsqlModel {
   readonly branches: string[] = [];
   #identityInsert: string | null = null;
   #saved: Map<string, ModelTable> | null = null;
+  /** The session's XACT_ABORT: ON, as tedious sets it at login for the sink (mssql-sink.ts). */
+  #xactAbort = true;
+  /** The open transaction's savepoints, oldest first, with the tables as they were. */
+  #savepoints: { name: string; tables: Map<string, ModelTable> }[] = [];
+  /** Whether the server ended the open transaction on an error: its session's further requests fail. */
+  ended = false;
 
   define(name: string, table: Omit<ModelTable, 'rows'> & { rows?: Row[] }): void {
     this.tables.set(name, { ...table, rows: table.rows ?? [] });
@@ -134,36 +150,68 @@ export class TsqlModel {
     return t;
   }
 
+  #copy(): Map<string, ModelTable> {
+    return new Map([...this.tables].map(([k, t]) => [k, { ...t, rows: t.rows.map((r) => ({ ...r })) }]));
+  }
+
+  #restore(tables: Map<string, ModelTable>): void {
+    this.tables.clear();
+    for (const [k, t] of tables) this.tables.set(k, t);
+  }
+
   begin(): void {
-    this.#saved = new Map([...this.tables].map(([k, t]) => [k, { ...t, rows: t.rows.map((r) => ({ ...r })) }]));
+    this.#saved = this.#copy();
+    this.ended = false;
   }
 
   end(commit: boolean): void {
-    if (!commit && this.#saved) {
-      this.tables.clear();
-      for (const [k, t] of this.#saved) this.tables.set(k, t);
-    }
+    if (!commit && this.#saved) this.#restore(this.#saved);
     this.#saved = null;
+    this.#savepoints = [];
   }
 
+  /**
+   * Runs `batch`. In a transaction, a server error (ModelError) ends it under XACT_ABORT ON, as a
+   * batch-aborting error does under OFF; any other under OFF undoes its own statement only, and the
+   * batch goes on (the request fails with the first error at its end).
+   */
   run(batch: string, params: Row = {}): ModelResult {
     const texts = splitStatements(batch);
     const trees = parseTsql(batch);
     const recordsets: Row[][] = [];
     const rowsAffected: number[] = [];
+    let failed: ModelError | null = null;
     texts.forEach((statement, i) => {
       this.statements.push(statement);
       const tree = trees[i] as Node | Node[];
       const ast = (Array.isArray(tree) ? tree[0] : tree) as Node;
-      if ('gap' in ast) return this.#gap(statement);
-      const out = this.#statement(ast, params);
-      if (out.recordset) recordsets.push(out.recordset);
-      if (out.affected !== undefined) rowsAffected.push(out.affected);
+      const before = this.#saved && !this.#xactAbort ? this.#copy() : null;
+      try {
+        if ('gap' in ast) return this.#gap(statement);
+        const out = this.#statement(ast, params);
+        if (out.recordset) recordsets.push(out.recordset);
+        if (out.affected !== undefined) rowsAffected.push(out.affected);
+      } catch (err) {
+        if (!(err instanceof ModelError) || !this.#saved) throw err;
+        if (!before || BATCH_ABORTING.has(err.number)) {
+          this.end(false);
+          this.ended = true;
+          throw err;
+        }
+        this.#restore(before);
+        failed ??= err;
+      }
     });
+    if (failed) throw failed;
     return { recordsets, rowsAffected };
   }
 
   #gap(statement: string): void {
+    const savepoint = /^(SAVE|ROLLBACK) TRANSACTION \[(.*)\]$/.exec(statement);
+    if (savepoint) {
+      this.#savepoint(savepoint[1] as 'SAVE' | 'ROLLBACK', savepoint[2]!);
+      return;
+    }
     const m = /^SET IDENTITY_INSERT \[(.*)\]\.\[(.*)\] (ON|OFF)$/.exec(statement);
     if (!m) throw new Error(`unmodelled: ${statement}`);
     const name = `${m[1]}.${m[2]}`;
@@ -176,6 +224,20 @@ export class TsqlModel {
       throw new ModelError(8107, `IDENTITY_INSERT is already ON for table '${this.#identityInsert}'. Cannot perform SET operation for table '${name}'.`);
     }
     this.#identityInsert = name;
+  }
+
+  /** SAVE TRANSACTION marks the tables as they are; ROLLBACK TRANSACTION puts back the latest mark of that name, and drops the marks after it. */
+  #savepoint(verb: 'SAVE' | 'ROLLBACK', name: string): void {
+    if (!this.#saved) throw new ModelError(verb === 'SAVE' ? 628 : 3903, `The ${verb} TRANSACTION request has no corresponding BEGIN TRANSACTION.`);
+    if (verb === 'SAVE') {
+      this.#savepoints.push({ name, tables: this.#copy() });
+      return;
+    }
+    const at = this.#savepoints.map((p) => p.name).lastIndexOf(name);
+    if (at < 0) throw new ModelError(6401, `Cannot roll back ${name}. No transaction or savepoint of that name was found.`);
+    this.#restore(this.#savepoints[at]!.tables);
+    this.#savepoints = this.#savepoints.slice(0, at + 1);
+    this.#savepoints[at] = { name, tables: this.#copy() };
   }
 
   #statement(ast: Node, params: Row): { recordset?: Row[]; affected?: number } {
@@ -213,6 +275,12 @@ export class TsqlModel {
       case 'truncate':
         this.#table(tableName((ast.name as Node[])[0]!)).rows = [];
         return {};
+      case 'set': {
+        const [assign] = ast.expr as { left: { value: string }; right: { name: { name: { value: string }[] } } }[];
+        if (assign?.left.value.toUpperCase() !== 'XACT_ABORT') throw new Error('unmodelled SET');
+        this.#xactAbort = assign.right.name.name[0]!.value.toUpperCase() === 'ON';
+        return {};
+      }
       case 'if': {
         const branch = (this.#referencing(ast.boolean_expr as Node) ? ast.if_expr : ast.else_expr) as { ast: Node };
         this.branches.push(String(branch.ast.type));
@@ -430,10 +498,17 @@ class ModelRequest {
   arrayRowMode = false;
   readonly #model: TsqlModel;
   readonly #bulks: { table: sql.Table; options: sql.IBulkOptions }[];
+  /** A request of the session's transaction (not the pool's): it fails once the server ended that transaction. */
+  readonly #inTransaction: boolean;
 
-  constructor(model: TsqlModel, bulks: { table: sql.Table; options: sql.IBulkOptions }[]) {
+  constructor(model: TsqlModel, bulks: { table: sql.Table; options: sql.IBulkOptions }[], inTransaction = false) {
     this.#model = model;
     this.#bulks = bulks;
+    this.#inTransaction = inTransaction;
+  }
+
+  #assertOpen(): void {
+    if (this.#inTransaction) assertNotEnded(this.#model);
   }
 
   input(name: string, ...typeAndValue: unknown[]): this {
@@ -442,6 +517,7 @@ class ModelRequest {
   }
 
   async query(statement: string): Promise<sql.IResult<unknown>> {
+    this.#assertOpen();
     const catalog = this.#model.catalog(statement, this.params);
     const result = catalog ? { recordsets: [catalog], rowsAffected: [] } : this.#model.run(statement, this.params);
     const recordsets = this.arrayRowMode ? result.recordsets.map((set) => set.map((r) => Object.values(r))) : result.recordsets;
@@ -449,6 +525,7 @@ class ModelRequest {
   }
 
   async bulk(table: sql.Table, options: sql.IBulkOptions): Promise<sql.IBulkResult> {
+    this.#assertOpen();
     this.#bulks.push({ table, options });
     const name = String(table.name);
     const stage = this.#model.tables.get(name);
@@ -461,6 +538,11 @@ class ModelRequest {
   }
 
   cancel(): void {}
+}
+
+/** mssql's failure of a request in a transaction the server ended. */
+function assertNotEnded(model: TsqlModel): void {
+  if (model.ended) throw Object.assign(new Error(TRANSACTION_ENDED), { name: 'TransactionError', code: 'ENOTBEGUN' });
 }
 
 /** A pool (its requests) on the model: what the writes read outside the failed transaction. */
@@ -487,10 +569,14 @@ export function modelSession(
       } else if (statement === 'COMMIT' || statement === 'ROLLBACK') {
         if (open) model.end(statement === 'COMMIT');
         open = false;
-      } else model.run(statement);
+      } else {
+        if (open) assertNotEnded(model);
+        model.run(statement);
+      }
     },
-    request: () => new ModelRequest(model, bulks),
+    request: () => new ModelRequest(model, bulks, open),
     async query(statement: string, params: readonly unknown[] = []) {
+      if (open) assertNotEnded(model);
       const named = Object.fromEntries(params.map((p, i) => [`p${i + 1}`, p]));
       const answered = answer(statement, params);
       if (answered) {

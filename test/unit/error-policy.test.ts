@@ -58,10 +58,10 @@ describe('errors: the policy of each table', () => {
     );
   });
 
-  it('refuses dead-letter on a SQL Server or Kafka target, which do not build it', () => {
+  it('takes dead-letter on every SQL target, SQL Server too, and refuses it on a Kafka target, which rejects no rows', () => {
     const mssql = { ...minimal, target: { type: 'mssql', url: 'mssql://sa:secret@sql.example:1433/shop' } };
-    expect(configProblem({ ...mssql, errors: { tables: { 'shop.x': 'dead-letter' } } })).toMatch(/the dead-letter policy is not built for a mssql target/);
-    expect(parseConfig({ ...mssql, errors: { policy: 'stop' } }).errors.policy).toBe('stop');
+    expect(parseConfig({ ...mssql, errors: { tables: { 'shop.x': 'dead-letter' } } }).errors.tables).toEqual({ 'shop.x': 'dead-letter' });
+    expect(parseConfig({ ...mssql, errors: { policy: 'dead-letter' } }).errors.policy).toBe('dead-letter');
     const kafka = { ...minimal, target: { type: 'kafka', brokers: ['k:9092'], topicPrefix: 'orders' } };
     expect(configProblem({ ...kafka, errors: { policy: 'dead-letter' } })).toMatch(/not built for a kafka target/);
   });

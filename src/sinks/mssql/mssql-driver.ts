@@ -4,6 +4,7 @@ import { FerryError } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { SqlDriver } from '../sql-driver.js';
 import { DESCRIBE_SQL, type DescribedRow, describeParam, type TargetColumn, targetColumns, wireOf, wireType } from './mssql-columns.js';
+import { MSSQL_SAVEPOINTS } from './mssql-savepoints.js';
 import { MssqlSession } from './mssql-session.js';
 import { createStageSql, DROP_STAGE_SQL, fitsValues, type StageColumn, sameNames, stageTable, stageValuesSql } from './mssql-stage.js';
 import { insertSql, type Parameterized } from './mssql-statements.js';
@@ -23,6 +24,7 @@ export const BULK_OPTIONS = { lockTable: true, checkConstraints: false, keepNull
  */
 export class MssqlDriver implements SqlDriver<MssqlSession> {
   readonly #pool: sql.ConnectionPool;
+  readonly savepoints = MSSQL_SAVEPOINTS;
   readonly #bulkTimeoutMs: number;
   /** Target table and its columns (names and ferry types) → their target types: a table that gained a column is described again. */
   readonly #described = new Map<string, TargetColumn[]>();
@@ -31,10 +33,6 @@ export class MssqlDriver implements SqlDriver<MssqlSession> {
   constructor(pool: sql.ConnectionPool, bulkTimeoutMs: number) {
     this.#pool = pool;
     this.#bulkTimeoutMs = bulkTimeoutMs;
-  }
-
-  get pool(): sql.ConnectionPool {
-    return this.#pool;
   }
 
   async checkout(): Promise<MssqlSession> {

@@ -86,7 +86,7 @@ export class MssqlWrites implements RowWrites<MssqlSession> {
         );
       }
     } catch (err) {
-      throw (await uniqueViolationOf(this.#driver.pool, t, err, writtenRows(t, [...w.inserts, ...w.upserts], w.patches))) ?? err;
+      throw (await uniqueViolationOf(c, t, err, writtenRows(t, [...w.inserts, ...w.upserts], w.patches))) ?? err;
     }
   }
 

@@ -3,7 +3,7 @@ import type { Connection, Pool, PoolConnection } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { Value } from '../../core/change-event.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { SqlDriver } from '../sql-driver.js';
+import { STANDARD_SAVEPOINTS, type SqlDriver } from '../sql-driver.js';
 import { tabSeparated, valueAt } from '../tab-separated.js';
 import { insertSql, loadDataSql, loadField, rowValues, toMysql } from './mysql-dialect.js';
 import { assertFiniteRows } from './mysql-non-finite.js';
@@ -15,7 +15,7 @@ const LOCAL_INFILE_REFUSED = new Set([1148, 3948, 2068]);
 /** A MySQL target's pool, and snapshot rows by LOAD DATA LOCAL where the server allows it. */
 export class MysqlDriver implements SqlDriver<PoolConnection> {
   readonly #pool: Pool;
-  readonly savepoints = true;
+  readonly savepoints = STANDARD_SAVEPOINTS;
   readonly #log: Logger;
   #loadData: boolean;
 

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Value } from '../../core/change-event.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { SqlDriver, TextLoad } from '../sql-driver.js';
+import { STANDARD_SAVEPOINTS, type SqlDriver, type TextLoad } from '../sql-driver.js';
 import { valueAt } from '../tab-separated.js';
 import { copyRows, copyText } from './postgres-copy.js';
 import { copySql } from './postgres-dialect.js';
@@ -9,7 +9,7 @@ import { copySql } from './postgres-dialect.js';
 /** A Postgres target's pool, and snapshot rows by COPY. */
 export class PostgresDriver implements SqlDriver<pg.PoolClient> {
   readonly #pool: pg.Pool;
-  readonly savepoints = true;
+  readonly savepoints = STANDARD_SAVEPOINTS;
 
   constructor(pool: pg.Pool) {
     this.#pool = pool;
