@@ -1,6 +1,7 @@
 import type { ChangeStream } from './change-stream.js';
 import type { Fencing } from './fencing.js';
 import type { Heartbeat } from './heartbeat.js';
+import type { LiveRows } from './row-reader.js';
 import type { SnapshotReader } from './snapshot-reader.js';
 import type { SourceCatalogue } from './source-catalogue.js';
 import type { SourceLog } from './source-log.js';
@@ -13,6 +14,6 @@ import type { Verifiable } from './verify-side.js';
  * takes only the ports it uses (`startHeartbeat(source: Heartbeat & SourceLog, …)`); whoever opens a
  * source closes it. What an engine lacks is an optional member (`retainedBytes`, `acknowledge`), never a stub.
  */
-export interface Source extends SourceCatalogue, SnapshotReader, ChangeStream, SourceLog, Heartbeat, Fencing, Verifiable {
+export interface Source extends SourceCatalogue, SnapshotReader, ChangeStream, SourceLog, Heartbeat, Fencing, Verifiable, LiveRows {
   close(): Promise<void>;
 }

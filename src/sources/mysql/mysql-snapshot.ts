@@ -2,6 +2,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { Row, Value } from '../../core/change-event.js';
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
+import type { RowReader } from '../../core/row-reader.js';
 import type { TableReader } from '../../core/snapshot-reader.js';
 import { filterSql } from '../../core/filter-sql.js';
 import type { FilterValue, RowFilter } from '../../core/transform-rules.js';
@@ -74,6 +75,44 @@ export function readChunkSql(table: TableSchema, afterKey: Row | null, limit: nu
   return { sql: `SELECT ${cols} FROM ${from} ${where} ORDER BY ${pk.map(quoteIdent).join(', ')} LIMIT ${Number(limit)}`, values };
 }
 
+/** The rows whose primary key is one of `keys`: `(a, b) IN ((?, ?), …)`, which MySQL and MariaDB serve from the key's index. */
+export function readKeysSql(table: TableSchema, keys: readonly Row[]): { sql: string; values: Value[] } {
+  const pk = table.primaryKey;
+  const cols = table.columns.map((c) => exactColumn(c.name, c.type.kind)).join(', ');
+  const from = `${quoteIdent(table.source.schema)}.${quoteIdent(table.source.name)}`;
+  const tuple = `(${pk.map(() => '?').join(', ')})`;
+  return {
+    sql: `SELECT ${cols} FROM ${from} WHERE (${pk.map(quoteIdent).join(', ')}) IN (${keys.map(() => tuple).join(', ')})`,
+    values: keys.flatMap((k) => pk.map((c) => k[c] ?? null)),
+  };
+}
+
+/** One statement's rows in `table.columns` order, the driver's row arrays converted in place: no object per row. */
+async function queryRows(conn: Connection, table: TableSchema, sql: string, values: Value[]): Promise<Value[][]> {
+  const [rows] = await conn.query<RowDataPacket[]>({ sql, values, rowsAsArray: true });
+  const read = rows as unknown as Value[][];
+  const types = table.columns.map((c) => c.type);
+  for (const row of read) for (let i = 0; i < types.length; i++) row[i] = normalizeValue(types[i]!, row[i]);
+  return read;
+}
+
+/** A resync's reads (core/row-reader.ts): autocommit statements, each a consistent read of its own. */
+export async function openRowReader(url: string): Promise<RowReader> {
+  const conn = await connect(url);
+  return {
+    readChunk: (table, afterKey, limit) => {
+      const { sql, values } = readChunkSql(table, afterKey, limit);
+      return queryRows(conn, table, sql, values);
+    },
+    readKeys: async (table, keys) => {
+      if (keys.length === 0) return [];
+      const { sql, values } = readKeysSql(table, keys);
+      return queryRows(conn, table, sql, values);
+    },
+    close: () => conn.end().catch(() => {}),
+  };
+}
+
 class MysqlTableReader implements TableReader {
   readonly #conn: Connection;
   readonly position: Position;
@@ -83,14 +122,9 @@ class MysqlTableReader implements TableReader {
     this.position = position;
   }
 
-  async readChunk(table: TableSchema, afterKey: Row | null, limit: number, filters?: readonly RowFilter[]): Promise<Value[][]> {
+  readChunk(table: TableSchema, afterKey: Row | null, limit: number, filters?: readonly RowFilter[]): Promise<Value[][]> {
     const { sql, values } = readChunkSql(table, afterKey, limit, filters);
-    const [rows] = await this.#conn.query<RowDataPacket[]>({ sql, values, rowsAsArray: true });
-    // The driver's row arrays, converted in place: no object per row.
-    const read = rows as unknown as Value[][];
-    const types = table.columns.map((c) => c.type);
-    for (const row of read) for (let i = 0; i < types.length; i++) row[i] = normalizeValue(types[i]!, row[i]);
-    return read;
+    return queryRows(this.#conn, table, sql, values);
   }
 
   async close(): Promise<void> {

@@ -19,7 +19,8 @@ import { quoteIdent } from '../../engines/mysql/quoting.js';
 import { fenceServer, serverReadOnly, unfenceServer } from './mysql-fence.js';
 import { ensureHeartbeatTable, serverClock, writeHeartbeat } from './mysql-heartbeat.js';
 import { describeTables, type DescribeOptions } from './mysql-schema.js';
-import { openSnapshotReader } from './mysql-snapshot.js';
+import { openRowReader, openSnapshotReader } from './mysql-snapshot.js';
+import type { RowReader } from '../../core/row-reader.js';
 
 export interface MysqlSourceOptions extends Omit<DescribeOptions, 'flavor'> {
   readonly url: string;
@@ -94,6 +95,10 @@ export class MysqlSource implements Source {
   /** Each reader takes its own consistent snapshot with its exact binlog position; the binlog needs no preparing. */
   async openSnapshot(): Promise<SnapshotSession> {
     return { openReader: () => openSnapshotReader(this.#o.url, this.#flavor), close: async () => {} };
+  }
+
+  openRowReader(): Promise<RowReader> {
+    return openRowReader(this.#o.url);
   }
 
   headPosition(): Promise<Position> {

@@ -4,6 +4,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import type { Row, Value } from '../../core/change-event.js';
 import type { Position } from '../../core/position.js';
 import type { TableSchema } from '../../core/schema.js';
+import type { RowReader } from '../../core/row-reader.js';
 import type { ChunkText, TableReader } from '../../core/snapshot-reader.js';
 import { filterSql } from '../../core/filter-sql.js';
 import type { RowFilter } from '../../core/transform-rules.js';
@@ -43,6 +44,40 @@ export function readChunkSql(t: TableSchema, after: readonly string[] | null, li
   return `SELECT ${cols} FROM ${qualified(t.source)} ${where} ORDER BY ${key} LIMIT ${Number(limit)}`;
 }
 
+/** The rows whose primary key is one of the `keys` tuples (SQL expressions, one per key column each), cast as readChunkSql casts them. */
+export function readKeysSql(t: TableSchema, keys: readonly (readonly string[])[]): string {
+  const cols = t.columns.map((c) => quoteIdent(c.name)).join(', ');
+  const types = t.primaryKey.map((name) => t.columns.find((c) => c.name === name)!.sourceType);
+  const tuples = keys.map((k) => `(${k.map((v, i) => `${v}::${types[i]}`).join(', ')})`);
+  return `SELECT ${cols} FROM ${qualified(t.source)} WHERE (${t.primaryKey.map(quoteIdent).join(', ')}) IN (${tuples.join(', ')})`;
+}
+
+/** One statement's rows, as text converted in place to `table.columns`' values: no object per row. */
+async function queryRows(client: pg.ClientBase, table: TableSchema, text: string, values: Value[]): Promise<Value[][]> {
+  const { rows } = await client.query<Value[]>({ text, values, rowMode: 'array', types: RAW_TEXT });
+  const types = table.columns.map((c) => c.type);
+  for (const row of rows) for (let i = 0; i < types.length; i++) row[i] = fromPgText(types[i]!, row[i] as string | null);
+  return rows;
+}
+
+/** A resync's reads (core/row-reader.ts): statements outside any transaction, each seeing what was committed when it began. */
+export async function openPgRowReader(url: string): Promise<RowReader> {
+  const client = await connectSource(url);
+  return {
+    readChunk: (table, afterKey, limit) => {
+      const values: Value[] = afterKey ? table.primaryKey.map((c) => afterKey[c] ?? null) : [];
+      return queryRows(client, table, readChunkSql(table, afterKey && values.map((_, i) => `$${i + 1}`), limit), values);
+    },
+    readKeys: async (table, keys) => {
+      if (keys.length === 0) return [];
+      const values: Value[] = [];
+      const params = keys.map((k) => table.primaryKey.map((c) => `$${values.push(k[c] ?? null)}`));
+      return queryRows(client, table, readKeysSql(table, params), values);
+    },
+    close: () => client.end().catch(() => {}),
+  };
+}
+
 /** `filters` as SQL, their values appended to `values` as parameters cast to the compared column's kind. */
 export function filterParams(table: TableSchema, filters: readonly RowFilter[], values: Value[]): string | undefined {
   if (filters.length === 0) return undefined;
@@ -66,11 +101,7 @@ class PgTableReader implements TableReader {
     // A table without a key is read through a cursor, unfiltered: ferry filters its rows.
     const text =
       table.primaryKey.length > 0 ? readChunkSql(table, after, limit, filters && filterParams(table, filters, values)) : await this.#fetchSql(table, limit);
-    const { rows } = await this.#client.query<Value[]>({ text, values, rowMode: 'array', types: RAW_TEXT });
-    // The driver's row arrays of text, converted in place: no object per row.
-    const types = table.columns.map((c) => c.type);
-    for (const row of rows) for (let i = 0; i < types.length; i++) row[i] = fromPgText(types[i]!, row[i] as string | null);
-    return rows;
+    return queryRows(this.#client, table, text, values);
   }
 
   readChunkText(table: TableSchema, afterKey: Row | null, limit: number): ChunkText {

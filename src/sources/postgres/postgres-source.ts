@@ -18,7 +18,8 @@ import { connectSource, endClient, queryText, serverIdentity } from '../../engin
 import { databaseFenced, fenceDatabase, unfenceDatabase } from './pg-fence.js';
 import { serverClock, writeMessage } from './pg-heartbeat.js';
 import { describePgTables, type PgDescribeOptions, type PgTable } from './pg-schema.js';
-import { openPgReader } from './pg-snapshot.js';
+import { openPgReader, openPgRowReader } from './pg-snapshot.js';
+import type { RowReader } from '../../core/row-reader.js';
 import { ensurePublication, ensureSlot, recreateSlotWithSnapshot, slotChangesAfter, slotMissing, slotState, verifyPublication } from './pg-slot.js';
 import { watchSlotCreation } from './pg-slot-wait.js';
 import { queriesInTurn } from './queries-in-turn.js';
@@ -108,6 +109,10 @@ export class PostgresSource implements Source {
     if (!slot) throw slotMissing(this.#o.slot);
     const position: Position = { kind: 'pg', lsn: slot.confirmedFlush };
     return { openReader: () => openPgReader(url, position, null), close: async () => {} };
+  }
+
+  openRowReader(): Promise<RowReader> {
+    return openPgRowReader(this.#o.url);
   }
 
   async headPosition(): Promise<Position> {
