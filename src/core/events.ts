@@ -37,6 +37,12 @@ export interface FerryEvents {
   'stream-started': { from: Position; deadLetterTables?: readonly string[] };
   /** A committed target transaction dead-lettered `rows` rows of `table` the target rejected for `reason`. */
   'rows-dead-lettered': DeadLettered;
+  /** POST /tables/{schema.table}/resync began copying `table` again, or began it over (`restarted`: after a restart or a lost connection). */
+  'resync-started': { id: string; table: string; since: string; restarted: boolean };
+  /** The resync met its `chunks`-th chunk's watermark in the stream: `rows` rows injected so far, `pendingKeys` keys to read again. */
+  'resync-chunk': { id: string; table: string; chunks: number; rows: number; chunkRows: number; pendingKeys: number };
+  /** The resync's last chunk and the table's hold lifted were committed to the target. */
+  'resync-done': { id: string; table: string; chunks: number; rows: number; ms: number };
   /** The Kafka sink had `messages` acknowledged by the brokers, `ms` after sending them. */
   'kafka-produced': { messages: number; ms: number };
   /** An applying process's position in one partition against the partition's end, after a batch; `lag` null once the partition is no longer its own. */

@@ -22,6 +22,9 @@ import type { PauseGate } from '../core/pause-gate.js';
 import { BoundedQueue } from '../core/queue.js';
 import { cutOverError, decideSnapshot } from './snapshot-decision.js';
 import { runSnapshot, SnapshotInterrupted } from './snapshot.js';
+import { ResyncRequests } from './resync-requests.js';
+import { runResync, type ResyncRun } from './resync.js';
+import { ResyncStage } from './resync-stage.js';
 import { checkKafkaSource } from './kafka-applier.js';
 import { planCheckProblems } from '../plan/plan.js';
 import { targetNameCheck } from './target-names.js';
@@ -40,6 +43,8 @@ export interface RunOptions {
   readonly gate?: PauseGate;
   /** What the target holds of each table and row, snapshot and stream alike; by default the config's transforms.rules. */
   readonly transform?: Transform;
+  /** The admin API's resync requests; without it, only a resync the checkpoint holds runs (it starts over). */
+  readonly resyncs?: ResyncRequests;
 }
 
 export function formatProblems(problems: readonly CheckProblem[]): string {
@@ -237,6 +242,7 @@ function snapshotted(tables: readonly TableSchema[], copied: readonly string[] |
 async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
   const { config, events, log } = o;
   const backoff = new Backoff(STREAM_BACKOFF);
+  const resyncs = o.resyncs ?? new ResyncRequests(log);
   let from: Position | null = null;
   while (!o.signal.aborted) {
     const inner = new AbortController();
@@ -244,6 +250,7 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
     o.signal.addEventListener('abort', stop, { once: true });
     let source: Source | undefined;
     let stopHeartbeat = () => {};
+    let detachResyncs = () => {};
     try {
       await sink.claim?.();
       const checkpoint = await sink.loadCheckpoint();
@@ -265,7 +272,19 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       const queue = new BoundedQueue<Transaction>(config.apply.queueMaxEvents, (t) => Math.max(1, t.events.length));
       source.stream(from, tables, queue, inner.signal);
       stopHeartbeat = startHeartbeat(source, events, log, sqlSource(config).heartbeatSeconds * 1000);
-      await applyStream(transforms.stream(queue), {
+      const held = Object.entries(checkpoint?.holds ?? {}).find(([, h]) => h.state === 'resyncing')?.[0] ?? null;
+      const stage = new ResyncStage(tables.find((t) => tableKey(t.source) === held) ?? null);
+      const resyncSource = source;
+      const run = (r: ResyncRun, restarted: boolean) =>
+        runResync(r, { source: resyncSource, stage, events, log, chunkRows: config.snapshot.chunkRows, signal: inner.signal }, restarted).catch(
+          (err: unknown) => {
+            // The stream attempt fails with its resync; the next one starts it over.
+            queue.fail(err);
+            throw err;
+          },
+        );
+      detachResyncs = resyncs.attach({ tables, run }, held);
+      await applyStream(transforms.stream(stage.stream(queue)), {
         source,
         sink,
         events,
@@ -284,6 +303,7 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       const delayMs = announceRetry(events, error, backoff, from);
       await sleep(delayMs, undefined, { signal: o.signal }).catch(() => {});
     } finally {
+      detachResyncs();
       stopHeartbeat();
       inner.abort();
       o.signal.removeEventListener('abort', stop);

@@ -1,0 +1,272 @@
+import { pickKey, tableKey, type ChangeEvent, type Row, type Transaction, type Value } from '../core/change-event.js';
+import { rowKey } from '../core/coalesce.js';
+import { FerryError } from '../core/errors.js';
+import type { TableSchema } from '../core/schema.js';
+
+/** What a resync read for one chunk, after one watermark and before the next (pipeline/resync.ts). */
+export interface ChunkRead {
+  /** Rows in `table.columns` order: the next range in key order, and the pending keys the source still has. */
+  readonly rows: readonly Value[][];
+  /** The pending keys the read asked for, found or not: one not found has no row at the source. */
+  readonly pendingKeys: readonly Row[];
+  /** The range reached the table's end: what is left after this chunk is pending keys. */
+  readonly last: boolean;
+}
+
+/** What the stage did at a chunk's watermark. */
+export interface ChunkInjected {
+  /** Rows injected (op 'r'), and pending keys the source no longer has, deleted. */
+  readonly rows: number;
+  readonly deleted: number;
+  /** Rows read but left to their own changes, which came in the window. */
+  readonly skipped: number;
+  /** Keys still to read again. */
+  readonly pendingKeys: number;
+  /** The table is whole again: this chunk's transaction lifts its hold. */
+  readonly done: boolean;
+}
+
+/** Keys of one table that changed in the stream since a watermark; `truncated` stands for every key. */
+class ChangedKeys {
+  readonly keys = new Set<unknown>();
+  truncated = false;
+}
+
+interface Active {
+  readonly table: TableSchema;
+  readonly since: string;
+  readonly startMarker: string;
+  /** Watermarks whose chunks are registered but not yet met in the stream. */
+  readonly chunks: Map<string, ChunkRead>;
+  /** Watermarks met with no chunk of their own (the one after the start), by which the windows move on. */
+  readonly bare: Set<string>;
+  /** Whether the start watermark was met: the target table was emptied there, in stream order. */
+  started: boolean;
+  /** Keys changed between the last two watermarks met, and since the last one. */
+  previous: ChangedKeys;
+  current: ChangedKeys;
+  /** Keys whose change was dropped (the target may lack the row it needs): read again, key → key. */
+  readonly pending: Map<unknown, Row>;
+}
+
+type Seen = (marker: string, injected: ChunkInjected | null) => void;
+
+/**
+ * The stream stage of a table's resync (DBLog's watermarks, Netflix 2019), between the source's
+ * queue and the transforms: it deals in source rows, so the transform rules apply to the rows it
+ * injects as to the snapshot's. `pass` is synchronous and does no I/O; pipeline/resync.ts reads the
+ * chunks and writes the watermarks.
+ *
+ * - At the start watermark the transaction carries a truncate of the table and sets its hold
+ *   ('resyncing'): the target table starts empty in stream order.
+ * - Every change of the table is applied as it comes; the target may lack the row, so a delete is
+ *   one that may find none, a key change deletes the old key as such and upserts the new, and an
+ *   update that needs the row (Postgres sends no unchanged TOAST values) is dropped, its key read again.
+ * - At chunk i's watermark m_i, the chunk's rows are injected as reads (op 'r') in the same
+ *   transaction, except those whose key changed in the stream since m_(i-2). The chunk was read
+ *   after m_(i-1) was written, so a change before the read that came through the stream after
+ *   m_(i-1) is in the window, and so is one after the read (before m_i); the window reaches back to
+ *   m_(i-2) because a commit can be in the log before a watermark yet become visible to reads only
+ *   after it (a Postgres commit record is written before the transaction leaves the proc array, a
+ *   MariaDB binlog group before the engine commits). A key left out is carried by its own changes.
+ * - With the range read to its end and no pending key left, that transaction lifts the hold.
+ *
+ * A restart with the table still held ('resyncing' in the checkpoint) starts over: until the new
+ * start watermark, the table's changes are applied the same way.
+ */
+export class ResyncStage {
+  /** The table whose changes are applied as ones that may find no row (held, or being copied again). */
+  #held: TableSchema | null;
+  #active: Active | null = null;
+  #seen: Seen = () => {};
+
+  constructor(held: TableSchema | null) {
+    this.#held = held;
+  }
+
+  /** Begins a resync of `table`: `startMarker` is its start watermark; `seen` is told of each watermark the stage meets. */
+  begin(table: TableSchema, since: string, startMarker: string, seen: Seen): void {
+    if (this.#active) throw new FerryError('fatal', `a resync of ${tableKey(this.#active.table.source)} is running already`);
+    this.#seen = seen;
+    this.#active = {
+      table,
+      since,
+      startMarker,
+      chunks: new Map(),
+      bare: new Set(),
+      started: false,
+      previous: new ChangedKeys(),
+      current: new ChangedKeys(),
+      pending: new Map(),
+    };
+  }
+
+  /** A watermark that moves the windows on with no chunk (the one after the start). */
+  expectBare(marker: string): void {
+    this.#active?.bare.add(marker);
+  }
+
+  /** Chunk read before `marker` was written: injected where the stream meets it. */
+  expectChunk(marker: string, read: ChunkRead): void {
+    this.#active?.chunks.set(marker, read);
+  }
+
+  /** Up to `limit` keys to read again with the next chunk. */
+  pendingKeys(limit: number): Row[] {
+    return this.#active ? [...this.#active.pending.values()].slice(0, limit) : [];
+  }
+
+  /** The table the resync copies: described again once its start watermark was met. */
+  retable(table: TableSchema): void {
+    if (this.#active) this.#active = { ...this.#active, table };
+    if (this.#held) this.#held = table;
+  }
+
+  /** Ends the resync without lifting the hold (it failed): a later attempt starts over. */
+  abandon(): void {
+    this.#active = null;
+  }
+
+  async *stream(transactions: AsyncIterable<Transaction>): AsyncGenerator<Transaction> {
+    for await (const t of transactions) yield this.pass(t);
+  }
+
+  /** The transaction as the target is to apply it. */
+  pass(t: Transaction): Transaction {
+    const active = this.#active;
+    if (this.#held === null && active === null) return t;
+    if (t.schemaChange && this.#held && tableKey(t.schemaChange.table) === tableKey(this.#held.source) && active?.started) {
+      // Rows read before and after it would have different columns: the resync starts over with the table described again.
+      throw new FerryError(
+        'retriable',
+        `${tableKey(this.#held.source)} changed (${t.schemaChange.addColumns.map((c) => c.name).join(', ')}) during its resync: it starts over`,
+      );
+    }
+    const events = this.#held ? this.#heldChanges(t.events, this.#held) : t.events;
+    const marker = t.marker;
+    if (!active || marker === undefined) return events === t.events ? t : { ...t, events };
+    if (marker === active.startMarker) return this.#start(t, events, active);
+    if (active.bare.delete(marker)) {
+      this.#advance(active);
+      this.#seen(marker, null);
+      return { ...t, events };
+    }
+    const read = active.chunks.get(marker);
+    if (!read) return { ...t, events };
+    active.chunks.delete(marker);
+    return this.#inject(t, events, active, read, marker);
+  }
+
+  #start(t: Transaction, events: readonly ChangeEvent[], active: Active): Transaction {
+    const table = active.table.source;
+    this.#held = active.table;
+    active.started = true;
+    active.previous = new ChangedKeys();
+    active.current = new ChangedKeys();
+    active.pending.clear();
+    this.#seen(active.startMarker, null);
+    return {
+      ...t,
+      events: [...events, { op: 't', table, key: {}, before: null, after: null }],
+      hold: { table: tableKey(table), hold: { state: 'resyncing', since: active.since } },
+    };
+  }
+
+  #inject(t: Transaction, events: readonly ChangeEvent[], active: Active, read: ChunkRead, marker: string): Transaction {
+    const { table, pending } = active;
+    const pk = table.primaryKey;
+    const window = [active.previous, active.current];
+    const changed = (k: unknown) => window.some((w) => w.truncated || w.keys.has(k));
+    const found = new Map<unknown, Row>();
+    for (const values of read.rows) {
+      const row: Row = {};
+      table.columns.forEach((c, i) => (row[c.name] = values[i] ?? null));
+      found.set(rowKey(pickKey(row, pk)), row);
+    }
+    const injected: ChangeEvent[] = [];
+    let skipped = 0;
+    for (const [k, row] of found) {
+      if (changed(k)) {
+        skipped++;
+        continue;
+      }
+      injected.push({ op: 'r', table: table.source, key: pickKey(row, pk), before: null, after: row });
+      pending.delete(k);
+    }
+    let deleted = 0;
+    for (const key of read.pendingKeys) {
+      const k = rowKey(pickKey(key, pk));
+      if (found.has(k) || changed(k)) continue;
+      // The source has no row for it, and had none since m_(i-2): the target must not either.
+      injected.push({ op: 'd', table: table.source, key, before: key, after: null, mayBeMissing: true });
+      pending.delete(k);
+      deleted++;
+    }
+    this.#advance(active);
+    const done = read.last && pending.size === 0 && active.chunks.size === 0;
+    const result: ChunkInjected = { rows: injected.length - deleted, deleted, skipped, pendingKeys: pending.size, done };
+    if (done) {
+      this.#active = null;
+      this.#held = null;
+    }
+    this.#seen(marker, result);
+    return { ...t, events: [...events, ...injected], ...(done ? { hold: { table: tableKey(table.source), hold: null } } : {}) };
+  }
+
+  /** m_i met: the window of the next chunk reaches back to it. */
+  #advance(active: Active): void {
+    active.previous = active.current;
+    active.current = new ChangedKeys();
+  }
+
+  /**
+   * The held table's changes as the target can apply them without its row: deletes that may find
+   * none, key changes as a delete of the old key and an upsert of the new, and updates without
+   * their unchanged TOAST values dropped, their keys read again. Every key changed is noted.
+   */
+  #heldChanges(events: readonly ChangeEvent[], held: TableSchema): readonly ChangeEvent[] {
+    const name = tableKey(held.source);
+    if (!events.some((e) => tableKey(e.table) === name)) return events;
+    const active = this.#active?.started ? this.#active : null;
+    const pk = held.primaryKey;
+    const note = (key: Row) => {
+      const k = rowKey(pickKey(key, pk));
+      active?.current.keys.add(k);
+      return k;
+    };
+    const out: ChangeEvent[] = [];
+    for (const e of events) {
+      if (tableKey(e.table) !== name) {
+        out.push(e);
+        continue;
+      }
+      if (e.op === 't') {
+        if (active) {
+          active.current.truncated = true;
+          active.pending.clear();
+        }
+        out.push(e);
+        continue;
+      }
+      if (e.op === 'd') {
+        active?.pending.delete(note(e.key));
+        out.push({ ...e, mayBeMissing: true });
+        continue;
+      }
+      const oldKey = e.before ? pickKey(e.before, pk) : e.key;
+      const moved = rowKey(oldKey) !== rowKey(pickKey(e.key, pk));
+      if (moved) {
+        note(oldKey);
+        out.push({ op: 'd', table: e.table, key: oldKey, before: e.before, after: null, mayBeMissing: true });
+      }
+      const k = note(e.key);
+      if (e.unchanged?.length) {
+        active?.pending.set(k, pickKey(e.key, pk));
+        continue;
+      }
+      active?.pending.delete(k);
+      out.push(moved ? { ...e, before: null } : e);
+    }
+    return out;
+  }
+}

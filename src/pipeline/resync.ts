@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { pickKey, tableKey, type Row, type Value } from '../core/change-event.js';
+import type { FerryEventBus } from '../core/events.js';
+import { FerryError } from '../core/errors.js';
+import type { Heartbeat } from '../core/heartbeat.js';
+import type { LiveRows, RowReader } from '../core/row-reader.js';
+import type { TableSchema } from '../core/schema.js';
+import type { SourceCatalogue } from '../core/source-catalogue.js';
+import type { ChunkInjected, ResyncStage } from './resync-stage.js';
+
+/** One resync of one table: POST /tables/{schema.table}/resync, or the checkpoint's hold after a restart. */
+export interface ResyncRun {
+  readonly id: string;
+  /** The source table, `schema.table`. */
+  readonly table: string;
+  /** ISO 8601, UTC: when it was asked for. */
+  readonly since: string;
+}
+
+export interface ResyncDeps {
+  readonly source: Heartbeat & LiveRows & Pick<SourceCatalogue, 'describeTables'>;
+  readonly stage: ResyncStage;
+  readonly events: FerryEventBus;
+  readonly log: Logger;
+  readonly chunkRows: number;
+  /** The stream attempt's: the resync ends with it, and the next attempt starts it over. */
+  readonly signal: AbortSignal;
+}
+
+/** The source's description of `name` now, or a fatal error naming it (dropped or renamed during the resync). */
+async function describeNow(source: Pick<SourceCatalogue, 'describeTables'>, name: string): Promise<TableSchema> {
+  const table = (await source.describeTables()).find((t) => tableKey(t.source) === name);
+  if (!table) throw new FerryError('fatal', `${name} is no longer at the source: its resync cannot go on`, { hint: 'exclude it (tables.exclude) and restart' });
+  return table;
+}
+
+/** Settles with what `listen` hands its callback, or rejects when `signal` aborts. */
+function until<T>(signal: AbortSignal, listen: (resolve: (value: T) => void) => () => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => {
+      off();
+      reject(new FerryError('retriable', 'the stream stopped during a resync'));
+    };
+    const off = listen((value) => {
+      off();
+      signal.removeEventListener('abort', stop);
+      resolve(value);
+    });
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+  });
+}
+
+/**
+ * Copies `run.table` again while the stream goes on (the algorithm: resync-stage.ts). Writes the
+ * start watermark, then one more with no chunk, then reads each chunk (the next `chunkRows` rows in
+ * key order and up to as many pending keys, each a statement of its own) before writing its
+ * watermark, and waits for the stage to meet it before reading the next. Settles once the chunk that
+ * lifted the table's hold is committed to the target.
+ */
+export async function runResync(run: ResyncRun, d: ResyncDeps, restarted: boolean): Promise<void> {
+  const started = performance.now();
+  const prefix = `ferry resync ${run.id} ${randomUUID().slice(0, 8)} `;
+  const marker = (n: number | 'start') => `${prefix}${n}`;
+  const waiting = new Map<string, (injected: ChunkInjected | null) => void>();
+  const applied = new Set<string>();
+  const offApplied = d.events.on('marker-applied', ({ marker: m }) => {
+    if (m.startsWith(prefix)) applied.add(m);
+  });
+  const meet = async (m: string): Promise<ChunkInjected | null> => {
+    const met = until<ChunkInjected | null>(d.signal, (resolve) => {
+      waiting.set(m, resolve);
+      return () => waiting.delete(m);
+    });
+    met.catch(() => {});
+    await d.source.beat(m);
+    return met;
+  };
+  let reader: RowReader | null = null;
+  d.stage.begin(await describeNow(d.source, run.table), run.since, marker('start'), (m, injected) => waiting.get(m)?.(injected));
+  d.events.emit('resync-started', { ...run, restarted });
+  try {
+    await meet(marker('start'));
+    // Described once the table was emptied in stream order: a column added later restarts the resync (the stage says so).
+    const table = await describeNow(d.source, run.table);
+    d.stage.retable(table);
+    d.stage.expectBare(marker(0));
+    await meet(marker(0));
+    reader = await d.source.openRowReader();
+    let after: Row | null = null;
+    let rangeDone = false;
+    let rows = 0;
+    for (let chunk = 1; ; chunk++) {
+      const range: Value[][] = rangeDone ? [] : await reader.readChunk(table, after, d.chunkRows);
+      const pendingKeys = d.stage.pendingKeys(d.chunkRows);
+      const found = await reader.readKeys(table, pendingKeys);
+      if (!rangeDone) {
+        rangeDone = range.length < d.chunkRows;
+        const last = range[range.length - 1];
+        if (last) after = pickKey(Object.fromEntries(table.columns.map((c, i) => [c.name, last[i] ?? null])), table.primaryKey);
+      }
+      const m = marker(chunk);
+      d.stage.expectChunk(m, { rows: [...range, ...found], pendingKeys, last: rangeDone });
+      const injected = (await meet(m))!;
+      rows += injected.rows;
+      d.events.emit('resync-chunk', { id: run.id, table: run.table, chunks: chunk, rows, chunkRows: injected.rows, pendingKeys: injected.pendingKeys });
+      if (!injected.done) continue;
+      if (!applied.has(m)) await until<void>(d.signal, (resolve) => d.events.on('marker-applied', ({ marker: a }) => a === m && resolve()));
+      d.events.emit('resync-done', { id: run.id, table: run.table, chunks: chunk, rows, ms: performance.now() - started });
+      return;
+    }
+  } catch (err) {
+    d.stage.abandon();
+    throw err;
+  } finally {
+    offApplied();
+    await reader?.close();
+  }
+}
