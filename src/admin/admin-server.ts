@@ -8,6 +8,7 @@ import type { LiveStatus } from '../pipeline/live-status.js';
 import type { PauseGate } from '../core/pause-gate.js';
 import type { StoredDeadLetter } from '../core/dead-letter.js';
 import { cutoverRequestSchema, type CutoverController } from './cutover.js';
+import { ResyncRefused, type ResyncRequests } from '../pipeline/resync-requests.js';
 
 export interface AdminDeps {
   readonly status: LiveStatus;
@@ -18,6 +19,8 @@ export interface AdminDeps {
   readonly token: string | undefined;
   readonly readyMaxLagSeconds: number;
   readonly log: Logger;
+  /** POST /tables/{schema.table}/resync. */
+  readonly resyncs: ResyncRequests;
   /** The last `limit` dead letters in the target; absent where nothing is dead-lettered (a kafka target). */
   readonly deadLetters?: (limit: number) => Promise<readonly StoredDeadLetter[]>;
 }
@@ -216,7 +219,28 @@ function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Han
       },
     },
     '/cutover/abort': { POST: async () => json(200, await d.cutover.abort()) },
+    [RESYNC_ROUTE]: {
+      POST: async (req) => {
+        const name = decodeURIComponent(RESYNC_PATH.exec(pathOf(req))![1]!);
+        try {
+          const run = d.resyncs.request(name);
+          d.log.info({ table: run.table, id: run.id }, `resync of ${run.table} requested through the admin API`);
+          return json(202, { ...run, status: 'GET /status shows its progress (resync)' });
+        } catch (err) {
+          if (err instanceof ResyncRefused) throw new HttpError(err.status, err.message, err.hint);
+          throw err;
+        }
+      },
+    },
   };
+}
+
+/** POST /tables/{schema.table}/resync: one route for every table, the name percent-decoded. */
+const RESYNC_PATH = /^\/tables\/([^/]+)\/resync$/;
+const RESYNC_ROUTE = '/tables/{schema.table}/resync';
+
+function pathOf(req: IncomingMessage): string {
+  return new URL(req.url ?? '/', 'http://admin').pathname.replace(/\/+$/, '') || '/';
 }
 
 /** The admin HTTP API (DESIGN §1.3) on `listen` (host:port; port 0 picks a free one). */
@@ -228,8 +252,8 @@ export async function startAdminServer(listen: string, deps: AdminDeps): Promise
   const server = createServer((req, res) => {
     void (async () => {
       try {
-        const path = new URL(req.url ?? '/', 'http://admin').pathname.replace(/\/+$/, '') || '/';
-        const route = table[path];
+        const path = pathOf(req);
+        const route = table[RESYNC_PATH.test(path) ? RESYNC_ROUTE : path];
         if (!route) throw new HttpError(404, `no such endpoint: ${path}`, `endpoints: ${Object.keys(table).join(', ')}`);
         const method = req.method === 'HEAD' ? 'GET' : req.method;
         const handler = route[method as 'GET' | 'POST'];

@@ -10,6 +10,7 @@ import { LiveStatus } from '../pipeline/live-status.js';
 import { PauseGate } from '../core/pause-gate.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
 import { CutoverController } from './cutover.js';
+import { ResyncRequests } from '../pipeline/resync-requests.js';
 import { rulesTransform } from '../transforms/rules.js';
 
 export interface DaemonOptions {
@@ -41,6 +42,21 @@ async function readDeadLetters(config: Config, log: Logger, limit: number): Prom
   }
 }
 
+/** Why this process cannot resync a table at all: it does not read the source, or cannot empty the table it writes. */
+function resyncRefusal(config: Config): { message: string; hint: string } | null {
+  if (config.source.type === 'kafka')
+    return {
+      message: 'this process applies from Kafka: it does not read the source tables a resync copies',
+      hint: 'a resync runs on a pipeline from a database to a database; here, re-snapshot the producing pipeline (snapshot.mode: always)',
+    };
+  if (config.target.type === 'kafka')
+    return {
+      message: 'a resync cannot empty a table on a kafka target: its topics keep every message',
+      hint: 'resync on a pipeline whose target is a database, or re-snapshot the producing pipeline (snapshot.mode: always)',
+    };
+  return null;
+}
+
 /**
  * A pipeline with what operates it: live status, metrics, and the admin API with pause and cutover.
  * A completed cutover ends the stream; the admin API stays up until close() so GET /cutover answers.
@@ -50,6 +66,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const status = new LiveStatus(config.pipeline, events);
   const metrics = new FerryMetrics(config.pipeline, events, status, { source: config.source.type === 'kafka', target: config.target.type === 'kafka' });
   const gate = new PauseGate(events);
+  const resyncs = new ResyncRequests(log, resyncRefusal(config));
   const streamStop = new AbortController();
   let pipeline: Promise<void> = Promise.resolve();
   const cutover = new CutoverController({
@@ -72,6 +89,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       metrics,
       gate,
       cutover,
+      resyncs,
       token: config.admin.token,
       readyMaxLagSeconds: config.admin.readyMaxLagSeconds,
       log,
@@ -86,7 +104,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   pipeline =
     source.type === 'kafka'
       ? runKafkaApplier({ config: { ...config, source }, log, events, gate, signal })
-      : runPipeline({ config, log, events, gate, until: o.until, signal });
+      : runPipeline({ config, log, events, gate, until: o.until, signal, resyncs });
   // Whatever ended the pipeline, no cutover is left holding the source fenced.
   const settled = pipeline.finally(() => cutover.settle('the pipeline stopped').finally(() => o.signal.removeEventListener('abort', onStop)));
   const done = settled.then(() => (streamStop.signal.aborted ? ('cut-over' as const) : ('stopped' as const)));

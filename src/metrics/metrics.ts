@@ -115,6 +115,12 @@ export class FerryMetrics {
       labelNames: ['table', 'reason'],
       registers,
     });
+    const resynced = new Counter({
+      name: 'ferry_resync_rows_total',
+      help: 'rows a resync (POST /tables/{schema.table}/resync) copied again into the stream, per source table; a resync that starts over counts its rows again',
+      labelNames: ['table'],
+      registers,
+    });
 
     this.#offs = [
       events.on('snapshot-table-started', ({ table, estimatedRows, resumedRows }) => {
@@ -133,6 +139,9 @@ export class FerryMetrics {
         for (const table of deadLetterTables ?? []) for (const reason of REJECTION_REASONS) deadLettered.inc({ table, reason }, 0);
       }),
       events.on('rows-dead-lettered', ({ table, reason, rows }) => deadLettered.inc({ table, reason }, rows)),
+      // At 0 when the resync starts, for increase() (as errors above).
+      events.on('resync-started', ({ table }) => resynced.inc({ table }, 0)),
+      events.on('resync-chunk', ({ table, chunkRows }) => resynced.inc({ table }, chunkRows)),
       ...registerKafkaMetrics(this.registry, events, kafka),
     ];
   }

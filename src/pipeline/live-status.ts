@@ -23,6 +23,21 @@ export interface LiveStatusJson {
   readonly snapshot: readonly ({ table: string } & TableProgress)[];
   readonly cutover: { readonly id: string; readonly state: CutoverState; readonly reason?: string; readonly finalPosition?: string } | null;
   readonly lastError: { readonly kind: string; readonly message: string; readonly at: string } | null;
+  /** The last resync (POST /tables/{schema.table}/resync) of this process, running or done. */
+  readonly resync: ResyncProgress | null;
+}
+
+export interface ResyncProgress {
+  id: string;
+  table: string;
+  state: 'running' | 'done';
+  since: string;
+  /** How many times it started over (after a restart of ferry, a lost connection, a column added). */
+  restarts: number;
+  chunks: number;
+  rows: number;
+  pendingKeys: number;
+  ms?: number;
 }
 
 /**
@@ -43,6 +58,7 @@ export class LiveStatus {
   readonly snapshot = new Map<string, TableProgress>();
   cutover: { id: string; state: CutoverState; reason?: string; finalPosition?: string } | null = null;
   lastError: { kind: string; message: string; at: Date } | null = null;
+  resync: ResyncProgress | null = null;
   readonly #offs: (() => void)[];
 
   constructor(
@@ -74,6 +90,16 @@ export class LiveStatus {
         this.retainedBytes = h.retainedBytes;
       }),
       bus.on('failure', ({ kind, message }) => (this.lastError = { kind, message, at: new Date(this.now()) })),
+      bus.on('resync-started', ({ id, table: name, since, restarted }) => {
+        const restarts = !restarted ? 0 : this.resync?.id === id ? this.resync.restarts + 1 : 1;
+        this.resync = { id, table: name, state: 'running', since, restarts, chunks: 0, rows: 0, pendingKeys: 0 };
+      }),
+      bus.on('resync-chunk', ({ id, chunks, rows, pendingKeys }) => {
+        if (this.resync?.id === id) Object.assign(this.resync, { chunks, rows, pendingKeys });
+      }),
+      bus.on('resync-done', ({ id, chunks, rows, ms }) => {
+        if (this.resync?.id === id) Object.assign(this.resync, { state: 'done', chunks, rows, pendingKeys: 0, ms: Math.round(ms) });
+      }),
       bus.on(
         'cutover-state',
         ({ id, state, reason, finalPosition }) => (this.cutover = { id, state, ...(reason ? { reason } : {}), ...(finalPosition ? { finalPosition } : {}) }),
@@ -116,6 +142,7 @@ export class LiveStatus {
       snapshot: [...this.snapshot.entries()].map(([table, p]) => ({ table, ...p })),
       cutover: this.cutover,
       lastError: this.lastError ? { ...this.lastError, at: this.lastError.at.toISOString() } : null,
+      resync: this.resync && { ...this.resync },
     };
   }
 

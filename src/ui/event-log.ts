@@ -27,6 +27,21 @@ export function logEvents(events: FerryEventBus, log: Logger, everyMs: number): 
     events.on('rows-dead-lettered', ({ table, reason, rows }) =>
       log.warn({ table, reason, rows }, `${rows} row(s) of ${table} the target rejected (${reason}) kept in ferry.ferry_dead_letters`),
     ),
+    events.on('resync-started', ({ table, id, restarted }) =>
+      log.info(
+        { table, id, restarted },
+        `resync of ${table} ${restarted ? 'starts over' : 'started'}: its target table is emptied in stream order and copied again in chunks`,
+      ),
+    ),
+    events.on('resync-chunk', ({ table, chunks, rows, pendingKeys }) =>
+      log.debug({ table, chunks, rows, pendingKeys }, `resync of ${table}: chunk ${chunks}, ${rows} rows so far`),
+    ),
+    events.on('resync-done', ({ table, id, chunks, rows, ms }) =>
+      log.info(
+        { table, id, chunks, rows, ms: Math.round(ms) },
+        `resync of ${table} done: ${rows} rows in ${chunks} chunks, ${(ms / 1000).toFixed(1)}s; it streams as usual`,
+      ),
+    ),
     events.on('schema-changed', ({ table, addedColumns }) => log.info({ table, addedColumns }, `added columns to ${table}: ${addedColumns.join(', ')}`)),
     events.on('stream-retry', ({ error, attempt, delayMs, resumesFrom }) =>
       log.warn(

@@ -8,6 +8,7 @@ import { makeLogger } from '../../src/log.js';
 import { FerryMetrics } from '../../src/metrics/metrics.js';
 import { LiveStatus } from '../../src/pipeline/live-status.js';
 import { PauseGate } from '../../src/core/pause-gate.js';
+import { ResyncRequests } from '../../src/pipeline/resync-requests.js';
 
 /** This host's first address that is not loopback: a request from it is a remote one. */
 function outsideAddress(): string {
@@ -50,6 +51,7 @@ describe('admin API without a token', () => {
       token: undefined,
       readyMaxLagSeconds: 5,
       cutover: new CutoverController({ events, status, log, openSource: unused, openSink: unused, stopStream: async () => {}, defaultVerify: 'checksums' }),
+      resyncs: new ResyncRequests(log),
     });
     port = new URL(server.url).port;
   });

@@ -1,0 +1,121 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminCall, startWithAdmin } from '../helpers/admin.js';
+import { type RunningCli, verifyWithCli, waitFor } from '../helpers/ferry.js';
+import { startWriteLoad } from '../helpers/write-load.js';
+import { ITEMS_DDL, type Route, type RouteDatabases, routeDatabases, seedItemsSql } from '../helpers/routes.js';
+
+/**
+ * POST /tables/{schema.table}/resync copies one table again while every table streams: under a write
+ * load on the resynced table and on another, in many small chunks, after the operator damaged the
+ * target table. Both source engines, both target engines.
+ */
+const ROUTES: readonly Route[] = [
+  { source: 'mysql', target: 'postgres', label: 'MariaDB → Postgres' },
+  { source: 'postgres', target: 'mysql', label: 'Postgres → MariaDB' },
+];
+
+const SEED_ROWS = 3_000;
+const CHUNK_ROWS = 100;
+/** The write load updates and deletes seed rows up to this id; the operator damages those after it. */
+const LOADED_ROWS = 2_000;
+const OTHER_DDL = ITEMS_DDL.replace('items', 'other');
+
+interface ResyncStatus {
+  id: string;
+  table: string;
+  state: 'running' | 'done';
+  restarts: number;
+  chunks: number;
+  rows: number;
+  pendingKeys: number;
+  ms?: number;
+}
+
+async function status(admin: string): Promise<{ lagSeconds: number | null; resync: ResyncStatus | null }> {
+  const { body } = await adminCall(admin, '/status');
+  return { lagSeconds: body.lagSeconds as number | null, resync: body.resync as ResyncStatus | null };
+}
+
+async function count(db: RouteDatabases, table: string): Promise<number> {
+  const [row] = await db.target.query(`SELECT count(*) AS n FROM ${db.targetSchema}.${table}`);
+  return Number(row!.n);
+}
+
+describe.each(ROUTES)('resync of one table, $label', (route) => {
+  let db: RouteDatabases;
+  const runs: RunningCli[] = [];
+  beforeAll(async () => {
+    db = await routeDatabases(route, `resync_${route.source}_${route.target}`);
+    await db.source.query(`${ITEMS_DDL}; ${OTHER_DDL}; ${seedItemsSql(route.source, SEED_ROWS)}; ${seedItemsSql(route.source, 500).replace('items', 'other')}`);
+  }, 60_000);
+  afterAll(async () => {
+    for (const r of runs) r.child.kill('SIGKILL');
+    await db?.close();
+  });
+
+  it('copies a damaged table again under a write load on it and on another table, which keeps streaming; equal by checksums', async () => {
+    const config = db.config({ snapshot: { chunkRows: CHUNK_ROWS } });
+    const { ferry, admin, configFile } = await startWithAdmin(config);
+    runs.push(ferry);
+    await waitFor('the stream', async () => (await adminCall(admin, '/status')).body.phase === 'streaming');
+    const items = `${db.sourceSchema}.items`;
+
+    // Refusals first: an unknown table (naming the replicated ones), and the right one is accepted.
+    const unknown = await adminCall(admin, `/tables/${db.sourceSchema}.nope/resync`, { method: 'POST', body: '{}' });
+    expect(unknown.status).toBe(404);
+    expect(String(unknown.body.hint)).toContain(items);
+
+    // The operator damaged the target table: rows deleted, rows changed. The load leaves those rows
+    // alone: a source delete of a row the target lost would stop the stream before the resync begins.
+    await db.target.query(`DELETE FROM ${db.targetSchema}.items WHERE id > ${LOADED_ROWS} AND id % 10 = 3`);
+    await db.target.query(`UPDATE ${db.targetSchema}.items SET val = 'damaged' WHERE id > ${LOADED_ROWS} AND id % 10 = 5`);
+
+    const load = startWriteLoad(db.source, 'items', { firstId: 1_000_000, seedRows: LOADED_ROWS, pauseMs: 5 });
+    const otherLoad = startWriteLoad(db.source, 'other', { firstId: 1_000_000, pauseMs: 5 });
+    // Paused, the resync cannot get past its start: a second request finds it running.
+    await adminCall(admin, '/pause', { method: 'POST', body: '{}' });
+    const accepted = await adminCall(admin, `/tables/${items}/resync`, { method: 'POST', body: '{}' });
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+    expect(accepted.body).toMatchObject({ table: items });
+    const busy = await adminCall(admin, `/tables/${db.sourceSchema}.other/resync`, { method: 'POST', body: '{}' });
+    expect(busy.status).toBe(409);
+    expect(String(busy.body.error)).toContain(`a resync of ${items} is running`);
+    await adminCall(admin, '/resume', { method: 'POST', body: '{}' });
+
+    // While it runs: the other table's rows keep arriving, and the lag is sampled.
+    const otherAtStart = await count(db, 'other');
+    let maxLag = 0;
+    let samples = 0;
+    const done = await waitFor(
+      'the resync to end',
+      async () => {
+        const s = await status(admin);
+        maxLag = Math.max(maxLag, s.lagSeconds ?? 0);
+        samples++;
+        return s.resync?.state === 'done' ? s.resync : null;
+      },
+      180_000,
+    );
+    const otherAtEnd = await count(db, 'other');
+    expect(otherAtEnd, "the other table's rows kept arriving during the resync").toBeGreaterThan(otherAtStart);
+    expect(done.chunks).toBeGreaterThanOrEqual(SEED_ROWS / CHUNK_ROWS);
+
+    await sleep(300);
+    await Promise.all([load.stop(), otherLoad.stop()]);
+    await db.waitCaughtUp();
+    const verdict = await verifyWithCli(configFile, 'checksums');
+    expect(
+      verdict.tables.filter((t) => !t.equal),
+      JSON.stringify(verdict.tables.filter((t) => !t.equal)),
+    ).toEqual([]);
+    const metrics = (await adminCall(admin, '/metrics')).body.text as string;
+    expect(metrics).toMatch(new RegExp(`^ferry_resync_rows_total\\{[^}]*table="${items}"[^}]*\\} ${done.rows}$`, 'm'));
+    const sourceRows = Number((await db.source.query('SELECT count(*) AS n FROM items'))[0]!.n);
+    console.log(
+      `resync ${route.label}: ${done.rows} rows resynced in ${done.chunks} chunks in ${((done.ms ?? 0) / 1000).toFixed(1)}s; source ${sourceRows} rows; load ${load.transactions} transactions on items, ${otherLoad.transactions} on other (${otherAtEnd - otherAtStart} rows of it arrived during the resync); max lag ${maxLag.toFixed(2)}s over ${samples} samples of /status`,
+    );
+    ferry.child.kill('SIGTERM');
+    expect((await ferry.done).code).toBe(0);
+  }, 300_000);
+});
