@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminCall, startWithAdmin } from '../helpers/admin.js';
 import { type RunningCli, verifyWithCli, waitFor } from '../helpers/ferry.js';
@@ -8,7 +7,8 @@ import { ITEMS_DDL, type Route, type RouteDatabases, routeDatabases, seedItemsSq
 /**
  * POST /tables/{schema.table}/resync copies one table again while every table streams: under a write
  * load on the resynced table and on another, in many small chunks, after the operator damaged the
- * target table. Both source engines, both target engines.
+ * target table, and through a kill -9 mid-resync (the restarted ferry starts it over). Both source
+ * engines, both target engines.
  */
 const ROUTES: readonly Route[] = [
   { source: 'mysql', target: 'postgres', label: 'MariaDB → Postgres' },
@@ -42,9 +42,32 @@ async function count(db: RouteDatabases, table: string): Promise<number> {
   return Number(row!.n);
 }
 
+/** Polls GET /status until the resync is done, sampling the pipeline's lag meanwhile. */
+async function untilDone(admin: string): Promise<{ done: ResyncStatus; maxLag: number; samples: number }> {
+  let maxLag = 0;
+  let samples = 0;
+  const done = await waitFor(
+    'the resync to end',
+    async () => {
+      const s = await status(admin);
+      maxLag = Math.max(maxLag, s.lagSeconds ?? 0);
+      samples++;
+      return s.resync?.state === 'done' ? s.resync : null;
+    },
+    180_000,
+  );
+  return { done, maxLag, samples };
+}
+
+async function expectEqual(configFile: string): Promise<void> {
+  const differing = (await verifyWithCli(configFile, 'checksums')).tables.filter((t) => !t.equal);
+  expect(differing, JSON.stringify(differing)).toEqual([]);
+}
+
 describe.each(ROUTES)('resync of one table, $label', (route) => {
   let db: RouteDatabases;
   const runs: RunningCli[] = [];
+  let loadRuns = 0;
   beforeAll(async () => {
     db = await routeDatabases(route, `resync_${route.source}_${route.target}`);
     await db.source.query(`${ITEMS_DDL}; ${OTHER_DDL}; ${seedItemsSql(route.source, SEED_ROWS)}; ${seedItemsSql(route.source, 500).replace('items', 'other')}`);
@@ -54,9 +77,9 @@ describe.each(ROUTES)('resync of one table, $label', (route) => {
     await db?.close();
   });
 
-  it('copies a damaged table again under a write load on it and on another table, which keeps streaming; equal by checksums', async () => {
+  it('copies a damaged table again under a write load on it and on another table, which keeps streaming; after a kill -9 mid-resync it starts over; equal by checksums', async () => {
     const config = db.config({ snapshot: { chunkRows: CHUNK_ROWS } });
-    const { ferry, admin, configFile } = await startWithAdmin(config);
+    let { ferry, admin, configFile } = await startWithAdmin(config);
     runs.push(ferry);
     await waitFor('the stream', async () => (await adminCall(admin, '/status')).body.phase === 'streaming');
     const items = `${db.sourceSchema}.items`;
@@ -71,8 +94,11 @@ describe.each(ROUTES)('resync of one table, $label', (route) => {
     await db.target.query(`DELETE FROM ${db.targetSchema}.items WHERE id > ${LOADED_ROWS} AND id % 10 = 3`);
     await db.target.query(`UPDATE ${db.targetSchema}.items SET val = 'damaged' WHERE id > ${LOADED_ROWS} AND id % 10 = 5`);
 
-    const load = startWriteLoad(db.source, 'items', { firstId: 1_000_000, seedRows: LOADED_ROWS, pauseMs: 5 });
-    const otherLoad = startWriteLoad(db.source, 'other', { firstId: 1_000_000, pauseMs: 5 });
+    const loads = () => [
+      startWriteLoad(db.source, 'items', { firstId: 1_000_000 + 100_000 * ++loadRuns, seedRows: LOADED_ROWS, pauseMs: 5 }),
+      startWriteLoad(db.source, 'other', { firstId: 1_000_000 + 100_000 * loadRuns, pauseMs: 5 }),
+    ];
+    let [load, otherLoad] = loads();
     // Paused, the resync cannot get past its start: a second request finds it running.
     await adminCall(admin, '/pause', { method: 'POST', body: '{}' });
     const accepted = await adminCall(admin, `/tables/${items}/resync`, { method: 'POST', body: '{}' });
@@ -85,35 +111,43 @@ describe.each(ROUTES)('resync of one table, $label', (route) => {
 
     // While it runs: the other table's rows keep arriving, and the lag is sampled.
     const otherAtStart = await count(db, 'other');
-    let maxLag = 0;
-    let samples = 0;
-    const done = await waitFor(
-      'the resync to end',
-      async () => {
-        const s = await status(admin);
-        maxLag = Math.max(maxLag, s.lagSeconds ?? 0);
-        samples++;
-        return s.resync?.state === 'done' ? s.resync : null;
-      },
-      180_000,
-    );
+    const first = await untilDone(admin);
     const otherAtEnd = await count(db, 'other');
     expect(otherAtEnd, "the other table's rows kept arriving during the resync").toBeGreaterThan(otherAtStart);
-    expect(done.chunks).toBeGreaterThanOrEqual(SEED_ROWS / CHUNK_ROWS);
-
-    await sleep(300);
-    await Promise.all([load.stop(), otherLoad.stop()]);
+    expect(first.done.chunks).toBeGreaterThanOrEqual(SEED_ROWS / CHUNK_ROWS);
+    const transactions = [load!.transactions, otherLoad!.transactions];
+    await Promise.all([load!.stop(), otherLoad!.stop()]);
     await db.waitCaughtUp();
-    const verdict = await verifyWithCli(configFile, 'checksums');
-    expect(
-      verdict.tables.filter((t) => !t.equal),
-      JSON.stringify(verdict.tables.filter((t) => !t.equal)),
-    ).toEqual([]);
+    await expectEqual(configFile);
+
+    // Again, with a kill -9 a few chunks in (paused first, so it cannot end meanwhile): the restarted
+    // ferry finds the table held 'resyncing' in the checkpoint and starts the resync over by itself.
+    [load, otherLoad] = loads();
+    const again = await adminCall(admin, `/tables/${items}/resync`, { method: 'POST', body: '{}' });
+    expect(again.status).toBe(202);
+    await waitFor('3 chunks of the second resync', async () => {
+      const { resync } = await status(admin);
+      return resync !== null && resync.id === again.body.id && resync.chunks >= 3;
+    });
+    await adminCall(admin, '/pause', { method: 'POST', body: '{}' });
+    const killedAt = (await status(admin)).resync!;
+    expect(killedAt.state).toBe('running');
+    ferry.child.kill('SIGKILL');
+    expect((await ferry.done).signal).toBe('SIGKILL');
+    ({ ferry, admin, configFile } = await startWithAdmin(config));
+    runs.push(ferry);
+    await waitFor('the resync to start over', async () => (await status(admin)).resync?.restarts === 1, 60_000);
+    expect(ferry.output()).toContain(`resync of ${items} starts over`);
+    const second = await untilDone(admin);
+    await Promise.all([load!.stop(), otherLoad!.stop()]);
+    await db.waitCaughtUp();
+    await expectEqual(configFile);
     const metrics = (await adminCall(admin, '/metrics')).body.text as string;
-    expect(metrics).toMatch(new RegExp(`^ferry_resync_rows_total\\{[^}]*table="${items}"[^}]*\\} ${done.rows}$`, 'm'));
+    expect(metrics).toMatch(new RegExp(`^ferry_resync_rows_total\\{[^}]*table="${items}"[^}]*\\} ${second.done.rows}$`, 'm'));
+
     const sourceRows = Number((await db.source.query('SELECT count(*) AS n FROM items'))[0]!.n);
     console.log(
-      `resync ${route.label}: ${done.rows} rows resynced in ${done.chunks} chunks in ${((done.ms ?? 0) / 1000).toFixed(1)}s; source ${sourceRows} rows; load ${load.transactions} transactions on items, ${otherLoad.transactions} on other (${otherAtEnd - otherAtStart} rows of it arrived during the resync); max lag ${maxLag.toFixed(2)}s over ${samples} samples of /status`,
+      `resync ${route.label}: a damaged table of ${sourceRows} rows under load (${transactions[0]} transactions on it, ${transactions[1]} on another table, ${otherAtEnd - otherAtStart} rows of which arrived meanwhile): ${first.done.rows} rows resynced in ${first.done.chunks} chunks in ${((first.done.ms ?? 0) / 1000).toFixed(1)}s, max lag ${first.maxLag.toFixed(2)}s over ${first.samples} samples of /status; kill -9 at chunk ${killedAt.chunks} of a second one (${killedAt.rows} rows), which started over: ${second.done.rows} rows in ${second.done.chunks} chunks, max lag ${second.maxLag.toFixed(2)}s (the backlog of the restart included); equal by checksums after each`,
     );
     ferry.child.kill('SIGTERM');
     expect((await ferry.done).code).toBe(0);
