@@ -22,7 +22,7 @@ import type { PauseGate } from '../core/pause-gate.js';
 import { BoundedQueue } from '../core/queue.js';
 import { cutOverError, decideSnapshot } from './snapshot-decision.js';
 import { runSnapshot, SnapshotInterrupted } from './snapshot.js';
-import { ResyncRequests } from './resync-requests.js';
+import { ResyncRequests, resyncingTable } from './resync-requests.js';
 import { runResync, type ResyncRun } from './resync.js';
 import { ResyncStage } from './resync-stage.js';
 import { checkKafkaSource } from './kafka-applier.js';
@@ -272,7 +272,7 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       const queue = new BoundedQueue<Transaction>(config.apply.queueMaxEvents, (t) => Math.max(1, t.events.length));
       source.stream(from, tables, queue, inner.signal);
       stopHeartbeat = startHeartbeat(source, events, log, sqlSource(config).heartbeatSeconds * 1000);
-      const held = Object.entries(checkpoint?.holds ?? {}).find(([, h]) => h.state === 'resyncing')?.[0] ?? null;
+      const held = resyncingTable(checkpoint?.holds);
       const stage = new ResyncStage(tables.find((t) => tableKey(t.source) === held) ?? null);
       const resyncSource = source;
       const run = (r: ResyncRun, restarted: boolean) =>
@@ -283,7 +283,7 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
             throw err;
           },
         );
-      detachResyncs = resyncs.attach({ tables, run }, held);
+      detachResyncs = resyncs.attach({ tables, run }, checkpoint?.holds);
       await applyStream(transforms.stream(stage.stream(queue)), {
         source,
         sink,

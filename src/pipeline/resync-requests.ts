@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { tableKey } from '../core/change-event.js';
 import type { TableSchema } from '../core/schema.js';
+import type { TableHolds } from '../core/table-hold.js';
 import type { ResyncRun } from './resync.js';
 
 /** A resync request refused: 404 for a table not replicated, 409 for one that cannot be resynced now or here. */
@@ -13,6 +14,11 @@ export class ResyncRefused extends Error {
   ) {
     super(message);
   }
+}
+
+/** The table the checkpoint holds 'resyncing' (a resync a restart interrupted), if any: one at a time. */
+export function resyncingTable(holds: TableHolds | undefined): string | null {
+  return Object.entries(holds ?? {}).find(([, h]) => h.state === 'resyncing')?.[0] ?? null;
 }
 
 /** What one stream attempt offers: its replicated tables, and a resync run on its stream. */
@@ -76,11 +82,20 @@ export class ResyncRequests {
   }
 
   /**
-   * A stream attempt begins: the run an earlier one left, or the one the checkpoint holds ('resyncing'
-   * `held`), starts over on it. Returns the detach for when the attempt ends.
+   * A stream attempt begins with the checkpoint's `holds`: the run an earlier attempt left, or the one
+   * the checkpoint holds 'resyncing', starts over on it; a run whose table the target quarantined
+   * since it was asked for ends (a resync of it again would be refused the same rows). Returns the
+   * detach for when the attempt ends.
    */
-  attach(attempt: ResyncAttempt, held: string | null): () => void {
+  attach(attempt: ResyncAttempt, holds: TableHolds | undefined): () => void {
     this.#attempt = attempt;
+    const current = this.#current;
+    const hold = current && holds?.[current.table];
+    if (current && hold?.state === 'quarantined' && hold.since > current.since) {
+      this.log.warn({ table: current.table, id: current.id }, `the resync of ${current.table} ended: the target rejected a row of it, and it is quarantined`);
+      this.#current = null;
+    }
+    const held = resyncingTable(holds);
     const run = this.#current ?? (held && { id: randomUUID(), table: held, since: new Date().toISOString() });
     if (run) {
       this.log.info({ table: run.table, id: run.id }, `the resync of ${run.table} starts over from its first chunk`);

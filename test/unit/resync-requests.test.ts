@@ -62,7 +62,7 @@ describe('POST /tables/{schema.table}/resync requests', () => {
     const requests = new ResyncRequests(log);
     expect(refused(() => requests.request('shop.orders'))).toMatchObject({ status: 409, message: 'the pipeline is not streaming' });
     const runs: ResyncRun[] = [];
-    requests.attach({ tables: [table('orders', ['a']), table('log', [])], run: async (r) => void runs.push(r) }, null);
+    requests.attach({ tables: [table('orders', ['a']), table('log', [])], run: async (r) => void runs.push(r) }, undefined);
     expect(refused(() => requests.request('shop.nope'))).toEqual({
       status: 404,
       message: 'shop.nope is not a replicated table',
@@ -82,12 +82,12 @@ describe('POST /tables/{schema.table}/resync requests', () => {
         return new Promise<void>((resolve) => (finish = resolve));
       },
     };
-    const detach = requests.attach(attempt, null);
+    const detach = requests.attach(attempt, undefined);
     const run = requests.request('shop.orders');
     expect(run).toMatchObject({ table: 'shop.orders' });
     expect(refused(() => requests.request('shop.items'))).toMatchObject({ status: 409, message: `a resync of shop.orders is running (${run.id})` });
     detach();
-    requests.attach(attempt, null);
+    requests.attach(attempt, undefined);
     expect(started).toEqual([
       ['shop.orders', false],
       ['shop.orders', true],
@@ -95,12 +95,28 @@ describe('POST /tables/{schema.table}/resync requests', () => {
     finish();
     await new Promise((r) => setImmediate(r));
     expect(requests.current).toBeNull();
-    requests.attach(attempt, 'shop.items');
+    requests.attach(attempt, { 'shop.items': { state: 'resyncing', since: '2026-12-04T17:00:00.000Z' } });
     expect(started[2]).toEqual(['shop.items', true]);
     expect(refused(() => new ResyncRequests(log, { message: 'kafka', hint: 'h' }).request('shop.orders'))).toEqual({
       status: 409,
       message: 'kafka',
       hint: 'h',
     });
+  });
+
+  it('ends a run whose table the target quarantined after it was asked for', () => {
+    const requests = new ResyncRequests(log);
+    const started: string[] = [];
+    const attempt = { tables: [table('orders', ['a'])], run: (r: ResyncRun) => new Promise<void>(() => void started.push(r.id)) };
+    requests.attach(attempt, undefined);
+    const run = requests.request('shop.orders');
+    const quarantined = { state: 'quarantined' as const, position: { kind: 'pg' as const, lsn: 1n }, key: { a: 1 }, reason: 'check' as const, message: 'no' };
+    // Quarantined before the request (a resync of a quarantined table): it starts over.
+    requests.attach(attempt, { 'shop.orders': { ...quarantined, since: '2000-01-01T00:00:00.000Z' } });
+    expect(started).toEqual([run.id, run.id]);
+    // Quarantined after it: it ends, and another may be asked for.
+    requests.attach(attempt, { 'shop.orders': { ...quarantined, since: '2999-01-01T00:00:00.000Z' } });
+    expect(started).toHaveLength(2);
+    expect(requests.current).toBeNull();
   });
 });
