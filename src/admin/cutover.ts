@@ -11,12 +11,13 @@ import type { Fencing } from '../core/fencing.js';
 import type { Heartbeat } from '../core/heartbeat.js';
 import { readerOf } from '../core/target-reader.js';
 import type { Source } from '../core/source.js';
-import type { SourceCatalogue } from '../core/source-catalogue.js';
+import type { NextKeyValues, SourceCatalogue } from '../core/source-catalogue.js';
 import type { SourceLog } from '../core/source-log.js';
 import type { Verifiable } from '../core/verify-side.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import type { LiveStatus } from '../pipeline/live-status.js';
 import { verifyTables, type TableVerdict } from '../verify/verify.js';
+import { nextKeyValuesThrough } from '../transforms/passed-columns.js';
 import type { Transform } from '../transforms/transform.js';
 
 /** The body of POST /cutover (DESIGN §1.3). */
@@ -266,7 +267,10 @@ class Run {
       // A target without sequences (Kafka: they belong to the databases its appliers write) skips this step.
       // The target's steps take the tables as the target holds them: renamed, masked columns retyped, their own indexes.
       const targets = tables.map((t) => deps.transform?.plan(t).table ?? t);
-      if (sink.advanceSequences) await step('moving target sequences', (async () => sink.advanceSequences!(targets, await source.nextKeyValues(tables)))());
+      // A renamed key column's source value goes to the target's column of that name.
+      const byTarget = (next: NextKeyValues) => (deps.transform ? nextKeyValuesThrough(next, tables, deps.transform) : next);
+      if (sink.advanceSequences)
+        await step('moving target sequences', (async () => sink.advanceSequences!(targets, byTarget(await source.nextKeyValues(tables))))());
       await step('draining to the source head', this.#drainToHead(source, tables, polls.signal));
       late.check();
       // Before the stream stops, so that a constraint the target's rows break still unfences the source.

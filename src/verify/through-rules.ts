@@ -2,6 +2,7 @@ import type { Row, Value } from '../core/change-event.js';
 import type { ColumnType, TableSchema } from '../core/schema.js';
 import type { TablePlan } from '../transforms/transform.js';
 import { canonicalText } from '../transforms/masks.js';
+import { passedColumns } from '../transforms/passed-columns.js';
 import { readRaw } from './canonical-sql.js';
 import { encodeRow, type EncodedRow, type NodeColumn } from './row-diff.js';
 
@@ -22,15 +23,10 @@ export interface Through {
   readonly targetColumns: readonly NodeColumn[];
 }
 
-/**
- * Which target columns pass a source column unchanged: the plan's `columns` is given a row of
- * distinct objects, and a column that comes out as the very object that went in was not masked.
- */
+/** Which target columns pass a source column unchanged (passedColumns), and how each side is read. */
 export function through(source: TableSchema, plan: TablePlan): Through {
-  const probes = source.columns.map((c) => Buffer.from(c.name));
-  const probe: Row = Object.fromEntries(source.columns.map((c, i) => [c.name, probes[i]!]));
-  const mapped = plan.columns ? plan.columns(probe) : probe;
-  const from = plan.table.columns.map((c) => probes.findIndex((p) => p === mapped[c.name]));
+  const passed = passedColumns(source, plan);
+  const from = plan.table.columns.map((c) => source.columns.findIndex((s) => passed.get(s.name) === c.name));
   return {
     source,
     plan,

@@ -327,7 +327,7 @@ describe('a cutover with transform rules, MariaDB → Postgres', () => {
     await server?.destroy();
   });
 
-  it('verifies a renamed, masked and filtered table by checksums through its rule and completes under a write load; a renamed table keeps its sequence past the source', async () => {
+  it('verifies a renamed, masked and filtered table by checksums through its rule and completes under a write load; a renamed table and identity column keep their sequence past the source', async () => {
     await db.source.query(`CREATE TABLE customers (id INT PRIMARY KEY, email VARCHAR(100), region VARCHAR(10) NOT NULL); ${ORDERS_DDL.mysql}`);
     const seed = Array.from({ length: CUSTOMERS }, (_, k) => `(${k + 1}, 'user${k + 1}@example.com', '${REGIONS[(k + 1) % REGIONS.length]}')`);
     await db.source.query(`INSERT INTO customers VALUES ${seed.join(', ')}; INSERT INTO orders (note) VALUES ('seed'), ('seed')`);
@@ -341,7 +341,7 @@ describe('a cutover with transform rules, MariaDB → Postgres', () => {
           mask: { email_address: 'hash' },
           filter: [{ column: 'region', op: 'in', value: ['eu', 'uk'] }],
         },
-        { match: `${db.sourceSchema}.orders`, rename: 'purchases' },
+        { match: `${db.sourceSchema}.orders`, rename: 'purchases', columns: { rename: { id: 'order_id' } } },
       ],
     };
     const started = await startWithAdmin(db.config({ apply: { batchMaxRows: 100, batchMaxMs: 20 }, transforms }));
@@ -370,10 +370,11 @@ describe('a cutover with transform rules, MariaDB → Postgres', () => {
       const [hashed] = await db.target.query(`SELECT email_address FROM ${db.targetSchema}.clients WHERE id = ${one!.id}`);
       expect(hashed!.email_address).toBe(createHmac('sha256', SALT).update(String(one!.email)).digest('hex'));
       await expect(app.query("INSERT INTO orders (note) VALUES ('after')")).rejects.toThrow(READ_ONLY);
-      const [added] = await db.target.query(`INSERT INTO ${db.targetSchema}.purchases (note) VALUES ('on the target') RETURNING id`);
-      expect(BigInt(String(added!.id))).toBeGreaterThan(1_000_000n);
+      // The identity column renamed: its target sequence still moves past the source's AUTO_INCREMENT, not only past the target's max.
+      const [added] = await db.target.query(`INSERT INTO ${db.targetSchema}.purchases (note) VALUES ('on the target') RETURNING order_id`);
+      expect(BigInt(String(added!.order_id))).toBeGreaterThan(1_000_000n);
       console.log(
-        `cutover with transform rules MariaDB → Postgres: completed after ${customers.transactions} customer transactions and ${orders.written} orders; customers verified through the rule by checksums: ${clients.rows} source rows read, ${clients.source} kept and equal; the target's purchases go on at ${added!.id}`,
+        `cutover with transform rules MariaDB → Postgres: completed after ${customers.transactions} customer transactions and ${orders.written} orders; customers verified through the rule by checksums: ${clients.rows} source rows read, ${clients.source} kept and equal; the target's purchases go on at order_id ${added!.order_id}`,
       );
     } finally {
       await customers.stop();

@@ -16,6 +16,7 @@ import type { RowFilter } from '../../src/core/transform-rules.js';
 import type { Value } from '../../src/core/change-event.js';
 import { checkRules, ruleProblems, rulesTransform } from '../../src/transforms/rules.js';
 import { TableTransforms } from '../../src/transforms/table-transforms.js';
+import { nextKeyValuesThrough, passedColumns } from '../../src/transforms/passed-columns.js';
 
 const SALT = 'unit-test-salt-0123456789';
 const hmac = (text: string | Buffer) => createHmac('sha256', SALT).update(text).digest('hex');
@@ -335,5 +336,30 @@ describe('filter pushdown into the snapshot', () => {
       ),
     ).toContain('WHERE ("id") > ($1::integer) AND ("region" IN ($2::text, $3::text))');
     expect(rulesTransform(transforms([DESIGN_RULE])).plan(customers).pushdown).toEqual(DESIGN_RULE.filter);
+  });
+});
+
+describe('source key values through the rules', () => {
+  it("a renamed identity column's next value reaches the target under its target name; a masked one's does not", () => {
+    const t = rulesTransform(
+      transforms([
+        { match: 'shop.orders', rename: 'shop.purchases', columns: { rename: { id: 'order_id' } } },
+        { match: 'shop.customers', mask: { id: 'hash' } },
+      ]),
+    );
+    expect([...passedColumns(orders, t.plan(orders))]).toEqual([
+      ['id', 'order_id'],
+      ['customer_id', 'customer_id'],
+    ]);
+    const next = new Map([
+      ['shop.orders', new Map([['id', 1_000_001n]])],
+      ['shop.customers', new Map([['id', 42n]])],
+    ]);
+    expect(nextKeyValuesThrough(next, [orders, customers], t)).toEqual(
+      new Map([
+        ['shop.orders', new Map([['order_id', 1_000_001n]])],
+        ['shop.customers', new Map()],
+      ]),
+    );
   });
 });
