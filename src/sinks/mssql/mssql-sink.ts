@@ -29,7 +29,8 @@ export interface MssqlSinkOptions {
 /**
  * The sink's pool: poolConfig's sessions (UTC, ARITHABORT ON) with what tedious sets at each login:
  * XACT_ABORT ON, so an error rolls the whole transaction back (nothing of a batch half-applied, and
- * the checkpoint never without its rows), and DATEFORMAT ymd, so date text reads year first whatever
+ * the checkpoint never without its rows; a write under a savepoint turns it OFF until it is undone or
+ * kept, mssql-savepoints.ts), and DATEFORMAT ymd, so date text reads year first whatever
  * the login's language. ANSI_WARNINGS stays ON (tedious's default): a value too long for its column
  * is an error, not a silent truncation.
  */
