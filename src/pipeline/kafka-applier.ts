@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { targetSchemaOf, type Config, type KafkaSourceConfig } from '../config.js';
-import { parseTableKey, tableKey, type ChangeEvent } from '../core/change-event.js';
+import { parseTableKey, tableKey, type ChangeEvent, type Transaction } from '../core/change-event.js';
 import type { FerryEventBus } from '../core/events.js';
-import { positionFromJson } from '../core/position.js';
+import { formatPosition, positionFromJson, type Position } from '../core/position.js';
 import { announceRetry, Backoff, STREAM_BACKOFF } from '../core/retry.js';
 import type { DatabaseSink } from '../core/sink.js';
 import type { CheckProblem } from '../core/check-problem.js';
@@ -144,6 +144,30 @@ interface Decoded {
   readonly envelope: Envelope | null;
 }
 
+/**
+ * A partition's messages as the source transactions they came from: each run of one transaction's
+ * messages (tombstones left out) with that transaction's own position. A dead letter records where
+ * its row last changed (sql-transaction.ts), so it is the same however the partition's messages are
+ * cut into batches, and a message delivered again (a producer that sent it twice, a partition read
+ * anew) stores its letter once.
+ */
+export function sourceTransactions(messages: readonly { readonly envelope: Envelope | null }[], decode: (e: Envelope) => ChangeEvent): Transaction[] {
+  const runs: { txId: string; events: ChangeEvent[]; position: Position; commitTime: Date }[] = [];
+  for (const { envelope } of messages) {
+    if (!envelope) continue;
+    const run = runs[runs.length - 1];
+    if (run?.txId === envelope.source.txId) run.events.push(decode(envelope));
+    else
+      runs.push({
+        txId: envelope.source.txId,
+        events: [decode(envelope)],
+        position: positionFromJson(envelope.source.position),
+        commitTime: new Date(envelope.source.ts_ms),
+      });
+  }
+  return runs.map(({ events, position, commitTime }) => ({ events, position, commitTime }));
+}
+
 class PartitionApplier {
   /** Source table → the schema its target table was prepared for: the widest version seen (columns are only ever added). */
   readonly #prepared = new Map<string, TableCodec>();
@@ -217,17 +241,12 @@ class PartitionApplier {
       if (next > batch.highWatermark) throw topicMadeAnew(batch, next);
       if (decoded[0]!.offset > next) throw deletedBeforeApplied(batch, next, decoded[0]!.offset);
       const fresh = decoded.filter((d) => d.offset >= next);
-      const changes: ChangeEvent[] = [];
-      const transactions = new Set<string>();
-      for (const d of fresh) {
-        if (!d.envelope) continue;
-        changes.push(codecs.get(d.envelope.schema)!.decode(d.envelope));
-        transactions.add(d.envelope.source.txId);
-      }
+      const runs = sourceTransactions(fresh, (e) => codecs.get(e.schema)!.decode(e));
+      const changes = runs.flatMap((r) => r.events);
       const last = [...fresh].reverse().find((d) => d.envelope)?.envelope;
       const lastOffset = decoded[decoded.length - 1]!.offset;
       if (fresh.length > 0) {
-        if (last) await tx.write([{ events: changes, position: positionFromJson(last.source.position), commitTime: new Date(last.source.ts_ms) }]);
+        if (runs.length > 0) await tx.write(runs);
         // Tombstones too move the partition on: the offset always covers what was consumed.
         await tx.commitPartition(batch.topic, batch.partition, lastOffset + 1n);
         for (const d of tx.deadLettered?.() ?? []) this.o.events.emit('rows-dead-lettered', d);
@@ -236,7 +255,7 @@ class PartitionApplier {
         const perTable = new TableOpCounter();
         perTable.add(changes);
         this.o.events.emit('batch-applied', {
-          transactions: transactions.size,
+          transactions: new Set(runs.map((r) => formatPosition(r.position))).size,
           events: changes.length,
           perTable: perTable.list(),
           position: positionFromJson(last.source.position),

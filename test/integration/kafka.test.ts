@@ -50,11 +50,12 @@ function producerConfig(prefix: string, on = db, target: Record<string, unknown>
   });
 }
 
-function applierConfig(prefix: string, on = db): string {
+function applierConfig(prefix: string, on = db, extra: Record<string, unknown> = {}, group = `${prefix}-apply`): string {
   return writeConfig({
     pipeline: `${prefix}-apply`,
-    source: { type: 'kafka', brokers: mock.brokers, topicPrefix: prefix, group: `${prefix}-apply` },
+    source: { type: 'kafka', brokers: mock.brokers, topicPrefix: prefix, group },
     target: { type: 'postgres', url: on.pgUrl },
+    ...extra,
   });
 }
 
@@ -100,9 +101,9 @@ async function topicEnds(topic: string): Promise<Map<number, string>> {
 }
 
 /** Whether the appliers have applied every message of `topic` there is now (their offsets in the target). */
-async function appliedAll(pipeline: string, topic: string): Promise<boolean> {
+async function appliedAll(pipeline: string, topic: string, on = db): Promise<boolean> {
   const ends = await topicEnds(topic);
-  const { rows } = await db.pg.query('SELECT partition, next_offset FROM ferry.ferry_kafka_offsets WHERE pipeline = $1 AND topic = $2', [pipeline, topic]);
+  const { rows } = await on.pg.query('SELECT partition, next_offset FROM ferry.ferry_kafka_offsets WHERE pipeline = $1 AND topic = $2', [pipeline, topic]);
   const applied = new Map(rows.map((r) => [r.partition as number, r.next_offset as string]));
   return [...ends].every(([p, end]) => end === '0' || applied.get(p) === end);
 }
@@ -388,6 +389,63 @@ describe('schema change through Kafka', () => {
       await one.close();
     }
   }, 120_000);
+});
+
+describe('dead letters through Kafka', () => {
+  it('an applier keeps the row its Postgres target rejects once, with its source position, however often the partition comes again', async () => {
+    const prefix = 'dead';
+    const one = await testDatabases('kafka_dead');
+    let producer: RunningCli | null = null;
+    const appliers: RunningCli[] = [];
+    const apply = (group: string) => {
+      const applier = startCli(['run', '-c', applierConfig(prefix, one, { errors: { policy: 'dead-letter' } }, group)]);
+      appliers.push(applier);
+      return applier;
+    };
+    const letters = async () =>
+      (
+        await one.pg.query('SELECT letter_id, row_key, error_class, position FROM ferry.ferry_dead_letters WHERE pipeline = $1 ORDER BY id', [
+          `${prefix}-apply`,
+        ])
+      ).rows;
+    const applied = async () =>
+      (await one.pg.query(`SELECT id, count(*)::int AS n FROM ${one.name}.items WHERE id > 50 GROUP BY id ORDER BY id`).catch(() => ({ rows: [] }))).rows;
+    try {
+      await one.my.query('CREATE TABLE items (id INT PRIMARY KEY, amount INT NOT NULL); INSERT INTO items VALUES (1, 10)');
+      // One partition: every message in one order, read again below from its start.
+      await createTopics(prefix, ['items'], 1, one.name);
+      producer = startCli(['run', '-c', producerConfig(prefix, one)]);
+      const first = apply(`${prefix}-apply`);
+      await waitFor('the snapshot to be applied', async () => (await targetRows(one, 'items')) === 1, 60_000);
+      await one.pg.query(`ALTER TABLE ${one.name}.items ADD CONSTRAINT amount_cap CHECK (amount < 5000)`);
+      await one.my.query('BEGIN; INSERT INTO items VALUES (51, 10), (52, 9000), (53, 30); COMMIT');
+      await waitFor('the dead letter of row 52', async () => (await letters()).length === 1, 60_000);
+      await one.my.query('BEGIN; INSERT INTO items VALUES (54, 40), (55, 50); COMMIT');
+      await waitFor('the transaction after it', async () => (await applied()).length === 4, 60_000);
+      const [letter] = await letters();
+      expect([letter.row_key, letter.error_class]).toEqual([{ id: 52 }, 'check']);
+
+      // Every message of the partition again, as a redelivery brings them, to an applier whose target
+      // offsets say nothing was applied. (The mock cluster hands out one producer batch per fetch, so
+      // how a redelivery is cut into batches is tested on sourceTransactions, test/unit/kafka-envelope.)
+      first.child.kill('SIGKILL');
+      await first.done;
+      await one.pg.query('UPDATE ferry.ferry_kafka_offsets SET next_offset = 0 WHERE pipeline = $1', [`${prefix}-apply`]);
+      const again = apply(`${prefix}-again`);
+      await waitFor('the partition applied again', async () => appliedAll(`${prefix}-apply`, `${prefix}.${one.name}.items`, one), 60_000);
+      expect(await letters()).toEqual([letter]);
+      expect(await applied()).toEqual([51, 53, 54, 55].map((id) => ({ id, n: 1 })));
+      expect(again.child.exitCode).toBeNull();
+      expect(producer.child.exitCode).toBeNull();
+    } catch (err) {
+      (err as Error).message += `\n--- applier:\n${appliers.at(-1)?.output().slice(-2500)}\n--- producer:\n${producer?.output().slice(-2500)}`;
+      throw err;
+    } finally {
+      producer?.child.kill('SIGKILL');
+      for (const a of appliers) a.child.kill('SIGKILL');
+      await one.close();
+    }
+  }, 180_000);
 });
 
 describe('Kafka path, bad input', () => {

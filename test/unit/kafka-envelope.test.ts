@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../../src/core/change-event.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import { eventOrigin, schemaVersion, TableCodec, type Envelope } from '../../src/engines/kafka/envelope.js';
+import { sourceTransactions } from '../../src/pipeline/kafka-applier.js';
 
 const column = (name: string, kind: 'int' | 'string' | 'binary' | 'decimal') => ({
   name,
@@ -105,5 +106,24 @@ describe('Kafka change envelope', () => {
     const wider = { ...ITEMS, columns: [...ITEMS.columns, column('note', 'string')] };
     expect(schemaVersion({ ...ITEMS, target: { schema: 'elsewhere', name: 'items' } })).toBe(schemaVersion(ITEMS));
     expect(schemaVersion(wider)).not.toBe(schemaVersion(ITEMS));
+  });
+});
+
+describe('an applier’s batch as the source transactions it holds', () => {
+  const at = (pos: number) => ({ kind: 'mysql' as const, file: 'bin.000001', pos });
+  const message = (pos: number, id: number) => ({
+    envelope: { schema: 'v1', source: eventOrigin('p', at(pos), new Date(pos * 1000), false), id } as unknown as Envelope,
+  });
+  const decode = (e: Envelope) => ({ id: (e as unknown as { id: number }).id }) as unknown as ChangeEvent;
+
+  it('keeps each transaction’s own position, however the batch is cut, tombstones left out', () => {
+    const batch = [message(10, 1), message(10, 2), { envelope: null }, message(20, 3), message(10, 4)];
+    expect(sourceTransactions(batch, decode).map((t) => [t.position, t.events, t.commitTime.getTime()])).toEqual([
+      [at(10), [{ id: 1 }, { id: 2 }], 10_000],
+      [at(20), [{ id: 3 }], 20_000],
+      // The producer sent transaction 10 again (at least once): a run of its own, at its own position.
+      [at(10), [{ id: 4 }], 10_000],
+    ]);
+    expect(sourceTransactions(batch.slice(1, 2), decode).map((t) => t.position)).toEqual([at(10)]);
   });
 });
