@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Op } from './change-event.js';
 import type { Position } from './position.js';
 import type { DeadLettered } from './sink.js';
+import type { TableHold, TableHolds } from './table-hold.js';
 import { ERROR_KINDS, type FerryError } from './errors.js';
 
 /** What a failure is counted as: a FerryError's kind, or what failed besides the stream. Every one is a ferry_errors_total series from the start (DESIGN §1.4). */
@@ -33,8 +34,13 @@ export interface FerryEvents {
   'schema-changed': { table: string; addedColumns: string[] };
   /** `resumesFrom`: the checkpoint the next attempt starts from (the last commit), null where partitions keep their own. */
   'stream-retry': { error: FerryError; attempt: number; delayMs: number; resumesFrom: Position | null };
-  /** `deadLetterTables`: the source tables whose error policy is dead-letter. */
-  'stream-started': { from: Position; deadLetterTables?: readonly string[] };
+  /**
+   * `deadLetterTables`: the source tables whose error policy is dead-letter; `tables`: every source
+   * table the stream replicates, and `holds`: those held (the checkpoint's), where the stream has them.
+   */
+  'stream-started': { from: Position; deadLetterTables?: readonly string[]; tables?: readonly string[]; holds?: TableHolds };
+  /** A committed target transaction set (`hold`) or lifted (null) the hold of source table `table`. */
+  'table-hold': { table: string; hold: TableHold | null };
   /** A committed target transaction dead-lettered `rows` rows of `table` the target rejected for `reason`. */
   'rows-dead-lettered': DeadLettered;
   /** POST /tables/{schema.table}/resync began copying `table` again, or began it over (`restarted`: after a restart or a lost connection). */

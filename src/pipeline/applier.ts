@@ -61,6 +61,8 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
   let counts = { transactions: 0, events: 0 };
   let perTable = new TableOpCounter();
   let markers: { marker: string; position: Position; changesAfter: number }[] = [];
+  /** The holds set or lifted in the open target transaction, told once it commits. */
+  let holds: NonNullable<Transaction['hold']>[] = [];
   /** The source transaction being applied (in pieces, perhaps) changed replicated tables. */
   let changed = false;
   try {
@@ -74,6 +76,7 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
         counts = { transactions: 0, events: 0 };
         perTable = new TableOpCounter();
         markers = [];
+        holds = [];
       }
       for (const t of batch) {
         if (t.schemaChange) {
@@ -91,6 +94,7 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
           changed = false;
         }
         if (t.marker) markers.push({ marker: t.marker, position: t.position, changesAfter: 0 });
+        if (t.hold) holds.push(t.hold);
       }
       const changes = batch.flatMap((t) => t.events);
       if (changes.length > 0 || batch.some((t) => t.hold)) await tx.write(batch);
@@ -102,6 +106,7 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
       const deadLettered = tx.deadLettered?.() ?? [];
       tx = null;
       for (const d of deadLettered) events.emit('rows-dead-lettered', d);
+      for (const h of holds) events.emit('table-hold', h);
       deps.onCommit?.(last.position);
       await source.acknowledge?.(last.position);
       events.emit('batch-applied', {

@@ -15,6 +15,9 @@ import type { Source } from '../core/source.js';
 import type { SourceCatalogue } from '../core/source-catalogue.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import { applyStream } from './applier.js';
+import { withoutHeldTables } from './held-tables.js';
+import { quarantineTable } from './quarantine.js';
+import { RowOfQuarantineTable } from '../core/table-quarantine.js';
 import { kafkaReferentialProblems } from './referential-check.js';
 import { checkTarget, openSink, openSource, targetIdentity } from './endpoints.js';
 import { startHeartbeat } from './heartbeat.js';
@@ -238,6 +241,8 @@ function snapshotted(tables: readonly TableSchema[], copied: readonly string[] |
  * Streams from the target's checkpoint. A retriable failure (dropped connection, restarted server)
  * rolls back the open target transaction, backs off, and starts again from the checkpoint with new
  * connections: zongji does not reconnect, and the checkpoint is the only position that is durable.
+ * A row the target rejects in a table whose error policy is quarantine-table quarantines that table
+ * at the checkpoint, and the stream starts again from there at once, without it.
  */
 async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
   const { config, events, log } = o;
@@ -266,7 +271,13 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       );
       events.emit('phase', { phase: 'streaming' });
       const policy = errorPolicyOf(config.errors);
-      events.emit('stream-started', { from, deadLetterTables: tables.map((t) => tableKey(t.source)).filter((t) => policy(t) === 'dead-letter') });
+      const names = tables.map((t) => tableKey(t.source));
+      events.emit('stream-started', {
+        from,
+        deadLetterTables: names.filter((t) => policy(t) === 'dead-letter'),
+        tables: names,
+        holds: checkpoint?.holds ?? {},
+      });
       // One queue per attempt, weighed by events: memory stays bounded by apply.queueMaxEvents whatever the
       // transactions' sizes, and an empty one (a heartbeat, a schema change) still counts.
       const queue = new BoundedQueue<Transaction>(config.apply.queueMaxEvents, (t) => Math.max(1, t.events.length));
@@ -284,7 +295,7 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
           },
         );
       detachResyncs = resyncs.attach({ tables, run }, checkpoint?.holds);
-      await applyStream(transforms.stream(stage.stream(queue)), {
+      await applyStream(transforms.stream(withoutHeldTables(stage.stream(queue), checkpoint?.holds)), {
         source,
         sink,
         events,
@@ -297,7 +308,16 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
         },
       });
     } catch (err) {
-      const error = coerceError(err);
+      let error = coerceError(err);
+      if (err instanceof RowOfQuarantineTable && from && !o.signal.aborted) {
+        // The table is held from the checkpoint on, and the stream starts again there at once: no backoff, nothing failed.
+        try {
+          await quarantineTable(sink, err, from, events);
+          continue;
+        } catch (failed) {
+          error = coerceError(failed);
+        }
+      }
       if (error.kind !== 'retriable' || o.signal.aborted) throw error;
       // `from` is the last commit, where the next attempt's checkpoint will be (not where this one began).
       const delayMs = announceRetry(events, error, backoff, from);

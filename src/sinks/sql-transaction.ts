@@ -11,6 +11,7 @@ import type { Column, ForeignKey, TableSchema } from '../core/schema.js';
 import type { DeadLettered, PartitionTransaction } from '../core/sink.js';
 import { targetRejection, type Rejection } from '../core/target-rejection.js';
 import type { TableHold, TableHolds } from '../core/table-hold.js';
+import { RowOfQuarantineTable } from '../core/table-quarantine.js';
 import { ReferentialActions } from './referential-actions.js';
 import { joinUnits, rowUnits, unitRow, type RowUnit } from './row-isolation.js';
 import type { RowWrites } from './row-writes.js';
@@ -237,10 +238,17 @@ export class SqlTransaction<C> implements PartitionTransaction {
     return null;
   }
 
-  /** One row the target rejected: dead-lettered where the table's policy says so, else the stop naming it. */
+  /**
+   * One row the target rejected: dead-lettered where the table's policy says so; under
+   * quarantine-table, the error that has the stream roll back and quarantine the table; else the stop naming it.
+   */
   async #refuse(t: TableSchema, row: Pick<DeadLetter, 'key' | 'operation' | 'row'>, failure: Failure, positionOf: PositionOf): Promise<void> {
     const table = tableKey(t.source);
-    if (this.#context.errorPolicy?.(table) !== 'dead-letter') throw rejectedRow(row.key, failure.err);
+    const policy = this.#context.errorPolicy?.(table);
+    if (policy === 'quarantine-table') {
+      throw new RowOfQuarantineTable(table, row.key, failure.rejection, rejectedRow(row.key, failure.err).message, failure.err);
+    }
+    if (policy !== 'dead-letter') throw rejectedRow(row.key, failure.err);
     const { reason, code, message } = failure.rejection;
     await this.#context.store.writeDeadLetter(this.#conn, { table, ...row, position: positionOf(t.source, row.key), reason, code, message });
     const id = `${table}\u0000${reason}`;
@@ -380,6 +388,7 @@ async function rejected(t: TableSchema, what: string, work: () => Promise<void>)
   try {
     await work();
   } catch (err) {
+    if (err instanceof RowOfQuarantineTable) throw err;
     if (resourceExhaustion(err)) throw coerceError(err, `the target, applying ${what} ${tableKey(t.target)}`);
     const error = coerceError(err);
     if (error.kind === 'retriable') {

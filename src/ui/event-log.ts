@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { FerryEventBus } from '../core/events.js';
 import { formatPosition } from '../core/position.js';
+import { holdText, resyncHint } from '../core/table-quarantine.js';
 
 /**
  * Writes what happens to the log: phases, tables copied, reconnects, and a streaming summary every
@@ -42,6 +43,14 @@ export function logEvents(events: FerryEventBus, log: Logger, everyMs: number): 
         `resync of ${table} done: ${rows} rows in ${chunks} chunks, ${(ms / 1000).toFixed(1)}s; it streams as usual`,
       ),
     ),
+    events.on('table-hold', ({ table, hold }) => {
+      if (hold?.state !== 'quarantined') return;
+      const { key, reason, message, position } = hold;
+      log.warn(
+        { table, key, reason, message, position: formatPosition(position) },
+        `${holdText(table, hold)}; the other tables stream on. fix: ${resyncHint(table)}`,
+      );
+    }),
     events.on('schema-changed', ({ table, addedColumns }) => log.info({ table, addedColumns }, `added columns to ${table}: ${addedColumns.join(', ')}`)),
     events.on('stream-retry', ({ error, attempt, delayMs, resumesFrom }) =>
       log.warn(

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleValue } from '../helpers/exposition.js';
-import { runCli, startCli, verifyWithCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
+import { startCli, verifyWithCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
 import { describeMssqlRoutes, ITEMS_DDL, routeDatabases, seedItemsSql, type Route, type RouteDatabases, type TargetEngine } from '../helpers/routes.js';
 
 /**
@@ -190,22 +190,7 @@ describe.each(ROUTES)('error policy, $label', (route) => {
       expect((await ferry.done).code).toBe(0);
     });
   });
-
-  it('a run whose config sets quarantine-table is refused before it touches anything', async () => {
-    const r = await runCli(['run', '-c', writeConfig({ ...configOnly(route), errors: { policy: 'quarantine-table' } })]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/errors: the quarantine-table policy is not built yet/);
-  });
 });
-
-/** A config for `route` that is never run against a database: only parsed. */
-function configOnly(route: Route): Record<string, unknown> {
-  return {
-    pipeline: 'never_run',
-    source: { type: route.source, url: route.source === 'mysql' ? 'mysql://u:p@127.0.0.1:1/x' : 'postgres://u:p@127.0.0.1:1/x' },
-    target: { type: route.target, url: route.target === 'mysql' ? 'mysql://u:p@127.0.0.1:1/x' : 'postgres://u:p@127.0.0.1:1/x' },
-  };
-}
 
 /**
  * dead-letter on `route`: a rejection of each kind in one source transaction, kept with its fields

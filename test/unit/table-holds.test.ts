@@ -3,12 +3,15 @@ import type { ChangeEvent, Transaction } from '../../src/core/change-event.js';
 import { checkpointFromText, decodeHolds, encodeHolds } from '../../src/core/checkpoint-codec.js';
 import type { Checkpoint } from '../../src/core/checkpoint.js';
 import type { CheckpointStore } from '../../src/core/checkpoint-store.js';
+import type { ErrorPolicy } from '../../src/core/error-policy.js';
 import type { Position } from '../../src/core/position.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { TableHold, TableHolds } from '../../src/core/table-hold.js';
 import type { RowWrites } from '../../src/sinks/row-writes.js';
-import type { SqlDriver } from '../../src/sinks/sql-driver.js';
+import { STANDARD_SAVEPOINTS, type SqlDriver } from '../../src/sinks/sql-driver.js';
 import { type Holds, SqlTransaction } from '../../src/sinks/sql-transaction.js';
+import { RowOfQuarantineTable } from '../../src/core/table-quarantine.js';
+import { withoutHeldTables } from '../../src/pipeline/held-tables.js';
 
 const at = (pos: number): Position => ({ kind: 'mysql', file: 'bin.000001', pos });
 const since = '2026-12-04T17:00:00.000Z';
@@ -66,7 +69,7 @@ const txn = (pos: number, events: ChangeEvent[], hold?: Transaction['hold']): Tr
  * A SqlTransaction on a target that records what it is asked: each table's writes with whether their
  * deletes and updates must find their rows, the statements run, and the checkpoints written.
  */
-function target(loaded: TableHolds = {}) {
+function target(loaded: TableHolds = {}, rejects?: { table: string; policy: ErrorPolicy }) {
   const statements: string[] = [];
   const applied: { table: string; checked: boolean }[] = [];
   const checkpoints: Checkpoint[] = [];
@@ -76,9 +79,15 @@ function target(loaded: TableHolds = {}) {
     giveBack: () => {},
     loadRows: async () => {},
     close: async () => {},
+    savepoints: STANDARD_SAVEPOINTS,
   };
   const writes = {
-    applyRows: async (_c: string, t: TableSchema, _w: unknown, checked: boolean) => void applied.push({ table: t.source.name, checked }),
+    applyRows: async (_c: string, t: TableSchema, _w: unknown, checked: boolean) => {
+      // A Postgres CHECK violation, as pg reports it.
+      if (t.source.name === rejects?.table)
+        throw Object.assign(new Error(`new row for relation "${t.source.name}" violates check constraint`), { code: '23514' });
+      applied.push({ table: t.source.name, checked });
+    },
   } as unknown as RowWrites<string>;
   const store = { write: async (_c: string, c: Checkpoint) => void checkpoints.push(c) } as unknown as CheckpointStore<string>;
   const holds: Holds = { current: loaded };
@@ -93,6 +102,7 @@ function target(loaded: TableHolds = {}) {
       ]),
       overlap: { end: null },
       holds,
+      ...(rejects ? { errorPolicy: () => rejects.policy } : {}),
     });
     await tx.start();
     return tx;
@@ -155,5 +165,64 @@ describe('a hold set or lifted by a source transaction, in the target transactio
     await tx.commit({ phase: 'stream', position: at(10) });
     expect(t.checkpoints).toEqual([{ phase: 'stream', position: at(10) }]);
     expect(t.holds.current).toEqual({});
+  });
+});
+
+describe('a row the target rejects in a table whose error policy is quarantine-table', () => {
+  const insert = (t: TableSchema, id: number): ChangeEvent => ({ op: 'c', table: t.source, key: { id }, before: null, after: { id } });
+
+  it('fails the target transaction with the table, the key and the rejection, for the stream to quarantine the table', async () => {
+    const t = target({}, { table: 'orders', policy: 'quarantine-table' });
+    const tx = await t.open();
+    const error = await tx.write([txn(10, [remove(ITEMS, 1), insert(ORDERS, 9)])]).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(RowOfQuarantineTable);
+    expect(error).toMatchObject({ table: 'shop.orders', key: { id: 9 }, rejection: { reason: 'check', code: '23514' }, kind: 'fatal' });
+    expect((error as Error).message).toMatch(/the row with id = 9: new row for relation "orders" violates check constraint/);
+    expect((error as RowOfQuarantineTable).hint).toMatch(/POST \/tables\/shop\.orders\/resync/);
+    await tx.rollback();
+  });
+
+  it('stops as ever under stop', async () => {
+    const t = target({}, { table: 'orders', policy: 'stop' });
+    const tx = await t.open();
+    const error = await tx.write([txn(10, [insert(ORDERS, 9)])]).catch((err: unknown) => err);
+    expect(error).not.toBeInstanceOf(RowOfQuarantineTable);
+    expect((error as Error).message).toMatch(/target rejected a change to shop\.orders: the row with id = 9/);
+    await tx.rollback();
+  });
+});
+
+describe('the stream without the quarantined tables (held-tables.ts)', () => {
+  async function* of(transactions: Transaction[]): AsyncIterable<Transaction> {
+    yield* transactions;
+  }
+  const collect = async (stream: AsyncIterable<Transaction>) => {
+    const out: Transaction[] = [];
+    for await (const t of stream) out.push(t);
+    return out;
+  };
+  const addColumn = (t: TableSchema, pos: number): Transaction => ({ ...txn(pos, []), schemaChange: { table: t.source, addColumns: [] } });
+
+  it("drops a quarantined table's changes and schema changes, keeping every transaction for its position", async () => {
+    const input = [txn(10, [remove(ORDERS, 1), remove(ITEMS, 2)]), addColumn(ORDERS, 20), addColumn(ITEMS, 30), txn(40, [remove(ITEMS, 3)])];
+    const out = await collect(withoutHeldTables(of(input), { 'shop.orders': quarantined }));
+    expect(out.map((t) => t.position)).toEqual([at(10), at(20), at(30), at(40)]);
+    expect(out[0]!.events).toEqual([remove(ITEMS, 2)]);
+    expect(out[1]).not.toHaveProperty('schemaChange');
+    expect(out[2]).toBe(input[2]);
+    expect(out[3]).toBe(input[3]);
+  });
+
+  it('passes a resyncing table on, and follows the holds transactions set or lift from themselves on (a resync start’s truncate passes)', async () => {
+    const truncate: ChangeEvent = { op: 't', table: ORDERS.source, key: {}, before: null, after: null };
+    const input = [
+      txn(10, [remove(ITEMS, 1)], { table: 'shop.orders', hold: quarantined }),
+      txn(20, [remove(ORDERS, 2)]),
+      txn(30, [truncate], { table: 'shop.orders', hold: resyncing }),
+      txn(40, [remove(ORDERS, 4), remove(ITEMS, 5)]),
+    ];
+    const out = await collect(withoutHeldTables(of(input), { 'shop.items': resyncing }));
+    expect(out.map((t) => t.events)).toEqual([[remove(ITEMS, 1)], [], [truncate], [remove(ORDERS, 4), remove(ITEMS, 5)]]);
+    expect(out[2]!.hold).toEqual({ table: 'shop.orders', hold: resyncing });
   });
 });
