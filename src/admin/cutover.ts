@@ -16,6 +16,8 @@ import type { SourceLog } from '../core/source-log.js';
 import type { Verifiable } from '../core/verify-side.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import type { LiveStatus } from '../pipeline/live-status.js';
+import type { TableHolds } from '../core/table-hold.js';
+import { holdText, quarantinedTables } from '../core/table-quarantine.js';
 import { verifyTables, type TableVerdict } from '../verify/verify.js';
 import { nextKeyValuesThrough } from '../transforms/passed-columns.js';
 import type { Transform } from '../transforms/transform.js';
@@ -70,6 +72,22 @@ export interface CutoverDeps {
   readonly transform?: Transform;
 }
 
+/**
+ * A cutover hands the target to the application: not while a table is held, which the target holds
+ * behind the source (quarantined) or half-copied (being resynced).
+ */
+function refuseHeldTables(holds: TableHolds): void {
+  const held = Object.entries(holds);
+  if (held.length === 0) return;
+  throw new FerryError(
+    'config',
+    `cannot cut over while ${held.length === 1 ? 'a table is' : 'tables are'} held: ${held.map(([t, h]) => holdText(t, h)).join('; ')}`,
+    {
+      hint: `fix the target, then POST /tables/{schema.table}/resync for each quarantined table (${quarantinedTables(holds).join(', ') || 'none'}) and wait until no table is held (GET /status), then cut over`,
+    },
+  );
+}
+
 const TERMINAL: ReadonlySet<CutoverState> = new Set(['completed', 'failed', 'aborted']);
 /** How long lifting the fence may take once a cutover failed. */
 const UNFENCE_TIMEOUT_MS = 30_000;
@@ -95,6 +113,7 @@ export class CutoverController {
         hint: 'nothing more to do; ferry run refuses this pipeline from now on, and a fresh pipeline name replicates again',
       });
     }
+    refuseHeldTables(this.deps.status.holds);
     const request = { ...body, verify: body.verify ?? this.deps.defaultVerify };
     const run = new Run(randomUUID(), request, this.deps);
     this.#current = run;

@@ -1,5 +1,6 @@
 import type { TableId } from './change-event.js';
 import type { TableSchema, TargetEngine } from './schema.js';
+import type { TableHolds } from './table-hold.js';
 
 /**
  * One end of `ferry verify`: a read-only SQL session on the source or on the target, on which verify
@@ -26,4 +27,6 @@ export interface Verifiable {
   verifySide(): Promise<VerifySide>;
   /** Rows of each source table (`schema.table`) the target rejected and ferry dead-lettered, not replayed yet; absent where a side keeps none. */
   deadLetters?(): Promise<ReadonlyMap<string, number>>;
+  /** The tables held (quarantined or being resynced) in the pipeline's checkpoint; absent where a side keeps none. */
+  holds?(): Promise<TableHolds>;
 }

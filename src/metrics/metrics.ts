@@ -80,6 +80,16 @@ export class FerryMetrics {
         if (cutover) for (const s of CUTOVER_STATES) this.set({ state: s }, cutover.state === s ? 1 : 0);
       },
     });
+    new Gauge({
+      name: 'ferry_table_quarantined',
+      help: '1 while the source table is quarantined (error policy quarantine-table: the target rejected a row of it, and its changes are not applied), else 0',
+      labelNames: ['table'],
+      registers,
+      collect() {
+        // Every replicated table from the stream's start, and any held table besides.
+        for (const table of new Set([...live.tables, ...Object.keys(live.holds)])) this.set({ table }, live.holds[table]?.state === 'quarantined' ? 1 : 0);
+      },
+    });
     const snapshotRows = new Counter({
       name: 'ferry_snapshot_rows_total',
       help: "rows copied by the snapshot, per table; a resumed table's count starts at the rows copied before",

@@ -1,5 +1,8 @@
 import type { CutoverState, FerryEventBus, Phase } from '../core/events.js';
 import { formatPosition, type Position } from '../core/position.js';
+import type { TableHold } from '../core/table-hold.js';
+import { encodeKey } from '../core/checkpoint-codec.js';
+import { quarantinedTables } from '../core/table-quarantine.js';
 import { bytesBehind } from './status.js';
 
 export interface TableProgress {
@@ -22,6 +25,8 @@ export interface LiveStatusJson {
   readonly applied: { readonly transactions: number; readonly events: number };
   readonly snapshot: readonly ({ table: string } & TableProgress)[];
   readonly cutover: { readonly id: string; readonly state: CutoverState; readonly reason?: string; readonly finalPosition?: string } | null;
+  /** Each held table's hold (table-hold.ts), a quarantine's position formatted. */
+  readonly holds: Readonly<Record<string, Record<string, unknown>>>;
   readonly lastError: { readonly kind: string; readonly message: string; readonly at: string } | null;
   /** The last resync (POST /tables/{schema.table}/resync) of this process, running or done. */
   readonly resync: ResyncProgress | null;
@@ -56,6 +61,10 @@ export class LiveStatus {
   transactions = 0;
   events = 0;
   readonly snapshot = new Map<string, TableProgress>();
+  /** The source tables the stream replicates (`schema.table`), as of its last start. */
+  tables: readonly string[] = [];
+  /** The tables held: the checkpoint's as the stream started, then as committed transactions set or lift them. */
+  holds: Record<string, TableHold> = {};
   cutover: { id: string; state: CutoverState; reason?: string; finalPosition?: string } | null = null;
   lastError: { kind: string; message: string; at: Date } | null = null;
   resync: ResyncProgress | null = null;
@@ -89,6 +98,14 @@ export class LiveStatus {
         this.head = h.head;
         this.retainedBytes = h.retainedBytes;
       }),
+      bus.on('stream-started', ({ tables, holds }) => {
+        if (tables) this.tables = tables;
+        if (holds) this.holds = { ...holds };
+      }),
+      bus.on('table-hold', ({ table, hold }) => {
+        if (hold) this.holds[table] = hold;
+        else delete this.holds[table];
+      }),
       bus.on('failure', ({ kind, message }) => (this.lastError = { kind, message, at: new Date(this.now()) })),
       bus.on('resync-started', ({ id, table: name, since, restarted }) => {
         const restarts = !restarted ? 0 : this.resync?.id === id ? this.resync.restarts + 1 : 1;
@@ -118,9 +135,20 @@ export class LiveStatus {
     return this.applied ? bytesBehind(this.applied.position, this.head) : null;
   }
 
-  /** Ready: streaming, and lag known and below `maxLagSeconds` (a stalled stream's lag grows past it). */
-  readiness(maxLagSeconds: number): { ready: boolean; reason: string } {
+  /**
+   * Ready: streaming, no table quarantined (its changes are not applied), and lag known and below
+   * `maxLagSeconds` (a stalled stream's lag grows past it).
+   */
+  readiness(maxLagSeconds: number): { ready: boolean; reason: string; quarantined?: string[] } {
     if (this.phase !== 'streaming') return { ready: false, reason: `phase is ${this.phase}, not streaming` };
+    const quarantined = quarantinedTables(this.holds);
+    if (quarantined.length > 0) {
+      return {
+        ready: false,
+        reason: `quarantined (the target rejected a row; its changes are not applied): ${quarantined.join(', ')}; fix the target, then POST /tables/{schema.table}/resync`,
+        quarantined,
+      };
+    }
     const lag = this.lagSeconds();
     if (lag === null) return { ready: false, reason: 'nothing applied yet since the stream started' };
     if (lag > maxLagSeconds) return { ready: false, reason: `replication lag ${lag.toFixed(1)} s is above ${maxLagSeconds} s` };
@@ -141,6 +169,12 @@ export class LiveStatus {
       applied: { transactions: this.transactions, events: this.events },
       snapshot: [...this.snapshot.entries()].map(([table, p]) => ({ table, ...p })),
       cutover: this.cutover,
+      holds: Object.fromEntries(
+        Object.entries(this.holds).map(([table, hold]) => [
+          table,
+          hold.state === 'quarantined' ? { ...hold, position: formatPosition(hold.position), key: JSON.parse(encodeKey(hold.key)!) } : hold,
+        ]),
+      ),
       lastError: this.lastError ? { ...this.lastError, at: this.lastError.at.toISOString() } : null,
       resync: this.resync && { ...this.resync },
     };

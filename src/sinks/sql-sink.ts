@@ -46,7 +46,7 @@ export class SqlSink<C> implements DatabaseSink {
 
   constructor(target: SqlTarget<C>) {
     this.#target = target;
-    this.reader = withDeadLetters(target.reader, target.store);
+    this.reader = withPipelineRecords(target.reader, target.store);
     this.#context = {
       driver: target.driver,
       writes: target.writes,
@@ -203,13 +203,14 @@ export class SqlSink<C> implements DatabaseSink {
   }
 }
 
-/** The target's reader, which also tells verify the rows dead-lettered per table. */
-function withDeadLetters<C>(reader: TargetReader, store: CheckpointStore<C>): TargetReader {
+/** The target's reader, which also tells verify the rows dead-lettered per table and the tables held. */
+function withPipelineRecords<C>(reader: TargetReader, store: CheckpointStore<C>): TargetReader {
   return {
     countRows: (t) => reader.countRows(t),
     readRows: (t, afterKey, limit) => reader.readRows(t, afterKey, limit),
     verifySide: () => reader.verifySide(),
     deadLetters: () => store.deadLetterCounts(),
+    holds: async () => (await store.read())?.holds ?? {},
   };
 }
 

@@ -4,6 +4,8 @@ import type { Column, TableSchema } from '../core/schema.js';
 import type { SourceCatalogue } from '../core/source-catalogue.js';
 import type { Verifiable, VerifySide } from '../core/verify-side.js';
 import { coerceError } from '../core/errors.js';
+import type { TableHold } from '../core/table-hold.js';
+import { holdText, resyncHint } from '../core/table-quarantine.js';
 import type { PhysicalColumn } from '../core/verify-sql.js';
 import { verifySql } from '../engines/registry.js';
 import type { Transform } from '../transforms/transform.js';
@@ -99,8 +101,9 @@ export async function verifyTables(
   const o = { ...DEFAULTS, ...options };
   const verdicts: TableVerdict[] = [];
   const deadLetters = (await target.deadLetters?.()) ?? new Map<string, number>();
+  const holds = (await target.holds?.()) ?? {};
   const done = (compared: TableVerdict) => {
-    const v = withDeadLetters(compared, deadLetters.get(compared.table) ?? 0);
+    const v = withHold(withDeadLetters(compared, deadLetters.get(compared.table) ?? 0), holds[compared.table]);
     verdicts.push(v);
     o.onTable?.(v);
   };
@@ -151,6 +154,13 @@ function coerceFor(t: TableSchema): (err: unknown) => never {
 function withDeadLetters(v: TableVerdict, rows: number): TableVerdict {
   if (rows === 0) return v;
   const note = `${rows} row(s) dead-lettered in ferry.ferry_dead_letters (rejected by the target, not replayed)`;
+  return { ...v, equal: false, note: v.note ? `${v.note}; ${note}` : note };
+}
+
+/** A held table is never equal, whatever its rows: a quarantined one stays behind the source by design, a resyncing one is being copied. */
+function withHold(v: TableVerdict, hold: TableHold | undefined): TableVerdict {
+  if (!hold) return v;
+  const note = hold.state === 'quarantined' ? `${holdText(v.table, hold)}; fix: ${resyncHint(v.table)}` : holdText(v.table, hold);
   return { ...v, equal: false, note: v.note ? `${v.note}; ${note}` : note };
 }
 

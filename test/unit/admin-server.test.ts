@@ -103,3 +103,40 @@ describe('admin API without a token', () => {
     expect(view.reason).not.toMatch(/writable again/); // nothing was fenced
   });
 });
+
+describe('a cutover while a table is held', () => {
+  it('refuses to start, naming the table, its hold and the fix', () => {
+    const events = new FerryEventBus();
+    const status = new LiveStatus('p', events);
+    const unused = async () => Promise.reject(new Error('not in this test'));
+    const cutover = new CutoverController({
+      events,
+      status,
+      log: makeLogger('error'),
+      openSource: unused,
+      openSink: unused,
+      stopStream: async () => {},
+      defaultVerify: 'checksums',
+    });
+    const hold = {
+      state: 'quarantined',
+      since: '2026-12-04T17:00:00.000Z',
+      position: { kind: 'pg', lsn: 16n },
+      key: { id: 4 },
+      reason: 'check',
+      message: 'violates check',
+    } as const;
+    events.emit('stream-started', { from: { kind: 'pg', lsn: 16n }, tables: ['shop.orders'], holds: { 'shop.orders': hold } });
+    const start = () => cutover.start({ timeoutSeconds: 300, maxLagSeconds: 5, fence: 'none', verify: 'none' });
+    expect(start).toThrow(
+      /cannot cut over while a table is held: shop\.orders is quarantined since 2026-12-04T17:00:00\.000Z .*key \{"id":4\} \(check: violates check\)/,
+    );
+    expect(() => start()).toThrow(
+      expect.objectContaining({ kind: 'config', hint: expect.stringMatching(/resync for each quarantined table \(shop\.orders\)/) }),
+    );
+    expect(cutover.view()).toBeNull();
+    events.emit('table-hold', { table: 'shop.orders', hold: null });
+    // Started once nothing is held (and then failing on what else it checks here: the stream is not running).
+    expect(start()).toMatchObject({ state: 'failed', reason: expect.stringMatching(/not streaming/) });
+  });
+});

@@ -54,6 +54,38 @@ describe('LiveStatus lag', () => {
   });
 });
 
+describe('LiveStatus holds', () => {
+  it('is not ready while a table is quarantined, naming it, and shows each hold in /status', () => {
+    const bus = new FerryEventBus();
+    const status = new LiveStatus('orders', bus);
+    bus.emit('phase', { phase: 'streaming' });
+    applied(bus, new Date());
+    const quarantined = {
+      state: 'quarantined',
+      since: '2026-12-04T17:00:00.000Z',
+      position: at('binlog.000001', 90),
+      key: { id: 7 },
+      reason: 'check',
+      message: 'violates check constraint',
+    } as const;
+    bus.emit('stream-started', { from: at('binlog.000001', 90), tables: ['shop.orders', 'shop.items'], holds: { 'shop.items': quarantined } });
+    expect(status.readiness(5)).toMatchObject({
+      ready: false,
+      quarantined: ['shop.items'],
+      reason: expect.stringMatching(/quarantined .*: shop\.items; .*resync/),
+    });
+    bus.emit('table-hold', { table: 'shop.orders', hold: { state: 'resyncing', since: '2026-12-04T17:01:00.000Z' } });
+    expect(status.toJSON().holds).toEqual({
+      'shop.items': { ...quarantined, position: 'binlog.000001:90' },
+      'shop.orders': { state: 'resyncing', since: '2026-12-04T17:01:00.000Z' },
+    });
+    bus.emit('table-hold', { table: 'shop.items', hold: null });
+    expect(status.readiness(5).ready).toBe(true);
+    expect(Object.keys(status.toJSON().holds)).toEqual(['shop.orders']);
+    status.close();
+  });
+});
+
 describe('FerryMetrics', () => {
   it('leaves the lag series out until it is known, then labels it with the pipeline', async () => {
     const bus = new FerryEventBus();

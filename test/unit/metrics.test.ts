@@ -55,6 +55,25 @@ describe('FerryMetrics exposition', () => {
     });
   });
 
+  it('has ferry_table_quarantined at 0 for every replicated table once streaming starts, 1 while a table is quarantined, 0 again once lifted', async () => {
+    await withMetrics(noKafka, async (bus, metrics) => {
+      expect(await metrics.text()).not.toMatch(/^ferry_table_quarantined\{/m);
+      const hold = { state: 'quarantined', since: '2026-12-04T17:00:00.000Z', position: at(90), key: { id: 1 }, reason: 'check', message: 'no' } as const;
+      bus.emit('stream-started', { from: at(100), tables: ['shop.orders', 'shop.items'], holds: { 'shop.items': hold } });
+      const start = await metrics.text();
+      expect(typesOf(start).get('ferry_table_quarantined')).toBe('gauge');
+      expect(sampleValue(start, 'ferry_table_quarantined', { table: 'shop.orders', pipeline: 'orders' })).toBe(0);
+      expect(sampleValue(start, 'ferry_table_quarantined', { table: 'shop.items' })).toBe(1);
+      bus.emit('table-hold', { table: 'shop.orders', hold });
+      bus.emit('table-hold', { table: 'shop.items', hold: { state: 'resyncing', since: '2026-12-04T17:05:00.000Z' } });
+      const later = await metrics.text();
+      expect(sampleValue(later, 'ferry_table_quarantined', { table: 'shop.orders' })).toBe(1);
+      expect(sampleValue(later, 'ferry_table_quarantined', { table: 'shop.items' })).toBe(0);
+      bus.emit('table-hold', { table: 'shop.orders', hold: null });
+      expect(sampleValue(await metrics.text(), 'ferry_table_quarantined', { table: 'shop.orders' })).toBe(0);
+    });
+  });
+
   it('has ferry_build_info at 1 with the package version', async () => {
     await withMetrics(noKafka, async (_bus, metrics) => {
       const text = await metrics.text();
@@ -117,7 +136,7 @@ describe('FerryMetrics exposition', () => {
       bus.emit('cutover-state', { id: 'c1', state: 'draining' });
       bus.emit('kafka-produced', { messages: 10, ms: 4 });
       bus.emit('kafka-consumer-lag', { topic: 'cdc.shop.orders', partition: 0, lag: 3 });
-      bus.emit('stream-started', { from: at(200), deadLetterTables: ['shop.orders'] });
+      bus.emit('stream-started', { from: at(200), deadLetterTables: ['shop.orders'], tables: ['shop.orders'] });
       bus.emit('rows-dead-lettered', { table: 'shop.orders', reason: 'check', rows: 2 });
       bus.emit('resync-started', { id: 'r1', table: 'shop.orders', since: '2026-12-04T17:00:00.000Z', restarted: false });
       bus.emit('resync-chunk', { id: 'r1', table: 'shop.orders', chunks: 1, rows: 3, chunkRows: 3, pendingKeys: 0 });

@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sampleValue } from '../helpers/exposition.js';
+import { startCli, verifyWithCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
+import { ITEMS_DDL, routeDatabases, seedItemsSql, type Route, type RouteDatabases } from '../helpers/routes.js';
+import { startWriteLoad } from '../helpers/write-load.js';
+
+/**
+ * The quarantine-table error policy through the built CLI: the operator adds a CHECK to one table in
+ * the target, a row the source writes breaks it under a write load on that table and on another.
+ * The table is held at the checkpoint before the batch, its target rows left as they were; the other
+ * table streams on, each change applied once (verify equal), across a kill -9 too.
+ */
+const ROUTES: readonly Route[] = [
+  { source: 'mysql', target: 'postgres', label: 'MariaDB → Postgres' },
+  { source: 'postgres', target: 'mysql', label: 'Postgres → MariaDB' },
+];
+
+async function started(config: string): Promise<{ ferry: RunningCli; admin: string }> {
+  const ferry = startCli(['run', '-c', config]);
+  await waitFor('the stream to start', async () => /streaming from/.test(ferry.output())).catch((err: Error) => {
+    throw new Error(`${err.message}; ferry said: ${ferry.output()}`);
+  });
+  return { ferry, admin: /admin API on (http:\/\/[\d.:]+)/.exec(ferry.output())![1]! };
+}
+
+describe.each(ROUTES)('quarantine-table, $label', (route) => {
+  let db: RouteDatabases;
+  beforeAll(async () => {
+    db = await routeDatabases(route, `quarantine_${route.target}`);
+  });
+  afterAll(async () => db?.close());
+
+  it('holds the table whose row the target rejects, as it was, while the other streams on exactly once; kill -9 keeps both so', async () => {
+    const s = db.sourceSchema;
+    const held = `${s}.items`;
+    await db.source.query(`${ITEMS_DDL}; ${seedItemsSql(route.source, 200)}; ${ITEMS_DDL.replace('items', 'orders')}`);
+    await db.source.query(seedItemsSql(route.source, 200).replace('INTO items', 'INTO orders'));
+    // The two write loads share the source's one connection, a transaction at a time.
+    let last: Promise<unknown> = Promise.resolve();
+    const source = { query: (sql: string) => (last = last.catch(() => {}).then(() => db.source.query(sql))) };
+    const config = writeConfig(db.config({ errors: { policy: 'stop', tables: { [held]: 'quarantine-table' } }, admin: { listen: '127.0.0.1:0' } }));
+    let { ferry, admin } = await started(config);
+    await db.waitCaughtUp();
+    const quarantined = async () => sampleValue(await (await fetch(`${admin}/metrics`)).text(), 'ferry_table_quarantined', { table: held });
+    expect([await quarantined(), sampleValue(await (await fetch(`${admin}/metrics`)).text(), 'ferry_table_quarantined', { table: `${s}.orders` })]).toEqual([
+      0, 0,
+    ]);
+
+    // The operator's CHECK on the target only; then a write load on both tables, and a transaction that breaks it.
+    await db.target.query(`ALTER TABLE ${db.targetSchema}.items ADD CONSTRAINT amount_cap CHECK (amount < 5000)`);
+    let items = startWriteLoad(source, 'items', { firstId: 1000, seedRows: 200, pauseMs: 5 });
+    let orders = startWriteLoad(source, 'orders', { firstId: 1000, seedRows: 200, pauseMs: 5 });
+    await waitFor('some load on both tables', async () => items.transactions >= 5 && orders.transactions >= 5);
+    await db.source.query(`BEGIN; INSERT INTO orders VALUES (900001, 1, 'beside the bad row', 1); INSERT INTO items VALUES (900000, 1, 'bad', 9000); COMMIT`);
+    await waitFor('the table to be quarantined', async () => (await quarantined()) === 1);
+    const frozen = await db.target.query(`SELECT id, val, amount FROM ${db.targetSchema}.items ORDER BY id`);
+    const ordersAtQuarantine = orders.transactions;
+    await waitFor('the load on orders to go on past the quarantine', async () => orders.transactions >= ordersAtQuarantine + 20);
+    await Promise.all([items.stop(), orders.stop()]);
+    await db.waitCaughtUp();
+
+    // The log names table, key, reason and the fix; /readyz is red naming it; /status shows the hold; the checkpoint keeps it.
+    const warnings = ferry
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('is quarantined since'))
+      .map((line) => JSON.parse(line) as { level: string; table: string; key: unknown; reason: string; msg: string });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ level: 'warn', table: held, key: { id: 900000 }, reason: 'check' });
+    expect(warnings[0]!.msg).toMatch(
+      new RegExp(
+        `^${held} is quarantined since \\S+ at .+: the target rejected the row with key \\{"id":900000\\} \\(check: .*amount_cap.*\\); the other tables stream on\\. fix: .*POST /tables/${held}/resync`,
+      ),
+    );
+    const ready = await fetch(`${admin}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ ready: false, quarantined: [held] });
+    const status = (await (await fetch(`${admin}/status`)).json()) as { holds: Record<string, { state: string; key: unknown; reason: string }> };
+    expect(status.holds[held]).toMatchObject({ state: 'quarantined', key: { id: 900000 }, reason: 'check' });
+    const [row] = await db.target.query(`SELECT holds FROM ferry.ferry_checkpoint WHERE pipeline = '${db.name}'`);
+    const holds = typeof row!.holds === 'string' ? JSON.parse(row!.holds) : row!.holds;
+    expect(Object.keys(holds)).toEqual([held]);
+    // The cutover will not start while it is held.
+    const cutover = await fetch(`${admin}/cutover`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"verify":"none"}' });
+    expect(cutover.status).toBe(409);
+    expect(((await cutover.json()) as { error: string }).error).toMatch(new RegExp(`cannot cut over while a table is held: ${held} is quarantined`));
+
+    /** The held table is as it was at the quarantine, and verify says so by name; the other is equal. */
+    const holdsAndStreams = async () => {
+      expect(await db.target.query(`SELECT id, val, amount FROM ${db.targetSchema}.items ORDER BY id`)).toEqual(frozen);
+      const verdict = await verifyWithCli(config);
+      const of = (t: string) => verdict.tables.find((v) => v.table === t)!;
+      expect(of(`${s}.orders`).equal, JSON.stringify(of(`${s}.orders`))).toBe(true);
+      expect(of(held).equal).toBe(false);
+      expect(of(held).note).toMatch(new RegExp(`${held} is quarantined since .*fix: .*/tables/${held}/resync`));
+      expect(verdict.equal).toBe(false);
+      const [present] = await db.target.query(`SELECT count(*) AS n FROM ${db.targetSchema}.orders WHERE id = 900001`);
+      expect(Number(present!.n)).toBe(1);
+    };
+    await holdsAndStreams();
+    console.log(
+      `${route.label}: ${held} quarantined with ${frozen.length} target rows; orders streamed ${orders.transactions} load transactions, verify equal`,
+    );
+
+    // kill -9 under load, and again: the hold survives, the other table is applied exactly once.
+    items = startWriteLoad(source, 'items', { firstId: 50_000, seedRows: 200, pauseMs: 5 });
+    orders = startWriteLoad(source, 'orders', { firstId: 50_000, seedRows: 200, pauseMs: 5 });
+    await waitFor('load before the kill', async () => orders.transactions >= 10);
+    ferry.child.kill('SIGKILL');
+    await ferry.done;
+    ({ ferry, admin } = await started(config));
+    expect(await quarantined()).toBe(1);
+    const afterRestart = orders.transactions;
+    await waitFor('the load on orders to go on after the restart', async () => orders.transactions >= afterRestart + 20);
+    await Promise.all([items.stop(), orders.stop()]);
+    await db.waitCaughtUp();
+    expect((await fetch(`${admin}/readyz`)).status).toBe(503);
+    expect(sampleValue(await (await fetch(`${admin}/metrics`)).text(), 'ferry_table_quarantined', { table: `${s}.orders` })).toBe(0);
+    await holdsAndStreams();
+    ferry.child.kill('SIGTERM');
+    expect((await ferry.done).code).toBe(0);
+  });
+});
