@@ -157,7 +157,7 @@ describe('grafana/dashboards/ferry.json', () => {
     expect(resolveMetric('ferry_phase')).toBeDefined();
   });
 
-  it('covers lag, throughput, latency, snapshot progress, phase, cutover, errors, dead letters, slot retention, pause and the process', () => {
+  it('covers lag, throughput, latency, snapshot progress, phase, cutover, errors, dead letters, quarantined tables, slot retention, pause and the process', () => {
     for (const name of [
       'ferry_replication_lag_seconds',
       'ferry_source_lag_bytes',
@@ -170,6 +170,7 @@ describe('grafana/dashboards/ferry.json', () => {
       'ferry_cutover_state',
       'ferry_errors_total',
       'ferry_dead_letter_rows_total',
+      'ferry_table_quarantined',
       'ferry_slot_retained_bytes',
       'ferry_paused',
       'process_resident_memory_bytes',
@@ -204,7 +205,7 @@ describe('grafana/alerts/ferry-rules.yml', () => {
   const doc = readYaml('grafana/alerts/ferry-rules.yml');
   const rules: any[] = doc.groups.flatMap((g: any) => g.rules);
 
-  it('defines the six ferry alerts, each with expr, for, severity, a summary, a description and a runbook_url to its docs/operations.md entry', () => {
+  it('defines the seven ferry alerts, each with expr, for, severity, a summary, a description and a runbook_url to its docs/operations.md entry', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual([
       'FerryDown',
       'FerryErrorsIncreasing',
@@ -212,6 +213,7 @@ describe('grafana/alerts/ferry-rules.yml', () => {
       'FerryRowsDeadLettered',
       'FerrySlotRetentionHigh',
       'FerryStreamStalled',
+      'FerryTableQuarantined',
     ]);
     for (const r of rules) {
       expect(typeof r.expr === 'string' && r.expr.length > 0, r.alert).toBe(true);
