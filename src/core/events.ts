@@ -45,8 +45,11 @@ export interface FerryEvents {
   'rows-dead-lettered': DeadLettered;
   /** POST /tables/{schema.table}/resync began copying `table` again, or began it over (`restarted`: after a restart or a lost connection). */
   'resync-started': { id: string; table: string; since: string; restarted: boolean };
-  /** The resync met its `chunks`-th chunk's watermark in the stream: `rows` rows injected so far, `pendingKeys` keys to read again. */
-  'resync-chunk': { id: string; table: string; chunks: number; rows: number; chunkRows: number; pendingKeys: number };
+  /**
+   * The resync met its `chunks`-th chunk's watermark in the stream: `rows` rows injected so far (`chunkRows` of them now),
+   * `readAhead` rows read so far as the stream met an update that left values out (the target may lack its row).
+   */
+  'resync-chunk': { id: string; table: string; chunks: number; rows: number; chunkRows: number; readAhead: number };
   /** The resync's last chunk and the table's hold lifted were committed to the target. */
   'resync-done': { id: string; table: string; chunks: number; rows: number; ms: number };
   /** The Kafka sink had `messages` acknowledged by the brokers, `ms` after sending them. */

@@ -41,7 +41,8 @@ export interface ResyncProgress {
   restarts: number;
   chunks: number;
   rows: number;
-  pendingKeys: number;
+  /** Rows read so far as the stream met an update that left values out (Postgres TOAST), which the target may have lacked the row for. */
+  readAhead: number;
   ms?: number;
 }
 
@@ -109,13 +110,13 @@ export class LiveStatus {
       bus.on('failure', ({ kind, message }) => (this.lastError = { kind, message, at: new Date(this.now()) })),
       bus.on('resync-started', ({ id, table: name, since, restarted }) => {
         const restarts = !restarted ? 0 : this.resync?.id === id ? this.resync.restarts + 1 : 1;
-        this.resync = { id, table: name, state: 'running', since, restarts, chunks: 0, rows: 0, pendingKeys: 0 };
+        this.resync = { id, table: name, state: 'running', since, restarts, chunks: 0, rows: 0, readAhead: 0 };
       }),
-      bus.on('resync-chunk', ({ id, chunks, rows, pendingKeys }) => {
-        if (this.resync?.id === id) Object.assign(this.resync, { chunks, rows, pendingKeys });
+      bus.on('resync-chunk', ({ id, chunks, rows, readAhead }) => {
+        if (this.resync?.id === id) Object.assign(this.resync, { chunks, rows, readAhead });
       }),
       bus.on('resync-done', ({ id, chunks, rows, ms }) => {
-        if (this.resync?.id === id) Object.assign(this.resync, { state: 'done', chunks, rows, pendingKeys: 0, ms: Math.round(ms) });
+        if (this.resync?.id === id) Object.assign(this.resync, { state: 'done', chunks, rows, ms: Math.round(ms) });
       }),
       bus.on(
         'cutover-state',

@@ -5,26 +5,26 @@ import type { TableSchema } from '../core/schema.js';
 
 /** What a resync read for one chunk, after one watermark and before the next (pipeline/resync.ts). */
 export interface ChunkRead {
-  /** Rows in `table.columns` order: the next range in key order, and the pending keys the source still has. */
+  /** The next range of rows in key order, each in `table.columns` order. */
   readonly rows: readonly Value[][];
-  /** The pending keys the read asked for, found or not: one not found has no row at the source. */
-  readonly pendingKeys: readonly Row[];
-  /** The range reached the table's end: what is left after this chunk is pending keys. */
+  /** The range reached the table's end: this is the last chunk. */
   readonly last: boolean;
 }
 
 /** What the stage did at a chunk's watermark. */
 export interface ChunkInjected {
-  /** Rows injected (op 'r'), and pending keys the source no longer has, deleted. */
+  /** Rows injected (op 'r'). */
   readonly rows: number;
-  readonly deleted: number;
   /** Rows read but left to their own changes, which came in the window. */
   readonly skipped: number;
-  /** Keys still to read again. */
-  readonly pendingKeys: number;
+  /** Rows read at their update so far (updates that left large values out). */
+  readonly readAhead: number;
   /** The table is whole again: this chunk's transaction lifts its hold. */
   readonly done: boolean;
 }
+
+/** The rows of `keys` the source has now, each in `table.columns` order (RowReader.readKeys). */
+export type ReadKeys = (table: TableSchema, keys: readonly Row[]) => Promise<Value[][]>;
 
 /** Keys of one table that changed in the stream since a watermark; `truncated` stands for every key. */
 class ChangedKeys {
@@ -45,8 +45,9 @@ interface Active {
   /** Keys changed between the last two watermarks met, and since the last one. */
   previous: ChangedKeys;
   current: ChangedKeys;
-  /** Keys whose change was dropped (the target may lack the row it needs): read again, key → key. */
-  readonly pending: Map<unknown, Row>;
+  readonly readKeys: ReadKeys;
+  /** Rows read at their update so far. */
+  readAhead: number;
 }
 
 type Seen = (marker: string, injected: ChunkInjected | null) => void;
@@ -61,7 +62,11 @@ type Seen = (marker: string, injected: ChunkInjected | null) => void;
  *   ('resyncing'): the target table starts empty in stream order.
  * - Every change of the table is applied as it comes; the target may lack the row, so a delete is
  *   one that may find none, a key change deletes the old key as such and upserts the new, and an
- *   update that needs the row (Postgres sends no unchanged TOAST values) is dropped, its key read again.
+ *   update that needs the row (Postgres sends no unchanged TOAST values) becomes an upsert of the
+ *   row read from the source as the stream meets it, with the update's own values over it (`stream`).
+ *   The read may be newer than the stream: the changes after it are applied again over it, and
+ *   converge. (Dropping such an update and reading its key again with a later chunk, until a window
+ *   is clear of it, never ends under a steady load of such updates.)
  * - At chunk i's watermark m_i, the chunk's rows are injected as reads (op 'r') in the same
  *   transaction, except those whose key changed in the stream since m_(i-2). The chunk was read
  *   after m_(i-1) was written, so a change before the read that came through the stream after
@@ -69,7 +74,7 @@ type Seen = (marker: string, injected: ChunkInjected | null) => void;
  *   m_(i-2) because a commit can be in the log before a watermark yet become visible to reads only
  *   after it (a Postgres commit record is written before the transaction leaves the proc array, a
  *   MariaDB binlog group before the engine commits). A key left out is carried by its own changes.
- * - With the range read to its end and no pending key left, that transaction lifts the hold.
+ * - With the range read to its end, that chunk's transaction lifts the hold.
  *
  * A restart with the table still held ('resyncing' in the checkpoint) starts over: until the new
  * start watermark, the table's changes are applied the same way.
@@ -84,8 +89,11 @@ export class ResyncStage {
     this.#held = held;
   }
 
-  /** Begins a resync of `table`: `startMarker` is its start watermark; `seen` is told of each watermark the stage meets. */
-  begin(table: TableSchema, since: string, startMarker: string, seen: Seen): void {
+  /**
+   * Begins a resync of `table`: `startMarker` is its start watermark; `seen` is told of each watermark
+   * the stage meets; `readKeys` reads the rows of updates that left values out.
+   */
+  begin(table: TableSchema, since: string, startMarker: string, seen: Seen, readKeys: ReadKeys): void {
     if (this.#active) throw new FerryError('fatal', `a resync of ${tableKey(this.#active.table.source)} is running already`);
     this.#seen = seen;
     this.#active = {
@@ -97,7 +105,8 @@ export class ResyncStage {
       started: false,
       previous: new ChangedKeys(),
       current: new ChangedKeys(),
-      pending: new Map(),
+      readKeys,
+      readAhead: 0,
     };
   }
 
@@ -109,11 +118,6 @@ export class ResyncStage {
   /** Chunk read before `marker` was written: injected where the stream meets it. */
   expectChunk(marker: string, read: ChunkRead): void {
     this.#active?.chunks.set(marker, read);
-  }
-
-  /** Up to `limit` keys to read again with the next chunk. */
-  pendingKeys(limit: number): Row[] {
-    return this.#active ? [...this.#active.pending.values()].slice(0, limit) : [];
   }
 
   /** The table the resync copies: described again once its start watermark was met. */
@@ -128,7 +132,37 @@ export class ResyncStage {
   }
 
   async *stream(transactions: AsyncIterable<Transaction>): AsyncGenerator<Transaction> {
-    for await (const t of transactions) yield this.pass(t);
+    for await (const t of transactions) {
+      const passed = this.pass(t);
+      const active = this.#active;
+      yield active?.started && passed !== t ? await this.#readAhead(passed, active) : passed;
+    }
+  }
+
+  /** Each update of the table that left values out, as an upsert of its row read now with the update's values over it. */
+  async #readAhead(t: Transaction, active: Active): Promise<Transaction> {
+    const name = tableKey(active.table.source);
+    const partial = t.events.filter((e) => e.unchanged?.length && tableKey(e.table) === name);
+    if (partial.length === 0) return t;
+    const pk = active.table.primaryKey;
+    const found = new Map<unknown, Row>();
+    for (const values of await active.readKeys(
+      active.table,
+      partial.map((e) => pickKey(e.key, pk)),
+    )) {
+      const row: Row = {};
+      active.table.columns.forEach((c, i) => (row[c.name] = values[i] ?? null));
+      found.set(rowKey(pickKey(row, pk)), row);
+    }
+    active.readAhead += partial.length;
+    // A key the source no longer has was deleted (or moved) after the update: that change follows in the stream.
+    const events = t.events.flatMap((e): ChangeEvent[] => {
+      if (!partial.includes(e)) return [e];
+      const row = found.get(rowKey(pickKey(e.key, pk)));
+      const { unchanged: _, ...full } = e;
+      return row ? [{ ...full, before: null, after: { ...row, ...e.after } }] : [];
+    });
+    return { ...t, events };
   }
 
   /** The transaction as the target is to apply it. */
@@ -163,7 +197,6 @@ export class ResyncStage {
     active.started = true;
     active.previous = new ChangedKeys();
     active.current = new ChangedKeys();
-    active.pending.clear();
     this.#seen(active.startMarker, null);
     return {
       ...t,
@@ -173,7 +206,7 @@ export class ResyncStage {
   }
 
   #inject(t: Transaction, events: readonly ChangeEvent[], active: Active, read: ChunkRead, marker: string): Transaction {
-    const { table, pending } = active;
+    const { table } = active;
     const pk = table.primaryKey;
     const window = [active.previous, active.current];
     const changed = (k: unknown) => window.some((w) => w.truncated || w.keys.has(k));
@@ -191,20 +224,10 @@ export class ResyncStage {
         continue;
       }
       injected.push({ op: 'r', table: table.source, key: pickKey(row, pk), before: null, after: row });
-      pending.delete(k);
-    }
-    let deleted = 0;
-    for (const key of read.pendingKeys) {
-      const k = rowKey(pickKey(key, pk));
-      if (found.has(k) || changed(k)) continue;
-      // The source has no row for it, and had none since m_(i-2): the target must not either.
-      injected.push({ op: 'd', table: table.source, key, before: key, after: null, mayBeMissing: true });
-      pending.delete(k);
-      deleted++;
     }
     this.#advance(active);
-    const done = read.last && pending.size === 0 && active.chunks.size === 0;
-    const result: ChunkInjected = { rows: injected.length - deleted, deleted, skipped, pendingKeys: pending.size, done };
+    const done = read.last && active.chunks.size === 0;
+    const result: ChunkInjected = { rows: injected.length, skipped, readAhead: active.readAhead, done };
     if (done) {
       this.#active = null;
       this.#held = null;
@@ -221,19 +244,16 @@ export class ResyncStage {
 
   /**
    * The held table's changes as the target can apply them without its row: deletes that may find
-   * none, key changes as a delete of the old key and an upsert of the new, and updates without
-   * their unchanged TOAST values dropped, their keys read again. Every key changed is noted.
+   * none, key changes as a delete of the old key and an upsert of the new; an update without its
+   * unchanged TOAST values is kept for `stream` to complete once the resync started, and dropped
+   * before (the start empties the table). Every key changed is noted.
    */
   #heldChanges(events: readonly ChangeEvent[], held: TableSchema): readonly ChangeEvent[] {
     const name = tableKey(held.source);
     if (!events.some((e) => tableKey(e.table) === name)) return events;
     const active = this.#active?.started ? this.#active : null;
     const pk = held.primaryKey;
-    const note = (key: Row) => {
-      const k = rowKey(pickKey(key, pk));
-      active?.current.keys.add(k);
-      return k;
-    };
+    const note = (key: Row) => active?.current.keys.add(rowKey(pickKey(key, pk)));
     const out: ChangeEvent[] = [];
     for (const e of events) {
       if (tableKey(e.table) !== name) {
@@ -241,15 +261,12 @@ export class ResyncStage {
         continue;
       }
       if (e.op === 't') {
-        if (active) {
-          active.current.truncated = true;
-          active.pending.clear();
-        }
+        if (active) active.current.truncated = true;
         out.push(e);
         continue;
       }
       if (e.op === 'd') {
-        active?.pending.delete(note(e.key));
+        note(e.key);
         out.push({ ...e, mayBeMissing: true });
         continue;
       }
@@ -259,12 +276,8 @@ export class ResyncStage {
         note(oldKey);
         out.push({ op: 'd', table: e.table, key: oldKey, before: e.before, after: null, mayBeMissing: true });
       }
-      const k = note(e.key);
-      if (e.unchanged?.length) {
-        active?.pending.set(k, pickKey(e.key, pk));
-        continue;
-      }
-      active?.pending.delete(k);
+      note(e.key);
+      if (e.unchanged?.length && !active) continue;
       out.push(moved ? { ...e, before: null } : e);
     }
     return out;

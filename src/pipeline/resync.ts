@@ -55,8 +55,8 @@ function until<T>(signal: AbortSignal, listen: (resolve: (value: T) => void) => 
 /**
  * Copies `run.table` again while the stream goes on (the algorithm: resync-stage.ts). Writes the
  * start watermark, then one more with no chunk, then reads each chunk (the next `chunkRows` rows in
- * key order and up to as many pending keys, each a statement of its own) before writing its
- * watermark, and waits for the stage to meet it before reading the next. Settles once the chunk that
+ * key order, a statement of its own) before writing its watermark, and waits for the stage to meet
+ * it before reading the next. Settles once the chunk that
  * lifted the table's hold is committed to the target.
  */
 export async function runResync(run: ResyncRun, d: ResyncDeps, restarted: boolean): Promise<void> {
@@ -77,8 +77,21 @@ export async function runResync(run: ResyncRun, d: ResyncDeps, restarted: boolea
     await d.source.beat(m);
     return met;
   };
-  let reader: RowReader | null = null;
-  d.stage.begin(await describeNow(d.source, run.table), run.since, marker('start'), (m, injected) => waiting.get(m)?.(injected));
+  // Two connections: chunks on one, the rows the stream's updates need on the other, which the stream waits for.
+  const readers: RowReader[] = [];
+  const open = async () => {
+    const reader = await d.source.openRowReader();
+    readers.push(reader);
+    return reader;
+  };
+  const ahead = await open();
+  d.stage.begin(
+    await describeNow(d.source, run.table),
+    run.since,
+    marker('start'),
+    (m, injected) => waiting.get(m)?.(injected),
+    (table, keys) => ahead.readKeys(table, keys),
+  );
   d.events.emit('resync-started', { ...run, restarted });
   try {
     await meet(marker('start'));
@@ -87,24 +100,18 @@ export async function runResync(run: ResyncRun, d: ResyncDeps, restarted: boolea
     d.stage.retable(table);
     d.stage.expectBare(marker(0));
     await meet(marker(0));
-    reader = await d.source.openRowReader();
+    const reader = await open();
     let after: Row | null = null;
-    let rangeDone = false;
     let rows = 0;
     for (let chunk = 1; ; chunk++) {
-      const range: Value[][] = rangeDone ? [] : await reader.readChunk(table, after, d.chunkRows);
-      const pendingKeys = d.stage.pendingKeys(d.chunkRows);
-      const found = await reader.readKeys(table, pendingKeys);
-      if (!rangeDone) {
-        rangeDone = range.length < d.chunkRows;
-        const last = range[range.length - 1];
-        if (last) after = pickKey(Object.fromEntries(table.columns.map((c, i) => [c.name, last[i] ?? null])), table.primaryKey);
-      }
+      const range = await reader.readChunk(table, after, d.chunkRows);
+      const last = range[range.length - 1];
+      if (last) after = pickKey(Object.fromEntries(table.columns.map((c, i) => [c.name, last[i] ?? null])), table.primaryKey);
       const m = marker(chunk);
-      d.stage.expectChunk(m, { rows: [...range, ...found], pendingKeys, last: rangeDone });
+      d.stage.expectChunk(m, { rows: range, last: range.length < d.chunkRows });
       const injected = (await meet(m))!;
       rows += injected.rows;
-      d.events.emit('resync-chunk', { id: run.id, table: run.table, chunks: chunk, rows, chunkRows: injected.rows, pendingKeys: injected.pendingKeys });
+      d.events.emit('resync-chunk', { id: run.id, table: run.table, chunks: chunk, rows, chunkRows: injected.rows, readAhead: injected.readAhead });
       if (!injected.done) continue;
       if (!applied.has(m)) await until<void>(d.signal, (resolve) => d.events.on('marker-applied', ({ marker: a }) => a === m && resolve()));
       d.events.emit('resync-done', { id: run.id, table: run.table, chunks: chunk, rows, ms: performance.now() - started });
@@ -115,6 +122,6 @@ export async function runResync(run: ResyncRun, d: ResyncDeps, restarted: boolea
     throw err;
   } finally {
     offApplied();
-    await reader?.close();
+    await Promise.all(readers.map((r) => r.close()));
   }
 }

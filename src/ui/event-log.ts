@@ -34,8 +34,8 @@ export function logEvents(events: FerryEventBus, log: Logger, everyMs: number): 
         `resync of ${table} ${restarted ? 'starts over' : 'started'}: its target table is emptied in stream order and copied again in chunks`,
       ),
     ),
-    events.on('resync-chunk', ({ table, chunks, rows, pendingKeys }) =>
-      log.debug({ table, chunks, rows, pendingKeys }, `resync of ${table}: chunk ${chunks}, ${rows} rows so far`),
+    events.on('resync-chunk', ({ table, chunks, rows, readAhead }) =>
+      log.debug({ table, chunks, rows, readAhead }, `resync of ${table}: chunk ${chunks}, ${rows} rows so far`),
     ),
     events.on('resync-done', ({ table, id, chunks, rows, ms }) =>
       log.info(

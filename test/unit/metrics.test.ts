@@ -139,7 +139,7 @@ describe('FerryMetrics exposition', () => {
       bus.emit('stream-started', { from: at(200), deadLetterTables: ['shop.orders'], tables: ['shop.orders'] });
       bus.emit('rows-dead-lettered', { table: 'shop.orders', reason: 'check', rows: 2 });
       bus.emit('resync-started', { id: 'r1', table: 'shop.orders', since: '2026-12-04T17:00:00.000Z', restarted: false });
-      bus.emit('resync-chunk', { id: 'r1', table: 'shop.orders', chunks: 1, rows: 3, chunkRows: 3, pendingKeys: 0 });
+      bus.emit('resync-chunk', { id: 'r1', table: 'shop.orders', chunks: 1, rows: 3, chunkRows: 3, readAhead: 0 });
       const text = await metrics.text();
       expect(await checkMetrics(text)).toBe('');
       // promtool passes empty families too: each of ferry's must have had its samples checked.

@@ -5,8 +5,8 @@ import { ResyncStage, type ChunkInjected, type ChunkRead } from '../../src/pipel
 
 const column = (name: string): Column => ({
   name,
-  type: name === 'id' ? { kind: 'int', bytes: 4, unsigned: false } : { kind: 'string', maxLength: null },
-  sourceType: name === 'id' ? 'integer' : 'text',
+  type: name === 'val' ? { kind: 'string', maxLength: null } : { kind: 'int', bytes: 4, unsigned: false },
+  sourceType: name === 'val' ? 'text' : 'integer',
   nullable: name !== 'id',
   autoIncrement: false,
   backfill: { value: null },
@@ -16,7 +16,7 @@ const ITEMS: TableSchema = {
   engine: 'postgres',
   source: { schema: 'public', name: 'items' },
   target: { schema: 'public', name: 'items' },
-  columns: [column('id'), column('val')],
+  columns: [column('id'), column('n'), column('val')],
   primaryKey: ['id'],
   indexes: [],
 };
@@ -38,20 +38,41 @@ const upd = (id: number, val: string, from = id): ChangeEvent => ({
   before: { id: from, val: 'old' },
   after: { id, val },
 });
-const toasted = (id: number): ChangeEvent => ({ op: 'u', table: ITEMS.source, key: { id }, before: { id }, after: { id }, unchanged: ['val'] });
+/** An update of n that leaves val out (an unchanged TOAST value). */
+const toasted = (id: number, n = 1): ChangeEvent => ({ op: 'u', table: ITEMS.source, key: { id }, before: null, after: { id, n }, unchanged: ['val'] });
 const del = (id: number): ChangeEvent => ({ op: 'd', table: ITEMS.source, key: { id }, before: { id }, after: null });
-const rows = (...ids: number[]): Value[][] => ids.map((id) => [id, `read${id}`]);
-const read = (ids: number[], last = false, pendingKeys: Row[] = []): ChunkRead => ({ rows: rows(...ids), pendingKeys, last });
+const rows = (...ids: number[]): Value[][] => ids.map((id) => [id, 0, `read${id}`]);
+const read = (ids: number[], last = false): ChunkRead => ({ rows: rows(...ids), last });
+const readRow = (id: number): Row => ({ id, n: 0, val: `read${id}` });
 
-/** A stage with a resync of items begun, its start and bare watermarks met; `seen` records what each watermark did. */
-function started(): { stage: ResyncStage; seen: Map<string, ChunkInjected | null>; out: Transaction[] } {
+/**
+ * A stage with a resync of items begun, its start and bare watermarks met; `seen` records what each
+ * watermark did; the source holds `sourceIds` (read as readRow) when the stage reads keys.
+ */
+function started(sourceIds: readonly number[] = []): { stage: ResyncStage; seen: Map<string, ChunkInjected | null>; out: Transaction[]; asked: Row[][] } {
   const stage = new ResyncStage(null);
   const seen = new Map<string, ChunkInjected | null>();
-  stage.begin(ITEMS, '2026-12-04T17:00:00.000Z', 'start', (m, r) => seen.set(m, r));
+  const asked: Row[][] = [];
+  const readKeys = async (_: TableSchema, keys: readonly Row[]) => {
+    asked.push([...keys]);
+    return rows(...keys.map((k) => Number(k.id)).filter((id) => sourceIds.includes(id)));
+  };
+  stage.begin(ITEMS, '2026-12-04T17:00:00.000Z', 'start', (m, r) => seen.set(m, r), readKeys);
   const out = [stage.pass(beat('start'))];
   stage.expectBare('m0');
   out.push(stage.pass(beat('m0')));
-  return { stage, seen, out };
+  return { stage, seen, out, asked };
+}
+
+async function streamed(stage: ResyncStage, transactions: Transaction[]): Promise<Transaction[]> {
+  const out: Transaction[] = [];
+  for await (const t of stage.stream(
+    (async function* () {
+      yield* transactions;
+    })(),
+  ))
+    out.push(t);
+  return out;
 }
 
 const injectedIds = (t: Transaction) => t.events.filter((e) => e.op === 'r').map((e) => e.key.id);
@@ -78,8 +99,8 @@ describe('the resync stage (DBLog watermarks)', () => {
     stage.expectChunk('m1', read([1, 2, 3]));
     const m1 = stage.pass(beat('m1'));
     expect(injectedIds(m1)).toEqual([1, 3]);
-    expect(m1.events.find((e) => e.key.id === 1)).toEqual({ op: 'r', table: ITEMS.source, key: { id: 1 }, before: null, after: { id: 1, val: 'read1' } });
-    expect(seen.get('m1')).toEqual({ rows: 2, deleted: 0, skipped: 1, pendingKeys: 0, done: false });
+    expect(m1.events.find((e) => e.key.id === 1)).toEqual({ op: 'r', table: ITEMS.source, key: { id: 1 }, before: null, after: readRow(1) });
+    expect(seen.get('m1')).toEqual({ rows: 2, skipped: 1, readAhead: 0, done: false });
     // Key 5 changes in (m1, m2]; key 2 again; chunk 2's window is (m0, m2]: 2 is still in it, and so is 5.
     stage.pass(tx([upd(5, 'new5')]));
     stage.expectChunk('m2', read([4, 5, 6]));
@@ -111,42 +132,20 @@ describe('the resync stage (DBLog watermarks)', () => {
     expect(injectedIds(stage.pass(beat('m1')))).toEqual([2]);
   });
 
-  it('drops an update that needs its row (unchanged TOAST values) and reads its key again until it can inject it', () => {
-    const { stage, seen } = started();
-    const out = stage.pass(tx([toasted(2), ins(9)]));
-    expect(out.events).toEqual([ins(9)]);
-    expect(stage.pendingKeys(10)).toEqual([{ id: 2 }]);
-    // The range ends with chunk 1, but key 2 is pending: no lift yet.
+  it("completes an update that left values out with its row read as the stream meets it, the update's values over it; drops it when the source no longer has the row", async () => {
+    const { stage, seen, asked } = started([2]);
+    const [out] = await streamed(stage, [tx([toasted(2, 7), toasted(3), ins(9)])]);
+    expect(asked).toEqual([[{ id: 2 }, { id: 3 }]]);
+    expect(out!.events).toEqual([{ op: 'u', table: ITEMS.source, key: { id: 2 }, before: null, after: { id: 2, n: 7, val: 'read2' } }, ins(9)]);
+    // Key 2 changed in the window: the chunk leaves it to its update.
     stage.expectChunk('m1', read([1, 2], true));
-    const m1 = stage.pass(beat('m1'));
-    expect(injectedIds(m1)).toEqual([1]);
-    expect(m1.hold).toBeUndefined();
-    expect(seen.get('m1')).toMatchObject({ pendingKeys: 1, done: false });
-    // Read again with chunk 2, whose window (m0, m2] still holds the dropped change: pending still.
-    stage.expectChunk('m2', read([2], true, [{ id: 2 }]));
-    expect(injectedIds(stage.pass(beat('m2')))).toEqual([]);
-    expect(seen.get('m2')).toMatchObject({ skipped: 1, pendingKeys: 1, done: false });
-    // Chunk 3's window (m1, m3] is clear of it: injected, and the hold lifted with it.
-    stage.expectChunk('m3', read([2], true, [{ id: 2 }]));
-    const m3 = stage.pass(beat('m3'));
-    expect(injectedIds(m3)).toEqual([2]);
-    expect(m3.hold).toEqual({ table: 'public.items', hold: null });
-  });
-
-  it('deletes a pending key the source no longer has, and forgets one a later full change carries', () => {
-    const { stage } = started();
-    stage.pass(tx([toasted(2), toasted(3)]));
-    stage.pass(tx([upd(3, 'full')]));
-    expect(stage.pendingKeys(10)).toEqual([{ id: 2 }]);
-    for (const m of ['m1', 'm2']) {
-      stage.expectChunk(m, read([], true, [{ id: 2 }]));
-      expect(stage.pass(beat(m)).events).toEqual([]);
-    }
-    // m3's window (m1, m3] is clear of the dropped change, and the source has no row 2.
-    stage.expectChunk('m3', read([], true, [{ id: 2 }]));
-    const m3 = stage.pass(beat('m3'));
-    expect(m3.events).toEqual([{ op: 'd', table: ITEMS.source, key: { id: 2 }, before: { id: 2 }, after: null, mayBeMissing: true }]);
-    expect(m3.hold).toEqual({ table: 'public.items', hold: null });
+    const [m1] = await streamed(stage, [beat('m1')]);
+    expect(injectedIds(m1!)).toEqual([1]);
+    expect(m1!.hold).toEqual({ table: 'public.items', hold: null });
+    expect(seen.get('m1')).toEqual({ rows: 1, skipped: 1, readAhead: 2, done: true });
+    // Done: nothing is read any more.
+    await streamed(stage, [tx([toasted(2)])]);
+    expect(asked).toHaveLength(1);
   });
 
   it('injects nothing of a chunk whose window holds a truncate of the table', () => {
@@ -157,7 +156,7 @@ describe('the resync stage (DBLog watermarks)', () => {
     expect(injectedIds(stage.pass(beat('m1')))).toEqual([]);
   });
 
-  it('holds a table the checkpoint has resyncing from the first transaction, and passes other markers and tables through', () => {
+  it('holds a table the checkpoint has resyncing from the first transaction (an update that left values out dropped: the start empties the table), and passes other markers and tables through', () => {
     const stage = new ResyncStage(ITEMS);
     expect(stage.pass(tx([del(1)])).events).toEqual([{ ...del(1), mayBeMissing: true }]);
     const unrelated = tx([{ op: 'd', table: OTHER, key: { id: 1 }, before: { id: 1 }, after: null }], { marker: 'ferry resync old-run 1' });
@@ -169,26 +168,5 @@ describe('the resync stage (DBLog watermarks)', () => {
     const { stage } = started();
     const added = tx([], { schemaChange: { table: ITEMS.source, addColumns: [column('note')] } });
     expect(() => stage.pass(added)).toThrow(/public\.items changed \(note\) during its resync: it starts over/);
-  });
-
-  it('keeps the later read of a key read twice in one chunk (in the range and as a pending key), and ignores watermarks not its own', () => {
-    const { stage } = started();
-    stage.pass(tx([toasted(2)]));
-    for (const m of ['m1', 'm2']) {
-      stage.expectChunk(m, read([]));
-      stage.pass(beat(m));
-      stage.pass(beat(`another ${m}`));
-    }
-    stage.expectChunk('m3', {
-      rows: [
-        [2, 'range'],
-        [2, 'pending'],
-      ],
-      pendingKeys: [{ id: 2 }],
-      last: true,
-    });
-    const m3 = stage.pass(beat('m3'));
-    expect(m3.events).toEqual([{ op: 'r', table: ITEMS.source, key: { id: 2 }, before: null, after: { id: 2, val: 'pending' } }]);
-    expect(m3.hold).toEqual({ table: 'public.items', hold: null });
   });
 });
