@@ -56,8 +56,8 @@ function until<T>(signal: AbortSignal, listen: (resolve: (value: T) => void) => 
  * Copies `run.table` again while the stream goes on (the algorithm: resync-stage.ts). Writes the
  * start watermark, then one more with no chunk, then reads each chunk (the next `chunkRows` rows in
  * key order, a statement of its own) before writing its watermark, and waits for the stage to meet
- * it before reading the next. Settles once the chunk that
- * lifted the table's hold is committed to the target.
+ * it before reading the next. Settles once the chunk that lifted the table's hold is committed to
+ * the target.
  */
 export async function runResync(run: ResyncRun, d: ResyncDeps, restarted: boolean): Promise<void> {
   const started = performance.now();
@@ -84,16 +84,16 @@ export async function runResync(run: ResyncRun, d: ResyncDeps, restarted: boolea
     readers.push(reader);
     return reader;
   };
-  const ahead = await open();
-  d.stage.begin(
-    await describeNow(d.source, run.table),
-    run.since,
-    marker('start'),
-    (m, injected) => waiting.get(m)?.(injected),
-    (table, keys) => ahead.readKeys(table, keys),
-  );
-  d.events.emit('resync-started', { ...run, restarted });
   try {
+    const ahead = await open();
+    d.stage.begin(
+      await describeNow(d.source, run.table),
+      run.since,
+      marker('start'),
+      (m, injected) => waiting.get(m)?.(injected),
+      (table, keys) => ahead.readKeys(table, keys),
+    );
+    d.events.emit('resync-started', { ...run, restarted });
     await meet(marker('start'));
     // Described once the table was emptied in stream order: a column added later restarts the resync (the stage says so).
     const table = await describeNow(d.source, run.table);

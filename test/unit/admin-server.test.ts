@@ -38,6 +38,7 @@ function post(port: string, path: string, headers: Record<string, string>, body 
 describe('admin API without a token', () => {
   let server: AdminServer;
   let port: string;
+  let resyncs: ResyncRequests;
   beforeAll(async () => {
     const events = new FerryEventBus();
     const status = new LiveStatus('p', events);
@@ -51,7 +52,7 @@ describe('admin API without a token', () => {
       token: undefined,
       readyMaxLagSeconds: 5,
       cutover: new CutoverController({ events, status, log, openSource: unused, openSink: unused, stopStream: async () => {}, defaultVerify: 'checksums' }),
-      resyncs: new ResyncRequests(log),
+      resyncs: (resyncs = new ResyncRequests(log)),
     });
     port = new URL(server.url).port;
   });
@@ -101,6 +102,27 @@ describe('admin API without a token', () => {
     const view = await (await fetch(`http://127.0.0.1:${port}/cutover`)).json();
     expect(view).toMatchObject({ state: 'failed', reason: expect.stringMatching(/not streaming/) });
     expect(view.reason).not.toMatch(/writable again/); // nothing was fenced
+  });
+
+  it('answers POST /tables/{schema.table}/resync: 409 while not streaming, 404 naming the replicated tables, 202 with the resync', async () => {
+    const resync = (table: string, method = 'POST') =>
+      fetch(`http://127.0.0.1:${port}/tables/${table}/resync`, { method, headers: JSON_TYPE, ...(method === 'POST' ? { body: '{}' } : {}) });
+    const idle = await resync('shop.orders');
+    expect([idle.status, await idle.json()]).toEqual([409, { error: 'the pipeline is not streaming', hint: expect.stringMatching(/GET \/status/) }]);
+    const orders = {
+      engine: 'mysql',
+      source: { schema: 'shop', name: 'orders' },
+      target: { schema: 'shop', name: 'orders' },
+      columns: [],
+      primaryKey: ['id'],
+      indexes: [],
+    } as const;
+    resyncs.attach({ tables: [orders], run: () => new Promise<void>(() => {}) }, undefined);
+    const unknown = await resync('shop.nope');
+    expect([unknown.status, (await unknown.json()).hint]).toEqual([404, 'name a source table as schema.table, one of: shop.orders']);
+    const accepted = await resync('shop%2Eorders');
+    expect([accepted.status, await accepted.json()]).toEqual([202, expect.objectContaining({ table: 'shop.orders', id: expect.any(String) })]);
+    expect((await resync('shop.orders', 'GET')).status).toBe(405);
   });
 });
 
