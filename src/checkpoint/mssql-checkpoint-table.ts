@@ -2,7 +2,7 @@ import type sql from 'mssql';
 import { checkpointFromText, decodeKey, encodeHolds, encodeKey } from '../core/checkpoint-codec.js';
 import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { type CheckpointStore, noneWhenMissing } from '../core/checkpoint-store.js';
-import { DEAD_LETTER_COLUMNS, deadLetterValues, storedLetter, storedLetterColumns, type StoredDeadLetter } from '../core/dead-letter.js';
+import { DEAD_LETTER_COLUMNS, deadLetterValues, letterKey, storedLetter, storedLetterColumns, type StoredDeadLetter } from '../core/dead-letter.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../core/table-mapping.js';
 import { quoteIdent, textLiteral } from '../engines/mssql/quoting.js';
@@ -129,6 +129,18 @@ export const WRITE_DEAD_LETTER_SQL = `INSERT INTO ${DEAD_LETTERS} (${bracketed(D
   .map((_, i) => `@p${i + 1}`)
   .join(', ')}, SYSUTCDATETIME() WHERE NOT EXISTS (SELECT 1 FROM ${DEAD_LETTERS} WITH (UPDLOCK, HOLDLOCK) WHERE [letter_id] = @p1)`;
 
+/** Parameters: pipeline. The letters not replayed yet, in id order. */
+export const UNREPLAYED_LETTERS_SQL = `SELECT [id], [table_name], [row_key] FROM ${DEAD_LETTERS} WHERE [pipeline] = @p1 AND [replayed_at] IS NULL ORDER BY [id]`;
+
+/** A request takes at most 2,100 parameters: ids are marked this many at a time. */
+export const MARK_REPLAYED_IDS = 1000;
+
+/** Parameters: pipeline, then `ids` letter ids (at most MARK_REPLAYED_IDS); one replayed already keeps its time. */
+export function markReplayedSql(ids: number): string {
+  const list = Array.from({ length: ids }, (_, i) => `@p${i + 2}`).join(', ');
+  return `UPDATE ${DEAD_LETTERS} SET [replayed_at] = SYSUTCDATETIME() WHERE [pipeline] = @p1 AND [id] IN (${list}) AND [replayed_at] IS NULL`;
+}
+
 export const DEAD_LETTER_COUNTS_SQL = `SELECT [table_name], COUNT_BIG(*) AS [n] FROM ${DEAD_LETTERS} WHERE [pipeline] = @p1 AND [replayed_at] IS NULL GROUP BY [table_name]`;
 
 /** Parameters: pipeline, limit. The last `limit` letters, newest first; times as ISO 8601 text in UTC (they hold SYSUTCDATETIME()). */
@@ -242,6 +254,13 @@ export function mssqlCheckpointStore(pool: sql.ConnectionPool, pipeline: string,
     },
     writeDeadLetter: async (c, letter) => {
       await c.query(WRITE_DEAD_LETTER_SQL, deadLetterValues(pipeline, letter));
+    },
+    unreplayedLetters: async () => noneWhenMissing(readers.query(UNREPLAYED_LETTERS_SQL, [pipeline]), [], missingTable).then((rows) => rows.map(letterKey)),
+    markReplayed: async (c, ids) => {
+      for (let i = 0; i < ids.length; i += MARK_REPLAYED_IDS) {
+        const slice = ids.slice(i, i + MARK_REPLAYED_IDS);
+        await c.query(markReplayedSql(slice.length), [pipeline, ...slice]);
+      }
     },
     deadLetterCounts: () => noneWhenMissing(deadLetterCounts(readers, pipeline), new Map(), missingTable),
     readDeadLetters: (limit) => noneWhenMissing(readDeadLetters(readers, pipeline, limit), [], missingTable),

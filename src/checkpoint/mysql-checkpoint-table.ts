@@ -3,7 +3,16 @@ import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../core/table-mapping.js';
 import { checkpointFromText, decodeKey, encodeHolds, encodeKey } from '../core/checkpoint-codec.js';
-import { DEAD_LETTER_COLUMNS, deadLetterValues, storedLetter, storedLetterColumns, type DeadLetter, type StoredDeadLetter } from '../core/dead-letter.js';
+import {
+  DEAD_LETTER_COLUMNS,
+  deadLetterValues,
+  letterKey,
+  storedLetter,
+  storedLetterColumns,
+  type DeadLetter,
+  type LetterKey,
+  type StoredDeadLetter,
+} from '../core/dead-letter.js';
 import { takenOver } from './pipeline-ownership.js';
 import { noneWhenMissing, type CheckpointStore } from '../core/checkpoint-store.js';
 
@@ -145,6 +154,19 @@ async function writeMysqlDeadLetter(conn: Connection, pipeline: string, letter: 
   );
 }
 
+async function mysqlUnreplayedLetters(conn: Queryable, pipeline: string): Promise<LetterKey[]> {
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT id, table_name, row_key FROM ${DEAD_LETTERS} WHERE pipeline = ? AND replayed_at IS NULL ORDER BY id`,
+    [pipeline],
+  );
+  return rows.map(letterKey);
+}
+
+async function markMysqlReplayed(conn: Connection, pipeline: string, ids: readonly number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await conn.query(`UPDATE ${DEAD_LETTERS} SET replayed_at = UTC_TIMESTAMP(6) WHERE pipeline = ? AND id IN (?) AND replayed_at IS NULL`, [pipeline, ids]);
+}
+
 async function mysqlDeadLetterCounts(conn: Queryable, pipeline: string): Promise<Map<string, number>> {
   const [rows] = await conn.query<RowDataPacket[]>(
     `SELECT table_name, count(*) AS n FROM ${DEAD_LETTERS} WHERE pipeline = ? AND replayed_at IS NULL GROUP BY table_name`,
@@ -177,6 +199,8 @@ export function mysqlCheckpointStore(pool: Queryable, pipeline: string, owner: s
     lockPartition: (c, topic, partition) => lockMysqlPartition(c, pipeline, topic, partition),
     writePartition: (c, topic, partition, next) => writeMysqlPartition(c, pipeline, topic, partition, next),
     writeDeadLetter: (c, letter) => writeMysqlDeadLetter(c, pipeline, letter),
+    unreplayedLetters: () => noneWhenMissing(mysqlUnreplayedLetters(pool, pipeline), [], missingTable),
+    markReplayed: (c, ids) => markMysqlReplayed(c, pipeline, ids),
     deadLetterCounts: () => noneWhenMissing(mysqlDeadLetterCounts(pool, pipeline), new Map(), missingTable),
     readDeadLetters: (limit) => noneWhenMissing(readMysqlDeadLetters(pool, pipeline, limit), [], missingTable),
   };

@@ -8,7 +8,16 @@ import type { Checkpoint, SnapshotProgress } from '../core/checkpoint.js';
 import { positionFromJson, positionToJson } from '../core/position.js';
 import { FERRY_SCHEMA } from '../core/table-mapping.js';
 import { decodeHolds, decodeKey, encodeHolds, encodeKey } from '../core/checkpoint-codec.js';
-import { DEAD_LETTER_COLUMNS, deadLetterValues, storedLetter, storedLetterColumns, type DeadLetter, type StoredDeadLetter } from '../core/dead-letter.js';
+import {
+  DEAD_LETTER_COLUMNS,
+  deadLetterValues,
+  letterKey,
+  storedLetter,
+  storedLetterColumns,
+  type DeadLetter,
+  type LetterKey,
+  type StoredDeadLetter,
+} from '../core/dead-letter.js';
 import { takenOver } from './pipeline-ownership.js';
 
 /**
@@ -169,6 +178,18 @@ async function writeDeadLetter(client: ClientBase, pipeline: string, letter: Dea
   );
 }
 
+async function unreplayedLetters(client: Queryable, pipeline: string): Promise<LetterKey[]> {
+  const { rows } = await client.query(`SELECT id, table_name, row_key FROM ${DEAD_LETTERS} WHERE pipeline = $1 AND replayed_at IS NULL ORDER BY id`, [
+    pipeline,
+  ]);
+  return rows.map(letterKey);
+}
+
+async function markReplayed(client: ClientBase, pipeline: string, ids: readonly number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await client.query(`UPDATE ${DEAD_LETTERS} SET replayed_at = now() WHERE pipeline = $1 AND id = ANY($2::bigint[]) AND replayed_at IS NULL`, [pipeline, ids]);
+}
+
 async function deadLetterCounts(client: Queryable, pipeline: string): Promise<Map<string, number>> {
   const { rows } = await client.query(`SELECT table_name, count(*) AS n FROM ${DEAD_LETTERS} WHERE pipeline = $1 AND replayed_at IS NULL GROUP BY table_name`, [
     pipeline,
@@ -200,6 +221,8 @@ export function postgresCheckpointStore(pool: Queryable, pipeline: string, owner
     lockPartition: (c, topic, partition) => lockPartition(c, pipeline, topic, partition),
     writePartition: (c, topic, partition, next) => writePartition(c, pipeline, topic, partition, next),
     writeDeadLetter: (c, letter) => writeDeadLetter(c, pipeline, letter),
+    unreplayedLetters: () => noneWhenMissing(unreplayedLetters(pool, pipeline), [], missingTable),
+    markReplayed: (c, ids) => markReplayed(c, pipeline, ids),
     deadLetterCounts: () => noneWhenMissing(deadLetterCounts(pool, pipeline), new Map(), missingTable),
     readDeadLetters: (limit) => noneWhenMissing(readDeadLetters(pool, pipeline, limit), [], missingTable),
   };

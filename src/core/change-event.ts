@@ -1,5 +1,6 @@
 import type { Position } from './position.js';
 import type { Column, ForeignKey } from './schema.js';
+import type { LetterKey } from './dead-letter.js';
 import type { TableHold } from './table-hold.js';
 
 /** read (snapshot), create, update, delete, truncate */
@@ -67,6 +68,12 @@ export interface Transaction {
   readonly heartbeat?: boolean;
   /** Sets the hold of source table `table` (`schema.table`), or lifts it (null), committed with this transaction: a resync's start and end. */
   readonly hold?: { readonly table: string; readonly hold: TableHold | null };
+  /**
+   * Dead letters whose rows a replay read again from the source and injected into this transaction
+   * (or left to their own changes, which came before it): marked replayed in the target transaction
+   * that applies it, so a letter is never marked without its row.
+   */
+  readonly replayed?: readonly LetterKey[];
 }
 
 export interface SchemaChange {

@@ -1,5 +1,5 @@
 import type { Checkpoint, SnapshotProgress } from './checkpoint.js';
-import type { DeadLetter, StoredDeadLetter } from './dead-letter.js';
+import type { DeadLetter, LetterKey, StoredDeadLetter } from './dead-letter.js';
 
 /**
  * ferry's checkpoint and snapshot progress, kept in a SQL target next to the data. Writers take the
@@ -25,6 +25,10 @@ export interface CheckpointStore<C> {
   writePartition(c: C, topic: string, partition: number, next: bigint): Promise<void>;
   /** Stores a row the target rejected in ferry.ferry_dead_letters, in `c`'s transaction; the same letter again (a redelivered batch) is stored once. */
   writeDeadLetter(c: C, letter: DeadLetter): Promise<void>;
+  /** The letters not replayed yet, in id order (the order they were written in). */
+  unreplayedLetters(): Promise<LetterKey[]>;
+  /** Marks letters replayed, in `c`'s transaction (with the rows a replay read again for them); one replayed already stays as it was. */
+  markReplayed(c: C, ids: readonly number[]): Promise<void>;
   /** Rows dead-lettered and not replayed, per source table (`schema.table`). */
   deadLetterCounts(): Promise<Map<string, number>>;
   /** The last `limit` dead letters of the pipeline, oldest first. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Row, Value } from './change-event.js';
+import { decodeKey } from './checkpoint-codec.js';
 import { positionToJson, type Position } from './position.js';
 import type { RejectionReason } from './target-rejection.js';
 
@@ -40,6 +41,18 @@ export interface StoredDeadLetter {
   /** ISO 8601, UTC. */
   readonly deadLetteredAt: string;
   readonly replayedAt: string | null;
+}
+
+/** A letter not yet replayed, as the sink and a replay need it: which row of which source table (`schema.table`). */
+export interface LetterKey {
+  readonly id: number;
+  readonly table: string;
+  readonly key: Row;
+}
+
+/** A row of `SELECT id, table_name, row_key` as a LetterKey: row_key as rowJson() wrote it, binary values tagged. */
+export function letterKey(r: Record<string, unknown>): LetterKey {
+  return { id: Number(r.id), table: String(r.table_name), key: decodeKey(r.row_key)! };
 }
 
 /** The columns of ferry.ferry_dead_letters that StoredDeadLetter reads, times as ISO text by `iso`. */

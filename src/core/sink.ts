@@ -26,6 +26,17 @@ export interface SinkTransaction {
   rollback(): Promise<void>;
   /** Rows the target rejected and this transaction dead-lettered (the `dead-letter` error policy), per table and reason. */
   deadLettered?(): DeadLettered[];
+  /** Letters this transaction marked replayed (Transaction.replayed), per table, with the rows of them the target rejected again. */
+  replayed?(): ReplayedLetters[];
+}
+
+/** Dead letters of a source table (`schema.table`) a committed transaction marked replayed, at the replay's watermark `marker`. */
+export interface ReplayedLetters {
+  readonly marker: string | undefined;
+  readonly table: string;
+  readonly letters: number;
+  /** Rows the replay injected that the target rejected again: dead-lettered anew under the table's policy. */
+  readonly rejected: number;
 }
 
 /** Rows of a source table (`schema.table`) dead-lettered for one reason. */

@@ -13,6 +13,7 @@ import type { TargetReader } from '../core/target-reader.js';
 import type { RowWrites } from './row-writes.js';
 import type { SchemaFinish } from './schema-finish.js';
 import { inTransaction, type SqlDriver, type TextLoad } from './sql-driver.js';
+import { LetteredKeys } from './lettered-keys.js';
 import { SqlTransaction, type TransactionContext } from './sql-transaction.js';
 import type { TargetTables } from './target-tables.js';
 
@@ -54,6 +55,7 @@ export class SqlSink<C> implements DatabaseSink {
       tables: new Map(),
       overlap: { end: null },
       holds: { current: {} },
+      letters: new LetteredKeys(),
       ...(target.errorPolicy ? { errorPolicy: target.errorPolicy } : {}),
     };
     const text = target.driver.textLoad;
@@ -94,11 +96,13 @@ export class SqlSink<C> implements DatabaseSink {
     });
   }
 
-  /** The checkpoint, remembering its overlap and holds for the transactions that stream from it. */
+  /** The checkpoint, remembering its overlap, holds and dead-lettered keys for the transactions that stream from it. */
   async loadCheckpoint(): Promise<Checkpoint | null> {
-    const checkpoint = await this.#target.store.read();
+    const { store } = this.#target;
+    const checkpoint = await store.read();
     this.#context.overlap.end = checkpoint?.overlapEnd ?? null;
     this.#context.holds.current = checkpoint?.holds ?? {};
+    this.#context.letters.load(await store.unreplayedLetters());
     return checkpoint;
   }
 

@@ -1,6 +1,6 @@
 import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Transaction } from '../core/change-event.js';
 import { coalesce, rowKey, type Write } from '../core/coalesce.js';
-import type { DeadLetter } from '../core/dead-letter.js';
+import type { DeadLetter, LetterKey } from '../core/dead-letter.js';
 import type { ErrorPolicy } from '../core/error-policy.js';
 import { carryOverlap, mayBeApplied, withHolds, type Checkpoint } from '../core/checkpoint.js';
 import type { CheckpointStore } from '../core/checkpoint-store.js';
@@ -8,13 +8,14 @@ import { coerceError, FerryError } from '../core/errors.js';
 import { comparePositions, type Position } from '../core/position.js';
 import { resourceExhaustion } from '../core/resource-exhaustion.js';
 import type { Column, ForeignKey, TableSchema } from '../core/schema.js';
-import type { DeadLettered, PartitionTransaction } from '../core/sink.js';
+import type { DeadLettered, PartitionTransaction, ReplayedLetters } from '../core/sink.js';
 import { targetRejection, type Rejection } from '../core/target-rejection.js';
 import type { TableHold, TableHolds } from '../core/table-hold.js';
 import { RowOfQuarantineTable } from '../core/table-quarantine.js';
 import { ReferentialActions } from './referential-actions.js';
+import type { LetteredKeys } from './lettered-keys.js';
 import { joinUnits, rowUnits, unitRow, type RowUnit } from './row-isolation.js';
-import type { RowWrites } from './row-writes.js';
+import type { RowsWrite, RowWrites } from './row-writes.js';
 import type { SqlDriver } from './sql-driver.js';
 import { keyText } from './target-divergence.js';
 
@@ -41,6 +42,8 @@ export interface TransactionContext<C> {
   readonly tables: Map<string, TableSchema>;
   readonly overlap: Overlap;
   readonly holds: Holds;
+  /** Keys with a dead letter not replayed yet: their deletes and column-only updates may find no row. */
+  readonly letters: LetteredKeys;
   /** The error policy of each source table (`schema.table`): what a row the target rejects does; `stop` when absent. */
   readonly errorPolicy?: (table: string) => ErrorPolicy;
 }
@@ -55,12 +58,14 @@ type PositionOf = (table: TableId, key: Row) => Position;
  * Deletes and column-only updates by key must find their row (coalesce.ts), except where the change
  * may be a replay: up to the overlap's end, or anywhere in a Kafka partition, whose messages come at
  * least once, or in a table being resynced (its rows are being copied again, so a change may come
- * before its row). A miss elsewhere stops the stream, naming the table and the key, like a change of
- * a table without a key that finds no equal row.
+ * before its row), or of a row with a dead letter not replayed yet (the target may never have taken
+ * it). A miss elsewhere stops the stream, naming the table and the key, like a change of a table
+ * without a key that finds no equal row.
  *
  * A source transaction's `hold` sets or lifts a table's hold at that transaction's end: the changes
  * after it in this target transaction see it, the checkpoint it commits with keeps it, and the sink
- * makes it its own only once committed (a rollback forgets it).
+ * makes it its own only once committed (a rollback forgets it). So do the keys of rows it
+ * dead-letters, and the letters a replay's transaction marks replayed.
  */
 export class SqlTransaction<C> implements PartitionTransaction {
   #done = false;
@@ -72,6 +77,11 @@ export class SqlTransaction<C> implements PartitionTransaction {
   #holds: TableHolds | null = null;
   /** Rows dead-lettered in this transaction, per `table\0reason`. */
   readonly #deadLettered = new Map<string, DeadLettered>();
+  /** The keys of the rows dead-lettered in this transaction, and the letters it marked replayed. */
+  readonly #newLetters: Pick<LetterKey, 'table' | 'key'>[] = [];
+  readonly #replayedLetters: LetterKey[] = [];
+  /** The replays' source transactions in this one: the rows of theirs the target rejects again are counted. */
+  readonly #replays: { position: Position; replayed: Omit<ReplayedLetters, 'rejected'> & { rejected: number } }[] = [];
   readonly #conn: C;
   readonly #context: TransactionContext<C>;
 
@@ -108,6 +118,7 @@ export class SqlTransaction<C> implements PartitionTransaction {
   }
 
   async write(transactions: readonly Transaction[]): Promise<void> {
+    for (const t of transactions) if (t.replayed) await this.#markReplayed(t, t.replayed);
     let start = 0;
     for (let i = 0; i < transactions.length; i++) {
       const change = transactions[i]!.hold;
@@ -117,6 +128,19 @@ export class SqlTransaction<C> implements PartitionTransaction {
       start = i + 1;
     }
     if (start < transactions.length) await this.#writeInOrder(start === 0 ? transactions : transactions.slice(start));
+  }
+
+  /** Marks a replay's letters in this transaction: they commit with the rows it read again for them, or not at all. */
+  async #markReplayed(t: Transaction, letters: readonly LetterKey[]): Promise<void> {
+    await this.#context.store.markReplayed(
+      this.#conn,
+      letters.map((l) => l.id),
+    );
+    this.#replayedLetters.push(...letters);
+    for (const table of new Set(letters.map((l) => l.table))) {
+      const count = letters.filter((l) => l.table === table).length;
+      this.#replays.push({ position: t.position, replayed: { marker: t.marker, table, letters: count, rejected: 0 } });
+    }
   }
 
   /** The holds the changes written now are applied under: this transaction's, else the sink's. */
@@ -165,13 +189,41 @@ export class SqlTransaction<C> implements PartitionTransaction {
 
   async #writeEvents(events: readonly ChangeEvent[], checked: boolean, positionOf: PositionOf): Promise<void> {
     const holds = this.#currentHolds();
-    for (const w of coalesce(events, (id) => this.#table(id).primaryKey)) {
-      const t = this.#table(w.table);
-      const found = checked && holds[tableKey(w.table)]?.state !== 'resyncing';
-      await rejected(t, 'a change to', () =>
-        w.kind === 'truncate' || !this.#context.driver.savepoints ? this.#apply(t, w, found) : this.#isolate(t, w, found, positionOf),
-      );
+    for (const write of coalesce(events, (id) => this.#table(id).primaryKey)) {
+      const t = this.#table(write.table);
+      const found = checked && holds[tableKey(write.table)]?.state !== 'resyncing';
+      for (const [w, must] of this.#lettered(write, found)) {
+        await rejected(t, 'a change to', () =>
+          w.kind === 'truncate' || !this.#context.driver.savepoints ? this.#apply(t, w, must) : this.#isolate(t, w, must, positionOf),
+        );
+      }
     }
+  }
+
+  /**
+   * `w` as parts, each with whether its deletes and patches must find their rows: those of rows with
+   * a dead letter not replayed yet may find none (a delete of one is applied as a transient's, its
+   * patches apart after the rest), so a later change of a dead-lettered row does not stop the stream.
+   */
+  #lettered(w: Write, found: boolean): [Write, boolean][] {
+    const table = tableKey(w.table);
+    const { letters } = this.#context;
+    if (w.kind !== 'rows' || !found || !letters.any(table)) return [[w, found]];
+    const lettered = (key: Row) => letters.has(table, key);
+    const deletes = w.deletes.filter(lettered);
+    const patches = w.patches.filter((p) => lettered(p.match));
+    if (deletes.length === 0 && patches.length === 0) return [[w, found]];
+    const rest: RowsWrite = {
+      ...w,
+      deletes: w.deletes.filter((k) => !lettered(k)),
+      transients: [...w.transients, ...deletes],
+      patches: w.patches.filter((p) => !lettered(p.match)),
+    };
+    if (patches.length === 0) return [[rest, true]];
+    return [
+      [rest, true],
+      [{ kind: 'rows', table: w.table, deletes: [], inserts: [], upserts: [], patches, transients: [] }, false],
+    ];
   }
 
   #apply(t: TableSchema, w: Write, checked: boolean): Promise<void> {
@@ -250,7 +302,11 @@ export class SqlTransaction<C> implements PartitionTransaction {
     }
     if (policy !== 'dead-letter') throw rejectedRow(row.key, failure.err);
     const { reason, code, message } = failure.rejection;
-    await this.#context.store.writeDeadLetter(this.#conn, { table, ...row, position: positionOf(t.source, row.key), reason, code, message });
+    const position = positionOf(t.source, row.key);
+    await this.#context.store.writeDeadLetter(this.#conn, { table, ...row, position, reason, code, message });
+    this.#newLetters.push({ table, key: row.key });
+    const replay = this.#replays.find((r) => r.replayed.table === table && comparePositions(r.position, position) === 0);
+    if (replay) replay.replayed.rejected++;
     const id = `${table}\u0000${reason}`;
     const counted = this.#deadLettered.get(id);
     this.#deadLettered.set(id, { table, reason, rows: (counted?.rows ?? 0) + 1 });
@@ -261,16 +317,23 @@ export class SqlTransaction<C> implements PartitionTransaction {
     return [...this.#deadLettered.values()];
   }
 
+  /** Letters this transaction marked replayed, per table and replay watermark (for the replay and the metrics, once committed). */
+  replayed(): ReplayedLetters[] {
+    return this.#replays.map((r) => r.replayed);
+  }
+
   /**
    * Commits with `checkpoint`, which keeps the overlap while the stream is short of its end, and
    * the holds as this transaction leaves them.
    */
   async commit(checkpoint: Checkpoint): Promise<void> {
-    const { overlap, store, holds } = this.#context;
+    const { overlap, store, holds, letters } = this.#context;
     const committed = withHolds(carryOverlap(checkpoint, overlap.end), this.#currentHolds());
     await this.#commitWith(() => store.write(this.#conn, committed));
     if (overlap.end && !committed.overlapEnd) overlap.end = null;
     if (this.#holds) holds.current = this.#holds;
+    letters.drop(this.#replayedLetters);
+    letters.add(this.#newLetters);
   }
 
   /**

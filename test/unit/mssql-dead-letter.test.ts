@@ -6,6 +6,7 @@ import { mssqlCheckpointStore, WRITE_CHECKPOINT_SQL, WRITE_DEAD_LETTER_SQL } fro
 import { MssqlDriver } from '../../src/sinks/mssql/mssql-driver.js';
 import { MSSQL_SAVEPOINTS } from '../../src/sinks/mssql/mssql-savepoints.js';
 import { MssqlWrites } from '../../src/sinks/mssql/mssql-writes.js';
+import { LetteredKeys } from '../../src/sinks/lettered-keys.js';
 import { SqlTransaction } from '../../src/sinks/sql-transaction.js';
 import { parseTsql } from '../helpers/tsql.js';
 import { modelPool, modelSession, TRANSACTION_ENDED, TsqlModel } from '../helpers/tsql-model.js';
@@ -57,6 +58,7 @@ function transaction(policy: ErrorPolicy, rows: Row[]) {
     tables: new Map([['public.items', ITEMS]]),
     overlap: { end: null },
     holds: { current: {} },
+    letters: new LetteredKeys(),
     errorPolicy: () => policy,
   });
   return { model, tx, letters };

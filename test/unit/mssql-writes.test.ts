@@ -5,6 +5,7 @@ import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
 import { MssqlDriver } from '../../src/sinks/mssql/mssql-driver.js';
 import type { MssqlSession } from '../../src/sinks/mssql/mssql-session.js';
 import { COLUMN_NAMES_SQL, MssqlWrites } from '../../src/sinks/mssql/mssql-writes.js';
+import { LetteredKeys } from '../../src/sinks/lettered-keys.js';
 import { SqlTransaction } from '../../src/sinks/sql-transaction.js';
 import { mssqlCheckpointStore, WRITE_CHECKPOINT_SQL } from '../../src/checkpoint/mssql-checkpoint-table.js';
 import type { RowsWrite, RowWrites } from '../../src/sinks/row-writes.js';
@@ -221,6 +222,7 @@ describe('the checkpoint in the transaction of the rows it describes', () => {
       tables: new Map([['public.items', ITEMS]]),
       overlap: { end: null },
       holds: { current: {} },
+      letters: new LetteredKeys(),
     });
     return { model, tx };
   };

@@ -9,6 +9,7 @@ import type { TableSchema } from '../../src/core/schema.js';
 import type { TableHold, TableHolds } from '../../src/core/table-hold.js';
 import type { RowWrites } from '../../src/sinks/row-writes.js';
 import { STANDARD_SAVEPOINTS, type SqlDriver } from '../../src/sinks/sql-driver.js';
+import { LetteredKeys } from '../../src/sinks/lettered-keys.js';
 import { type Holds, SqlTransaction } from '../../src/sinks/sql-transaction.js';
 import { RowOfQuarantineTable } from '../../src/core/table-quarantine.js';
 import { withoutHeldTables } from '../../src/pipeline/held-tables.js';
@@ -102,6 +103,7 @@ function target(loaded: TableHolds = {}, rejects?: { table: string; policy: Erro
       ]),
       overlap: { end: null },
       holds,
+      letters: new LetteredKeys(),
       ...(rejects ? { errorPolicy: () => rejects.policy } : {}),
     });
     await tx.start();
