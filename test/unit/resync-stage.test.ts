@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { ChangeEvent, Row, Transaction, Value } from '../../src/core/change-event.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import { ResyncStage, type ChunkInjected, type ChunkRead } from '../../src/pipeline/resync-stage.js';
+import { rulesTransform } from '../../src/transforms/rules.js';
+import { TableTransforms } from '../../src/transforms/table-transforms.js';
 
 const column = (name: string): Column => ({
   name,
@@ -64,9 +66,14 @@ function started(sourceIds: readonly number[] = []): { stage: ResyncStage; seen:
   return { stage, seen, out, asked };
 }
 
-async function streamed(stage: ResyncStage, transactions: Transaction[]): Promise<Transaction[]> {
+/** What `through` makes of `transactions` as a stream (the stage's, or the stage's then the transform rules'). */
+async function streamed(
+  stage: ResyncStage,
+  transactions: Transaction[],
+  through = (s: AsyncIterable<Transaction>) => stage.stream(s) as AsyncIterable<Transaction>,
+): Promise<Transaction[]> {
   const out: Transaction[] = [];
-  for await (const t of stage.stream(
+  for await (const t of through(
     (async function* () {
       yield* transactions;
     })(),
@@ -162,6 +169,24 @@ describe('the resync stage (DBLog watermarks)', () => {
     const unrelated = tx([{ op: 'd', table: OTHER, key: { id: 1 }, before: { id: 1 }, after: null }], { marker: 'ferry resync old-run 1' });
     expect(stage.pass(unrelated)).toBe(unrelated);
     expect(stage.pass(tx([toasted(4)])).events).toEqual([]);
+  });
+
+  it('hands the rows it injects to the transform rules as the snapshot does: renamed, masked, filtered', async () => {
+    const { stage } = started();
+    const rules = new TableTransforms(
+      rulesTransform({
+        salt: 'resync-test',
+        rules: [{ match: 'public.items', rename: 'app.copies', mask: { val: 'redact' }, filter: [{ column: 'id', op: 'lt', value: 3 }] }],
+      }),
+      [ITEMS],
+    );
+    stage.expectChunk('m1', read([1, 2, 3], true));
+    const out = await streamed(stage, [beat('m1')], (s) => rules.stream(stage.stream(s)));
+    expect(out[0]!.events.map((e) => [e.op, e.key, e.after!.val])).toEqual([
+      ['r', { id: 1 }, 'REDACTED'],
+      ['r', { id: 2 }, 'REDACTED'],
+    ]);
+    expect(rules.target(ITEMS).target).toEqual({ schema: 'app', name: 'copies' });
   });
 
   it('starts over when a column is added to the table during its resync', () => {
