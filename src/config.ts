@@ -482,12 +482,6 @@ function transformsOf(t: ParsedConfig['transforms']): TransformsConfig {
 }
 
 /**
- * SQL targets on which quarantine-table is not built yet: SQL Server's sink isolates a rejected row
- * under savepoints (dead-letter) but its quarantine is not tested there. Lifting it is removing it here.
- */
-const QUARANTINE_NOT_BUILT_FOR: ReadonlySet<string> = new Set(['mssql']);
-
-/**
  * The error policies this version builds for the configured pipeline: dead-letter and
  * quarantine-table need a SQL target (a kafka target rejects no rows: its appliers' target does);
  * quarantine-table also needs the one source checkpoint a table's hold is kept in, which the Kafka
@@ -503,11 +497,7 @@ function checkErrorPolicies(c: ParsedConfig): void {
       );
     }
   }
-  if (!policies.has('quarantine-table')) return;
-  if (QUARANTINE_NOT_BUILT_FOR.has(c.target.type)) {
-    throw configError(`errors: the quarantine-table policy is not built for a ${c.target.type} target yet`, 'use stop or dead-letter with SQL Server');
-  }
-  if (c.source.type === 'kafka') {
+  if (policies.has('quarantine-table') && c.source.type === 'kafka') {
     throw configError(
       'errors: the quarantine-table policy is not built for the Kafka appliers (source type kafka)',
       'each partition keeps its own offset, and a table held in one would hold back the others: use stop or dead-letter there',

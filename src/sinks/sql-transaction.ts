@@ -265,7 +265,8 @@ export class SqlTransaction<C> implements PartitionTransaction {
   /**
    * `w` applied under a savepoint; a rejection undoes it and is returned, any other failure is
    * thrown. A target that ended the whole transaction on the rejection (SQL Server, on an error that
-   * aborts the batch) cannot undo it: that stops, naming the row where `w` held one.
+   * aborts the batch) cannot undo it: that stops, naming the row where `w` held one, unless the row
+   * is known and its table's policy is quarantine-table, which rolls the batch back anyway.
    */
   async #attempt(t: TableSchema, w: Exclude<Write, { kind: 'truncate' }>, checked: boolean): Promise<Failure | null> {
     const { driver } = this.#context;
@@ -281,7 +282,9 @@ export class SqlTransaction<C> implements PartitionTransaction {
         throw err;
       }
       await driver.run(this.#conn, savepoint.rollback).catch((lost: unknown) => {
-        throw transactionLost(writeKeys(t, w), err, lost);
+        const keys = writeKeys(t, w);
+        if (keys.length === 1 && this.#policy(t) === 'quarantine-table') throw quarantined(t, keys[0]!, { err, rejection });
+        throw transactionLost(keys, err, lost);
       });
       await driver.run(this.#conn, savepoint.release);
       return { err, rejection };
@@ -296,10 +299,8 @@ export class SqlTransaction<C> implements PartitionTransaction {
    */
   async #refuse(t: TableSchema, row: Pick<DeadLetter, 'key' | 'operation' | 'row'>, failure: Failure, positionOf: PositionOf): Promise<void> {
     const table = tableKey(t.source);
-    const policy = this.#context.errorPolicy?.(table);
-    if (policy === 'quarantine-table') {
-      throw new RowOfQuarantineTable(table, row.key, failure.rejection, rejectedRow(row.key, failure.err).message, failure.err);
-    }
+    const policy = this.#policy(t);
+    if (policy === 'quarantine-table') throw quarantined(t, row.key, failure);
     if (policy !== 'dead-letter') throw rejectedRow(row.key, failure.err);
     const { reason, code, message } = failure.rejection;
     const position = positionOf(t.source, row.key);
@@ -310,6 +311,10 @@ export class SqlTransaction<C> implements PartitionTransaction {
     const id = `${table}\u0000${reason}`;
     const counted = this.#deadLettered.get(id);
     this.#deadLettered.set(id, { table, reason, rows: (counted?.rows ?? 0) + 1 });
+  }
+
+  #policy(t: TableSchema): ErrorPolicy | undefined {
+    return this.#context.errorPolicy?.(tableKey(t.source));
   }
 
   /** Rows this transaction dead-lettered, per table and reason (for the metrics, once committed). */
@@ -399,6 +404,11 @@ function rejectedRow(key: Row, err: unknown): FerryError {
     cause: err,
     ...(err instanceof FerryError && err.hint ? { hint: err.hint } : {}),
   });
+}
+
+/** The error that has the stream roll back and quarantine `t`, whose row with `key` the target rejected. */
+function quarantined(t: TableSchema, key: Row, failure: Failure): RowOfQuarantineTable {
+  return new RowOfQuarantineTable(tableKey(t.source), key, failure.rejection, rejectedRow(key, failure.err).message, failure.err);
 }
 
 /** A change of a table without a key: its row, every column of which is its key. */

@@ -158,6 +158,11 @@ export interface RouteDatabases<T extends TargetEngine = Engine> {
   close(): Promise<void>;
 }
 
+/** Table `name` of the route's target schema as the target's SQL names it (PUBLIC is a T-SQL keyword). */
+export function targetTable(db: RouteDatabases<TargetEngine>, name: string): string {
+  return db.route.target === 'mssql' ? `[${db.targetSchema}].[${name}]` : `${db.targetSchema}.${name}`;
+}
+
 type Servers = { mariadb: string; postgres: string };
 
 export async function routeDatabases<T extends TargetEngine = Engine>(route: Route<T>, name: string, servers?: Servers): Promise<RouteDatabases<T>> {

@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleValue } from '../helpers/exposition.js';
 import { startCli, verifyWithCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
-import { describeMssqlRoutes, ITEMS_DDL, routeDatabases, seedItemsSql, type Route, type RouteDatabases, type TargetEngine } from '../helpers/routes.js';
+import {
+  describeMssqlRoutes,
+  ITEMS_DDL,
+  routeDatabases,
+  seedItemsSql,
+  targetTable,
+  type Route,
+  type RouteDatabases,
+  type TargetEngine,
+} from '../helpers/routes.js';
 
 /**
  * A target that rejects rows the source has (a CHECK and a unique key the operator added there, a
@@ -27,11 +36,6 @@ async function sourceHead(db: RouteDatabases<TargetEngine>): Promise<(checkpoint
   }
   const [head] = await db.source.query("SELECT (pg_current_wal_insert_lsn() - '0/0')::text AS lsn");
   return (p) => BigInt(String(p.lsn)) <= BigInt(String(head!.lsn));
-}
-
-/** Table `name` of the route's target schema as the target's SQL names it (PUBLIC is a T-SQL keyword). */
-function targetTable(db: RouteDatabases<TargetEngine>, name: string): string {
-  return db.route.target === 'mssql' ? `[${db.targetSchema}].[${name}]` : `${db.targetSchema}.${name}`;
 }
 
 /** The operator's constraints on the target, which the source does not have. */

@@ -51,14 +51,12 @@ describe('errors: the policy of each table', () => {
     expect(configProblem({ ...minimal, errors: { tables: { 'shop.*': 'ignore' } } })).toMatch(/errors\.tables\.shop\.\*/);
   });
 
-  it('takes quarantine-table on a Postgres or MySQL target, and refuses it where it cannot work, naming why and the fix', () => {
+  it('takes quarantine-table on a Postgres, MySQL or SQL Server target, and refuses it where it cannot work, naming why and the fix', () => {
     expect(parseConfig({ ...minimal, errors: { policy: 'quarantine-table' } }).errors.policy).toBe('quarantine-table');
     const mysqlTarget = { ...minimal, target: { type: 'mysql', url: 'mysql://ferry:secret@my.example:3306/shop' } };
     expect(parseConfig({ ...mysqlTarget, errors: { tables: { 'shop.x': 'quarantine-table' } } }).errors.tables).toEqual({ 'shop.x': 'quarantine-table' });
     const mssql = { ...minimal, target: { type: 'mssql', url: 'mssql://sa:secret@sql.example:1433/shop' } };
-    expect(configProblem({ ...mssql, errors: { tables: { 'shop.x': 'quarantine-table' } } })).toMatch(
-      /the quarantine-table policy is not built for a mssql target yet\n {2}fix: use stop or dead-letter with SQL Server/,
-    );
+    expect(parseConfig({ ...mssql, errors: { tables: { 'shop.x': 'quarantine-table' } } }).errors.tables).toEqual({ 'shop.x': 'quarantine-table' });
     const kafka = { ...minimal, target: { type: 'kafka', brokers: ['k:9092'], topicPrefix: 'orders' } };
     expect(configProblem({ ...kafka, errors: { policy: 'quarantine-table' } })).toMatch(
       /quarantine-table policy is not built for a kafka target\n {2}fix: a kafka target rejects no rows/,

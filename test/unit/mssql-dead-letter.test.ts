@@ -1,19 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeEvent, Row } from '../../src/core/change-event.js';
+import type { ChangeEvent, Row, Transaction } from '../../src/core/change-event.js';
 import type { ErrorPolicy } from '../../src/core/error-policy.js';
+import { FerryEventBus } from '../../src/core/events.js';
+import type { Sink } from '../../src/core/sink.js';
+import { RowOfQuarantineTable } from '../../src/core/table-quarantine.js';
 import type { Column, ColumnType, TableSchema } from '../../src/core/schema.js';
 import { mssqlCheckpointStore, WRITE_CHECKPOINT_SQL, WRITE_DEAD_LETTER_SQL } from '../../src/checkpoint/mssql-checkpoint-table.js';
 import { MssqlDriver } from '../../src/sinks/mssql/mssql-driver.js';
 import { MSSQL_SAVEPOINTS } from '../../src/sinks/mssql/mssql-savepoints.js';
 import { MssqlWrites } from '../../src/sinks/mssql/mssql-writes.js';
 import { LetteredKeys } from '../../src/sinks/lettered-keys.js';
+import { quarantineTable } from '../../src/pipeline/quarantine.js';
+import { ResyncStage } from '../../src/pipeline/resync-stage.js';
 import { SqlTransaction } from '../../src/sinks/sql-transaction.js';
 import { parseTsql } from '../helpers/tsql.js';
 import { modelPool, modelSession, TRANSACTION_ENDED, TsqlModel } from '../helpers/tsql-model.js';
 
 /**
- * A row SQL Server rejects, under each error policy: the SQL transaction (sql-transaction.ts) with
- * the SQL Server driver's savepoints, on the model of the server (test/helpers/tsql-model.ts).
+ * A row SQL Server rejects, under each error policy, and a resync: the SQL transaction
+ * (sql-transaction.ts) with the SQL Server driver's savepoints, on the model of the server
+ * (test/helpers/tsql-model.ts).
  */
 
 const col = (name: string, type: ColumnType): Column => ({ name, type, sourceType: '', nullable: true, autoIncrement: false, backfill: { value: null } });
@@ -33,7 +39,10 @@ const row = (id: number, name: string, amount = '1.00'): Row => ({ id, name, amo
 const insert = (r: Row): ChangeEvent => ({ op: 'c', table: ITEMS.source, key: { id: r.id! }, before: null, after: r });
 const at = (pos: number) => ({ kind: 'mysql' as const, file: 'bin.000001', pos });
 
-/** app.items (a unique index on name) holding `rows`, and a transaction on it under `policy`; letters are recorded, not run. */
+/**
+ * app.items (a unique index on name) holding `rows`, and a transaction on it under `policy` (`next`
+ * opens another in the same sink); letters and the checkpoint's holds column are recorded, not run.
+ */
 function transaction(policy: ErrorPolicy, rows: Row[]) {
   const model = new TsqlModel();
   model.define('app.items', {
@@ -44,14 +53,18 @@ function transaction(policy: ErrorPolicy, rows: Row[]) {
     rows,
   });
   const letters: (readonly unknown[])[] = [];
+  const holds: unknown[] = [];
   const session = modelSession(model, [], (statement, params) => {
-    if (statement === WRITE_CHECKPOINT_SQL) return [{ owner: 'me' }];
+    if (statement === WRITE_CHECKPOINT_SQL) {
+      holds.push(params[6]);
+      return [{ owner: 'me' }];
+    }
     if (statement !== WRITE_DEAD_LETTER_SQL) return null;
     letters.push(params);
     return [];
   });
   const driver = new MssqlDriver(modelPool(model), 60_000);
-  const tx = new SqlTransaction(session, {
+  const context = {
     driver,
     writes: new MssqlWrites(driver),
     store: mssqlCheckpointStore(modelPool(model), 'p', 'me'),
@@ -60,8 +73,9 @@ function transaction(policy: ErrorPolicy, rows: Row[]) {
     holds: { current: {} },
     letters: new LetteredKeys(),
     errorPolicy: () => policy,
-  });
-  return { model, tx, letters };
+  };
+  const next = () => new SqlTransaction(session, context) as SqlTransaction<unknown>;
+  return { model, tx: next(), next, letters, holds };
 }
 
 async function run(tx: SqlTransaction<unknown>, events: ChangeEvent[]): Promise<void> {
@@ -150,5 +164,99 @@ describe('a write under a savepoint that fails for another reason', () => {
     const s = model.statements;
     expect(s.slice(s.lastIndexOf('SET XACT_ABORT OFF'))).toEqual(expect.arrayContaining(['SET XACT_ABORT ON', 'ROLLBACK']));
     expect(s.lastIndexOf('SET XACT_ABORT ON')).toBeLessThan(s.lastIndexOf('ROLLBACK'));
+  });
+});
+
+describe('quarantine-table on SQL Server', () => {
+  /** What the coordinator does with the error: the hold committed at `position` in a transaction of its own. */
+  const quarantine = async (next: () => SqlTransaction<unknown>, err: unknown) => {
+    const begin = async () => {
+      const tx = next();
+      await tx.start();
+      return tx;
+    };
+    await quarantineTable({ begin } as unknown as Sink, err as RowOfQuarantineTable, at(4), new FerryEventBus());
+  };
+
+  it('a rejected row rolls the batch back naming table, key and reason, XACT_ABORT back ON; the hold commits in the checkpoint’s holds column', async () => {
+    const { model, tx, next, holds } = transaction('quarantine-table', [row(1, 'one')]);
+    const err = await run(tx, [insert(row(2, 'two')), insert(row(3, 'one')), insert(row(4, 'four'))]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RowOfQuarantineTable);
+    expect(err).toMatchObject({ table: 'public.items', key: { id: 3 }, rejection: { reason: 'unique', code: '2601' } });
+    expect(model.rows('app.items').map((r) => r.id)).toEqual([1]);
+    const s = model.statements;
+    expect(s.filter((x) => x === 'SET XACT_ABORT OFF')).toHaveLength(s.filter((x) => x === 'SET XACT_ABORT ON').length);
+    expect(s.at(-1)).toBe('ROLLBACK');
+    await quarantine(next, err);
+    expect(model.statements.at(-1)).toBe('COMMIT');
+    expect(JSON.parse(holds.at(-1) as string)).toEqual({
+      'public.items': expect.objectContaining({ state: 'quarantined', key: { id: 3 }, reason: 'unique', position: expect.objectContaining({ pos: 4 }) }),
+    });
+  });
+
+  it('an error that ends the whole transaction quarantines the table when the row was written alone', async () => {
+    const { model, tx, next, holds } = transaction('quarantine-table', [row(1, 'one')]);
+    const err = await run(tx, [insert(row(2, 'two', '1e400'))]).catch((e: unknown) => e);
+    expect(err).toMatchObject({ table: 'public.items', key: { id: 2 }, message: expect.stringMatching(/the row with id = 2: Error converting/) });
+    await quarantine(next, err);
+    expect(model.rows('app.items').map((r) => r.id)).toEqual([1]);
+    expect(Object.keys(JSON.parse(holds.at(-1) as string))).toEqual(['public.items']);
+  });
+});
+
+describe('a resync on SQL Server', () => {
+  const remove = (r: Row): ChangeEvent => ({ op: 'd', table: ITEMS.source, key: { id: r.id! }, before: r, after: null });
+  const update = (r: Row): ChangeEvent => ({ op: 'u', table: ITEMS.source, key: { id: r.id! }, before: r, after: r });
+
+  it('empties the table in stream order (DELETE, a foreign key referencing it), applies its changes as ones that may find no row, upserts the chunks and lifts the hold', async () => {
+    const { model, next, holds } = transaction('stop', [row(1, 'stale'), row(5, 'gone at the source')]);
+    model.referenced.add('app.items');
+    const stage = new ResyncStage(null);
+    stage.begin(
+      ITEMS,
+      '2026-12-04T00:00:00.000Z',
+      'start',
+      () => {},
+      async () => [],
+    );
+    const apply = async (n: number, events: ChangeEvent[], marker?: string) => {
+      const t: Transaction = { events, position: at(n), commitTime: new Date(), ...(marker ? { marker } : {}) };
+      const tx = next();
+      await tx.start();
+      await tx.write([stage.pass(t)]);
+      await tx.commit({ phase: 'stream', position: t.position });
+    };
+    const ids = () =>
+      model
+        .rows('app.items')
+        .map((r) => `${String(r.id)} ${String(r.name)}`)
+        .sort();
+
+    await apply(10, [], 'start');
+    expect(model.branches).toEqual(['delete']);
+    expect(ids()).toEqual([]);
+    expect(JSON.parse(holds.at(-1) as string)).toEqual({ 'public.items': { state: 'resyncing', since: '2026-12-04T00:00:00.000Z' } });
+    // Its changes meanwhile: a delete and an update of rows the emptied table lacks, an insert.
+    await apply(20, [remove(row(7, 'seven')), update(row(2, 'two, updated')), insert(row(4, 'four'))]);
+    expect(ids()).toEqual(['2 two, updated', '4 four']);
+    stage.expectBare('m0');
+    await apply(30, [], 'm0');
+    // Key 2 changed within two watermarks of chunk 1: its own change carries it.
+    stage.expectChunk('m1', {
+      rows: [
+        [1, 'one', '1.00'],
+        [2, 'two', '1.00'],
+        [3, 'three', '1.00'],
+      ],
+      last: false,
+    });
+    await apply(40, [], 'm1');
+    expect(ids()).toEqual(['1 one', '2 two, updated', '3 three', '4 four']);
+    // Key 4's change is older than that: the chunk's row (op 'r') replaces the one the target has.
+    stage.expectChunk('m2', { rows: [[4, 'four, read', '1.00']], last: true });
+    await apply(50, [], 'm2');
+    expect(ids()).toEqual(['1 one', '2 two, updated', '3 three', '4 four, read']);
+    expect(holds.at(-1)).toBeNull();
+    expect(model.statements.filter((x) => x === 'COMMIT')).toHaveLength(5);
   });
 });
