@@ -10,7 +10,7 @@ import { startDaemon } from './admin/daemon.js';
 import { followCutover } from './admin/cutover-client.js';
 import { cutoverRequestSchema } from './admin/cutover.js';
 import { openSinkToRead, openSource } from './pipeline/endpoints.js';
-import { readStatus } from './pipeline/status.js';
+import { holdLines, readStatus } from './pipeline/status.js';
 import { logEvents } from './ui/event-log.js';
 import { showSnapshotProgress } from './ui/snapshot-progress.js';
 import { progressIntervalMs } from './ui/progress-interval.js';
@@ -196,7 +196,7 @@ program
 program
   .command('status')
   .description(
-    'checkpoint, phase, positions and snapshot progress of the pipeline; reads both databases, writes nothing; exit 2 when the target cannot be read',
+    "checkpoint, phase, positions, snapshot progress and held tables (quarantined, or being resynced, with the running ferry's resync progress from its admin API at admin.listen) of the pipeline; reads both databases, writes nothing; exit 2 when the target cannot be read",
   )
   .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
   .option('--json', 'print JSON')
@@ -222,6 +222,7 @@ program
         `behind (bytes):   ${status.lagBytes ?? '-'}`,
         ...(status.slotRetainedBytes === null ? [] : [`slot WAL kept:    ${status.slotRetainedBytes} bytes`]),
         ...status.snapshot.map((t) => `snapshot ${t.table}: ${t.rows} rows${t.done ? ', done' : ''}`),
+        ...holdLines(status),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
     }, ANSWER),

@@ -36,6 +36,11 @@ export function quarantinedTables(holds: TableHolds | undefined): string[] {
     .sort();
 }
 
+/** A hold as JSON shows it (GET /status, ferry status --json): a quarantine's position formatted and its key as JSON. */
+export function holdJson(hold: TableHold): Record<string, unknown> {
+  return hold.state === 'quarantined' ? { ...hold, position: formatPosition(hold.position), key: JSON.parse(encodeKey(hold.key)!) } : hold;
+}
+
 /** One table's hold in words, for the log, verify and /readyz. */
 export function holdText(table: string, hold: TableHold): string {
   if (hold.state === 'resyncing') return `${table} is being resynced (since ${hold.since})`;

@@ -1,8 +1,7 @@
 import type { CutoverState, FerryEventBus, Phase } from '../core/events.js';
 import { formatPosition, type Position } from '../core/position.js';
 import type { TableHold } from '../core/table-hold.js';
-import { encodeKey } from '../core/checkpoint-codec.js';
-import { quarantinedTables } from '../core/table-quarantine.js';
+import { holdJson, quarantinedTables } from '../core/table-quarantine.js';
 import { bytesBehind } from './status.js';
 
 export interface TableProgress {
@@ -170,12 +169,7 @@ export class LiveStatus {
       applied: { transactions: this.transactions, events: this.events },
       snapshot: [...this.snapshot.entries()].map(([table, p]) => ({ table, ...p })),
       cutover: this.cutover,
-      holds: Object.fromEntries(
-        Object.entries(this.holds).map(([table, hold]) => [
-          table,
-          hold.state === 'quarantined' ? { ...hold, position: formatPosition(hold.position), key: JSON.parse(encodeKey(hold.key)!) } : hold,
-        ]),
-      ),
+      holds: Object.fromEntries(Object.entries(this.holds).map(([table, hold]) => [table, holdJson(hold)])),
       lastError: this.lastError ? { ...this.lastError, at: this.lastError.at.toISOString() } : null,
       resync: this.resync && { ...this.resync },
     };

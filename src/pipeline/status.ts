@@ -1,7 +1,10 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { formatPosition, type Position } from '../core/position.js';
+import type { TableHolds } from '../core/table-hold.js';
+import { holdJson } from '../core/table-quarantine.js';
 import { openSinkToRead, openSource } from './endpoints.js';
+import type { LiveStatusJson, ResyncProgress } from './live-status.js';
 
 export interface PipelineStatus {
   readonly pipeline: string;
@@ -15,6 +18,10 @@ export interface PipelineStatus {
   /** Postgres: WAL the pipeline's replication slot keeps on the source (from its restart_lsn). */
   readonly slotRetainedBytes: number | null;
   readonly snapshot: readonly { table: string; rows: number; done: boolean }[];
+  /** Each held table's hold as the checkpoint keeps it, in GET /status's form: quarantined (since, position, key, reason, message) or resyncing (since). */
+  readonly holds: LiveStatusJson['holds'];
+  /** The resync running now, as the ferry running the pipeline reports it (its admin API); null when none runs or it cannot be asked. */
+  readonly resync: ResyncProgress | null;
 }
 
 /** Log bytes between an applied position and the head, where they can be told (one binlog file, or WAL). */
@@ -46,8 +53,43 @@ export async function readStatus(config: Config, log: Logger): Promise<PipelineS
       lagBytes: bytesBehind(applied, head),
       slotRetainedBytes: retained,
       snapshot: progress.map((p) => ({ table: p.table, rows: p.rows, done: p.done })),
+      holds: Object.fromEntries(Object.entries(checkpoint?.holds ?? {}).map(([table, hold]) => [table, holdJson(hold)])),
+      resync: await runningResync(config, checkpoint?.holds ?? {}, log),
     };
   } finally {
     await sink.close();
   }
+}
+
+/**
+ * The running resync as the ferry process running the pipeline reports it (GET /status): the
+ * checkpoint holds its table 'resyncing', but only that process knows its chunks and rows so far.
+ * Asked only while a table is held so, at `admin.listen` (a fixed port: port 0 leaves no address to
+ * ask); null when there is none or it does not answer, which is logged.
+ */
+async function runningResync(config: Config, holds: TableHolds, log: Logger): Promise<ResyncProgress | null> {
+  const listen = config.admin?.listen;
+  if (!listen || listen.endsWith(':0') || !Object.values(holds).some((h) => h.state === 'resyncing')) return null;
+  const url = `http://${listen.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}/status`;
+  try {
+    const { pipeline, resync } = (await (await fetch(url, { signal: AbortSignal.timeout(2_000) })).json()) as LiveStatusJson;
+    return pipeline === config.pipeline && resync?.state === 'running' && holds[resync.table]?.state === 'resyncing' ? resync : null;
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, `the admin API at ${url} did not answer: the resync's progress is not shown`);
+    return null;
+  }
+}
+
+/** `ferry status`'s lines for the held tables: each hold, and the running resync's progress where known. */
+export function holdLines(status: Pick<PipelineStatus, 'holds' | 'resync'>): string[] {
+  return Object.entries(status.holds).map(([table, h]) => {
+    if (h.state === 'quarantined') {
+      return `held ${table}: quarantined since ${String(h.since)} at ${String(h.position)}: the target rejected the row with key ${JSON.stringify(h.key)} (${String(h.reason)}: ${String(h.message)}); fix the target, then POST /tables/${table}/resync`;
+    }
+    const r = status.resync?.table === table ? status.resync : null;
+    const progress = r
+      ? `: ${r.chunks} chunks, ${r.rows} rows copied so far${r.restarts === 0 ? '' : `, started over ${r.restarts === 1 ? 'once' : `${r.restarts} times`}`}`
+      : ' (its progress: GET /status of the running ferry)';
+    return `held ${table}: being resynced since ${String(h.since)}${progress}`;
+  });
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleValue } from '../helpers/exposition.js';
-import { startCli, verifyWithCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
+import { runCli, startCli, verifyWithCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
 import {
   describeMssqlRoutes,
   type Endpoint,
@@ -115,6 +115,15 @@ function quarantines(route: Route<TargetEngine>): void {
       expect(Number(present!.n)).toBe(1);
     };
     await holdsAndStreams();
+    // ferry status reads the hold from the checkpoint: the table, since when, where, the key and the reason.
+    const [text, json] = await Promise.all([runCli(['status', '-c', config]), runCli(['status', '-c', config, '--json'])]);
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `^held ${held}: quarantined since \\S+ at .+: the target rejected the row with key \\{"id":900000\\} \\(check: .*amount_cap.*\\); fix the target, then POST /tables/${held}/resync$`,
+        'm',
+      ),
+    );
+    expect(JSON.parse(json.stdout).holds).toEqual({ [held]: status.holds[held] });
     console.log(
       `${route.label}: ${held} quarantined with ${frozen.length} target rows; orders streamed ${orders.transactions} load transactions, verify equal`,
     );

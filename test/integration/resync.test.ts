@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminCall, startWithAdmin } from '../helpers/admin.js';
-import { type RunningCli, verifyWithCli, waitFor } from '../helpers/ferry.js';
+import { type RunningCli, runCli, verifyWithCli, waitFor, writeConfig } from '../helpers/ferry.js';
 import { startWriteLoad } from '../helpers/write-load.js';
 import {
   describeMssqlRoutes,
@@ -156,6 +156,12 @@ function resyncs(route: Route<TargetEngine>): void {
     await adminCall(admin, '/pause', { method: 'POST', body: '{}' });
     const killedAt = (await status(admin)).resync!;
     expect(killedAt.state).toBe('running');
+    // ferry status: the hold from the checkpoint, the progress from the running ferry's admin API (at its address, not port 0).
+    const statusConfig = writeConfig({ ...config, admin: { listen: new URL(admin).host } });
+    const held = new RegExp(`^held ${items}: being resynced since \\S+: (\\d+) chunks, (\\d+) rows copied so far$`, 'm');
+    const shown = (await runCli(['status', '-c', statusConfig])).stdout;
+    expect(shown).toMatch(held);
+    expect(Number(held.exec(shown)![1])).toBeGreaterThanOrEqual(killedAt.chunks);
     ferry.child.kill('SIGKILL');
     expect((await ferry.done).signal).toBe('SIGKILL');
     ({ ferry, admin, configFile } = await startWithAdmin(config));

@@ -4,14 +4,15 @@ import { checkpointFromText, decodeHolds, encodeHolds } from '../../src/core/che
 import type { Checkpoint } from '../../src/core/checkpoint.js';
 import type { CheckpointStore } from '../../src/core/checkpoint-store.js';
 import type { ErrorPolicy } from '../../src/core/error-policy.js';
-import type { Position } from '../../src/core/position.js';
+import { formatPosition, type Position } from '../../src/core/position.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { TableHold, TableHolds } from '../../src/core/table-hold.js';
 import type { RowWrites } from '../../src/sinks/row-writes.js';
 import { STANDARD_SAVEPOINTS, type SqlDriver } from '../../src/sinks/sql-driver.js';
 import { LetteredKeys } from '../../src/sinks/lettered-keys.js';
 import { type Holds, SqlTransaction } from '../../src/sinks/sql-transaction.js';
-import { RowOfQuarantineTable } from '../../src/core/table-quarantine.js';
+import { holdJson, RowOfQuarantineTable } from '../../src/core/table-quarantine.js';
+import { holdLines } from '../../src/pipeline/status.js';
 import { withoutHeldTables } from '../../src/pipeline/held-tables.js';
 
 const at = (pos: number): Position => ({ kind: 'mysql', file: 'bin.000001', pos });
@@ -45,6 +46,25 @@ describe('table holds in the checkpoint row', () => {
       phase: 'stream',
       position: null,
     });
+  });
+});
+
+describe('table holds as ferry status shows them', () => {
+  const holds = { 'shop.orders': holdJson(quarantined), 'shop.items': holdJson(resyncing) };
+
+  it('in JSON as GET /status does: a quarantine’s position formatted and its key as JSON, binary as hex', () => {
+    expect(holds['shop.orders']).toEqual({ ...quarantined, position: formatPosition(quarantined.position), key: { id: 7, code: { $hex: 'dead' } } });
+    expect(holds['shop.items']).toEqual(resyncing);
+  });
+
+  it('in lines: the quarantine’s position, key, reason and fix; a resync’s progress where the running ferry told it', () => {
+    const [orders, items] = holdLines({ holds, resync: null });
+    expect(orders).toBe(
+      `held shop.orders: quarantined since ${since} at ${String(holds['shop.orders']!.position)}: the target rejected the row with key {"id":7,"code":{"$hex":"dead"}} (check: ${quarantined.message}); fix the target, then POST /tables/shop.orders/resync`,
+    );
+    expect(items).toBe(`held shop.items: being resynced since ${since} (its progress: GET /status of the running ferry)`);
+    const resync = { id: 'r1', table: 'shop.items', state: 'running' as const, since, restarts: 1, chunks: 4, rows: 400, readAhead: 0 };
+    expect(holdLines({ holds, resync })[1]).toBe(`held shop.items: being resynced since ${since}: 4 chunks, 400 rows copied so far, started over once`);
   });
 });
 
