@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Op } from './change-event.js';
 import type { Position } from './position.js';
-import type { DeadLettered } from './sink.js';
+import type { DeadLettered, ReplayedLetters } from './sink.js';
 import type { TableHold, TableHolds } from './table-hold.js';
 import { ERROR_KINDS, type FerryError } from './errors.js';
 
@@ -42,6 +42,10 @@ export interface FerryEvents {
   /** A committed target transaction set (`hold`) or lifted (null) the hold of source table `table`. */
   'table-hold': { table: string; hold: TableHold | null };
   /** A committed target transaction dead-lettered `rows` rows of `table` the target rejected for `reason`. */
+  /** A committed transaction marked a replay's dead letters replayed (`marker`: the replay's watermark), `rejected` of their rows dead-lettered again. */
+  'letters-replayed': ReplayedLetters;
+  /** POST /dead-letters/replay finished with one table: rows read again and upserted, keys deleted, rows rejected again. */
+  'replay-table-done': { id: string; table: string; letters: number; rows: number; deleted: number; rejected: number; ms: number };
   'rows-dead-lettered': DeadLettered;
   /** POST /tables/{schema.table}/resync began copying `table` again, or began it over (`restarted`: after a restart or a lost connection). */
   'resync-started': { id: string; table: string; since: string; restarted: boolean };

@@ -6,7 +6,7 @@ import type { ChunkText } from './snapshot-reader.js';
 import type { NextKeyValues } from './source-catalogue.js';
 import type { TargetReader } from './target-reader.js';
 import type { RejectionReason } from './target-rejection.js';
-import type { StoredDeadLetter } from './dead-letter.js';
+import type { LetterKey, StoredDeadLetter } from './dead-letter.js';
 
 export type TablePrep = 'create' | 'drop-and-create' | 'truncate' | 'none';
 
@@ -100,6 +100,8 @@ export interface Sink extends SnapshotLoad, CutoverFinish {
   readonly reader?: TargetReader;
   /** The last `limit` rows the target rejected and ferry dead-lettered, oldest first; absent where nothing is dead-lettered (Kafka). */
   readDeadLetters?(limit: number): Promise<StoredDeadLetter[]>;
+  /** The dead letters not replayed yet, in id order: what POST /dead-letters/replay reads again. */
+  unreplayedLetters?(): Promise<LetterKey[]>;
   close(): Promise<void>;
 }
 

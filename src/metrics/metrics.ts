@@ -125,6 +125,12 @@ export class FerryMetrics {
       labelNames: ['table', 'reason'],
       registers,
     });
+    const replayed = new Counter({
+      name: 'ferry_dead_letters_replayed_total',
+      help: 'dead letters POST /dead-letters/replay marked replayed (their rows read again from the source and applied, or rejected again as new letters), by source table',
+      labelNames: ['table'],
+      registers,
+    });
     const resynced = new Counter({
       name: 'ferry_resync_rows_total',
       help: 'rows a resync (POST /tables/{schema.table}/resync) copied again into the stream, per source table; a resync that starts over counts its rows again',
@@ -146,8 +152,12 @@ export class FerryMetrics {
       events.on('failure', ({ kind }) => errors.inc({ kind })),
       // Each dead-letter table with every reason at 0 once the stream knows its tables, for increase() (as errors above).
       events.on('stream-started', ({ deadLetterTables }) => {
-        for (const table of deadLetterTables ?? []) for (const reason of REJECTION_REASONS) deadLettered.inc({ table, reason }, 0);
+        for (const table of deadLetterTables ?? []) {
+          for (const reason of REJECTION_REASONS) deadLettered.inc({ table, reason }, 0);
+          replayed.inc({ table }, 0);
+        }
       }),
+      events.on('letters-replayed', ({ table, letters }) => replayed.inc({ table }, letters)),
       events.on('rows-dead-lettered', ({ table, reason, rows }) => deadLettered.inc({ table, reason }, rows)),
       // At 0 when the resync starts, for increase() (as errors above).
       events.on('resync-started', ({ table }) => resynced.inc({ table }, 0)),

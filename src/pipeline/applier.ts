@@ -97,15 +97,17 @@ export async function applyStream(stream: AsyncIterable<Transaction>, deps: Appl
         if (t.hold) holds.push(t.hold);
       }
       const changes = batch.flatMap((t) => t.events);
-      if (changes.length > 0 || batch.some((t) => t.hold)) await tx.write(batch);
+      if (changes.length > 0 || batch.some((t) => t.hold || t.replayed)) await tx.write(batch);
       counts.events += changes.length;
       perTable.add(changes);
       const last = batch[batch.length - 1]!;
       if (last.partial) continue;
       await tx.commit({ phase: 'stream', position: last.position });
       const deadLettered = tx.deadLettered?.() ?? [];
+      const replayed = tx.replayed?.() ?? [];
       tx = null;
       for (const d of deadLettered) events.emit('rows-dead-lettered', d);
+      for (const r of replayed) events.emit('letters-replayed', r);
       for (const h of holds) events.emit('table-hold', h);
       deps.onCommit?.(last.position);
       await source.acknowledge?.(last.position);

@@ -26,6 +26,7 @@ import { BoundedQueue } from '../core/queue.js';
 import { cutOverError, decideSnapshot } from './snapshot-decision.js';
 import { runSnapshot, SnapshotInterrupted } from './snapshot.js';
 import { ResyncRequests, resyncingTable } from './resync-requests.js';
+import { runReplay, type ReplayRun } from './replay.js';
 import { runResync, type ResyncRun } from './resync.js';
 import { ResyncStage } from './resync-stage.js';
 import { checkKafkaSource } from './kafka-applier.js';
@@ -286,10 +287,12 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       const held = resyncingTable(checkpoint?.holds);
       const stage = new ResyncStage(tables.find((t) => tableKey(t.source) === held) ?? null);
       const resyncSource = source;
-      const run = (r: ResyncRun, restarted: boolean) =>
-        runResync(r, { source: resyncSource, stage, events, log, chunkRows: config.snapshot.chunkRows, signal: inner.signal }, restarted).catch(
+      const walk = { source: resyncSource, stage, events, log, chunkRows: config.snapshot.chunkRows, signal: inner.signal };
+      const letters = () => sink.unreplayedLetters?.() ?? Promise.resolve([]);
+      const run = (r: ResyncRun | ReplayRun, restarted: boolean) =>
+        ('replay' in r ? runReplay(r, { ...walk, letters, tables, holds: checkpoint?.holds }, restarted) : runResync(r, walk, restarted).then(() => {})).catch(
           (err: unknown) => {
-            // The stream attempt fails with its resync; the next one starts it over.
+            // The stream attempt fails with its resync or replay; the next one starts it over.
             queue.fail(err);
             throw err;
           },

@@ -1,20 +1,24 @@
 import { pickKey, tableKey, type ChangeEvent, type Row, type Transaction, type Value } from '../core/change-event.js';
 import { rowKey } from '../core/coalesce.js';
+import type { LetterKey } from '../core/dead-letter.js';
 import { FerryError } from '../core/errors.js';
 import type { TableSchema } from '../core/schema.js';
 
 /** What a resync read for one chunk, after one watermark and before the next (pipeline/resync.ts). */
 export interface ChunkRead {
-  /** The next range of rows in key order, each in `table.columns` order. */
+  /** The next range of rows in key order, each in `table.columns` order; a replay's: the rows of `keys` the source has. */
   readonly rows: readonly Value[][];
+  /** A replay's: the keys read, found or not (one not found has no row at the source, and is deleted). */
+  readonly keys?: readonly Row[];
   /** The range reached the table's end: this is the last chunk. */
   readonly last: boolean;
 }
 
 /** What the stage did at a chunk's watermark. */
 export interface ChunkInjected {
-  /** Rows injected (op 'r'). */
+  /** Rows injected (op 'r'), and a replay's keys the source no longer has, deleted. */
   readonly rows: number;
+  readonly deleted: number;
   /** Rows read but left to their own changes, which came in the window. */
   readonly skipped: number;
   /** Rows read at their update so far (updates that left large values out). */
@@ -48,6 +52,11 @@ interface Active {
   readonly readKeys: ReadKeys;
   /** Rows read at their update so far. */
   readAhead: number;
+  /**
+   * A replay's (key-set mode): the dead letters not yet marked, by key. Nothing is emptied or held;
+   * only these keys are read, and their letters are marked replayed with the chunk that reads them.
+   */
+  readonly letters: Map<unknown, LetterKey[]> | null;
 }
 
 type Seen = (marker: string, injected: ChunkInjected | null) => void;
@@ -78,6 +87,14 @@ type Seen = (marker: string, injected: ChunkInjected | null) => void;
  *
  * A restart with the table still held ('resyncing' in the checkpoint) starts over: until the new
  * start watermark, the table's changes are applied the same way.
+ *
+ * A replay of dead letters (POST /dead-letters/replay) is the same walk over a set of keys instead of
+ * the whole table: no truncate and no hold, the table stays whole and streaming. Chunk i's keys are
+ * read after m_(i-1) and injected at m_i, found ones as reads, others as deletes that may find no
+ * row, except keys changed since m_(i-2); that transaction carries their letters (Transaction.replayed),
+ * so the sink marks them replayed with the rows. An update that left values out of a key whose
+ * letter is not marked yet is completed with its row read as the stream meets it, as above: the
+ * target may lack the row it would patch.
  */
 export class ResyncStage {
   /** The table whose changes are applied as ones that may find no row (held, or being copied again). */
@@ -93,7 +110,7 @@ export class ResyncStage {
    * Begins a resync of `table`: `startMarker` is its start watermark; `seen` is told of each watermark
    * the stage meets; `readKeys` reads the rows of updates that left values out.
    */
-  begin(table: TableSchema, since: string, startMarker: string, seen: Seen, readKeys: ReadKeys): void {
+  begin(table: TableSchema, since: string, startMarker: string, seen: Seen, readKeys: ReadKeys, letters?: readonly LetterKey[]): void {
     if (this.#active) throw new FerryError('fatal', `a resync of ${tableKey(this.#active.table.source)} is running already`);
     this.#seen = seen;
     this.#active = {
@@ -107,6 +124,7 @@ export class ResyncStage {
       current: new ChangedKeys(),
       readKeys,
       readAhead: 0,
+      letters: letters ? lettersByKey(letters, table.primaryKey) : null,
     };
   }
 
@@ -135,16 +153,17 @@ export class ResyncStage {
     for await (const t of transactions) {
       const passed = this.pass(t);
       const active = this.#active;
-      yield active?.started && passed !== t ? await this.#readAhead(passed, active) : passed;
+      yield active?.started && (passed !== t || active.letters) ? await this.#readAhead(passed, active) : passed;
     }
   }
 
   /** Each update of the table that left values out, as an upsert of its row read now with the update's values over it. */
   async #readAhead(t: Transaction, active: Active): Promise<Transaction> {
     const name = tableKey(active.table.source);
-    const partial = t.events.filter((e) => e.unchanged?.length && tableKey(e.table) === name);
-    if (partial.length === 0) return t;
     const pk = active.table.primaryKey;
+    const letters = active.letters;
+    const partial = t.events.filter((e) => e.unchanged?.length && tableKey(e.table) === name && (!letters || letters.has(rowKey(pickKey(e.key, pk)))));
+    if (partial.length === 0) return t;
     const found = new Map<unknown, Row>();
     for (const values of await active.readKeys(
       active.table,
@@ -177,6 +196,7 @@ export class ResyncStage {
       );
     }
     const events = this.#held ? this.#heldChanges(t.events, this.#held) : t.events;
+    if (active?.letters && active.started) this.#noteChanges(events, active);
     const marker = t.marker;
     if (!active || marker === undefined) return events === t.events ? t : { ...t, events };
     if (marker === active.startMarker) return this.#start(t, events, active);
@@ -193,11 +213,12 @@ export class ResyncStage {
 
   #start(t: Transaction, events: readonly ChangeEvent[], active: Active): Transaction {
     const table = active.table.source;
-    this.#held = active.table;
     active.started = true;
     active.previous = new ChangedKeys();
     active.current = new ChangedKeys();
     this.#seen(active.startMarker, null);
+    if (active.letters) return { ...t, events };
+    this.#held = active.table;
     return {
       ...t,
       events: [...events, { op: 't', table, key: {}, before: null, after: null }],
@@ -225,15 +246,44 @@ export class ResyncStage {
       }
       injected.push({ op: 'r', table: table.source, key: pickKey(row, pk), before: null, after: row });
     }
+    const rows = injected.length;
+    const replayed: LetterKey[] = [];
+    for (const key of read.keys ?? []) {
+      const k = rowKey(pickKey(key, pk));
+      // Read, or carried by its own change in the window: either way the target now has the row as the source does.
+      replayed.push(...(active.letters?.get(k) ?? []));
+      active.letters?.delete(k);
+      if (found.has(k) || changed(k)) continue;
+      // The source has no row for it, and had none since m_(i-2): the target must not either.
+      injected.push({ op: 'd', table: table.source, key, before: key, after: null, mayBeMissing: true });
+    }
     this.#advance(active);
     const done = read.last && active.chunks.size === 0;
-    const result: ChunkInjected = { rows: injected.length, skipped, readAhead: active.readAhead, done };
-    if (done) {
-      this.#active = null;
-      this.#held = null;
-    }
+    const result: ChunkInjected = { rows, deleted: injected.length - rows, skipped, readAhead: active.readAhead, done };
+    const lifts = done && !active.letters;
+    if (done) this.#active = null;
+    if (lifts) this.#held = null;
     this.#seen(marker, result);
-    return { ...t, events: [...events, ...injected], ...(done ? { hold: { table: tableKey(table.source), hold: null } } : {}) };
+    return {
+      ...t,
+      events: [...events, ...injected],
+      ...(lifts ? { hold: { table: tableKey(table.source), hold: null } } : {}),
+      ...(replayed.length > 0 ? { replayed } : {}),
+    };
+  }
+
+  /** A replay's table, streaming as usual: the keys its changes touch are noted for the windows. */
+  #noteChanges(events: readonly ChangeEvent[], active: Active): void {
+    const name = tableKey(active.table.source);
+    const pk = active.table.primaryKey;
+    for (const e of events) {
+      if (tableKey(e.table) !== name) continue;
+      if (e.op === 't') active.current.truncated = true;
+      else {
+        active.current.keys.add(rowKey(pickKey(e.key, pk)));
+        if (e.before) active.current.keys.add(rowKey(pickKey(e.before, pk)));
+      }
+    }
   }
 
   /** m_i met: the window of the next chunk reaches back to it. */
@@ -282,4 +332,14 @@ export class ResyncStage {
     }
     return out;
   }
+}
+
+/** Letters by the key of their row (letters of one key together, in id order). */
+function lettersByKey(letters: readonly LetterKey[], pk: readonly string[]): Map<unknown, LetterKey[]> {
+  const byKey = new Map<unknown, LetterKey[]>();
+  for (const l of letters) {
+    const k = rowKey(pickKey(l.key, pk));
+    byKey.set(k, [...(byKey.get(k) ?? []), l]);
+  }
+  return byKey;
 }

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { pickKey, tableKey, type Row, type Value } from '../core/change-event.js';
+import { pickKey, tableKey, type Row } from '../core/change-event.js';
+import { rowKey } from '../core/coalesce.js';
 import type { FerryEventBus } from '../core/events.js';
 import { FerryError } from '../core/errors.js';
 import type { Heartbeat } from '../core/heartbeat.js';
 import type { LiveRows, RowReader } from '../core/row-reader.js';
+import type { LetterKey } from '../core/dead-letter.js';
 import type { TableSchema } from '../core/schema.js';
 import type { SourceCatalogue } from '../core/source-catalogue.js';
 import type { ChunkInjected, ResyncStage } from './resync-stage.js';
@@ -52,14 +54,28 @@ function until<T>(signal: AbortSignal, listen: (resolve: (value: T) => void) => 
   });
 }
 
+/** What a walk over a table did: chunks, rows injected, keys deleted; a replay's rows the target rejected again. */
+export interface Walked {
+  readonly chunks: number;
+  readonly rows: number;
+  readonly deleted: number;
+  readonly rejected: number;
+}
+
 /**
  * Copies `run.table` again while the stream goes on (the algorithm: resync-stage.ts). Writes the
  * start watermark, then one more with no chunk, then reads each chunk (the next `chunkRows` rows in
  * key order, a statement of its own) before writing its watermark, and waits for the stage to meet
  * it before reading the next. Settles once the chunk that lifted the table's hold is committed to
  * the target.
+ *
+ * With `letters` (a replay of the table's dead letters: the key-set mode), each chunk is the next
+ * `chunkRows` of their keys, in letter order, and nothing is emptied or held; it settles once the
+ * chunk that marked the last letters is committed.
  */
-export async function runResync(run: ResyncRun, d: ResyncDeps, restarted: boolean): Promise<void> {
+export async function runResync(run: ResyncRun, d: ResyncDeps, restarted: boolean, letters?: readonly LetterKey[]): Promise<Walked> {
+  const keys = letters && uniqueKeys(letters);
+  if (keys?.length === 0) return { chunks: 0, rows: 0, deleted: 0, rejected: 0 };
   const started = performance.now();
   const prefix = `ferry resync ${run.id} ${randomUUID().slice(0, 8)} `;
   const marker = (n: number | 'start') => `${prefix}${n}`;
@@ -67,6 +83,10 @@ export async function runResync(run: ResyncRun, d: ResyncDeps, restarted: boolea
   const applied = new Set<string>();
   const offApplied = d.events.on('marker-applied', ({ marker: m }) => {
     if (m.startsWith(prefix)) applied.add(m);
+  });
+  let rejected = 0;
+  const offReplayed = d.events.on('letters-replayed', (r) => {
+    if (r.marker?.startsWith(prefix)) rejected += r.rejected;
   });
   const meet = async (m: string): Promise<ChunkInjected | null> => {
     const met = until<ChunkInjected | null>(d.signal, (resolve) => {
@@ -92,8 +112,9 @@ export async function runResync(run: ResyncRun, d: ResyncDeps, restarted: boolea
       marker('start'),
       (m, injected) => waiting.get(m)?.(injected),
       (table, keys) => ahead.readKeys(table, keys),
+      letters,
     );
-    d.events.emit('resync-started', { ...run, restarted });
+    if (!keys) d.events.emit('resync-started', { ...run, restarted });
     await meet(marker('start'));
     // Described once the table was emptied in stream order: a column added later restarts the resync (the stage says so).
     const table = await describeNow(d.source, run.table);
@@ -103,25 +124,40 @@ export async function runResync(run: ResyncRun, d: ResyncDeps, restarted: boolea
     const reader = await open();
     let after: Row | null = null;
     let rows = 0;
+    let deleted = 0;
     for (let chunk = 1; ; chunk++) {
-      const range = await reader.readChunk(table, after, d.chunkRows);
-      const last = range[range.length - 1];
-      if (last) after = pickKey(Object.fromEntries(table.columns.map((c, i) => [c.name, last[i] ?? null])), table.primaryKey);
       const m = marker(chunk);
-      d.stage.expectChunk(m, { rows: range, last: range.length < d.chunkRows });
+      if (keys) {
+        const next = keys.slice((chunk - 1) * d.chunkRows, chunk * d.chunkRows);
+        d.stage.expectChunk(m, { rows: await reader.readKeys(table, next), keys: next, last: chunk * d.chunkRows >= keys.length });
+      } else {
+        const range = await reader.readChunk(table, after, d.chunkRows);
+        const last = range[range.length - 1];
+        if (last) after = pickKey(Object.fromEntries(table.columns.map((c, i) => [c.name, last[i] ?? null])), table.primaryKey);
+        d.stage.expectChunk(m, { rows: range, last: range.length < d.chunkRows });
+      }
       const injected = (await meet(m))!;
       rows += injected.rows;
-      d.events.emit('resync-chunk', { id: run.id, table: run.table, chunks: chunk, rows, chunkRows: injected.rows, readAhead: injected.readAhead });
+      deleted += injected.deleted;
+      if (!keys) d.events.emit('resync-chunk', { id: run.id, table: run.table, chunks: chunk, rows, chunkRows: injected.rows, readAhead: injected.readAhead });
       if (!injected.done) continue;
       if (!applied.has(m)) await until<void>(d.signal, (resolve) => d.events.on('marker-applied', ({ marker: a }) => a === m && resolve()));
-      d.events.emit('resync-done', { id: run.id, table: run.table, chunks: chunk, rows, ms: performance.now() - started });
-      return;
+      if (!keys) d.events.emit('resync-done', { id: run.id, table: run.table, chunks: chunk, rows, ms: performance.now() - started });
+      return { chunks: chunk, rows, deleted, rejected };
     }
   } catch (err) {
     d.stage.abandon();
     throw err;
   } finally {
     offApplied();
+    offReplayed();
     await Promise.all(readers.map((r) => r.close()));
   }
+}
+
+/** The keys of `letters`, each once, in the order of its first letter. */
+function uniqueKeys(letters: readonly LetterKey[]): Row[] {
+  const keys = new Map<unknown, Row>();
+  for (const l of letters) if (!keys.has(rowKey(l.key))) keys.set(rowKey(l.key), l.key);
+  return [...keys.values()];
 }

@@ -6,7 +6,7 @@ import type { Position } from '../core/position.js';
 import type { TableSchema } from '../core/schema.js';
 import type { DatabaseSink, TablePrep } from '../core/sink.js';
 import type { ErrorPolicy } from '../core/error-policy.js';
-import type { StoredDeadLetter } from '../core/dead-letter.js';
+import type { LetterKey, StoredDeadLetter } from '../core/dead-letter.js';
 import type { ChunkText } from '../core/snapshot-reader.js';
 import type { NextKeyValues } from '../core/source-catalogue.js';
 import type { TargetReader } from '../core/target-reader.js';
@@ -199,6 +199,10 @@ export class SqlSink<C> implements DatabaseSink {
 
   readDeadLetters(limit: number): Promise<StoredDeadLetter[]> {
     return this.#target.store.readDeadLetters(limit);
+  }
+
+  unreplayedLetters(): Promise<LetterKey[]> {
+    return this.#target.store.unreplayedLetters();
   }
 
   async close(): Promise<void> {

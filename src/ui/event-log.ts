@@ -28,6 +28,12 @@ export function logEvents(events: FerryEventBus, log: Logger, everyMs: number): 
     events.on('rows-dead-lettered', ({ table, reason, rows }) =>
       log.warn({ table, reason, rows }, `${rows} row(s) of ${table} the target rejected (${reason}) kept in ferry.ferry_dead_letters`),
     ),
+    events.on('replay-table-done', ({ table, id, letters, rows, deleted, rejected, ms }) =>
+      log.info(
+        { table, id, letters, rows, deleted, rejected },
+        `replay of ${table}'s dead letters done: ${letters} letter(s) replayed, ${rows} row(s) read again from the source, ${deleted} deleted (gone there), ${rejected} rejected again (new letters), ${(ms / 1000).toFixed(1)}s`,
+      ),
+    ),
     events.on('resync-started', ({ table, id, restarted }) =>
       log.info(
         { table, id, restarted },

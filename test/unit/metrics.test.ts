@@ -55,6 +55,18 @@ describe('FerryMetrics exposition', () => {
     });
   });
 
+  it('has ferry_dead_letters_replayed_total at 0 for each dead-letter table once streaming starts, and counts the letters replays mark', async () => {
+    await withMetrics(noKafka, async (bus, metrics) => {
+      bus.emit('stream-started', { from: at(100), deadLetterTables: ['shop.audit', 'shop.orders'] });
+      expect(sampleValue(await metrics.text(), 'ferry_dead_letters_replayed_total', { table: 'shop.audit' })).toBe(0);
+      bus.emit('letters-replayed', { marker: 'm1', table: 'shop.orders', letters: 3, rejected: 1 });
+      bus.emit('letters-replayed', { marker: 'm2', table: 'shop.orders', letters: 2, rejected: 0 });
+      const after = await metrics.text();
+      expect(typesOf(after).get('ferry_dead_letters_replayed_total')).toBe('counter');
+      expect(sampleValue(after, 'ferry_dead_letters_replayed_total', { table: 'shop.orders' })).toBe(5);
+    });
+  });
+
   it('has ferry_table_quarantined at 0 for every replicated table once streaming starts, 1 while a table is quarantined, 0 again once lifted', async () => {
     await withMetrics(noKafka, async (bus, metrics) => {
       expect(await metrics.text()).not.toMatch(/^ferry_table_quarantined\{/m);
@@ -138,6 +150,7 @@ describe('FerryMetrics exposition', () => {
       bus.emit('kafka-consumer-lag', { topic: 'cdc.shop.orders', partition: 0, lag: 3 });
       bus.emit('stream-started', { from: at(200), deadLetterTables: ['shop.orders'], tables: ['shop.orders'] });
       bus.emit('rows-dead-lettered', { table: 'shop.orders', reason: 'check', rows: 2 });
+      bus.emit('letters-replayed', { marker: 'm1', table: 'shop.orders', letters: 2, rejected: 0 });
       bus.emit('resync-started', { id: 'r1', table: 'shop.orders', since: '2026-12-04T17:00:00.000Z', restarted: false });
       bus.emit('resync-chunk', { id: 'r1', table: 'shop.orders', chunks: 1, rows: 3, chunkRows: 3, readAhead: 0 });
       const text = await metrics.text();

@@ -107,7 +107,7 @@ describe('the resync stage (DBLog watermarks)', () => {
     const m1 = stage.pass(beat('m1'));
     expect(injectedIds(m1)).toEqual([1, 3]);
     expect(m1.events.find((e) => e.key.id === 1)).toEqual({ op: 'r', table: ITEMS.source, key: { id: 1 }, before: null, after: readRow(1) });
-    expect(seen.get('m1')).toEqual({ rows: 2, skipped: 1, readAhead: 0, done: false });
+    expect(seen.get('m1')).toEqual({ rows: 2, deleted: 0, skipped: 1, readAhead: 0, done: false });
     // Key 5 changes in (m1, m2]; key 2 again; chunk 2's window is (m0, m2]: 2 is still in it, and so is 5.
     stage.pass(tx([upd(5, 'new5')]));
     stage.expectChunk('m2', read([4, 5, 6]));
@@ -149,7 +149,7 @@ describe('the resync stage (DBLog watermarks)', () => {
     const [m1] = await streamed(stage, [beat('m1')]);
     expect(injectedIds(m1!)).toEqual([1]);
     expect(m1!.hold).toEqual({ table: 'public.items', hold: null });
-    expect(seen.get('m1')).toEqual({ rows: 1, skipped: 1, readAhead: 2, done: true });
+    expect(seen.get('m1')).toEqual({ rows: 1, deleted: 0, skipped: 1, readAhead: 2, done: true });
     // Done: nothing is read any more.
     await streamed(stage, [tx([toasted(2)])]);
     expect(asked).toHaveLength(1);
@@ -193,5 +193,66 @@ describe('the resync stage (DBLog watermarks)', () => {
     const { stage } = started();
     const added = tx([], { schemaChange: { table: ITEMS.source, addColumns: [column('note')] } });
     expect(() => stage.pass(added)).toThrow(/public\.items changed \(note\) during its resync: it starts over/);
+  });
+});
+
+describe('the resync stage in key-set mode (a replay of dead letters)', () => {
+  const letter = (id: number, key: number) => ({ id, table: 'public.items', key: { id: key } });
+
+  /** A replay of `letters` begun, its start and bare watermarks met. */
+  function replaying(letters: ReturnType<typeof letter>[], sourceIds: readonly number[] = []) {
+    const stage = new ResyncStage(null);
+    const seen = new Map<string, ChunkInjected | null>();
+    const readKeys = async (_: TableSchema, keys: readonly Row[]) => rows(...keys.map((k) => Number(k.id)).filter((id) => sourceIds.includes(id)));
+    stage.begin(ITEMS, '2026-12-04T17:00:00.000Z', 'start', (m, r) => seen.set(m, r), readKeys, letters);
+    const out = [stage.pass(beat('start'))];
+    stage.expectBare('m0');
+    out.push(stage.pass(beat('m0')));
+    return { stage, seen, out };
+  }
+
+  it('neither empties nor holds the table: its changes pass as they are', () => {
+    const { stage, out } = replaying([letter(1, 5)]);
+    expect(out.flatMap((t) => t.events)).toEqual([]);
+    expect(out.some((t) => t.hold)).toBe(false);
+    const change = tx([del(9), upd(10, 'x')]);
+    expect(stage.pass(change)).toBe(change);
+  });
+
+  it('injects found keys as reads and deletes the others as rows that may be missing, marking their letters with them', () => {
+    const { stage, seen } = replaying([letter(1, 5), letter(2, 6), letter(3, 5)]);
+    stage.expectChunk('m1', { rows: rows(5), keys: [{ id: 5 }, { id: 6 }], last: true });
+    const t = stage.pass(beat('m1'));
+    expect(t.events).toEqual([
+      { op: 'r', table: ITEMS.source, key: { id: 5 }, before: null, after: readRow(5) },
+      { op: 'd', table: ITEMS.source, key: { id: 6 }, before: { id: 6 }, after: null, mayBeMissing: true },
+    ]);
+    expect(t.replayed).toEqual([letter(1, 5), letter(3, 5), letter(2, 6)]);
+    expect(t.hold).toBeUndefined();
+    expect(seen.get('m1')).toMatchObject({ rows: 1, deleted: 1, skipped: 0, done: true });
+    // Done: the stage is idle again.
+    const after = tx([del(5)]);
+    expect(stage.pass(after)).toBe(after);
+  });
+
+  it('leaves a key changed since two watermarks back to its own change, and marks its letters all the same', () => {
+    const { stage, seen } = replaying([letter(1, 5), letter(2, 6), letter(3, 7)]);
+    stage.pass(tx([upd(5, 'new')]));
+    stage.expectChunk('m1', { rows: rows(5, 6), keys: [{ id: 5 }, { id: 6 }], last: false });
+    stage.pass(tx([del(6)]));
+    const first = stage.pass(beat('m1'));
+    expect(first.events).toEqual([]);
+    expect(first.replayed).toEqual([letter(1, 5), letter(2, 6)]);
+    expect(seen.get('m1')).toMatchObject({ rows: 0, deleted: 0, skipped: 2, done: false });
+    stage.expectChunk('m2', { rows: [], keys: [{ id: 7 }], last: true });
+    const second = stage.pass(beat('m2'));
+    expect(second.events.map((e) => [e.op, e.key.id])).toEqual([['d', 7]]);
+    expect(second.replayed).toEqual([letter(3, 7)]);
+  });
+
+  it('completes an update that left values out of a key not replayed yet with its row read now; other keys’ pass as they are', async () => {
+    const { stage } = replaying([letter(1, 5)], [5, 9]);
+    const [t] = await streamed(stage, [tx([toasted(5, 3), toasted(9, 4)])]);
+    expect(t!.events).toEqual([{ op: 'u', table: ITEMS.source, key: { id: 5 }, before: null, after: { ...readRow(5), n: 3 } }, toasted(9, 4)]);
   });
 });
