@@ -8,6 +8,7 @@ import type { LiveStatus } from '../pipeline/live-status.js';
 import type { PauseGate } from '../core/pause-gate.js';
 import type { StoredDeadLetter } from '../core/dead-letter.js';
 import { cutoverRequestSchema, type CutoverController } from './cutover.js';
+import { z } from 'zod';
 import { ResyncRefused, type ResyncRequests } from '../pipeline/resync-requests.js';
 
 export interface AdminDeps {
@@ -24,6 +25,20 @@ export interface AdminDeps {
   /** The last `limit` dead letters in the target; absent where nothing is dead-lettered (a kafka target). */
   readonly deadLetters?: (limit: number) => Promise<readonly StoredDeadLetter[]>;
 }
+
+/**
+ * POST /dead-letters/replay: `table` (`schema.table`) or every table; the answer waits up to
+ * `timeoutSeconds` for the replay to commit (200 with its counts), else says it goes on (202 and its id).
+ */
+const replayRequestSchema = z
+  .object({
+    table: z
+      .string()
+      .regex(/^[^.]+\..+$/, 'a source table as schema.table')
+      .optional(),
+    timeoutSeconds: z.number().int().min(0).max(3600).default(60),
+  })
+  .strict();
 
 /** GET /dead-letters answers this many rows unless `?limit=` asks for another number, up to DEAD_LETTERS_MAX. */
 const DEAD_LETTERS_DEFAULT = 100;
@@ -181,6 +196,30 @@ function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Han
           throw new HttpError(400, `limit must be a whole number from 1 to ${DEAD_LETTERS_MAX}, not ${asked}`, 'e.g. GET /dead-letters?limit=50');
         const rows = await d.deadLetters(limit);
         return json(200, { limit, rows });
+      },
+    },
+    '/dead-letters/replay': {
+      GET: async (req) => {
+        authorize(req, d.token);
+        const last = d.resyncs.lastReplay;
+        if (!last) throw new HttpError(404, 'no replay has run in this process', 'POST /dead-letters/replay starts one');
+        return json(200, last);
+      },
+      POST: async (req) => {
+        if (!d.deadLetters) throw new HttpError(404, 'a kafka target keeps no dead letters', 'ask the applying processes, whose target is a database');
+        const parsed = replayRequestSchema.safeParse(await readJson(req));
+        if (!parsed.success) {
+          const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+          throw new HttpError(400, `invalid replay request: ${problems}`, 'send {"table": "schema.table", "timeoutSeconds": 60} (both optional)');
+        }
+        try {
+          const { done, view } = await d.resyncs.replay(parsed.data.table ?? null, parsed.data.timeoutSeconds * 1000);
+          d.log.info({ id: view.id, table: view.table }, `replay of dead letters ${done ? 'done' : 'goes on'} (POST /dead-letters/replay)`);
+          return json(done ? 200 : 202, done ? view : { ...view, status: 'GET /dead-letters/replay shows it until it is done' });
+        } catch (err) {
+          if (err instanceof ResyncRefused) throw new HttpError(err.status, err.message, err.hint);
+          throw err;
+        }
       },
     },
     '/pause': {

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
+import { startAdminServer, type AdminDeps, type AdminServer } from '../../src/admin/admin-server.js';
 import { CutoverController } from '../../src/admin/cutover.js';
 import { FerryEventBus } from '../../src/core/events.js';
 import { makeLogger } from '../../src/log.js';
@@ -34,26 +34,43 @@ function post(port: string, path: string, headers: Record<string, string>, body 
   });
 }
 
+/** A replicated table with a primary key, as a stream attempt offers it. */
+const ORDERS = {
+  engine: 'mysql',
+  source: { schema: 'shop', name: 'orders' },
+  target: { schema: 'shop', name: 'orders' },
+  columns: [],
+  primaryKey: ['id'],
+  indexes: [],
+} as const;
+
+/** The admin API without a token on `listen`, with `resyncs`, and `deadLetters` where the target keeps them. */
+function startTestAdmin(listen: string, resyncs: ResyncRequests, deadLetters?: AdminDeps['deadLetters']): Promise<AdminServer> {
+  const events = new FerryEventBus();
+  const status = new LiveStatus('p', events);
+  const log = makeLogger('error');
+  const unused = async () => Promise.reject(new Error('not in this test'));
+  return startAdminServer(listen, {
+    status,
+    metrics: new FerryMetrics('p', events, status, { source: false, target: false }),
+    gate: new PauseGate(events),
+    log,
+    token: undefined,
+    readyMaxLagSeconds: 5,
+    cutover: new CutoverController({ events, status, log, openSource: unused, openSink: unused, stopStream: async () => {}, defaultVerify: 'checksums' }),
+    resyncs,
+    ...(deadLetters ? { deadLetters } : {}),
+  });
+}
+
 /** Without admin.token, POST is for this host only; GET is for anyone (metrics, health). */
 describe('admin API without a token', () => {
   let server: AdminServer;
   let port: string;
   let resyncs: ResyncRequests;
   beforeAll(async () => {
-    const events = new FerryEventBus();
-    const status = new LiveStatus('p', events);
-    const log = makeLogger('error');
-    const unused = async () => Promise.reject(new Error('not in this test'));
-    server = await startAdminServer('0.0.0.0:0', {
-      status,
-      metrics: new FerryMetrics('p', events, status, { source: false, target: false }),
-      gate: new PauseGate(events),
-      log,
-      token: undefined,
-      readyMaxLagSeconds: 5,
-      cutover: new CutoverController({ events, status, log, openSource: unused, openSink: unused, stopStream: async () => {}, defaultVerify: 'checksums' }),
-      resyncs: (resyncs = new ResyncRequests(log)),
-    });
+    resyncs = new ResyncRequests(makeLogger('error'));
+    server = await startTestAdmin('0.0.0.0:0', resyncs);
     port = new URL(server.url).port;
   });
   afterAll(() => server?.close());
@@ -109,20 +126,66 @@ describe('admin API without a token', () => {
       fetch(`http://127.0.0.1:${port}/tables/${table}/resync`, { method, headers: JSON_TYPE, ...(method === 'POST' ? { body: '{}' } : {}) });
     const idle = await resync('shop.orders');
     expect([idle.status, await idle.json()]).toEqual([409, { error: 'the pipeline is not streaming', hint: expect.stringMatching(/GET \/status/) }]);
-    const orders = {
-      engine: 'mysql',
-      source: { schema: 'shop', name: 'orders' },
-      target: { schema: 'shop', name: 'orders' },
-      columns: [],
-      primaryKey: ['id'],
-      indexes: [],
-    } as const;
-    resyncs.attach({ tables: [orders], run: () => new Promise<void>(() => {}) }, undefined);
+    resyncs.attach({ tables: [ORDERS], run: () => new Promise<void>(() => {}) }, undefined);
     const unknown = await resync('shop.nope');
     expect([unknown.status, (await unknown.json()).hint]).toEqual([404, 'name a source table as schema.table, one of: shop.orders']);
     const accepted = await resync('shop%2Eorders');
     expect([accepted.status, await accepted.json()]).toEqual([202, expect.objectContaining({ table: 'shop.orders', id: expect.any(String) })]);
     expect((await resync('shop.orders', 'GET')).status).toBe(405);
+  });
+
+  it('answers POST /dead-letters/replay: 400 for an unknown key, 404 for a table not replicated, 409 while a resync runs; GET 404 before the first', async () => {
+    const replay = (body: string) => fetch(`http://127.0.0.1:${port}/dead-letters/replay`, { method: 'POST', headers: JSON_TYPE, body });
+    // This server has no dead-letter reader (a kafka target's): 404 whatever the body.
+    const none = await replay('{}');
+    expect([none.status, (await none.json()).error]).toEqual([404, 'a kafka target keeps no dead letters']);
+    expect((await fetch(`http://127.0.0.1:${port}/dead-letters/replay`)).status).toBe(404);
+  });
+});
+
+describe('POST /dead-letters/replay', () => {
+  it('waits for the replay (200 with its counts), answers 202 when it takes longer than timeoutSeconds, and refuses a second one meanwhile (409)', async () => {
+    const resyncs = new ResyncRequests(makeLogger('error'));
+    const server = await startTestAdmin('127.0.0.1:0', resyncs, async () => []);
+    const port = new URL(server.url).port;
+    const replay = (body: string) => fetch(`http://127.0.0.1:${port}/dead-letters/replay`, { method: 'POST', headers: JSON_TYPE, body });
+    try {
+      expect((await replay('{"tables": []}')).status).toBe(400);
+      expect((await replay('{"timeoutSeconds": -1}')).status).toBe(400);
+      expect((await replay('{}')).status).toBe(409);
+      let finish = () => {};
+      resyncs.attach(
+        {
+          tables: [ORDERS],
+          run: (run) =>
+            new Promise<void>((resolve) => {
+              finish = () => {
+                if ('replay' in run) {
+                  run.replay.tables['shop.orders'] = { letters: 3, rows: 2, deleted: 1, rejected: 0 };
+                  run.replay.state = 'done';
+                }
+                resolve();
+              };
+            }),
+        },
+        undefined,
+      );
+      expect((await replay('{"table": "shop.nope"}')).status).toBe(404);
+      const slow = await replay('{"table": "shop.orders", "timeoutSeconds": 0}');
+      expect([slow.status, await slow.json()]).toEqual([202, expect.objectContaining({ table: 'shop.orders', state: 'running', tables: {} })]);
+      const busy = await replay('{}');
+      expect([busy.status, (await busy.json()).error]).toEqual([409, expect.stringMatching(/a replay of dead letters is running/)]);
+      finish();
+      const shown = await fetch(`http://127.0.0.1:${port}/dead-letters/replay`);
+      expect(await shown.json()).toMatchObject({ state: 'done', tables: { 'shop.orders': { letters: 3, rows: 2, deleted: 1, rejected: 0 } } });
+      const next = replay('{"timeoutSeconds": 5}');
+      await new Promise((r) => setTimeout(r, 50));
+      finish();
+      const done = await next;
+      expect([done.status, await done.json()]).toEqual([200, expect.objectContaining({ table: null, state: 'done' })]);
+    } finally {
+      await server.close();
+    }
   });
 });
 
