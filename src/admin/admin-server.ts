@@ -261,6 +261,9 @@ function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Han
     [RESYNC_ROUTE]: {
       POST: async (req) => {
         const name = decodeURIComponent(RESYNC_PATH.exec(pathOf(req))![1]!);
+        // The cutover checked the holds as it started: a table emptied for a resync now would be handed over half-copied.
+        if (d.cutover.active)
+          throw new HttpError(409, `a cutover is running: ${name} would be cut over half-copied`, 'POST /cutover/abort first, or wait for it to end');
         try {
           const run = d.resyncs.request(name);
           d.log.info({ table: run.table, id: run.id }, `resync of ${run.table} requested through the admin API`);

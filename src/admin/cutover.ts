@@ -16,6 +16,7 @@ import type { SourceLog } from '../core/source-log.js';
 import type { Verifiable } from '../core/verify-side.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import type { LiveStatus } from '../pipeline/live-status.js';
+import type { ResyncRun } from '../pipeline/resync.js';
 import type { TableHolds } from '../core/table-hold.js';
 import { holdText, quarantinedTables } from '../core/table-quarantine.js';
 import { verifyTables, type TableVerdict } from '../verify/verify.js';
@@ -70,18 +71,23 @@ export interface CutoverDeps {
   readonly defaultVerify: CutoverVerify;
   /** What the pipeline makes of each table (transforms.rules): the verification compares through it. */
   readonly transform?: Transform;
+  /** The resync running or asked for (ResyncRequests): its table is not held in the checkpoint until its start commits. */
+  readonly resyncs: { readonly current: ResyncRun | null };
 }
 
 /**
  * A cutover hands the target to the application: not while a table is held, which the target holds
- * behind the source (quarantined) or half-copied (being resynced).
+ * behind the source (quarantined) or half-copied (being resynced), nor while a resync is asked for
+ * whose start has not committed its hold yet.
  */
-function refuseHeldTables(holds: TableHolds): void {
+function refuseHeldTables(holds: TableHolds, resync: ResyncRun | null = null): void {
   const held = Object.entries(holds);
-  if (held.length === 0) return;
+  const pending = resync && !holds[resync.table] ? [`${resync.table} is to be resynced (${resync.id}, asked for ${resync.since})`] : [];
+  if (held.length === 0 && pending.length === 0) return;
+  const count = held.length + pending.length;
   throw new FerryError(
     'config',
-    `cannot cut over while ${held.length === 1 ? 'a table is' : 'tables are'} held: ${held.map(([t, h]) => holdText(t, h)).join('; ')}`,
+    `cannot cut over while ${count === 1 ? 'a table is' : 'tables are'} held: ${[...held.map(([t, h]) => holdText(t, h)), ...pending].join('; ')}`,
     {
       hint: `fix the target, then POST /tables/{schema.table}/resync for each quarantined table (${quarantinedTables(holds).join(', ') || 'none'}) and wait until no table is held (GET /status), then cut over`,
     },
@@ -113,7 +119,7 @@ export class CutoverController {
         hint: 'nothing more to do; ferry run refuses this pipeline from now on, and a fresh pipeline name replicates again',
       });
     }
-    refuseHeldTables(this.deps.status.holds);
+    refuseHeldTables(this.deps.status.holds, this.deps.resyncs.current);
     const request = { ...body, verify: body.verify ?? this.deps.defaultVerify };
     const run = new Run(randomUUID(), request, this.deps);
     this.#current = run;
@@ -292,6 +298,8 @@ class Run {
         await step('moving target sequences', (async () => sink.advanceSequences!(targets, byTarget(await source.nextKeyValues(tables))))());
       await step('draining to the source head', this.#drainToHead(source, tables, polls.signal));
       late.check();
+      // What was held when the cutover started is not all: a table quarantined during the drain is held in the checkpoint only.
+      refuseHeldTables((await step('reading the holds', sink.loadCheckpoint()))?.holds ?? {});
       // Before the stream stops, so that a constraint the target's rows break still unfences the source.
       await step('creating the deferred constraints', sink.finalizeSchema?.(targets) ?? Promise.resolve());
       this.stopping = true;

@@ -81,6 +81,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     },
     defaultVerify: config.cutover.verify,
     transform: rulesTransform(config.transforms),
+    resyncs,
   });
   let admin: AdminServer | null = null;
   if (config.admin) {

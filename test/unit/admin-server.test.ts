@@ -9,6 +9,7 @@ import { FerryMetrics } from '../../src/metrics/metrics.js';
 import { LiveStatus } from '../../src/pipeline/live-status.js';
 import { PauseGate } from '../../src/core/pause-gate.js';
 import { ResyncRequests } from '../../src/pipeline/resync-requests.js';
+import { CUTOVER_REQUEST, cutoverOf, ended, ORDERS } from '../helpers/cutover.js';
 
 /** This host's first address that is not loopback: a request from it is a remote one. */
 function outsideAddress(): string {
@@ -34,18 +35,8 @@ function post(port: string, path: string, headers: Record<string, string>, body 
   });
 }
 
-/** A replicated table with a primary key, as a stream attempt offers it. */
-const ORDERS = {
-  engine: 'mysql',
-  source: { schema: 'shop', name: 'orders' },
-  target: { schema: 'shop', name: 'orders' },
-  columns: [],
-  primaryKey: ['id'],
-  indexes: [],
-} as const;
-
-/** The admin API without a token on `listen`, with `resyncs`, and `deadLetters` where the target keeps them. */
-function startTestAdmin(listen: string, resyncs: ResyncRequests, deadLetters?: AdminDeps['deadLetters']): Promise<AdminServer> {
+/** The admin API without a token on `listen`, with `resyncs`, `deadLetters` where the target keeps them, and a cutover of its own unless given one. */
+function startTestAdmin(listen: string, resyncs: ResyncRequests, deadLetters?: AdminDeps['deadLetters'], cutover?: CutoverController): Promise<AdminServer> {
   const events = new FerryEventBus();
   const status = new LiveStatus('p', events);
   const log = makeLogger('error');
@@ -57,7 +48,9 @@ function startTestAdmin(listen: string, resyncs: ResyncRequests, deadLetters?: A
     log,
     token: undefined,
     readyMaxLagSeconds: 5,
-    cutover: new CutoverController({ events, status, log, openSource: unused, openSink: unused, stopStream: async () => {}, defaultVerify: 'checksums' }),
+    cutover:
+      cutover ??
+      new CutoverController({ events, status, log, openSource: unused, openSink: unused, stopStream: async () => {}, defaultVerify: 'checksums', resyncs }),
     resyncs,
     ...(deadLetters ? { deadLetters } : {}),
   });
@@ -189,39 +182,24 @@ describe('POST /dead-letters/replay', () => {
   });
 });
 
-describe('a cutover while a table is held', () => {
-  it('refuses to start, naming the table, its hold and the fix', () => {
-    const events = new FerryEventBus();
-    const status = new LiveStatus('p', events);
-    const unused = async () => Promise.reject(new Error('not in this test'));
-    const cutover = new CutoverController({
-      events,
-      status,
-      log: makeLogger('error'),
-      openSource: unused,
-      openSink: unused,
-      stopStream: async () => {},
-      defaultVerify: 'checksums',
-    });
-    const hold = {
-      state: 'quarantined',
-      since: '2026-12-04T17:00:00.000Z',
-      position: { kind: 'pg', lsn: 16n },
-      key: { id: 4 },
-      reason: 'check',
-      message: 'violates check',
-    } as const;
-    events.emit('stream-started', { from: { kind: 'pg', lsn: 16n }, tables: ['shop.orders'], holds: { 'shop.orders': hold } });
-    const start = () => cutover.start({ timeoutSeconds: 300, maxLagSeconds: 5, fence: 'none', verify: 'none' });
-    expect(start).toThrow(
-      /cannot cut over while a table is held: shop\.orders is quarantined since 2026-12-04T17:00:00\.000Z .*key \{"id":4\} \(check: violates check\)/,
-    );
-    expect(() => start()).toThrow(
-      expect.objectContaining({ kind: 'config', hint: expect.stringMatching(/resync for each quarantined table \(shop\.orders\)/) }),
-    );
-    expect(cutover.view()).toBeNull();
-    events.emit('table-hold', { table: 'shop.orders', hold: null });
-    // Started once nothing is held (and then failing on what else it checks here: the stream is not running).
-    expect(start()).toMatchObject({ state: 'failed', reason: expect.stringMatching(/not streaming/) });
+describe('POST /tables/{schema.table}/resync during a cutover', () => {
+  it('refuses POST /tables/{schema.table}/resync while it runs', async () => {
+    let open = () => {};
+    const { resyncs, cutover } = cutoverOf({ opened: new Promise<void>((resolve) => (open = resolve)) });
+    resyncs.attach({ tables: [ORDERS], run: () => new Promise<void>(() => {}) }, undefined);
+    const server = await startTestAdmin('127.0.0.1:0', resyncs, undefined, cutover);
+    try {
+      cutover.start(CUTOVER_REQUEST);
+      const res = await fetch(`${server.url}/tables/shop.orders/resync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect([res.status, await res.json()]).toEqual([
+        409,
+        { error: 'a cutover is running: shop.orders would be cut over half-copied', hint: 'POST /cutover/abort first, or wait for it to end' },
+      ]);
+      expect(resyncs.current).toBeNull();
+      open();
+      expect(await ended(cutover)).toMatchObject({ state: 'completed' });
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -1,0 +1,85 @@
+import { type CutoverSource, CutoverController } from '../../src/admin/cutover.js';
+import type { Checkpoint } from '../../src/core/checkpoint.js';
+import { FerryEventBus } from '../../src/core/events.js';
+import type { Position } from '../../src/core/position.js';
+import type { Sink } from '../../src/core/sink.js';
+import type { TableHold } from '../../src/core/table-hold.js';
+import { makeLogger } from '../../src/log.js';
+import { LiveStatus } from '../../src/pipeline/live-status.js';
+import { ResyncRequests } from '../../src/pipeline/resync-requests.js';
+
+const log = makeLogger('error');
+export const at = (lsn: bigint): Position => ({ kind: 'pg', lsn });
+export const quarantined: TableHold = {
+  state: 'quarantined',
+  since: '2026-12-04T17:00:00.000Z',
+  position: at(16n),
+  key: { id: 4 },
+  reason: 'check',
+  message: 'violates check',
+};
+/** A replicated table with a primary key, as a stream attempt offers it. */
+export const ORDERS = {
+  engine: 'mysql',
+  source: { schema: 'shop', name: 'orders' },
+  target: { schema: 'shop', name: 'orders' },
+  columns: [],
+  primaryKey: ['id'],
+  indexes: [],
+} as const;
+export const CUTOVER_REQUEST = { timeoutSeconds: 300, maxLagSeconds: 5, fence: 'read-only', verify: 'none' } as const;
+
+/**
+ * A cutover over a streaming pipeline whose source and target answer in memory: the fence marker is
+ * applied at once, the source head is the position applied, and the target's checkpoint holds what
+ * `committed` holds when the cutover reads it. `opened` keeps the source from opening while unresolved.
+ */
+export function cutoverOf(o: { committed?: () => Checkpoint['holds']; opened?: Promise<void> } = {}) {
+  const events = new FerryEventBus();
+  const status = new LiveStatus('p', events);
+  status.phase = 'streaming';
+  status.applied = { position: at(100n), commitTime: new Date() };
+  const resyncs = new ResyncRequests(log);
+  const calls: string[] = [];
+  const source = {
+    describeTables: async () => [ORDERS],
+    fence: async (marker: string) => {
+      calls.push('fence');
+      events.emit('marker-applied', { marker, position: at(100n), changesAfter: 0 });
+    },
+    unfence: async () => {
+      calls.push('unfence');
+      return true;
+    },
+    fenced: async () => false,
+    headPosition: async () => at(100n),
+    beat: async () => {},
+    changesAfter: async () => 0,
+    close: async () => {},
+  } as unknown as CutoverSource;
+  const sink = {
+    loadCheckpoint: async () => ({ phase: 'stream', position: at(100n), ...(o.committed?.() ? { holds: o.committed() } : {}) }),
+    recordCutover: async () => void calls.push('recorded'),
+    close: async () => {},
+  } as unknown as Sink;
+  const cutover = new CutoverController({
+    events,
+    status,
+    log,
+    openSource: async () => {
+      await o.opened;
+      return source;
+    },
+    openSink: async () => sink,
+    stopStream: async () => void calls.push('stopped'),
+    defaultVerify: 'none',
+    resyncs,
+  });
+  return { events, status, resyncs, cutover, calls };
+}
+
+/** The cutover's end: its view once it is no longer running. */
+export async function ended(cutover: CutoverController) {
+  while (cutover.active) await new Promise((r) => setTimeout(r, 5));
+  return cutover.view()!;
+}
