@@ -345,6 +345,8 @@ export class SqlTransaction<C> implements PartitionTransaction {
    * Before a DDL that commits the open transaction by itself (MySQL): what this transaction wrote
    * so far commits ahead of the checkpoint, so the checkpoint's overlap is extended over it. A
    * crash before this transaction's own commit then replays those changes as replays, not misses.
+   * The holds commit as this transaction has them so far: a resync's truncate written before the
+   * DDL must not commit without its table's hold.
    */
   async #extendOverlapOverWrites(): Promise<void> {
     const upTo = this.#writtenUpTo;
@@ -352,7 +354,7 @@ export class SqlTransaction<C> implements PartitionTransaction {
     const checkpoint = await this.#context.store.read();
     if (checkpoint?.phase !== 'stream' || !checkpoint.position) return;
     const end = checkpoint.overlapEnd && comparePositions(checkpoint.overlapEnd, upTo) > 0 ? checkpoint.overlapEnd : upTo;
-    await this.#context.store.write(this.#conn, { ...checkpoint, overlapEnd: end });
+    await this.#context.store.write(this.#conn, withHolds({ ...checkpoint, overlapEnd: end }, this.#currentHolds()));
   }
 
   claimPartition(topic: string, partition: number): Promise<bigint> {

@@ -109,8 +109,14 @@ function target(loaded: TableHolds = {}, rejects?: { table: string; policy: Erro
         throw Object.assign(new Error(`new row for relation "${t.source.name}" violates check constraint`), { code: '23514' });
       applied.push({ table: t.source.name, checked });
     },
+    truncate: async (_c: string, t: TableSchema) => void statements.push(`TRUNCATE ${t.source.name}`),
+    // As MySQL's: the DDL commits the open transaction by itself.
+    addColumns: async (_c: string, _t: TableSchema, _columns: unknown, beforeImplicitCommit: () => Promise<void>) => beforeImplicitCommit(),
   } as unknown as RowWrites<string>;
-  const store = { write: async (_c: string, c: Checkpoint) => void checkpoints.push(c) } as unknown as CheckpointStore<string>;
+  const store = {
+    write: async (_c: string, c: Checkpoint) => void checkpoints.push(c),
+    read: async (): Promise<Checkpoint> => ({ phase: 'stream', position: at(5), ...(Object.keys(loaded).length > 0 ? { holds: loaded } : {}) }),
+  } as unknown as CheckpointStore<string>;
   const holds: Holds = { current: loaded };
   const open = async () => {
     const tx = new SqlTransaction('conn', {
@@ -178,6 +184,17 @@ describe('a hold set or lifted by a source transaction, in the target transactio
     await next.commit({ phase: 'stream', position: at(20) });
     expect(t.applied).toEqual([{ table: 'orders', checked: true }]);
     expect(t.checkpoints).toEqual([{ phase: 'stream', position: at(20), holds: { 'shop.items': quarantined } }]);
+  });
+
+  it("writes the holds as it has them into the checkpoint a target DDL commits with its writes so far (MySQL): a resync's truncate never commits without its hold", async () => {
+    const t = target({ 'shop.items': quarantined });
+    const tx = await t.open();
+    const truncate: ChangeEvent = { op: 't', table: ORDERS.source, key: {}, before: null, after: null };
+    await tx.write([txn(10, [truncate], { table: 'shop.orders', hold: resyncing })]);
+    await tx.addColumns(ITEMS.source, []);
+    expect(t.statements).toEqual(['BEGIN', 'TRUNCATE orders']);
+    expect(t.checkpoints).toEqual([{ phase: 'stream', position: at(5), overlapEnd: at(10), holds: { 'shop.items': quarantined, 'shop.orders': resyncing } }]);
+    await tx.rollback();
   });
 
   it('writes no holds once the last is lifted', async () => {
