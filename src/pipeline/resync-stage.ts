@@ -72,7 +72,9 @@ type Seen = (marker: string, injected: ChunkInjected | null) => void;
  * - Every change of the table is applied as it comes; the target may lack the row, so a delete is
  *   one that may find none, a key change deletes the old key as such and upserts the new, and an
  *   update that needs the row (Postgres sends no unchanged TOAST values) becomes an upsert of the
- *   row read from the source as the stream meets it, with the update's own values over it (`stream`).
+ *   row read from the source as the stream meets it, with the update's own values over it (`stream`);
+ *   a read that finds no row leaves it column-only (its insert may not be visible yet, in its own
+ *   transaction perhaps: coalesce merges it there).
  *   The read may be newer than the stream: the changes after it are applied again over it, and
  *   converge. (Dropping such an update and reading its key again with a later chunk, until a window
  *   is clear of it, never ends under a steady load of such updates.)
@@ -157,7 +159,7 @@ export class ResyncStage {
     }
   }
 
-  /** Each update of the table that left values out, as an upsert of its row read now with the update's values over it. */
+  /** Each update of the table that left values out, as an upsert of its row read now with the update's values over it (where the source has the row). */
   async #readAhead(t: Transaction, active: Active): Promise<Transaction> {
     const name = tableKey(active.table.source);
     const pk = active.table.primaryKey;
@@ -174,12 +176,14 @@ export class ResyncStage {
       found.set(rowKey(pickKey(row, pk)), row);
     }
     active.readAhead += partial.length;
-    // A key the source no longer has was deleted (or moved) after the update: that change follows in the stream.
-    const events = t.events.flatMap((e): ChangeEvent[] => {
-      if (!partial.includes(e)) return [e];
-      const row = found.get(rowKey(pickKey(e.key, pk)));
+    // A key the source does not have was deleted (or moved) after the update, and that change follows in
+    // the stream; or it was inserted by a transaction not yet visible, this one perhaps: the update stays
+    // column-only (the held table's writes may find no row) and coalesce merges it into that insert.
+    const events = t.events.map((e): ChangeEvent => {
+      const row = partial.includes(e) ? found.get(rowKey(pickKey(e.key, pk))) : undefined;
+      if (!row) return e;
       const { unchanged: _, ...full } = e;
-      return row ? [{ ...full, before: null, after: { ...row, ...e.after } }] : [];
+      return { ...full, before: null, after: { ...row, ...e.after } };
     });
     return { ...t, events };
   }

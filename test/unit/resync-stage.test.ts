@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeEvent, Row, Transaction, Value } from '../../src/core/change-event.js';
+import { coalesce } from '../../src/core/coalesce.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import { ResyncStage, type ChunkInjected, type ChunkRead } from '../../src/pipeline/resync-stage.js';
 import { rulesTransform } from '../../src/transforms/rules.js';
@@ -139,11 +140,11 @@ describe('the resync stage (DBLog watermarks)', () => {
     expect(injectedIds(stage.pass(beat('m1')))).toEqual([2]);
   });
 
-  it("completes an update that left values out with its row read as the stream meets it, the update's values over it; drops it when the source no longer has the row", async () => {
+  it("completes an update that left values out with its row read as the stream meets it, the update's values over it; keeps it column-only when the source does not have the row", async () => {
     const { stage, seen, asked } = started([2]);
     const [out] = await streamed(stage, [tx([toasted(2, 7), toasted(3), ins(9)])]);
     expect(asked).toEqual([[{ id: 2 }, { id: 3 }]]);
-    expect(out!.events).toEqual([{ op: 'u', table: ITEMS.source, key: { id: 2 }, before: null, after: { id: 2, n: 7, val: 'read2' } }, ins(9)]);
+    expect(out!.events).toEqual([{ op: 'u', table: ITEMS.source, key: { id: 2 }, before: null, after: { id: 2, n: 7, val: 'read2' } }, toasted(3), ins(9)]);
     // Key 2 changed in the window: the chunk leaves it to its update.
     stage.expectChunk('m1', read([1, 2], true));
     const [m1] = await streamed(stage, [beat('m1')]);
@@ -153,6 +154,15 @@ describe('the resync stage (DBLog watermarks)', () => {
     // Done: nothing is read any more.
     await streamed(stage, [tx([toasted(2)])]);
     expect(asked).toHaveLength(1);
+  });
+
+  it('merges an update that left values out into the insert of the same transaction when the read finds no row (that transaction not yet visible)', async () => {
+    const { stage } = started();
+    const insert: ChangeEvent = { op: 'c', table: ITEMS.source, key: { id: 1 }, before: null, after: { id: 1, n: 1, val: 'big' } };
+    const [out] = await streamed(stage, [tx([insert, toasted(1, 2)])]);
+    expect(coalesce(out!.events, () => ['id'])).toEqual([
+      { kind: 'rows', table: ITEMS.source, deletes: [], inserts: [{ id: 1, n: 2, val: 'big' }], upserts: [], patches: [], transients: [] },
+    ]);
   });
 
   it('injects nothing of a chunk whose window holds a truncate of the table', () => {
