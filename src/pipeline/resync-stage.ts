@@ -23,7 +23,10 @@ export interface ChunkInjected {
   readonly skipped: number;
   /** Rows read at their update so far (updates that left large values out). */
   readonly readAhead: number;
-  /** The table is whole again: this chunk's transaction lifts its hold. */
+  /**
+   * The table is whole again: this chunk's transaction lifts its hold. A last chunk is not done while
+   * its window had a read-ahead that found no row: the range past it is read on (usually nothing).
+   */
   readonly done: boolean;
 }
 
@@ -34,6 +37,8 @@ export type ReadKeys = (table: TableSchema, keys: readonly Row[]) => Promise<Val
 class ChangedKeys {
   readonly keys = new Set<unknown>();
   truncated = false;
+  /** A read-ahead found no row: the delete that made it miss may come after the next watermark. */
+  missed = false;
 }
 
 interface Active {
@@ -85,7 +90,10 @@ type Seen = (marker: string, injected: ChunkInjected | null) => void;
  *   m_(i-2) because a commit can be in the log before a watermark yet become visible to reads only
  *   after it (a Postgres commit record is written before the transaction leaves the proc array, a
  *   MariaDB binlog group before the engine commits). A key left out is carried by its own changes.
- * - With the range read to its end, that chunk's transaction lifts the hold.
+ * - With the range read to its end, that chunk's transaction lifts the hold, unless a read-ahead
+ *   since the last watermark found no row: the delete that made it miss committed before the read,
+ *   perhaps after that chunk's watermark was written, and a delete after the lift must find its row.
+ *   The range past the end is read on, and the first watermark whose window had no miss lifts it.
  *
  * A restart with the table still held ('resyncing' in the checkpoint) starts over: until the new
  * start watermark, the table's changes are applied the same way.
@@ -180,8 +188,12 @@ export class ResyncStage {
     // the stream; or it was inserted by a transaction not yet visible, this one perhaps: the update stays
     // column-only (the held table's writes may find no row) and coalesce merges it into that insert.
     const events = t.events.map((e): ChangeEvent => {
-      const row = partial.includes(e) ? found.get(rowKey(pickKey(e.key, pk))) : undefined;
-      if (!row) return e;
+      if (!partial.includes(e)) return e;
+      const row = found.get(rowKey(pickKey(e.key, pk)));
+      if (!row) {
+        active.current.missed = true;
+        return e;
+      }
       const { unchanged: _, ...full } = e;
       return { ...full, before: null, after: { ...row, ...e.after } };
     });
@@ -261,8 +273,9 @@ export class ResyncStage {
       // The source has no row for it, and had none since m_(i-2): the target must not either.
       injected.push({ op: 'd', table: table.source, key, before: key, after: null, mayBeMissing: true });
     }
+    // A replay lifts no hold: only a resync waits for a window without a read-ahead miss.
+    const done = read.last && active.chunks.size === 0 && (active.letters !== null || !active.current.missed);
     this.#advance(active);
-    const done = read.last && active.chunks.size === 0;
     const result: ChunkInjected = { rows, deleted: injected.length - rows, skipped, readAhead: active.readAhead, done };
     const lifts = done && !active.letters;
     if (done) this.#active = null;

@@ -66,8 +66,8 @@ export interface Walked {
  * Copies `run.table` again while the stream goes on (the algorithm: resync-stage.ts). Writes the
  * start watermark, then one more with no chunk, then reads each chunk (the next `chunkRows` rows in
  * key order, a statement of its own) before writing its watermark, and waits for the stage to meet
- * it before reading the next. Settles once the chunk that lifted the table's hold is committed to
- * the target.
+ * it before reading the next, past the table's end too until one lifts the table's hold. Settles
+ * once that chunk is committed to the target.
  *
  * With `letters` (a replay of the table's dead letters: the key-set mode), each chunk is the next
  * `chunkRows` of their keys, in letter order, and nothing is emptied or held; it settles once the

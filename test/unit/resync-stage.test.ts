@@ -146,11 +146,12 @@ describe('the resync stage (DBLog watermarks)', () => {
     expect(asked).toEqual([[{ id: 2 }, { id: 3 }]]);
     expect(out!.events).toEqual([{ op: 'u', table: ITEMS.source, key: { id: 2 }, before: null, after: { id: 2, n: 7, val: 'read2' } }, toasted(3), ins(9)]);
     // Key 2 changed in the window: the chunk leaves it to its update.
-    stage.expectChunk('m1', read([1, 2], true));
-    const [m1] = await streamed(stage, [beat('m1')]);
+    stage.expectChunk('m1', read([1, 2]));
+    stage.expectChunk('m2', read([], true));
+    const [m1, m2] = await streamed(stage, [beat('m1'), beat('m2')]);
     expect(injectedIds(m1!)).toEqual([1]);
-    expect(m1!.hold).toEqual({ table: 'public.items', hold: null });
-    expect(seen.get('m1')).toEqual({ rows: 1, deleted: 0, skipped: 1, readAhead: 2, done: true });
+    expect(seen.get('m1')).toEqual({ rows: 1, deleted: 0, skipped: 1, readAhead: 2, done: false });
+    expect(m2!.hold).toEqual({ table: 'public.items', hold: null });
     // Done: nothing is read any more.
     await streamed(stage, [tx([toasted(2)])]);
     expect(asked).toHaveLength(1);
@@ -163,6 +164,22 @@ describe('the resync stage (DBLog watermarks)', () => {
     expect(coalesce(out!.events, () => ['id'])).toEqual([
       { kind: 'rows', table: ITEMS.source, deletes: [], inserts: [{ id: 1, n: 2, val: 'big' }], upserts: [], patches: [], transients: [] },
     ]);
+  });
+
+  it('lifts the hold only at a watermark whose window had no read that found no row: the delete that made it miss may follow the last chunk', async () => {
+    // Key 5 updated leaving val out, then deleted at the source before its read, after m1 was written.
+    const { stage, seen } = started();
+    stage.expectChunk('m1', read([5], true));
+    const out = await streamed(stage, [tx([toasted(5, 2)]), beat('m1'), tx([del(5)])]);
+    expect(out[1]!.hold).toBeUndefined();
+    expect(seen.get('m1')).toEqual({ rows: 0, deleted: 0, skipped: 1, readAhead: 1, done: false });
+    // Still held: the delete may find no row.
+    expect(out[2]!.events).toEqual([{ ...del(5), mayBeMissing: true }]);
+    // The range past the end, read on: its window had no miss.
+    stage.expectChunk('m2', read([], true));
+    const [m2] = await streamed(stage, [beat('m2')]);
+    expect(m2!.hold).toEqual({ table: 'public.items', hold: null });
+    expect(seen.get('m2')?.done).toBe(true);
   });
 
   it('injects nothing of a chunk whose window holds a truncate of the table', () => {
