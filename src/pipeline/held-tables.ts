@@ -3,13 +3,15 @@ import type { TableHolds } from '../core/table-hold.js';
 import { quarantinedTables } from '../core/table-quarantine.js';
 
 /**
- * The stream without the changes and schema changes of quarantined tables: such a table stays in the
- * target as it was when it was quarantined, while the other tables stream on. Held at first are the
- * checkpoint's quarantined tables as the attempt began; a transaction that sets or lifts a table's
- * hold is ferry's own about that table (a resync's start, whose truncate of it must pass) and changes
- * what is held from itself on. Each transaction is kept, emptied or not, for its position and its
- * hold. Runs after the resync stage (which watches every change of the table it copies) and before
- * the transforms, on source table names, as holds are kept.
+ * The stream without the changes of quarantined tables: such a table's rows stay in the target as
+ * they were when it was quarantined, while the other tables stream on. Its schema changes (added
+ * columns, foreign keys) pass, harmless to rows left as they were: its resync copies the table as
+ * the source has it then, and the target's table must have every column of those rows. Held at
+ * first are the checkpoint's quarantined tables as the attempt began; a transaction that sets or
+ * lifts a table's hold is ferry's own about that table (a resync's start, whose truncate of it must
+ * pass) and changes what is held from itself on. Each transaction is kept, emptied or not, for its
+ * position and its hold. Runs after the resync stage (which watches every change of the table it
+ * copies) and before the transforms, on source table names, as holds are kept.
  */
 export async function* withoutHeldTables(stream: AsyncIterable<Transaction>, holds: TableHolds | undefined): AsyncIterable<Transaction> {
   const held = new Set(quarantinedTables(holds));
@@ -21,9 +23,5 @@ export async function* withoutHeldTables(stream: AsyncIterable<Transaction>, hol
 }
 
 function without(t: Transaction, held: ReadonlySet<string>): Transaction {
-  const schemaHeld = t.schemaChange !== undefined && held.has(tableKey(t.schemaChange.table));
-  const events = t.events.some((e) => held.has(tableKey(e.table))) ? t.events.filter((e) => !held.has(tableKey(e.table))) : t.events;
-  if (!schemaHeld && events === t.events) return t;
-  const { schemaChange, ...rest } = t;
-  return { ...rest, events, ...(schemaChange && !schemaHeld ? { schemaChange } : {}) };
+  return t.events.some((e) => held.has(tableKey(e.table))) ? { ...t, events: t.events.filter((e) => !held.has(tableKey(e.table))) } : t;
 }

@@ -19,7 +19,8 @@ import { startWriteLoad } from '../helpers/write-load.js';
  * the target, a row the source writes breaks it under a write load on that table and on another.
  * The table is held at the checkpoint before the batch, its target rows left as they were; the other
  * table streams on, each change applied once (verify equal), across a kill -9 too. Once the operator
- * fixes the target, a resync under the load lifts the hold and every table is equal. The routes into
+ * fixes the target, a resync under the load lifts the hold and every table is equal, with a column
+ * added at the source while the table was held. The routes into
  * SQL Server run where FERRY_TEST_MSSQL_URL names one (`npm run test:mssql`), and are reported
  * skipped elsewhere.
  */
@@ -144,6 +145,8 @@ function quarantines(route: Route<TargetEngine>): void {
     expect(sampleValue(await (await fetch(`${admin}/metrics`)).text(), 'ferry_table_quarantined', { table: `${s}.orders` })).toBe(0);
     await holdsAndStreams();
 
+    // A column added at the source while the table is held reaches its target table, for the resync to fill.
+    await db.source.query(`ALTER TABLE items ADD COLUMN note VARCHAR(20) NULL; UPDATE items SET note = CONCAT('n', id) WHERE id <= 50`);
     // The operator fixes the target and resyncs the table under the load: the hold is lifted, and every table is equal.
     await db.target.query(`ALTER TABLE ${targetItems} DROP CONSTRAINT amount_cap`);
     items = startWriteLoad(source, 'items', { firstId: 100_000, seedRows: 200, pauseMs: 5 });

@@ -242,14 +242,12 @@ describe('the stream without the quarantined tables (held-tables.ts)', () => {
   };
   const addColumn = (t: TableSchema, pos: number): Transaction => ({ ...txn(pos, []), schemaChange: { table: t.source, addColumns: [] } });
 
-  it("drops a quarantined table's changes and schema changes, keeping every transaction for its position", async () => {
+  it("drops a quarantined table's changes, keeping every transaction for its position, and its schema changes (its resync copies the added columns)", async () => {
     const input = [txn(10, [remove(ORDERS, 1), remove(ITEMS, 2)]), addColumn(ORDERS, 20), addColumn(ITEMS, 30), txn(40, [remove(ITEMS, 3)])];
     const out = await collect(withoutHeldTables(of(input), { 'shop.orders': quarantined }));
     expect(out.map((t) => t.position)).toEqual([at(10), at(20), at(30), at(40)]);
     expect(out[0]!.events).toEqual([remove(ITEMS, 2)]);
-    expect(out[1]).not.toHaveProperty('schemaChange');
-    expect(out[2]).toBe(input[2]);
-    expect(out[3]).toBe(input[3]);
+    expect(out.slice(1)).toEqual(input.slice(1));
   });
 
   it('passes a resyncing table on, and follows the holds transactions set or lift from themselves on (a resync start’s truncate passes)', async () => {
