@@ -285,7 +285,7 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       source.stream(from, tables, queue, inner.signal);
       stopHeartbeat = startHeartbeat(source, events, log, sqlSource(config).heartbeatSeconds * 1000);
       const held = resyncingTable(checkpoint?.holds);
-      const stage = new ResyncStage(tables.find((t) => tableKey(t.source) === held) ?? null);
+      const stage = new ResyncStage(tables.find((t) => tableKey(t.source) === held) ?? null, tables);
       const resyncSource = source;
       const walk = { source: resyncSource, stage, events, log, chunkRows: config.snapshot.chunkRows, signal: inner.signal };
       const letters = () => sink.unreplayedLetters?.() ?? Promise.resolve([]);

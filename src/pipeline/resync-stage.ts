@@ -3,6 +3,7 @@ import { rowKey } from '../core/coalesce.js';
 import type { LetterKey } from '../core/dead-letter.js';
 import { FerryError } from '../core/errors.js';
 import type { TableSchema } from '../core/schema.js';
+import { actionsReach, unloggedActions, type UnloggedActions } from '../core/unlogged-actions.js';
 
 /** What a resync read for one chunk, after one watermark and before the next (pipeline/resync.ts). */
 export interface ChunkRead {
@@ -28,6 +29,11 @@ export interface ChunkInjected {
    * its window had a read-ahead that found no row: the range past it is read on (usually nothing).
    */
   readonly done: boolean;
+  /**
+   * Nothing injected: a change of another table whose foreign keys act on this one's rows at the
+   * source, which a MySQL log does not show, came in the window. The same range is read again.
+   */
+  readonly again?: boolean;
 }
 
 /** The rows of `keys` the source has now, each in `table.columns` order (RowReader.readKeys). */
@@ -39,6 +45,8 @@ class ChangedKeys {
   truncated = false;
   /** A read-ahead found no row: the delete that made it miss may come after the next watermark. */
   missed = false;
+  /** A change whose foreign-key actions reach the table (core/unlogged-actions.ts): which rows it changed the log does not say. */
+  actedOn = false;
 }
 
 interface Active {
@@ -90,6 +98,12 @@ type Seen = (marker: string, injected: ChunkInjected | null) => void;
  *   m_(i-2) because a commit can be in the log before a watermark yet become visible to reads only
  *   after it (a Postgres commit record is written before the transaction leaves the proc array, a
  *   MariaDB binlog group before the engine commits). A key left out is carried by its own changes.
+ * - A chunk whose window holds a change of another table whose foreign keys' actions reach this
+ *   one (a parent's delete, or update of the referenced key: a MySQL source does not log the rows
+ *   they change) is not injected, and its range is read again after the next watermark: a row it
+ *   read may have been deleted, or its reference set to NULL or the new key, by that action.
+ *   Leaving out its rows instead would lose those it updated. This repeats only while such changes
+ *   keep coming in the window.
  * - With the range read to its end, that chunk's transaction lifts the hold, unless a read-ahead
  *   since the last watermark found no row: the delete that made it miss committed before the read,
  *   perhaps after that chunk's watermark was written, and a delete after the lift must find its row.
@@ -111,9 +125,12 @@ export class ResyncStage {
   #held: TableSchema | null;
   #active: Active | null = null;
   #seen: Seen = () => {};
+  /** The foreign keys of the replicated `tables` whose actions the source does not log. */
+  readonly #actions: UnloggedActions;
 
-  constructor(held: TableSchema | null) {
+  constructor(held: TableSchema | null, tables: readonly TableSchema[] = []) {
     this.#held = held;
+    this.#actions = unloggedActions(tables);
   }
 
   /**
@@ -213,6 +230,7 @@ export class ResyncStage {
     }
     const events = this.#held ? this.#heldChanges(t.events, this.#held) : t.events;
     if (active?.letters && active.started) this.#noteChanges(events, active);
+    if (active?.started && this.#actions.size > 0 && t.events.some((e) => actionsReach(this.#actions, e, active.table.source))) active.current.actedOn = true;
     const marker = t.marker;
     if (!active || marker === undefined) return events === t.events ? t : { ...t, events };
     if (marker === active.startMarker) return this.#start(t, events, active);
@@ -246,6 +264,11 @@ export class ResyncStage {
     const { table } = active;
     const pk = table.primaryKey;
     const window = [active.previous, active.current];
+    if (window.some((w) => w.actedOn)) {
+      this.#advance(active);
+      this.#seen(marker, { rows: 0, deleted: 0, skipped: 0, readAhead: active.readAhead, done: false, again: true });
+      return { ...t, events };
+    }
     const changed = (k: unknown) => window.some((w) => w.truncated || w.keys.has(k));
     const found = new Map<unknown, Row>();
     for (const values of read.rows) {

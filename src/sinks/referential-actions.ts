@@ -1,7 +1,8 @@
 import { tableKey, type ChangeEvent, type Row, type TableId, type Value } from '../core/change-event.js';
 import { rowKey } from '../core/coalesce.js';
-import { actsOnRows, type ForeignKey, type ReferentialAction, type TableSchema } from '../core/schema.js';
+import type { ForeignKey, ReferentialAction, TableSchema } from '../core/schema.js';
 import { FerryError } from '../core/errors.js';
+import { ACTS, changed, unloggedActions, type UnloggedActions } from '../core/unlogged-actions.js';
 
 /**
  * The statements a target engine runs for referential actions, inside the apply transaction. Rows
@@ -18,12 +19,6 @@ export interface ReferencingRows {
   update(table: TableSchema, columns: readonly string[], values: readonly (readonly Value[])[], set: readonly string[], to: readonly Value[]): Promise<void>;
 }
 
-/** A foreign key whose action changes referencing rows, with the table it is declared on. */
-interface Referencing {
-  readonly child: TableSchema;
-  readonly fk: ForeignKey;
-}
-
 /** One changed row of a referenced table: its values before, and after (null when deleted), in engine parameter form. */
 interface Changed {
   readonly old: Row;
@@ -33,8 +28,6 @@ interface Changed {
 /** InnoDB's own limit: a source statement cascading deeper fails there and never reaches the binlog. */
 const MAX_DEPTH = 15;
 
-const ACTS: ReadonlySet<ReferentialAction> = new Set(['cascade', 'set null', 'set default']);
-
 /**
  * MySQL and MariaDB do not write to the binlog the rows their foreign keys' actions change (ON
  * DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT): a native replica re-runs them through its own
@@ -43,19 +36,10 @@ const ACTS: ReadonlySet<ReferentialAction> = new Set(['cascade', 'set null', 'se
  */
 export class ReferentialActions {
   /** Referenced source table (`schema.table`) → the foreign keys with actions that point at it. */
-  readonly #referencing = new Map<string, Referencing[]>();
+  readonly #referencing: UnloggedActions;
 
   constructor(tables: Iterable<TableSchema>) {
-    for (const child of tables) {
-      if (child.engine !== 'mysql') continue;
-      for (const fk of child.foreignKeys ?? []) {
-        if (!actsOnRows(fk)) continue;
-        const key = tableKey(fk.references);
-        const list = this.#referencing.get(key) ?? [];
-        list.push({ child, fk });
-        this.#referencing.set(key, list);
-      }
-    }
+    this.#referencing = unloggedActions(tables);
   }
 
   get empty(): boolean {
@@ -144,10 +128,6 @@ export class ReferentialActions {
   #referencedColumns(table: TableId): Set<string> {
     return new Set((this.#referencing.get(tableKey(table)) ?? []).flatMap((r) => r.fk.referencedColumns));
   }
-}
-
-function changed(columns: readonly string[], before: Row, after: Row): boolean {
-  return columns.some((c) => rowKey({ v: before[c] ?? null }) !== rowKey({ v: after[c] ?? null }));
 }
 
 function distinct(values: readonly (readonly Value[])[]): (readonly Value[])[] {

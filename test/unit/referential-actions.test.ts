@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeEvent, Row, Value } from '../../src/core/change-event.js';
 import type { ForeignKey, TableSchema } from '../../src/core/schema.js';
+import { actionsReach, unloggedActions } from '../../src/core/unlogged-actions.js';
 import { ReferentialActions, type ReferencingRows } from '../../src/sinks/referential-actions.js';
 
 const int = { kind: 'int', bytes: 4, unsigned: false } as const;
@@ -85,6 +86,27 @@ describe('referential actions of MySQL sources', () => {
     expect(actions.triggers(upd('orders', { id: 1, customer_id: 1 }, { id: 1, customer_id: 2 }))).toBe(false);
     expect(actions.triggers(del('notes', { id: 1 }))).toBe(false);
     expect(new ReferentialActions([{ ...orders, engine: 'postgres' }]).empty).toBe(true);
+  });
+
+  it('tells the tables their actions reach, down chains of them, for a resync of one of them', () => {
+    const reach = (e: ChangeEvent, table: string, tables = [customers, orders, lines, notes, tree]) => actionsReach(unloggedActions(tables), e, ref(table));
+    expect(reach(del('customers', { id: 1 }), 'orders')).toBe(true);
+    // customers → orders (cascade) → lines (cascade) → notes (set null on delete)
+    expect(reach(del('customers', { id: 1 }), 'notes')).toBe(true);
+    expect(reach(upd('customers', { id: 1 }, { id: 2 }), 'notes')).toBe(true);
+    expect(reach(del('notes', { id: 1 }), 'lines')).toBe(false);
+    expect(reach(del('customers', { id: 1 }), 'tree')).toBe(false);
+    // An update that leaves the referenced key as it was acts on nothing.
+    expect(reach(upd('orders', { id: 1, customer_id: 1 }, { id: 1, customer_id: 2 }), 'lines')).toBe(false);
+    const setNull = table(
+      'kids',
+      ['id', 'order_id'],
+      ['id'],
+      [{ columns: ['order_id'], references: ref('orders'), referencedColumns: ['id'], onDelete: 'set null' }],
+    );
+    const grand = table('toys', ['id', 'kid_id'], ['id'], [{ columns: ['kid_id'], references: ref('kids'), referencedColumns: ['id'], onDelete: 'cascade' }]);
+    // A SET NULL updates the kids, which deletes no toy.
+    expect(reach(del('orders', { id: 1 }), 'toys', [orders, setNull, grand])).toBe(false);
   });
 
   it('deletes down a chain of cascades, then sets the composite references of the last level to NULL', async () => {

@@ -24,6 +24,7 @@ const ITEMS: TableSchema = {
   indexes: [],
 };
 const OTHER = { schema: 'public', name: 'other' };
+const PARENTS = { schema: 'public', name: 'parents' };
 
 let pos = 0;
 const tx = (events: ChangeEvent[], extra: Partial<Transaction> = {}): Transaction => ({
@@ -180,6 +181,44 @@ describe('the resync stage (DBLog watermarks)', () => {
     const [m2] = await streamed(stage, [beat('m2')]);
     expect(m2!.hold).toEqual({ table: 'public.items', hold: null });
     expect(seen.get('m2')?.done).toBe(true);
+  });
+
+  it("reads a chunk again, injecting nothing, while its window holds a parent's delete whose foreign-key action a MySQL source does not log", () => {
+    // MySQL items referencing parents: ON DELETE SET NULL (the child's row stays, with n = NULL), ON UPDATE CASCADE.
+    const child: TableSchema = {
+      ...ITEMS,
+      engine: 'mysql',
+      foreignKeys: [{ name: 'items_parent', columns: ['n'], references: PARENTS, referencedColumns: ['id'], onDelete: 'set null', onUpdate: 'cascade' }],
+    };
+    const stage = new ResyncStage(null, [child]);
+    const seen = new Map<string, ChunkInjected | null>();
+    stage.begin(
+      child,
+      '2026-12-04T17:00:00.000Z',
+      'start',
+      (m, r) => seen.set(m, r),
+      async () => [],
+    );
+    stage.pass(beat('start'));
+    stage.expectBare('m0');
+    stage.pass(beat('m0'));
+    // Chunk 1 read item 7 of parent 3; then DELETE FROM parents WHERE id = 3 set its n to NULL, unlogged.
+    const parentGone = tx([{ op: 'd', table: PARENTS, key: { id: 3 }, before: { id: 3 }, after: null }]);
+    expect(stage.pass(parentGone)).toBe(parentGone);
+    stage.expectChunk('m1', { rows: [[7, 3, 'v7']], last: true });
+    const m1 = stage.pass(beat('m1'));
+    expect(injectedIds(m1)).toEqual([]);
+    expect(m1.hold).toBeUndefined();
+    expect(seen.get('m1')).toEqual({ rows: 0, deleted: 0, skipped: 0, readAhead: 0, done: false, again: true });
+    // Read again after m1: its window (m0, m2] still holds the delete, whose commit that read may not have seen.
+    stage.expectChunk('m2', { rows: [[7, null, 'v7']], last: true });
+    expect(injectedIds(stage.pass(beat('m2')))).toEqual([]);
+    // A parent's update that leaves its key as it was acts on nothing; the window is clear of the delete now.
+    stage.pass(tx([{ op: 'u', table: PARENTS, key: { id: 4 }, before: { id: 4, name: 'a' }, after: { id: 4, name: 'b' } }]));
+    stage.expectChunk('m3', { rows: [[7, null, 'v7']], last: true });
+    const m3 = stage.pass(beat('m3'));
+    expect(m3.events).toEqual([{ op: 'r', table: ITEMS.source, key: { id: 7 }, before: null, after: { id: 7, n: null, val: 'v7' } }]);
+    expect(m3.hold).toEqual({ table: 'public.items', hold: null });
   });
 
   it('injects nothing of a chunk whose window holds a truncate of the table', () => {
