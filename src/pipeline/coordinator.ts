@@ -17,6 +17,7 @@ import { coerceError, FerryError } from '../core/errors.js';
 import { applyStream } from './applier.js';
 import { withoutHeldTables } from './held-tables.js';
 import { quarantineTable } from './quarantine.js';
+import { liftUnreplicatedHolds } from './unreplicated-holds.js';
 import { RowOfQuarantineTable } from '../core/table-quarantine.js';
 import { kafkaReferentialProblems } from './referential-check.js';
 import { checkTarget, openSink, openSource, targetIdentity } from './endpoints.js';
@@ -266,6 +267,7 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       source = await openSource(config, log);
       const tables = snapshotted(await source.describeTables(), checkpoint?.tables, config, log);
       const transforms = new TableTransforms(o.transform ?? rulesTransform(config.transforms), tables);
+      const holds = await liftUnreplicatedHolds(sink, checkpoint?.holds, tables, from, log);
       await sink.prepare(
         tables.map((t) => transforms.target(t)),
         config.snapshot.tablePrep === 'none' ? 'none' : 'create',
@@ -277,28 +279,26 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
         from,
         deadLetterTables: names.filter((t) => policy(t) === 'dead-letter'),
         tables: names,
-        holds: checkpoint?.holds ?? {},
+        holds,
       });
       // One queue per attempt, weighed by events: memory stays bounded by apply.queueMaxEvents whatever the
       // transactions' sizes, and an empty one (a heartbeat, a schema change) still counts.
       const queue = new BoundedQueue<Transaction>(config.apply.queueMaxEvents, (t) => Math.max(1, t.events.length));
       source.stream(from, tables, queue, inner.signal);
       stopHeartbeat = startHeartbeat(source, events, log, sqlSource(config).heartbeatSeconds * 1000);
-      const held = resyncingTable(checkpoint?.holds);
+      const held = resyncingTable(holds);
       const stage = new ResyncStage(tables.find((t) => tableKey(t.source) === held) ?? null, tables);
       const resyncSource = source;
       const walk = { source: resyncSource, stage, events, log, chunkRows: config.snapshot.chunkRows, signal: inner.signal };
       const letters = () => sink.unreplayedLetters?.() ?? Promise.resolve([]);
       const run = (r: ResyncRun | ReplayRun, restarted: boolean) =>
-        ('replay' in r ? runReplay(r, { ...walk, letters, tables, holds: checkpoint?.holds }, restarted) : runResync(r, walk, restarted).then(() => {})).catch(
-          (err: unknown) => {
-            // The stream attempt fails with its resync or replay; the next one starts it over.
-            queue.fail(err);
-            throw err;
-          },
-        );
-      detachResyncs = resyncs.attach({ tables, run }, checkpoint?.holds);
-      await applyStream(transforms.stream(withoutHeldTables(stage.stream(queue), checkpoint?.holds)), {
+        ('replay' in r ? runReplay(r, { ...walk, letters, tables, holds }, restarted) : runResync(r, walk, restarted).then(() => {})).catch((err: unknown) => {
+          // The stream attempt fails with its resync or replay; the next one starts it over.
+          queue.fail(err);
+          throw err;
+        });
+      detachResyncs = resyncs.attach({ tables, run }, holds);
+      await applyStream(transforms.stream(withoutHeldTables(stage.stream(queue), holds)), {
         source,
         sink,
         events,

@@ -142,8 +142,10 @@ export class ResyncRequests {
       this.log.warn({ table: current.table, id: current.id }, `the resync of ${current.table} ended: the target rejected a row of it, and it is quarantined`);
       this.#current = null;
     }
+    // A table held 'resyncing' that the attempt does not replicate (excluded since) cannot be copied by its stream.
     const held = resyncingTable(holds);
-    const run = this.#current ?? (held && { id: randomUUID(), table: held, since: new Date().toISOString() });
+    const served = attempt.tables.some((t) => tableKey(t.source) === held) ? held : null;
+    const run = this.#current ?? (served && { id: randomUUID(), table: served, since: new Date().toISOString() });
     if (run) {
       this.log.info(
         { table: run.table, id: run.id },

@@ -104,6 +104,19 @@ describe('POST /tables/{schema.table}/resync requests', () => {
     });
   });
 
+  it('starts no run for a table the checkpoint holds resyncing that the attempt does not replicate (excluded since)', () => {
+    const requests = new ResyncRequests(log);
+    const started: string[] = [];
+    requests.attach(
+      { tables: [table('orders', ['a'])], run: async (r) => void started.push(r.table) },
+      {
+        'shop.gone': { state: 'resyncing', since: '2026-12-04T17:00:00.000Z' },
+      },
+    );
+    expect(started).toEqual([]);
+    expect(requests.current).toBeNull();
+  });
+
   it('ends a run whose table the target quarantined after it was asked for', () => {
     const requests = new ResyncRequests(log);
     const started: string[] = [];

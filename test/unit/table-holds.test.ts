@@ -14,6 +14,9 @@ import { type Holds, SqlTransaction } from '../../src/sinks/sql-transaction.js';
 import { holdJson, RowOfQuarantineTable } from '../../src/core/table-quarantine.js';
 import { holdLines } from '../../src/pipeline/status.js';
 import { withoutHeldTables } from '../../src/pipeline/held-tables.js';
+import { liftUnreplicatedHolds } from '../../src/pipeline/unreplicated-holds.js';
+import { pino } from 'pino';
+import type { Sink } from '../../src/core/sink.js';
 
 const at = (pos: number): Position => ({ kind: 'mysql', file: 'bin.000001', pos });
 const since = '2026-12-04T17:00:00.000Z';
@@ -204,6 +207,22 @@ describe('a hold set or lifted by a source transaction, in the target transactio
     await tx.commit({ phase: 'stream', position: at(10) });
     expect(t.checkpoints).toEqual([{ phase: 'stream', position: at(10) }]);
     expect(t.holds.current).toEqual({});
+  });
+});
+
+describe('the holds of tables no longer replicated (tables.exclude), as a stream attempt starts', () => {
+  it('are lifted, committed at the checkpoint, and named in the log; the others are kept', async () => {
+    const t = target({ 'shop.orders': quarantined, 'shop.items': resyncing, 'shop.gone': quarantined });
+    const sink = { begin: t.open } as unknown as Sink;
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    expect(await liftUnreplicatedHolds(sink, t.holds.current, [ORDERS], at(50), log)).toEqual({ 'shop.orders': quarantined });
+    expect(t.checkpoints).toEqual([{ phase: 'stream', position: at(50), holds: { 'shop.orders': quarantined } }]);
+    expect(t.holds.current).toEqual({ 'shop.orders': quarantined });
+    expect(lines.map((l) => JSON.parse(l).msg)).toEqual(['the hold of shop.items, shop.gone is lifted: no longer replicated (tables.include, tables.exclude)']);
+    // Nothing to lift: nothing written.
+    expect(await liftUnreplicatedHolds(sink, t.holds.current, [ORDERS], at(60), log)).toEqual({ 'shop.orders': quarantined });
+    expect(t.checkpoints).toHaveLength(1);
   });
 });
 
