@@ -1,5 +1,5 @@
 import { pickKey, tableKey, type ChangeEvent, type Row, type TableId, type Transaction } from '../core/change-event.js';
-import { coalesce, rowKey, type Write } from '../core/coalesce.js';
+import { coalesce, rowKey, type Patch, type Write } from '../core/coalesce.js';
 import type { DeadLetter, LetterKey } from '../core/dead-letter.js';
 import type { ErrorPolicy } from '../core/error-policy.js';
 import { carryOverlap, mayBeApplied, withHolds, type Checkpoint } from '../core/checkpoint.js';
@@ -201,29 +201,37 @@ export class SqlTransaction<C> implements PartitionTransaction {
   }
 
   /**
-   * `w` as parts, each with whether its deletes and patches must find their rows: those of rows with
-   * a dead letter not replayed yet may find none (a delete of one is applied as a transient's, its
-   * patches apart after the rest), so a later change of a dead-lettered row does not stop the stream.
+   * `w` as parts in its order (deletes, patches, upserts and inserts), each with whether its deletes
+   * and patches must find their rows: those of rows with a dead letter not replayed yet may find none
+   * (a delete of one is applied as a transient's, a patch of one right after the other patches, before
+   * the upserts and inserts that may take a unique value it gives up), so a later change of a
+   * dead-lettered row does not stop the stream. A patch that moves such a row to another key must
+   * find it: let through, it would drop the row under its new key without a letter.
    */
   #lettered(w: Write, found: boolean): [Write, boolean][] {
     const table = tableKey(w.table);
     const { letters } = this.#context;
     if (w.kind !== 'rows' || !found || !letters.any(table)) return [[w, found]];
+    const pk = this.#table(w.table).primaryKey;
     const lettered = (key: Row) => letters.has(table, key);
+    const mayMiss = (p: Patch) => lettered(p.match) && rowKey(pickKey({ ...p.match, ...p.set }, pk)) === rowKey(p.match);
     const deletes = w.deletes.filter(lettered);
-    const patches = w.patches.filter((p) => lettered(p.match));
+    const patches = w.patches.filter(mayMiss);
     if (deletes.length === 0 && patches.length === 0) return [[w, found]];
     const rest: RowsWrite = {
       ...w,
       deletes: w.deletes.filter((k) => !lettered(k)),
       transients: [...w.transients, ...deletes],
-      patches: w.patches.filter((p) => !lettered(p.match)),
+      patches: w.patches.filter((p) => !mayMiss(p)),
     };
     if (patches.length === 0) return [[rest, true]];
-    return [
-      [rest, true],
-      [{ kind: 'rows', table: w.table, deletes: [], inserts: [], upserts: [], patches, transients: [] }, false],
+    const none: RowsWrite = { kind: 'rows', table: w.table, deletes: [], inserts: [], upserts: [], patches: [], transients: [] };
+    const parts: [RowsWrite, boolean][] = [
+      [{ ...rest, upserts: [], inserts: [] }, true],
+      [{ ...none, patches }, false],
+      [{ ...none, upserts: w.upserts, inserts: w.inserts }, true],
     ];
+    return parts.filter(([part]) => rowUnits(part).length > 0);
   }
 
   #apply(t: TableSchema, w: Write, checked: boolean): Promise<void> {

@@ -111,6 +111,23 @@ describe('a row with a dead letter not replayed yet', () => {
     await expect(s.apply([txn(10, [patch(8, 'eight')])])).rejects.toThrow(/no row with id = 8/);
   });
 
+  it('has its column-only update applied with the others, before the inserts: a unique value it gives up is free for them', async () => {
+    const s = sink([row(1, 'one'), row(2, 'two')]);
+    // An update of row 2 rejected earlier: the row is there, with its old values.
+    s.letters.add([{ table: 'public.items', key: { id: 2 } }]);
+    await s.apply([txn(6, [patch(2, 'deux'), insert(row(3, 'two'))])]);
+    expect(s.model.rows('app.items')).toEqual([row(1, 'one'), row(2, 'deux'), row(3, 'two')]);
+    expect(s.letters.has('public.items', { id: 3 })).toBe(false);
+  });
+
+  it('moved to another key by a column-only update it lacks: the stream stops, naming it, instead of losing the row under its new key', async () => {
+    const s = sink([row(1, 'one')]);
+    await s.apply([txn(5, [insert(row(2, 'one'))])]);
+    const moved: ChangeEvent = { op: 'u', table: ITEMS.source, key: { id: 20 }, before: { id: 2 }, after: { id: 20, name: 'twenty' }, unchanged: ['x'] };
+    await expect(s.apply([txn(6, [moved])])).rejects.toThrow(/no row with id = 2/);
+    expect(s.model.rows('app.items').map((r) => r.id)).toEqual([1]);
+  });
+
   it('counts only once its transaction committed: a rolled back one lets nothing through', async () => {
     const s = sink([row(1, 'one')]);
     await s.apply([txn(5, [insert(row(2, 'one'))])], false);
