@@ -52,7 +52,9 @@ export async function runReplay(run: ReplayRun, d: ReplayDeps, restarted: boolea
   const byTable = new Map<string, LetterKey[]>();
   for (const l of await d.letters()) {
     if (replay.table !== null && l.table !== replay.table) continue;
-    byTable.set(l.table, [...(byTable.get(l.table) ?? []), l]);
+    const same = byTable.get(l.table);
+    if (same) same.push(l);
+    else byTable.set(l.table, [l]);
   }
   for (const [name, letters] of byTable) {
     const why = leftOut(

@@ -379,7 +379,9 @@ function lettersByKey(letters: readonly LetterKey[], pk: readonly string[]): Map
   const byKey = new Map<unknown, LetterKey[]>();
   for (const l of letters) {
     const k = rowKey(pickKey(l.key, pk));
-    byKey.set(k, [...(byKey.get(k) ?? []), l]);
+    const same = byKey.get(k);
+    if (same) same.push(l);
+    else byKey.set(k, [l]);
   }
   return byKey;
 }
