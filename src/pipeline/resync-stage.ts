@@ -189,7 +189,9 @@ export class ResyncStage {
     const name = tableKey(active.table.source);
     const pk = active.table.primaryKey;
     const letters = active.letters;
-    const partial = t.events.filter((e) => e.unchanged?.length && tableKey(e.table) === name && (!letters || letters.has(rowKey(pickKey(e.key, pk)))));
+    // A replay reads ahead for a lettered key, the one an update moves a row from included.
+    const lettered = (e: ChangeEvent) => letters!.has(rowKey(pickKey(e.key, pk))) || (e.before !== null && letters!.has(rowKey(pickKey(e.before, pk))));
+    const partial = t.events.filter((e) => e.unchanged?.length && tableKey(e.table) === name && (!letters || lettered(e)));
     if (partial.length === 0) return t;
     const found = new Map<unknown, Row>();
     for (const values of await active.readKeys(
@@ -212,7 +214,9 @@ export class ResyncStage {
         return e;
       }
       const { unchanged: _, ...full } = e;
-      return { ...full, before: null, after: { ...row, ...e.after } };
+      // A row moved from a lettered key: the old one is deleted as one that may be missing.
+      const moved = e.before !== null && rowKey(pickKey(e.before, pk)) !== rowKey(pickKey(e.key, pk));
+      return { ...full, before: moved ? e.before : null, after: { ...row, ...e.after } };
     });
     return { ...t, events };
   }

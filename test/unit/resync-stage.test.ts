@@ -321,4 +321,12 @@ describe('the resync stage in key-set mode (a replay of dead letters)', () => {
     const [t] = await streamed(stage, [tx([toasted(5, 3), toasted(9, 4)])]);
     expect(t!.events).toEqual([{ op: 'u', table: ITEMS.source, key: { id: 5 }, before: null, after: { ...readRow(5), n: 3 } }, toasted(9, 4)]);
   });
+
+  it('completes an update that left values out and moves a row off a lettered key, deleting the old key as one that may be missing', async () => {
+    const { stage } = replaying([letter(1, 5)], [50]);
+    const moved: ChangeEvent = { ...toasted(50, 3), before: { id: 5 } };
+    const [t] = await streamed(stage, [tx([moved])]);
+    expect(t!.events).toEqual([{ op: 'u', table: ITEMS.source, key: { id: 50 }, before: { id: 5 }, after: { ...readRow(50), n: 3 } }]);
+    expect(coalesce(t!.events, () => ['id'])).toMatchObject([{ deletes: [{ id: 5 }], upserts: [{ ...readRow(50), n: 3 }] }]);
+  });
 });
