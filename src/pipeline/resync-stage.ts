@@ -47,6 +47,8 @@ class ChangedKeys {
   missed = false;
   /** A change whose foreign-key actions reach the table (core/unlogged-actions.ts): which rows it changed the log does not say. */
   actedOn = false;
+  /** A replay's keys whose read-ahead found no row: their update stayed column-only, the target may still lack the row. */
+  readonly missedKeys = new Set<unknown>();
 }
 
 interface Active {
@@ -211,6 +213,7 @@ export class ResyncStage {
       const row = found.get(rowKey(pickKey(e.key, pk)));
       if (!row) {
         active.current.missed = true;
+        if (letters) for (const k of [e.key, e.before ?? e.key]) active.current.missedKeys.add(rowKey(pickKey(k, pk)));
         return e;
       }
       const { unchanged: _, ...full } = e;
@@ -274,6 +277,7 @@ export class ResyncStage {
       return { ...t, events };
     }
     const changed = (k: unknown) => window.some((w) => w.truncated || w.keys.has(k));
+    const missed = (k: unknown) => window.some((w) => w.missedKeys.has(k));
     const found = new Map<unknown, Row>();
     for (const values of read.rows) {
       const row: Row = {};
@@ -293,10 +297,12 @@ export class ResyncStage {
     const replayed: LetterKey[] = [];
     for (const key of read.keys ?? []) {
       const k = rowKey(pickKey(key, pk));
-      // Read, or carried by its own change in the window: either way the target now has the row as the source does.
-      replayed.push(...(active.letters?.get(k) ?? []));
+      // Read, or carried by its own change in the window: either way the target now has the row as the source does;
+      // unless that change is an update whose read found no row: its letter stays, and a later delete may find no row.
+      const carried = changed(k);
+      if (!carried || !missed(k)) replayed.push(...(active.letters?.get(k) ?? []));
       active.letters?.delete(k);
-      if (found.has(k) || changed(k)) continue;
+      if (found.has(k) || carried) continue;
       // The source has no row for it, and had none since m_(i-2): the target must not either.
       injected.push({ op: 'd', table: table.source, key, before: key, after: null, mayBeMissing: true });
     }
