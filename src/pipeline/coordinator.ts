@@ -292,7 +292,10 @@ async function streamWithRetry(o: RunOptions, sink: Sink): Promise<void> {
       const walk = { source: resyncSource, stage, events, log, chunkRows: config.snapshot.chunkRows, signal: inner.signal };
       const letters = () => sink.unreplayedLetters?.() ?? Promise.resolve([]);
       const run = (r: ResyncRun | ReplayRun, restarted: boolean) =>
-        ('replay' in r ? runReplay(r, { ...walk, letters, tables, holds }, restarted) : runResync(r, walk, restarted).then(() => {})).catch((err: unknown) => {
+        ('replay' in r
+          ? runReplay(r, { ...walk, letters, tables, holds, sourceKey: (t) => transforms.sourceKey(t) }, restarted)
+          : runResync(r, walk, restarted).then(() => {})
+        ).catch((err: unknown) => {
           // The stream attempt fails with its resync or replay; the next one starts it over.
           queue.fail(err);
           throw err;

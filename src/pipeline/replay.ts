@@ -1,4 +1,5 @@
 import type { LetterKey } from '../core/dead-letter.js';
+import type { Row } from '../core/change-event.js';
 import type { TableSchema } from '../core/schema.js';
 import type { TableHolds } from '../core/table-hold.js';
 import { tableKey } from '../core/change-event.js';
@@ -30,13 +31,17 @@ export interface ReplayDeps extends ResyncDeps {
   readonly letters: () => Promise<LetterKey[]>;
   readonly tables: readonly TableSchema[];
   readonly holds: TableHolds | undefined;
+  /** A table's key as the source has it from the target's key its letters keep (TableTransforms.sourceKey); null where a rule masks a key column. */
+  readonly sourceKey: (table: TableSchema) => ((key: Row) => Row) | null;
 }
 
 /** Why the letters of `name` cannot be read again, or null. */
-function leftOut(name: string, table: TableSchema | undefined, holds: TableHolds | undefined): string | null {
+function leftOut(name: string, table: TableSchema | undefined, holds: TableHolds | undefined, toSource: ((key: Row) => Row) | null): string | null {
   if (!table) return 'not a replicated table (excluded since): nothing reads it';
   if (table.primaryKey.length === 0) return 'no primary key: a replay reads rows by key';
   if (holds?.[name]?.state === 'quarantined') return `quarantined: POST /tables/${name}/resync copies it again, these rows with it`;
+  if (!toSource)
+    return `a transform rule masks its key: the source's rows cannot be found by the target's keys; POST /tables/${name}/resync copies it again, these rows with it`;
   return null;
 }
 
@@ -57,17 +62,17 @@ export async function runReplay(run: ReplayRun, d: ReplayDeps, restarted: boolea
     else byTable.set(l.table, [l]);
   }
   for (const [name, letters] of byTable) {
-    const why = leftOut(
-      name,
-      d.tables.find((t) => tableKey(t.source) === name),
-      d.holds,
-    );
+    const table = d.tables.find((t) => tableKey(t.source) === name);
+    const toSource = table ? d.sourceKey(table) : null;
+    const why = leftOut(name, table, d.holds, toSource);
     if (why) {
       replay.left[name] = { letters: letters.length, reason: why };
       continue;
     }
     const began = performance.now();
-    const walked = await runResync({ ...run, table: name }, d, restarted, letters);
+    // Read by the source's key; marked by id, and dropped from the sink's lettered keys by the key's values, which a rename keeps.
+    const read = letters.map((l) => ({ ...l, key: toSource!(l.key) }));
+    const walked = await runResync({ ...run, table: name }, d, restarted, read);
     const tally = (replay.tables[name] ??= { letters: 0, rows: 0, deleted: 0, rejected: 0 });
     tally.letters += letters.length;
     tally.rows += walked.rows;

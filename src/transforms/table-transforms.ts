@@ -3,6 +3,7 @@ import { isFullRow } from '../core/coalesce.js';
 import { FerryError } from '../core/errors.js';
 import type { TableSchema } from '../core/schema.js';
 import type { RowFilter } from '../core/transform-rules.js';
+import { passedColumns } from './passed-columns.js';
 import type { TablePlan, Transform } from './transform.js';
 
 interface Planned {
@@ -58,6 +59,19 @@ export class TableTransforms {
       out.push(plan.table.columns.map((c) => mapped[c.name] ?? null));
     }
     return out;
+  }
+
+  /**
+   * The source's key of a row of `table` from the key the target holds it by (a dead letter's): its
+   * key columns renamed back; null where the plan masks one, whose source value the target's cannot give.
+   */
+  sourceKey(table: TableSchema): ((key: Row) => Row) | null {
+    const { source, plan } = this.#planned(table.source);
+    if (!plan.columns) return (key) => key;
+    const passed = passedColumns(source, plan);
+    const names = source.primaryKey.map((c) => passed.get(c));
+    if (names.some((n) => n === undefined)) return null;
+    return (key) => Object.fromEntries(source.primaryKey.map((c, i) => [c, key[names[i]!] ?? null]));
   }
 
   /** A source transaction as the target takes it: its changes through their tables' plans, an ADD COLUMN through the table's new plan. */

@@ -5,7 +5,9 @@ import type { Position } from '../../src/core/position.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import type { Sink } from '../../src/core/sink.js';
 import type { ChunkText, TableReader } from '../../src/core/snapshot-reader.js';
+import { runReplay, type ReplayDeps, type ReplayRun } from '../../src/pipeline/replay.js';
 import { runSnapshot, type SnapshotDeps } from '../../src/pipeline/snapshot.js';
+import { rulesTransform } from '../../src/transforms/rules.js';
 import { TableTransforms } from '../../src/transforms/table-transforms.js';
 import { IDENTITY } from '../../src/transforms/transform.js';
 import { TEST_TRANSFORM } from '../helpers/test-transform.js';
@@ -193,5 +195,44 @@ describe('runSnapshot through the seam', () => {
     expect(prepared).toEqual(['persons', 'notes']);
     expect(asText).toEqual(['notes']);
     expect(loaded).toEqual([{ table: 'persons', rows: [[1, 'n1', 'E1@X', 'shown']] }]);
+  });
+});
+
+/**
+ * A dead letter keeps the target's key of its row (the sink writes rows as the transform rules made
+ * them); a replay reads the source, so it reads by the source's key: a renamed key column is renamed
+ * back, and a table whose rules mask a key column is left out, saying why and what copies it again.
+ */
+describe("a dead letter's key as the source has it", () => {
+  const items = { ...table('items', ['id', 'part', 'n']), primaryKey: ['id', 'part'] };
+  const transforms = (rule: object) => new TableTransforms(rulesTransform({ salt: 'x', rules: [{ match: 's.items', ...rule }] }), [items]);
+
+  it('is the key itself without rules, and its columns renamed back under a rename', () => {
+    expect(transforms({}).sourceKey(items)!({ id: 5, part: 1 })).toEqual({ id: 5, part: 1 });
+    const renamed = transforms({ columns: { rename: { id: 'item_id' } } });
+    expect(renamed.target(items).primaryKey).toEqual(['item_id', 'part']);
+    expect(renamed.sourceKey(items)!({ item_id: 5, part: 1 })).toEqual({ id: 5, part: 1 });
+  });
+
+  it('cannot be had where a rule masks a key column', () => {
+    expect(transforms({ mask: { id: 'hash' } }).sourceKey(items)).toBeNull();
+    expect(transforms({ mask: { n: 'hash' } }).sourceKey(items)).not.toBeNull();
+  });
+
+  it('leaves a table whose key is masked out of the replay, with the reason and the fix, reading nothing', async () => {
+    const rules = transforms({ mask: { id: 'hash' } });
+    const run = { id: 'r1', table: 's.items', since: '', replay: { table: null, state: 'running', tables: {}, left: {} } } as unknown as ReplayRun;
+    const deps = {
+      letters: async () => [{ id: 1, table: 's.items', key: { id: 'c0ffee', part: 1 } }],
+      tables: [items],
+      holds: undefined,
+      sourceKey: (t: TableSchema) => rules.sourceKey(t),
+    } as unknown as ReplayDeps;
+    await runReplay(run, deps, false);
+    expect(run.replay.tables).toEqual({});
+    expect(run.replay.left).toEqual({
+      's.items': { letters: 1, reason: expect.stringMatching(/masks its key.*POST \/tables\/s\.items\/resync copies it again/) },
+    });
+    expect(run.replay.state).toBe('done');
   });
 });
