@@ -207,6 +207,13 @@ function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Han
       },
       POST: async (req) => {
         if (!d.deadLetters) throw new HttpError(404, 'a kafka target keeps no dead letters', 'ask the applying processes, whose target is a database');
+        // The cutover checked the holds as it started: the rows a replay writes now would miss its verification.
+        if (d.cutover.active)
+          throw new HttpError(
+            409,
+            'a cutover is running: a replay now would write rows past its verification',
+            'POST /cutover/abort first, or wait for it to end',
+          );
         const parsed = replayRequestSchema.safeParse(await readJson(req));
         if (!parsed.success) {
           const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');

@@ -16,6 +16,7 @@ import type { SourceLog } from '../core/source-log.js';
 import type { Verifiable } from '../core/verify-side.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import type { LiveStatus } from '../pipeline/live-status.js';
+import type { ReplayRun } from '../pipeline/replay.js';
 import type { ResyncRun } from '../pipeline/resync.js';
 import type { TableHolds } from '../core/table-hold.js';
 import { holdText, quarantinedTables } from '../core/table-quarantine.js';
@@ -71,18 +72,24 @@ export interface CutoverDeps {
   readonly defaultVerify: CutoverVerify;
   /** What the pipeline makes of each table (transforms.rules): the verification compares through it. */
   readonly transform?: Transform;
-  /** The resync running or asked for (ResyncRequests): its table is not held in the checkpoint until its start commits. */
-  readonly resyncs: { readonly current: ResyncRun | null };
+  /** The resync running or asked for (ResyncRequests): its table is not held in the checkpoint until its start commits; or the replay of dead letters running. */
+  readonly resyncs: { readonly current: ResyncRun | ReplayRun | null };
 }
 
 /**
  * A cutover hands the target to the application: not while a table is held, which the target holds
  * behind the source (quarantined) or half-copied (being resynced), nor while a resync is asked for
- * whose start has not committed its hold yet.
+ * whose start has not committed its hold yet, nor while a replay of dead letters writes rows the
+ * target lacks.
  */
-function refuseHeldTables(holds: TableHolds, resync: ResyncRun | null = null): void {
+function refuseHeldTables(holds: TableHolds, resync: ResyncRun | ReplayRun | null = null): void {
   const held = Object.entries(holds);
-  const pending = resync && !holds[resync.table] ? [`${resync.table} is to be resynced (${resync.id}, asked for ${resync.since})`] : [];
+  const pending =
+    resync && 'replay' in resync
+      ? [`the dead letters of ${resync.replay.table ?? 'every table'} are being replayed (${resync.id}, asked for ${resync.since})`]
+      : resync && !holds[resync.table]
+        ? [`${resync.table} is to be resynced (${resync.id}, asked for ${resync.since})`]
+        : [];
   if (held.length === 0 && pending.length === 0) return;
   const count = held.length + pending.length;
   throw new FerryError(

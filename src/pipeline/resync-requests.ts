@@ -124,7 +124,7 @@ export class ResyncRequests {
   }
 
   /** The resync or replay running, if any. */
-  get current(): ResyncRun | null {
+  get current(): ResyncRun | ReplayRun | null {
     return this.#current;
   }
 

@@ -183,11 +183,11 @@ describe('POST /dead-letters/replay', () => {
 });
 
 describe('POST /tables/{schema.table}/resync during a cutover', () => {
-  it('refuses POST /tables/{schema.table}/resync while it runs', async () => {
+  it('refuses POST /tables/{schema.table}/resync and POST /dead-letters/replay while it runs', async () => {
     let open = () => {};
     const { resyncs, cutover } = cutoverOf({ opened: new Promise<void>((resolve) => (open = resolve)) });
     resyncs.attach({ tables: [ORDERS], run: () => new Promise<void>(() => {}) }, undefined);
-    const server = await startTestAdmin('127.0.0.1:0', resyncs, undefined, cutover);
+    const server = await startTestAdmin('127.0.0.1:0', resyncs, async () => [], cutover);
     try {
       cutover.start(CUTOVER_REQUEST);
       const res = await fetch(`${server.url}/tables/shop.orders/resync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
@@ -195,6 +195,8 @@ describe('POST /tables/{schema.table}/resync during a cutover', () => {
         409,
         { error: 'a cutover is running: shop.orders would be cut over half-copied', hint: 'POST /cutover/abort first, or wait for it to end' },
       ]);
+      const replay = await fetch(`${server.url}/dead-letters/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect([replay.status, (await replay.json()).error]).toEqual([409, expect.stringMatching(/^a cutover is running: a replay now/)]);
       expect(resyncs.current).toBeNull();
       open();
       expect(await ended(cutover)).toMatchObject({ state: 'completed' });

@@ -32,6 +32,20 @@ describe('a cutover while a table is held', () => {
     expect(await ended(cutover)).toMatchObject({ state: 'completed' });
   });
 
+  it('refuses to start while a replay of dead letters runs', async () => {
+    const { resyncs, cutover } = cutoverOf();
+    let finish = () => {};
+    resyncs.attach({ tables: [ORDERS], run: () => new Promise<void>((resolve) => (finish = resolve)) }, undefined);
+    void resyncs.replay('shop.orders', 0);
+    const run = resyncs.current!;
+    expect(() => cutover.start(CUTOVER_REQUEST)).toThrow(
+      new RegExp(`cannot cut over while a table is held: the dead letters of shop\\.orders are being replayed \\(${run.id}`),
+    );
+    finish();
+    await new Promise((r) => setImmediate(r));
+    expect(resyncs.current).toBeNull();
+  });
+
   it('fails, unfencing the source, when the checkpoint holds a table after the drain (quarantined meanwhile)', async () => {
     let holds: Checkpoint['holds'];
     const { events, cutover, calls } = cutoverOf({ committed: () => holds });
