@@ -57,8 +57,9 @@ export function rowKey(key: Row): unknown {
 }
 
 type Last =
-  | { readonly op: 'upsert'; readonly row: Row; readonly fresh: boolean }
-  /** `created`: the run inserted the row it deletes, so a target in step never had it. */
+  /** `fresh`: the run inserted the row, so it may be inserted plainly; `created`: the key had no row when the run began (fresh, or a row moved to it). */
+  | { readonly op: 'upsert'; readonly row: Row; readonly fresh: boolean; readonly created: boolean }
+  /** `created`: the run inserted (or moved to this key) the row it deletes, so a target in step never had it. */
   | { readonly op: 'delete'; readonly key: Row; readonly created: boolean }
   | { readonly op: 'patch'; readonly patch: Patch };
 
@@ -141,21 +142,26 @@ export function coalesce(events: readonly ChangeEvent[], primaryKeyOf: (t: Table
         continue;
       }
     }
+    const moved = ok !== k ? rows.get(k) : undefined;
     if (ok !== k) set(rows, ok, { op: 'delete', key: oldKey, created: createdInRun(previous) });
     // An insert as the key's first change of the run creates its row; later changes keep it created,
     // and so does an insert again after the run deleted what it created.
     const inserts = e.op === 'c' || e.op === 'r';
     const fresh =
       ok === k && (previous === undefined ? inserts : previous.op === 'delete' ? previous.created && inserts : previous.op === 'upsert' && previous.fresh);
-    set(rows, k, { op: 'upsert', row: after, fresh });
+    // A row moved to a key the source had no row at: the run created that key's row too, unless its
+    // row was there when the run began (the run deleted or moved it away first). Moved away again
+    // (UPDATE t SET id = -id, then back), it is deleted as a row a target in step never had.
+    const created = fresh || (ok !== k ? moved === undefined || createdInRun(moved) : previous?.op === 'upsert' && previous.created);
+    set(rows, k, { op: 'upsert', row: after, fresh, created });
   }
   flush();
   return writes;
 }
 
-/** Whether the key of `last` had no row when the run began: the run inserted it (and perhaps deleted and inserted it again). */
+/** Whether the key of `last` had no row when the run began: the run inserted it or moved a row to it (and perhaps deleted and did so again). */
 function createdInRun(last: Last | undefined): boolean {
-  return last?.op === 'upsert' ? last.fresh : last?.op === 'delete' && last.created;
+  return last?.op === 'upsert' || last?.op === 'delete' ? last.created : false;
 }
 
 /**

@@ -172,7 +172,50 @@ describe('coalesce', () => {
       [update(users, { id: 1, name: 'a' }, { id: 2, name: 'a' }), update(users, { id: 2, name: 'a' }, { id: 1, name: 'b' })],
       primaryKeyOf,
     );
-    expect(writes).toEqual([rows(users, [{ id: 2 }], [{ id: 1, name: 'b' }])]);
+    // Key 2 had no row when the run began: its delete must not expect one (a target in step has none).
+    expect(writes).toEqual([rows(users, [], [{ id: 1, name: 'b' }], [], [], [{ id: 2 }])]);
+  });
+
+  it('deletes a key a row was moved to and away from again as one the run created: every key of a table flipped and flipped back, a swap through a spare key', () => {
+    const flip = (from: number[], to: number[]) =>
+      from.map((id, i) => update(users, { id, name: `n${Math.abs(id)}` }, { id: to[i]!, name: `n${Math.abs(id)}` }));
+    const flipped = coalesce([...flip([1, 2], [-1, -2]), ...flip([-1, -2], [1, 2])], primaryKeyOf);
+    expect(flipped).toEqual([
+      rows(
+        users,
+        [],
+        [
+          { id: 1, name: 'n1' },
+          { id: 2, name: 'n2' },
+        ],
+        [],
+        [],
+        [{ id: -1 }, { id: -2 }],
+      ),
+    ]);
+    // 1 → 3, 2 → 1, 3 → 2: keys 1 and 2 had rows when the run began, 3 did not.
+    const swapped = coalesce(
+      [
+        update(users, { id: 1, name: 'a' }, { id: 3, name: 'a' }),
+        update(users, { id: 2, name: 'b' }, { id: 1, name: 'b' }),
+        update(users, { id: 3, name: 'a' }, { id: 2, name: 'a' }),
+        update(users, { id: 2, name: 'a' }, { id: 4, name: 'a' }),
+      ],
+      primaryKeyOf,
+    );
+    expect(swapped).toEqual([
+      rows(
+        users,
+        [{ id: 2 }],
+        [
+          { id: 1, name: 'b' },
+          { id: 4, name: 'a' },
+        ],
+        [],
+        [],
+        [{ id: 3 }],
+      ),
+    ]);
   });
 
   it('an insert after a key moved away brings the old key back', () => {
