@@ -22,6 +22,9 @@ export const ROUTES: readonly Route[] = [
   { source: 'mysql', target: 'mysql', label: 'MariaDB → MariaDB' },
 ];
 
+/** The two routes across engines (MariaDB → Postgres, Postgres → MariaDB): each source engine and each target engine once. */
+export const CROSS_ROUTES: readonly Route[] = ROUTES.filter((r) => r.source !== r.target);
+
 /**
  * The routes into SQL Server, run where FERRY_TEST_MSSQL_URL names one (test/helpers/mssql.ts): apart
  * from ROUTES, whose tests run everywhere.

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminCall, startWithAdmin } from '../helpers/admin.js';
 import { startCli, verifyWithCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
 import { startWriteLoad } from '../helpers/write-load.js';
-import { ITEMS_DDL, type Route, type RouteDatabases, routeDatabases, seedItemsSql } from '../helpers/routes.js';
+import { ITEMS_DDL, type Route, type RouteDatabases, routeDatabases, seedItemsSql, CROSS_ROUTES } from '../helpers/routes.js';
 
 /**
  * Rows the target rejected under the `dead-letter` policy, after the fact: their later changes at the
@@ -10,10 +10,6 @@ import { ITEMS_DDL, type Route, type RouteDatabases, routeDatabases, seedItemsSq
  * the target, POST /dead-letters/replay reads them again from the source, under a write load and
  * through kill -9, until the tables verify equal. Both source engines, both target engines.
  */
-const ROUTES: readonly Route[] = [
-  { source: 'mysql', target: 'postgres', label: 'MariaDB → Postgres' },
-  { source: 'postgres', target: 'mysql', label: 'Postgres → MariaDB' },
-];
 
 /** A table with a large column: a Postgres update that leaves it alone sends it as an unchanged TOAST value (a column-only update). */
 const DOCS_DDL = 'CREATE TABLE docs (id INT PRIMARY KEY, n INT NOT NULL, body TEXT NOT NULL)';
@@ -38,7 +34,7 @@ async function letterKeys(db: RouteDatabases, table: string): Promise<number[]> 
   return rows.map((r) => Number((typeof r.row_key === 'string' ? JSON.parse(r.row_key) : r.row_key).id));
 }
 
-describe.each(ROUTES)('dead-lettered rows, $label', (route) => {
+describe.each(CROSS_ROUTES)('dead-lettered rows, $label', (route) => {
   let db: RouteDatabases;
   beforeAll(async () => {
     db = await routeDatabases(route, `dl_later_${route.source}_${route.target}`);
@@ -117,7 +113,7 @@ async function replay(admin: string, body: Record<string, unknown> = {}): Promis
   return { status: r.status, body: r.body as unknown as ReplayAnswer };
 }
 
-describe.each(ROUTES)('POST /dead-letters/replay, $label', (route) => {
+describe.each(CROSS_ROUTES)('POST /dead-letters/replay, $label', (route) => {
   let db: RouteDatabases;
   const runs: RunningCli[] = [];
   beforeAll(async () => {

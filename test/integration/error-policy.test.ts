@@ -10,6 +10,7 @@ import {
   type Route,
   type RouteDatabases,
   type TargetEngine,
+  CROSS_ROUTES,
 } from '../helpers/routes.js';
 
 /**
@@ -20,10 +21,6 @@ import {
  * routes into SQL Server run where FERRY_TEST_MSSQL_URL names one (`npm run test:mssql`), and are
  * reported skipped elsewhere, the reason in their name.
  */
-const ROUTES: readonly Route[] = [
-  { source: 'mysql', target: 'postgres', label: 'MariaDB → Postgres' },
-  { source: 'postgres', target: 'mysql', label: 'Postgres → MariaDB' },
-];
 
 const NOTES_DDL = 'CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(64) NULL)';
 
@@ -93,7 +90,7 @@ async function started(config: string): Promise<RunningCli> {
   return ferry;
 }
 
-describe.each(ROUTES)('error policy, $label', (route) => {
+describe.each(CROSS_ROUTES)('error policy, $label', (route) => {
   /** Each rejection under stop: what the operator does to the target, the row it refuses, what the stop says, and the fix. */
   const STOPS: StopCase[] = [
     {

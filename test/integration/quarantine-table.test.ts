@@ -11,6 +11,7 @@ import {
   type Route,
   type RouteDatabases,
   type TargetEngine,
+  CROSS_ROUTES,
 } from '../helpers/routes.js';
 import { startWriteLoad } from '../helpers/write-load.js';
 
@@ -24,10 +25,6 @@ import { startWriteLoad } from '../helpers/write-load.js';
  * SQL Server run where FERRY_TEST_MSSQL_URL names one (`npm run test:mssql`), and are reported
  * skipped elsewhere.
  */
-const ROUTES: readonly Route[] = [
-  { source: 'mysql', target: 'postgres', label: 'MariaDB → Postgres' },
-  { source: 'postgres', target: 'mysql', label: 'Postgres → MariaDB' },
-];
 
 async function started(config: string): Promise<{ ferry: RunningCli; admin: string }> {
   const ferry = startCli(['run', '-c', config]);
@@ -37,7 +34,7 @@ async function started(config: string): Promise<{ ferry: RunningCli; admin: stri
   return { ferry, admin: /admin API on (http:\/\/[\d.:]+)/.exec(ferry.output())![1]! };
 }
 
-describe.each(ROUTES)('quarantine-table, $label', (route) => quarantines(route));
+describe.each(CROSS_ROUTES)('quarantine-table, $label', (route) => quarantines(route));
 describeMssqlRoutes('quarantine-table', (route) => quarantines(route));
 
 function quarantines(route: Route<TargetEngine>): void {

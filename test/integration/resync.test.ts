@@ -11,6 +11,7 @@ import {
   seedItemsSql,
   targetTable,
   type TargetEngine,
+  CROSS_ROUTES,
 } from '../helpers/routes.js';
 
 /**
@@ -20,10 +21,6 @@ import {
  * engines, both target engines; the routes into SQL Server where FERRY_TEST_MSSQL_URL names one
  * (`npm run test:mssql`), reported skipped elsewhere.
  */
-const ROUTES: readonly Route[] = [
-  { source: 'mysql', target: 'postgres', label: 'MariaDB → Postgres' },
-  { source: 'postgres', target: 'mysql', label: 'Postgres → MariaDB' },
-];
 
 const SEED_ROWS = 3_000;
 const CHUNK_ROWS = 100;
@@ -94,7 +91,7 @@ async function expectEqual(configFile: string): Promise<void> {
   expect(differing, JSON.stringify(differing)).toEqual([]);
 }
 
-describe.each(ROUTES)('resync of one table, $label', (route) => resyncs(route));
+describe.each(CROSS_ROUTES)('resync of one table, $label', (route) => resyncs(route));
 describeMssqlRoutes('resync of one table', (route) => resyncs(route));
 
 function resyncs(route: Route<TargetEngine>): void {

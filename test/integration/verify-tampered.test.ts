@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startCli, verifyWithCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
-import { ITEMS_DDL, routeDatabases, seedItemsSql, type Route, type RouteDatabases } from '../helpers/routes.js';
+import { ITEMS_DDL, routeDatabases, seedItemsSql, type RouteDatabases, CROSS_ROUTES } from '../helpers/routes.js';
 
 /**
  * `ferry verify` on a target someone changed behind ferry's back, on the two cross-engine routes: a
@@ -56,12 +56,7 @@ const MICROSECOND_LATER = {
   mysql: ['UPDATE T SET dt = dt + INTERVAL 1 MICROSECOND WHERE id = 1', 'UPDATE T SET dt = dt - INTERVAL 1 MICROSECOND WHERE id = 1'],
 } as const;
 
-const ROUTES: readonly Route[] = [
-  { source: 'mysql', target: 'postgres', label: 'MariaDB → Postgres' },
-  { source: 'postgres', target: 'mysql', label: 'Postgres → MariaDB' },
-];
-
-describe.each(ROUTES)('ferry verify on a tampered target ($label)', (route) => {
+describe.each(CROSS_ROUTES)('ferry verify on a tampered target ($label)', (route) => {
   let db: RouteDatabases;
   let config: string;
   const name = `verify_${route.source}_${route.target}`;
