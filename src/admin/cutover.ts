@@ -305,8 +305,10 @@ class Run {
         await step('moving target sequences', (async () => sink.advanceSequences!(targets, byTarget(await source.nextKeyValues(tables))))());
       await step('draining to the source head', this.#drainToHead(source, tables, polls.signal));
       late.check();
-      // What was held when the cutover started is not all: a table quarantined during the drain is held in the checkpoint only.
-      refuseHeldTables((await step('reading the holds', sink.loadCheckpoint()))?.holds ?? {});
+      // What was held when the cutover started is not all: a table quarantined during the drain is held
+      // too, as the stream committed it (before it applied the fence marker). Not read from this
+      // cutover's own sink: a Kafka sink reads its checkpoint once and keeps it, which must be after the stream stopped.
+      refuseHeldTables(deps.status.holds);
       // Before the stream stops, so that a constraint the target's rows break still unfences the source.
       await step('creating the deferred constraints', sink.finalizeSchema?.(targets) ?? Promise.resolve());
       this.stopping = true;

@@ -1,5 +1,5 @@
 import { type CutoverSource, CutoverController } from '../../src/admin/cutover.js';
-import type { Checkpoint } from '../../src/core/checkpoint.js';
+import { cutOverCheckpoint, type Checkpoint } from '../../src/core/checkpoint.js';
 import { FerryEventBus } from '../../src/core/events.js';
 import type { Position } from '../../src/core/position.js';
 import type { Sink } from '../../src/core/sink.js';
@@ -31,10 +31,12 @@ export const CUTOVER_REQUEST = { timeoutSeconds: 300, maxLagSeconds: 5, fence: '
 
 /**
  * A cutover over a streaming pipeline whose source and target answer in memory: the fence marker is
- * applied at once, the source head is the position applied, and the target's checkpoint holds what
- * `committed` holds when the cutover reads it. `opened` keeps the source from opening while unresolved.
+ * applied at once, the source head is the position applied, and the stream commits once more before
+ * it stops. The target reads its checkpoint once and keeps it, as a Kafka target does, so a cutover
+ * that reads it before the stream stopped cannot record where the stream stopped. `opened` keeps the
+ * source from opening while unresolved.
  */
-export function cutoverOf(o: { committed?: () => Checkpoint['holds']; opened?: Promise<void> } = {}) {
+export function cutoverOf(o: { opened?: Promise<void> } = {}) {
   const events = new FerryEventBus();
   const status = new LiveStatus('p', events);
   status.phase = 'streaming';
@@ -57,9 +59,14 @@ export function cutoverOf(o: { committed?: () => Checkpoint['holds']; opened?: P
     changesAfter: async () => 0,
     close: async () => {},
   } as unknown as CutoverSource;
+  let kept: Checkpoint | undefined;
+  const loadCheckpoint = async (): Promise<Checkpoint> => (kept ??= { phase: 'stream', position: status.applied!.position });
   const sink = {
-    loadCheckpoint: async () => ({ phase: 'stream', position: at(100n), ...(o.committed?.() ? { holds: o.committed() } : {}) }),
-    recordCutover: async () => void calls.push('recorded'),
+    loadCheckpoint,
+    recordCutover: async (final: Position) => {
+      cutOverCheckpoint(await loadCheckpoint(), final);
+      calls.push('recorded');
+    },
     close: async () => {},
   } as unknown as Sink;
   const cutover = new CutoverController({
@@ -71,7 +78,10 @@ export function cutoverOf(o: { committed?: () => Checkpoint['holds']; opened?: P
       return source;
     },
     openSink: async () => sink,
-    stopStream: async () => void calls.push('stopped'),
+    stopStream: async () => {
+      status.applied = { position: at(101n), commitTime: new Date() };
+      calls.push('stopped');
+    },
     defaultVerify: 'none',
     resyncs,
   });
