@@ -7,6 +7,8 @@ import { parseConfigYaml } from './config-yaml.js';
 import { configError, FerryError } from './core/errors.js';
 import { FILTER_OPS, type TransformsConfig } from './core/transform-rules.js';
 import { ERROR_POLICIES, policiesIn } from './core/error-policy.js';
+import { Secret } from './core/secret.js';
+import { NOTIFICATION_KINDS } from './notify/notification-kinds.js';
 
 const url = (what: string) =>
   z.string({ error: `required: the ${what} connection URL` }).superRefine((v, ctx) => {
@@ -43,6 +45,9 @@ const topicPrefix = z
   .string({ error: 'required: the prefix of the Kafka topics, e.g. "orders"' })
   .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/, 'Kafka topic names allow letters, digits, ".", "_" and "-"')
   .describe('topics are <topicPrefix>.<schema>.<table>, plus <topicPrefix>.ferry.schema and <topicPrefix>.ferry.checkpoint');
+
+/** admin.readyMaxLagSeconds by default; also the lag-above notification's threshold without an admin section. */
+export const READY_MAX_LAG_DEFAULT = 60;
 
 /** The source's stall timeout by default; a Kafka source's database target has its connections watched with it too. */
 export const STALL_TIMEOUT_DEFAULT = 30;
@@ -325,7 +330,7 @@ export const configSchema = z
           .regex(/^[!-~]+$/, 'use printable ASCII without spaces (it travels in an HTTP header)')
           .optional()
           .describe('when set, POST requests need Authorization: Bearer <token>; without it POST is loopback-only'),
-        readyMaxLagSeconds: z.number().positive().default(60).describe('/readyz turns red above this replication lag'),
+        readyMaxLagSeconds: z.number().positive().default(READY_MAX_LAG_DEFAULT).describe('/readyz turns red above this replication lag'),
       })
       .strict()
       .optional(),
@@ -358,6 +363,49 @@ export const configSchema = z
       })
       .strict()
       .default({ policy: 'stop', tables: {} }),
+    notify: z
+      .object({
+        webhooks: z
+          .array(
+            z
+              .object({
+                url: z
+                  .url({ protocol: /^https?$/, error: 'write it as an http:// or https:// URL' })
+                  .describe('where ferry POSTs each notification as JSON, signed in the X-Ferry-Signature header'),
+                secret: z
+                  .string()
+                  .min(16, 'use a secret of at least 16 characters (e.g. openssl rand -hex 32)')
+                  .optional()
+                  .describe('the HMAC-SHA256 key of X-Ferry-Signature (write ${HOOK_SECRET}); never logged nor shown'),
+                secretFile: z.string().min(1).optional().describe('read the secret from this file instead (trailing newline trimmed)'),
+                events: z
+                  .array(z.enum(['*', ...NOTIFICATION_KINDS]))
+                  .min(1)
+                  .default(['*'])
+                  .describe('the kinds this receiver gets (docs/operations.md lists them), or "*" for every one'),
+                timeoutSeconds: z.number().positive().max(300).default(10).describe('a POST not answered within this long is retried'),
+                retryMaxSeconds: z
+                  .number()
+                  .positive()
+                  .max(3600)
+                  .default(60)
+                  .describe('the longest wait between two tries of a notification (the wait doubles from 0.5 s)'),
+                queueMax: z
+                  .number()
+                  .int()
+                  .min(1)
+                  .max(100_000)
+                  .default(1000)
+                  .describe('notifications waiting for this receiver at most; when full, the oldest is dropped (ferry_notifications_dropped_total)'),
+              })
+              .strict()
+              .refine((w) => (w.secret === undefined) !== (w.secretFile === undefined), 'set exactly one of secret and secretFile'),
+          )
+          .default([])
+          .describe('receivers of notifications (DMS-style event subscriptions): retried in order, never blocking the stream'),
+      })
+      .strict()
+      .default({ webhooks: [] }),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info').describe('the log level; FERRY_LOG_LEVEL, when set, overrides it') })
       .strict()
@@ -375,9 +423,12 @@ export type KafkaSourceConfig = Extract<ParsedConfig['source'], { type: 'kafka' 
 export type SqlTargetConfig = Extract<ParsedConfig['target'], { type: 'postgres' | 'mysql' | 'mssql' }>;
 export type KafkaTargetConfig = Extract<ParsedConfig['target'], { type: 'kafka' }>;
 export type CutoverVerify = 'checksums' | 'counts' | 'none';
+/** A webhook receiver, its secret read (from secretFile too) and kept as a Secret, shown nowhere. */
+export type WebhookConfig = Omit<ParsedConfig['notify']['webhooks'][number], 'secret' | 'secretFile'> & { readonly secret: Secret };
 export type Config = Readonly<
-  Omit<ParsedConfig, 'source' | 'tables' | 'cutover' | 'transforms'> & {
+  Omit<ParsedConfig, 'source' | 'tables' | 'cutover' | 'transforms' | 'notify'> & {
     transforms: TransformsConfig;
+    notify: { readonly webhooks: readonly WebhookConfig[] };
     source: SqlSourceConfig | KafkaSourceConfig;
     tables: ParsedConfig['tables'] & { include: string[] };
     cutover: { readonly verify: CutoverVerify };
@@ -454,8 +505,9 @@ export function parseConfig(doc: unknown): Config {
   const exclude = [...c.tables.exclude, ...ownTargetTables(c)];
   const cutover = { verify: cutoverVerify(c) };
   const transforms = transformsOf(c.transforms);
+  const notify = { webhooks: c.notify.webhooks.map(webhookOf) };
   if (c.source.type === 'kafka') {
-    return deepFreeze({ ...c, cutover, transforms, source: c.source, tables: { ...c.tables, include: c.tables.include ?? ['*.*'], exclude } });
+    return deepFreeze({ ...c, cutover, transforms, notify, source: c.source, tables: { ...c.tables, include: c.tables.include ?? ['*.*'], exclude } });
   }
   const ferryName = defaultSlotName(c.pipeline);
   const source: SqlSourceConfig =
@@ -470,6 +522,7 @@ export function parseConfig(doc: unknown): Config {
     ...c,
     cutover,
     transforms,
+    notify,
     source,
     tables: { ...c.tables, include, exclude },
   });
@@ -479,6 +532,11 @@ export function parseConfig(doc: unknown): Config {
 function transformsOf(t: ParsedConfig['transforms']): TransformsConfig {
   const salt = t.saltFile !== undefined ? readSecretFile(t.saltFile, 'transforms.saltFile', 'salt') : t.salt;
   return { rules: t.rules, ...(salt !== undefined ? { salt } : {}) };
+}
+
+/** A webhook with its secret, read from secretFile when it names one. */
+function webhookOf({ secret, secretFile, ...w }: ParsedConfig['notify']['webhooks'][number], i: number): WebhookConfig {
+  return { ...w, secret: new Secret(secretFile !== undefined ? readSecretFile(secretFile, `notify.webhooks[${i}].secretFile`, 'secret') : secret!) };
 }
 
 /**

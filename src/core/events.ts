@@ -58,6 +58,10 @@ export interface FerryEvents {
   'resync-done': { id: string; table: string; chunks: number; rows: number; ms: number };
   /** The Kafka sink had `messages` acknowledged by the brokers, `ms` after sending them. */
   'kafka-produced': { messages: number; ms: number };
+  /** Replication lag went above the ready threshold (`maxLagSeconds`, admin.readyMaxLagSeconds), or back to it or below. */
+  'lag-threshold': { above: boolean; lagSeconds: number | null; maxLagSeconds: number };
+  /** A webhook receiver took a notification (sent), refused it or did not answer (failed: it is retried), or its full queue dropped its oldest one. */
+  'notification-delivery': { receiver: string; outcome: 'sent' | 'failed' | 'dropped'; queued: number };
   /** An applying process's position in one partition against the partition's end, after a batch; `lag` null once the partition is no longer its own. */
   'kafka-consumer-lag': { topic: string; partition: number; lag: number | null };
 }

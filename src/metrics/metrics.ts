@@ -5,6 +5,7 @@ import { VERSION } from '../version.js';
 import { REJECTION_REASONS } from '../core/target-rejection.js';
 import { LATENCY_BUCKETS } from './buckets.js';
 import { registerKafkaMetrics, type KafkaEnds } from './kafka-metrics.js';
+import { registerNotificationMetrics } from './notification-metrics.js';
 
 const PHASES: readonly Phase[] = ['starting', 'preflight', 'snapshot', 'streaming', 'stopping', 'stopped', 'failed'];
 const CUTOVER_STATES: readonly CutoverState[] = ['preflight', 'fencing', 'draining', 'verifying', 'finalizing', 'completed', 'failed', 'aborted'];
@@ -26,9 +27,9 @@ export class FerryMetrics {
 
   /**
    * Counters follow `events`; gauges read `status` (the one the admin API answers from). The Kafka
-   * metrics exist only for the ends that are Kafka (`kafka`).
+   * metrics exist only for the ends that are Kafka (`kafka`); the notification ones have a series per webhook `receivers`.
    */
-  constructor(pipeline: string, events: FerryEventBus, status: LiveStatus, kafka: KafkaEnds) {
+  constructor(pipeline: string, events: FerryEventBus, status: LiveStatus, kafka: KafkaEnds, receivers: readonly string[] = []) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ pipeline });
     collectDefaultMetrics({ register: this.registry });
@@ -162,6 +163,7 @@ export class FerryMetrics {
       // At 0 when the resync starts, for increase() (as errors above).
       events.on('resync-started', ({ table }) => resynced.inc({ table }, 0)),
       events.on('resync-chunk', ({ table, chunkRows }) => resynced.inc({ table }, chunkRows)),
+      ...registerNotificationMetrics(this.registry, events, receivers),
       ...registerKafkaMetrics(this.registry, events, kafka),
     ];
   }
