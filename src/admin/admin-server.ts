@@ -10,6 +10,7 @@ import type { StoredDeadLetter } from '../core/dead-letter.js';
 import { cutoverRequestSchema, type CutoverController } from './cutover.js';
 import { z } from 'zod';
 import { ResyncRefused, type ResyncRequests } from '../pipeline/resync-requests.js';
+import { RECENT_EVENTS_MAX, type RecentEvents } from '../notify/recent-events.js';
 
 export interface AdminDeps {
   readonly status: LiveStatus;
@@ -24,6 +25,8 @@ export interface AdminDeps {
   readonly resyncs: ResyncRequests;
   /** The last `limit` dead letters in the target; absent where nothing is dead-lettered (a kafka target). */
   readonly deadLetters?: (limit: number) => Promise<readonly StoredDeadLetter[]>;
+  /** GET /events: the last notifications. */
+  readonly recentEvents: RecentEvents;
 }
 
 /**
@@ -43,6 +46,17 @@ const replayRequestSchema = z
 /** GET /dead-letters answers this many rows unless `?limit=` asks for another number, up to DEAD_LETTERS_MAX. */
 const DEAD_LETTERS_DEFAULT = 100;
 const DEAD_LETTERS_MAX = 10_000;
+/** GET /events answers this many unless `?limit=` asks for another number, up to the ones kept. */
+const EVENTS_DEFAULT = 100;
+
+/** `?limit=` of `req`: `fallback` when absent, else a whole number from 1 to `max` (400 otherwise, `example` the hint). */
+function limitOf(req: IncomingMessage, fallback: number, max: number, example: string): number {
+  const asked = new URL(req.url ?? '/', 'http://admin').searchParams.get('limit');
+  const limit = asked === null ? fallback : Number(asked);
+  if (!Number.isInteger(limit) || limit < 1 || limit > max)
+    throw new HttpError(400, `limit must be a whole number from 1 to ${max}, not ${asked}`, `e.g. ${example}`);
+  return limit;
+}
 
 export interface AdminServer {
   /** http://host:port, with the port actually bound. */
@@ -190,12 +204,15 @@ function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Han
         // Rows of the target, personal data perhaps: only for operators, as POST is.
         authorize(req, d.token);
         if (!d.deadLetters) throw new HttpError(404, 'a kafka target keeps no dead letters', 'ask the applying processes, whose target is a database');
-        const asked = new URL(req.url ?? '/', 'http://admin').searchParams.get('limit');
-        const limit = asked === null ? DEAD_LETTERS_DEFAULT : Number(asked);
-        if (!Number.isInteger(limit) || limit < 1 || limit > DEAD_LETTERS_MAX)
-          throw new HttpError(400, `limit must be a whole number from 1 to ${DEAD_LETTERS_MAX}, not ${asked}`, 'e.g. GET /dead-letters?limit=50');
+        const limit = limitOf(req, DEAD_LETTERS_DEFAULT, DEAD_LETTERS_MAX, 'GET /dead-letters?limit=50');
         const rows = await d.deadLetters(limit);
         return json(200, { limit, rows });
+      },
+    },
+    '/events': {
+      GET: async (req) => {
+        const limit = limitOf(req, EVENTS_DEFAULT, RECENT_EVENTS_MAX, 'GET /events?limit=50');
+        return json(200, { limit, events: d.recentEvents.last(limit) });
       },
     },
     '/dead-letters/replay': {

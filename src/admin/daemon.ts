@@ -12,6 +12,11 @@ import { startAdminServer, type AdminServer } from './admin-server.js';
 import { CutoverController } from './cutover.js';
 import { ResyncRequests } from '../pipeline/resync-requests.js';
 import { rulesTransform } from '../transforms/rules.js';
+import { READY_MAX_LAG_DEFAULT } from '../config.js';
+import { notify } from '../notify/notifier.js';
+import { RecentEvents } from '../notify/recent-events.js';
+import { WebhookReceiver } from '../notify/webhook.js';
+import { watchLag } from '../notify/lag-watch.js';
 
 export interface DaemonOptions {
   readonly config: Config;
@@ -64,7 +69,17 @@ function resyncRefusal(config: Config): { message: string; hint: string } | null
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const { config, log, events } = o;
   const status = new LiveStatus(config.pipeline, events);
-  const metrics = new FerryMetrics(config.pipeline, events, status, { source: config.source.type === 'kafka', target: config.target.type === 'kafka' });
+  const receivers = config.notify.webhooks.map((w) => new WebhookReceiver(w, events, log));
+  const metrics = new FerryMetrics(
+    config.pipeline,
+    events,
+    status,
+    { source: config.source.type === 'kafka', target: config.target.type === 'kafka' },
+    receivers.map((r) => r.name),
+  );
+  const recent = new RecentEvents();
+  const closeNotify = notify(config.pipeline, events, recent, receivers);
+  const stopLagWatch = watchLag(events, status, config.admin?.readyMaxLagSeconds ?? READY_MAX_LAG_DEFAULT);
   const gate = new PauseGate(events);
   const resyncs = new ResyncRequests(log, resyncRefusal(config));
   const streamStop = new AbortController();
@@ -94,6 +109,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       token: config.admin.token,
       readyMaxLagSeconds: config.admin.readyMaxLagSeconds,
       log,
+      recentEvents: recent,
       ...(config.target.type === 'kafka' ? {} : { deadLetters: (limit: number) => readDeadLetters(config, log, limit) }),
     });
   }
@@ -114,6 +130,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     status,
     done,
     async close() {
+      stopLagWatch();
+      await closeNotify();
       await admin?.close();
       metrics.close();
       status.close();

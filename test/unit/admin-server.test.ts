@@ -9,6 +9,8 @@ import { FerryMetrics } from '../../src/metrics/metrics.js';
 import { LiveStatus } from '../../src/pipeline/live-status.js';
 import { PauseGate } from '../../src/core/pause-gate.js';
 import { ResyncRequests } from '../../src/pipeline/resync-requests.js';
+import { RecentEvents } from '../../src/notify/recent-events.js';
+import { notify } from '../../src/notify/notifier.js';
 import { CUTOVER_REQUEST, cutoverOf, ended, ORDERS } from '../helpers/cutover.js';
 
 /** This host's first address that is not loopback: a request from it is a remote one. */
@@ -36,7 +38,13 @@ function post(port: string, path: string, headers: Record<string, string>, body 
 }
 
 /** The admin API without a token on `listen`, with `resyncs`, `deadLetters` where the target keeps them, and a cutover of its own unless given one. */
-function startTestAdmin(listen: string, resyncs: ResyncRequests, deadLetters?: AdminDeps['deadLetters'], cutover?: CutoverController): Promise<AdminServer> {
+function startTestAdmin(
+  listen: string,
+  resyncs: ResyncRequests,
+  deadLetters?: AdminDeps['deadLetters'],
+  cutover?: CutoverController,
+  recentEvents = new RecentEvents(),
+): Promise<AdminServer> {
   const events = new FerryEventBus();
   const status = new LiveStatus('p', events);
   const log = makeLogger('error');
@@ -52,6 +60,7 @@ function startTestAdmin(listen: string, resyncs: ResyncRequests, deadLetters?: A
       cutover ??
       new CutoverController({ events, status, log, openSource: unused, openSink: unused, stopStream: async () => {}, defaultVerify: 'checksums', resyncs }),
     resyncs,
+    recentEvents,
     ...(deadLetters ? { deadLetters } : {}),
   });
 }
@@ -201,6 +210,26 @@ describe('POST /tables/{schema.table}/resync during a cutover', () => {
       open();
       expect(await ended(cutover)).toMatchObject({ state: 'completed' });
     } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('GET /events', () => {
+  it('lists the last notifications, newest last, ?limit= of them (400 outside 1 to the ones kept)', async () => {
+    const events = new FerryEventBus();
+    const recent = new RecentEvents();
+    const close = notify('p', events, recent, []);
+    const server = await startTestAdmin('127.0.0.1:0', new ResyncRequests(makeLogger('error'), null), undefined, undefined, recent);
+    try {
+      for (const phase of ['preflight', 'snapshot', 'streaming'] as const) events.emit('phase', { phase });
+      const all = (await (await fetch(`${server.url}/events`)).json()) as { events: { kind: string; phase?: string }[] };
+      expect(all.events.map((e) => `${e.kind}:${e.phase ?? ''}`)).toEqual(['phase:preflight', 'phase:snapshot', 'snapshot-started:', 'phase:streaming']);
+      const last = (await (await fetch(`${server.url}/events?limit=1`)).json()) as { events: { phase: string }[] };
+      expect(last.events.map((e) => e.phase)).toEqual(['streaming']);
+      expect((await fetch(`${server.url}/events?limit=0`)).status).toBe(400);
+    } finally {
+      await close();
       await server.close();
     }
   });
