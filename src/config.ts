@@ -9,6 +9,7 @@ import { FILTER_OPS, type TransformsConfig } from './core/transform-rules.js';
 import { ERROR_POLICIES, policiesIn } from './core/error-policy.js';
 import { Secret } from './core/secret.js';
 import { NOTIFICATION_KINDS } from './notify/notification-kinds.js';
+import { cronProblem } from './core/refresh-schedule.js';
 
 const url = (what: string) =>
   z.string({ error: `required: the ${what} connection URL` }).superRefine((v, ctx) => {
@@ -289,8 +290,29 @@ export const configSchema = z
           .max(10_000_000)
           .default(50_000)
           .describe('rows per snapshot chunk: each chunk commits with its progress, where an interrupted snapshot resumes'),
+        schedule: z
+          .string()
+          .superRefine((v, ctx) => {
+            const problem = cronProblem(v);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
+          .optional()
+          .describe(
+            'refreshes: a cron schedule (5 fields, or 6 with seconds first) at whose every tick `ferry run` reloads every selected table (tablePrep applied, transforms too), idle between ticks, e.g. "0 2 * * *" (02:00 every night, local time); needs snapshot.mode: always and tablePrep truncate or drop-and-create',
+          ),
       })
       .strict()
+      .superRefine((s, ctx) => {
+        if (s.schedule === undefined) return;
+        if (s.mode !== 'always')
+          ctx.addIssue({ code: 'custom', path: ['mode'], message: 'snapshot.schedule reloads every table at each tick: set snapshot.mode: always' });
+        if (s.tablePrep === 'create' || s.tablePrep === 'none')
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tablePrep'],
+            message: `snapshot.schedule reloads into tables that hold the last refresh's rows: set snapshot.tablePrep: truncate or drop-and-create (${s.tablePrep} keeps them)`,
+          });
+      })
       .default({ mode: 'initial', tablePrep: 'create', parallelism: 4, chunkRows: 50_000 }),
     apply: z
       .object({
@@ -484,6 +506,12 @@ export function parseConfig(doc: unknown): Config {
     throw configError(`invalid config:\n${problems.join('\n')}`, 'correct the keys above; docs/config.md lists every key with its default and allowed values');
   }
   const c = result.data;
+  if (c.snapshot.schedule !== undefined && c.source.type === 'kafka') {
+    throw configError(
+      'snapshot.schedule: an applying process (source type kafka) has no tables to reload',
+      'schedule the refreshes on a pipeline whose source is a database',
+    );
+  }
   if (c.source.type === 'kafka' && c.target.type === 'kafka') {
     throw configError('source.type and target.type are both kafka: an applying process writes into a database', 'set target.type: postgres, mysql or mssql');
   }

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { FerryEventBus } from '../core/events.js';
 import { FerryMetrics } from '../metrics/metrics.js';
 import { runPipeline } from '../pipeline/coordinator.js';
+import { runRefreshes } from '../pipeline/refreshes.js';
 import { runKafkaApplier } from '../pipeline/kafka-applier.js';
 import { openSink, openSinkToRead, openSource } from '../pipeline/endpoints.js';
 import type { StoredDeadLetter } from '../core/dead-letter.js';
@@ -121,7 +122,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   pipeline =
     source.type === 'kafka'
       ? runKafkaApplier({ config: { ...config, source }, log, events, gate, signal })
-      : runPipeline({ config, log, events, gate, until: o.until, signal, resyncs });
+      : config.snapshot.schedule && o.until === 'stream'
+        ? runRefreshes({ config, log, events, until: 'snapshot', signal }, config.snapshot.schedule)
+        : runPipeline({ config, log, events, gate, until: o.until, signal, resyncs });
   // Whatever ended the pipeline, no cutover is left holding the source fenced.
   const settled = pipeline.finally(() => cutover.settle('the pipeline stopped').finally(() => o.signal.removeEventListener('abort', onStop)));
   const done = settled.then(() => (streamStop.signal.aborted ? ('cut-over' as const) : ('stopped' as const)));

@@ -9,7 +9,8 @@ import { ERROR_KINDS, type FerryError } from './errors.js';
 export const FAILURE_KINDS = [...ERROR_KINDS, 'heartbeat', 'cutover'] as const;
 export type FailureKind = (typeof FAILURE_KINDS)[number];
 
-export type Phase = 'starting' | 'preflight' | 'snapshot' | 'streaming' | 'stopping' | 'stopped' | 'failed';
+/** 'idle': a refresh pipeline (snapshot.schedule) between its refreshes. */
+export type Phase = 'starting' | 'preflight' | 'snapshot' | 'streaming' | 'idle' | 'stopping' | 'stopped' | 'failed';
 
 /** What ferry tells its observers (logs, progress bars, metrics). The seam between work and watching. */
 export interface FerryEvents {
@@ -56,6 +57,14 @@ export interface FerryEvents {
   'resync-chunk': { id: string; table: string; chunks: number; rows: number; chunkRows: number; readAhead: number };
   /** The resync's last chunk and the table's hold lifted were committed to the target. */
   'resync-done': { id: string; table: string; chunks: number; rows: number; ms: number };
+  /** A refresh pipeline (snapshot.schedule) knows its next tick: as it starts, and after each refresh. */
+  'refresh-scheduled': { next: Date | null };
+  /** A tick of snapshot.schedule began reloading every selected table. */
+  'refresh-started': { startedAt: Date };
+  /** The refresh copied `rows` rows into `tables` tables and committed its checkpoint. */
+  'refresh-done': { startedAt: Date; endedAt: Date; rows: number; tables: number };
+  /** The refresh failed (it is tried again at the next tick, afresh); `kind` as FerryError's. */
+  'refresh-failed': { startedAt: Date; endedAt: Date; kind: FailureKind; message: string };
   /** The Kafka sink had `messages` acknowledged by the brokers, `ms` after sending them. */
   'kafka-produced': { messages: number; ms: number };
   /** Replication lag went above the ready threshold (`maxLagSeconds`, admin.readyMaxLagSeconds), or back to it or below. */

@@ -50,6 +50,8 @@ export interface RunOptions {
   readonly transform?: Transform;
   /** The admin API's resync requests; without it, only a resync the checkpoint holds runs (it starts over). */
   readonly resyncs?: ResyncRequests;
+  /** A scheduled refresh (snapshot.schedule): a fresh snapshot whatever the checkpoint holds. */
+  readonly refresh?: boolean;
 }
 
 export function formatProblems(problems: readonly CheckProblem[]): string {
@@ -144,7 +146,7 @@ export async function runPipeline(o: RunOptions): Promise<void> {
 }
 
 /** Preflight and the snapshot phase. Returns the open sink, or null when the snapshot was interrupted. */
-async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
+export async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
   const { config, events } = o;
   events.emit('phase', { phase: 'preflight' });
   const source = await openSource(config, o.log);
@@ -154,7 +156,7 @@ async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
     const target = (sink = await openSink(config, o.log, o.events));
     const decide = async () => {
       const checkpoint = await target.loadCheckpoint();
-      const decision = decideSnapshot(config.snapshot.mode, checkpoint);
+      const decision = decideSnapshot(o.refresh ? 'refresh' : config.snapshot.mode, checkpoint);
       if (decision === 'cut-over') throw cutOverError(config.pipeline, checkpoint!);
       return { checkpoint, decision };
     };

@@ -11,11 +11,14 @@ export type SnapshotMode = 'initial' | 'never' | 'always';
  * - resume: a snapshot was interrupted; continue it after the last committed chunk;
  * - skip: stream from the checkpoint (or from the log's head when there is none);
  * - cut-over: a cutover completed; the target is the application's now, so nothing at all, whatever the mode.
+ * A scheduled refresh ('refresh') is always fresh: a snapshot a failed refresh left is of an older
+ * moment, and no stream catches its rows up, so resuming it would mix the two.
  */
 export type SnapshotDecision = 'fresh' | 'resume' | 'skip' | 'cut-over';
 
-export function decideSnapshot(mode: SnapshotMode, checkpoint: Checkpoint | null): SnapshotDecision {
+export function decideSnapshot(mode: SnapshotMode | 'refresh', checkpoint: Checkpoint | null): SnapshotDecision {
   if (checkpoint?.phase === 'cut-over') return 'cut-over';
+  if (mode === 'refresh') return 'fresh';
   if (checkpoint?.phase === 'snapshot') return mode === 'never' ? 'skip' : 'resume';
   if (mode === 'never') return 'skip';
   if (mode === 'always') return 'fresh';

@@ -24,6 +24,15 @@ export function logEvents(events: FerryEventBus, log: Logger, everyMs: number): 
         `snapshot complete: ${rows} rows; streaming starts at ${formatPosition(position)}`,
       ),
     ),
+    events.on('refresh-scheduled', ({ next }) => log.info({ next: next?.toISOString() ?? null }, `next refresh: ${next?.toISOString() ?? 'none'}`)),
+    events.on('refresh-started', () => log.info('refresh started: every selected table is copied again')),
+    events.on('refresh-done', ({ startedAt, endedAt, rows, tables }) =>
+      log.info(
+        { rows, tables, ms: endedAt.getTime() - startedAt.getTime() },
+        `refresh done: ${rows} rows in ${tables} tables, ${((endedAt.getTime() - startedAt.getTime()) / 1000).toFixed(1)}s`,
+      ),
+    ),
+    events.on('refresh-failed', ({ kind, message }) => log.error({ kind, err: message }, `refresh failed (${message}); tried again at the next tick`)),
     events.on('stream-started', ({ from }) => log.info({ from: formatPosition(from) }, `streaming from ${formatPosition(from)}`)),
     events.on('rows-dead-lettered', ({ table, reason, rows }) =>
       log.warn({ table, reason, rows }, `${rows} row(s) of ${table} the target rejected (${reason}) kept in ferry.ferry_dead_letters`),

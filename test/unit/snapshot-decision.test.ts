@@ -13,7 +13,7 @@ const checkpoints: Record<string, Checkpoint | null> = {
 };
 
 describe('decideSnapshot', () => {
-  it.each<[SnapshotMode, string, SnapshotDecision]>([
+  it.each<[SnapshotMode | 'refresh', string, SnapshotDecision]>([
     ['initial', 'no checkpoint', 'fresh'],
     ['initial', 'an interrupted snapshot', 'resume'],
     ['initial', 'an interrupted snapshot with a position', 'resume'],
@@ -29,6 +29,10 @@ describe('decideSnapshot', () => {
     ['never', 'an interrupted snapshot with a position', 'skip'],
     ['never', 'a streaming checkpoint', 'skip'],
     ['never', 'a completed cutover', 'cut-over'],
+    ['refresh', 'no checkpoint', 'fresh'],
+    ['refresh', 'an interrupted snapshot with a position', 'fresh'],
+    ['refresh', 'a streaming checkpoint', 'fresh'],
+    ['refresh', 'a completed cutover', 'cut-over'],
   ])('mode %s with %s: %s', (mode, checkpoint, expected) => {
     expect(decideSnapshot(mode, checkpoints[checkpoint] ?? null)).toBe(expected);
   });
