@@ -7,7 +7,7 @@ import { LATENCY_BUCKETS } from './buckets.js';
 import { registerKafkaMetrics, type KafkaEnds } from './kafka-metrics.js';
 import { registerNotificationMetrics } from './notification-metrics.js';
 
-const PHASES: readonly Phase[] = ['starting', 'preflight', 'snapshot', 'streaming', 'stopping', 'stopped', 'failed'];
+const PHASES: readonly Phase[] = ['starting', 'preflight', 'snapshot', 'streaming', 'idle', 'stopping', 'stopped', 'failed'];
 const CUTOVER_STATES: readonly CutoverState[] = ['preflight', 'fencing', 'draining', 'verifying', 'finalizing', 'completed', 'failed', 'aborted'];
 /**
  * prom-client's gauges of the active handles, requests and resources named `_total`, which
@@ -91,6 +91,18 @@ export class FerryMetrics {
         for (const table of new Set([...live.tables, ...Object.keys(live.holds)])) this.set({ table }, live.holds[table]?.state === 'quarantined' ? 1 : 0);
       },
     });
+    readGauge('ferry_refresh_next_timestamp_seconds', "a refresh pipeline's (snapshot.schedule) next tick, unix seconds", () =>
+      live.refresh?.next ? live.refresh.next.getTime() / 1000 : null,
+    );
+    readGauge('ferry_refresh_last_success_timestamp_seconds', 'when the last refresh that succeeded ended, unix seconds (no series before the first)', () =>
+      live.refresh?.lastSuccessAt ? live.refresh.lastSuccessAt.getTime() / 1000 : null,
+    );
+    const refreshes = new Counter({
+      name: 'ferry_refreshes_total',
+      help: 'refreshes (snapshot.schedule) by outcome: done, failed (tried again at the next tick)',
+      labelNames: ['outcome'],
+      registers,
+    });
     const snapshotRows = new Counter({
       name: 'ferry_snapshot_rows_total',
       help: "rows copied by the snapshot, per table; a resumed table's count starts at the rows copied before",
@@ -151,6 +163,13 @@ export class FerryMetrics {
         batchSeconds.observe(b.ms / 1000);
       }),
       events.on('failure', ({ kind }) => errors.inc({ kind })),
+      // Both outcomes at 0 once the pipeline is a refresh one, for increase() (as errors above).
+      events.on('refresh-scheduled', () => {
+        refreshes.inc({ outcome: 'done' }, 0);
+        refreshes.inc({ outcome: 'failed' }, 0);
+      }),
+      events.on('refresh-done', () => refreshes.inc({ outcome: 'done' })),
+      events.on('refresh-failed', () => refreshes.inc({ outcome: 'failed' })),
       // Each dead-letter table with every reason at 0 once the stream knows its tables, for increase() (as errors above).
       events.on('stream-started', ({ deadLetterTables }) => {
         for (const table of deadLetterTables ?? []) {

@@ -29,6 +29,24 @@ export interface LiveStatusJson {
   readonly lastError: { readonly kind: string; readonly message: string; readonly at: string } | null;
   /** The last resync (POST /tables/{schema.table}/resync) of this process, running or done. */
   readonly resync: ResyncProgress | null;
+  /** A refresh pipeline's (snapshot.schedule) last refresh and next tick; null on any other pipeline. */
+  readonly refresh: RefreshStatusJson | null;
+}
+
+export interface RefreshStatus {
+  next: Date | null;
+  last: { state: 'running' | 'done' | 'failed'; startedAt: Date; endedAt?: Date; rows?: number; tables?: number; error?: string } | null;
+  lastSuccessAt: Date | null;
+  done: number;
+  failed: number;
+}
+
+export interface RefreshStatusJson {
+  readonly next: string | null;
+  readonly last: { state: 'running' | 'done' | 'failed'; startedAt: string; endedAt?: string; rows?: number; tables?: number; error?: string } | null;
+  readonly lastSuccessAt: string | null;
+  readonly done: number;
+  readonly failed: number;
 }
 
 export interface ResyncProgress {
@@ -68,6 +86,7 @@ export class LiveStatus {
   cutover: { id: string; state: CutoverState; reason?: string; finalPosition?: string } | null = null;
   lastError: { kind: string; message: string; at: Date } | null = null;
   resync: ResyncProgress | null = null;
+  refresh: RefreshStatus | null = null;
   readonly #offs: (() => void)[];
 
   constructor(
@@ -117,11 +136,26 @@ export class LiveStatus {
       bus.on('resync-done', ({ id, chunks, rows, ms }) => {
         if (this.resync?.id === id) Object.assign(this.resync, { state: 'done', chunks, rows, ms: Math.round(ms) });
       }),
+      bus.on('refresh-scheduled', ({ next }) => (this.#refresh().next = next)),
+      bus.on('refresh-started', ({ startedAt }) => (this.#refresh().last = { state: 'running', startedAt })),
+      bus.on('refresh-done', ({ startedAt, endedAt, rows, tables }) => {
+        const r = this.#refresh();
+        Object.assign(r, { last: { state: 'done', startedAt, endedAt, rows, tables }, lastSuccessAt: endedAt, done: r.done + 1 });
+      }),
+      bus.on('refresh-failed', ({ startedAt, endedAt, message }) => {
+        const r = this.#refresh();
+        Object.assign(r, { last: { state: 'failed', startedAt, endedAt, error: message }, failed: r.failed + 1 });
+      }),
       bus.on(
         'cutover-state',
         ({ id, state, reason, finalPosition }) => (this.cutover = { id, state, ...(reason ? { reason } : {}), ...(finalPosition ? { finalPosition } : {}) }),
       ),
     ];
+  }
+
+  #refresh(): RefreshStatus {
+    this.refresh ??= { next: null, last: null, lastSuccessAt: null, done: 0, failed: 0 };
+    return this.refresh;
   }
 
   /** Seconds between the source's now and the commit time of the last applied transaction; null before the first. */
@@ -172,10 +206,16 @@ export class LiveStatus {
       holds: Object.fromEntries(Object.entries(this.holds).map(([table, hold]) => [table, holdJson(hold)])),
       lastError: this.lastError ? { ...this.lastError, at: this.lastError.at.toISOString() } : null,
       resync: this.resync && { ...this.resync },
+      refresh: this.refresh && refreshJson(this.refresh),
     };
   }
 
   close(): void {
     this.#offs.forEach((off) => off());
   }
+}
+
+function refreshJson(r: RefreshStatus): RefreshStatusJson {
+  const last = r.last && { ...r.last, startedAt: r.last.startedAt.toISOString(), endedAt: r.last.endedAt?.toISOString() };
+  return { next: r.next?.toISOString() ?? null, last, lastSuccessAt: r.lastSuccessAt?.toISOString() ?? null, done: r.done, failed: r.failed };
 }

@@ -153,8 +153,16 @@ describe('FerryMetrics exposition', () => {
       bus.emit('letters-replayed', { marker: 'm1', table: 'shop.orders', letters: 2, rejected: 0 });
       bus.emit('resync-started', { id: 'r1', table: 'shop.orders', since: '2026-12-04T17:00:00.000Z', restarted: false });
       bus.emit('resync-chunk', { id: 'r1', table: 'shop.orders', chunks: 1, rows: 3, chunkRows: 3, readAhead: 0 });
+      const refreshStarted = new Date('2026-12-04T02:00:00.000Z');
+      bus.emit('refresh-scheduled', { next: refreshStarted });
+      bus.emit('refresh-done', { startedAt: refreshStarted, endedAt: new Date('2026-12-04T02:03:00.000Z'), rows: 3, tables: 1 });
+      bus.emit('refresh-scheduled', { next: new Date('2026-12-05T02:00:00.000Z') });
       const text = await metrics.text();
       expect(await checkMetrics(text)).toBe('');
+      expect(sampleValue(text, 'ferry_refreshes_total', { outcome: 'done' })).toBe(1);
+      expect(sampleValue(text, 'ferry_refreshes_total', { outcome: 'failed' })).toBe(0);
+      expect(sampleValue(text, 'ferry_refresh_last_success_timestamp_seconds', {})).toBe(Date.parse('2026-12-04T02:03:00.000Z') / 1000);
+      expect(sampleValue(text, 'ferry_refresh_next_timestamp_seconds', {})).toBe(Date.parse('2026-12-05T02:00:00.000Z') / 1000);
       // promtool passes empty families too: each of ferry's must have had its samples checked.
       const sampled = new Set(samples(text).map((x) => x.name.replace(/_(bucket|sum|count)$/, '')));
       for (const name of typesOf(text).keys()) if (name.startsWith('ferry_')) expect(sampled.has(name), `${name} has no sample`).toBe(true);

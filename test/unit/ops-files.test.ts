@@ -205,10 +205,11 @@ describe('grafana/alerts/ferry-rules.yml', () => {
   const doc = readYaml('grafana/alerts/ferry-rules.yml');
   const rules: any[] = doc.groups.flatMap((g: any) => g.rules);
 
-  it('defines the seven ferry alerts, each with expr, for, severity, a summary, a description and a runbook_url to its docs/operations.md entry', () => {
+  it('defines the eight ferry alerts, each with expr, for, severity, a summary, a description and a runbook_url to its docs/operations.md entry', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual([
       'FerryDown',
       'FerryErrorsIncreasing',
+      'FerryRefreshFailed',
       'FerryReplicationLagHigh',
       'FerryRowsDeadLettered',
       'FerrySlotRetentionHigh',
