@@ -89,6 +89,28 @@ const sourceKeys = {
       .max(4294967295)
       .optional()
       .describe("replica server id, unique among the server's replicas; default derived from the pipeline name"),
+    startPosition: z
+      .union(
+        [
+          z.strictObject({
+            file: z.string().regex(/^[^\s/]+\.\d+$/, 'write the binlog file as SHOW BINARY LOGS names it, e.g. mysql-bin.000042'),
+            pos: z.number().int().min(4, 'a binlog offset is at least 4 (after the file header)'),
+          }),
+          z.strictObject({
+            gtid: z.string().regex(/^\d+-\d+-\d+(,\d+-\d+-\d+)*$/, 'write a MariaDB GTID position as domain-server-sequence, e.g. "0-1-9913"'),
+          }),
+          z.strictObject({
+            gtidSet: z
+              .string()
+              .regex(/^[0-9a-fA-F-]{36}(:[\w-]+)*(:\d+(-\d+)?)+(,\s*[0-9a-fA-F-]{36}(:[\w-]+)*(:\d+(-\d+)?)+)*$/, 'write a MySQL GTID set as uuid:1-77'),
+          }),
+        ],
+        { error: 'give { file, pos } (from CHANGE MASTER TO in the dump), { gtid: "0-1-9913" } (MariaDB) or { gtidSet: "uuid:1-77" } (MySQL)' },
+      )
+      .optional()
+      .describe(
+        "snapshot.mode never only: where the stream starts when the target has no checkpoint yet (a restored backup's position): { file, pos } | { gtid } (MariaDB) | { gtidSet } (MySQL); docs/operations.md has the runbook",
+      ),
   },
   postgres: {
     type: z.literal('postgres').describe('Postgres 14+, read by logical decoding through a slot and a publication'),
@@ -103,6 +125,15 @@ const sourceKeys = {
       .regex(/^[a-z0-9_]{1,63}$/, 'publication names are lower-case letters, digits and "_" (at most 63)')
       .optional()
       .describe('publication, created if missing for the selected tables; default ferry_<pipeline>'),
+    startPosition: z
+      .strictObject(
+        { lsn: z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, 'write an LSN as Postgres prints it, e.g. "0/1A2B3C"') },
+        { error: 'give { lsn: "0/1A2B3C" }' },
+      )
+      .optional()
+      .describe(
+        "snapshot.mode never only: the LSN the stream starts after when the target has no checkpoint yet (a restored backup's position); not before the slot's confirmed position; docs/operations.md has the runbook",
+      ),
   },
   /** An applying process: reads the change topics a producing ferry writes, in a consumer group. */
   kafka: {
@@ -274,7 +305,7 @@ export const configSchema = z
           .enum(['initial', 'never', 'always'])
           .default('initial')
           .describe(
-            "initial: copy the tables when the target has no checkpoint, then stream; never: stream only (cdc-only), from the log's head at the first start; always: copy them again at every start",
+            "initial: copy the tables when the target has no checkpoint, then stream; never: stream only (cdc-only), from the log's head (or source.startPosition) at the first start; always: copy them again at every start",
           ),
         tablePrep: z
           .enum(['create', 'drop-and-create', 'truncate', 'none'])
@@ -530,6 +561,12 @@ export function parseConfig(doc: unknown): Config {
     end.url = withEndpointSettings(end.url, style, end, key.replace(/\.url$/, ''));
   }
   checkErrorPolicies(c);
+  if (c.source.type !== 'kafka' && c.source.startPosition && c.snapshot.mode !== 'never') {
+    throw configError(
+      `source.startPosition: a start position is for a cdc-only pipeline, and snapshot.mode is ${c.snapshot.mode}`,
+      'set snapshot.mode: never (the target already holds the data, e.g. a restored backup), or remove source.startPosition',
+    );
+  }
   const exclude = [...c.tables.exclude, ...ownTargetTables(c)];
   const cutover = { verify: cutoverVerify(c) };
   const transforms = transformsOf(c.transforms);

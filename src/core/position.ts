@@ -6,6 +6,24 @@ export type Position =
   | { readonly kind: 'mysql'; readonly file: string; readonly pos: number; readonly gtid?: string }
   | { readonly kind: 'pg'; readonly lsn: bigint };
 
+/**
+ * Where an operator asks a cdc-only stream to start (source.startPosition), as the source's own tools
+ * print it: a restored backup's binlog file and offset, MariaDB GTID position, MySQL GTID set, or LSN.
+ * The source checks it still has the log from there and turns it into a Position.
+ */
+export type StartPosition =
+  | { readonly file: string; readonly pos: number }
+  | { readonly gtid: string }
+  | { readonly gtidSet: string }
+  | { readonly lsn: string };
+
+export function formatStartPosition(s: StartPosition): string {
+  if ('file' in s) return `${s.file}:${s.pos}`;
+  if ('gtid' in s) return `GTID ${s.gtid}`;
+  if ('gtidSet' in s) return `GTID set ${s.gtidSet}`;
+  return `LSN ${s.lsn}`;
+}
+
 /** -1, 0 or 1. Positions of different kinds never meet in one pipeline. */
 export function comparePositions(a: Position, b: Position): number {
   if (a.kind === 'mysql' && b.kind === 'mysql') {

@@ -1,5 +1,5 @@
 import type { Row, Value } from './change-event.js';
-import type { Position } from './position.js';
+import type { Position, StartPosition } from './position.js';
 import type { TableSchema } from './schema.js';
 import type { RowFilter } from './transform-rules.js';
 
@@ -49,4 +49,9 @@ export interface SnapshotReader {
   openSnapshot(purpose: SnapshotPurpose): Promise<SnapshotSession>;
   /** Prepares a change stream that starts now (cdc-only, or a snapshot of no tables) and returns where it starts. */
   streamStartNow(): Promise<Position>;
+  /**
+   * Prepares a change stream that starts at the operator's `start` (source.startPosition) and returns
+   * it as a Position; fails naming the oldest position the source still has when it has not that one.
+   */
+  streamStartAt(start: StartPosition): Promise<Position>;
 }

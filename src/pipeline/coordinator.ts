@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { sqlSource, sqlTarget, targetSchemaOf, type Config } from '../config.js';
 import { targetEngine } from '../engines/registry.js';
 import type { FerryEventBus } from '../core/events.js';
-import type { Position } from '../core/position.js';
+import { formatPosition, formatStartPosition, type Position } from '../core/position.js';
 import { announceRetry, Backoff, STREAM_BACKOFF } from '../core/retry.js';
 import type { Sink } from '../core/sink.js';
 import type { TableSchema } from '../core/schema.js';
@@ -167,11 +167,14 @@ export async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
     const tables = await source.describeTables();
     const transforms = new TableTransforms(o.transform ?? rulesTransform(config.transforms), tables);
     const { checkpoint, decision } = await decide();
+    const start = sqlSource(config).startPosition;
     // Not worded "streaming from …": that line is the stream's own, once it has started.
     const plan = {
       fresh: 'a fresh snapshot',
       resume: 'resuming the interrupted snapshot',
-      skip: checkpoint?.position ? 'no snapshot; the stream resumes at the checkpoint' : 'no snapshot (cdc-only); the stream starts at the log head',
+      skip: checkpoint?.position
+        ? `no snapshot; the stream resumes at the checkpoint${start ? ` ${formatPosition(checkpoint.position)}, not at source.startPosition ${formatStartPosition(start)} (used only before the first checkpoint)` : ''}`
+        : `no snapshot (cdc-only); the stream starts at ${start ? `source.startPosition ${formatStartPosition(start)}` : 'the log head'}`,
     }[decision];
     o.log.info(
       { decision, checkpoint: checkpoint?.phase ?? 'none', tables: tables.length },
@@ -192,11 +195,11 @@ export async function prepareAndSnapshot(o: RunOptions): Promise<Sink | null> {
         signal: o.signal,
       });
     } else if (!checkpoint?.position) {
-      // cdc-only with no checkpoint yet: start from the log's head.
-      const head = await source.streamStartNow();
+      // cdc-only with no checkpoint yet: start from the operator's position (a restored backup's), else the log's head.
+      const from = start ? await source.streamStartAt(start) : await source.streamStartNow();
       const targets = tables.map((t) => transforms.target(t));
       await sink.prepare(targets, config.snapshot.tablePrep === 'none' ? 'none' : 'create');
-      await sink.finishSnapshot(targets, { phase: 'stream', position: head });
+      await sink.finishSnapshot(targets, { phase: 'stream', position: from });
     }
     return sink;
   } catch (err) {

@@ -53,7 +53,7 @@ function mysqlGtidSet(set: string): Map<string, [bigint, bigint][]> {
 }
 
 /** The transactions of `b` that `a` lacks, as "source:start-end" items (empty when a ⊇ b). */
-function gtidsMissing(a: string, b: string): string[] {
+export function gtidsMissing(a: string, b: string): string[] {
   const have = mysqlGtidSet(a);
   const missing: string[] = [];
   for (const [source, intervals] of mysqlGtidSet(b)) {
@@ -65,7 +65,7 @@ function gtidsMissing(a: string, b: string): string[] {
 }
 
 /** The binlog file's base name and number ("mysql-bin.000042" → ["mysql-bin", 42]). */
-function fileNumber(name: string): [string, number] | null {
+export function fileNumber(name: string): [string, number] | null {
   const m = /^(.*)\.(\d+)$/.exec(name);
   return m ? [m[1]!, Number(m[2])] : null;
 }
@@ -121,7 +121,7 @@ export function diagnoseMissingBinlog(from: MysqlPosition, s: BinlogState): Miss
   return { verdict: 'purged', reason: `its oldest binlog is ${s.files[0]!.name}, after ferry's ${from.file}` };
 }
 
-async function binlogState(url: string): Promise<BinlogState> {
+export async function binlogState(url: string): Promise<BinlogState> {
   const conn = await connect(url);
   try {
     const [logs] = await conn.query<RowDataPacket[]>('SHOW BINARY LOGS');

@@ -1,8 +1,8 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import { tableKey, type TableId, type Transaction } from '../../core/change-event.js';
-import { FerryError } from '../../core/errors.js';
-import type { Position } from '../../core/position.js';
+import { configError, FerryError } from '../../core/errors.js';
+import type { Position, StartPosition } from '../../core/position.js';
 import type { QueueProducer } from '../../core/queue.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { CheckProblem } from '../../core/check-problem.js';
@@ -12,6 +12,7 @@ import type { NextKeyValues } from '../../core/source-catalogue.js';
 import type { VerifySide } from '../../core/verify-side.js';
 import { headPosition, serverFlavor, type Flavor } from '../../engines/mysql/binlog-position.js';
 import { rowEventsAfter } from './binlog-audit.js';
+import { binlogStartPosition } from './binlog-start.js';
 import { streamBinlog } from './binlog-source.js';
 import { checkMysqlSource } from './mysql-check.js';
 import { autoIncrementColumn, connect, queryText, serverIdentity } from '../../engines/mysql/connection.js';
@@ -111,6 +112,12 @@ export class MysqlSource implements Source {
 
   streamStartNow(): Promise<Position> {
     return this.headPosition();
+  }
+
+  streamStartAt(start: StartPosition): Promise<Position> {
+    if ('lsn' in start)
+      throw configError('source.startPosition: { lsn } is a Postgres position, and the source is MySQL/MariaDB', 'give { file, pos }, { gtid } or { gtidSet }');
+    return binlogStartPosition(this.#conn, this.#o.url, this.#flavor, start);
   }
 
   async beat(marker?: string): Promise<void> {

@@ -127,6 +127,28 @@ export async function ensureSlot(client: pg.ClientBase, slot: string): Promise<b
 }
 
 /**
+ * Prepares the slot for a cdc-only start at the operator's `lsn` (source.startPosition) and returns it.
+ * A slot cannot go back: an LSN before its confirmed position (or, for a slot created here, before its
+ * consistent point) names changes it has released or never kept, so it is refused, naming the oldest
+ * LSN it can stream from. A slot created only to be refused is dropped again: it would hold WAL for nothing.
+ */
+export async function slotStartAt(client: pg.ClientBase, slot: string, lsn: bigint): Promise<bigint> {
+  const existing = await slotState(client, slot);
+  const oldest = existing?.confirmedFlush ?? (await ensureSlot(client, slot));
+  if (lsn >= oldest) return lsn;
+  if (!existing) await client.query('SELECT pg_drop_replication_slot($1)', [slot]);
+  throw new FerryError(
+    'fatal',
+    `the source cannot stream from source.startPosition LSN ${formatLsn(lsn)}: replication slot ${slot} ${existing ? 'has confirmed' : 'was created at its consistent point'} ${formatLsn(oldest)}, the oldest LSN it can stream from`,
+    {
+      hint: existing
+        ? "restore a backup taken at or after that LSN (pg_dump with the slot's exported snapshot), or take a snapshot instead (snapshot.mode: initial)"
+        : 'create the slot before taking the backup (CREATE_REPLICATION_SLOT … EXPORT_SNAPSHOT, then pg_dump --snapshot), and start from its LSN; or take a snapshot instead (snapshot.mode: initial)',
+    },
+  );
+}
+
+/**
  * A slot created with an exported snapshot: readers that import `snapshotName` see the database exactly
  * as of `position`, where streaming starts. The snapshot lives while the replication connection stays
  * open and idle, so it is held until close().

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { tableKey, type TableId, type Transaction } from '../../core/change-event.js';
-import type { Position } from '../../core/position.js';
+import type { Position, StartPosition } from '../../core/position.js';
 import type { QueueProducer } from '../../core/queue.js';
 import type { PartitionedTable, TableSchema } from '../../core/schema.js';
 import type { CheckProblem } from '../../core/check-problem.js';
@@ -9,7 +9,7 @@ import type { SnapshotPurpose, SnapshotSession } from '../../core/snapshot-reade
 import type { Source } from '../../core/source.js';
 import type { NextKeyValues } from '../../core/source-catalogue.js';
 import type { VerifySide } from '../../core/verify-side.js';
-import { FerryError } from '../../core/errors.js';
+import { configError, FerryError } from '../../core/errors.js';
 import { OWNED_SEQUENCES_SQL } from '../../engines/postgres/sequences.js';
 import { qualified } from '../../engines/postgres/quoting.js';
 import { parseLsn } from '../../engines/postgres/lsn.js';
@@ -20,7 +20,16 @@ import { serverClock, writeMessage } from './pg-heartbeat.js';
 import { describePgTables, type PgDescribeOptions, type PgTable } from './pg-schema.js';
 import { openPgReader, openPgRowReader } from './pg-snapshot.js';
 import type { RowReader } from '../../core/row-reader.js';
-import { ensurePublication, ensureSlot, recreateSlotWithSnapshot, slotChangesAfter, slotMissing, slotState, verifyPublication } from './pg-slot.js';
+import {
+  ensurePublication,
+  ensureSlot,
+  recreateSlotWithSnapshot,
+  slotChangesAfter,
+  slotMissing,
+  slotStartAt,
+  slotState,
+  verifyPublication,
+} from './pg-slot.js';
 import { watchSlotCreation } from './pg-slot-wait.js';
 import { queriesInTurn } from './queries-in-turn.js';
 import { streamTables } from './stream-tables.js';
@@ -127,6 +136,13 @@ export class PostgresSource implements Source {
   async streamStartNow(): Promise<Position> {
     await ensurePublication(this.#client, this.#o.publication, await this.#describe());
     return { kind: 'pg', lsn: await ensureSlot(this.#client, this.#o.slot) };
+  }
+
+  async streamStartAt(start: StartPosition): Promise<Position> {
+    if (!('lsn' in start))
+      throw configError('source.startPosition: a Postgres source starts from { lsn: "0/1A2B3C" }', 'give the LSN of the slot the backup was taken with');
+    await ensurePublication(this.#client, this.#o.publication, await this.#describe());
+    return { kind: 'pg', lsn: await slotStartAt(this.#client, this.#o.slot, parseLsn(start.lsn)) };
   }
 
   async retainedBytes(): Promise<number | null> {
