@@ -40,6 +40,19 @@ const KINDS = {
   'cutover-state': from('cutover-state', ({ id, state, reason, finalPosition }) => ({ cutover: id, state, reason, finalPosition })),
   'resync-started': from('resync-started', ({ id, table, restarted }) => ({ resync: id, table, restarted })),
   'resync-done': from('resync-done', ({ id, table, rows, chunks, ms }) => ({ resync: id, table, rows, chunks, ms: Math.round(ms) })),
+  'refresh-started': from('refresh-started', ({ startedAt }) => ({ startedAt: startedAt.toISOString() })),
+  'refresh-done': from('refresh-done', ({ startedAt, endedAt, rows, tables }) => ({
+    startedAt: startedAt.toISOString(),
+    endedAt: endedAt.toISOString(),
+    rows,
+    tables,
+  })),
+  'refresh-failed': from('refresh-failed', ({ startedAt, endedAt, kind, message }) => ({
+    startedAt: startedAt.toISOString(),
+    endedAt: endedAt.toISOString(),
+    errorKind: kind,
+    message,
+  })),
 } satisfies Record<string, Translation<keyof FerryEvents>>;
 
 export type NotificationKind = keyof typeof KINDS;

@@ -97,6 +97,28 @@ describe('notifications', () => {
     expect(NOTIFICATION_KINDS).toContain('cutover-state');
   });
 
+  it('notifies the scheduled refreshes: started, done and failed with their times', () => {
+    const events = new FerryEventBus();
+    const recent = new RecentEvents();
+    void notify('p', events, recent, []);
+    const startedAt = new Date('2026-12-04T02:00:00Z');
+    const endedAt = new Date('2026-12-04T02:03:00Z');
+    events.emit('refresh-started', { startedAt });
+    events.emit('refresh-done', { startedAt, endedAt, rows: 1200, tables: 3 });
+    events.emit('refresh-failed', { startedAt, endedAt, kind: 'fatal', message: 'target rejected a row' });
+    expect(recent.last(3).map(({ id: _id, sequence: _sequence, time: _time, pipeline: _pipeline, ...n }) => n)).toEqual([
+      { kind: 'refresh-started', startedAt: '2026-12-04T02:00:00.000Z' },
+      { kind: 'refresh-done', startedAt: '2026-12-04T02:00:00.000Z', endedAt: '2026-12-04T02:03:00.000Z', rows: 1200, tables: 3 },
+      {
+        kind: 'refresh-failed',
+        startedAt: '2026-12-04T02:00:00.000Z',
+        endedAt: '2026-12-04T02:03:00.000Z',
+        errorKind: 'fatal',
+        message: 'target rejected a row',
+      },
+    ]);
+  });
+
   it('keeps order per receiver while it fails, retrying with back-off until it answers 2xx, with no duplicate', async () => {
     let down = true;
     const hook = await receiver(() => (down ? 503 : 200));
