@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { configSchema } from './config.js';
+import { configSchema, pipelinesFileSchema } from './config.js';
 
 /** The parts of a JSON Schema (as zod writes it) the reference prints. */
 interface JsonSchema {
@@ -30,7 +30,7 @@ function typeOf(s: JsonSchema): string {
   if (s.const !== undefined) return code(s.const);
   if (s.enum) return s.enum.map(code).join(' \\| ');
   if (s.type === 'array') return `list of ${typeOf(s.items ?? {})}s`;
-  if (s.type === 'object' && typeof s.additionalProperties === 'object') return `map of names to ${typeOf(s.additionalProperties)}`;
+  if (s.type === 'object' && !s.properties && typeof s.additionalProperties === 'object') return `map of names to ${typeOf(s.additionalProperties)}`;
   const [min, max, above] = [bound(s.minimum), bound(s.maximum), bound(s.exclusiveMinimum)];
   const range =
     min !== undefined && max !== undefined
@@ -66,6 +66,7 @@ function table(s: JsonSchema, prefix: string): string {
 /** docs/config.md: every config key with its type, default and description, from the schema itself. */
 export function configReference(): string {
   const root = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  const file = z.toJSONSchema(pipelinesFileSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
   const entries = Object.entries(root.properties ?? {});
   const plain = { properties: Object.fromEntries(entries.filter(([, s]) => !s.properties && !s.oneOf)), required: root.required ?? [] };
   const sections = entries
@@ -88,5 +89,9 @@ export function configReference(): string {
     table(plain, ''),
     '',
     ...sections.flatMap((s) => [s, '']),
+    '## `pipelines` (several pipelines in one file)',
+    '',
+    table({ properties: { pipelines: file.properties!.pipelines! } }, ''),
+    '',
   ].join('\n');
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { readSecretFile, TLS_MODES, urlProblem, withEndpointSettings } from './core/endpoint-url.js';
+import { readSecretFile, serverOf, TLS_MODES, urlProblem, withEndpointSettings } from './core/endpoint-url.js';
 import { SQL_SOURCES, SQL_TARGETS } from './engines/registry.js';
 import { parseConfigYaml } from './config-yaml.js';
 import { configError, FerryError } from './core/errors.js';
@@ -10,6 +10,7 @@ import { ERROR_POLICIES, policiesIn } from './core/error-policy.js';
 import { Secret } from './core/secret.js';
 import { NOTIFICATION_KINDS } from './notify/notification-kinds.js';
 import { cronProblem } from './core/refresh-schedule.js';
+import { checkPipelines } from './config-pipelines.js';
 
 const url = (what: string) =>
   z.string({ error: `required: the ${what} connection URL` }).superRefine((v, ctx) => {
@@ -284,12 +285,20 @@ const transformsSchema = z
     }
   });
 
+/** A pipeline name: the identity of its checkpoint, and part of its default slot and metrics label. */
+const pipelineName = (text: z.ZodString) => text.regex(/^[A-Za-z0-9_.-]{1,100}$/, 'use letters, digits, "_", "-" or "." (at most 100)');
+
 export const configSchema = z
   .object({
-    pipeline: z
-      .string({ error: 'required: a name for this pipeline, e.g. "orders"' })
-      .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'use letters, digits, "_", "-" or "." (at most 100)')
-      .describe('identity of the checkpoint and the metrics label'),
+    pipeline: pipelineName(z.string({ error: 'required: a name for this pipeline, e.g. "orders"' })).describe(
+      'identity of the checkpoint and the metrics label',
+    ),
+    dependsOn: z
+      .array(pipelineName(z.string()))
+      .default([])
+      .describe(
+        'in a `pipelines:` entry: the pipelines of the file this one waits for; it starts (preflight, snapshot) only once every one of them is streaming, and stops when one of them fails',
+      ),
     source: sourceSchema,
     target: targetSchema,
     tables: z
@@ -466,6 +475,30 @@ export const configSchema = z
   })
   .strict();
 
+/** The keys of a `pipelines:` file beside the list: the process's, one admin API, log and set of receivers for every pipeline. */
+const PROCESS_KEYS = ['admin', 'log', 'notify'] as const;
+
+/** A file of several pipelines run by one process (DESIGN §1.2); each entry is read by configSchema. */
+export const pipelinesFileSchema = z.strictObject(
+  {
+    pipelines: z
+      .array(z.looseObject({}), { error: 'list the pipelines: - pipeline: a …' })
+      .min(1, 'list at least one pipeline')
+      .describe(
+        "instead of one pipeline's keys at the top level: several pipelines run by one process, each entry holding the keys of a one-pipeline file but admin, log and notify, which stay at the top level (one admin API, log and set of receivers for the process)",
+      ),
+    admin: configSchema.shape.admin,
+    log: configSchema.shape.log,
+    notify: configSchema.shape.notify,
+  },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `a file with pipelines: holds only admin, log and notify beside it: move ${issue.keys.join(', ')} into each pipeline's entry`
+        : undefined,
+  },
+);
+
 type ParsedConfig = z.infer<typeof configSchema>;
 /** A mysql source, its serverId filled in. */
 export type MysqlSourceConfig = Extract<ParsedConfig['source'], { type: 'mysql' }> & { serverId: number };
@@ -479,7 +512,9 @@ export type CutoverVerify = 'checksums' | 'counts' | 'none';
 /** A webhook receiver, its secret read (from secretFile too) and kept as a Secret, shown nowhere. */
 export type WebhookConfig = Omit<ParsedConfig['notify']['webhooks'][number], 'secret' | 'secretFile'> & { readonly secret: Secret };
 export type Config = Readonly<
-  Omit<ParsedConfig, 'source' | 'tables' | 'cutover' | 'transforms' | 'notify'> & {
+  Omit<ParsedConfig, 'source' | 'tables' | 'cutover' | 'transforms' | 'notify' | 'dependsOn'> & {
+    /** The pipelines of the file this one waits for ([] in a one-pipeline file). */
+    dependsOn: readonly string[];
     transforms: TransformsConfig;
     notify: { readonly webhooks: readonly WebhookConfig[] };
     source: SqlSourceConfig | KafkaSourceConfig;
@@ -523,53 +558,121 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
-/** Validates an already-parsed document: the one way every config enters ferry. */
-export function parseConfig(doc: unknown): Config {
-  const unset: { key: string; name: string }[] = [];
-  const result = configSchema.safeParse(interpolate(doc ?? {}, [], unset));
+/** An unset ${NAME}: the key it is in, as keyPath writes it, and the variable. */
+interface Unset {
+  readonly key: string;
+  readonly name: string;
+}
+
+/**
+ * `value` (interpolated) as `schema` reads it; every problem, the unset variables among them, in one
+ * config error naming each key as the operator writes it under `at` (`pipelines[1].source.url`).
+ */
+function validated<T extends z.ZodType>(schema: T, value: unknown, at: readonly PropertyKey[], unset: readonly Unset[]): z.output<T> {
+  const result = schema.safeParse(value);
   // A key whose variable is unset is reported once, for the variable (its value is known to be wrong).
   const unsetKeys = new Set(unset.map((u) => u.key));
   const problems = [
     ...unset.map((u) => `  ${u.key}: environment variable ${u.name} is not set (export ${u.name}=… before starting ferry, or write \${${u.name}:-default})`),
-    ...(result.error?.issues ?? []).filter((i) => !unsetKeys.has(keyPath(i.path))).map((i) => `  ${keyPath(i.path)}: ${i.message}`),
+    ...(result.error?.issues ?? [])
+      .map((i) => ({ key: keyPath([...at, ...i.path]), i }))
+      .filter(({ key }) => !unsetKeys.has(key))
+      .map(({ key, i }) => `  ${key}: ${i.message}`),
   ];
   if (!result.success || problems.length > 0) {
     throw configError(`invalid config:\n${problems.join('\n')}`, 'correct the keys above; docs/config.md lists every key with its default and allowed values');
   }
-  const c = result.data;
+  return result.data;
+}
+
+/** Validates an already-parsed one-pipeline document: the one way every config enters ferry (a `pipelines:` file, parseConfigs, by each entry). */
+export function parseConfig(doc: unknown): Config {
+  const unset: Unset[] = [];
+  const config = pipelineConfig(interpolate(doc ?? {}, [], unset), [], unset);
+  if (config.dependsOn.length > 0) {
+    throw configError(
+      'dependsOn: this file holds one pipeline, and dependsOn names other pipelines of the file',
+      'list the pipelines under `pipelines:` (docs/config.md), or remove dependsOn',
+    );
+  }
+  return config;
+}
+
+/**
+ * Every pipeline of a parsed document, in file order: its one pipeline (parseConfig), or each entry of
+ * `pipelines:`, checked on its own and then against the others (checkPipelines), with the top-level
+ * admin, log and notify, the process's, copied into each.
+ */
+export function parseConfigs(doc: unknown): PipelineConfigs {
+  if (!(doc && typeof doc === 'object' && 'pipelines' in doc)) return { configs: [parseConfig(doc)], multi: false };
+  const unset: Unset[] = [];
+  const value = interpolate(doc, [], unset);
+  const inEntry = (at: string) => (u: Unset) => u.key === at || u.key.startsWith(`${at}.`) || u.key.startsWith(`${at}[`);
+  const file = validated(
+    pipelinesFileSchema,
+    value,
+    [],
+    unset.filter((u) => !inEntry('pipelines')(u)),
+  );
+  const shared = { admin: file.admin, log: file.log, notify: { webhooks: file.notify.webhooks.map(webhookOf) } };
+  const configs = file.pipelines.map((entry, i) => {
+    const at = ['pipelines', i];
+    const own = PROCESS_KEYS.find((k) => k in entry);
+    if (own) {
+      throw configError(
+        `${keyPath([...at, own])}: ${own} is the process's, shared by every pipeline of the file`,
+        `set ${own} at the top level of the file, beside pipelines:`,
+      );
+    }
+    return deepFreeze({ ...pipelineConfig(entry, at, unset.filter(inEntry(keyPath(at)))), ...shared });
+  });
+  checkPipelines(configs);
+  return { configs, multi: true };
+}
+
+/** Writes a key of the pipeline at `at` as the operator does: `source.url`, or `pipelines[1].source.url` in a `pipelines:` file. */
+type KeyOf = (key: string) => string;
+
+/** One pipeline's config from its interpolated document at `at` (the file itself, or an entry of `pipelines:`). */
+function pipelineConfig(value: unknown, at: readonly PropertyKey[], unset: readonly Unset[]): Config {
+  const c = validated(configSchema, value, at, unset);
+  const key: KeyOf = (k) => (at.length === 0 ? k : `${keyPath(at)}.${k}`);
   if (c.snapshot.schedule !== undefined && c.source.type === 'kafka') {
     throw configError(
-      'snapshot.schedule: an applying process (source type kafka) has no tables to reload',
+      `${key('snapshot.schedule')}: an applying process (source type kafka) has no tables to reload`,
       'schedule the refreshes on a pipeline whose source is a database',
     );
   }
   if (c.source.type === 'kafka' && c.target.type === 'kafka') {
-    throw configError('source.type and target.type are both kafka: an applying process writes into a database', 'set target.type: postgres, mysql or mssql');
+    throw configError(
+      `${key('source.type')} and target.type are both kafka: an applying process writes into a database`,
+      'set target.type: postgres, mysql or mssql',
+    );
   }
-  for (const [key, end, style] of [
-    ['source.url', c.source, c.source.type === 'kafka' ? null : SQL_SOURCES[c.source.type].url],
-    ['target.url', c.target, c.target.type === 'kafka' ? null : SQL_TARGETS[c.target.type].url],
+  for (const [end, endKey, style] of [
+    [c.source, 'source', c.source.type === 'kafka' ? null : SQL_SOURCES[c.source.type].url],
+    [c.target, 'target', c.target.type === 'kafka' ? null : SQL_TARGETS[c.target.type].url],
   ] as const) {
     if (end.type === 'kafka' || !style) continue;
     const scheme = new URL(end.url).protocol.replace(/:$/, '');
     if (!style.schemes.includes(scheme)) {
       throw configError(
-        `${key}: a ${end.type} endpoint needs a ${style.schemes[0]}:// URL, not ${scheme}://`,
-        `write ${key} as ${style.schemes[0]}://user:password@host:port/database`,
+        `${key(`${endKey}.url`)}: a ${end.type} endpoint needs a ${style.schemes[0]}:// URL, not ${scheme}://`,
+        `write ${endKey}.url as ${style.schemes[0]}://user:password@host:port/database`,
       );
     }
-    end.url = withEndpointSettings(end.url, style, end, key.replace(/\.url$/, ''));
+    end.url = withEndpointSettings(end.url, style, end, key(endKey));
   }
-  checkErrorPolicies(c);
+  checkErrorPolicies(c, key);
   if (c.source.type !== 'kafka' && c.source.startPosition && c.snapshot.mode !== 'never') {
     throw configError(
-      `source.startPosition: a start position is for a cdc-only pipeline, and snapshot.mode is ${c.snapshot.mode}`,
+      `${key('source.startPosition')}: a start position is for a cdc-only pipeline, and snapshot.mode is ${c.snapshot.mode}`,
       'set snapshot.mode: never (the target already holds the data, e.g. a restored backup), or remove source.startPosition',
     );
   }
-  const exclude = [...c.tables.exclude, ...ownTargetTables(c)];
-  const cutover = { verify: cutoverVerify(c) };
-  const transforms = transformsOf(c.transforms);
+  const exclude = [...c.tables.exclude, ...ownTargetTables(c, key)];
+  const cutover = { verify: cutoverVerify(c, key) };
+  const transforms = transformsOf(c.transforms, key);
   const notify = { webhooks: c.notify.webhooks.map(webhookOf) };
   if (c.source.type === 'kafka') {
     return deepFreeze({ ...c, cutover, transforms, notify, source: c.source, tables: { ...c.tables, include: c.tables.include ?? ['*.*'], exclude } });
@@ -594,8 +697,8 @@ export function parseConfig(doc: unknown): Config {
 }
 
 /** The rules with their salt, read from saltFile when it names one (the return type holds the schema to the core's rule types). */
-function transformsOf(t: ParsedConfig['transforms']): TransformsConfig {
-  const salt = t.saltFile !== undefined ? readSecretFile(t.saltFile, 'transforms.saltFile', 'salt') : t.salt;
+function transformsOf(t: ParsedConfig['transforms'], key: KeyOf): TransformsConfig {
+  const salt = t.saltFile !== undefined ? readSecretFile(t.saltFile, key('transforms.saltFile'), 'salt') : t.salt;
   return { rules: t.rules, ...(salt !== undefined ? { salt } : {}) };
 }
 
@@ -610,30 +713,30 @@ function webhookOf({ secret, secretFile, ...w }: ParsedConfig['notify']['webhook
  * quarantine-table also needs the one source checkpoint a table's hold is kept in, which the Kafka
  * appliers, applying partitions at offsets of their own, do not have.
  */
-function checkErrorPolicies(c: ParsedConfig): void {
+function checkErrorPolicies(c: ParsedConfig, key: KeyOf): void {
   const policies = policiesIn(c.errors);
   for (const policy of ['dead-letter', 'quarantine-table'] as const) {
     if (policies.has(policy) && c.target.type === 'kafka') {
       throw configError(
-        `errors: the ${policy} policy is not built for a kafka target`,
+        `${key('errors')}: the ${policy} policy is not built for a kafka target`,
         'a kafka target rejects no rows: remove errors, or set it on the applying processes',
       );
     }
   }
   if (policies.has('quarantine-table') && c.source.type === 'kafka') {
     throw configError(
-      'errors: the quarantine-table policy is not built for the Kafka appliers (source type kafka)',
+      `${key('errors')}: the quarantine-table policy is not built for the Kafka appliers (source type kafka)`,
       'each partition keeps its own offset, and a table held in one would hold back the others: use stop or dead-letter there',
     );
   }
 }
 
 /** cutover.verify: checksums unless set; a kafka target has nothing to compare with, so none there, and only none. */
-function cutoverVerify(c: ParsedConfig): CutoverVerify {
+function cutoverVerify(c: ParsedConfig, key: KeyOf): CutoverVerify {
   if (c.target.type !== 'kafka') return c.cutover.verify ?? 'checksums';
   if (c.cutover.verify && c.cutover.verify !== 'none') {
     throw configError(
-      `cutover.verify: ${c.cutover.verify} needs a target ferry can read back, and a kafka target cannot be`,
+      `${key('cutover.verify')}: ${c.cutover.verify} needs a target ferry can read back, and a kafka target cannot be`,
       'set cutover.verify: none, and once the appliers caught up run ferry verify with a config naming the source and their database',
     );
   }
@@ -645,25 +748,49 @@ function cutoverVerify(c: ParsedConfig): CutoverVerify {
  * target's tables must never be read back as source tables: they would feed back into the stream.
  * Without target.schema they would even be the source's own tables.
  */
-function ownTargetTables(c: ParsedConfig): string[] {
+function ownTargetTables(c: ParsedConfig, key: KeyOf): string[] {
   if (c.source.type === 'kafka' || c.target.type === 'kafka' || c.source.type !== c.target.type) return [];
-  const where = (url: string) => {
-    const u = new URL(url);
-    const host = ['localhost', '127.0.0.1', '::1', '[::1]'].includes(u.hostname) ? 'loopback' : u.hostname;
-    // A MySQL server is one namespace; a Postgres database is one (logical decoding reads one database).
-    return `${host}:${u.port || (c.source.type === 'mysql' ? 3306 : 5432)}${c.source.type === 'postgres' ? u.pathname : ''}`;
-  };
+  // A MySQL server is one namespace; a Postgres database is one (logical decoding reads one database).
+  const port = SQL_SOURCES[c.source.type].url.defaultPort;
+  const where = (url: string) => `${serverOf(url, port)}${c.source.type === 'postgres' ? new URL(url).pathname : ''}`;
   if (where(c.source.url) !== where(c.target.url)) return [];
   if (!c.target.schema) {
     throw configError(
-      'target.url: the target is the source itself (same server and database), so every table would be copied onto itself',
+      `${key('target.url')}: the target is the source itself (same server and database), so every table would be copied onto itself`,
       `set target.schema to a ${c.target.type === 'mysql' ? 'database' : 'schema'} of its own`,
     );
   }
   return [`${c.target.schema}.*`];
 }
 
-export function loadConfig(file: string): Config {
+/** A file's pipelines in file order: `multi` when it holds `pipelines:`. */
+export interface PipelineConfigs {
+  readonly configs: readonly Config[];
+  readonly multi: boolean;
+}
+
+/** The pipelines a config file holds (parseConfigs). */
+export function loadConfigs(file: string): PipelineConfigs {
+  return parseConfigs(readConfigFile(file));
+}
+
+/**
+ * The config of one pipeline of a file: its only one, or in a `pipelines:` file the one named
+ * `pipeline` (--pipeline NAME), which such a file needs.
+ */
+export function loadConfig(file: string, pipeline?: string): Config {
+  const { configs, multi } = loadConfigs(file);
+  const names = configs.map((c) => c.pipeline).join(', ');
+  if (pipeline === undefined) {
+    if (!multi) return configs[0]!;
+    throw configError(`this file holds pipelines ${names}: pass --pipeline NAME`, 'name the one pipeline this command is for');
+  }
+  const named = configs.find((c) => c.pipeline === pipeline);
+  if (!named) throw configError(`--pipeline ${pipeline}: this file holds no pipeline of that name, only ${names}`, 'pass one of the names above');
+  return named;
+}
+
+function readConfigFile(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -673,7 +800,7 @@ export function loadConfig(file: string): Config {
       hint: 'pass an existing YAML file with -c FILE',
     });
   }
-  return parseConfig(parseConfigYaml(text, file));
+  return parseConfigYaml(text, file);
 }
 
 /**

@@ -223,3 +223,10 @@ export function readTlsFiles(tls: TlsSettings, key = 'tls'): { ca?: Buffer; cert
   }
   return files;
 }
+
+/** The server a database URL reaches, as `host:port`, every loopback name as one: two ends that name it share that server. */
+export function serverOf(raw: string, defaultPort: number): string {
+  const u = new URL(raw);
+  const host = ['localhost', '127.0.0.1', '::1', '[::1]'].includes(u.hostname) ? 'loopback' : u.hostname;
+  return `${host}:${u.port || defaultPort}`;
+}
