@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { CutoverVerify } from '../config.js';
 import type { CutoverState, FerryEventBus } from '../core/events.js';
-import { comparePositions, formatPosition, type Position } from '../core/position.js';
+import { formatPosition, type Position } from '../core/position.js';
+import { bounded, LATE_HINT, lateChanges, waitApplied, waitForMarker } from './cutover-waits.js';
 import type { TableSchema } from '../core/schema.js';
 import type { Sink } from '../core/sink.js';
 import type { Fencing } from '../core/fencing.js';
@@ -32,11 +32,44 @@ export const cutoverRequestSchema = z
     fence: z.enum(['read-only', 'none']).default('read-only'),
     /** Unnamed: the config's cutover.verify (checksums unless set). */
     verify: z.enum(['counts', 'checksums', 'none']).optional(),
+    /** A grouped cutover of these pipelines of the process (group-cutover.ts). */
+    pipelines: z
+      .array(z.string().min(1))
+      .min(1)
+      .refine((names) => new Set(names).size === names.length, 'names a pipeline twice')
+      .optional(),
   })
   .strict();
 export type CutoverRequestBody = z.infer<typeof cutoverRequestSchema>;
-/** A request with every choice made: what the cutover runs with, and GET /cutover shows. */
-export type CutoverRequest = CutoverRequestBody & { readonly verify: CutoverVerify };
+/** A request with every choice made: what one pipeline's cutover runs with, and GET /cutover shows. */
+export type CutoverRequest = Omit<CutoverRequestBody, 'pipelines'> & { readonly verify: CutoverVerify };
+
+/**
+ * What one member of a grouped cutover (group-cutover.ts) waits on and tells its group. Its Run
+ * passes barrier `verified` after verifying (before finalizing), and `finalized` once sequences
+ * moved, drained to the head, holds re-checked and constraints created (before it stops the stream).
+ */
+export interface CutoverGroupMember {
+  /** The group's one deadline (epoch ms): the waits at the barriers count against it too. */
+  readonly deadline: number;
+  /** Resolves once every member has reached `at`; rejects when the group fails or the deadline passes first. */
+  barrier(at: CutoverBarrier): Promise<void>;
+  /** This member failed or was aborted before it started stopping its stream; returns the reason it fails with. */
+  failed(reason: string): string;
+}
+export type CutoverBarrier = 'verified' | 'finalized';
+
+/** A member's cutover as its group sees it and ends it. */
+export interface CutoverMemberRun {
+  readonly id: string;
+  readonly state: CutoverState;
+  /** Past the point where the fence may be lifted. */
+  readonly stopping: boolean;
+  view(): CutoverView;
+  /** Ends it before it stops the stream, unfencing the source: `aborted`, or `failed` (its group failed). */
+  abort(why: string, as?: 'aborted' | 'failed'): Promise<CutoverView>;
+  finished(): Promise<void>;
+}
 
 export interface CutoverView {
   readonly id: string;
@@ -116,8 +149,17 @@ export class CutoverController {
 
   constructor(private readonly deps: CutoverDeps) {}
 
-  /** Starts a cutover; refused while one runs or after one completed. */
+  /** Starts a cutover; refused while one runs or after one completed. `pipelines` in the body is the admin API's to route. */
   start(body: CutoverRequestBody): CutoverView {
+    return this.join(body).view();
+  }
+
+  /**
+   * Throws why a cutover cannot start now: one runs, one completed, a table is held; and with
+   * `streaming`, the pipeline is not streaming (a grouped cutover refuses that up front, where a
+   * one-pipeline cutover starts and fails on it).
+   */
+  checkStart(o: { streaming?: boolean } = {}): void {
     const current = this.#current;
     if (current && !TERMINAL.has(current.state))
       throw new FerryError('config', `a cutover (${current.id}) is already ${current.state}`, { hint: 'follow it with GET /cutover, or POST /cutover/abort' });
@@ -127,11 +169,20 @@ export class CutoverController {
       });
     }
     refuseHeldTables(this.deps.status.holds, this.deps.resyncs.current);
-    const request = { ...body, verify: body.verify ?? this.deps.defaultVerify };
-    const run = new Run(randomUUID(), request, this.deps);
+    if (o.streaming && this.deps.status.phase !== 'streaming')
+      throw new FerryError('config', `the pipeline is ${this.deps.status.phase}, not streaming`, {
+        hint: 'cut over once the snapshot is done and the stream runs',
+      });
+  }
+
+  /** Starts a cutover, as one member of `group` when given (group-cutover.ts); refused as checkStart() says. */
+  join(body: CutoverRequestBody, group?: CutoverGroupMember): CutoverMemberRun {
+    this.checkStart({ streaming: group !== undefined });
+    const { pipelines: _group, ...rest } = body;
+    const run = new Run(randomUUID(), { ...rest, verify: body.verify ?? this.deps.defaultVerify }, this.deps, group);
     this.#current = run;
     void run.execute();
-    return run.view();
+    return run;
   }
 
   view(): CutoverView | null {
@@ -164,13 +215,15 @@ export class CutoverController {
   }
 }
 
-class Run {
+class Run implements CutoverMemberRun {
   state: CutoverState = 'preflight';
   /** The stream is being stopped: past the point where the fence may be lifted or the cutover aborted. */
   stopping = false;
   readonly #started = Date.now();
   readonly #history: { state: CutoverState; at: string; ms: number }[] = [];
   readonly #abort = new AbortController();
+  /** What an end through abort() is: asked for (aborted), or its group failed (failed). */
+  #endAs: 'aborted' | 'failed' | undefined;
   #reason: string | undefined;
   #finalPosition: Position | undefined;
   #verdicts: TableVerdict[] | undefined;
@@ -181,6 +234,7 @@ class Run {
     readonly id: string,
     readonly request: CutoverRequest,
     private readonly deps: CutoverDeps,
+    private readonly group?: CutoverGroupMember,
   ) {
     this.#enter('preflight');
   }
@@ -199,7 +253,8 @@ class Run {
     };
   }
 
-  async abort(why: string): Promise<CutoverView> {
+  async abort(why: string, as: 'aborted' | 'failed' = 'aborted'): Promise<CutoverView> {
+    this.#endAs ??= as;
     this.#abort.abort(new FerryError('config', why));
     await this.#done;
     return this.view();
@@ -225,10 +280,17 @@ class Run {
   }
 
   async #execute(): Promise<void> {
-    const { deps, request } = this;
-    const deadline = Date.now() + request.timeoutSeconds * 1000;
+    const { deps, request, group } = this;
+    const deadline = group?.deadline ?? Date.now() + request.timeoutSeconds * 1000;
     const step = <T>(what: string, work: Promise<T>) =>
       bounded(work, deadline, `${what} did not finish within timeoutSeconds (${request.timeoutSeconds} s)`, this.#abort.signal);
+    /** A grouped cutover's member waits for the others here; without a group there is nothing to wait for. */
+    const barrier = async (at: CutoverBarrier) => {
+      if (!group) return;
+      deps.log.info({ cutover: this.id, barrier: at }, `cutover: ${at}; waiting for the other pipelines of the group`);
+      // The group rejects at the deadline naming whom it still waits for: this bound only backs it up.
+      await bounded(group.barrier(at), deadline + 1000, `the group did not pass barrier ${at} within timeoutSeconds`, this.#abort.signal);
+    };
     const opened: Promise<{ close(): Promise<void> }>[] = [];
     const open = <T extends { close(): Promise<void> }>(what: string, opening: Promise<T>) => {
       opened.push(opening);
@@ -294,6 +356,7 @@ class Run {
             hint: 'run `ferry verify` to see the differing key ranges',
           });
       }
+      await barrier('verified');
 
       this.#enter('finalizing');
       // A target without sequences (Kafka: they belong to the databases its appliers write) skips this step.
@@ -311,6 +374,8 @@ class Run {
       refuseHeldTables(deps.status.holds);
       // Before the stream stops, so that a constraint the target's rows break still unfences the source.
       await step('creating the deferred constraints', sink.finalizeSchema?.(targets) ?? Promise.resolve());
+      // A grouped cutover stops no member's stream before every member got this far: until then, any failure lifts every fence.
+      await barrier('finalized');
       this.stopping = true;
       await step('stopping the stream', deps.stopStream());
       late.check();
@@ -328,8 +393,11 @@ class Run {
       this.#finalPosition = final;
       this.#enter('completed');
     } catch (err) {
-      const aborted = this.#abort.signal.aborted && !this.stopping;
-      let reason = aborted ? (this.#abort.signal.reason as Error).message : coerceError(err).message;
+      const ended = this.#abort.signal.aborted && !this.stopping;
+      const aborted = ended && this.#endAs !== 'failed';
+      let reason = ended ? (this.#abort.signal.reason as Error).message : coerceError(err).message;
+      // Told before unfencing, so that the other members start lifting theirs at once.
+      if (group && !this.stopping) reason = group.failed(reason);
       if (this.stopping) {
         // The stream has stopped or is stopping: lifting the fence now would let writes in that nothing replicates.
         reason += `; the stream stopped, so the source STAYS FENCED: unfence by hand (${UNFENCE_BY_HAND}), then restart ferry (it resumes from the checkpoint) and cut over again`;
@@ -367,8 +435,6 @@ class Run {
   }
 }
 
-const LATE_HINT =
-  'some session bypasses the fence (MySQL/MariaDB: accounts with SUPER or READ ONLY ADMIN; Postgres: a session that starts READ WRITE transactions, or calls itself application_name=ferry); stop those writers, or stop the application and use fence: none';
 const UNFENCE_BY_HAND = 'MySQL: SET GLOBAL read_only = OFF; Postgres: ALTER DATABASE … RESET default_transaction_read_only';
 /** How long the applied position may take to pass the source head once a heartbeat was written. */
 const HEAD_WAIT_MS = 10_000;
@@ -392,67 +458,4 @@ async function unfence(source: Fencing, fencing: Promise<void>): Promise<string>
     if (up === false) return `; no fence is up: the source is writable (lifting found: ${failure})`;
     return `; UNFENCING FAILED, the source ${up ? 'IS STILL READ-ONLY' : 'may still be read-only'} (${UNFENCE_BY_HAND}): ${failure}`;
   }
-}
-
-/**
- * Source transactions with changes applied after the fence marker (counted from the marker's own
- * target commit on): writes that got past the fence.
- */
-function lateChanges(events: FerryEventBus): { watch(marker: { changesAfter: number }): void; check(): void; stop(): void } {
-  let count = 0;
-  let off = () => {};
-  return {
-    watch(marker) {
-      count = marker.changesAfter;
-      off = events.on('batch-applied', (b) => (count += b.transactions));
-    },
-    check() {
-      if (count > 0) throw new FerryError('fatal', `${count} source transaction(s) with changes were written after the fence`, { hint: LATE_HINT });
-    },
-    stop: () => off(),
-  };
-}
-
-/** True once the applied position has reached `head`; false at `until`, or when the pipeline has stopped. */
-async function waitApplied(status: LiveStatus, head: Position, until: number, signal: AbortSignal): Promise<boolean> {
-  while (!signal.aborted && Date.now() < until) {
-    if (status.applied && comparePositions(status.applied.position, head) >= 0) return true;
-    if (status.phase !== 'streaming') throw new FerryError('fatal', `the pipeline is ${status.phase}: nothing more is applied`);
-    await sleep(50);
-  }
-  return false;
-}
-
-/** Resolves when the target commit that carried `marker` is done, with what followed it in that commit. */
-function waitForMarker(events: FerryEventBus, marker: string): { promise: Promise<{ changesAfter: number }>; cancel: () => void } {
-  let off = () => {};
-  const promise = new Promise<{ changesAfter: number }>((resolve) => {
-    off = events.on('marker-applied', (m) => {
-      if (m.marker === marker) resolve(m);
-    });
-  });
-  return { promise: promise.finally(() => off()), cancel: () => off() };
-}
-
-/** `work`, or a rejection at the deadline or on abort, whichever comes first. */
-function bounded<T>(work: Promise<T>, deadline: number, timeoutMessage: string, signal: AbortSignal = new AbortController().signal): Promise<T> {
-  work.catch(() => {}); // settled later, after the race is lost
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => finish(() => reject(new FerryError('fatal', timeoutMessage, { hint: 'raise timeoutSeconds, or find what holds the step up in the log' }))),
-      Math.max(0, deadline - Date.now()),
-    );
-    const onAbort = () => finish(() => reject(signal.reason as Error));
-    const finish = (settle: () => void) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      settle();
-    };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => finish(() => resolve(v)),
-      (e: unknown) => finish(() => reject(e as Error)),
-    );
-  });
 }

@@ -34,9 +34,13 @@ export const CUTOVER_REQUEST = { timeoutSeconds: 300, maxLagSeconds: 5, fence: '
  * applied at once, the source head is the position applied, and the stream commits once more before
  * it stops. The target reads its checkpoint once and keeps it, as a Kafka target does, so a cutover
  * that reads it before the stream stopped cannot record where the stream stopped. `opened` keeps the
- * source from opening while unresolved.
+ * source from opening while unresolved; `targetRows` is what the target counts (the source counts
+ * 10), once `counted` resolves; `constraints` is the target's creation of its deferred constraints;
+ * `recorded` fails the recording of the cutover in the checkpoint.
  */
-export function cutoverOf(o: { opened?: Promise<void> } = {}) {
+export function cutoverOf(
+  o: { opened?: Promise<void>; targetRows?: number; counted?: Promise<void>; constraints?: () => Promise<void>; recorded?: () => Promise<void> } = {},
+) {
   const events = new FerryEventBus();
   const status = new LiveStatus('p', events);
   status.phase = 'streaming';
@@ -57,13 +61,22 @@ export function cutoverOf(o: { opened?: Promise<void> } = {}) {
     headPosition: async () => at(100n),
     beat: async () => {},
     changesAfter: async () => 0,
+    countRows: async () => 10,
     close: async () => {},
   } as unknown as CutoverSource;
   let kept: Checkpoint | undefined;
   const loadCheckpoint = async (): Promise<Checkpoint> => (kept ??= { phase: 'stream', position: status.applied!.position });
   const sink = {
     loadCheckpoint,
+    reader: {
+      countRows: async () => {
+        await o.counted;
+        return o.targetRows ?? 10;
+      },
+    },
+    ...(o.constraints ? { finalizeSchema: o.constraints } : {}),
     recordCutover: async (final: Position) => {
+      await o.recorded?.();
       cutOverCheckpoint(await loadCheckpoint(), final);
       calls.push('recorded');
     },
