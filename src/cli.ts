@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
-import { loadConfig, type Config } from './config.js';
+import { loadConfig, loadConfigs, pipelineOf, type Config } from './config.js';
 import { FerryEventBus } from './core/events.js';
-import { coerceError } from './core/errors.js';
+import { coerceError, type FerryError } from './core/errors.js';
 import { configureLogger, envLogLevel, makeLogger, type LogLevel, type Logger } from './log.js';
 import { checkAll, formatProblems } from './pipeline/coordinator.js';
 import { startDaemon } from './admin/daemon.js';
@@ -43,12 +43,18 @@ async function main(body: (log: Logger) => Promise<number | undefined>, options:
     log.level = envLogLevel() ?? log.level;
     process.exitCode = (await body(log)) ?? 0;
   } catch (err) {
-    const e = coerceError(err);
-    log.error({ kind: e.kind, err: e.message, hint: e.hint, cause: (e.cause as Error | undefined)?.message }, e.describe());
+    const e = logError(log, err);
     process.exitCode = e.kind === 'config' ? 2 : (options.failed ?? 1);
   }
   // The work is done and logs are written synchronously: a driver's idle timer must not keep the process.
   process.exit();
+}
+
+/** One clear message for an error that ended a command (or one pipeline's answer). */
+function logError(log: Logger, err: unknown): FerryError {
+  const e = coerceError(err);
+  log.error({ kind: e.kind, err: e.message, hint: e.hint, cause: (e.cause as Error | undefined)?.message }, e.describe());
+  return e;
 }
 
 /** Loads the config and sets the logger by it: the pipeline on every line, and the level (configureLogger). */
@@ -60,6 +66,60 @@ function loadConfigFor(file: string, log: Logger): Config {
 
 /** A command that answers a question: an error means no answer, exit 2. */
 const ANSWER: MainOptions = { failed: 2 };
+
+/** A question's answer for one pipeline: its exit code, and with --json what it prints (its text it prints itself). */
+interface Answer {
+  readonly code: number;
+  readonly json?: unknown;
+}
+
+interface QuestionOptions {
+  readonly config: string;
+  readonly pipeline?: string;
+  readonly json?: boolean;
+}
+
+const pipelineOption = () => new Option('--pipeline <name>', 'in a file of several pipelines, only this one (default: each in turn)');
+
+/**
+ * A question (check, status, verify, plan) for the file's pipeline, or the one --pipeline names. A
+ * `pipelines:` file without --pipeline is asked for each pipeline in turn: its text under
+ * `== pipeline a ==`, its JSON as `{ "pipelines": { "a": … } }`, the exit code the worst; a pipeline
+ * that finds no answer (exit 2) does not keep the next from answering.
+ */
+function question(o: QuestionOptions, answer: (config: Config, log: Logger) => Promise<Answer>): Promise<void> {
+  return main((log) => answerEach(o, log, answer), ANSWER);
+}
+
+async function answerEach(o: QuestionOptions, log: Logger, answer: (config: Config, log: Logger) => Promise<Answer>): Promise<number> {
+  const print = (json: unknown) => process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  const loaded = loadConfigs(o.config);
+  if (!loaded.multi || o.pipeline !== undefined) {
+    const config = pipelineOf(loaded, o.pipeline);
+    configureLogger(log, config);
+    const { code, json } = await answer(config, log);
+    if (o.json) print(json);
+    return code;
+  }
+  const answers: Record<string, unknown> = {};
+  let worst = 0;
+  for (const [i, config] of loaded.configs.entries()) {
+    if (!o.json) process.stdout.write(`${i > 0 ? '\n' : ''}== pipeline ${config.pipeline} ==\n`);
+    const pipelineLog = log.child({});
+    configureLogger(pipelineLog, config);
+    try {
+      const { code, json } = await answer(config, pipelineLog);
+      answers[config.pipeline] = json;
+      worst = Math.max(worst, code);
+    } catch (err) {
+      const e = logError(pipelineLog, err);
+      answers[config.pipeline] = { error: e.message, kind: e.kind };
+      worst = 2;
+    }
+  }
+  if (o.json) print({ pipelines: answers });
+  return worst;
+}
 
 /**
  * A commander parser for a numeric option, checked by `rule` as the command line is read: a value
@@ -167,15 +227,15 @@ program
   .command('check')
   .description('preflight: connectivity, grants, binlog or WAL settings, replication slot and publication, primary keys; exit 2 on problems')
   .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
-  .action((o: { config: string }) =>
-    main(async (log) => {
-      const cfg = loadConfigFor(o.config, log);
+  .addOption(pipelineOption())
+  .action((o: QuestionOptions) =>
+    question(o, async (cfg, log) => {
       const problems = await checkAll(cfg, log);
       const errors = problems.filter((p) => !p.warning);
       if (problems.length > 0) process.stdout.write(`${formatProblems(problems.map((p) => (p.warning ? { ...p, check: `warning: ${p.check}` } : p)))}\n`);
       process.stdout.write(errors.length === 0 ? 'check passed\n' : `check failed: ${errors.length} problem(s)\n`);
-      return errors.length === 0 ? 0 : 2;
-    }, ANSWER),
+      return { code: errors.length === 0 ? 0 : 2 };
+    }),
   );
 
 program
@@ -184,13 +244,14 @@ program
     'the assessment before a migration: every table and column with its target type and a verdict (exact, documented, lossy, unsupported), the target DDL, and what ferry will not carry with the action for each; reads both databases, writes nothing; exit 0 nothing unsupported, 1 something unsupported, 2 bad config or a database unreachable',
   )
   .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
+  .addOption(pipelineOption())
   .option('--json', 'print JSON')
-  .action((o: { config: string; json?: boolean }) =>
-    main(async () => {
-      const report = await makePlan(loadConfig(o.config));
-      process.stdout.write(`${o.json ? JSON.stringify(report, null, 2) : formatPlan(report)}\n`);
-      return planExitCode(report);
-    }, ANSWER),
+  .action((o: QuestionOptions) =>
+    question(o, async (cfg) => {
+      const report = await makePlan(cfg);
+      if (!o.json) process.stdout.write(`${formatPlan(report)}\n`);
+      return { code: planExitCode(report), json: report };
+    }),
   );
 
 program
@@ -199,14 +260,12 @@ program
     "checkpoint, phase, positions, snapshot progress and held tables (quarantined, or being resynced, with the running ferry's resync progress from its admin API at admin.listen) of the pipeline; reads both databases, writes nothing; exit 2 when the target cannot be read",
   )
   .requiredOption('-c, --config <file>', 'pipeline config (YAML)')
+  .addOption(pipelineOption())
   .option('--json', 'print JSON')
-  .action((o: { config: string; json?: boolean }) =>
-    main(async (log) => {
-      const status = await readStatus(loadConfigFor(o.config, log), log);
-      if (o.json) {
-        process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
-        return;
-      }
+  .action((o: QuestionOptions) =>
+    question(o, async (cfg, log) => {
+      const status = await readStatus(cfg, log);
+      if (o.json) return { code: 0, json: status };
       const lines = [
         `pipeline:         ${status.pipeline}`,
         `phase:            ${status.phase}`,
@@ -225,7 +284,8 @@ program
         ...holdLines(status),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
-    }, ANSWER),
+      return { code: 0 };
+    }),
   );
 
 program
@@ -254,10 +314,10 @@ a quiet or fenced source (after a cutover's fence) the result is exact.`,
     numberArg(z.number().int().min(0), 'a whole number of at least 0'),
     3,
   )
+  .addOption(pipelineOption())
   .option('--json', 'print JSON')
-  .action((o: { config: string; mode: VerifyMode; chunkRows: number; recheck: number; json?: boolean }) =>
-    main(async (log) => {
-      const cfg = loadConfigFor(o.config, log);
+  .action((o: QuestionOptions & { mode: VerifyMode; chunkRows: number; recheck: number }) =>
+    question(o, async (cfg, log) => {
       const { chunkRows, recheck } = o;
       const source = await openSource(cfg, log);
       const sink = await openSinkToRead(cfg, log);
@@ -273,17 +333,16 @@ a quiet or fenced source (after a cutover's fence) the result is exact.`,
         const ms = performance.now() - started;
         const rows = verdicts.reduce((n, v) => n + v.rows, 0);
         const equal = verdicts.every((v) => v.equal);
-        if (o.json) process.stdout.write(`${JSON.stringify({ equal, mode: o.mode, rows, seconds: ms / 1000, tables: verdicts }, null, 2)}\n`);
-        else {
+        if (!o.json) {
           process.stdout.write(equal ? `all ${verdicts.length} tables equal (${o.mode})\n` : 'source and target differ\n');
           process.stdout.write(`${formatThroughput(rows, ms)}\n`);
         }
-        return equal ? 0 : 1;
+        return { code: equal ? 0 : 1, json: { equal, mode: o.mode, rows, seconds: ms / 1000, tables: verdicts } };
       } finally {
         await sink.close();
         await source.close();
       }
-    }, ANSWER),
+    }),
   );
 
 program

@@ -779,7 +779,11 @@ export function loadConfigs(file: string): PipelineConfigs {
  * `pipeline` (--pipeline NAME), which such a file needs.
  */
 export function loadConfig(file: string, pipeline?: string): Config {
-  const { configs, multi } = loadConfigs(file);
+  return pipelineOf(loadConfigs(file), pipeline);
+}
+
+/** The pipeline named `pipeline` among `loaded`; unnamed, the file's one pipeline (loadConfig). */
+export function pipelineOf({ configs, multi }: PipelineConfigs, pipeline?: string): Config {
   const names = configs.map((c) => c.pipeline).join(', ');
   if (pipeline === undefined) {
     if (!multi) return configs[0]!;
