@@ -7,8 +7,8 @@ import { coerceError, type FerryError } from './core/errors.js';
 import { configureLogger, envLogLevel, makeLogger, type LogLevel, type Logger } from './log.js';
 import { checkAll, formatProblems } from './pipeline/coordinator.js';
 import { startDaemon } from './admin/daemon.js';
-import { followCutover } from './admin/cutover-client.js';
-import { cutoverRequestSchema } from './admin/cutover.js';
+import { followCutover, followGroupCutover } from './admin/cutover-client.js';
+import { type CutoverRequest, type CutoverView, cutoverRequestSchema } from './admin/cutover.js';
 import { openSinkToRead, openSource } from './pipeline/endpoints.js';
 import { holdLines, readStatus } from './pipeline/status.js';
 import { logEvents } from './ui/event-log.js';
@@ -373,28 +373,76 @@ program
       "compare source and target after draining; default: the running ferry's cutover.verify (checksums; counts miss changed values)",
     ).choices(['counts', 'checksums', 'none']),
   )
-  .action((o: { admin: string; token?: string; timeout: number; maxLag: number; fence: 'read-only' | 'none'; verify?: 'counts' | 'checksums' | 'none' }) =>
-    main(async () => {
-      // Without --verify the request names none, and the running ferry's cutover.verify decides.
-      const request = { timeoutSeconds: o.timeout, maxLagSeconds: o.maxLag, fence: o.fence, ...(o.verify ? { verify: o.verify } : {}) };
-      const view = await followCutover({
-        admin: o.admin,
-        token: o.token ?? process.env.FERRY_ADMIN_TOKEN,
-        request,
-        onState: (entry, v) => {
-          const ended = entry.state === 'failed' || entry.state === 'aborted';
-          process.stdout.write(`${(entry.ms / 1000).toFixed(1).padStart(6)}s  ${entry.state}${ended && v.reason ? `: ${v.reason}` : ''}\n`);
-        },
-      });
-      if (view.state === 'completed') {
-        process.stdout.write(
-          `cutover ${view.id} completed; final source position ${view.finalPosition ?? '-'}; fence to completed ${((view.fencedToCompletedMs ?? 0) / 1000).toFixed(1)} s\n`,
-        );
-        return 0;
-      }
-      return 1;
-    }),
+  .option(
+    '--pipelines <names>',
+    'cut these pipelines of a multi-pipeline ferry over together (comma-separated): every one verified and ready before any stream stops, else all fail and are unfenced',
+    pipelineNames,
+  )
+  .action(
+    (o: {
+      admin: string;
+      token?: string;
+      timeout: number;
+      maxLag: number;
+      fence: 'read-only' | 'none';
+      verify?: 'counts' | 'checksums' | 'none';
+      pipelines?: string[];
+    }) =>
+      main(async () => {
+        // Without --verify the request names none, and the running ferry's cutover.verify decides.
+        const request = { timeoutSeconds: o.timeout, maxLagSeconds: o.maxLag, fence: o.fence, ...(o.verify ? { verify: o.verify } : {}) };
+        return o.pipelines ? cutOverGroup(o.admin, o.token, { ...request, pipelines: o.pipelines }) : cutOver(o.admin, o.token, request);
+      }),
   );
+
+/** `--pipelines a,b,c`: the names, each once. */
+function pipelineNames(text: string): string[] {
+  const parsed = cutoverRequestSchema.shape.pipelines.safeParse(text.split(',').map((n) => n.trim()));
+  if (!parsed.success || !parsed.data) throw new InvalidArgumentError('expected pipeline names separated by commas, each once (e.g. a,b,c).');
+  return parsed.data;
+}
+
+const token = (given: string | undefined) => given ?? process.env.FERRY_ADMIN_TOKEN;
+
+async function cutOver(admin: string, given: string | undefined, request: Partial<CutoverRequest>): Promise<number> {
+  const view = await followCutover({
+    admin,
+    token: token(given),
+    request,
+    onState: (entry, v) => process.stdout.write(`${stateLine(entry, v)}\n`),
+  });
+  if (view.state === 'completed') {
+    process.stdout.write(`cutover ${view.id} completed; ${cutOverAt(view)}\n`);
+    return 0;
+  }
+  return 1;
+}
+
+async function cutOverGroup(admin: string, given: string | undefined, request: Partial<CutoverRequest> & { pipelines: string[] }): Promise<number> {
+  const view = await followGroupCutover({
+    admin,
+    token: token(given),
+    request,
+    onState: (name, entry, v) => process.stdout.write(`${stateLine(entry, v, name)}\n`),
+  });
+  if (view.state !== 'completed') {
+    process.stdout.write(`grouped cutover ${view.id} ${view.state}${view.reason ? `: ${view.reason}` : ''}\n`);
+    return 1;
+  }
+  process.stdout.write(`grouped cutover ${view.id} completed\n`);
+  for (const [name, v] of Object.entries(view.pipelines)) process.stdout.write(`  ${name}: ${cutOverAt(v)}\n`);
+  return 0;
+}
+
+/** `  3.1s  a: draining`, and why when it failed or was aborted. */
+function stateLine(entry: CutoverView['history'][number], view: CutoverView, pipeline?: string): string {
+  const ended = entry.state === 'failed' || entry.state === 'aborted';
+  return `${(entry.ms / 1000).toFixed(1).padStart(6)}s  ${pipeline ? `${pipeline}: ` : ''}${entry.state}${ended && view.reason ? `: ${view.reason}` : ''}`;
+}
+
+function cutOverAt(view: CutoverView): string {
+  return `final source position ${view.finalPosition ?? '-'}; fence to completed ${((view.fencedToCompletedMs ?? 0) / 1000).toFixed(1)} s`;
+}
 
 program
   .command('demo')

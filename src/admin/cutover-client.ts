@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../core/errors.js';
 import type { CutoverRequest, CutoverView } from './cutover.js';
+import type { GroupCutoverView } from './group-cutover.js';
 
 export interface CutoverClientOptions {
   readonly admin: string;
@@ -10,9 +11,18 @@ export interface CutoverClientOptions {
   readonly onState: (entry: CutoverView['history'][number], view: CutoverView) => void;
 }
 
-const POLL_MS = 200;
+export interface GroupCutoverClientOptions {
+  readonly admin: string;
+  readonly token?: string;
+  readonly request: Partial<CutoverRequest> & { readonly pipelines: readonly string[] };
+  /** Called with each member's state as it is first seen, in the order they were entered, and the member as it stood then. */
+  readonly onState: (pipeline: string, entry: CutoverView['history'][number], view: CutoverView) => void;
+}
 
-async function call(admin: string, path: string, token: string | undefined, body?: unknown): Promise<CutoverView> {
+const POLL_MS = 200;
+const ENDED: ReadonlySet<string> = new Set(['completed', 'failed', 'aborted']);
+
+async function call<T>(admin: string, path: string, token: string | undefined, body?: unknown): Promise<T> {
   let res: Response;
   try {
     res = await fetch(new URL(path, admin), {
@@ -27,7 +37,7 @@ async function call(admin: string, path: string, token: string | undefined, body
       hint: 'pass the admin.listen address of the running ferry, e.g. --admin http://127.0.0.1:8080',
     });
   }
-  const answer = (await res.json().catch(() => ({}))) as CutoverView & { error?: string; hint?: string };
+  const answer = (await res.json().catch(() => ({}))) as T & { error?: string; hint?: string };
   if (!res.ok) {
     // Refused requests (auth, body, a cutover already running) are the caller's to fix: exit 2.
     throw new FerryError(res.status < 500 ? 'config' : 'fatal', `${path}: ${res.status} ${answer.error ?? res.statusText}`, {
@@ -37,17 +47,54 @@ async function call(admin: string, path: string, token: string | undefined, body
   return answer;
 }
 
-/** Triggers a cutover through the admin API and follows it to its end; returns the final view. */
-export async function followCutover(o: CutoverClientOptions): Promise<CutoverView> {
-  let view = await call(o.admin, '/cutover', o.token, o.request);
+/** Polls GET /cutover from the answer `first` on, showing each answer, until that cutover has ended; returns its last view. */
+async function follow<V extends { id: string; state: string }>(
+  o: { readonly admin: string; readonly token?: string },
+  first: unknown,
+  read: (answer: unknown) => V,
+  show: (view: V) => void,
+): Promise<V> {
+  let view = read(first);
   const id = view.id;
-  let seen = 0;
   for (;;) {
-    for (const entry of view.history.slice(seen)) o.onState(entry, view);
-    seen = view.history.length;
-    if (view.state === 'completed' || view.state === 'failed' || view.state === 'aborted') return view;
+    show(view);
+    if (ENDED.has(view.state)) return view;
     await sleep(POLL_MS);
-    view = await call(o.admin, '/cutover', o.token);
+    view = read(await call(o.admin, '/cutover', o.token));
     if (view.id !== id) throw new FerryError('fatal', `another cutover (${view.id}) replaced ${id}`);
   }
+}
+
+/** Triggers a cutover through the admin API and follows it to its end; returns the final view. */
+export async function followCutover(o: CutoverClientOptions): Promise<CutoverView> {
+  let seen = 0;
+  const answer = await call<CutoverView>(o.admin, '/cutover', o.token, o.request);
+  return follow(
+    o,
+    answer,
+    (v) => v as CutoverView,
+    (view) => {
+      for (const entry of view.history.slice(seen)) o.onState(entry, view);
+      seen = view.history.length;
+    },
+  );
+}
+
+/**
+ * Triggers a grouped cutover (`{"pipelines": [...]}`) and follows it to its end; returns the final
+ * view. A one-pipeline ferry answers a group of its one pipeline with that pipeline's cutover.
+ */
+export async function followGroupCutover(o: GroupCutoverClientOptions): Promise<GroupCutoverView> {
+  const seen = new Map<string, number>();
+  const asGroup = (answer: unknown): GroupCutoverView => {
+    const v = answer as GroupCutoverView | CutoverView;
+    if ('pipelines' in v) return v;
+    return { id: v.id, state: v.state, pipelines: { [o.request.pipelines[0] ?? '']: v }, ...(v.reason ? { reason: v.reason } : {}) };
+  };
+  const answer = await call<unknown>(o.admin, '/cutover', o.token, o.request);
+  return follow(o, answer, asGroup, (group) => {
+    const entries = Object.entries(group.pipelines).flatMap(([name, view]) => view.history.slice(seen.get(name) ?? 0).map((entry) => ({ name, entry, view })));
+    for (const [name, view] of Object.entries(group.pipelines)) seen.set(name, view.history.length);
+    for (const { name, entry, view } of entries.sort((x, y) => x.entry.ms - y.entry.ms)) o.onState(name, entry, view);
+  });
 }

@@ -1,10 +1,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort, startMariaDb, type LocalServer } from '../../src/demo/local-databases.js';
 import { VERSION } from '../../src/version.js';
 import { ADMIN_TOKEN, startWithAdmin, waitReady } from '../helpers/admin.js';
+import { GroupCutover } from '../../src/admin/group-cutover.js';
+import { cutoverOf } from '../helpers/cutover.js';
 import { runCli, writeConfig, type CliResult } from '../helpers/ferry.js';
 import { freshDatabase, type Endpoint, type Engine } from '../helpers/routes.js';
 
@@ -32,6 +36,8 @@ describe('numeric options are checked before anything is sent', () => {
     [['--timeout', '1.5'], /--timeout <seconds>' argument '1.5' is invalid/],
     [['--max-lag', 'soon'], /--max-lag <seconds>' argument 'soon' is invalid. expected a number of seconds above 0/],
     [['--max-lag', ''], /--max-lag <seconds>' argument '' is invalid/],
+    [['--pipelines', 'a,b,a'], /--pipelines <names>' argument 'a,b,a' is invalid. expected pipeline names separated by commas, each once/],
+    [['--pipelines', 'a,,b'], /--pipelines <names>' argument 'a,,b' is invalid/],
   ])('ferry cutover %j: exit 2 naming the option', async (args, message) => {
     const r = await runCli(['cutover', '--admin', `http://127.0.0.1:${await freePort()}`, ...args]);
     expect(r.code, told(r)).toBe(2);
@@ -195,6 +201,54 @@ describe('ferry cutover takes the admin token from FERRY_ADMIN_TOKEN', () => {
     } finally {
       ferry.child.kill('SIGTERM');
       await ferry.done;
+    }
+  });
+});
+
+describe('ferry cutover --pipelines a,b,c', () => {
+  /** An admin API answering POST and GET /cutover with a grouped cutover of a, b, c over in-memory sources and targets (b as given). */
+  async function groupAdmin(b: Parameters<typeof cutoverOf>[0] = {}) {
+    const members = { a: cutoverOf(), b: cutoverOf(b), c: cutoverOf() };
+    const group = new GroupCutover(new Map(Object.entries(members).map(([name, m]) => [name, m.cutover])));
+    const bodies: unknown[] = [];
+    const server = createServer(async (req, res) => {
+      let text = '';
+      for await (const chunk of req) text += chunk;
+      if (req.method === 'POST') bodies.push(JSON.parse(text));
+      const view = req.method === 'POST' ? group.start(JSON.parse(text)) : group.view();
+      res.writeHead(req.method === 'POST' ? 202 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(view));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { admin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies, members, close: () => server.close() };
+  }
+
+  it("posts {pipelines}, prints each member's states as they change, exit 0 when all completed", async () => {
+    const { admin, bodies, close } = await groupAdmin();
+    try {
+      const r = await runCli(['cutover', '--admin', admin, '--pipelines', 'a, b,c', '--verify', 'counts', '--timeout', '60']);
+      expect(r.code, told(r)).toBe(0);
+      expect(bodies).toEqual([{ timeoutSeconds: 60, maxLagSeconds: 5, fence: 'read-only', verify: 'counts', pipelines: ['a', 'b', 'c'] }]);
+      for (const name of ['a', 'b', 'c'])
+        for (const state of ['preflight', 'fencing', 'draining', 'verifying', 'finalizing', 'completed'])
+          expect(r.stdout).toMatch(new RegExp(`^ +\\d+\\.\\ds  ${name}: ${state}$`, 'm'));
+      expect(r.stdout).toMatch(/^grouped cutover \S+ completed\n {2}a: final source position 0\/65; fence to completed \d+\.\d s$/m);
+    } finally {
+      close();
+    }
+  });
+
+  it("exit 1 when a member's verify fails, printing each member's reason", async () => {
+    const { admin, members, close } = await groupAdmin({ targetRows: 9 });
+    try {
+      const r = await runCli(['cutover', '--admin', admin, '--pipelines', 'a,b,c', '--verify', 'counts']);
+      expect(r.code, told(r)).toBe(1);
+      expect(r.stdout).toMatch(
+        /^ +\d+\.\ds {2}a: failed: the grouped cutover failed: pipeline b: verify \(counts\) found differences in shop\.orders; the source is writable again$/m,
+      );
+      expect(r.stdout).toMatch(/^grouped cutover \S+ failed: the grouped cutover failed: pipeline b: /m);
+      for (const m of Object.values(members)) expect(m.calls).not.toContain('stopped');
+    } finally {
+      close();
     }
   });
 });
