@@ -6,7 +6,7 @@ import { FerryEventBus } from './core/events.js';
 import { coerceError, type FerryError } from './core/errors.js';
 import { configureLogger, envLogLevel, makeLogger, type LogLevel, type Logger } from './log.js';
 import { checkAll, formatProblems } from './pipeline/coordinator.js';
-import { startDaemon } from './admin/daemon.js';
+import { startProcess } from './admin/process.js';
 import { followCutover, followGroupCutover } from './admin/cutover-client.js';
 import { type CutoverRequest, type CutoverView, cutoverRequestSchema } from './admin/cutover.js';
 import { openSinkToRead, openSource } from './pipeline/endpoints.js';
@@ -31,7 +31,7 @@ import { VERSION } from './version.js';
  * Bad config is 2 everywhere.
  */
 interface MainOptions {
-  /** The level until the config is loaded (loadConfigFor); FERRY_LOG_LEVEL overrides it. */
+  /** The level until the config is loaded (configureLogger); FERRY_LOG_LEVEL overrides it. */
   readonly level?: LogLevel;
   readonly failed?: 1 | 2;
 }
@@ -55,13 +55,6 @@ function logError(log: Logger, err: unknown): FerryError {
   const e = coerceError(err);
   log.error({ kind: e.kind, err: e.message, hint: e.hint, cause: (e.cause as Error | undefined)?.message }, e.describe());
   return e;
-}
-
-/** Loads the config and sets the logger by it: the pipeline on every line, and the level (configureLogger). */
-function loadConfigFor(file: string, log: Logger): Config {
-  const config = loadConfig(file);
-  configureLogger(log, config);
-  return config;
 }
 
 /** A command that answers a question: an error means no answer, exit 2. */
@@ -165,24 +158,40 @@ function stopSignal(log: Logger): AbortSignal {
 
 async function runCommand(file: string, until: 'snapshot' | 'stream'): Promise<void> {
   await main(async (log) => {
-    const cfg = loadConfigFor(file, log);
+    const { configs, multi } = loadConfigs(file);
+    // Several pipelines: each one's lines name it (a child logger below), the process's lines none.
+    configureLogger(log, multi ? { log: configs[0]!.log } : configs[0]!);
     const everyMs = progressIntervalMs();
-    const events = new FerryEventBus();
-    const offLog = logEvents(events, log, everyMs);
-    const offBars = showSnapshotProgress(events, { log, everyMs });
+    // Each pipeline's lines name it; several pipelines' progress is logged, bars of each would draw over the others'.
+    const pipelines = configs.map((config) => ({ config, log: multi ? log.child({ pipeline: config.pipeline }) : log, events: new FerryEventBus() }));
+    const offs = pipelines.flatMap(({ events, log: plog }) => [
+      logEvents(events, plog, everyMs),
+      showSnapshotProgress(events, { log: plog, everyMs, bars: !multi }),
+    ]);
     const signal = stopSignal(log);
-    const daemon = await startDaemon({ config: cfg, log, events, signal, until });
+    const proc = await startProcess({ pipelines, multi, log, signal, until });
     try {
-      const outcome = await daemon.done;
-      if (outcome === 'cut-over' && !signal.aborted) {
-        log.info(`the cutover stopped the stream (GET /cutover tells how it ended); the admin API answers until SIGTERM`);
+      const { failed, cutOver } = await proc.done;
+      // One pipeline's failure is the command's, reported as any other (main).
+      if (!multi && failed[0]) throw failed[0].error;
+      if (cutOver.length > 0 && !signal.aborted) {
+        const which = multi
+          ? `pipeline(s) ${cutOver.join(', ')} (GET /pipelines/{name}/cutover tells how it ended)`
+          : 'the stream (GET /cutover tells how it ended)';
+        log.info(`the cutover stopped ${which}; the admin API answers until SIGTERM`);
         await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      }
+      if (failed.length > 0) {
+        log.error(
+          { failed: failed.map((f) => f.pipeline) },
+          `pipeline(s) ${failed.map((f) => f.pipeline).join(', ')} failed (their errors above); the others ${signal.aborted ? 'stopped cleanly' : 'finished'}`,
+        );
+        return 1;
       }
       log.info(signal.aborted ? 'stopped cleanly; the next start resumes from the checkpoint' : `${until} finished`);
     } finally {
-      await daemon.close();
-      offBars();
-      offLog();
+      await proc.close();
+      offs.reverse().forEach((off) => off());
     }
   });
 }

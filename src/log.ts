@@ -38,10 +38,10 @@ export function makeLogger(level: LogLevel = 'info'): Logger {
 }
 
 /**
- * Once the config is loaded: every later line names its pipeline, and the level is FERRY_LOG_LEVEL or
- * else the config's log.level.
+ * Once the config is loaded: every later line names its pipeline (where the process runs one), and the
+ * level is FERRY_LOG_LEVEL or else the config's log.level.
  */
-export function configureLogger(log: Logger, config: { readonly pipeline: string; readonly log: { readonly level: LogLevel } }): void {
-  log.setBindings({ pipeline: config.pipeline });
+export function configureLogger(log: Logger, config: { readonly pipeline?: string; readonly log: { readonly level: LogLevel } }): void {
+  if (config.pipeline !== undefined) log.setBindings({ pipeline: config.pipeline });
   log.level = envLogLevel() ?? config.log.level;
 }

@@ -8,25 +8,45 @@ import type { LiveStatus } from '../pipeline/live-status.js';
 import type { PauseGate } from '../core/pause-gate.js';
 import type { StoredDeadLetter } from '../core/dead-letter.js';
 import { cutoverRequestSchema, type CutoverController } from './cutover.js';
+import { UnknownPipelineError, type GroupCutover } from './group-cutover.js';
 import { z } from 'zod';
 import { ResyncRefused, type ResyncRequests } from '../pipeline/resync-requests.js';
 import { RECENT_EVENTS_MAX, type RecentEvents } from '../notify/recent-events.js';
 
-export interface AdminDeps {
+/** What the admin API answers for one pipeline. */
+export interface PipelineAdminDeps {
   readonly status: LiveStatus;
   readonly metrics: FerryMetrics;
   readonly gate: PauseGate;
   readonly cutover: CutoverController;
-  /** When set, POST needs `Authorization: Bearer <token>`; without it, POST is loopback-only. */
-  readonly token: string | undefined;
   readonly readyMaxLagSeconds: number;
   readonly log: Logger;
   /** POST /tables/{schema.table}/resync. */
   readonly resyncs: ResyncRequests;
   /** The last `limit` dead letters in the target; absent where nothing is dead-lettered (a kafka target). */
   readonly deadLetters?: (limit: number) => Promise<readonly StoredDeadLetter[]>;
+}
+
+/** The admin API of a process of one pipeline. */
+export interface AdminDeps extends PipelineAdminDeps {
+  /** When set, POST needs `Authorization: Bearer <token>`; without it, POST is loopback-only. */
+  readonly token: string | undefined;
   /** GET /events: the last notifications. */
   readonly recentEvents: RecentEvents;
+}
+
+/** The admin API of a process of several pipelines (a file with `pipelines:`). */
+export interface ProcessAdminDeps {
+  readonly token: string | undefined;
+  readonly log: Logger;
+  /** GET /events: every pipeline's notifications, each naming its pipeline. */
+  readonly recentEvents: RecentEvents;
+  /** In the file's order. */
+  readonly pipelines: readonly PipelineAdminDeps[];
+  /** GET /metrics: every pipeline's series in one exposition, each with its `pipeline` label. */
+  readonly metrics: { text(): Promise<string>; readonly contentType: string };
+  /** POST /cutover {"pipelines": [...]}: the pipelines' cutover together. */
+  readonly group: GroupCutover;
 }
 
 /**
@@ -185,12 +205,40 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-type Handler = (req: IncomingMessage) => Promise<{ status: number; body: unknown; contentType?: string }>;
+type Answer = { status: number; body: unknown; contentType?: string };
+/** `path`: the request's path within its table (under /pipelines/{name} for a pipeline's route). */
+type Handler = (req: IncomingMessage, path: string) => Promise<Answer>;
+type Routes = Record<string, Partial<Record<'GET' | 'POST', Handler>>>;
 
-function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Handler>>> {
-  const json = (status: number, body: unknown) => ({ status, body });
+const json = (status: number, body: unknown): Answer => ({ status, body });
+/** `view` (200), or 404 saying why there is none. */
+const shown = (view: unknown, none: string, hint: string): Answer => {
+  if (!view) throw new HttpError(404, none, hint);
+  return json(200, view);
+};
+
+/** A cutover request's problems as a 400. */
+function invalidCutover(issues: readonly z.core.$ZodIssue[], example: string): HttpError {
+  const problems = issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+  return new HttpError(400, `invalid cutover request: ${problems}`, `send ${example} (every key optional)`);
+}
+const CUTOVER_EXAMPLE = '{"timeoutSeconds": 300, "maxLagSeconds": 5, "fence": "read-only"|"none", "verify": "counts"|"checksums"|"none"}';
+
+/** `body` without `pipelines` when it names just `name` (a group of one is the plain cutover); 400 when it names others. */
+function ownCutover(body: unknown, name: string): unknown {
+  if (typeof body !== 'object' || body === null || !('pipelines' in body)) return body;
+  const { pipelines, ...rest } = body as { pipelines: unknown };
+  if (Array.isArray(pipelines) && pipelines.length === 1 && pipelines[0] === name) return rest;
+  throw new HttpError(
+    400,
+    `this cutover is pipeline ${name}'s: "pipelines" may name only it, not ${JSON.stringify(pipelines)}`,
+    `send {"pipelines": ["${name}"]} or leave "pipelines" out; a cutover of several pipelines is POST /cutover on the process`,
+  );
+}
+
+/** One pipeline's routes: a one-pipeline process's API, and under /pipelines/{name} in a process of several. */
+function pipelineRoutes(d: PipelineAdminDeps, token: string | undefined, recent: (limit: number) => unknown[]): Routes {
   return {
-    '/healthz': { GET: async () => json(200, { alive: true, phase: d.status.phase }) },
     '/readyz': {
       GET: async () => {
         const r = d.status.readiness(d.readyMaxLagSeconds);
@@ -202,7 +250,7 @@ function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Han
     '/dead-letters': {
       GET: async (req) => {
         // Rows of the target, personal data perhaps: only for operators, as POST is.
-        authorize(req, d.token);
+        authorize(req, token);
         if (!d.deadLetters) throw new HttpError(404, 'a kafka target keeps no dead letters', 'ask the applying processes, whose target is a database');
         const limit = limitOf(req, DEAD_LETTERS_DEFAULT, DEAD_LETTERS_MAX, 'GET /dead-letters?limit=50');
         const rows = await d.deadLetters(limit);
@@ -212,12 +260,12 @@ function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Han
     '/events': {
       GET: async (req) => {
         const limit = limitOf(req, EVENTS_DEFAULT, RECENT_EVENTS_MAX, 'GET /events?limit=50');
-        return json(200, { limit, events: d.recentEvents.last(limit) });
+        return json(200, { limit, events: recent(limit) });
       },
     },
     '/dead-letters/replay': {
       GET: async (req) => {
-        authorize(req, d.token);
+        authorize(req, token);
         const last = d.resyncs.lastReplay;
         if (!last) throw new HttpError(404, 'no replay has run in this process', 'POST /dead-letters/replay starts one');
         return json(200, last);
@@ -248,8 +296,7 @@ function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Han
     },
     '/pause': {
       POST: async () => {
-        if (d.cutover.active)
-          throw new HttpError(409, 'a cutover is running: pausing would stall its drain', 'POST /cutover/abort first, or wait for it to end');
+        refusePauseDuringCutover(d);
         d.gate.pause();
         d.log.info('paused through the admin API: no target transaction starts until POST /resume');
         return json(200, { paused: true });
@@ -263,28 +310,17 @@ function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Han
       },
     },
     '/cutover': {
-      GET: async () => {
-        const view = d.cutover.view();
-        if (!view) throw new HttpError(404, 'no cutover has been started', 'POST /cutover starts one');
-        return json(200, view);
-      },
+      GET: async () => shown(d.cutover.view(), 'no cutover has been started', 'POST /cutover starts one'),
       POST: async (req) => {
-        const parsed = cutoverRequestSchema.safeParse(await readJson(req));
-        if (!parsed.success) {
-          const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-          throw new HttpError(
-            400,
-            `invalid cutover request: ${problems}`,
-            'send {"timeoutSeconds": 300, "maxLagSeconds": 5, "fence": "read-only"|"none", "verify": "counts"|"checksums"|"none"} (every key optional)',
-          );
-        }
+        const parsed = cutoverRequestSchema.safeParse(ownCutover(await readJson(req), d.status.pipeline));
+        if (!parsed.success) throw invalidCutover(parsed.error.issues, CUTOVER_EXAMPLE);
         return json(202, d.cutover.start(parsed.data));
       },
     },
     '/cutover/abort': { POST: async () => json(200, await d.cutover.abort()) },
     [RESYNC_ROUTE]: {
-      POST: async (req) => {
-        const name = decodeURIComponent(RESYNC_PATH.exec(pathOf(req))![1]!);
+      POST: async (_req, path) => {
+        const name = decodeURIComponent(RESYNC_PATH.exec(path)![1]!);
         // The cutover checked the holds as it started: a table emptied for a resync now would be handed over half-copied.
         if (d.cutover.active)
           throw new HttpError(409, `a cutover is running: ${name} would be cut over half-copied`, 'POST /cutover/abort first, or wait for it to end');
@@ -301,35 +337,148 @@ function routes(d: AdminDeps): Record<string, Partial<Record<'GET' | 'POST', Han
   };
 }
 
+function refusePauseDuringCutover(d: PipelineAdminDeps): void {
+  if (d.cutover.active) throw new HttpError(409, 'a cutover is running: pausing would stall its drain', 'POST /cutover/abort first, or wait for it to end');
+}
+
+/** A process of several pipelines: what is asked of the process, each pipeline's own routes under /pipelines/{name}. */
+function processRoutes(d: ProcessAdminDeps): Routes {
+  const names = d.pipelines.map((p) => p.status.pipeline);
+  const each = <T>(f: (p: PipelineAdminDeps) => T) => Object.fromEntries(d.pipelines.map((p) => [p.status.pipeline, f(p)]));
+  return {
+    '/healthz': { GET: async () => json(200, { alive: true, phases: each((p) => p.status.phase) }) },
+    '/readyz': {
+      GET: async () => {
+        const pipelines = each((p) => p.status.readiness(p.readyMaxLagSeconds));
+        const ready = Object.values(pipelines).every((r) => r.ready);
+        return json(ready ? 200 : 503, { ready, pipelines });
+      },
+    },
+    '/metrics': { GET: async () => ({ status: 200, body: await d.metrics.text(), contentType: d.metrics.contentType }) },
+    '/status': { GET: async () => json(200, { pipelines: each((p) => p.status.toJSON()) }) },
+    '/events': {
+      GET: async (req) => {
+        const limit = limitOf(req, EVENTS_DEFAULT, RECENT_EVENTS_MAX, 'GET /events?limit=50');
+        return json(200, { limit, events: d.recentEvents.last(limit) });
+      },
+    },
+    '/pipelines': { GET: async () => json(200, { pipelines: names }) },
+    '/pause': {
+      POST: async () => {
+        d.pipelines.forEach(refusePauseDuringCutover);
+        for (const p of d.pipelines) p.gate.pause();
+        d.log.info(`paused every pipeline (${names.join(', ')}) through the admin API: no target transaction starts until POST /resume`);
+        return json(200, { paused: true, pipelines: names });
+      },
+    },
+    '/resume': {
+      POST: async () => {
+        for (const p of d.pipelines) p.gate.resume();
+        d.log.info(`resumed every pipeline (${names.join(', ')}) through the admin API`);
+        return json(200, { paused: false, pipelines: names });
+      },
+    },
+    '/cutover': {
+      GET: async () => shown(d.group.view(), 'no grouped cutover has been started', 'POST /cutover {"pipelines": [...]} starts one'),
+      POST: async (req) => {
+        const parsed = cutoverRequestSchema.safeParse(await readJson(req));
+        if (!parsed.success) throw invalidCutover(parsed.error.issues, `{"pipelines": ${JSON.stringify(names)}, ${CUTOVER_EXAMPLE.slice(1)}`);
+        if (!parsed.data.pipelines)
+          throw new HttpError(
+            400,
+            `this process runs pipelines ${names.join(', ')}: name them: {"pipelines": [...]}`,
+            `send e.g. {"pipelines": ${JSON.stringify(names)}}`,
+          );
+        try {
+          return json(202, d.group.start(parsed.data));
+        } catch (err) {
+          if (err instanceof UnknownPipelineError) throw new HttpError(400, err.message, err.hint);
+          throw err;
+        }
+      },
+    },
+    '/cutover/abort': { POST: async () => json(200, await d.group.abort()) },
+  };
+}
+
 /** POST /tables/{schema.table}/resync: one route for every table, the name percent-decoded. */
 const RESYNC_PATH = /^\/tables\/([^/]+)\/resync$/;
 const RESYNC_ROUTE = '/tables/{schema.table}/resync';
+/** A pipeline's routes in a process of several. */
+const PIPELINE_PATH = /^\/pipelines\/([^/]+)(\/.*)?$/;
 
 function pathOf(req: IncomingMessage): string {
   return new URL(req.url ?? '/', 'http://admin').pathname.replace(/\/+$/, '') || '/';
 }
 
-/** The admin HTTP API (DESIGN §1.3) on `listen` (host:port; port 0 picks a free one). */
-export async function startAdminServer(listen: string, deps: AdminDeps): Promise<AdminServer> {
-  const table = routes(deps);
+/** The route for `path` in `table` (whose paths follow `prefix`), or a 404 listing them. */
+function routeIn(table: Routes, path: string, prefix = ''): Partial<Record<'GET' | 'POST', Handler>> {
+  const route = table[RESYNC_PATH.test(path) ? RESYNC_ROUTE : path];
+  if (!route)
+    throw new HttpError(
+      404,
+      `no such endpoint: ${prefix}${path}`,
+      `endpoints: ${Object.keys(table)
+        .map((k) => `${prefix}${k}`)
+        .join(', ')}`,
+    );
+  return route;
+}
+
+/** Finds the route of a request path: the route, and the path within its table. */
+type Router = (path: string) => { route: Partial<Record<'GET' | 'POST', Handler>>; path: string };
+
+/** The admin HTTP API (DESIGN §1.3) of a process of one pipeline on `listen` (host:port; port 0 picks a free one). */
+export function startAdminServer(listen: string, deps: AdminDeps): Promise<AdminServer> {
+  const table: Routes = {
+    '/healthz': { GET: async () => json(200, { alive: true, phase: deps.status.phase }) },
+    ...pipelineRoutes(deps, deps.token, (limit) => deps.recentEvents.last(limit)),
+  };
+  return serve(listen, deps.token, deps.log, (path) => ({ route: routeIn(table, path), path }));
+}
+
+/** The admin HTTP API of a process of several pipelines: the process's routes, and each pipeline's under /pipelines/{name}. */
+export function startProcessAdminServer(listen: string, deps: ProcessAdminDeps): Promise<AdminServer> {
+  const top = processRoutes(deps);
+  const tables = new Map(
+    deps.pipelines.map((p) => {
+      const name = p.status.pipeline;
+      const own = (limit: number) =>
+        deps.recentEvents
+          .last(RECENT_EVENTS_MAX)
+          .filter((n) => n.pipeline === name)
+          .slice(-limit);
+      return [name, pipelineRoutes(p, deps.token, own)];
+    }),
+  );
+  return serve(listen, deps.token, deps.log, (path) => {
+    const m = PIPELINE_PATH.exec(path);
+    if (!m) return { route: routeIn(top, path), path };
+    const name = decodeURIComponent(m[1]!);
+    const table = tables.get(name);
+    if (!table) throw new HttpError(404, `no pipeline ${name} in this process`, `pipelines: ${[...tables.keys()].join(', ')}`);
+    const within = m[2] ?? '/';
+    return { route: routeIn(table, within, `/pipelines/${m[1]}`), path: within };
+  });
+}
+
+async function serve(listen: string, token: string | undefined, log: Logger, router: Router): Promise<AdminServer> {
   const sep = listen.lastIndexOf(':');
   const host = listen.slice(0, sep);
   const port = Number(listen.slice(sep + 1));
   const server = createServer((req, res) => {
     void (async () => {
       try {
-        const path = pathOf(req);
-        const route = table[RESYNC_PATH.test(path) ? RESYNC_ROUTE : path];
-        if (!route) throw new HttpError(404, `no such endpoint: ${path}`, `endpoints: ${Object.keys(table).join(', ')}`);
+        const { route, path } = router(pathOf(req));
         const method = req.method === 'HEAD' ? 'GET' : req.method;
         const handler = route[method as 'GET' | 'POST'];
-        if (!handler) throw new HttpError(405, `${req.method} is not allowed on ${path}`, `use ${Object.keys(route).join(' or ')}`);
+        if (!handler) throw new HttpError(405, `${req.method} is not allowed on ${pathOf(req)}`, `use ${Object.keys(route).join(' or ')}`);
         if (method === 'POST') {
-          refuseCrossSite(req, deps.token, host);
-          authorize(req, deps.token);
+          refuseCrossSite(req, token, host);
+          authorize(req, token);
           requireJson(req);
         }
-        const { status, body, contentType } = await handler(req);
+        const { status, body, contentType } = await handler(req, path);
         send(res, status, body, contentType);
       } catch (err) {
         if (err instanceof HttpError) return send(res, err.status, { error: err.message, ...(err.hint ? { hint: err.hint } : {}) });
@@ -348,7 +497,7 @@ export async function startAdminServer(listen: string, deps: AdminDeps): Promise
   });
   const bound = server.address() as AddressInfo;
   const url = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
-  deps.log.info({ url }, `admin API on ${url}`);
+  log.info({ url }, `admin API on ${url}`);
   return {
     url,
     close: () =>

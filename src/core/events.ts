@@ -9,8 +9,11 @@ import { ERROR_KINDS, type FerryError } from './errors.js';
 export const FAILURE_KINDS = [...ERROR_KINDS, 'heartbeat', 'cutover'] as const;
 export type FailureKind = (typeof FAILURE_KINDS)[number];
 
-/** 'idle': a refresh pipeline (snapshot.schedule) between its refreshes. */
-export type Phase = 'starting' | 'preflight' | 'snapshot' | 'streaming' | 'idle' | 'stopping' | 'stopped' | 'failed';
+/**
+ * 'idle': a refresh pipeline (snapshot.schedule) between its refreshes. 'waiting': in a process of
+ * several, until every pipeline it depends on (dependsOn) streams.
+ */
+export type Phase = 'waiting' | 'starting' | 'preflight' | 'snapshot' | 'streaming' | 'idle' | 'stopping' | 'stopped' | 'failed';
 
 /** What ferry tells its observers (logs, progress bars, metrics). The seam between work and watching. */
 export interface FerryEvents {

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FAILURE_KINDS, type CutoverState, type FerryEventBus, type Phase } from '../core/events.js';
 import type { LiveStatus } from '../pipeline/live-status.js';
 import { VERSION } from '../version.js';
@@ -7,7 +7,7 @@ import { LATENCY_BUCKETS } from './buckets.js';
 import { registerKafkaMetrics, type KafkaEnds } from './kafka-metrics.js';
 import { registerNotificationMetrics } from './notification-metrics.js';
 
-const PHASES: readonly Phase[] = ['starting', 'preflight', 'snapshot', 'streaming', 'idle', 'stopping', 'stopped', 'failed'];
+const PHASES: readonly Phase[] = ['waiting', 'starting', 'preflight', 'snapshot', 'streaming', 'idle', 'stopping', 'stopped', 'failed'];
 const CUTOVER_STATES: readonly CutoverState[] = ['preflight', 'fencing', 'draining', 'verifying', 'finalizing', 'completed', 'failed', 'aborted'];
 /**
  * prom-client's gauges of the active handles, requests and resources named `_total`, which
@@ -28,12 +28,12 @@ export class FerryMetrics {
   /**
    * Counters follow `events`; gauges read `status` (the one the admin API answers from). The Kafka
    * metrics exist only for the ends that are Kafka (`kafka`); the notification ones have a series per webhook `receivers`.
+   * `processMetrics`: the process's own (nodejs_*, process_*) too; false in a process of several pipelines, whose ProcessMetrics has them.
    */
-  constructor(pipeline: string, events: FerryEventBus, status: LiveStatus, kafka: KafkaEnds, receivers: readonly string[] = []) {
+  constructor(pipeline: string, events: FerryEventBus, status: LiveStatus, kafka: KafkaEnds, receivers: readonly string[] = [], processMetrics = true) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ pipeline });
-    collectDefaultMetrics({ register: this.registry });
-    for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(name);
+    if (processMetrics) collectProcessMetrics(this.registry);
     const live = status;
 
     new Gauge({ name: 'ferry_build_info', help: "1, labelled with ferry's version", labelNames: ['version'], registers }).set({ version: VERSION }, 1);
@@ -199,5 +199,46 @@ export class FerryMetrics {
   close(): void {
     this.#offs.forEach((off) => off());
     this.registry.clear();
+  }
+}
+
+/** The Node.js process's metrics (nodejs_*, process_*) in `registry`, without the ones promtool refuses. */
+function collectProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
+}
+
+/**
+ * The metrics of a process of several pipelines: the process's own and the webhook receivers' (no
+ * `pipeline` label: they are the process's), and every pipeline's registry, in one exposition.
+ */
+export class ProcessMetrics {
+  readonly #registry = new Registry();
+  readonly #offs: (() => void)[];
+
+  constructor(
+    events: FerryEventBus,
+    receivers: readonly string[],
+    private readonly pipelines: readonly FerryMetrics[],
+  ) {
+    collectProcessMetrics(this.#registry);
+    this.#offs = registerNotificationMetrics(this.#registry, events, receivers);
+  }
+
+  /** The Prometheus text format: each family once, its series from every registry (each pipeline's labelled with it). */
+  async text(): Promise<string> {
+    const all = await Promise.all([this.#registry, ...this.pipelines.map((p) => p.registry)].map((r) => r.getMetricsAsJSON()));
+    // Every series is in one registry only, so summing keeps each as it is; prom-client's own aggregators average or omit some.
+    const asIs = all.map((metrics) => metrics.map((m) => ({ ...m, aggregator: 'sum' as const })));
+    return AggregatorRegistry.aggregate(asIs).metrics();
+  }
+
+  get contentType(): string {
+    return this.#registry.contentType;
+  }
+
+  close(): void {
+    this.#offs.forEach((off) => off());
+    this.#registry.clear();
   }
 }

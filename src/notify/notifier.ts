@@ -13,6 +13,20 @@ const DRAIN_ON_CLOSE_MS = 3000;
  * listening and lets the receivers drain for a moment.
  */
 export function notify(pipeline: string, events: FerryEventBus, recent: RecentEvents, receivers: readonly WebhookReceiver[]): () => Promise<void> {
+  const off = notifications(pipeline, events, recent, receivers);
+  return async () => {
+    off();
+    await closeReceivers(receivers);
+  };
+}
+
+/** Lets the receivers drain for a moment, and stops them. */
+export async function closeReceivers(receivers: readonly WebhookReceiver[]): Promise<void> {
+  await Promise.all(receivers.map((r) => r.close(DRAIN_ON_CLOSE_MS)));
+}
+
+/** Notifies the pipeline's events as notify() does, to receivers the process shares between its pipelines; returns the unsubscribe. */
+export function notifications(pipeline: string, events: FerryEventBus, recent: RecentEvents, receivers: readonly WebhookReceiver[]): () => void {
   const memory: KindMemory = { quarantined: new Set() };
   let sequence = 0;
   const offs = kindTranslations().map(([kind, { event, fields }]) =>
@@ -24,8 +38,5 @@ export function notify(pipeline: string, events: FerryEventBus, recent: RecentEv
       for (const r of receivers) r.offer(n);
     }),
   );
-  return async () => {
-    offs.forEach((off) => off());
-    await Promise.all(receivers.map((r) => r.close(DRAIN_ON_CLOSE_MS)));
-  };
+  return () => offs.forEach((off) => off());
 }

@@ -31,6 +31,8 @@ export interface LiveStatusJson {
   readonly resync: ResyncProgress | null;
   /** A refresh pipeline's (snapshot.schedule) last refresh and next tick; null on any other pipeline. */
   readonly refresh: RefreshStatusJson | null;
+  /** A pipeline that depends on others (dependsOn): those it waits for to stream before it starts, [] once started. */
+  readonly waitingFor?: readonly string[];
 }
 
 export interface RefreshStatus {
@@ -87,6 +89,8 @@ export class LiveStatus {
   lastError: { kind: string; message: string; at: Date } | null = null;
   resync: ResyncProgress | null = null;
   refresh: RefreshStatus | null = null;
+  /** The pipelines it waits for (phase waiting), [] once it started; null for a pipeline that depends on none. */
+  waitingFor: readonly string[] | null = null;
   readonly #offs: (() => void)[];
 
   constructor(
@@ -207,6 +211,7 @@ export class LiveStatus {
       lastError: this.lastError ? { ...this.lastError, at: this.lastError.at.toISOString() } : null,
       resync: this.resync && { ...this.resync },
       refresh: this.refresh && refreshJson(this.refresh),
+      ...(this.waitingFor ? { waitingFor: [...this.waitingFor] } : {}),
     };
   }
 

@@ -42,6 +42,8 @@ export interface ProgressOptions {
   readonly everyMs: number;
   /** Where the summary table goes instead (the demo's narrative on stdout). */
   readonly printSummary?: (text: string) => void;
+  /** Bars on a terminal (the default); false for the log lines there too, where several pipelines would draw bars over each other. */
+  readonly bars?: boolean;
 }
 
 /**
@@ -49,13 +51,14 @@ export interface ProgressOptions {
  * summary table. Elsewhere (containers, log shippers): a log line per table being copied every
  * `everyMs`, then the summary as one structured log line, so stderr stays JSON lines.
  */
-export function showSnapshotProgress(events: FerryEventBus, { log, everyMs, printSummary }: ProgressOptions): () => void {
-  const bars = process.stderr.isTTY
-    ? new cliProgress.MultiBar(
-        { format: ' {table} |{bar}| {value}/{total} rows | {rate} rows/s', hideCursor: true, clearOnComplete: false, stream: process.stderr },
-        cliProgress.Presets.shades_classic,
-      )
-    : null;
+export function showSnapshotProgress(events: FerryEventBus, { log, everyMs, printSummary, bars: drawBars = true }: ProgressOptions): () => void {
+  const bars =
+    process.stderr.isTTY && drawBars
+      ? new cliProgress.MultiBar(
+          { format: ' {table} |{bar}| {value}/{total} rows | {rate} rows/s', hideCursor: true, clearOnComplete: false, stream: process.stderr },
+          cliProgress.Presets.shades_classic,
+        )
+      : null;
   if (bars) terminal.attach(bars);
   const copying = new Map<string, Copying>();
   const stats = new Map<string, TableStats>();

@@ -1,0 +1,199 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { coerceError } from '../core/errors.js';
+import { FerryEventBus, type Phase } from '../core/events.js';
+import { ProcessMetrics } from '../metrics/metrics.js';
+import { closeReceivers, notifications } from '../notify/notifier.js';
+import { RecentEvents } from '../notify/recent-events.js';
+import { WebhookReceiver } from '../notify/webhook.js';
+import type { LiveStatus } from '../pipeline/live-status.js';
+import { startAdminServer, startProcessAdminServer, type AdminServer } from './admin-server.js';
+import { GroupCutover } from './group-cutover.js';
+import { PipelineUnit } from './pipeline-unit.js';
+
+/** One pipeline of the process: its config, its logger (naming it) and its event bus. */
+export interface ProcessPipeline {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly events: FerryEventBus;
+}
+
+export interface ProcessOptions {
+  /** In the file's order. */
+  readonly pipelines: readonly ProcessPipeline[];
+  /** The file holds `pipelines:`: the admin API answers for several (/pipelines/{name}/…), even with one. */
+  readonly multi: boolean;
+  /** The process's logger. */
+  readonly log: Logger;
+  /** SIGTERM/SIGINT: every pipeline drains and stops. */
+  readonly signal: AbortSignal;
+  readonly until: 'snapshot' | 'stream';
+}
+
+/** How the process's pipelines ended. */
+export interface ProcessOutcome {
+  /** Those whose run ended with an error, in the order they failed. */
+  readonly failed: readonly { readonly pipeline: string; readonly error: unknown }[];
+  /** Those a cutover stopped (GET /cutover tells whether it completed). */
+  readonly cutOver: readonly string[];
+}
+
+export interface FerryProcess {
+  /** The admin API's address; null without an `admin` section. */
+  readonly adminUrl: string | null;
+  readonly pipelines: readonly PipelineUnit[];
+  /** Settles when every pipeline has stopped; never rejects. */
+  readonly done: Promise<ProcessOutcome>;
+  /** Closes the admin API and the notifications (after `done`). */
+  close(): Promise<void>;
+}
+
+/**
+ * The pipelines of a file in one process (DESIGN §1.2): each with its status, metrics, pause and
+ * cutover; one admin API, one GET /events and one set of webhook receivers for them all. The admin
+ * API is up before any pipeline starts.
+ */
+export async function startProcess(o: ProcessOptions): Promise<FerryProcess> {
+  // admin, log and notify are the process's: every pipeline's config carries the same.
+  const { admin, notify } = o.pipelines[0]!.config;
+  // The receivers' deliveries: on the one pipeline's bus as ever, else on the process's own.
+  const processEvents = o.multi ? new FerryEventBus() : o.pipelines[0]!.events;
+  const receivers = notify.webhooks.map((w) => new WebhookReceiver(w, processEvents, o.log));
+  const names = receivers.map((r) => r.name);
+  const units = o.pipelines.map((p) => new PipelineUnit({ ...p, receivers: o.multi ? [] : names, processMetrics: !o.multi }));
+  const recentEvents = new RecentEvents();
+  const offNotify = units.map((u) => notifications(u.name, u.events, recentEvents, receivers));
+  const metrics = o.multi
+    ? new ProcessMetrics(
+        processEvents,
+        names,
+        units.map((u) => u.metrics),
+      )
+    : null;
+  const group = new GroupCutover(new Map(units.map((u) => [u.name, u.cutover])));
+  // A SIGTERM aborts a grouped cutover that has not started stopping the streams, every fence lifted (each pipeline settles its own too).
+  const settleGroup = () => void group.settle('ferry received SIGTERM/SIGINT');
+  o.signal.addEventListener('abort', settleGroup, { once: true });
+  let server: AdminServer | null = null;
+  if (admin) {
+    const common = { token: admin.token, log: o.log, recentEvents };
+    server = metrics
+      ? await startProcessAdminServer(admin.listen, { ...common, metrics, group, pipelines: units.map((u) => u.adminDeps()) })
+      : await startAdminServer(admin.listen, { ...common, ...units[0]!.adminDeps() });
+  }
+  const done = runPipelines(
+    units.map((u) => ({ name: u.name, dependsOn: u.config.dependsOn, status: u.status, events: u.events, log: u.log, run: (s, until) => u.run(s, until) })),
+    o,
+  );
+  return {
+    adminUrl: server?.url ?? null,
+    pipelines: units,
+    done,
+    async close() {
+      o.signal.removeEventListener('abort', settleGroup);
+      offNotify.forEach((off) => off());
+      await closeReceivers(receivers);
+      await server?.close();
+      metrics?.close();
+      units.forEach((u) => u.close());
+    },
+  };
+}
+
+/** A pipeline as runPipelines sees it. */
+export interface Runnable {
+  readonly name: string;
+  readonly dependsOn: readonly string[];
+  readonly status: LiveStatus;
+  readonly events: FerryEventBus;
+  readonly log: Logger;
+  run(signal: AbortSignal, until: 'snapshot' | 'stream'): Promise<'stopped' | 'cut-over'>;
+}
+
+/** The phases in which a pipeline others depend on lets them start: streaming, or between a refresh pipeline's refreshes. */
+const STARTS_DEPENDENTS: ReadonlySet<Phase> = new Set(['streaming', 'idle']);
+
+/**
+ * Runs every pipeline, each once every pipeline it depends on streams (phase `waiting` until then;
+ * with `until` snapshot, once their snapshots are done). A pipeline that fails stops those that
+ * depend on it, transitively: they drain and stop, or never start. Settles when every pipeline has
+ * stopped. In a one-pipeline process (not `multi`) the failure is the caller's to report.
+ */
+export function runPipelines(units: readonly Runnable[], o: Pick<ProcessOptions, 'signal' | 'until' | 'multi'>): Promise<ProcessOutcome> {
+  const byName = new Map(units.map((u) => [u.name, u]));
+  const ended = new Map<string, 'stopped' | 'cut-over' | 'failed'>();
+  const stops = new Map(units.map((u) => [u.name, new AbortController()]));
+  const failed: { pipeline: string; error: unknown }[] = [];
+  const cutOver: string[] = [];
+  /** Those waiting, told whenever a phase changes or a pipeline ends. */
+  const waiters = new Set<() => void>();
+  const wake = () => [...waiters].forEach((w) => w());
+  const offs = units.map((u) => u.events.on('phase', wake));
+  const dependents = (name: string) => units.filter((u) => u.dependsOn.includes(name));
+
+  /** Stops the pipelines that depend on `name`, and theirs: `why` tells what became of `name`. */
+  const stopDependents = (name: string, why: string) => {
+    for (const d of dependents(name)) {
+      const stop = stops.get(d.name)!;
+      if (ended.has(d.name) || stop.signal.aborted) continue;
+      const started = d.status.phase !== 'waiting';
+      const reason = `it depends on ${name}, which ${why}`;
+      d.log.error({ dependsOn: name }, started ? `stopping pipeline ${d.name}: ${reason}` : `pipeline ${d.name} will not start: ${reason}`);
+      stop.abort();
+      stopDependents(d.name, `depends on ${name}, which ${why}`);
+    }
+  };
+
+  /** Waits until every pipeline `u` depends on lets it start: true, or false when it must not start. */
+  const dependencies = (u: Runnable, signal: AbortSignal) =>
+    new Promise<boolean>((resolve) => {
+      const deps = u.dependsOn.map((n) => byName.get(n)!);
+      const ready = (d: Runnable) => (o.until === 'snapshot' ? ended.get(d.name) === 'stopped' : !ended.has(d.name) && STARTS_DEPENDENTS.has(d.status.phase));
+      const check = () => {
+        const waiting = deps.filter((d) => !ready(d));
+        u.status.waitingFor = waiting.map((d) => d.name);
+        const gone = o.until === 'stream' ? waiting.find((d) => ended.has(d.name)) : waiting.find((d) => ended.has(d.name) && ended.get(d.name) !== 'stopped');
+        if (waiting.length > 0 && !signal.aborted && !gone) return;
+        waiters.delete(check);
+        if (gone && !signal.aborted)
+          u.log.warn({ dependsOn: gone.name }, `pipeline ${u.name} will not start: ${gone.name}, which it depends on, stopped before it streamed`);
+        resolve(waiting.length === 0 && !signal.aborted);
+      };
+      waiters.add(check);
+      signal.addEventListener('abort', check, { once: true });
+      check();
+      if (waiters.has(check))
+        u.log.info({ waitingFor: u.status.waitingFor }, `pipeline ${u.name} waits for ${u.status.waitingFor!.join(', ')} to stream before it starts`);
+    });
+
+  const runOne = async (u: Runnable) => {
+    const signal = AbortSignal.any([o.signal, stops.get(u.name)!.signal]);
+    try {
+      if (u.dependsOn.length > 0) {
+        u.events.emit('phase', { phase: 'waiting' });
+        if (!(await dependencies(u, signal))) {
+          u.events.emit('phase', { phase: 'stopped' });
+          ended.set(u.name, 'stopped');
+          return;
+        }
+      }
+      const outcome = await u.run(signal, o.until);
+      ended.set(u.name, outcome);
+      if (outcome === 'cut-over') cutOver.push(u.name);
+    } catch (err) {
+      ended.set(u.name, 'failed');
+      failed.push({ pipeline: u.name, error: err });
+      if (o.multi) {
+        const e = coerceError(err);
+        u.log.error({ kind: e.kind, err: e.message, hint: e.hint, cause: (e.cause as Error | undefined)?.message }, e.describe());
+      }
+      stopDependents(u.name, 'failed');
+    } finally {
+      wake();
+    }
+  };
+  return Promise.all(units.map(runOne)).then(() => {
+    offs.forEach((off) => off());
+    return { failed, cutOver };
+  });
+}
