@@ -6,6 +6,9 @@ import { typesOf, sampleValue } from '../helpers/exposition.js';
 import { pipelineConfig, waitFor, type RunningCli } from '../helpers/ferry.js';
 import { startKafkaMock, type KafkaMock } from '../helpers/kafka-mock.js';
 import { checkMetrics } from '../helpers/promtool.js';
+import { FerryEventBus } from '../../src/core/events.js';
+import { FerryMetrics, ProcessMetrics } from '../../src/metrics/metrics.js';
+import { LiveStatus } from '../../src/pipeline/live-status.js';
 
 /**
  * GET /metrics of a running `ferry run` through `promtool check metrics` (DESIGN §1.4): a MariaDB →
@@ -102,5 +105,35 @@ describe('promtool check metrics on a live exposition', () => {
       expect(kafkaMetrics(produced)).toEqual(['ferry_kafka_produce_seconds']);
       expect(sampleValue(produced, 'ferry_kafka_produce_seconds_count')).toBeGreaterThan(0);
     }, 180_000);
+  });
+});
+
+describe('promtool check metrics on the exposition of a process of several pipelines', () => {
+  it('passes: each family once, every pipeline series with its pipeline label, the process and receiver series once', async () => {
+    const processEvents = new FerryEventBus();
+    const pipelines = ['a', 'b'].map((name) => {
+      const events = new FerryEventBus();
+      const metrics = new FerryMetrics(name, events, new LiveStatus(name, events), { source: false, target: false }, [], false);
+      events.emit('phase', { phase: 'streaming' });
+      events.emit('snapshot-table-started', { table: 'shop.items', estimatedRows: 10, resumedRows: 0 });
+      events.emit('batch-applied', {
+        transactions: 1,
+        events: 2,
+        perTable: [{ table: 'shop.items', op: 'c', events: 2 }],
+        position: { kind: 'pg', lsn: 16n },
+        commitTime: new Date(),
+        ms: 12,
+      });
+      return metrics;
+    });
+    const text = await new ProcessMetrics(processEvents, ['http://hooks.example/ferry'], pipelines).text();
+    expect(await checkMetrics(text)).toBe('');
+    for (const pipeline of ['a', 'b']) {
+      expect(sampleValue(text, 'ferry_build_info', { version: VERSION, pipeline })).toBe(1);
+      expect(sampleValue(text, 'ferry_apply_batch_seconds_count', { pipeline })).toBe(1);
+      expect(sampleValue(text, 'ferry_events_applied_total', { pipeline, table: 'shop.items', op: 'c' })).toBe(2);
+    }
+    expect(sampleValue(text, 'ferry_notifications_queued', { receiver: 'http://hooks.example/ferry' })).toBe(0);
+    expect(text.match(/^# TYPE process_cpu_user_seconds_total /gm)).toHaveLength(1);
   });
 });
