@@ -162,8 +162,10 @@ async function runCommand(file: string, until: 'snapshot' | 'stream'): Promise<v
     // Several pipelines: each one's lines name it (a child logger below), the process's lines none.
     configureLogger(log, multi ? { log: configs[0]!.log } : configs[0]!);
     const everyMs = progressIntervalMs();
-    // Each pipeline's lines name it; several pipelines' progress is logged, bars of each would draw over the others'.
-    const pipelines = configs.map((config) => ({ config, log: multi ? log.child({ pipeline: config.pipeline }) : log, events: new FerryEventBus() }));
+    // Each pipeline's lines name it (on a terminal, which shows only the message, in front of it); several pipelines'
+    // progress is logged, bars of each would draw over the others'.
+    const pipelineLog = (name: string) => log.child({ pipeline: name }, process.stderr.isTTY ? { msgPrefix: `[${name}] ` } : {});
+    const pipelines = configs.map((config) => ({ config, log: multi ? pipelineLog(config.pipeline) : log, events: new FerryEventBus() }));
     const offs = pipelines.flatMap(({ events, log: plog }) => [
       logEvents(events, plog, everyMs),
       showSnapshotProgress(events, { log: plog, everyMs, bars: !multi }),
@@ -176,16 +178,13 @@ async function runCommand(file: string, until: 'snapshot' | 'stream'): Promise<v
       if (!multi && failed[0]) throw failed[0].error;
       if (cutOver.length > 0 && !signal.aborted) {
         const which = multi
-          ? `pipeline(s) ${cutOver.join(', ')} (GET /pipelines/{name}/cutover tells how it ended)`
+          ? `pipeline(s) ${cutOver.join(', ')} (GET /cutover tells how a grouped cutover ended, GET /pipelines/{name}/cutover a pipeline's own)`
           : 'the stream (GET /cutover tells how it ended)';
         log.info(`the cutover stopped ${which}; the admin API answers until SIGTERM`);
         await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
       }
       if (failed.length > 0) {
-        log.error(
-          { failed: failed.map((f) => f.pipeline) },
-          `pipeline(s) ${failed.map((f) => f.pipeline).join(', ')} failed (their errors above); the others ${signal.aborted ? 'stopped cleanly' : 'finished'}`,
-        );
+        log.error({ failed: failed.map((f) => f.pipeline) }, `pipeline(s) ${failed.map((f) => f.pipeline).join(', ')} failed (their errors above)`);
         return 1;
       }
       log.info(signal.aborted ? 'stopped cleanly; the next start resumes from the checkpoint' : `${until} finished`);

@@ -18,6 +18,21 @@ const logLines = (ferry: RunningCli): LogLine[] =>
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as LogLine);
 
+/** Fresh source and target databases `${prefix}_a` and `${prefix}_b`, each source with `sql` run in it; a file of their pipelines, b depending on a. */
+async function dependentPair(
+  prefix: string,
+  sql: { a: string; b: string },
+  top: Record<string, unknown> = {},
+): Promise<[TestDatabases, TestDatabases, string]> {
+  const [a, b] = await Promise.all([testDatabases(`${prefix}_a`), testDatabases(`${prefix}_b`)]);
+  await Promise.all([a.my.query(sql.a), b.my.query(sql.b)]);
+  const file = writeConfig({
+    ...top,
+    pipelines: [pipelineConfig(a.name, a.mysqlUrl, a.pgUrl), { ...pipelineConfig(b.name, b.mysqlUrl, b.pgUrl), dependsOn: [a.name] }],
+  });
+  return [a, b, file];
+}
+
 /**
  * `ferry run` of a file with two pipelines in one process (MariaDB → Postgres each, `b` dependsOn
  * `a`): b waits until a streams, then snapshots; one admin API answers for both; a row written at
@@ -30,13 +45,15 @@ describe('a file of two pipelines, b depending on a, in one process', () => {
   let admin: string;
 
   beforeAll(async () => {
-    [a, b] = await Promise.all([testDatabases('proc_a'), testDatabases('proc_b')]);
-    await a.my.query("CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO items SELECT seq, CONCAT('a', seq) FROM seq_1_to_20000");
-    await b.my.query("CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO items SELECT seq, CONCAT('b', seq) FROM seq_1_to_300");
-    const file = writeConfig({
-      admin: { listen: '127.0.0.1:0', token: ADMIN_TOKEN },
-      pipelines: [pipelineConfig(a.name, a.mysqlUrl, a.pgUrl), { ...pipelineConfig(b.name, b.mysqlUrl, b.pgUrl), dependsOn: [a.name] }],
-    });
+    let file: string;
+    [a, b, file] = await dependentPair(
+      'proc',
+      {
+        a: "CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO items SELECT seq, CONCAT('a', seq) FROM seq_1_to_20000",
+        b: "CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO items SELECT seq, CONCAT('b', seq) FROM seq_1_to_300",
+      },
+      { admin: { listen: '127.0.0.1:0', token: ADMIN_TOKEN } },
+    );
     ferry = startCli(['run', '-c', file]);
     admin = await waitFor('the admin API address in the log', async () => /admin API on (http:\/\/[\d.:]+)/.exec(ferry.output())?.[1]);
   });
@@ -83,4 +100,31 @@ describe('a file of two pipelines, b depending on a, in one process', () => {
     const { code } = await ferry.done;
     expect(code).toBe(0);
   }, 180_000);
+});
+
+describe('a file whose first pipeline fails', () => {
+  let a: TestDatabases;
+  let b: TestDatabases;
+  let file: string;
+  beforeAll(async () => {
+    // No primary key: the preflight refuses the table, and pipeline a fails.
+    [a, b, file] = await dependentPair('proc_fail', { a: 'CREATE TABLE nokey (v INT)', b: 'CREATE TABLE items (id INT PRIMARY KEY)' });
+  });
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+  });
+
+  it('never starts the pipeline that depends on it, says why, and exits 1 once every pipeline stopped', async () => {
+    const ferry = startCli(['run', '-c', file]);
+    const { code } = await ferry.done;
+    expect(code).toBe(1);
+    const lines = logLines(ferry);
+    const errors = lines.filter((l) => l.level === 'error').map((l) => `${l.pipeline ?? '-'}: ${l.msg}`);
+    expect(errors).toEqual([
+      expect.stringMatching(new RegExp(`^${a.name}: preflight failed:.*has no primary key`, 's')),
+      `${b.name}: pipeline ${b.name} will not start: it depends on ${a.name}, which failed`,
+      `-: pipeline(s) ${a.name} failed (their errors above)`,
+    ]);
+    expect(lines.some((l) => l.pipeline === b.name && l.msg === 'phase: preflight')).toBe(false);
+  }, 120_000);
 });

@@ -63,4 +63,25 @@ describe('ferry on a terminal', () => {
       await bad.close();
     }
   });
+
+  it('a file of two pipelines: no bars, each line names its pipeline, each copy summed up as a line', async () => {
+    const [a, b] = await Promise.all([testDatabases(`${db.name}_a`), testDatabases(`${db.name}_b`)]);
+    try {
+      await a.my.query('CREATE TABLE items (id INT PRIMARY KEY); INSERT INTO items SELECT seq FROM seq_1_to_2000');
+      await b.my.query('CREATE TABLE items (id INT PRIMARY KEY); INSERT INTO items SELECT seq FROM seq_1_to_100');
+      const file = writeConfig({
+        admin: { listen: '127.0.0.1:0' },
+        pipelines: [pipelineConfig(a.name, a.mysqlUrl, a.pgUrl), { ...pipelineConfig(b.name, b.mysqlUrl, b.pgUrl), dependsOn: [a.name] }],
+      });
+      const r = await startOnTerminal(['snapshot', '-c', file]).done;
+      expect(r.code, r.screen).toBe(0);
+      expect(r.screen).not.toMatch(/\|[█░]+\|/);
+      expect(r.screen).toContain(`[${a.name}] snapshot summary: 1 tables, 2000 rows`);
+      expect(r.screen).toContain(`[${b.name}] phase: waiting`);
+      expect(r.screen).toContain(`[${b.name}] snapshot summary: 1 tables, 100 rows`);
+      expect(r.screen).toContain('snapshot finished');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
 });
