@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, adminCall, waitReady } from '../helpers/admin.js';
 import { testDatabases, type TestDatabases } from '../helpers/databases.js';
 import { samples } from '../helpers/exposition.js';
-import { pipelineConfig, startCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
+import { pipelineConfig, runCli, startCli, waitFor, writeConfig, type RunningCli } from '../helpers/ferry.js';
 import { checkMetrics } from '../helpers/promtool.js';
 
 interface LogLine {
@@ -63,7 +63,7 @@ describe('a file of two pipelines, b depending on a, in one process', () => {
     await Promise.all([a?.close(), b?.close()]);
   });
 
-  it('starts b once a streams; /status, /readyz and /metrics answer for both; a row written at each source arrives', async () => {
+  it('starts b once a streams; /status, /readyz and /metrics answer for both; a row written at each source arrives; ferry cutover --pipelines cuts both over together', async () => {
     await waitReady(admin);
     const lines = logLines(ferry);
     const at = (pipeline: string, msg: string) => lines.findIndex((l) => l.pipeline === pipeline && l.msg === msg);
@@ -96,6 +96,28 @@ describe('a file of two pipelines, b depending on a, in one process', () => {
         return rows.length === 1;
       });
     }
+
+    // Both cut over together (no fence: the servers are shared with other tests); the process answers until SIGTERM.
+    const cut = await runCli([
+      'cutover',
+      '--admin',
+      admin,
+      '--token',
+      ADMIN_TOKEN,
+      '--pipelines',
+      `${a.name},${b.name}`,
+      '--fence',
+      'none',
+      '--verify',
+      'counts',
+    ]);
+    expect(cut.code, cut.stdout + cut.stderr).toBe(0);
+    expect((await adminCall(admin, '/cutover')).body).toMatchObject({
+      state: 'completed',
+      pipelines: { [a.name]: { state: 'completed' }, [b.name]: { state: 'completed' } },
+    });
+    await waitFor('the process to say the cutover stopped both', async () => /the cutover stopped pipeline\(s\) proc_\w, proc_\w /.test(ferry.output()));
+    expect((await adminCall(admin, `/pipelines/${b.name}/status`)).body.phase).toBe('stopped');
     ferry.child.kill('SIGTERM');
     const { code } = await ferry.done;
     expect(code).toBe(0);
