@@ -92,19 +92,21 @@ export class WebhookReceiver {
     while (this.#queue.length > 0 && !this.#stop.signal.aborted) {
       const n = this.#queue[0]!;
       const outcome = await this.#post(n);
-      if (this.#stop.signal.aborted) return;
       if (outcome === 'retry') {
         await sleep(this.#backoff.next(), undefined, { signal: this.#stop.signal }).catch(() => {});
         continue;
       }
       // While it was under way, a full queue may have dropped it already.
       if (this.#queue[0] === n) this.#queue.shift();
+      // Told once off the queue: ferry_notifications_queued reads 0 when the receiver has taken everything.
+      this.#report(outcome);
       this.#backoff.reset();
     }
     this.#dropping = false;
   }
 
-  async #post(n: Notification): Promise<'done' | 'retry'> {
+  /** 'sent' (2xx) or 'failed' (refused for good: 4xx): done with, told by the caller; 'retry': told here. */
+  async #post(n: Notification): Promise<'sent' | 'failed' | 'retry'> {
     const body = JSON.stringify(n);
     let problem: string;
     try {
@@ -121,22 +123,20 @@ export class WebhookReceiver {
       });
       await res.body?.cancel();
       if (res.ok) {
-        this.#report('sent');
         if (this.#failing) this.#log.info({ receiver: this.name }, `webhook ${this.name} takes notifications again`);
         this.#failing = false;
-        return 'done';
+        return 'sent';
       }
       problem = `HTTP ${res.status}`;
       if (!retriable(res.status)) {
-        this.#report('failed');
         this.#log.warn(
           { receiver: this.name, status: res.status, id: n.id, kind: n.kind },
           `webhook ${this.name} refused a ${n.kind} notification (${problem}): not retried`,
         );
-        return 'done';
+        return 'failed';
       }
     } catch (err) {
-      if (this.#stop.signal.aborted) return 'done';
+      if (this.#stop.signal.aborted) return 'retry';
       const e = err as Error;
       problem = e.name === 'TimeoutError' ? `no answer within ${this.#o.timeoutSeconds} s` : `${e.message}${e.cause ? ` (${(e.cause as Error).message})` : ''}`;
     }

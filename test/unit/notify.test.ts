@@ -119,16 +119,22 @@ describe('notifications', () => {
     ]);
   });
 
-  it('keeps order per receiver while it fails, retrying with back-off until it answers 2xx, with no duplicate', async () => {
+  it('keeps order per receiver while it fails, retrying with back-off until it answers 2xx, with no duplicate; then reports none queued', async () => {
     let down = true;
     const hook = await receiver(() => (down ? 503 : 200));
-    const { r } = webhook(hook.url);
+    const { r, events } = webhook(hook.url);
+    const reported: { outcome: string; queued: number }[] = [];
+    events.on('notification-delivery', ({ outcome, queued }) => reported.push({ outcome, queued }));
     const ids = Array.from({ length: 20 }, (_, i) => `n${i}`);
     for (const id of ids) r.offer({ id, kind: 'phase', pipeline: 'p', time: '', sequence: 0 });
     await new Promise((res) => setTimeout(res, 200));
     down = false;
     await until('every notification to arrive', () => hook.got.length === ids.length);
     expect(hook.got.map((g) => g.n.id)).toEqual(ids);
+    // ferry_notifications_queued: each one sent is off the queue when reported, the last leaving none.
+    await until('the last delivery to be reported', () => reported.filter((d) => d.outcome === 'sent').length === ids.length);
+    expect(reported.filter((d) => d.outcome === 'sent').map((d) => d.queued)).toEqual(ids.map((_, i) => ids.length - 1 - i));
+    expect(r.queued).toBe(0);
     await r.close(100);
   });
 
