@@ -1,67 +1,28 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminCall, cutoverEnd, startWithAdmin } from '../helpers/admin.js';
+import { adminCall, cutoverEnd, lagSeconds, startWithAdmin } from '../helpers/admin.js';
 import { sampleValue } from '../helpers/exposition.js';
 import { waitFor } from '../helpers/ferry.js';
 import { checkMetrics } from '../helpers/promtool.js';
 import { ITEMS_DDL, routeDatabases, seedItemsSql, targetTable, type RouteDatabases } from '../helpers/routes.js';
+import { type Received, startReceiver } from '../helpers/webhook-receiver.js';
 import { startWriteLoad } from '../helpers/write-load.js';
-import { signature } from '../../src/notify/signature.js';
 
 /**
  * notify.webhooks through the built CLI, MariaDB → Postgres: one receiver gets every kind the run
  * produces with valid signatures (phases, snapshot, a table quarantined by an operator's CHECK and
  * lifted by its resync, dead letters, lag above the ready threshold while paused and back, the
- * cutover's states); one is down (503) until many notifications wait for it, then
- * gets them all in order, each id once; one accepts connections and never answers, and the stream
- * goes on regardless while its queue stays at its bound and counts what it drops. GET /events lists them.
+ * cutover's states); one is really down (its server closed, connections refused) for 30 s while the
+ * stream goes on under a write load, dead-letters a row and resyncs a table, then listens again on
+ * its port and gets everything in order, each id once, within one back-off cap; one accepts
+ * connections and never answers, and the stream goes on regardless while its queue stays at its
+ * bound and counts what it drops. GET /events lists them.
  */
 
 const SECRETS = { good: 'secret-of-the-good-receiver', flaky: 'secret-of-the-flaky-receiver', silent: 'secret-of-the-silent-receiver' };
-
-interface Received {
-  readonly id: string;
-  readonly kind: string;
-  readonly sequence: number;
-  readonly [field: string]: unknown;
-}
-
-/** A receiver on loopback: records what it takes; `down` answers 503 Service Unavailable, `silent` never answers. */
-async function startReceiver(secret: string, mode: { down?: boolean; silent?: boolean } = {}) {
-  const got: Received[] = [];
-  const badSignatures: string[] = [];
-  const sockets = new Set<Socket>();
-  const state = { ...mode, connections: 0 };
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      if (state.silent) return;
-      if (state.down) return res.writeHead(503).end();
-      if (req.headers['x-ferry-signature'] !== signature(secret, body)) badSignatures.push(body);
-      got.push(JSON.parse(body) as Received);
-      res.writeHead(204).end();
-    });
-  });
-  server.on('connection', (socket) => {
-    state.connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ferry`,
-    got,
-    badSignatures,
-    state,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
+/** How long the flaky receiver is down, and the longest wait between two of ferry's tries. */
+const OUTAGE_MS = 30_000;
+const RETRY_MAX_SECONDS = 5;
 
 describe('notify.webhooks, MariaDB → Postgres', () => {
   let db: RouteDatabases;
@@ -70,14 +31,14 @@ describe('notify.webhooks, MariaDB → Postgres', () => {
   });
   afterAll(async () => db?.close());
 
-  it('delivers every kind signed, in order after an outage with no duplicate, and a receiver that never answers slows nothing', async () => {
+  it('delivers every kind signed, in order after a 30 s outage with no duplicate, and a receiver that never answers slows nothing', async () => {
     const s = db.sourceSchema;
     await db.source.query(
       `${ITEMS_DDL}; ${seedItemsSql('mysql', 100)}; ${ITEMS_DDL.replace('items', 'letters')}; ${ITEMS_DDL.replace('items', 'orders')}; ${seedItemsSql('mysql', 100).replace('INTO items', 'INTO orders')}`,
     );
     const [good, flaky, silent] = await Promise.all([
       startReceiver(SECRETS.good),
-      startReceiver(SECRETS.flaky, { down: true }),
+      startReceiver(SECRETS.flaky),
       startReceiver(SECRETS.silent, { silent: true }),
     ]);
     const { ferry, admin } = await startWithAdmin(
@@ -86,8 +47,7 @@ describe('notify.webhooks, MariaDB → Postgres', () => {
         notify: {
           webhooks: [
             { url: good.url, secret: SECRETS.good },
-            // Down until many notifications wait: retried at most a second apart, so it gets them soon after it returns.
-            { url: flaky.url, secret: SECRETS.flaky, retryMaxSeconds: 1 },
+            { url: flaky.url, secret: SECRETS.flaky, retryMaxSeconds: RETRY_MAX_SECONDS },
             { url: silent.url, secret: SECRETS.silent, timeoutSeconds: 300, queueMax: 5 },
           ],
         },
@@ -96,26 +56,75 @@ describe('notify.webhooks, MariaDB → Postgres', () => {
     );
     const kinds = () => new Set(good.got.map((n) => n.kind));
     const metric = async (name: string, receiver: string) => sampleValue((await adminCall(admin, '/metrics')).body.text as string, name, { receiver });
+    const listed = async () => (await adminCall(admin, '/events?limit=1000')).body.events as Received[];
     try {
       await waitFor('streaming, notified', async () => good.got.some((n) => n.kind === 'phase' && n.phase === 'streaming'));
 
-      // A CHECK the operator adds on the target quarantines items; one on letters dead-letters its row.
+      // A CHECK the operator adds on the target quarantines items (and, later, one on letters dead-letters a row).
       await db.target.query(
         `ALTER TABLE ${targetTable(db, 'items')} ADD CONSTRAINT amount_cap CHECK (amount < 5000); ALTER TABLE ${targetTable(db, 'letters')} ADD CONSTRAINT amount_cap CHECK (amount < 5000)`,
       );
-      await db.source.query("INSERT INTO items VALUES (900000, 1, 'bad', 9000); INSERT INTO letters VALUES (900000, 1, 'bad', 9000)");
-      await waitFor('the quarantine and the dead letter, notified', async () => kinds().has('table-quarantined') && kinds().has('rows-dead-lettered'));
+      await db.source.query("INSERT INTO items VALUES (900000, 1, 'bad', 9000)");
+      await waitFor('the quarantine, notified', async () => kinds().has('table-quarantined'));
 
-      // Paused, nothing is applied and lag grows past readyMaxLagSeconds; resumed, it falls back.
+      // Paused, nothing is applied and lag grows past readyMaxLagSeconds; resumed, it falls back. Lag is known
+      // once a transaction is applied (the held items one is not, and a heartbeat may not have come yet).
+      await db.source.query("INSERT INTO orders VALUES (900000, 1, 'ok', 1)");
+      await waitFor('a transaction applied: lag known', async () => (await lagSeconds(admin)) !== null);
       expect((await adminCall(admin, '/pause', { method: 'POST' })).status).toBe(200);
       await waitFor('lag above the threshold, notified', async () => kinds().has('lag-above'));
       expect((await adminCall(admin, '/resume', { method: 'POST' })).status).toBe(200);
       await waitFor('lag back below, notified', async () => good.got.filter((n) => n.kind.startsWith('lag-')).at(-1)?.kind === 'lag-below');
 
-      // The receiver that never answers holds its bounded queue and drops the rest; the stream goes on.
-      const load = startWriteLoad(db.source, 'orders', { firstId: 1000, seedRows: 100, pauseMs: 5 });
-      await waitFor('the load to run', async () => load.transactions >= 30);
+      // The flaky receiver has taken every notification so far (none under way: a POST it took whose answer
+      // its outage cut would rightly come again), then its server goes away: ferry's tries are refused.
+      await waitFor('the flaky receiver to have taken every notification so far', async () => {
+        const ids = (await listed()).map((n) => n.id);
+        return (await metric('ferry_notifications_sent_total', flaky.url)) === ids.length && flaky.got.map((n) => n.id).join() === ids.join();
+      });
+      const before = flaky.got.length;
+      const failedBefore = (await metric('ferry_notifications_failed_total', flaky.url)) ?? 0;
+      await flaky.stop();
+      const down = Date.now();
+
+      // Down for 30 s while a write load runs: a row dead-lettered, items fixed and resynced (its hold lifted),
+      // each notified to the good receiver at once; ferry's lag, sampled throughout, stays low.
+      const load = startWriteLoad(db.source, 'orders', { firstId: 1000, seedRows: 100, pauseMs: 100 });
+      const lags: number[] = [];
+      const sampling = (async () => {
+        while (Date.now() < down + OUTAGE_MS) {
+          const lag = await lagSeconds(admin);
+          if (lag !== null) lags.push(lag);
+          await sleep(250);
+        }
+      })();
+      await db.source.query("INSERT INTO letters VALUES (900000, 1, 'bad', 9000)");
+      await waitFor('the dead letter, notified', async () => kinds().has('rows-dead-lettered'));
+      await db.target.query(`ALTER TABLE ${targetTable(db, 'items')} DROP CONSTRAINT amount_cap`);
+      expect((await adminCall(admin, `/tables/${s}.items/resync`, { method: 'POST' })).status).toBe(202);
+      await waitFor('the resync done and the hold lifted, notified', async () => kinds().has('resync-done') && kinds().has('table-quarantine-lifted'));
+      await sampling;
       await load.stop();
+      const outageKinds = good.got.slice(before).map((n) => n.kind);
+      expect(outageKinds).toEqual(expect.arrayContaining(['rows-dead-lettered', 'resync-started', 'table-quarantine-lifted', 'resync-done']));
+      expect(flaky.got.length).toBe(before);
+      expect(await metric('ferry_notifications_queued', flaky.url)).toBeGreaterThan(0);
+      expect(lags.length).toBeGreaterThanOrEqual(20);
+      const maxLag = Math.max(...lags);
+      // A stream held up by the receiver would lag by the whole outage.
+      expect(maxLag).toBeLessThan(OUTAGE_MS / 3000);
+      // Tried again and again, with back-off: at least every RETRY_MAX_SECONDS, never in a tight loop.
+      const failedTries = (await metric('ferry_notifications_failed_total', flaky.url))! - failedBefore;
+      const outageSeconds = (Date.now() - down) / 1000;
+      expect(failedTries).toBeGreaterThanOrEqual(Math.floor(outageSeconds / RETRY_MAX_SECONDS));
+      // The first four tries back off 0.5, 1, 2 and 4 s, each at least half of it (equal jitter), the others at least half the cap.
+      expect(failedTries).toBeLessThanOrEqual(5 + outageSeconds / (RETRY_MAX_SECONDS / 2));
+
+      // Back on its port: the next try, at most one back-off cap later, finds it (checked below, while the rest goes on).
+      await flaky.restart();
+      const up = Date.now();
+
+      // The receiver that never answers holds its bounded queue and drops the rest; the stream went on.
       await db.waitCaughtUp();
       const metrics = (await adminCall(admin, '/metrics')).body.text as string;
       expect(sampleValue(metrics, 'ferry_notifications_queued', { receiver: silent.url })).toBeLessThanOrEqual(5);
@@ -124,14 +133,7 @@ describe('notify.webhooks, MariaDB → Postgres', () => {
       expect(silent.state.connections).toBe(1);
       expect(await checkMetrics(metrics), 'promtool check metrics').toBe('');
 
-      // The flaky receiver comes back after many failed tries: it gets everything, in order, once.
-      expect(sampleValue(metrics, 'ferry_notifications_failed_total', { receiver: flaky.url })).toBeGreaterThanOrEqual(3);
-      flaky.state.down = false;
-
-      // Fixed and resynced, the hold is lifted; then a cutover runs to completion.
-      await db.target.query(`ALTER TABLE ${targetTable(db, 'items')} DROP CONSTRAINT amount_cap`);
-      expect((await adminCall(admin, `/tables/${s}.items/resync`, { method: 'POST' })).status).toBe(202);
-      await waitFor('the resync done and the hold lifted, notified', async () => kinds().has('resync-done') && kinds().has('table-quarantine-lifted'));
+      // Then a cutover runs to completion.
       expect((await adminCall(admin, '/cutover', { method: 'POST', body: JSON.stringify({ fence: 'none', verify: 'none' }) })).status).toBe(202);
       expect((await cutoverEnd(admin)).state).toBe('completed');
       await waitFor('the completed cutover, notified', async () => good.got.some((n) => n.kind === 'cutover-state' && n.state === 'completed'));
@@ -164,20 +166,24 @@ describe('notify.webhooks, MariaDB → Postgres', () => {
       expect(good.got.find((n) => n.kind === 'rows-dead-lettered')).toMatchObject({ table: `${s}.letters`, rows: 1 });
       expect(good.badSignatures).toEqual([]);
 
+      // The flaky receiver got everything the good one did, in order, each id once, the outage's after its return.
       const ids = good.got.map((n) => n.id);
       await waitFor('the flaky receiver to catch up', async () => flaky.got.length >= ids.length);
+      const resumedMs = flaky.gotAt[before]! - up;
+      expect(resumedMs).toBeLessThanOrEqual(RETRY_MAX_SECONDS * 1000 + 4000);
+      await waitFor('the flaky receiver to have nothing queued', async () => (await metric('ferry_notifications_queued', flaky.url)) === 0, 10_000);
       expect(flaky.badSignatures).toEqual([]);
       expect(flaky.got.slice(0, ids.length).map((n) => n.id)).toEqual(ids);
       expect(new Set(flaky.got.map((n) => n.id)).size).toBe(flaky.got.length);
       expect(flaky.got.map((n) => n.sequence)).toEqual(flaky.got.map((n) => n.sequence).sort((a, b) => a - b));
+      expect(flaky.gotAt.slice(before).every((at) => at >= up)).toBe(true);
 
       // GET /events lists what the receivers got, newest last; no secret anywhere ferry shows.
-      const listed = (await adminCall(admin, '/events?limit=1000')).body.events as Received[];
-      expect(listed.slice(0, ids.length).map((n) => n.id)).toEqual(ids);
+      expect((await listed()).slice(0, ids.length).map((n) => n.id)).toEqual(ids);
       const shown = `${ferry.output()}${JSON.stringify((await adminCall(admin, '/status')).body)}${(await adminCall(admin, '/metrics')).body.text}`;
       for (const secret of Object.values(SECRETS)) expect(shown).not.toContain(secret);
       console.log(
-        `notifications: ${good.got.length} of ${kinds().size} kinds to the good receiver; flaky receiver ${await metric('ferry_notifications_failed_total', flaky.url)} failed tries then all in order; silent receiver dropped ${await metric('ferry_notifications_dropped_total', silent.url)}, ${load.transactions} load transactions applied meanwhile`,
+        `notifications: ${good.got.length} of ${kinds().size} kinds to the good receiver; flaky receiver down ${outageSeconds.toFixed(1)} s (connections refused) while ${outageKinds.length} were notified (${outageKinds.join(', ')}): ${failedTries} failed tries, the first delivery ${(resumedMs / 1000).toFixed(1)} s after it listened again, then all ${flaky.got.length} in order, each once; lag during the outage at most ${maxLag.toFixed(1)} s over ${lags.length} samples with ${load.transactions} load transactions; silent receiver dropped ${await metric('ferry_notifications_dropped_total', silent.url)}`,
       );
     } finally {
       ferry.child.kill('SIGTERM');
