@@ -288,6 +288,13 @@ async function waitLagBelow(admin: string, seconds: number): Promise<Record<stri
   return worst;
 }
 
+/** `ferry cutover --pipelines` of the three, verified by checksums. */
+function groupCutover(admin: string, t: Trio) {
+  const { shop, billing, crm } = t.names;
+  const group = `${shop},${billing},${crm}`;
+  return runCli(['cutover', '--admin', admin, '--token', ADMIN_TOKEN, '--pipelines', group, '--verify', 'checksums', '--max-lag', '10', '--timeout', '90']);
+}
+
 /** ferry's JSON log lines, in the order it wrote them. */
 function logLines(ferry: RunningCli): { pipeline?: string; phase?: string; decision?: string; msg: string; level: string }[] {
   return ferry
@@ -374,21 +381,7 @@ describe('three pipelines in one process: MariaDB → Postgres, Postgres → Pos
     const lagBefore = await waitLagBelow(admin, 3);
 
     // The grouped cutover under the load: every source fenced, drained, verified by checksums, then all three stop.
-    const cut = await runCli([
-      'cutover',
-      '--admin',
-      admin,
-      '--token',
-      ADMIN_TOKEN,
-      '--pipelines',
-      `${shop},${billing},${crm}`,
-      '--verify',
-      'checksums',
-      '--max-lag',
-      '10',
-      '--timeout',
-      '90',
-    ]);
+    const cut = await groupCutover(admin, t);
     expect(cut.code, cut.stdout + cut.stderr).toBe(0);
     for (const load of Object.values(loads)) await load.stop();
     expect(Object.values(loads).every((l) => l.fenced)).toBe(true);
@@ -441,21 +434,7 @@ describe('three pipelines in one process: MariaDB → Postgres, Postgres → Pos
     await waitLagBelow(admin, 3);
     // A row the loads never touch, changed on one target behind ferry's back.
     await t.crm.target.query(`UPDATE multi_crm_2_t.contacts SET score = 101 - score WHERE id = ${UNTOUCHED - 7}`);
-    const cut = await runCli([
-      'cutover',
-      '--admin',
-      admin,
-      '--token',
-      ADMIN_TOKEN,
-      '--pipelines',
-      `${shop},${billing},${crm}`,
-      '--verify',
-      'checksums',
-      '--max-lag',
-      '10',
-      '--timeout',
-      '90',
-    ]);
+    const cut = await groupCutover(admin, t);
     expect(cut.code, cut.stdout + cut.stderr).toBe(1);
     const view = (await adminCall(admin, '/cutover')).body as { state: string; reason?: string; pipelines: Record<string, { state: string; reason?: string }> };
     expect(view.state).toBe('failed');
