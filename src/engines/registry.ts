@@ -74,6 +74,8 @@ export interface SourceSettings {
   readonly pipeline: string;
   readonly targetType: Config['target']['type'];
   readonly tinyint1: Config['types']['tinyint1'];
+  /** A refresh pipeline (snapshot.schedule): its snapshots never stream, so they keep nothing on the source. */
+  readonly refresh: boolean;
 }
 
 export interface SinkOptions {
@@ -178,7 +180,13 @@ const mysql: SqlSourceEngine<'mysql'> & SqlTargetEngine<'mysql'> = {
 const postgres: SqlSourceEngine<'postgres'> & SqlTargetEngine<'postgres'> = {
   url: POSTGRES_URL,
   openSource: (source, common, s) =>
-    PostgresSource.open({ ...common, slot: source.slot, publication: source.publication, partitionedTable: partitionedTableOn(s.targetType) }),
+    PostgresSource.open({
+      ...common,
+      slot: source.slot,
+      publication: source.publication,
+      partitionedTable: partitionedTableOn(s.targetType),
+      temporarySlot: s.refresh,
+    }),
   openSink: (options) => openPostgresSink({ ...options, checkpoint: CHECKPOINT_TABLES.postgres }),
   checkTarget: (url) => checkPostgresTarget(url),
   describeEndpoint: pgEndpoint,

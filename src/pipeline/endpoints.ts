@@ -20,7 +20,12 @@ export async function openSource(config: Config, log: Logger): Promise<Source> {
     stallTimeoutSeconds: source.stallTimeoutSeconds,
     log,
   };
-  return openSqlSource(source, common, { pipeline: config.pipeline, targetType: config.target.type, tinyint1: config.types.tinyint1 });
+  return openSqlSource(source, common, {
+    pipeline: config.pipeline,
+    targetType: config.target.type,
+    tinyint1: config.types.tinyint1,
+    refresh: config.snapshot.schedule !== undefined,
+  });
 }
 
 export function openSink(config: Config, log: Logger, events?: FerryEventBus): Promise<Sink> {

@@ -6,10 +6,11 @@ import { prepareAndSnapshot, type RunOptions } from './coordinator.js';
 /**
  * A refresh pipeline (snapshot.schedule): at every tick a fresh snapshot of every selected table
  * (tablePrep and transforms as configured), idle between ticks. Idle, not streaming: a nightly copy
- * (DMS "reload") is the source as of the tick, and a stream left open would keep the source's log
- * (a Postgres slot's WAL) for a day to change a copy that the next tick replaces anyway. A tick
- * during a refresh is skipped; a failed refresh is counted and tried again at the next tick, and
- * ferry goes on until `signal`.
+ * (DMS "reload") is the source as of the tick, and the next tick replaces it anyway. Nothing is kept
+ * on the source between ticks: a Postgres source's slot is TEMPORARY on a refresh pipeline
+ * (endpoints.ts), gone once the snapshot ends, so no WAL is pinned for the interval. A tick during a
+ * refresh is skipped; a failed refresh is counted and tried again at the next tick, and ferry goes
+ * on until `signal`.
  */
 export async function runRefreshes(o: RunOptions, schedule: string): Promise<void> {
   const { events, log } = o;

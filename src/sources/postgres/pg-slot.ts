@@ -159,8 +159,18 @@ export interface ExportedSnapshot {
   close(): Promise<void>;
 }
 
-/** `whileCreating` runs while CREATE_REPLICATION_SLOT waits for open transactions; it returns its stop. */
-export async function recreateSlotWithSnapshot(url: string, slot: string, whileCreating: () => () => void = () => () => {}): Promise<ExportedSnapshot> {
+/**
+ * `whileCreating` runs while CREATE_REPLICATION_SLOT waits for open transactions; it returns its stop.
+ * A `temporary` slot (a refresh's, which never streams) is dropped by the server when the replication
+ * connection ends: at close(), on a failure, or when ferry is killed. A permanent one of that name (an
+ * older ferry's) is dropped first, as for any fresh snapshot.
+ */
+export async function recreateSlotWithSnapshot(
+  url: string,
+  slot: string,
+  whileCreating: () => () => void = () => () => {},
+  temporary = false,
+): Promise<ExportedSnapshot> {
   const repl = new pg.Client({ ...sourceClientConfig(url), replication: 'database' } as pg.ClientConfig);
   repl.on('error', () => {});
   try {
@@ -189,7 +199,7 @@ export async function recreateSlotWithSnapshot(url: string, slot: string, whileC
     const stopWatching = whileCreating();
     const {
       rows: [r],
-    } = await repl.query(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`).finally(stopWatching);
+    } = await repl.query(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)}${temporary ? ' TEMPORARY' : ''} LOGICAL pgoutput EXPORT_SNAPSHOT`).finally(stopWatching);
     return { position: parseLsn(r.consistent_point), snapshotName: r.snapshot_name, close: () => repl.end().catch(() => {}) };
   } catch (err) {
     await repl.end().catch(() => {});

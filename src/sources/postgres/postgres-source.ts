@@ -44,6 +44,11 @@ export interface PostgresSourceOptions extends PgDescribeOptions {
   readonly log: Logger;
   /** What the pipeline's target makes of a partitioned table (`ferry check` says it). */
   readonly partitionedTable?: PartitionedTable | undefined;
+  /**
+   * A refresh pipeline's: a fresh snapshot's slot is TEMPORARY, gone with the snapshot's replication
+   * connection (the snapshot ended, failed, or ferry was killed), so nothing pins WAL between ticks.
+   */
+  readonly temporarySlot?: boolean | undefined;
 }
 
 /** Postgres 14+: snapshot through readers of the slot's exported snapshot, changes through pgoutput. */
@@ -110,7 +115,8 @@ export class PostgresSource implements Source {
     const url = this.#o.url;
     await ensurePublication(this.#client, this.#o.publication, await this.#describe());
     if (purpose === 'fresh') {
-      const exported = await recreateSlotWithSnapshot(url, this.#o.slot, () => watchSlotCreation(this.#client, this.#o.slot, this.#o.log));
+      const { slot, log, temporarySlot } = this.#o;
+      const exported = await recreateSlotWithSnapshot(url, slot, () => watchSlotCreation(this.#client, slot, log), temporarySlot ?? false);
       const position: Position = { kind: 'pg', lsn: exported.position };
       return { openReader: () => openPgReader(url, position, exported.snapshotName), close: () => exported.close() };
     }
