@@ -65,14 +65,16 @@ export async function readStatus(config: Config, log: Logger): Promise<PipelineS
  * The running resync as the ferry process running the pipeline reports it (GET /status): the
  * checkpoint holds its table 'resyncing', but only that process knows its chunks and rows so far.
  * Asked only while a table is held so, at `admin.listen` (a fixed port: port 0 leaves no address to
- * ask); null when there is none or it does not answer, which is logged.
+ * ask; a process of several pipelines answers this one's among theirs); null when there is none or it does not answer, which is logged.
  */
-async function runningResync(config: Config, holds: TableHolds, log: Logger): Promise<ResyncProgress | null> {
+export async function runningResync(config: Pick<Config, 'pipeline' | 'admin'>, holds: TableHolds, log: Logger): Promise<ResyncProgress | null> {
   const listen = config.admin?.listen;
   if (!listen || listen.endsWith(':0') || !Object.values(holds).some((h) => h.state === 'resyncing')) return null;
   const url = `http://${listen.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}/status`;
   try {
-    const { pipeline, resync } = (await (await fetch(url, { signal: AbortSignal.timeout(2_000) })).json()) as LiveStatusJson;
+    // A process of several pipelines answers each one's under its name.
+    const body = (await (await fetch(url, { signal: AbortSignal.timeout(2_000) })).json()) as LiveStatusJson | { pipelines: Record<string, LiveStatusJson> };
+    const { pipeline, resync } = 'pipelines' in body ? (body.pipelines[config.pipeline] ?? { pipeline: undefined, resync: null }) : body;
     return pipeline === config.pipeline && resync?.state === 'running' && holds[resync.table]?.state === 'resyncing' ? resync : null;
   } catch (err) {
     log.warn({ err: (err as Error).message }, `the admin API at ${url} did not answer: the resync's progress is not shown`);

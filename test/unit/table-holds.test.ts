@@ -12,7 +12,7 @@ import { STANDARD_SAVEPOINTS, type SqlDriver } from '../../src/sinks/sql-driver.
 import { LetteredKeys } from '../../src/sinks/lettered-keys.js';
 import { type Holds, SqlTransaction } from '../../src/sinks/sql-transaction.js';
 import { holdJson, RowOfQuarantineTable } from '../../src/core/table-quarantine.js';
-import { holdLines } from '../../src/pipeline/status.js';
+import { holdLines, runningResync } from '../../src/pipeline/status.js';
 import { withoutHeldTables } from '../../src/pipeline/held-tables.js';
 import { liftUnreplicatedHolds } from '../../src/pipeline/unreplicated-holds.js';
 import { pino } from 'pino';
@@ -280,5 +280,27 @@ describe('the stream without the quarantined tables (held-tables.ts)', () => {
     const out = await collect(withoutHeldTables(of(input), { 'shop.items': resyncing }));
     expect(out.map((t) => t.events)).toEqual([[remove(ITEMS, 1)], [], [truncate], [remove(ORDERS, 4), remove(ITEMS, 5)]]);
     expect(out[2]!.hold).toEqual({ table: 'shop.orders', hold: resyncing });
+  });
+});
+
+describe('ferry status asks the running ferry for its resync’s progress', () => {
+  const resync = { id: 'r1', table: 'shop.items', state: 'running' as const, since, restarts: 0, chunks: 2, rows: 200, readAhead: 0 };
+
+  it('from a process of several pipelines too, whose GET /status holds each pipeline’s under its name', async () => {
+    const { createServer } = await import('node:http');
+    const other = { ...resync, id: 'r0', table: 'shop.orders' };
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ pipelines: { a: { pipeline: 'a', resync: other }, b: { pipeline: 'b', resync } } }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as import('node:net').AddressInfo;
+      const log = pino({ level: 'silent' });
+      const config = { pipeline: 'b', admin: { listen: `127.0.0.1:${port}`, token: undefined, readyMaxLagSeconds: 60 } };
+      expect(await runningResync(config, { 'shop.items': resyncing }, log)).toEqual(resync);
+    } finally {
+      server.close();
+    }
   });
 });
