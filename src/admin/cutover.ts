@@ -107,6 +107,8 @@ export interface CutoverDeps {
   readonly transform?: Transform;
   /** The resync running or asked for (ResyncRequests): its table is not held in the checkpoint until its start commits; or the replay of dead letters running. */
   readonly resyncs: { readonly current: ResyncRun | ReplayRun | null };
+  /** Throws when this cutover alone may not fence the source as `fence` asks (in a process of several, another pipeline reads it too). */
+  readonly refuseFence?: (fence: CutoverRequestBody['fence']) => void;
 }
 
 /**
@@ -151,6 +153,7 @@ export class CutoverController {
 
   /** Starts a cutover; refused while one runs or after one completed. `pipelines` in the body is the admin API's to route. */
   start(body: CutoverRequestBody): CutoverView {
+    this.deps.refuseFence?.(body.fence);
     return this.join(body).view();
   }
 

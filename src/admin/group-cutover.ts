@@ -33,7 +33,11 @@ const TERMINAL: ReadonlySet<CutoverState> = new Set(['completed', 'failed', 'abo
 export class GroupCutover {
   #current: GroupRun | null = null;
 
-  constructor(private readonly controllers: ReadonlyMap<string, CutoverController>) {}
+  constructor(
+    private readonly controllers: ReadonlyMap<string, CutoverController>,
+    /** Throws when the fence `fence` of pipelines `names` would fence the source of a pipeline not among them. */
+    private readonly refuseFence: (names: readonly string[], fence: CutoverRequestBody['fence']) => void = () => {},
+  ) {}
 
   /** Starts a grouped cutover of `body.pipelines`; refused (nothing started) when any member cannot start now. */
   start(body: CutoverRequestBody): GroupCutoverView {
@@ -47,6 +51,7 @@ export class GroupCutover {
     const current = this.#current;
     if (current?.active)
       throw new FerryError('config', `a grouped cutover (${current.id}) is running`, { hint: 'follow it with GET /cutover, or POST /cutover/abort' });
+    this.refuseFence(names, body.fence);
     for (const name of names) {
       try {
         this.controllers.get(name)!.checkStart({ streaming: true });

@@ -10,7 +10,7 @@ import type { StoredDeadLetter } from '../core/dead-letter.js';
 import { LiveStatus } from '../pipeline/live-status.js';
 import { PauseGate } from '../core/pause-gate.js';
 import type { PipelineAdminDeps } from './admin-server.js';
-import { CutoverController } from './cutover.js';
+import { CutoverController, type CutoverDeps } from './cutover.js';
 import { ResyncRequests } from '../pipeline/resync-requests.js';
 import { rulesTransform } from '../transforms/rules.js';
 import { READY_MAX_LAG_DEFAULT } from '../config.js';
@@ -50,6 +50,8 @@ export interface PipelineUnitOptions {
   readonly receivers: readonly string[];
   /** Whether this pipeline's registry has the process's own metrics (nodejs_*, process_*): false where a process registry has them. */
   readonly processMetrics: boolean;
+  /** Throws when its cutover alone may not fence its source (another pipeline of the process reads it too). */
+  readonly refuseFence?: CutoverDeps['refuseFence'];
 }
 
 /**
@@ -102,6 +104,7 @@ export class PipelineUnit {
       defaultVerify: config.cutover.verify,
       transform: rulesTransform(config.transforms),
       resyncs: this.resyncs,
+      ...(o.refuseFence ? { refuseFence: o.refuseFence } : {}),
     });
   }
 

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { coerceError } from '../core/errors.js';
+import { serverOf } from '../core/endpoint-url.js';
+import { coerceError, FerryError } from '../core/errors.js';
+import { SQL_SOURCES } from '../engines/registry.js';
 import { FerryEventBus, type Phase } from '../core/events.js';
 import { ProcessMetrics } from '../metrics/metrics.js';
 import { closeReceivers, notifications } from '../notify/notifier.js';
@@ -8,6 +10,7 @@ import { RecentEvents } from '../notify/recent-events.js';
 import { WebhookReceiver } from '../notify/webhook.js';
 import type { LiveStatus } from '../pipeline/live-status.js';
 import { startAdminServer, startProcessAdminServer, type AdminServer } from './admin-server.js';
+import type { CutoverRequestBody } from './cutover.js';
 import { GroupCutover } from './group-cutover.js';
 import { PipelineUnit } from './pipeline-unit.js';
 
@@ -60,7 +63,12 @@ export async function startProcess(o: ProcessOptions): Promise<FerryProcess> {
   const processEvents = o.multi ? new FerryEventBus() : o.pipelines[0]!.events;
   const receivers = notify.webhooks.map((w) => new WebhookReceiver(w, processEvents, o.log));
   const names = receivers.map((r) => r.name);
-  const units = o.pipelines.map((p) => new PipelineUnit({ ...p, receivers: o.multi ? [] : names, processMetrics: !o.multi }));
+  const units: PipelineUnit[] = [];
+  const refuseFence = (members: readonly string[], fence: CutoverRequestBody['fence']) => refuseSharedFence(units, members, fence);
+  for (const p of o.pipelines) {
+    const own = { refuseFence: (fence: CutoverRequestBody['fence']) => refuseFence([p.config.pipeline], fence) };
+    units.push(new PipelineUnit({ ...p, receivers: o.multi ? [] : names, processMetrics: !o.multi, ...own }));
+  }
   const recentEvents = new RecentEvents();
   const offNotify = units.map((u) => notifications(u.name, u.events, recentEvents, receivers));
   const metrics = o.multi
@@ -70,7 +78,7 @@ export async function startProcess(o: ProcessOptions): Promise<FerryProcess> {
         units.map((u) => u.metrics),
       )
     : null;
-  const group = new GroupCutover(new Map(units.map((u) => [u.name, u.cutover])));
+  const group = new GroupCutover(new Map(units.map((u) => [u.name, u.cutover])), refuseFence);
   // A SIGTERM aborts a grouped cutover that has not started stopping the streams, every fence lifted (each pipeline settles its own too).
   const settleGroup = () => void group.settle('ferry received SIGTERM/SIGINT');
   o.signal.addEventListener('abort', settleGroup, { once: true });
@@ -98,6 +106,40 @@ export async function startProcess(o: ProcessOptions): Promise<FerryProcess> {
       units.forEach((u) => u.close());
     },
   };
+}
+
+/**
+ * What a read-only fence on the source of `config` makes read-only for every client: a MySQL or MariaDB
+ * server (read_only is global), a Postgres database (default_transaction_read_only); null for Kafka.
+ */
+export function fenceScope(config: Config): string | null {
+  const { source } = config;
+  if (source.type === 'kafka') return null;
+  const server = serverOf(source.url, SQL_SOURCES[source.type].url.defaultPort);
+  if (source.type === 'mysql') return `the MySQL/MariaDB server at ${server}`;
+  return `the Postgres database ${decodeURIComponent(new URL(source.url).pathname.slice(1))} at ${server}`;
+}
+
+/**
+ * A cutover of `members` whose read-only fence would also fence the source of a pipeline of the process
+ * it does not cut over (one MySQL server, one Postgres database): that pipeline's applications would be
+ * stopped with no cutover of theirs, and the one cutover lifting its fence (failed, aborted) would lift
+ * the other's from under it. Refused, unless that pipeline is cut over already.
+ */
+function refuseSharedFence(units: readonly PipelineUnit[], members: readonly string[], fence: CutoverRequestBody['fence']): void {
+  if (fence === 'none') return;
+  const scopes = new Set(units.filter((u) => members.includes(u.name)).map((u) => fenceScope(u.config)));
+  const others = units.filter(
+    (u) => !members.includes(u.name) && u.cutover.view()?.state !== 'completed' && fenceScope(u.config) !== null && scopes.has(fenceScope(u.config)),
+  );
+  if (others.length === 0) return;
+  throw new FerryError(
+    'config',
+    `fence read-only would also fence ${others.map((u) => `pipeline ${u.name}'s source (${fenceScope(u.config)})`).join(' and ')}, which this cutover does not cut over`,
+    {
+      hint: `cut them over together: POST /cutover {"pipelines": ${JSON.stringify([...members, ...others.map((u) => u.name)])}}; or stop the applications' writes yourself and send {"fence": "none"}`,
+    },
+  );
 }
 
 /** A pipeline as runPipelines sees it. */

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProcessAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
 import { CutoverController } from '../../src/admin/cutover.js';
 import { GroupCutover } from '../../src/admin/group-cutover.js';
-import { runPipelines, type Runnable } from '../../src/admin/process.js';
+import { runPipelines, startProcess, type Runnable } from '../../src/admin/process.js';
+import { parseConfigs } from '../../src/config.js';
 import { PauseGate } from '../../src/core/pause-gate.js';
 import { FerryEventBus, type Phase } from '../../src/core/events.js';
 import { FerryError } from '../../src/core/errors.js';
@@ -264,5 +265,53 @@ describe('the admin API of a process of several pipelines', () => {
     const cpu = samples(text).filter((s) => s.name === 'process_cpu_user_seconds_total');
     expect(cpu.map((s) => s.labels)).toEqual([{}]);
     expect(typesOf(text).get('process_start_time_seconds'), 'kept, not averaged away').toBe('gauge');
+  });
+});
+
+describe('a cutover’s fence and the other pipelines of the process', () => {
+  // Nothing listens on port 1: the pipelines fail at once; the admin API answers on.
+  const source = (database: string, type = 'mysql') => ({ type, url: `${type}://ferry:secret@127.0.0.1:1/${database}` });
+  const target = { type: 'postgres', url: 'postgres://ferry:secret@127.0.0.1:1/dw' };
+  const started = async (doc: object) => {
+    const { log } = memoryLog();
+    log.level = 'silent';
+    const { configs } = parseConfigs({ admin: { listen: '127.0.0.1:0' }, ...doc });
+    const proc = await startProcess({
+      pipelines: configs.map((config) => ({ config, log, events: new FerryEventBus() })),
+      multi: true,
+      log,
+      signal: AbortSignal.abort(),
+      until: 'stream',
+    });
+    await proc.done;
+    const post = async (path: string, body: object) => {
+      const res = await fetch(`${proc.adminUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return [res.status, ((await res.json()) as { error: string }).error] as const;
+    };
+    return { proc, post };
+  };
+
+  it('refuses a read-only fence that would fence another pipeline’s source too (one MySQL server, one Postgres database), unless cut over with it', async () => {
+    const { proc, post } = await started({
+      pipelines: [
+        { pipeline: 'a', source: source('shop'), target },
+        { pipeline: 'b', source: source('billing'), target },
+        { pipeline: 'c', source: source('crm', 'postgres'), target },
+        { pipeline: 'd', source: source('crm', 'postgres'), target },
+        { pipeline: 'e', source: source('hr', 'postgres'), target },
+      ],
+    });
+    try {
+      const [code, error] = await post('/pipelines/a/cutover', { verify: 'none' });
+      expect([code, error]).toEqual([409, expect.stringMatching(/fence read-only would also fence .*pipeline b/)]);
+      expect((await post('/pipelines/c/cutover', { verify: 'none' }))[1]).toMatch(/pipeline d/);
+      expect((await post('/cutover', { pipelines: ['a', 'c'], verify: 'none' }))[1]).toMatch(/pipeline b.*pipeline d|pipeline d.*pipeline b/s);
+      // Its own database on the Postgres server: nobody else's source is fenced.
+      expect((await post('/pipelines/e/cutover', { verify: 'none' }))[0]).toBe(202);
+      // No fence: the operator stops the writes.
+      expect((await post('/pipelines/a/cutover', { verify: 'none', fence: 'none' }))[0]).toBe(202);
+    } finally {
+      await proc.close();
+    }
   });
 });
