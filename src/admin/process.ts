@@ -9,6 +9,7 @@ import { closeReceivers, notifications } from '../notify/notifier.js';
 import { RecentEvents } from '../notify/recent-events.js';
 import { WebhookReceiver } from '../notify/webhook.js';
 import type { LiveStatus } from '../pipeline/live-status.js';
+import { PipelineCutOver } from '../pipeline/snapshot-decision.js';
 import { startAdminServer, startProcessAdminServer, type AdminServer } from './admin-server.js';
 import type { CutoverRequestBody } from './cutover.js';
 import { GroupCutover } from './group-cutover.js';
@@ -155,6 +156,9 @@ export interface Runnable {
 /** The phases in which a pipeline others depend on lets them start: streaming, or between a refresh pipeline's refreshes. */
 const STARTS_DEPENDENTS: ReadonlySet<Phase> = new Set(['streaming', 'idle']);
 
+/** How a pipeline ended: 'cut-over' also when it was cut over before this run (refused at start), its rows in the target final. */
+type Ended = 'stopped' | 'cut-over' | 'failed';
+
 /**
  * Runs every pipeline, each once every pipeline it depends on streams (phase `waiting` until then;
  * with `until` snapshot, once their snapshots are done). A pipeline that fails stops those that
@@ -163,7 +167,7 @@ const STARTS_DEPENDENTS: ReadonlySet<Phase> = new Set(['streaming', 'idle']);
  */
 export function runPipelines(units: readonly Runnable[], o: Pick<ProcessOptions, 'signal' | 'until' | 'multi'>): Promise<ProcessOutcome> {
   const byName = new Map(units.map((u) => [u.name, u]));
-  const ended = new Map<string, 'stopped' | 'cut-over' | 'failed'>();
+  const ended = new Map<string, Ended>();
   const stops = new Map(units.map((u) => [u.name, new AbortController()]));
   const failed: { pipeline: string; error: unknown }[] = [];
   const cutOver: string[] = [];
@@ -190,7 +194,10 @@ export function runPipelines(units: readonly Runnable[], o: Pick<ProcessOptions,
   const dependencies = (u: Runnable, signal: AbortSignal) =>
     new Promise<boolean>((resolve) => {
       const deps = u.dependsOn.map((n) => byName.get(n)!);
-      const ready = (d: Runnable) => (o.until === 'snapshot' ? ended.get(d.name) === 'stopped' : !ended.has(d.name) && STARTS_DEPENDENTS.has(d.status.phase));
+      // A pipeline cut over has its rows in the target for good: those depending on it may start.
+      const ready = (d: Runnable) =>
+        ended.get(d.name) === 'cut-over' ||
+        (o.until === 'snapshot' ? ended.get(d.name) === 'stopped' : !ended.has(d.name) && STARTS_DEPENDENTS.has(d.status.phase));
       const check = () => {
         const waiting = deps.filter((d) => !ready(d));
         u.status.waitingFor = waiting.map((d) => d.name);
@@ -223,6 +230,13 @@ export function runPipelines(units: readonly Runnable[], o: Pick<ProcessOptions,
       ended.set(u.name, outcome);
       if (outcome === 'cut-over') cutOver.push(u.name);
     } catch (err) {
+      if (o.multi && err instanceof PipelineCutOver) {
+        // Restarted after its cutover: done, as one a cutover stopped in this run is; the others go on.
+        u.log.warn({ kind: err.kind, hint: err.hint }, `${err.message}; the other pipelines go on`);
+        u.events.emit('phase', { phase: 'stopped' });
+        ended.set(u.name, 'cut-over');
+        return;
+      }
       ended.set(u.name, 'failed');
       failed.push({ pipeline: u.name, error: err });
       if (o.multi) {

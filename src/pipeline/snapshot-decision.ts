@@ -25,6 +25,9 @@ export function decideSnapshot(mode: SnapshotMode | 'refresh', checkpoint: Check
   return checkpoint === null ? 'fresh' : 'skip';
 }
 
+/** A pipeline cut over for good, refused by ferry run and ferry snapshot: in a process of several, it is done, not failed. */
+export class PipelineCutOver extends FerryError {}
+
 /**
  * Why `ferry run` and `ferry snapshot` refuse a cut-over pipeline (exit 2). Re-arming is a fresh
  * pipeline name: the old checkpoint row stays as the record of the cutover.
@@ -32,7 +35,7 @@ export function decideSnapshot(mode: SnapshotMode | 'refresh', checkpoint: Check
 export function cutOverError(pipeline: string, checkpoint: Checkpoint): FerryError {
   const at = checkpoint.cutOverAt ? ` at ${checkpoint.cutOverAt.toISOString()}` : '';
   const final = checkpoint.position ? formatPosition(checkpoint.position) : 'unknown';
-  return new FerryError(
+  return new PipelineCutOver(
     'config',
     `pipeline ${pipeline} was cut over${at}; its final source position is ${final}. The application writes to the target now: ferry neither snapshots nor streams into it again, and wrote nothing to it`,
     {

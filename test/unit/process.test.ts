@@ -14,6 +14,7 @@ import { notifications } from '../../src/notify/notifier.js';
 import { LiveStatus } from '../../src/pipeline/live-status.js';
 import { ResyncRequests } from '../../src/pipeline/resync-requests.js';
 import { samples, typesOf } from '../helpers/exposition.js';
+import { cutOverError } from '../../src/pipeline/snapshot-decision.js';
 
 /** A logger whose lines are kept, each as its level and message. */
 function memoryLog(): { log: pino.Logger; lines: { level: number; msg: string; pipeline?: string }[] } {
@@ -29,6 +30,7 @@ interface FakePipeline extends Runnable {
   enter(phase: Phase): void;
   finish(outcome?: 'stopped' | 'cut-over'): void;
   fail(message: string): void;
+  reject(err: Error): void;
 }
 
 function fake(name: string, dependsOn: string[], log: pino.Logger): FakePipeline {
@@ -60,6 +62,11 @@ function fake(name: string, dependsOn: string[], log: pino.Logger): FakePipeline
     enter: (phase) => events.emit('phase', { phase }),
     finish: (outcome = 'stopped') => end(outcome),
     fail: (message) => fail(new FerryError('fatal', message)),
+    reject: (err) => {
+      // As runPipeline does: the phase failed, then the error.
+      events.emit('phase', { phase: 'failed' });
+      fail(err);
+    },
   };
   return p;
 }
@@ -127,6 +134,40 @@ describe('dependsOn: the order pipelines start in', () => {
     const outcome = await done;
     expect(outcome.failed.map((f) => f.pipeline)).toEqual(['a']);
     expect(outcome.cutOver).toEqual([]);
+  });
+
+  it('a pipeline cut over before (ferry restarted after its cutover) is done, not failed: those depending on it start, the others go on', async () => {
+    const { log, lines } = memoryLog();
+    const stop = new AbortController();
+    const [a, b, c] = [fake('a', [], log), fake('b', ['a'], log), fake('c', ['b'], log)];
+    const done = runPipelines([a, b, c], { signal: stop.signal, until: 'stream', multi: true });
+    await tick();
+    a.reject(cutOverError('a', { phase: 'cut-over', position: null, cutOverAt: new Date('2026-12-04T18:00:00Z') }));
+    await tick();
+    expect(b.started, 'a’s rows in the target are final: b may start').toBe(true);
+    expect(a.status.phase).toBe('stopped');
+    expect(lines.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
+    b.enter('streaming');
+    await tick();
+    expect(c.started).toBe(true);
+    stop.abort();
+    expect(await done).toEqual({ failed: [], cutOver: [] });
+  });
+
+  it('a pipeline cut over in this run lets one still waiting for it start', async () => {
+    const { log } = memoryLog();
+    const stop = new AbortController();
+    const [a, c, b] = [fake('a', [], log), fake('c', [], log), fake('b', ['a', 'c'], log)];
+    const done = runPipelines([a, c, b], { signal: stop.signal, until: 'stream', multi: true });
+    a.enter('streaming');
+    await tick();
+    a.finish('cut-over');
+    await tick();
+    c.enter('streaming');
+    await tick();
+    expect(b.started).toBe(true);
+    stop.abort();
+    expect(await done).toEqual({ failed: [], cutOver: ['a'] });
   });
 
   it('SIGTERM stops every pipeline, and one still waiting never starts', async () => {
