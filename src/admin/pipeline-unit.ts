@@ -8,6 +8,7 @@ import { runKafkaApplier } from '../pipeline/kafka-applier.js';
 import { openSink, openSinkToRead, openSource } from '../pipeline/endpoints.js';
 import type { StoredDeadLetter } from '../core/dead-letter.js';
 import { LiveStatus } from '../pipeline/live-status.js';
+import { PipelineCutOver } from '../pipeline/snapshot-decision.js';
 import { PauseGate } from '../core/pause-gate.js';
 import type { PipelineAdminDeps } from './admin-server.js';
 import { CutoverController, type CutoverDeps } from './cutover.js';
@@ -72,6 +73,8 @@ export class PipelineUnit {
   readonly #streamStop = new AbortController();
   readonly #stopLagWatch: () => void;
   #pipeline: Promise<void> = Promise.resolve();
+  /** Its checkpoint said it was cut over before this run: ferry run refused it. */
+  #cutOverBefore = false;
 
   constructor(o: PipelineUnitOptions) {
     const { config, log, events } = o;
@@ -140,9 +143,18 @@ export class PipelineUnit {
         : config.snapshot.schedule && until === 'stream'
           ? runRefreshes({ config, log, events, until: 'snapshot', signal: both }, config.snapshot.schedule)
           : runPipeline({ config, log, events, gate, until, signal: both, resyncs });
+    this.#pipeline = this.#pipeline.catch((err: unknown) => {
+      if (err instanceof PipelineCutOver) this.#cutOverBefore = true;
+      throw err;
+    });
     // Whatever ended the pipeline, no cutover is left holding the source fenced.
     const settled = this.#pipeline.finally(() => cutover.settle('the pipeline stopped').finally(() => signal.removeEventListener('abort', onStop)));
     return settled.then(() => (this.#streamStop.signal.aborted ? ('cut-over' as const) : ('stopped' as const)));
+  }
+
+  /** Cut over for good: in this run, or before it. */
+  get cutOver(): boolean {
+    return this.#cutOverBefore || this.cutover.view()?.state === 'completed';
   }
 
   close(): void {

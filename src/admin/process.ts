@@ -125,14 +125,12 @@ export function fenceScope(config: Config): string | null {
  * A cutover of `members` whose read-only fence would also fence the source of a pipeline of the process
  * it does not cut over (one MySQL server, one Postgres database): that pipeline's applications would be
  * stopped with no cutover of theirs, and the one cutover lifting its fence (failed, aborted) would lift
- * the other's from under it. Refused, unless that pipeline is cut over already.
+ * the other's from under it. Refused, unless that pipeline is cut over already (in this run or before).
  */
 function refuseSharedFence(units: readonly PipelineUnit[], members: readonly string[], fence: CutoverRequestBody['fence']): void {
   if (fence === 'none') return;
   const scopes = new Set(units.filter((u) => members.includes(u.name)).map((u) => fenceScope(u.config)));
-  const others = units.filter(
-    (u) => !members.includes(u.name) && u.cutover.view()?.state !== 'completed' && fenceScope(u.config) !== null && scopes.has(fenceScope(u.config)),
-  );
+  const others = units.filter((u) => !members.includes(u.name) && !u.cutOver && fenceScope(u.config) !== null && scopes.has(fenceScope(u.config)));
   if (others.length === 0) return;
   throw new FerryError(
     'config',
