@@ -193,7 +193,8 @@ class GroupRun {
 
   /** The deadline passed before every member got past the last barrier: all fail, naming those the others wait for. */
   #late(timeoutSeconds: number): void {
-    const at: CutoverBarrier = this.#waiting.finalized.length > 0 && this.#waiting.verified.length === 0 ? 'finalized' : 'verified';
+    // Once every member has verified, the members behind are those not ready to stop their streams, waited for or not.
+    const at: CutoverBarrier = this.#arrived.verified.size === this.names.length ? 'finalized' : 'verified';
     const behind = this.names.filter((n) => !this.#arrived[at].has(n));
     const what = at === 'verified' ? 'verified' : 'got ready to stop the stream (sequences, drain to the head, deferred constraints)';
     this.#fail(`${behind.length === 1 ? 'pipeline' : 'pipelines'} ${behind.join(', ')} had not ${what} within timeoutSeconds (${timeoutSeconds} s)`);

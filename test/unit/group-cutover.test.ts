@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { cutoverRequestSchema } from '../../src/admin/cutover.js';
 import { GroupCutover, type GroupCutoverView, UnknownPipelineError } from '../../src/admin/group-cutover.js';
 import { CUTOVER_REQUEST, cutoverOf, ended } from '../helpers/cutover.js';
@@ -125,6 +125,22 @@ describe('a grouped cutover', () => {
     expect(() => group.start({ ...REQUEST, pipelines: ['a', 'c'] })).toThrow(/^pipeline c: the pipeline is snapshot, not streaming$/);
     expect(group.view()).toBeNull();
     expect([members.a.calls, members.c.calls]).toEqual([[], []]);
+  });
+
+  it('at the deadline, names the members still getting ready to stop their streams when every member has verified and none waits yet', async () => {
+    const stuck = { constraints: () => new Promise<void>(() => {}) };
+    const members = { a: cutoverOf(stuck), b: cutoverOf(stuck), c: cutoverOf(stuck) };
+    const group = new GroupCutover(new Map(Object.entries(members).map(([name, m]) => [name, m.cutover])));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      group.start({ ...REQUEST, timeoutSeconds: 1 });
+      await vi.advanceTimersByTimeAsync(1000);
+    } finally {
+      vi.useRealTimers();
+    }
+    const view = await groupEnded(group);
+    expect(view.reason).toMatch(/^the grouped cutover failed: pipelines a, b, c had not got ready to stop the stream .* within timeoutSeconds \(1 s\)/);
+    for (const m of Object.values(members)) expect(m.calls).toEqual(['fence', 'unfence', 'unfence']);
   });
 
   it('refuses a second grouped cutover while one runs', async () => {
