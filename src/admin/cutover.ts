@@ -301,6 +301,8 @@ class Run implements CutoverMemberRun {
     };
     /** Set once ferry puts up a fence (fence: read-only): lifted again on any failure before the stream stops. */
     let fencing: Promise<void> | null = null;
+    /** The source was read-only before this cutover fenced it: that fence is not this cutover's to lift. */
+    let fencedBefore = false;
     const late = lateChanges(deps.events);
     const polls = new AbortController(); // ends the waits a step that gave up left behind
     let source: CutoverSource | null = null;
@@ -327,11 +329,21 @@ class Run implements CutoverMemberRun {
       const marker = `cutover:${this.id}`;
       const applied = waitForMarker(deps.events, marker);
       try {
-        if (request.fence === 'read-only') {
+        // MariaDB's read_only is server-wide: another pipeline's cutover may have put it up and stopped its stream,
+        // whose source must stay read-only whatever becomes of this cutover. Then this one writes its marker only,
+        // and lifts nothing. Unknown (it cannot be read): fenced and lifted as ever.
+        fencedBefore =
+          request.fence === 'read-only' &&
+          (await step(
+            'reading the fence',
+            source.fenced().catch(() => false),
+          ));
+        if (request.fence === 'read-only' && !fencedBefore) {
           // Bounded by the deadline itself (lock_wait_timeout, statement_timeout), and cancelled by unfence().
           fencing = source.fence(marker, Math.max(1, (deadline - Date.now()) / 1000));
           await step('fencing the source', fencing);
         } else {
+          if (fencedBefore) deps.log.warn({ cutover: this.id }, "cutover: the source is read-only already (another cutover's fence?): writing the marker only");
           await step('writing the fence marker', source.beat(marker));
         }
         this.#fencedAt = Date.now();
@@ -406,6 +418,8 @@ class Run implements CutoverMemberRun {
         reason += `; the stream stopped, so the source STAYS FENCED: unfence by hand (${UNFENCE_BY_HAND}), then restart ferry (it resumes from the checkpoint) and cut over again`;
       } else if (fencing && source) {
         reason += await unfence(source, fencing);
+      } else if (fencedBefore) {
+        reason += FENCED_BEFORE;
       }
       if (!aborted) deps.events.emit('failure', { kind: 'cutover', message: reason });
       this.#enter(aborted ? 'aborted' : 'failed', reason);
@@ -438,6 +452,7 @@ class Run implements CutoverMemberRun {
   }
 }
 
+const FENCED_BEFORE = "; the source was read-only before this cutover started (another cutover's fence?): it stays so, not lifted by this one";
 const UNFENCE_BY_HAND = 'MySQL: SET GLOBAL read_only = OFF; Postgres: ALTER DATABASE … RESET default_transaction_read_only';
 /** How long the applied position may take to pass the source head once a heartbeat was written. */
 const HEAD_WAIT_MS = 10_000;

@@ -36,10 +36,19 @@ export const CUTOVER_REQUEST = { timeoutSeconds: 300, maxLagSeconds: 5, fence: '
  * that reads it before the stream stopped cannot record where the stream stopped. `opened` keeps the
  * source from opening while unresolved; `targetRows` is what the target counts (the source counts
  * 10), once `counted` resolves; `constraints` is the target's creation of its deferred constraints;
- * `recorded` fails the recording of the cutover in the checkpoint.
+ * `recorded` fails the recording of the cutover in the checkpoint; `server` is a read_only flag
+ * the source shares with others (MariaDB's read_only is server-wide), which its fence sets and
+ * unfence lifts.
  */
 export function cutoverOf(
-  o: { opened?: Promise<void>; targetRows?: number; counted?: Promise<void>; constraints?: () => Promise<void>; recorded?: () => Promise<void> } = {},
+  o: {
+    opened?: Promise<void>;
+    targetRows?: number;
+    counted?: Promise<void>;
+    constraints?: () => Promise<void>;
+    recorded?: () => Promise<void>;
+    server?: { readOnly: boolean };
+  } = {},
 ) {
   const events = new FerryEventBus();
   const status = new LiveStatus('p', events);
@@ -51,15 +60,21 @@ export function cutoverOf(
     describeTables: async () => [ORDERS],
     fence: async (marker: string) => {
       calls.push('fence');
+      if (o.server) o.server.readOnly = true;
       events.emit('marker-applied', { marker, position: at(100n), changesAfter: 0 });
     },
     unfence: async () => {
       calls.push('unfence');
-      return true;
+      if (!o.server) return true;
+      const up = o.server.readOnly;
+      o.server.readOnly = false;
+      return up;
     },
-    fenced: async () => false,
+    fenced: async () => o.server?.readOnly ?? false,
     headPosition: async () => at(100n),
-    beat: async () => {},
+    beat: async (marker?: string) => {
+      if (marker) events.emit('marker-applied', { marker, position: at(100n), changesAfter: 0 });
+    },
     changesAfter: async () => 0,
     countRows: async () => 10,
     close: async () => {},

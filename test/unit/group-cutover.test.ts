@@ -143,6 +143,39 @@ describe('a grouped cutover', () => {
     for (const m of Object.values(members)) expect(m.calls).toEqual(['fence', 'unfence', 'unfence']);
   });
 
+  it('lifts no fence it did not put up: the source of a pipeline on the same server, cut over before, stays fenced when a grouped cutover fails', async () => {
+    // MariaDB's read_only is server-wide: x, a and c read one server, b another.
+    const server = { readOnly: false };
+    const x = cutoverOf({ server });
+    x.cutover.start(CUTOVER_REQUEST);
+    expect(await ended(x.cutover)).toMatchObject({ state: 'completed' });
+    expect(x.calls).toEqual(['fence', 'stopped', 'recorded']);
+    const members = { a: cutoverOf({ server }), b: cutoverOf({ targetRows: 9 }), c: cutoverOf({ server }) };
+    const group = new GroupCutover(new Map(Object.entries(members).map(([name, m]) => [name, m.cutover])));
+    group.start(REQUEST);
+    const view = await groupEnded(group);
+    expect(view.state).toBe('failed');
+    expect(server.readOnly, "x's stream has stopped: its source must stay read-only").toBe(true);
+    for (const name of ['a', 'c'] as const) {
+      expect(members[name].calls, 'the fence up already, a member writes its marker only').toEqual([]);
+      expect(view.pipelines[name]!.reason).toMatch(
+        /; the source was read-only before this cutover started \(another cutover's fence\?\): it stays so, not lifted by this one$/,
+      );
+    }
+    expect(members.b.calls).toEqual(['fence', 'unfence', 'unfence']);
+  });
+
+  it('lifts the fence of a server its members share when the group fails: the member that put it up lifts it', async () => {
+    const server = { readOnly: false };
+    const members = { a: cutoverOf({ server }), b: cutoverOf({ targetRows: 9, counted: sleep(30) }), c: cutoverOf({ server }) };
+    const group = new GroupCutover(new Map(Object.entries(members).map(([name, m]) => [name, m.cutover])));
+    group.start(REQUEST);
+    const view = await groupEnded(group);
+    expect(view.state).toBe('failed');
+    expect(server.readOnly).toBe(false);
+    expect(Object.values(view.pipelines).map((v) => v.state)).toEqual(['failed', 'failed', 'failed']);
+  });
+
   it('refuses a second grouped cutover while one runs', async () => {
     const { group } = groupOf({ counted: sleep(30) });
     group.start(REQUEST);
