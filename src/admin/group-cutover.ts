@@ -94,6 +94,15 @@ export class GroupCutover {
   }
 }
 
+/**
+ * The part of timeoutSeconds kept for the steps after the last barrier (stop each stream, check the log
+ * after it, record the cutover): a quarter of it, at most 15 s. Past the barrier a step that times out
+ * leaves its source fenced, so the barrier is not passed without this much time left.
+ */
+function lastStepsReserveMs(timeoutSeconds: number): number {
+  return Math.min(15_000, (timeoutSeconds * 1000) / 4);
+}
+
 class GroupRun {
   readonly id = randomUUID();
   readonly #members = new Map<string, CutoverMemberRun>();
@@ -114,7 +123,10 @@ class GroupRun {
   ) {
     const timeoutSeconds = body.timeoutSeconds;
     const deadline = Date.now() + timeoutSeconds * 1000;
-    this.#timer = setTimeout(() => this.#late(timeoutSeconds), timeoutSeconds * 1000);
+    // The last barrier must be passed with time left for what follows it, which no failure may interrupt
+    // without leaving sources fenced: stopping every stream, reading the log after it, recording the cutover.
+    const lastBarrierMs = timeoutSeconds * 1000 - lastStepsReserveMs(timeoutSeconds);
+    this.#timer = setTimeout(() => this.#late(timeoutSeconds), lastBarrierMs);
     for (const name of names) {
       const member: CutoverGroupMember = {
         deadline,
@@ -197,7 +209,10 @@ class GroupRun {
     const at: CutoverBarrier = this.#arrived.verified.size === this.names.length ? 'finalized' : 'verified';
     const behind = this.names.filter((n) => !this.#arrived[at].has(n));
     const what = at === 'verified' ? 'verified' : 'got ready to stop the stream (sequences, drain to the head, deferred constraints)';
-    this.#fail(`${behind.length === 1 ? 'pipeline' : 'pipelines'} ${behind.join(', ')} had not ${what} within timeoutSeconds (${timeoutSeconds} s)`);
+    const reserve = lastStepsReserveMs(timeoutSeconds) / 1000;
+    this.#fail(
+      `${behind.length === 1 ? 'pipeline' : 'pipelines'} ${behind.join(', ')} had not ${what} within timeoutSeconds (${timeoutSeconds} s) less the ${reserve} s kept for stopping the streams and recording the cutover`,
+    );
   }
 
   #end(e: Error): void {

@@ -143,6 +143,23 @@ describe('a grouped cutover', () => {
     for (const m of Object.values(members)) expect(m.calls).toEqual(['fence', 'unfence', 'unfence']);
   });
 
+  it('does not pass the last barrier without time left to stop the streams and record the cutover: all fail, no stream stops', async () => {
+    // Ready to stop their streams 0.9 s into a 1 s timeout: past the barrier, the 0.1 s left would time the stops out with every source fenced.
+    const late = { constraints: () => sleep(900).then(() => {}) };
+    const members = { a: cutoverOf(late), b: cutoverOf(late), c: cutoverOf(late) };
+    const group = new GroupCutover(new Map(Object.entries(members).map(([name, m]) => [name, m.cutover])));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      group.start({ ...REQUEST, timeoutSeconds: 1 });
+      await vi.advanceTimersByTimeAsync(1000);
+    } finally {
+      vi.useRealTimers();
+    }
+    const view = await groupEnded(group);
+    expect(view.reason).toMatch(/within timeoutSeconds \(1 s\) less the 0\.25 s kept for stopping the streams and recording the cutover/);
+    for (const m of Object.values(members)) expect(m.calls).toEqual(['fence', 'unfence', 'unfence']);
+  });
+
   it('lifts no fence it did not put up: the source of a pipeline on the same server, cut over before, stays fenced when a grouped cutover fails', async () => {
     // MariaDB's read_only is server-wide: x, a and c read one server, b another.
     const server = { readOnly: false };
