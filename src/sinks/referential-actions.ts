@@ -56,26 +56,29 @@ export class ReferentialActions {
 
   /**
    * Runs the actions of `events` (changes of one table `parent`, already applied), and of the rows
-   * those actions change, level by level.
+   * those actions change, level by level. `replay`: the changes may be older than rows the target
+   * already has (a snapshot's overlap), so a cascade that moves child rows to a key the target
+   * already holds replaces those rows, which the source could not have had yet.
    */
-  async apply(parent: TableSchema, events: readonly ChangeEvent[], rows: ReferencingRows): Promise<void> {
+  async apply(parent: TableSchema, events: readonly ChangeEvent[], rows: ReferencingRows, replay = false): Promise<void> {
     const param = (row: Row, columns: Iterable<string>) => Object.fromEntries([...columns].map((c) => [c, rows.param(parent, c, row[c] ?? null)]));
     const needed = this.#referencedColumns(parent.source);
     const level: Changed[] = events.map((e) => ({ old: param(e.before!, needed), new: e.op === 'd' ? null : param(e.after!, needed) }));
-    await this.#act(parent.source, level, rows, 1);
+    await this.#act(parent.source, level, { rows, replay }, 1);
   }
 
-  async #act(table: TableId, level: readonly Changed[], rows: ReferencingRows, depth: number): Promise<void> {
+  async #act(table: TableId, level: readonly Changed[], on: Target, depth: number): Promise<void> {
     for (const { child, fk } of this.#referencing.get(tableKey(table)) ?? []) {
       const deleted = level.filter((c) => c.new === null);
       const updated = level.filter((c) => c.new !== null && changed(fk.referencedColumns, c.old, c.new));
-      if (ACTS.has(fk.onDelete) && deleted.length > 0) await this.#follow(child, fk, fk.onDelete, deleted, rows, depth);
-      if (ACTS.has(fk.onUpdate) && updated.length > 0) await this.#follow(child, fk, fk.onUpdate, updated, rows, depth);
+      if (ACTS.has(fk.onDelete) && deleted.length > 0) await this.#follow(child, fk, fk.onDelete, deleted, on, depth);
+      if (ACTS.has(fk.onUpdate) && updated.length > 0) await this.#follow(child, fk, fk.onUpdate, updated, on, depth);
     }
   }
 
   /** One foreign key's action for the referenced rows in `level`, then the actions that it sets off in turn. */
-  async #follow(child: TableSchema, fk: ForeignKey, action: ReferentialAction, level: readonly Changed[], rows: ReferencingRows, depth: number): Promise<void> {
+  async #follow(child: TableSchema, fk: ForeignKey, action: ReferentialAction, level: readonly Changed[], on: Target, depth: number): Promise<void> {
+    const { rows } = on;
     if (depth > MAX_DEPTH) {
       throw new FerryError(
         'fatal',
@@ -88,20 +91,24 @@ export class ReferentialActions {
     // Deleted rows, and rows of SET NULL/DEFAULT, are matched all at once; a CASCADE update maps each old key to its new one.
     const groups = action === 'cascade' && level[0]!.new !== null ? level.map((c) => [c]) : [level];
     const further = this.#referencedColumns(child.source);
+    // A cascade that moves child rows along a key of theirs, in a replay: their new keys may be taken by rows copied after the change.
+    const moving = on.replay && action === 'cascade' && level[0]!.new !== null && child.primaryKey.some((c) => fk.columns.includes(c));
     for (const group of groups) {
       const values = distinct(group.map((c) => fk.referencedColumns.map((col) => c.old[col] ?? null)).filter((v) => !v.includes(null)));
       if (values.length === 0) continue;
-      const returning = [...new Set([...further, ...fk.columns])];
+      const returning = [...new Set([...further, ...fk.columns, ...(moving ? child.primaryKey : [])])];
       const found =
-        further.size > 0 ? (await rows.find(child, fk.columns, values, returning)).map((r) => Object.fromEntries(returning.map((c, i) => [c, r[i]!]))) : null;
+        further.size > 0 || moving
+          ? (await rows.find(child, fk.columns, values, returning)).map((r) => Object.fromEntries(returning.map((c, i) => [c, r[i]!])))
+          : null;
       if (found?.length === 0) continue; // nothing references them: no statement to run
       if (action === 'cascade' && group[0]!.new === null) {
         await rows.delete(child, fk.columns, values);
-        if (found)
+        if (found && further.size > 0)
           await this.#act(
             child.source,
             found.map((old) => ({ old, new: null })),
-            rows,
+            on,
             depth + 1,
           );
         continue;
@@ -112,12 +119,16 @@ export class ReferentialActions {
         const declared = child.columns.find((c) => c.name === col)?.default;
         return declared?.kind === 'literal' ? rows.param(child, col, declared.value) : null;
       });
+      if (moving && found) {
+        const moved = (old: Row) => child.primaryKey.map((c) => (fk.columns.includes(c) ? to[fk.columns.indexOf(c)]! : (old[c] ?? null)));
+        await rows.delete(child, child.primaryKey, found.map(moved));
+      }
       await rows.update(child, fk.columns, values, fk.columns, to);
-      if (found) {
+      if (found && further.size > 0) {
         await this.#act(
           child.source,
           found.map((old) => ({ old, new: { ...old, ...Object.fromEntries(fk.columns.map((c, i) => [c, to[i]!])) } })),
-          rows,
+          on,
           depth + 1,
         );
       }
@@ -128,6 +139,12 @@ export class ReferentialActions {
   #referencedColumns(table: TableId): Set<string> {
     return new Set((this.#referencing.get(tableKey(table)) ?? []).flatMap((r) => r.fk.referencedColumns));
   }
+}
+
+/** Where the actions run: the target's statements, and whether the changes may be replays. */
+interface Target {
+  readonly rows: ReferencingRows;
+  readonly replay: boolean;
 }
 
 function distinct(values: readonly (readonly Value[])[]): (readonly Value[])[] {

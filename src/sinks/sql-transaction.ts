@@ -179,7 +179,7 @@ export class SqlTransaction<C> implements PartitionTransaction {
       await this.#writeEvents(events.slice(start, end), checked, positionOf);
       const parent = this.#table(e.table);
       await rejected(parent, 'a referential action of a change to', () =>
-        actions.apply(parent, events.slice(i, end), this.#context.writes.referencingRows(this.#conn)),
+        actions.apply(parent, events.slice(i, end), this.#context.writes.referencingRows(this.#conn), !checked),
       );
       start = end;
       i = end - 1;

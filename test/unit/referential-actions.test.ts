@@ -167,6 +167,32 @@ describe('referential actions of MySQL sources', () => {
     ]);
   });
 
+  it('in a replay, carries a re-keyed parent onto child keys the snapshot already copied, in place of those rows', async () => {
+    // The snapshot copied lines after the source moved order 10 to 20; the replayed inserts brought back the lines of 10.
+    const data = {
+      lines: [
+        { order_id: 10, line: 1 },
+        { order_id: 10, line: 2 },
+        { order_id: 20, line: 1 },
+        { order_id: 20, line: 2 },
+        { order_id: 30, line: 1 },
+      ],
+      notes: [{ id: 1, order_id: 20, line: 2 }],
+    };
+    const rows = memory(data);
+    await actions.apply(orders, [upd('orders', { id: 10, customer_id: 1 }, { id: 20, customer_id: 1 })], rows, true);
+    expect(data.lines).toEqual([
+      { order_id: 20, line: 1 },
+      { order_id: 20, line: 2 },
+      { order_id: 30, line: 1 },
+    ]);
+    expect(data.notes).toEqual([{ id: 1, order_id: 20, line: 2 }]);
+    // Outside a replay the new keys are free at the source, and so on the target: nothing is deleted first.
+    const live = memory({ lines: [{ order_id: 10, line: 1 }], notes: [] });
+    await actions.apply(orders, [upd('orders', { id: 10, customer_id: 1 }, { id: 20, customer_id: 1 })], live);
+    expect(live.log.filter((l) => l.startsWith('delete'))).toEqual([]);
+  });
+
   it('deletes a whole subtree of a self-referencing table, level by level', async () => {
     const data = {
       tree: [
