@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
-import { loadConfig, loadConfigs, pipelineOf, type Config } from './config.js';
+import { loadConfigs, pipelineOf, type Config } from './config.js';
 import { FerryEventBus } from './core/events.js';
 import { coerceError, type FerryError } from './core/errors.js';
 import { configureLogger, envLogLevel, makeLogger, type LogLevel, type Logger } from './log.js';
