@@ -25,6 +25,8 @@ export interface PipelineAdminDeps {
   readonly resyncs: ResyncRequests;
   /** The last `limit` dead letters in the target; absent where nothing is dead-lettered (a kafka target). */
   readonly deadLetters?: (limit: number) => Promise<readonly StoredDeadLetter[]>;
+  /** Cut over for good (in this run or before it): left out of a process's GET /readyz. */
+  readonly done?: () => boolean;
 }
 
 /** The admin API of a process of one pipeline. */
@@ -238,6 +240,7 @@ function ownCutover(body: unknown, name: string): unknown {
 
 /** One pipeline's routes: a one-pipeline process's API, and under /pipelines/{name} in a process of several. */
 function pipelineRoutes(d: PipelineAdminDeps, token: string | undefined, recent: (limit: number) => unknown[]): Routes {
+  const own = d.status.routes;
   return {
     '/readyz': {
       GET: async () => {
@@ -252,14 +255,14 @@ function pipelineRoutes(d: PipelineAdminDeps, token: string | undefined, recent:
         // Rows of the target, personal data perhaps: only for operators, as POST is.
         authorize(req, token);
         if (!d.deadLetters) throw new HttpError(404, 'a kafka target keeps no dead letters', 'ask the applying processes, whose target is a database');
-        const limit = limitOf(req, DEAD_LETTERS_DEFAULT, DEAD_LETTERS_MAX, 'GET /dead-letters?limit=50');
+        const limit = limitOf(req, DEAD_LETTERS_DEFAULT, DEAD_LETTERS_MAX, `GET ${own}/dead-letters?limit=50`);
         const rows = await d.deadLetters(limit);
         return json(200, { limit, rows });
       },
     },
     '/events': {
       GET: async (req) => {
-        const limit = limitOf(req, EVENTS_DEFAULT, RECENT_EVENTS_MAX, 'GET /events?limit=50');
+        const limit = limitOf(req, EVENTS_DEFAULT, RECENT_EVENTS_MAX, `GET ${own}/events?limit=50`);
         return json(200, { limit, events: recent(limit) });
       },
     },
@@ -267,7 +270,7 @@ function pipelineRoutes(d: PipelineAdminDeps, token: string | undefined, recent:
       GET: async (req) => {
         authorize(req, token);
         const last = d.resyncs.lastReplay;
-        if (!last) throw new HttpError(404, 'no replay has run in this process', 'POST /dead-letters/replay starts one');
+        if (!last) throw new HttpError(404, 'no replay has run in this process', `POST ${own}/dead-letters/replay starts one`);
         return json(200, last);
       },
       POST: async (req) => {
@@ -277,7 +280,7 @@ function pipelineRoutes(d: PipelineAdminDeps, token: string | undefined, recent:
           throw new HttpError(
             409,
             'a cutover is running: a replay now would write rows past its verification',
-            'POST /cutover/abort first, or wait for it to end',
+            `POST ${own}/cutover/abort first, or wait for it to end`,
           );
         const parsed = replayRequestSchema.safeParse(await readJson(req));
         if (!parsed.success) {
@@ -287,7 +290,7 @@ function pipelineRoutes(d: PipelineAdminDeps, token: string | undefined, recent:
         try {
           const { done, view } = await d.resyncs.replay(parsed.data.table ?? null, parsed.data.timeoutSeconds * 1000);
           d.log.info({ id: view.id, table: view.table }, `replay of dead letters ${done ? 'done' : 'goes on'} (POST /dead-letters/replay)`);
-          return json(done ? 200 : 202, done ? view : { ...view, status: 'GET /dead-letters/replay shows it until it is done' });
+          return json(done ? 200 : 202, done ? view : { ...view, status: `GET ${own}/dead-letters/replay shows it until it is done` });
         } catch (err) {
           if (err instanceof ResyncRefused) throw new HttpError(err.status, err.message, err.hint);
           throw err;
@@ -310,7 +313,7 @@ function pipelineRoutes(d: PipelineAdminDeps, token: string | undefined, recent:
       },
     },
     '/cutover': {
-      GET: async () => shown(d.cutover.view(), 'no cutover has been started', 'POST /cutover starts one'),
+      GET: async () => shown(d.cutover.view(), 'no cutover has been started', `POST ${own}/cutover starts one`),
       POST: async (req) => {
         const parsed = cutoverRequestSchema.safeParse(ownCutover(await readJson(req), d.status.pipeline));
         if (!parsed.success) throw invalidCutover(parsed.error.issues, CUTOVER_EXAMPLE);
@@ -323,11 +326,11 @@ function pipelineRoutes(d: PipelineAdminDeps, token: string | undefined, recent:
         const name = decodeURIComponent(RESYNC_PATH.exec(path)![1]!);
         // The cutover checked the holds as it started: a table emptied for a resync now would be handed over half-copied.
         if (d.cutover.active)
-          throw new HttpError(409, `a cutover is running: ${name} would be cut over half-copied`, 'POST /cutover/abort first, or wait for it to end');
+          throw new HttpError(409, `a cutover is running: ${name} would be cut over half-copied`, `POST ${own}/cutover/abort first, or wait for it to end`);
         try {
           const run = d.resyncs.request(name);
           d.log.info({ table: run.table, id: run.id }, `resync of ${run.table} requested through the admin API`);
-          return json(202, { ...run, status: 'GET /status shows its progress (resync)' });
+          return json(202, { ...run, status: `GET ${own}/status shows its progress (resync)` });
         } catch (err) {
           if (err instanceof ResyncRefused) throw new HttpError(err.status, err.message, err.hint);
           throw err;
@@ -338,7 +341,8 @@ function pipelineRoutes(d: PipelineAdminDeps, token: string | undefined, recent:
 }
 
 function refusePauseDuringCutover(d: PipelineAdminDeps): void {
-  if (d.cutover.active) throw new HttpError(409, 'a cutover is running: pausing would stall its drain', 'POST /cutover/abort first, or wait for it to end');
+  if (d.cutover.active)
+    throw new HttpError(409, 'a cutover is running: pausing would stall its drain', `POST ${d.status.routes}/cutover/abort first, or wait for it to end`);
 }
 
 /** A process of several pipelines: what is asked of the process, each pipeline's own routes under /pipelines/{name}. */
@@ -349,9 +353,13 @@ function processRoutes(d: ProcessAdminDeps): Routes {
     '/healthz': { GET: async () => json(200, { alive: true, phases: each((p) => p.status.phase) }) },
     '/readyz': {
       GET: async () => {
-        const pipelines = each((p) => p.status.readiness(p.readyMaxLagSeconds));
-        const ready = Object.values(pipelines).every((r) => r.ready);
-        return json(ready ? 200 : 503, { ready, pipelines });
+        // A pipeline cut over is done: its target is the applications' now, nothing of ferry's to wait for.
+        const done = d.pipelines.filter((p) => p.done?.()).map((p) => p.status.pipeline);
+        const pipelines = each((p) =>
+          done.includes(p.status.pipeline) ? { done: true, reason: 'cut over: left out of readiness' } : p.status.readiness(p.readyMaxLagSeconds),
+        );
+        const ready = Object.values(pipelines).every((r) => 'done' in r || r.ready);
+        return json(ready ? 200 : 503, { ready, pipelines, ...(done.length > 0 ? { done } : {}) });
       },
     },
     '/metrics': { GET: async () => ({ status: 200, body: await d.metrics.text(), contentType: d.metrics.contentType }) },

@@ -117,7 +117,8 @@ export interface CutoverDeps {
  * whose start has not committed its hold yet, nor while a replay of dead letters writes rows the
  * target lacks.
  */
-function refuseHeldTables(holds: TableHolds, resync: ResyncRun | ReplayRun | null = null): void {
+/** `routes`: where the admin API has the pipeline's routes (LiveStatus.routes). */
+function refuseHeldTables(holds: TableHolds, routes: string, resync: ResyncRun | ReplayRun | null = null): void {
   const held = Object.entries(holds);
   const pending =
     resync && 'replay' in resync
@@ -131,7 +132,7 @@ function refuseHeldTables(holds: TableHolds, resync: ResyncRun | ReplayRun | nul
     'config',
     `cannot cut over while ${count === 1 ? 'a table is' : 'tables are'} held: ${[...held.map(([t, h]) => holdText(t, h)), ...pending].join('; ')}`,
     {
-      hint: `fix the target, then POST /tables/{schema.table}/resync for each quarantined table (${quarantinedTables(holds).join(', ') || 'none'}) and wait until no table is held (GET /status), then cut over`,
+      hint: `fix the target, then POST ${routes}/tables/{schema.table}/resync for each quarantined table (${quarantinedTables(holds).join(', ') || 'none'}) and wait until no table is held (GET /status), then cut over`,
     },
   );
 }
@@ -165,13 +166,15 @@ export class CutoverController {
   checkStart(o: { streaming?: boolean } = {}): void {
     const current = this.#current;
     if (current && !TERMINAL.has(current.state))
-      throw new FerryError('config', `a cutover (${current.id}) is already ${current.state}`, { hint: 'follow it with GET /cutover, or POST /cutover/abort' });
+      throw new FerryError('config', `a cutover (${current.id}) is already ${current.state}`, {
+        hint: `follow it with GET ${this.deps.status.routes}/cutover, or POST ${this.deps.status.routes}/cutover/abort`,
+      });
     if (current?.state === 'completed') {
       throw new FerryError('config', `cutover ${current.id} has completed: the pipeline is cut over for good and the stream is stopped`, {
         hint: 'nothing more to do; ferry run refuses this pipeline from now on, and a fresh pipeline name replicates again',
       });
     }
-    refuseHeldTables(this.deps.status.holds, this.deps.resyncs.current);
+    refuseHeldTables(this.deps.status.holds, this.deps.status.routes, this.deps.resyncs.current);
     if (o.streaming && this.deps.status.phase !== 'streaming')
       throw new FerryError('config', `the pipeline is ${this.deps.status.phase}, not streaming`, {
         hint: 'cut over once the snapshot is done and the stream runs',
@@ -201,9 +204,14 @@ export class CutoverController {
   async abort(): Promise<CutoverView> {
     const run = this.#current;
     if (!run || TERMINAL.has(run.state))
-      throw new FerryError('config', run ? `cutover ${run.id} is already ${run.state}` : 'no cutover is running', { hint: 'POST /cutover starts one' });
-    if (run.stopping) throw new FerryError('config', `cutover ${run.id} is stopping the stream: too late to abort`, { hint: 'wait for its end; GET /cutover' });
-    return run.abort('aborted through POST /cutover/abort');
+      throw new FerryError('config', run ? `cutover ${run.id} is already ${run.state}` : 'no cutover is running', {
+        hint: `POST ${this.deps.status.routes}/cutover starts one`,
+      });
+    if (run.stopping)
+      throw new FerryError('config', `cutover ${run.id} is stopping the stream: too late to abort`, {
+        hint: `wait for its end; GET ${this.deps.status.routes}/cutover`,
+      });
+    return run.abort(`aborted through POST ${this.deps.status.routes}/cutover/abort`);
   }
 
   /**
@@ -312,7 +320,7 @@ class Run implements CutoverMemberRun {
         throw new FerryError('config', `the pipeline is ${status.phase}, not streaming`, {
           hint: 'start the cutover once the snapshot is done and the stream runs',
         });
-      if (status.paused) throw new FerryError('config', 'the pipeline is paused: nothing would be applied', { hint: 'POST /resume first' });
+      if (status.paused) throw new FerryError('config', 'the pipeline is paused: nothing would be applied', { hint: `POST ${status.routes}/resume first` });
       const lag = status.lagSeconds();
       if (lag === null || lag > request.maxLagSeconds) {
         throw new FerryError(
@@ -386,7 +394,7 @@ class Run implements CutoverMemberRun {
       // What was held when the cutover started is not all: a table quarantined during the drain is held
       // too, as the stream committed it (before it applied the fence marker). Not read from this
       // cutover's own sink: a Kafka sink reads its checkpoint once and keeps it, which must be after the stream stopped.
-      refuseHeldTables(deps.status.holds);
+      refuseHeldTables(deps.status.holds, deps.status.routes);
       // Before the stream stops, so that a constraint the target's rows break still unfences the source.
       await step('creating the deferred constraints', sink.finalizeSchema?.(targets) ?? Promise.resolve());
       // A grouped cutover stops no member's stream before every member got this far: until then, any failure lifts every fence.

@@ -53,6 +53,8 @@ export interface PipelineUnitOptions {
   readonly processMetrics: boolean;
   /** Throws when its cutover alone may not fence its source (another pipeline of the process reads it too). */
   readonly refuseFence?: CutoverDeps['refuseFence'];
+  /** Where the admin API has its routes: /pipelines/{name} in a process of several; '' (the default) in a one-pipeline process. */
+  readonly routes?: string;
 }
 
 /**
@@ -83,6 +85,7 @@ export class PipelineUnit {
     this.log = log;
     this.events = events;
     this.status = new LiveStatus(config.pipeline, events);
+    this.status.routes = o.routes ?? '';
     this.metrics = new FerryMetrics(
       config.pipeline,
       events,
@@ -122,6 +125,7 @@ export class PipelineUnit {
       resyncs: this.resyncs,
       readyMaxLagSeconds: config.admin?.readyMaxLagSeconds ?? READY_MAX_LAG_DEFAULT,
       log,
+      done: () => this.cutOver,
       ...(config.target.type === 'kafka' ? {} : { deadLetters: (limit: number) => readDeadLetters(config, log, limit) }),
     };
   }
@@ -132,8 +136,9 @@ export class PipelineUnit {
    */
   run(signal: AbortSignal, until: 'snapshot' | 'stream'): Promise<'stopped' | 'cut-over'> {
     const { config, log, events, gate, resyncs, cutover } = this;
-    // A SIGTERM aborts a cutover that has not started stopping the stream, unfencing the source before ferry goes.
-    const onStop = () => void cutover.settle('ferry received SIGTERM/SIGINT');
+    // A SIGTERM aborts a cutover that has not started stopping the stream, unfencing the source before ferry goes;
+    // so does a pipeline it depends on failing (the process aborts `signal` with why, a string).
+    const onStop = () => void cutover.settle(typeof signal.reason === 'string' ? signal.reason : 'ferry received SIGTERM/SIGINT');
     signal.addEventListener('abort', onStop, { once: true });
     const both = AbortSignal.any([signal, this.#streamStop.signal]);
     const { source } = config;

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import { serverOf } from '../core/endpoint-url.js';
 import { coerceError, FerryError } from '../core/errors.js';
 import { SQL_SOURCES } from '../engines/registry.js';
-import { FerryEventBus, type Phase } from '../core/events.js';
+import { FerryEventBus } from '../core/events.js';
 import { ProcessMetrics } from '../metrics/metrics.js';
 import { closeReceivers, notifications } from '../notify/notifier.js';
 import { RecentEvents } from '../notify/recent-events.js';
@@ -68,7 +68,8 @@ export async function startProcess(o: ProcessOptions): Promise<FerryProcess> {
   const refuseFence = (members: readonly string[], fence: CutoverRequestBody['fence']) => refuseSharedFence(units, members, fence);
   for (const p of o.pipelines) {
     const own = { refuseFence: (fence: CutoverRequestBody['fence']) => refuseFence([p.config.pipeline], fence) };
-    units.push(new PipelineUnit({ ...p, receivers: o.multi ? [] : names, processMetrics: !o.multi, ...own }));
+    const routes = o.multi ? `/pipelines/${encodeURIComponent(p.config.pipeline)}` : '';
+    units.push(new PipelineUnit({ ...p, receivers: o.multi ? [] : names, processMetrics: !o.multi, routes, ...own }));
   }
   const recentEvents = new RecentEvents();
   const offNotify = units.map((u) => notifications(u.name, u.events, recentEvents, receivers));
@@ -151,8 +152,11 @@ export interface Runnable {
   run(signal: AbortSignal, until: 'snapshot' | 'stream'): Promise<'stopped' | 'cut-over'>;
 }
 
-/** The phases in which a pipeline others depend on lets them start: streaming, or between a refresh pipeline's refreshes. */
-const STARTS_DEPENDENTS: ReadonlySet<Phase> = new Set(['streaming', 'idle']);
+/**
+ * Whether a pipeline others depend on lets them start: streaming; a refresh pipeline (snapshot.schedule)
+ * once a refresh of this run succeeded (idle before its first, its target empty or stale until then).
+ */
+const startsDependents = (status: LiveStatus) => (status.refresh ? status.refresh.done > 0 : status.phase === 'streaming');
 
 /** How a pipeline ended: 'cut-over' also when it was cut over before this run (refused at start), its rows in the target final. */
 type Ended = 'stopped' | 'cut-over' | 'failed';
@@ -183,7 +187,8 @@ export function runPipelines(units: readonly Runnable[], o: Pick<ProcessOptions,
       const started = d.status.phase !== 'waiting';
       const reason = `it depends on ${name}, which ${why}`;
       d.log.error({ dependsOn: name }, started ? `stopping pipeline ${d.name}: ${reason}` : `pipeline ${d.name} will not start: ${reason}`);
-      stop.abort();
+      // The reason: what its cutover, if one runs, is aborted for (PipelineUnit.run).
+      stop.abort(reason);
       stopDependents(d.name, `depends on ${name}, which ${why}`);
     }
   };
@@ -194,8 +199,7 @@ export function runPipelines(units: readonly Runnable[], o: Pick<ProcessOptions,
       const deps = u.dependsOn.map((n) => byName.get(n)!);
       // A pipeline cut over has its rows in the target for good: those depending on it may start.
       const ready = (d: Runnable) =>
-        ended.get(d.name) === 'cut-over' ||
-        (o.until === 'snapshot' ? ended.get(d.name) === 'stopped' : !ended.has(d.name) && STARTS_DEPENDENTS.has(d.status.phase));
+        ended.get(d.name) === 'cut-over' || (o.until === 'snapshot' ? ended.get(d.name) === 'stopped' : !ended.has(d.name) && startsDependents(d.status));
       const check = () => {
         const waiting = deps.filter((d) => !ready(d));
         u.status.waitingFor = waiting.map((d) => d.name);

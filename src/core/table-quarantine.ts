@@ -23,9 +23,17 @@ export class RowOfQuarantineTable extends FerryError {
   }
 }
 
+/**
+ * The admin API route resyncing `table`, in both forms: where the text is made, whether the process
+ * runs one pipeline or several is not known.
+ */
+export function resyncRoute(table: string): string {
+  return `POST /tables/${table}/resync (POST /pipelines/{name}/tables/${table}/resync in a process of several pipelines)`;
+}
+
 /** What the operator does about a quarantined table. */
 export function resyncHint(table: string): string {
-  return `fix the target (what made it reject the row), then POST /tables/${table}/resync to copy the table again while the others stream`;
+  return `fix the target (what made it reject the row), then ${resyncRoute(table)} to copy the table again while the others stream`;
 }
 
 /** The tables held as quarantined, in name order. */

@@ -41,6 +41,8 @@ export interface RefreshStatus {
   lastSuccessAt: Date | null;
   done: number;
   failed: number;
+  /** How the last refresh that ended did (the one running now, if any, aside): what /readyz answers on. */
+  lastEnded: 'done' | 'failed' | null;
 }
 
 export interface RefreshStatusJson {
@@ -91,6 +93,8 @@ export class LiveStatus {
   refresh: RefreshStatus | null = null;
   /** The pipelines it waits for (phase waiting), [] once it started; null for a pipeline that depends on none. */
   waitingFor: readonly string[] | null = null;
+  /** Where the admin API has this pipeline's routes, for the hints naming them: '' in a one-pipeline process, /pipelines/{name} in one of several. */
+  routes = '';
   readonly #offs: (() => void)[];
 
   constructor(
@@ -144,11 +148,11 @@ export class LiveStatus {
       bus.on('refresh-started', ({ startedAt }) => (this.#refresh().last = { state: 'running', startedAt })),
       bus.on('refresh-done', ({ startedAt, endedAt, rows, tables }) => {
         const r = this.#refresh();
-        Object.assign(r, { last: { state: 'done', startedAt, endedAt, rows, tables }, lastSuccessAt: endedAt, done: r.done + 1 });
+        Object.assign(r, { last: { state: 'done', startedAt, endedAt, rows, tables }, lastSuccessAt: endedAt, done: r.done + 1, lastEnded: 'done' });
       }),
       bus.on('refresh-failed', ({ startedAt, endedAt, message }) => {
         const r = this.#refresh();
-        Object.assign(r, { last: { state: 'failed', startedAt, endedAt, error: message }, failed: r.failed + 1 });
+        Object.assign(r, { last: { state: 'failed', startedAt, endedAt, error: message }, failed: r.failed + 1, lastEnded: 'failed' });
       }),
       bus.on(
         'cutover-state',
@@ -158,7 +162,7 @@ export class LiveStatus {
   }
 
   #refresh(): RefreshStatus {
-    this.refresh ??= { next: null, last: null, lastSuccessAt: null, done: 0, failed: 0 };
+    this.refresh ??= { next: null, last: null, lastSuccessAt: null, done: 0, failed: 0, lastEnded: null };
     return this.refresh;
   }
 
@@ -175,15 +179,17 @@ export class LiveStatus {
 
   /**
    * Ready: streaming, no table quarantined (its changes are not applied), and lag known and below
-   * `maxLagSeconds` (a stalled stream's lag grows past it).
+   * `maxLagSeconds` (a stalled stream's lag grows past it). A refresh pipeline (snapshot.schedule),
+   * which never streams: while its last refresh succeeded, idle or refreshing again.
    */
   readiness(maxLagSeconds: number): { ready: boolean; reason: string; quarantined?: string[] } {
+    if (this.refresh && !UNREADY_REFRESH.has(this.phase)) return refreshReadiness(this.refresh);
     if (this.phase !== 'streaming') return { ready: false, reason: `phase is ${this.phase}, not streaming` };
     const quarantined = quarantinedTables(this.holds);
     if (quarantined.length > 0) {
       return {
         ready: false,
-        reason: `quarantined (the target rejected a row; its changes are not applied): ${quarantined.join(', ')}; fix the target, then POST /tables/{schema.table}/resync`,
+        reason: `quarantined (the target rejected a row; its changes are not applied): ${quarantined.join(', ')}; fix the target, then POST ${this.routes}/tables/{schema.table}/resync`,
         quarantined,
       };
     }
@@ -218,6 +224,17 @@ export class LiveStatus {
   close(): void {
     this.#offs.forEach((off) => off());
   }
+}
+
+/** The phases in which a refresh pipeline is not ready, whatever its last refresh did. */
+const UNREADY_REFRESH: ReadonlySet<Phase> = new Set(['waiting', 'stopping', 'stopped', 'failed']);
+
+/** A refresh pipeline between or during its refreshes: ready while the last one that ended succeeded. */
+function refreshReadiness(r: RefreshStatus): { ready: boolean; reason: string } {
+  if (r.lastEnded === 'failed') return { ready: false, reason: 'the last refresh failed (GET /status: refresh.last, lastError)' };
+  if (r.lastEnded === null) return { ready: false, reason: 'no refresh has succeeded yet' };
+  const again = r.last?.state === 'running' ? '; refreshing again' : '';
+  return { ready: true, reason: `refreshed at ${r.lastSuccessAt!.toISOString()}${again}` };
 }
 
 function refreshJson(r: RefreshStatus): RefreshStatusJson {

@@ -2,6 +2,7 @@ import type { LetterKey } from '../core/dead-letter.js';
 import type { Row } from '../core/change-event.js';
 import type { TableSchema } from '../core/schema.js';
 import type { TableHolds } from '../core/table-hold.js';
+import { resyncRoute } from '../core/table-quarantine.js';
 import { tableKey } from '../core/change-event.js';
 import { runResync, type ResyncDeps, type ResyncRun } from './resync.js';
 
@@ -39,9 +40,9 @@ export interface ReplayDeps extends ResyncDeps {
 function leftOut(name: string, table: TableSchema | undefined, holds: TableHolds | undefined, toSource: ((key: Row) => Row) | null): string | null {
   if (!table) return 'not a replicated table (excluded since): nothing reads it';
   if (table.primaryKey.length === 0) return 'no primary key: a replay reads rows by key';
-  if (holds?.[name]?.state === 'quarantined') return `quarantined: POST /tables/${name}/resync copies it again, these rows with it`;
+  if (holds?.[name]?.state === 'quarantined') return `quarantined: ${resyncRoute(name)} copies it again, these rows with it`;
   if (!toSource)
-    return `a transform rule masks its key: the source's rows cannot be found by the target's keys; POST /tables/${name}/resync copies it again, these rows with it`;
+    return `a transform rule masks its key: the source's rows cannot be found by the target's keys; ${resyncRoute(name)} copies it again, these rows with it`;
   return null;
 }
 

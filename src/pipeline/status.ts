@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { formatPosition, type Position } from '../core/position.js';
 import type { TableHolds } from '../core/table-hold.js';
-import { holdJson } from '../core/table-quarantine.js';
+import { holdJson, resyncRoute } from '../core/table-quarantine.js';
 import { openSinkToRead, openSource } from './endpoints.js';
 import type { LiveStatusJson, ResyncProgress } from './live-status.js';
 
@@ -86,7 +86,7 @@ export async function runningResync(config: Pick<Config, 'pipeline' | 'admin'>, 
 export function holdLines(status: Pick<PipelineStatus, 'holds' | 'resync'>): string[] {
   return Object.entries(status.holds).map(([table, h]) => {
     if (h.state === 'quarantined') {
-      return `held ${table}: quarantined since ${String(h.since)} at ${String(h.position)}: the target rejected the row with key ${JSON.stringify(h.key)} (${String(h.reason)}: ${String(h.message)}); fix the target, then POST /tables/${table}/resync`;
+      return `held ${table}: quarantined since ${String(h.since)} at ${String(h.position)}: the target rejected the row with key ${JSON.stringify(h.key)} (${String(h.reason)}: ${String(h.message)}); fix the target, then ${resyncRoute(table)}`;
     }
     const r = status.resync?.table === table ? status.resync : null;
     const progress = r

@@ -117,7 +117,7 @@ function quarantines(route: Route<TargetEngine>): void {
     const [text, json] = await Promise.all([runCli(['status', '-c', config]), runCli(['status', '-c', config, '--json'])]);
     expect(text.stdout).toMatch(
       new RegExp(
-        `^held ${held}: quarantined since \\S+ at .+: the target rejected the row with key \\{"id":900000\\} \\(check: .*amount_cap.*\\); fix the target, then POST /tables/${held}/resync$`,
+        `^held ${held}: quarantined since \\S+ at .+: the target rejected the row with key \\{"id":900000\\} \\(check: .*amount_cap.*\\); fix the target, then POST /tables/${held}/resync \\(POST /pipelines/\\{name\\}/tables/${held}/resync in a process of several pipelines\\)$`,
         'm',
       ),
     );

@@ -170,6 +170,44 @@ describe('dependsOn: the order pipelines start in', () => {
     expect(await done).toEqual({ failed: [], cutOver: ['a'] });
   });
 
+  it('a refresh pipeline (snapshot.schedule) lets those depending on it start once its first refresh succeeded, not while idle before it', async () => {
+    const { log } = memoryLog();
+    const stop = new AbortController();
+    const [a, b] = [fake('a', [], log), fake('b', ['a'], log)];
+    const done = runPipelines([a, b], { signal: stop.signal, until: 'stream', multi: true });
+    await tick();
+    const startedAt = new Date();
+    a.enter('idle');
+    a.events.emit('refresh-scheduled', { next: new Date(Date.now() + 60_000) });
+    await tick();
+    expect(b.started, 'idle before the first refresh: the target is empty').toBe(false);
+    a.events.emit('refresh-started', { startedAt });
+    a.enter('snapshot');
+    a.events.emit('refresh-failed', { startedAt, endedAt: new Date(), kind: 'retriable', message: 'the source went away' });
+    a.enter('idle');
+    await tick();
+    expect(b.started, 'its first refresh failed').toBe(false);
+    a.events.emit('refresh-started', { startedAt });
+    a.enter('snapshot');
+    a.events.emit('refresh-done', { startedAt, endedAt: new Date(), rows: 3, tables: 1 });
+    a.enter('idle');
+    await tick();
+    expect(b.started).toBe(true);
+    stop.abort();
+    expect(await done).toEqual({ failed: [], cutOver: [] });
+  });
+
+  it('a dependent stopped because its dependency failed passes that reason on (its cutover is aborted for it), not SIGTERM', async () => {
+    const { log } = memoryLog();
+    const [a, b] = [fake('a', [], log), fake('b', ['a'], log)];
+    const done = runPipelines([a, b], { signal: new AbortController().signal, until: 'stream', multi: true });
+    a.enter('streaming');
+    await tick();
+    a.fail('the source went away');
+    await done;
+    expect(b.signal?.reason).toBe('it depends on a, which failed');
+  });
+
   it('SIGTERM stops every pipeline, and one still waiting never starts', async () => {
     const { log } = memoryLog();
     const stop = new AbortController();
@@ -186,12 +224,21 @@ describe('dependsOn: the order pipelines start in', () => {
 function adminPipeline(name: string, log: pino.Logger) {
   const events = new FerryEventBus();
   const status = new LiveStatus(name, events);
+  status.routes = `/pipelines/${name}`;
+  const p = { cutOver: false };
   const resyncs = new ResyncRequests(log);
   const unused = async () => Promise.reject(new Error('not in this test'));
   return {
     events,
+    get cutOver() {
+      return p.cutOver;
+    },
+    set cutOver(v: boolean) {
+      p.cutOver = v;
+    },
     deps: {
       status,
+      done: () => p.cutOver,
       metrics: new FerryMetrics(name, events, status, { source: false, target: false }, [], false),
       gate: new PauseGate(events),
       cutover: new CutoverController({
@@ -253,6 +300,52 @@ describe('the admin API of a process of several pipelines', () => {
     expect(await get('/pipelines/b/status')).toEqual([200, expect.objectContaining({ pipeline: 'b', phase: 'waiting' })]);
     expect((await get('/pipelines/a/readyz'))[1]).toEqual({ ready: false, reason: 'nothing applied yet since the stream started' });
     expect(await get('/pipelines')).toEqual([200, { pipelines: ['a', 'b'] }]);
+  });
+
+  it('GET /readyz leaves a pipeline cut over out (listed as done); a refresh pipeline is ready while its last refresh succeeded', async () => {
+    const startedAt = new Date('2026-12-04T18:00:00Z');
+    const endedAt = new Date('2026-12-04T18:01:00Z');
+    const refresh = (e: FerryEventBus, how: 'done' | 'failed' | 'started') => {
+      if (how === 'started') return e.emit('refresh-started', { startedAt });
+      if (how === 'done') e.emit('refresh-done', { startedAt, endedAt, rows: 3, tables: 1 });
+      else e.emit('refresh-failed', { startedAt, endedAt, kind: 'retriable', message: 'lost' });
+      e.emit('phase', { phase: 'idle' });
+    };
+    // b: a refresh pipeline; a: cut over.
+    b.events.emit('phase', { phase: 'idle' });
+    b.events.emit('refresh-scheduled', { next: null });
+    let [code, body] = await get('/readyz');
+    expect([code, body.pipelines.b]).toEqual([503, { ready: false, reason: 'no refresh has succeeded yet' }]);
+    refresh(b.events, 'started');
+    b.events.emit('phase', { phase: 'snapshot' });
+    refresh(b.events, 'done');
+    expect((await get('/pipelines/b/readyz'))[0], 'idle after a refresh that succeeded').toBe(200);
+    refresh(b.events, 'started');
+    b.events.emit('phase', { phase: 'snapshot' });
+    expect(await get('/pipelines/b/readyz')).toEqual([200, { ready: true, reason: `refreshed at ${endedAt.toISOString()}; refreshing again` }]);
+    refresh(b.events, 'failed');
+    expect((await get('/pipelines/b/readyz'))[0]).toBe(503);
+    refresh(b.events, 'started');
+    expect((await get('/pipelines/b/readyz'))[0], 'refreshing again after a failed one').toBe(503);
+    refresh(b.events, 'done');
+    a.cutOver = true;
+    a.events.emit('phase', { phase: 'stopped' });
+    [code, body] = await get('/readyz');
+    expect([code, body]).toEqual([
+      200,
+      { ready: true, pipelines: { a: { done: true, reason: 'cut over: left out of readiness' }, b: expect.objectContaining({ ready: true }) }, done: ['a'] },
+    ]);
+    expect((await get('/pipelines/a/readyz'))[0], 'its own readyz: stopped').toBe(503);
+    a.cutOver = false;
+    a.events.emit('phase', { phase: 'streaming' });
+    b.events.emit('phase', { phase: 'waiting' });
+  });
+
+  it('a hint names the pipeline’s own route (/pipelines/{name}/…)', async () => {
+    a.deps.status.holds = { 'shop.orders': { state: 'quarantined' } as never };
+    expect((await get('/pipelines/a/readyz'))[1].reason).toMatch(/then POST \/pipelines\/a\/tables\/\{schema\.table\}\/resync$/);
+    a.deps.status.holds = {};
+    expect((await get('/pipelines/a/cutover'))[1].hint).toBe('POST /pipelines/a/cutover starts one');
   });
 
   it('an unknown pipeline or endpoint is a 404 that lists what there is', async () => {

@@ -63,7 +63,7 @@ describe('table holds as ferry status shows them', () => {
   it('in lines: the quarantine’s position, key, reason and fix; a resync’s progress where the running ferry told it', () => {
     const [orders, items] = holdLines({ holds, resync: null });
     expect(orders).toBe(
-      `held shop.orders: quarantined since ${since} at ${String(holds['shop.orders']!.position)}: the target rejected the row with key {"id":7,"code":{"$hex":"dead"}} (check: ${quarantined.message}); fix the target, then POST /tables/shop.orders/resync`,
+      `held shop.orders: quarantined since ${since} at ${String(holds['shop.orders']!.position)}: the target rejected the row with key {"id":7,"code":{"$hex":"dead"}} (check: ${quarantined.message}); fix the target, then POST /tables/shop.orders/resync (POST /pipelines/{name}/tables/shop.orders/resync in a process of several pipelines)`,
     );
     expect(items).toBe(`held shop.items: being resynced since ${since} (its progress: GET /status of the running ferry)`);
     const resync = { id: 'r1', table: 'shop.items', state: 'running' as const, since, restarts: 1, chunks: 4, rows: 400, readAhead: 0 };
