@@ -19,6 +19,20 @@ async function groupEnded(group: GroupCutover): Promise<GroupCutoverView> {
   return group.view()!;
 }
 
+/** Three members a, b, c each as `o` says, cut over as a group with timeoutSeconds 1, run past that deadline on fake timers. */
+async function pastTheDeadline(o: Parameters<typeof cutoverOf>[0]) {
+  const members = { a: cutoverOf(o), b: cutoverOf(o), c: cutoverOf(o) };
+  const group = new GroupCutover(new Map(Object.entries(members).map(([name, m]) => [name, m.cutover])));
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  try {
+    group.start({ ...REQUEST, timeoutSeconds: 1 });
+    await vi.advanceTimersByTimeAsync(1000);
+  } finally {
+    vi.useRealTimers();
+  }
+  return { members, view: await groupEnded(group) };
+}
+
 describe('a grouped cutover', () => {
   it('completes every member, each through its own states', async () => {
     const { members, group } = groupOf({ counted: sleep(30) });
@@ -129,16 +143,7 @@ describe('a grouped cutover', () => {
 
   it('at the deadline, names the members still getting ready to stop their streams when every member has verified and none waits yet', async () => {
     const stuck = { constraints: () => new Promise<void>(() => {}) };
-    const members = { a: cutoverOf(stuck), b: cutoverOf(stuck), c: cutoverOf(stuck) };
-    const group = new GroupCutover(new Map(Object.entries(members).map(([name, m]) => [name, m.cutover])));
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-    try {
-      group.start({ ...REQUEST, timeoutSeconds: 1 });
-      await vi.advanceTimersByTimeAsync(1000);
-    } finally {
-      vi.useRealTimers();
-    }
-    const view = await groupEnded(group);
+    const { members, view } = await pastTheDeadline(stuck);
     expect(view.reason).toMatch(/^the grouped cutover failed: pipelines a, b, c had not got ready to stop the stream .* within timeoutSeconds \(1 s\)/);
     for (const m of Object.values(members)) expect(m.calls).toEqual(['fence', 'unfence', 'unfence']);
   });
@@ -146,16 +151,7 @@ describe('a grouped cutover', () => {
   it('does not pass the last barrier without time left to stop the streams and record the cutover: all fail, no stream stops', async () => {
     // Ready to stop their streams 0.9 s into a 1 s timeout: past the barrier, the 0.1 s left would time the stops out with every source fenced.
     const late = { constraints: () => sleep(900).then(() => {}) };
-    const members = { a: cutoverOf(late), b: cutoverOf(late), c: cutoverOf(late) };
-    const group = new GroupCutover(new Map(Object.entries(members).map(([name, m]) => [name, m.cutover])));
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-    try {
-      group.start({ ...REQUEST, timeoutSeconds: 1 });
-      await vi.advanceTimersByTimeAsync(1000);
-    } finally {
-      vi.useRealTimers();
-    }
-    const view = await groupEnded(group);
+    const { members, view } = await pastTheDeadline(late);
     expect(view.reason).toMatch(/within timeoutSeconds \(1 s\) less the 0\.25 s kept for stopping the streams and recording the cutover/);
     for (const m of Object.values(members)) expect(m.calls).toEqual(['fence', 'unfence', 'unfence']);
   });
